@@ -1,0 +1,80 @@
+#include <c10/util/Exception.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "commands.h"
+#include "genforge/core/error.h"
+#include "genforge/core/log.h"
+
+namespace gf::cli {
+namespace {
+
+struct Verb {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+
+const Verb kVerbs[] = {
+    {"models", "list the registered models and what each can do", run_models},
+    {"train", "fit a model to data and save it (.gf)", run_train},
+    {"sample", "draw samples from a saved model", run_sample},
+    {"score", "per-row log-likelihood of data under a model", run_score},
+    {"info", "describe a model file (or the build with --build)", run_info},
+};
+
+void print_usage(std::ostream& out) {
+  out << "genforge " << GF_VERSION << " — train, sample, score and evaluate generative models\n\n"
+      << "usage: genforge <verb> [options]   (genforge <verb> --help for each verb's options)\n\nverbs:\n";
+  for (const auto& v : kVerbs) out << "  " << v.name << std::string(10 - std::strlen(v.name), ' ') << v.summary << "\n";
+}
+
+void print_phase_times() {
+  if (log::verbosity() < 2) return;
+  for (const auto& p : log::phase_times()) {
+    std::fprintf(stderr, "time %-14s %9.3f s  (%ld calls)\n", p.name.c_str(), p.seconds, p.calls);
+  }
+}
+
+}  // namespace
+
+int main_entry(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "genforge " << GF_VERSION << "\n";
+    return 0;
+  }
+  const Verb* verb = nullptr;
+  for (const auto& v : kVerbs) {
+    if (std::strcmp(v.name, argv[1]) == 0) verb = &v;
+  }
+  try {
+    if (!verb) {
+      std::string names;
+      for (const auto& v : kVerbs) names += (names.empty() ? "" : ", ") + std::string(v.name);
+      throw InvalidArgument(msg("unknown verb '", argv[1], "'"), "verbs are: " + names + " (genforge --help)");
+    }
+    int rc = verb->run(argc - 1, argv + 1);
+    print_phase_times();
+    return rc;
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "hint: "
+              << (e.hint().empty() ? msg("see `genforge ", verb ? verb->name : "", " --help`") : e.hint()) << "\n";
+    return e.exit_code();
+  } catch (const c10::Error& e) {
+    std::cerr << "error: internal tensor error: " << e.what_without_backtrace() << "\n"
+              << "hint: this is a genforge bug; please report it with the command line\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: internal: " << e.what() << "\nhint: this is a genforge bug; please report it\n";
+    return 1;
+  }
+}
+
+}  // namespace gf::cli

@@ -1,0 +1,73 @@
+#include <iostream>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "genforge/core/error.h"
+#include "genforge/core/runtime.h"
+#include "genforge/io/model_file.h"
+#include "genforge/registry.h"
+
+namespace gf::cli {
+
+int run_info(int argc, char** argv) {
+  CLI::App app("describe a model file, or the build (--build)", "info");
+  std::string model_path;
+  bool build = false;
+  CommonFlags common;
+  app.add_option("model", model_path, "model file (.gf)");
+  app.add_flag("--build", build, "print versions, threads and the BLAS/OpenMP libraries loaded");
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  if (build) {
+    std::cout << build_info().dump(2) << "\n";
+    return 0;
+  }
+  GF_CHECK_AS(InvalidArgument, !model_path.empty(), "genforge info M.gf, or genforge info --build",
+              "give a model file");
+  auto model = load_model(model_path);
+  auto contents = read_model_file(model_path);
+  nlohmann::json tensors = nlohmann::json::object();
+  for (const auto& kv : contents.tensors) tensors[kv.first] = kv.second.sizes().vec();
+  nlohmann::json info = {{"file", model_path},
+                         {"kind", model->kind()},
+                         {"format_version", contents.format_version},
+                         {"genforge_version", contents.genforge_version},
+                         {"options", model->options_json()},
+                         {"schema", model->schema()},
+                         {"capabilities", model->capabilities().to_json()},
+                         {"fit_report", model->fit_report().to_json()},
+                         {"tensors", tensors}};
+  info["fit_report"].erase("history");
+  info["fit_report"]["history_length"] = model->fit_report().history.size();
+  std::cout << info.dump(2) << "\n";
+  return 0;
+}
+
+int run_models(int argc, char** argv) {
+  CLI::App app("list the registered models", "models");
+  bool json = false;
+  app.add_flag("--json", json, "print as JSON");
+  if (!parse_or_help(app, argc, argv)) return 0;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& info : registered_models()) {
+    auto caps = info.create(nlohmann::json::object(), {})->capabilities().to_json();
+    all.push_back({{"name", info.name}, {"summary", info.summary}, {"capabilities", caps}});
+  }
+  if (json) {
+    std::cout << all.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& m : all) {
+    const auto& c = m["capabilities"];
+    std::cout << m["name"].get<std::string>() << "  " << m["summary"].get<std::string>() << "\n    data "
+              << c["data_kind"].get<std::string>() << ", likelihood " << c["likelihood"].get<std::string>()
+              << (c["conditional_sampling"].get<bool>() ? ", conditional sampling" : "")
+              << (c["missing_values"].get<bool>() ? ", missing values" : "")
+              << (c["sample_weights"].get<bool>() ? ", sample weights" : "")
+              << (c["latent_space"].get<bool>() ? ", latent space" : "") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace gf::cli

@@ -1,0 +1,16 @@
+// The command table of the `genforge` binary. Each verb is `int run_<verb>(int argc, char** argv)` where argv[0]
+// is the verb; main_entry dispatches and is the one place that catches errors.
+#pragma once
+
+namespace gf::cli {
+
+int run_models(int argc, char** argv);
+int run_train(int argc, char** argv);
+int run_sample(int argc, char** argv);
+int run_score(int argc, char** argv);
+int run_info(int argc, char** argv);
+
+// Full program: dispatch, error reporting (`error: …` / `hint: …`), exit code.
+int main_entry(int argc, char** argv);
+
+}  // namespace gf::cli

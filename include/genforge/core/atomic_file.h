@@ -1,0 +1,18 @@
+// Atomic file output: content is written to a temporary file in the destination folder, flushed, and renamed
+// over the destination only when complete, so an interrupted or failed write never leaves a partial file.
+#pragma once
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace gf {
+
+// Checks that `path` can be created (its folder exists and is writable); throws gf::InvalidArgument naming the
+// folder otherwise. Call it before long work so a bad --out fails fast.
+void check_writable(const std::string& path);
+
+// Calls write(stream) on a temporary file beside `path`, then renames it to `path`. If write throws, the
+// temporary file is removed and the exception propagates; `path` is untouched.
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+}  // namespace gf

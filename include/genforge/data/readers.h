@@ -1,0 +1,32 @@
+// Table readers and writers: CSV (RFC 4180), JSON records (the vega-datasets format), NumPy .npy. Every data
+// error names the file, the line (or record) and the column.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "genforge/data/table.h"
+
+namespace gf {
+
+struct ReadOptions {
+  char delimiter = 0;  // 0: ',' (or '\t' for .tsv files)
+  bool header = true;  // first CSV line names the columns; without it columns are named x0, x1, ...
+  // Cells equal to one of these (after trimming unquoted spaces) are missing.
+  std::vector<std::string> na_tokens = {"", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "?"};
+  // Per-column type override; other columns are inferred (integer, continuous, datetime, else categorical).
+  std::map<std::string, ColumnType> column_types;
+};
+
+Table read_csv(const std::string& path, const ReadOptions& options = {});
+Table read_json_records(const std::string& path, const ReadOptions& options = {});
+// A 1-D or 2-D .npy array (float32/float64/int32/int64, C order) as a table with columns x0, x1, ...; NaN is
+// missing.
+Table read_npy_table(const std::string& path);
+// Chooses the reader from the extension: .csv .tsv .txt -> CSV, .json -> JSON records, .npy -> NumPy.
+Table read_table(const std::string& path, const ReadOptions& options = {});
+
+// Writes atomically. Missing cells are written empty; numbers with 17 significant digits.
+void write_csv(const std::string& path, const Table& table);
+
+}  // namespace gf

@@ -1,0 +1,53 @@
+// A typed table: named columns that are continuous, integer, categorical or datetime, each with a missing mask.
+// Readers keep the file name so later errors can say where the data came from.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gf {
+
+enum class ColumnType { continuous, integer, categorical, datetime };
+const char* to_string(ColumnType type);
+ColumnType column_type_from_string(const std::string& text);  // throws InvalidArgument
+
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::continuous;
+  // Numeric value of each row: the number (continuous, integer), seconds since 1970-01-01 UTC (datetime), or
+  // the category code (categorical). Meaningless where missing[i] is set.
+  std::vector<double> values;
+  std::vector<std::string> categories;  // categorical only: code -> label
+  std::vector<uint8_t> missing;         // 1 = missing
+
+  size_t size() const { return values.size(); }
+  size_t n_missing() const;
+  bool is_numeric() const { return type == ColumnType::continuous || type == ColumnType::integer; }
+};
+
+class Table {
+ public:
+  Table() = default;
+  explicit Table(std::string source) : source_(std::move(source)) {}
+
+  size_t n_rows() const { return columns_.empty() ? 0 : columns_.front().size(); }
+  size_t n_cols() const { return columns_.size(); }
+  const std::string& source() const { return source_; }
+
+  // Adds a column; its length must match the others and its name must be new.
+  void add_column(Column column);
+  const std::vector<Column>& columns() const { return columns_; }
+  const Column& column(const std::string& name) const;  // throws DataError listing the known names
+  bool has_column(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+  // The named columns in the given order (errors name unknown columns).
+  Table select(const std::vector<std::string>& names) const;
+
+ private:
+  std::string source_;
+  std::vector<Column> columns_;
+};
+
+}  // namespace gf

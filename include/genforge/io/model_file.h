@@ -1,0 +1,33 @@
+// The .gf model file: a safetensors container (8-byte little-endian header length, JSON header, raw
+// little-endian tensor bytes) whose `__metadata__` carries genforge's fields, so Python reads the weights with
+// `safetensors.torch.load_file` or plain numpy. See docs/file-format.md.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+
+namespace gf {
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+constexpr int kModelFormatVersion = 1;
+
+struct ModelFileContents {
+  std::string kind;               // registry name, e.g. "gmm"
+  int format_version = kModelFormatVersion;
+  std::string genforge_version;   // filled by the writer
+  nlohmann::json options;         // the model's options
+  nlohmann::json schema;          // the data the model was fitted on (column names, ...)
+  nlohmann::json fit_report;      // FitReport::to_json()
+  nlohmann::json extra;           // family-specific metadata (optional)
+  TensorMap tensors;              // learned state
+};
+
+// Writes atomically (temporary file + rename). Tensors are stored contiguous, little-endian, on CPU.
+void write_model_file(const std::string& path, const ModelFileContents& contents);
+// Reads and validates everything; any violation is a gf::ModelFileError naming the file and the field.
+ModelFileContents read_model_file(const std::string& path);
+
+}  // namespace gf

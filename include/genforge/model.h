@@ -1,0 +1,83 @@
+// The model contract every genforge model follows (scikit-learn's, in C++):
+//   options struct -> constructor stores it; fit(data, ctx) validates and learns; sample(n, gen) draws with an
+//   explicit seeded generator; score_samples(x) gives per-example log-likelihood in nats (or its bound);
+//   state() / load_state() carry the learned parameters through the .gf model file.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "genforge/io/model_file.h"
+
+namespace gf {
+
+enum class Likelihood { exact, lower_bound, none };
+const char* to_string(Likelihood l);
+
+struct Capabilities {
+  std::string data_kind = "table";  // "table" (numeric matrix) | "images" | "sequences" | "text"
+  Likelihood likelihood = Likelihood::exact;
+  bool conditional_sampling = false;  // can fill in missing columns given the others
+  bool latent_space = false;          // encode / decode
+  bool missing_values = false;        // fit and score rows with missing cells
+  bool sample_weights = false;
+  nlohmann::json to_json() const;
+};
+
+struct FitReport {
+  bool converged = false;
+  int64_t n_iter = 0;
+  double objective = std::nan("");      // final value of the training objective
+  std::string objective_name;           // e.g. "mean log-likelihood (nats)"
+  std::vector<double> history;          // objective per iteration
+  double seconds = 0;
+  nlohmann::json extra = nlohmann::json::object();  // family-specific facts (best init, n_init results, ...)
+  nlohmann::json to_json() const;
+  static FitReport from_json(const nlohmann::json& j);
+};
+
+// Data handed to fit/score. For tabular models x is [N, D] float64 with NaN marking missing cells.
+struct Dataset {
+  torch::Tensor x;                   // [N, D]
+  torch::Tensor sample_weight;       // [N] non-negative, or undefined for equal weights
+  std::vector<std::string> columns;  // D names (empty: x0, x1, ...)
+};
+
+struct FitContext {
+  torch::Device device = torch::kCPU;
+  bool progress = true;                 // show a progress bar
+  const Dataset* validation = nullptr;  // optional held-out data
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual std::string kind() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  virtual nlohmann::json options_json() const = 0;
+
+  virtual FitReport fit(const Dataset& train, const FitContext& ctx = {}) = 0;
+  virtual bool fitted() const = 0;
+  virtual torch::Tensor sample(int64_t n, at::Generator& gen) const = 0;  // [n, D]
+  virtual torch::Tensor score_samples(const torch::Tensor& x) const = 0;  // [N] nats
+  double score(const torch::Tensor& x) const { return score_samples(x).mean().item<double>(); }
+
+  virtual TensorMap state() const = 0;
+  virtual void load_state(const TensorMap& tensors) = 0;
+
+  // What the model was fitted on (column names, dimension); saved with the model.
+  const nlohmann::json& schema() const { return schema_; }
+  void set_schema(nlohmann::json schema) { schema_ = std::move(schema); }
+  const FitReport& fit_report() const { return report_; }
+  void set_fit_report(FitReport report) { report_ = std::move(report); }
+
+ protected:
+  nlohmann::json schema_ = nlohmann::json::object();
+  FitReport report_;
+};
+
+}  // namespace gf

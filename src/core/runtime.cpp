@@ -1,0 +1,86 @@
+#include "genforge/core/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+#include <link.h>
+#include <omp.h>
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "genforge/core/error.h"
+
+namespace gf {
+namespace {
+
+std::vector<std::string> loaded_objects() {
+  std::vector<std::string> out;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        auto* list = static_cast<std::vector<std::string>*>(data);
+        if (info->dlpi_name && info->dlpi_name[0]) list->push_back(info->dlpi_name);
+        return 0;
+      },
+      &out);
+  return out;
+}
+
+// Calls an OpenBLAS entry point when the loaded BLAS is OpenBLAS.
+template <class Fn>
+Fn openblas_symbol(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+
+}  // namespace
+
+int default_threads() {
+  if (const char* env = std::getenv("GENFORGE_THREADS")) {
+    char* end = nullptr;
+    long n = std::strtol(env, &end, 10);
+    GF_CHECK_AS(InvalidArgument, end != env && *end == '\0' && n >= 1 && n <= 4096,
+                "set GENFORGE_THREADS to a positive integer, e.g. GENFORGE_THREADS=2",
+                "GENFORGE_THREADS='", env, "' is not a positive integer");
+    return static_cast<int>(n);
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+void set_threads(int n) {
+  GF_CHECK(n >= 1, "thread count must be at least 1, got ", n);
+  at::set_num_threads(n);
+  omp_set_num_threads(n);
+  if (auto set = openblas_symbol<void (*)(int)>("openblas_set_num_threads")) set(n);
+}
+
+int threads() { return at::get_num_threads(); }
+
+nlohmann::json build_info() {
+  nlohmann::json info;
+  info["genforge_version"] = GF_VERSION;
+  info["torch_version"] = TORCH_VERSION;
+  info["compiler"] = __VERSION__;
+  info["threads"] = threads();
+  info["parallel"] = at::get_parallel_info();
+  std::vector<std::string> blas;
+  for (const auto& path : loaded_objects()) {
+    for (const char* key : {"libblas", "liblapack", "libopenblas", "libgomp", "libmkl", "libtorch_cpu"}) {
+      if (path.find(key) != std::string::npos) blas.push_back(path);
+    }
+  }
+  info["loaded_libraries"] = blas;
+  if (auto config = openblas_symbol<char* (*)()>("openblas_get_config")) info["openblas_config"] = config();
+  if (auto parallel = openblas_symbol<int (*)()>("openblas_get_parallel")) {
+    int p = parallel();
+    info["openblas_threading"] = p == 0 ? "sequential" : p == 1 ? "pthreads" : p == 2 ? "openmp" : "unknown";
+  }
+#ifdef GF_OPENBLAS_DIR
+  info["openblas_rpath"] = GF_OPENBLAS_DIR;
+#endif
+  return info;
+}
+
+}  // namespace gf

@@ -1,0 +1,163 @@
+#include "column_builder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include "genforge/core/error.h"
+
+namespace gf::detail {
+
+bool parse_number(const std::string& text, double& value, bool& is_integer) {
+  if (text.empty()) return false;
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  value = std::strtod(begin, &end);
+  if (end == begin || *end != '\0') return false;
+  // strtod also accepts hex and "nan"; data files mean neither.
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  if (lower.find("0x") != std::string::npos || lower.find("nan") != std::string::npos) return false;
+  is_integer = std::isfinite(value) && lower.find_first_of(".e") == std::string::npos &&
+               lower.find("inf") == std::string::npos;
+  return true;
+}
+
+namespace {
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+}  // namespace
+
+bool parse_datetime(const std::string& text, double& seconds) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+  double s = 0;
+  char sep1 = 0, sep2 = 0;
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d%c%2d%c%2d%n", &y, &sep1, &mo, &sep2, &d, &consumed) != 5) return false;
+  if (!((sep1 == '-' && sep2 == '-') || (sep1 == '/' && sep2 == '/'))) return false;
+  if (consumed != 10 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  std::string rest = text.substr(static_cast<size_t>(consumed));
+  if (!rest.empty()) {
+    if (rest[0] != 'T' && rest[0] != ' ') return false;
+    int used = 0;
+    int n = std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &used);
+    if (n != 2 || h > 23 || mi > 59) return false;
+    std::string tail = rest.substr(1 + static_cast<size_t>(used));
+    if (!tail.empty() && tail[0] == ':') {
+      char* end = nullptr;
+      s = std::strtod(tail.c_str() + 1, &end);
+      tail = end;
+    }
+    if (!(tail.empty() || tail == "Z")) return false;
+  }
+  seconds = static_cast<double>(days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))) * 86400.0 +
+            h * 3600.0 + mi * 60.0 + s;
+  return true;
+}
+
+bool is_na(const std::string& text, const ReadOptions& options) {
+  return std::find(options.na_tokens.begin(), options.na_tokens.end(), text) != options.na_tokens.end();
+}
+
+void ColumnBuilder::add_missing(long row) { cells_.push_back({Cell::kMissing, 0.0, false, {}, row}); }
+void ColumnBuilder::add_number(double value, bool is_integer, long row) {
+  cells_.push_back({Cell::kNumber, value, is_integer, {}, row});
+}
+void ColumnBuilder::add_text(const std::string& text, long row) {
+  double v = 0;
+  bool integer = false;
+  if (parse_number(text, v, integer)) {
+    cells_.push_back({Cell::kNumber, v, integer, text, row});
+  } else {
+    cells_.push_back({Cell::kText, 0.0, false, text, row});
+  }
+}
+
+void ColumnBuilder::cell_error(const Cell& cell, const std::string& what, const std::string& hint) const {
+  throw DataError(msg("'", source_, "' ", row_word_, " ", cell.row, ", column '", name_, "': ", what), hint);
+}
+
+Column ColumnBuilder::build(const ColumnType* forced) const {
+  size_t numbers = 0, integers = 0, texts = 0, dates = 0;
+  for (const auto& c : cells_) {
+    double t = 0;
+    if (c.kind == Cell::kNumber) {
+      ++numbers;
+      integers += c.is_integer;
+    } else if (c.kind == Cell::kText) {
+      ++texts;
+      dates += parse_datetime(c.text, t);
+    }
+  }
+  ColumnType type;
+  if (forced) {
+    type = *forced;
+  } else if (texts == 0 && numbers > 0) {
+    type = integers == numbers ? ColumnType::integer : ColumnType::continuous;
+  } else if (texts > 0 && dates == texts && numbers == 0) {
+    type = ColumnType::datetime;
+  } else if (numbers > texts) {
+    // Mostly numbers with a few words: almost always a typo or an unlisted missing-value marker.
+    type = integers == numbers ? ColumnType::integer : ColumnType::continuous;
+  } else {
+    type = (numbers + texts) == 0 ? ColumnType::continuous : ColumnType::categorical;
+  }
+  Column col;
+  col.name = name_;
+  col.type = type;
+  col.values.reserve(cells_.size());
+  col.missing.reserve(cells_.size());
+  std::map<std::string, int> codes;
+  const std::string type_hint = "fix the value, list it as a missing-value marker (--na), or declare the column's type (--type '" +
+                                name_ + "=categorical')";
+  for (const auto& c : cells_) {
+    double value = 0;
+    bool missing = c.kind == Cell::kMissing;
+    if (!missing) {
+      switch (type) {
+        case ColumnType::continuous:
+        case ColumnType::integer:
+          if (c.kind != Cell::kNumber) cell_error(c, "'" + c.text + "' is not a number", type_hint);
+          if (!std::isfinite(c.number)) {
+            cell_error(c, "'" + (c.text.empty() ? std::to_string(c.number) : c.text) + "' is not a finite number",
+                       "replace infinities with finite values or leave the cell empty (missing)");
+          }
+          if (type == ColumnType::integer && !c.is_integer) {
+            cell_error(c, "'" + c.text + "' is not an integer", "declare the column continuous (--type '" + name_ +
+                                                                   "=continuous')");
+          }
+          value = c.number;
+          break;
+        case ColumnType::datetime:
+          if (c.kind != Cell::kText || !parse_datetime(c.text, value)) {
+            cell_error(c, "'" + (c.kind == Cell::kText ? c.text : std::to_string(c.number)) +
+                              "' is not a date (YYYY-MM-DD[ HH:MM[:SS]])",
+                       type_hint);
+          }
+          break;
+        case ColumnType::categorical: {
+          std::string label = c.kind == Cell::kText || !c.text.empty() ? c.text : msg(c.number);
+          auto it = codes.find(label);
+          if (it == codes.end()) {
+            it = codes.emplace(label, static_cast<int>(col.categories.size())).first;
+            col.categories.push_back(label);
+          }
+          value = it->second;
+          break;
+        }
+      }
+    }
+    col.values.push_back(value);
+    col.missing.push_back(missing ? 1 : 0);
+  }
+  return col;
+}
+
+}  // namespace gf::detail

@@ -1,0 +1,39 @@
+// Internal: collects the cells of one column as they are read, then infers its type and builds a gf::Column.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "genforge/data/readers.h"
+
+namespace gf::detail {
+
+class ColumnBuilder {
+ public:
+  ColumnBuilder(std::string name, std::string source, std::string row_word)
+      : name_(std::move(name)), source_(std::move(source)), row_word_(std::move(row_word)) {}
+  void add_missing(long row);
+  void add_number(double value, bool is_integer, long row);  // from typed sources (JSON numbers)
+  void add_text(const std::string& text, long row);          // not NA (caller checks NA tokens)
+  // Builds the column; `forced` (when given) overrides inference and makes every non-conforming cell an error.
+  Column build(const ColumnType* forced) const;
+
+ private:
+  struct Cell {
+    enum Kind { kMissing, kNumber, kText } kind;
+    double number;
+    bool is_integer;
+    std::string text;
+    long row;
+  };
+  [[noreturn]] void cell_error(const Cell& cell, const std::string& what, const std::string& hint) const;
+  std::string name_, source_, row_word_;
+  std::vector<Cell> cells_;
+};
+
+// Parses a number the way a data file writes it: decimal or exponent form, optional sign, inf/infinity.
+bool parse_number(const std::string& text, double& value, bool& is_integer);
+// Parses ISO-like dates: YYYY-MM-DD or YYYY/MM/DD, optionally followed by [T ]HH:MM[:SS[.fff]] and Z.
+bool parse_datetime(const std::string& text, double& seconds_since_epoch);
+bool is_na(const std::string& text, const ReadOptions& options);
+
+}  // namespace gf::detail

@@ -1,0 +1,215 @@
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "column_builder.h"
+#include "genforge/core/atomic_file.h"
+#include "genforge/core/error.h"
+#include "genforge/data/readers.h"
+
+namespace gf {
+namespace {
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  GF_CHECK_AS(DataError, in.good(), "check the path (a relative path starts from the current folder)",
+              "cannot open '", path, "': no such file or not readable");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+// Splits RFC 4180 text into records of fields. `quoted` marks fields that were quoted (kept verbatim).
+struct Record {
+  long line;
+  std::vector<std::string> fields;
+  std::vector<bool> quoted;
+};
+
+std::vector<Record> parse_records(const std::string& text, char delim, const std::string& path) {
+  std::vector<Record> records;
+  size_t i = 0, n = text.size();
+  if (n >= 3 && static_cast<unsigned char>(text[0]) == 0xEF && static_cast<unsigned char>(text[1]) == 0xBB &&
+      static_cast<unsigned char>(text[2]) == 0xBF) {
+    i = 3;  // UTF-8 byte-order mark
+  }
+  long line = 1;
+  while (i < n) {
+    Record rec;
+    rec.line = line;
+    std::string field;
+    bool quoted = false, end_of_record = false;
+    while (!end_of_record) {
+      field.clear();
+      quoted = false;
+      if (i < n && text[i] == '"') {
+        quoted = true;
+        long open_line = line;
+        ++i;
+        while (true) {
+          GF_CHECK_AS(DataError, i < n, "close the quote or escape inner quotes by doubling them (\"\")", "'", path,
+                      "' line ", open_line, ": quoted field is never closed");
+          char c = text[i];
+          if (c == '"') {
+            if (i + 1 < n && text[i + 1] == '"') {
+              field += '"';
+              i += 2;
+            } else {
+              ++i;
+              break;
+            }
+          } else {
+            if (c == '\n') ++line;
+            field += c;
+            ++i;
+          }
+        }
+        // Only spaces may follow the closing quote.
+        while (i < n && (text[i] == ' ' || text[i] == '\t') && text[i] != delim) ++i;
+        GF_CHECK_AS(DataError, i >= n || text[i] == delim || text[i] == '\n' || text[i] == '\r',
+                    "quote the whole field, and double any quote inside it", "'", path, "' line ", line,
+                    ": unexpected text after a closing quote");
+      } else {
+        while (i < n && text[i] != delim && text[i] != '\n' && text[i] != '\r') field += text[i++];
+      }
+      rec.fields.push_back(quoted ? field : trim(field));
+      rec.quoted.push_back(quoted);
+      if (i >= n) {
+        end_of_record = true;
+      } else if (text[i] == delim) {
+        ++i;
+      } else {
+        if (text[i] == '\r') ++i;
+        if (i < n && text[i] == '\n') ++i;
+        ++line;
+        end_of_record = true;
+      }
+    }
+    bool blank = rec.fields.size() == 1 && rec.fields[0].empty() && !rec.quoted[0];
+    if (!blank) records.push_back(std::move(rec));
+  }
+  return records;
+}
+
+std::string format_cell(const Column& c, size_t row) {
+  if (c.missing[row]) return "";
+  double v = c.values[row];
+  switch (c.type) {
+    case ColumnType::categorical: {
+      const std::string& label = c.categories.at(static_cast<size_t>(v));
+      if (label.find_first_of(",\"\n\r") == std::string::npos) return label;
+      std::string q = "\"";
+      for (char ch : label) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return q + "\"";
+    }
+    case ColumnType::integer: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.0f", v);
+      return buf;
+    }
+    case ColumnType::datetime: {
+      auto secs = static_cast<time_t>(std::floor(v));
+      struct tm t {};
+      gmtime_r(&secs, &t);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+      return buf;
+    }
+    case ColumnType::continuous:
+    default: {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      return buf;
+    }
+  }
+}
+
+}  // namespace
+
+Table read_csv(const std::string& path, const ReadOptions& options) {
+  std::string text = read_whole_file(path);
+  char delim = options.delimiter;
+  if (delim == 0) delim = path.size() > 4 && path.substr(path.size() - 4) == ".tsv" ? '\t' : ',';
+  auto records = parse_records(text, delim, path);
+  GF_CHECK_AS(DataError, !records.empty(), "give a CSV file with a header line and at least one data row", "'",
+              path, "' is empty");
+  std::vector<std::string> names;
+  size_t first_data = 0;
+  if (options.header) {
+    names = records[0].fields;
+    for (size_t j = 0; j < names.size(); ++j) {
+      if (names[j].empty()) names[j] = "column_" + std::to_string(j + 1);
+    }
+    first_data = 1;
+    GF_CHECK_AS(DataError, records.size() > 1, "add data rows below the header", "'", path,
+                "' has a header but no data rows");
+  } else {
+    for (size_t j = 0; j < records[0].fields.size(); ++j) names.push_back("x" + std::to_string(j));
+  }
+  std::vector<detail::ColumnBuilder> builders;
+  for (const auto& name : names) builders.emplace_back(name, path, "line");
+  for (size_t r = first_data; r < records.size(); ++r) {
+    const Record& rec = records[r];
+    GF_CHECK_AS(DataError, rec.fields.size() == names.size(),
+                "every row needs one field per column; quote fields that contain the delimiter", "'", path,
+                "' line ", rec.line, ": ", rec.fields.size(), " fields, expected ", names.size(),
+                options.header ? " (as in the header)" : " (as in the first row)");
+    for (size_t j = 0; j < names.size(); ++j) {
+      const std::string& f = rec.fields[j];
+      if (!rec.quoted[j] && detail::is_na(f, options)) {
+        builders[j].add_missing(rec.line);
+      } else {
+        builders[j].add_text(f, rec.line);
+      }
+    }
+  }
+  Table table(path);
+  for (size_t j = 0; j < names.size(); ++j) {
+    auto it = options.column_types.find(names[j]);
+    table.add_column(builders[j].build(it == options.column_types.end() ? nullptr : &it->second));
+  }
+  for (const auto& kv : options.column_types) {
+    GF_CHECK_AS(DataError, table.has_column(kv.first), "check the spelling of the column in --type", "'", path,
+                "' has no column '", kv.first, "' (named in a type override)");
+  }
+  return table;
+}
+
+void write_csv(const std::string& path, const Table& table) {
+  write_file_atomic(path, [&](std::ostream& out) {
+    const auto& cols = table.columns();
+    for (size_t j = 0; j < cols.size(); ++j) {
+      Column header;
+      header.type = ColumnType::categorical;
+      header.categories = {cols[j].name};
+      header.values = {0};
+      header.missing = {0};
+      out << (j ? "," : "") << format_cell(header, 0);
+    }
+    out << "\n";
+    for (size_t r = 0; r < table.n_rows(); ++r) {
+      for (size_t j = 0; j < cols.size(); ++j) out << (j ? "," : "") << format_cell(cols[j], r);
+      out << "\n";
+    }
+  });
+}
+
+Table read_table(const std::string& path, const ReadOptions& options) {
+  auto ends_with = [&](const char* ext) {
+    std::string e(ext);
+    return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0;
+  };
+  if (ends_with(".json")) return read_json_records(path, options);
+  if (ends_with(".npy")) return read_npy_table(path);
+  return read_csv(path, options);
+}
+
+}  // namespace gf

@@ -1,0 +1,70 @@
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "column_builder.h"
+#include "genforge/core/error.h"
+#include "genforge/data/readers.h"
+
+namespace gf {
+
+Table read_json_records(const std::string& path, const ReadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  GF_CHECK_AS(DataError, in.good(), "check the path (a relative path starts from the current folder)",
+              "cannot open '", path, "': no such file or not readable");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(msg("'", path, "' is not valid JSON (byte ", e.byte, ")"),
+                    "JSON records are an array of objects: [{\"a\": 1, \"b\": \"x\"}, ...]");
+  }
+  GF_CHECK_AS(DataError, doc.is_array(), "JSON records are an array of objects: [{\"a\": 1, \"b\": \"x\"}, ...]",
+              "'", path, "' is not an array of records (its top level is ", doc.type_name(), ")");
+  GF_CHECK_AS(DataError, !doc.empty(), "give at least one record", "'", path, "' holds no records");
+  // Columns in first-seen order; a key absent from a record is missing there.
+  std::vector<std::string> names;
+  std::map<std::string, size_t> index;
+  for (size_t r = 0; r < doc.size(); ++r) {
+    GF_CHECK_AS(DataError, doc[r].is_object(), "every element of the array must be an object", "'", path,
+                "' record ", r + 1, " is ", doc[r].type_name(), ", not an object");
+    for (auto it = doc[r].begin(); it != doc[r].end(); ++it) {
+      if (index.emplace(it.key(), names.size()).second) names.push_back(it.key());
+    }
+  }
+  std::vector<detail::ColumnBuilder> builders;
+  for (const auto& name : names) builders.emplace_back(name, path, "record");
+  for (size_t r = 0; r < doc.size(); ++r) {
+    long row = static_cast<long>(r + 1);
+    const auto& rec = doc[r];
+    for (size_t j = 0; j < names.size(); ++j) {
+      auto it = rec.find(names[j]);
+      if (it == rec.end() || it->is_null()) {
+        builders[j].add_missing(row);
+      } else if (it->is_number()) {
+        builders[j].add_number(it->get<double>(), it->is_number_integer() || it->is_number_unsigned(), row);
+      } else if (it->is_string()) {
+        const auto& s = it->get_ref<const std::string&>();
+        if (detail::is_na(s, options)) {
+          builders[j].add_missing(row);
+        } else {
+          builders[j].add_text(s, row);
+        }
+      } else if (it->is_boolean()) {
+        builders[j].add_text(it->get<bool>() ? "true" : "false", row);
+      } else {
+        throw DataError(msg("'", path, "' record ", row, ", column '", names[j], "': nested ", it->type_name(),
+                            " values are not supported"),
+                        "flatten the records so every value is a number, string, boolean or null");
+      }
+    }
+  }
+  Table table(path);
+  for (size_t j = 0; j < names.size(); ++j) {
+    auto it = options.column_types.find(names[j]);
+    table.add_column(builders[j].build(it == options.column_types.end() ? nullptr : &it->second));
+  }
+  return table;
+}
+
+}  // namespace gf

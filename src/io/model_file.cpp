@@ -1,0 +1,195 @@
+#include "genforge/io/model_file.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include "genforge/core/atomic_file.h"
+#include "genforge/core/error.h"
+
+namespace gf {
+namespace {
+
+struct DtypeInfo {
+  const char* name;
+  torch::ScalarType type;
+  size_t size;
+};
+const DtypeInfo kDtypes[] = {{"F64", torch::kFloat64, 8}, {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
+                             {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8}, {"I32", torch::kInt32, 4},
+                             {"I16", torch::kInt16, 2},   {"I8", torch::kInt8, 1},      {"U8", torch::kUInt8, 1},
+                             {"BOOL", torch::kBool, 1}};
+
+const DtypeInfo* dtype_by_type(torch::ScalarType t) {
+  for (const auto& d : kDtypes) {
+    if (d.type == t) return &d;
+  }
+  return nullptr;
+}
+const DtypeInfo* dtype_by_name(const std::string& n) {
+  for (const auto& d : kDtypes) {
+    if (n == d.name) return &d;
+  }
+  return nullptr;
+}
+
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+const char* kHint = "the file is damaged or not a genforge model; re-create it with `genforge train`";
+
+}  // namespace
+
+void write_model_file(const std::string& path, const ModelFileContents& c) {
+  nlohmann::json header = nlohmann::json::object();
+  nlohmann::json meta;
+  meta["format"] = "genforge";
+  meta["format_version"] = std::to_string(kModelFormatVersion);
+  meta["kind"] = c.kind;
+  meta["genforge_version"] = GF_VERSION;
+  // safetensors metadata values are strings, so structured fields are stored as JSON text.
+  meta["options"] = c.options.dump();
+  meta["schema"] = c.schema.dump();
+  meta["fit_report"] = c.fit_report.dump();
+  if (!c.extra.is_null()) meta["extra"] = c.extra.dump();
+  header["__metadata__"] = meta;
+  std::vector<torch::Tensor> blobs;
+  uint64_t offset = 0;
+  for (const auto& kv : c.tensors) {  // std::map: sorted names, stable layout
+    GF_CHECK(kv.second.defined(), "tensor '", kv.first, "' is undefined");
+    auto t = kv.second.detach().to(torch::kCPU).contiguous();
+    const DtypeInfo* d = dtype_by_type(t.scalar_type());
+    GF_CHECK(d != nullptr, "tensor '", kv.first, "' has dtype ", t.scalar_type(), ", which .gf cannot store");
+    uint64_t bytes = static_cast<uint64_t>(t.numel()) * d->size;
+    header[kv.first] = {{"dtype", d->name}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    blobs.push_back(t);
+  }
+  std::string text = header.dump();
+  text += std::string((8 - text.size() % 8) % 8, ' ');
+  write_file_atomic(path, [&](std::ostream& out) {
+    uint64_t n = text.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& t : blobs) {
+      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+    }
+  });
+}
+
+ModelFileContents read_model_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  GF_CHECK_AS(ModelFileError, in.good(), "check the path; models are written by `genforge train ... --out M.gf`",
+              "cannot open model file '", path, "': no such file or not readable");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto fail = [&](const std::string& what) { return ModelFileError(msg("'", path, "': ", what), kHint); };
+  if (bytes.size() < 8) throw fail(msg("file is too short to be a model (", bytes.size(), " bytes)"));
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  if (n > kMaxHeaderBytes || n > bytes.size() - 8) {
+    throw fail(msg("bad magic: header length ", n, " does not fit in the ", bytes.size(), "-byte file"));
+  }
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  } catch (const nlohmann::json::exception&) {
+    throw fail("bad magic: the header is not JSON, so this is not a .gf (safetensors) file");
+  }
+  if (!header.is_object()) throw fail("header is not a JSON object");
+  auto meta_it = header.find("__metadata__");
+  if (meta_it == header.end() || !meta_it->is_object()) throw fail("no __metadata__: not a genforge model file");
+  const auto& meta = *meta_it;
+  auto meta_string = [&](const char* key) -> std::string {
+    auto it = meta.find(key);
+    if (it == meta.end() || !it->is_string()) throw fail(msg("metadata field '", key, "' is missing"));
+    return it->get<std::string>();
+  };
+  if (meta_string("format") != "genforge") throw fail("metadata 'format' is not 'genforge'");
+  ModelFileContents c;
+  std::string version = meta_string("format_version");
+  try {
+    c.format_version = std::stoi(version);
+  } catch (...) {
+    throw fail(msg("metadata 'format_version' is not a number: '", version, "'"));
+  }
+  if (c.format_version != kModelFormatVersion) {
+    throw ModelFileError(msg("'", path, "': unsupported format version ", c.format_version, " (this genforge reads ",
+                             kModelFormatVersion, ")"),
+                         "use the genforge version that wrote the file, or retrain the model");
+  }
+  c.kind = meta_string("kind");
+  c.genforge_version = meta_string("genforge_version");
+  auto parse_field = [&](const char* key, bool required) -> nlohmann::json {
+    if (!required && meta.find(key) == meta.end()) return nullptr;
+    try {
+      return nlohmann::json::parse(meta_string(key));
+    } catch (const nlohmann::json::exception&) {
+      throw fail(msg("metadata field '", key, "' is not valid JSON"));
+    }
+  };
+  c.options = parse_field("options", true);
+  c.schema = parse_field("schema", true);
+  c.fit_report = parse_field("fit_report", true);
+  c.extra = parse_field("extra", false);
+
+  const uint64_t data_begin = 8 + n, data_size = bytes.size() - data_begin;
+  struct Span {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Span> spans;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    const auto& e = it.value();
+    const std::string& name = it.key();
+    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets")) {
+      throw fail(msg("tensor '", name, "' lacks dtype, shape or data_offsets"));
+    }
+    const DtypeInfo* d = e["dtype"].is_string() ? dtype_by_name(e["dtype"].get<std::string>()) : nullptr;
+    if (!d) throw fail(msg("tensor '", name, "' has unknown dtype ", e["dtype"].dump()));
+    std::vector<int64_t> shape;
+    uint64_t count = 1;
+    if (!e["shape"].is_array()) throw fail(msg("tensor '", name, "' shape is not a list"));
+    for (const auto& s : e["shape"]) {
+      if (!s.is_number_unsigned() && !(s.is_number_integer() && s.get<int64_t>() >= 0)) {
+        throw fail(msg("tensor '", name, "' has a bad shape ", e["shape"].dump()));
+      }
+      shape.push_back(s.get<int64_t>());
+      count *= static_cast<uint64_t>(shape.back());
+      if (count > data_size) throw fail(msg("tensor '", name, "' shape ", e["shape"].dump(), " exceeds the file"));
+    }
+    const auto& off = e["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+      throw fail(msg("tensor '", name, "' has bad data_offsets ", off.dump()));
+    }
+    uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+    if (b > en || en > data_size) {
+      throw fail(msg("tensor '", name, "' data_offsets [", b, ", ", en, "] lie outside the ", data_size,
+                     " data bytes (truncated file?)"));
+    }
+    if (en - b != count * d->size) {
+      throw fail(msg("tensor '", name, "' has ", en - b, " bytes but dtype ", d->name, " x shape ",
+                     e["shape"].dump(), " needs ", count * d->size));
+    }
+    auto t = torch::empty(shape, torch::TensorOptions().dtype(d->type));
+    if (en > b) std::memcpy(t.data_ptr(), bytes.data() + data_begin + b, en - b);
+    c.tensors[name] = t;
+    spans.push_back({b, en, name});
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  uint64_t expected = 0;
+  for (const auto& s : spans) {
+    if (s.begin != expected) {
+      throw fail(msg("tensor '", s.name, "' starts at byte ", s.begin, ", expected ", expected,
+                     " (tensors must be contiguous and not overlap)"));
+    }
+    expected = s.end;
+  }
+  if (expected != data_size) {
+    throw fail(msg("the data section has ", data_size, " bytes but the tensors account for ", expected,
+                   expected < data_size ? " (trailing bytes)" : " (truncated file)"));
+  }
+  return c;
+}
+
+}  // namespace gf

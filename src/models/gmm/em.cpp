@@ -1,0 +1,188 @@
+// EM kernels for Gaussian mixtures on complete rows, following scikit-learn's conventions (precision Cholesky
+// factors, 10*eps added to component masses) so results match it to rounding.
+#include <cmath>
+
+#include "genforge/core/error.h"
+#include "gmm_internal.h"
+
+namespace gf::gmm {
+namespace {
+constexpr double kLog2Pi = 1.8378770664093453;  // log(2*pi)
+// Rows per block in the full-covariance E-step: keeps the [rows, K*D] block near the cache size.
+int64_t block_rows(int64_t k, int64_t d) { return std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(1, k * d)); }
+}  // namespace
+
+CovType parse_cov_type(const std::string& name) {
+  if (name == "full") return CovType::full;
+  if (name == "tied") return CovType::tied;
+  if (name == "diag") return CovType::diag;
+  if (name == "spherical") return CovType::spherical;
+  throw InvalidArgument(msg("covariance_type must be full, tied, diag or spherical, got '", name, "'"),
+                        "choose one of: full | tied | diag | spherical");
+}
+
+at::Tensor log_gaussian_prob(const at::Tensor& x, const at::Tensor& means, const at::Tensor& pc, CovType type) {
+  const int64_t n = x.size(0), d = x.size(1), k = means.size(0);
+  at::Tensor quad;    // [N, K] squared Mahalanobis distances
+  at::Tensor logdet;  // [K] log det of the precision Cholesky factor
+  switch (type) {
+    case CovType::full: {
+      // y_nk = x_n L_k - mu_k L_k for all k at once: one GEMM against the stacked factors [D, K*D].
+      auto w = pc.permute({1, 0, 2}).reshape({d, k * d});            // [D, K*D]
+      auto b = at::bmm(means.unsqueeze(1), pc).reshape({1, k * d});  // [1, K*D]
+      quad = at::empty({n, k}, x.options());
+      const int64_t rows = block_rows(k, d);
+      for (int64_t s = 0; s < n; s += rows) {
+        const int64_t e = std::min(n, s + rows);
+        auto y = at::mm(x.slice(0, s, e), w);  // [rows, K*D]
+        y.sub_(b).square_();
+        quad.slice(0, s, e).copy_(y.view({e - s, k, d}).sum(-1));
+      }
+      logdet = pc.diagonal(0, -2, -1).log().sum(-1);
+      break;
+    }
+    case CovType::tied: {
+      auto y = at::mm(x, pc);      // [N, D]
+      auto b = at::mm(means, pc);  // [K, D]
+      quad = (y.unsqueeze(1) - b.unsqueeze(0)).square_().sum(-1);
+      logdet = pc.diagonal().log().sum().expand({k});
+      break;
+    }
+    case CovType::diag: {
+      auto prec = pc.square();  // [K, D]
+      quad = (means.square() * prec).sum(1).unsqueeze(0) - 2.0 * at::mm(x, (means * prec).t()) +
+             at::mm(x.square(), prec.t());
+      logdet = pc.log().sum(1);
+      break;
+    }
+    case CovType::spherical: {
+      auto prec = pc.square();  // [K]
+      quad = means.square().sum(1).unsqueeze(0) * prec - 2.0 * at::mm(x, means.t()) * prec +
+             at::outer(x.square().sum(1), prec);
+      logdet = static_cast<double>(d) * pc.log();
+      break;
+    }
+  }
+  return quad.add_(static_cast<double>(d) * kLog2Pi).mul_(-0.5).add_(logdet.unsqueeze(0));
+}
+
+at::Tensor full_covariances(const at::Tensor& cov, CovType type, int64_t k, int64_t d) {
+  switch (type) {
+    case CovType::full: return cov;
+    case CovType::tied: return cov.unsqueeze(0).expand({k, d, d}).contiguous();
+    case CovType::diag: return at::diag_embed(cov);
+    case CovType::spherical:
+      return at::eye(d, cov.options()).unsqueeze(0) * cov.view({k, 1, 1});
+  }
+  return cov;
+}
+
+at::Tensor covariances_from_full(const at::Tensor& full, const at::Tensor& nk, CovType type, double reg) {
+  const int64_t d = full.size(-1);
+  switch (type) {
+    case CovType::full:
+      return full + reg * at::eye(d, full.options());
+    case CovType::tied:
+      return (full * nk.view({-1, 1, 1})).sum(0) / nk.sum() + reg * at::eye(d, full.options());
+    case CovType::diag:
+      return full.diagonal(0, -2, -1) + reg;
+    case CovType::spherical:
+      return full.diagonal(0, -2, -1).mean(1) + reg;
+  }
+  return full;
+}
+
+namespace {
+[[noreturn]] void singular(int64_t component, int64_t k, const at::Tensor& nk, double reg) {
+  std::string mass = nk.defined() ? msg(" (it holds ", nk[component].item<double>(), " effective samples)") : "";
+  throw NumericalError(
+      msg("component ", component, " of ", k, " has a singular covariance matrix", mass,
+          ": some rows are duplicates or a column is (nearly) constant within that component"),
+      msg("increase reg_covar (now ", reg, "; e.g. --set reg_covar=1e-3 on standardised data), lower "
+          "n_components, or remove duplicate rows and constant columns"));
+}
+}  // namespace
+
+at::Tensor precisions_cholesky(const at::Tensor& cov, CovType type, const at::Tensor& nk, double reg) {
+  switch (type) {
+    case CovType::full:
+    case CovType::tied: {
+      auto batched = type == CovType::tied ? cov.unsqueeze(0) : cov;  // [K, D, D]
+      auto res = at::linalg_cholesky_ex(batched);
+      auto info = std::get<1>(res);
+      auto bad = info.nonzero();
+      if (bad.size(0) > 0 || !std::get<0>(res).isfinite().all().item<bool>()) {
+        int64_t which = bad.size(0) > 0 ? bad[0][0].item<int64_t>() : 0;
+        singular(which, batched.size(0), type == CovType::tied ? at::Tensor() : nk, reg);
+      }
+      auto eye = at::eye(cov.size(-1), cov.options()).expand_as(batched);
+      auto pc = at::linalg_solve_triangular(std::get<0>(res), eye, /*upper=*/false).transpose(-2, -1).contiguous();
+      return type == CovType::tied ? pc.squeeze(0) : pc;
+    }
+    case CovType::diag:
+    case CovType::spherical: {
+      auto bad = (cov <= 0).logical_or(cov.isnan());
+      if (bad.any().item<bool>()) {
+        auto idx = bad.nonzero()[0][0].item<int64_t>();
+        singular(idx, cov.size(0), nk, reg);
+      }
+      return cov.rsqrt();
+    }
+  }
+  return cov;
+}
+
+at::Tensor precisions_cholesky_from_precisions(const at::Tensor& prec, CovType type) {
+  switch (type) {
+    case CovType::full:
+    case CovType::tied: {
+      auto res = at::linalg_cholesky_ex(prec);
+      GF_CHECK(std::get<1>(res).eq(0).all().item<bool>(), "precisions_init is not positive definite");
+      return std::get<0>(res);
+    }
+    default:
+      GF_CHECK((prec > 0).all().item<bool>(), "precisions_init must be positive");
+      return prec.sqrt();
+  }
+}
+
+void estimate_parameters(const at::Tensor& x, const at::Tensor& resp, const at::Tensor& row_weight, double reg,
+                         CovType type, Params& out) {
+  const double eps = x.scalar_type() == at::kFloat ? 1.1920928955078125e-07 : 2.220446049250313e-16;
+  auto nk = resp.sum(0) + 10 * eps;          // [K]
+  auto means = at::mm(resp.t(), x) / nk.unsqueeze(1);  // [K, D]
+  const int64_t k = means.size(0), d = means.size(1);
+  at::Tensor cov;
+  switch (type) {
+    case CovType::full: {
+      cov = at::empty({k, d, d}, x.options());
+      for (int64_t c = 0; c < k; ++c) {
+        auto diff = x - means[c];  // [N, D]
+        cov[c].copy_(at::mm((diff * resp.select(1, c).unsqueeze(1)).t(), diff).div_(nk[c]));
+      }
+      cov.diagonal(0, -2, -1).add_(reg);
+      break;
+    }
+    case CovType::tied: {
+      auto avg_x2 = row_weight.defined() ? at::mm(x.t(), x * row_weight.unsqueeze(1)) : at::mm(x.t(), x);
+      auto avg_means2 = at::mm((nk.unsqueeze(1) * means).t(), means);
+      cov = (avg_x2 - avg_means2) / nk.sum();
+      cov.diagonal().add_(reg);
+      break;
+    }
+    case CovType::diag:
+    case CovType::spherical: {
+      auto avg_x2 = at::mm(resp.t(), x * x) / nk.unsqueeze(1);
+      auto avg_means2 = means.square();
+      auto avg_x_means = means * at::mm(resp.t(), x) / nk.unsqueeze(1);
+      cov = avg_x2 - 2 * avg_x_means + avg_means2 + reg;
+      if (type == CovType::spherical) cov = cov.mean(1);
+      break;
+    }
+  }
+  out.weights = nk / nk.sum();
+  out.means = means;
+  out.covariances = cov;
+}
+
+}  // namespace gf::gmm

@@ -1,0 +1,445 @@
+#include "genforge/models/gmm.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "genforge/core/error.h"
+#include "genforge/core/log.h"
+#include "genforge/core/progress.h"
+#include "genforge/core/random.h"
+#include "gmm_internal.h"
+
+namespace gf {
+using gmm::CovType;
+
+void GmmOptions::validate() const {
+  GF_CHECK(n_components >= 1, "n_components must be at least 1, got ", n_components);
+  gmm::parse_cov_type(covariance_type);
+  GF_CHECK(tol >= 0, "tol must be non-negative, got ", tol);
+  GF_CHECK(reg_covar >= 0, "reg_covar must be non-negative, got ", reg_covar);
+  GF_CHECK(max_iter >= 1, "max_iter must be at least 1, got ", max_iter);
+  GF_CHECK(n_init >= 1, "n_init must be at least 1, got ", n_init);
+  GF_CHECK(init_params == "kmeans" || init_params == "k-means++" || init_params == "random" ||
+               init_params == "random_from_data",
+           "init_params must be kmeans, k-means++, random or random_from_data, got '", init_params, "'");
+  GF_CHECK(dtype == "float64" || dtype == "float32", "dtype must be float64 or float32, got '", dtype, "'");
+}
+
+const OptionTable<GmmOptions>& GaussianMixture::option_table() {
+  static const OptionTable<GmmOptions> table = [] {
+    OptionTable<GmmOptions> t("gmm");
+    t.add("n_components", &GmmOptions::n_components, "number of mixture components")
+        .add("covariance_type", &GmmOptions::covariance_type, "covariance of each component",
+             {"full", "diag", "tied", "spherical"})
+        .add("tol", &GmmOptions::tol, "stop when the mean log-likelihood changes less than this")
+        .add("reg_covar", &GmmOptions::reg_covar, "added to covariance diagonals (keeps them invertible)")
+        .add("max_iter", &GmmOptions::max_iter, "EM iterations per initialisation")
+        .add("n_init", &GmmOptions::n_init, "initialisations; the one with the best likelihood is kept")
+        .add("init_params", &GmmOptions::init_params, "how initial responsibilities are chosen",
+             {"kmeans", "k-means++", "random", "random_from_data"})
+        .add("warm_start", &GmmOptions::warm_start, "start from the previous fit (library use)")
+        .add("seed", &GmmOptions::seed, "random seed of the initialisation")
+        .add("dtype", &GmmOptions::dtype, "computation precision", {"float64", "float32"})
+        .add("allow_missing", &GmmOptions::allow_missing, "marginalise NaN cells (false: they are an error)");
+    return t;
+  }();
+  return table;
+}
+
+GaussianMixture::GaussianMixture(GmmOptions options) : options_(std::move(options)) {}
+
+Capabilities GaussianMixture::capabilities() const {
+  Capabilities c;
+  c.data_kind = "table";
+  c.likelihood = Likelihood::exact;
+  c.conditional_sampling = true;
+  c.missing_values = true;
+  c.sample_weights = true;
+  return c;
+}
+
+nlohmann::json GaussianMixture::options_json() const { return option_table().to_json(options_); }
+
+namespace {
+
+at::ScalarType model_dtype(const GmmOptions& o) { return o.dtype == "float32" ? at::kFloat : at::kDouble; }
+
+// Column means ignoring NaN (0 for an all-missing column), used to fill cells for the initialisation only.
+at::Tensor fill_missing_with_means(const at::Tensor& x) {
+  auto nan = x.isnan();
+  if (!nan.any().item<bool>()) return x;
+  auto count = nan.logical_not().sum(0).clamp_min(1);
+  auto means = at::where(nan, at::zeros_like(x), x).sum(0) / count;
+  return at::where(nan, means.unsqueeze(0).expand_as(x), x);
+}
+
+void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns) {
+  auto bad_inf = x.isinf();
+  if (bad_inf.any().item<bool>()) {
+    auto at_ = bad_inf.nonzero()[0];
+    int64_t r = at_[0].item<int64_t>(), c = at_[1].item<int64_t>();
+    throw DataError(msg("row ", r + 1, ", column '", c < static_cast<int64_t>(columns.size()) ? columns[c] : msg("x", c),
+                        "': value is infinite"),
+                    "replace infinities with finite values or NaN (missing)");
+  }
+  if (!allow_missing) {
+    auto nan = x.isnan();
+    if (nan.any().item<bool>()) {
+      auto at_ = nan.nonzero()[0];
+      int64_t r = at_[0].item<int64_t>(), c = at_[1].item<int64_t>();
+      throw DataError(msg("row ", r + 1, ", column '",
+                          c < static_cast<int64_t>(columns.size()) ? columns[c] : msg("x", c),
+                          "': missing value (NaN), and allow_missing is false"),
+                      "drop incomplete rows, or --set allow_missing=true to marginalise missing cells");
+    }
+  }
+}
+
+at::Tensor covariances_from_precisions(const at::Tensor& prec, CovType type) {
+  return (type == CovType::full || type == CovType::tied) ? at::linalg_inv(prec) : prec.reciprocal();
+}
+
+}  // namespace
+
+torch::Tensor GaussianMixture::prepare_input(const torch::Tensor& x, const char* what) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train gmm ...`) or load a fitted one",
+              "this GaussianMixture is not fitted yet, so it cannot ", what);
+  GF_CHECK(x.defined() && x.dim() == 2, "data for ", what, " must be a 2-D [N, D] matrix, got ",
+           x.defined() ? x.dim() : 0, " dimensions");
+  GF_CHECK_AS(DataError, x.size(1) == means_.size(1), "give the same columns the model was fitted on",
+              "the data has ", x.size(1), " columns, the model was fitted on ", means_.size(1));
+  auto out = x.to(means_.device(), means_.scalar_type());
+  GF_CHECK_AS(DataError, !out.isinf().any().item<bool>(), "replace infinities with finite values or NaN",
+              "the data holds infinite values");
+  return out;
+}
+
+FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
+  options_.validate();
+  const auto started = std::chrono::steady_clock::now();
+  const CovType type = gmm::parse_cov_type(options_.covariance_type);
+  GF_CHECK(train.x.defined() && train.x.dim() == 2, "GMM data must be a 2-D [N, D] matrix");
+  GF_CHECK_AS(DataError, train.x.size(1) > 0, "choose at least one numeric column", "the data has no columns");
+  GF_CHECK_AS(DataError, train.x.size(0) > 0, "give at least one row", "the data has no rows");
+  const int64_t n = train.x.size(0), d = train.x.size(1), k = options_.n_components;
+  GF_CHECK_AS(InvalidArgument, k <= n, "lower n_components or give more rows", "n_components=", k,
+              " is larger than the number of rows (", n, ")");
+  auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
+  check_rows(x, options_.allow_missing, train.columns);
+  at::Tensor sw;  // [N] sample weights
+  if (train.sample_weight.defined()) {
+    sw = train.sample_weight.to(ctx.device, x.scalar_type()).reshape({-1});
+    GF_CHECK_AS(DataError, sw.numel() == n, "give one weight per row", "sample_weight has ", sw.numel(),
+                " values for ", n, " rows");
+    GF_CHECK_AS(DataError, sw.isfinite().all().item<bool>() && (sw >= 0).all().item<bool>(),
+                "weights must be finite and non-negative", "sample_weight holds negative, NaN or infinite values");
+    GF_CHECK_AS(DataError, sw.sum().item<double>() > 0, "give at least one positive weight",
+                "sample_weight sums to zero");
+  }
+  const auto layout = gmm::analyse_missing(x);
+  const auto x_filled = fill_missing_with_means(x);
+
+  // User-given initial parameters.
+  auto dopt = x.options();
+  at::Tensor w_init, m_init, p_init;
+  if (options_.weights_init.defined()) {
+    w_init = options_.weights_init.to(dopt).reshape({-1});
+    GF_CHECK(w_init.numel() == k && (w_init >= 0).all().item<bool>(), "weights_init must be ", k,
+             " non-negative numbers");
+    w_init = w_init / w_init.sum();
+  }
+  if (options_.means_init.defined()) {
+    m_init = options_.means_init.to(dopt);
+    GF_CHECK(m_init.dim() == 2 && m_init.size(0) == k && m_init.size(1) == d, "means_init must have shape [", k,
+             ", ", d, "], got ", m_init.sizes());
+  }
+  if (options_.precisions_init.defined()) {
+    p_init = options_.precisions_init.to(dopt);
+    std::vector<int64_t> want;
+    switch (type) {
+      case CovType::full: want = {k, d, d}; break;
+      case CovType::tied: want = {d, d}; break;
+      case CovType::diag: want = {k, d}; break;
+      case CovType::spherical: want = {k}; break;
+    }
+    GF_CHECK(p_init.sizes().vec() == want, "precisions_init must have shape ", at::IntArrayRef(want), " for ",
+             options_.covariance_type, " covariances, got ", p_init.sizes());
+  }
+
+  at::Generator gen = make_generator(static_cast<uint64_t>(options_.seed));
+  auto initialise = [&]() {
+    log::ScopedTimer timer("gmm.init");
+    gmm::Params p;
+    if (!(w_init.defined() && m_init.defined() && p_init.defined())) {
+      at::Tensor resp;  // [N, K]
+      if (options_.init_params == "kmeans") {
+        auto labels = gmm::kmeans_labels(x_filled, k, sw, gen);
+        resp = at::zeros({n, k}, dopt).scatter_(1, labels.unsqueeze(1), 1.0);
+      } else if (options_.init_params == "random") {
+        resp = at::rand({n, k}, gen, dopt.device(at::kCPU)).to(x.device());
+        resp /= resp.sum(1, true);
+      } else {
+        auto idx = options_.init_params == "k-means++" ? gmm::kmeans_plusplus(x_filled, k, sw, gen)
+                                                       : at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k).to(x.device());
+        resp = at::zeros({n, k}, dopt);
+        resp.index_put_({idx, at::arange(k, idx.options())}, 1.0);
+      }
+      if (sw.defined()) resp *= sw.unsqueeze(1);
+      gmm::estimate_parameters(x_filled, resp, sw, options_.reg_covar, type, p);
+    }
+    if (w_init.defined()) p.weights = w_init;
+    if (m_init.defined()) p.means = m_init;
+    if (p_init.defined()) {
+      p.precisions_chol = gmm::precisions_cholesky_from_precisions(p_init, type);
+      p.covariances = covariances_from_precisions(p_init, type);
+    } else {
+      p.precisions_chol = gmm::precisions_cholesky(p.covariances, type, p.weights * n, options_.reg_covar);
+    }
+    return p;
+  };
+
+  const bool warm = options_.warm_start && fitted() && means_.size(1) == d && means_.size(0) == k;
+  const int64_t n_init = warm ? 1 : options_.n_init;
+  const double total_weight = sw.defined() ? sw.sum().item<double>() : static_cast<double>(n);
+  FitReport best;
+  gmm::Params best_params;
+  double best_lb = -std::numeric_limits<double>::infinity();
+  std::vector<double> init_bounds;
+  std::optional<Progress> bar;
+  if (ctx.progress) bar.emplace("gmm EM", n_init * options_.max_iter, "iter");
+  int64_t done = 0;
+  for (int64_t init = 0; init < n_init; ++init) {
+    gmm::Params p;
+    if (warm) {
+      p = {weights_.to(dopt), means_.to(dopt), covariances_.to(dopt), precisions_cholesky_.to(dopt)};
+    } else {
+      p = initialise();
+    }
+    FitReport run;
+    double lb = -std::numeric_limits<double>::infinity();
+    for (int64_t it = 1; it <= options_.max_iter; ++it) {
+      log::ScopedTimer timer("gmm.em");
+      const double prev = lb;
+      auto log_prob = layout.any_missing ? gmm::log_prob_with_missing(x, layout, p, type)
+                                         : gmm::log_gaussian_prob(x, p.means, p.precisions_chol, type);  // [N, K]
+      auto weighted = log_prob + p.weights.log().unsqueeze(0);
+      auto norm = at::logsumexp(weighted, 1);  // [N]
+      auto resp = (weighted - norm.unsqueeze(1)).exp_();
+      if (sw.defined()) {
+        resp *= sw.unsqueeze(1);
+        lb = (norm * sw).sum().item<double>() / total_weight;
+      } else {
+        lb = norm.mean().item<double>();
+      }
+      gmm::Params next;
+      if (layout.any_missing) {
+        gmm::estimate_parameters_with_missing(x, layout, resp, p, options_.reg_covar, type, next);
+      } else {
+        gmm::estimate_parameters(x, resp, sw, options_.reg_covar, type, next);
+      }
+      next.precisions_chol = gmm::precisions_cholesky(next.covariances, type, next.weights * total_weight,
+                                                      options_.reg_covar);
+      p = std::move(next);
+      run.history.push_back(lb);
+      run.n_iter = it;
+      if (bar) bar->update(++done, msg("init ", init + 1, "/", n_init, "  ll ", lb));
+      if (std::abs(lb - prev) < options_.tol) {
+        run.converged = true;
+        break;
+      }
+    }
+    done = (init + 1) * options_.max_iter;
+    run.objective = lb;
+    init_bounds.push_back(lb);
+    if (!best_params.weights.defined() || lb > best_lb) {
+      best_lb = lb;
+      best = run;
+      best.extra["best_init"] = init;
+      best_params = p;
+    }
+  }
+  if (bar) bar->finish(msg("ll ", best_lb));
+  if (!best.converged) {
+    const auto& h = best.history;
+    double change = h.size() >= 2 ? std::abs(h[h.size() - 1] - h[h.size() - 2]) : std::nan("");
+    log::warn(msg("EM did not converge in max_iter=", options_.max_iter, " iterations (last change ", change,
+                  " > tol ", options_.tol, "); raise max_iter or tol"));
+  }
+  weights_ = best_params.weights;
+  means_ = best_params.means;
+  covariances_ = best_params.covariances;
+  precisions_cholesky_ = best_params.precisions_chol;
+  best.objective_name = "mean log-likelihood (nats per row)";
+  best.extra["init_lower_bounds"] = init_bounds;
+  best.extra["n_rows"] = n;
+  best.extra["rows_with_missing"] = n - layout.complete_rows.numel();
+  best.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::vector<std::string> columns = train.columns;
+  if (columns.empty()) {
+    for (int64_t j = 0; j < d; ++j) columns.push_back("x" + std::to_string(j));
+  }
+  schema_ = {{"data_kind", "table"}, {"columns", columns}, {"n_features", d}};
+  report_ = best;
+  return report_;
+}
+
+namespace {
+at::Tensor weighted_log_prob(const at::Tensor& x, const gmm::Params& p, CovType type) {
+  auto layout = gmm::analyse_missing(x);
+  auto lp = layout.any_missing ? gmm::log_prob_with_missing(x, layout, p, type)
+                               : gmm::log_gaussian_prob(x, p.means, p.precisions_chol, type);
+  return lp + p.weights.log().unsqueeze(0);  // [N, K]
+}
+}  // namespace
+
+torch::Tensor GaussianMixture::score_samples(const torch::Tensor& x_in) const {
+  auto x = prepare_input(x_in, "score samples");
+  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return at::logsumexp(weighted_log_prob(x, p, gmm::parse_cov_type(options_.covariance_type)), 1).to(at::kDouble);
+}
+
+torch::Tensor GaussianMixture::predict_proba(const torch::Tensor& x_in) const {
+  auto x = prepare_input(x_in, "predict");
+  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return at::softmax(weighted_log_prob(x, p, gmm::parse_cov_type(options_.covariance_type)), 1);
+}
+
+torch::Tensor GaussianMixture::predict(const torch::Tensor& x) const { return predict_proba(x).argmax(1); }
+
+int64_t GaussianMixture::n_parameters() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GaussianMixture is not fitted yet");
+  const int64_t k = means_.size(0), d = means_.size(1);
+  int64_t cov = 0;
+  switch (gmm::parse_cov_type(options_.covariance_type)) {
+    case CovType::full: cov = k * d * (d + 1) / 2; break;
+    case CovType::tied: cov = d * (d + 1) / 2; break;
+    case CovType::diag: cov = k * d; break;
+    case CovType::spherical: cov = k; break;
+  }
+  return cov + k * d + k - 1;
+}
+
+double GaussianMixture::bic(const torch::Tensor& x) const {
+  const double n = static_cast<double>(x.size(0));
+  return -2.0 * score(x) * n + static_cast<double>(n_parameters()) * std::log(n);
+}
+
+double GaussianMixture::aic(const torch::Tensor& x) const {
+  return -2.0 * score(x) * static_cast<double>(x.size(0)) + 2.0 * static_cast<double>(n_parameters());
+}
+
+torch::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const { return sample(n, gen, nullptr); }
+
+torch::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen, torch::Tensor* components) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GaussianMixture is not fitted yet, so it cannot sample");
+  GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
+  const int64_t k = means_.size(0), d = means_.size(1);
+  auto cpu = at::TensorOptions().dtype(at::kDouble);
+  auto comps = at::multinomial(weights_.to(at::kCPU, at::kDouble), n, /*replacement=*/true, gen);  // [n]
+  auto z = at::randn({n, d}, gen, cpu);                                                          // [n, D]
+  auto means = means_.to(at::kCPU, at::kDouble);
+  auto full = gmm::full_covariances(covariances_.to(at::kCPU, at::kDouble), gmm::parse_cov_type(options_.covariance_type), k, d);
+  auto chol = at::linalg_cholesky(full);  // [K, D, D]
+  auto out = at::empty({n, d}, cpu);
+  for (int64_t c = 0; c < k; ++c) {
+    auto rows = comps.eq(c).nonzero().squeeze(1);
+    if (rows.numel() == 0) continue;
+    out.index_copy_(0, rows, at::addmm(means[c].unsqueeze(0), z.index_select(0, rows), chol[c].t()));
+  }
+  if (components) *components = comps;
+  return out.to(means_.device());
+}
+
+namespace {
+// Shared by conditional_mean and conditional_sample: for each missing-pattern group, the posterior over
+// components given the observed cells and the per-component conditional moments.
+template <class Fill>
+torch::Tensor fill_conditionally(const torch::Tensor& x, const gmm::Params& p, CovType type, Fill fill) {
+  auto layout = gmm::analyse_missing(x);
+  auto out = x.clone();
+  if (!layout.any_missing) return out;
+  auto full = gmm::full_covariances(p.covariances, type, p.means.size(0), p.means.size(1));
+  for (const auto& g : layout.groups) {
+    auto rows = x.index_select(0, g.rows);
+    auto c = gmm::condition_group(rows, g, p.means, full);
+    auto post = at::softmax(c.log_prob + p.weights.log().unsqueeze(0), 1);  // [n, K]
+    auto values = fill(c, post);                                            // [n, M]
+    auto block = rows.clone();
+    block.index_copy_(1, g.missing, values);
+    out.index_copy_(0, g.rows, block);
+  }
+  return out;
+}
+}  // namespace
+
+torch::Tensor GaussianMixture::conditional_mean(const torch::Tensor& x_in) const {
+  auto x = prepare_input(x_in, "impute");
+  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return fill_conditionally(x, p, gmm::parse_cov_type(options_.covariance_type),
+                            [](const gmm::Conditional& c, const at::Tensor& post) {
+                              return (c.mean * post.t().unsqueeze(2)).sum(0);  // [n, M]
+                            });
+}
+
+torch::Tensor GaussianMixture::conditional_sample(const torch::Tensor& x_in, at::Generator& gen) const {
+  auto x = prepare_input(x_in, "impute");
+  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return fill_conditionally(x, p, gmm::parse_cov_type(options_.covariance_type),
+                            [&](const gmm::Conditional& c, const at::Tensor& post) {
+                              const int64_t n = post.size(0), m = c.cov.size(-1);
+                              auto comp = at::multinomial(post.to(at::kCPU, at::kDouble), 1, true, gen).squeeze(1);
+                              auto z = at::randn({n, m}, gen, at::TensorOptions().dtype(at::kDouble));
+                              auto chol = at::linalg_cholesky(c.cov.to(at::kCPU, at::kDouble));  // [K, M, M]
+                              auto mean = c.mean.to(at::kCPU, at::kDouble);                      // [K, n, M]
+                              auto rows = at::arange(n, at::TensorOptions().dtype(at::kLong));
+                              auto mu = mean.index({comp, rows});                                // [n, M]
+                              auto l = chol.index_select(0, comp);                               // [n, M, M]
+                              auto v = mu + at::bmm(l, z.unsqueeze(2)).squeeze(2);
+                              return v.to(post.device(), post.scalar_type());
+                            });
+}
+
+TensorMap GaussianMixture::state() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GaussianMixture is not fitted yet");
+  return {{"weights", weights_},
+          {"means", means_},
+          {"covariances", covariances_},
+          {"precisions_cholesky", precisions_cholesky_}};
+}
+
+void GaussianMixture::load_state(const TensorMap& t) {
+  for (const char* name : {"weights", "means", "covariances", "precisions_cholesky"}) {
+    GF_CHECK(t.count(name) == 1, "tensor '", name, "' is missing");
+  }
+  const auto& w = t.at("weights");
+  const auto& m = t.at("means");
+  const auto& c = t.at("covariances");
+  const auto& pc = t.at("precisions_cholesky");
+  const int64_t k = options_.n_components;
+  GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
+  const int64_t d = m.size(1);
+  GF_CHECK(w.dim() == 1 && w.size(0) == k, "weights has shape ", w.sizes(), ", expected [", k, "]");
+  std::vector<int64_t> want;
+  switch (gmm::parse_cov_type(options_.covariance_type)) {
+    case CovType::full: want = {k, d, d}; break;
+    case CovType::tied: want = {d, d}; break;
+    case CovType::diag: want = {k, d}; break;
+    case CovType::spherical: want = {k}; break;
+  }
+  GF_CHECK(c.sizes().vec() == want && pc.sizes().vec() == want, "covariances have shape ", c.sizes(), ", expected ",
+           at::IntArrayRef(want));
+  auto dtype = model_dtype(options_);
+  for (const auto* tensor : {&w, &m, &c, &pc}) {
+    GF_CHECK(tensor->scalar_type() == dtype, "tensor dtype ", tensor->scalar_type(), " does not match dtype option ",
+             options_.dtype);
+    GF_CHECK(tensor->isfinite().all().item<bool>(), "tensor holds non-finite values");
+  }
+  weights_ = w;
+  means_ = m;
+  covariances_ = c;
+  precisions_cholesky_ = pc;
+}
+
+}  // namespace gf

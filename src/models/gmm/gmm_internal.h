@@ -1,0 +1,73 @@
+// Internal to the GMM family (also used by the Bayesian GMM): EM kernels, k-means initialisation and the
+// missing-value machinery. Shapes: N rows, D features, K components, M missing coordinates, O observed ones.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+namespace gf::gmm {
+
+enum class CovType { full, tied, diag, spherical };
+CovType parse_cov_type(const std::string& name);
+
+struct Params {
+  at::Tensor weights;          // [K]
+  at::Tensor means;            // [K, D]
+  at::Tensor covariances;      // full [K,D,D] | tied [D,D] | diag [K,D] | spherical [K]
+  at::Tensor precisions_chol;  // same shapes as covariances
+};
+
+// log N(x_n | mu_k, Sigma_k) for complete rows. [N, K]
+at::Tensor log_gaussian_prob(const at::Tensor& x, const at::Tensor& means, const at::Tensor& precisions_chol,
+                             CovType type);
+// Cholesky factors of the precisions from covariances; a singular component is a gf::NumericalError naming it.
+at::Tensor precisions_cholesky(const at::Tensor& covariances, CovType type, const at::Tensor& nk, double reg_covar);
+// Cholesky factors of precisions given directly (user's precisions_init).
+at::Tensor precisions_cholesky_from_precisions(const at::Tensor& precisions, CovType type);
+// Covariances of every component as full matrices. [K, D, D]
+at::Tensor full_covariances(const at::Tensor& covariances, CovType type, int64_t k, int64_t d);
+// Converts full per-component covariances [K,D,D] (plus component masses nk [K]) to the given type.
+at::Tensor covariances_from_full(const at::Tensor& full, const at::Tensor& nk, CovType type, double reg_covar);
+
+// M-step on complete rows: resp [N, K] already multiplied by sample weights; row_weight [N] or undefined.
+// Sets weights (normalised), means and covariances (reg_covar added); not the precisions.
+void estimate_parameters(const at::Tensor& x, const at::Tensor& resp, const at::Tensor& row_weight, double reg_covar,
+                         CovType type, Params& out);
+
+// Rows grouped by missing-value pattern.
+struct MissingLayout {
+  bool any_missing = false;
+  at::Tensor complete_rows;  // int64 [Nc]
+  struct Group {
+    at::Tensor rows;      // int64 [n]
+    at::Tensor observed;  // int64 [O]
+    at::Tensor missing;   // int64 [M]
+  };
+  std::vector<Group> groups;
+};
+MissingLayout analyse_missing(const at::Tensor& x);
+
+// Gaussian conditioning of one group's rows on their observed coordinates, for every component.
+struct Conditional {
+  at::Tensor log_prob;  // [n, K] marginal log N(x_obs | mu_k,obs, Sigma_k,obs)
+  at::Tensor mean;      // [K, n, M] E[x_mis | x_obs, k]
+  at::Tensor cov;       // [K, M, M] Cov[x_mis | x_obs, k]
+};
+Conditional condition_group(const at::Tensor& x_rows, const MissingLayout::Group& group, const at::Tensor& means,
+                            const at::Tensor& full_cov);
+
+// log N for all rows, marginalising missing coordinates. [N, K]
+at::Tensor log_prob_with_missing(const at::Tensor& x, const MissingLayout& layout, const Params& p, CovType type);
+// M-step with expected sufficient statistics for the missing coordinates.
+void estimate_parameters_with_missing(const at::Tensor& x, const MissingLayout& layout, const at::Tensor& resp,
+                                      const Params& old, double reg_covar, CovType type, Params& out);
+
+// k-means++ seeding (greedy, 2 + log K local trials) on rows of x; sample_weight may be undefined. Returns row
+// indices [K].
+at::Tensor kmeans_plusplus(const at::Tensor& x, int64_t k, const at::Tensor& sample_weight, at::Generator& gen);
+// Lloyd's algorithm from k-means++ seeds; returns labels [N] (int64).
+at::Tensor kmeans_labels(const at::Tensor& x, int64_t k, const at::Tensor& sample_weight, at::Generator& gen,
+                         int64_t max_iter = 300, double rel_tol = 1e-4);
+
+}  // namespace gf::gmm
