@@ -19,7 +19,7 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
 }
 
 void apply_common_flags(const CommonFlags& flags) {
-  log::set_verbosity(flags.quiet ? 0 : 1 + flags.verbose);
+  log::set_verbosity(flags.verbose > 0 ? 1 + flags.verbose : (flags.quiet ? 0 : 1));
   Progress::set_enabled(!flags.quiet);
   GF_CHECK(flags.threads >= 0, "--threads must be positive, got ", flags.threads);
   set_threads(flags.threads > 0 ? flags.threads : default_threads());

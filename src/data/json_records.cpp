@@ -12,9 +12,9 @@ Table read_json_records(const std::string& path, const ReadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   GF_CHECK_AS(DataError, in.good(), "check the path (a relative path starts from the current folder)",
               "cannot open '", path, "': no such file or not readable");
-  nlohmann::json doc;
+  nlohmann::ordered_json doc;
   try {
-    doc = nlohmann::json::parse(in);
+    doc = nlohmann::ordered_json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw DataError(msg("'", path, "' is not valid JSON (byte ", e.byte, ")"),
                     "JSON records are an array of objects: [{\"a\": 1, \"b\": \"x\"}, ...]");

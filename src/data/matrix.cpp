@@ -22,6 +22,7 @@ torch::Tensor numeric_matrix(const Table& table) {
   if (!bad.empty()) {
     std::string numeric;
     for (const auto& n : numeric_column_names(table)) numeric += (numeric.empty() ? "" : ",") + n;
+    if (numeric.find_first_of(" ()") != std::string::npos) numeric = "'" + numeric + "'";
     throw DataError(msg("'", table.source(), "' has non-numeric columns this model cannot use: ", bad),
                     numeric.empty() ? std::string("give a table with numeric columns")
                                     : "choose numeric columns with --columns " + numeric);

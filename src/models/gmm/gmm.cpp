@@ -222,6 +222,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
     for (int64_t it = 1; it <= options_.max_iter; ++it) {
       log::ScopedTimer timer("gmm.em");
       const double prev = lb;
+      std::optional<log::ScopedTimer> t_e(std::in_place, "gmm.estep");
       auto log_prob = layout.any_missing ? gmm::log_prob_with_missing(x, layout, p, type)
                                          : gmm::log_gaussian_prob(x, p.means, p.precisions_chol, type);  // [N, K]
       auto weighted = log_prob + p.weights.log().unsqueeze(0);
@@ -233,6 +234,8 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
       } else {
         lb = norm.mean().item<double>();
       }
+      t_e.reset();
+      log::ScopedTimer t_m("gmm.mstep");
       gmm::Params next;
       if (layout.any_missing) {
         gmm::estimate_parameters_with_missing(x, layout, resp, p, options_.reg_covar, type, next);

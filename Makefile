@@ -1,0 +1,31 @@
+# The two commands of README.md:  make demo   (set up, build, run the main job)   make test   (set up, build, test)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: setup build test test-quick demo bench clean
+
+setup:
+	./scripts/setup.sh
+
+build: setup
+	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) $(GENERATOR) $(CMAKE_FLAGS); fi
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Every test, long ones (label "long") included.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# For developers: skips tests labelled "long".
+test-quick: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long
+
+demo: build
+	./scripts/demo.sh
+
+bench: build
+	./bench/run W1
+
+clean:
+	rm -rf $(BUILD)

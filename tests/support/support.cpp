@@ -1,0 +1,103 @@
+#include "support/support.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "commands.h"
+#include "genforge/core/progress.h"
+
+namespace gf::test {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : std::string("/tmp")) +
+                     "/genforge_test_XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  path_ = mkdtemp(buf.data());
+}
+
+TempDir::~TempDir() {
+  std::string cmd = "chmod -R u+w '" + path_ + "' 2>/dev/null; rm -rf '" + path_ + "'";
+  (void)std::system(cmd.c_str());
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(path.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") out.push_back(n);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> storage = {"genforge"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  int rc = gf::cli::main_entry(static_cast<int>(storage.size()), argv.data());
+  CliResult r{rc, ::testing::internal::GetCapturedStdout(), ::testing::internal::GetCapturedStderr()};
+  gf::Progress::set_enabled(true);
+  return r;
+}
+
+std::string source_path(const std::string& relative) { return std::string(GF_SOURCE_DIR) + "/" + relative; }
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+torch::Tensor tensor_from_json(const nlohmann::json& j) {
+  if (j.is_number()) return torch::tensor(j.get<double>(), torch::kFloat64);
+  std::vector<torch::Tensor> rows;
+  for (const auto& e : j) rows.push_back(tensor_from_json(e));
+  if (rows.empty()) return torch::empty({0}, torch::kFloat64);
+  return torch::stack(rows);
+}
+
+::testing::AssertionResult all_close(const torch::Tensor& a_in, const torch::Tensor& b_in, double rtol, double atol) {
+  auto a = a_in.to(torch::kCPU, torch::kFloat64);
+  auto b = b_in.to(torch::kCPU, torch::kFloat64);
+  if (a.sizes() != b.sizes()) {
+    return ::testing::AssertionFailure() << "shapes differ: " << a.sizes() << " vs " << b.sizes();
+  }
+  auto err = (a - b).abs() - (atol + rtol * b.abs());  // <= 0 where close
+  double worst = err.numel() ? err.max().item<double>() : 0.0;
+  if (worst <= 0.0 && !a.isnan().any().item<bool>()) return ::testing::AssertionSuccess();
+  auto idx = err.argmax().item<int64_t>();
+  return ::testing::AssertionFailure() << "max excess over tolerance " << worst << " at flat index " << idx << ": "
+                                       << a.reshape(-1)[idx].item<double>() << " vs "
+                                       << b.reshape(-1)[idx].item<double>() << " (rtol " << rtol << ", atol "
+                                       << atol << ")";
+}
+
+}  // namespace gf::test

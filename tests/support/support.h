@@ -1,0 +1,43 @@
+// Test helpers: temporary folders, files, the CLI run in-process, tensor comparison, golden JSON.
+#pragma once
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace gf::test {
+
+// A fresh folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+bool exists(const std::string& path);
+std::vector<std::string> list_dir(const std::string& path);
+
+struct CliResult {
+  int rc;
+  std::string out, err;
+};
+// Runs `genforge <args...>` in-process through the same entry point as the binary.
+CliResult run_cli(const std::vector<std::string>& args);
+
+std::string source_path(const std::string& relative);  // path inside the repository
+nlohmann::json read_json(const std::string& path);
+torch::Tensor tensor_from_json(const nlohmann::json& j);  // nested lists -> float64 tensor
+
+// Max |a - b| / (atol + rtol |b|) <= 1 elementwise.
+::testing::AssertionResult all_close(const torch::Tensor& a, const torch::Tensor& b, double rtol, double atol);
+
+}  // namespace gf::test
