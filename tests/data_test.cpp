@@ -1,0 +1,152 @@
+// Table readers and writers: typing, quoting, missing values, and every data error naming file, line and column.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "genforge/core/error.h"
+#include "genforge/data/matrix.h"
+#include "genforge/data/npy.h"
+#include "genforge/data/readers.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Csv, ReadsQuotedFieldsMissingCellsAndInfersTypes) {
+  test::TempDir dir;
+  auto path = dir.file("t.csv");
+  test::write_text(path,
+                   "\xEF\xBB\xBFname,age,height,when,note\r\n"
+                   "ann,31,1.62,2020-01-02,\"likes \"\"tea\"\", and cake\"\r\n"
+                   "bob,NA,1.80,2021-06-30 12:30,\"two\nlines\"\n"
+                   "cy,45,,2022-12-31T23:59:59Z,\n");
+  Table t = read_csv(path);
+  ASSERT_EQ(t.n_rows(), 3u);
+  ASSERT_EQ(t.names(), (std::vector<std::string>{"name", "age", "height", "when", "note"}));
+  EXPECT_EQ(t.column("name").type, ColumnType::categorical);
+  EXPECT_EQ(t.column("age").type, ColumnType::integer);
+  EXPECT_EQ(t.column("height").type, ColumnType::continuous);
+  EXPECT_EQ(t.column("when").type, ColumnType::datetime);
+  EXPECT_EQ(t.column("age").missing, (std::vector<uint8_t>{0, 1, 0}));
+  EXPECT_EQ(t.column("height").missing, (std::vector<uint8_t>{0, 0, 1}));
+  EXPECT_EQ(t.column("note").categories[0], "likes \"tea\", and cake");
+  EXPECT_EQ(t.column("note").categories[1], "two\nlines");
+  EXPECT_DOUBLE_EQ(t.column("when").values[0], 1577923200.0);  // 2020-01-02T00:00:00Z
+  EXPECT_DOUBLE_EQ(t.column("when").values[1], 1625056200.0);  // 2021-06-30T12:30:00Z
+  // Round trip through the writer.
+  write_csv(dir.file("u.csv"), t);
+  Table u = read_csv(dir.file("u.csv"));
+  EXPECT_EQ(u.column("note").categories, t.column("note").categories);
+  EXPECT_EQ(u.column("when").values, t.column("when").values);
+  EXPECT_EQ(u.column("age").missing, t.column("age").missing);
+}
+
+TEST(Csv, TypeOverrideAndExtraMissingMarkers) {
+  test::TempDir dir;
+  auto path = dir.file("t.csv");
+  test::write_text(path, "zip,v\n01234,1\n99999,-\n");
+  ReadOptions o;
+  o.column_types["zip"] = ColumnType::categorical;
+  o.na_tokens.push_back("-");
+  Table t = read_csv(path, o);
+  EXPECT_EQ(t.column("zip").categories, (std::vector<std::string>{"01234", "99999"}));
+  EXPECT_EQ(t.column("v").missing, (std::vector<uint8_t>{0, 1}));
+}
+
+TEST(Csv, BadFilesGiveErrorsWithFileLineAndColumn) {
+  test::TempDir dir;
+  auto f = [&](const std::string& name, const std::string& text) {
+    test::write_text(dir.file(name), text);
+    return error_of([&] { read_csv(dir.file(name)); });
+  };
+  EXPECT_EQ(error_of([&] { read_csv(dir.file("nope.csv")); }),
+            "cannot open '" + dir.file("nope.csv") + "': no such file or not readable");
+  EXPECT_EQ(f("empty.csv", ""), "'" + dir.file("empty.csv") + "' is empty");
+  EXPECT_EQ(f("header.csv", "a,b\n"), "'" + dir.file("header.csv") + "' has a header but no data rows");
+  EXPECT_EQ(f("ragged.csv", "a,b\n1,2\n3\n"),
+            "'" + dir.file("ragged.csv") + "' line 3: 1 fields, expected 2 (as in the header)");
+  EXPECT_EQ(f("text.csv", "a,b\n1,2\n3,4\nabc,5\n6,7\n"),
+            "'" + dir.file("text.csv") + "' line 4, column 'a': 'abc' is not a number");
+  EXPECT_EQ(f("inf.csv", "a,b\n1,2\ninf,4\n"),
+            "'" + dir.file("inf.csv") + "' line 3, column 'a': 'inf' is not a finite number");
+  EXPECT_EQ(f("dup.csv", "a,a\n1,2\n"), "'" + dir.file("dup.csv") + "': duplicate column name 'a'");
+  EXPECT_EQ(f("quote.csv", "a,b\n\"1,2\n"), "'" + dir.file("quote.csv") + "' line 2: quoted field is never closed");
+}
+
+TEST(JsonRecords, ReadsVegaStyleRecordsWithNullsInFileOrder) {
+  test::TempDir dir;
+  auto path = dir.file("r.json");
+  test::write_text(path, R"([{"Species": "Adelie", "Mass": 3750, "Beak": 39.1},
+                             {"Species": "Gentoo", "Mass": null, "Beak": 46.5},
+                             {"Species": "Adelie", "Beak": 40.0}])");
+  Table t = read_json_records(path);
+  EXPECT_EQ(t.names(), (std::vector<std::string>{"Species", "Mass", "Beak"}));
+  EXPECT_EQ(t.column("Mass").type, ColumnType::integer);
+  EXPECT_EQ(t.column("Mass").missing, (std::vector<uint8_t>{0, 1, 1}));
+  EXPECT_EQ(t.column("Species").categories, (std::vector<std::string>{"Adelie", "Gentoo"}));
+  test::write_text(dir.file("bad.json"), "{\"a\": 1}");
+  EXPECT_EQ(error_of([&] { read_json_records(dir.file("bad.json")); }),
+            "'" + dir.file("bad.json") + "' is not an array of records (its top level is object)");
+}
+
+TEST(JsonRecords, ReadsThePackagedPenguins) {
+  auto path = test::source_path("data/vega-datasets/data/penguins.json");
+  if (!test::exists(path)) GTEST_SKIP() << "run scripts/setup.sh to fetch vega-datasets";
+  Table t = read_json_records(path);
+  EXPECT_EQ(t.n_rows(), 344u);
+  EXPECT_EQ(t.column("Body Mass (g)").n_missing(), 2u);
+  EXPECT_EQ(t.column("Species").categories.size(), 3u);
+}
+
+TEST(Npy, RoundTripsEveryDtypeAndRejectsOthers) {
+  test::TempDir dir;
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kInt32, torch::kInt64}) {
+    auto t = (torch::arange(12) * 3 - 7).reshape({4, 3}).to(dtype);
+    write_npy(dir.file("a.npy"), t);
+    auto back = read_npy(dir.file("a.npy"));
+    EXPECT_EQ(back.scalar_type(), dtype);
+    EXPECT_TRUE(torch::equal(back, t));
+  }
+  auto table = read_npy_table(dir.file("a.npy"));
+  EXPECT_EQ(table.names(), (std::vector<std::string>{"x0", "x1", "x2"}));
+  EXPECT_EQ(table.column("x1").type, ColumnType::integer);
+  // A uint8 array written by hand: clear error naming the dtype.
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }";
+  header += std::string((64 - (10 + header.size() + 1) % 64) % 64, ' ') + "\n";
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + char(0) + header + "ab";
+  test::write_text(dir.file("u8.npy"), bytes);
+  EXPECT_EQ(error_of([&] { read_npy(dir.file("u8.npy")); }),
+            "'" + dir.file("u8.npy") + "' has dtype '|u1'; supported are <f4, <f8, <i4, <i8");
+  test::write_text(dir.file("trunc.npy"), bytes.substr(0, bytes.size() - 1));
+  EXPECT_NE(error_of([&] { read_npy(dir.file("trunc.npy")); }).find("truncated"), std::string::npos);
+}
+
+TEST(Matrix, CategoricalColumnsAreNamedWithAColumnsHint) {
+  Table t("p.csv");
+  Column a{"a", ColumnType::continuous, {1, 2}, {}, {0, 1}};
+  Column s{"species", ColumnType::categorical, {0, 1}, {"x", "y"}, {0, 0}};
+  t.add_column(a);
+  t.add_column(s);
+  try {
+    numeric_matrix(t);
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_STREQ(e.what(), "'p.csv' has non-numeric columns this model cannot use: 'species' (categorical)");
+    EXPECT_EQ(e.hint(), "choose numeric columns with --columns a");
+  }
+  auto x = numeric_matrix(t.select({"a"}));
+  EXPECT_EQ(x[0][0].item<double>(), 1.0);
+  EXPECT_TRUE(std::isnan(x[1][0].item<double>()));
+}
+
+}  // namespace
+}  // namespace gf

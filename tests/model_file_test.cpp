@@ -1,0 +1,104 @@
+// The .gf container: round trip, the strict reader's errors, and a plain Python reader (numpy + json + struct).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "genforge/core/error.h"
+#include "genforge/io/model_file.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+ModelFileContents sample_contents() {
+  ModelFileContents c;
+  c.kind = "gmm";
+  c.options = {{"n_components", 2}};
+  c.schema = {{"columns", {"a", "b"}}};
+  c.fit_report = {{"converged", true}};
+  c.tensors["means"] = torch::tensor({{1.5, -2.0}, {3.25, 4.0}}, torch::kFloat64);
+  c.tensors["weights"] = torch::tensor({0.25f, 0.75f});
+  c.tensors["counts"] = torch::tensor({int64_t{7}, int64_t{9}});
+  return c;
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    read_model_file(path);
+  } catch (const ModelFileError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ModelFile, RoundTripsTensorsAndMetadata) {
+  test::TempDir dir;
+  write_model_file(dir.file("m.gf"), sample_contents());
+  auto c = read_model_file(dir.file("m.gf"));
+  EXPECT_EQ(c.kind, "gmm");
+  EXPECT_EQ(c.options["n_components"], 2);
+  EXPECT_EQ(c.schema["columns"][1], "b");
+  EXPECT_EQ(c.genforge_version, GF_VERSION);
+  EXPECT_TRUE(torch::equal(c.tensors["means"], sample_contents().tensors["means"]));
+  EXPECT_TRUE(torch::equal(c.tensors["weights"], sample_contents().tensors["weights"]));
+  EXPECT_TRUE(torch::equal(c.tensors["counts"], sample_contents().tensors["counts"]));
+  EXPECT_EQ(test::list_dir(dir.path()).size(), 1u);  // no temporary file left behind
+}
+
+TEST(ModelFile, PlainPythonReadsTheTensorsAndMetadata) {
+  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) GTEST_SKIP() << "no numpy";
+  test::TempDir dir;
+  write_model_file(dir.file("m.gf"), sample_contents());
+  std::string cmd = "/usr/bin/python3 " + test::source_path("tests/reference/read_gf.py") + " " + dir.file("m.gf") +
+                    " > " + dir.file("out.txt");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(test::read_text(dir.file("out.txt")),
+            "kind gmm\n"
+            "options {\"n_components\": 2}\n"
+            "counts int64 [2] [7, 9]\n"
+            "means float64 [2, 2] [1.5, -2.0, 3.25, 4.0]\n"
+            "weights float32 [2] [0.25, 0.75]\n");
+}
+
+TEST(ModelFile, StrictReaderNamesWhatIsWrong) {
+  test::TempDir dir;
+  auto good = dir.file("m.gf");
+  write_model_file(good, sample_contents());
+  std::string bytes = test::read_text(good);
+  auto variant = [&](const std::string& name, const std::string& content) {
+    test::write_text(dir.file(name), content);
+    return error_of(dir.file(name));
+  };
+  EXPECT_EQ(error_of(dir.file("missing.gf")),
+            "cannot open model file '" + dir.file("missing.gf") + "': no such file or not readable");
+  EXPECT_EQ(variant("short.gf", "abc"), "'" + dir.file("short.gf") + "': file is too short to be a model (3 bytes)");
+  EXPECT_NE(variant("magic.gf", "PK\x03\x04 this is a zip file, not a model").find("bad magic"), std::string::npos);
+  EXPECT_NE(variant("trunc.gf", bytes.substr(0, bytes.size() - 5)).find("truncated file"), std::string::npos);
+  EXPECT_NE(variant("tail.gf", bytes + "xyz").find("trailing bytes"), std::string::npos);
+  std::string versioned = bytes;
+  auto pos = versioned.find("\"format_version\":\"1\"");
+  ASSERT_NE(pos, std::string::npos);
+  versioned.replace(pos, 20, "\"format_version\":\"9\"");
+  EXPECT_EQ(variant("v9.gf", versioned),
+            "'" + dir.file("v9.gf") + "': unsupported format version 9 (this genforge reads 1)");
+  std::string overlapped = bytes;
+  pos = overlapped.find("\"data_offsets\":[0,16]");
+  ASSERT_NE(pos, std::string::npos) << bytes.substr(8, 300);
+  overlapped.replace(pos, 21, "\"data_offsets\":[8,24]");
+  EXPECT_NE(variant("overlap.gf", overlapped).find("must be contiguous"), std::string::npos);
+}
+
+TEST(ModelFile, WriteIntoMissingFolderFailsWithoutLeavingFiles) {
+  test::TempDir dir;
+  try {
+    write_model_file(dir.file("no/such/m.gf"), sample_contents());
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot write '" + dir.file("no/such/m.gf") + "': folder '" + dir.file("no/such") + "' does not exist");
+  }
+  EXPECT_TRUE(test::list_dir(dir.path()).empty());
+}
+
+}  // namespace
+}  // namespace gf
