@@ -86,8 +86,9 @@ ModelFileContents read_model_file(const std::string& path) {
   if (bytes.size() < 8) throw fail(msg("file is too short to be a model (", bytes.size(), " bytes)"));
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
-  if (n > kMaxHeaderBytes || n > bytes.size() - 8) {
-    throw fail(msg("bad magic: header length ", n, " does not fit in the ", bytes.size(), "-byte file"));
+  if (n > kMaxHeaderBytes || n < 2) throw fail(msg("bad magic: implausible header length ", n));
+  if (n > bytes.size() - 8) {
+    throw fail(msg("truncated file: the header needs ", n, " bytes but only ", bytes.size() - 8, " follow"));
   }
   nlohmann::json header;
   try {

@@ -1,0 +1,148 @@
+// The verbs end to end, in-process: the happy path, and every bad input giving a one-line error with a hint,
+// exit code 2 and no partial output file.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "genforge/io/model_file.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using test::run_cli;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    csv_ = dir_.file("data.csv");
+    std::string text = "a,b,c\n";
+    for (int i = 0; i < 60; ++i) {
+      double s = i % 2 ? 4.0 : 0.0;
+      text += std::to_string(s + 0.1 * (i % 7)) + "," + std::to_string(s - 0.2 * (i % 5)) + "," +
+              std::to_string(0.3 * (i % 3)) + "\n";
+    }
+    test::write_text(csv_, text);
+  }
+  // Asserts the error text (first line), a hint line and exit code 2, and that the folder gained no file.
+  void expect_error(const std::vector<std::string>& args, const std::string& error_contains) {
+    auto before = test::list_dir(dir_.path()).size();
+    auto r = run_cli(args);
+    EXPECT_EQ(r.rc, 2) << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(error_contains), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\nhint: "), std::string::npos) << r.err;
+    EXPECT_EQ(test::list_dir(dir_.path()).size(), before) << "a partial output file was left";
+  }
+  std::string trained_model() {
+    auto path = dir_.file("m.gf");
+    auto r = run_cli({"train", "gmm", "--data", csv_, "--out", path, "--set", "n_components=2", "-q"});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    return path;
+  }
+  test::TempDir dir_;
+  std::string csv_;
+};
+
+TEST_F(Cli, TrainSampleScoreInfo) {
+  auto model = trained_model();
+  auto r = run_cli({"sample", model, "-n", "25", "--out", dir_.file("s.csv"), "--seed", "7"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto samples = test::read_text(dir_.file("s.csv"));
+  EXPECT_EQ(samples.substr(0, 6), "a,b,c\n");
+  EXPECT_EQ(std::count(samples.begin(), samples.end(), '\n'), 26);
+  run_cli({"sample", model, "-n", "25", "--out", dir_.file("s2.csv"), "--seed", "7"});
+  EXPECT_EQ(test::read_text(dir_.file("s2.csv")), samples);  // same seed, same samples
+  r = run_cli({"score", model, "--data", csv_, "--out", dir_.file("scores.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("60 rows, mean log-likelihood"), std::string::npos) << r.out;
+  auto scores = test::read_text(dir_.file("scores.csv"));
+  EXPECT_EQ(scores.substr(0, 15), "log_likelihood\n");
+  EXPECT_EQ(std::count(scores.begin(), scores.end(), '\n'), 61);
+  r = run_cli({"info", model});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["kind"], "gmm");
+  EXPECT_EQ(info["options"]["n_components"], 2);
+  EXPECT_EQ(info["schema"]["columns"], nlohmann::json({"a", "b", "c"}));
+  EXPECT_EQ(info["capabilities"]["likelihood"], "exact");
+}
+
+TEST_F(Cli, ModelsAndHelpListOptionsWithDefaults) {
+  auto r = run_cli({"models"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("gmm"), std::string::npos);
+  r = run_cli({"train", "gmm", "--help"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("n_components (int, default 1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("covariance_type (string, default full)"), std::string::npos);
+  EXPECT_NE(r.out.find("reg_covar (float, default 1e-06)"), std::string::npos);
+  r = run_cli({"info", "--build"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("loaded_libraries"), std::string::npos);
+}
+
+TEST_F(Cli, BadDataIsAClearError) {
+  auto out = dir_.file("m.gf");
+  expect_error({"train", "gmm", "--data", dir_.file("none.csv"), "--out", out}, "no such file");
+  test::write_text(dir_.file("empty.csv"), "");
+  expect_error({"train", "gmm", "--data", dir_.file("empty.csv"), "--out", out}, "is empty");
+  test::write_text(dir_.file("header.csv"), "a,b\n");
+  expect_error({"train", "gmm", "--data", dir_.file("header.csv"), "--out", out}, "has a header but no data rows");
+  test::write_text(dir_.file("ragged.csv"), "a,b\n1,2\n3,4,5\n");
+  expect_error({"train", "gmm", "--data", dir_.file("ragged.csv"), "--out", out}, "line 3: 3 fields, expected 2");
+  test::write_text(dir_.file("text.csv"), "a,b\n1,2\n3,x\n5,6\n");
+  expect_error({"train", "gmm", "--data", dir_.file("text.csv"), "--out", out}, "line 3, column 'b': 'x' is not a number");
+  test::write_text(dir_.file("inf.csv"), "a,b\n1,2\n3,inf\n5,6\n");
+  expect_error({"train", "gmm", "--data", dir_.file("inf.csv"), "--out", out}, "'inf' is not a finite number");
+  test::write_text(dir_.file("nan.csv"), "a,b\n1,2\n3,NaN\n5,6\n");
+  expect_error({"train", "gmm", "--data", dir_.file("nan.csv"), "--out", out, "--set", "allow_missing=false"},
+               "row 2, column 'b': missing value");
+  test::write_text(dir_.file("dup.csv"), "a,a\n1,2\n");
+  expect_error({"train", "gmm", "--data", dir_.file("dup.csv"), "--out", out}, "duplicate column name 'a'");
+  test::write_text(dir_.file("cat.csv"), "a,kind\n1,x\n2,y\n");
+  expect_error({"train", "gmm", "--data", dir_.file("cat.csv"), "--out", out}, "'kind' (categorical)");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out, "--columns", ","}, "has no columns");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out, "--set", "n_components=100"},
+               "n_components=100 is larger than the number of rows (60)");
+}
+
+TEST_F(Cli, BadOptionsAreClearErrors) {
+  auto out = dir_.file("m.gf");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out, "--set", "n_componets=3"},
+               "unknown option 'n_componets' for gmm");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out, "--set", "n_components=three"},
+               "option 'n_components' must be an integer, got 'three'");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out, "--set", "covariance_type=round"},
+               "option 'covariance_type' must be one of full | diag | tied | spherical");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out, "--set", "tol"}, "is not of the form key=value");
+  expect_error({"train", "nosuchmodel", "--data", csv_, "--out", out}, "unknown model 'nosuchmodel'");
+  expect_error({"frobnicate"}, "unknown verb 'frobnicate'");
+  expect_error({"train", "gmm", "--data", csv_, "--out", dir_.file("no/dir/m.gf")}, "folder '" + dir_.file("no/dir") + "' does not exist");
+  std::string locked = geteuid() == 0 ? "/proc/genforge_test.gf" : dir_.file("ro/m.gf");
+  if (geteuid() != 0) {
+    ::mkdir(dir_.file("ro").c_str(), 0555);
+  }
+  auto r = run_cli({"train", "gmm", "--data", csv_, "--out", locked, "-q"});
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("error: cannot ", 0), 0u) << r.err;
+}
+
+TEST_F(Cli, BadModelFilesAreClearErrors) {
+  auto model = trained_model();
+  std::string bytes = test::read_text(model);
+  test::write_text(dir_.file("trunc.gf"), bytes.substr(0, bytes.size() / 2));
+  expect_error({"sample", dir_.file("trunc.gf"), "-n", "3", "--out", dir_.file("s.csv")}, "truncated");
+  test::write_text(dir_.file("magic.gf"), "GIF89a not a model at all, just some bytes");
+  expect_error({"info", dir_.file("magic.gf")}, "bad magic");
+  ModelFileContents other = read_model_file(model);
+  other.kind = "hmm";
+  write_model_file(dir_.file("hmm.gf"), other);
+  expect_error({"score", dir_.file("hmm.gf"), "--data", csv_}, "holds an unknown model kind 'hmm'");
+  expect_error({"sample", model, "-n", "0", "--out", dir_.file("s.csv")}, "-n must be at least 1, got 0");
+  expect_error({"sample", model, "-n", "5", "--out", dir_.file("missing/s.csv")}, "does not exist");
+  test::write_text(dir_.file("two.csv"), "a,b\n1,2\n");
+  expect_error({"score", model, "--data", dir_.file("two.csv")}, "has no column 'c', which the model was fitted on");
+}
+
+}  // namespace
+}  // namespace gf
