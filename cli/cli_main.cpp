@@ -23,6 +23,7 @@ const Verb kVerbs[] = {
     {"sample", "draw samples from a saved model", run_sample},
     {"score", "per-row log-likelihood of data under a model", run_score},
     {"info", "describe a model file (or the build with --build)", run_info},
+    {"plot", "scatter plot of two columns of one or more tables (PNG)", run_plot},
 };
 
 void print_usage(std::ostream& out) {

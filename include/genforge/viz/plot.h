@@ -1,0 +1,24 @@
+// Plots people look at, written as PNG: scatter plots of several labelled series with axes, ticks and a legend.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gf::viz {
+
+struct Series {
+  std::vector<double> x, y;
+  std::array<uint8_t, 3> color{31, 119, 180};
+  std::string label;
+};
+
+struct PlotOptions {
+  std::string title, x_label, y_label;
+  int width = 720, height = 540;
+};
+
+// Writes atomically. Non-finite points are skipped.
+void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& options);
+
+}  // namespace gf::viz

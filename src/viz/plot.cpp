@@ -1,0 +1,119 @@
+#include "genforge/viz/plot.h"
+
+#include <stb/stb_easy_font.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "genforge/core/atomic_file.h"
+#include "genforge/core/error.h"
+
+namespace gf::viz {
+namespace {
+
+struct Canvas {
+  int w, h;
+  std::vector<uint8_t> rgb;
+  Canvas(int width, int height) : w(width), h(height), rgb(static_cast<size_t>(width * height * 3), 255) {}
+  void blend(int x, int y, const std::array<uint8_t, 3>& c, double alpha) {
+    if (x < 0 || y < 0 || x >= w || y >= h) return;
+    uint8_t* p = &rgb[static_cast<size_t>((y * w + x) * 3)];
+    for (int i = 0; i < 3; ++i) p[i] = static_cast<uint8_t>(p[i] * (1 - alpha) + c[i] * alpha);
+  }
+  void rect(int x0, int y0, int x1, int y1, const std::array<uint8_t, 3>& c, double alpha = 1.0) {
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x) blend(x, y, c, alpha);
+  }
+  void dot(double cx, double cy, double r, const std::array<uint8_t, 3>& c, double alpha) {
+    for (int y = static_cast<int>(cy - r); y <= static_cast<int>(cy + r); ++y)
+      for (int x = static_cast<int>(cx - r); x <= static_cast<int>(cx + r); ++x)
+        if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) blend(x, y, c, alpha);
+  }
+  // Text through stb_easy_font's quads, scaled by an integer factor.
+  void text(int x, int y, const std::string& s, const std::array<uint8_t, 3>& c, int scale = 1) {
+    static char buffer[99999];
+    int quads = stb_easy_font_print(0, 0, const_cast<char*>(s.c_str()), nullptr, buffer, sizeof buffer);
+    for (int q = 0; q < quads; ++q) {
+      const float* v = reinterpret_cast<const float*>(buffer + q * 64);
+      int x0 = static_cast<int>(v[0]), y0 = static_cast<int>(v[1]), x1 = static_cast<int>(v[8]), y1 = static_cast<int>(v[9]);
+      rect(x + x0 * scale, y + y0 * scale, x + x1 * scale, y + y1 * scale, c);
+    }
+  }
+  int text_width(const std::string& s, int scale = 1) { return stb_easy_font_width(const_cast<char*>(s.c_str())) * scale; }
+};
+
+std::string tick_label(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// "Nice" tick positions covering [lo, hi].
+std::vector<double> ticks(double lo, double hi) {
+  double span = hi - lo, raw = span / 5, mag = std::pow(10, std::floor(std::log10(raw)));
+  double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+  std::vector<double> out;
+  for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * span; t += step) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& o) {
+  double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+  for (const auto& s : series) {
+    GF_CHECK(s.x.size() == s.y.size(), "series '", s.label, "' has ", s.x.size(), " x and ", s.y.size(), " y values");
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+      xmin = std::min(xmin, s.x[i]), xmax = std::max(xmax, s.x[i]);
+      ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]);
+    }
+  }
+  GF_CHECK(std::isfinite(xmin), "nothing to plot: no finite points");
+  if (xmax == xmin) xmax = xmin + 1;
+  if (ymax == ymin) ymax = ymin + 1;
+  double px = 0.05 * (xmax - xmin), py = 0.05 * (ymax - ymin);
+  xmin -= px, xmax += px, ymin -= py, ymax += py;
+  Canvas c(o.width, o.height);
+  const int left = 80, right = o.width - 20, top = 40, bottom = o.height - 60;
+  auto sx = [&](double x) { return left + (x - xmin) / (xmax - xmin) * (right - left); };
+  auto sy = [&](double y) { return bottom - (y - ymin) / (ymax - ymin) * (bottom - top); };
+  const std::array<uint8_t, 3> grey{220, 220, 220}, black{0, 0, 0};
+  for (double t : ticks(xmin, xmax)) {
+    int x = static_cast<int>(sx(t));
+    c.rect(x, top, x + 1, bottom, grey);
+    auto label = tick_label(t);
+    c.text(x - c.text_width(label) / 2, bottom + 8, label, black);
+  }
+  for (double t : ticks(ymin, ymax)) {
+    int y = static_cast<int>(sy(t));
+    c.rect(left, y, right, y + 1, grey);
+    auto label = tick_label(t);
+    c.text(left - 8 - c.text_width(label), y - 3, label, black);
+  }
+  c.rect(left, top, right, top + 1, black), c.rect(left, bottom, right, bottom + 1, black);
+  c.rect(left, top, left + 1, bottom, black), c.rect(right, top, right + 1, bottom, black);
+  for (const auto& s : series) {
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) c.dot(sx(s.x[i]), sy(s.y[i]), 2.5, s.color, 0.55);
+    }
+  }
+  c.text((o.width - c.text_width(o.title, 2)) / 2, 10, o.title, black, 2);
+  c.text((left + right - c.text_width(o.x_label)) / 2, bottom + 30, o.x_label, black);
+  c.text(8, top - 16, o.y_label, black);
+  int ly = top + 10;
+  for (const auto& s : series) {
+    c.rect(right - 150, ly, right - 140, ly + 10, s.color);
+    c.text(right - 134, ly + 1, s.label, black);
+    ly += 16;
+  }
+  std::string png;
+  stbi_write_png_to_func(
+      [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), static_cast<size_t>(size)); },
+      &png, c.w, c.h, 3, c.rgb.data(), c.w * 3);
+  write_file_atomic(path, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
+}
+
+}  // namespace gf::viz
