@@ -155,11 +155,20 @@ void estimate_parameters(const at::Tensor& x, const at::Tensor& resp, const at::
   at::Tensor cov;
   switch (type) {
     case CovType::full: {
-      cov = at::empty({k, d, d}, x.options());
-      for (int64_t c = 0; c < k; ++c) {
-        auto diff = x - means[c];  // [N, D]
-        cov[c].copy_(at::mm((diff * resp.select(1, c).unsqueeze(1)).t(), diff).div_(nk[c]));
+      // Second moments about a shift point (the weighted data mean) for all components in one GEMM per block of
+      // rows: S_k = sum_n r_nk (x_n - s)(x_n - s)^T, then cov_k = S_k / nk - (mu_k - s)(mu_k - s)^T. Shifting by
+      // the data mean keeps the cancellation small; one [rows, K*D] x [rows, D] GEMM replaces K passes over X.
+      auto shift = (means * nk.unsqueeze(1)).sum(0) / nk.sum();  // [D]
+      auto second = at::zeros({k * d, d}, x.options());          // [K*D, D]
+      const int64_t rows = std::max<int64_t>(256, (int64_t{1} << 19) / (k * d));
+      for (int64_t s = 0; s < x.size(0); s += rows) {
+        const int64_t e = std::min(x.size(0), s + rows);
+        auto xc = x.slice(0, s, e) - shift;                                                  // [B, D]
+        auto weighted = (xc.unsqueeze(1) * resp.slice(0, s, e).unsqueeze(2)).reshape({e - s, k * d});  // [B, K*D]
+        second.addmm_(weighted.t(), xc);
       }
+      auto centred = means - shift;  // [K, D]
+      cov = second.view({k, d, d}) / nk.view({k, 1, 1}) - centred.unsqueeze(2) * centred.unsqueeze(1);
       cov.diagonal(0, -2, -1).add_(reg);
       break;
     }
