@@ -97,6 +97,17 @@ void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::
   }
 }
 
+// scikit-learn's shape of covariances (and precisions) for each covariance type.
+std::vector<int64_t> covariance_shape(CovType type, int64_t k, int64_t d) {
+  switch (type) {
+    case CovType::full: return {k, d, d};
+    case CovType::tied: return {d, d};
+    case CovType::diag: return {k, d};
+    case CovType::spherical: return {k};
+  }
+  return {};
+}
+
 at::Tensor covariances_from_precisions(const at::Tensor& prec, CovType type) {
   return (type == CovType::full || type == CovType::tied) ? at::linalg_inv(prec) : prec.reciprocal();
 }
@@ -157,13 +168,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   }
   if (options_.precisions_init.defined()) {
     p_init = options_.precisions_init.to(dopt);
-    std::vector<int64_t> want;
-    switch (type) {
-      case CovType::full: want = {k, d, d}; break;
-      case CovType::tied: want = {d, d}; break;
-      case CovType::diag: want = {k, d}; break;
-      case CovType::spherical: want = {k}; break;
-    }
+    std::vector<int64_t> want = covariance_shape(type, k, d);
     GF_CHECK(p_init.sizes().vec() == want, "precisions_init must have shape ", at::IntArrayRef(want), " for ",
              options_.covariance_type, " covariances, got ", p_init.sizes());
   }
@@ -424,13 +429,7 @@ void GaussianMixture::load_state(const TensorMap& t) {
   GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
   const int64_t d = m.size(1);
   GF_CHECK(w.dim() == 1 && w.size(0) == k, "weights has shape ", w.sizes(), ", expected [", k, "]");
-  std::vector<int64_t> want;
-  switch (gmm::parse_cov_type(options_.covariance_type)) {
-    case CovType::full: want = {k, d, d}; break;
-    case CovType::tied: want = {d, d}; break;
-    case CovType::diag: want = {k, d}; break;
-    case CovType::spherical: want = {k}; break;
-  }
+  std::vector<int64_t> want = covariance_shape(gmm::parse_cov_type(options_.covariance_type), k, d);
   GF_CHECK(c.sizes().vec() == want && pc.sizes().vec() == want, "covariances have shape ", c.sizes(), ", expected ",
            at::IntArrayRef(want));
   auto dtype = model_dtype(options_);
