@@ -11,7 +11,9 @@
 #include "genforge/registry.h"
 
 namespace gf::cli {
+namespace {
 
+// Column names for samples: those the model was fitted on, else x0, x1, ...
 std::vector<std::string> schema_columns(const Model& model, int64_t d) {
   std::vector<std::string> names;
   if (model.schema().contains("columns")) names = model.schema()["columns"].get<std::vector<std::string>>();
@@ -21,6 +23,8 @@ std::vector<std::string> schema_columns(const Model& model, int64_t d) {
   }
   return names;
 }
+
+}  // namespace
 
 int run_sample(int argc, char** argv) {
   CLI::App app("draw samples from a saved model", "sample");

@@ -11,8 +11,6 @@
 
 namespace gf::cli {
 
-std::vector<std::string> schema_columns(const Model& model, int64_t d);
-
 int run_score(int argc, char** argv) {
   CLI::App app("per-row log-likelihood (nats) of data under a saved model", "score");
   std::string model_path, data, out, columns;
