@@ -1,6 +1,6 @@
 // W1 (../shared/WORKLOADS.md): GaussianMixture K=10, tol 1e-3, max_iter 100, reg_covar 1e-6, k-means init, on
 // Fashion-MNIST PCA-32 (60000 x 32 train, 10000 test). Timed: fit() including the k-means initialisation, as
-// the peer. Prints one JSON object per covariance type. Usage: gf_bench_w1_gmm TRAIN.npy TEST.npy THREADS
+// the peer. Prints one JSON object per covariance type. Usage: gf_bench_w1_gmm TRAIN.npy TEST.npy THREADS SEED
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,8 +11,8 @@
 #include "genforge/models/gmm.h"
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s TRAIN.npy TEST.npy THREADS\n", argv[0]);
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s TRAIN.npy TEST.npy THREADS SEED\n", argv[0]);
     return 2;
   }
   gf::set_threads(std::atoi(argv[3]));
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     gf::GmmOptions o;
     o.n_components = 10;
     o.covariance_type = cov;
+    o.seed = std::atoll(argv[4]);
     gf::GaussianMixture g(o);
     gf::FitContext ctx;
     ctx.progress = false;

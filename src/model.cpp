@@ -1,6 +1,17 @@
 #include "genforge/model.h"
 
+#include "genforge/core/error.h"
+
 namespace gf {
+
+void Model::set_init(const std::string& name, const torch::Tensor& value) {
+  const auto names = init_names();
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw NotSupported(msg(kind(), " takes no initial value '", name, "'"),
+                     names.empty() ? "this model takes no --init values"
+                                   : "it takes: " + list + " (--init NAME=FILE.npy)");
+}
 
 const char* to_string(Likelihood l) {
   switch (l) {

@@ -66,6 +66,11 @@ class Model {
   virtual torch::Tensor score_samples(const torch::Tensor& x) const = 0;  // [N] nats
   double score(const torch::Tensor& x) const { return score_samples(x).mean().item<double>(); }
 
+  // Initial values or priors given as tensors, by name (a GMM's means, weights, precisions); the CLI passes them
+  // with `--init name=FILE.npy`. set_init checks the name; shapes are checked by fit.
+  virtual std::vector<std::string> init_names() const { return {}; }
+  virtual void set_init(const std::string& name, const torch::Tensor& value);
+
   virtual TensorMap state() const = 0;
   virtual void load_state(const TensorMap& tensors) = 0;
 

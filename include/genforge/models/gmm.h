@@ -33,7 +33,7 @@ struct GmmOptions {
   int64_t seed = 0;                      // seeds initialisation
   std::string dtype = "float64";         // float64 | float32 (computation precision)
   bool allow_missing = true;             // NaN cells are marginalised; false makes them an error
-  // Optional user-given initial parameters (library only), with scikit-learn's shapes.
+  // Optional user-given initial parameters (library, or `--init means=FILE.npy`), with scikit-learn's shapes.
   torch::Tensor weights_init;     // [K]
   torch::Tensor means_init;       // [K, D]
   torch::Tensor precisions_init;  // full [K, D, D] | tied [D, D] | diag [K, D] | spherical [K]
@@ -52,6 +52,8 @@ class GaussianMixture : public Model {
   Capabilities capabilities() const override;
   nlohmann::json options_json() const override;
   const GmmOptions& options() const { return options_; }
+  std::vector<std::string> init_names() const override { return {"weights", "means", "precisions"}; }
+  void set_init(const std::string& name, const torch::Tensor& value) override;
 
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
   bool fitted() const override { return weights_.defined(); }

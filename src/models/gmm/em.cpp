@@ -21,16 +21,14 @@ CovType parse_cov_type(const std::string& name) {
                         "choose one of: full | tied | diag | spherical");
 }
 
-at::Tensor log_gaussian_prob(const at::Tensor& x, const at::Tensor& means, const at::Tensor& pc, CovType type) {
+at::Tensor mahalanobis_sq(const at::Tensor& x, const at::Tensor& means, const at::Tensor& pc, CovType type) {
   const int64_t n = x.size(0), d = x.size(1), k = means.size(0);
-  at::Tensor quad;    // [N, K] squared Mahalanobis distances
-  at::Tensor logdet;  // [K] log det of the precision Cholesky factor
   switch (type) {
     case CovType::full: {
-      // y_nk = x_n L_k - mu_k L_k for all k at once: one GEMM against the stacked factors [D, K*D].
+      // y_nk = x_n U_k - mu_k U_k for all k at once: one GEMM against the stacked factors [D, K*D].
       auto w = pc.permute({1, 0, 2}).reshape({d, k * d});            // [D, K*D]
       auto b = at::bmm(means.unsqueeze(1), pc).reshape({1, k * d});  // [1, K*D]
-      quad = at::empty({n, k}, x.options());
+      auto quad = at::empty({n, k}, x.options());
       const int64_t rows = block_rows(k, d);
       for (int64_t s = 0; s < n; s += rows) {
         const int64_t e = std::min(n, s + rows);
@@ -38,32 +36,43 @@ at::Tensor log_gaussian_prob(const at::Tensor& x, const at::Tensor& means, const
         y.sub_(b).square_();
         quad.slice(0, s, e).copy_(y.view({e - s, k, d}).sum(-1));
       }
-      logdet = pc.diagonal(0, -2, -1).log().sum(-1);
-      break;
+      return quad;
     }
     case CovType::tied: {
       auto y = at::mm(x, pc);      // [N, D]
       auto b = at::mm(means, pc);  // [K, D]
-      quad = (y.unsqueeze(1) - b.unsqueeze(0)).square_().sum(-1);
-      logdet = pc.diagonal().log().sum().expand({k});
-      break;
+      return (y.unsqueeze(1) - b.unsqueeze(0)).square_().sum(-1);
     }
     case CovType::diag: {
       auto prec = pc.square();  // [K, D]
-      quad = (means.square() * prec).sum(1).unsqueeze(0) - 2.0 * at::mm(x, (means * prec).t()) +
+      return (means.square() * prec).sum(1).unsqueeze(0) - 2.0 * at::mm(x, (means * prec).t()) +
              at::mm(x.square(), prec.t());
-      logdet = pc.log().sum(1);
-      break;
     }
     case CovType::spherical: {
       auto prec = pc.square();  // [K]
-      quad = means.square().sum(1).unsqueeze(0) * prec - 2.0 * at::mm(x, means.t()) * prec +
+      return means.square().sum(1).unsqueeze(0) * prec - 2.0 * at::mm(x, means.t()) * prec +
              at::outer(x.square().sum(1), prec);
-      logdet = static_cast<double>(d) * pc.log();
-      break;
     }
   }
-  return quad.add_(static_cast<double>(d) * kLog2Pi).mul_(-0.5).add_(logdet.unsqueeze(0));
+  return {};
+}
+
+at::Tensor log_det_cholesky(const at::Tensor& pc, CovType type, int64_t k, int64_t d) {
+  switch (type) {
+    case CovType::full: return pc.diagonal(0, -2, -1).log().sum(-1);
+    case CovType::tied: return pc.diagonal().log().sum().expand({k});
+    case CovType::diag: return pc.log().sum(1);
+    case CovType::spherical: return static_cast<double>(d) * pc.log();
+  }
+  return {};
+}
+
+at::Tensor log_gaussian_prob(const at::Tensor& x, const at::Tensor& means, const at::Tensor& pc, CovType type) {
+  const int64_t d = x.size(1), k = means.size(0);
+  return mahalanobis_sq(x, means, pc, type)
+      .add_(static_cast<double>(d) * kLog2Pi)
+      .mul_(-0.5)
+      .add_(log_det_cholesky(pc, type, k, d).unsqueeze(0));
 }
 
 at::Tensor full_covariances(const at::Tensor& cov, CovType type, int64_t k, int64_t d) {
@@ -192,6 +201,14 @@ void estimate_parameters(const at::Tensor& x, const at::Tensor& resp, const at::
   out.weights = nk / nk.sum();
   out.means = means;
   out.covariances = cov;
+}
+
+GaussianStats gaussian_stats(const at::Tensor& x, const at::Tensor& resp, const at::Tensor& row_weight,
+                             double reg_covar, CovType type) {
+  Params p;
+  estimate_parameters(x, resp, row_weight, reg_covar, type, p);
+  const double eps = x.scalar_type() == at::kFloat ? 1.1920928955078125e-07 : 2.220446049250313e-16;
+  return {resp.sum(0) + 10 * eps, p.means, p.covariances};
 }
 
 }  // namespace gf::gmm

@@ -62,51 +62,21 @@ Capabilities GaussianMixture::capabilities() const {
 
 nlohmann::json GaussianMixture::options_json() const { return option_table().to_json(options_); }
 
+void GaussianMixture::set_init(const std::string& name, const torch::Tensor& value) {
+  if (name == "weights") {
+    options_.weights_init = value;
+  } else if (name == "means") {
+    options_.means_init = value;
+  } else if (name == "precisions") {
+    options_.precisions_init = value;
+  } else {
+    Model::set_init(name, value);
+  }
+}
+
 namespace {
 
 at::ScalarType model_dtype(const GmmOptions& o) { return o.dtype == "float32" ? at::kFloat : at::kDouble; }
-
-// Column means ignoring NaN (0 for an all-missing column), used to fill cells for the initialisation only.
-at::Tensor fill_missing_with_means(const at::Tensor& x) {
-  auto nan = x.isnan();
-  if (!nan.any().item<bool>()) return x;
-  auto count = nan.logical_not().sum(0).clamp_min(1);
-  auto means = at::where(nan, at::zeros_like(x), x).sum(0) / count;
-  return at::where(nan, means.unsqueeze(0).expand_as(x), x);
-}
-
-void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns) {
-  auto bad_inf = x.isinf();
-  if (bad_inf.any().item<bool>()) {
-    auto at_ = bad_inf.nonzero()[0];
-    int64_t r = at_[0].item<int64_t>(), c = at_[1].item<int64_t>();
-    throw DataError(msg("row ", r + 1, ", column '", c < static_cast<int64_t>(columns.size()) ? columns[c] : msg("x", c),
-                        "': value is infinite"),
-                    "replace infinities with finite values or NaN (missing)");
-  }
-  if (!allow_missing) {
-    auto nan = x.isnan();
-    if (nan.any().item<bool>()) {
-      auto at_ = nan.nonzero()[0];
-      int64_t r = at_[0].item<int64_t>(), c = at_[1].item<int64_t>();
-      throw DataError(msg("row ", r + 1, ", column '",
-                          c < static_cast<int64_t>(columns.size()) ? columns[c] : msg("x", c),
-                          "': missing value (NaN), and allow_missing is false"),
-                      "drop incomplete rows, or --set allow_missing=true to marginalise missing cells");
-    }
-  }
-}
-
-// scikit-learn's shape of covariances (and precisions) for each covariance type.
-std::vector<int64_t> covariance_shape(CovType type, int64_t k, int64_t d) {
-  switch (type) {
-    case CovType::full: return {k, d, d};
-    case CovType::tied: return {d, d};
-    case CovType::diag: return {k, d};
-    case CovType::spherical: return {k};
-  }
-  return {};
-}
 
 at::Tensor covariances_from_precisions(const at::Tensor& prec, CovType type) {
   return (type == CovType::full || type == CovType::tied) ? at::linalg_inv(prec) : prec.reciprocal();
@@ -138,19 +108,10 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   GF_CHECK_AS(InvalidArgument, k <= n, "lower n_components or give more rows", "n_components=", k,
               " is larger than the number of rows (", n, ")");
   auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
-  check_rows(x, options_.allow_missing, train.columns);
-  at::Tensor sw;  // [N] sample weights
-  if (train.sample_weight.defined()) {
-    sw = train.sample_weight.to(ctx.device, x.scalar_type()).reshape({-1});
-    GF_CHECK_AS(DataError, sw.numel() == n, "give one weight per row", "sample_weight has ", sw.numel(),
-                " values for ", n, " rows");
-    GF_CHECK_AS(DataError, sw.isfinite().all().item<bool>() && (sw >= 0).all().item<bool>(),
-                "weights must be finite and non-negative", "sample_weight holds negative, NaN or infinite values");
-    GF_CHECK_AS(DataError, sw.sum().item<double>() > 0, "give at least one positive weight",
-                "sample_weight sums to zero");
-  }
+  gmm::check_rows(x, options_.allow_missing, train.columns);
+  const at::Tensor sw = gmm::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
   const auto layout = gmm::analyse_missing(x);
-  const auto x_filled = fill_missing_with_means(x);
+  const auto x_filled = gmm::fill_missing_with_means(x);
 
   // User-given initial parameters.
   auto dopt = x.options();
@@ -168,7 +129,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   }
   if (options_.precisions_init.defined()) {
     p_init = options_.precisions_init.to(dopt);
-    std::vector<int64_t> want = covariance_shape(type, k, d);
+    std::vector<int64_t> want = gmm::covariance_shape(type, k, d);
     GF_CHECK(p_init.sizes().vec() == want, "precisions_init must have shape ", at::IntArrayRef(want), " for ",
              options_.covariance_type, " covariances, got ", p_init.sizes());
   }
@@ -178,19 +139,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
     log::ScopedTimer timer("gmm.init");
     gmm::Params p;
     if (!(w_init.defined() && m_init.defined() && p_init.defined())) {
-      at::Tensor resp;  // [N, K]
-      if (options_.init_params == "kmeans") {
-        auto labels = gmm::kmeans_labels(x_filled, k, sw, gen);
-        resp = at::zeros({n, k}, dopt).scatter_(1, labels.unsqueeze(1), 1.0);
-      } else if (options_.init_params == "random") {
-        resp = at::rand({n, k}, gen, dopt.device(at::kCPU)).to(x.device());
-        resp /= resp.sum(1, true);
-      } else {
-        auto idx = options_.init_params == "k-means++" ? gmm::kmeans_plusplus(x_filled, k, sw, gen)
-                                                       : at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k).to(x.device());
-        resp = at::zeros({n, k}, dopt);
-        resp.index_put_({idx, at::arange(k, idx.options())}, 1.0);
-      }
+      at::Tensor resp = gmm::initial_responsibilities(x_filled, k, options_.init_params, sw, gen);  // [N, K]
       if (sw.defined()) resp *= sw.unsqueeze(1);
       gmm::estimate_parameters(x_filled, resp, sw, options_.reg_covar, type, p);
     }
@@ -208,6 +157,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   const bool warm = options_.warm_start && fitted() && means_.size(1) == d && means_.size(0) == k;
   const int64_t n_init = warm ? 1 : options_.n_init;
   const double total_weight = sw.defined() ? sw.sum().item<double>() : static_cast<double>(n);
+  const gmm::EmData em_data = layout.any_missing ? gmm::EmData{} : gmm::prepare_em_data(x, sw, type);
   FitReport best;
   gmm::Params best_params;
   double best_lb = -std::numeric_limits<double>::infinity();
@@ -227,25 +177,25 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
     for (int64_t it = 1; it <= options_.max_iter; ++it) {
       log::ScopedTimer timer("gmm.em");
       const double prev = lb;
-      std::optional<log::ScopedTimer> t_e(std::in_place, "gmm.estep");
-      auto log_prob = layout.any_missing ? gmm::log_prob_with_missing(x, layout, p, type)
-                                         : gmm::log_gaussian_prob(x, p.means, p.precisions_chol, type);  // [N, K]
-      auto weighted = log_prob + p.weights.log().unsqueeze(0);
-      auto norm = at::logsumexp(weighted, 1);  // [N]
-      auto resp = (weighted - norm.unsqueeze(1)).exp_();
-      if (sw.defined()) {
-        resp *= sw.unsqueeze(1);
-        lb = (norm * sw).sum().item<double>() / total_weight;
-      } else {
-        lb = norm.mean().item<double>();
-      }
-      t_e.reset();
-      log::ScopedTimer t_m("gmm.mstep");
       gmm::Params next;
       if (layout.any_missing) {
+        std::optional<log::ScopedTimer> t_e(std::in_place, "gmm.estep");
+        auto weighted = gmm::log_prob_with_missing(x, layout, p, type) + p.weights.log().unsqueeze(0);  // [N, K]
+        auto norm = at::logsumexp(weighted, 1);  // [N]
+        auto resp = (weighted - norm.unsqueeze(1)).exp_();
+        if (sw.defined()) resp *= sw.unsqueeze(1);
+        lb = (sw.defined() ? (norm * sw).sum() : norm.sum()).item<double>() / total_weight;
+        t_e.reset();
+        log::ScopedTimer t_m("gmm.mstep");
         gmm::estimate_parameters_with_missing(x, layout, resp, p, options_.reg_covar, type, next);
       } else {
-        gmm::estimate_parameters(x, resp, sw, options_.reg_covar, type, next);
+        gmm::GaussianStats stats;
+        lb = gmm::em_iteration(em_data, p.means, p.precisions_chol, p.weights.log(), type, options_.reg_covar,
+                               /*want_resp_log_resp=*/false, stats)
+                 .mean_log_norm;
+        next.weights = stats.nk / stats.nk.sum();
+        next.means = stats.means;
+        next.covariances = stats.covariances;
       }
       next.precisions_chol = gmm::precisions_cholesky(next.covariances, type, next.weights * total_weight,
                                                       options_.reg_covar);
@@ -429,7 +379,7 @@ void GaussianMixture::load_state(const TensorMap& t) {
   GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
   const int64_t d = m.size(1);
   GF_CHECK(w.dim() == 1 && w.size(0) == k, "weights has shape ", w.sizes(), ", expected [", k, "]");
-  std::vector<int64_t> want = covariance_shape(gmm::parse_cov_type(options_.covariance_type), k, d);
+  std::vector<int64_t> want = gmm::covariance_shape(gmm::parse_cov_type(options_.covariance_type), k, d);
   GF_CHECK(c.sizes().vec() == want && pc.sizes().vec() == want, "covariances have shape ", c.sizes(), ", expected ",
            at::IntArrayRef(want));
   auto dtype = model_dtype(options_);

@@ -11,6 +11,19 @@ namespace gf::gmm {
 enum class CovType { full, tied, diag, spherical };
 CovType parse_cov_type(const std::string& name);
 
+// Infinite cells are a DataError naming row and column; NaN cells too unless allow_missing.
+void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns);
+// Sample weights [N] on x's device and dtype, checked (count, finite, non-negative, positive sum); undefined
+// stays undefined.
+at::Tensor checked_sample_weight(const at::Tensor& weight, const at::Tensor& x);
+// NaN cells replaced by their column's mean (0 for an all-missing column); for initialisation only.
+at::Tensor fill_missing_with_means(const at::Tensor& x);
+// scikit-learn's shape of covariances (and precisions) for each covariance type.
+std::vector<int64_t> covariance_shape(CovType type, int64_t k, int64_t d);
+// Initial responsibilities [N, K] by init_params: kmeans | k-means++ | random | random_from_data.
+at::Tensor initial_responsibilities(const at::Tensor& x, int64_t k, const std::string& init_params,
+                                    const at::Tensor& sample_weight, at::Generator& gen);
+
 struct Params {
   at::Tensor weights;          // [K]
   at::Tensor means;            // [K, D]
@@ -18,6 +31,11 @@ struct Params {
   at::Tensor precisions_chol;  // same shapes as covariances
 };
 
+// (x_n - mu_k)^T P_k (x_n - mu_k) for complete rows. [N, K]
+at::Tensor mahalanobis_sq(const at::Tensor& x, const at::Tensor& means, const at::Tensor& precisions_chol,
+                          CovType type);
+// log det of each component's precision Cholesky factor. [K]
+at::Tensor log_det_cholesky(const at::Tensor& precisions_chol, CovType type, int64_t k, int64_t d);
 // log N(x_n | mu_k, Sigma_k) for complete rows. [N, K]
 at::Tensor log_gaussian_prob(const at::Tensor& x, const at::Tensor& means, const at::Tensor& precisions_chol,
                              CovType type);
@@ -34,6 +52,37 @@ at::Tensor covariances_from_full(const at::Tensor& full, const at::Tensor& nk, C
 // Sets weights (normalised), means and covariances (reg_covar added); not the precisions.
 void estimate_parameters(const at::Tensor& x, const at::Tensor& resp, const at::Tensor& row_weight, double reg_covar,
                          CovType type, Params& out);
+
+// Complete-row data prepared once per fit for em_iteration.
+struct EmData {
+  at::Tensor centred;     // [N, D] rows minus shift
+  at::Tensor centred_sq;  // [N, D] squares (diag and spherical only)
+  at::Tensor shift;       // [D] weighted mean of the rows
+  at::Tensor scatter;     // [D, D] sum_n w_n xc_n xc_n^T (tied only)
+  at::Tensor row_weight;  // [N] or undefined
+  double total_weight = 0;
+};
+EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovType type);
+// Weighted Gaussian statistics of the data under responsibilities, as scikit-learn's
+// _estimate_gaussian_parameters: component masses (10*eps added), means, covariances (reg_covar added).
+struct GaussianStats {
+  at::Tensor nk;           // [K]
+  at::Tensor means;        // [K, D]
+  at::Tensor covariances;  // shape of the covariance type
+};
+struct EStepTotals {
+  double mean_log_norm = 0;  // (1/W) sum_n w_n log sum_k exp(offset_k + log N(x_n | k)); the GMM's log-likelihood
+  double resp_log_resp = 0;  // sum_n w_n sum_k r_nk log r_nk (only when asked for)
+};
+// One E-step (log-densities plus a per-component offset, e.g. log weights) and the statistics of its
+// responsibilities, in a single blocked, multi-threaded pass over the data.
+EStepTotals em_iteration(const EmData& data, const at::Tensor& means, const at::Tensor& precisions_chol,
+                         const at::Tensor& log_offset, CovType type, double reg_covar, bool want_resp_log_resp,
+                         GaussianStats& next);
+
+// The same statistics from explicit responsibilities (already multiplied by sample weights).
+GaussianStats gaussian_stats(const at::Tensor& x, const at::Tensor& resp, const at::Tensor& row_weight,
+                             double reg_covar, CovType type);
 
 // Rows grouped by missing-value pattern.
 struct MissingLayout {

@@ -1,8 +1,13 @@
 // k-means for initialisation: greedy k-means++ seeding (as scikit-learn: 2 + floor(log K) candidates per step,
 // keep the one that lowers the potential most) followed by Lloyd iterations.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
 #include <cmath>
+#include <vector>
 
 #include "genforge/core/error.h"
+#include "genforge/core/log.h"
 #include "gmm_internal.h"
 
 namespace gf::gmm {
@@ -14,6 +19,7 @@ at::Tensor sq_dist(const at::Tensor& a, const at::Tensor& a_sq, const at::Tensor
 }  // namespace
 
 at::Tensor kmeans_plusplus(const at::Tensor& x, int64_t k, const at::Tensor& w, at::Generator& gen) {
+  log::ScopedTimer timer("kmeans.seeding");
   const int64_t n = x.size(0);
   const int64_t trials = 2 + static_cast<int64_t>(std::log(static_cast<double>(k)));
   auto x_sq = x.square().sum(1);  // [N]
@@ -43,27 +49,99 @@ at::Tensor kmeans_plusplus(const at::Tensor& x, int64_t k, const at::Tensor& w, 
   return at::tensor(centers, cpu_long).to(x.device());
 }
 
-at::Tensor kmeans_labels(const at::Tensor& x, int64_t k, const at::Tensor& w, at::Generator& gen, int64_t max_iter,
+namespace {
+// One Lloyd assignment pass on the CPU: nearest centre of every row, and per-centre weighted sums and masses of
+// the rows so assigned, computed block by block while the block is in cache (the tensor form makes four passes
+// over [N, K] and [N, D]). Blocks are shared among threads with private sums, added in thread order.
+// Returns the number of rows whose label changed.
+template <typename T>
+int64_t assign_cpu(const at::Tensor& x, const at::Tensor& w, const at::Tensor& centers, at::Tensor& labels,
+                   at::Tensor& sums, at::Tensor& mass) {
+  const int64_t n = x.size(0), d = x.size(1), k = centers.size(0);
+  constexpr int64_t kBlock = 512;
+  const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+  const auto c_norm = centers.square().sum(1);  // [K]
+  const int64_t slots = at::get_num_threads();
+  std::vector<at::Tensor> sum_slot(slots), mass_slot(slots);
+  std::vector<int64_t> changed(slots, 0);
+  for (int64_t t = 0; t < slots; ++t) {
+    sum_slot[t] = at::zeros({k, d}, x.options());
+    mass_slot[t] = at::zeros({k}, x.options());
+  }
+  int64_t* label = labels.data_ptr<int64_t>();
+  const T* weight = w.defined() ? w.data_ptr<T>() : nullptr;
+  const T* cn = c_norm.data_ptr<T>();
+  at::parallel_for(0, n_blocks, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t slot = at::get_thread_num();
+    T* sum = sum_slot[slot].data_ptr<T>();
+    T* m = mass_slot[slot].data_ptr<T>();
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t s = blk * kBlock, e = std::min(n, s + kBlock);
+      auto dots = at::mm(x.slice(0, s, e), centers.t()).contiguous();  // [B, K]
+      const T* dp = dots.data_ptr<T>();
+      const T* row = x.data_ptr<T>() + s * d;
+      for (int64_t r = s; r < e; ++r, dp += k, row += d) {
+        int64_t best = 0;
+        T best_score = cn[0] - 2 * dp[0];
+        for (int64_t j = 1; j < k; ++j) {
+          const T score = cn[j] - 2 * dp[j];
+          if (score < best_score) best_score = score, best = j;
+        }
+        if (label[r] != best) ++changed[slot], label[r] = best;
+        const T wr = weight ? weight[r] : T(1);
+        m[best] += wr;
+        T* target = sum + best * d;
+        for (int64_t c = 0; c < d; ++c) target[c] += wr * row[c];
+      }
+    }
+  });
+  sums = sum_slot[0];
+  mass = mass_slot[0];
+  int64_t total_changed = changed[0];
+  for (int64_t t = 1; t < slots; ++t) sums.add_(sum_slot[t]), mass.add_(mass_slot[t]), total_changed += changed[t];
+  return total_changed;
+}
+
+// The same on any device with tensor operations.
+int64_t assign_tensor(const at::Tensor& x, const at::Tensor& w, const at::Tensor& centers, at::Tensor& labels,
+                      at::Tensor& sums, at::Tensor& mass) {
+  const int64_t k = centers.size(0);
+  auto nearest = at::addmm(centers.square().sum(1).unsqueeze(0), x, centers.t(), 1.0, -2.0).argmin(1);  // [N]
+  const int64_t changed = nearest.ne(labels).sum().item<int64_t>();
+  labels = nearest;
+  auto member = at::one_hot(labels, k).to(x.scalar_type()).t();  // [K, N]
+  mass = w.defined() ? at::mv(member, w) : member.sum(1);         // [K]
+  sums = at::mm(member, w.defined() ? x * w.unsqueeze(1) : x);    // [K, D]
+  return changed;
+}
+}  // namespace
+
+at::Tensor kmeans_labels(const at::Tensor& x_in, int64_t k, const at::Tensor& w, at::Generator& gen, int64_t max_iter,
                          double rel_tol) {
-  auto x_sq = x.square().sum(1);
-  auto weights = w.defined() ? w : at::ones({x.size(0)}, x.options());
+  const auto x = x_in.contiguous();
   auto centers = x.index_select(0, kmeans_plusplus(x, k, w, gen));  // [K, D]
   const double tol = x.var(0, /*unbiased=*/false).mean().item<double>() * rel_tol;
-  at::Tensor labels;
+  log::ScopedTimer timer("kmeans.lloyd");
+  auto assign = [&](at::Tensor& labels, at::Tensor& sums, at::Tensor& mass) -> int64_t {
+    if (!x.is_cpu()) return assign_tensor(x, w, centers, labels, sums, mass);
+    int64_t changed = 0;
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "kmeans_assign",
+                               [&] { changed = assign_cpu<scalar_t>(x, w.defined() ? w.contiguous() : w, centers,
+                                                                    labels, sums, mass); });
+    return changed;
+  };
+  at::Tensor labels = at::full({x.size(0)}, -1, x.options().dtype(at::kLong));  // [N]
+  at::Tensor sums, mass;
+  assign(labels, sums, mass);
   for (int64_t it = 0; it < max_iter; ++it) {
-    labels = sq_dist(x, x_sq, centers).argmin(1);  // [N]
-    auto onehot = at::zeros({x.size(0), k}, x.options());
-    onehot.scatter_(1, labels.unsqueeze(1), weights.unsqueeze(1));
-    auto mass = onehot.sum(0);  // [K]
-    auto sums = at::mm(onehot.t(), x);
     // An empty cluster keeps its old centre.
-    auto keep = mass.eq(0).unsqueeze(1);
-    auto updated = at::where(keep, centers, sums / mass.clamp_min(1e-300).unsqueeze(1));
+    auto updated = at::where(mass.eq(0).unsqueeze(1), centers, sums / mass.clamp_min(1e-300).unsqueeze(1));
     double shift = (updated - centers).square().sum().item<double>();
     centers = updated;
-    if (shift <= tol) break;
+    const int64_t changed = assign(labels, sums, mass);
+    if (changed == 0 || shift <= tol) break;  // labels stable (strict convergence) or centres barely moved
   }
-  return sq_dist(x, x_sq, centers).argmin(1);
+  return labels;
 }
 
 }  // namespace gf::gmm

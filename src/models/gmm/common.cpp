@@ -1,0 +1,85 @@
+// Checks and initialisation shared by the Gaussian mixture models (EM and variational).
+#include "genforge/core/error.h"
+#include "gmm_internal.h"
+
+namespace gf::gmm {
+namespace {
+std::string column_name(const std::vector<std::string>& columns, int64_t c) {
+  return c < static_cast<int64_t>(columns.size()) ? columns[c] : msg("x", c);
+}
+}  // namespace
+
+void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns) {
+  auto bad_inf = x.isinf();
+  if (bad_inf.any().item<bool>()) {
+    auto where = bad_inf.nonzero()[0];
+    int64_t r = where[0].item<int64_t>(), c = where[1].item<int64_t>();
+    throw DataError(msg("row ", r + 1, ", column '", column_name(columns, c), "': value is infinite"),
+                    "replace infinities with finite values or NaN (missing)");
+  }
+  if (!allow_missing) {
+    auto nan = x.isnan();
+    if (nan.any().item<bool>()) {
+      auto where = nan.nonzero()[0];
+      int64_t r = where[0].item<int64_t>(), c = where[1].item<int64_t>();
+      throw DataError(msg("row ", r + 1, ", column '", column_name(columns, c),
+                          "': missing value (NaN), and allow_missing is false"),
+                      "drop incomplete rows, or --set allow_missing=true to marginalise missing cells");
+    }
+  }
+}
+
+at::Tensor checked_sample_weight(const at::Tensor& weight, const at::Tensor& x) {
+  if (!weight.defined()) return weight;
+  const int64_t n = x.size(0);
+  auto sw = weight.to(x.device(), x.scalar_type()).reshape({-1});
+  GF_CHECK_AS(DataError, sw.numel() == n, "give one weight per row", "sample_weight has ", sw.numel(), " values for ",
+              n, " rows");
+  GF_CHECK_AS(DataError, sw.isfinite().all().item<bool>() && (sw >= 0).all().item<bool>(),
+              "weights must be finite and non-negative", "sample_weight holds negative, NaN or infinite values");
+  GF_CHECK_AS(DataError, sw.sum().item<double>() > 0, "give at least one positive weight",
+              "sample_weight sums to zero");
+  return sw;
+}
+
+at::Tensor fill_missing_with_means(const at::Tensor& x) {
+  auto nan = x.isnan();
+  if (!nan.any().item<bool>()) return x;
+  auto count = nan.logical_not().sum(0).clamp_min(1);
+  auto means = at::where(nan, at::zeros_like(x), x).sum(0) / count;
+  return at::where(nan, means.unsqueeze(0).expand_as(x), x);
+}
+
+std::vector<int64_t> covariance_shape(CovType type, int64_t k, int64_t d) {
+  switch (type) {
+    case CovType::full: return {k, d, d};
+    case CovType::tied: return {d, d};
+    case CovType::diag: return {k, d};
+    case CovType::spherical: return {k};
+  }
+  return {};
+}
+
+at::Tensor initial_responsibilities(const at::Tensor& x, int64_t k, const std::string& init_params,
+                                    const at::Tensor& sample_weight, at::Generator& gen) {
+  const int64_t n = x.size(0);
+  auto opt = x.options();
+  if (init_params == "kmeans") {
+    auto labels = kmeans_labels(x, k, sample_weight, gen);
+    return at::zeros({n, k}, opt).scatter_(1, labels.unsqueeze(1), 1.0);
+  }
+  if (init_params == "random") {
+    auto resp = at::rand({n, k}, gen, opt.device(at::kCPU)).to(x.device());
+    return resp / resp.sum(1, true);
+  }
+  GF_CHECK(init_params == "k-means++" || init_params == "random_from_data",
+           "init_params must be kmeans, k-means++, random or random_from_data, got '", init_params, "'");
+  auto idx = init_params == "k-means++"
+                 ? kmeans_plusplus(x, k, sample_weight, gen)
+                 : at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, k).to(x.device());
+  auto resp = at::zeros({n, k}, opt);
+  resp.index_put_({idx, at::arange(k, idx.options())}, 1.0);
+  return resp;
+}
+
+}  // namespace gf::gmm
