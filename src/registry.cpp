@@ -1,6 +1,7 @@
 #include "genforge/registry.h"
 
 #include "genforge/core/error.h"
+#include "genforge/models/bgmm.h"
 #include "genforge/models/gmm.h"
 
 namespace gf {
@@ -8,6 +9,8 @@ namespace gf {
 const std::vector<ModelInfo>& registered_models() {
   static const std::vector<ModelInfo> models = {
       make_model_info<GaussianMixture>("gmm", "Gaussian mixture model fitted by EM (full/diag/tied/spherical)"),
+      make_model_info<BayesianGaussianMixture>("bgmm", "variational Bayesian Gaussian mixture (Dirichlet process or "
+                                                       "Dirichlet weight prior)"),
   };
   return models;
 }
