@@ -40,12 +40,14 @@ bool parse_or_help(CLI::App& app, int argc, char** argv) {
   return true;
 }
 
-std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vector<std::string>& items) {
+std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vector<std::string>& items,
+                                                                const std::string& flag) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& item : items) {
     auto eq = item.find('=');
-    GF_CHECK_AS(InvalidArgument, eq != std::string::npos && eq > 0, "write --set key=value, e.g. --set n_components=5",
-                "--set '", item, "' is not of the form key=value");
+    GF_CHECK_AS(InvalidArgument, eq != std::string::npos && eq > 0,
+                flag == "--set" ? "write --set key=value, e.g. --set n_components=5" : "write " + flag + " key=value",
+                flag, " '", item, "' is not of the form key=value");
     out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
   }
   return out;
@@ -72,7 +74,7 @@ void add_table_flags(CLI::App& app, TableFlags& flags) {
 Table load_table(const std::string& path, const TableFlags& flags) {
   ReadOptions options;
   for (const auto& na : flags.na) options.na_tokens.push_back(na);
-  for (const auto& kv : parse_set_pairs(flags.types)) options.column_types[kv.first] = column_type_from_string(kv.second);
+  for (const auto& kv : parse_set_pairs(flags.types, "--type")) options.column_types[kv.first] = column_type_from_string(kv.second);
   log::ScopedTimer timer("read data");
   return read_table(path, options);
 }

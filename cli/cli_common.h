@@ -23,7 +23,8 @@ void apply_common_flags(const CommonFlags& flags);
 bool parse_or_help(CLI::App& app, int argc, char** argv);
 
 // "key=value" texts -> pairs; a text without '=' is an error.
-std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vector<std::string>& items);
+std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vector<std::string>& items,
+                                                                const std::string& flag = "--set");
 // "a,b,c" -> {"a","b","c"} (empty parts dropped).
 std::vector<std::string> split_list(const std::string& text);
 

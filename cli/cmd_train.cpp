@@ -6,6 +6,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
 #include "genforge/data/matrix.h"
+#include "genforge/data/npy.h"
 #include "genforge/registry.h"
 
 namespace gf::cli {
@@ -24,6 +25,12 @@ std::string options_help(const ModelInfo& info) {
     }
     out << "\n";
   }
+  auto names = info.create(nlohmann::json::object(), {})->init_names();
+  if (!names.empty()) {
+    out << "\nInitial values / priors from .npy files (--init NAME=FILE.npy):";
+    for (const auto& n : names) out << " " << n;
+    out << "\n";
+  }
   return out.str();
 }
 
@@ -31,8 +38,8 @@ std::string options_help(const ModelInfo& info) {
 
 int run_train(int argc, char** argv) {
   CLI::App app("fit a model to data and save it", "train");
-  std::string model_name, data, out, columns, config, weights_column;
-  std::vector<std::string> sets;
+  std::string model_name, data, out, columns, config, weights_column, validation;
+  std::vector<std::string> sets, inits;
   bool json = false;
   CommonFlags common;
   TableFlags table_flags;
@@ -43,6 +50,8 @@ int run_train(int argc, char** argv) {
   app.add_option("--weights", weights_column, "column holding per-row sample weights");
   app.add_option("--config", config, "JSON file of options ({\"options\": {...}} or a flat object)");
   app.add_option("--set", sets, "option override key=value (repeatable; applied after --config)");
+  app.add_option("--init", inits, "initial value or prior NAME=FILE.npy (repeatable; names in train MODEL --help)");
+  app.add_option("--validation", validation, "held-out table (same columns) scored after fitting");
   app.add_flag("--json", json, "print the fit report as JSON");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
@@ -66,6 +75,7 @@ int run_train(int argc, char** argv) {
     options = cfg.contains("options") ? cfg["options"] : cfg;
   }
   auto model = create_model(model_name, options, parse_set_pairs(sets));
+  for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
   check_writable(out);
 
   Table table = load_table(data, table_flags);
@@ -83,6 +93,12 @@ int run_train(int argc, char** argv) {
   ds.columns = features.names();
   FitContext ctx;
   ctx.progress = Progress::enabled();
+  Dataset held_out;
+  if (!validation.empty()) {
+    held_out.x = numeric_matrix(load_table(validation, table_flags).select(ds.columns));
+    held_out.columns = ds.columns;
+    ctx.validation = &held_out;
+  }
   FitReport report = model->fit(ds, ctx);
   save_model(*model, out);
   if (json) {
@@ -90,8 +106,11 @@ int run_train(int argc, char** argv) {
   } else {
     std::cout << model_name << ": " << ds.x.size(0) << " rows x " << ds.x.size(1) << " columns, " << report.n_iter
               << " iterations, " << (report.converged ? "converged" : "NOT converged") << ", "
-              << report.objective_name << " " << report.objective << ", " << report.seconds << " s\n"
-              << "wrote " << out << "\n";
+              << report.objective_name << " " << report.objective << ", " << report.seconds << " s\n";
+    for (const auto& [key, value] : report.extra.items()) {
+      if (key.rfind("validation_", 0) == 0) std::cout << key.substr(11) << " on " << validation << ": " << value << "\n";
+    }
+    std::cout << "wrote " << out << "\n";
   }
   return 0;
 }

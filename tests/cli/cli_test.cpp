@@ -3,13 +3,19 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "genforge/data/matrix.h"
+#include "genforge/data/npy.h"
+#include "genforge/data/readers.h"
 #include "genforge/io/model_file.h"
+#include "genforge/models/gmm.h"
 #include "support/support.h"
 
 namespace gf {
 namespace {
 
 using test::run_cli;
+
+torch::Tensor read_csv_matrix(const std::string& csv) { return numeric_matrix(read_table(csv, {})); }
 
 class Cli : public ::testing::Test {
  protected:
@@ -104,6 +110,43 @@ TEST_F(Cli, BadDataIsAClearError) {
   expect_error({"train", "gmm", "--data", csv_, "--out", out, "--columns", ","}, "has no columns");
   expect_error({"train", "gmm", "--data", csv_, "--out", out, "--set", "n_components=100"},
                "n_components=100 is larger than the number of rows (60)");
+}
+
+TEST_F(Cli, InitialValuesFromNpyFilesAndValidationScore) {
+  auto means = torch::tensor({{0.2, -0.3, 0.3}, {4.3, 3.6, 0.3}}, torch::kFloat64);
+  write_npy(dir_.file("means.npy"), means);
+  auto out = dir_.file("m.gf");
+  auto r = run_cli({"train", "gmm", "--data", csv_, "--out", out, "--set", "n_components=2", "--set", "max_iter=1",
+                    "--init", "means=" + dir_.file("means.npy"), "--validation", csv_, "--json", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  // The same fit through the library.
+  GmmOptions o;
+  o.n_components = 2;
+  o.max_iter = 1;
+  o.means_init = means;
+  GaussianMixture g(o);
+  FitContext ctx;
+  ctx.progress = false;
+  auto x = read_csv_matrix(csv_);
+  auto lib = g.fit({x}, ctx);
+  EXPECT_NEAR(report["objective"].get<double>(), lib.objective, 1e-12);
+  EXPECT_NEAR(report["extra"]["validation_mean_log_likelihood"].get<double>(), g.score(x), 1e-12);
+
+  r = run_cli({"train", "bgmm", "--data", csv_, "--out", dir_.file("b.gf"), "--set", "n_components=4",
+               "--validation", csv_, "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("mean_log_predictive on " + csv_ + ": "), std::string::npos) << r.out;
+
+  expect_error({"train", "gmm", "--data", csv_, "--out", out + "2", "--set", "n_components=3", "--init",
+                "means=" + dir_.file("means.npy")},
+               "means_init must have shape [3, 3], got [2, 3]");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out + "2", "--init", "mean=" + dir_.file("means.npy")},
+               "gmm takes no initial value 'mean'");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out + "2", "--init", "means"},
+               "--init 'means' is not of the form key=value");
+  expect_error({"train", "gmm", "--data", csv_, "--out", out + "2", "--init", "means=" + dir_.file("nope.npy")},
+               "nope.npy");
 }
 
 TEST_F(Cli, BadOptionsAreClearErrors) {

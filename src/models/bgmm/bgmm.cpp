@@ -194,13 +194,13 @@ Priors resolve_priors(const BgmmOptions& o, const at::Tensor& x, const at::Tenso
                o.covariance_prior.sizes());
     }
   } else {
+    // scikit-learn's: the unbiased (co)variance of the data (np.cov; np.var with ddof=1), frequency weights.
     auto xc = x - data_mean;  // [N, D]
+    GF_CHECK_AS(DataError, total > 1, "give at least two rows", "the data's covariance needs at least two rows");
     if (type == CovType::full || type == CovType::tied) {
-      // np.cov: the unbiased estimate (frequency weights).
-      GF_CHECK_AS(DataError, total > 1, "give at least two rows", "the data's covariance needs at least two rows");
       pr.covariance = at::mm(xc.t(), xc * w.unsqueeze(1)) / (total - 1);
     } else {
-      auto var = at::mv(xc.square().t(), w) / total;  // [D], np.var (ddof 0)
+      auto var = at::mv(xc.square().t(), w) / (total - 1);  // [D]
       pr.covariance = type == CovType::diag ? var : var.mean().reshape({1});
     }
   }

@@ -24,7 +24,7 @@ void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::
       int64_t r = where[0].item<int64_t>(), c = where[1].item<int64_t>();
       throw DataError(msg("row ", r + 1, ", column '", column_name(columns, c),
                           "': missing value (NaN), and allow_missing is false"),
-                      "drop incomplete rows, or --set allow_missing=true to marginalise missing cells");
+                      "drop or impute incomplete rows (gmm marginalises them unless allow_missing=false)");
     }
   }
 }

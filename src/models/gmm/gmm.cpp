@@ -233,6 +233,9 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   best.extra["init_lower_bounds"] = init_bounds;
   best.extra["n_rows"] = n;
   best.extra["rows_with_missing"] = n - layout.complete_rows.numel();
+  if (ctx.validation && ctx.validation->x.defined()) {
+    best.extra["validation_mean_log_likelihood"] = score(ctx.validation->x);
+  }
   best.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::vector<std::string> columns = train.columns;
   if (columns.empty()) {
