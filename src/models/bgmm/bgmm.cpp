@@ -209,12 +209,7 @@ Priors resolve_priors(const BgmmOptions& o, const at::Tensor& x, const at::Tenso
 }  // namespace
 
 void BgmmOptions::validate() const {
-  GF_CHECK(n_components >= 1, "n_components must be at least 1, got ", n_components);
-  gmm::parse_cov_type(covariance_type);
-  GF_CHECK(tol >= 0, "tol must be non-negative, got ", tol);
-  GF_CHECK(reg_covar >= 0, "reg_covar must be non-negative, got ", reg_covar);
-  GF_CHECK(max_iter >= 1, "max_iter must be at least 1, got ", max_iter);
-  GF_CHECK(n_init >= 1, "n_init must be at least 1, got ", n_init);
+  gmm::validate_shared_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, dtype);
   GF_CHECK(weight_concentration_prior_type == "dirichlet_process" ||
                weight_concentration_prior_type == "dirichlet_distribution",
            "weight_concentration_prior_type must be dirichlet_process or dirichlet_distribution, got '",
@@ -224,7 +219,6 @@ void BgmmOptions::validate() const {
   GF_CHECK(mean_precision_prior >= 0, "mean_precision_prior must be positive (0: 1), got ", mean_precision_prior);
   GF_CHECK(degrees_of_freedom_prior >= 0, "degrees_of_freedom_prior must be positive (0: the number of columns), got ",
            degrees_of_freedom_prior);
-  GF_CHECK(dtype == "float64" || dtype == "float32", "dtype must be float64 or float32, got '", dtype, "'");
 }
 
 const OptionTable<BgmmOptions>& BayesianGaussianMixture::option_table() {

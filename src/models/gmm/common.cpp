@@ -9,6 +9,21 @@ std::string column_name(const std::vector<std::string>& columns, int64_t c) {
 }
 }  // namespace
 
+void validate_shared_options(int64_t n_components, const std::string& covariance_type, double tol, double reg_covar,
+                             int64_t max_iter, int64_t n_init, const std::string& init_params,
+                             const std::string& dtype) {
+  GF_CHECK(n_components >= 1, "n_components must be at least 1, got ", n_components);
+  parse_cov_type(covariance_type);
+  GF_CHECK(tol >= 0, "tol must be non-negative, got ", tol);
+  GF_CHECK(reg_covar >= 0, "reg_covar must be non-negative, got ", reg_covar);
+  GF_CHECK(max_iter >= 1, "max_iter must be at least 1, got ", max_iter);
+  GF_CHECK(n_init >= 1, "n_init must be at least 1, got ", n_init);
+  GF_CHECK(init_params == "kmeans" || init_params == "k-means++" || init_params == "random" ||
+               init_params == "random_from_data",
+           "init_params must be kmeans, k-means++, random or random_from_data, got '", init_params, "'");
+  GF_CHECK(dtype == "float64" || dtype == "float32", "dtype must be float64 or float32, got '", dtype, "'");
+}
+
 void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns) {
   auto bad_inf = x.isinf();
   if (bad_inf.any().item<bool>()) {

@@ -15,16 +15,7 @@ namespace gf {
 using gmm::CovType;
 
 void GmmOptions::validate() const {
-  GF_CHECK(n_components >= 1, "n_components must be at least 1, got ", n_components);
-  gmm::parse_cov_type(covariance_type);
-  GF_CHECK(tol >= 0, "tol must be non-negative, got ", tol);
-  GF_CHECK(reg_covar >= 0, "reg_covar must be non-negative, got ", reg_covar);
-  GF_CHECK(max_iter >= 1, "max_iter must be at least 1, got ", max_iter);
-  GF_CHECK(n_init >= 1, "n_init must be at least 1, got ", n_init);
-  GF_CHECK(init_params == "kmeans" || init_params == "k-means++" || init_params == "random" ||
-               init_params == "random_from_data",
-           "init_params must be kmeans, k-means++, random or random_from_data, got '", init_params, "'");
-  GF_CHECK(dtype == "float64" || dtype == "float32", "dtype must be float64 or float32, got '", dtype, "'");
+  gmm::validate_shared_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, dtype);
 }
 
 const OptionTable<GmmOptions>& GaussianMixture::option_table() {

@@ -11,6 +11,10 @@ namespace gf::gmm {
 enum class CovType { full, tied, diag, spherical };
 CovType parse_cov_type(const std::string& name);
 
+// Checks of the options the EM and variational mixtures share.
+void validate_shared_options(int64_t n_components, const std::string& covariance_type, double tol, double reg_covar,
+                             int64_t max_iter, int64_t n_init, const std::string& init_params,
+                             const std::string& dtype);
 // Infinite cells are a DataError naming row and column; NaN cells too unless allow_missing.
 void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns);
 // Sample weights [N] on x's device and dtype, checked (count, finite, non-negative, positive sum); undefined
