@@ -1,13 +1,13 @@
 #include "genforge/viz/plot.h"
 
+#include "genforge/data/images.h"
+
 #include <stb/stb_easy_font.h>
-#include <stb/stb_image_write.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 
 namespace gf::viz {
@@ -109,11 +109,7 @@ void write_scatter_png(const std::string& path, const std::vector<Series>& serie
     c.text(right - 134, ly + 1, s.label, black);
     ly += 16;
   }
-  std::string png;
-  stbi_write_png_to_func(
-      [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), static_cast<size_t>(size)); },
-      &png, c.w, c.h, 3, c.rgb.data(), c.w * 3);
-  write_file_atomic(path, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
+  write_png_pixels(path, c.w, c.h, 3, c.rgb.data());
 }
 
 }  // namespace gf::viz

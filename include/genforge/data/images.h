@@ -1,0 +1,45 @@
+// Image data: IDX files (the MNIST / Fashion-MNIST format, raw or gzip), folders of PNG files with one
+// sub-folder per class, and PNG writers for single images and grids. Fashion-MNIST from Debian's
+// dataset-fashion-mnist is the default data set.
+//
+//   auto train = gf::load_images("fashion-mnist");        // [60000, 1, 28, 28] uint8 + labels
+//   auto test = gf::load_images("fashion-mnist:test");
+//   gf::write_png_grid("grid.png", train.images.slice(0, 0, 64), 8);
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace gf {
+
+struct ImageSet {
+  torch::Tensor images;                  // [N, C, H, W] uint8
+  torch::Tensor labels;                  // [N] int64, or undefined
+  std::vector<std::string> class_names;  // label -> name (empty when unknown)
+  int64_t n_classes() const { return static_cast<int64_t>(class_names.size()); }
+};
+
+// Any IDX file (unsigned/signed byte, short, int, float, double; 1 to 4 dimensions) as a tensor of that type.
+// A bad magic number, unknown type code, truncated data or trailing bytes is a gf::DataError naming the file.
+torch::Tensor read_idx(const std::string& path);
+// IDX images ([N, H, W] unsigned bytes) and optional labels ([N]); counts must agree.
+ImageSet read_idx_images(const std::string& images_path, const std::string& labels_path = "");
+// PNG files in class sub-folders (class = folder name, sorted) or directly in the folder (no labels).
+// Grayscale or RGB (by the first image); every image must have the first one's size.
+ImageSet read_png_folder(const std::string& dir);
+// "fashion-mnist" (= ":train") or "fashion-mnist:test", a PNG folder, or an IDX images file (labels taken from
+// the matching "-labels-idx1-ubyte[.gz]" file when present).
+ImageSet load_images(const std::string& spec);
+// Where Fashion-MNIST is: $GF_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist.
+std::string fashion_mnist_dir();
+const std::vector<std::string>& fashion_mnist_classes();
+
+// Writes interleaved pixels (row-major [H, W, channels], channels 1 or 3) as a PNG file, atomically.
+void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels);
+// Writes one image ([C, H, W] or [H, W]; uint8, or floating point in [0, 1], clamped) atomically.
+void write_png(const std::string& path, const torch::Tensor& image);
+// Tiles images [N, C, H, W] (uint8 or floating point in [0, 1]) in rows of `columns`, `padding` pixels apart.
+void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding = 2);
+
+}  // namespace gf

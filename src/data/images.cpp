@@ -1,0 +1,250 @@
+#include "genforge/data/images.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "genforge/core/atomic_file.h"
+#include "genforge/core/error.h"
+
+namespace gf {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads the whole (possibly gzip-compressed) file: zlib passes plain files through unchanged.
+std::string read_maybe_gzip(const std::string& path) {
+  GF_CHECK_AS(DataError, fs::exists(path), "check the path", "'", path, "': no such file");
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
+  GF_CHECK_AS(DataError, f != nullptr, "check the file's permissions", "'", path, "': cannot open");
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    int got = gzread(f.get(), buf, sizeof(buf));
+    if (got < 0) {
+      int code = 0;
+      const char* why = gzerror(f.get(), &code);
+      throw DataError(msg("'", path, "': cannot decompress (", why, ")"),
+                      "the file is damaged or truncated; reinstall it (e.g. apt install --reinstall "
+                      "dataset-fashion-mnist)");
+    }
+    if (got == 0) break;
+    out.append(buf, static_cast<size_t>(got));
+  }
+  return out;
+}
+
+uint32_t big_endian_u32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// IDX type code -> (ATen type, bytes per element).
+std::pair<at::ScalarType, int> idx_type(const std::string& path, unsigned code) {
+  switch (code) {
+    case 0x08: return {at::kByte, 1};
+    case 0x09: return {at::kChar, 1};
+    case 0x0B: return {at::kShort, 2};
+    case 0x0C: return {at::kInt, 4};
+    case 0x0D: return {at::kFloat, 4};
+    case 0x0E: return {at::kDouble, 8};
+  }
+  throw DataError(msg("'", path, "': unknown IDX element type code 0x", std::hex, code),
+                  "this is not an IDX file (MNIST format), or it is damaged");
+}
+
+const char* kIdxHint = "this is not an IDX file (MNIST format), or it is damaged or truncated";
+
+// [.., C, H, W] float in [0, 1] or uint8 -> uint8 on the CPU.
+at::Tensor to_bytes(const at::Tensor& images) {
+  auto t = images.detach().to(at::kCPU);
+  if (t.scalar_type() == at::kByte) return t;
+  GF_CHECK(at::isFloatingType(t.scalar_type()), "images must be uint8 or floating point, got ", t.scalar_type());
+  return t.to(at::kFloat).clamp(0.0, 1.0).mul(255.0).round().to(at::kByte);
+}
+
+}  // namespace
+
+torch::Tensor read_idx(const std::string& path) {
+  const std::string bytes = read_maybe_gzip(path);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  GF_CHECK_AS(DataError, bytes.size() >= 4 && p[0] == 0 && p[1] == 0, kIdxHint, "'", path,
+              "': bad IDX magic number (the first two bytes must be zero)");
+  auto [type, width] = idx_type(path, p[2]);
+  const int ndim = p[3];
+  GF_CHECK_AS(DataError, ndim >= 1 && ndim <= 4, kIdxHint, "'", path, "': IDX header says ", ndim,
+              " dimensions (1 to 4 expected)");
+  const size_t header = 4 + 4 * static_cast<size_t>(ndim);
+  GF_CHECK_AS(DataError, bytes.size() >= header, kIdxHint, "'", path, "': file ends inside the IDX header");
+  std::vector<int64_t> dims;
+  size_t count = 1;
+  for (int i = 0; i < ndim; ++i) {
+    dims.push_back(big_endian_u32(p + 4 + 4 * i));
+    count *= static_cast<size_t>(dims.back());
+  }
+  const size_t want = header + count * static_cast<size_t>(width);
+  GF_CHECK_AS(DataError, bytes.size() >= want, kIdxHint, "'", path, "': truncated: the header announces ",
+              at::IntArrayRef(dims), " (", want, " bytes) but the file holds ", bytes.size(), " bytes");
+  GF_CHECK_AS(DataError, bytes.size() == want, kIdxHint, "'", path, "': ", bytes.size() - want,
+              " bytes after the data the header announces");
+  auto out = at::empty(dims, at::TensorOptions().dtype(type));
+  auto* dst = static_cast<unsigned char*>(out.data_ptr());
+  std::copy(p + header, p + want, dst);
+  if (width > 1) {  // IDX is big-endian
+    for (size_t i = 0; i < count; ++i) std::reverse(dst + i * width, dst + (i + 1) * width);
+  }
+  return out;
+}
+
+ImageSet read_idx_images(const std::string& images_path, const std::string& labels_path) {
+  ImageSet set;
+  auto images = read_idx(images_path);
+  GF_CHECK_AS(DataError, images.scalar_type() == at::kByte && images.dim() == 3, "give an IDX file of [N, H, W] bytes",
+              "'", images_path, "' holds ", images.scalar_type(), " ", images.sizes(), ", not [N, H, W] unsigned bytes");
+  set.images = images.unsqueeze(1);  // [N, 1, H, W]
+  if (!labels_path.empty()) {
+    auto labels = read_idx(labels_path);
+    GF_CHECK_AS(DataError, labels.scalar_type() == at::kByte && labels.dim() == 1, "give an IDX file of [N] bytes",
+                "'", labels_path, "' holds ", labels.scalar_type(), " ", labels.sizes(), ", not [N] unsigned bytes");
+    GF_CHECK_AS(DataError, labels.size(0) == images.size(0), "give the labels file that belongs to the images", "'",
+                labels_path, "' has ", labels.size(0), " labels for ", images.size(0), " images");
+    set.labels = labels.to(at::kLong);
+    const int64_t n_classes = set.labels.numel() ? set.labels.max().item<int64_t>() + 1 : 0;
+    for (int64_t c = 0; c < n_classes; ++c) set.class_names.push_back(std::to_string(c));
+  }
+  return set;
+}
+
+ImageSet read_png_folder(const std::string& dir) {
+  GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of PNG files (or of class sub-folders)", "'", dir,
+              "' is not a folder");
+  std::vector<std::string> classes;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.is_directory()) classes.push_back(e.path().filename().string());
+  }
+  std::sort(classes.begin(), classes.end());
+  std::vector<std::pair<std::string, int64_t>> files;  // path, label (-1: none)
+  auto collect = [&](const fs::path& folder, int64_t label) {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (e.is_regular_file() && ext == ".png") found.push_back(e.path().string());
+    }
+    std::sort(found.begin(), found.end());
+    for (auto& f : found) files.emplace_back(std::move(f), label);
+  };
+  if (classes.empty()) {
+    collect(dir, -1);
+  } else {
+    for (size_t c = 0; c < classes.size(); ++c) collect(fs::path(dir) / classes[c], static_cast<int64_t>(c));
+  }
+  GF_CHECK_AS(DataError, !files.empty(), "put .png files in the folder or in one sub-folder per class", "'", dir,
+              "' holds no PNG images");
+  int width = 0, height = 0, channels = 0;
+  std::vector<at::Tensor> images;
+  std::vector<int64_t> labels;
+  for (const auto& [path, label] : files) {
+    int w = 0, h = 0, c = 0;
+    GF_CHECK_AS(DataError, stbi_info(path.c_str(), &w, &h, &c) != 0, "the file is not a readable PNG", "'", path,
+                "': cannot read image (", stbi_failure_reason(), ")");
+    if (images.empty()) {
+      width = w, height = h, channels = (c == 1 || c == 2) ? 1 : 3;
+    }
+    GF_CHECK_AS(DataError, w == width && h == height, "resize the images to one size first", "'", path, "' is ", w,
+                "x", h, " but '", files[0].first, "' is ", width, "x", height);
+    int got = 0;
+    std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &got, channels),
+                                                           stbi_image_free);
+    GF_CHECK_AS(DataError, pixels != nullptr, "the file is not a readable PNG", "'", path, "': cannot decode (",
+                stbi_failure_reason(), ")");
+    auto hwc = at::from_blob(pixels.get(), {height, width, channels}, at::TensorOptions().dtype(at::kByte));
+    images.push_back(hwc.permute({2, 0, 1}).clone());  // [C, H, W]
+    labels.push_back(label);
+  }
+  ImageSet set;
+  set.images = at::stack(images);  // [N, C, H, W]
+  if (!classes.empty()) {
+    set.labels = at::tensor(labels, at::TensorOptions().dtype(at::kLong));
+    set.class_names = classes;
+  }
+  return set;
+}
+
+std::string fashion_mnist_dir() {
+  const char* env = std::getenv("GF_FASHION_MNIST_DIR");
+  return env && *env ? env : "/usr/share/datasets/fashion-mnist";
+}
+
+const std::vector<std::string>& fashion_mnist_classes() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+ImageSet load_images(const std::string& spec) {
+  if (spec == "fashion-mnist" || spec == "fashion-mnist:train" || spec == "fashion-mnist:test") {
+    const std::string split = spec == "fashion-mnist:test" ? "t10k" : "train";
+    const std::string dir = fashion_mnist_dir();
+    GF_CHECK_AS(DataError, fs::is_directory(dir), "run `make setup` (apt install dataset-fashion-mnist)",
+                "Fashion-MNIST is not installed in '", dir, "'");
+    auto set = read_idx_images(dir + "/" + split + "-images-idx3-ubyte.gz", dir + "/" + split + "-labels-idx1-ubyte.gz");
+    set.class_names = fashion_mnist_classes();
+    return set;
+  }
+  if (fs::is_directory(spec)) return read_png_folder(spec);
+  // An IDX images file: look for its labels next to it.
+  std::string labels;
+  const auto pos = spec.find("-images-idx3-ubyte");
+  if (pos != std::string::npos) {
+    for (const char* suffix : {"-labels-idx1-ubyte", "-labels-idx1-ubyte.gz"}) {
+      std::string candidate = spec.substr(0, pos) + suffix;
+      if (fs::exists(candidate)) labels = candidate;
+    }
+  }
+  return read_idx_images(spec, labels);
+}
+
+void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
+  std::string png;
+  int ok = stbi_write_png_to_func(
+      [](void* ctx, void* data, int size) {
+        static_cast<std::string*>(ctx)->append(static_cast<char*>(data), static_cast<size_t>(size));
+      },
+      &png, width, height, channels, pixels, width * channels);
+  GF_CHECK_AS(InternalError, ok != 0, "report this as a bug", "PNG encoding of a ", width, "x", height,
+              " image failed");
+  write_file_atomic(path, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
+}
+
+void write_png(const std::string& path, const torch::Tensor& image) {
+  auto img = image.dim() == 2 ? image.unsqueeze(0) : image;
+  GF_CHECK(img.dim() == 3 && (img.size(0) == 1 || img.size(0) == 3), "an image is [C, H, W] with C = 1 or 3, got ",
+           image.sizes());
+  auto hwc = to_bytes(img).permute({1, 2, 0}).contiguous();  // [H, W, C]
+  write_png_pixels(path, static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(2)),
+             hwc.data_ptr<uint8_t>());
+}
+
+void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding) {
+  GF_CHECK(images.dim() == 4 && images.size(0) >= 1 && (images.size(1) == 1 || images.size(1) == 3),
+           "a grid takes images [N, C, H, W] with N >= 1 and C = 1 or 3, got ", images.sizes());
+  GF_CHECK(columns >= 1 && padding >= 0, "columns must be >= 1 and padding >= 0, got ", columns, " and ", padding);
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  auto bytes = to_bytes(images);
+  // Padding is white so dark garments on black stand apart.
+  auto canvas = at::full({c, rows * (h + padding) + padding, cols * (w + padding) + padding}, 255,
+                         at::TensorOptions().dtype(at::kByte));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t top = padding + (i / cols) * (h + padding), left = padding + (i % cols) * (w + padding);
+    canvas.slice(1, top, top + h).slice(2, left, left + w).copy_(bytes[i]);
+  }
+  write_png(path, canvas);
+}
+
+}  // namespace gf

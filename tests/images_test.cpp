@@ -1,0 +1,176 @@
+// Image data: IDX reading (raw and gzip, every element type, corrupt and truncated files), Fashion-MNIST from
+// the Debian package, PNG folders with classes, PNG and grid writing.
+#include <gtest/gtest.h>
+#include <stb/stb_image.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "genforge/core/error.h"
+#include "genforge/data/images.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+// An IDX file: magic (0, 0, type, ndim), big-endian dimensions, then the big-endian payload given as bytes.
+std::string idx_bytes(unsigned char type, const std::vector<uint32_t>& dims, const std::string& payload) {
+  std::string out{'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((d >> shift) & 0xff));
+  }
+  return out + payload;
+}
+
+void write_gzip(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  gzclose(f);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no DataError)";
+}
+
+TEST(Idx, ReadsBytesRawAndGzipped) {
+  test::TempDir dir;
+  std::string payload;
+  for (int i = 0; i < 24; ++i) payload.push_back(static_cast<char>(i * 10));
+  auto bytes = idx_bytes(0x08, {2, 3, 4}, payload);
+  test::write_text(dir.file("a.idx"), bytes);
+  write_gzip(dir.file("a.idx.gz"), bytes);
+  for (const char* name : {"a.idx", "a.idx.gz"}) {
+    auto t = read_idx(dir.file(name));
+    ASSERT_EQ(t.sizes(), (std::vector<int64_t>{2, 3, 4})) << name;
+    EXPECT_EQ(t.scalar_type(), torch::kByte);
+    EXPECT_EQ(t[1][2][3].item<int64_t>(), 230) << name;
+  }
+}
+
+TEST(Idx, ReadsBigEndianWideTypes) {
+  test::TempDir dir;
+  // int32 values 1 and -2, float32 1.5, float64 -0.25, int16 258.
+  test::write_text(dir.file("i.idx"), idx_bytes(0x0C, {2}, std::string("\x00\x00\x00\x01\xff\xff\xff\xfe", 8)));
+  test::write_text(dir.file("f.idx"), idx_bytes(0x0D, {1}, std::string("\x3f\xc0\x00\x00", 4)));
+  test::write_text(dir.file("d.idx"), idx_bytes(0x0E, {1}, std::string("\xbf\xd0\x00\x00\x00\x00\x00\x00", 8)));
+  test::write_text(dir.file("s.idx"), idx_bytes(0x0B, {1}, std::string("\x01\x02", 2)));
+  auto i = read_idx(dir.file("i.idx"));
+  EXPECT_EQ(i.scalar_type(), torch::kInt);
+  EXPECT_EQ(i[0].item<int64_t>(), 1);
+  EXPECT_EQ(i[1].item<int64_t>(), -2);
+  EXPECT_EQ(read_idx(dir.file("f.idx"))[0].item<double>(), 1.5);
+  EXPECT_EQ(read_idx(dir.file("d.idx"))[0].item<double>(), -0.25);
+  EXPECT_EQ(read_idx(dir.file("s.idx"))[0].item<int64_t>(), 258);
+}
+
+TEST(Idx, CorruptAndTruncatedFilesAreClearErrors) {
+  test::TempDir dir;
+  auto good = idx_bytes(0x08, {2, 2, 2}, std::string(8, '\x01'));
+  test::write_text(dir.file("magic.idx"), "\x01" + good.substr(1));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("magic.idx")); }).find("bad IDX magic number"), std::string::npos);
+  test::write_text(dir.file("type.idx"), idx_bytes(0x07, {2}, "ab"));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("type.idx")); }).find("unknown IDX element type code 0x7"),
+            std::string::npos);
+  test::write_text(dir.file("short.idx"), good.substr(0, good.size() - 3));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("short.idx")); }).find("truncated"), std::string::npos);
+  write_gzip(dir.file("short.idx.gz"), good.substr(0, good.size() - 3));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("short.idx.gz")); }).find("truncated"), std::string::npos);
+  test::write_text(dir.file("long.idx"), good + "xyz");
+  EXPECT_NE(error_of([&] { read_idx(dir.file("long.idx")); }).find("3 bytes after the data"), std::string::npos);
+  test::write_text(dir.file("head.idx"), good.substr(0, 9));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("head.idx")); }).find("ends inside the IDX header"), std::string::npos);
+  // A gzip stream cut in the middle.
+  write_gzip(dir.file("cut.gz"), std::string(100000, 'a'));
+  auto whole = [&] {
+    std::ifstream in(dir.file("cut.gz"), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  test::write_text(dir.file("cut.gz"), whole.substr(0, whole.size() / 2));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("cut.gz")); }).find("cut.gz"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_idx(dir.file("none.idx")); }).find("no such file"), std::string::npos);
+  // Labels that do not match the images.
+  test::write_text(dir.file("img.idx"), good);
+  test::write_text(dir.file("lab.idx"), idx_bytes(0x08, {3}, "\x01\x02\x03"));
+  EXPECT_NE(error_of([&] { read_idx_images(dir.file("img.idx"), dir.file("lab.idx")); })
+                .find("has 3 labels for 2 images"),
+            std::string::npos);
+}
+
+TEST(Images, FashionMnistFromTheDebianPackage) {
+  if (!std::filesystem::exists(fashion_mnist_dir() + "/t10k-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (make setup)";
+  }
+  auto test = load_images("fashion-mnist:test");
+  ASSERT_EQ(test.images.sizes(), (std::vector<int64_t>{10000, 1, 28, 28}));
+  ASSERT_EQ(test.labels.sizes(), (std::vector<int64_t>{10000}));
+  EXPECT_EQ(test.n_classes(), 10);
+  EXPECT_EQ(test.class_names[9], "Ankle boot");
+  EXPECT_EQ(test.labels[0].item<int64_t>(), 9);  // the first test image is an ankle boot
+  // Balanced: 1000 images per class.
+  EXPECT_TRUE(torch::bincount(test.labels).eq(1000).all().item<bool>());
+}
+
+TEST(Images, PngFolderWithClassesRoundTrips) {
+  test::TempDir dir;
+  auto gen = torch::make_generator<at::CPUGeneratorImpl>(7);
+  auto images = torch::randint(0, 256, {4, 3, 5, 6}, gen, torch::kLong).to(torch::kByte);
+  std::filesystem::create_directories(dir.file("set/cat"));
+  std::filesystem::create_directories(dir.file("set/dog"));
+  write_png(dir.file("set/dog/b.png"), images[2]);
+  write_png(dir.file("set/cat/a.png"), images[0]);
+  write_png(dir.file("set/cat/b.png"), images[1]);
+  write_png(dir.file("set/dog/a.png"), images[3]);
+  auto set = read_png_folder(dir.file("set"));
+  ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{4, 3, 5, 6}));
+  EXPECT_EQ(set.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_TRUE(set.labels.equal(torch::tensor({0, 0, 1, 1}, torch::kLong)));
+  // Files are read in class, then name order: cat/a, cat/b, dog/a, dog/b.
+  EXPECT_TRUE(set.images.equal(torch::stack({images[0], images[1], images[3], images[2]})));
+}
+
+TEST(Images, PngFolderErrors) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.file("empty"));
+  EXPECT_NE(error_of([&] { read_png_folder(dir.file("empty")); }).find("holds no PNG images"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_png_folder(dir.file("missing")); }).find("is not a folder"), std::string::npos);
+  std::filesystem::create_directories(dir.file("mixed"));
+  write_png(dir.file("mixed/a.png"), torch::zeros({1, 4, 4}, torch::kByte));
+  write_png(dir.file("mixed/b.png"), torch::zeros({1, 5, 4}, torch::kByte));
+  EXPECT_NE(error_of([&] { read_png_folder(dir.file("mixed")); }).find("is 4x5 but"), std::string::npos);
+  std::filesystem::create_directories(dir.file("bad"));
+  test::write_text(dir.file("bad/x.png"), "not a png");
+  EXPECT_NE(error_of([&] { read_png_folder(dir.file("bad")); }).find("cannot read image"), std::string::npos);
+}
+
+TEST(Images, GridPlacesTilesWithPadding) {
+  test::TempDir dir;
+  // Five 2x3 gray tiles with values 0, 0.25, 0.5, 0.75, 1 in a grid of 3 columns, padding 1.
+  auto tiles = torch::arange(5, torch::kFloat64).div(4).view({5, 1, 1, 1}).expand({5, 1, 2, 3}).contiguous();
+  write_png_grid(dir.file("g.png"), tiles, 3, 1);
+  int w = 0, h = 0, c = 0;
+  unsigned char* px = stbi_load(dir.file("g.png").c_str(), &w, &h, &c, 1);
+  ASSERT_NE(px, nullptr);
+  EXPECT_EQ(w, 3 * 3 + 4);
+  EXPECT_EQ(h, 2 * 2 + 3);
+  auto at = [&](int x, int y) { return static_cast<int>(px[y * w + x]); };
+  EXPECT_EQ(at(0, 0), 255);          // padding
+  EXPECT_EQ(at(1, 1), 0);            // tile 0
+  EXPECT_EQ(at(5, 2), 64);           // tile 1: round(0.25 * 255)
+  EXPECT_EQ(at(9, 1), 128);          // tile 2
+  EXPECT_EQ(at(1, 4), 191);          // tile 3, second row
+  EXPECT_EQ(at(5, 5), 255);          // tile 4
+  EXPECT_EQ(at(9, 4), 255);          // empty slot stays white
+  stbi_image_free(px);
+  EXPECT_THROW(write_png_grid(dir.file("x.png"), torch::zeros({2, 2, 4, 4}), 2), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace gf
