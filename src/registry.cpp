@@ -3,6 +3,7 @@
 #include "genforge/core/error.h"
 #include "genforge/models/bgmm.h"
 #include "genforge/models/gmm.h"
+#include "genforge/models/vae.h"
 
 namespace gf {
 
@@ -11,6 +12,8 @@ const std::vector<ModelInfo>& registered_models() {
       make_model_info<GaussianMixture>("gmm", "Gaussian mixture model fitted by EM (full/diag/tied/spherical)"),
       make_model_info<BayesianGaussianMixture>("bgmm", "variational Bayesian Gaussian mixture (Dirichlet process or "
                                                        "Dirichlet weight prior)"),
+      make_model_info<VariationalAutoencoder>("vae", "variational autoencoder (MLP; Bernoulli or Gaussian decoder; "
+                                                     "importance-weighted score)"),
   };
   return models;
 }

@@ -45,6 +45,7 @@ struct Dataset {
   torch::Tensor x;                   // [N, D]
   torch::Tensor sample_weight;       // [N] non-negative, or undefined for equal weights
   std::vector<std::string> columns;  // D names (empty: x0, x1, ...)
+  torch::Tensor labels;              // [N] int64 class labels (images), or undefined
 };
 
 struct FitContext {

@@ -43,6 +43,13 @@ class NotSupported : public Error {
 class NumericalError : public Error {
   using Error::Error;
 };
+// Training was stopped by SIGINT/SIGTERM after saving a checkpoint; exit code 130 as shells use for Ctrl-C.
+class Interrupted : public Error {
+  using Error::Error;
+
+ public:
+  int exit_code() const override { return 130; }
+};
 // A bug in genforge rather than in the input.
 class InternalError : public Error {
   using Error::Error;

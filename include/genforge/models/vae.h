@@ -1,0 +1,71 @@
+// Variational autoencoder (Kingma & Welling 2014) trained by the shared Trainer. MLP encoder/decoder;
+// Bernoulli decoder (pixels in [0, 1] as probabilities, the convention of the PyTorch example and most papers)
+// or Gaussian decoder with a learned per-pixel variance; beta-VAE weighting of the KL term.
+//
+// score_samples is the importance-weighted bound (Burda et al. 2016) with iw_samples = k draws from the encoder:
+// log (1/k) sum_i p(x, z_i) / q(z_i | x), a lower bound on log p(x) that tightens as k grows; k = 1 is the ELBO.
+// Scores use a fixed internal seed, so the same model gives the same scores.
+//
+//   gf::VaeOptions o;                    // 784-400-20 by default
+//   gf::VariationalAutoencoder vae(o);
+//   vae.fit({images});                   // [N, C, H, W] or [N, D], values in [0, 1]
+//   auto z = vae.transform(images);      // [N, latent] posterior means
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+#include "genforge/core/options.h"
+#include "genforge/model.h"
+#include "genforge/train/trainer.h"
+
+namespace gf {
+
+struct VaeOptions : train::TrainOptions {
+  std::string architecture = "mlp";   // mlp
+  int64_t hidden = 400;               // hidden units of encoder and decoder
+  int64_t latent = 20;                // latent dimensions
+  std::string decoder = "bernoulli";  // bernoulli | gaussian (learned per-pixel variance)
+  double beta = 1.0;                  // weight of the KL term (beta-VAE)
+  int64_t iw_samples = 1;             // k of score_samples' importance-weighted bound (1: ELBO)
+  bool resume = false;                // continue the run in run_dir from its checkpoint
+
+  void validate() const;
+};
+
+class VariationalAutoencoder : public Model {
+ public:
+  using Options = VaeOptions;
+  static const OptionTable<VaeOptions>& option_table();
+
+  explicit VariationalAutoencoder(VaeOptions options = {});
+  ~VariationalAutoencoder() override;
+
+  std::string kind() const override { return "vae"; }
+  Capabilities capabilities() const override;
+  nlohmann::json options_json() const override;
+  const VaeOptions& options() const { return options_; }
+
+  FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  bool fitted() const override { return net_ != nullptr; }
+  torch::Tensor sample(int64_t n, at::Generator& gen) const override;  // [n, ...] decoder means
+  torch::Tensor score_samples(const torch::Tensor& x) const override;  // [N] IWAE bound, nats
+  // The bound with an explicit number of importance samples. [N]
+  torch::Tensor importance_weighted_bound(const torch::Tensor& x, int64_t k) const;
+  torch::Tensor transform(const torch::Tensor& x) const;  // [N, latent] encoder means
+  torch::Tensor decode(const torch::Tensor& z) const;     // [N, ...] decoder means
+
+  TensorMap state() const override;
+  void load_state(const TensorMap& tensors) override;
+
+  struct Net;  // the torch module (defined in src/models/vae/)
+
+ private:
+  torch::Tensor flatten_input(const torch::Tensor& x, const char* what) const;  // [N, D] float32
+  std::vector<int64_t> example_shape() const;
+  VaeOptions options_;
+  std::shared_ptr<Net> net_;
+};
+
+}  // namespace gf

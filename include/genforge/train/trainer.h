@@ -1,0 +1,134 @@
+// The one training loop of every gradient-trained model (ARCHITECTURE.md §6): seeded shuffled batches, epochs or
+// steps, named optimizer groups (a GAN has two) with Adam / AdamW / SGD, learning-rate schedules, gradient
+// clipping, EMA of weights, a NaN/Inf guard, validation every N steps with early stopping, metrics.jsonl,
+// atomic checkpoints every N steps and on SIGINT/SIGTERM, and exact resume.
+//
+// A model implements Trainable; its train_step calls ctx.optimize("name", loss) once per group:
+//
+//   void train_step(const Batch& b, StepContext& ctx) override {
+//     auto loss = my_loss(b.x, ctx.generator());
+//     ctx.optimize("model", loss);
+//   }
+#pragma once
+#include <ATen/core/Generator.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "genforge/core/options.h"
+#include "genforge/model.h"
+
+namespace gf::train {
+
+struct TrainOptions {
+  int64_t epochs = 10;                 // passes over the data (ignored when max_steps > 0)
+  int64_t max_steps = 0;               // total optimizer steps; 0: epochs decide
+  int64_t batch_size = 128;
+  std::string optimizer = "adam";      // adam | adamw | sgd
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;   // Adam / AdamW
+  double momentum = 0.0;               // SGD
+  double weight_decay = 0.0;
+  std::string schedule = "constant";   // constant | step | cosine
+  int64_t warmup_steps = 0;            // linear warm-up (every schedule)
+  int64_t step_size = 1000;            // step schedule: multiply lr by gamma every step_size steps
+  double gamma = 0.1;
+  double min_lr_ratio = 0.0;           // cosine: final lr = lr * min_lr_ratio
+  double clip_grad_norm = 0.0;         // 0: no clipping
+  double ema_decay = 0.0;              // 0: no EMA; e.g. 0.999
+  int64_t validate_every = 0;          // steps; 0: at the end of each epoch when validation data is given
+  int64_t patience = 0;                // early stopping after this many validations without improvement; 0: off
+  int64_t checkpoint_every = 500;      // steps; 0: only at the end and on interruption
+  int64_t log_every = 50;              // steps between metrics.jsonl lines
+  int64_t max_bad_steps = 20;          // consecutive non-finite losses before training stops with an error
+  int64_t seed = 0;
+  std::string run_dir;                 // checkpoints + metrics; empty: none written
+
+  void validate() const;
+};
+
+// Adds the trainer's options to the option table of a model whose options derive from TrainOptions (one
+// namespace of --set keys).
+template <class Options>
+void add_train_options(OptionTable<Options>& t) {
+  static_assert(std::is_base_of_v<TrainOptions, Options>, "model options must derive from gf::train::TrainOptions");
+  using O = Options;
+  t.add("epochs", static_cast<int64_t O::*>(&TrainOptions::epochs), "passes over the data (unless max_steps)")
+      .add("max_steps", static_cast<int64_t O::*>(&TrainOptions::max_steps), "optimizer steps; 0: epochs decide")
+      .add("batch_size", static_cast<int64_t O::*>(&TrainOptions::batch_size), "examples per step")
+      .add("optimizer", static_cast<std::string O::*>(&TrainOptions::optimizer), "optimizer", {"adam", "adamw", "sgd"})
+      .add("lr", static_cast<double O::*>(&TrainOptions::lr), "learning rate")
+      .add("beta1", static_cast<double O::*>(&TrainOptions::beta1), "Adam beta1")
+      .add("beta2", static_cast<double O::*>(&TrainOptions::beta2), "Adam beta2")
+      .add("momentum", static_cast<double O::*>(&TrainOptions::momentum), "SGD momentum")
+      .add("weight_decay", static_cast<double O::*>(&TrainOptions::weight_decay), "weight decay")
+      .add("schedule", static_cast<std::string O::*>(&TrainOptions::schedule), "learning-rate schedule",
+           {"constant", "step", "cosine"})
+      .add("warmup_steps", static_cast<int64_t O::*>(&TrainOptions::warmup_steps), "linear warm-up steps")
+      .add("step_size", static_cast<int64_t O::*>(&TrainOptions::step_size), "step schedule: steps per decay")
+      .add("gamma", static_cast<double O::*>(&TrainOptions::gamma), "step schedule: decay factor")
+      .add("min_lr_ratio", static_cast<double O::*>(&TrainOptions::min_lr_ratio), "cosine: final lr / lr")
+      .add("clip_grad_norm", static_cast<double O::*>(&TrainOptions::clip_grad_norm), "gradient norm limit (0: off)")
+      .add("ema_decay", static_cast<double O::*>(&TrainOptions::ema_decay), "EMA of weights (0: off)")
+      .add("validate_every", static_cast<int64_t O::*>(&TrainOptions::validate_every),
+           "steps between validations (0: each epoch)")
+      .add("patience", static_cast<int64_t O::*>(&TrainOptions::patience), "early stopping patience (0: off)")
+      .add("checkpoint_every", static_cast<int64_t O::*>(&TrainOptions::checkpoint_every), "steps between checkpoints")
+      .add("log_every", static_cast<int64_t O::*>(&TrainOptions::log_every), "steps between metrics lines")
+      .add("max_bad_steps", static_cast<int64_t O::*>(&TrainOptions::max_bad_steps),
+           "consecutive non-finite losses tolerated")
+      .add("seed", static_cast<int64_t O::*>(&TrainOptions::seed), "seed of initialisation, shuffling and noise")
+      .add("run_dir", static_cast<std::string O::*>(&TrainOptions::run_dir), "run directory (checkpoints, metrics)");
+}
+
+struct Batch {
+  torch::Tensor x;       // [B, ...]
+  torch::Tensor labels;  // [B] int64, or undefined
+};
+
+class StepContext {
+ public:
+  virtual ~StepContext() = default;
+  // zero-grad, backward, finite check, clipping, optimizer step, EMA, for one named group.
+  virtual void optimize(const std::string& group, const torch::Tensor& loss) = 0;
+  // A scalar watched during training (written to metrics.jsonl; averaged over log_every steps).
+  virtual void log(const std::string& name, double value) = 0;
+  virtual at::Generator& generator() = 0;  // the model's noise; saved in checkpoints
+  virtual int64_t step() const = 0;
+};
+
+class Trainable {
+ public:
+  virtual ~Trainable() = default;
+  // Parameters by optimizer group name, e.g. {"model": ...} or {"generator": ..., "discriminator": ...}.
+  virtual std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() = 0;
+  // Every tensor that makes up the model (parameters and buffers), by stable name: checkpointed and restored.
+  virtual std::vector<std::pair<std::string, torch::Tensor>> named_state() = 0;
+  virtual void set_training(bool on) = 0;
+  virtual void train_step(const Batch& batch, StepContext& ctx) = 0;
+  // Mean loss per example on a batch, without gradients (validation and early stopping).
+  virtual double eval_loss(const Batch& batch, at::Generator& gen) = 0;
+  // Per-group options that differ from the shared ones (e.g. a GAN's betas), as {"lr": 2e-4, "beta1": 0.5}.
+  virtual nlohmann::json group_options(const std::string& group) const { return nlohmann::json::object(); }
+};
+
+struct TrainData {
+  torch::Tensor x;       // [N, ...] float
+  torch::Tensor labels;  // [N] int64 or undefined
+};
+
+// Runs training (resuming from options.run_dir/checkpoint.gf when `resume`); the model's tensors end at the last
+// step's values (or the EMA's, when ema_decay > 0). Interruption (SIGINT/SIGTERM) saves a checkpoint and
+// throws gf::Interrupted.
+FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
+              const FitContext& ctx, bool resume = false);
+
+// Path of the checkpoint inside a run directory.
+std::string checkpoint_path(const std::string& run_dir);
+
+}  // namespace gf::train

@@ -1,0 +1,405 @@
+#include "genforge/train/trainer.h"
+
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim.h>
+#include <torch/serialize.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "genforge/core/atomic_file.h"
+#include "genforge/core/error.h"
+#include "genforge/core/log.h"
+#include "genforge/core/progress.h"
+#include "genforge/core/random.h"
+#include "genforge/io/model_file.h"
+
+namespace gf::train {
+namespace fs = std::filesystem;
+
+void TrainOptions::validate() const {
+  GF_CHECK(epochs >= 1 || max_steps >= 1, "give epochs >= 1 or max_steps >= 1, got epochs=", epochs,
+           " max_steps=", max_steps);
+  GF_CHECK(max_steps >= 0, "max_steps must be >= 0, got ", max_steps);
+  GF_CHECK(batch_size >= 1, "batch_size must be at least 1, got ", batch_size);
+  GF_CHECK(optimizer == "adam" || optimizer == "adamw" || optimizer == "sgd",
+           "optimizer must be adam, adamw or sgd, got '", optimizer, "'");
+  GF_CHECK(lr > 0 && std::isfinite(lr), "lr must be positive, got ", lr);
+  GF_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "beta1 and beta2 must be in [0, 1), got ", beta1,
+           " and ", beta2);
+  GF_CHECK(schedule == "constant" || schedule == "step" || schedule == "cosine",
+           "schedule must be constant, step or cosine, got '", schedule, "'");
+  GF_CHECK(warmup_steps >= 0 && step_size >= 1, "warmup_steps must be >= 0 and step_size >= 1");
+  GF_CHECK(clip_grad_norm >= 0, "clip_grad_norm must be >= 0, got ", clip_grad_norm);
+  GF_CHECK(ema_decay >= 0 && ema_decay < 1, "ema_decay must be in [0, 1), got ", ema_decay);
+  GF_CHECK(checkpoint_every >= 0 && log_every >= 1 && max_bad_steps >= 1 && patience >= 0 && validate_every >= 0,
+           "checkpoint_every, validate_every and patience must be >= 0; log_every and max_bad_steps >= 1");
+}
+
+std::string checkpoint_path(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoint.gf").string(); }
+
+namespace {
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) { g_signal.store(sig); }
+
+// Installs SIGINT/SIGTERM handlers for the duration of training and restores the previous ones.
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal.store(0);
+    old_int_ = std::signal(SIGINT, on_signal);
+    old_term_ = std::signal(SIGTERM, on_signal);
+  }
+  ~SignalGuard() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+double scheduled_lr(const TrainOptions& o, double base, int64_t step, int64_t total) {
+  double lr = base;
+  if (o.schedule == "step") {
+    lr = base * std::pow(o.gamma, static_cast<double>(step / o.step_size));
+  } else if (o.schedule == "cosine") {
+    const double span = std::max<int64_t>(1, total - o.warmup_steps);
+    const double t = std::min(1.0, std::max(0.0, static_cast<double>(step - o.warmup_steps) / span));
+    lr = base * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + std::cos(M_PI * t)));
+  }
+  if (o.warmup_steps > 0 && step < o.warmup_steps) lr *= static_cast<double>(step + 1) / o.warmup_steps;
+  return lr;
+}
+
+struct Group {
+  std::string name;
+  std::vector<torch::Tensor> params;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  double base_lr = 0;
+};
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o, const nlohmann::json& over,
+                                                        const std::vector<torch::Tensor>& params, double& lr) {
+  lr = over.value("lr", o.lr);
+  const double b1 = over.value("beta1", o.beta1), b2 = over.value("beta2", o.beta2);
+  const double wd = over.value("weight_decay", o.weight_decay);
+  if (o.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(lr).betas(std::make_tuple(b1, b2)).weight_decay(wd));
+  }
+  if (o.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(lr).betas(std::make_tuple(b1, b2)).weight_decay(wd));
+  }
+  return std::make_unique<torch::optim::SGD>(
+      params, torch::optim::SGDOptions(lr).momentum(over.value("momentum", o.momentum)).weight_decay(wd));
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+torch::Tensor optimizer_blob(torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive archive;
+  opt.save(archive);
+  std::ostringstream out;
+  archive.save_to(out);
+  const std::string bytes = out.str();
+  auto t = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
+}
+
+void load_optimizer_blob(torch::optim::Optimizer& opt, const torch::Tensor& blob) {
+  std::string bytes(static_cast<const char*>(blob.data_ptr()), static_cast<size_t>(blob.numel()));
+  std::istringstream in(bytes);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in);
+  opt.load(archive);
+}
+
+// Running means of logged scalars between metrics lines.
+struct Meter {
+  std::map<std::string, std::pair<double, int64_t>> sums;
+  void add(const std::string& k, double v) {
+    auto& s = sums[k];
+    s.first += v;
+    s.second += 1;
+  }
+  nlohmann::json flush() {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto& [k, s] : sums) out[k] = s.second ? s.first / static_cast<double>(s.second) : 0.0;
+    sums.clear();
+    return out;
+  }
+};
+
+class Loop : public StepContext {
+ public:
+  Loop(Trainable& model, const TrainOptions& o, const FitContext& ctx)
+      : model_(model), o_(o), ctx_(ctx), noise_(make_generator(static_cast<uint64_t>(o.seed) * 2 + 1)) {
+    for (auto& [name, params] : model.parameter_groups()) {
+      Group g;
+      g.name = name;
+      g.params = params;
+      g.optimizer = make_optimizer(o, model.group_options(name), params, g.base_lr);
+      groups_.push_back(std::move(g));
+    }
+    if (o.ema_decay > 0) {
+      for (auto& [name, t] : model.named_state()) ema_.emplace_back(name, t.detach().clone());
+    }
+  }
+
+  void optimize(const std::string& name, const torch::Tensor& loss) override {
+    Group& g = group(name);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      bad_this_step_ = true;
+      last_bad_loss_ = value;
+      return;
+    }
+    g.optimizer->zero_grad();
+    loss.backward();
+    double norm = 0;
+    for (const auto& p : g.params) {
+      if (p.grad().defined()) norm += p.grad().pow(2).sum().item<double>();
+    }
+    norm = std::sqrt(norm);
+    if (!std::isfinite(norm)) {
+      bad_this_step_ = true;
+      last_bad_loss_ = value;
+      g.optimizer->zero_grad();
+      return;
+    }
+    if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(g.params, o_.clip_grad_norm);
+    set_lr(*g.optimizer, scheduled_lr(o_, g.base_lr, step_, total_steps_));
+    g.optimizer->step();
+    meter_.add("loss/" + name, value);
+    meter_.add("grad_norm/" + name, norm);
+  }
+  void log(const std::string& name, double value) override { meter_.add(name, value); }
+  at::Generator& generator() override { return noise_; }
+  int64_t step() const override { return step_; }
+
+  FitReport run(const TrainData& train, const TrainData* val, bool resume) {
+    const int64_t n = train.x.size(0);
+    GF_CHECK_AS(DataError, n >= 1, "give at least one training example", "the training data is empty");
+    const int64_t per_epoch = (n + o_.batch_size - 1) / o_.batch_size;
+    total_steps_ = o_.max_steps > 0 ? o_.max_steps : o_.epochs * per_epoch;
+    if (!o_.run_dir.empty()) fs::create_directories(o_.run_dir);
+    if (resume) load_checkpoint();
+    SignalGuard signals;
+    std::optional<Progress> bar;
+    if (ctx_.progress) bar.emplace("train", total_steps_, "step");
+    const auto started = std::chrono::steady_clock::now();
+    FitReport report;
+    model_.set_training(true);
+    while (step_ < total_steps_ && !stopped_early_) {
+      const int64_t epoch = step_ / per_epoch, in_epoch = step_ % per_epoch;
+      // The order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.
+      auto order_gen = make_generator(static_cast<uint64_t>(o_.seed) * 1000003 + static_cast<uint64_t>(epoch));
+      auto order = torch::randperm(n, order_gen, torch::TensorOptions().dtype(torch::kLong));
+      for (int64_t b = in_epoch; b < per_epoch && step_ < total_steps_; ++b) {
+        auto idx = order.slice(0, b * o_.batch_size, std::min(n, (b + 1) * o_.batch_size)).to(train.x.device());
+        Batch batch{train.x.index_select(0, idx),
+                    train.labels.defined() ? train.labels.index_select(0, idx) : torch::Tensor()};
+        bad_this_step_ = false;
+        model_.train_step(batch, *this);
+        if (bad_this_step_) {
+          ++bad_steps_total_;
+          if (++bad_in_a_row_ >= o_.max_bad_steps) {
+            throw NumericalError(msg("training stopped at step ", step_, ": the loss was ", last_bad_loss_, " for ",
+                                     bad_in_a_row_, " steps in a row (", bad_steps_total_, " skipped in all)"),
+                                 "lower lr, set clip_grad_norm, or check the data for extreme values; the last "
+                                 "good checkpoint is kept in the run directory");
+          }
+        } else {
+          bad_in_a_row_ = 0;
+          update_ema();
+        }
+        ++step_;
+        if (bar) bar->update(step_, last_line_);
+        if (step_ % o_.log_every == 0 || step_ == total_steps_) write_metrics(epoch);
+        const bool end_of_epoch = b + 1 == per_epoch;
+        if (val && ((o_.validate_every > 0 && step_ % o_.validate_every == 0) ||
+                    (o_.validate_every == 0 && end_of_epoch))) {
+          validate(*val);
+        }
+        if (o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) save_checkpoint();
+        if (g_signal.load() != 0) {
+          save_checkpoint();
+          throw Interrupted(msg("training interrupted at step ", step_, " of ", total_steps_),
+                            o_.run_dir.empty() ? "give --run-dir to keep checkpoints"
+                                               : "continue with --resume " + o_.run_dir);
+        }
+        if (stopped_early_) break;
+      }
+    }
+    if (bar) bar->finish(last_line_);
+    save_checkpoint();
+    if (!ema_.empty()) {
+      torch::NoGradGuard no_grad;
+      auto state = model_.named_state();
+      for (size_t i = 0; i < state.size(); ++i) state[i].second.copy_(ema_[i].second);
+    }
+    model_.set_training(false);
+    report.n_iter = step_;
+    report.converged = true;
+    report.history = loss_history_;
+    report.objective = loss_history_.empty() ? std::nan("") : loss_history_.back();
+    report.objective_name = "training loss (mean per example, last logged)";
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report.extra["skipped_steps"] = bad_steps_total_;
+    if (best_val_ < std::numeric_limits<double>::infinity()) report.extra["best_validation_loss"] = best_val_;
+    report.extra["stopped_early"] = stopped_early_;
+    return report;
+  }
+
+ private:
+  Group& group(const std::string& name) {
+    for (auto& g : groups_) {
+      if (g.name == name) return g;
+    }
+    throw InternalError(msg("optimizer group '", name, "' does not exist"), "report this as a bug");
+  }
+
+  void update_ema() {
+    if (ema_.empty()) return;
+    torch::NoGradGuard no_grad;
+    auto state = model_.named_state();
+    for (size_t i = 0; i < state.size(); ++i) {
+      auto& e = ema_[i].second;
+      if (at::isFloatingType(e.scalar_type())) {
+        e.mul_(o_.ema_decay).add_(state[i].second.detach(), 1 - o_.ema_decay);
+      } else {
+        e.copy_(state[i].second);
+      }
+    }
+  }
+
+  void validate(const TrainData& val) {
+    torch::NoGradGuard no_grad;
+    model_.set_training(false);
+    auto gen = make_generator(static_cast<uint64_t>(o_.seed) + 7);
+    double total = 0;
+    const int64_t n = val.x.size(0);
+    for (int64_t s = 0; s < n; s += o_.batch_size) {
+      const int64_t e = std::min(n, s + o_.batch_size);
+      Batch b{val.x.slice(0, s, e), val.labels.defined() ? val.labels.slice(0, s, e) : torch::Tensor()};
+      total += model_.eval_loss(b, gen) * static_cast<double>(e - s);
+    }
+    model_.set_training(true);
+    const double loss = total / static_cast<double>(n);
+    meter_.add("validation_loss", loss);
+    if (loss < best_val_ - 1e-12) {
+      best_val_ = loss;
+      since_best_ = 0;
+    } else if (o_.patience > 0 && ++since_best_ >= o_.patience) {
+      stopped_early_ = true;
+      log::info(msg("early stopping at step ", step_, ": validation loss ", loss, ", best ", best_val_));
+    }
+  }
+
+  void write_metrics(int64_t epoch) {
+    nlohmann::json line = meter_.flush();
+    if (line.contains("loss/" + groups_.front().name)) {
+      loss_history_.push_back(line["loss/" + groups_.front().name].get<double>());
+    }
+    std::ostringstream brief;
+    for (auto& [k, v] : line.items()) {
+      if (k.rfind("loss/", 0) == 0 || k == "validation_loss") brief << k << " " << v.get<double>() << "  ";
+    }
+    last_line_ = brief.str();
+    line["step"] = step_;
+    line["epoch"] = epoch;
+    line["lr"] = scheduled_lr(o_, groups_.front().base_lr, step_ - 1, total_steps_);
+    line["skipped_steps"] = bad_steps_total_;
+    if (o_.run_dir.empty()) return;
+    std::ofstream out(fs::path(o_.run_dir) / "metrics.jsonl", std::ios::app);
+    out << line.dump() << "\n";
+  }
+
+  void save_checkpoint() {
+    if (o_.run_dir.empty()) return;
+    ModelFileContents c;
+    c.kind = "checkpoint";
+    c.extra = {{"step", step_},
+               {"bad_steps_total", bad_steps_total_},
+               {"bad_in_a_row", bad_in_a_row_},
+               {"best_validation_loss", std::isfinite(best_val_) ? nlohmann::json(best_val_) : nlohmann::json()},
+               {"since_best", since_best_},
+               {"loss_history", loss_history_}};
+    for (auto& [name, t] : model_.named_state()) c.tensors["model/" + name] = t.detach();
+    for (auto& [name, t] : ema_) c.tensors["ema/" + name] = t;
+    for (auto& g : groups_) c.tensors["optimizer/" + g.name] = optimizer_blob(*g.optimizer);
+    c.tensors["rng/noise"] = noise_.get_state();
+    write_model_file(checkpoint_path(o_.run_dir), c);
+  }
+
+  void load_checkpoint() {
+    const std::string path = checkpoint_path(o_.run_dir);
+    GF_CHECK_AS(ModelFileError, fs::exists(path), "train without --resume to start afresh", "no checkpoint to resume: '",
+                path, "' does not exist");
+    ModelFileContents c = read_model_file(path);
+    GF_CHECK_AS(ModelFileError, c.kind == "checkpoint", "give the run directory of a training run", "'", path,
+                "' is not a training checkpoint");
+    auto take = [&](const std::string& key) -> const torch::Tensor& {
+      auto it = c.tensors.find(key);
+      GF_CHECK_AS(ModelFileError, it != c.tensors.end(), "the checkpoint belongs to another model or is damaged",
+                  "'", path, "' has no tensor '", key, "'");
+      return it->second;
+    };
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : model_.named_state()) {
+      const auto& saved = take("model/" + name);
+      GF_CHECK_AS(ModelFileError, saved.sizes() == t.sizes(), "resume with the options the run was started with", "'",
+                  path, "': tensor '", name, "' has shape ", saved.sizes(), ", the model has ", t.sizes());
+      t.copy_(saved);
+    }
+    for (auto& [name, t] : ema_) t.copy_(take("ema/" + name));
+    for (auto& g : groups_) load_optimizer_blob(*g.optimizer, take("optimizer/" + g.name));
+    noise_.set_state(take("rng/noise"));
+    step_ = c.extra.at("step").get<int64_t>();
+    bad_steps_total_ = c.extra.value("bad_steps_total", int64_t{0});
+    bad_in_a_row_ = c.extra.value("bad_in_a_row", int64_t{0});
+    if (c.extra.contains("best_validation_loss") && c.extra["best_validation_loss"].is_number()) {
+      best_val_ = c.extra["best_validation_loss"].get<double>();
+    }
+    since_best_ = c.extra.value("since_best", int64_t{0});
+    loss_history_ = c.extra.value("loss_history", std::vector<double>{});
+    log::info(msg("resuming from step ", step_, " of '", path, "'"));
+  }
+
+  Trainable& model_;
+  const TrainOptions& o_;
+  const FitContext& ctx_;
+  at::Generator noise_;
+  std::vector<Group> groups_;
+  std::vector<std::pair<std::string, torch::Tensor>> ema_;
+  Meter meter_;
+  std::vector<double> loss_history_;
+  std::string last_line_;
+  int64_t step_ = 0, total_steps_ = 0, bad_in_a_row_ = 0, bad_steps_total_ = 0, since_best_ = 0;
+  bool bad_this_step_ = false, stopped_early_ = false;
+  double last_bad_loss_ = 0, best_val_ = std::numeric_limits<double>::infinity();
+};
+
+}  // namespace
+
+FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
+              const FitContext& ctx, bool resume) {
+  options.validate();
+  Loop loop(model, options, ctx);
+  return loop.run(train, validation, resume);
+}
+
+}  // namespace gf::train
