@@ -169,11 +169,11 @@ class Loop : public StepContext {
     }
     g.optimizer->zero_grad();
     loss.backward();
-    double norm = 0;
+    std::vector<torch::Tensor> squares;  // one host sync per step, not one per parameter
     for (const auto& p : g.params) {
-      if (p.grad().defined()) norm += p.grad().pow(2).sum().item<double>();
+      if (p.grad().defined()) squares.push_back(p.grad().pow(2).sum().to(torch::kFloat64));
     }
-    norm = std::sqrt(norm);
+    const double norm = squares.empty() ? 0.0 : torch::stack(squares).sum().sqrt().item<double>();
     if (!std::isfinite(norm)) {
       bad_this_step_ = true;
       last_bad_loss_ = value;

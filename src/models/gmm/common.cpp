@@ -24,6 +24,15 @@ void validate_shared_options(int64_t n_components, const std::string& covariance
   GF_CHECK(dtype == "float64" || dtype == "float32", "dtype must be float64 or float32, got '", dtype, "'");
 }
 
+void check_training_matrix(const at::Tensor& x, int64_t n_components) {
+  GF_CHECK(x.defined() && x.dim() == 2, "mixture data must be a 2-D [N, D] matrix, got ", x.defined() ? x.dim() : 0,
+           " dimensions");
+  GF_CHECK_AS(DataError, x.size(1) > 0, "choose at least one numeric column", "the data has no columns");
+  GF_CHECK_AS(DataError, x.size(0) > 0, "give at least one row", "the data has no rows");
+  GF_CHECK_AS(InvalidArgument, n_components <= x.size(0), "lower n_components or give more rows", "n_components=",
+              n_components, " is larger than the number of rows (", x.size(0), ")");
+}
+
 void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns) {
   auto bad_inf = x.isinf();
   if (bad_inf.any().item<bool>()) {

@@ -92,12 +92,8 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   options_.validate();
   const auto started = std::chrono::steady_clock::now();
   const CovType type = gmm::parse_cov_type(options_.covariance_type);
-  GF_CHECK(train.x.defined() && train.x.dim() == 2, "GMM data must be a 2-D [N, D] matrix");
-  GF_CHECK_AS(DataError, train.x.size(1) > 0, "choose at least one numeric column", "the data has no columns");
-  GF_CHECK_AS(DataError, train.x.size(0) > 0, "give at least one row", "the data has no rows");
+  gmm::check_training_matrix(train.x, options_.n_components);
   const int64_t n = train.x.size(0), d = train.x.size(1), k = options_.n_components;
-  GF_CHECK_AS(InvalidArgument, k <= n, "lower n_components or give more rows", "n_components=", k,
-              " is larger than the number of rows (", n, ")");
   auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
   gmm::check_rows(x, options_.allow_missing, train.columns);
   const at::Tensor sw = gmm::checked_sample_weight(train.sample_weight, x);  // [N] or undefined

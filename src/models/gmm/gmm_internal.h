@@ -15,6 +15,8 @@ CovType parse_cov_type(const std::string& name);
 void validate_shared_options(int64_t n_components, const std::string& covariance_type, double tol, double reg_covar,
                              int64_t max_iter, int64_t n_init, const std::string& init_params,
                              const std::string& dtype);
+// A training matrix [N, D] with N >= 1, D >= 1 and N >= n_components.
+void check_training_matrix(const at::Tensor& x, int64_t n_components);
 // Infinite cells are a DataError naming row and column; NaN cells too unless allow_missing.
 void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns);
 // Sample weights [N] on x's device and dtype, checked (count, finite, non-negative, positive sum); undefined
