@@ -8,8 +8,6 @@
 namespace gf::gmm {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;  // log(2*pi)
-// Rows per block in the full-covariance E-step: keeps the [rows, K*D] block near the cache size.
-int64_t block_rows(int64_t k, int64_t d) { return std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(1, k * d)); }
 }  // namespace
 
 CovType parse_cov_type(const std::string& name) {
@@ -19,42 +17,6 @@ CovType parse_cov_type(const std::string& name) {
   if (name == "spherical") return CovType::spherical;
   throw InvalidArgument(msg("covariance_type must be full, tied, diag or spherical, got '", name, "'"),
                         "choose one of: full | tied | diag | spherical");
-}
-
-at::Tensor mahalanobis_sq(const at::Tensor& x, const at::Tensor& means, const at::Tensor& pc, CovType type) {
-  const int64_t n = x.size(0), d = x.size(1), k = means.size(0);
-  switch (type) {
-    case CovType::full: {
-      // y_nk = x_n U_k - mu_k U_k for all k at once: one GEMM against the stacked factors [D, K*D].
-      auto w = pc.permute({1, 0, 2}).reshape({d, k * d});            // [D, K*D]
-      auto b = at::bmm(means.unsqueeze(1), pc).reshape({1, k * d});  // [1, K*D]
-      auto quad = at::empty({n, k}, x.options());
-      const int64_t rows = block_rows(k, d);
-      for (int64_t s = 0; s < n; s += rows) {
-        const int64_t e = std::min(n, s + rows);
-        auto y = at::mm(x.slice(0, s, e), w);  // [rows, K*D]
-        y.sub_(b).square_();
-        quad.slice(0, s, e).copy_(y.view({e - s, k, d}).sum(-1));
-      }
-      return quad;
-    }
-    case CovType::tied: {
-      auto y = at::mm(x, pc);      // [N, D]
-      auto b = at::mm(means, pc);  // [K, D]
-      return (y.unsqueeze(1) - b.unsqueeze(0)).square_().sum(-1);
-    }
-    case CovType::diag: {
-      auto prec = pc.square();  // [K, D]
-      return (means.square() * prec).sum(1).unsqueeze(0) - 2.0 * at::mm(x, (means * prec).t()) +
-             at::mm(x.square(), prec.t());
-    }
-    case CovType::spherical: {
-      auto prec = pc.square();  // [K]
-      return means.square().sum(1).unsqueeze(0) * prec - 2.0 * at::mm(x, means.t()) * prec +
-             at::outer(x.square().sum(1), prec);
-    }
-  }
-  return {};
 }
 
 at::Tensor log_det_cholesky(const at::Tensor& pc, CovType type, int64_t k, int64_t d) {

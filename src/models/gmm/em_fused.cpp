@@ -113,9 +113,9 @@ EStepPlan make_plan(const at::Tensor& pc, const at::Tensor& log_offset, const at
   return plan;
 }
 
-// offset_k + log N(x_n | mu_k, Sigma_k) for a block of centred rows. [B, K]
-at::Tensor weighted_log_prob_block(const EStepPlan& plan, const at::Tensor& xb, const at::Tensor& xb_sq,
-                                  const at::Tensor& zb) {
+// (x_n - mu_k)^T P_k (x_n - mu_k) for a block of rows (xb_sq: their squares, diag/spherical; zb: their pair
+// products, full by pairs). [B, K]
+at::Tensor quad_block(const EStepPlan& plan, const at::Tensor& xb, const at::Tensor& xb_sq, const at::Tensor& zb) {
   const int64_t b = xb.size(0), k = plan.constant.size(1);
   at::Tensor quad;  // [B, K]
   switch (plan.type) {
@@ -140,7 +140,13 @@ at::Tensor weighted_log_prob_block(const EStepPlan& plan, const at::Tensor& xb, 
       quad = at::addmm(plan.mean_quad, xb, plan.cross, 1.0, -2.0).add_(xb_sq.sum(1, true) * plan.prec.unsqueeze(0));
       break;
   }
-  return quad.mul_(-0.5).add_(plan.constant);
+  return quad;
+}
+
+// offset_k + log N(x_n | mu_k, Sigma_k) for a block of centred rows. [B, K]
+at::Tensor weighted_log_prob_block(const EStepPlan& plan, const at::Tensor& xb, const at::Tensor& xb_sq,
+                                  const at::Tensor& zb) {
+  return quad_block(plan, xb, xb_sq, zb).mul_(-0.5).add_(plan.constant);
 }
 
 // One thread's running sums.
@@ -161,6 +167,19 @@ int64_t rows_per_block(CovType type, int64_t k, int64_t d) {
   return std::max<int64_t>(16, (int64_t{1} << 16) / std::max<int64_t>(1, width));
 }
 }  // namespace
+
+at::Tensor mahalanobis_sq(const at::Tensor& x, const at::Tensor& means, const at::Tensor& pc, CovType type) {
+  const int64_t n = x.size(0), d = x.size(1), k = means.size(0);
+  const EStepPlan plan = make_plan(pc, at::zeros({k}, means.options()), means, type, /*pairs=*/nullptr);
+  const bool squares = type == CovType::diag || type == CovType::spherical;
+  auto quad = at::empty({n, k}, x.options());  // [N, K]
+  const int64_t block = rows_per_block(type, k, d);
+  for (int64_t s = 0; s < n; s += block) {
+    auto xb = x.slice(0, s, std::min(n, s + block));
+    quad.slice(0, s, s + xb.size(0)).copy_(quad_block(plan, xb, squares ? xb.square() : at::Tensor(), {}));
+  }
+  return quad;
+}
 
 EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovType type) {
   EmData data;

@@ -37,7 +37,7 @@ struct Params {
   at::Tensor precisions_chol;  // same shapes as covariances
 };
 
-// (x_n - mu_k)^T P_k (x_n - mu_k) for complete rows. [N, K]
+// (x_n - mu_k)^T P_k (x_n - mu_k) for complete rows, in blocks with the E-step's formulas (em_fused.cpp). [N, K]
 at::Tensor mahalanobis_sq(const at::Tensor& x, const at::Tensor& means, const at::Tensor& precisions_chol,
                           CovType type);
 // log det of each component's precision Cholesky factor. [K]
