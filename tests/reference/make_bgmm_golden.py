@@ -21,18 +21,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_t
 from sklearn.mixture import BayesianGaussianMixture
 
-
-def data():
-    rng = np.random.default_rng(0)
-    centers = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 0.0], [0.0, 6.0, 4.0]])
-    scales = [np.array([[1.0, 0.3, 0.0], [0.0, 0.7, 0.2], [0.0, 0.0, 0.5]]),
-              np.array([[0.6, 0.0, 0.0], [0.4, 1.2, 0.0], [0.0, 0.0, 0.8]]),
-              np.array([[0.9, 0.0, 0.3], [0.0, 0.5, 0.0], [0.2, 0.0, 1.1]])]
-    counts = [160, 120, 80]
-    x = np.vstack([rng.standard_normal((n, 3)) @ s + c for n, s, c in zip(counts, scales, centers)])
-    x = x[rng.permutation(len(x))]
-    test = rng.standard_normal((20, 3)) * 3.0 + 2.0
-    return x, test
+from make_gmm_golden import data  # the same 3-cluster data set
 
 
 def full_cov(bg, d):

@@ -16,7 +16,8 @@ import sklearn
 from sklearn.mixture import GaussianMixture
 
 
-def main():
+def data():
+    """3 well-separated 3-D Gaussian clusters (360 rows, shuffled) and 20 spread-out test rows."""
     rng = np.random.default_rng(0)
     centers = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 0.0], [0.0, 6.0, 4.0]])
     scales = [np.array([[1.0, 0.3, 0.0], [0.0, 0.7, 0.2], [0.0, 0.0, 0.5]]),
@@ -26,6 +27,11 @@ def main():
     x = np.vstack([rng.standard_normal((n, 3)) @ s + c for n, s, c in zip(counts, scales, centers)])
     x = x[rng.permutation(len(x))]
     test = rng.standard_normal((20, 3)) * 3.0 + 2.0
+    return x, test
+
+
+def main():
+    x, test = data()
     k, d = 3, 3
     weights_init = np.array([0.3, 0.3, 0.4])
     means_init = np.array([[1.0, 1.0, 1.0], [4.0, 4.0, 1.0], [1.0, 5.0, 3.0]])
