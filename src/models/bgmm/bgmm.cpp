@@ -409,32 +409,24 @@ torch::Tensor BayesianGaussianMixture::score_samples(const torch::Tensor& x_in) 
 }
 
 namespace {
-Posterior posterior_of(const BayesianGaussianMixture& m) {
-  return {m.weight_concentration(), m.mean_precision(), m.means(), m.degrees_of_freedom(), m.covariances(),
-          m.precisions_cholesky()};
+// E_q[log pi_k + log N(x | mu_k, Lambda_k)] for rows already checked by prepare_input: the variational E-step's
+// weighted log-probabilities. [N, K]
+at::Tensor variational_joint(const BayesianGaussianMixture& m, const at::Tensor& x) {
+  const auto& o = m.options();
+  const Posterior q{m.weight_concentration(), m.mean_precision(), m.means(), m.degrees_of_freedom(),
+                    m.covariances(),          m.precisions_cholesky()};
+  const bool dp = o.weight_concentration_prior_type == "dirichlet_process";
+  return gmm::log_gaussian_prob(x, q.means, q.precisions_chol, gmm::parse_cov_type(o.covariance_type)) +
+         e_step_offset(q, dp, q.means.size(1)).unsqueeze(0);
 }
 }  // namespace
 
-torch::Tensor BayesianGaussianMixture::variational_log_prob(const torch::Tensor& x_in) const {
-  return at::logsumexp(
-             [&] {
-               auto x = prepare_input(x_in, "score samples");
-               const CovType type = gmm::parse_cov_type(options_.covariance_type);
-               const bool dp = options_.weight_concentration_prior_type == "dirichlet_process";
-               return gmm::log_gaussian_prob(x, means_, precisions_cholesky_, type) +
-                      e_step_offset(posterior_of(*this), dp, means_.size(1)).unsqueeze(0);
-             }(),
-             1)
-      .to(at::kDouble);
+torch::Tensor BayesianGaussianMixture::variational_log_prob(const torch::Tensor& x) const {
+  return at::logsumexp(variational_joint(*this, prepare_input(x, "score samples")), 1).to(at::kDouble);
 }
 
-torch::Tensor BayesianGaussianMixture::predict_proba(const torch::Tensor& x_in) const {
-  auto x = prepare_input(x_in, "predict");
-  const CovType type = gmm::parse_cov_type(options_.covariance_type);
-  const bool dp = options_.weight_concentration_prior_type == "dirichlet_process";
-  return at::softmax(gmm::log_gaussian_prob(x, means_, precisions_cholesky_, type) +
-                         e_step_offset(posterior_of(*this), dp, means_.size(1)).unsqueeze(0),
-                     1);
+torch::Tensor BayesianGaussianMixture::predict_proba(const torch::Tensor& x) const {
+  return at::softmax(variational_joint(*this, prepare_input(x, "predict")), 1);
 }
 
 torch::Tensor BayesianGaussianMixture::predict(const torch::Tensor& x) const { return predict_proba(x).argmax(1); }

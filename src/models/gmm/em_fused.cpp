@@ -214,7 +214,7 @@ EStepTotals em_iteration(const EmData& data, const at::Tensor& means, const at::
   std::vector<Accumulator> acc(static_cast<size_t>(n_slots));
   for (auto& a : acc) {
     a.mass = at::zeros({k}, xc.options());
-    a.first = at::zeros({k, d}, xc.options());
+    if (!by_pairs) a.first = at::zeros({k, d}, xc.options());
     if (by_pairs) a.moments = at::zeros({k, n_pairs + d}, xc.options());
     if (type == CovType::full && !by_pairs) a.second = at::zeros({k * d, d}, xc.options());
     if (type == CovType::diag || type == CovType::spherical) a.second = at::zeros({k, d}, xc.options());
@@ -263,7 +263,7 @@ EStepTotals em_iteration(const EmData& data, const at::Tensor& means, const at::
     acc[0].log_likelihood += acc[t].log_likelihood;
     acc[0].resp_log_resp += acc[t].resp_log_resp;
     acc[0].mass.add_(acc[t].mass);
-    acc[0].first.add_(acc[t].first);
+    if (acc[0].first.defined()) acc[0].first.add_(acc[t].first);
     if (acc[0].second.defined()) acc[0].second.add_(acc[t].second);
     if (acc[0].moments.defined()) acc[0].moments.add_(acc[t].moments);
   }
