@@ -1,7 +1,9 @@
 #include "genforge/registry.h"
 
 #include "genforge/core/error.h"
+#include "genforge/models/autoencoder.h"
 #include "genforge/models/bgmm.h"
+#include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
 #include "genforge/models/vae.h"
 
@@ -12,8 +14,10 @@ const std::vector<ModelInfo>& registered_models() {
       make_model_info<GaussianMixture>("gmm", "Gaussian mixture model fitted by EM (full/diag/tied/spherical)"),
       make_model_info<BayesianGaussianMixture>("bgmm", "variational Bayesian Gaussian mixture (Dirichlet process or "
                                                        "Dirichlet weight prior)"),
-      make_model_info<VariationalAutoencoder>("vae", "variational autoencoder (MLP; Bernoulli or Gaussian decoder; "
-                                                     "importance-weighted score)"),
+      make_model_info<VariationalAutoencoder>("vae", "variational autoencoder (MLP or conv; Bernoulli or Gaussian "
+                                                     "decoder; class-conditional; importance-weighted score)"),
+      make_model_info<Autoencoder>("autoencoder", "autoencoder (MLP or conv); score = minus reconstruction error"),
+      make_model_info<Gan>("gan", "GAN: DCGAN 28/32 or MLP; non-saturating or WGAN-GP loss; class-conditional"),
   };
   return models;
 }

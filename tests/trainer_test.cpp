@@ -84,7 +84,9 @@ TEST(Trainer, InterruptedAndResumedRunEqualsAStraightRunBitForBit) {
     EXPECT_EQ(e.exit_code(), 130);
   }
   Regression second;  // a fresh process would start from scratch like this
-  auto report = train::run(second, data, nullptr, regression_options(dir.file("b")), quiet(), /*resume=*/true);
+  auto resumed = regression_options(dir.file("b"));
+  resumed.resume = true;
+  auto report = train::run(second, data, nullptr, resumed, quiet());
   EXPECT_EQ(report.n_iter, 40);
   EXPECT_TRUE(torch::equal(second.w, straight.w)) << second.w << straight.w;
   // metrics.jsonl has one line per log_every steps.
@@ -125,7 +127,9 @@ TEST(Trainer, ResumeWithoutACheckpointIsAClearError) {
   test::TempDir dir;
   Regression m;
   auto data = regression_data();
-  EXPECT_THROW(train::run(m, data, nullptr, regression_options(dir.file("none")), quiet(), true), ModelFileError);
+  auto o = regression_options(dir.file("none"));
+  o.resume = true;
+  EXPECT_THROW(train::run(m, data, nullptr, o, quiet()), ModelFileError);
   auto bad = regression_options(dir.file("x"));
   bad.optimizer = "adagrad";
   EXPECT_THROW(train::run(m, data, nullptr, bad, quiet()), InvalidArgument);

@@ -15,14 +15,17 @@
 
 namespace gf {
 
-enum class Likelihood { exact, lower_bound, none };
+// What score_samples returns: an exact log-likelihood, a lower bound on it, a score that is not a likelihood
+// (higher = more typical, e.g. an autoencoder's negative reconstruction error), or nothing (NotSupported).
+enum class Likelihood { exact, lower_bound, score, none };
 const char* to_string(Likelihood l);
 
 struct Capabilities {
   std::string data_kind = "table";  // "table" (numeric matrix) | "images" | "sequences" | "text"
   Likelihood likelihood = Likelihood::exact;
   bool conditional_sampling = false;  // can fill in missing columns given the others
-  bool latent_space = false;          // encode / decode
+  bool latent_space = false;          // decode (and, with an encoder, transform)
+  bool standard_normal_prior = true;  // latent codes are drawn from N(0, I) (else from a fitted code distribution)
   bool missing_values = false;        // fit and score rows with missing cells
   bool sample_weights = false;
   nlohmann::json to_json() const;
@@ -72,6 +75,18 @@ class Model {
   virtual std::vector<std::string> init_names() const { return {}; }
   virtual void set_init(const std::string& name, const torch::Tensor& value);
 
+  // Latent-variable models (latent_dim() > 0, Gaussian prior N(0, I)): decode codes [N, latent] to examples, and
+  // (where there is an encoder) encode examples to codes. `labels` [N] int64 are the classes of a
+  // class-conditional model (n_classes() > 0) and are ignored otherwise. Defaults: NotSupported.
+  virtual int64_t latent_dim() const { return 0; }
+  virtual int64_t n_classes() const { return 0; }
+  virtual torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const;
+  // Codes from the model's latent distribution. [n, latent]. Default: N(0, I).
+  virtual torch::Tensor sample_latent(int64_t n, at::Generator& gen) const;
+  virtual torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const;
+  // One sample per label [N] of a class-conditional model. Default: NotSupported.
+  virtual torch::Tensor sample_labelled(const torch::Tensor& labels, at::Generator& gen) const;
+
   virtual TensorMap state() const = 0;
   virtual void load_state(const TensorMap& tensors) = 0;
 
@@ -85,5 +100,18 @@ class Model {
   nlohmann::json schema_ = nlohmann::json::object();
   FitReport report_;
 };
+
+// Spherical interpolation between two codes (the path that stays at the typical radius of a Gaussian prior;
+// White 2016). t in [0, 1]. [L] each.
+torch::Tensor slerp(const torch::Tensor& z0, const torch::Tensor& z1, double t);
+
+// `rows` strips of `steps` examples each: two codes drawn from the latent distribution, slerped (N(0, I) priors) or
+// joined by a straight line (fitted code distributions), decoded. For a class-conditional
+// model every example has class `label` (-1: a random class per row). [rows * steps, ...]
+torch::Tensor interpolate_latent(const Model& model, int64_t steps, int64_t rows, at::Generator& gen,
+                                 int64_t label = -1);
+
+// Checks class indices [N] of a model with n_classes classes; an index outside [0, n_classes) is InvalidArgument.
+void check_class_labels(const torch::Tensor& labels, int64_t n_classes);
 
 }  // namespace gf

@@ -18,7 +18,9 @@
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
+#include "genforge/data/images.h"
 #include "genforge/io/model_file.h"
+#include "genforge/viz/plot.h"
 
 namespace gf::train {
 namespace fs = std::filesystem;
@@ -38,8 +40,10 @@ void TrainOptions::validate() const {
   GF_CHECK(warmup_steps >= 0 && step_size >= 1, "warmup_steps must be >= 0 and step_size >= 1");
   GF_CHECK(clip_grad_norm >= 0, "clip_grad_norm must be >= 0, got ", clip_grad_norm);
   GF_CHECK(ema_decay >= 0 && ema_decay < 1, "ema_decay must be in [0, 1), got ", ema_decay);
-  GF_CHECK(checkpoint_every >= 0 && log_every >= 1 && max_bad_steps >= 1 && patience >= 0 && validate_every >= 0,
-           "checkpoint_every, validate_every and patience must be >= 0; log_every and max_bad_steps >= 1");
+  GF_CHECK(checkpoint_every >= 0 && log_every >= 1 && max_bad_steps >= 1 && patience >= 0 && validate_every >= 0 &&
+               sample_every >= 0,
+           "checkpoint_every, validate_every, sample_every and patience must be >= 0; log_every and max_bad_steps >= 1");
+  GF_CHECK(!resume || !run_dir.empty(), "resume needs the run directory of the run to continue (run_dir)");
 }
 
 std::string checkpoint_path(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoint.gf").string(); }
@@ -190,13 +194,13 @@ class Loop : public StepContext {
   at::Generator& generator() override { return noise_; }
   int64_t step() const override { return step_; }
 
-  FitReport run(const TrainData& train, const TrainData* val, bool resume) {
+  FitReport run(const TrainData& train, const TrainData* val) {
     const int64_t n = train.x.size(0);
     GF_CHECK_AS(DataError, n >= 1, "give at least one training example", "the training data is empty");
     const int64_t per_epoch = (n + o_.batch_size - 1) / o_.batch_size;
     total_steps_ = o_.max_steps > 0 ? o_.max_steps : o_.epochs * per_epoch;
     if (!o_.run_dir.empty()) fs::create_directories(o_.run_dir);
-    if (resume) load_checkpoint();
+    if (o_.resume) load_checkpoint();
     SignalGuard signals;
     std::optional<Progress> bar;
     if (ctx_.progress) bar.emplace("train", total_steps_, "step");
@@ -235,6 +239,7 @@ class Loop : public StepContext {
           validate(*val);
         }
         if (o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) save_checkpoint();
+        if (o_.sample_every > 0 && step_ % o_.sample_every == 0) write_preview(msg("step_", padded(step_), ".png"));
         if (g_signal.load() != 0) {
           save_checkpoint();
           throw Interrupted(msg("training interrupted at step ", step_, " of ", total_steps_),
@@ -246,12 +251,15 @@ class Loop : public StepContext {
     }
     if (bar) bar->finish(last_line_);
     save_checkpoint();
+    finished_ = true;
     if (!ema_.empty()) {
       torch::NoGradGuard no_grad;
       auto state = model_.named_state();
       for (size_t i = 0; i < state.size(); ++i) state[i].second.copy_(ema_[i].second);
     }
     model_.set_training(false);
+    write_preview("final.png");
+    write_loss_curve();
     report.n_iter = step_;
     report.converged = true;
     report.history = loss_history_;
@@ -328,6 +336,55 @@ class Loop : public StepContext {
     out << line.dump() << "\n";
   }
 
+  static std::string padded(int64_t step) {
+    std::string digits = std::to_string(step);
+    return std::string(digits.size() < 6 ? 6 - digits.size() : 0, '0') + digits;
+  }
+
+  // A grid of the model's preview images, always from the same noise so grids over time are comparable.
+  void write_preview(const std::string& file) {
+    if (o_.run_dir.empty()) return;
+    torch::NoGradGuard no_grad;
+    const bool was_training = !finished_;
+    model_.set_training(false);
+    auto gen = make_generator(static_cast<uint64_t>(o_.seed) + 4242);
+    auto images = model_.preview(64, gen);
+    if (was_training) model_.set_training(true);
+    if (!images.defined()) return;
+    fs::create_directories(fs::path(o_.run_dir) / "samples");
+    write_png_grid((fs::path(o_.run_dir) / "samples" / file).string(), images.cpu(), 8);
+  }
+
+  // loss.png: every loss and the validation loss against the step, from metrics.jsonl (so a resumed run's curve
+  // covers the whole run).
+  void write_loss_curve() {
+    if (o_.run_dir.empty()) return;
+    std::ifstream in(fs::path(o_.run_dir) / "metrics.jsonl");
+    std::map<std::string, viz::Series> curves;
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || !j.contains("step")) continue;
+      for (auto& [key, value] : j.items()) {
+        if ((key.rfind("loss/", 0) != 0 && key != "validation_loss") || !value.is_number()) continue;
+        auto& s = curves[key];
+        s.x.push_back(j["step"].get<double>());
+        s.y.push_back(value.get<double>());
+      }
+    }
+    if (curves.empty()) return;
+    const std::vector<std::array<uint8_t, 3>> palette = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}};
+    std::vector<viz::Series> series;
+    for (auto& [key, s] : curves) {
+      s.label = key;
+      s.line = true;
+      s.color = palette[series.size() % palette.size()];
+      series.push_back(std::move(s));
+    }
+    viz::write_scatter_png((fs::path(o_.run_dir) / "loss.png").string(), series,
+                           {"training curves", "step", "loss (mean per example)"});
+  }
+
   void save_checkpoint() {
     if (o_.run_dir.empty()) return;
     ModelFileContents c;
@@ -389,17 +446,17 @@ class Loop : public StepContext {
   std::vector<double> loss_history_;
   std::string last_line_;
   int64_t step_ = 0, total_steps_ = 0, bad_in_a_row_ = 0, bad_steps_total_ = 0, since_best_ = 0;
-  bool bad_this_step_ = false, stopped_early_ = false;
+  bool bad_this_step_ = false, stopped_early_ = false, finished_ = false;
   double last_bad_loss_ = 0, best_val_ = std::numeric_limits<double>::infinity();
 };
 
 }  // namespace
 
 FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
-              const FitContext& ctx, bool resume) {
+              const FitContext& ctx) {
   options.validate();
   Loop loop(model, options, ctx);
-  return loop.run(train, validation, resume);
+  return loop.run(train, validation);
 }
 
 }  // namespace gf::train

@@ -95,9 +95,21 @@ void write_scatter_png(const std::string& path, const std::vector<Series>& serie
   }
   c.rect(left, top, right, top + 1, black), c.rect(left, bottom, right, bottom + 1, black);
   c.rect(left, top, left + 1, bottom, black), c.rect(right, top, right + 1, bottom, black);
+  auto finite = [](const Series& s, size_t i) { return std::isfinite(s.x[i]) && std::isfinite(s.y[i]); };
   for (const auto& s : series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
-      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) c.dot(sx(s.x[i]), sy(s.y[i]), 2.5, s.color, 0.55);
+      if (!finite(s, i)) continue;
+      if (!s.line) {
+        c.dot(sx(s.x[i]), sy(s.y[i]), 2.5, s.color, 0.55);
+      } else if (i > 0 && finite(s, i - 1)) {
+        // A segment as dots one pixel apart.
+        const double x0 = sx(s.x[i - 1]), y0 = sy(s.y[i - 1]), x1 = sx(s.x[i]), y1 = sy(s.y[i]);
+        const int n = 1 + static_cast<int>(std::max(std::abs(x1 - x0), std::abs(y1 - y0)));
+        for (int k = 0; k <= n; ++k) {
+          const double t = static_cast<double>(k) / n;
+          c.dot(x0 + t * (x1 - x0), y0 + t * (y1 - y0), 1.3, s.color, 0.9);
+        }
+      }
     }
   }
   c.text((o.width - c.text_width(o.title, 2)) / 2, 10, o.title, black, 2);

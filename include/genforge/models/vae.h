@@ -1,5 +1,6 @@
-// Variational autoencoder (Kingma & Welling 2014) trained by the shared Trainer. MLP encoder/decoder;
-// Bernoulli decoder (pixels in [0, 1] as probabilities, the convention of the PyTorch example and most papers)
+// Variational autoencoder (Kingma & Welling 2014) trained by the shared Trainer. MLP or convolutional
+// encoder/decoder; optionally class-conditional (Sohn et al. 2015: the one-hot class joins the encoder's features
+// and the decoder's code, so `sample_labelled` draws a chosen class); Bernoulli decoder (pixels in [0, 1] as probabilities, the convention of the PyTorch example and most papers)
 // or Gaussian decoder with a learned per-pixel variance; beta-VAE weighting of the KL term.
 //
 // score_samples is the importance-weighted bound (Burda et al. 2016) with iw_samples = k draws from the encoder:
@@ -8,13 +9,14 @@
 //
 //   gf::VaeOptions o;                    // 784-400-20 by default
 //   gf::VariationalAutoencoder vae(o);
-//   vae.fit({images});                   // [N, C, H, W] or [N, D], values in [0, 1]
+//   vae.fit({images, {}, {}, labels});  // [N, C, H, W] or [N, D], values in [0, 1]; labels for conditional
 //   auto z = vae.transform(images);      // [N, latent] posterior means
 #pragma once
 #include <torch/types.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
@@ -23,13 +25,13 @@
 namespace gf {
 
 struct VaeOptions : train::TrainOptions {
-  std::string architecture = "mlp";   // mlp
+  std::string architecture = "mlp";   // mlp | conv (two stride-2 convolutions; image sides divisible by 4)
   int64_t hidden = 400;               // hidden units of encoder and decoder
   int64_t latent = 20;                // latent dimensions
   std::string decoder = "bernoulli";  // bernoulli | gaussian (learned per-pixel variance)
   double beta = 1.0;                  // weight of the KL term (beta-VAE)
   int64_t iw_samples = 1;             // k of score_samples' importance-weighted bound (1: ELBO)
-  bool resume = false;                // continue the run in run_dir from its checkpoint
+  bool conditional = false;           // class-conditional (needs labelled data)
 
   void validate() const;
 };
@@ -49,12 +51,17 @@ class VariationalAutoencoder : public Model {
 
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
   bool fitted() const override { return net_ != nullptr; }
-  torch::Tensor sample(int64_t n, at::Generator& gen) const override;  // [n, ...] decoder means
-  torch::Tensor score_samples(const torch::Tensor& x) const override;  // [N] IWAE bound, nats
+  // [n, ...] decoder means; a conditional model draws classes uniformly.
+  torch::Tensor sample(int64_t n, at::Generator& gen) const override;
+  torch::Tensor sample_labelled(const torch::Tensor& labels, at::Generator& gen) const override;
+  // [N] IWAE bound, nats. A conditional model scores log p(x | class) and needs `labels`.
+  torch::Tensor score_samples(const torch::Tensor& x) const override;
   // The bound with an explicit number of importance samples. [N]
-  torch::Tensor importance_weighted_bound(const torch::Tensor& x, int64_t k) const;
-  torch::Tensor transform(const torch::Tensor& x) const;  // [N, latent] encoder means
-  torch::Tensor decode(const torch::Tensor& z) const;     // [N, ...] decoder means
+  torch::Tensor importance_weighted_bound(const torch::Tensor& x, int64_t k, const torch::Tensor& labels = {}) const;
+  torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, latent] means
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...] means
+  int64_t latent_dim() const override { return options_.latent; }
+  int64_t n_classes() const override;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;
@@ -62,8 +69,6 @@ class VariationalAutoencoder : public Model {
   struct Net;  // the torch module (defined in src/models/vae/)
 
  private:
-  torch::Tensor flatten_input(const torch::Tensor& x, const char* what) const;  // [N, D] float32
-  std::vector<int64_t> example_shape() const;
   VaeOptions options_;
   std::shared_ptr<Net> net_;
 };

@@ -47,7 +47,9 @@ struct TrainOptions {
   int64_t log_every = 50;              // steps between metrics.jsonl lines
   int64_t max_bad_steps = 20;          // consecutive non-finite losses before training stops with an error
   int64_t seed = 0;
-  std::string run_dir;                 // checkpoints + metrics; empty: none written
+  int64_t sample_every = 0;            // steps between sample grids in run_dir/samples/ (0: only at the end)
+  std::string run_dir;                 // checkpoints, metrics, sample grids, loss curve; empty: none written
+  bool resume = false;                 // continue the run in run_dir from its checkpoint
 
   void validate() const;
 };
@@ -83,7 +85,10 @@ void add_train_options(OptionTable<Options>& t) {
       .add("max_bad_steps", static_cast<int64_t O::*>(&TrainOptions::max_bad_steps),
            "consecutive non-finite losses tolerated")
       .add("seed", static_cast<int64_t O::*>(&TrainOptions::seed), "seed of initialisation, shuffling and noise")
-      .add("run_dir", static_cast<std::string O::*>(&TrainOptions::run_dir), "run directory (checkpoints, metrics)");
+      .add("sample_every", static_cast<int64_t O::*>(&TrainOptions::sample_every),
+           "steps between sample grids in the run directory (0: at the end only)")
+      .add("run_dir", static_cast<std::string O::*>(&TrainOptions::run_dir), "run directory (checkpoints, metrics)")
+      .add("resume", static_cast<bool O::*>(&TrainOptions::resume), "continue the run in run_dir from its checkpoint");
 }
 
 struct Batch {
@@ -115,6 +120,9 @@ class Trainable {
   virtual double eval_loss(const Batch& batch, at::Generator& gen) = 0;
   // Per-group options that differ from the shared ones (e.g. a GAN's betas), as {"lr": 2e-4, "beta1": 0.5}.
   virtual nlohmann::json group_options(const std::string& group) const { return nlohmann::json::object(); }
+  // Images [n, C, H, W] in [0, 1] drawn with `gen` (the same noise each time), for the run directory's sample
+  // grids; undefined when the model has nothing to show.
+  virtual torch::Tensor preview(int64_t n, at::Generator& gen) { return {}; }
 };
 
 struct TrainData {
@@ -122,11 +130,12 @@ struct TrainData {
   torch::Tensor labels;  // [N] int64 or undefined
 };
 
-// Runs training (resuming from options.run_dir/checkpoint.gf when `resume`); the model's tensors end at the last
-// step's values (or the EMA's, when ema_decay > 0). Interruption (SIGINT/SIGTERM) saves a checkpoint and
-// throws gf::Interrupted.
+// Runs training (resuming from options.run_dir/checkpoint.gf when options.resume); the model's tensors end at the
+// last step's values (or the EMA's, when ema_decay > 0). Interruption (SIGINT/SIGTERM) saves a checkpoint and
+// throws gf::Interrupted. With a run_dir it also leaves metrics.jsonl, loss.png (loss curves) and, for models
+// with a preview, samples/step_NNNNNN.png every sample_every steps and samples/final.png.
 FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
-              const FitContext& ctx, bool resume = false);
+              const FitContext& ctx);
 
 // Path of the checkpoint inside a run directory.
 std::string checkpoint_path(const std::string& run_dir);

@@ -1,4 +1,5 @@
-// Plots people look at, written as PNG: scatter plots of several labelled series with axes, ticks and a legend.
+// Plots people look at, written as PNG: scatter or line plots of several labelled series with axes, ticks and a
+// legend.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -11,6 +12,7 @@ struct Series {
   std::vector<double> x, y;
   std::array<uint8_t, 3> color{31, 119, 180};
   std::string label;
+  bool line = false;  // connect consecutive points (a curve) instead of drawing dots
 };
 
 struct PlotOptions {
@@ -18,7 +20,7 @@ struct PlotOptions {
   int width = 720, height = 540;
 };
 
-// Writes atomically. Non-finite points are skipped.
+// Writes atomically. Non-finite points are skipped (and break a line).
 void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& options);
 
 }  // namespace gf::viz

@@ -1,55 +1,55 @@
 #include "genforge/models/vae.h"
 
-#include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
-
 #include <cmath>
 #include <optional>
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "models/neural/neural.h"
 
 namespace gf {
 
+namespace {
+constexpr double kLog2Pi = 1.8378770664093453;
+}
+
 struct VariationalAutoencoder::Net : torch::nn::Module {
-  Net(int64_t d, int64_t hidden, int64_t latent, bool gaussian)
-      : fc1(register_module("fc1", torch::nn::Linear(d, hidden))),
-        fc_mu(register_module("fc_mu", torch::nn::Linear(hidden, latent))),
-        fc_logvar(register_module("fc_logvar", torch::nn::Linear(hidden, latent))),
-        fc3(register_module("fc3", torch::nn::Linear(latent, hidden))),
-        fc4(register_module("fc4", torch::nn::Linear(hidden, d))) {
-    if (gaussian) log_var_x = register_parameter("log_var_x", torch::zeros({d}));
-  }
-  // PyTorch's default Linear initialisation (U(+-1/sqrt(fan_in)) for weights and biases), from our generator.
-  void initialise(at::Generator& gen) {
-    torch::NoGradGuard no_grad;
-    for (auto* l : {&fc1, &fc_mu, &fc_logvar, &fc3, &fc4}) {
-      const double bound = 1.0 / std::sqrt(static_cast<double>((*l)->weight.size(1)));
-      (*l)->weight.uniform_(-bound, bound, gen);
-      (*l)->bias.uniform_(-bound, bound, gen);
+  Net(const neural::Geometry& g, const VaeOptions& o) : geometry(g), latent(o.latent) {
+    codec = register_module("codec", neural::Codec(g, o.architecture, o.hidden, 2 * o.latent, o.latent));
+    if (o.decoder == "gaussian") log_var_x = register_parameter("log_var_x", torch::zeros({g.numel()}));
+    if (g.n_classes > 0) {
+      log_class_prior = register_buffer("log_class_prior",
+                                        torch::full({g.n_classes}, -std::log(static_cast<double>(g.n_classes))));
     }
   }
-  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x) {  // [N, L] each
-    auto h = torch::relu(fc1(x));
-    return {fc_mu(h), fc_logvar(h)};
+  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& condition) {
+    auto code = codec->encode(x, condition);  // [N, 2L]
+    return {code.slice(1, 0, latent), code.slice(1, latent)};
   }
-  torch::Tensor decode_logits(const torch::Tensor& z) { return fc4(torch::relu(fc3(z))); }  // [N, D]
-  // log p(x | z) summed over pixels. [N] (or [k, N] for z [k, N, L])
-  torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) {
-    auto out = decode_logits(z);
+  // Decoder logits for codes z [N, L] or [k, N, L] (the condition [N, K] is repeated over k). [N, D] or [k, N, D]
+  torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& condition) {
+    if (z.dim() == 2) return codec->decode(z, condition);
+    auto flat = z.reshape({-1, z.size(2)});
+    auto cond = condition.defined() ? condition.repeat({z.size(0), 1}) : condition;
+    return codec->decode(flat, cond).reshape({z.size(0), z.size(1), -1});
+  }
+  // log p(x | z) summed over pixels; x [N, D]. [N] (or [k, N] for z [k, N, L])
+  torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& condition) {
+    auto out = decode_logits(z, condition);
     if (!log_var_x.defined()) {
       return -torch::binary_cross_entropy_with_logits(out, x.expand_as(out), {}, {}, at::Reduction::None).sum(-1);
     }
     auto mean = torch::sigmoid(out);
-    constexpr double kLog2Pi = 1.8378770664093453;
     return -0.5 * ((x - mean).pow(2) * torch::exp(-log_var_x) + log_var_x + kLog2Pi).sum(-1);
   }
-  torch::nn::Linear fc1, fc_mu, fc_logvar, fc3, fc4;
-  torch::Tensor log_var_x;  // [D] Gaussian decoder only
+  neural::Geometry geometry;
+  int64_t latent;
+  neural::Codec codec{nullptr};
+  torch::Tensor log_var_x;        // [D] Gaussian decoder only
+  torch::Tensor log_class_prior;  // [K] conditional only: training class frequencies
 };
 
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
 
 // The Trainer's view of the model.
 class VaeTrainable : public train::Trainable {
@@ -58,26 +58,32 @@ class VaeTrainable : public train::Trainable {
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     return {{"model", net_.parameters()}};
   }
-  std::vector<std::pair<std::string, torch::Tensor>> named_state() override {
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (auto& p : net_.named_parameters()) out.emplace_back(p.key(), p.value());
-    for (auto& b : net_.named_buffers()) out.emplace_back(b.key(), b.value());
-    return out;
-  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
   void set_training(bool on) override { net_.train(on); }
   // Negative ELBO per example, with beta on the KL term. [N]
-  torch::Tensor loss(const torch::Tensor& x, at::Generator& gen) {
-    auto [mu, logvar] = net_.encode(x);
+  torch::Tensor loss(const train::Batch& b, at::Generator& gen) {
+    auto condition = neural::one_hot(b.labels, net_.geometry.n_classes);
+    auto [mu, logvar] = net_.encode(b.x, condition);
     auto eps = at::randn(mu.sizes(), gen, mu.options());
     auto z = mu + eps * torch::exp(0.5 * logvar);
     auto kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
-    return -net_.log_likelihood(x, z) + beta_ * kl;
+    return -net_.log_likelihood(b.x.flatten(1), z, condition) + beta_ * kl;
   }
   void train_step(const train::Batch& batch, train::StepContext& ctx) override {
-    ctx.optimize("model", loss(batch.x, ctx.generator()).mean());
+    ctx.optimize("model", loss(batch, ctx.generator()).mean());
   }
   double eval_loss(const train::Batch& batch, at::Generator& gen) override {
-    return loss(batch.x, gen).mean().item<double>();
+    return loss(batch, gen).mean().item<double>();
+  }
+  torch::Tensor preview(int64_t n, at::Generator& gen) override {
+    if (!net_.geometry.is_image()) return {};
+    auto z = at::randn({n, net_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(neural::device_of(net_));
+    torch::Tensor condition;
+    if (net_.geometry.n_classes > 0) {
+      condition = neural::one_hot(torch::arange(n, z.options().dtype(torch::kLong)) % net_.geometry.n_classes,
+                                  net_.geometry.n_classes);
+    }
+    return torch::sigmoid(net_.decode_logits(z, condition)).reshape(net_.geometry.batch_shape(n));
   }
 
  private:
@@ -88,7 +94,8 @@ class VaeTrainable : public train::Trainable {
 
 void VaeOptions::validate() const {
   train::TrainOptions::validate();
-  GF_CHECK(architecture == "mlp", "architecture must be mlp, got '", architecture, "'");
+  GF_CHECK(architecture == "mlp" || architecture == "conv", "architecture must be mlp or conv, got '", architecture,
+           "'");
   GF_CHECK(hidden >= 1 && latent >= 1, "hidden and latent must be at least 1, got ", hidden, " and ", latent);
   GF_CHECK(decoder == "bernoulli" || decoder == "gaussian", "decoder must be bernoulli or gaussian, got '", decoder,
            "'");
@@ -99,13 +106,13 @@ void VaeOptions::validate() const {
 const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
   static const OptionTable<VaeOptions> table = [] {
     OptionTable<VaeOptions> t("vae");
-    t.add("architecture", &VaeOptions::architecture, "encoder/decoder network", {"mlp"})
+    t.add("architecture", &VaeOptions::architecture, "encoder/decoder network", {"mlp", "conv"})
         .add("hidden", &VaeOptions::hidden, "hidden units")
         .add("latent", &VaeOptions::latent, "latent dimensions")
         .add("decoder", &VaeOptions::decoder, "likelihood of pixels", {"bernoulli", "gaussian"})
         .add("beta", &VaeOptions::beta, "weight of the KL term (beta-VAE)")
         .add("iw_samples", &VaeOptions::iw_samples, "importance samples of score_samples (1: ELBO)")
-        .add("resume", &VaeOptions::resume, "continue the run in run_dir from its checkpoint");
+        .add("conditional", &VaeOptions::conditional, "class-conditional (labelled data)");
     train::add_train_options(t);
     return t;
   }();
@@ -125,122 +132,144 @@ Capabilities VariationalAutoencoder::capabilities() const {
 
 nlohmann::json VariationalAutoencoder::options_json() const { return option_table().to_json(options_); }
 
-std::vector<int64_t> VariationalAutoencoder::example_shape() const {
-  if (schema_.contains("example_shape")) return schema_["example_shape"].get<std::vector<int64_t>>();
-  return {net_->fc1->weight.size(1)};
-}
-
-torch::Tensor VariationalAutoencoder::flatten_input(const torch::Tensor& x, const char* what) const {
-  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train vae ...`) or load a fitted one",
-              "this VAE is not fitted yet, so it cannot ", what);
-  GF_CHECK(x.defined() && x.dim() >= 2, "data for ", what, " must be [N, ...], got ", x.defined() ? x.dim() : 0,
-           " dimensions");
-  auto flat = x.reshape({x.size(0), -1}).to(net_->fc1->weight.device(), torch::kFloat32);
-  GF_CHECK_AS(DataError, flat.size(1) == net_->fc1->weight.size(1), "give images of the size the model was trained on",
-              "each example has ", flat.size(1), " values, the model expects ", net_->fc1->weight.size(1));
-  return flat;
-}
+int64_t VariationalAutoencoder::n_classes() const { return net_ ? net_->geometry.n_classes : 0; }
 
 FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext& ctx) {
   options_.validate();
-  const auto& x_in = train_set.x;
-  GF_CHECK(x_in.defined() && x_in.dim() >= 2, "VAE data must be [N, ...] (images [N, C, H, W] or rows [N, D])");
-  GF_CHECK_AS(DataError, x_in.size(0) >= 1, "give at least one example", "the training data is empty");
-  auto x = x_in.reshape({x_in.size(0), -1}).to(ctx.device, torch::kFloat32);  // [N, D]
-  GF_CHECK_AS(DataError, x.isfinite().all().item<bool>(), "remove NaN or infinite values", "the data holds NaN or inf");
-  if (options_.decoder == "bernoulli") {
-    GF_CHECK_AS(DataError, (x >= 0).all().item<bool>() && (x <= 1).all().item<bool>(),
-                "scale pixels to [0, 1] (images are divided by 255 when loaded), or use decoder=gaussian",
-                "a Bernoulli decoder needs values in [0, 1]; the data range is [", x.min().item<double>(), ", ",
-                x.max().item<double>(), "]");
-  }
-  const int64_t d = x.size(1);
-  net_ = std::make_shared<Net>(d, options_.hidden, options_.latent, options_.decoder == "gaussian");
+  auto geometry = neural::geometry_of(train_set, options_.conditional, "VAE");
+  neural::check_architecture(options_.architecture, geometry, "VAE");
+  const bool unit = options_.decoder == "bernoulli";
+  auto x = neural::checked_input(train_set.x, geometry, ctx.device, unit, "VAE (decoder=bernoulli)", "fit");
+  auto labels = neural::checked_labels(train_set.labels, geometry, x.size(0), ctx.device);
+  net_.reset();
+  auto net = std::make_shared<Net>(geometry, options_);
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
-  net_->initialise(init_gen);
-  net_->to(ctx.device);
-  VaeTrainable trainable(*net_, options_.beta);
-  train::TrainData data{x, train_set.labels};
+  neural::init_like_pytorch(*net, init_gen);
+  if (labels.defined()) {
+    auto counts = torch::bincount(labels.cpu(), {}, geometry.n_classes).to(torch::kFloat32);
+    net->log_class_prior.copy_(torch::log(counts / counts.sum()));
+  }
+  net->to(ctx.device);
+  VaeTrainable trainable(*net, options_.beta);
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
-    val = train::TrainData{ctx.validation->x.reshape({ctx.validation->x.size(0), -1}).to(ctx.device, torch::kFloat32),
-                           {}};
+    auto vx = neural::checked_input(ctx.validation->x, geometry, ctx.device, unit, "VAE", "validate");
+    val = train::TrainData{vx, neural::checked_labels(ctx.validation->labels, geometry, vx.size(0), ctx.device)};
   }
-  report_ = train::run(trainable, data, val ? &*val : nullptr, options_, ctx, options_.resume);
+  report_ = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "negative ELBO per example (nats, last logged)";
-  std::vector<int64_t> shape(x_in.sizes().begin() + 1, x_in.sizes().end());
-  schema_ = {{"data_kind", "images"}, {"example_shape", shape}, {"n_features", d}};
+  net_ = net;
+  schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()},
+             {"n_classes", geometry.n_classes}};
   return report_;
 }
 
-torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Tensor& x_in, int64_t k) const {
-  auto x = flatten_input(x_in, "score samples");
+torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Tensor& x_in, int64_t k,
+                                                                const torch::Tensor& labels_in) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train vae ...`) or load a fitted one",
+              "this VAE is not fitted yet, so it cannot score samples");
   GF_CHECK(k >= 1, "the number of importance samples must be at least 1, got ", k);
+  const auto& g = net_->geometry;
+  const auto device = neural::device_of(*net_);
+  auto x = neural::checked_input(x_in, g, device, false, "VAE", "score").flatten(1);  // [N, D]
   torch::NoGradGuard no_grad;
-  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 12345);
-  std::vector<torch::Tensor> out;
-  const int64_t chunk = std::max<int64_t>(1, 65536 / k);
-  for (int64_t s = 0; s < x.size(0); s += chunk) {
-    auto xb = x.slice(0, s, std::min(x.size(0), s + chunk));  // [B, D]
-    auto [mu, logvar] = net_->encode(xb);                      // [B, L]
-    auto std = torch::exp(0.5 * logvar);
-    auto eps = at::randn({k, mu.size(0), mu.size(1)}, gen, mu.options());  // [k, B, L]
-    auto z = mu + eps * std;
-    auto log_q = (-0.5 * (eps.pow(2) + kLog2Pi) - 0.5 * logvar).sum(-1);  // [k, B]
-    auto log_prior = (-0.5 * (z.pow(2) + kLog2Pi)).sum(-1);              // [k, B]
-    auto log_w = net_->log_likelihood(xb, z) + log_prior - log_q;        // [k, B]
-    out.push_back(torch::logsumexp(log_w, 0) - std::log(static_cast<double>(k)));
+  // Without labels a conditional model scores the marginal log sum_c p(c) p(x | c), each term bounded by IWAE.
+  std::vector<int64_t> classes{-1};
+  if (g.n_classes > 0 && !labels_in.defined()) {
+    classes.clear();
+    for (int64_t c = 0; c < g.n_classes; ++c) classes.push_back(c);
   }
-  return torch::cat(out).to(torch::kFloat64);
+  auto labels = labels_in.defined() ? neural::checked_labels(labels_in, g, x.size(0), device) : torch::Tensor();
+  std::vector<torch::Tensor> per_class;
+  for (int64_t c : classes) {
+    auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 12345);
+    std::vector<torch::Tensor> out;
+    const int64_t chunk = std::max<int64_t>(1, 65536 / k);
+    for (int64_t s = 0; s < x.size(0); s += chunk) {
+      const int64_t e = std::min(x.size(0), s + chunk);
+      auto xb = x.slice(0, s, e);  // [B, D]
+      torch::Tensor condition;
+      if (g.n_classes > 0) {
+        auto lb = c >= 0 ? torch::full({e - s}, c, torch::TensorOptions().dtype(torch::kLong).device(device))
+                         : labels.slice(0, s, e);
+        condition = neural::one_hot(lb, g.n_classes);
+      }
+      auto [mu, logvar] = net_->encode(xb.reshape(g.batch_shape(e - s)), condition);  // [B, L]
+      auto eps = at::randn({k, mu.size(0), mu.size(1)}, gen, mu.options());          // [k, B, L]
+      auto z = mu + eps * torch::exp(0.5 * logvar);
+      auto log_q = (-0.5 * (eps.pow(2) + kLog2Pi) - 0.5 * logvar).sum(-1);  // [k, B]
+      auto log_prior = (-0.5 * (z.pow(2) + kLog2Pi)).sum(-1);              // [k, B]
+      auto log_w = net_->log_likelihood(xb, z, condition) + log_prior - log_q;  // [k, B]
+      out.push_back(torch::logsumexp(log_w, 0) - std::log(static_cast<double>(k)));
+    }
+    auto bound = torch::cat(out).to(torch::kFloat64);  // [N]
+    if (c >= 0) bound = bound + net_->log_class_prior[c].item<double>();
+    per_class.push_back(bound);
+  }
+  return per_class.size() == 1 ? per_class[0] : torch::logsumexp(torch::stack(per_class), 0);
 }
 
 torch::Tensor VariationalAutoencoder::score_samples(const torch::Tensor& x) const {
   return importance_weighted_bound(x, options_.iw_samples);
 }
 
-torch::Tensor VariationalAutoencoder::transform(const torch::Tensor& x) const {
+torch::Tensor VariationalAutoencoder::transform(const torch::Tensor& x_in, const torch::Tensor& labels) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot encode");
+  const auto device = neural::device_of(*net_);
+  auto x = neural::checked_input(x_in, net_->geometry, device, false, "VAE", "encode");
+  GF_CHECK(net_->geometry.n_classes == 0 || labels.defined(),
+           "a class-conditional VAE encodes given the class: pass labels");
   torch::NoGradGuard no_grad;
-  return net_->encode(flatten_input(x, "encode")).first;
+  auto condition = neural::one_hot(neural::checked_labels(labels, net_->geometry, x.size(0), device),
+                                   net_->geometry.n_classes);
+  return net_->encode(x, condition).first.cpu();
 }
 
-torch::Tensor VariationalAutoencoder::decode(const torch::Tensor& z) const {
+torch::Tensor VariationalAutoencoder::decode(const torch::Tensor& z, const torch::Tensor& labels) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot decode");
   GF_CHECK(z.dim() == 2 && z.size(1) == options_.latent, "latent codes must be [N, ", options_.latent, "], got ",
            z.sizes());
+  const auto& g = net_->geometry;
+  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional VAE decodes given the class: pass labels");
   torch::NoGradGuard no_grad;
-  auto mean = torch::sigmoid(net_->decode_logits(z.to(net_->fc1->weight.device(), torch::kFloat32)));
-  std::vector<int64_t> shape{z.size(0)};
-  for (int64_t s : example_shape()) shape.push_back(s);
-  return mean.reshape(shape);
+  const auto device = neural::device_of(*net_);
+  auto condition = neural::one_hot(neural::checked_labels(labels, g, z.size(0), device), g.n_classes);
+  auto mean = torch::sigmoid(net_->decode_logits(z.to(device, torch::kFloat32), condition));
+  return mean.reshape(g.batch_shape(z.size(0))).cpu();
 }
 
 torch::Tensor VariationalAutoencoder::sample(int64_t n, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot sample");
   GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
-  auto z = at::randn({n, options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32));
-  return decode(z);
+  if (net_->geometry.n_classes == 0) {
+    return decode(at::randn({n, options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
+  }
+  auto labels = at::multinomial(net_->log_class_prior.cpu().exp(), n, /*replacement=*/true, gen);
+  return sample_labelled(labels, gen);
+}
+
+torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& labels, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot sample");
+  if (net_->geometry.n_classes == 0) return Model::sample_labelled(labels, gen);
+  check_class_labels(labels, net_->geometry.n_classes);
+  return decode(at::randn({labels.size(0), options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)),
+                labels);
 }
 
 TensorMap VariationalAutoencoder::state() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet");
   TensorMap out;
-  for (auto& p : net_->named_parameters()) out[p.key()] = p.value().detach();
+  neural::save_module(*net_, "", out);
+  net_->geometry.save(out);
   return out;
 }
 
 void VariationalAutoencoder::load_state(const TensorMap& t) {
-  auto it = t.find("fc1.weight");
-  GF_CHECK(it != t.end() && it->second.dim() == 2, "tensor 'fc1.weight' is missing or not a matrix");
-  const int64_t d = it->second.size(1);
-  auto net = std::make_shared<Net>(d, options_.hidden, options_.latent, options_.decoder == "gaussian");
-  torch::NoGradGuard no_grad;
-  for (auto& p : net->named_parameters()) {
-    auto found = t.find(p.key());
-    GF_CHECK(found != t.end(), "tensor '", p.key(), "' is missing");
-    GF_CHECK(found->second.sizes() == p.value().sizes(), "tensor '", p.key(), "' has shape ", found->second.sizes(),
-             ", expected ", p.value().sizes());
-    p.value().copy_(found->second);
-  }
+  auto geometry = neural::Geometry::load(t);
+  neural::check_architecture(options_.architecture, geometry, "VAE");
+  auto net = std::make_shared<Net>(geometry, options_);
+  neural::load_module(*net, "", t);
+  net->eval();
   net_ = net;
 }
 

@@ -1,0 +1,223 @@
+#include "models/neural/neural.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "genforge/core/error.h"
+
+namespace gf::neural {
+
+int64_t Geometry::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+std::string Geometry::describe() const {
+  std::ostringstream out;
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? "x" : "") << shape[i];
+  return out.str();
+}
+
+void Geometry::save(TensorMap& out) const {
+  out["meta/shape"] = torch::tensor(shape, torch::kLong);
+  out["meta/n_classes"] = torch::tensor({n_classes}, torch::kLong);
+}
+
+Geometry Geometry::load(const TensorMap& in) {
+  auto shape = in.find("meta/shape"), classes = in.find("meta/n_classes");
+  GF_CHECK(shape != in.end() && classes != in.end(), "tensors 'meta/shape' and 'meta/n_classes' are missing");
+  GF_CHECK(shape->second.dim() == 1 && (shape->second.numel() == 1 || shape->second.numel() == 3) &&
+               classes->second.numel() == 1,
+           "tensor 'meta/shape' must hold 1 or 3 sizes");
+  Geometry g;
+  auto s = shape->second.to(torch::kLong).contiguous();
+  g.shape.assign(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
+  g.n_classes = classes->second.to(torch::kLong).item<int64_t>();
+  for (int64_t v : g.shape) GF_CHECK(v >= 1, "'meta/shape' holds a size < 1");
+  GF_CHECK(g.n_classes >= 0, "'meta/n_classes' is negative");
+  return g;
+}
+
+std::vector<int64_t> Geometry::batch_shape(int64_t n) const {
+  std::vector<int64_t> out{n};
+  out.insert(out.end(), shape.begin(), shape.end());
+  return out;
+}
+
+Geometry geometry_of(const Dataset& data, bool conditional, const std::string& model) {
+  const auto& x = data.x;
+  GF_CHECK_AS(DataError, x.defined() && (x.dim() == 2 || x.dim() == 4),
+              "give images [N, C, H, W] or rows [N, D]", model, " data must be [N, C, H, W] or [N, D], got ",
+              x.defined() ? x.dim() : 0, " dimensions");
+  GF_CHECK_AS(DataError, x.size(0) >= 1, "give at least one example", "the training data is empty");
+  Geometry g;
+  g.shape.assign(x.sizes().begin() + 1, x.sizes().end());
+  if (conditional) {
+    GF_CHECK_AS(DataError, data.labels.defined() && data.labels.numel() == x.size(0),
+                "class-conditional training needs labelled data (class sub-folders, IDX labels, fashion-mnist)",
+                "conditional ", model, " needs one class label per example");
+    auto labels = data.labels.to(torch::kLong);
+    GF_CHECK_AS(DataError, labels.min().item<int64_t>() >= 0, "class labels are 0, 1, 2, ...",
+                "a class label is negative");
+    g.n_classes = labels.max().item<int64_t>() + 1;
+  }
+  return g;
+}
+
+torch::Tensor checked_input(const torch::Tensor& x, const Geometry& g, const torch::Device& device, bool unit_range,
+                            const std::string& model, const char* what) {
+  GF_CHECK_AS(DataError, x.defined() && x.dim() >= 2, "give examples as [N, ...]", "data to ", what,
+              " must be [N, ...], got ", x.defined() ? x.dim() : 0, " dimensions");
+  const bool same = x.numel() / std::max<int64_t>(1, x.size(0)) == g.numel() &&
+                    (x.dim() == 2 || std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end()) == g.shape);
+  GF_CHECK_AS(DataError, same, "give examples of the size the model was trained on", "each example is ",
+              std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end()), ", the ", model, " expects ",
+              g.describe());
+  auto out = x.to(device, torch::kFloat32).reshape(g.batch_shape(x.size(0)));
+  GF_CHECK_AS(DataError, out.isfinite().all().item<bool>(), "remove NaN or infinite values",
+              "the data to ", what, " holds NaN or inf");
+  if (unit_range && out.numel() > 0) {
+    const double lo = out.min().item<double>(), hi = out.max().item<double>();
+    GF_CHECK_AS(DataError, lo >= 0 && hi <= 1,
+                "scale pixels to [0, 1] (images are divided by 255 when loaded)", "the ", model,
+                " needs values in [0, 1]; the data range is [", lo, ", ", hi, "]");
+  }
+  return out;
+}
+
+torch::Tensor checked_labels(const torch::Tensor& labels, const Geometry& g, int64_t n, const torch::Device& device) {
+  if (g.n_classes == 0) return {};
+  GF_CHECK_AS(DataError, labels.defined() && labels.numel() == n, "give one class label per example",
+              "this class-conditional model needs ", n, " labels, got ", labels.defined() ? labels.numel() : 0);
+  auto l = labels.reshape({n});
+  check_class_labels(l, g.n_classes);
+  return l.to(device, torch::kLong);
+}
+
+torch::Tensor one_hot(const torch::Tensor& labels, int64_t n_classes) {
+  if (!labels.defined() || n_classes == 0) return {};
+  return torch::one_hot(labels, n_classes).to(torch::kFloat32);
+}
+
+torch::Tensor with_condition(const torch::Tensor& x, const torch::Tensor& condition) {
+  return condition.defined() ? torch::cat({x, condition}, 1) : x;
+}
+
+void init_like_pytorch(torch::nn::Module& module, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules(/*include_self=*/true)) {
+    auto params = child->named_parameters(/*recurse=*/false);
+    auto* weight = params.find("weight");
+    auto* bias = params.find("bias");
+    if (weight == nullptr) continue;
+    if (weight->dim() >= 2) {
+      const double fan_in = static_cast<double>(weight->numel() / weight->size(0));
+      const double bound = 1.0 / std::sqrt(fan_in);
+      weight->uniform_(-bound, bound, gen);
+      if (bias != nullptr) bias->uniform_(-bound, bound, gen);
+    } else {
+      weight->fill_(1.0);
+      if (bias != nullptr) bias->zero_();
+    }
+  }
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> named_tensors(const torch::nn::Module& module,
+                                                                 const std::string& prefix) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& p : module.named_parameters()) out.emplace_back(prefix + p.key(), p.value());
+  for (const auto& b : module.named_buffers()) out.emplace_back(prefix + b.key(), b.value());
+  return out;
+}
+
+void save_module(const torch::nn::Module& module, const std::string& prefix, TensorMap& out) {
+  for (auto& [name, t] : named_tensors(module, prefix)) out[name] = t.detach().cpu();
+}
+
+void load_module(torch::nn::Module& module, const std::string& prefix, const TensorMap& in) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : named_tensors(module, prefix)) {
+    auto found = in.find(name);
+    GF_CHECK(found != in.end(), "tensor '", name, "' is missing");
+    GF_CHECK(found->second.sizes() == t.sizes(), "tensor '", name, "' has shape ", found->second.sizes(),
+             ", expected ", t.sizes());
+    t.copy_(found->second);
+  }
+}
+
+torch::Device device_of(const torch::nn::Module& module) {
+  auto params = module.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+train::TrainData train_data(const torch::Tensor& x, const torch::Tensor& labels) { return {x, labels}; }
+
+void check_architecture(const std::string& architecture, const Geometry& g, const std::string& model) {
+  if (architecture != "conv") return;
+  GF_CHECK_AS(DataError, g.is_image() && g.height() % 4 == 0 && g.width() % 4 == 0,
+              "use architecture=mlp, or images such as 28x28 or 32x32", "the convolutional ", model,
+              " needs images [N, C, H, W] with H and W divisible by 4, got examples of ", g.describe());
+}
+
+namespace {
+constexpr int64_t kWidth1 = 32, kWidth2 = 64;
+}
+
+ConvEncoderImpl::ConvEncoderImpl(const Geometry& g) {
+  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(g.channels(), kWidth1, 4).stride(2).padding(1)));
+  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(kWidth1, kWidth2, 4).stride(2).padding(1)));
+  out_features = kWidth2 * (g.height() / 4) * (g.width() / 4);
+}
+
+torch::Tensor ConvEncoderImpl::forward(const torch::Tensor& x) {
+  auto h = torch::relu(conv2(torch::relu(conv1(x))));  // [N, 64, H/4, W/4]
+  return h.flatten(1);
+}
+
+ConvDecoderImpl::ConvDecoderImpl(const Geometry& g) {
+  deconv1 = register_module(
+      "deconv1", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(kWidth2, kWidth1, 4).stride(2).padding(1)));
+  deconv2 = register_module("deconv2", torch::nn::ConvTranspose2d(
+                                           torch::nn::ConvTranspose2dOptions(kWidth1, g.channels(), 4).stride(2).padding(1)));
+  start = {kWidth2, g.height() / 4, g.width() / 4};
+  in_features = start[0] * start[1] * start[2];
+}
+
+torch::Tensor ConvDecoderImpl::forward(const torch::Tensor& features) {
+  auto h = features.reshape({features.size(0), start[0], start[1], start[2]});
+  return deconv2(torch::relu(deconv1(h)));  // [N, C, H, W]
+}
+
+CodecImpl::CodecImpl(const Geometry& g, const std::string& architecture, int64_t hidden, int64_t code_size,
+                     int64_t latent) {
+  conv = architecture == "conv";
+  const int64_t k = g.n_classes;
+  int64_t features = g.numel();
+  if (conv) {
+    conv_encoder = register_module("conv_encoder", ConvEncoder(g));
+    features = conv_encoder->out_features;
+  }
+  fc1 = register_module("fc1", torch::nn::Linear(features + k, hidden));
+  fc_code = register_module("fc_code", torch::nn::Linear(hidden, code_size));
+  fc3 = register_module("fc3", torch::nn::Linear(latent + k, hidden));
+  if (conv) {
+    conv_decoder = register_module("conv_decoder", ConvDecoder(g));
+    fc4 = register_module("fc4", torch::nn::Linear(hidden, conv_decoder->in_features));
+  } else {
+    fc4 = register_module("fc4", torch::nn::Linear(hidden, g.numel()));
+  }
+}
+
+torch::Tensor CodecImpl::encode(const torch::Tensor& x, const torch::Tensor& condition) {
+  auto features = conv ? conv_encoder->forward(x) : x.flatten(1);  // [N, F]
+  return fc_code(torch::relu(fc1(with_condition(features, condition))));
+}
+
+torch::Tensor CodecImpl::decode(const torch::Tensor& z, const torch::Tensor& condition) {
+  auto h = fc4(torch::relu(fc3(with_condition(z, condition))));
+  if (!conv) return h;                                  // [N, D]
+  return conv_decoder->forward(torch::relu(h)).flatten(1);  // [N, D]
+}
+
+}  // namespace gf::neural

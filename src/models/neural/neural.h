@@ -1,0 +1,103 @@
+// Pieces shared by the neural models (autoencoder, vae, gan): the example geometry saved with a model, input
+// checks, PyTorch's default initialisation drawn from our generator, module <-> TensorMap, class one-hots, and
+// the convolutional encoder/decoder bodies for images whose sides are multiples of 4.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "genforge/io/model_file.h"
+#include "genforge/model.h"
+#include "genforge/train/trainer.h"
+
+namespace gf::neural {
+
+// What one example looks like and whether the model is class-conditional; stored in the model's state as
+// "meta/shape" and "meta/n_classes" so load_state can rebuild the networks before copying weights.
+struct Geometry {
+  std::vector<int64_t> shape;  // {C, H, W} images or {D} vectors
+  int64_t n_classes = 0;       // > 0: class-conditional
+
+  int64_t numel() const;
+  bool is_image() const { return shape.size() == 3; }
+  int64_t channels() const { return shape.at(0); }
+  int64_t height() const { return shape.at(1); }
+  int64_t width() const { return shape.at(2); }
+  std::string describe() const;  // "1x28x28" or "784"
+  void save(TensorMap& out) const;
+  static Geometry load(const TensorMap& in);
+  // [N, shape...] for n examples.
+  std::vector<int64_t> batch_shape(int64_t n) const;
+};
+
+// The geometry of training data x [N, C, H, W] or [N, D]; labels [N] (or undefined) make it class-conditional
+// when `conditional`.
+Geometry geometry_of(const Dataset& data, bool conditional, const std::string& model);
+
+// x as float32 [N, shape...] on `device`, after checking that each example has the model's shape and that the
+// values are finite (and in [0, 1] when `unit_range`).
+torch::Tensor checked_input(const torch::Tensor& x, const Geometry& g, const torch::Device& device, bool unit_range,
+                            const std::string& model, const char* what);
+// Labels for a class-conditional model: [N] int64 in range; a model that is not conditional gets undefined.
+torch::Tensor checked_labels(const torch::Tensor& labels, const Geometry& g, int64_t n, const torch::Device& device);
+// One-hot rows [N, K] float32, or undefined when labels are undefined.
+torch::Tensor one_hot(const torch::Tensor& labels, int64_t n_classes);
+// Concatenates extra features (e.g. one-hots) along dimension 1 when defined.
+torch::Tensor with_condition(const torch::Tensor& x, const torch::Tensor& condition);
+
+// PyTorch's default initialisation, drawn from `gen`: weights of Linear / Conv / ConvTranspose and their biases
+// U(+-1/sqrt(fan_in)) with fan_in = weight.size(1) * kernel area (kaiming_uniform with a = sqrt 5); 1-D weights
+// (normalisation scales) 1 and their biases 0.
+void init_like_pytorch(torch::nn::Module& module, at::Generator& gen);
+// Parameters and buffers by name, prefixed.
+std::vector<std::pair<std::string, torch::Tensor>> named_tensors(const torch::nn::Module& module,
+                                                                 const std::string& prefix = "");
+void save_module(const torch::nn::Module& module, const std::string& prefix, TensorMap& out);
+// Copies tensors into the module, checking that each exists with the module's shape.
+void load_module(torch::nn::Module& module, const std::string& prefix, const TensorMap& in);
+torch::Device device_of(const torch::nn::Module& module);
+
+// Training and validation tensors for the Trainer.
+train::TrainData train_data(const torch::Tensor& x, const torch::Tensor& labels);
+
+// Two stride-2 4x4 convolutions (C -> 32 -> 64 channels, ReLU): [N, C, H, W] -> [N, 64 * H/4 * W/4].
+struct ConvEncoderImpl : torch::nn::Module {
+  explicit ConvEncoderImpl(const Geometry& g);
+  torch::Tensor forward(const torch::Tensor& x);
+  int64_t out_features = 0;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+};
+TORCH_MODULE(ConvEncoder);
+
+// The mirror image: [N, 64 * H/4 * W/4] features -> [N, C, H, W] logits (no output activation).
+struct ConvDecoderImpl : torch::nn::Module {
+  explicit ConvDecoderImpl(const Geometry& g);
+  torch::Tensor forward(const torch::Tensor& features);
+  int64_t in_features = 0;
+  std::vector<int64_t> start;  // {64, H/4, W/4}
+  torch::nn::ConvTranspose2d deconv1{nullptr}, deconv2{nullptr};
+};
+TORCH_MODULE(ConvDecoder);
+
+// The encoder and decoder of the autoencoder and the VAE. "mlp": x -> hidden -> code; "conv": conv features ->
+// hidden -> code. Labels (one-hot) join the encoder's features and the decoder's code when conditional.
+struct CodecImpl : torch::nn::Module {
+  CodecImpl(const Geometry& g, const std::string& architecture, int64_t hidden, int64_t code_size, int64_t latent);
+  torch::Tensor encode(const torch::Tensor& x, const torch::Tensor& condition);  // [N, code_size]
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& condition);  // [N, D] logits, flattened
+  bool conv = false;
+  ConvEncoder conv_encoder{nullptr};
+  ConvDecoder conv_decoder{nullptr};
+  torch::nn::Linear fc1{nullptr}, fc_code{nullptr}, fc3{nullptr}, fc4{nullptr};
+};
+TORCH_MODULE(Codec);
+
+// Checks an architecture name against the geometry (conv needs images with sides divisible by 4).
+void check_architecture(const std::string& architecture, const Geometry& g, const std::string& model);
+
+}  // namespace gf::neural
