@@ -1,5 +1,8 @@
 #include "cli_common.h"
 
+#include "genforge/data/images.h"
+#include "genforge/data/matrix.h"
+
 #include <fstream>
 #include <iostream>
 
@@ -77,6 +80,34 @@ Table load_table(const std::string& path, const TableFlags& flags) {
   for (const auto& kv : parse_set_pairs(flags.types, "--type")) options.column_types[kv.first] = column_type_from_string(kv.second);
   log::ScopedTimer timer("read data");
   return read_table(path, options);
+}
+
+bool is_table_file(const std::string& path) {
+  for (const char* ext : {".csv", ".tsv", ".json", ".npy"}) {
+    const std::string e(ext);
+    if (path.size() > e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
+Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags) {
+  GF_CHECK_AS(InvalidArgument, limit >= 0, "give --limit N with N >= 1, or leave it out", "--limit must be >= 0, got ",
+              limit);
+  Dataset ds;
+  if (is_table_file(spec)) {
+    Table t = load_table(spec, flags);
+    ds.x = numeric_matrix(t);
+    ds.columns = t.names();
+  } else {
+    ImageSet images = load_images(spec);
+    ds.x = images.images.to(torch::kFloat32) / 255.0;  // [N, C, H, W]
+    ds.labels = images.labels;
+  }
+  if (limit > 0 && limit < ds.x.size(0)) {
+    ds.x = ds.x.slice(0, 0, limit);
+    if (ds.labels.defined()) ds.labels = ds.labels.slice(0, 0, limit);
+  }
+  return ds;
 }
 
 nlohmann::json read_json_file(const std::string& path) {

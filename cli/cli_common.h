@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "genforge/data/table.h"
+#include "genforge/model.h"
 
 namespace gf::cli {
 
@@ -35,6 +36,12 @@ struct TableFlags {
 void add_table_flags(CLI::App& app, TableFlags& flags);
 // Reads a table with the reader chosen by extension, applying --na and --type.
 Table load_table(const std::string& path, const TableFlags& flags);
+
+// Data for a model of data kind "images": "fashion-mnist[:test]", a PNG folder or an IDX file become images
+// [N, C, H, W] scaled to [0, 1] with their labels; a table file (.csv .tsv .json) becomes rows [N, D]. `limit` > 0
+// keeps the first `limit` examples.
+Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags);
+bool is_table_file(const std::string& path);
 
 // Reads a JSON file (the --config of train).
 nlohmann::json read_json_file(const std::string& path);

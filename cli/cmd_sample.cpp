@@ -1,3 +1,4 @@
+#include <cmath>
 #include <iostream>
 
 #include "cli_common.h"
@@ -5,6 +6,7 @@
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/data/images.h"
 #include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/readers.h"
@@ -24,32 +26,61 @@ std::vector<std::string> schema_columns(const Model& model, int64_t d) {
   return names;
 }
 
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 }  // namespace
 
 int run_sample(int argc, char** argv) {
   CLI::App app("draw samples from a saved model", "sample");
   std::string model_path, out;
-  int64_t n = 0;
+  int64_t n = 0, label = -1, steps = 10, rows = 1, columns = 0;
   uint64_t seed = 0;
+  bool interpolate = false;
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)")->required();
-  app.add_option("-n,--n", n, "number of samples")->required();
-  app.add_option("--out,-o", out, "output file: .csv or .npy")->required();
+  app.add_option("-n,--n", n, "number of samples");
+  app.add_option("--out,-o", out, "output file: .csv or .npy; .png for image models (a grid)")->required();
   app.add_option("--seed", seed, "random seed (same seed, same samples)");
+  app.add_option("--class", label, "class index to sample (class-conditional models)");
+  app.add_flag("--interpolate", interpolate, "latent interpolation strips (slerp under a Gaussian prior)");
+  app.add_option("--steps", steps, "--interpolate: examples per strip");
+  app.add_option("--rows", rows, "--interpolate: number of strips");
+  app.add_option("--columns", columns, "images per grid row (default: a square grid; --steps when interpolating)");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
-  GF_CHECK_AS(InvalidArgument, n >= 1, "ask for at least one sample, e.g. -n 100", "-n must be at least 1, got ", n);
+  GF_CHECK_AS(InvalidArgument, interpolate || n >= 1, "ask for at least one sample, e.g. -n 100",
+              "-n must be at least 1, got ", n);
+  GF_CHECK_AS(InvalidArgument, columns >= 0, "give --columns N with N >= 1", "--columns must be >= 1, got ", columns);
   check_writable(out);
   auto model = load_model(model_path);
   auto gen = make_generator(seed);
-  auto samples = model->sample(n, gen);  // [n, D]
-  if (out.size() > 4 && out.substr(out.size() - 4) == ".npy") {
+  const bool images = model->schema().value("data_kind", "") == "images";
+  const bool png = ends_with(out, ".png");
+  GF_CHECK_AS(InvalidArgument, !png || images, "write samples of tabular models to .csv or .npy", "model kind '",
+              model->kind(), "' does not produce images, so it cannot write '", out, "'");
+  torch::Tensor samples;
+  if (interpolate) {
+    samples = interpolate_latent(*model, steps, rows, gen, label);
+    if (columns == 0) columns = steps;
+  } else if (label != -1) {
+    samples = model->sample_labelled(torch::full({n}, label, torch::kLong), gen);
+  } else {
+    samples = model->sample(n, gen);
+  }
+  const int64_t count = samples.size(0);
+  if (png) {
+    if (columns == 0) columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
+    write_png_grid(out, samples, columns);
+  } else if (ends_with(out, ".npy")) {
     write_npy(out, samples);
   } else {
-    write_csv(out, table_from_matrix(samples, schema_columns(*model, samples.size(1))));
+    auto flat = samples.reshape({count, -1});
+    write_csv(out, table_from_matrix(flat, schema_columns(*model, flat.size(1))));
   }
-  std::cout << "wrote " << n << " samples to " << out << "\n";
+  std::cout << "wrote " << count << (interpolate ? " interpolated" : "") << " samples to " << out << "\n";
   return 0;
 }
 

@@ -1,4 +1,8 @@
+#include <ATen/Context.h>
+
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -34,24 +38,52 @@ std::string options_help(const ModelInfo& info) {
   return out.str();
 }
 
+bool trains_with_trainer(const ModelInfo& info) {
+  for (const auto& s : info.option_specs()) {
+    if (s.name == "run_dir") return true;
+  }
+  return false;
+}
+
+torch::Device parse_device(const std::string& text) {
+  std::optional<torch::Device> device;
+  try {
+    device.emplace(text);
+  } catch (const std::exception&) {
+    throw InvalidArgument(msg("unknown device '", text, "'"), "use cpu, cuda or cuda:N");
+  }
+  GF_CHECK_AS(InvalidArgument, !device->is_cuda() || at::hasCUDA(),
+              "this genforge was built against a CPU-only LibTorch; use --device cpu", "device '", text,
+              "' is not available");
+  return *device;
+}
+
 }  // namespace
 
 int run_train(int argc, char** argv) {
   CLI::App app("fit a model to data and save it", "train");
-  std::string model_name, data, out, columns, config, weights_column, validation;
+  std::string model_name, data, out, columns, config, weights_column, validation, run_dir, resume_dir;
+  std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
+  int64_t limit = 0;
   bool json = false;
   CommonFlags common;
   TableFlags table_flags;
-  app.add_option("model", model_name, "registered model name (genforge models)")->required();
-  app.add_option("--data", data, "training table: .csv .tsv .json (records) .npy")->required();
-  app.add_option("--out,-o", out, "model file to write (.gf)")->required();
+  app.add_option("model", model_name, "registered model name (genforge models)");
+  app.add_option("--data", data,
+                 "training data: a table (.csv .tsv .json records .npy); for image models also fashion-mnist[:test], "
+                 "a folder of PNGs (class sub-folders) or an IDX file");
+  app.add_option("--out,-o", out, "model file to write (.gf; default RUN_DIR/model.gf with --run-dir)");
   app.add_option("--columns", columns, "comma-separated columns to use (default: all)");
   app.add_option("--weights", weights_column, "column holding per-row sample weights");
   app.add_option("--config", config, "JSON file of options ({\"options\": {...}} or a flat object)");
   app.add_option("--set", sets, "option override key=value (repeatable; applied after --config)");
   app.add_option("--init", inits, "initial value or prior NAME=FILE.npy (repeatable; names in train MODEL --help)");
-  app.add_option("--validation", validation, "held-out table (same columns) scored after fitting");
+  app.add_option("--validation", validation, "held-out data (same columns / image size) for validation");
+  app.add_option("--run-dir", run_dir, "run directory: config, metrics.jsonl, sample grids, loss.png, checkpoints");
+  app.add_option("--resume", resume_dir, "continue the interrupted run in RUN_DIR with the options of its config.json");
+  app.add_option("--device", device_name, "cpu, cuda or cuda:N (gradient-trained models)");
+  app.add_option("--limit", limit, "use only the first N examples of --data");
   app.add_flag("--json", json, "print the fit report as JSON");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
@@ -68,48 +100,101 @@ int run_train(int argc, char** argv) {
   apply_common_flags(common);
 
   nlohmann::json options = nlohmann::json::object();
+  if (!resume_dir.empty()) {
+    // The run's own record of what it was started with; flags given now override it.
+    const std::string saved = (std::filesystem::path(resume_dir) / "config.json").string();
+    GF_CHECK_AS(InvalidArgument, std::filesystem::exists(saved), "give the run directory of a `train --run-dir` run",
+                "'", resume_dir, "' has no config.json to resume from");
+    auto cfg = read_json_file(saved);
+    GF_CHECK_AS(InvalidArgument, model_name.empty() || model_name == cfg.value("model", ""),
+                "leave out the model name when resuming, or give the run's", "the run in '", resume_dir,
+                "' trains '", cfg.value("model", ""), "', not '", model_name, "'");
+    model_name = cfg.value("model", "");
+    options = cfg.value("options", nlohmann::json::object());
+    if (data.empty()) data = cfg.value("data", "");
+    if (limit == 0) limit = cfg.value("limit", int64_t{0});
+    if (validation.empty()) validation = cfg.value("validation", "");
+    if (columns.empty()) columns = cfg.value("columns", "");
+    run_dir = resume_dir;
+  }
+  GF_CHECK_AS(InvalidArgument, !model_name.empty(), "e.g. genforge train gmm --data t.csv --out m.gf",
+              "name the model to train (genforge models lists them)");
+  GF_CHECK_AS(InvalidArgument, !data.empty(), "e.g. --data table.csv or --data fashion-mnist", "--data is required");
   if (!config.empty()) {
     auto cfg = read_json_file(config);
     GF_CHECK_AS(InvalidArgument, cfg.is_object(), "a config is a JSON object of options", "'", config,
                 "' is not a JSON object");
-    options = cfg.contains("options") ? cfg["options"] : cfg;
+    options.update(cfg.contains("options") ? cfg["options"] : cfg);
   }
-  auto model = create_model(model_name, options, parse_set_pairs(sets));
+  const ModelInfo& info = model_info(model_name);
+  auto overrides = parse_set_pairs(sets);
+  if (!run_dir.empty()) {
+    GF_CHECK_AS(InvalidArgument, trains_with_trainer(info), "--run-dir and --resume are for gradient-trained models",
+                "model '", model_name, "' does not train in steps, so it keeps no run directory");
+    overrides.emplace_back("run_dir", run_dir);
+    overrides.emplace_back("resume", resume_dir.empty() ? "false" : "true");
+  }
+  if (out.empty() && !run_dir.empty()) {
+    std::filesystem::create_directories(run_dir);
+    out = (std::filesystem::path(run_dir) / "model.gf").string();
+  }
+  GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
+  auto model = info.create(options, overrides);
   for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
   check_writable(out);
-
-  Table table = load_table(data, table_flags);
-  std::vector<std::string> use = columns.empty() ? table.names() : split_list(columns);
-  Dataset ds;
-  if (!weights_column.empty()) {
-    const Column& wc = table.column(weights_column);
-    GF_CHECK_AS(DataError, wc.is_numeric() && wc.n_missing() == 0, "give a numeric column without missing cells",
-                "weights column '", weights_column, "' must be numeric and complete");
-    ds.sample_weight = torch::tensor(wc.values, torch::kFloat64);
-    use.erase(std::remove(use.begin(), use.end(), weights_column), use.end());
-  }
-  Table features = table.select(use);
-  ds.x = numeric_matrix(features);
-  ds.columns = features.names();
   FitContext ctx;
   ctx.progress = Progress::enabled();
-  Dataset held_out;
-  if (!validation.empty()) {
-    held_out.x = numeric_matrix(load_table(validation, table_flags).select(ds.columns));
-    held_out.columns = ds.columns;
-    ctx.validation = &held_out;
+  ctx.device = parse_device(device_name);
+
+  Dataset ds, held_out;
+  const bool images = model->capabilities().data_kind == "images";
+  if (images) {
+    ds = load_image_data(data, limit, table_flags);
+    if (!validation.empty()) held_out = load_image_data(validation, 0, table_flags);
+  } else {
+    Table table = load_table(data, table_flags);
+    std::vector<std::string> use = columns.empty() ? table.names() : split_list(columns);
+    if (!weights_column.empty()) {
+      const Column& wc = table.column(weights_column);
+      GF_CHECK_AS(DataError, wc.is_numeric() && wc.n_missing() == 0, "give a numeric column without missing cells",
+                  "weights column '", weights_column, "' must be numeric and complete");
+      ds.sample_weight = torch::tensor(wc.values, torch::kFloat64);
+      use.erase(std::remove(use.begin(), use.end(), weights_column), use.end());
+    }
+    Table features = table.select(use);
+    ds.x = numeric_matrix(features);
+    ds.columns = features.names();
+    if (limit > 0 && limit < ds.x.size(0)) {
+      ds.x = ds.x.slice(0, 0, limit);
+      if (ds.sample_weight.defined()) ds.sample_weight = ds.sample_weight.slice(0, 0, limit);
+    }
+    if (!validation.empty()) {
+      held_out.x = numeric_matrix(load_table(validation, table_flags).select(ds.columns));
+      held_out.columns = ds.columns;
+    }
+  }
+  if (!validation.empty()) ctx.validation = &held_out;
+  if (!run_dir.empty()) {
+    std::filesystem::create_directories(run_dir);
+    nlohmann::json record = {{"model", model_name}, {"options", model->options_json()}, {"data", data},
+                             {"limit", limit},      {"validation", validation},        {"columns", columns}};
+    write_file_atomic((std::filesystem::path(run_dir) / "config.json").string(),
+                      [&](std::ostream& o) { o << record.dump(2) << "\n"; });
   }
   FitReport report = model->fit(ds, ctx);
   save_model(*model, out);
   if (json) {
     std::cout << report.to_json().dump(2) << "\n";
   } else {
-    std::cout << model_name << ": " << ds.x.size(0) << " rows x " << ds.x.size(1) << " columns, " << report.n_iter
-              << " iterations, " << (report.converged ? "converged" : "NOT converged") << ", "
-              << report.objective_name << " " << report.objective << ", " << report.seconds << " s\n";
+    std::cout << model_name << ": " << ds.x.size(0) << (images ? " examples" : " rows x ")
+              << (images ? "" : std::to_string(ds.x.size(1)) + " columns") << ", " << report.n_iter
+              << (trains_with_trainer(info) ? " steps, " : " iterations, ")
+              << (report.converged ? "converged" : "NOT converged") << ", " << report.objective_name << " "
+              << report.objective << ", " << report.seconds << " s\n";
     for (const auto& [key, value] : report.extra.items()) {
       if (key.rfind("validation_", 0) == 0) std::cout << key.substr(11) << " on " << validation << ": " << value << "\n";
     }
+    if (!run_dir.empty()) std::cout << "run directory: " << run_dir << "\n";
     std::cout << "wrote " << out << "\n";
   }
   return 0;

@@ -283,11 +283,14 @@ class Loop : public StepContext {
   void update_ema() {
     if (ema_.empty()) return;
     torch::NoGradGuard no_grad;
+    // Warm-up of the decay (as TensorFlow's ExponentialMovingAverage with num_updates): early in training the
+    // average follows the weights instead of staying near their random initial values.
+    const double decay = std::min(o_.ema_decay, (1.0 + static_cast<double>(step_)) / (10.0 + static_cast<double>(step_)));
     auto state = model_.named_state();
     for (size_t i = 0; i < state.size(); ++i) {
       auto& e = ema_[i].second;
       if (at::isFloatingType(e.scalar_type())) {
-        e.mul_(o_.ema_decay).add_(state[i].second.detach(), 1 - o_.ema_decay);
+        e.mul_(decay).add_(state[i].second.detach(), 1 - decay);
       } else {
         e.copy_(state[i].second);
       }

@@ -40,7 +40,7 @@ struct TrainOptions {
   double gamma = 0.1;
   double min_lr_ratio = 0.0;           // cosine: final lr = lr * min_lr_ratio
   double clip_grad_norm = 0.0;         // 0: no clipping
-  double ema_decay = 0.0;              // 0: no EMA; e.g. 0.999
+  double ema_decay = 0.0;              // 0: no EMA; e.g. 0.999 (step t uses min(decay, (1 + t) / (10 + t)))
   int64_t validate_every = 0;          // steps; 0: at the end of each epoch when validation data is given
   int64_t patience = 0;                // early stopping after this many validations without improvement; 0: off
   int64_t checkpoint_every = 500;      // steps; 0: only at the end and on interruption

@@ -345,7 +345,7 @@ FitReport Gan::fit(const Dataset& train_set, const FitContext& ctx) {
     val = train::TrainData{vx, neural::checked_labels(ctx.validation->labels, geometry, vx.size(0), ctx.device)};
   }
   report_ = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
-  report_.objective_name = "generator loss (last logged)";
+  report_.objective_name = "discriminator loss (last logged)";
   net->recalibrate_batch_norm(static_cast<uint64_t>(options_.seed) + 777);
   net->eval();
   net_ = net;
