@@ -14,6 +14,7 @@ namespace gf::cli {
 int run_score(int argc, char** argv) {
   CLI::App app("per-row log-likelihood (nats) of data under a saved model", "score");
   std::string model_path, data, out, columns;
+  int64_t limit = 0;
   bool json = false;
   CommonFlags common;
   TableFlags table_flags;
@@ -21,6 +22,7 @@ int run_score(int argc, char** argv) {
   app.add_option("--data", data, "table to score")->required();
   app.add_option("--out,-o", out, "CSV with one log_likelihood per input row");
   app.add_option("--columns", columns, "columns to use (default: the columns the model was fitted on)");
+  app.add_option("--limit", limit, "score only the first N examples");
   app.add_flag("--json", json, "print the summary as JSON");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
@@ -29,30 +31,41 @@ int run_score(int argc, char** argv) {
   if (!out.empty()) check_writable(out);
   auto model = load_model(model_path);
   GF_CHECK_AS(NotSupported, model->capabilities().likelihood != Likelihood::none,
-              "use a model with a likelihood (genforge models)", "model kind '", model->kind(),
-              "' has no likelihood to score with");
-  Table table = load_table(data, table_flags);
-  std::vector<std::string> use;
-  if (!columns.empty()) {
-    use = split_list(columns);
-  } else if (model->schema().contains("columns")) {
-    use = model->schema()["columns"].get<std::vector<std::string>>();
-    for (const auto& c : use) {
-      GF_CHECK_AS(DataError, table.has_column(c), "name the columns to use with --columns, in the model's order",
-                  "'", data, "' has no column '", c, "', which the model was fitted on");
-    }
+              "use a model with a likelihood (vae, gmm, bgmm) or a score (autoencoder)", "model kind '",
+              model->kind(), "' has no likelihood to score with");
+  torch::Tensor x;
+  if (model->schema().value("data_kind", "") == "images") {
+    x = load_image_data(data, limit, table_flags).x;
   } else {
-    use = table.names();
+    Table table = load_table(data, table_flags);
+    std::vector<std::string> use;
+    if (!columns.empty()) {
+      use = split_list(columns);
+    } else if (model->schema().contains("columns")) {
+      use = model->schema()["columns"].get<std::vector<std::string>>();
+      for (const auto& c : use) {
+        GF_CHECK_AS(DataError, table.has_column(c), "name the columns to use with --columns, in the model's order",
+                    "'", data, "' has no column '", c, "', which the model was fitted on");
+      }
+    } else {
+      use = table.names();
+    }
+    x = numeric_matrix(table.select(use));
+    if (limit > 0 && limit < x.size(0)) x = x.slice(0, 0, limit);
   }
-  auto x = numeric_matrix(table.select(use));
   auto ll = model->score_samples(x);  // [N]
   double mean = ll.mean().item<double>();
   if (!out.empty()) write_csv(out, table_from_matrix(ll.unsqueeze(1), {"log_likelihood"}));
   if (json) {
     std::cout << nlohmann::json({{"rows", x.size(0)}, {"mean_log_likelihood", mean}, {"unit", "nats"}}).dump() << "\n";
   } else {
-    std::printf("%lld rows, mean log-likelihood %.6f nats per row (%s likelihood)\n",
-                static_cast<long long>(x.size(0)), mean, to_string(model->capabilities().likelihood));
+    if (model->capabilities().likelihood == Likelihood::score) {
+      std::printf("%lld rows, mean score %.6f (not a likelihood: %s)\n", static_cast<long long>(x.size(0)), mean,
+                  "minus the reconstruction error");
+    } else {
+      std::printf("%lld rows, mean log-likelihood %.6f nats per row (%s likelihood)\n",
+                  static_cast<long long>(x.size(0)), mean, to_string(model->capabilities().likelihood));
+    }
     if (!out.empty()) std::printf("wrote %s\n", out.c_str());
   }
   return 0;

@@ -119,32 +119,11 @@ ImageSet read_idx_images(const std::string& images_path, const std::string& labe
   return set;
 }
 
-ImageSet read_png_folder(const std::string& dir) {
-  GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of PNG files (or of class sub-folders)", "'", dir,
-              "' is not a folder");
-  std::vector<std::string> classes;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_directory()) classes.push_back(e.path().filename().string());
-  }
-  std::sort(classes.begin(), classes.end());
-  std::vector<std::pair<std::string, int64_t>> files;  // path, label (-1: none)
-  auto collect = [&](const fs::path& folder, int64_t label) {
-    std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(folder)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (e.is_regular_file() && ext == ".png") found.push_back(e.path().string());
-    }
-    std::sort(found.begin(), found.end());
-    for (auto& f : found) files.emplace_back(std::move(f), label);
-  };
-  if (classes.empty()) {
-    collect(dir, -1);
-  } else {
-    for (size_t c = 0; c < classes.size(); ++c) collect(fs::path(dir) / classes[c], static_cast<int64_t>(c));
-  }
-  GF_CHECK_AS(DataError, !files.empty(), "put .png files in the folder or in one sub-folder per class", "'", dir,
-              "' holds no PNG images");
+namespace {
+
+// Decodes PNG files (grayscale or RGB by the first one; all the first one's size) with their labels (-1: none).
+ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files,
+                       const std::vector<std::string>& classes) {
   int width = 0, height = 0, channels = 0;
   std::vector<at::Tensor> images;
   std::vector<int64_t> labels;
@@ -175,6 +154,42 @@ ImageSet read_png_folder(const std::string& dir) {
   return set;
 }
 
+}  // namespace
+
+ImageSet read_png_folder(const std::string& dir) {
+  GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of PNG files (or of class sub-folders)", "'", dir,
+              "' is not a folder");
+  std::vector<std::string> classes;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.is_directory()) classes.push_back(e.path().filename().string());
+  }
+  std::sort(classes.begin(), classes.end());
+  std::vector<std::pair<std::string, int64_t>> files;  // path, label (-1: none)
+  auto collect = [&](const fs::path& folder, int64_t label) {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (e.is_regular_file() && ext == ".png") found.push_back(e.path().string());
+    }
+    std::sort(found.begin(), found.end());
+    for (auto& f : found) files.emplace_back(std::move(f), label);
+  };
+  if (classes.empty()) {
+    collect(dir, -1);
+  } else {
+    for (size_t c = 0; c < classes.size(); ++c) collect(fs::path(dir) / classes[c], static_cast<int64_t>(c));
+  }
+  GF_CHECK_AS(DataError, !files.empty(), "put .png files in the folder or in one sub-folder per class", "'", dir,
+              "' holds no PNG images");
+  return read_png_list(files, classes);
+}
+
+ImageSet read_png_file(const std::string& path) {
+  GF_CHECK_AS(DataError, fs::is_regular_file(path), "check the path", "'", path, "' is not a file");
+  return read_png_list({{path, -1}}, {});
+}
+
 std::string fashion_mnist_dir() {
   const char* env = std::getenv("GF_FASHION_MNIST_DIR");
   return env && *env ? env : "/usr/share/datasets/fashion-mnist";
@@ -197,6 +212,9 @@ ImageSet load_images(const std::string& spec) {
     return set;
   }
   if (fs::is_directory(spec)) return read_png_folder(spec);
+  std::string ext = fs::path(spec).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  if (ext == ".png") return read_png_file(spec);
   // An IDX images file: look for its labels next to it.
   std::string labels;
   const auto pos = spec.find("-images-idx3-ubyte");

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+
+#include "genforge/data/images.h"
 #include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/readers.h"
@@ -185,6 +188,77 @@ TEST_F(Cli, BadModelFilesAreClearErrors) {
   expect_error({"sample", model, "-n", "5", "--out", dir_.file("missing/s.csv")}, "does not exist");
   test::write_text(dir_.file("two.csv"), "a,b\n1,2\n");
   expect_error({"score", model, "--data", dir_.file("two.csv")}, "has no column 'c', which the model was fitted on");
+}
+
+// A folder of 28x28 grayscale PNGs in two class sub-folders ("left": bright left half, "top": bright top half).
+std::string image_folder(const test::TempDir& dir, const std::string& name, int64_t side = 28) {
+  const std::string root = dir.file(name);
+  for (const std::string cls : {"left", "top"}) {
+    std::filesystem::create_directories(root + "/" + cls);
+    for (int i = 0; i < 12; ++i) {
+      auto img = torch::full({1, side, side}, 0.1 + 0.01 * i);
+      if (cls == "left") img.slice(2, 0, side / 2).fill_(0.9);
+      if (cls == "top") img.slice(1, 0, side / 2).fill_(0.9);
+      write_png(root + "/" + cls + "/" + std::to_string(i) + ".png", img);
+    }
+  }
+  return root;
+}
+
+TEST_F(Cli, ImageModelsTrainWithARunDirectoryResumeAndSampleGrids) {
+  auto images = image_folder(dir_, "images");
+  auto run = dir_.file("run");
+  auto r = run_cli({"train", "vae", "--data", images, "--run-dir", run, "--set", "architecture=conv", "--set",
+                    "hidden=16", "--set", "max_steps=6", "--set", "batch_size=8", "--set", "sample_every=3", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("24 examples, 6 steps"), std::string::npos) << r.out;
+  for (const char* f : {"config.json", "metrics.jsonl", "loss.png", "checkpoint.gf", "model.gf",
+                        "samples/step_000003.png", "samples/step_000006.png", "samples/final.png"}) {
+    EXPECT_TRUE(test::exists(run + "/" + f)) << f;
+  }
+  EXPECT_EQ(test::read_json(run + "/config.json")["options"]["architecture"], "conv");
+  // --resume takes model, data and options from config.json; --set extends the run.
+  r = run_cli({"train", "--resume", run, "--set", "max_steps=9", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("9 steps"), std::string::npos) << r.out;
+  auto model = run + "/model.gf";
+  r = run_cli({"sample", model, "-n", "10", "--out", dir_.file("grid.png"), "--seed", "1"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto grid = load_images(dir_.file("grid.png")).images;  // 4x3 tiles of 28 pixels with 2-pixel padding
+  EXPECT_EQ(grid.size(2), 3 * 28 + 4 * 2);
+  EXPECT_EQ(grid.size(3), 4 * 28 + 5 * 2);
+  r = run_cli({"sample", model, "--interpolate", "--steps", "6", "--rows", "2", "--out", dir_.file("strip.png")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(load_images(dir_.file("strip.png")).images.size(3), 6 * 28 + 7 * 2);
+  r = run_cli({"score", model, "--data", images, "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["rows"], 24);
+  expect_error({"sample", model, "-n", "4", "--class", "1", "--out", dir_.file("c.png")}, "not class-conditional");
+  expect_error({"score", model, "--data", image_folder(dir_, "small", 16)}, "the VAE expects 1x28x28");
+  std::filesystem::remove_all(dir_.file("small"));
+  expect_error({"train", "--resume", dir_.file("images"), "--out", dir_.file("x.gf")}, "has no config.json");
+}
+
+TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
+  auto images = image_folder(dir_, "images");
+  auto model = dir_.file("gan.gf");
+  auto r = run_cli({"train", "gan", "--data", images, "--out", model, "--set", "conditional=true", "--set", "width=8",
+                    "--set", "max_steps=2", "--set", "batch_size=8", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"sample", model, "-n", "4", "--class", "1", "--out", dir_.file("one.npy")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(read_npy(dir_.file("one.npy")).sizes(), (std::vector<int64_t>{4, 1, 28, 28}));
+  expect_error({"sample", model, "-n", "4", "--class", "2", "--out", dir_.file("c.png")},
+               "class index 2 is out of range: the model has 2 classes");
+  expect_error({"score", model, "--data", images}, "has no likelihood");
+  expect_error({"sample", trained_model(), "-n", "4", "--out", dir_.file("g.png")}, "does not produce images");
+  std::filesystem::remove(dir_.file("m.gf"));
+  std::filesystem::create_directories(dir_.file("empty"));
+  expect_error({"train", "gan", "--data", dir_.file("empty"), "--out", dir_.file("e.gf")}, "no PNG");
+  test::write_text(dir_.file("bad-images-idx3-ubyte"), std::string("\x00\x00\x08\x03\x00\x00", 6));
+  expect_error({"train", "vae", "--data", dir_.file("bad-images-idx3-ubyte"), "--out", dir_.file("e.gf")},
+               "bad-images-idx3-ubyte");
+  expect_error({"train", "gmm", "--data", csv_, "--run-dir", dir_.file("r")}, "does not train in steps");
 }
 
 }  // namespace

@@ -28,7 +28,9 @@ ImageSet read_idx_images(const std::string& images_path, const std::string& labe
 // PNG files in class sub-folders (class = folder name, sorted) or directly in the folder (no labels).
 // Grayscale or RGB (by the first image); every image must have the first one's size.
 ImageSet read_png_folder(const std::string& dir);
-// "fashion-mnist" (= ":train") or "fashion-mnist:test", a PNG folder, or an IDX images file (labels taken from
+// One PNG file as a set of one image.
+ImageSet read_png_file(const std::string& path);
+// "fashion-mnist" (= ":train") or "fashion-mnist:test", a PNG folder, one .png file, or an IDX images file (labels taken from
 // the matching "-labels-idx1-ubyte[.gz]" file when present).
 ImageSet load_images(const std::string& spec);
 // Where Fashion-MNIST is: $GF_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist.

@@ -1,0 +1,73 @@
+// Class-conditional and convolutional VAEs, and latent interpolation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/models/vae.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+FitContext quiet() {
+  FitContext c;
+  c.progress = false;
+  return c;
+}
+
+TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
+  // Class 0: bright left half; class 1: bright top half (1x8x8).
+  auto gen = make_generator(1);
+  auto labels = at::randint(2, {256}, gen, torch::TensorOptions().dtype(torch::kLong));
+  auto left = torch::full({1, 8, 8}, 0.05), top = torch::full({1, 8, 8}, 0.05);
+  left.slice(2, 0, 4).fill_(0.95);
+  top.slice(1, 0, 4).fill_(0.95);
+  auto x = torch::stack({left, top}).index_select(0, labels);  // [256, 1, 8, 8]
+  VaeOptions o;
+  o.conditional = true;
+  o.architecture = "conv";
+  o.hidden = 32;
+  o.latent = 2;
+  o.max_steps = 150;
+  o.batch_size = 32;
+  o.lr = 3e-3;
+  VariationalAutoencoder vae(o);
+  vae.fit({x, {}, {}, labels}, quiet());
+  EXPECT_EQ(vae.n_classes(), 2);
+  auto s0 = vae.sample_labelled(torch::zeros({32}, torch::kLong), gen);  // [32, 1, 8, 8]
+  auto s1 = vae.sample_labelled(torch::ones({32}, torch::kLong), gen);
+  auto left_minus_right = [](const torch::Tensor& s) {
+    return (s.slice(3, 0, 4).mean() - s.slice(3, 4, 8).mean()).item<double>();
+  };
+  auto top_minus_bottom = [](const torch::Tensor& s) {
+    return (s.slice(2, 0, 4).mean() - s.slice(2, 4, 8).mean()).item<double>();
+  };
+  EXPECT_GT(left_minus_right(s0), 0.5);
+  EXPECT_LT(std::abs(top_minus_bottom(s0)), 0.2);
+  EXPECT_GT(top_minus_bottom(s1), 0.5);
+  // Unlabelled scores are log sum_c p(c) p(x | c): above each class's own term.
+  auto probe = x.slice(0, 0, 8);
+  auto marginal = vae.score_samples(probe);
+  auto prior = torch::bincount(labels, {}, 2).to(torch::kFloat64) / 256.0;
+  auto terms = torch::stack({vae.importance_weighted_bound(probe, 1, torch::zeros({8}, torch::kLong)) +
+                                 std::log(prior[0].item<double>()),
+                             vae.importance_weighted_bound(probe, 1, torch::ones({8}, torch::kLong)) +
+                                 std::log(prior[1].item<double>())});  // [2, 8]
+  EXPECT_TRUE(test::all_close(marginal, torch::logsumexp(terms, 0), 1e-6, 1e-6));
+  EXPECT_THROW(vae.sample_labelled(torch::tensor({2}), gen), InvalidArgument);  // class index out of range
+  EXPECT_THROW(vae.fit({x}, quiet()), DataError);                                // conditional needs labels
+}
+
+TEST(Latent, SlerpKeepsTheRadiusAndHitsTheEnds) {
+  auto a = torch::tensor({3.0f, 0.0f}), b = torch::tensor({0.0f, 3.0f});
+  EXPECT_TRUE(test::all_close(slerp(a, b, 0), a, 0, 1e-6));
+  EXPECT_TRUE(test::all_close(slerp(a, b, 1), b, 0, 1e-6));
+  auto mid = slerp(a, b, 0.5);
+  EXPECT_NEAR(mid.norm().item<double>(), 3.0, 1e-5);  // a straight line would pass at radius 2.12
+  EXPECT_NEAR(mid[0].item<double>(), mid[1].item<double>(), 1e-6);
+}
+
+}  // namespace
+}  // namespace gf
