@@ -9,6 +9,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/models/gan.h"
+#include "models/neural/neural.h"
 #include "support/support.h"
 
 namespace gf {
@@ -95,6 +96,41 @@ TEST(Gan, GradientPenaltyGradientMatchesFiniteDifferences) {
       EXPECT_NEAR(grads[which].view({-1})[i].item<double>(), (up - down) / (2 * h), 1e-6) << which << " " << i;
     }
   }
+}
+
+// The custom transposed convolution (the adjoint of a convolution, with hand-written backward): float64 gradients
+// against central differences, and float32 values and gradients against LibTorch's conv_transpose2d.
+TEST(ConvTranspose, GradientsMatchFiniteDifferencesAndLibTorch) {
+  auto gen = make_generator(4);
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  auto x = at::randn({2, 3, 4, 4}, gen, f64).requires_grad_(true);
+  auto w = at::randn({3, 5, 3, 3}, gen, f64).requires_grad_(true);
+  auto probe = at::randn({2, 5, 7, 7}, gen, f64);  // output (4-1)*2 - 2 + 3 = 7
+  auto objective = [&] { return (neural::conv_transpose2d(x, w, 2, 1, /*fast_path=*/true) * probe).sum(); };
+  auto grads = torch::autograd::grad({objective()}, {x, w});
+  const double h = 1e-6;
+  for (int which = 0; which < 2; ++which) {
+    auto flat = (which == 0 ? x : w).detach().view({-1});
+    for (int64_t i = 0; i < flat.numel(); i += 7) {
+      const double keep = flat[i].item<double>();
+      flat[i] = keep + h;
+      const double up = objective().item<double>();
+      flat[i] = keep - h;
+      const double down = objective().item<double>();
+      flat[i] = keep;
+      EXPECT_NEAR(grads[which].view({-1})[i].item<double>(), (up - down) / (2 * h), 1e-6) << which << " " << i;
+    }
+  }
+  // float32 on the oneDNN path against the native operator, DCGAN-like shapes.
+  auto xf = at::randn({8, 32, 7, 7}, gen).requires_grad_(true), wf = at::randn({32, 16, 4, 4}, gen).requires_grad_(true);
+  auto gf = at::randn({8, 16, 14, 14}, gen);
+  auto fast = neural::conv_transpose2d(xf, wf, 2, 1, true);
+  auto native = neural::conv_transpose2d(xf, wf, 2, 1, false);
+  EXPECT_TRUE(test::all_close(fast, native, 1e-4, 1e-4));
+  auto gfast = torch::autograd::grad({(fast * gf).sum()}, {xf, wf});
+  auto gnative = torch::autograd::grad({(native * gf).sum()}, {xf, wf});
+  EXPECT_TRUE(test::all_close(gfast[0], gnative[0], 1e-4, 1e-3));
+  EXPECT_TRUE(test::all_close(gfast[1], gnative[1], 1e-4, 1e-3));
 }
 
 TEST(Gan, DcganMakes32x32ColourImagesAndRefusesOtherSizes) {

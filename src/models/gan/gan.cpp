@@ -25,14 +25,14 @@ nn::Sequential dcgan_generator(const neural::Geometry& g, int64_t in, int64_t w)
   const int64_t k2 = g.height() == 28 ? 3 : 4;
   nn::Sequential s;
   auto block = [&](int64_t from, int64_t to, int64_t k, int64_t stride, int64_t pad) {
-    s->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(from, to, k).stride(stride).padding(pad).bias(false)));
+    s->push_back(neural::ConvTranspose2d(from, to, k, stride, pad, /*bias=*/false));
     s->push_back(nn::BatchNorm2d(to));
     s->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
   };
   block(in, 4 * w, 4, 1, 0);     // 1 -> 4
   block(4 * w, 2 * w, k2, 2, 1);  // 4 -> 7 (28) or 8 (32)
   block(2 * w, w, 4, 2, 1);       // -> 14 or 16
-  s->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(w, g.channels(), 4).stride(2).padding(1).bias(false)));
+  s->push_back(neural::ConvTranspose2d(w, g.channels(), 4, 2, 1, /*bias=*/false));
   s->push_back(nn::Tanh());
   return s;
 }

@@ -1,5 +1,7 @@
 #include "models/neural/neural.h"
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <cmath>
 #include <sstream>
 
@@ -162,6 +164,57 @@ void check_architecture(const std::string& architecture, const Geometry& g, cons
 
 namespace {
 constexpr int64_t kWidth1 = 32, kWidth2 = 64;
+constexpr int64_t kFastMinOutChannels = 16;
+
+// y = C_W^T x, the adjoint of the convolution C_W; so dL/dx = C_W(dL/dy) and dL/dW is the convolution's weight
+// gradient with the roles of input and output gradient swapped.
+struct ConvTransposeFunction : torch::autograd::Function<ConvTransposeFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, int64_t stride, int64_t padding) {
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["padding"] = padding;
+    const int64_t k = weight.size(2);
+    const int64_t h = (x.size(2) - 1) * stride - 2 * padding + k, w = (x.size(3) - 1) * stride - 2 * padding + k;
+    auto shape_only = at::empty({x.size(0), weight.size(1), h, w}, x.options());  // its values are never read
+    return std::get<0>(at::convolution_backward(x, shape_only, weight, c10::nullopt, {stride, stride},
+                                                {padding, padding}, {1, 1}, false, {0, 0}, 1, {true, false, false}));
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& weight = saved[1];
+    const int64_t stride = ctx->saved_data["stride"].toInt(), padding = ctx->saved_data["padding"].toInt();
+    auto g = grads[0].contiguous();
+    torch::Tensor grad_x, grad_w;
+    if (ctx->needs_input_grad(0)) grad_x = at::conv2d(g, weight, {}, {stride, stride}, {padding, padding});
+    if (ctx->needs_input_grad(1)) {
+      grad_w = std::get<1>(at::convolution_backward(x, g, weight, c10::nullopt, {stride, stride}, {padding, padding},
+                                                    {1, 1}, false, {0, 0}, 1, {false, true, false}));
+    }
+    return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};
+  }
+};
+}  // namespace
+
+torch::Tensor conv_transpose2d(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride, int64_t padding,
+                               bool fast_path) {
+  if (!fast_path) return at::conv_transpose2d(x, weight, {}, {stride, stride}, {padding, padding});
+  return ConvTransposeFunction::apply(x, weight, stride, padding);
+}
+
+ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_, int64_t padding_,
+                                         bool with_bias)
+    : stride(stride_), padding(padding_) {
+  weight = register_parameter("weight", torch::empty({in, out, kernel, kernel}));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}));
+}
+
+torch::Tensor ConvTranspose2dImpl::forward(const torch::Tensor& x) {
+  const bool fast = x.device().is_cpu() && weight.size(1) >= kFastMinOutChannels;
+  auto y = conv_transpose2d(x, weight, stride, padding, fast);
+  return bias.defined() ? y + bias.reshape({1, -1, 1, 1}) : y;
 }
 
 ConvEncoderImpl::ConvEncoderImpl(const Geometry& g) {
@@ -176,10 +229,8 @@ torch::Tensor ConvEncoderImpl::forward(const torch::Tensor& x) {
 }
 
 ConvDecoderImpl::ConvDecoderImpl(const Geometry& g) {
-  deconv1 = register_module(
-      "deconv1", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(kWidth2, kWidth1, 4).stride(2).padding(1)));
-  deconv2 = register_module("deconv2", torch::nn::ConvTranspose2d(
-                                           torch::nn::ConvTranspose2dOptions(kWidth1, g.channels(), 4).stride(2).padding(1)));
+  deconv1 = register_module("deconv1", ConvTranspose2d(kWidth2, kWidth1, 4, 2, 1));
+  deconv2 = register_module("deconv2", ConvTranspose2d(kWidth1, g.channels(), 4, 2, 1));
   start = {kWidth2, g.height() / 4, g.width() / 4};
   in_features = start[0] * start[1] * start[2];
 }
