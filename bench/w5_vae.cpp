@@ -3,6 +3,8 @@
 // trainer's clock; one fit per epoch, resumed from the previous epoch's checkpoint so the optimizer state carries
 // over). Test loss: negative ELBO with one sampled z per test image, per example, as the peer.
 // Usage: gf_bench_w5_vae THREADS RUN_DIR
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -31,7 +33,13 @@ int main(int argc, char** argv) {
     o.epochs = e;
     o.resume = e > 1;
     gf::VariationalAutoencoder vae(o);
-    auto report = vae.fit({train}, ctx);
+    gf::FitReport report;
+    if (std::getenv("GF_PROFILE") && e == 1) {
+      torch::autograd::profiler::RecordProfile guard(std::getenv("GF_PROFILE"));
+      report = vae.fit({train}, ctx);
+    } else {
+      report = vae.fit({train}, ctx);
+    }
     epochs.push_back(report.seconds);
     total += report.seconds;
     test_loss.push_back(-vae.importance_weighted_bound(test, 1).mean().item<double>());

@@ -21,6 +21,7 @@
 #include "genforge/data/images.h"
 #include "genforge/io/model_file.h"
 #include "genforge/viz/plot.h"
+#include "train/fused_adam.h"
 
 namespace gf::train {
 namespace fs = std::filesystem;
@@ -97,7 +98,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o, c
   const double b1 = over.value("beta1", o.beta1), b2 = over.value("beta2", o.beta2);
   const double wd = over.value("weight_decay", o.weight_decay);
   if (o.optimizer == "adam") {
-    return std::make_unique<torch::optim::Adam>(
+    return std::make_unique<FusedAdam>(
         params, torch::optim::AdamOptions(lr).betas(std::make_tuple(b1, b2)).weight_decay(wd));
   }
   if (o.optimizer == "adamw") {
@@ -171,24 +172,30 @@ class Loop : public StepContext {
       last_bad_loss_ = value;
       return;
     }
-    g.optimizer->zero_grad();
+    // Gradients are released rather than zeroed: backward then writes them fresh instead of adding to zeros.
+    for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
     loss.backward();
-    std::vector<torch::Tensor> squares;  // one host sync per step, not one per parameter
-    for (const auto& p : g.params) {
-      if (p.grad().defined()) squares.push_back(p.grad().pow(2).sum().to(torch::kFloat64));
+    // The gradient norm (a monitor, and the clipping threshold's input) costs a pass over every gradient: it is
+    // computed on the steps that write a metrics line, and on every step when clipping.
+    const bool logged_step = (step_ + 1) % o_.log_every == 0 || step_ + 1 == total_steps_;
+    if (logged_step || o_.clip_grad_norm > 0) {
+      std::vector<torch::Tensor> norms;  // one host sync per step, not one per parameter
+      for (const auto& p : g.params) {
+        if (p.grad().defined()) norms.push_back(p.grad().norm());
+      }
+      const double norm = norms.empty() ? 0.0 : torch::stack(norms).to(torch::kFloat64).norm().item<double>();
+      if (!std::isfinite(norm)) {
+        bad_this_step_ = true;
+        last_bad_loss_ = value;
+        for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
+        return;
+      }
+      if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(g.params, o_.clip_grad_norm);
+      if (logged_step) meter_.add("grad_norm/" + name, norm);
     }
-    const double norm = squares.empty() ? 0.0 : torch::stack(squares).sum().sqrt().item<double>();
-    if (!std::isfinite(norm)) {
-      bad_this_step_ = true;
-      last_bad_loss_ = value;
-      g.optimizer->zero_grad();
-      return;
-    }
-    if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(g.params, o_.clip_grad_norm);
     set_lr(*g.optimizer, scheduled_lr(o_, g.base_lr, step_, total_steps_));
     g.optimizer->step();
     meter_.add("loss/" + name, value);
-    meter_.add("grad_norm/" + name, norm);
   }
   void log(const std::string& name, double value) override { meter_.add(name, value); }
   at::Generator& generator() override { return noise_; }

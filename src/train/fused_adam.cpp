@@ -1,0 +1,79 @@
+#include "train/fused_adam.h"
+
+#include <ATen/Parallel.h>
+
+#include <cfloat>
+#include <cmath>
+
+namespace gf::train {
+
+namespace {
+bool fusable(const torch::Tensor& p) {
+  return p.device().is_cpu() && p.scalar_type() == torch::kFloat32 && p.is_contiguous() && p.grad().defined() &&
+         p.grad().is_contiguous() && p.grad().scalar_type() == torch::kFloat32;
+}
+}  // namespace
+
+torch::Tensor FusedAdam::step(LossClosure closure) {
+  for (auto& group : param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
+    for (auto& p : group.params()) {
+      if (p.grad().defined() && (o.amsgrad() || !fusable(p))) return torch::optim::Adam::step(closure);
+    }
+  }
+  torch::Tensor loss;
+  if (closure) {
+    torch::AutoGradMode enable(true);
+    loss = closure();
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& group : param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
+    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = state_.find(key);
+      if (it == state_.end()) {
+        auto s = std::make_unique<torch::optim::AdamParamState>();
+        s->step(0);
+        s->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        s->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        it = state_.emplace(key, std::move(s)).first;
+      }
+      auto& s = static_cast<torch::optim::AdamParamState&>(*it->second);
+      s.step(s.step() + 1);
+      const double bc1 = 1 - std::pow(beta1, static_cast<double>(s.step()));
+      const double bc2_sqrt = std::sqrt(1 - std::pow(beta2, static_cast<double>(s.step())));
+      // The same float operations, in the same order, as torch::optim::Adam's tensor ops.
+      const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
+      const float one_minus_b1 = static_cast<float>(1 - beta1), one_minus_b2 = static_cast<float>(1 - beta2);
+      const float wd = static_cast<float>(o.weight_decay()), eps = static_cast<float>(o.eps());
+      const float inv_bc2_sqrt = static_cast<float>(bc2_sqrt);
+      const float step_size = static_cast<float>(o.lr() / bc1);
+      float* w = p.data_ptr<float>();
+      const float* g = p.grad().data_ptr<float>();
+      float* m = s.exp_avg().data_ptr<float>();
+      float* v = s.exp_avg_sq().data_ptr<float>();
+      // Moments below FLT_MIN are flushed to zero: inputs whose gradient is always zero (Fashion-MNIST's blank
+      // border pixels) would otherwise decay into denormals, each operation on which costs ~100 cycles (LibTorch's
+      // Adam slows down epoch after epoch on this workload for that reason).
+      at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) {
+          const float grad = g[i] + wd * w[i];
+          float mi = m[i] * b1 + one_minus_b1 * grad;
+          float vi = v[i] * b2 + one_minus_b2 * grad * grad;
+          mi = std::fabs(mi) < FLT_MIN ? 0.0f : mi;
+          vi = vi < FLT_MIN ? 0.0f : vi;
+          m[i] = mi;
+          v[i] = vi;
+          w[i] -= step_size * (mi / (std::sqrt(vi) / inv_bc2_sqrt + eps));
+        }
+      });
+    }
+  }
+  return loss;
+}
+
+}  // namespace gf::train
