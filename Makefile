@@ -26,6 +26,8 @@ demo: build
 
 bench: build
 	./bench/run W1
+	./bench/run W5
+	./bench/run W6
 
 clean:
 	rm -rf $(BUILD)
