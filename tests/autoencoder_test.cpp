@@ -10,11 +10,7 @@
 namespace gf {
 namespace {
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 // Images 1x8x8 of two kinds: a bright left half or a bright top half, with a little noise. [n, 1, 8, 8]
 torch::Tensor two_kinds(int64_t n, uint64_t seed) {

@@ -21,11 +21,7 @@ const nlohmann::json& golden() {
   return g;
 }
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 class BgmmGolden : public ::testing::TestWithParam<int> {};
 

@@ -15,11 +15,7 @@
 namespace gf {
 namespace {
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 constexpr double kRadius = 2.0, kModeStd = 0.05;
 

@@ -22,11 +22,7 @@ const nlohmann::json& golden() {
   return g;
 }
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 class GmmGolden : public ::testing::TestWithParam<std::string> {};
 

@@ -15,11 +15,7 @@
 namespace gf {
 namespace {
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 // Least squares for y = x w with noise in the gradient (the step's generator), so that resume must restore
 // parameters, Adam's moments and the noise generator to match.

@@ -11,11 +11,7 @@
 namespace gf {
 namespace {
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
   // Class 0: bright left half; class 1: bright top half (1x8x8).

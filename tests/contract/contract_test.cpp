@@ -60,11 +60,7 @@ std::unique_ptr<Model> make(const std::string& param) {
 
 bool has_scores(const Model& m) { return m.capabilities().likelihood != Likelihood::none; }
 
-FitContext quiet() {
-  FitContext c;
-  c.progress = false;
-  return c;
-}
+using test::quiet;
 
 class Contract : public ::testing::TestWithParam<std::string> {
  protected:

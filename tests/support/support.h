@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "genforge/model.h"
+
 #include <string>
 #include <vector>
 
@@ -30,6 +32,13 @@ struct CliResult {
   int rc;
   std::string out, err;
 };
+// A fit context without progress bars.
+inline FitContext quiet() {
+  FitContext c;
+  c.progress = false;
+  return c;
+}
+
 // Runs `genforge <args...>` in-process through the same entry point as the binary.
 CliResult run_cli(const std::vector<std::string>& args);
 
