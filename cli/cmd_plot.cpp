@@ -22,7 +22,6 @@ int run_plot(int argc, char** argv) {
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
-  const std::vector<std::array<uint8_t, 3>> palette = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}};
   std::vector<viz::Series> series;
   for (size_t i = 0; i < tables.size(); ++i) {
     std::string path = tables[i], label = tables[i];
@@ -37,7 +36,7 @@ int run_plot(int argc, char** argv) {
       auto& dest = name == &x ? s.x : s.y;
       for (size_t r = 0; r < c.size(); ++r) dest.push_back(c.missing[r] ? NAN : c.values[r]);
     }
-    s.color = palette[i % palette.size()];
+    s.color = viz::series_color(i);
     s.label = label;
     series.push_back(std::move(s));
   }

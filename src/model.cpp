@@ -60,6 +60,7 @@ torch::Tensor interpolate_latent(const Model& model, int64_t steps, int64_t rows
   GF_CHECK(steps >= 2 && rows >= 1, "interpolation needs at least 2 steps and 1 row, got ", steps, " steps and ", rows,
            " rows");
   const int64_t k = model.n_classes();
+  const bool gaussian_prior = model.capabilities().standard_normal_prior;
   if (k > 0 && label >= 0) check_class_labels(torch::tensor({label}), k);
   std::vector<torch::Tensor> codes;
   std::vector<int64_t> labels;
@@ -69,8 +70,7 @@ torch::Tensor interpolate_latent(const Model& model, int64_t steps, int64_t rows
     if (k > 0 && label < 0) row_label = at::randint(k, {1}, gen, torch::TensorOptions().dtype(torch::kLong)).item<int64_t>();
     for (int64_t i = 0; i < steps; ++i) {
       const double t = static_cast<double>(i) / static_cast<double>(steps - 1);
-      codes.push_back(model.capabilities().standard_normal_prior ? slerp(ends[0], ends[1], t)
-                                                                 : (1 - t) * ends[0] + t * ends[1]);
+      codes.push_back(gaussian_prior ? slerp(ends[0], ends[1], t) : (1 - t) * ends[0] + t * ends[1]);
       labels.push_back(std::max<int64_t>(row_label, 0));
     }
   }

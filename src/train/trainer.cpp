@@ -383,12 +383,11 @@ class Loop : public StepContext {
       }
     }
     if (curves.empty()) return;
-    const std::vector<std::array<uint8_t, 3>> palette = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}};
     std::vector<viz::Series> series;
     for (auto& [key, s] : curves) {
       s.label = key;
       s.line = true;
-      s.color = palette[series.size() % palette.size()];
+      s.color = viz::series_color(series.size());
       series.push_back(std::move(s));
     }
     viz::write_scatter_png((fs::path(o_.run_dir) / "loss.png").string(), series,

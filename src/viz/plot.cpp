@@ -61,6 +61,12 @@ std::vector<double> ticks(double lo, double hi) {
 
 }  // namespace
 
+std::array<uint8_t, 3> series_color(size_t i) {
+  static const std::array<std::array<uint8_t, 3>, 4> palette = {
+      {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}}};
+  return palette[i % palette.size()];
+}
+
 void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& o) {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   for (const auto& s : series) {

@@ -20,6 +20,9 @@ struct PlotOptions {
   int width = 720, height = 540;
 };
 
+// The colour of the i-th series of a plot (a fixed, distinguishable cycle).
+std::array<uint8_t, 3> series_color(size_t i);
+
 // Writes atomically. Non-finite points are skipped (and break a line).
 void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& options);
 

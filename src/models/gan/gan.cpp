@@ -143,8 +143,7 @@ struct Gan::Net : nn::Module {
       auto z = at::randn({256, latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(device);
       torch::Tensor condition;
       if (geometry.n_classes > 0) {
-        condition = neural::one_hot(at::multinomial(log_class_prior.cpu().exp(), 256, true, gen).to(device),
-                                    geometry.n_classes);
+        condition = neural::one_hot(neural::draw_classes(log_class_prior, 256, gen).to(device), geometry.n_classes);
       }
       generate(z, condition);
     }
@@ -242,13 +241,7 @@ class GanTrainable : public train::Trainable {
     if (!net_.geometry.is_image()) return {};
     const auto device = neural::device_of(net_);
     auto z = at::randn({n, net_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(device);
-    torch::Tensor condition;
-    if (net_.geometry.n_classes > 0) {
-      condition = neural::one_hot(torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device)) %
-                                      net_.geometry.n_classes,
-                                  net_.geometry.n_classes);
-    }
-    return net_.to_data(net_.generate(z, condition));
+    return net_.to_data(net_.generate(z, neural::cycling_condition(n, net_.geometry, device)));
   }
 
  private:
@@ -333,10 +326,7 @@ FitReport Gan::fit(const Dataset& train_set, const FitContext& ctx) {
     net->data_mean.copy_(flat.mean(0));
     net->data_scale.copy_(flat.size(0) > 1 ? flat.std(0).clamp_min(1e-12) : torch::ones({flat.size(1)}));
   }
-  if (labels.defined()) {
-    auto counts = torch::bincount(labels.cpu(), {}, geometry.n_classes).to(torch::kFloat32);
-    net->log_class_prior.copy_(torch::log(counts / counts.sum()));
-  }
+  if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
   net->to(ctx.device);
   GanTrainable trainable(*net, options_);
   std::optional<train::TrainData> val;
@@ -365,7 +355,7 @@ torch::Tensor Gan::decode(const torch::Tensor& z, const torch::Tensor& labels) c
   GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional GAN generates given the class: pass labels");
   torch::NoGradGuard no_grad;
   const auto device = neural::device_of(*net_);
-  auto condition = neural::one_hot(neural::checked_labels(labels, g, z.size(0), device), g.n_classes);
+  auto condition = neural::condition_for(labels, g, z.size(0), device);
   return net_->to_data(net_->generate(z.to(device, torch::kFloat32), condition)).cpu();
 }
 
@@ -373,7 +363,7 @@ torch::Tensor Gan::sample(int64_t n, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GAN is not fitted yet, so it cannot sample");
   GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
   if (net_->geometry.n_classes == 0) return decode(sample_latent(n, gen));
-  return sample_labelled(at::multinomial(net_->log_class_prior.cpu().exp(), n, true, gen), gen);
+  return sample_labelled(neural::draw_classes(net_->log_class_prior, n, gen), gen);
 }
 
 torch::Tensor Gan::sample_labelled(const torch::Tensor& labels, at::Generator& gen) const {
@@ -396,8 +386,7 @@ torch::Tensor Gan::discriminate(const torch::Tensor& x_in, const torch::Tensor& 
   auto x = neural::checked_input(x_in, g, device, g.is_image(), "GAN", "discriminate");
   GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional GAN judges examples given the class");
   torch::NoGradGuard no_grad;
-  auto d = net_->critic(net_->from_data(x), neural::one_hot(neural::checked_labels(labels, g, x.size(0), device),
-                                                            g.n_classes));
+  auto d = net_->critic(net_->from_data(x), neural::condition_for(labels, g, x.size(0), device));
   return (options_.loss == "bce" ? torch::sigmoid(d) : d).to(torch::kFloat64).cpu();
 }
 

@@ -102,6 +102,25 @@ torch::Tensor one_hot(const torch::Tensor& labels, int64_t n_classes) {
   return torch::one_hot(labels, n_classes).to(torch::kFloat32);
 }
 
+torch::Tensor condition_for(const torch::Tensor& labels, const Geometry& g, int64_t n, const torch::Device& device) {
+  return neural::one_hot(checked_labels(labels, g, n, device), g.n_classes);
+}
+
+torch::Tensor log_class_frequencies(const torch::Tensor& labels, int64_t n_classes) {
+  auto counts = torch::bincount(labels.cpu(), {}, n_classes).to(torch::kFloat32);
+  return torch::log(counts / counts.sum());
+}
+
+torch::Tensor draw_classes(const torch::Tensor& log_prior, int64_t n, at::Generator& gen) {
+  return at::multinomial(log_prior.cpu().exp(), n, /*replacement=*/true, gen);
+}
+
+torch::Tensor cycling_condition(int64_t n, const Geometry& g, const torch::Device& device) {
+  if (g.n_classes == 0) return {};
+  auto classes = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device)) % g.n_classes;
+  return neural::one_hot(classes, g.n_classes);
+}
+
 torch::Tensor with_condition(const torch::Tensor& x, const torch::Tensor& condition) {
   return condition.defined() ? torch::cat({x, condition}, 1) : x;
 }
@@ -152,8 +171,6 @@ torch::Device device_of(const torch::nn::Module& module) {
   auto params = module.parameters();
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
-
-train::TrainData train_data(const torch::Tensor& x, const torch::Tensor& labels) { return {x, labels}; }
 
 void check_architecture(const std::string& architecture, const Geometry& g, const std::string& model) {
   if (architecture != "conv") return;

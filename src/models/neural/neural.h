@@ -47,6 +47,14 @@ torch::Tensor checked_input(const torch::Tensor& x, const Geometry& g, const tor
 torch::Tensor checked_labels(const torch::Tensor& labels, const Geometry& g, int64_t n, const torch::Device& device);
 // One-hot rows [N, K] float32, or undefined when labels are undefined.
 torch::Tensor one_hot(const torch::Tensor& labels, int64_t n_classes);
+// The one-hot condition [N, K] for checked labels of a class-conditional model (undefined when not conditional).
+torch::Tensor condition_for(const torch::Tensor& labels, const Geometry& g, int64_t n, const torch::Device& device);
+// Log class frequencies [K] of training labels (the class prior of a conditional model).
+torch::Tensor log_class_frequencies(const torch::Tensor& labels, int64_t n_classes);
+// n classes drawn from a log prior [K] with `gen`. [n] int64 on the CPU
+torch::Tensor draw_classes(const torch::Tensor& log_prior, int64_t n, at::Generator& gen);
+// One-hot conditions 0, 1, ..., K-1, 0, 1, ... for n preview images (undefined when not conditional).
+torch::Tensor cycling_condition(int64_t n, const Geometry& g, const torch::Device& device);
 // Concatenates extra features (e.g. one-hots) along dimension 1 when defined.
 torch::Tensor with_condition(const torch::Tensor& x, const torch::Tensor& condition);
 
@@ -61,9 +69,6 @@ void save_module(const torch::nn::Module& module, const std::string& prefix, Ten
 // Copies tensors into the module, checking that each exists with the module's shape.
 void load_module(torch::nn::Module& module, const std::string& prefix, const TensorMap& in);
 torch::Device device_of(const torch::nn::Module& module);
-
-// Training and validation tensors for the Trainer.
-train::TrainData train_data(const torch::Tensor& x, const torch::Tensor& labels);
 
 // Transposed 2-D convolution whose CPU path runs as the input-gradient of a convolution (oneDNN's backward-data
 // primitive) instead of LibTorch 1.13's slow_conv_transpose2d (im2col + GEMM + col2im): on the DCGAN generator's

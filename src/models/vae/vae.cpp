@@ -77,12 +77,9 @@ class VaeTrainable : public train::Trainable {
   }
   torch::Tensor preview(int64_t n, at::Generator& gen) override {
     if (!net_.geometry.is_image()) return {};
-    auto z = at::randn({n, net_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(neural::device_of(net_));
-    torch::Tensor condition;
-    if (net_.geometry.n_classes > 0) {
-      condition = neural::one_hot(torch::arange(n, z.options().dtype(torch::kLong)) % net_.geometry.n_classes,
-                                  net_.geometry.n_classes);
-    }
+    const auto device = neural::device_of(net_);
+    auto z = at::randn({n, net_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(device);
+    auto condition = neural::cycling_condition(n, net_.geometry, device);
     return torch::sigmoid(net_.decode_logits(z, condition)).reshape(net_.geometry.batch_shape(n));
   }
 
@@ -145,10 +142,7 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
   auto net = std::make_shared<Net>(geometry, options_);
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
   neural::init_like_pytorch(*net, init_gen);
-  if (labels.defined()) {
-    auto counts = torch::bincount(labels.cpu(), {}, geometry.n_classes).to(torch::kFloat32);
-    net->log_class_prior.copy_(torch::log(counts / counts.sum()));
-  }
+  if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
   net->to(ctx.device);
   VaeTrainable trainable(*net, options_.beta);
   std::optional<train::TrainData> val;
@@ -220,9 +214,7 @@ torch::Tensor VariationalAutoencoder::transform(const torch::Tensor& x_in, const
   GF_CHECK(net_->geometry.n_classes == 0 || labels.defined(),
            "a class-conditional VAE encodes given the class: pass labels");
   torch::NoGradGuard no_grad;
-  auto condition = neural::one_hot(neural::checked_labels(labels, net_->geometry, x.size(0), device),
-                                   net_->geometry.n_classes);
-  return net_->encode(x, condition).first.cpu();
+  return net_->encode(x, neural::condition_for(labels, net_->geometry, x.size(0), device)).first.cpu();
 }
 
 torch::Tensor VariationalAutoencoder::decode(const torch::Tensor& z, const torch::Tensor& labels) const {
@@ -233,7 +225,7 @@ torch::Tensor VariationalAutoencoder::decode(const torch::Tensor& z, const torch
   GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional VAE decodes given the class: pass labels");
   torch::NoGradGuard no_grad;
   const auto device = neural::device_of(*net_);
-  auto condition = neural::one_hot(neural::checked_labels(labels, g, z.size(0), device), g.n_classes);
+  auto condition = neural::condition_for(labels, g, z.size(0), device);
   auto mean = torch::sigmoid(net_->decode_logits(z.to(device, torch::kFloat32), condition));
   return mean.reshape(g.batch_shape(z.size(0))).cpu();
 }
@@ -244,8 +236,7 @@ torch::Tensor VariationalAutoencoder::sample(int64_t n, at::Generator& gen) cons
   if (net_->geometry.n_classes == 0) {
     return decode(at::randn({n, options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
   }
-  auto labels = at::multinomial(net_->log_class_prior.cpu().exp(), n, /*replacement=*/true, gen);
-  return sample_labelled(labels, gen);
+  return sample_labelled(neural::draw_classes(net_->log_class_prior, n, gen), gen);
 }
 
 torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& labels, at::Generator& gen) const {
