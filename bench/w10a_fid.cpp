@@ -1,0 +1,88 @@
+// W10a (../shared/WORKLOADS.md): FID on two 10000 x 2048 float64 feature sets made by the peer's generator
+// (SplitMix64 + Box-Muller, ../shared/bench/peers/common.py; X2 has +0.1 in every dimension). Not timed: making
+// the data. Timed, as the peer: both sets' mean and covariance, then the Fréchet distance. Also runs the
+// all-float64 statistics path so the JSON shows what the mixed-precision default costs in accuracy.
+// Usage: gf_bench_w10a_fid THREADS [N] [D] [REPS]
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "genforge/core/runtime.h"
+#include "genforge/eval/image.h"
+
+namespace {
+
+// The peer's splitmix64_u01: k-th value (k = 1..n) from z = seed + k * golden gamma, then the SplitMix64 mix.
+double splitmix_u01(uint64_t seed, uint64_t k) {
+  uint64_t z = seed + k * 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+torch::Tensor splitmix_normal(uint64_t seed, int64_t rows, int64_t cols, double shift) {
+  auto out = torch::empty({rows, cols}, torch::kDouble);
+  double* p = out.data_ptr<double>();
+  const int64_t n = rows * cols;
+#pragma omp parallel for
+  for (int64_t i = 0; i < n / 2; ++i) {
+    const double u1 = splitmix_u01(seed, 2 * i + 1), u2 = splitmix_u01(seed, 2 * i + 2);
+    const double r = std::sqrt(-2.0 * std::log1p(-u1)), th = 2.0 * M_PI * u2;
+    p[2 * i] = r * std::cos(th) + shift;
+    p[2 * i + 1] = r * std::sin(th) + shift;
+  }
+  return out;
+}
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s THREADS [N] [D] [REPS]\n", argv[0]);
+    return 2;
+  }
+  gf::set_threads(std::atoi(argv[1]));
+  const int64_t n = argc > 2 ? std::atoll(argv[2]) : 10000, dim = argc > 3 ? std::atoll(argv[3]) : 2048;
+  const int reps = argc > 4 ? std::atoi(argv[4]) : 3;
+  auto x1 = splitmix_normal(1, n, dim, 0.0), x2 = splitmix_normal(2, n, dim, 0.1);
+  auto run = [&](bool mixed, double& stats_s, double& frechet_s) {
+    gf::eval::StatisticsOptions o;
+    o.mixed_precision = mixed;
+    double t = now();
+    auto a = gf::eval::gaussian_statistics(x1, o), b = gf::eval::gaussian_statistics(x2, o);
+    stats_s = now() - t;
+    t = now();
+    auto r = gf::eval::frechet_distance(a, b);
+    frechet_s = now() - t;
+    return r;
+  };
+  double best = 1e30, best_stats = 0, best_frechet = 0, fid = 0;
+  for (int i = 0; i < reps; ++i) {
+    double s, f;
+    fid = run(true, s, f).distance;
+    if (s + f < best) best = s + f, best_stats = s, best_frechet = f;
+  }
+  double exact_stats, exact_frechet;
+  auto exact = run(false, exact_stats, exact_frechet);
+  nlohmann::json out = {{"workload", "W10a"},
+                        {"threads", gf::threads()},
+                        {"n", n},
+                        {"dim", dim},
+                        {"total_s", best},
+                        {"stats_s", best_stats},
+                        {"frechet_s", best_frechet},
+                        {"reps", reps},
+                        {"fid", fid},
+                        {"fid_float64_stats", exact.distance},
+                        {"float64_stats_total_s", exact_stats + exact_frechet},
+                        {"mean_term", exact.mean_term}};
+  std::cout << std::setprecision(17) << out.dump() << std::endl;
+  return 0;
+}

@@ -1,0 +1,92 @@
+#include "eval/blas.h"
+
+#include <algorithm>
+
+#include "genforge/core/error.h"
+
+#ifdef GF_OPENBLAS_DIR
+extern "C" {
+// Reference BLAS (column-major) entry points exported by OpenBLAS.
+void ssyrk_(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha, const float* a,
+            const int* lda, const float* beta, float* c, const int* ldc);
+void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha, const double* a,
+            const int* lda, const double* beta, double* c, const int* ldc);
+void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+            const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
+}
+#endif
+
+namespace gf::blas {
+
+namespace {
+bool on_cpu_contiguous(const torch::Tensor& t) { return t.device().is_cpu() && t.is_contiguous(); }
+}  // namespace
+
+void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::Tensor& scratch) {
+  GF_CHECK(x.dim() == 2 && accumulator.dim() == 2 && accumulator.size(0) == x.size(1),
+           "add_gram_lower: shapes ", x.sizes(), " and ", accumulator.sizes(), " do not fit");
+#ifdef GF_OPENBLAS_DIR
+  if (on_cpu_contiguous(x) && on_cpu_contiguous(accumulator) && accumulator.scalar_type() == torch::kDouble &&
+      x.size(1) < (1 << 30) && x.size(0) < (1 << 30)) {
+    // Row-major x [K, D] is the column-major D x K matrix A; A A^T in column-major "upper" is the row-major lower
+    // triangle of x^T x.
+    const int n = static_cast<int>(x.size(1)), k = static_cast<int>(x.size(0));
+    const char uplo = 'U', trans = 'N';
+    if (x.scalar_type() == torch::kDouble) {
+      const double one = 1.0;
+      dsyrk_(&uplo, &trans, &n, &k, &one, x.data_ptr<double>(), &n, &one, accumulator.data_ptr<double>(), &n);
+      return;
+    }
+    if (x.scalar_type() == torch::kFloat) {
+      if (!scratch.defined() || scratch.sizes() != accumulator.sizes() || scratch.scalar_type() != torch::kFloat)
+        scratch = torch::zeros(accumulator.sizes(), accumulator.options().dtype(torch::kFloat));
+      const float one = 1.0f, zero = 0.0f;
+      ssyrk_(&uplo, &trans, &n, &k, &one, x.data_ptr<float>(), &n, &zero, scratch.data_ptr<float>(), &n);
+      // Only the lower triangle is defined: add that half (ATen's mixed-dtype add_ would be 4x slower).
+      const float* src = scratch.data_ptr<float>();
+      double* dst = accumulator.data_ptr<double>();
+#pragma omp parallel for schedule(dynamic, 16)
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j <= i; ++j) dst[int64_t(i) * n + j] += src[int64_t(i) * n + j];
+      return;
+    }
+  }
+#endif
+  (void)scratch;
+  accumulator.add_(torch::mm(x.t(), x).to(accumulator.scalar_type()));
+}
+
+void symmetrize_lower(torch::Tensor& m) {
+  if (on_cpu_contiguous(m) && m.scalar_type() == torch::kDouble) {
+    const int64_t n = m.size(0);
+    double* p = m.data_ptr<double>();
+    constexpr int64_t tile = 64;  // tiles keep both the row and the column reads in cache
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bi = 0; bi < n; bi += tile)
+      for (int64_t bj = bi; bj < n; bj += tile)
+        for (int64_t i = bi; i < std::min(n, bi + tile); ++i)
+          for (int64_t j = std::max(bj, i + 1); j < std::min(n, bj + tile); ++j) p[i * n + j] = p[j * n + i];
+    return;
+  }
+  m = torch::tril(m) + torch::tril(m, -1).t();
+}
+
+torch::Tensor congruence_lower(const torch::Tensor& l, const torch::Tensor& s) {
+#ifdef GF_OPENBLAS_DIR
+  if (on_cpu_contiguous(l) && on_cpu_contiguous(s) && l.scalar_type() == torch::kDouble &&
+      s.scalar_type() == torch::kDouble && l.size(0) < (1 << 30)) {
+    // Column-major views: row-major L is the upper-triangular U = L^T, row-major S is S (symmetric).
+    // B = S U^T = S L, then M = U B = L^T S L.
+    auto b = s.clone();
+    const int n = static_cast<int>(l.size(0));
+    const double one = 1.0;
+    const char right = 'R', left = 'L', upper = 'U', transpose = 'T', no = 'N', non_unit = 'N';
+    dtrmm_(&right, &upper, &transpose, &non_unit, &n, &n, &one, l.data_ptr<double>(), &n, b.data_ptr<double>(), &n);
+    dtrmm_(&left, &upper, &no, &non_unit, &n, &n, &one, l.data_ptr<double>(), &n, b.data_ptr<double>(), &n);
+    return b;
+  }
+#endif
+  return torch::mm(torch::mm(l.t(), s), l);
+}
+
+}  // namespace gf::blas

@@ -1,0 +1,198 @@
+// Image metrics against the reference vectors (tests/reference/vectors/image_metrics.json: pytorch-fid's own tests
+// and values computed by pytorch-fid, torch-fidelity, clean-fid and clovaai/prdc on small inputs).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/eval/image.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using eval::GaussianStatistics;
+
+const nlohmann::json& vectors() {
+  static const nlohmann::json v = test::read_json(test::source_path("tests/reference/vectors/image_metrics.json"));
+  return v;
+}
+
+// The vectors spell big inputs as "zeros(2048)", "ones(2048)", "eye(2048)".
+torch::Tensor spelled(const nlohmann::json& j) {
+  if (!j.is_string()) return test::tensor_from_json(j);
+  const std::string s = j.get<std::string>();
+  const auto open = s.find('(');
+  const int64_t n = std::stoll(s.substr(open + 1));
+  const std::string f = s.substr(0, open);
+  auto o = torch::TensorOptions().dtype(torch::kDouble);
+  if (f == "zeros") return torch::zeros({n}, o);
+  if (f == "ones") return torch::ones({n}, o);
+  if (f == "eye") return torch::eye(n, o);
+  throw std::runtime_error("unknown spelling " + s);
+}
+
+GaussianStatistics stats_of(const torch::Tensor& mean, const torch::Tensor& cov) {
+  GaussianStatistics s;
+  s.mean = mean;
+  s.cov = cov.dim() == 2 ? cov : cov.reshape({1, 1});
+  return s;
+}
+
+TEST(Fid, MatchesEveryReferenceCase) {
+  int checked = 0;
+  for (const auto& c : vectors()["fid"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    const auto& in = c["input"];
+    if (in.contains("features")) {  // pytorch-fid's statistics test: np.cov divides by N - 1
+      auto s = eval::gaussian_statistics(test::tensor_from_json(in["features"]));
+      EXPECT_TRUE(test::all_close(s.mean, test::tensor_from_json(c["expected"]["mu"]), 0, 1e-3));
+      EXPECT_TRUE(test::all_close(s.cov, torch::full({3, 3}, 0.25, torch::kDouble), 0, 1e-3));
+      ++checked;
+      continue;
+    }
+    double expected;
+    double distance;
+    if (in.contains("features1")) {
+      eval::StatisticsOptions o;
+      if (c["id"].get<std::string>().find("biased_cov") != std::string::npos &&
+          c["id"].get<std::string>().find("unbiased") == std::string::npos)
+        o.divisor = eval::CovarianceDivisor::n;
+      for (bool mixed : {true, false}) {
+        o.mixed_precision = mixed;
+        auto a = eval::gaussian_statistics(test::tensor_from_json(in["features1"]), o);
+        auto b = eval::gaussian_statistics(test::tensor_from_json(in["features2"]), o);
+        distance = eval::frechet_distance(a, b).distance;
+        expected = c["computed"]["pytorch_fid_sqrtm"].get<double>();
+        EXPECT_NEAR(distance, expected, c["tol"].get<double>() * std::max(1.0, std::abs(expected))) << mixed;
+      }
+    } else {
+      auto r = eval::frechet_distance(stats_of(spelled(in["mu1"]), spelled(in["sigma1"])),
+                                      stats_of(spelled(in["mu2"]), spelled(in["sigma2"])));
+      distance = r.distance;
+      expected = c["expected"].get<double>();
+      EXPECT_FALSE(r.eps_retry);
+      EXPECT_NEAR(distance, expected, std::max(c["tol"].get<double>(), 1e-9) * std::max(1.0, std::abs(expected)));
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, int(vectors()["fid"].size()));
+}
+
+TEST(Fid, MixedPrecisionStatisticsAgreeWithFloat64OnWideFeatures) {
+  // 3000 x 256 features with a shared offset and correlated columns: the float32 cross products must not move
+  // FID beyond 1e-7 relative.
+  auto gen = make_generator(7);
+  auto mix = torch::randn({256, 256}, gen, torch::kDouble) * 0.2 + torch::eye(256, torch::kDouble);
+  auto x = torch::mm(torch::randn({3000, 256}, gen, torch::kDouble), mix) + 3.0;
+  auto y = torch::mm(torch::randn({3000, 256}, gen, torch::kDouble), mix) * 1.05 + 3.1;
+  eval::StatisticsOptions exact;
+  exact.mixed_precision = false;
+  const double reference =
+      eval::frechet_distance(eval::gaussian_statistics(x, exact), eval::gaussian_statistics(y, exact)).distance;
+  const double mixed = eval::frechet_distance(eval::gaussian_statistics(x), eval::gaussian_statistics(y)).distance;
+  EXPECT_NEAR(mixed, reference, 1e-7 * reference);
+  // ... and the float64 path equals the textbook formula with an eigen-decomposition square root.
+  auto cov = [](const torch::Tensor& f) {
+    auto c = f - f.mean(0);
+    return torch::mm(c.t(), c) / double(f.size(0) - 1);
+  };
+  auto s1 = cov(x), s2 = cov(y);
+  auto [w, v] = torch::linalg_eigh(s1);
+  auto root = torch::mm(v * w.sqrt().unsqueeze(0), v.t());
+  const double textbook = (x.mean(0) - y.mean(0)).pow(2).sum().item<double>() + s1.trace().item<double>() +
+                          s2.trace().item<double>() -
+                          2 * torch::linalg_eigvalsh(torch::mm(torch::mm(root, s2), root)).sqrt().sum().item<double>();
+  EXPECT_NEAR(reference, textbook, 1e-9 * textbook);
+}
+
+TEST(Fid, RejectsMismatchedOrTooFewFeatures) {
+  auto a = torch::randn({10, 4}, torch::kDouble), b = torch::randn({10, 5}, torch::kDouble);
+  EXPECT_THROW(eval::frechet_distance(eval::gaussian_statistics(a), eval::gaussian_statistics(b)), InvalidArgument);
+  EXPECT_THROW(eval::gaussian_statistics(torch::randn({1, 4})), InvalidArgument);
+  auto nan = a.clone();
+  nan[3][2] = std::nan("");
+  EXPECT_THROW(eval::gaussian_statistics(nan), DataError);
+}
+
+TEST(InceptionScore, MatchesTorchFidelity) {
+  for (const auto& c : vectors()["inception_score"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    auto r = eval::inception_score(test::tensor_from_json(c["logits"]), c["splits"].get<int64_t>());
+    EXPECT_NEAR(r.mean, c["computed"]["inception_score_mean"].get<double>(), 1e-9);
+    EXPECT_NEAR(r.std, c["computed"]["inception_score_std"].get<double>(), 1e-9);
+  }
+}
+
+TEST(Kid, MatchesTorchFidelityAndCleanFid) {
+  for (const auto& c : vectors()["kid"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    auto x = test::tensor_from_json(c["features1"]), y = test::tensor_from_json(c["features2"]);
+    if (c.contains("kernel_matrices")) {
+      auto kxx = eval::polynomial_kernel(x, x), kyy = eval::polynomial_kernel(y, y), kxy = eval::polynomial_kernel(x, y);
+      const auto& km = c["kernel_matrices"];
+      EXPECT_TRUE(test::all_close(kxx, test::tensor_from_json(km["K_XX"]), 0, 1e-12));
+      EXPECT_TRUE(test::all_close(kyy, test::tensor_from_json(km["K_YY"]), 0, 1e-12));
+      EXPECT_TRUE(test::all_close(kxy, test::tensor_from_json(km["K_XY"]), 0, 1e-12));
+      EXPECT_NEAR(eval::mmd2(kxx, kyy, kxy, eval::MmdEstimator::unbiased),
+                  c["computed"]["mmd2_unbiased"].get<double>(), 1e-12);
+      EXPECT_NEAR(eval::mmd2(kxx, kyy, kxy, eval::MmdEstimator::biased), c["computed"]["mmd2_biased"].get<double>(),
+                  1e-12);
+      EXPECT_NEAR(eval::mmd2(kxx, kyy, kxy, eval::MmdEstimator::u_statistic),
+                  c["computed"]["mmd2_u_statistic"].get<double>(), 1e-12);
+      continue;
+    }
+    eval::KidOptions o;
+    o.subsets = c["subsets"].get<int64_t>();
+    o.subset_size = c["subset_size"].get<int64_t>();
+    auto gen = make_generator(0);
+    auto r = eval::kernel_inception_distance(x, y, o, gen);
+    EXPECT_NEAR(r.mean, c["computed"]["torch_fidelity_mean"].get<double>(), 1e-9);
+    EXPECT_NEAR(r.mean, c["computed"]["clean_fid"].get<double>(), 1e-9);
+    EXPECT_NEAR(r.std, 0.0, 1e-9);
+  }
+}
+
+TEST(Kid, SubsetLargerThanTheDataIsAnError) {
+  auto gen = make_generator(0);
+  eval::KidOptions o;
+  o.subset_size = 50;
+  EXPECT_THROW(eval::kernel_inception_distance(torch::randn({20, 3}), torch::randn({30, 3}), o, gen),
+               InvalidArgument);
+}
+
+TEST(Prdc, MatchesPrdcAndTorchFidelity) {
+  for (const auto& c : vectors()["precision_recall_density_coverage"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    auto real = test::tensor_from_json(c["real"]), fake = test::tensor_from_json(c["fake"]);
+    eval::PrdcOptions o;
+    o.k = c["k"].get<int64_t>();
+    const auto& e = c["computed"];
+    auto strict = eval::precision_recall_density_coverage(real, fake, o);
+    EXPECT_NEAR(strict.precision, e["prdc_precision"].get<double>(), 1e-12);
+    EXPECT_NEAR(strict.recall, e["prdc_recall"].get<double>(), 1e-12);
+    EXPECT_NEAR(strict.density, e["prdc_density"].get<double>(), 1e-12);
+    EXPECT_NEAR(strict.coverage, e["prdc_coverage"].get<double>(), 1e-12);
+    o.rule = eval::BallRule::inclusive;
+    auto inclusive = eval::precision_recall_density_coverage(real, fake, o);
+    // torch-fidelity reports float32 fractions.
+    EXPECT_NEAR(inclusive.precision, e["torch_fidelity_precision"].get<double>(), 1e-7);
+    EXPECT_NEAR(inclusive.recall, e["torch_fidelity_recall"].get<double>(), 1e-7);
+  }
+}
+
+TEST(Ppl, TrimsAtTheFirstAndNinetyNinthPercentile) {
+  for (const auto& c : vectors()["ppl"]) {
+    auto d = torch::arange(200, torch::kDouble).pow(2) / 7.0;  // "d_i = i^2/7 for i=0..199"
+    auto t = eval::trimmed_path_length(d);
+    EXPECT_NEAR(t.low, c["lo"].get<double>(), 1e-12);
+    EXPECT_NEAR(t.high, c["hi"].get<double>(), 1e-9);
+    EXPECT_EQ(t.kept, c["kept"].get<int64_t>());
+    EXPECT_NEAR(t.mean, c["expected_mean"].get<double>(), 1e-9);
+    EXPECT_NEAR(t.std, c["expected_std_torch_fidelity"].get<double>(), 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace gf
