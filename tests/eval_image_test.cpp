@@ -91,7 +91,12 @@ TEST(Fid, MixedPrecisionStatisticsAgreeWithFloat64OnWideFeatures) {
   exact.mixed_precision = false;
   const double reference =
       eval::frechet_distance(eval::gaussian_statistics(x, exact), eval::gaussian_statistics(y, exact)).distance;
-  const double mixed = eval::frechet_distance(eval::gaussian_statistics(x), eval::gaussian_statistics(y)).distance;
+  EXPECT_EQ(reference, eval::frechet_distance(eval::gaussian_statistics(x), eval::gaussian_statistics(y)).distance)
+      << "float64 is the default";
+  eval::StatisticsOptions fast;
+  fast.mixed_precision = true;
+  const double mixed =
+      eval::frechet_distance(eval::gaussian_statistics(x, fast), eval::gaussian_statistics(y, fast)).distance;
   EXPECT_NEAR(mixed, reference, 1e-7 * reference);
   // ... and the float64 path equals the textbook formula with an eigen-decomposition square root.
   auto cov = [](const torch::Tensor& f) {

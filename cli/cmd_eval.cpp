@@ -1,0 +1,223 @@
+// genforge eval text | image: the metrics of gf::eval on files, a readable table on stdout or JSON with --json.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/eval/features.h"
+#include "genforge/eval/image.h"
+#include "genforge/eval/text.h"
+#include "genforge/registry.h"
+
+namespace gf::cli {
+
+namespace {
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+std::set<std::string> checked_metrics(const std::string& list, const std::set<std::string>& known) {
+  std::set<std::string> out;
+  for (const auto& m : split_list(list)) {
+    if (!known.count(m)) {
+      std::string names;
+      for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+      throw InvalidArgument(msg("unknown metric '", m, "'"), "choose from " + names);
+    }
+    out.insert(m);
+  }
+  GF_CHECK_AS(InvalidArgument, !out.empty(), "e.g. --metrics bleu,chrf", "no metrics asked for");
+  return out;
+}
+
+void print_table(const nlohmann::json& results) {
+  for (const auto& [name, value] : results.items()) {
+    if (value.is_number_integer()) {
+      std::printf("%-22s %14lld\n", name.c_str(), static_cast<long long>(value.get<int64_t>()));
+    } else if (value.is_number()) {
+      std::printf("%-22s %14.6f\n", name.c_str(), value.get<double>());
+    } else if (value.is_string()) {
+      std::printf("%-22s %s\n", name.c_str(), value.get<std::string>().c_str());
+    }
+  }
+}
+
+int run_eval_text(int argc, char** argv) {
+  CLI::App app("text metrics of hypotheses against one or more reference files (one segment per line)",
+               "eval text");
+  std::string hyp_path, metrics = "bleu,chrf", tokenize = "13a", smooth = "exp";
+  std::vector<std::string> ref_paths;
+  bool json = false, lowercase = false;
+  CommonFlags common;
+  app.add_option("--hyp", hyp_path, "hypotheses, one segment per line")->required();
+  app.add_option("--ref", ref_paths, "reference file (repeat for several references)")->required();
+  app.add_option("--metrics", metrics, "comma-separated: bleu, chrf, chrf++");
+  app.add_option("--tokenize", tokenize, "BLEU tokenizer: 13a, intl, char, none");
+  app.add_option("--smooth", smooth, "BLEU smoothing: exp, floor, add-k, none");
+  app.add_flag("--lowercase", lowercase, "case-insensitive BLEU and chrF");
+  app.add_flag("--json", json, "print the results as JSON");
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  const auto wanted = checked_metrics(metrics, {"bleu", "chrf", "chrf++"});
+  eval::BleuOptions bo;
+  bo.tokenize = eval::parse_bleu_tokenizer(tokenize);
+  bo.smooth = eval::parse_bleu_smoothing(smooth);
+  bo.lowercase = lowercase;
+  const auto hyps = read_lines(hyp_path);
+  GF_CHECK_AS(DataError, !hyps.empty(), "give a file with one hypothesis per line", "'", hyp_path,
+              "' has no lines");
+  std::vector<std::vector<std::optional<std::string>>> refs;
+  for (const auto& path : ref_paths) {
+    const auto lines = read_lines(path);
+    GF_CHECK_AS(DataError, lines.size() == hyps.size(), "hypothesis and reference files need one line per segment",
+                "'", path, "' has ", lines.size(), " lines but '", hyp_path, "' has ", hyps.size());
+    refs.emplace_back(lines.begin(), lines.end());
+  }
+  nlohmann::json out = {{"segments", hyps.size()}, {"references", ref_paths.size()}};
+  if (wanted.count("bleu")) {
+    auto b = eval::corpus_bleu(hyps, refs, bo);
+    out["bleu"] = b.score;
+    out["bleu_bp"] = b.bp;
+    out["bleu_sys_len"] = b.sys_len;
+    out["bleu_ref_len"] = b.ref_len;
+    out["bleu_precisions"] = b.precisions;
+    out["bleu_signature"] = b.signature;
+  }
+  for (const std::string name : {"chrf", "chrf++"}) {
+    if (!wanted.count(name)) continue;
+    eval::ChrfOptions co;
+    co.word_order = name == "chrf++" ? 2 : 0;
+    co.lowercase = lowercase;
+    auto c = eval::corpus_chrf(hyps, refs, co);
+    out[name] = c.score;
+    out[name + "_signature"] = c.signature;
+  }
+  if (json) {
+    std::cout << out.dump() << "\n";
+  } else {
+    print_table(out);
+  }
+  return 0;
+}
+
+// Images [N, C, H, W] in [0, 1]: a data spec as `train` reads it, or `model.gf` sampled n times.
+torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t seed, const TableFlags& flags) {
+  if (spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".gf") == 0) {
+    GF_CHECK_AS(InvalidArgument, n >= 2, "sample a model with -n N (N >= 2)", "'", spec,
+                "' is a model: say how many samples to draw with -n");
+    auto model = load_model(spec);
+    auto gen = make_generator(seed);
+    auto x = model->sample(n, gen);
+    GF_CHECK_AS(InvalidArgument, x.dim() == 4, "evaluate tabular models with `genforge eval table`", "model '",
+                spec, "' does not generate images");
+    return x.clamp(0, 1);
+  }
+  auto data = load_image_data(spec, n, flags).x;
+  GF_CHECK_AS(DataError, data.dim() == 4, "give images: fashion-mnist[:test], a PNG folder or an IDX file", "'",
+              spec, "' holds rows, not images");
+  return data;
+}
+
+int run_eval_image(int argc, char** argv) {
+  CLI::App app("image metrics between real and generated images, on features of a network", "eval image");
+  std::string real, fake, features = "pixels", metrics = "fid,kid,prdc";
+  int64_t n = 0, kid_subsets = 100, kid_subset_size = 1000, k = 5, splits = 10, batch = 256;
+  uint64_t seed = 0;
+  bool json = false;
+  CommonFlags common;
+  TableFlags flags;
+  app.add_option("--real", real, "real images: fashion-mnist[:test], PNG folder, IDX file")->required();
+  app.add_option("--fake", fake, "generated images: as --real, or a model file (.gf) sampled -n times")->required();
+  app.add_option("-n,--n", n, "images to use from each side (samples to draw from a .gf model)");
+  app.add_option("--features", features, "feature extractor: pixels, or a TorchScript file (.pt)");
+  app.add_option("--metrics", metrics, "comma-separated: fid, kid, is, prdc");
+  app.add_option("--kid-subsets", kid_subsets, "KID subsets");
+  app.add_option("--kid-subset-size", kid_subset_size, "KID subset size (capped at the smaller set)");
+  app.add_option("--k", k, "neighbourhood size for precision/recall/density/coverage");
+  app.add_option("--splits", splits, "Inception Score splits");
+  app.add_option("--batch", batch, "images per feature batch");
+  app.add_option("--seed", seed, "seed for sampling models and KID subsets");
+  app.add_flag("--json", json, "print the results as JSON");
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  const auto wanted = checked_metrics(metrics, {"fid", "kid", "is", "prdc"});
+  eval::FeatureOptions fo;
+  fo.batch_size = batch;
+  auto extractor = eval::make_feature_extractor(features, fo);
+  auto real_images = load_images_for_eval(real, n, seed, flags);
+  auto fake_images = load_images_for_eval(fake, n, seed + 1, flags);
+  GF_CHECK_AS(DataError, real_images.size(0) >= 2 && fake_images.size(0) >= 2, "give at least 2 images per side",
+              "too few images: ", real_images.size(0), " real, ", fake_images.size(0), " generated");
+  GF_CHECK_AS(DataError, real_images.sizes().slice(1) == fake_images.sizes().slice(1),
+              "evaluate images of one size and channel count", "real images are ", real_images.sizes().slice(1),
+              " but generated ones are ", fake_images.sizes().slice(1));
+  auto fr = extractor->features(real_images), ff = extractor->features(fake_images);  // [N, D], [M, D]
+  nlohmann::json out = {{"real", real_images.size(0)}, {"fake", fake_images.size(0)},
+                        {"features", extractor->name()}, {"feature_dim", fr.size(1)}};
+  if (wanted.count("fid")) {
+    auto r = eval::frechet_distance(eval::gaussian_statistics(fr), eval::gaussian_statistics(ff));
+    out["fid"] = r.distance;
+  }
+  if (wanted.count("kid")) {
+    eval::KidOptions ko;
+    ko.subsets = kid_subsets;
+    ko.subset_size = std::min({kid_subset_size, fr.size(0), ff.size(0)});
+    auto gen = make_generator(seed);
+    auto r = eval::kernel_inception_distance(fr, ff, ko, gen);
+    out["kid"] = r.mean;
+    out["kid_std"] = r.std;
+  }
+  if (wanted.count("is")) {
+    auto r = eval::inception_score(ff, std::min(splits, ff.size(0)));
+    out["is"] = r.mean;
+    out["is_std"] = r.std;
+  }
+  if (wanted.count("prdc")) {
+    eval::PrdcOptions po;
+    po.k = k;
+    auto r = eval::precision_recall_density_coverage(fr, ff, po);
+    out["precision"] = r.precision;
+    out["recall"] = r.recall;
+    out["density"] = r.density;
+    out["coverage"] = r.coverage;
+  }
+  if (json) {
+    std::cout << out.dump() << "\n";
+  } else {
+    print_table(out);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_eval(int argc, char** argv) {
+  const std::string usage =
+      "usage: genforge eval text  --hyp H --ref R [--ref R2 ...] [--metrics bleu,chrf] [--tokenize 13a]\n"
+      "       genforge eval image --real R --fake F [--features pixels|file.pt] [--metrics fid,kid,is,prdc]\n";
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout << usage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string what = argv[1];
+  if (what == "text") return run_eval_text(argc - 1, argv + 1);
+  if (what == "image") return run_eval_image(argc - 1, argv + 1);
+  throw InvalidArgument(msg("unknown evaluation '", what, "'"), "use `genforge eval text` or `genforge eval image`");
+}
+
+}  // namespace gf::cli

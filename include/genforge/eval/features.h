@@ -1,0 +1,30 @@
+// Feature extractors for the image metrics: any TorchScript module (`--features model.pt`, e.g. an Inception
+// network exported by the user, for standard FID), or raw pixels. A module's forward takes images [N, C, H, W]
+// scaled to [0, 1] and returns features [N, D] (or a tuple whose first element is that); for the Inception Score
+// its outputs are taken as logits.
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+namespace gf::eval {
+
+class FeatureExtractor {
+ public:
+  virtual ~FeatureExtractor() = default;
+  // images [N, C, H, W] in [0, 1] -> [N, D] float64, computed in batches.
+  virtual torch::Tensor features(const torch::Tensor& images) const = 0;
+  virtual std::string name() const = 0;
+};
+
+struct FeatureOptions {
+  int64_t batch_size = 256;
+  torch::Device device = torch::kCPU;
+};
+
+// "pixels" (flattened images) or a TorchScript file (.pt / .pth / .torchscript). An unreadable or non-TorchScript
+// file is a gf::ModelFileError naming it.
+std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options = {});
+
+}  // namespace gf::eval

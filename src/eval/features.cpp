@@ -1,0 +1,86 @@
+#include "genforge/eval/features.h"
+
+#include <torch/script.h>
+
+#include <fstream>
+
+#include "genforge/core/error.h"
+
+namespace gf::eval {
+
+namespace {
+
+torch::Tensor in_batches(const torch::Tensor& images, int64_t batch_size,
+                         const std::function<torch::Tensor(const torch::Tensor&)>& f) {
+  GF_CHECK(images.dim() == 4, "images must be [N, C, H, W], got ", images.sizes());
+  std::vector<torch::Tensor> parts;
+  torch::NoGradGuard no_grad;
+  for (int64_t i = 0; i < images.size(0); i += batch_size)
+    parts.push_back(f(images.slice(0, i, std::min(images.size(0), i + batch_size))).to(torch::kCPU, torch::kDouble));
+  GF_CHECK(!parts.empty(), "no images to extract features from");
+  return torch::cat(parts);
+}
+
+class Pixels : public FeatureExtractor {
+ public:
+  explicit Pixels(FeatureOptions o) : o_(o) {}
+  torch::Tensor features(const torch::Tensor& images) const override {
+    return in_batches(images, o_.batch_size, [](const torch::Tensor& b) { return b.flatten(1); });
+  }
+  std::string name() const override { return "pixels"; }
+
+ private:
+  FeatureOptions o_;
+};
+
+class TorchScript : public FeatureExtractor {
+ public:
+  TorchScript(const std::string& path, FeatureOptions o) : path_(path), o_(o) {
+    GF_CHECK_AS(ModelFileError, std::ifstream(path).good(), "check the path of --features", "cannot open '", path,
+                "'");
+    try {
+      module_ = torch::jit::load(path, o.device);
+    } catch (const c10::Error& e) {
+      throw ModelFileError(msg("'", path, "' is not a TorchScript module"),
+                           "save the extractor with torch.jit.script(model).save(path) or torch.jit.trace");
+    }
+    module_.eval();
+  }
+  torch::Tensor features(const torch::Tensor& images) const override {
+    auto& module = const_cast<torch::jit::script::Module&>(module_);
+    return in_batches(images, o_.batch_size, [&](const torch::Tensor& b) {
+      torch::jit::IValue out;
+      try {
+        out = module.forward({b.to(o_.device, torch::kFloat)});
+      } catch (const std::exception& e) {
+        std::string what = e.what();
+        throw DataError(msg("the TorchScript module '", path_, "' failed on images of shape ", b.sizes(), ": ",
+                            what.substr(0, what.find('\n'))),
+                        "give images of the size and channel count the module expects");
+      }
+      if (out.isTuple()) out = out.toTuple()->elements().at(0);
+      GF_CHECK_AS(DataError, out.isTensor(), "make forward return a tensor [N, D]", "the TorchScript module '",
+                  path_, "' did not return a tensor");
+      auto t = out.toTensor();
+      GF_CHECK_AS(DataError, t.dim() >= 2 && t.size(0) == b.size(0), "make forward return a tensor [N, D]",
+                  "the TorchScript module '", path_, "' returned shape ", t.sizes(), " for ", b.size(0), " images");
+      return t.flatten(1);
+    });
+  }
+  std::string name() const override { return path_; }
+
+ private:
+  std::string path_;
+  FeatureOptions o_;
+  torch::jit::script::Module module_;
+};
+
+}  // namespace
+
+std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options) {
+  GF_CHECK(options.batch_size >= 1, "feature batch size must be >= 1, got ", options.batch_size);
+  if (spec == "pixels") return std::make_unique<Pixels>(options);
+  return std::make_unique<TorchScript>(spec, options);
+}
+
+}  // namespace gf::eval

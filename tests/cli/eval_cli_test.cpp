@@ -1,0 +1,97 @@
+// genforge eval text | image end to end: numbers equal to the library's (which the reference vectors pin), JSON
+// output, TorchScript feature extractors made by Debian's python3-torch, and one-line errors with hints.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "genforge/data/images.h"
+#include "genforge/eval/image.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using test::run_cli;
+
+void expect_error(const std::vector<std::string>& args, const std::string& contains) {
+  auto r = run_cli(args);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hint: "), std::string::npos) << r.err;
+}
+
+TEST(EvalCli, TextMatchesSacreBleuOnItsOwnTestCorpus) {
+  test::TempDir dir;
+  // sacreBLEU test/test_bleu.py: two reference streams, BLEU 48.530827 (13a, exp); chrF 59.72751782684763.
+  test::write_text(dir.file("hyp.txt"), "The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n");
+  test::write_text(dir.file("ref1.txt"), "The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n");
+  test::write_text(dir.file("ref2.txt"), "The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n");
+  auto r = run_cli({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt"), "--ref",
+                    dir.file("ref2.txt"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["bleu"].get<double>(), 48.530827, 1e-6);
+  EXPECT_NEAR(j["chrf"].get<double>(), 59.72751782684763, 1e-9);
+  EXPECT_EQ(j["bleu_signature"], "nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp");
+  auto table = run_cli({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt")});
+  EXPECT_NE(table.out.find("bleu"), std::string::npos);
+
+  test::write_text(dir.file("short.txt"), "one line\n");
+  test::write_text(dir.file("empty.txt"), "");
+  expect_error({"eval", "text", "--hyp", dir.file("short.txt"), "--ref", dir.file("ref1.txt")}, "has 3 lines");
+  expect_error({"eval", "text", "--hyp", dir.file("empty.txt"), "--ref", dir.file("ref1.txt")}, "has no lines");
+  expect_error({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt"), "--metrics", "bleu,cider"},
+               "unknown metric 'cider'");
+  expect_error({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt"), "--tokenize", "moses"},
+               "unknown BLEU tokenizer");
+  expect_error({"eval", "poetry"}, "unknown evaluation");
+}
+
+TEST(EvalCli, ImageMetricsOnPixelsAndOnATorchScriptExtractor) {
+  test::TempDir dir;
+  const std::string script = dir.file("make.py"), module = dir.file("means.pt");
+  // Features = the mean of each image quarter: a 4-d extractor scripted by PyTorch.
+  test::write_text(script,
+                   "import sys, torch\n"
+                   "class Quarters(torch.nn.Module):\n"
+                   "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+                   "        return torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)\n"
+                   "torch.jit.script(Quarters()).save(sys.argv[1])\n");
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + module).c_str()), 0) << "python3-torch is needed";
+  auto r = run_cli({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist", "-n", "300",
+                    "--features", module, "--metrics", "fid,kid,prdc,is", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["feature_dim"], 4);
+  // The same number from the library on the same features.
+  auto pool = [](const torch::Tensor& x) {
+    return torch::adaptive_avg_pool2d(x, {2, 2}).flatten(1).to(torch::kDouble);
+  };
+  auto real = load_images("fashion-mnist:test").images.slice(0, 0, 300).to(torch::kFloat) / 255.0;
+  auto fake = load_images("fashion-mnist").images.slice(0, 0, 300).to(torch::kFloat) / 255.0;
+  const double fid =
+      eval::frechet_distance(eval::gaussian_statistics(pool(real)), eval::gaussian_statistics(pool(fake))).distance;
+  EXPECT_NEAR(j["fid"].get<double>(), fid, 1e-6 * std::max(1.0, fid));
+  EXPECT_GE(j["precision"].get<double>(), 0.0);
+  EXPECT_LE(j["coverage"].get<double>(), 1.0);
+
+  auto same = run_cli({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist:test", "-n", "200",
+                       "--metrics", "fid", "--json"});
+  ASSERT_EQ(same.rc, 0) << same.err;
+  // 200 images in 784 dimensions: a singular covariance, where pytorch-fid's scipy sqrtm itself returns -3.8e-5.
+  EXPECT_NEAR(nlohmann::json::parse(same.out)["fid"].get<double>(), 0.0, 1e-4);
+
+  test::write_text(dir.file("not_a_module.pt"), "hello");
+  expect_error({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist", "-n", "50", "--features",
+                dir.file("not_a_module.pt")},
+               "is not a TorchScript module");
+  expect_error({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist", "-n", "1"},
+               "too few images");
+  expect_error({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist", "-n", "50", "--metrics",
+                "lpips"},
+               "unknown metric 'lpips'");
+}
+
+}  // namespace
+}  // namespace gf
