@@ -28,6 +28,8 @@ bench: build
 	./bench/run W1
 	./bench/run W5
 	./bench/run W6
+	./bench/run W10a
+	./bench/run W10b
 
 clean:
 	rm -rf $(BUILD)
