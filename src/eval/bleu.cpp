@@ -185,15 +185,6 @@ std::vector<std::string> segment_tokens(const std::string& segment, const BleuOp
   return unicode::split(bleu_tokenize(s, o.tokenize));
 }
 
-void check_streams(size_t n_hyp, const std::vector<std::vector<std::optional<std::string>>>& refs) {
-  GF_CHECK_AS(InvalidArgument, n_hyp > 0, "give at least one hypothesis line", "there are no hypotheses");
-  GF_CHECK_AS(InvalidArgument, !refs.empty(), "give at least one reference file", "there are no references");
-  for (size_t k = 0; k < refs.size(); ++k)
-    GF_CHECK_AS(InvalidArgument, refs[k].size() == n_hyp, "every reference file needs one line per hypothesis",
-                "reference stream ", k + 1, " has ", refs[k].size(), " segments but there are ", n_hyp,
-                " hypotheses");
-}
-
 }  // namespace
 
 std::string bleu_tokenize(const std::string& segment, BleuTokenizer tokenizer) {
@@ -257,7 +248,7 @@ BleuScore bleu_from_statistics(std::vector<double> correct, std::vector<double> 
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
                       const std::vector<std::vector<std::optional<std::string>>>& references,
                       const BleuOptions& o) {
-  check_streams(hypotheses.size(), references);
+  detail::check_streams(hypotheses.size(), references);
   GF_CHECK(o.max_order >= 1, "max n-gram order must be >= 1, got ", o.max_order);
   const size_t n = hypotheses.size();
   std::vector<Ids> hyp_ids(n);

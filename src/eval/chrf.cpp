@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "eval/ngram.h"
 #include "eval/unicode.h"
 #include "genforge/core/error.h"
 #include "genforge/eval/text.h"
@@ -132,12 +133,7 @@ ChrfScore corpus_chrf(const std::vector<std::string>& hypotheses,
   GF_CHECK(o.char_order >= 0 && o.word_order >= 0 && o.char_order + o.word_order >= 1,
            "chrF needs a positive character or word order, got ", o.char_order, " and ", o.word_order);
   GF_CHECK(o.beta > 0, "chrF beta must be > 0, got ", o.beta);
-  GF_CHECK_AS(InvalidArgument, !hypotheses.empty(), "give at least one hypothesis line", "there are no hypotheses");
-  GF_CHECK_AS(InvalidArgument, !references.empty(), "give at least one reference file", "there are no references");
-  for (size_t k = 0; k < references.size(); ++k)
-    GF_CHECK_AS(InvalidArgument, references[k].size() == hypotheses.size(),
-                "every reference file needs one line per hypothesis", "reference stream ", k + 1, " has ",
-                references[k].size(), " segments but there are ", hypotheses.size(), " hypotheses");
+  detail::check_streams(hypotheses.size(), references);
   const int order = o.char_order + o.word_order;
   std::vector<double> total(size_t(3 * order), 0.0);
   std::map<size_t, int> ref_counts;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "genforge/core/error.h"
+
 namespace gf::eval::detail {
 
 namespace {
@@ -185,6 +187,15 @@ MatchStats match_ngrams(const Ids& hyp, const std::vector<const Ids*>& refs, int
     m.correct[size_t(n - 1)] = clipped;
   }
   return m;
+}
+
+void check_streams(size_t n_hyp, const std::vector<std::vector<std::optional<std::string>>>& refs) {
+  GF_CHECK_AS(InvalidArgument, n_hyp > 0, "give at least one hypothesis line", "there are no hypotheses");
+  GF_CHECK_AS(InvalidArgument, !refs.empty(), "give at least one reference file", "there are no references");
+  for (size_t k = 0; k < refs.size(); ++k)
+    GF_CHECK_AS(InvalidArgument, refs[k].size() == n_hyp, "every reference file needs one line per hypothesis",
+                "reference stream ", k + 1, " has ", refs[k].size(), " segments but there are ", n_hyp,
+                " hypotheses");
 }
 
 double exact_sum(const std::vector<double>& values) {
