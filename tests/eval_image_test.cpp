@@ -135,7 +135,8 @@ TEST(Kid, MatchesTorchFidelityAndCleanFid) {
     SCOPED_TRACE(c["id"].get<std::string>());
     auto x = test::tensor_from_json(c["features1"]), y = test::tensor_from_json(c["features2"]);
     if (c.contains("kernel_matrices")) {
-      auto kxx = eval::polynomial_kernel(x, x), kyy = eval::polynomial_kernel(y, y), kxy = eval::polynomial_kernel(x, y);
+      auto kxx = eval::polynomial_kernel(x, x), kyy = eval::polynomial_kernel(y, y);
+      auto kxy = eval::polynomial_kernel(x, y);
       const auto& km = c["kernel_matrices"];
       EXPECT_TRUE(test::all_close(kxx, test::tensor_from_json(km["K_XX"]), 0, 1e-12));
       EXPECT_TRUE(test::all_close(kyy, test::tensor_from_json(km["K_YY"]), 0, 1e-12));

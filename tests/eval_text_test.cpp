@@ -128,7 +128,9 @@ TEST(Chrf, MatchesEveryReferenceCase) {
     auto [hyps, refs] = corpus_of(c);
     auto r = eval::corpus_chrf(hyps, refs, o);
     EXPECT_NEAR(r.score, c["expected"].get<double>(), c["tol"].get<double>());
-    if (c.contains("signature")) EXPECT_EQ(r.signature, without_version(c["signature"].get<std::string>()));
+    if (c.contains("signature")) {
+      EXPECT_EQ(r.signature, without_version(c["signature"].get<std::string>()));
+    }
   }
 }
 

@@ -1,6 +1,4 @@
 // BLEU as sacreBLEU 2.x (tokenizers, smoothing, signature) and as nltk 3.8 (smoothing methods 0-7).
-#include <omp.h>
-
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
@@ -180,9 +178,7 @@ std::string signature(const std::string& nrefs, const BleuOptions& o) {
 
 // sacreBLEU's _preprocess_segment followed by the whitespace split of extract_all_word_ngrams.
 std::vector<std::string> segment_tokens(const std::string& segment, const BleuOptions& o) {
-  std::string s = o.lowercase ? unicode::lower(segment) : segment;
-  s = unicode::encode(unicode::rstrip(unicode::decode(s)));
-  return unicode::split(bleu_tokenize(s, o.tokenize));
+  return unicode::split(bleu_tokenize(unicode::rstrip(o.lowercase ? unicode::lower(segment) : segment), o.tokenize));
 }
 
 }  // namespace
@@ -263,10 +259,7 @@ BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
   }
   std::vector<double> correct(size_t(o.max_order), 0), total(size_t(o.max_order), 0);
   int64_t sys_len = 0, ref_len = 0;
-  for (size_t i = 0; i < n; ++i) {
-    std::vector<const Ids*> refs;
-    for (const auto& r : ref_ids[i]) refs.push_back(&r);
-    const MatchStats m = detail::match_ngrams(hyp_ids[i], refs, o.max_order);
+  for (const MatchStats& m : detail::match_corpus(hyp_ids, ref_ids, o.max_order)) {
     sys_len += m.hyp_len;
     ref_len += m.ref_len;
     for (int k = 0; k < o.max_order; ++k) correct[size_t(k)] += double(m.correct[size_t(k)]),
@@ -401,13 +394,7 @@ double nltk_corpus_bleu(const std::vector<std::vector<Tokens>>& list_of_referenc
     hyp_ids[i] = vocab.ids(hypotheses[i]);
     for (const auto& r : list_of_references[i]) ref_ids[i].push_back(vocab.ids(r));
   }
-  std::vector<MatchStats> stats(n);
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t i = 0; i < int64_t(n); ++i) {
-    std::vector<const Ids*> refs;
-    for (const auto& r : ref_ids[size_t(i)]) refs.push_back(&r);
-    stats[size_t(i)] = detail::match_ngrams(hyp_ids[size_t(i)], refs, orders);
-  }
+  const std::vector<MatchStats> stats = detail::match_corpus(hyp_ids, ref_ids, orders);
   std::vector<Precision> p(static_cast<size_t>(orders), Precision{0.0, 0, 0});
   int64_t hyp_lengths = 0, ref_lengths = 0;
   for (const auto& m : stats) {

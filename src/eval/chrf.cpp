@@ -115,8 +115,7 @@ double f_score(const std::vector<double>& stats, const ChrfOptions& o) {
 }
 
 std::u32string preprocess(const std::string& s, const ChrfOptions& o) {
-  auto text = unicode::decode(s);
-  return o.lowercase ? unicode::lower(std::u32string_view(text)) : text;
+  return unicode::decode(o.lowercase ? unicode::lower(s) : s);
 }
 
 std::string chrf_signature(const std::string& nrefs, const ChrfOptions& o) {

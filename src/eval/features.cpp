@@ -47,11 +47,10 @@ class TorchScript : public FeatureExtractor {
     module_.eval();
   }
   torch::Tensor features(const torch::Tensor& images) const override {
-    auto& module = const_cast<torch::jit::script::Module&>(module_);
     return in_batches(images, o_.batch_size, [&](const torch::Tensor& b) {
       torch::jit::IValue out;
       try {
-        out = module.forward({b.to(o_.device, torch::kFloat)});
+        out = module_.forward({b.to(o_.device, torch::kFloat)});
       } catch (const std::exception& e) {
         std::string what = e.what();
         throw DataError(msg("the TorchScript module '", path_, "' failed on images of shape ", b.sizes(), ": ",
@@ -72,7 +71,7 @@ class TorchScript : public FeatureExtractor {
  private:
   std::string path_;
   FeatureOptions o_;
-  torch::jit::script::Module module_;
+  mutable torch::jit::script::Module module_;  // forward() is not const in TorchScript's API
 };
 
 }  // namespace

@@ -37,12 +37,10 @@ void check_same_width(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 // Euclidean distances as sklearn's euclidean_distances: (-2 x.y + |x|^2) + |y|^2, clipped at 0. [N, M].
-torch::Tensor pairwise_distances(const torch::Tensor& x, const torch::Tensor& y, bool same_set) {
-  auto xx = (x * x).sum(1, true);      // [N, 1]
+torch::Tensor pairwise_distances(const torch::Tensor& x, const torch::Tensor& y) {
+  auto xx = (x * x).sum(1, true);         // [N, 1]
   auto yy = (y * y).sum(1).unsqueeze(0);  // [1, M]
-  auto d = torch::mm(x, y.t()).mul_(-2).add_(xx).add_(yy).clamp_min_(0);
-  if (same_set) d.fill_diagonal_(0);
-  return d.sqrt_();
+  return torch::mm(x, y.t()).mul_(-2).add_(xx).add_(yy).clamp_min_(0).sqrt_();
 }
 
 // Distance from each row of x to its k-th nearest neighbour in x, the row itself excluded. [N].
@@ -50,7 +48,7 @@ torch::Tensor knn_radii(const torch::Tensor& x, int64_t k, int64_t block) {
   std::vector<torch::Tensor> parts;
   for (int64_t r = 0; r < x.size(0); r += block) {
     auto rows = x.slice(0, r, std::min(r + block, x.size(0)));
-    auto d = pairwise_distances(rows, x, false);
+    auto d = pairwise_distances(rows, x);
     // The block's own rows sit at columns r.. r+b: their self-distance is exactly zero as sklearn's fill.
     d.narrow(1, r, rows.size(0)).fill_diagonal_(0);
     parts.push_back(std::get<0>(torch::kthvalue(d, k + 1, 1)));
@@ -139,8 +137,7 @@ std::pair<double, double> trace_sqrt_product(const torch::Tensor& s1, const torc
     auto root = torch::mm(vectors * values.clamp_min(0).sqrt().unsqueeze(0), vectors.t());
     product = torch::mm(torch::mm(root, s2), root);
   }
-  product = (product + product.t()).mul_(0.5);
-  auto eig = torch::linalg_eigvalsh(product);
+  auto eig = torch::linalg_eigvalsh(product);  // reads one triangle, so no symmetrising pass is needed
   double positive = eig.clamp_min(0).sqrt().sum().item<double>();
   double negative = (-eig).clamp_min(0).sqrt().sum().item<double>();
   return {positive, negative};
@@ -159,7 +156,8 @@ FrechetResult frechet_distance(const GaussianStatistics& a, const GaussianStatis
   auto s1 = a.cov.to(torch::kDouble).reshape({dim, dim}).contiguous();
   auto s2 = b.cov.to(torch::kDouble).reshape({dim, dim}).contiguous();
   GF_CHECK_AS(DataError, all_finite(s1) && all_finite(s2) && all_finite(mu1) && all_finite(mu2),
-              "recompute the statistics from finite features", "frechet_distance: statistics contain NaN or infinite values");
+              "recompute the statistics from finite features",
+              "frechet_distance: statistics contain NaN or infinite values");
   FrechetResult r;
   auto diff = mu1 - mu2;
   r.mean_term = diff.dot(diff).item<double>();
@@ -274,14 +272,14 @@ PrdcResult precision_recall_density_coverage(const torch::Tensor& real, const to
   const int64_t n = x.size(0), m = y.size(0);
   double precision = 0, density = 0, recall = 0, coverage = 0;
   for (int64_t r = 0; r < m; r += block) {  // fake rows against every real ball
-    auto d = pairwise_distances(y.slice(0, r, std::min(m, r + block)), x, false);  // [b, N]
+    auto d = pairwise_distances(y.slice(0, r, std::min(m, r + block)), x);  // [b, N]
     auto in_real = inside(d, real_radii.unsqueeze(0), options.rule);
     precision += in_real.any(1).sum().item<double>();
     density += in_real.sum().item<double>();
   }
   for (int64_t r = 0; r < n; r += block) {  // real rows against every fake ball
     auto rows = x.slice(0, r, std::min(n, r + block));
-    auto d = pairwise_distances(rows, y, false);  // [b, M]
+    auto d = pairwise_distances(rows, y);  // [b, M]
     recall += inside(d, fake_radii.unsqueeze(0), options.rule).any(1).sum().item<double>();
     auto nearest_fake = std::get<0>(d.min(1));
     coverage += inside(nearest_fake, real_radii.slice(0, r, r + rows.size(0)), options.rule).sum().item<double>();

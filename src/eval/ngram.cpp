@@ -189,6 +189,18 @@ MatchStats match_ngrams(const Ids& hyp, const std::vector<const Ids*>& refs, int
   return m;
 }
 
+std::vector<MatchStats> match_corpus(const std::vector<Ids>& hyps, const std::vector<std::vector<Ids>>& refs,
+                                     int max_order) {
+  std::vector<MatchStats> stats(hyps.size());
+#pragma omp parallel for schedule(dynamic, 64)
+  for (int64_t i = 0; i < int64_t(hyps.size()); ++i) {
+    std::vector<const Ids*> ptrs;
+    for (const auto& r : refs[size_t(i)]) ptrs.push_back(&r);
+    stats[size_t(i)] = match_ngrams(hyps[size_t(i)], ptrs, max_order);
+  }
+  return stats;
+}
+
 void check_streams(size_t n_hyp, const std::vector<std::vector<std::optional<std::string>>>& refs) {
   GF_CHECK_AS(InvalidArgument, n_hyp > 0, "give at least one hypothesis line", "there are no hypotheses");
   GF_CHECK_AS(InvalidArgument, !refs.empty(), "give at least one reference file", "there are no references");

@@ -39,6 +39,9 @@ struct MatchStats {
 int64_t closest_length(int64_t hyp_len, const std::vector<int64_t>& ref_lens);
 
 MatchStats match_ngrams(const Ids& hypothesis, const std::vector<const Ids*>& references, int max_order);
+// match_ngrams for every segment (references[i] = all references of hypothesis i), segments in parallel.
+std::vector<MatchStats> match_corpus(const std::vector<Ids>& hypotheses,
+                                     const std::vector<std::vector<Ids>>& references, int max_order);
 
 // Hypotheses and reference streams (sacreBLEU's layout) agree in length and are not empty.
 void check_streams(size_t n_hyp, const std::vector<std::vector<std::optional<std::string>>>& refs);

@@ -90,8 +90,6 @@ std::string lower(std::string_view utf8) {
   return out;
 }
 
-std::u32string lower(std::u32string_view text) { return decode(lower(encode(text))); }
-
 std::vector<std::u32string> split(std::u32string_view t) {
   std::vector<std::u32string> out;
   size_t i = 0;
@@ -124,10 +122,16 @@ std::vector<std::string> split(std::string_view s) {
   return out;
 }
 
-std::u32string rstrip(std::u32string_view t) {
-  size_t n = t.size();
-  while (n > 0 && is_space(t[n - 1])) --n;
-  return std::u32string(t.substr(0, n));
+std::string rstrip(std::string_view s) {
+  size_t n = s.size();
+  while (n > 0) {
+    size_t start = n - 1;  // first byte of the last code point
+    while (start > 0 && (static_cast<unsigned char>(s[start]) >> 6) == 0x2) --start;
+    const auto last = decode(s.substr(start, n - start));
+    if (last.size() != 1 || !is_space(last[0])) break;
+    n = start;
+  }
+  return std::string(s.substr(0, n));
 }
 
 }  // namespace gf::unicode

@@ -16,12 +16,11 @@ bool is_punctuation(char32_t c);  // general category P*
 bool is_symbol(char32_t c);       // S*
 bool is_number(char32_t c);       // N*
 
-std::u32string lower(std::u32string_view text);  // Python str.lower(): full case mapping, final sigma
-std::string lower(std::string_view utf8);
+std::string lower(std::string_view utf8);  // Python str.lower(): full case mapping, final sigma
 
 // Python str.split() with no argument, on code points and on UTF-8.
 std::vector<std::u32string> split(std::u32string_view text);
 std::vector<std::string> split(std::string_view utf8);
-std::u32string rstrip(std::u32string_view text);
+std::string rstrip(std::string_view utf8);
 
 }  // namespace gf::unicode

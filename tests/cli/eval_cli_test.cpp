@@ -26,7 +26,8 @@ TEST(EvalCli, TextMatchesSacreBleuOnItsOwnTestCorpus) {
   // sacreBLEU test/test_bleu.py: two reference streams, BLEU 48.530827 (13a, exp); chrF 59.72751782684763.
   test::write_text(dir.file("hyp.txt"), "The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n");
   test::write_text(dir.file("ref1.txt"), "The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n");
-  test::write_text(dir.file("ref2.txt"), "The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n");
+  test::write_text(dir.file("ref2.txt"),
+                   "The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n");
   auto r = run_cli({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt"), "--ref",
                     dir.file("ref2.txt"), "--json"});
   ASSERT_EQ(r.rc, 0) << r.err;
