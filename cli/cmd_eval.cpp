@@ -59,20 +59,23 @@ int run_eval_text(int argc, char** argv) {
   CLI::App app("text metrics of hypotheses against one or more reference files (one segment per line)",
                "eval text");
   std::string hyp_path, metrics = "bleu,chrf", tokenize = "13a", smooth = "exp";
+  std::string rouge_types = "rouge1,rouge2,rougeL,rougeLsum";
   std::vector<std::string> ref_paths;
-  bool json = false, lowercase = false;
+  bool json = false, lowercase = false, rouge_stemmer = false;
   CommonFlags common;
   app.add_option("--hyp", hyp_path, "hypotheses, one segment per line")->required();
   app.add_option("--ref", ref_paths, "reference file (repeat for several references)")->required();
-  app.add_option("--metrics", metrics, "comma-separated: bleu, chrf, chrf++");
+  app.add_option("--metrics", metrics, "comma-separated: bleu, chrf, chrf++, rouge, meteor");
   app.add_option("--tokenize", tokenize, "BLEU tokenizer: 13a, intl, char, none");
   app.add_option("--smooth", smooth, "BLEU smoothing: exp, floor, add-k, none");
   app.add_flag("--lowercase", lowercase, "case-insensitive BLEU and chrF");
+  app.add_option("--rouge-types", rouge_types, "ROUGE types: rouge1..rouge9, rougeL, rougeLsum");
+  app.add_flag("--rouge-stemmer", rouge_stemmer, "Porter-stem ROUGE tokens (rouge-score's use_stemmer)");
   app.add_flag("--json", json, "print the results as JSON");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
-  const auto wanted = checked_metrics(metrics, {"bleu", "chrf", "chrf++"});
+  const auto wanted = checked_metrics(metrics, {"bleu", "chrf", "chrf++", "rouge", "meteor"});
   eval::BleuOptions bo;
   bo.tokenize = eval::parse_bleu_tokenizer(tokenize);
   bo.smooth = eval::parse_bleu_smoothing(smooth);
@@ -105,6 +108,32 @@ int run_eval_text(int argc, char** argv) {
     auto c = eval::corpus_chrf(hyps, refs, co);
     out[name] = c.score;
     out[name + "_signature"] = c.signature;
+  }
+  if (wanted.count("rouge") || wanted.count("meteor")) {
+    // Every reference of each segment, for the metrics that take the best reference per segment.
+    std::vector<std::vector<std::string>> per_segment(hyps.size());
+    for (const auto& stream : refs)
+      for (size_t i = 0; i < hyps.size(); ++i) per_segment[i].push_back(*stream[i]);
+    if (wanted.count("rouge")) {
+      eval::RougeOptions ro;
+      ro.types = split_list(rouge_types);
+      ro.use_stemmer = rouge_stemmer;
+      for (const auto& [type, s] : eval::corpus_rouge(hyps, per_segment, ro)) {
+        out[type] = s.fmeasure;
+        out[type + "_precision"] = s.precision;
+        out[type + "_recall"] = s.recall;
+      }
+    }
+    if (wanted.count("meteor")) {
+      // nltk's METEOR takes pre-tokenized text: words split on whitespace, as str.split().
+      std::vector<eval::Tokens> hyp_words;
+      std::vector<std::vector<eval::Tokens>> ref_words(hyps.size());
+      for (size_t i = 0; i < hyps.size(); ++i) {
+        hyp_words.push_back(eval::split_words(hyps[i]));
+        for (const auto& r : per_segment[i]) ref_words[i].push_back(eval::split_words(r));
+      }
+      out["meteor"] = eval::corpus_meteor(ref_words, hyp_words);
+    }
   }
   if (json) {
     std::cout << out.dump() << "\n";

@@ -6,6 +6,7 @@
 
 #include "genforge/data/images.h"
 #include "genforge/eval/image.h"
+#include "genforge/eval/text.h"
 #include "support/support.h"
 
 namespace gf {
@@ -37,6 +38,28 @@ TEST(EvalCli, TextMatchesSacreBleuOnItsOwnTestCorpus) {
   EXPECT_EQ(j["bleu_signature"], "nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp");
   auto table = run_cli({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt")});
   EXPECT_NE(table.out.find("bleu"), std::string::npos);
+
+  // METEOR: nltk 3.8, mean of meteor_score([r1.split(), r2.split()], h.split()) over the three lines.
+  auto rm = run_cli({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt"), "--ref",
+                     dir.file("ref2.txt"), "--metrics", "rouge,meteor", "--rouge-stemmer", "--json"});
+  ASSERT_EQ(rm.rc, 0) << rm.err;
+  auto k = nlohmann::json::parse(rm.out);
+  EXPECT_NEAR(k["meteor"].get<double>(), 0.5500822649572649, 1e-15);
+  eval::RougeOptions ro;
+  ro.use_stemmer = true;
+  const auto rouge = eval::corpus_rouge(
+      {"The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."},
+      {{"The dog bit the man.", "The dog had bit the man."},
+       {"It was not unexpected.", "No one was surprised."},
+       {"The man bit him first.", "The man had bitten the dog."}},
+      ro);
+  for (const auto& type : {"rouge1", "rouge2", "rougeL", "rougeLsum"}) {
+    EXPECT_DOUBLE_EQ(k[type].get<double>(), rouge.at(type).fmeasure) << type;
+    EXPECT_DOUBLE_EQ(k[std::string(type) + "_recall"].get<double>(), rouge.at(type).recall) << type;
+  }
+  expect_error({"eval", "text", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref1.txt"), "--metrics", "rouge",
+                "--rouge-types", "rougeW"},
+               "invalid ROUGE type 'rougeW'");
 
   test::write_text(dir.file("short.txt"), "one line\n");
   test::write_text(dir.file("empty.txt"), "");

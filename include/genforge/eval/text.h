@@ -3,12 +3,17 @@
 //    order, several references with missing ones allowed, corpus and sentence level, 0-100 scale);
 //  - BLEU as nltk 3.8 nltk.translate.bleu_score (pre-tokenized input, weights, smoothing methods 0-7, 0-1 scale);
 //  - chrF and chrF++ as sacreBLEU 2.x;
+//  - ROUGE-N / ROUGE-L / ROUGE-Lsum as Google's rouge-score 0.1.2 (its tokenizer, optional Porter stemmer);
+//  - METEOR as nltk 3.8 nltk.translate.meteor_score (exact, Porter stem and WordNet synonym stages);
+//  - the Porter stemmer as nltk 3.8 (three modes);
 //  - perplexity and bits per token / character from per-token log-likelihoods.
 // docs/evaluation.md lists the conventions side by side.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gf::eval {
@@ -105,6 +110,57 @@ struct Fraction {
 Fraction nltk_modified_precision(const std::vector<Tokens>& references, const Tokens& hypothesis, int n);
 int64_t nltk_closest_ref_length(const std::vector<Tokens>& references, int64_t hyp_len);
 double nltk_brevity_penalty(int64_t closest_ref_len, int64_t hyp_len);
+
+// ---- Porter stemmer ------------------------------------------------------------------------------------------
+
+// nltk's PorterStemmer modes: NLTK_EXTENSIONS (nltk's default, used by rouge-score and METEOR), MARTIN_EXTENSIONS,
+// ORIGINAL_ALGORITHM.
+enum class PorterMode { nltk, martin, original };
+PorterMode parse_porter_mode(const std::string& name);  // "nltk" | "martin" | "original"
+// PorterStemmer(mode).stem(word): lowercases first (Python's str.lower).
+std::string porter_stem(std::string_view word, PorterMode mode = PorterMode::nltk);
+
+// ---- ROUGE (rouge-score) ---------------------------------------------------------------------------------------
+
+struct RougeOptions {
+  std::vector<std::string> types = {"rouge1", "rouge2", "rougeL", "rougeLsum"};  // rouge1..rouge9, rougeL, rougeLsum
+  bool use_stemmer = false;  // nltk Porter stemmer on tokens longer than 3 characters
+};
+struct RougeScore {
+  double precision = 0, recall = 0, fmeasure = 0;
+};
+using RougeScores = std::map<std::string, RougeScore>;  // by ROUGE type
+
+// rouge-score's tokenizer: Python-lowercased text, tokens are the runs of [a-z0-9].
+std::vector<std::string> rouge_tokenize(std::string_view text, bool use_stemmer);
+// RougeScorer(types, use_stemmer).score(target, prediction) -- note the order: target (reference) first.
+// rougeLsum treats "\n" as the sentence separator, as rouge-score does.
+RougeScores rouge_score(std::string_view target, std::string_view prediction, const RougeOptions& options = {});
+// RougeScorer.score_multi: per type, the target with the highest F (the first on ties).
+RougeScores rouge_score_multi(const std::vector<std::string>& targets, std::string_view prediction,
+                              const RougeOptions& options = {});
+// Corpus score: the mean over segments of score_multi's precision, recall and F (rouge-score's
+// BootstrapAggregator reports a resampled estimate of this same mean; we report the mean itself).
+RougeScores corpus_rouge(const std::vector<std::string>& predictions,
+                         const std::vector<std::vector<std::string>>& targets, const RougeOptions& options = {});
+
+// ---- METEOR (nltk 3.8) -----------------------------------------------------------------------------------------
+
+class WordNet;
+struct MeteorOptions {
+  double alpha = 0.9, beta = 3.0, gamma = 0.5;
+  bool lowercase = true;              // nltk's preprocess=str.lower
+  const WordNet* wordnet = nullptr;   // nullptr: WordNet::system() (wordnet-base, read on first use)
+};
+// Python's str.split(): the usual way to pre-tokenize text for nltk's METEOR and BLEU.
+Tokens split_words(std::string_view text);
+// single_meteor_score(reference, hypothesis) on pre-tokenized words.
+double single_meteor_score(const Tokens& reference, const Tokens& hypothesis, const MeteorOptions& options = {});
+// meteor_score(references, hypothesis): the best over references.
+double meteor_score(const std::vector<Tokens>& references, const Tokens& hypothesis, const MeteorOptions& options = {});
+// nltk has no corpus METEOR; this is the mean of the sentence scores, the usual report.
+double corpus_meteor(const std::vector<std::vector<Tokens>>& list_of_references, const std::vector<Tokens>& hypotheses,
+                     const MeteorOptions& options = {});
 
 // ---- likelihood-based text metrics -------------------------------------------------------------------------------
 
