@@ -119,3 +119,38 @@ TEST(EvalCli, ImageMetricsOnPixelsAndOnATorchScriptExtractor) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+TEST(EvalCli, TableMetricsEqualTheLibraryAndSdmetrics) {
+  const auto real = test::source_path("tests/reference/tabular/real.csv");
+  const auto synthetic = test::source_path("tests/reference/tabular/synthetic.csv");
+  const auto holdout = test::source_path("tests/reference/tabular/holdout.csv");
+  auto r = test::run_cli({"eval", "table", "--real", real, "--synthetic", synthetic, "--holdout", holdout, "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto g = test::read_json(test::source_path("tests/reference/sdmetrics_golden.json"));
+  EXPECT_NEAR(j["quality_score"].get<double>(), g["quality_score"].get<double>(), 1e-12);
+  EXPECT_NEAR(j["dcr_overfitting_protection"].get<double>(), g["dcr_overfitting"]["score"].get<double>(), 1e-15);
+  EXPECT_NEAR(j["new_row_synthesis"].get<double>(), g["new_row_synthesis"]["score"].get<double>(), 1e-15);
+  EXPECT_EQ(j["details"]["column_pair_trends"].size(), 21u);
+  EXPECT_EQ(j["details"]["detection_auc"].size(), 3u);
+  EXPECT_GT(j["detection_score"].get<double>(), 0.0);
+
+  test::TempDir dir;
+  test::write_text(dir.file("ragged.csv"), "Species,Island\nAdelie,Dream,3\n");
+  test::write_text(dir.file("empty.csv"), "");
+  auto expect_error = [](const std::vector<std::string>& args, const std::string& contains) {
+    auto e = test::run_cli(args);
+    EXPECT_EQ(e.rc, 2) << e.err;
+    EXPECT_NE(e.err.find(contains), std::string::npos) << e.err;
+    EXPECT_NE(e.err.find("hint: "), std::string::npos) << e.err;
+  };
+  expect_error({"eval", "table", "--real", real, "--synthetic", dir.file("ragged.csv")}, "error: ");
+  expect_error({"eval", "table", "--real", real, "--synthetic", dir.file("empty.csv")}, "error: ");
+  expect_error({"eval", "table", "--real", real, "--synthetic", synthetic, "--metrics", "fid"}, "unknown metric 'fid'");
+}
+
+}  // namespace
+}  // namespace gf
