@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/data/images.h"
 #include "genforge/eval/features.h"
 #include "genforge/eval/image.h"
 #include "genforge/eval/table.h"
@@ -145,7 +146,13 @@ int run_eval_text(int argc, char** argv) {
 }
 
 // Images [N, C, H, W] in [0, 1]: a data spec as `train` reads it, or `model.gf` sampled n times.
-torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t seed, const TableFlags& flags) {
+// A PNG grid split into tiles of tile x tile pixels (tile > 0), else any image spec.
+torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t seed, const TableFlags& flags,
+                                   int64_t tile, int64_t padding) {
+  const bool png = spec.size() > 4 && spec.compare(spec.size() - 4, 4, ".png") == 0;
+  if (tile > 0 && png) {
+    return read_png_grid(spec, tile, tile, padding, n > 0 ? n : -1).images.to(torch::kFloat) / 255;
+  }
   if (spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".gf") == 0) {
     GF_CHECK_AS(InvalidArgument, n >= 2, "sample a model with -n N (N >= 2)", "'", spec,
                 "' is a model: say how many samples to draw with -n");
@@ -166,6 +173,8 @@ int run_eval_image(int argc, char** argv) {
   CLI::App app("image metrics between real and generated images, on features of a network", "eval image");
   std::string real, fake, features = "pixels", metrics = "fid,kid,prdc";
   int64_t n = 0, kid_subsets = 100, kid_subset_size = 1000, k = 5, splits = 10, batch = 256;
+  double mmd_bandwidth = 0;
+  int64_t tile = 0, padding = 2;
   uint64_t seed = 0;
   bool json = false;
   CommonFlags common;
@@ -173,24 +182,28 @@ int run_eval_image(int argc, char** argv) {
   app.add_option("--real", real, "real images: fashion-mnist[:test], PNG folder, IDX file")->required();
   app.add_option("--fake", fake, "generated images: as --real, or a model file (.gf) sampled -n times")->required();
   app.add_option("-n,--n", n, "images to use from each side (samples to draw from a .gf model)");
-  app.add_option("--features", features, "feature extractor: pixels, or a TorchScript file (.pt)");
-  app.add_option("--metrics", metrics, "comma-separated: fid, kid, is, prdc");
+  app.add_option("--features", features,
+                 "feature extractor: pixels, a model with an encoder (.gf: its latent space), or a TorchScript file (.pt)");
+  app.add_option("--metrics", metrics, "comma-separated: fid, kid, is, prdc, mmd (Gaussian kernel)");
+  app.add_option("--mmd-bandwidth", mmd_bandwidth, "Gaussian MMD bandwidth (0: median heuristic)");
   app.add_option("--kid-subsets", kid_subsets, "KID subsets");
   app.add_option("--kid-subset-size", kid_subset_size, "KID subset size (capped at the smaller set)");
   app.add_option("--k", k, "neighbourhood size for precision/recall/density/coverage");
   app.add_option("--splits", splits, "Inception Score splits");
   app.add_option("--batch", batch, "images per feature batch");
+  app.add_option("--tile", tile, "read .png inputs as grids of tile x tile images (as `genforge sample` writes; -n: how many)");
+  app.add_option("--padding", padding, "padding between grid tiles, in pixels");
   app.add_option("--seed", seed, "seed for sampling models and KID subsets");
   app.add_flag("--json", json, "print the results as JSON");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
-  const auto wanted = checked_metrics(metrics, {"fid", "kid", "is", "prdc"});
+  const auto wanted = checked_metrics(metrics, {"fid", "kid", "is", "prdc", "mmd"});
   eval::FeatureOptions fo;
   fo.batch_size = batch;
   auto extractor = eval::make_feature_extractor(features, fo);
-  auto real_images = load_images_for_eval(real, n, seed, flags);
-  auto fake_images = load_images_for_eval(fake, n, seed + 1, flags);
+  auto real_images = load_images_for_eval(real, n, seed, flags, tile, padding);
+  auto fake_images = load_images_for_eval(fake, n, seed + 1, flags, tile, padding);
   GF_CHECK_AS(DataError, real_images.size(0) >= 2 && fake_images.size(0) >= 2, "give at least 2 images per side",
               "too few images: ", real_images.size(0), " real, ", fake_images.size(0), " generated");
   GF_CHECK_AS(DataError, real_images.sizes().slice(1) == fake_images.sizes().slice(1),
@@ -216,6 +229,11 @@ int run_eval_image(int argc, char** argv) {
     auto r = eval::inception_score(ff, std::min(splits, ff.size(0)));
     out["is"] = r.mean;
     out["is_std"] = r.std;
+  }
+  if (wanted.count("mmd")) {
+    auto r = eval::gaussian_mmd2(fr, ff, mmd_bandwidth);
+    out["mmd2"] = r.mmd2;
+    out["mmd_bandwidth"] = r.bandwidth;
   }
   if (wanted.count("prdc")) {
     eval::PrdcOptions po;

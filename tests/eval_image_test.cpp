@@ -202,3 +202,31 @@ TEST(Ppl, TrimsAtTheFirstAndNinetyNinthPercentile) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+TEST(GaussianMmd, EqualsTheFullKernelMatricesAndTheClosedForm) {
+  auto gen = make_generator(11);
+  auto x = torch::randn({300, 3}, gen, torch::kDouble), y = torch::randn({300, 3}, gen, torch::kDouble) + 0.5;
+  const double bandwidth = 1.7;
+  auto k = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    return torch::exp(-torch::cdist(a, b).pow(2) / (2 * bandwidth * bandwidth));
+  };
+  EXPECT_NEAR(eval::gaussian_mmd2(x, y, bandwidth).mmd2,
+              eval::mmd2(k(x, x), k(y, y), k(x, y), eval::MmdEstimator::unbiased), 1e-12);
+  // N(0, I) against N(mu, I) in d dimensions: MMD^2 = 2 c (1 - exp(-|mu|^2 / (2 (s^2 + 2)))), c = (s^2/(s^2+2))^(d/2).
+  auto a = torch::randn({4000, 2}, gen, torch::kDouble), b = torch::randn({4000, 2}, gen, torch::kDouble) + 1.0;
+  const double s2 = 4.0, c = std::pow(s2 / (s2 + 2), 1.0);
+  EXPECT_NEAR(eval::gaussian_mmd2(a, b, 2.0).mmd2, 2 * c * (1 - std::exp(-2.0 / (2 * (s2 + 2)))), 0.01);
+  EXPECT_NEAR(eval::gaussian_mmd2(a, torch::randn({4000, 2}, gen, torch::kDouble), 2.0).mmd2, 0.0, 0.003);
+  // The median heuristic picks the median distance between distinct pooled points.
+  auto r = eval::gaussian_mmd2(x, y);
+  auto pooled = torch::cat({x, y});
+  auto d = torch::cdist(pooled, pooled).masked_select(~torch::eye(600, torch::dtype(torch::kBool)));
+  EXPECT_DOUBLE_EQ(r.bandwidth, d.median().item<double>());
+  EXPECT_THROW(eval::gaussian_mmd2(x, y.slice(1, 0, 2)), DataError);
+}
+
+}  // namespace
+}  // namespace gf

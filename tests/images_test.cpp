@@ -170,6 +170,15 @@ TEST(Images, GridPlacesTilesWithPadding) {
   EXPECT_EQ(at(9, 4), 255);          // empty slot stays white
   stbi_image_free(px);
   EXPECT_THROW(write_png_grid(dir.file("x.png"), torch::zeros({2, 2, 4, 4}), 2), InvalidArgument);
+
+  // Read back: with a count, exactly the written tiles; without, trailing white tiles go (here the white tile 4 too).
+  auto back = read_png_grid(dir.file("g.png"), 2, 3, 1, 5).images;
+  ASSERT_EQ(back.sizes(), (std::vector<int64_t>{5, 1, 2, 3}));
+  EXPECT_TRUE(torch::equal(back.to(torch::kFloat64), (tiles * 255).round()));
+  EXPECT_EQ(read_png_grid(dir.file("g.png"), 2, 3, 1).images.size(0), 4);
+  EXPECT_NE(error_of([&] { read_png_grid(dir.file("g.png"), 3, 3, 1); }).find("not a whole number of 3x3 tiles"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { read_png_grid(dir.file("g.png"), 2, 3, 1, 7); }).find("holds 6 tiles"), std::string::npos);
 }
 
 }  // namespace

@@ -190,6 +190,38 @@ ImageSet read_png_file(const std::string& path) {
   return read_png_list({{path, -1}}, {});
 }
 
+ImageSet read_png_grid(const std::string& path, int64_t tile_height, int64_t tile_width, int64_t padding,
+                       int64_t count) {
+  GF_CHECK(tile_height >= 1 && tile_width >= 1 && padding >= 0, "tile size must be >= 1 and padding >= 0, got ",
+           tile_height, "x", tile_width, " and ", padding);
+  auto canvas = read_png_file(path).images[0];  // [C, H, W] uint8
+  const int64_t h = canvas.size(1), w = canvas.size(2);
+  const bool fits = (h - padding) % (tile_height + padding) == 0 && (w - padding) % (tile_width + padding) == 0 &&
+                    h > padding && w > padding;
+  GF_CHECK_AS(DataError, fits, "give the tile size and padding the grid was written with (genforge grids: padding 2)",
+              "'", path, "' is ", h, "x", w, " pixels, which is not a whole number of ", tile_height, "x", tile_width,
+              " tiles with ", padding, "-pixel padding");
+  const int64_t rows = (h - padding) / (tile_height + padding), cols = (w - padding) / (tile_width + padding);
+  std::vector<torch::Tensor> tiles;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t top = padding + r * (tile_height + padding), left = padding + c * (tile_width + padding);
+      tiles.push_back(canvas.slice(1, top, top + tile_height).slice(2, left, left + tile_width));
+    }
+  if (count >= 0) {
+    GF_CHECK_AS(DataError, count >= 1 && count <= int64_t(tiles.size()), "ask for at most as many images as tiles",
+                "'", path, "' holds ", tiles.size(), " tiles, not ", count);
+    tiles.resize(size_t(count));
+  } else if (padding > 0) {
+    // The padding colour is the canvas's top-left pixel (white in genforge grids).
+    const auto background = canvas.index({0, 0, 0}).item<uint8_t>();
+    while (tiles.size() > 1 && (tiles.back() == background).all().item<bool>()) tiles.pop_back();
+  }
+  ImageSet set;
+  set.images = torch::stack(tiles).contiguous();
+  return set;
+}
+
 std::string fashion_mnist_dir() {
   const char* env = std::getenv("GF_FASHION_MNIST_DIR");
   return env && *env ? env : "/usr/share/datasets/fashion-mnist";

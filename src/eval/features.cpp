@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "genforge/core/error.h"
+#include "genforge/registry.h"
 
 namespace gf::eval {
 
@@ -74,11 +75,39 @@ class TorchScript : public FeatureExtractor {
   mutable torch::jit::script::Module module_;  // forward() is not const in TorchScript's API
 };
 
+// A genforge model's own latent space: the codes its `transform` gives (a VAE's posterior means, an autoencoder's
+// codes), for Fréchet distance and MMD "in the model's latent space".
+class ModelLatent : public FeatureExtractor {
+ public:
+  ModelLatent(const std::string& path, FeatureOptions o) : path_(path), o_(o), model_(load_model(path)) {
+    GF_CHECK_AS(InvalidArgument, model_->capabilities().latent_space && model_->latent_dim() > 0,
+                "use a model with an encoder (autoencoder, vae) or --features pixels", "model '", path, "' (",
+                model_->kind(), ") has no latent space to compare in");
+    GF_CHECK_AS(InvalidArgument, model_->n_classes() == 0,
+                "use an unconditional model: generated images carry no labels to encode with", "model '", path,
+                "' is class-conditional");
+  }
+  torch::Tensor features(const torch::Tensor& images) const override {
+    return in_batches(images, o_.batch_size, [&](const torch::Tensor& b) { return model_->transform(b).flatten(1); });
+  }
+  std::string name() const override { return path_ + " (latent)"; }
+
+ private:
+  std::string path_;
+  FeatureOptions o_;
+  std::unique_ptr<Model> model_;
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options) {
   GF_CHECK(options.batch_size >= 1, "feature batch size must be >= 1, got ", options.batch_size);
   if (spec == "pixels") return std::make_unique<Pixels>(options);
+  if (ends_with(spec, ".gf")) return std::make_unique<ModelLatent>(spec, options);
   return std::make_unique<TorchScript>(spec, options);
 }
 

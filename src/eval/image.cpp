@@ -220,6 +220,40 @@ MeanStd mean_std(const std::vector<double>& v) {
 }
 }  // namespace
 
+GaussianMmd gaussian_mmd2(const torch::Tensor& x_in, const torch::Tensor& y_in, double bandwidth) {
+  GF_CHECK_AS(DataError, x_in.dim() == 2 && y_in.dim() == 2 && x_in.size(1) == y_in.size(1),
+              "give two feature matrices [N, D] with the same D", "MMD of shapes ", x_in.sizes(), " and ",
+              y_in.sizes());
+  GF_CHECK_AS(DataError, x_in.size(0) >= 2 && y_in.size(0) >= 2, "give at least 2 samples per side",
+              "MMD needs 2 samples per side, got ", x_in.size(0), " and ", y_in.size(0));
+  auto x = x_in.to(torch::kDouble).contiguous(), y = y_in.to(torch::kDouble).contiguous();  // [M, D], [N, D]
+  if (bandwidth <= 0) {
+    auto pooled = torch::cat({x.slice(0, 0, 1000), y.slice(0, 0, 1000)});  // [P, D]
+    auto d = torch::cdist(pooled, pooled);
+    const int64_t p = pooled.size(0);
+    auto off_diagonal = d.masked_select(~torch::eye(p, torch::dtype(torch::kBool)));
+    bandwidth = off_diagonal.median().item<double>();
+    GF_CHECK_AS(DataError, bandwidth > 0, "the samples are all identical; give a bandwidth",
+                "median heuristic bandwidth is 0");
+  }
+  const double gamma = 1 / (2 * bandwidth * bandwidth);
+  // Sum of k(a_i, b_j) over all pairs, in row blocks; the diagonal of a same-set sum is m ones.
+  auto kernel_sum = [gamma](const torch::Tensor& a, const torch::Tensor& b) {
+    double total = 0;
+    for (int64_t i = 0; i < a.size(0); i += 1024) {
+      auto block = a.slice(0, i, std::min(a.size(0), i + 1024));
+      total += torch::exp(-gamma * torch::cdist(block, b).pow(2)).sum().item<double>();
+    }
+    return total;
+  };
+  const double m = double(x.size(0)), n = double(y.size(0));
+  GaussianMmd out;
+  out.bandwidth = bandwidth;
+  out.mmd2 = (kernel_sum(x, x) - m) / (m * (m - 1)) + (kernel_sum(y, y) - n) / (n * (n - 1)) -
+             2 * kernel_sum(x, y) / (m * n);
+  return out;
+}
+
 MeanStd kernel_inception_distance(const torch::Tensor& real, const torch::Tensor& fake, const KidOptions& options,
                                   at::Generator& gen) {
   auto x = checked_features(real, "real features", 2), y = checked_features(fake, "fake features", 2);

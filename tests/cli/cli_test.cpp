@@ -9,8 +9,10 @@
 #include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/readers.h"
+#include "genforge/eval/image.h"
 #include "genforge/io/model_file.h"
 #include "genforge/models/gmm.h"
+#include "genforge/registry.h"
 #include "support/support.h"
 
 namespace gf {
@@ -227,6 +229,33 @@ TEST_F(Cli, ImageModelsTrainWithARunDirectoryResumeAndSampleGrids) {
   auto grid = load_images(dir_.file("grid.png")).images;  // 4x3 tiles of 28 pixels with 2-pixel padding
   EXPECT_EQ(grid.size(2), 3 * 28 + 4 * 2);
   EXPECT_EQ(grid.size(3), 4 * 28 + 5 * 2);
+  // The grid read back as 10 tiles; in the model's own latent space the grid against itself is at distance 0.
+  r = run_cli({"eval", "image", "--real", dir_.file("grid.png"), "--fake", dir_.file("grid.png"), "--tile", "28",
+               "--features", model, "--metrics", "fid,mmd", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto latent = nlohmann::json::parse(r.out);
+  EXPECT_EQ(latent["real"], 10);
+  EXPECT_EQ(latent["feature_dim"], load_model(model)->latent_dim());
+  EXPECT_NEAR(latent["fid"].get<double>(), 0.0, 1e-6);
+  EXPECT_GT(latent["mmd_bandwidth"].get<double>(), 0.0);
+  // Against the training images, the same numbers as the library computes on the model's codes.
+  r = run_cli({"eval", "image", "--real", images, "--fake", dir_.file("grid.png"), "--tile", "28", "--features",
+               model, "--metrics", "fid,mmd", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  latent = nlohmann::json::parse(r.out);
+  {
+    auto vae = load_model(model);
+    auto codes_real = vae->transform(load_images(images).images.to(torch::kFloat) / 255).to(torch::kDouble);
+    auto codes_fake =
+        vae->transform(read_png_grid(dir_.file("grid.png"), 28, 28).images.to(torch::kFloat) / 255).to(torch::kDouble);
+    EXPECT_NEAR(latent["fid"].get<double>(),
+                eval::frechet_distance(eval::gaussian_statistics(codes_real), eval::gaussian_statistics(codes_fake))
+                    .distance,
+                1e-9);
+    EXPECT_NEAR(latent["mmd2"].get<double>(), eval::gaussian_mmd2(codes_real, codes_fake).mmd2, 1e-12);
+  }
+  expect_error({"eval", "image", "--real", dir_.file("grid.png"), "--fake", images, "--tile", "27"},
+               "not a whole number of 27x27 tiles");
   r = run_cli({"sample", model, "--interpolate", "--steps", "6", "--rows", "2", "--out", dir_.file("strip.png")});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(load_images(dir_.file("strip.png")).images.size(3), 6 * 28 + 7 * 2);

@@ -30,6 +30,12 @@ ImageSet read_idx_images(const std::string& images_path, const std::string& labe
 ImageSet read_png_folder(const std::string& dir);
 // One PNG file as a set of one image.
 ImageSet read_png_file(const std::string& path);
+// The tiles of a grid as write_png_grid lays them out (tile_height x tile_width images separated and framed by
+// `padding` pixels), row by row. count >= 0 keeps the first `count` tiles; count < 0 drops trailing tiles that are
+// pure padding colour (the unfilled end of the last row -- and so also a last image that happens to be all that
+// colour: pass the count when it matters). A size that is not a whole number of tiles is a DataError.
+ImageSet read_png_grid(const std::string& path, int64_t tile_height, int64_t tile_width, int64_t padding = 2,
+                       int64_t count = -1);
 // "fashion-mnist" (= ":train") or "fashion-mnist:test", a PNG folder, one .png file, or an IDX images file (labels taken from
 // the matching "-labels-idx1-ubyte[.gz]" file when present).
 ImageSet load_images(const std::string& spec);

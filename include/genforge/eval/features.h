@@ -1,4 +1,5 @@
-// Feature extractors for the image metrics: any TorchScript module (`--features model.pt`, e.g. an Inception
+// Feature extractors for the image metrics: a genforge model's latent space (`--features vae.gf`), any TorchScript
+// module (`--features model.pt`, e.g. an Inception
 // network exported by the user, for standard FID), or raw pixels. A module's forward takes images [N, C, H, W]
 // scaled to [0, 1] and returns features [N, D] (or a tuple whose first element is that); for the Inception Score
 // its outputs are taken as logits.
@@ -23,8 +24,9 @@ struct FeatureOptions {
   torch::Device device = torch::kCPU;
 };
 
-// "pixels" (flattened images) or a TorchScript file (.pt / .pth / .torchscript). An unreadable or non-TorchScript
-// file is a gf::ModelFileError naming it.
+// "pixels" (flattened images), a genforge model file (.gf) with an encoder -- its `transform` codes, the model's own
+// latent space --, or a TorchScript file (.pt / .pth / .torchscript). An unreadable or non-TorchScript file is a
+// gf::ModelFileError naming it.
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options = {});
 
 }  // namespace gf::eval

@@ -88,6 +88,15 @@ struct MeanStd {
   double std = 0;  // population standard deviation (ddof 0) over subsets / splits, as torch-fidelity
 };
 
+// MMD^2 with a Gaussian kernel exp(-|a - b|^2 / (2 bandwidth^2)), unbiased (diagonals left out), summed in blocks
+// so no N x M matrix is held. bandwidth <= 0: the median heuristic -- the median Euclidean distance between
+// distinct points of the pooled sample (its first 1000 rows of each set).
+struct GaussianMmd {
+  double mmd2 = 0;
+  double bandwidth = 0;
+};
+GaussianMmd gaussian_mmd2(const torch::Tensor& x, const torch::Tensor& y, double bandwidth = 0);
+
 // Mean and std of MMD^2 over random subsets drawn without replacement (torch-fidelity kid_features_to_metric).
 MeanStd kernel_inception_distance(const torch::Tensor& real, const torch::Tensor& fake, const KidOptions& options,
                                   at::Generator& gen);
