@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: setup build test test-quick demo bench clean
+.PHONY: setup build classifier test test-quick demo bench clean
 
 setup:
 	./scripts/setup.sh
@@ -13,15 +13,19 @@ build: setup
 	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) $(GENERATOR) $(CMAKE_FLAGS); fi
 	cmake --build $(BUILD) -j $(JOBS)
 
+# genforge's Fashion-MNIST classifier (`--features fmnist`), trained once by genforge itself (~70 s on 2 cores).
+classifier: build
+	@if [ ! -f data/fmnist-classifier.gf ]; then $(BUILD)/genforge eval classifier --out data/fmnist-classifier.gf -q; fi
+
 # Every test, long ones (label "long") included.
-test: build
+test: build classifier
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # For developers: skips tests labelled "long".
-test-quick: build
+test-quick: build classifier
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long
 
-demo: build
+demo: build classifier
 	./scripts/demo.sh
 
 bench: build

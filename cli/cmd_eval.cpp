@@ -9,6 +9,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/data/images.h"
+#include "genforge/eval/classifier.h"
 #include "genforge/eval/features.h"
 #include "genforge/eval/image.h"
 #include "genforge/eval/table.h"
@@ -183,7 +184,8 @@ int run_eval_image(int argc, char** argv) {
   app.add_option("--fake", fake, "generated images: as --real, or a model file (.gf) sampled -n times")->required();
   app.add_option("-n,--n", n, "images to use from each side (samples to draw from a .gf model)");
   app.add_option("--features", features,
-                 "feature extractor: pixels, a model with an encoder (.gf: its latent space), or a TorchScript file (.pt)");
+                 "feature extractor: pixels, fmnist (genforge's classifier), a model with an encoder (.gf: its latent "
+                 "space), or a TorchScript file (.pt)");
   app.add_option("--metrics", metrics, "comma-separated: fid, kid, is, prdc, mmd (Gaussian kernel)");
   app.add_option("--mmd-bandwidth", mmd_bandwidth, "Gaussian MMD bandwidth (0: median heuristic)");
   app.add_option("--kid-subsets", kid_subsets, "KID subsets");
@@ -226,7 +228,7 @@ int run_eval_image(int argc, char** argv) {
     out["kid_std"] = r.std;
   }
   if (wanted.count("is")) {
-    auto r = eval::inception_score(ff, std::min(splits, ff.size(0)));
+    auto r = eval::inception_score(extractor->logits(fake_images), std::min(splits, ff.size(0)));
     out["is"] = r.mean;
     out["is_std"] = r.std;
   }
@@ -254,13 +256,14 @@ int run_eval_image(int argc, char** argv) {
 
 }  // namespace
 
-// Reads `path` with the column kinds of `like` (so both sides of a comparison agree), plus the user's overrides.
-Table load_table_like(const std::string& path, const Table& like, TableFlags flags) {
-  std::vector<std::string> types;
-  for (const auto& c : like.columns()) types.push_back(c.name + "=" + to_string(c.type));
-  types.insert(types.end(), flags.types.begin(), flags.types.end());
-  flags.types = types;
-  return load_table(path, flags);
+// The columns of `table` that `other` also has, in `table`'s order.
+Table shared_columns(const Table& table, const Table& other, const std::string& other_path) {
+  std::vector<std::string> names;
+  for (const auto& c : table.columns())
+    if (other.has_column(c.name)) names.push_back(c.name);
+  GF_CHECK_AS(DataError, !names.empty(), "compare tables with the same column names", "'", other_path,
+              "' shares no column with the real table");
+  return table.select(names);
 }
 
 int run_eval_table(int argc, char** argv) {
@@ -284,8 +287,10 @@ int run_eval_table(int argc, char** argv) {
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   const auto wanted = checked_metrics(metrics, {"quality", "detection", "dcr", "newrows"});
-  const Table real = load_table(real_path, flags);
-  const Table synthetic = load_table_like(synthetic_path, real, flags);
+  // Columns are compared where both tables have them (a model may generate only some of the real columns).
+  const Table synthetic_all = load_table(synthetic_path, flags);
+  const Table real = shared_columns(load_table(real_path, flags), synthetic_all, synthetic_path);
+  const Table synthetic = synthetic_all.select(real.names());
   nlohmann::json out = {{"real_rows", real.n_rows()}, {"synthetic_rows", synthetic.n_rows()}, {"columns", real.n_cols()}};
   nlohmann::json details;
   auto gen = make_generator(seed);
@@ -314,7 +319,8 @@ int run_eval_table(int argc, char** argv) {
     out["dcr_median_synthetic"] = b.median_synthetic;
     out["dcr_median_random"] = b.median_random;
     if (!holdout_path.empty()) {
-      const auto o = eval::dcr_overfitting_protection(real, synthetic, load_table_like(holdout_path, real, flags));
+      const auto holdout = load_table(holdout_path, flags);
+      const auto o = eval::dcr_overfitting_protection(real, synthetic, shared_columns(holdout, real, real_path));
       out["dcr_overfitting_protection"] = o.score;
       out["dcr_closer_to_training"] = o.closer_to_training;
     }
@@ -333,10 +339,31 @@ int run_eval_table(int argc, char** argv) {
   return 0;
 }
 
+int run_eval_classifier(int argc, char** argv) {
+  CLI::App app("train genforge's Fashion-MNIST classifier, the `--features fmnist` extractor", "eval classifier");
+  eval::FmnistClassifierOptions o;
+  std::string out = eval::default_fmnist_classifier_path();
+  CommonFlags common;
+  app.add_option("--out", out, "where to write the classifier (.gf)");
+  app.add_option("--epochs", o.epochs, "passes over the 60,000 training images");
+  app.add_option("--batch", o.batch_size, "batch size");
+  app.add_option("--lr", o.learning_rate, "Adam learning rate");
+  app.add_option("--seed", o.seed, "seed for initialisation and shuffling");
+  app.add_option("--train-limit", o.train_limit, "train on the first N images only (quick checks)");
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  const auto r = eval::train_fmnist_classifier(out, o);
+  std::printf("wrote %s: test accuracy %.4f on 10000 images (%lld training images, %.1f s)\n", out.c_str(),
+              r.test_accuracy, static_cast<long long>(r.train_images), r.seconds);
+  return 0;
+}
+
 int run_eval(int argc, char** argv) {
   const std::string usage =
       "usage: genforge eval text  --hyp H --ref R [--ref R2 ...] [--metrics bleu,chrf] [--tokenize 13a]\n"
       "       genforge eval image --real R --fake F [--features pixels|file.pt] [--metrics fid,kid,is,prdc]\n"
+      "       genforge eval classifier [--out data/fmnist-classifier.gf] [--epochs 2]\n"
       "       genforge eval table --real A.csv --synthetic B.csv [--holdout C.csv] [--metrics quality,detection,dcr,newrows]\n";
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << usage;
@@ -346,6 +373,7 @@ int run_eval(int argc, char** argv) {
   if (what == "text") return run_eval_text(argc - 1, argv + 1);
   if (what == "image") return run_eval_image(argc - 1, argv + 1);
   if (what == "table") return run_eval_table(argc - 1, argv + 1);
+  if (what == "classifier") return run_eval_classifier(argc - 1, argv + 1);
   throw InvalidArgument(msg("unknown evaluation '", what, "'"),
                         "use `genforge eval text`, `genforge eval image` or `genforge eval table`");
 }

@@ -18,13 +18,17 @@ $GF train gan --data fashion-mnist --run-dir "$OUT/dcgan" --set max_steps=1500 -
   --set log_every=25
 $GF sample "$OUT/dcgan/model.gf" -n 64 --seed 1 --out "$OUT/dcgan/samples.png"
 $GF sample "$OUT/dcgan/model.gf" --interpolate --steps 10 --rows 4 --seed 2 --out "$OUT/dcgan/interpolation.png"
+# How good are the garments? FID / KID / IS / precision-recall in genforge's Fashion-MNIST classifier features.
+$GF eval image --real fashion-mnist:test --fake "$OUT/dcgan/model.gf" -n 2000 --features fmnist \
+  --metrics fid,kid,is,prdc --kid-subset-size 500 --json > "$OUT/dcgan/eval.json"
 $GF train gmm --data "$DATA" --columns "$COLS" --config configs/gmm_penguins.json --out "$OUT/penguins.gf"
 $GF info "$OUT/penguins.gf" > "$OUT/model_info.json"
 $GF sample "$OUT/penguins.gf" -n 344 --seed 1 --out "$OUT/samples.csv"
 $GF score "$OUT/penguins.gf" --data "$DATA" --out "$OUT/scores.csv"
+$GF eval table --real "$DATA" --synthetic "$OUT/samples.csv" --metrics quality,dcr,newrows --json > "$OUT/table_eval.json"
 $GF plot "$DATA:penguins (data)" "$OUT/samples.csv:GMM samples" --x "Flipper Length (mm)" --y "Body Mass (g)" \
   --title "Palmer penguins: data vs GMM samples" --out "$OUT/data_vs_samples.png"
 $GF plot "$DATA:penguins (data)" "$OUT/samples.csv:GMM samples" --x "Beak Length (mm)" --y "Beak Depth (mm)" \
   --title "Palmer penguins: data vs GMM samples" --out "$OUT/beaks.png"
-echo "demo: DCGAN in $OUT/dcgan/ (samples.png, interpolation.png, loss.png, samples/, model.gf)"
-echo "demo: results in $OUT/ (penguins.gf, model_info.json, samples.csv, scores.csv, data_vs_samples.png, beaks.png)"
+echo "demo: DCGAN in $OUT/dcgan/ (samples.png, interpolation.png, loss.png, samples/, model.gf, eval.json)"
+echo "demo: results in $OUT/ (penguins.gf, model_info.json, samples.csv, scores.csv, table_eval.json, data_vs_samples.png, beaks.png)"

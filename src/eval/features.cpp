@@ -4,7 +4,10 @@
 
 #include <fstream>
 
+#include "eval/classifier_net.h"
 #include "genforge/core/error.h"
+#include "genforge/eval/classifier.h"
+#include "genforge/io/model_file.h"
 #include "genforge/registry.h"
 
 namespace gf::eval {
@@ -98,6 +101,35 @@ class ModelLatent : public FeatureExtractor {
   std::unique_ptr<Model> model_;
 };
 
+class FmnistClassifier : public FeatureExtractor {
+ public:
+  FmnistClassifier(const std::string& path, FeatureOptions o) : path_(path), o_(o) {
+    GF_CHECK_AS(ModelFileError, std::ifstream(path).good(),
+                "build it with `genforge eval classifier --out " + path + "` (make setup does)",
+                "the Fashion-MNIST classifier '", path, "' does not exist");
+    net_ = detail::load_classifier(path);
+    net_->to(o.device);
+  }
+  torch::Tensor features(const torch::Tensor& images) const override {
+    return run(images, [&](const torch::Tensor& b) { return net_->features(b); });
+  }
+  torch::Tensor logits(const torch::Tensor& images) const override {
+    return run(images, [&](const torch::Tensor& b) { return net_->logits(b); });
+  }
+  std::string name() const override { return "fmnist (" + path_ + ")"; }
+
+ private:
+  torch::Tensor run(const torch::Tensor& images, const std::function<torch::Tensor(const torch::Tensor&)>& f) const {
+    GF_CHECK_AS(DataError, images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 && images.size(3) == 28,
+                "the Fashion-MNIST classifier takes 28x28 grayscale images; use --features pixels otherwise",
+                "images of shape ", images.sizes(), " for the Fashion-MNIST classifier");
+    return in_batches(images, o_.batch_size, [&](const torch::Tensor& b) { return f(b.to(o_.device, torch::kFloat)); });
+  }
+  std::string path_;
+  FeatureOptions o_;
+  mutable detail::ClassifierNet net_{nullptr};
+};
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -107,7 +139,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options) {
   GF_CHECK(options.batch_size >= 1, "feature batch size must be >= 1, got ", options.batch_size);
   if (spec == "pixels") return std::make_unique<Pixels>(options);
-  if (ends_with(spec, ".gf")) return std::make_unique<ModelLatent>(spec, options);
+  if (spec == "fmnist") return std::make_unique<FmnistClassifier>(default_fmnist_classifier_path(), options);
+  if (ends_with(spec, ".gf")) {
+    if (std::ifstream(spec).good() && read_model_file(spec).kind == "fmnist-classifier")
+      return std::make_unique<FmnistClassifier>(spec, options);
+    return std::make_unique<ModelLatent>(spec, options);
+  }
   return std::make_unique<TorchScript>(spec, options);
 }
 

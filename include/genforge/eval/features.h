@@ -16,6 +16,8 @@ class FeatureExtractor {
   virtual ~FeatureExtractor() = default;
   // images [N, C, H, W] in [0, 1] -> [N, D] float64, computed in batches.
   virtual torch::Tensor features(const torch::Tensor& images) const = 0;
+  // Class logits for the Inception Score; extractors without a classifier head return their features.
+  virtual torch::Tensor logits(const torch::Tensor& images) const { return features(images); }
   virtual std::string name() const = 0;
 };
 
@@ -24,7 +26,8 @@ struct FeatureOptions {
   torch::Device device = torch::kCPU;
 };
 
-// "pixels" (flattened images), a genforge model file (.gf) with an encoder -- its `transform` codes, the model's own
+// "pixels" (flattened images), "fmnist" (genforge's Fashion-MNIST classifier, eval/classifier.h: 128-d features,
+// 10 logits; also any .gf file of that kind), a genforge model file (.gf) with an encoder -- its `transform` codes, the model's own
 // latent space --, or a TorchScript file (.pt / .pth / .torchscript). An unreadable or non-TorchScript file is a
 // gf::ModelFileError naming it.
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options = {});

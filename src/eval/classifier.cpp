@@ -1,0 +1,121 @@
+#include "genforge/eval/classifier.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "eval/classifier_net.h"
+#include "genforge/core/error.h"
+#include "genforge/core/progress.h"
+#include "genforge/core/random.h"
+#include "genforge/data/images.h"
+#include "genforge/io/model_file.h"
+
+namespace gf::eval {
+
+std::string default_fmnist_classifier_path() {
+  const char* env = std::getenv("GENFORGE_FMNIST_CLASSIFIER");
+  return env && *env ? env : "data/fmnist-classifier.gf";
+}
+
+namespace detail {
+
+ClassifierNetImpl::ClassifierNetImpl()
+    : conv1(torch::nn::Conv2dOptions(1, 32, 3).padding(1)),
+      conv2(torch::nn::Conv2dOptions(32, 64, 3).padding(1)),
+      fc1(64 * 7 * 7, 128),
+      fc2(128, 10) {
+  register_module("conv1", conv1);
+  register_module("conv2", conv2);
+  register_module("fc1", fc1);
+  register_module("fc2", fc2);
+}
+
+torch::Tensor ClassifierNetImpl::features(const torch::Tensor& images) {
+  auto x = (images - 0.5) / 0.5;                                           // [N, 1, 28, 28]
+  x = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);                // [N, 32, 14, 14]
+  x = torch::max_pool2d(torch::relu(conv2->forward(x)), 2);                // [N, 64, 7, 7]
+  return torch::relu(fc1->forward(x.flatten(1)));                          // [N, 128]
+}
+
+torch::Tensor ClassifierNetImpl::logits(const torch::Tensor& images) { return fc2->forward(features(images)); }
+
+TensorMap classifier_state(ClassifierNet& net) {
+  TensorMap out;
+  for (const auto& p : net->named_parameters()) out[p.key()] = p.value().detach().cpu();
+  return out;
+}
+
+ClassifierNet load_classifier(const std::string& path) {
+  auto contents = read_model_file(path);
+  GF_CHECK_AS(ModelFileError, contents.kind == "fmnist-classifier", "give a file written by `genforge eval classifier`",
+              "'", path, "' holds a ", contents.kind, " model, not the Fashion-MNIST classifier");
+  ClassifierNet net;
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->named_parameters()) {
+    auto it = contents.tensors.find(p.key());
+    GF_CHECK_AS(ModelFileError, it != contents.tensors.end() && it->second.sizes() == p.value().sizes(),
+                "rebuild it with `genforge eval classifier`", "'", path, "' lacks classifier tensor '", p.key(), "'");
+    p.value().copy_(it->second);
+  }
+  net->eval();
+  return net;
+}
+
+}  // namespace detail
+
+ClassifierReport train_fmnist_classifier(const std::string& path, const FmnistClassifierOptions& o) {
+  GF_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.learning_rate > 0, "classifier options: epochs ", o.epochs,
+           ", batch size ", o.batch_size, ", learning rate ", o.learning_rate, " must be positive");
+  const auto start = std::chrono::steady_clock::now();
+  auto train = load_images("fashion-mnist:train"), test = load_images("fashion-mnist:test");
+  auto x = train.images.to(torch::kFloat) / 255, y = train.labels;  // [N, 1, 28, 28], [N]
+  if (o.train_limit > 0) {
+    x = x.slice(0, 0, o.train_limit);
+    y = y.slice(0, 0, o.train_limit);
+  }
+  torch::manual_seed(o.seed);  // module initialisation draws from LibTorch's default generator
+  detail::ClassifierNet net;
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(o.learning_rate));
+  auto gen = make_generator(o.seed);
+  const int64_t n = x.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  Progress progress("classifier", o.epochs * steps_per_epoch, "step");
+  int64_t step = 0;
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    auto order = torch::randperm(n, gen, torch::kLong);
+    net->train();
+    for (int64_t i = 0; i < n; i += o.batch_size) {
+      auto idx = order.slice(0, i, std::min(n, i + o.batch_size));
+      auto loss = torch::cross_entropy_loss(net->logits(x.index_select(0, idx)), y.index_select(0, idx));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      progress.update(++step, msg("loss ", loss.item<double>()));
+    }
+  }
+  progress.finish();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  auto tx = test.images.to(torch::kFloat) / 255;
+  int64_t correct = 0;
+  for (int64_t i = 0; i < tx.size(0); i += 1000) {
+    auto pred = net->logits(tx.slice(0, i, std::min(tx.size(0), i + 1000))).argmax(1);
+    correct += pred.eq(test.labels.slice(0, i, std::min(tx.size(0), i + 1000))).sum().item<int64_t>();
+  }
+  ClassifierReport report;
+  report.test_accuracy = double(correct) / double(tx.size(0));
+  report.train_images = n;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ModelFileContents contents;
+  contents.kind = "fmnist-classifier";
+  contents.options = {{"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
+                      {"seed", o.seed}, {"train_limit", o.train_limit}};
+  contents.fit_report = {{"test_accuracy", report.test_accuracy}, {"seconds", report.seconds},
+                         {"train_images", report.train_images}};
+  contents.tensors = detail::classifier_state(net);
+  write_model_file(path, contents);
+  return report;
+}
+
+}  // namespace gf::eval
