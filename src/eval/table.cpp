@@ -200,24 +200,21 @@ double ks_complement(const Column& real, const Column& synthetic) {
 double tv_complement(const Column& real, const Column& synthetic) {
   check_pair(real, synthetic);
   // Counter(real) in first-seen order, then the synthetic-only values with their 1e-6 count.
-  std::vector<std::string> order;
+  auto count = [](const Column& c, std::vector<std::string>& order, std::unordered_map<std::string, double>& counts) {
+    double total = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (c.missing[i]) continue;
+      auto k = key_of(c, i);
+      if (counts.emplace(k, 0.0).second) order.push_back(k);
+      counts[k] += 1;
+      total += 1;
+    }
+    return total;
+  };
+  std::vector<std::string> order, synthetic_order;
   std::unordered_map<std::string, double> real_count, synthetic_count;
-  double n_real = 0, n_synthetic = 0;
-  for (size_t i = 0; i < real.size(); ++i) {
-    if (real.missing[i]) continue;
-    auto k = key_of(real, i);
-    if (real_count.emplace(k, 0.0).second) order.push_back(k);
-    real_count[k] += 1;
-    n_real += 1;
-  }
-  std::vector<std::string> synthetic_order;
-  for (size_t i = 0; i < synthetic.size(); ++i) {
-    if (synthetic.missing[i]) continue;
-    auto k = key_of(synthetic, i);
-    if (synthetic_count.emplace(k, 0.0).second) synthetic_order.push_back(k);
-    synthetic_count[k] += 1;
-    n_synthetic += 1;
-  }
+  const double n_real = count(real, order, real_count);
+  const double n_synthetic = count(synthetic, synthetic_order, synthetic_count);
   GF_CHECK_AS(DataError, n_real > 0 && n_synthetic > 0, "TVComplement needs values on both sides",
               "column '", real.name, "' has no non-missing values in the ", n_real > 0 ? "synthetic" : "real",
               " table");
