@@ -49,7 +49,11 @@ void save_model(const Model& model, const std::string& path) {
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind) {
-  ModelFileContents c = read_model_file(path);
+  return model_from_contents(read_model_file(path), path, expected_kind);
+}
+
+std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std::string& path,
+                                           const std::string& expected_kind) {
   bool known = false;
   for (const auto& m : registered_models()) known = known || m.name == c.kind;
   GF_CHECK_AS(ModelFileError, known, "the file was written by a newer genforge or is damaged", "'", path,

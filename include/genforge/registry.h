@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "genforge/core/options.h"
+#include "genforge/io/model_file.h"
 #include "genforge/model.h"
 
 namespace gf {
@@ -50,5 +51,8 @@ ModelInfo make_model_info(std::string name, std::string summary) {
 // `expected_kind` when given) and restores options, schema, fit report and state.
 void save_model(const Model& model, const std::string& path);
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind = "");
+// The same from contents already read (`path` names them in errors), for callers that look at the kind first.
+std::unique_ptr<Model> model_from_contents(const ModelFileContents& contents, const std::string& path,
+                                           const std::string& expected_kind = "");
 
 }  // namespace gf

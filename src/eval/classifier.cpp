@@ -47,8 +47,7 @@ TensorMap classifier_state(ClassifierNet& net) {
   return out;
 }
 
-ClassifierNet load_classifier(const std::string& path) {
-  auto contents = read_model_file(path);
+ClassifierNet load_classifier(const ModelFileContents& contents, const std::string& path) {
   GF_CHECK_AS(ModelFileError, contents.kind == "fmnist-classifier", "give a file written by `genforge eval classifier`",
               "'", path, "' holds a ", contents.kind, " model, not the Fashion-MNIST classifier");
   ClassifierNet net;

@@ -18,6 +18,7 @@ struct ClassifierNetImpl : torch::nn::Module {
 TORCH_MODULE(ClassifierNet);
 
 TensorMap classifier_state(ClassifierNet& net);
-ClassifierNet load_classifier(const std::string& path);  // ModelFileError when it is not one
+// From a file already read (`path` names it in errors); ModelFileError when it is not the classifier.
+ClassifierNet load_classifier(const ModelFileContents& contents, const std::string& path);
 
 }  // namespace gf::eval::detail

@@ -82,7 +82,8 @@ class TorchScript : public FeatureExtractor {
 // codes), for Fréchet distance and MMD "in the model's latent space".
 class ModelLatent : public FeatureExtractor {
  public:
-  ModelLatent(const std::string& path, FeatureOptions o) : path_(path), o_(o), model_(load_model(path)) {
+  ModelLatent(const ModelFileContents& contents, const std::string& path, FeatureOptions o)
+      : path_(path), o_(o), model_(model_from_contents(contents, path)) {
     GF_CHECK_AS(InvalidArgument, model_->capabilities().latent_space && model_->latent_dim() > 0,
                 "use a model with an encoder (autoencoder, vae) or --features pixels", "model '", path, "' (",
                 model_->kind(), ") has no latent space to compare in");
@@ -103,11 +104,8 @@ class ModelLatent : public FeatureExtractor {
 
 class FmnistClassifier : public FeatureExtractor {
  public:
-  FmnistClassifier(const std::string& path, FeatureOptions o) : path_(path), o_(o) {
-    GF_CHECK_AS(ModelFileError, std::ifstream(path).good(),
-                "build it with `genforge eval classifier --out " + path + "` (make setup does)",
-                "the Fashion-MNIST classifier '", path, "' does not exist");
-    net_ = detail::load_classifier(path);
+  FmnistClassifier(const ModelFileContents& contents, const std::string& path, FeatureOptions o)
+      : path_(path), o_(o), net_(detail::load_classifier(contents, path)) {
     net_->to(o.device);
   }
   torch::Tensor features(const torch::Tensor& images) const override {
@@ -139,11 +137,18 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options) {
   GF_CHECK(options.batch_size >= 1, "feature batch size must be >= 1, got ", options.batch_size);
   if (spec == "pixels") return std::make_unique<Pixels>(options);
-  if (spec == "fmnist") return std::make_unique<FmnistClassifier>(default_fmnist_classifier_path(), options);
+  if (spec == "fmnist") {
+    const std::string path = default_fmnist_classifier_path();
+    GF_CHECK_AS(ModelFileError, std::ifstream(path).good(),
+                "build it with `make classifier` (genforge eval classifier --out " + path + ")",
+                "the Fashion-MNIST classifier '", path, "' does not exist");
+    return std::make_unique<FmnistClassifier>(read_model_file(path), path, options);
+  }
   if (ends_with(spec, ".gf")) {
-    if (std::ifstream(spec).good() && read_model_file(spec).kind == "fmnist-classifier")
-      return std::make_unique<FmnistClassifier>(spec, options);
-    return std::make_unique<ModelLatent>(spec, options);
+    // One read: the kind decides between genforge's classifier and a model's latent space.
+    const auto contents = read_model_file(spec);
+    if (contents.kind == "fmnist-classifier") return std::make_unique<FmnistClassifier>(contents, spec, options);
+    return std::make_unique<ModelLatent>(contents, spec, options);
   }
   return std::make_unique<TorchScript>(spec, options);
 }

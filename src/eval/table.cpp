@@ -416,12 +416,11 @@ torch::Tensor detection_features(const Table& table, const Table& real) {
   return torch::cat(blocks, 1);  // [N, D]
 }
 
-// numpy.percentile(x, q) along dim 0 with linear interpolation.
-torch::Tensor percentile(const torch::Tensor& x, double q) {
-  auto sorted = std::get<0>(x.sort(0));
-  const double pos = q / 100 * double(x.size(0) - 1);
+// numpy.percentile(x, q) along dim 0 with linear interpolation, from x already sorted along dim 0.
+torch::Tensor percentile_of_sorted(const torch::Tensor& sorted, double q) {
+  const double pos = q / 100 * double(sorted.size(0) - 1);
   const int64_t lo = int64_t(std::floor(pos));
-  const int64_t hi = std::min<int64_t>(lo + 1, x.size(0) - 1);
+  const int64_t hi = std::min<int64_t>(lo + 1, sorted.size(0) - 1);
   const double frac = pos - double(lo);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
 }
@@ -476,8 +475,9 @@ DetectionResult logistic_detection(const Table& real, const Table& synthetic, at
     auto train_ix = torch::tensor(train, torch::kLong), test_ix = torch::tensor(test, torch::kLong);
     auto x_train = x.index_select(0, train_ix), x_test = x.index_select(0, test_ix);
     // RobustScaler fitted on the training part: median and interquartile range (1 where the range is 0).
-    auto center = percentile(x_train, 50);
-    auto scale = percentile(x_train, 75) - percentile(x_train, 25);
+    auto sorted = std::get<0>(x_train.sort(0));
+    auto center = percentile_of_sorted(sorted, 50);
+    auto scale = percentile_of_sorted(sorted, 75) - percentile_of_sorted(sorted, 25);
     scale = torch::where(scale == 0, torch::ones_like(scale), scale);
     auto prob = logistic_fit_predict((x_train - center) / scale, y.index_select(0, train_ix), (x_test - center) / scale,
                                      options.c);
