@@ -30,6 +30,8 @@ demo: build classifier
 
 bench: build
 	./bench/run W1
+	./bench/run W2a
+	./bench/run W2b
 	./bench/run W5
 	./bench/run W6
 	./bench/run W10a

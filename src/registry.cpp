@@ -5,6 +5,7 @@
 #include "genforge/models/bgmm.h"
 #include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
+#include "genforge/models/hmm.h"
 #include "genforge/models/vae.h"
 
 namespace gf {
@@ -18,6 +19,8 @@ const std::vector<ModelInfo>& registered_models() {
                                                      "decoder; class-conditional; importance-weighted score)"),
       make_model_info<Autoencoder>("autoencoder", "autoencoder (MLP or conv); score = minus reconstruction error"),
       make_model_info<Gan>("gan", "GAN: DCGAN 28/32 or MLP; non-saturating or WGAN-GP loss; class-conditional"),
+      make_model_info<HiddenMarkovModel>("hmm", "hidden Markov model (categorical, Gaussian or GMM emissions; "
+                                                "Baum-Welch, supervised and semi-supervised; Viterbi)"),
   };
   return models;
 }

@@ -43,12 +43,16 @@ struct FitReport {
   static FitReport from_json(const nlohmann::json& j);
 };
 
-// Data handed to fit/score. For tabular models x is [N, D] float64 with NaN marking missing cells.
+// Data handed to fit/score. For tabular models x is [N, D] float64 with NaN marking missing cells. Sequence models
+// take several sequences concatenated along the rows (hmmlearn's convention): `lengths` [S] sums to N, and
+// undefined `lengths` means one sequence.
 struct Dataset {
   torch::Tensor x;                   // [N, D]
   torch::Tensor sample_weight;       // [N] non-negative, or undefined for equal weights
   std::vector<std::string> columns;  // D names (empty: x0, x1, ...)
-  torch::Tensor labels;              // [N] int64 class labels (images), or undefined
+  torch::Tensor labels;              // [N] int64 class labels (images), hidden-state labels (sequences; -1 =
+                                     // unknown), or undefined
+  torch::Tensor lengths;             // [S] int64 sequence lengths (sequence models), or undefined
 };
 
 struct FitContext {

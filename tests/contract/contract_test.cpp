@@ -31,6 +31,18 @@ Dataset data_for(const Model& model, uint64_t seed) {
     auto noise = torch::rand({64, 1, 28, 28}, gen, opts) * 0.1;
     return {torch::where(kind, left, top) + noise, {}, {}, kind.reshape({64}).to(torch::kLong)};
   }
+  if (model.capabilities().data_kind == "sequences") {
+    // 12 sequences of 20 steps that switch between two regimes; categorical models see symbols 0..3.
+    auto regime = (torch::rand({240, 1}, gen, opts) < 0.5).to(torch::kFloat64);
+    Dataset d;
+    if (model.options_json().value("emission", "") == "categorical") {
+      d.x = (regime * 2 + (torch::rand({240, 1}, gen, opts) < 0.3).to(torch::kFloat64));
+    } else {
+      d.x = torch::randn({240, 2}, gen, opts) + regime * 4.0;
+    }
+    d.lengths = torch::full({12}, 20, torch::kLong);
+    return d;
+  }
   ADD_FAILURE() << "no contract data for data kind " << model.capabilities().data_kind;
   return {};
 }
@@ -162,7 +174,8 @@ std::vector<std::string> model_names() {
   std::vector<std::string> out;
   for (const auto& m : registered_models()) out.push_back(m.name);
   for (const char* v : {"vae:architecture=conv", "vae:conditional=true,decoder=gaussian", "autoencoder:architecture=conv",
-                        "gan:architecture=mlp", "gan:loss=wgan-gp", "gan:conditional=true"}) {
+                        "gan:architecture=mlp", "gan:loss=wgan-gp", "gan:conditional=true",
+                        "hmm:emission=categorical", "hmm:emission=gmm,covariance_type=full"}) {
     out.push_back(v);
   }
   return out;

@@ -1,0 +1,671 @@
+#include "genforge/models/hmm.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "../gmm/gmm_internal.h"
+#include "genforge/core/error.h"
+#include "genforge/core/log.h"
+#include "genforge/core/progress.h"
+#include "genforge/core/random.h"
+#include "hmm_internal.h"
+
+namespace gf {
+using gmm::CovType;
+
+namespace {
+
+bool has_letter(const std::string& letters, char c) { return letters.find(c) != std::string::npos; }
+
+void check_letters(const char* name, const std::string& value) {
+  for (char c : value) {
+    GF_CHECK(c == 's' || c == 't' || c == 'e', name, " may hold only the letters s (start), t (transitions) and ",
+             "e (emissions), got '", value, "'");
+  }
+}
+
+}  // namespace
+
+void HmmOptions::validate() const {
+  GF_CHECK(n_components >= 1, "n_components must be at least 1, got ", n_components);
+  GF_CHECK(emission == "gaussian" || emission == "categorical" || emission == "gmm",
+           "emission must be gaussian, categorical or gmm, got '", emission, "'");
+  gmm::parse_cov_type(covariance_type);
+  GF_CHECK(emission != "gmm" || covariance_type != "tied",
+           "gmm emissions take full, diag or spherical covariances, got 'tied'");
+  GF_CHECK(n_mix >= 1, "n_mix must be at least 1, got ", n_mix);
+  GF_CHECK(n_features >= 0, "n_features must be 0 (from the data) or a number of symbols, got ", n_features);
+  GF_CHECK(topology == "ergodic" || topology == "left-right", "topology must be ergodic or left-right, got '",
+           topology, "'");
+  check_letters("params", params);
+  check_letters("init_params", init_params);
+  GF_CHECK(max_iter >= 1, "max_iter must be at least 1, got ", max_iter);
+  GF_CHECK(tol >= 0, "tol must be non-negative, got ", tol);
+  GF_CHECK(reg_covar >= 0, "reg_covar must be non-negative, got ", reg_covar);
+  GF_CHECK(pseudocount >= 0, "pseudocount must be non-negative, got ", pseudocount);
+  GF_CHECK(decoder == "viterbi" || decoder == "map", "decoder must be viterbi or map, got '", decoder, "'");
+}
+
+const OptionTable<HmmOptions>& HiddenMarkovModel::option_table() {
+  static const OptionTable<HmmOptions> table = [] {
+    OptionTable<HmmOptions> t("hmm");
+    t.add("n_components", &HmmOptions::n_components, "number of hidden states")
+        .add("emission", &HmmOptions::emission, "emission distribution of each state",
+             {"gaussian", "categorical", "gmm"})
+        .add("covariance_type", &HmmOptions::covariance_type, "covariance of Gaussian emissions",
+             {"full", "diag", "tied", "spherical"})
+        .add("n_mix", &HmmOptions::n_mix, "gmm emissions: Gaussians per state")
+        .add("n_features", &HmmOptions::n_features, "categorical emissions: number of symbols (0: from the data)")
+        .add("topology", &HmmOptions::topology, "allowed transitions (left-right: i -> i, i + 1)",
+             {"ergodic", "left-right"})
+        .add("params", &HmmOptions::params, "parameters EM updates: s start, t transitions, e emissions")
+        .add("init_params", &HmmOptions::init_params, "parameters fit initialises (others via --init)")
+        .add("max_iter", &HmmOptions::max_iter, "Baum-Welch iterations")
+        .add("tol", &HmmOptions::tol, "stop when the total log-likelihood rises less than this")
+        .add("reg_covar", &HmmOptions::reg_covar, "added to covariance diagonals")
+        .add("pseudocount", &HmmOptions::pseudocount, "added to expected start, transition and symbol counts")
+        .add("seed", &HmmOptions::seed, "random seed of the initialisation")
+        .add("decoder", &HmmOptions::decoder, "decode: best path or most probable state per step",
+             {"viterbi", "map"});
+    return t;
+  }();
+  return table;
+}
+
+HiddenMarkovModel::HiddenMarkovModel(HmmOptions options) : options_(std::move(options)) {}
+
+Capabilities HiddenMarkovModel::capabilities() const {
+  Capabilities c;
+  c.data_kind = "sequences";
+  c.likelihood = Likelihood::exact;
+  c.missing_values = true;
+  return c;
+}
+
+nlohmann::json HiddenMarkovModel::options_json() const { return option_table().to_json(options_); }
+
+std::vector<std::string> HiddenMarkovModel::init_names() const {
+  if (options_.emission == "categorical") return {"startprob", "transmat", "emissionprob"};
+  if (options_.emission == "gmm") return {"startprob", "transmat", "means", "covars", "weights"};
+  return {"startprob", "transmat", "means", "covars"};
+}
+
+void HiddenMarkovModel::set_init(const std::string& name, const torch::Tensor& value) {
+  const auto names = init_names();
+  if (std::find(names.begin(), names.end(), name) == names.end()) Model::set_init(name, value);
+  init_[name] = value.to(at::kDouble);
+}
+
+namespace {
+
+// The parameters EM works on. Gaussian emissions keep K components (gmm: K * M, state-major) in `g`.
+struct HmmParams {
+  at::Tensor startprob, transmat, emissionprob;  // [K], [K, K], [K, V]
+  gmm::Params g;                                 // means [C, D], covariances, precisions_chol; C = K or K * M
+  at::Tensor mix;                                // [K, M] (gmm)
+};
+
+// Observations prepared once: categorical symbol ids (-1 = missing) or Gaussian rows with their missing layout.
+struct Observations {
+  at::Tensor x;        // [N, D] float64
+  at::Tensor ids;      // [N] int64 (categorical)
+  at::Tensor missing;  // [N] bool (categorical)
+  gmm::MissingLayout layout;
+};
+
+at::Tensor normalise_rows(const at::Tensor& counts, const at::Tensor& fallback) {
+  auto total = counts.sum(-1, /*keepdim=*/true);
+  auto ok = total > 0;
+  return at::where(ok, counts / at::where(ok, total, at::ones_like(total)), fallback);
+}
+
+}  // namespace
+
+torch::Tensor HiddenMarkovModel::prepare_input(const torch::Tensor& x_in, const char* what) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train hmm ...`) or load a fitted one",
+              "this HiddenMarkovModel is not fitted yet, so it cannot ", what);
+  GF_CHECK(x_in.defined() && (x_in.dim() == 2 || (x_in.dim() == 1 && options_.emission == "categorical")),
+           "data for ", what, " must be a 2-D [N, D] matrix, got ", x_in.defined() ? x_in.dim() : 0, " dimensions");
+  auto x = (x_in.dim() == 1 ? x_in.unsqueeze(1) : x_in).to(at::kCPU, at::kDouble);
+  const int64_t d = options_.emission == "categorical" ? 1 : means_.size(-1);
+  GF_CHECK_AS(DataError, x.size(1) == d, "give the columns the model was fitted on", "the data has ", x.size(1),
+              " columns, the model was fitted on ", d);
+  GF_CHECK_AS(DataError, !x.isinf().any().item<bool>(), "replace infinities with finite values or NaN",
+              "the data holds infinite values");
+  return x;
+}
+
+namespace {
+
+Observations observe(const at::Tensor& x, const HmmOptions& o, int64_t n_symbols) {
+  Observations obs;
+  obs.x = x;
+  if (o.emission == "categorical") {
+    GF_CHECK_AS(DataError, x.size(1) == 1, "give one column of symbol ids (0, 1, ...)",
+                "categorical emissions take one column of symbols, the data has ", x.size(1));
+    auto col = x.select(1, 0);
+    obs.missing = col.isnan() | (col < 0);
+    auto filled = at::where(obs.missing, at::zeros_like(col), col);
+    auto bad = (filled != filled.round()).nonzero();
+    GF_CHECK_AS(DataError, bad.numel() == 0, "symbols are integer ids 0, 1, ...", "row ",
+                bad.numel() ? bad[0].item<int64_t>() : 0, " holds ",
+                bad.numel() ? col[bad[0].item<int64_t>()].item<double>() : 0.0, ", which is not a symbol id");
+    obs.ids = filled.to(at::kLong);
+    if (n_symbols > 0) {
+      auto over = (obs.ids >= n_symbols).nonzero();
+      GF_CHECK_AS(DataError, over.numel() == 0, "map unknown symbols to a symbol of the vocabulary (or -1, missing)",
+                  "symbol ", over.numel() ? obs.ids[over[0].item<int64_t>()].item<int64_t>() : 0, " at row ",
+                  over.numel() ? over[0].item<int64_t>() : 0, " is outside the model's ", n_symbols, " symbols");
+    }
+  } else {
+    obs.layout = gmm::analyse_missing(x);
+  }
+  return obs;
+}
+
+// Scaled emission probabilities [N, K] and their log scale [N] (see forward_backward); `within` [N, K * M] gets
+// the posterior of each mixture component given its state (gmm emissions) when asked for.
+at::Tensor emission_prob(const Observations& obs, const HmmParams& p, const HmmOptions& o, at::Tensor* log_scale,
+                         at::Tensor* within = nullptr) {
+  if (o.emission == "categorical") {
+    auto prob = p.emissionprob.t().index_select(0, obs.ids);  // [N, K]
+    if (obs.missing.any().item<bool>()) prob = at::where(obs.missing.unsqueeze(1), at::ones_like(prob), prob);
+    *log_scale = at::Tensor();
+    return prob.contiguous();
+  }
+  const CovType type = gmm::parse_cov_type(o.covariance_type);
+  auto lp = gmm::log_prob_with_missing(obs.x, obs.layout, p.g, type);  // [N, C]
+  if (o.emission == "gmm") {
+    const int64_t k = p.mix.size(0), m = p.mix.size(1);
+    auto joint = (lp.view({-1, k, m}) + p.mix.log().unsqueeze(0));  // [N, K, M]
+    lp = at::logsumexp(joint, 2);                                   // [N, K]
+    if (within) *within = (joint - lp.unsqueeze(2)).exp().reshape({-1, k * m});
+  }
+  auto m = std::get<0>(lp.max(1));  // [N]
+  m = at::where(m.isfinite(), m, at::zeros_like(m));
+  *log_scale = m;
+  return (lp - m.unsqueeze(1)).exp().contiguous();
+}
+
+// Statistics of one E-step (or of the labels) that the M-step turns into parameters.
+struct Stats {
+  at::Tensor start, trans, gamma, within;  // [K], [K, K], [N, K], [N, K * M]
+};
+
+HmmParams m_step(const Stats& st, const Observations& obs, const HmmParams& old, const HmmOptions& o,
+                 const at::Tensor& start_mask, const at::Tensor& trans_mask) {
+  HmmParams p = old;
+  const double pc = o.pseudocount;
+  if (has_letter(o.params, 's')) p.startprob = normalise_rows(st.start + pc * start_mask, old.startprob);
+  if (has_letter(o.params, 't')) p.transmat = normalise_rows(st.trans + pc * trans_mask, old.transmat);
+  if (!has_letter(o.params, 'e')) return p;
+  if (o.emission == "categorical") {
+    const int64_t k = old.emissionprob.size(0), v = old.emissionprob.size(1);
+    auto seen = obs.missing.logical_not().nonzero().squeeze(1);
+    auto counts = at::zeros({v, k}, st.gamma.options())
+                      .index_add_(0, obs.ids.index_select(0, seen), st.gamma.index_select(0, seen));  // [V, K]
+    p.emissionprob = normalise_rows(counts.t() + pc, old.emissionprob);
+    return p;
+  }
+  const CovType type = gmm::parse_cov_type(o.covariance_type);
+  at::Tensor resp = st.gamma;  // [N, C]
+  const int64_t k = st.gamma.size(1);
+  if (o.emission == "gmm") {
+    const int64_t m = old.mix.size(1);
+    resp = (st.gamma.unsqueeze(2) * st.within.view({-1, k, m})).reshape({-1, k * m});
+  }
+  gmm::Params next;
+  if (obs.layout.any_missing) {
+    gmm::estimate_parameters_with_missing(obs.x, obs.layout, resp, old.g, o.reg_covar, type, next);
+  } else {
+    gmm::estimate_parameters(obs.x, resp, {}, o.reg_covar, type, next);
+  }
+  // Components that received no mass keep their parameters (EM has nothing to say about them).
+  auto mass = resp.sum(0);  // [C]
+  auto alive = mass > 1e-10;
+  const int64_t c = mass.size(0);
+  auto keep = [&](const at::Tensor& fresh, const at::Tensor& stale) {
+    if (fresh.dim() == 0 || fresh.size(0) != c) return fresh;  // tied: one shared matrix
+    std::vector<int64_t> shape(static_cast<size_t>(fresh.dim()), 1);
+    shape[0] = c;
+    return at::where(alive.view(shape), fresh, stale);
+  };
+  next.means = keep(next.means, old.g.means);
+  next.covariances = keep(next.covariances, old.g.covariances);
+  next.precisions_chol = gmm::precisions_cholesky(next.covariances, type, mass.clamp_min(1.0), o.reg_covar);
+  p.g = next;
+  if (o.emission == "gmm") {
+    const int64_t m = old.mix.size(1);
+    p.mix = normalise_rows(mass.view({k, m}), old.mix);
+  }
+  return p;
+}
+
+// Start, transition and emission statistics of the labelled steps (one-hot posteriors; unlabelled steps
+// contribute nothing).
+Stats label_stats(const at::Tensor& labels, const std::vector<int64_t>& offsets, int64_t k, int64_t n_mix) {
+  Stats st;
+  auto lab = labels.contiguous();
+  const int64_t* l = lab.data_ptr<int64_t>();
+  const int64_t n = lab.numel();
+  auto dopt = at::TensorOptions().dtype(at::kDouble);
+  st.start = at::zeros({k}, dopt);
+  st.trans = at::zeros({k, k}, dopt);
+  auto s = st.start.accessor<double, 1>();
+  auto t = st.trans.accessor<double, 2>();
+  for (size_t q = 0; q + 1 < offsets.size(); ++q) {
+    if (l[offsets[q]] >= 0) s[l[offsets[q]]] += 1;
+    for (int64_t i = offsets[q] + 1; i < offsets[q + 1]; ++i) {
+      if (l[i - 1] >= 0 && l[i] >= 0) t[l[i - 1]][l[i]] += 1;
+    }
+  }
+  auto known = lab >= 0;
+  st.gamma = at::zeros({n, k}, dopt);
+  auto rows = known.nonzero().squeeze(1);
+  st.gamma.index_put_({rows, lab.index_select(0, rows)}, at::ones({rows.numel()}, dopt));
+  st.within = at::full({n, k * n_mix}, 1.0 / static_cast<double>(n_mix), dopt);
+  return st;
+}
+
+}  // namespace
+
+FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
+  options_.validate();
+  const auto started = std::chrono::steady_clock::now();
+  const HmmOptions& o = options_;
+  GF_CHECK(train.x.defined() && (train.x.dim() == 2 || (train.x.dim() == 1 && o.emission == "categorical")),
+           "training data must be a 2-D [N, D] matrix, got ", train.x.defined() ? train.x.dim() : 0, " dimensions");
+  auto x = (train.x.dim() == 1 ? train.x.unsqueeze(1) : train.x).to(at::kCPU, at::kDouble);  // [N, D]
+  const int64_t n = x.size(0), d = x.size(1), k = o.n_components;
+  GF_CHECK_AS(DataError, !x.isinf().any().item<bool>(), "replace infinities with finite values or NaN",
+              "the training data holds infinite values");
+  const auto offsets = hmm::sequence_offsets(train.lengths, n);
+  const bool categorical = o.emission == "categorical", mixture = o.emission == "gmm";
+  const int64_t n_mix = mixture ? o.n_mix : 1;
+
+  int64_t v = o.n_features;
+  if (categorical && init_.count("emissionprob")) v = init_.at("emissionprob").size(1);
+  Observations obs = observe(x, o, v);
+  if (categorical && v == 0) {
+    auto seen = obs.ids.masked_select(obs.missing.logical_not());
+    GF_CHECK_AS(DataError, seen.numel() > 0, "give at least one observed symbol", "every observation is missing");
+    v = seen.max().item<int64_t>() + 1;
+  }
+  if (!categorical) {
+    GF_CHECK_AS(DataError, obs.layout.complete_rows.numel() >= k * n_mix,
+                "give more complete observations or fewer states", "the data has ",
+                obs.layout.complete_rows.numel(), " complete observations, fewer than the ", k * n_mix,
+                " Gaussians to initialise");
+  }
+
+  at::Tensor labels;
+  int64_t n_labelled = 0;
+  if (train.labels.defined()) {
+    labels = train.labels.to(at::kCPU, at::kLong).reshape({-1});
+    GF_CHECK_AS(DataError, labels.numel() == n, "give one state label per observation (-1 = unknown)", "there are ",
+                labels.numel(), " state labels for ", n, " observations");
+    auto bad = ((labels < -1) | (labels >= k)).nonzero();
+    GF_CHECK_AS(DataError, bad.numel() == 0, "state labels are 0 .. n_components - 1, or -1 for unknown",
+                "state label ", bad.numel() ? labels[bad[0].item<int64_t>()].item<int64_t>() : 0, " at row ",
+                bad.numel() ? bad[0].item<int64_t>() : 0, " is out of range for ", k, " states");
+    n_labelled = (labels >= 0).sum().item<int64_t>();
+  }
+
+  // Initial parameters: given ones (set_init), else by init_params.
+  auto dopt = at::TensorOptions().dtype(at::kDouble);
+  at::Generator gen = make_generator(static_cast<uint64_t>(o.seed));
+  const bool left_right = o.topology == "left-right";
+  auto need = [&](const char* name, char letter) {
+    if (init_.count(name)) return false;
+    GF_CHECK(has_letter(o.init_params, letter), "no initial '", name, "' was given and init_params '",
+             o.init_params, "' does not initialise it; give it with --init ", name, "=FILE.npy or add '", letter,
+             "' to init_params");
+    return true;
+  };
+  HmmParams p;
+  if (need("startprob", 's')) {
+    p.startprob = left_right ? at::zeros({k}, dopt).index_fill_(0, at::zeros({1}, at::kLong), 1.0)
+                             : at::full({k}, 1.0 / static_cast<double>(k), dopt);
+  } else {
+    p.startprob = init_.at("startprob").reshape({-1});
+    GF_CHECK(p.startprob.numel() == k, "startprob must have ", k, " entries, got ", p.startprob.numel());
+  }
+  if (need("transmat", 't')) {
+    if (left_right) {
+      p.transmat = at::zeros({k, k}, dopt);
+      for (int64_t i = 0; i < k; ++i) {
+        p.transmat[i][i] = i + 1 < k ? 0.5 : 1.0;
+        if (i + 1 < k) p.transmat[i][i + 1] = 0.5;
+      }
+    } else {
+      p.transmat = at::full({k, k}, 1.0 / static_cast<double>(k), dopt);
+    }
+  } else {
+    p.transmat = init_.at("transmat");
+    GF_CHECK(p.transmat.sizes() == at::IntArrayRef({k, k}), "transmat must have shape [", k, ", ", k, "], got ",
+             p.transmat.sizes());
+  }
+  GF_CHECK(((p.startprob >= 0).all() & (p.transmat >= 0).all()).item<bool>() &&
+               std::abs(p.startprob.sum().item<double>() - 1) < 1e-6 &&
+               ((p.transmat.sum(1) - 1).abs() < 1e-6).all().item<bool>(),
+           "startprob and every row of transmat must be probabilities summing to 1");
+  const CovType type = gmm::parse_cov_type(o.covariance_type);
+  if (categorical) {
+    if (need("emissionprob", 'e')) {
+      auto u = at::rand({k, v}, gen, dopt);
+      p.emissionprob = u / u.sum(1, true);
+    } else {
+      p.emissionprob = init_.at("emissionprob");
+      GF_CHECK(p.emissionprob.dim() == 2 && p.emissionprob.size(0) == k, "emissionprob must have shape [", k,
+               ", V], got ", p.emissionprob.sizes());
+    }
+  } else {
+    const int64_t c = k * n_mix;
+    const bool given = init_.count("means") && init_.count("covars");
+    if (!given) need(init_.count("means") ? "covars" : "means", 'e');
+    if (!given || !init_.count("means") || !init_.count("covars")) {
+      auto filled = gmm::fill_missing_with_means(x);
+      auto complete = filled.index_select(0, obs.layout.complete_rows.numel() > 0 ? obs.layout.complete_rows
+                                                                                   : at::arange(n, at::kLong));
+      auto resp = gmm::initial_responsibilities(complete, c, "kmeans", {}, gen);  // [Nc, C]
+      gmm::estimate_parameters(complete, resp, {}, o.reg_covar, type, p.g);
+    }
+    if (init_.count("means")) p.g.means = init_.at("means").reshape({c, d});
+    if (init_.count("covars")) {
+      auto shape = gmm::covariance_shape(type, c, d);
+      p.g.covariances = init_.at("covars").reshape(shape);
+    }
+    p.g.precisions_chol = gmm::precisions_cholesky(p.g.covariances, type, at::ones({c}, dopt), o.reg_covar);
+    if (mixture) {
+      p.mix = init_.count("weights") ? init_.at("weights").reshape({k, n_mix})
+                                     : at::full({k, n_mix}, 1.0 / static_cast<double>(n_mix), dopt);
+    }
+  }
+  // Zero-preserving masks: pseudocounts go only where the initial parameters allow a transition.
+  const at::Tensor start_mask = (p.startprob > 0).to(at::kDouble), trans_mask = (p.transmat > 0).to(at::kDouble);
+
+  FitReport report;
+  std::optional<Progress> bar;
+  if (ctx.progress) bar.emplace("hmm Baum-Welch", o.max_iter, "iter");
+  const bool supervised = n_labelled == n;
+  if (n_labelled > 0) {
+    // Labelled counts: the maximum-likelihood answer when every step is labelled, else EM's starting point.
+    Stats st = label_stats(labels, offsets, k, n_mix);
+    if (mixture) {
+      at::Tensor ls;
+      emission_prob(obs, p, o, &ls, &st.within);
+    }
+    HmmOptions counting = o;
+    if (!supervised) counting.pseudocount = std::max(1.0, o.pseudocount);  // keep unseen moves possible for EM
+    p = m_step(st, obs, p, counting, start_mask, trans_mask);
+  }
+  at::Tensor clamp;  // [N, K] 1 where a step may be in a state
+  if (n_labelled > 0 && !supervised) {
+    clamp = at::where((labels >= 0).unsqueeze(1),
+                      at::one_hot(labels.clamp_min(0), k).to(at::kDouble), at::ones({n, k}, dopt));
+  }
+  double ll = -std::numeric_limits<double>::infinity();
+  for (int64_t it = 1; it <= (supervised ? 0 : o.max_iter); ++it) {
+    log::ScopedTimer timer("hmm.em");
+    const double prev = ll;
+    Stats st;
+    at::Tensor log_scale;
+    auto prob = emission_prob(obs, p, o, &log_scale, mixture ? &st.within : nullptr);  // [N, K]
+    if (clamp.defined()) prob *= clamp;
+    auto fb = hmm::forward_backward(prob, log_scale, offsets, p.startprob, p.transmat, /*posteriors=*/true);
+    ll = fb.seq_log_likelihood.sum().item<double>();
+    GF_CHECK_AS(NumericalError, std::isfinite(ll),
+                "check that every symbol can be emitted and every sequence is possible under the initial parameters",
+                "the log-likelihood at Baum-Welch iteration ", it, " is ", ll);
+    st.start = fb.start;
+    st.trans = fb.trans;
+    st.gamma = fb.gamma;
+    p = m_step(st, obs, p, o, start_mask, trans_mask);
+    report.history.push_back(ll);
+    report.n_iter = it;
+    if (bar) bar->update(it, msg("log-likelihood ", ll));
+    if (it > 1 && std::abs(ll - prev) < o.tol) {
+      report.converged = true;
+      break;
+    }
+  }
+  if (supervised) {
+    report.n_iter = 1;
+    report.converged = true;
+  }
+  startprob_ = p.startprob;
+  transmat_ = p.transmat;
+  if (categorical) {
+    emissionprob_ = p.emissionprob;
+    means_ = covars_ = precisions_chol_ = weights_ = at::Tensor();
+  } else {
+    means_ = mixture ? p.g.means.view({k, n_mix, d}) : p.g.means;
+    covars_ = p.g.covariances;
+    if (mixture) {
+      auto shape = covars_.sizes().vec();
+      shape[0] = n_mix;
+      shape.insert(shape.begin(), k);
+      covars_ = covars_.reshape(shape);
+    }
+    precisions_chol_ = p.g.precisions_chol;
+    weights_ = mixture ? p.mix : at::Tensor();
+    emissionprob_ = at::Tensor();
+  }
+  // The final model's log-likelihood (EM's history holds each iteration's starting point).
+  ll = score_sequences(x, train.lengths).sum().item<double>();
+  if (bar) bar->finish(msg("log-likelihood ", ll));
+  if (!report.converged) {
+    log::warn(msg("Baum-Welch did not converge in max_iter=", o.max_iter, " iterations; raise max_iter or tol"));
+  }
+  report.objective = ll;
+  report.objective_name = "total log-likelihood (nats)";
+  report.extra["n_sequences"] = static_cast<int64_t>(offsets.size()) - 1;
+  report.extra["n_observations"] = n;
+  report.extra["labelled_observations"] = n_labelled;
+  report.extra["training"] = supervised ? "supervised" : (n_labelled > 0 ? "semi-supervised" : "unsupervised");
+  if (ctx.validation && ctx.validation->x.defined()) {
+    report.extra["validation_log_likelihood"] =
+        score_sequences(ctx.validation->x, ctx.validation->lengths).sum().item<double>();
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::vector<std::string> columns = train.columns;
+  if (columns.empty()) {
+    for (int64_t j = 0; j < d; ++j) columns.push_back("x" + std::to_string(j));
+  }
+  schema_ = {{"data_kind", "sequences"}, {"columns", columns}, {"n_features", categorical ? v : d}};
+  report_ = report;
+  return report_;
+}
+
+namespace {
+
+HmmParams params_of(const HiddenMarkovModel& m) {
+  HmmParams p;
+  p.startprob = m.startprob();
+  p.transmat = m.transmat();
+  p.emissionprob = m.emissionprob();
+  if (m.means().defined()) {
+    const int64_t d = m.means().size(-1);
+    const bool mixture = m.options().emission == "gmm";
+    const int64_t c = mixture ? m.means().size(0) * m.means().size(1) : m.means().size(0);
+    p.g.means = m.means().reshape({c, d});
+    auto shape = gmm::covariance_shape(gmm::parse_cov_type(m.options().covariance_type), c, d);
+    p.g.covariances = m.covars().reshape(shape);
+    p.g.precisions_chol = gmm::precisions_cholesky(p.g.covariances, gmm::parse_cov_type(m.options().covariance_type),
+                                                   at::ones({c}, at::kDouble), m.options().reg_covar);
+    p.mix = m.weights();
+  }
+  return p;
+}
+
+}  // namespace
+
+torch::Tensor HiddenMarkovModel::emission_log_prob(const torch::Tensor& x) const {
+  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
+  at::Tensor log_scale;
+  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  auto lp = prob.log();
+  return log_scale.defined() ? lp + log_scale.unsqueeze(1) : lp;
+}
+
+torch::Tensor HiddenMarkovModel::score_sequences(const torch::Tensor& x_in, const torch::Tensor& lengths) const {
+  auto x = prepare_input(x_in, "score sequences");
+  auto offsets = hmm::sequence_offsets(lengths, x.size(0));
+  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
+  at::Tensor log_scale;
+  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  return hmm::forward_backward(prob, log_scale, offsets, startprob_, transmat_, false).seq_log_likelihood;
+}
+
+torch::Tensor HiddenMarkovModel::score_samples(const torch::Tensor& x_in) const {
+  auto x = prepare_input(x_in, "score samples");
+  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
+  at::Tensor log_scale;
+  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  return hmm::forward_backward(prob, log_scale, {0, x.size(0)}, startprob_, transmat_, false, /*steps=*/true)
+      .step_log_likelihood;
+}
+
+torch::Tensor HiddenMarkovModel::predict_proba(const torch::Tensor& x_in, const torch::Tensor& lengths) const {
+  auto x = prepare_input(x_in, "predict states");
+  auto offsets = hmm::sequence_offsets(lengths, x.size(0));
+  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
+  at::Tensor log_scale;
+  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  auto fb = hmm::forward_backward(prob, log_scale, offsets, startprob_, transmat_, true);
+  GF_CHECK_AS(DataError, fb.seq_log_likelihood.isfinite().all().item<bool>(),
+              "the model gives such a sequence probability zero", "a sequence is impossible under the model");
+  return fb.gamma;
+}
+
+torch::Tensor HiddenMarkovModel::viterbi(const torch::Tensor& x_in, const torch::Tensor& lengths,
+                                         torch::Tensor* log_prob) const {
+  auto x = prepare_input(x_in, "decode");
+  auto offsets = hmm::sequence_offsets(lengths, x.size(0));
+  at::Tensor best;
+  auto path = hmm::viterbi(emission_log_prob(x), offsets, startprob_.log(), transmat_.log(), &best);
+  auto impossible = best.isinf().nonzero();
+  GF_CHECK_AS(DataError, impossible.numel() == 0, "the model gives such a sequence probability zero", "sequence ",
+              impossible.numel() ? impossible[0].item<int64_t>() : 0, " is impossible under the model");
+  if (log_prob) *log_prob = best;
+  return path;
+}
+
+torch::Tensor HiddenMarkovModel::decode(const torch::Tensor& x, const torch::Tensor& lengths) const {
+  if (options_.decoder == "map") return predict_proba(x, lengths).argmax(1);
+  return viterbi(x, lengths);
+}
+
+int64_t HiddenMarkovModel::n_parameters() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this HiddenMarkovModel is not fitted yet");
+  const std::string& params = options_.params;
+  const int64_t k = startprob_.numel();
+  int64_t count = 0;
+  if (has_letter(params, 's')) count += (startprob_ > 0).sum().item<int64_t>() - 1;
+  if (has_letter(params, 't')) count += (transmat_ > 0).sum().item<int64_t>() - k;
+  if (!has_letter(params, 'e')) return count;
+  if (options_.emission == "categorical") return count + k * (emissionprob_.size(1) - 1);
+  const int64_t d = means_.size(-1);
+  const int64_t c = options_.emission == "gmm" ? k * options_.n_mix : k;
+  int64_t cov = 0;
+  switch (gmm::parse_cov_type(options_.covariance_type)) {
+    case CovType::full: cov = c * d * (d + 1) / 2; break;
+    case CovType::tied: cov = d * (d + 1) / 2; break;
+    case CovType::diag: cov = c * d; break;
+    case CovType::spherical: cov = c; break;
+  }
+  const int64_t mix = options_.emission == "gmm" ? k * (options_.n_mix - 1) : 0;
+  return count + c * d + cov + mix;
+}
+
+double HiddenMarkovModel::aic(const torch::Tensor& x, const torch::Tensor& lengths) const {
+  return -2.0 * score_sequences(x, lengths).sum().item<double>() + 2.0 * static_cast<double>(n_parameters());
+}
+
+double HiddenMarkovModel::bic(const torch::Tensor& x, const torch::Tensor& lengths) const {
+  return -2.0 * score_sequences(x, lengths).sum().item<double>() +
+         static_cast<double>(n_parameters()) * std::log(static_cast<double>(x.size(0)));
+}
+
+torch::Tensor HiddenMarkovModel::sample(int64_t n, at::Generator& gen) const { return sample(n, gen, nullptr); }
+
+torch::Tensor HiddenMarkovModel::sample(int64_t n, at::Generator& gen, torch::Tensor* states_out) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this HiddenMarkovModel is not fitted yet, so it cannot sample");
+  GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
+  const int64_t k = startprob_.numel();
+  auto dopt = at::TensorOptions().dtype(at::kDouble);
+  // All randomness drawn up front, in a fixed order, so a seed gives one sequence.
+  auto u_state = at::rand({n}, gen, dopt), u_emit = at::rand({n}, gen, dopt);
+  auto cum_start = startprob_.cumsum(0).contiguous(), cum_trans = transmat_.cumsum(1).contiguous();
+  auto pick = [&](const double* cum, int64_t len, double u) {
+    int64_t i = 0;
+    while (i + 1 < len && u >= cum[i]) ++i;
+    return i;
+  };
+  auto states = at::empty({n}, at::kLong);
+  auto st = states.accessor<int64_t, 1>();
+  auto us = u_state.accessor<double, 1>();
+  for (int64_t t = 0; t < n; ++t) {
+    st[t] = t == 0 ? pick(cum_start.data_ptr<double>(), k, us[t])
+                   : pick(cum_trans.data_ptr<double>() + st[t - 1] * k, k, us[t]);
+  }
+  if (states_out) *states_out = states;
+  auto ue = u_emit.accessor<double, 1>();
+  if (options_.emission == "categorical") {
+    const int64_t v = emissionprob_.size(1);
+    auto cum = emissionprob_.cumsum(1).contiguous();
+    auto out = at::empty({n, 1}, at::kLong);
+    auto o = out.accessor<int64_t, 2>();
+    for (int64_t t = 0; t < n; ++t) o[t][0] = pick(cum.data_ptr<double>() + st[t] * v, v, ue[t]);
+    return out;
+  }
+  const int64_t d = means_.size(-1);
+  const bool mixture = options_.emission == "gmm";
+  const int64_t m = mixture ? options_.n_mix : 1;
+  auto comp = states.clone();  // Gaussian component of each step
+  if (mixture) {
+    auto cum = weights_.cumsum(1).contiguous();
+    auto c = comp.accessor<int64_t, 1>();
+    for (int64_t t = 0; t < n; ++t) c[t] = st[t] * m + pick(cum.data_ptr<double>() + st[t] * m, m, ue[t]);
+  }
+  auto p = params_of(*this);
+  auto chol = at::linalg_cholesky(gmm::full_covariances(p.g.covariances, gmm::parse_cov_type(options_.covariance_type),
+                                                        k * m, d));  // [C, D, D]
+  auto z = at::randn({n, d, 1}, gen, dopt);
+  return p.g.means.index_select(0, comp) + at::bmm(chol.index_select(0, comp), z).squeeze(2);
+}
+
+TensorMap HiddenMarkovModel::state() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this HiddenMarkovModel is not fitted yet, so it cannot be saved");
+  TensorMap t{{"startprob", startprob_}, {"transmat", transmat_}};
+  if (emissionprob_.defined()) t["emissionprob"] = emissionprob_;
+  if (means_.defined()) {
+    t["means"] = means_;
+    t["covars"] = covars_;
+  }
+  if (weights_.defined()) t["weights"] = weights_;
+  return t;
+}
+
+void HiddenMarkovModel::load_state(const TensorMap& tensors) {
+  auto get = [&](const char* name) {
+    auto it = tensors.find(name);
+    GF_CHECK_AS(ModelFileError, it != tensors.end(), "the model file is incomplete; train the model again",
+                "the hmm model file has no tensor '", name, "'");
+    return it->second.to(at::kDouble);
+  };
+  startprob_ = get("startprob");
+  transmat_ = get("transmat");
+  emissionprob_ = means_ = covars_ = precisions_chol_ = weights_ = at::Tensor();
+  if (options_.emission == "categorical") {
+    emissionprob_ = get("emissionprob");
+  } else {
+    means_ = get("means");
+    covars_ = get("covars");
+    if (options_.emission == "gmm") weights_ = get("weights");
+  }
+}
+
+}  // namespace gf
