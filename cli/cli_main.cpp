@@ -24,6 +24,7 @@ const Verb kVerbs[] = {
     {"score", "per-row log-likelihood of data under a model", run_score},
     {"info", "describe a model file (or the build with --build)", run_info},
     {"plot", "scatter plot of two columns of one or more tables (PNG)", run_plot},
+    {"tag", "part-of-speech tagging with an HMM tagger (genforge train hmm --supervised)", run_tag},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

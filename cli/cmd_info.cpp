@@ -25,10 +25,23 @@ int run_info(int argc, char** argv) {
   }
   GF_CHECK_AS(InvalidArgument, !model_path.empty(), "genforge info M.gf, or genforge info --build",
               "give a model file");
-  auto model = load_model(model_path);
   auto contents = read_model_file(model_path);
   nlohmann::json tensors = nlohmann::json::object();
   for (const auto& kv : contents.tensors) tensors[kv.first] = kv.second.sizes().vec();
+  bool registered = false;
+  for (const auto& m : registered_models()) registered = registered || m.name == contents.kind;
+  if (!registered) {
+    // Files of genforge's applications (pos-tagger, fmnist-classifier) use the same container without a registry
+    // entry: their recorded fields are shown as stored.
+    nlohmann::json info = {{"file", model_path},          {"kind", contents.kind},
+                           {"format_version", contents.format_version},
+                           {"genforge_version", contents.genforge_version},
+                           {"options", contents.options}, {"schema", contents.schema},
+                           {"tensors", tensors}};
+    std::cout << info.dump(2) << "\n";
+    return 0;
+  }
+  auto model = model_from_contents(contents, model_path);
   nlohmann::json info = {{"file", model_path},
                          {"kind", model->kind()},
                          {"format_version", contents.format_version},

