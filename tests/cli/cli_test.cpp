@@ -184,9 +184,9 @@ TEST_F(Cli, BadModelFilesAreClearErrors) {
   test::write_text(dir_.file("magic.gf"), "GIF89a not a model at all, just some bytes");
   expect_error({"info", dir_.file("magic.gf")}, "bad magic");
   ModelFileContents other = read_model_file(model);
-  other.kind = "hmm";
-  write_model_file(dir_.file("hmm.gf"), other);
-  expect_error({"score", dir_.file("hmm.gf"), "--data", csv_}, "holds an unknown model kind 'hmm'");
+  other.kind = "no-such-kind";
+  write_model_file(dir_.file("unknown.gf"), other);
+  expect_error({"score", dir_.file("unknown.gf"), "--data", csv_}, "holds an unknown model kind 'no-such-kind'");
   expect_error({"sample", model, "-n", "0", "--out", dir_.file("s.csv")}, "-n must be at least 1, got 0");
   expect_error({"sample", model, "-n", "5", "--out", dir_.file("missing/s.csv")}, "does not exist");
   test::write_text(dir_.file("two.csv"), "a,b\n1,2\n");
