@@ -170,7 +170,7 @@ Observations observe(const at::Tensor& x, const HmmOptions& o, int64_t n_symbols
 at::Tensor emission_prob(const Observations& obs, const HmmParams& p, const HmmOptions& o, at::Tensor* log_scale,
                          at::Tensor* within = nullptr) {
   if (o.emission == "categorical") {
-    auto prob = p.emissionprob.t().index_select(0, obs.ids);  // [N, K]
+    auto prob = p.emissionprob.t().contiguous().index_select(0, obs.ids);  // [N, K]
     if (obs.missing.any().item<bool>()) prob = at::where(obs.missing.unsqueeze(1), at::ones_like(prob), prob);
     *log_scale = at::Tensor();
     return prob.contiguous();
