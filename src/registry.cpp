@@ -6,6 +6,7 @@
 #include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
 #include "genforge/models/hmm.h"
+#include "genforge/models/lda.h"
 #include "genforge/models/vae.h"
 
 namespace gf {
@@ -21,6 +22,8 @@ const std::vector<ModelInfo>& registered_models() {
       make_model_info<Gan>("gan", "GAN: DCGAN 28/32 or MLP; non-saturating or WGAN-GP loss; class-conditional"),
       make_model_info<HiddenMarkovModel>("hmm", "hidden Markov model (categorical, Gaussian or GMM emissions; "
                                                 "Baum-Welch, supervised and semi-supervised; Viterbi)"),
+      make_model_info<LatentDirichletAllocation>("lda", "latent Dirichlet allocation topic model (variational "
+                                                        "Bayes; learned asymmetric alpha; held-out perplexity)"),
   };
   return models;
 }

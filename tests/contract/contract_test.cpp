@@ -43,6 +43,14 @@ Dataset data_for(const Model& model, uint64_t seed) {
     d.lengths = torch::full({12}, 20, torch::kLong);
     return d;
   }
+  if (model.capabilities().data_kind == "documents") {
+    // 12 documents of 20 words: half from words 0..4, half from words 5..9.
+    auto topic = (torch::rand({12, 1}, gen, opts) < 0.5).to(torch::kFloat64).expand({12, 20});
+    auto words = torch::floor(torch::rand({12, 20}, gen, opts) * 5) + topic * 5;
+    Dataset d{words.reshape({240, 1})};
+    d.lengths = torch::full({12}, 20, torch::kLong);
+    return d;
+  }
   ADD_FAILURE() << "no contract data for data kind " << model.capabilities().data_kind;
   return {};
 }
