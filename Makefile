@@ -32,6 +32,7 @@ bench: build
 	./bench/run W1
 	./bench/run W2a
 	./bench/run W2b
+	./bench/run W3
 	./bench/run W5
 	./bench/run W6
 	./bench/run W10a
