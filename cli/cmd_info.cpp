@@ -51,6 +51,10 @@ int run_info(int argc, char** argv) {
                          {"capabilities", model->capabilities().to_json()},
                          {"fit_report", model->fit_report().to_json()},
                          {"tensors", tensors}};
+  if (info["schema"].contains("vocabulary")) {  // thousands of words: the size says enough here
+    info["schema"]["vocabulary_size"] = info["schema"]["vocabulary"].size();
+    info["schema"].erase("vocabulary");
+  }
   info["fit_report"].erase("history");
   info["fit_report"]["history_length"] = model->fit_report().history.size();
   std::cout << info.dump(2) << "\n";

