@@ -97,6 +97,8 @@ class HiddenMarkovModel : public Model {
  private:
   torch::Tensor prepare_input(const torch::Tensor& x, const char* what) const;
   torch::Tensor emission_log_prob(const torch::Tensor& x) const;  // [N, K]
+  // p(x_n | k) / exp(log_scale[n]) [N, K] for the forward-backward pass; log_scale [N] (undefined: 0).
+  torch::Tensor scaled_emissions(const torch::Tensor& x, torch::Tensor* log_scale) const;
 
   HmmOptions options_;
   TensorMap init_;  // user-given initial parameters by name

@@ -502,10 +502,14 @@ HmmParams params_of(const HiddenMarkovModel& m) {
 
 }  // namespace
 
-torch::Tensor HiddenMarkovModel::emission_log_prob(const torch::Tensor& x) const {
+torch::Tensor HiddenMarkovModel::scaled_emissions(const torch::Tensor& x, torch::Tensor* log_scale) const {
   auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
+  return emission_prob(obs, params_of(*this), options_, log_scale);
+}
+
+torch::Tensor HiddenMarkovModel::emission_log_prob(const torch::Tensor& x) const {
   at::Tensor log_scale;
-  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  auto prob = scaled_emissions(x, &log_scale);
   auto lp = prob.log();
   return log_scale.defined() ? lp + log_scale.unsqueeze(1) : lp;
 }
@@ -513,17 +517,15 @@ torch::Tensor HiddenMarkovModel::emission_log_prob(const torch::Tensor& x) const
 torch::Tensor HiddenMarkovModel::score_sequences(const torch::Tensor& x_in, const torch::Tensor& lengths) const {
   auto x = prepare_input(x_in, "score sequences");
   auto offsets = hmm::sequence_offsets(lengths, x.size(0));
-  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
   at::Tensor log_scale;
-  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  auto prob = scaled_emissions(x, &log_scale);
   return hmm::forward_backward(prob, log_scale, offsets, startprob_, transmat_, false).seq_log_likelihood;
 }
 
 torch::Tensor HiddenMarkovModel::score_samples(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "score samples");
-  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
   at::Tensor log_scale;
-  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  auto prob = scaled_emissions(x, &log_scale);
   return hmm::forward_backward(prob, log_scale, {0, x.size(0)}, startprob_, transmat_, false, /*steps=*/true)
       .step_log_likelihood;
 }
@@ -531,9 +533,8 @@ torch::Tensor HiddenMarkovModel::score_samples(const torch::Tensor& x_in) const 
 torch::Tensor HiddenMarkovModel::predict_proba(const torch::Tensor& x_in, const torch::Tensor& lengths) const {
   auto x = prepare_input(x_in, "predict states");
   auto offsets = hmm::sequence_offsets(lengths, x.size(0));
-  auto obs = observe(x, options_, emissionprob_.defined() ? emissionprob_.size(1) : 0);
   at::Tensor log_scale;
-  auto prob = emission_prob(obs, params_of(*this), options_, &log_scale);
+  auto prob = scaled_emissions(x, &log_scale);
   auto fb = hmm::forward_backward(prob, log_scale, offsets, startprob_, transmat_, true);
   GF_CHECK_AS(DataError, fb.seq_log_likelihood.isfinite().all().item<bool>(),
               "the model gives such a sequence probability zero", "a sequence is impossible under the model");
