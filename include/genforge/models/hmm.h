@@ -102,7 +102,7 @@ class HiddenMarkovModel : public Model {
 
   HmmOptions options_;
   TensorMap init_;  // user-given initial parameters by name
-  torch::Tensor startprob_, transmat_, emissionprob_, means_, covars_, precisions_chol_, weights_;
+  torch::Tensor startprob_, transmat_, emissionprob_, means_, covars_, weights_;  // precision factors are derived when used
 };
 
 }  // namespace gf

@@ -439,7 +439,7 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
   transmat_ = p.transmat;
   if (categorical) {
     emissionprob_ = p.emissionprob;
-    means_ = covars_ = precisions_chol_ = weights_ = at::Tensor();
+    means_ = covars_ = weights_ = at::Tensor();
   } else {
     means_ = mixture ? p.g.means.view({k, n_mix, d}) : p.g.means;
     covars_ = p.g.covariances;
@@ -449,7 +449,6 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
       shape.insert(shape.begin(), k);
       covars_ = covars_.reshape(shape);
     }
-    precisions_chol_ = p.g.precisions_chol;
     weights_ = mixture ? p.mix : at::Tensor();
     emissionprob_ = at::Tensor();
   }
@@ -659,7 +658,7 @@ void HiddenMarkovModel::load_state(const TensorMap& tensors) {
   };
   startprob_ = get("startprob");
   transmat_ = get("transmat");
-  emissionprob_ = means_ = covars_ = precisions_chol_ = weights_ = at::Tensor();
+  emissionprob_ = means_ = covars_ = weights_ = at::Tensor();
   if (options_.emission == "categorical") {
     emissionprob_ = get("emissionprob");
   } else {
