@@ -5,6 +5,7 @@
 #include "genforge/models/bgmm.h"
 #include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
+#include "genforge/models/gpt.h"
 #include "genforge/models/hmm.h"
 #include "genforge/models/lda.h"
 #include "genforge/models/vae.h"
@@ -24,6 +25,7 @@ const std::vector<ModelInfo>& registered_models() {
                                                 "Baum-Welch, supervised and semi-supervised; Viterbi)"),
       make_model_info<LatentDirichletAllocation>("lda", "latent Dirichlet allocation topic model (variational "
                                                         "Bayes; learned asymmetric alpha; held-out perplexity)"),
+      make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;
 }

@@ -102,8 +102,17 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o, c
         params, torch::optim::AdamOptions(lr).betas(std::make_tuple(b1, b2)).weight_decay(wd));
   }
   if (o.optimizer == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(lr).betas(std::make_tuple(b1, b2)).weight_decay(wd));
+    auto options = torch::optim::AdamWOptions(lr).betas(std::make_tuple(b1, b2)).weight_decay(wd);
+    if (!over.value("decay_matrices_only", false)) return std::make_unique<torch::optim::AdamW>(params, options);
+    // Transformers (nanoGPT, GPT-2): weight decay on matrices and embeddings, none on gains and biases.
+    std::vector<torch::Tensor> matrices, vectors;
+    for (const auto& p : params) (p.dim() >= 2 ? matrices : vectors).push_back(p);
+    auto no_decay = options;
+    no_decay.weight_decay(0.0);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(matrices, std::make_unique<torch::optim::AdamWOptions>(options));
+    if (!vectors.empty()) groups.emplace_back(vectors, std::make_unique<torch::optim::AdamWOptions>(no_decay));
+    return std::make_unique<torch::optim::AdamW>(std::move(groups), options);
   }
   return std::make_unique<torch::optim::SGD>(
       params, torch::optim::SGDOptions(lr).momentum(over.value("momentum", o.momentum)).weight_decay(wd));

@@ -51,6 +51,12 @@ Dataset data_for(const Model& model, uint64_t seed) {
     d.lengths = torch::full({12}, 20, torch::kLong);
     return d;
   }
+  if (model.capabilities().data_kind == "text") {
+    // 400 tokens of 8 symbols that repeat a short pattern with noise.
+    auto noise = (torch::rand({400}, gen, opts) < 0.2).to(torch::kLong);
+    auto ids = (torch::arange(400, torch::kLong) % 5 + noise * 3) % 8;
+    return {ids.unsqueeze(1).to(torch::kFloat64)};
+  }
   ADD_FAILURE() << "no contract data for data kind " << model.capabilities().data_kind;
   return {};
 }

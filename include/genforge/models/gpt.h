@@ -1,0 +1,92 @@
+// GPT-style language model: a decoder-only Transformer (Radford et al. 2019 layout as nanoGPT: pre-LayerNorm
+// blocks without biases, causal self-attention written here, GELU MLP, learned positions, output layer tied to
+// the token embedding), trained through the shared Trainer (AdamW with weight decay on matrices only, cosine
+// schedule with warm-up, clipping, checkpoints, resume), sampled with a KV cache.
+//
+//   gf::GptOptions o;                           // 4 layers, 4 heads, 128 wide, context 128 by default
+//   gf::Gpt gpt(o);
+//   gpt.fit({token_ids});                       // [N, 1] int64 token ids of the training text
+//   auto gen = gf::make_generator(0);
+//   gf::GenerateOptions g;
+//   g.max_tokens = 200;
+//   g.temperature = 0.8;
+//   g.top_k = 40;
+//   auto ids = gpt.generate(prompt_ids, g, gen); // new tokens only
+//   auto ll = gpt.score_samples(token_ids);      // [N] log p(token | preceding tokens), nats
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "genforge/core/options.h"
+#include "genforge/model.h"
+#include "genforge/train/trainer.h"
+
+namespace gf {
+
+struct GptOptions : train::TrainOptions {
+  int64_t n_layer = 4;
+  int64_t n_head = 4;
+  int64_t n_embd = 128;       // width; divisible by n_head
+  int64_t block_size = 128;   // context length
+  int64_t vocab_size = 0;     // tokens (0: largest id in the data + 1)
+  int64_t start_token = 0;    // what sample() starts from, and the context of the first scored token
+  GptOptions();
+  void validate() const;
+};
+
+struct GenerateOptions {
+  int64_t max_tokens = 200;
+  double temperature = 1.0;         // 0: greedy
+  int64_t top_k = 0;                // keep the k most likely tokens (0: all)
+  double top_p = 1.0;               // keep the smallest set with this much probability (nucleus)
+  double min_p = 0.0;               // drop tokens below min_p times the most likely one's probability
+  double repetition_penalty = 1.0;  // > 1 discourages tokens already in the context (CTRL's rule)
+  std::vector<std::vector<int64_t>> stop;  // stop after any of these token sequences (kept in the output)
+  bool use_cache = true;            // false: recompute the whole context every token (for checks)
+  void validate() const;
+};
+
+class Gpt : public Model {
+ public:
+  using Options = GptOptions;
+  static const OptionTable<GptOptions>& option_table();
+
+  explicit Gpt(GptOptions options = {});
+  ~Gpt() override;
+
+  std::string kind() const override { return "gpt"; }
+  Capabilities capabilities() const override;
+  nlohmann::json options_json() const override;
+  const GptOptions& options() const { return options_; }
+
+  // x [N, 1] token ids, one stream (documents concatenated); trained on its non-overlapping windows of
+  // block_size + 1 tokens (inputs and next-token targets). ctx.validation: a held-out stream.
+  FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  bool fitted() const override { return net_ != nullptr; }
+  // n tokens generated from start_token with temperature 1. int64 [n, 1]
+  torch::Tensor sample(int64_t n, at::Generator& gen) const override;
+  // log p(x_t | x_<t) of each token of the stream x, in windows of block_size tokens, the first conditioned on
+  // start_token and each later window on the window before it (at least block_size / 2 tokens of context). [N]
+  torch::Tensor score_samples(const torch::Tensor& x) const override;
+  // New tokens after `prompt` [T] (int64 ids; empty: start_token). When the context fills the block, the cache
+  // restarts from its last block_size / 2 tokens (the uncached path uses the same window, so both agree).
+  torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const;
+  // Next-token logits for every position of idx [B, T] (T <= block_size). [B, T, V]
+  torch::Tensor logits(const torch::Tensor& idx) const;
+  int64_t vocab_size() const;
+  int64_t n_parameters() const;
+
+  TensorMap state() const override;
+  void load_state(const TensorMap& tensors) override;
+
+  struct Net;  // the torch module (src/models/gpt/)
+
+ private:
+  GptOptions options_;
+  std::shared_ptr<Net> net_;
+};
+
+}  // namespace gf

@@ -1,0 +1,456 @@
+#include "genforge/models/gpt.h"
+
+#include <torch/nn/module.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "../neural/neural.h"
+#include "decode_cpu.h"
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+
+namespace gf {
+
+GptOptions::GptOptions() {
+  optimizer = "adamw";
+  lr = 1e-3;
+  beta2 = 0.99;
+  weight_decay = 0.1;  // on matrices only (embeddings included), as nanoGPT
+  clip_grad_norm = 1.0;
+  batch_size = 32;
+  epochs = 1;
+  schedule = "cosine";
+  warmup_steps = 100;
+  min_lr_ratio = 0.1;
+}
+
+void GptOptions::validate() const {
+  train::TrainOptions::validate();
+  GF_CHECK(n_layer >= 1 && n_head >= 1 && n_embd >= 1 && block_size >= 2, "n_layer, n_head, n_embd must be >= 1 ",
+           "and block_size >= 2, got ", n_layer, ", ", n_head, ", ", n_embd, ", ", block_size);
+  GF_CHECK(n_embd % n_head == 0, "n_embd (", n_embd, ") must be divisible by n_head (", n_head, ")");
+  GF_CHECK(vocab_size >= 0, "vocab_size must be 0 (from the data) or positive, got ", vocab_size);
+  GF_CHECK(start_token >= 0, "start_token must be a token id, got ", start_token);
+}
+
+void GenerateOptions::validate() const {
+  GF_CHECK(max_tokens >= 0, "max_tokens must be non-negative, got ", max_tokens);
+  GF_CHECK(temperature >= 0 && std::isfinite(temperature), "temperature must be >= 0, got ", temperature);
+  GF_CHECK(top_k >= 0, "top_k must be >= 0 (0: off), got ", top_k);
+  GF_CHECK(top_p > 0 && top_p <= 1, "top_p must be in (0, 1], got ", top_p);
+  GF_CHECK(min_p >= 0 && min_p < 1, "min_p must be in [0, 1), got ", min_p);
+  GF_CHECK(repetition_penalty > 0, "repetition_penalty must be positive, got ", repetition_penalty);
+}
+
+// The network as named tensors (nanoGPT's names with '_' for '.', which LibTorch does not allow).
+struct Gpt::Net : torch::nn::Module {
+  struct Layer {
+    torch::Tensor ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj;  // [C], [3C, C], [C, C], [C], [4C, C], [C, 4C]
+  };
+  int64_t n_layer, n_head, n_embd, block, vocab;
+  torch::Tensor wte, wpe, ln_f;  // [V, C], [block, C], [C]
+  std::vector<Layer> h;
+  torch::Tensor causal;  // [block, block] 0 on and below the diagonal, -inf above (additive mask)
+
+  Net(const GptOptions& o, int64_t vocab_size)
+      : n_layer(o.n_layer), n_head(o.n_head), n_embd(o.n_embd), block(o.block_size), vocab(vocab_size) {
+    const int64_t c = n_embd;
+    wte = register_parameter("wte", torch::empty({vocab, c}));
+    wpe = register_parameter("wpe", torch::empty({block, c}));
+    for (int64_t l = 0; l < n_layer; ++l) {
+      const std::string p = "h" + std::to_string(l) + "_";
+      Layer L;
+      L.ln_1 = register_parameter(p + "ln_1", torch::ones({c}));
+      L.c_attn = register_parameter(p + "attn_c_attn", torch::empty({3 * c, c}));
+      L.attn_proj = register_parameter(p + "attn_c_proj", torch::empty({c, c}));
+      L.ln_2 = register_parameter(p + "ln_2", torch::ones({c}));
+      L.c_fc = register_parameter(p + "mlp_c_fc", torch::empty({4 * c, c}));
+      L.mlp_proj = register_parameter(p + "mlp_c_proj", torch::empty({c, 4 * c}));
+      h.push_back(L);
+    }
+    ln_f = register_parameter("ln_f", torch::ones({c}));
+    causal = register_buffer("causal_mask",
+                             torch::full({block, block}, -std::numeric_limits<float>::infinity()).triu(1));
+  }
+
+  // GPT-2's initialisation: N(0, 0.02), residual projections N(0, 0.02 / sqrt(2 n_layer)), LayerNorm weights 1.
+  void initialise(at::Generator& gen) {
+    torch::NoGradGuard no_grad;
+    auto normal = [&](torch::Tensor& t, double std) { t.normal_(0.0, std, gen); };
+    normal(wte, 0.02);
+    normal(wpe, 0.02);
+    const double proj_std = 0.02 / std::sqrt(2.0 * static_cast<double>(n_layer));
+    for (auto& L : h) {
+      normal(L.c_attn, 0.02);
+      normal(L.attn_proj, proj_std);
+      normal(L.c_fc, 0.02);
+      normal(L.mlp_proj, proj_std);
+    }
+  }
+
+  static torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w) {
+    return torch::layer_norm(x, {x.size(-1)}, w, {}, 1e-5);
+  }
+
+  // Causal self-attention over x [B, T, C]: queries see their own and earlier positions only.
+  torch::Tensor attention(const torch::Tensor& x, const Layer& L) const {
+    const int64_t b = x.size(0), t = x.size(1), c = n_embd, d = c / n_head;
+    auto qkv = torch::linear(x, L.c_attn).view({b, t, 3, n_head, d}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
+    auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(d)));
+    auto att = torch::matmul(q, qkv[1].transpose(-2, -1)) + causal.slice(0, 0, t).slice(1, 0, t);  // [B, H, T, T]
+    att = torch::softmax(att, -1);
+    auto y = torch::matmul(att, qkv[2]).transpose(1, 2).reshape({b, t, c});  // [B, T, C]
+    return torch::linear(y, L.attn_proj);
+  }
+
+  // Final hidden states [B, T, C] of idx [B, T] starting at absolute position `pos0`.
+  torch::Tensor hidden(const torch::Tensor& idx, int64_t pos0 = 0) const {
+    const int64_t t = idx.size(1);
+    auto x = torch::embedding(wte, idx) + wpe.slice(0, pos0, pos0 + t);
+    for (const auto& L : h) {
+      x = x + attention(norm(x, L.ln_1), L);
+      x = x + torch::linear(torch::gelu(torch::linear(norm(x, L.ln_2), L.c_fc)), L.mlp_proj);
+    }
+    return norm(x, ln_f);
+  }
+
+  torch::Tensor logits(const torch::Tensor& idx) const { return torch::matmul(hidden(idx), wte.t()); }
+};
+
+namespace {
+
+torch::Tensor token_stream(const torch::Tensor& x, int64_t vocab, const char* what) {
+  GF_CHECK(x.defined() && (x.dim() == 1 || (x.dim() == 2 && x.size(1) == 1)), "text for ", what,
+           " is one column of token ids [N, 1], got shape ", x.defined() ? x.sizes() : at::IntArrayRef{});
+  auto ids = x.reshape({-1});
+  if (ids.is_floating_point()) {
+    GF_CHECK_AS(DataError, (ids == ids.round()).all().item<bool>() && ids.isfinite().all().item<bool>(),
+                "token ids are integers 0, 1, ...", "the text for ", what, " holds values that are not token ids");
+  }
+  ids = ids.to(torch::kLong).cpu();
+  GF_CHECK_AS(DataError, ids.numel() > 0, "give some text", "the text for ", what, " is empty");
+  if (vocab > 0) {
+    auto bad = ((ids < 0) | (ids >= vocab)).nonzero();
+    GF_CHECK_AS(DataError, bad.numel() == 0, "use the tokenizer the model was trained with",
+                "token id ", bad.numel() ? ids[bad[0].item<int64_t>()].item<int64_t>() : 0, " at position ",
+                bad.numel() ? bad[0].item<int64_t>() : 0, " is outside the model's vocabulary of ", vocab,
+                " tokens");
+  } else {
+    GF_CHECK_AS(DataError, (ids >= 0).all().item<bool>(), "token ids are 0, 1, ...", "negative token id in ", what);
+  }
+  return ids;
+}
+
+// Non-overlapping windows of block + 1 tokens (inputs and their next-token targets). [W, block + 1]
+torch::Tensor windows(const torch::Tensor& ids, int64_t block, const char* what) {
+  const int64_t n = ids.numel();
+  GF_CHECK_AS(DataError, n >= block + 1, "give more text or lower block_size", "the text for ", what, " has ", n,
+              " tokens; one training window needs block_size + 1 = ", block + 1);
+  const int64_t w = (n - 1) / block;
+  return ids.slice(0, 0, w * block + 1).unfold(0, block + 1, block).contiguous();
+}
+
+class GptTrainable : public train::Trainable {
+ public:
+  explicit GptTrainable(Gpt::Net& net) : net_(net) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
+    return {{"model", net_.parameters()}};
+  }
+  nlohmann::json group_options(const std::string&) const override { return {{"decay_matrices_only", true}}; }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  void set_training(bool on) override { net_.train(on); }
+  torch::Tensor loss(const train::Batch& b) {
+    auto input = b.x.slice(1, 0, b.x.size(1) - 1), target = b.x.slice(1, 1, b.x.size(1));
+    auto logits = net_.logits(input);  // [B, T, V]
+    return torch::cross_entropy_loss(logits.reshape({-1, net_.vocab}), target.reshape({-1}));
+  }
+  void train_step(const train::Batch& batch, train::StepContext& ctx) override {
+    ctx.optimize("model", loss(batch));
+  }
+  double eval_loss(const train::Batch& batch, at::Generator&) override { return loss(batch).item<double>(); }
+
+ private:
+  Gpt::Net& net_;
+};
+
+}  // namespace
+
+const OptionTable<GptOptions>& Gpt::option_table() {
+  static const OptionTable<GptOptions> table = [] {
+    OptionTable<GptOptions> t("gpt");
+    t.add("n_layer", &GptOptions::n_layer, "Transformer blocks")
+        .add("n_head", &GptOptions::n_head, "attention heads")
+        .add("n_embd", &GptOptions::n_embd, "width (divisible by n_head)")
+        .add("block_size", &GptOptions::block_size, "context length in tokens")
+        .add("vocab_size", &GptOptions::vocab_size, "tokens (0: from the data)")
+        .add("start_token", &GptOptions::start_token, "token that starts sampling and scoring");
+    train::add_train_options(t);
+    return t;
+  }();
+  return table;
+}
+
+Gpt::Gpt(GptOptions options) : options_(std::move(options)) {}
+Gpt::~Gpt() = default;
+
+Capabilities Gpt::capabilities() const {
+  Capabilities c;
+  c.data_kind = "text";
+  c.likelihood = Likelihood::exact;
+  return c;
+}
+
+nlohmann::json Gpt::options_json() const { return option_table().to_json(options_); }
+
+int64_t Gpt::vocab_size() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet");
+  return net_->vocab;
+}
+
+int64_t Gpt::n_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : net_->parameters()) n += p.numel();
+  return n;
+}
+
+FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
+  options_.validate();
+  auto ids = token_stream(train_set.x, options_.vocab_size, "training");
+  const int64_t vocab = options_.vocab_size > 0 ? options_.vocab_size : ids.max().item<int64_t>() + 1;
+  GF_CHECK(options_.start_token < vocab, "start_token ", options_.start_token, " is outside the vocabulary of ",
+           vocab, " tokens");
+  auto train_windows = windows(ids, options_.block_size, "training").to(ctx.device);
+  net_.reset();
+  auto net = std::make_shared<Net>(options_, vocab);
+  auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
+  net->initialise(init_gen);
+  net->to(ctx.device);
+  GptTrainable trainable(*net);
+  std::optional<train::TrainData> val;
+  if (ctx.validation && ctx.validation->x.defined()) {
+    auto vids = token_stream(ctx.validation->x, vocab, "validation");
+    val = train::TrainData{windows(vids, options_.block_size, "validation").to(ctx.device), {}};
+  }
+  report_ = train::run(trainable, {train_windows, {}}, val ? &*val : nullptr, options_, ctx);
+  report_.objective_name = "cross-entropy per token (nats, last logged)";
+  net_ = net;
+  schema_ = {{"data_kind", "text"}, {"vocab_size", vocab}, {"n_parameters", n_parameters()}};
+  return report_;
+}
+
+torch::Tensor Gpt::logits(const torch::Tensor& idx) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet");
+  GF_CHECK(idx.dim() == 2 && idx.size(1) >= 1 && idx.size(1) <= net_->block, "logits take [B, T] token ids with ",
+           "1 <= T <= block_size (", net_->block, "), got ", idx.sizes());
+  torch::NoGradGuard no_grad;
+  const auto device = neural::device_of(*net_);
+  return net_->logits(idx.to(device, torch::kLong)).cpu();
+}
+
+torch::Tensor Gpt::score_samples(const torch::Tensor& x) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot score");
+  auto ids = token_stream(x, net_->vocab, "scoring");
+  const int64_t n = ids.numel(), block = net_->block, half = block / 2;
+  auto s = torch::cat({torch::full({1}, options_.start_token, torch::kLong), ids});  // [N + 1]
+  auto out = torch::empty({n}, torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  const auto device = neural::device_of(*net_);
+  // Target positions [first, last) of s, predicted from inputs s[in0 .. last - 1].
+  auto score_window = [&](int64_t in0, int64_t first, int64_t last) {
+    auto input = s.slice(0, in0, last).unsqueeze(0).to(device);             // [1, L]
+    auto logp = torch::log_softmax(net_->logits(input)[0].to(torch::kFloat64), -1).cpu();  // [L, V]
+    auto targets = s.slice(0, first + 1, last + 1);
+    auto rows = logp.slice(0, first - in0, last - in0);
+    out.slice(0, first, last).copy_(rows.gather(1, targets.unsqueeze(1)).squeeze(1));
+  };
+  score_window(0, 0, std::min(n, block));
+  for (int64_t first = block; first < n; first += half) score_window(first - half, first, std::min(n, first + half));
+  return out;
+}
+
+namespace {
+
+// Index of the first cumulative probability above u (probabilities [V] float64 on the CPU, summing to 1).
+int64_t draw(const torch::Tensor& probs, double u) {
+  const double* p = probs.data_ptr<double>();
+  double acc = 0;
+  const int64_t v = probs.numel();
+  for (int64_t i = 0; i < v; ++i) {
+    acc += p[i];
+    if (u < acc) return i;
+  }
+  for (int64_t i = v - 1; i >= 0; --i) {
+    if (p[i] > 0) return i;
+  }
+  return 0;
+}
+
+// Turns next-token logits [V] into a token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
+int64_t choose(torch::Tensor logits, const std::vector<int64_t>& context, const GenerateOptions& g,
+               at::Generator& gen) {
+  logits = logits.to(torch::kFloat64).cpu().clone();
+  if (g.repetition_penalty != 1.0) {
+    double* l = logits.data_ptr<double>();
+    std::vector<bool> seen(static_cast<size_t>(logits.numel()), false);
+    for (int64_t t : context) {
+      if (seen[static_cast<size_t>(t)]) continue;
+      seen[static_cast<size_t>(t)] = true;
+      l[t] = l[t] > 0 ? l[t] / g.repetition_penalty : l[t] * g.repetition_penalty;
+    }
+  }
+  const double u = at::rand({1}, gen, torch::kFloat64).item<double>();  // one draw per token, whatever the filters
+  if (g.temperature == 0) return logits.argmax().item<int64_t>();
+  auto probs = torch::softmax(logits / g.temperature, 0);
+  const int64_t v = probs.numel();
+  if (g.top_k > 0 && g.top_k < v) {
+    auto kth = std::get<0>(probs.topk(g.top_k)).min();
+    probs = torch::where(probs >= kth, probs, torch::zeros_like(probs));
+  }
+  if (g.min_p > 0) {
+    probs = torch::where(probs >= probs.max() * g.min_p, probs, torch::zeros_like(probs));
+  }
+  if (g.top_p < 1.0) {
+    auto sorted = probs.sort(0, /*descending=*/true);
+    auto values = std::get<0>(sorted) / probs.sum();
+    auto before = values.cumsum(0) - values;  // mass of the tokens ranked above each one
+    auto keep = (before < g.top_p).to(torch::kFloat64);
+    probs = torch::zeros_like(probs).index_put_({std::get<1>(sorted)}, std::get<0>(sorted) * keep);
+  }
+  probs = (probs / probs.sum()).contiguous();
+  return draw(probs, u);
+}
+
+bool ends_with_stop(const std::vector<int64_t>& out, const std::vector<std::vector<int64_t>>& stops) {
+  for (const auto& s : stops) {
+    if (!s.empty() && out.size() >= s.size() && std::equal(s.rbegin(), s.rend(), out.rbegin())) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot generate");
+  g.validate();
+  const Net& net = *net_;
+  const int64_t block = net.block, half = block / 2, c = net.n_embd, heads = net.n_head, d = c / heads;
+  std::vector<int64_t> context;
+  if (prompt.defined() && prompt.numel() > 0) {
+    auto p = token_stream(prompt, net.vocab, "the prompt");
+    GF_CHECK_AS(DataError, p.numel() <= block, "shorten the prompt or train with a longer block_size",
+                "the prompt has ", p.numel(), " tokens, longer than the model's context of ", block);
+    context.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+  } else {
+    context.push_back(options_.start_token);
+  }
+  for (const auto& s : g.stop) {
+    for (int64_t t : s) GF_CHECK(t >= 0 && t < net.vocab, "stop sequence token ", t, " is outside the vocabulary");
+  }
+  torch::NoGradGuard no_grad;
+  const auto device = neural::device_of(net);
+  const auto fopt = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  // The window the model sees: context[window_start ..]; it restarts from the last `half` tokens when full.
+  int64_t window_start = 0;
+  std::vector<torch::Tensor> k_cache, v_cache;  // per layer [H, block, D]
+  int64_t cached = 0;                           // positions of the current window in the caches
+  // Runs the tokens context[window_start + cached ..] through the blocks, extending the caches; returns the last
+  // position's logits [V].
+  auto extend = [&]() {
+    const int64_t t0 = cached, t1 = static_cast<int64_t>(context.size()) - window_start;
+    auto idx = torch::tensor(std::vector<int64_t>(context.begin() + window_start + t0, context.end()), torch::kLong)
+                   .to(device)
+                   .unsqueeze(0);  // [1, t1 - t0]
+    auto x = torch::embedding(net.wte, idx) + net.wpe.slice(0, t0, t1);  // [1, L, C]
+    const int64_t len = t1 - t0;
+    for (int64_t l = 0; l < net.n_layer; ++l) {
+      const auto& L = net.h[static_cast<size_t>(l)];
+      auto qkv = torch::linear(Net::norm(x, L.ln_1), L.c_attn).view({len, 3, heads, d}).permute({1, 2, 0, 3});
+      k_cache[static_cast<size_t>(l)].slice(1, t0, t1).copy_(qkv[1]);
+      v_cache[static_cast<size_t>(l)].slice(1, t0, t1).copy_(qkv[2]);
+      auto keys = k_cache[static_cast<size_t>(l)].slice(1, 0, t1), values = v_cache[static_cast<size_t>(l)].slice(1, 0, t1);
+      auto att = torch::matmul(qkv[0] * (1.0 / std::sqrt(static_cast<double>(d))), keys.transpose(1, 2));  // [H, L, t1]
+      att = att + net.causal.slice(0, t0, t1).slice(1, 0, t1);
+      auto y = torch::matmul(torch::softmax(att, -1), values).transpose(0, 1).reshape({1, len, c});
+      x = x + torch::linear(y, L.attn_proj);
+      x = x + torch::linear(torch::gelu(torch::linear(Net::norm(x, L.ln_2), L.c_fc)), L.mlp_proj);
+    }
+    cached = t1;
+    return torch::matmul(Net::norm(x[0][len - 1], net.ln_f), net.wte.t());
+  };
+  if (g.use_cache) {
+    for (int64_t l = 0; l < net.n_layer; ++l) {
+      k_cache.push_back(torch::zeros({heads, block, d}, fopt));
+      v_cache.push_back(torch::zeros({heads, block, d}, fopt));
+    }
+  }
+  // On the CPU, single new tokens go through the raw-array step (same arithmetic, no operator overhead).
+  const bool raw_cpu = g.use_cache && device.is_cpu();
+  gpt_cpu::Weights raw;
+  std::vector<float*> k_raw, v_raw;
+  torch::Tensor raw_logits;
+  if (raw_cpu) {
+    raw = {net.wte.data_ptr<float>(), net.wpe.data_ptr<float>(), net.ln_f.data_ptr<float>(), {}, c, heads, block,
+           net.vocab};
+    for (size_t l = 0; l < net.h.size(); ++l) {
+      const auto& L = net.h[l];
+      raw.layers.push_back({L.ln_1.data_ptr<float>(), L.c_attn.data_ptr<float>(), L.attn_proj.data_ptr<float>(),
+                            L.ln_2.data_ptr<float>(), L.c_fc.data_ptr<float>(), L.mlp_proj.data_ptr<float>()});
+      k_raw.push_back(k_cache[l].data_ptr<float>());
+      v_raw.push_back(v_cache[l].data_ptr<float>());
+    }
+    raw_logits = torch::empty({net.vocab}, torch::kFloat32);
+  }
+  std::vector<int64_t> out;
+  for (int64_t step = 0; step < g.max_tokens; ++step) {
+    if (static_cast<int64_t>(context.size()) - window_start > block) {
+      window_start = static_cast<int64_t>(context.size()) - half;
+      cached = 0;
+    }
+    torch::Tensor next_logits;
+    const int64_t pending = static_cast<int64_t>(context.size()) - window_start - cached;
+    if (raw_cpu && pending == 1) {
+      gpt_cpu::decode_step(raw, context.back(), cached, k_raw, v_raw, raw_logits.data_ptr<float>());
+      cached += 1;
+      next_logits = raw_logits;
+    } else if (g.use_cache) {
+      next_logits = extend();
+    } else {
+      auto idx = torch::tensor(std::vector<int64_t>(context.begin() + window_start, context.end()), torch::kLong);
+      next_logits = net.logits(idx.to(device).unsqueeze(0))[0][idx.numel() - 1];
+    }
+    const int64_t token = choose(next_logits, context, g, gen);
+    out.push_back(token);
+    context.push_back(token);
+    if (ends_with_stop(out, g.stop)) break;
+  }
+  return torch::tensor(out, torch::kLong);
+}
+
+torch::Tensor Gpt::sample(int64_t n, at::Generator& gen) const {
+  GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
+  GenerateOptions g;
+  g.max_tokens = n;
+  return generate({}, g, gen).unsqueeze(1);
+}
+
+TensorMap Gpt::state() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet");
+  TensorMap out;
+  neural::save_module(*net_, "", out);
+  out["meta/vocab_size"] = torch::tensor({net_->vocab}, torch::kLong);
+  return out;
+}
+
+void Gpt::load_state(const TensorMap& t) {
+  auto it = t.find("meta/vocab_size");
+  GF_CHECK_AS(ModelFileError, it != t.end(), "the model file is incomplete; train again",
+              "the gpt model file has no meta/vocab_size");
+  auto net = std::make_shared<Net>(options_, it->second.item<int64_t>());
+  neural::load_module(*net, "", t);
+  net_ = net;
+}
+
+}  // namespace gf
