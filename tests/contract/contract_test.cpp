@@ -71,6 +71,7 @@ std::unique_ptr<Model> make(const std::string& param) {
   for (const auto& s : specs) {
     if (s.name == "n_components") set.emplace_back("n_components", "2");
     if (s.name == "epochs") set.emplace_back("epochs", "3");  // neural models: a short run
+    if (s.name == "max_steps" && s.default_value != "0") set.emplace_back("max_steps", "3");  // step-counted ones
     if (s.name == "hidden") set.emplace_back("hidden", "16");
     if (s.name == "width") set.emplace_back("width", "8");
   }

@@ -62,8 +62,9 @@ class Gpt : public Model {
   nlohmann::json options_json() const override;
   const GptOptions& options() const { return options_; }
 
-  // x [N, 1] token ids, one stream (documents concatenated); trained on its non-overlapping windows of
-  // block_size + 1 tokens (inputs and next-token targets). ctx.validation: a held-out stream.
+  // x [N, 1] token ids, one stream (documents concatenated); the examples are its windows of block_size + 1
+  // tokens (inputs and next-token targets) at every start offset, shuffled; max_steps (default 2000) sets the
+  // length. ctx.validation: a held-out stream, in non-overlapping windows.
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
   bool fitted() const override { return net_ != nullptr; }
   // n tokens generated from start_token with temperature 1. int64 [n, 1]

@@ -21,7 +21,7 @@ GptOptions::GptOptions() {
   weight_decay = 0.1;  // on matrices only (embeddings included), as nanoGPT
   clip_grad_norm = 1.0;
   batch_size = 32;
-  epochs = 1;
+  max_steps = 2000;  // an epoch is every start offset of the text: far more than a run needs
   schedule = "cosine";
   warmup_steps = 100;
   min_lr_ratio = 0.1;
@@ -144,13 +144,13 @@ torch::Tensor token_stream(const torch::Tensor& x, int64_t vocab, const char* wh
   return ids;
 }
 
-// Non-overlapping windows of block + 1 tokens (inputs and their next-token targets). [W, block + 1]
-torch::Tensor windows(const torch::Tensor& ids, int64_t block, const char* what) {
+// Windows of block + 1 tokens (inputs and their next-token targets) starting every `stride` tokens, as a view
+// of the stream (no copy): with stride 1 every start offset is an example, as nanoGPT's random offsets. [W, block + 1]
+torch::Tensor windows(const torch::Tensor& ids, int64_t block, int64_t stride, const char* what) {
   const int64_t n = ids.numel();
   GF_CHECK_AS(DataError, n >= block + 1, "give more text or lower block_size", "the text for ", what, " has ", n,
               " tokens; one training window needs block_size + 1 = ", block + 1);
-  const int64_t w = (n - 1) / block;
-  return ids.slice(0, 0, w * block + 1).unfold(0, block + 1, block).contiguous();
+  return ids.unfold(0, block + 1, stride);
 }
 
 class GptTrainable : public train::Trainable {
@@ -222,7 +222,7 @@ FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
   const int64_t vocab = options_.vocab_size > 0 ? options_.vocab_size : ids.max().item<int64_t>() + 1;
   GF_CHECK(options_.start_token < vocab, "start_token ", options_.start_token, " is outside the vocabulary of ",
            vocab, " tokens");
-  auto train_windows = windows(ids, options_.block_size, "training").to(ctx.device);
+  auto train_windows = windows(ids, options_.block_size, 1, "training").to(ctx.device);
   net_.reset();
   auto net = std::make_shared<Net>(options_, vocab);
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
@@ -232,7 +232,8 @@ FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
     auto vids = token_stream(ctx.validation->x, vocab, "validation");
-    val = train::TrainData{windows(vids, options_.block_size, "validation").to(ctx.device), {}};
+    // Validation: non-overlapping windows, each token predicted once.
+    val = train::TrainData{windows(vids, options_.block_size, options_.block_size, "validation").to(ctx.device), {}};
   }
   report_ = train::run(trainable, {train_windows, {}}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "cross-entropy per token (nats, last logged)";
