@@ -35,6 +35,7 @@ bench: build
 	./bench/run W3
 	./bench/run W5
 	./bench/run W6
+	./bench/run W9
 	./bench/run W10a
 	./bench/run W10b
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "genforge/data/table.h"
+#include "genforge/data/text.h"
 #include "genforge/model.h"
 
 namespace gf::cli {
@@ -42,6 +43,9 @@ Table load_table(const std::string& path, const TableFlags& flags);
 // keeps the first `limit` examples.
 Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags);
 bool is_table_file(const std::string& path);
+
+// The character tokenizer a language model keeps in its schema (a clear error when it has none).
+CharTokenizer model_tokenizer(const Model& model, const std::string& path);
 
 // Reads a JSON file (the --config of train).
 nlohmann::json read_json_file(const std::string& path);

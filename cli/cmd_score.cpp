@@ -7,9 +7,59 @@
 #include "genforge/core/error.h"
 #include "genforge/data/matrix.h"
 #include "genforge/data/readers.h"
+#include "genforge/eval/text.h"
 #include "genforge/registry.h"
 
 namespace gf::cli {
+namespace {
+
+// Language models: each line of the text is a document; its characters' log-likelihoods (the line break
+// included) give its NLL and bits per character.
+int score_text(const Model& model, const std::string& model_path, const std::string& data, const std::string& out,
+               bool json) {
+  const CharTokenizer chars = model_tokenizer(model, model_path);
+  const std::string text = load_text(data);
+  const auto ids = chars.encode(text, "'" + data + "'");
+  auto ll = model.score_samples(torch::tensor(ids, torch::kLong).unsqueeze(1)).contiguous();  // [N]
+  const double* l = ll.data_ptr<double>();
+  Table per_doc("scores");
+  Column doc{"document"}, count{"characters"}, nll{"nll_nats"}, bpc{"bits_per_character"};
+  double sum = 0;
+  int64_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    sum += l[i];
+    if (text[i] == '\n' || i + 1 == text.size()) {
+      const auto n = static_cast<double>(static_cast<int64_t>(i) + 1 - start);
+      for (Column* c : {&doc, &count, &nll, &bpc}) c->missing.push_back(0);
+      doc.values.push_back(static_cast<double>(doc.values.size()));
+      count.values.push_back(n);
+      nll.values.push_back(-sum);
+      bpc.values.push_back(-sum / n / std::log(2.0));
+      sum = 0;
+      start = static_cast<int64_t>(i) + 1;
+    }
+  }
+  const auto p = eval::perplexity(std::vector<double>(l, l + ll.numel()), static_cast<int64_t>(text.size()));
+  if (!out.empty()) {
+    for (Column* c : {&doc, &count}) c->type = ColumnType::integer;
+    for (Column c : {doc, count, nll, bpc}) per_doc.add_column(std::move(c));
+    write_csv(out, per_doc);
+  }
+  if (json) {
+    std::cout << nlohmann::json({{"documents", doc.values.size()}, {"characters", text.size()},
+                                 {"nats_per_character", -ll.mean().item<double>()},
+                                 {"bits_per_character", p.bits_per_character}, {"perplexity", p.perplexity}})
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("%zu documents (lines), %zu characters: %.4f bits per character (perplexity %.3f per character)\n",
+                doc.values.size(), text.size(), p.bits_per_character, p.perplexity);
+    if (!out.empty()) std::printf("wrote %s\n", out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
 
 int run_score(int argc, char** argv) {
   CLI::App app("per-row log-likelihood (nats) of data under a saved model", "score");
@@ -33,6 +83,7 @@ int run_score(int argc, char** argv) {
   GF_CHECK_AS(NotSupported, model->capabilities().likelihood != Likelihood::none,
               "use a model with a likelihood (vae, gmm, bgmm) or a score (autoencoder)", "model kind '",
               model->kind(), "' has no likelihood to score with");
+  if (model->capabilities().data_kind == "text") return score_text(*model, model_path, data, out, json);
   torch::Tensor x;
   if (model->schema().value("data_kind", "") == "images") {
     x = load_image_data(data, limit, table_flags).x;

@@ -203,6 +203,18 @@ int run_train(int argc, char** argv) {
     out = (std::filesystem::path(run_dir) / "model.gf").string();
   }
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
+  // Text for language models: a character vocabulary from the training text; sampling and scoring start from
+  // the line break when there is one.
+  std::optional<CharTokenizer> chars;
+  std::vector<int64_t> text_ids;
+  if (info.create(options, overrides)->capabilities().data_kind == "text") {
+    const std::string text = load_text(data);
+    chars = CharTokenizer::build(text);
+    text_ids = chars->encode(text, "'" + data + "'");
+    bool start_given = options.contains("start_token");
+    for (const auto& kv : overrides) start_given = start_given || kv.first == "start_token";
+    if (!start_given && chars->id('\n') >= 0) overrides.emplace_back("start_token", std::to_string(chars->id('\n')));
+  }
   auto model = info.create(options, overrides);
   for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
   check_writable(out);
@@ -213,7 +225,12 @@ int run_train(int argc, char** argv) {
   Dataset ds, held_out;
   const bool images = model->capabilities().data_kind == "images";
   std::optional<Vocabulary> vocabulary;
-  if (model->capabilities().data_kind == "documents" && !is_table_file(data)) {
+  if (chars) {
+    ds.x = torch::tensor(text_ids, torch::kLong).unsqueeze(1);
+    if (!validation.empty()) {
+      held_out.x = torch::tensor(chars->encode(load_text(validation), "'" + validation + "'"), torch::kLong).unsqueeze(1);
+    }
+  } else if (model->capabilities().data_kind == "documents" && !is_table_file(data)) {
     // Text documents: a vocabulary with the cut-offs, then word ids; the model keeps the words in its schema.
     const auto docs = load_documents(data);
     vocabulary = Vocabulary::build(docs, vocab_options);
@@ -281,9 +298,10 @@ int run_train(int argc, char** argv) {
                       [&](std::ostream& o) { o << record.dump(2) << "\n"; });
   }
   FitReport report = model->fit(ds, ctx);
-  if (vocabulary) {
+  if (vocabulary || chars) {  // the model keeps its tokenizer
     auto schema = model->schema();
-    schema["vocabulary"] = vocabulary->words;
+    if (vocabulary) schema["vocabulary"] = vocabulary->words;
+    if (chars) schema["vocabulary_bytes"] = chars->bytes;
     model->set_schema(schema);
   }
   save_model(*model, out);

@@ -219,6 +219,74 @@ std::vector<std::vector<std::string>> load_documents(const std::string& spec) {
   return docs;
 }
 
+CharTokenizer CharTokenizer::from_bytes(std::vector<int> bytes) {
+  CharTokenizer t;
+  t.bytes = std::move(bytes);
+  for (size_t i = 0; i < t.bytes.size(); ++i) {
+    const int b = t.bytes[i];
+    GF_CHECK_AS(DataError, b >= 0 && b < 256 && t.index_[static_cast<size_t>(b)] < 0,
+                "a character vocabulary lists distinct bytes 0..255", "bad or repeated byte ", b,
+                " in the character vocabulary");
+    t.index_[static_cast<size_t>(b)] = static_cast<int64_t>(i);
+  }
+  return t;
+}
+
+CharTokenizer CharTokenizer::build(const std::string& text) {
+  GF_CHECK_AS(DataError, !text.empty(), "give some text", "the text is empty");
+  std::vector<bool> seen(256, false);
+  for (unsigned char c : text) seen[c] = true;
+  std::vector<int> bytes;
+  for (int b = 0; b < 256; ++b) {
+    if (seen[static_cast<size_t>(b)]) bytes.push_back(b);
+  }
+  return from_bytes(std::move(bytes));
+}
+
+int64_t CharTokenizer::id(unsigned char byte) const { return index_[byte]; }
+
+std::vector<int64_t> CharTokenizer::encode(const std::string& text, const std::string& what) const {
+  std::vector<int64_t> out(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    out[i] = index_[c];
+    if (out[i] < 0) {
+      std::string shown = std::isprint(c) ? std::string(1, static_cast<char>(c)) : "?";
+      throw DataError(msg("character '", shown, "' (byte ", static_cast<int>(c), ") at offset ", i, " of ", what,
+                          " is not in the model's vocabulary of ", bytes.size(), " characters"),
+                      "the model was trained on other text; use text with the same characters or train again");
+    }
+  }
+  return out;
+}
+
+std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::string out;
+  for (int64_t i : ids) {
+    GF_CHECK(i >= 0 && i < size(), "token id ", i, " is outside the character vocabulary of ", size());
+    out.push_back(static_cast<char>(bytes[static_cast<size_t>(i)]));
+  }
+  return out;
+}
+
+std::string load_text(const std::string& spec) {
+  std::string text;
+  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
+    for (const auto& s : brown_sentences(read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : ""))) {
+      for (size_t i = 0; i < s.words.size(); ++i) text += (i ? " " : "") + s.words[i];
+      text += "\n";
+    }
+  } else {
+    std::ifstream in(spec, std::ios::binary);
+    GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", spec, "'");
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
+  GF_CHECK_AS(DataError, !text.empty(), "give a file with text in it", "'", spec, "' holds no text");
+  return text;
+}
+
 std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream in(path);
   GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");

@@ -66,6 +66,27 @@ struct Vocabulary {
   std::vector<int64_t> encode(const std::vector<std::string>& document) const;
 };
 
+// Character (byte) tokenizer: the sorted set of bytes of a training text, id = rank (nanoGPT's char-level
+// vocabulary for ASCII text; UTF-8 text is handled byte by byte).
+struct CharTokenizer {
+  std::vector<int> bytes;  // id -> byte value (0..255), ascending
+
+  static CharTokenizer build(const std::string& text);
+  static CharTokenizer from_bytes(std::vector<int> bytes);
+  int64_t size() const { return static_cast<int64_t>(bytes.size()); }
+  int64_t id(unsigned char byte) const;  // -1 when not in the vocabulary
+  // A byte outside the vocabulary is a DataError naming it and its offset (`what` names the text).
+  std::vector<int64_t> encode(const std::string& text, const std::string& what = "the text") const;
+  std::string decode(const std::vector<int64_t>& ids) const;
+
+ private:
+  std::vector<int64_t> index_ = std::vector<int64_t>(256, -1);
+};
+
+// Text for language models from a spec: "brown" / "brown:CATEGORIES" (the corpus's sentences, words joined by
+// spaces, one sentence per line: the W9 text) or a text file read whole. Empty text is a DataError.
+std::string load_text(const std::string& spec);
+
 // Documents for bag-of-words models from a spec: "brown" / "brown:CATEGORIES" (one document per Brown file, words
 // lowercased, alphabetic words only) or a text file with one document per line (whitespace tokens, lowercased).
 std::vector<std::vector<std::string>> load_documents(const std::string& spec);
