@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "../neural/neural.h"
+#include "attention_cpu.h"
 #include "decode_cpu.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
@@ -95,8 +96,12 @@ struct Gpt::Net : torch::nn::Module {
     return torch::layer_norm(x, {x.size(-1)}, w, {}, 1e-5);
   }
 
-  // Causal self-attention over x [B, T, C]: queries see their own and earlier positions only.
+  // Causal self-attention over x [B, T, C]: queries see their own and earlier positions only. On the CPU one
+  // fused operator (attention_cpu.h); elsewhere the same arithmetic in LibTorch operators.
   torch::Tensor attention(const torch::Tensor& x, const Layer& L) const {
+    if (x.is_cpu() && x.scalar_type() == torch::kFloat32) {
+      return torch::linear(gpt_cpu::causal_attention(torch::linear(x, L.c_attn), n_head), L.attn_proj);
+    }
     const int64_t b = x.size(0), t = x.size(1), c = n_embd, d = c / n_head;
     auto qkv = torch::linear(x, L.c_attn).view({b, t, 3, n_head, d}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
     auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(d)));
