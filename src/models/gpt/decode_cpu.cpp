@@ -1,5 +1,7 @@
 #include "decode_cpu.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -20,12 +22,15 @@ __attribute__((target_clones("avx2", "default"))) float dot(const float* a, cons
   return s;
 }
 
-// out[i] = sum_j m[i, j] v[j] (+ out[i] when accumulate), m row-major [rows, cols].
+// out[i] = sum_j m[i, j] v[j] (+ out[i] when accumulate), m row-major [rows, cols]; rows split across threads
+// (each row's sum is computed the same way whatever the split).
 void matvec(const float* m, const float* v, int64_t rows, int64_t cols, float* out, bool accumulate) {
-  for (int64_t i = 0; i < rows; ++i) {
-    const float s = dot(m + i * cols, v, cols);
-    out[i] = accumulate ? out[i] + s : s;
-  }
+  at::parallel_for(0, rows, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      const float s = dot(m + i * cols, v, cols);
+      out[i] = accumulate ? out[i] + s : s;
+    }
+  });
 }
 
 void layer_norm(const float* x, const float* w, int64_t n, float* out) {

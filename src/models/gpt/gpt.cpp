@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 #include "../neural/neural.h"
@@ -279,54 +281,64 @@ torch::Tensor Gpt::score_samples(const torch::Tensor& x) const {
 
 namespace {
 
-// Index of the first cumulative probability above u (probabilities [V] float64 on the CPU, summing to 1).
-int64_t draw(const torch::Tensor& probs, double u) {
-  const double* p = probs.data_ptr<double>();
-  double acc = 0;
-  const int64_t v = probs.numel();
-  for (int64_t i = 0; i < v; ++i) {
-    acc += p[i];
-    if (u < acc) return i;
-  }
-  for (int64_t i = v - 1; i >= 0; --i) {
-    if (p[i] > 0) return i;
-  }
-  return 0;
-}
-
-// Turns next-token logits [V] into a token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
-int64_t choose(torch::Tensor logits, const std::vector<int64_t>& context, const GenerateOptions& g,
+// Turns next-token logits [V] into a token: repetition penalty, temperature, top-k, top-p, min-p, then a draw
+// by inverse CDF with one uniform per token. Plain loops over the V scores: a token's worth of LibTorch operators
+// would cost more than the decoding step itself.
+int64_t choose(const torch::Tensor& logits_in, const std::vector<int64_t>& context, const GenerateOptions& g,
                at::Generator& gen) {
-  logits = logits.to(torch::kFloat64).cpu().clone();
+  auto logits_t = logits_in.to(torch::kCPU, torch::kFloat32).contiguous();
+  const float* lp = logits_t.data_ptr<float>();
+  const int64_t v = logits_t.numel();
+  std::vector<double> l(lp, lp + v);
   if (g.repetition_penalty != 1.0) {
-    double* l = logits.data_ptr<double>();
-    std::vector<bool> seen(static_cast<size_t>(logits.numel()), false);
+    std::vector<bool> seen(static_cast<size_t>(v), false);
     for (int64_t t : context) {
       if (seen[static_cast<size_t>(t)]) continue;
       seen[static_cast<size_t>(t)] = true;
-      l[t] = l[t] > 0 ? l[t] / g.repetition_penalty : l[t] * g.repetition_penalty;
+      double& x = l[static_cast<size_t>(t)];
+      x = x > 0 ? x / g.repetition_penalty : x * g.repetition_penalty;
     }
   }
   const double u = at::rand({1}, gen, torch::kFloat64).item<double>();  // one draw per token, whatever the filters
-  if (g.temperature == 0) return logits.argmax().item<int64_t>();
-  auto probs = torch::softmax(logits / g.temperature, 0);
-  const int64_t v = probs.numel();
-  if (g.top_k > 0 && g.top_k < v) {
-    auto kth = std::get<0>(probs.topk(g.top_k)).min();
-    probs = torch::where(probs >= kth, probs, torch::zeros_like(probs));
+  if (g.temperature == 0) return static_cast<int64_t>(std::max_element(l.begin(), l.end()) - l.begin());
+  const double top = *std::max_element(l.begin(), l.end());
+  std::vector<double> p(static_cast<size_t>(v));
+  for (int64_t i = 0; i < v; ++i) p[static_cast<size_t>(i)] = std::exp((l[static_cast<size_t>(i)] - top) / g.temperature);
+  double total = std::accumulate(p.begin(), p.end(), 0.0);
+  for (double& x : p) x /= total;
+  if (g.top_k > 0 && g.top_k < v) {  // ties at the k-th value stay in
+    std::vector<double> sorted(p);
+    std::nth_element(sorted.begin(), sorted.begin() + (g.top_k - 1), sorted.end(), std::greater<double>());
+    const double kth = sorted[static_cast<size_t>(g.top_k - 1)];
+    for (double& x : p) x = x >= kth ? x : 0.0;
   }
   if (g.min_p > 0) {
-    probs = torch::where(probs >= probs.max() * g.min_p, probs, torch::zeros_like(probs));
+    const double cut = *std::max_element(p.begin(), p.end()) * g.min_p;
+    for (double& x : p) x = x >= cut ? x : 0.0;
   }
-  if (g.top_p < 1.0) {
-    auto sorted = probs.sort(0, /*descending=*/true);
-    auto values = std::get<0>(sorted) / probs.sum();
-    auto before = values.cumsum(0) - values;  // mass of the tokens ranked above each one
-    auto keep = (before < g.top_p).to(torch::kFloat64);
-    probs = torch::zeros_like(probs).index_put_({std::get<1>(sorted)}, std::get<0>(sorted) * keep);
+  if (g.top_p < 1.0) {  // the smallest most-likely set holding top_p of the remaining mass
+    std::vector<int64_t> order(static_cast<size_t>(v));
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)]; });
+    const double mass = std::accumulate(p.begin(), p.end(), 0.0);
+    double before = 0;
+    for (int64_t i : order) {
+      const double x = p[static_cast<size_t>(i)];
+      if (before / mass >= g.top_p) p[static_cast<size_t>(i)] = 0.0;
+      before += x;
+    }
   }
-  probs = (probs / probs.sum()).contiguous();
-  return draw(probs, u);
+  total = std::accumulate(p.begin(), p.end(), 0.0);
+  double acc = 0;
+  int64_t last = 0;
+  for (int64_t i = 0; i < v; ++i) {
+    if (p[static_cast<size_t>(i)] <= 0) continue;
+    acc += p[static_cast<size_t>(i)] / total;
+    last = i;
+    if (u < acc) return i;
+  }
+  return last;
 }
 
 bool ends_with_stop(const std::vector<int64_t>& out, const std::vector<std::vector<int64_t>>& stops) {
