@@ -374,5 +374,33 @@ TEST_F(Cli, TrainLdaOnTextAndShowTopics) {
                "no word passes the vocabulary cut-offs");
 }
 
+TEST_F(Cli, TrainGptOnTextGenerateAndScore) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "the cat sat on the mat .\n";
+  test::write_text(dir_.file("text.txt"), text);
+  auto r = run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--set", "n_layer=1", "--set", "n_head=2",
+                    "--set", "n_embd=16", "--set", "block_size=32", "--set", "max_steps=5", "--set", "batch_size=8",
+                    "--out", dir_.file("gpt.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"generate", dir_.file("gpt.gf"), "--prompt", "the ", "-n", "10", "--seed", "3"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("the ", 0), 0u);
+  EXPECT_EQ(r.out.size(), 4u + 10u + 1u);  // prompt, 10 characters, a line end
+  auto again = run_cli({"generate", dir_.file("gpt.gf"), "--prompt", "the ", "-n", "10", "--seed", "3"});
+  EXPECT_EQ(again.out, r.out);
+  test::write_text(dir_.file("held.txt"), "the cat sat .\nthe mat .\n");
+  r = run_cli({"score", dir_.file("gpt.gf"), "--data", dir_.file("held.txt"), "--out", dir_.file("s.csv"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["documents"], 2);
+  EXPECT_EQ(j["characters"], 24);
+  EXPECT_GT(j["bits_per_character"].get<double>(), 0.0);
+  EXPECT_EQ(read_table(dir_.file("s.csv"), {}).n_rows(), 2u);
+  expect_error({"generate", dir_.file("gpt.gf"), "--prompt", "dog"}, "character 'd' (byte 100) at offset 0 of the prompt");
+  expect_error({"generate", trained_model()}, "holds a gmm model, which does not generate text");
+  std::string long_prompt(40, 't');
+  expect_error({"generate", dir_.file("gpt.gf"), "--prompt", long_prompt}, "longer than the model's context of 32");
+}
+
 }  // namespace
 }  // namespace gf
