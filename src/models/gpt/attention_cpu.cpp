@@ -1,4 +1,5 @@
 #include "attention_cpu.h"
+#include "dot.h"
 
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
@@ -8,20 +9,6 @@
 
 namespace gf::gpt_cpu {
 namespace {
-
-// sum_e a[e] b[e] for one head's D values, in 8 interleaved partial sums (vectorisable, fixed order). Inlined
-// into the per-head kernels below, which are compiled for AVX2 as well.
-inline float head_dot(const float* a, const float* b, int64_t d) {
-  float part[8] = {0};
-  int64_t e = 0;
-  for (; e + 8 <= d; e += 8) {
-    for (int l = 0; l < 8; ++l) part[l] += a[e + l] * b[e + l];
-  }
-  float s = 0;
-  for (; e < d; ++e) s += a[e] * b[e];
-  for (float p : part) s += p;
-  return s;
-}
 
 // y[e] += a x[e]
 inline void axpy(float a, const float* x, float* y, int64_t d) {
@@ -44,7 +31,7 @@ __attribute__((target_clones("avx2", "default"))) void forward_head(const float*
     float* row = pb + i * s.t;
     float top = -INFINITY;
     for (int64_t j = 0; j <= i; ++j) {
-      row[j] = head_dot(q, base + j * 3 * s.c + s.c + h * s.d, s.d) * scale;
+      row[j] = dot8(q, base + j * 3 * s.c + s.c + h * s.d, s.d) * scale;
       top = std::max(top, row[j]);
     }
     float total = 0;
@@ -82,7 +69,7 @@ __attribute__((target_clones("avx2", "default"))) void backward_head(const float
     const float* g = dy + (b * s.t + i) * s.c + h * s.d;
     float dot_pdp = 0;
     for (int64_t j = 0; j <= i; ++j) {
-      ds[j] = head_dot(g, base + j * 3 * s.c + 2 * s.c + h * s.d, s.d);  // dP_ij
+      ds[j] = dot8(g, base + j * 3 * s.c + 2 * s.c + h * s.d, s.d);  // dP_ij
       dot_pdp += row[j] * ds[j];
     }
     const float* q = base + i * 3 * s.c + h * s.d;

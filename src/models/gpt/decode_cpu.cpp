@@ -1,4 +1,5 @@
 #include "decode_cpu.h"
+#include "dot.h"
 
 #include <ATen/Parallel.h>
 
@@ -8,18 +9,9 @@
 namespace gf::gpt_cpu {
 namespace {
 
-// sum_j a[j] b[j] in 16 interleaved partial sums: a fixed order the compiler can keep in vector registers (a
-// single running sum would have to be added in sequence).
+// A matrix row times a vector, compiled for AVX2 as well.
 __attribute__((target_clones("avx2", "default"))) float dot(const float* a, const float* b, int64_t n) {
-  float part[16] = {0};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    for (int e = 0; e < 16; ++e) part[e] += a[j + e] * b[j + e];
-  }
-  float s = 0;
-  for (; j < n; ++j) s += a[j] * b[j];
-  for (float p : part) s += p;
-  return s;
+  return dot8(a, b, n);
 }
 
 // out[i] = sum_j m[i, j] v[j] (+ out[i] when accumulate), m row-major [rows, cols]; rows split across threads
