@@ -9,6 +9,7 @@
 
 #include "genforge/data/table.h"
 #include "genforge/data/text.h"
+#include "genforge/data/tokenizers.h"
 #include "genforge/model.h"
 
 namespace gf::cli {
@@ -44,8 +45,8 @@ Table load_table(const std::string& path, const TableFlags& flags);
 Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags);
 bool is_table_file(const std::string& path);
 
-// The character tokenizer a language model keeps in its schema (a clear error when it has none).
-CharTokenizer model_tokenizer(const Model& model, const std::string& path);
+// The tokenizer a language model keeps in its schema (a clear error when it has none).
+std::unique_ptr<Tokenizer> model_tokenizer(const Model& model, const std::string& path);
 
 // Reads a JSON file (the --config of train).
 nlohmann::json read_json_file(const std::string& path);

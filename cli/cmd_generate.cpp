@@ -11,12 +11,12 @@
 
 namespace gf::cli {
 
-// The character tokenizer a language model was trained with (kept in its schema by `genforge train`).
-CharTokenizer model_tokenizer(const Model& model, const std::string& path) {
-  GF_CHECK_AS(InvalidArgument, model.schema().contains("vocabulary_bytes"),
+// The tokenizer a language model was trained with (kept in its schema by `genforge train`).
+std::unique_ptr<Tokenizer> model_tokenizer(const Model& model, const std::string& path) {
+  GF_CHECK_AS(InvalidArgument, model.schema().contains("tokenizer"),
               "train the model from text with genforge train gpt --data FILE", "'", path,
-              "' was trained on token ids and has no character vocabulary");
-  return CharTokenizer::from_bytes(model.schema()["vocabulary_bytes"].get<std::vector<int>>());
+              "' was trained on token ids and has no tokenizer");
+  return tokenizer_from_json(model.schema()["tokenizer"]);
 }
 
 int run_generate(int argc, char** argv) {
@@ -28,7 +28,7 @@ int run_generate(int argc, char** argv) {
   CommonFlags common;
   app.add_option("model", model_path, "language model file (.gf)")->required();
   app.add_option("--prompt,-p", prompt, "text to continue (default: the start token, a line break)");
-  app.add_option("-n,--max-tokens", g.max_tokens, "most characters to generate");
+  app.add_option("-n,--max-tokens", g.max_tokens, "most tokens to generate");
   app.add_option("--temperature,-t", g.temperature, "sampling temperature (0: greedy)");
   app.add_option("--top-k", g.top_k, "keep the k most likely characters (0: all)");
   app.add_option("--top-p", g.top_p, "nucleus: keep the most likely characters holding this much probability");
@@ -45,22 +45,22 @@ int run_generate(int argc, char** argv) {
   auto* gpt = dynamic_cast<Gpt*>(model.get());
   GF_CHECK_AS(InvalidArgument, gpt != nullptr, "give a model trained by genforge train gpt", "'", model_path,
               "' holds a ", model->kind(), " model, which does not generate text");
-  const CharTokenizer chars = model_tokenizer(*model, model_path);
+  const auto tokens = model_tokenizer(*model, model_path);
   for (const auto& s : stops) {
     GF_CHECK(!s.empty(), "--stop needs some text");
-    g.stop.push_back(chars.encode(s, "--stop"));
+    g.stop.push_back(tokens->encode(s, "--stop"));
   }
   torch::Tensor prompt_ids;
-  if (!prompt.empty()) prompt_ids = torch::tensor(chars.encode(prompt, "the prompt"), torch::kLong);
+  if (!prompt.empty()) prompt_ids = torch::tensor(tokens->encode(prompt, "the prompt"), torch::kLong);
   auto gen = make_generator(static_cast<uint64_t>(seed));
   auto ids = gpt->generate(prompt_ids, g, gen);
-  const std::string text = prompt + chars.decode(std::vector<int64_t>(ids.data_ptr<int64_t>(),
+  const std::string text = prompt + tokens->decode(std::vector<int64_t>(ids.data_ptr<int64_t>(),
                                                                        ids.data_ptr<int64_t>() + ids.numel()));
   if (out.empty()) {
     std::cout << text << (text.empty() || text.back() != '\n' ? "\n" : "");
   } else {
     write_file_atomic(out, [&](std::ostream& o) { o << text; });
-    std::cout << "generated " << ids.numel() << " characters; wrote " << out << "\n";
+    std::cout << "generated " << ids.numel() << " tokens; wrote " << out << "\n";
   }
   return 0;
 }

@@ -51,10 +51,12 @@ int run_info(int argc, char** argv) {
                          {"capabilities", model->capabilities().to_json()},
                          {"fit_report", model->fit_report().to_json()},
                          {"tensors", tensors}};
-  for (const char* key : {"vocabulary", "vocabulary_bytes"}) {  // thousands of entries: the size says enough here
-    if (!info["schema"].contains(key)) continue;
-    info["schema"][std::string(key) + "_size"] = info["schema"][key].size();
-    info["schema"].erase(key);
+  if (info["schema"].contains("vocabulary")) {  // thousands of words: the size says enough here
+    info["schema"]["vocabulary_size"] = info["schema"]["vocabulary"].size();
+    info["schema"].erase("vocabulary");
+  }
+  if (info["schema"].contains("tokenizer")) {  // the kind, not the stored vocabulary
+    info["schema"]["tokenizer"] = info["schema"]["tokenizer"].value("kind", "");
   }
   info["fit_report"].erase("history");
   info["fit_report"]["history_length"] = model->fit_report().history.size();

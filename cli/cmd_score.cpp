@@ -13,30 +13,38 @@
 namespace gf::cli {
 namespace {
 
-// Language models: each line of the text is a document; its characters' log-likelihoods (the line break
-// included) give its NLL and bits per character.
+// Language models: each line of the text is a document; its tokens' log-likelihoods (the line break included)
+// give its NLL, and over its characters its bits per character.
 int score_text(const Model& model, const std::string& model_path, const std::string& data, const std::string& out,
                bool json) {
-  const CharTokenizer chars = model_tokenizer(model, model_path);
+  const auto tokens = model_tokenizer(model, model_path);
   const std::string text = load_text(data);
-  const auto ids = chars.encode(text, "'" + data + "'");
+  const auto ids = tokens->encode(text, "'" + data + "'");
   auto ll = model.score_samples(torch::tensor(ids, torch::kLong).unsqueeze(1)).contiguous();  // [N]
   const double* l = ll.data_ptr<double>();
   Table per_doc("scores");
   Column doc{"document"}, count{"characters"}, nll{"nll_nats"}, bpc{"bits_per_character"};
+  // Lines end at line-break tokens; each line's characters are counted in the text (line break included).
+  std::vector<double> line_chars;
+  for (size_t start = 0; start < text.size();) {
+    const size_t end = text.find('\n', start);
+    const size_t stop = end == std::string::npos ? text.size() : end + 1;
+    line_chars.push_back(static_cast<double>(stop - start));
+    start = stop;
+  }
   double sum = 0;
-  int64_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    sum += l[i];
-    if (text[i] == '\n' || i + 1 == text.size()) {
-      const auto n = static_cast<double>(static_cast<int64_t>(i) + 1 - start);
+  size_t line = 0;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    sum += l[k];
+    if (ids[k] == tokens->newline_id() || k + 1 == ids.size()) {
+      const double n = line < line_chars.size() ? line_chars[line] : 1.0;
       for (Column* c : {&doc, &count, &nll, &bpc}) c->missing.push_back(0);
       doc.values.push_back(static_cast<double>(doc.values.size()));
       count.values.push_back(n);
       nll.values.push_back(-sum);
       bpc.values.push_back(-sum / n / std::log(2.0));
       sum = 0;
-      start = static_cast<int64_t>(i) + 1;
+      ++line;
     }
   }
   const auto p = eval::perplexity(std::vector<double>(l, l + ll.numel()), static_cast<int64_t>(text.size()));
@@ -47,7 +55,8 @@ int score_text(const Model& model, const std::string& model_path, const std::str
   }
   if (json) {
     std::cout << nlohmann::json({{"documents", doc.values.size()}, {"characters", text.size()},
-                                 {"nats_per_character", -ll.mean().item<double>()},
+                                 {"tokens", ids.size()}, {"tokenizer", tokens->kind()},
+                                 {"nats_per_character", -ll.sum().item<double>() / static_cast<double>(text.size())},
                                  {"bits_per_character", p.bits_per_character}, {"perplexity", p.perplexity}})
                      .dump()
               << "\n";

@@ -13,6 +13,7 @@
 #include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/text.h"
+#include "genforge/data/tokenizers.h"
 #include "genforge/models/lda.h"
 #include "genforge/models/pos_tagger.h"
 #include "genforge/registry.h"
@@ -108,6 +109,7 @@ int run_train(int argc, char** argv) {
   std::string model_name, data, out, columns, config, weights_column, validation, run_dir, resume_dir;
   std::string sequence_column, state_column;
   VocabularyOptions vocab_options;
+
   bool supervised = false;
   std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
@@ -203,17 +205,20 @@ int run_train(int argc, char** argv) {
     out = (std::filesystem::path(run_dir) / "model.gf").string();
   }
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
-  // Text for language models: a character vocabulary from the training text; sampling and scoring start from
-  // the line break when there is one.
-  std::optional<CharTokenizer> chars;
+  // Text for language models: a tokenizer built from the training text (characters); sampling and scoring start
+  // from the line break.
+  std::unique_ptr<Tokenizer> tokenizer;
   std::vector<int64_t> text_ids;
   if (info.create(options, overrides)->capabilities().data_kind == "text") {
     const std::string text = load_text(data);
-    chars = CharTokenizer::build(text);
-    text_ids = chars->encode(text, "'" + data + "'");
+    tokenizer = train_char_tokenizer(text);
+    text_ids = tokenizer->encode(text, "'" + data + "'");
     bool start_given = options.contains("start_token");
     for (const auto& kv : overrides) start_given = start_given || kv.first == "start_token";
-    if (!start_given && chars->id('\n') >= 0) overrides.emplace_back("start_token", std::to_string(chars->id('\n')));
+    if (!start_given && tokenizer->newline_id() >= 0) {
+      overrides.emplace_back("start_token", std::to_string(tokenizer->newline_id()));
+    }
+    overrides.emplace_back("vocab_size", std::to_string(tokenizer->size()));
   }
   auto model = info.create(options, overrides);
   for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
@@ -225,10 +230,11 @@ int run_train(int argc, char** argv) {
   Dataset ds, held_out;
   const bool images = model->capabilities().data_kind == "images";
   std::optional<Vocabulary> vocabulary;
-  if (chars) {
+  if (tokenizer) {
     ds.x = torch::tensor(text_ids, torch::kLong).unsqueeze(1);
     if (!validation.empty()) {
-      held_out.x = torch::tensor(chars->encode(load_text(validation), "'" + validation + "'"), torch::kLong).unsqueeze(1);
+      held_out.x =
+          torch::tensor(tokenizer->encode(load_text(validation), "'" + validation + "'"), torch::kLong).unsqueeze(1);
     }
   } else if (model->capabilities().data_kind == "documents" && !is_table_file(data)) {
     // Text documents: a vocabulary with the cut-offs, then word ids; the model keeps the words in its schema.
@@ -298,10 +304,10 @@ int run_train(int argc, char** argv) {
                       [&](std::ostream& o) { o << record.dump(2) << "\n"; });
   }
   FitReport report = model->fit(ds, ctx);
-  if (vocabulary || chars) {  // the model keeps its tokenizer
+  if (vocabulary || tokenizer) {  // the model keeps its tokenizer
     auto schema = model->schema();
     if (vocabulary) schema["vocabulary"] = vocabulary->words;
-    if (chars) schema["vocabulary_bytes"] = chars->bytes;
+    if (tokenizer) schema["tokenizer"] = tokenizer->to_json();
     model->set_schema(schema);
   }
   save_model(*model, out);

@@ -1,0 +1,32 @@
+// Tokenizers for language models behind one interface. A model keeps its tokenizer in its schema (`to_json` /
+// `tokenizer_from_json`), so generation and scoring tokenise exactly as training did. Characters (bytes) for now:
+// Debian's libsentencepiece cannot be loaded next to Debian's LibTorch (their protobuf builds clash at load time;
+// docs/models/gpt.md), so subword tokenizers are still to be written.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gf {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  virtual std::string kind() const = 0;  // "char"
+  virtual int64_t size() const = 0;      // vocabulary size
+  // Token ids of a text; text a tokenizer cannot represent is a DataError naming `what` and the offset.
+  virtual std::vector<int64_t> encode(const std::string& text, const std::string& what = "the text") const = 0;
+  virtual std::string decode(const std::vector<int64_t>& ids) const = 0;
+  virtual int64_t newline_id() const = 0;  // the token of "\n" (-1: none)
+  virtual nlohmann::json to_json() const = 0;
+};
+
+// Characters: the sorted bytes of `text`.
+std::unique_ptr<Tokenizer> train_char_tokenizer(const std::string& text);
+// The tokenizer a model recorded (schema["tokenizer"]); a missing or damaged record is a ModelFileError.
+std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j);
+
+}  // namespace gf
