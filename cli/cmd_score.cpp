@@ -61,7 +61,7 @@ int score_text(const Model& model, const std::string& model_path, const std::str
                      .dump()
               << "\n";
   } else {
-    std::printf("%zu documents (lines), %zu characters: %.4f bits per character (perplexity %.3f per character)\n",
+    std::printf("%zu documents (lines), %zu characters: %.4f bits per character (perplexity %.3f per token)\n",
                 doc.values.size(), text.size(), p.bits_per_character, p.perplexity);
     if (!out.empty()) std::printf("wrote %s\n", out.c_str());
   }

@@ -109,6 +109,8 @@ int run_train(int argc, char** argv) {
   std::string model_name, data, out, columns, config, weights_column, validation, run_dir, resume_dir;
   std::string sequence_column, state_column;
   VocabularyOptions vocab_options;
+  std::string tokenizer_kind = "char";
+  int64_t bpe_vocab = 1000;
 
   bool supervised = false;
   std::string device_name = "cpu";
@@ -145,6 +147,8 @@ int run_train(int argc, char** argv) {
   app.add_option("--max-df", vocab_options.max_df,
                  "documents (lda): drop words in more than this fraction of documents (stop-word proxy)");
   app.add_option("--max-words", vocab_options.max_size, "documents (lda): keep only the most frequent words");
+  app.add_option("--tokenizer", tokenizer_kind, "text (gpt): char | bpe (byte-level byte-pair encoding)");
+  app.add_option("--vocab-size", bpe_vocab, "text (gpt) with --tokenizer bpe: tokens (256 bytes + merges)");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
   // `genforge train gmm --help` lists that model's options with their defaults.
@@ -205,13 +209,15 @@ int run_train(int argc, char** argv) {
     out = (std::filesystem::path(run_dir) / "model.gf").string();
   }
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
-  // Text for language models: a tokenizer built from the training text (characters); sampling and scoring start
-  // from the line break.
+  // Text for language models: a tokenizer built from the training text (characters or byte-level BPE); sampling
+  // and scoring start from the line break.
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<int64_t> text_ids;
   if (info.create(options, overrides)->capabilities().data_kind == "text") {
     const std::string text = load_text(data);
-    tokenizer = train_char_tokenizer(text);
+    GF_CHECK(tokenizer_kind == "char" || tokenizer_kind == "bpe", "--tokenizer must be char or bpe, got '",
+             tokenizer_kind, "'");
+    tokenizer = tokenizer_kind == "bpe" ? train_bpe_tokenizer(text, bpe_vocab) : train_char_tokenizer(text);
     text_ids = tokenizer->encode(text, "'" + data + "'");
     bool start_given = options.contains("start_token");
     for (const auto& kv : overrides) start_given = start_given || kv.first == "start_token";

@@ -400,6 +400,18 @@ TEST_F(Cli, TrainGptOnTextGenerateAndScore) {
   expect_error({"generate", trained_model()}, "holds a gmm model, which does not generate text");
   std::string long_prompt(40, 't');
   expect_error({"generate", dir_.file("gpt.gf"), "--prompt", long_prompt}, "longer than the model's context of 32");
+  // Byte-level BPE tokens: any prompt can be encoded, the output decodes to text again.
+  r = run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--tokenizer", "bpe", "--vocab-size", "270", "--set",
+               "n_layer=1", "--set", "n_head=2", "--set", "n_embd=16", "--set", "block_size=16", "--set", "max_steps=3",
+               "--set", "batch_size=8", "--out", dir_.file("bpe.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"generate", dir_.file("bpe.gf"), "--prompt", "dog ", "-n", "5"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("dog ", 0), 0u);
+  r = run_cli({"score", dir_.file("bpe.gf"), "--data", dir_.file("held.txt"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tokenizer"], "bpe");
+  EXPECT_LT(nlohmann::json::parse(r.out)["tokens"].get<int>(), 24);
 }
 
 }  // namespace
