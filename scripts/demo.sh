@@ -5,7 +5,8 @@
 #    final (EMA) generator and four latent interpolation strips.
 # 2. Fit a Gaussian mixture to the Palmer penguins (vega-datasets, 4 numeric columns,
 # 2 rows with missing cells that EM marginalises), save it, sample from it, score the data, and draw data vs
-# samples. Everything lands in runs/demo/.
+# samples. 3. Text: an HMM part-of-speech tagger on the Brown corpus (train on categories a-m, score on n-r) and
+# an LDA topic model of the Brown files with its top words and coherence. Everything lands in runs/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GF=./build/genforge
@@ -30,5 +31,12 @@ $GF plot "$DATA:penguins (data)" "$OUT/samples.csv:GMM samples" --x "Flipper Len
   --title "Palmer penguins: data vs GMM samples" --out "$OUT/data_vs_samples.png"
 $GF plot "$DATA:penguins (data)" "$OUT/samples.csv:GMM samples" --x "Beak Length (mm)" --y "Beak Depth (mm)" \
   --title "Palmer penguins: data vs GMM samples" --out "$OUT/beaks.png"
+$GF train hmm --data brown:a-m --supervised --out "$OUT/tagger.gf"
+$GF tag "$OUT/tagger.gf" --gold brown:n-r --json > "$OUT/tagger_accuracy.json"
+echo "The jury said the quick brown fox jumped over the lazy dog ." > "$OUT/sentence.txt"
+$GF tag "$OUT/tagger.gf" -i "$OUT/sentence.txt" --out "$OUT/sentence_tagged.txt"
+$GF train lda --data brown --min-df 5 --max-df 0.2 --set n_components=15 --set passes=60 --out "$OUT/topics.gf"
+$GF topics "$OUT/topics.gf" --data brown -n 8 > "$OUT/topics.txt"
 echo "demo: DCGAN in $OUT/dcgan/ (samples.png, interpolation.png, loss.png, samples/, model.gf, eval.json)"
 echo "demo: results in $OUT/ (penguins.gf, model_info.json, samples.csv, scores.csv, table_eval.json, data_vs_samples.png, beaks.png)"
+echo "demo: text in $OUT/ (tagger.gf, tagger_accuracy.json, sentence_tagged.txt, topics.gf, topics.txt)"
