@@ -54,38 +54,53 @@ void forward_kernel(const float* qkv, float* p, float* y, const Shape& s) {
   });
 }
 
-// One (batch, head) pair of the backward pass: dS = P (dP - rowsum(P dP)), dQ = dS K scale, dK = dS^T Q scale,
-// dV = P^T dY, into its columns of dqkv [B, T, 3C]. `ds` is scratch of T floats.
+// One (batch, head) pair of the backward pass, in two sweeps so every gradient row is summed in a local buffer
+// and written once: by rows, dS = P (dP - rowsum(P dP)) with dP_ij = dY_i . V_j, and dQ_i = scale sum_j dS_ij K_j;
+// by columns, dK_j = scale sum_i dS_ij Q_i and dV_j = sum_i P_ij dY_i (i >= j). `ds` is scratch of T x T floats.
 __attribute__((target_clones("avx2", "default"))) void backward_head(const float* qkv, const float* p,
                                                                       const float* dy, float* dqkv, const Shape& s,
                                                                       int64_t bh, float* ds) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
-  const int64_t b = bh / s.h, h = bh % s.h;
-  const float* base = qkv + b * s.t * 3 * s.c;
-  float* dbase = dqkv + b * s.t * 3 * s.c;
+  const int64_t b = bh / s.h, h = bh % s.h, d = s.d, row3 = 3 * s.c;
+  const float* base = qkv + b * s.t * row3;
+  const float* q_at = base + h * d;
+  const float* k_at = base + s.c + h * d;
+  const float* v_at = base + 2 * s.c + h * d;
+  float* dbase = dqkv + b * s.t * row3;
   const float* pb = p + bh * s.t * s.t;
+  const float* g_at = dy + b * s.t * s.c + h * d;
+  std::vector<float> acc(static_cast<size_t>(d)), acc2(static_cast<size_t>(d));
   for (int64_t i = 0; i < s.t; ++i) {
     const float* row = pb + i * s.t;
-    const float* g = dy + (b * s.t + i) * s.c + h * s.d;
+    const float* g = g_at + i * s.c;
+    float* dsrow = ds + i * s.t;
     float dot_pdp = 0;
     for (int64_t j = 0; j <= i; ++j) {
-      ds[j] = dot8(g, base + j * 3 * s.c + 2 * s.c + h * s.d, s.d);  // dP_ij
-      dot_pdp += row[j] * ds[j];
+      dsrow[j] = dot8(g, v_at + j * row3, d);  // dP_ij
+      dot_pdp += row[j] * dsrow[j];
     }
-    const float* q = base + i * 3 * s.c + h * s.d;
-    float* dq = dbase + i * 3 * s.c + h * s.d;
+    std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t j = 0; j <= i; ++j) {
-      const float dsij = row[j] * (ds[j] - dot_pdp) * scale;
-      axpy(dsij, base + j * 3 * s.c + s.c + h * s.d, dq, s.d);        // dQ_i += dS_ij K_j
-      axpy(dsij, q, dbase + j * 3 * s.c + s.c + h * s.d, s.d);        // dK_j += dS_ij Q_i
-      axpy(row[j], g, dbase + j * 3 * s.c + 2 * s.c + h * s.d, s.d);  // dV_j += P_ij dY_i
+      dsrow[j] = row[j] * (dsrow[j] - dot_pdp) * scale;
+      axpy(dsrow[j], k_at + j * row3, acc.data(), d);
     }
+    std::copy(acc.begin(), acc.end(), dbase + i * row3 + h * d);
+  }
+  for (int64_t j = 0; j < s.t; ++j) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    std::fill(acc2.begin(), acc2.end(), 0.0f);
+    for (int64_t i = j; i < s.t; ++i) {
+      axpy(ds[i * s.t + j], q_at + i * row3, acc.data(), d);
+      axpy(pb[i * s.t + j], g_at + i * s.c, acc2.data(), d);
+    }
+    std::copy(acc.begin(), acc.end(), dbase + j * row3 + s.c + h * d);
+    std::copy(acc2.begin(), acc2.end(), dbase + j * row3 + 2 * s.c + h * d);
   }
 }
 
 void backward_kernel(const float* qkv, const float* p, const float* dy, float* dqkv, const Shape& s) {
   at::parallel_for(0, s.b * s.h, 1, [&](int64_t bh0, int64_t bh1) {
-    std::vector<float> ds(static_cast<size_t>(s.t));
+    std::vector<float> ds(static_cast<size_t>(s.t * s.t));
     for (int64_t bh = bh0; bh < bh1; ++bh) backward_head(qkv, p, dy, dqkv, s, bh, ds.data());
   });
 }
@@ -110,7 +125,7 @@ class CausalAttention : public torch::autograd::Function<CausalAttention> {
     const int64_t n_head = ctx->saved_data["n_head"].toInt();
     const Shape s{qkv.size(0), qkv.size(1), qkv.size(2) / 3, n_head, qkv.size(2) / 3 / n_head};
     auto dy = grad[0].contiguous();
-    auto dqkv = torch::zeros_like(qkv);
+    auto dqkv = torch::empty_like(qkv);  // every element is written by exactly one (batch, head) sweep
     backward_kernel(qkv.data_ptr<float>(), p.data_ptr<float>(), dy.data_ptr<float>(), dqkv.data_ptr<float>(), s);
     return {dqkv, torch::Tensor()};
   }
