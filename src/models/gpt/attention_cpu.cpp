@@ -20,7 +20,7 @@ struct Shape {
 };
 
 // One (batch, head) pair of the forward pass: probabilities [T, T] (lower triangle) and its slice of y.
-__attribute__((target_clones("avx2", "default"))) void forward_head(const float* qkv, float* p, float* y,
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void forward_head(const float* qkv, float* p, float* y,
                                                                      const Shape& s, int64_t bh) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
   const int64_t b = bh / s.h, h = bh % s.h;
@@ -57,7 +57,7 @@ void forward_kernel(const float* qkv, float* p, float* y, const Shape& s) {
 // One (batch, head) pair of the backward pass, in two sweeps so every gradient row is summed in a local buffer
 // and written once: by rows, dS = P (dP - rowsum(P dP)) with dP_ij = dY_i . V_j, and dQ_i = scale sum_j dS_ij K_j;
 // by columns, dK_j = scale sum_i dS_ij Q_i and dV_j = sum_i P_ij dY_i (i >= j). `ds` is scratch of T x T floats.
-__attribute__((target_clones("avx2", "default"))) void backward_head(const float* qkv, const float* p,
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_head(const float* qkv, const float* p,
                                                                       const float* dy, float* dqkv, const Shape& s,
                                                                       int64_t bh, float* ds) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));

@@ -10,7 +10,7 @@ namespace gf::gpt_cpu {
 namespace {
 
 // A matrix row times a vector, compiled for AVX2 as well.
-__attribute__((target_clones("avx2", "default"))) float dot(const float* a, const float* b, int64_t n) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) float dot(const float* a, const float* b, int64_t n) {
   return dot8(a, b, n);
 }
 

@@ -148,7 +148,7 @@ struct EStep {
 // stored; gamma = alpha + exp(E[log theta]) * sum_w (n_w / phinorm_w) exp(E[log beta_w]). `b` holds the document's
 // rows of exp(E[log beta]) [n][K] gathered contiguously; each iteration makes one pass over them. Compiled for
 // AVX2 as well, chosen at run time.
-__attribute__((target_clones("avx2", "default"))) bool infer_document(
+__attribute__((target_clones("arch=x86-64-v3", "default"))) bool infer_document(
     const double* b, const double* counts, int64_t n, int64_t k, const double* alpha, double* g, double* etheta,
     double* acc, double* last, double* ratio, const LdaOptions& o) {
   const double eps = std::numeric_limits<double>::epsilon();
