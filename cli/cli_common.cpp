@@ -82,6 +82,20 @@ Table load_table(const std::string& path, const TableFlags& flags) {
   return read_table(path, options);
 }
 
+torch::Tensor sequence_lengths(const Column& column) {
+  std::vector<int64_t> lengths;
+  for (size_t i = 0; i < column.size(); ++i) {
+    const bool same = i > 0 && column.missing[i] == column.missing[i - 1] &&
+                      (column.missing[i] || column.values[i] == column.values[i - 1]);
+    if (same) {
+      ++lengths.back();
+    } else {
+      lengths.push_back(1);
+    }
+  }
+  return torch::tensor(lengths, torch::kLong);
+}
+
 bool is_table_file(const std::string& path) {
   for (const char* ext : {".csv", ".tsv", ".json", ".npy"}) {
     const std::string e(ext);

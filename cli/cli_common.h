@@ -45,6 +45,9 @@ Table load_table(const std::string& path, const TableFlags& flags);
 Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags);
 bool is_table_file(const std::string& path);
 
+// Sequence models: consecutive rows with the same value of `column` form one sequence. [S] int64 lengths
+torch::Tensor sequence_lengths(const Column& column);
+
 // The tokenizer a language model keeps in its schema (a clear error when it has none).
 std::unique_ptr<Tokenizer> model_tokenizer(const Model& model, const std::string& path);
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -8,6 +9,7 @@
 #include "genforge/data/matrix.h"
 #include "genforge/data/readers.h"
 #include "genforge/eval/text.h"
+#include "genforge/models/hmm.h"
 #include "genforge/registry.h"
 
 namespace gf::cli {
@@ -72,7 +74,7 @@ int score_text(const Model& model, const std::string& model_path, const std::str
 
 int run_score(int argc, char** argv) {
   CLI::App app("per-row log-likelihood (nats) of data under a saved model", "score");
-  std::string model_path, data, out, columns;
+  std::string model_path, data, out, columns, sequence_column;
   int64_t limit = 0;
   bool json = false;
   CommonFlags common;
@@ -83,6 +85,8 @@ int run_score(int argc, char** argv) {
   app.add_option("--columns", columns, "columns to use (default: the columns the model was fitted on)");
   app.add_option("--limit", limit, "score only the first N examples");
   app.add_flag("--json", json, "print the summary as JSON");
+  app.add_option("--sequence-column", sequence_column,
+                 "sequence models (hmm): rows with the same consecutive value form one sequence; scores each sequence");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
@@ -109,6 +113,31 @@ int run_score(int argc, char** argv) {
       }
     } else {
       use = table.names();
+    }
+    if (!sequence_column.empty()) {
+      const auto* hmm = dynamic_cast<const HiddenMarkovModel*>(model.get());
+      GF_CHECK_AS(InvalidArgument, hmm != nullptr, "--sequence-column is for sequence models (hmm)", "model kind '",
+                  model->kind(), "' does not score sequences");
+      use.erase(std::remove(use.begin(), use.end(), sequence_column), use.end());
+      auto lengths = sequence_lengths(table.column(sequence_column));
+      auto ll = hmm->score_sequences(numeric_matrix(table.select(use)), lengths);  // [S]
+      if (!out.empty()) {
+        write_csv(out, table_from_matrix(torch::stack({lengths.to(torch::kFloat64), ll}, 1),
+                                         {"length", "log_likelihood"}));
+      }
+      const double total = ll.sum().item<double>();
+      if (json) {
+        std::cout << nlohmann::json({{"sequences", ll.numel()}, {"total_log_likelihood", total},
+                                     {"mean_log_likelihood_per_sequence", total / static_cast<double>(ll.numel())},
+                                     {"unit", "nats"}})
+                         .dump()
+                  << "\n";
+      } else {
+        std::printf("%lld sequences, total log-likelihood %.6f nats (%.6f per sequence)\n",
+                    static_cast<long long>(ll.numel()), total, total / static_cast<double>(ll.numel()));
+        if (!out.empty()) std::printf("wrote %s\n", out.c_str());
+      }
+      return 0;
     }
     x = numeric_matrix(table.select(use));
     if (limit > 0 && limit < x.size(0)) x = x.slice(0, 0, limit);

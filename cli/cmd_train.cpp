@@ -63,21 +63,6 @@ torch::Device parse_device(const std::string& text) {
   return *device;
 }
 
-// Consecutive rows with the same value of `column` form one sequence. [S] lengths
-torch::Tensor run_lengths(const Column& column) {
-  std::vector<int64_t> lengths;
-  for (size_t i = 0; i < column.size(); ++i) {
-    const bool same = i > 0 && column.missing[i] == column.missing[i - 1] &&
-                      (column.missing[i] || column.values[i] == column.values[i - 1]);
-    if (same) {
-      ++lengths.back();
-    } else {
-      lengths.push_back(1);
-    }
-  }
-  return torch::tensor(lengths, torch::kLong);
-}
-
 // `train hmm --supervised`: a part-of-speech tagger from word/tag sentences.
 int train_tagger(const std::string& data, const std::string& out, const std::vector<std::string>& sets, bool json) {
   PosTaggerOptions o;
@@ -275,7 +260,7 @@ int run_train(int argc, char** argv) {
                 "--sequence-column and --state-column are for sequence models (hmm)", "model '", model_name,
                 "' does not take sequences");
     if (!sequence_column.empty()) {
-      ds.lengths = run_lengths(table.column(sequence_column));
+      ds.lengths = sequence_lengths(table.column(sequence_column));
       use.erase(std::remove(use.begin(), use.end(), sequence_column), use.end());
     }
     if (!state_column.empty()) {

@@ -317,6 +317,17 @@ TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
   expect_error({"train", "gmm", "--data", dir_.file("seq.csv"), "--sequence-column", "id", "--out",
                 dir_.file("g.gf")},
                "does not take sequences");
+  // Per-sequence scores equal the library's.
+  r = run_cli({"score", dir_.file("hmm.gf"), "--data", dir_.file("seq.csv"), "--columns", "x", "--sequence-column",
+               "id", "--out", dir_.file("seq_scores.csv"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto scored = nlohmann::json::parse(r.out);
+  EXPECT_EQ(scored["sequences"], 6);
+  auto table = read_table(dir_.file("seq.csv"), {});
+  auto lib = dynamic_cast<HiddenMarkovModel&>(*model).score_sequences(
+      numeric_matrix(table.select({"x"})), torch::full({6}, 20, torch::kLong));
+  EXPECT_NEAR(scored["total_log_likelihood"].get<double>(), lib.sum().item<double>(), 1e-9);
+  EXPECT_EQ(read_table(dir_.file("seq_scores.csv"), {}).n_rows(), 6u);
 
   // The tagger: word/tag sentences in, word/tag sentences out.
   test::write_text(dir_.file("tagged.txt"),
