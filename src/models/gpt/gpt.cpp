@@ -170,7 +170,8 @@ class GptTrainable : public train::Trainable {
   std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
   void set_training(bool on) override { net_.train(on); }
   torch::Tensor loss(const train::Batch& b) {
-    auto input = b.x.slice(1, 0, b.x.size(1) - 1), target = b.x.slice(1, 1, b.x.size(1));
+    auto x = b.x.to(net_.wte.device());  // windows stay on the CPU (a view of the text); batches travel
+    auto input = x.slice(1, 0, x.size(1) - 1), target = x.slice(1, 1, x.size(1));
     auto logits = net_.logits(input);  // [B, T, V]
     return torch::cross_entropy_loss(logits.reshape({-1, net_.vocab}), target.reshape({-1}));
   }
@@ -229,7 +230,9 @@ FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
   const int64_t vocab = options_.vocab_size > 0 ? options_.vocab_size : ids.max().item<int64_t>() + 1;
   GF_CHECK(options_.start_token < vocab, "start_token ", options_.start_token, " is outside the vocabulary of ",
            vocab, " tokens");
-  auto train_windows = windows(ids, options_.block_size, 1, "training").to(ctx.device);
+  // A view of the text on the CPU: materialising every offset's window on a device would copy the text
+  // block_size + 1 times.
+  auto train_windows = windows(ids, options_.block_size, 1, "training");
   net_.reset();
   auto net = std::make_shared<Net>(options_, vocab);
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
@@ -240,7 +243,7 @@ FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
   if (ctx.validation && ctx.validation->x.defined()) {
     auto vids = token_stream(ctx.validation->x, vocab, "validation");
     // Validation: non-overlapping windows, each token predicted once.
-    val = train::TrainData{windows(vids, options_.block_size, options_.block_size, "validation").to(ctx.device), {}};
+    val = train::TrainData{windows(vids, options_.block_size, options_.block_size, "validation"), {}};
   }
   report_ = train::run(trainable, {train_windows, {}}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "cross-entropy per token (nats, last logged)";
