@@ -12,6 +12,7 @@
 #include "genforge/eval/classifier.h"
 #include "genforge/eval/features.h"
 #include "genforge/eval/image.h"
+#include "genforge/eval/ppl.h"
 #include "genforge/eval/table.h"
 #include "genforge/eval/text.h"
 #include "genforge/registry.h"
@@ -359,10 +360,43 @@ int run_eval_classifier(int argc, char** argv) {
   return 0;
 }
 
+int run_eval_ppl(int argc, char** argv) {
+  CLI::App app("perceptual path length of a latent-variable model, on features of a network", "eval ppl");
+  std::string model_path, features = "fmnist";
+  eval::PplOptions o;
+  bool json = false;
+  CommonFlags common;
+  app.add_option("--model", model_path, "model with a latent space (.gf: vae, autoencoder, gan)")->required();
+  app.add_option("--features", features, "feature extractor (as eval image): fmnist, pixels, .gf encoder, .pt");
+  app.add_option("-n,--n", o.n, "interpolation paths");
+  app.add_option("--epsilon", o.epsilon, "step along a path");
+  app.add_option("--sampling", o.sampling, "full (t uniform) or end (t at the ends)");
+  app.add_option("--batch", o.batch_size, "paths per batch");
+  app.add_option("--seed", o.seed, "seed of the paths");
+  app.add_flag("--json", json, "print the result as JSON");
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  auto model = load_model(model_path);
+  auto extractor = eval::make_feature_extractor(features);
+  const auto r = eval::perceptual_path_length(*model, *extractor, o);
+  nlohmann::json j = {{"ppl", r.trimmed.mean}, {"std", r.trimmed.std}, {"paths", o.n}, {"kept", r.trimmed.kept},
+                      {"epsilon", o.epsilon}, {"sampling", o.sampling}, {"features", extractor->name()}};
+  if (json) {
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("perceptual path length %.4f (std %.4f; %lld of %lld paths kept; %s features, epsilon %g, %s)\n",
+                r.trimmed.mean, r.trimmed.std, static_cast<long long>(r.trimmed.kept), static_cast<long long>(o.n),
+                extractor->name().c_str(), o.epsilon, o.sampling.c_str());
+  }
+  return 0;
+}
+
 int run_eval(int argc, char** argv) {
   const std::string usage =
       "usage: genforge eval text  --hyp H --ref R [--ref R2 ...] [--metrics bleu,chrf] [--tokenize 13a]\n"
       "       genforge eval image --real R --fake F [--features pixels|file.pt] [--metrics fid,kid,is,prdc]\n"
+      "       genforge eval ppl   --model M.gf [--features fmnist|pixels|file.pt] [-n 1000] [--sampling full|end]\n"
       "       genforge eval classifier [--out data/fmnist-classifier.gf] [--epochs 2]\n"
       "       genforge eval table --real A.csv --synthetic B.csv [--holdout C.csv] [--metrics quality,detection,dcr,newrows]\n";
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
@@ -374,6 +408,7 @@ int run_eval(int argc, char** argv) {
   if (what == "image") return run_eval_image(argc - 1, argv + 1);
   if (what == "table") return run_eval_table(argc - 1, argv + 1);
   if (what == "classifier") return run_eval_classifier(argc - 1, argv + 1);
+  if (what == "ppl") return run_eval_ppl(argc - 1, argv + 1);
   throw InvalidArgument(msg("unknown evaluation '", what, "'"),
                         "use `genforge eval text`, `genforge eval image` or `genforge eval table`");
 }
