@@ -22,6 +22,7 @@ $GF sample "$OUT/dcgan/model.gf" --interpolate --steps 10 --rows 4 --seed 2 --ou
 # How good are the garments? FID / KID / IS / precision-recall in genforge's Fashion-MNIST classifier features.
 $GF eval image --real fashion-mnist:test --fake "$OUT/dcgan/model.gf" -n 2000 --features fmnist \
   --metrics fid,kid,is,prdc --kid-subset-size 500 --json > "$OUT/dcgan/eval.json"
+$GF eval ppl --model "$OUT/dcgan/model.gf" -n 1000 --features fmnist --json > "$OUT/dcgan/ppl.json"
 $GF train gmm --data "$DATA" --columns "$COLS" --config configs/gmm_penguins.json --out "$OUT/penguins.gf"
 $GF info "$OUT/penguins.gf" > "$OUT/model_info.json"
 $GF sample "$OUT/penguins.gf" -n 344 --seed 1 --out "$OUT/samples.csv"
@@ -37,6 +38,6 @@ echo "The jury said the quick brown fox jumped over the lazy dog ." > "$OUT/sent
 $GF tag "$OUT/tagger.gf" -i "$OUT/sentence.txt" --out "$OUT/sentence_tagged.txt"
 $GF train lda --data brown --min-df 5 --max-df 0.2 --set n_components=15 --set passes=60 --out "$OUT/topics.gf"
 $GF topics "$OUT/topics.gf" --data brown -n 8 > "$OUT/topics.txt"
-echo "demo: DCGAN in $OUT/dcgan/ (samples.png, interpolation.png, loss.png, samples/, model.gf, eval.json)"
+echo "demo: DCGAN in $OUT/dcgan/ (samples.png, interpolation.png, loss.png, samples/, model.gf, eval.json, ppl.json)"
 echo "demo: results in $OUT/ (penguins.gf, model_info.json, samples.csv, scores.csv, table_eval.json, data_vs_samples.png, beaks.png)"
 echo "demo: text in $OUT/ (tagger.gf, tagger_accuracy.json, sentence_tagged.txt, topics.gf, topics.txt)"
