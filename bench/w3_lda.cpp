@@ -3,7 +3,7 @@
 // gamma_threshold 1e-3, symmetric alpha = eta = 1/K, decay 0.5, offset 1. Timed: fit(). Reported: held-out
 // perplexity in gensim's convention (2^-bound per word) and the document-bound convention, UMass coherence of the
 // top-10 words on the training documents (the peer's lda_util definition), NPMI.
-// Usage: gf_bench_w3_lda BENCH_DATA_DIR THREADS [PASSES [SEED]]
+// Usage: gf_bench_w3_lda BENCH_DATA_DIR THREADS [PASSES [SEED [vb|gibbs]]]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -45,8 +45,8 @@ gf::Dataset as_dataset(const std::vector<std::vector<int64_t>>& docs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 5) {
-    std::fprintf(stderr, "usage: %s BENCH_DATA_DIR THREADS [PASSES [SEED]]\n", argv[0]);
+  if (argc < 3 || argc > 6) {
+    std::fprintf(stderr, "usage: %s BENCH_DATA_DIR THREADS [PASSES [SEED [vb|gibbs]]]\n", argv[0]);
     return 2;
   }
   const std::string dir = argv[1];
@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
   o.n_features = vocab;
   o.passes = argc >= 4 ? std::atoll(argv[3]) : 10;
   if (argc >= 5) o.seed = std::atoll(argv[4]);
+  if (argc >= 6 && std::string(argv[5]) == "gibbs") {  // collapsed Gibbs: PASSES is the number of sweeps
+    o.algorithm = "gibbs";
+    o.sweeps = o.passes;
+  }
   gf::LatentDirichletAllocation lda(o);
   gf::FitContext ctx;
   ctx.progress = false;
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
   const auto umass = gf::eval::umass_coherence(tops, train);
   const auto npmi = gf::eval::npmi_coherence(tops, train);
   nlohmann::json out = {{"threads", gf::threads()},
+                        {"algorithm", o.algorithm},
                         {"passes", o.passes},
                         {"vocab", vocab},
                         {"fit_s", fit_s},

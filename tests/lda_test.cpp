@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
@@ -55,6 +56,57 @@ void check_against_gensim(const std::string& variant, bool learn_alpha) {
 TEST(Lda, VariationalBayesMatchesGensim) { check_against_gensim("symmetric", false); }
 
 TEST(Lda, LearnedAsymmetricAlphaMatchesGensimAuto) { check_against_gensim("auto", true); }
+
+// 4 topics over 40 words, each on its own 10 words; documents mix one or two topics.
+Dataset planted_corpus() {
+  auto gen = make_generator(11);
+  std::vector<std::vector<int64_t>> docs;
+  for (int d = 0; d < 200; ++d) {
+    const int64_t a = d % 4, b = (d / 4) % 4;
+    std::vector<int64_t> doc;
+    for (int i = 0; i < 60; ++i) {
+      const int64_t topic = torch::rand({1}, gen).item<double>() < 0.7 ? a : b;
+      doc.push_back(topic * 10 + static_cast<int64_t>(torch::randint(10, {1}, gen).item<int64_t>()));
+    }
+    docs.push_back(doc);
+  }
+  return documents(docs);
+}
+
+void expect_planted_topics(const LatentDirichletAllocation& lda) {
+  std::set<int64_t> found;
+  for (const auto& top : lda.top_words(10)) {
+    std::set<int64_t> blocks;
+    for (int64_t w : top) blocks.insert(w / 10);
+    EXPECT_EQ(blocks.size(), 1u) << "a topic mixes planted topics";
+    found.insert(*blocks.begin());
+  }
+  EXPECT_EQ(found.size(), 4u);
+}
+
+TEST(Lda, CollapsedGibbsRecoversPlantedTopicsDeterministically) {
+  LdaOptions o;
+  o.algorithm = "gibbs";
+  o.n_components = 4;
+  o.sweeps = 100;
+  LatentDirichletAllocation a(o), b(o);
+  auto data = planted_corpus();
+  auto report = a.fit(data, quiet());
+  b.fit(data, quiet());
+  expect_planted_topics(a);
+  EXPECT_TRUE(torch::equal(a.lambda(), b.lambda()));  // same seed, same chain
+  // The collapsed log-likelihood rises from the random start.
+  EXPECT_GT(report.history.back(), report.history.front() + 1000);
+  // Each topic's counts sum to its tokens: 12,000 tokens in all, plus eta per entry.
+  EXPECT_NEAR((a.lambda() - 0.25).sum().item<double>(), 12000.0, 1e-6);
+  LdaOptions vb;
+  vb.n_components = 4;
+  vb.passes = 30;
+  LatentDirichletAllocation v(vb);
+  v.fit(data, quiet());
+  const double pg = a.perplexity(data.x, data.lengths).perplexity, pv = v.perplexity(data.x, data.lengths).perplexity;
+  EXPECT_LT(std::abs(pg - pv) / pv, 0.05) << pg << " vs " << pv;  // both near the planted model's
+}
 
 TEST(Lda, RecoversPlantedTopics) {
   // 4 topics over 40 words, each on its own 10 words; documents mix one or two topics.

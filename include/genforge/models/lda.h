@@ -1,4 +1,6 @@
-// Latent Dirichlet allocation (Blei et al. 2003) fitted by variational Bayes (Hoffman et al. 2010) over the whole
+// Latent Dirichlet allocation (Blei et al. 2003) fitted by collapsed Gibbs sampling (Griffiths & Steyvers 2004, with
+// SparseLDA's bucket sampler, Yao et al. 2009: topics = final counts + eta) or by variational Bayes (Hoffman et al.
+// 2010, the default) over the whole
 // corpus per pass, with gensim's update rules (Lee-Seung form of the per-document updates, learning rate
 // (offset + pass + [pass > 0])^-decay, optional learned asymmetric alpha by Newton steps), written for speed: the
 // per-document E-step runs in parallel and the sufficient statistics are added in document order.
@@ -15,6 +17,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,8 @@
 namespace gf {
 
 struct LdaOptions {
+  std::string algorithm = "vb";     // vb (variational Bayes, as gensim) | gibbs (collapsed Gibbs, SparseLDA sampler)
+  int64_t sweeps = 200;             // gibbs: passes of the sampler over every token
   int64_t n_components = 10;        // topics K
   int64_t n_features = 0;           // vocabulary size V (0: largest word id in the data + 1)
   double alpha = 0;                 // symmetric document-topic prior (0: 1/K)
@@ -89,6 +94,11 @@ class LatentDirichletAllocation : public Model {
   void load_state(const TensorMap& tensors) override;
 
  private:
+  // Schema, training bound, validation and timing shared by both algorithms.
+  FitReport finish_fit(FitReport report, const Dataset& train, const FitContext& ctx,
+                       std::chrono::steady_clock::time_point started, int64_t v, int64_t d_count, int64_t n_words,
+                       double eta);
+
   LdaOptions options_;
   torch::Tensor sstats_init_;
   torch::Tensor lambda_, alpha_;  // [K, V] float64, [K]

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "../hmm/hmm_internal.h"
+#include "gibbs.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
@@ -19,6 +20,8 @@
 namespace gf {
 
 void LdaOptions::validate() const {
+  GF_CHECK(algorithm == "vb" || algorithm == "gibbs", "algorithm must be vb or gibbs, got '", algorithm, "'");
+  GF_CHECK(sweeps >= 1, "sweeps must be at least 1, got ", sweeps);
   GF_CHECK(n_components >= 1, "n_components (topics) must be at least 1, got ", n_components);
   GF_CHECK(n_features >= 0, "n_features must be 0 (from the data) or the vocabulary size, got ", n_features);
   GF_CHECK(alpha >= 0 && eta >= 0, "alpha and eta must be positive (0: 1/K), got ", alpha, " and ", eta);
@@ -33,7 +36,9 @@ void LdaOptions::validate() const {
 const OptionTable<LdaOptions>& LatentDirichletAllocation::option_table() {
   static const OptionTable<LdaOptions> table = [] {
     OptionTable<LdaOptions> t("lda");
-    t.add("n_components", &LdaOptions::n_components, "number of topics")
+    t.add("algorithm", &LdaOptions::algorithm, "variational Bayes or collapsed Gibbs sampling", {"vb", "gibbs"})
+        .add("sweeps", &LdaOptions::sweeps, "gibbs: sampler passes over every token")
+        .add("n_components", &LdaOptions::n_components, "number of topics")
         .add("n_features", &LdaOptions::n_features, "vocabulary size (0: largest word id + 1)")
         .add("alpha", &LdaOptions::alpha, "symmetric document-topic prior (0: 1/K)")
         .add("learn_alpha", &LdaOptions::learn_alpha, "learn an asymmetric alpha (Newton steps, gensim's 'auto')")
@@ -331,6 +336,31 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
   const double eta = o.eta > 0 ? o.eta : 1.0 / static_cast<double>(k);
   std::vector<double> alpha(static_cast<size_t>(k), alpha0);
   at::Generator gen = make_generator(static_cast<uint64_t>(o.seed));
+  if (o.algorithm == "gibbs") {
+    // Tokens from the bags (order within a document does not matter to LDA).
+    std::vector<int64_t> tokens, offsets{0};
+    for (int64_t d = 0; d < d_count; ++d) {
+      for (int64_t j = bags.offsets[static_cast<size_t>(d)]; j < bags.offsets[static_cast<size_t>(d) + 1]; ++j) {
+        tokens.insert(tokens.end(), static_cast<size_t>(bags.counts[static_cast<size_t>(j)]), bags.ids[static_cast<size_t>(j)]);
+      }
+      offsets.push_back(static_cast<int64_t>(tokens.size()));
+    }
+    std::optional<Progress> bar;
+    if (ctx.progress) bar.emplace("lda collapsed Gibbs", o.sweeps, "sweep");
+    auto result = lda::collapsed_gibbs(tokens, offsets, k, v, alpha0, eta, o.sweeps, static_cast<uint64_t>(o.seed),
+                                       [&](int64_t s, double ll) {
+                                         if (bar) bar->update(s + 1, msg("log p(w | z) ", ll));
+                                       });
+    if (bar) bar->finish();
+    lambda_ = result.topic_word + eta;
+    alpha_ = at::full({k}, alpha0, at::kDouble);
+    FitReport report;
+    report.history = result.log_likelihood;
+    report.n_iter = o.sweeps;
+    report.extra["history"] = "log p(words | topic assignments) after each sweep (nats)";
+    return finish_fit(report, train, ctx, started, v, d_count,
+                      static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0)), eta);
+  }
   at::Tensor sstats;  // [K, V]
   if (sstats_init_.defined()) {
     GF_CHECK(sstats_init_.sizes() == at::IntArrayRef({k, v}), "sstats must have shape [", k, ", ", v, "], got ",
@@ -372,18 +402,25 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
     report.n_iter = pass + 1;
     if (bar) bar->update(pass + 1, msg("documents converged ", converged, "/", d_count));
   }
+  if (bar) bar->finish();
   lambda_ = sstats + eta;
   alpha_ = at::tensor(alpha, at::kDouble);
+  report.extra["history"] = "fraction of documents whose variational iterations converged, per pass";
+  return finish_fit(report, train, ctx, started, v, d_count,
+                      static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0)), eta);
+}
+
+FitReport LatentDirichletAllocation::finish_fit(FitReport report, const Dataset& train, const FitContext& ctx,
+                                                std::chrono::steady_clock::time_point started, int64_t v,
+                                                int64_t d_count, int64_t n_words, double eta) {
   schema_ = {{"data_kind", "documents"}, {"n_features", v}};
   // Training bound with the final topics (a fresh E-step, as gensim's bound does).
-  auto bound = score_documents(train.x, train.lengths).sum().item<double>();
-  if (bar) bar->finish(msg("bound ", bound));
+  const double bound = score_documents(train.x, train.lengths).sum().item<double>();
   report.converged = true;
   report.objective = bound + topic_bound(lambda_, eta);
   report.objective_name = "variational bound on log p(corpus) (nats)";
-  report.extra["history"] = "fraction of documents whose variational iterations converged, per pass";
   report.extra["n_documents"] = d_count;
-  report.extra["n_words"] = static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0));
+  report.extra["n_words"] = n_words;
   if (ctx.validation && ctx.validation->x.defined()) {
     auto p = perplexity(ctx.validation->x, ctx.validation->lengths);
     report.extra["validation_perplexity"] = p.perplexity;
