@@ -28,7 +28,7 @@ Dataset documents(const std::vector<std::vector<int64_t>>& docs) {
   return ds;
 }
 
-void check_against_gensim(const std::string& variant, bool learn_alpha) {
+void check_against_gensim(const std::string& variant, bool learn_alpha, int64_t chunksize = 0) {
   auto g = test::read_json(test::source_path("tests/reference/lda_golden.json"));
   auto train = documents(g["train"].get<std::vector<std::vector<int64_t>>>());
   auto test_docs = documents(g["test"].get<std::vector<std::vector<int64_t>>>());
@@ -39,6 +39,7 @@ void check_against_gensim(const std::string& variant, bool learn_alpha) {
   o.doc_init = "ones";
   o.gamma_warm_start = false;
   o.learn_alpha = learn_alpha;
+  o.chunksize = chunksize;
   LatentDirichletAllocation lda(o);
   lda.set_init("sstats", test::tensor_from_json(g["sstats0"]));
   lda.fit(train, quiet());
@@ -56,6 +57,8 @@ void check_against_gensim(const std::string& variant, bool learn_alpha) {
 TEST(Lda, VariationalBayesMatchesGensim) { check_against_gensim("symmetric", false); }
 
 TEST(Lda, LearnedAsymmetricAlphaMatchesGensimAuto) { check_against_gensim("auto", true); }
+
+TEST(Lda, OnlineUpdatesEveryChunkMatchGensim) { check_against_gensim("online_chunks_of_12", false, 12); }
 
 // 4 topics over 40 words, each on its own 10 words; documents mix one or two topics.
 Dataset planted_corpus() {

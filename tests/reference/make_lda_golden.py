@@ -6,7 +6,7 @@ topics (each topic puts 90 % of its mass on its own 10 words); 8 more documents 
 statistics: RandomState(9).gamma(100, 1/100, (3, 30)). gensim runs in float64 with its per-document random starts
 replaced by ones (genforge's doc_init=ones), 4 passes, chunk = whole corpus, symmetric alpha = eta = 1/3, and
 alpha='auto' for a second model. Recorded: lambda after fitting, the held-out per-word bound (log_perplexity) and
-the document topic mixtures of the held-out documents.
+the document topic mixtures of the held-out documents; a third model updates online every 12 documents.
 Run: /usr/bin/python3 tests/reference/make_lda_golden.py > tests/reference/lda_golden.json
 """
 import json
@@ -41,9 +41,9 @@ class Ones:
         return np.ones(size)
 
 
-def fit(alpha):
+def fit(alpha, chunksize=2000):
     lda = LdaModel(id2word={i: str(i) for i in range(V)}, num_topics=K, passes=4, iterations=50, alpha=alpha,
-                   eval_every=None, dtype=np.float64, random_state=0)
+                   eval_every=None, dtype=np.float64, random_state=0, chunksize=chunksize)
     lda.random_state = Ones()
     lda.state.sstats[...] = sstats0
     lda.expElogbeta = np.exp(lda.state.get_Elogbeta() * 0 + __import__("gensim").matutils.dirichlet_expectation(sstats0))
@@ -55,4 +55,4 @@ def fit(alpha):
 
 
 print(json.dumps({"train": train, "test": test, "sstats0": sstats0.tolist(), "symmetric": fit("symmetric"),
-                  "auto": fit("auto")}, indent=1))
+                  "auto": fit("auto"), "online_chunks_of_12": fit("symmetric", chunksize=12)}, indent=1))

@@ -34,7 +34,8 @@ struct LdaOptions {
   double alpha = 0;                 // symmetric document-topic prior (0: 1/K)
   bool learn_alpha = false;         // learn an asymmetric alpha (gensim's alpha='auto': Newton steps)
   double eta = 0;                   // symmetric topic-word prior (0: 1/K)
-  int64_t passes = 10;              // passes over the corpus (one topic update each)
+  int64_t passes = 10;              // passes over the corpus
+  int64_t chunksize = 0;            // vb: documents per topic update, online VB (0: the whole corpus, batch VB)
   int64_t iterations = 50;          // most per-document variational iterations
   double gamma_threshold = 1e-3;    // a document's iterations stop when mean |change of gamma| < this
   double decay = 0.5;               // learning rate (offset + pass + [pass > 0])^-decay

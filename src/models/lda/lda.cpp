@@ -22,6 +22,7 @@ namespace gf {
 void LdaOptions::validate() const {
   GF_CHECK(algorithm == "vb" || algorithm == "gibbs", "algorithm must be vb or gibbs, got '", algorithm, "'");
   GF_CHECK(sweeps >= 1, "sweeps must be at least 1, got ", sweeps);
+  GF_CHECK(chunksize >= 0, "chunksize must be 0 (the whole corpus) or positive, got ", chunksize);
   GF_CHECK(n_components >= 1, "n_components (topics) must be at least 1, got ", n_components);
   GF_CHECK(n_features >= 0, "n_features must be 0 (from the data) or the vocabulary size, got ", n_features);
   GF_CHECK(alpha >= 0 && eta >= 0, "alpha and eta must be positive (0: 1/K), got ", alpha, " and ", eta);
@@ -44,6 +45,7 @@ const OptionTable<LdaOptions>& LatentDirichletAllocation::option_table() {
         .add("learn_alpha", &LdaOptions::learn_alpha, "learn an asymmetric alpha (Newton steps, gensim's 'auto')")
         .add("eta", &LdaOptions::eta, "symmetric topic-word prior (0: 1/K)")
         .add("passes", &LdaOptions::passes, "passes over the corpus")
+        .add("chunksize", &LdaOptions::chunksize, "vb: documents per topic update (online VB; 0: the whole corpus)")
         .add("iterations", &LdaOptions::iterations, "most variational iterations per document")
         .add("gamma_threshold", &LdaOptions::gamma_threshold, "per-document convergence threshold")
         .add("decay", &LdaOptions::decay, "learning-rate decay kappa")
@@ -123,6 +125,18 @@ Bags make_bags(const at::Tensor& x_in, const at::Tensor& lengths, int64_t vocab)
     b.words.push_back(static_cast<double>(offsets[d + 1] - offsets[d]));
   }
   return b;
+}
+
+// Documents [d0, d1) of a corpus as their own bags.
+Bags slice_bags(const Bags& b, int64_t d0, int64_t d1) {
+  Bags out;
+  const int64_t e0 = b.offsets[static_cast<size_t>(d0)], e1 = b.offsets[static_cast<size_t>(d1)];
+  out.ids.assign(b.ids.begin() + e0, b.ids.begin() + e1);
+  out.counts.assign(b.counts.begin() + e0, b.counts.begin() + e1);
+  out.offsets.clear();
+  for (int64_t d = d0; d <= d1; ++d) out.offsets.push_back(b.offsets[static_cast<size_t>(d)] - e0);
+  out.words.assign(b.words.begin() + d0, b.words.begin() + d1);
+  return out;
 }
 
 // exp(E[log beta]) stored word-major: [V][K].
@@ -374,30 +388,44 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
   FitReport report;
   std::optional<Progress> bar;
   if (ctx.progress) bar.emplace("lda variational Bayes", o.passes, "pass");
-  EStep es;
+  // Online variational Bayes (Hoffman et al. 2010) as gensim runs it: the corpus in chunks, one topic update per
+  // chunk with rho = (offset + pass + updates / chunksize)^-decay, the chunk's statistics scaled to the corpus
+  // (D / chunk documents); updates are counted in the first pass only. One chunk = batch VB.
+  const int64_t chunk = o.chunksize > 0 ? std::min(o.chunksize, d_count) : d_count;
+  std::vector<Bags> chunks;
+  for (int64_t c0 = 0; c0 < d_count; c0 += chunk) chunks.push_back(slice_bags(bags, c0, std::min(d_count, c0 + chunk)));
+  std::vector<std::vector<double>> last_gamma(chunks.size());
+  double num_updates = 0;
   for (int64_t pass = 0; pass < o.passes; ++pass) {
     log::ScopedTimer timer("lda.pass");
-    const double rho = std::pow(o.offset + static_cast<double>(pass) + (pass > 0 ? 1.0 : 0.0), -o.decay);
     int64_t converged = 0;
-    // Each pass starts the documents where the previous one left them (gamma_warm_start), or afresh as gensim.
-    std::vector<double> start = (o.gamma_warm_start && pass > 0) ? es.gamma : initial_gamma(d_count, k, o, gen);
-    es = e_step(bags, eb, k, alpha, start, o, &converged);
-    if (o.learn_alpha) update_alpha(alpha, es.gamma, d_count, k, rho);
-    // Sufficient statistics sum_d n_dw phi_dwk, added in document order (deterministic for any thread count).
-    std::vector<double> stats(static_cast<size_t>(v * k), 0.0);  // word-major
-    for (int64_t d = 0; d < d_count; ++d) {
-      const double* et = es.exp_elog_theta.data() + d * k;
-      for (int64_t j = bags.offsets[static_cast<size_t>(d)]; j < bags.offsets[static_cast<size_t>(d) + 1]; ++j) {
-        double* s = stats.data() + bags.ids[static_cast<size_t>(j)] * k;
-        const double r = es.ratio[static_cast<size_t>(j)];
-        for (int64_t t = 0; t < k; ++t) s[t] += et[t] * r;
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const Bags& cb = chunks[c];
+      const int64_t nd = cb.size();
+      const double rho = std::pow(o.offset + static_cast<double>(pass) + num_updates / static_cast<double>(chunk), -o.decay);
+      int64_t chunk_converged = 0;
+      // Each pass starts the documents where the previous one left them (gamma_warm_start), or afresh as gensim.
+      std::vector<double> start = (o.gamma_warm_start && pass > 0) ? last_gamma[c] : initial_gamma(nd, k, o, gen);
+      EStep es = e_step(cb, eb, k, alpha, start, o, &chunk_converged);
+      converged += chunk_converged;
+      if (o.learn_alpha) update_alpha(alpha, es.gamma, nd, k, rho);
+      // Sufficient statistics sum_d n_dw phi_dwk, added in document order (deterministic for any thread count).
+      std::vector<double> stats(static_cast<size_t>(v * k), 0.0);  // word-major
+      for (int64_t d = 0; d < nd; ++d) {
+        const double* et = es.exp_elog_theta.data() + d * k;
+        for (int64_t j = cb.offsets[static_cast<size_t>(d)]; j < cb.offsets[static_cast<size_t>(d) + 1]; ++j) {
+          double* st = stats.data() + cb.ids[static_cast<size_t>(j)] * k;
+          const double r = es.ratio[static_cast<size_t>(j)];
+          for (int64_t t = 0; t < k; ++t) st[t] += et[t] * r;
+        }
       }
+      for (size_t i = 0; i < stats.size(); ++i) stats[i] *= eb[i];
+      auto fresh = at::from_blob(stats.data(), {v, k}, at::kDouble).t().contiguous();  // [K, V]
+      sstats = (1.0 - rho) * sstats + rho * (static_cast<double>(d_count) / static_cast<double>(nd)) * fresh;
+      if (pass == 0) num_updates += static_cast<double>(nd);
+      eb = exp_elog_beta_word_major(sstats + eta);
+      last_gamma[c] = std::move(es.gamma);
     }
-    for (size_t i = 0; i < stats.size(); ++i) stats[i] *= eb[i];
-    auto fresh = at::from_blob(stats.data(), {v, k}, at::kDouble).t().contiguous();  // [K, V]
-    sstats = (1.0 - rho) * sstats + rho * fresh;
-    auto lambda = sstats + eta;
-    eb = exp_elog_beta_word_major(lambda);
     report.history.push_back(static_cast<double>(converged) / static_cast<double>(d_count));
     report.n_iter = pass + 1;
     if (bar) bar->update(pass + 1, msg("documents converged ", converged, "/", d_count));
