@@ -51,5 +51,21 @@ TEST(Tokenizers, BytePairEncodingLearnsTheMostFrequentPairsFirstAndRoundTrips) {
   EXPECT_THROW(tokenizer_from_json({{"kind", "wordpiece"}}), ModelFileError);
 }
 
+TEST(Tokenizers, UnigramLanguageModelKeepsTheLikelyPiecesAndRoundTrips) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "the cat and the dog and the bird sat on the mat\n";
+  auto t = train_unigram_tokenizer(text, 270);
+  EXPECT_EQ(t->size(), 270);
+  // Frequent words are single tokens.
+  EXPECT_EQ(t->encode(" the").size(), 1u);
+  EXPECT_EQ(t->encode("the cat and the dog\n").size(), 6u);  // the, ' cat', ' and', ' the', ' dog', '\n'
+  const std::string other = "a cow\n\n  on\xc3\xa9 the  mat\t";
+  EXPECT_EQ(t->decode(t->encode(other)), other);
+  auto again = tokenizer_from_json(t->to_json());
+  EXPECT_EQ(again->encode(other), t->encode(other));
+  EXPECT_EQ(again->kind(), "unigram");
+  EXPECT_THROW(train_unigram_tokenizer(text, 10), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace gf

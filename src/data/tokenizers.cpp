@@ -1,6 +1,8 @@
 #include "genforge/data/tokenizers.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -117,6 +119,122 @@ class BpeTokens : public Tokenizer {
   std::unordered_map<uint64_t, int64_t> rank_;
 };
 
+
+// Unigram language-model tokens (Kudo 2018): each piece of text is split into the vocabulary's tokens along the
+// most probable segmentation (Viterbi over byte positions). Ids 0..255 are the single bytes (never pruned), so any
+// text can be encoded; later ids are learned multi-byte tokens.
+class UnigramTokens : public Tokenizer {
+ public:
+  UnigramTokens(std::vector<std::string> tokens, std::vector<double> log_probs)
+      : tokens_(std::move(tokens)), logp_(std::move(log_probs)) {
+    GF_CHECK_AS(ModelFileError, tokens_.size() == logp_.size() && tokens_.size() >= 256, "train the model again",
+                "the stored unigram vocabulary is damaged");
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      GF_CHECK_AS(ModelFileError, i >= 256 || (tokens_[i].size() == 1 && static_cast<unsigned char>(tokens_[i][0]) == i),
+                  "train the model again", "the stored unigram vocabulary is damaged (byte token ", i, ")");
+      index_[tokens_[i]] = static_cast<int64_t>(i);
+      max_len_ = std::max(max_len_, tokens_[i].size());
+    }
+  }
+  std::string kind() const override { return "unigram"; }
+  int64_t size() const override { return static_cast<int64_t>(tokens_.size()); }
+  int64_t newline_id() const override { return '\n'; }
+  std::vector<int64_t> encode(const std::string& text, const std::string&) const override {
+    std::vector<int64_t> out;
+    std::unordered_map<std::string, std::vector<int64_t>> cache;
+    for (const auto& p : pieces(text)) {
+      auto it = cache.find(p);
+      if (it == cache.end()) it = cache.emplace(p, viterbi(p)).first;
+      out.insert(out.end(), it->second.begin(), it->second.end());
+    }
+    return out;
+  }
+  std::string decode(const std::vector<int64_t>& ids) const override {
+    std::string out;
+    for (int64_t id : ids) {
+      GF_CHECK(id >= 0 && id < size(), "token id ", id, " is outside the vocabulary of ", size());
+      out += tokens_[static_cast<size_t>(id)];
+    }
+    return out;
+  }
+  nlohmann::json to_json() const override {
+    std::vector<std::string> learned(tokens_.begin() + 256, tokens_.end());
+    return {{"kind", "unigram"}, {"tokens", learned}, {"log_probs", logp_}};
+  }
+  // The most probable segmentation of one piece into tokens (without token `excluded`, when given).
+  std::vector<int64_t> viterbi(const std::string& p, int64_t excluded = -1) const {
+    const size_t n = p.size();
+    std::vector<double> best(n + 1, -std::numeric_limits<double>::infinity());
+    std::vector<int64_t> from(n + 1, -1), token(n + 1, -1);
+    best[0] = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(best[i])) continue;
+      for (size_t len = 1; len <= std::min(max_len_, n - i); ++len) {
+        auto it = index_.find(p.substr(i, len));
+        if (it == index_.end() || it->second == excluded) continue;
+        const double sc = best[i] + logp_[static_cast<size_t>(it->second)];
+        if (sc > best[i + len]) {
+          best[i + len] = sc;
+          from[i + len] = static_cast<int64_t>(i);
+          token[i + len] = it->second;
+        }
+      }
+    }
+    std::vector<int64_t> out;
+    for (int64_t at = static_cast<int64_t>(n); at > 0; at = from[static_cast<size_t>(at)]) {
+      out.push_back(token[static_cast<size_t>(at)]);
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+
+ private:
+  std::vector<std::string> tokens_;
+  std::vector<double> logp_;
+  std::unordered_map<std::string, int64_t> index_;
+  size_t max_len_ = 1;
+};
+
+// Expected token counts of a piece under the unigram model (forward-backward over its byte lattice), added with
+// weight `count`; returns the piece's log-likelihood.
+double expected_counts(const std::string& p, double count, const std::unordered_map<std::string, int64_t>& index,
+                       const std::vector<double>& logp, size_t max_len, std::vector<double>& counts) {
+  const size_t n = p.size();
+  const double neg = -std::numeric_limits<double>::infinity();
+  std::vector<double> alpha(n + 1, neg), beta(n + 1, neg);
+  auto lse = [](double a, double b) {
+    if (a == -std::numeric_limits<double>::infinity()) return b;
+    if (b == -std::numeric_limits<double>::infinity()) return a;
+    const double m = std::max(a, b);
+    return m + std::log(std::exp(a - m) + std::exp(b - m));
+  };
+  std::vector<std::vector<std::pair<size_t, int64_t>>> edges(n);  // start -> (length, token)
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t len = 1; len <= std::min(max_len, n - i); ++len) {
+      auto it = index.find(p.substr(i, len));
+      if (it != index.end()) edges[i].emplace_back(len, it->second);
+    }
+  }
+  alpha[0] = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (alpha[i] == neg) continue;
+    for (const auto& [len, t] : edges[i]) alpha[i + len] = lse(alpha[i + len], alpha[i] + logp[static_cast<size_t>(t)]);
+  }
+  beta[n] = 0;
+  for (size_t i = n; i-- > 0;) {
+    for (const auto& [len, t] : edges[i]) beta[i] = lse(beta[i], logp[static_cast<size_t>(t)] + beta[i + len]);
+  }
+  const double z = alpha[n];
+  for (size_t i = 0; i < n; ++i) {
+    if (alpha[i] == neg) continue;
+    for (const auto& [len, t] : edges[i]) {
+      counts[static_cast<size_t>(t)] += count * std::exp(alpha[i] + logp[static_cast<size_t>(t)] + beta[i + len] - z);
+    }
+  }
+  return z * count;
+}
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> train_bpe_tokenizer(const std::string& text, int64_t vocab_size) {
@@ -165,6 +283,89 @@ std::unique_ptr<Tokenizer> train_bpe_tokenizer(const std::string& text, int64_t 
   return std::make_unique<BpeTokens>(std::move(merges));
 }
 
+std::unique_ptr<Tokenizer> train_unigram_tokenizer(const std::string& text, int64_t vocab_size) {
+  GF_CHECK(vocab_size >= 257, "a unigram vocabulary holds the 256 bytes and at least one more token: vocab_size >= ",
+           "257, got ", vocab_size);
+  GF_CHECK_AS(DataError, !text.empty(), "give some text", "the text to train a tokenizer on is empty");
+  constexpr size_t kMaxLen = 16;
+  std::unordered_map<std::string, int64_t> piece_counts;
+  for (const auto& p : pieces(text)) piece_counts[p] += 1;
+  std::vector<std::pair<std::string, int64_t>> corpus(piece_counts.begin(), piece_counts.end());
+  std::sort(corpus.begin(), corpus.end());
+  // Seed vocabulary: the bytes, and the most frequent multi-byte substrings of the pieces (by count x length).
+  std::unordered_map<std::string, double> sub;
+  for (const auto& [p, c] : corpus) {
+    for (size_t i = 0; i < p.size(); ++i) {
+      for (size_t len = 2; len <= std::min(kMaxLen, p.size() - i); ++len) sub[p.substr(i, len)] += static_cast<double>(c);
+    }
+  }
+  std::vector<std::pair<std::string, double>> seeds;
+  for (const auto& [s, c] : sub) {
+    if (c >= 2) seeds.emplace_back(s, c * static_cast<double>(s.size()));
+  }
+  std::sort(seeds.begin(), seeds.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  const size_t seed_size = static_cast<size_t>(std::max<int64_t>(4 * vocab_size, 2000));
+  if (seeds.size() > seed_size) seeds.resize(seed_size);
+  std::vector<std::string> tokens;
+  std::vector<double> logp;
+  for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, static_cast<char>(b)));
+  for (const auto& s : seeds) tokens.push_back(s.first);
+  double total = 0;
+  for (const auto& s : seeds) total += s.second;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    logp.push_back(i < 256 ? std::log(1e-6) : std::log(seeds[i - 256].second / total));
+  }
+  auto index_of = [](const std::vector<std::string>& t) {
+    std::unordered_map<std::string, int64_t> idx;
+    for (size_t i = 0; i < t.size(); ++i) idx[t[i]] = static_cast<int64_t>(i);
+    return idx;
+  };
+  // EM, then prune the tokens whose removal costs the corpus the least likelihood, until vocab_size remain.
+  while (true) {
+    for (int em = 0; em < 2; ++em) {
+      const auto idx = index_of(tokens);
+      std::vector<double> counts(tokens.size(), 0.0);
+      for (const auto& [p, c] : corpus) expected_counts(p, static_cast<double>(c), idx, logp, kMaxLen, counts);
+      double sum = 0;
+      for (size_t i = 0; i < counts.size(); ++i) sum += counts[i] + (i < 256 ? 1e-3 : 0.0);
+      for (size_t i = 0; i < counts.size(); ++i) {
+        const double ci = counts[i] + (i < 256 ? 1e-3 : 0.0);  // bytes stay possible
+        logp[i] = ci > 0 ? std::log(ci / sum) : -1e9;
+      }
+    }
+    if (static_cast<int64_t>(tokens.size()) <= vocab_size) break;
+    // Loss of each learned token: its expected count times the drop from its own probability to that of its best
+    // segmentation without it (SentencePiece's approximation).
+    const auto idx = index_of(tokens);
+    std::vector<double> counts(tokens.size(), 0.0);
+    for (const auto& [p, c] : corpus) expected_counts(p, static_cast<double>(c), idx, logp, kMaxLen, counts);
+    UnigramTokens model(tokens, logp);
+    std::vector<std::pair<double, size_t>> loss;
+    for (size_t i = 256; i < tokens.size(); ++i) {
+      double alt_lp = 0;
+      for (int64_t t : model.viterbi(tokens[i], static_cast<int64_t>(i))) alt_lp += logp[static_cast<size_t>(t)];
+      loss.emplace_back(counts[i] * (logp[i] - alt_lp), i);
+    }
+    std::sort(loss.begin(), loss.end());
+    const size_t excess = tokens.size() - static_cast<size_t>(vocab_size);
+    const size_t drop = std::min(excess, std::max<size_t>(1, (tokens.size() - 256) / 5));
+    std::vector<bool> gone(tokens.size(), false);
+    for (size_t r = 0; r < drop; ++r) gone[loss[r].second] = true;
+    std::vector<std::string> kept_tokens;
+    std::vector<double> kept_logp;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (gone[i]) continue;
+      kept_tokens.push_back(tokens[i]);
+      kept_logp.push_back(logp[i]);
+    }
+    tokens.swap(kept_tokens);
+    logp.swap(kept_logp);
+  }
+  return std::make_unique<UnigramTokens>(std::move(tokens), std::move(logp));
+}
+
 std::unique_ptr<Tokenizer> train_char_tokenizer(const std::string& text) {
   return std::make_unique<CharTokens>(CharTokenizer::build(text));
 }
@@ -174,6 +375,12 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
     const std::string kind = j.at("kind").get<std::string>();
     if (kind == "char") return std::make_unique<CharTokens>(CharTokenizer::from_bytes(j.at("bytes").get<std::vector<int>>()));
     if (kind == "bpe") return std::make_unique<BpeTokens>(j.at("merges").get<std::vector<std::pair<int64_t, int64_t>>>());
+    if (kind == "unigram") {
+      std::vector<std::string> tokens;
+      for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, static_cast<char>(b)));
+      for (const auto& t : j.at("tokens").get<std::vector<std::string>>()) tokens.push_back(t);
+      return std::make_unique<UnigramTokens>(std::move(tokens), j.at("log_probs").get<std::vector<double>>());
+    }
     throw ModelFileError(msg("unknown tokenizer kind '", kind, "' in the model"), "train the model again");
   } catch (const nlohmann::json::exception& e) {
     throw ModelFileError(msg("the model's tokenizer record is damaged: ", e.what()), "train the model again");
