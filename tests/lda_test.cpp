@@ -112,32 +112,13 @@ TEST(Lda, CollapsedGibbsRecoversPlantedTopicsDeterministically) {
 }
 
 TEST(Lda, RecoversPlantedTopics) {
-  // 4 topics over 40 words, each on its own 10 words; documents mix one or two topics.
-  auto gen = make_generator(11);
-  std::vector<std::vector<int64_t>> docs;
-  for (int d = 0; d < 200; ++d) {
-    const int64_t a = d % 4, b = (d / 4) % 4;
-    std::vector<int64_t> doc;
-    for (int i = 0; i < 60; ++i) {
-      const int64_t topic = torch::rand({1}, gen).item<double>() < 0.7 ? a : b;
-      doc.push_back(topic * 10 + static_cast<int64_t>(torch::randint(10, {1}, gen).item<int64_t>()));
-    }
-    docs.push_back(doc);
-  }
   LdaOptions o;
   o.n_components = 4;
   o.passes = 30;
   LatentDirichletAllocation lda(o);
-  auto data = documents(docs);
+  auto data = planted_corpus();
   lda.fit(data, quiet());
-  std::set<int64_t> found;
-  for (const auto& top : lda.top_words(10)) {
-    std::set<int64_t> blocks;
-    for (int64_t w : top) blocks.insert(w / 10);
-    EXPECT_EQ(blocks.size(), 1u) << "a topic mixes planted topics";
-    found.insert(*blocks.begin());
-  }
-  EXPECT_EQ(found.size(), 4u);
+  expect_planted_topics(lda);
   // Words of a document's own topics carry its mixture; score_samples shares the bound out over the words.
   auto theta = lda.doc_topics(data.x.slice(0, 0, 60), {});
   EXPECT_GT(theta.max().item<double>(), 0.5);

@@ -53,22 +53,10 @@ std::vector<std::string> pieces(const std::string& text) {
   return out;
 }
 
-// Byte-level byte-pair encoding (Sennrich et al. 2016; GPT-2's byte base): ids 0..255 are bytes, each later id the
-// merge of two earlier ones, learned by merging the most frequent adjacent pair (ties: the smaller pair).
-class BpeTokens : public Tokenizer {
+// Subword tokens over byte strings: text is cut into pieces, each piece encoded once per call (pieces repeat), and
+// ids decode to their bytes. Subclasses say how a piece is segmented.
+class PieceTokens : public Tokenizer {
  public:
-  explicit BpeTokens(std::vector<std::pair<int64_t, int64_t>> merges) : merges_(std::move(merges)) {
-    for (int b = 0; b < 256; ++b) bytes_.push_back(std::string(1, static_cast<char>(b)));
-    for (size_t m = 0; m < merges_.size(); ++m) {
-      const auto [a, b] = merges_[m];
-      GF_CHECK_AS(ModelFileError, a >= 0 && b >= 0 && a < static_cast<int64_t>(bytes_.size()) &&
-                                      b < static_cast<int64_t>(bytes_.size()),
-                  "train the model again", "the stored BPE merges are damaged (merge ", m, ")");
-      rank_[key(a, b)] = static_cast<int64_t>(m);
-      bytes_.push_back(bytes_[static_cast<size_t>(a)] + bytes_[static_cast<size_t>(b)]);
-    }
-  }
-  std::string kind() const override { return "bpe"; }
   int64_t size() const override { return static_cast<int64_t>(bytes_.size()); }
   int64_t newline_id() const override { return '\n'; }
   std::vector<int64_t> encode(const std::string& text, const std::string&) const override {
@@ -89,12 +77,34 @@ class BpeTokens : public Tokenizer {
     }
     return out;
   }
+
+ protected:
+  virtual std::vector<int64_t> encode_piece(const std::string& piece) const = 0;
+  std::vector<std::string> bytes_;  // id -> bytes
+};
+
+// Byte-level byte-pair encoding (Sennrich et al. 2016; GPT-2's byte base): ids 0..255 are bytes, each later id the
+// merge of two earlier ones, learned by merging the most frequent adjacent pair (ties: the smaller pair).
+class BpeTokens : public PieceTokens {
+ public:
+  explicit BpeTokens(std::vector<std::pair<int64_t, int64_t>> merges) : merges_(std::move(merges)) {
+    for (int b = 0; b < 256; ++b) bytes_.push_back(std::string(1, static_cast<char>(b)));
+    for (size_t m = 0; m < merges_.size(); ++m) {
+      const auto [a, b] = merges_[m];
+      GF_CHECK_AS(ModelFileError, a >= 0 && b >= 0 && a < static_cast<int64_t>(bytes_.size()) &&
+                                      b < static_cast<int64_t>(bytes_.size()),
+                  "train the model again", "the stored BPE merges are damaged (merge ", m, ")");
+      rank_[key(a, b)] = static_cast<int64_t>(m);
+      bytes_.push_back(bytes_[static_cast<size_t>(a)] + bytes_[static_cast<size_t>(b)]);
+    }
+  }
+  std::string kind() const override { return "bpe"; }
   nlohmann::json to_json() const override { return {{"kind", "bpe"}, {"merges", merges_}}; }
 
  private:
   static uint64_t key(int64_t a, int64_t b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b); }
   // Merges by rank, lowest first, until no adjacent pair has one (GPT-2's encoding).
-  std::vector<int64_t> encode_piece(const std::string& p) const {
+  std::vector<int64_t> encode_piece(const std::string& p) const override {
     std::vector<int64_t> s;
     for (unsigned char c : p) s.push_back(c);
     while (s.size() > 1) {
@@ -115,7 +125,6 @@ class BpeTokens : public Tokenizer {
   }
 
   std::vector<std::pair<int64_t, int64_t>> merges_;
-  std::vector<std::string> bytes_;  // id -> bytes
   std::unordered_map<uint64_t, int64_t> rank_;
 };
 
@@ -123,42 +132,22 @@ class BpeTokens : public Tokenizer {
 // Unigram language-model tokens (Kudo 2018): each piece of text is split into the vocabulary's tokens along the
 // most probable segmentation (Viterbi over byte positions). Ids 0..255 are the single bytes (never pruned), so any
 // text can be encoded; later ids are learned multi-byte tokens.
-class UnigramTokens : public Tokenizer {
+class UnigramTokens : public PieceTokens {
  public:
-  UnigramTokens(std::vector<std::string> tokens, std::vector<double> log_probs)
-      : tokens_(std::move(tokens)), logp_(std::move(log_probs)) {
-    GF_CHECK_AS(ModelFileError, tokens_.size() == logp_.size() && tokens_.size() >= 256, "train the model again",
+  UnigramTokens(std::vector<std::string> tokens, std::vector<double> log_probs) : logp_(std::move(log_probs)) {
+    bytes_ = std::move(tokens);
+    GF_CHECK_AS(ModelFileError, bytes_.size() == logp_.size() && bytes_.size() >= 256, "train the model again",
                 "the stored unigram vocabulary is damaged");
-    for (size_t i = 0; i < tokens_.size(); ++i) {
-      GF_CHECK_AS(ModelFileError, i >= 256 || (tokens_[i].size() == 1 && static_cast<unsigned char>(tokens_[i][0]) == i),
+    for (size_t i = 0; i < bytes_.size(); ++i) {
+      GF_CHECK_AS(ModelFileError, i >= 256 || (bytes_[i].size() == 1 && static_cast<unsigned char>(bytes_[i][0]) == i),
                   "train the model again", "the stored unigram vocabulary is damaged (byte token ", i, ")");
-      index_[tokens_[i]] = static_cast<int64_t>(i);
-      max_len_ = std::max(max_len_, tokens_[i].size());
+      index_[bytes_[i]] = static_cast<int64_t>(i);
+      max_len_ = std::max(max_len_, bytes_[i].size());
     }
   }
   std::string kind() const override { return "unigram"; }
-  int64_t size() const override { return static_cast<int64_t>(tokens_.size()); }
-  int64_t newline_id() const override { return '\n'; }
-  std::vector<int64_t> encode(const std::string& text, const std::string&) const override {
-    std::vector<int64_t> out;
-    std::unordered_map<std::string, std::vector<int64_t>> cache;
-    for (const auto& p : pieces(text)) {
-      auto it = cache.find(p);
-      if (it == cache.end()) it = cache.emplace(p, viterbi(p)).first;
-      out.insert(out.end(), it->second.begin(), it->second.end());
-    }
-    return out;
-  }
-  std::string decode(const std::vector<int64_t>& ids) const override {
-    std::string out;
-    for (int64_t id : ids) {
-      GF_CHECK(id >= 0 && id < size(), "token id ", id, " is outside the vocabulary of ", size());
-      out += tokens_[static_cast<size_t>(id)];
-    }
-    return out;
-  }
   nlohmann::json to_json() const override {
-    std::vector<std::string> learned(tokens_.begin() + 256, tokens_.end());
+    std::vector<std::string> learned(bytes_.begin() + 256, bytes_.end());
     return {{"kind", "unigram"}, {"tokens", learned}, {"log_probs", logp_}};
   }
   // The most probable segmentation of one piece into tokens (without token `excluded`, when given).
@@ -187,10 +176,10 @@ class UnigramTokens : public Tokenizer {
     std::reverse(out.begin(), out.end());
     return out;
   }
-  const std::vector<std::string>& tokens() const { return tokens_; }
+ protected:
+  std::vector<int64_t> encode_piece(const std::string& p) const override { return viterbi(p); }
 
  private:
-  std::vector<std::string> tokens_;
   std::vector<double> logp_;
   std::unordered_map<std::string, int64_t> index_;
   size_t max_len_ = 1;
