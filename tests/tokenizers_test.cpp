@@ -1,8 +1,13 @@
-// Tokenizers of the language models: characters and byte-level BPE (merges, exact round trips, the stored form).
+// Tokenizers of the language models: characters, byte-level BPE and unigram (merges, exact round trips, the stored
+// form), and SentencePiece's BPE and unigram models against Debian's python3-sentencepiece
+// (tests/reference/make_sentencepiece_golden.py).
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "genforge/core/error.h"
 #include "genforge/data/tokenizers.h"
+#include "support/support.h"
 
 namespace gf {
 namespace {
@@ -65,6 +70,78 @@ TEST(Tokenizers, UnigramLanguageModelKeepsTheLikelyPiecesAndRoundTrips) {
   EXPECT_EQ(again->encode(other), t->encode(other));
   EXPECT_EQ(again->kind(), "unigram");
   EXPECT_THROW(train_unigram_tokenizer(text, 10), InvalidArgument);
+}
+
+void expect_same_as_python_sentencepiece(const std::string& model_type) {
+  const auto g = test::read_json(test::source_path("tests/reference/sentencepiece_golden.json"));
+  SentencePieceOptions o;
+  o.model_type = model_type;
+  o.vocab_size = g["vocab_size"].get<int64_t>();
+  o.threads = 1;
+  auto t = train_sentencepiece_tokenizer(g["text"].get<std::string>(), o);
+  ASSERT_EQ(t->kind(), "sentencepiece");
+  ASSERT_EQ(t->size(), o.vocab_size);
+  const auto pieces = g[model_type]["pieces"].get<std::vector<std::string>>();
+  ASSERT_EQ(static_cast<int64_t>(pieces.size()), o.vocab_size - 1);
+  for (size_t i = 0; i < pieces.size(); ++i) EXPECT_EQ(sentencepiece_piece(*t, static_cast<int64_t>(i)), pieces[i]) << i;
+  EXPECT_EQ(t->newline_id(), o.vocab_size - 1);
+  const auto held_out = g["held_out"].get<std::vector<std::string>>();
+  const auto ids = g[model_type]["held_out_ids"].get<std::vector<std::vector<int64_t>>>();
+  std::string two_lines;
+  std::vector<int64_t> two_lines_ids;
+  for (size_t i = 0; i < held_out.size(); ++i) {
+    EXPECT_EQ(t->encode(held_out[i]), ids[i]) << held_out[i];
+    EXPECT_EQ(t->decode(ids[i]), held_out[i]);
+  }
+  // Lines are encoded one at a time and joined by the line-break token.
+  two_lines = held_out[0] + "\n" + held_out[1] + "\n";
+  two_lines_ids = ids[0];
+  two_lines_ids.push_back(t->newline_id());
+  two_lines_ids.insert(two_lines_ids.end(), ids[1].begin(), ids[1].end());
+  two_lines_ids.push_back(t->newline_id());
+  EXPECT_EQ(t->encode(two_lines), two_lines_ids);
+  // Any text round-trips: byte fallback for unseen characters, spaces and empty lines kept.
+  const std::string other = "  Zo\xc3\xab's caf\xc3\xa9 \xe2\x82\xac" "12\n\n\tjury  said ~ \xf0\x9f\x99\x82\n";
+  EXPECT_EQ(t->decode(t->encode(other)), other);
+  auto again = tokenizer_from_json(nlohmann::json::parse(t->to_json().dump()));
+  EXPECT_EQ(again->encode(other), t->encode(other));
+  EXPECT_EQ(again->size(), t->size());
+}
+
+TEST(SentencePiece, BpeEqualsPythonSentencePiece) { expect_same_as_python_sentencepiece("bpe"); }
+TEST(SentencePiece, UnigramEqualsPythonSentencePiece) { expect_same_as_python_sentencepiece("unigram"); }
+
+TEST(SentencePiece, ReadsModelFilesAndReportsBadInput) {
+  const auto g = test::read_json(test::source_path("tests/reference/sentencepiece_golden.json"));
+  auto t = make_tokenizer(test::source_path("tests/reference/sentencepiece_bpe.model"), "", 0);
+  EXPECT_EQ(t->size(), g["vocab_size"].get<int64_t>());
+  EXPECT_EQ(t->encode(g["held_out"][3].get<std::string>()), g["bpe"]["held_out_ids"][3].get<std::vector<int64_t>>());
+  EXPECT_EQ(sentencepiece_piece(*t, 259), g["bpe"]["pieces"][259].get<std::string>());
+
+  test::TempDir dir;
+  std::ofstream(dir.file("bad.model")) << "not a model";
+  EXPECT_THROW(load_sentencepiece_tokenizer(dir.file("bad.model")), ModelFileError);
+  EXPECT_THROW(load_sentencepiece_tokenizer(dir.file("missing.model")), DataError);
+  SentencePieceOptions o;
+  o.vocab_size = 100;
+  EXPECT_THROW(train_sentencepiece_tokenizer("some text\n", o), InvalidArgument);
+  o.vocab_size = 400;
+  EXPECT_THROW(train_sentencepiece_tokenizer("\n\n", o), DataError);
+  o.model_type = "word";
+  EXPECT_THROW(train_sentencepiece_tokenizer("some text\n", o), InvalidArgument);
+  // BPE cannot make 999 pieces out of a dozen words: SentencePiece's reason is passed on.
+  o.model_type = "bpe";
+  o.vocab_size = 1000;
+  try {
+    train_sentencepiece_tokenizer("the cat sat on the mat\n", o);
+    FAIL() << "trained an impossible vocabulary";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("SentencePiece training failed"), std::string::npos) << e.what();
+  }
+  auto damaged = t->to_json();
+  damaged["model"] = "abc";
+  EXPECT_THROW(tokenizer_from_json(damaged), ModelFileError);
+  EXPECT_THROW(make_tokenizer("wordpiece", "text", 300), InvalidArgument);
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 #include "genforge/data/text.h"
 
 namespace gf {
+namespace detail {
+std::unique_ptr<Tokenizer> sentencepiece_from_json(const nlohmann::json& j);  // sentencepiece.cpp
+}  // namespace detail
 namespace {
 
 class CharTokens : public Tokenizer {
@@ -359,6 +362,24 @@ std::unique_ptr<Tokenizer> train_char_tokenizer(const std::string& text) {
   return std::make_unique<CharTokens>(CharTokenizer::build(text));
 }
 
+std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::string& text, int64_t vocab_size) {
+  if (kind == "char") return train_char_tokenizer(text);
+  if (kind == "bpe") return train_bpe_tokenizer(text, vocab_size);
+  if (kind == "unigram") return train_unigram_tokenizer(text, vocab_size);
+  if (kind == "spm-bpe" || kind == "spm-unigram") {
+    SentencePieceOptions o;
+    o.model_type = kind.substr(4);
+    o.vocab_size = vocab_size;
+    return train_sentencepiece_tokenizer(text, o);
+  }
+  const std::string ext = ".model";
+  if (kind.size() > ext.size() && kind.compare(kind.size() - ext.size(), ext.size(), ext) == 0) {
+    return load_sentencepiece_tokenizer(kind);
+  }
+  throw InvalidArgument(msg("unknown tokenizer '", kind, "'"),
+                        "use char, bpe, unigram, spm-bpe, spm-unigram or a SentencePiece .model file");
+}
+
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
   try {
     const std::string kind = j.at("kind").get<std::string>();
@@ -370,6 +391,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
       for (const auto& t : j.at("tokens").get<std::vector<std::string>>()) tokens.push_back(t);
       return std::make_unique<UnigramTokens>(std::move(tokens), j.at("log_probs").get<std::vector<double>>());
     }
+    if (kind == "sentencepiece") return detail::sentencepiece_from_json(j);
     throw ModelFileError(msg("unknown tokenizer kind '", kind, "' in the model"), "train the model again");
   } catch (const nlohmann::json::exception& e) {
     throw ModelFileError(msg("the model's tokenizer record is damaged: ", e.what()), "train the model again");

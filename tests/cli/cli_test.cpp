@@ -423,6 +423,28 @@ TEST_F(Cli, TrainGptOnTextGenerateAndScore) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["tokenizer"], "bpe");
   EXPECT_LT(nlohmann::json::parse(r.out)["tokens"].get<int>(), 24);
+  // SentencePiece: trained here (unigram), or a .model file given as it is.
+  r = run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--tokenizer", "spm-unigram", "--vocab-size", "300",
+               "--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=16", "--set", "block_size=16", "--set",
+               "max_steps=3", "--set", "batch_size=8", "--out", dir_.file("spm.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"generate", dir_.file("spm.gf"), "--prompt", "the dog ", "-n", "4"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("the dog ", 0), 0u);
+  r = run_cli({"score", dir_.file("spm.gf"), "--data", dir_.file("held.txt"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tokenizer"], "sentencepiece");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["characters"], 24);
+  r = run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--tokenizer",
+               test::source_path("tests/reference/sentencepiece_bpe.model"), "--set", "n_layer=1", "--set", "n_head=2",
+               "--set", "n_embd=16", "--set", "block_size=16", "--set", "max_steps=2", "--set", "batch_size=8", "--out",
+               dir_.file("spm_file.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  expect_error({"train", "gpt", "--data", dir_.file("text.txt"), "--tokenizer", "spm-bpe", "--vocab-size", "900",
+                "--out", dir_.file("x.gf")},
+               "SentencePiece training failed");
+  expect_error({"train", "gpt", "--data", dir_.file("text.txt"), "--tokenizer", "words", "--out", dir_.file("x.gf")},
+               "unknown tokenizer 'words'");
 }
 
 }  // namespace
