@@ -133,7 +133,7 @@ int run_train(int argc, char** argv) {
                  "documents (lda): drop words in more than this fraction of documents (stop-word proxy)");
   app.add_option("--max-words", vocab_options.max_size, "documents (lda): keep only the most frequent words");
   app.add_option("--tokenizer", tokenizer_kind,
-                 "text (gpt): char | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | "
+                 "text (gpt): char | word | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | "
                  "spm-bpe | spm-unigram (SentencePiece) | FILE.model (a SentencePiece model)");
   app.add_option("--vocab-size", bpe_vocab, "text (gpt) with a subword --tokenizer: tokens in all");
   add_table_flags(app, table_flags);

@@ -27,6 +27,20 @@ TEST(Tokenizers, CharactersAreTheSortedBytesOfTheText) {
   }
 }
 
+TEST(Tokenizers, WordsKeepTheMostFrequentAndMapTheRestToUnk) {
+  auto t = train_word_tokenizer("the cat sat\nthe  dog sat\nthe end\n", 5);
+  ASSERT_EQ(t->size(), 5);  // the, sat, cat, <unk>, line break (ties broken alphabetically: cat before dog, end)
+  EXPECT_EQ(t->encode("the cat\tsat\n"), (std::vector<int64_t>{0, 2, 1, 4}));
+  EXPECT_EQ(t->encode("the bird"), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(t->decode({0, 2, 4, 3, 1, 4}), "the cat\n<unk> sat\n");
+  EXPECT_EQ(t->newline_id(), 4);
+  auto again = tokenizer_from_json(t->to_json());
+  EXPECT_EQ(again->kind(), "word");
+  EXPECT_EQ(again->encode("sat the dog\n"), t->encode("sat the dog\n"));
+  EXPECT_THROW(train_word_tokenizer("a b\n", 2), InvalidArgument);
+  EXPECT_THROW(train_word_tokenizer(" \n\n", 10), DataError);
+}
+
 TEST(Tokenizers, BytePairEncodingLearnsTheMostFrequentPairsFirstAndRoundTrips) {
   // "ab" is the most frequent pair inside words, then "abab" pieces join further.
   std::string text;

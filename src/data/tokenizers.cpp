@@ -1,6 +1,7 @@
 #include "genforge/data/tokenizers.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -29,6 +30,52 @@ class CharTokens : public Tokenizer {
 
  private:
   CharTokenizer t_;
+};
+
+// Whitespace-separated words of each line with a vocabulary cut-off; other words become <unk>, line breaks a
+// token of their own (the last id). Decoding joins words with single spaces.
+class WordTokens : public Tokenizer {
+ public:
+  explicit WordTokens(Vocabulary v) : v_(std::move(v)) {}
+  std::string kind() const override { return "word"; }
+  int64_t size() const override { return v_.size() + 1; }
+  int64_t newline_id() const override { return v_.size(); }
+  std::vector<int64_t> encode(const std::string& text, const std::string&) const override {
+    std::vector<int64_t> out;
+    size_t i = 0;
+    while (i < text.size()) {
+      const char c = text[i];
+      if (c == '\n') {
+        out.push_back(newline_id());
+        ++i;
+      } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+        ++i;
+      } else {
+        size_t j = i;
+        while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+        out.push_back(v_.id(text.substr(i, j - i)));
+        i = j;
+      }
+    }
+    return out;
+  }
+  std::string decode(const std::vector<int64_t>& ids) const override {
+    std::string out;
+    for (int64_t id : ids) {
+      GF_CHECK(id >= 0 && id < size(), "token id ", id, " is outside the vocabulary of ", size());
+      if (id == newline_id()) {
+        out += '\n';
+        continue;
+      }
+      if (!out.empty() && out.back() != '\n') out += ' ';
+      out += v_.words[static_cast<size_t>(id)];
+    }
+    return out;
+  }
+  nlohmann::json to_json() const override { return {{"kind", "word"}, {"words", v_.words}}; }
+
+ private:
+  Vocabulary v_;  // ends with <unk>
 };
 
 // Pieces BPE works within: line breaks alone, runs of spaces alone, and words with at most one leading space
@@ -362,8 +409,34 @@ std::unique_ptr<Tokenizer> train_char_tokenizer(const std::string& text) {
   return std::make_unique<CharTokens>(CharTokenizer::build(text));
 }
 
+std::unique_ptr<Tokenizer> train_word_tokenizer(const std::string& text, int64_t vocab_size, int64_t min_count) {
+  GF_CHECK(vocab_size >= 3, "a word vocabulary holds <unk>, the line break and at least one word: vocab_size >= 3, ",
+           "got ", vocab_size);
+  std::vector<std::vector<std::string>> lines(1);
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '\n') lines.emplace_back();
+    if (std::isspace(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    lines.back().push_back(text.substr(i, j - i));
+    i = j;
+  }
+  VocabularyOptions o;
+  o.min_count = min_count;
+  o.max_size = vocab_size - 2;
+  o.unk = true;
+  auto v = Vocabulary::build(lines, o);
+  GF_CHECK_AS(DataError, v.size() > 1, "give some text", "the text to train a tokenizer on has no words");
+  return std::make_unique<WordTokens>(std::move(v));
+}
+
 std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::string& text, int64_t vocab_size) {
   if (kind == "char") return train_char_tokenizer(text);
+  if (kind == "word") return train_word_tokenizer(text, vocab_size);
   if (kind == "bpe") return train_bpe_tokenizer(text, vocab_size);
   if (kind == "unigram") return train_unigram_tokenizer(text, vocab_size);
   if (kind == "spm-bpe" || kind == "spm-unigram") {
@@ -377,7 +450,7 @@ std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::st
     return load_sentencepiece_tokenizer(kind);
   }
   throw InvalidArgument(msg("unknown tokenizer '", kind, "'"),
-                        "use char, bpe, unigram, spm-bpe, spm-unigram or a SentencePiece .model file");
+                        "use char, word, bpe, unigram, spm-bpe, spm-unigram or a SentencePiece .model file");
 }
 
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
@@ -392,6 +465,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
       return std::make_unique<UnigramTokens>(std::move(tokens), j.at("log_probs").get<std::vector<double>>());
     }
     if (kind == "sentencepiece") return detail::sentencepiece_from_json(j);
+    if (kind == "word") return std::make_unique<WordTokens>(Vocabulary::from_words(j.at("words").get<std::vector<std::string>>(), true));
     throw ModelFileError(msg("unknown tokenizer kind '", kind, "' in the model"), "train the model again");
   } catch (const nlohmann::json::exception& e) {
     throw ModelFileError(msg("the model's tokenizer record is damaged: ", e.what()), "train the model again");

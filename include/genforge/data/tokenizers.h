@@ -15,7 +15,7 @@ namespace gf {
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
-  virtual std::string kind() const = 0;  // "char" | "bpe" | "unigram" | "sentencepiece"
+  virtual std::string kind() const = 0;  // "char" | "word" | "bpe" | "unigram" | "sentencepiece"
   virtual int64_t size() const = 0;      // vocabulary size
   // Token ids of a text; text a tokenizer cannot represent is a DataError naming `what` and the offset.
   virtual std::vector<int64_t> encode(const std::string& text, const std::string& what = "the text") const = 0;
@@ -26,6 +26,9 @@ class Tokenizer {
 
 // Characters: the sorted bytes of `text`.
 std::unique_ptr<Tokenizer> train_char_tokenizer(const std::string& text);
+// Words (whitespace-separated) with the vocab_size - 2 most frequent seen at least min_count times, "<unk>" for the
+// others and a line-break token (the last id); decoding joins words with single spaces.
+std::unique_ptr<Tokenizer> train_word_tokenizer(const std::string& text, int64_t vocab_size, int64_t min_count = 1);
 // Byte-level BPE with vocab_size tokens (256 bytes + merges), learned within pieces (words with their leading
 // space, runs of spaces, line breaks); any text round-trips exactly.
 std::unique_ptr<Tokenizer> train_bpe_tokenizer(const std::string& text, int64_t vocab_size);
@@ -53,9 +56,9 @@ bool sentencepiece_available(std::string* why = nullptr);
 // The piece of a SentencePiece tokenizer's id, in SentencePiece's spelling (U+2581 for a space, <0xNN> for bytes).
 std::string sentencepiece_piece(const Tokenizer& tokenizer, int64_t id);
 
-// The tokenizer named by `kind`, trained on `text`: "char", "bpe", "unigram" (written here), "spm-bpe",
+// The tokenizer named by `kind`, trained on `text`: "char", "word", "bpe", "unigram" (written here), "spm-bpe",
 // "spm-unigram" (SentencePiece), or the path of a SentencePiece .model file (used as it is). vocab_size applies to
-// the trained subword kinds.
+// the word and subword kinds.
 std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::string& text, int64_t vocab_size);
 
 // The tokenizer a model recorded (schema["tokenizer"]); a missing or damaged record is a ModelFileError.
