@@ -2,6 +2,8 @@
 // pattern, the sampling filters, scoring windows, and bad input.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/random.h"
@@ -42,23 +44,28 @@ const Gpt& small_model() {
 }
 
 TEST(Gpt, FusedCpuAttentionEqualsTheOperatorFormulaWithGradients) {
-  // softmax(q k^T / sqrt(D) + causal mask) v per head, written with LibTorch operators, against the fused operator.
+  // softmax(q k^T / sqrt(D) + causal mask) v per head, written with LibTorch operators, against the fused operator:
+  // head widths of the blocked kernels (16, 32, 64) and of the plain one (4), odd and even lengths.
   auto gen = make_generator(3);
-  const int64_t b = 2, t = 11, heads = 3, d = 4, c = heads * d;
-  auto qkv = torch::randn({b, t, 3 * c}, gen).set_requires_grad(true);
-  auto weights = torch::randn({b, t, c}, gen);
-  auto reference = [&](const torch::Tensor& in) {
-    auto parts = in.view({b, t, 3, heads, d}).permute({2, 0, 3, 1, 4});
-    auto mask = torch::full({t, t}, -std::numeric_limits<float>::infinity()).triu(1);
-    auto att = torch::softmax(torch::matmul(parts[0], parts[1].transpose(-2, -1)) / std::sqrt(double(d)) + mask, -1);
-    return torch::matmul(att, parts[2]).transpose(1, 2).reshape({b, t, c});
-  };
-  auto want = reference(qkv);
-  auto got = gpt_cpu::causal_attention(qkv, heads);
-  EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6));
-  auto g_want = torch::autograd::grad({(want * weights).sum()}, {qkv})[0];
-  auto g_got = torch::autograd::grad({(got * weights).sum()}, {qkv})[0];
-  EXPECT_TRUE(torch::allclose(g_got, g_want, 1e-4, 1e-5)) << (g_got - g_want).abs().max();
+  for (auto [b, t, heads, d] : std::vector<std::array<int64_t, 4>>{{2, 11, 3, 4}, {2, 37, 2, 32}, {1, 16, 3, 16},
+                                                                   {2, 9, 1, 64}, {1, 1, 2, 32}}) {
+    const int64_t c = heads * d;
+    auto qkv = torch::randn({b, t, 3 * c}, gen).set_requires_grad(true);
+    auto weights = torch::randn({b, t, c}, gen);
+    auto reference = [&](const torch::Tensor& in) {
+      auto parts = in.view({b, t, 3, heads, d}).permute({2, 0, 3, 1, 4});
+      auto mask = torch::full({t, t}, -std::numeric_limits<float>::infinity()).triu(1);
+      auto att = torch::softmax(torch::matmul(parts[0], parts[1].transpose(-2, -1)) / std::sqrt(double(d)) + mask, -1);
+      return torch::matmul(att, parts[2]).transpose(1, 2).reshape({b, t, c});
+    };
+    auto want = reference(qkv);
+    auto got = gpt_cpu::causal_attention(qkv, heads);
+    EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-5)) << "T=" << t << " D=" << d << " " << (got - want).abs().max();
+    auto g_want = torch::autograd::grad({(want * weights).sum()}, {qkv})[0];
+    auto g_got = torch::autograd::grad({(got * weights).sum()}, {qkv})[0];
+    EXPECT_TRUE(torch::allclose(g_got, g_want, 1e-4, 1e-4)) << "T=" << t << " D=" << d << " "
+                                                             << (g_got - g_want).abs().max();
+  }
 }
 
 TEST(Gpt, FutureTokensDoNotChangeEarlierLogits) {
