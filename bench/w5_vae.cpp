@@ -2,7 +2,7 @@
 // lr 1e-3, batch 128 reshuffled each epoch, 3 epochs. Timed: each epoch of VariationalAutoencoder::fit (the
 // trainer's clock; one fit per epoch, resumed from the previous epoch's checkpoint so the optimizer state carries
 // over). Test loss: negative ELBO with one sampled z per test image, per example, as the peer.
-// Usage: gf_bench_w5_vae THREADS RUN_DIR
+// Usage: gf_bench_w5_vae THREADS RUN_DIR [SEED]
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <cstdio>
@@ -14,8 +14,8 @@
 #include "genforge/models/vae.h"
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s THREADS RUN_DIR\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s THREADS RUN_DIR [SEED]\n", argv[0]);
     return 2;
   }
   gf::set_threads(std::atoi(argv[1]));
@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   o.log_every = 1000000;
   o.checkpoint_every = 0;
   o.run_dir = argv[2];
+  if (argc == 4) o.seed = std::atoll(argv[3]);
   gf::FitContext ctx;
   ctx.progress = false;
   nlohmann::json epochs = nlohmann::json::array(), test_loss = nlohmann::json::array();
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     total += report.seconds;
     test_loss.push_back(-vae.importance_weighted_bound(test, 1).mean().item<double>());
   }
-  nlohmann::json out = {{"workload", "W5"}, {"threads", gf::threads()}, {"epoch_s", epochs},
+  nlohmann::json out = {{"workload", "W5"}, {"threads", gf::threads()}, {"seed", o.seed}, {"epoch_s", epochs},
                         {"mean_epoch_s", total / 3}, {"test_loss_per_example", test_loss},
                         {"test_loss_per_example_after_3", test_loss.back()}};
   std::cout << out.dump() << std::endl;

@@ -142,6 +142,19 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
   auto net = std::make_shared<Net>(geometry, options_);
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
   neural::init_like_pytorch(*net, init_gen);
+  if (unit) {
+    // The Bernoulli decoder starts at the data's mean image (output bias = log-odds of each pixel's mean, per
+    // channel for the convolutional decoder), so the first steps need not learn the background.
+    torch::NoGradGuard no_grad;
+    auto mean = x.flatten(1).mean(0).clamp(1e-3, 1 - 1e-3);  // [D]
+    auto& codec = net->codec;
+    if (codec->conv) {
+      auto channel_mean = mean.view({geometry.shape[0], -1}).mean(1);  // [C]
+      codec->conv_decoder->deconv2->bias.copy_((channel_mean / (1 - channel_mean)).log());
+    } else {
+      codec->fc4->bias.copy_((mean / (1 - mean)).log());
+    }
+  }
   if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
   net->to(ctx.device);
   VaeTrainable trainable(*net, options_.beta);
