@@ -197,35 +197,17 @@ inline void score_rows(const float* const rows[4], const float* xt, int64_t ld, 
   }
 }
 
-// out_i = sum_{j < n} w_i[j] z_j for two rows of weights (w1 may be w0 when only one row is wanted); z rows are
-// D floats apart by z_ld.
+// Two weighted sums of the rows z_k (D floats each, z_ld apart) for k in [from, to): out0 = sum_k w0[k w_step] z_k
+// and out1 likewise with w1. Rows of weights (w_step 1) give y_i and dQ_i; columns (w_step = row length) give dK_j
+// and dV_j. Pass w1 = w0 when only one sum is wanted.
 template <int ND>
-inline void weighted_rows(const float* w0, const float* w1, int64_t n, const float* z, int64_t z_ld, float* out0,
-                          float* out1) {
+inline void weighted_pair(const float* w0, const float* w1, int64_t w_step, int64_t from, int64_t to, const float* z,
+                          int64_t z_ld, float* out0, float* out1) {
   v8 a0[ND] = {}, a1[ND] = {};
-  for (int64_t j = 0; j < n; ++j) {
-    const v8 p0 = splat(w0[j]), p1 = splat(w1[j]);
+  for (int64_t k = from; k < to; ++k) {
+    const v8 p0 = splat(w0[k * w_step]), p1 = splat(w1[k * w_step]);
     for (int v = 0; v < ND; ++v) {
-      const v8 zv = load8(z + j * z_ld + 8 * v);
-      a0[v] += p0 * zv;
-      a1[v] += p1 * zv;
-    }
-  }
-  for (int v = 0; v < ND; ++v) {
-    store8(out0 + 8 * v, a0[v]);
-    store8(out1 + 8 * v, a1[v]);
-  }
-}
-
-// out_j = sum_{i >= j} w[i][j] z_i for columns j and j + 1 (w[j][j + 1] is zero: causal), i < t.
-template <int ND>
-inline void weighted_columns(const float* w, int64_t w_ld, int64_t j, int64_t t, const float* z, int64_t z_ld,
-                             float* out0, float* out1) {
-  v8 a0[ND] = {}, a1[ND] = {};
-  for (int64_t i = j; i < t; ++i) {
-    const v8 p0 = splat(w[i * w_ld + j]), p1 = splat(w[i * w_ld + j + 1]);
-    for (int v = 0; v < ND; ++v) {
-      const v8 zv = load8(z + i * z_ld + 8 * v);
+      const v8 zv = load8(z + k * z_ld + 8 * v);
       a0[v] += p0 * zv;
       a1[v] += p1 * zv;
     }
@@ -279,7 +261,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void forward_head_bl
   }
   for (int64_t i = 0; i < s.t; i += 2) {
     const int64_t i1 = std::min(i + 1, s.t - 1);
-    weighted_rows<ND>(pb + i * s.t, pb + i1 * s.t, i1 + 1, v_at, row3, y + (b * s.t + i) * s.c + h * D,
+    weighted_pair<ND>(pb + i * s.t, pb + i1 * s.t, 1, 0, i1 + 1, v_at, row3, y + (b * s.t + i) * s.c + h * D,
                       y + (b * s.t + i1) * s.c + h * D);
   }
 }
@@ -317,22 +299,18 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_head_b
   }
   for (int64_t i = 0; i < s.t; i += 2) {  // dQ_i = sum_j dS_ij K_j
     const int64_t i1 = std::min(i + 1, s.t - 1);
-    weighted_rows<ND>(ds + i * t8, ds + i1 * t8, i1 + 1, k_at, row3, dbase + i * row3 + h * D,
+    weighted_pair<ND>(ds + i * t8, ds + i1 * t8, 1, 0, i1 + 1, k_at, row3, dbase + i * row3 + h * D,
                       dbase + i1 * row3 + h * D);
   }
   for (int64_t j = 0; j < s.t; j += 2) {  // dK_j = sum_i dS_ij Q_i, dV_j = sum_i P_ij dY_i
     float tail_k[D];
     const bool pair = j + 1 < s.t;
-    weighted_columns<ND>(ds, t8, j, s.t, q_at, row3, dbase + j * row3 + s.c + h * D,
-                         pair ? dbase + (j + 1) * row3 + s.c + h * D : tail_k);
-    if (pair) {
-      weighted_columns<ND>(pb, s.t, j, s.t, g_at, s.c, dbase + j * row3 + 2 * s.c + h * D,
-                           dbase + (j + 1) * row3 + 2 * s.c + h * D);
-    } else {  // the last column alone: p[i][j + 1] would read past the row
-      v8 a[ND] = {};
-      for (int v = 0; v < ND; ++v) a[v] += splat(pb[j * s.t + j]) * load8(g_at + j * s.c + 8 * v);
-      for (int v = 0; v < ND; ++v) store8(dbase + j * row3 + 2 * s.c + h * D + 8 * v, a[v]);
-    }
+    // Column j + 1 of dS exists (zero) even past the last row's diagonal; P's rows end at T, so a lone last
+    // column pairs with itself there.
+    weighted_pair<ND>(ds + j, ds + j + 1, t8, j, s.t, q_at, row3, dbase + j * row3 + s.c + h * D,
+                      pair ? dbase + (j + 1) * row3 + s.c + h * D : tail_k);
+    weighted_pair<ND>(pb + j, pair ? pb + j + 1 : pb + j, s.t, j, s.t, g_at, s.c, dbase + j * row3 + 2 * s.c + h * D,
+                      pair ? dbase + (j + 1) * row3 + 2 * s.c + h * D : tail_k);
   }
 }
 
