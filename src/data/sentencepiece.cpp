@@ -53,6 +53,11 @@ const Module& module() {
   static Module m;
   static std::once_flag once;
   std::call_once(once, [] {
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer aborts the process on RTLD_DEEPBIND, and without it the two protobuf copies clash.
+    m.error = "SentencePiece is unavailable in sanitizer builds (its module needs RTLD_DEEPBIND)";
+    return;
+#endif
     void* handle = nullptr;
     std::string tried;
     for (const auto& path : module_candidates()) {
