@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "genforge/core/error.h"
 #include "genforge/core/runtime.h"
+#include "genforge/data/tokenizers.h"
 #include "genforge/io/model_file.h"
 #include "genforge/registry.h"
 
@@ -15,12 +16,15 @@ int run_info(int argc, char** argv) {
   bool build = false;
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)");
-  app.add_flag("--build", build, "print versions, threads and the BLAS/OpenMP libraries loaded");
+  app.add_flag("--build", build, "print versions, threads, the BLAS/OpenMP libraries loaded and whether SentencePiece is");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   if (build) {
-    std::cout << build_info().dump(2) << "\n";
+    auto info = build_info();
+    std::string why;
+    info["sentencepiece"] = sentencepiece_available(&why) ? "available" : why;
+    std::cout << info.dump(2) << "\n";
     return 0;
   }
   GF_CHECK_AS(InvalidArgument, !model_path.empty(), "genforge info M.gf, or genforge info --build",

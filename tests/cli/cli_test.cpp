@@ -93,6 +93,7 @@ TEST_F(Cli, ModelsAndHelpListOptionsWithDefaults) {
   r = run_cli({"info", "--build"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("loaded_libraries"), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::parse(r.out).contains("sentencepiece"));
 }
 
 TEST_F(Cli, BadDataIsAClearError) {
