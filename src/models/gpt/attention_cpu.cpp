@@ -135,8 +135,6 @@ __attribute__((always_inline)) inline float hmax(v8 v) {
 __attribute__((always_inline)) inline float hsum(v8 v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
-const v8i kLane = {0, 1, 2, 3, 4, 5, 6, 7};
-
 // row[j] = softmax(scale * s[j]) for j <= i, 0 for i < j < n (s has round8(i + 1) readable entries, row has n).
 __attribute__((always_inline)) inline void softmax_row(const float* s, float* row, int64_t i, int64_t n, float scale) {
   const int64_t len = i + 1, full = len / 8 * 8;
@@ -151,13 +149,9 @@ __attribute__((always_inline)) inline void softmax_row(const float* s, float* ro
     store8(row + j, e);
     total += e;
   }
-  if (full < len) {  // the last partial block: lanes past i do not count
+  if (full < len) {  // the last partial block: lanes past i are left out
     const v8 e = exp8((load8(s + full) - m) * scale);
-    const v8i keep = (kLane + static_cast<int32_t>(full)) < static_cast<int32_t>(len);
-    for (int64_t j = full; j < len; ++j) {
-      row[j] = keep[j - full] ? e[j - full] : 0.0f;
-      tail_total += row[j];
-    }
+    for (int64_t j = full; j < len; ++j) tail_total += (row[j] = e[j - full]);
   }
   const float inv = 1.0f / (hsum(total) + tail_total);
   for (int64_t j = 0; j < full; j += 8) store8(row + j, load8(row + j) * inv);
