@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
 #include "genforge/core/error.h"
 #include "genforge/data/tokenizers.h"
@@ -68,6 +69,54 @@ TEST(Tokenizers, BytePairEncodingLearnsTheMostFrequentPairsFirstAndRoundTrips) {
   EXPECT_THROW(train_bpe_tokenizer(text, 100), InvalidArgument);
   EXPECT_THROW(tokenizer_from_json({{"kind", "bpe"}, {"merges", {{999, 1}}}}), ModelFileError);
   EXPECT_THROW(tokenizer_from_json({{"kind", "wordpiece"}}), ModelFileError);
+}
+
+// Merges by recounting every pair after each merge (ties: the smaller pair), on pieces as the tokenizer cuts them.
+std::vector<std::pair<int64_t, int64_t>> naive_bpe_merges(const std::vector<std::string>& pieces, int64_t merges) {
+  std::vector<std::vector<int64_t>> words;
+  for (const auto& p : pieces) {
+    words.emplace_back();
+    for (unsigned char c : p) words.back().push_back(c);
+  }
+  std::vector<std::pair<int64_t, int64_t>> out;
+  while (static_cast<int64_t>(out.size()) < merges) {
+    std::map<std::pair<int64_t, int64_t>, int64_t> counts;
+    for (const auto& w : words)
+      for (size_t i = 0; i + 1 < w.size(); ++i) counts[{w[i], w[i + 1]}] += 1;
+    if (counts.empty()) break;
+    auto best = counts.begin();
+    for (auto it = counts.begin(); it != counts.end(); ++it)
+      if (it->second > best->second) best = it;
+    out.push_back(best->first);
+    for (auto& w : words) {
+      for (size_t i = 0; i + 1 < w.size(); ++i) {
+        if (w[i] == best->first.first && w[i + 1] == best->first.second) {
+          w[i] = 255 + static_cast<int64_t>(out.size());
+          w.erase(w.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(Tokenizers, BpeTrainingEqualsRecountingAfterEveryMerge) {
+  // Words over a 4-letter alphabet (many ties, repeated letters as in "aaaa"), one per piece with a leading space.
+  uint64_t state = 12345;
+  auto next = [&] { return (state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  std::string text;
+  std::vector<std::string> pieces;
+  for (int w = 0; w < 400; ++w) {
+    std::string word = " ";
+    for (uint64_t n = 1 + next() % 7, i = 0; i < n; ++i) word += static_cast<char>('a' + next() % 4);
+    text += word;
+    pieces.push_back(word);
+  }
+  auto t = train_bpe_tokenizer(text, 256 + 120);
+  const auto merges = t->to_json()["merges"].get<std::vector<std::pair<int64_t, int64_t>>>();
+  ASSERT_EQ(merges.size(), 120u);
+  EXPECT_EQ(merges, naive_bpe_merges(pieces, 120));
+  EXPECT_EQ(t->decode(t->encode(text)), text);
 }
 
 TEST(Tokenizers, UnigramLanguageModelKeepsTheLikelyPiecesAndRoundTrips) {

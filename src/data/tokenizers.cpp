@@ -5,7 +5,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "genforge/core/error.h"
 #include "genforge/data/text.h"
@@ -295,28 +297,59 @@ std::unique_ptr<Tokenizer> train_bpe_tokenizer(const std::string& text, int64_t 
       freq.push_back(c);
     }
   }
+  // Pair counts are kept up to date as merges rewrite the pieces that hold them (only those pieces are visited);
+  // the most frequent pair comes from a lazy max-heap (entries whose count went stale are skipped), ties to the
+  // smaller pair, as a full recount in pair order would choose.
+  auto key = [](int64_t x, int64_t y) { return (static_cast<uint64_t>(x) << 32) | static_cast<uint64_t>(y); };
+  std::unordered_map<uint64_t, int64_t> pair_counts;
+  std::unordered_map<uint64_t, std::vector<int32_t>> holders;  // pair -> pieces that held it (may repeat or be stale)
+  auto count_pairs = [&](size_t w, int64_t sign) {
+    const auto& word = words[w];
+    for (size_t i = 0; i + 1 < word.size(); ++i) {
+      const uint64_t k = key(word[i], word[i + 1]);
+      pair_counts[k] += sign * freq[w];
+      if (sign > 0) holders[k].push_back(static_cast<int32_t>(w));
+    }
+  };
+  for (size_t w = 0; w < words.size(); ++w) count_pairs(w, +1);
+  using Entry = std::pair<int64_t, uint64_t>;  // (count, pair)
+  auto lower = [](const Entry& x, const Entry& y) { return x.first != y.first ? x.first < y.first : x.second > y.second; };
+  std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> heap(lower);
+  for (const auto& [k, c] : pair_counts) heap.emplace(c, k);
   std::vector<std::pair<int64_t, int64_t>> merges;
-  std::map<std::pair<int64_t, int64_t>, int64_t> pair_counts;
-  while (static_cast<int64_t>(merges.size()) + 256 < vocab_size) {
-    pair_counts.clear();
-    for (size_t w = 0; w < words.size(); ++w) {
-      for (size_t i = 0; i + 1 < words[w].size(); ++i) pair_counts[{words[w][i], words[w][i + 1]}] += freq[w];
-    }
-    if (pair_counts.empty()) break;  // every piece is one token already
-    auto best = pair_counts.begin();
-    for (auto it = pair_counts.begin(); it != pair_counts.end(); ++it) {
-      if (it->second > best->second) best = it;  // map order: ties go to the smaller pair
-    }
-    const auto [a, b] = best->first;
+  std::vector<int64_t> visited(words.size(), -1);  // the merge that last rewrote each piece
+  while (static_cast<int64_t>(merges.size()) + 256 < vocab_size && !heap.empty()) {
+    const auto [count, best] = heap.top();
+    heap.pop();
+    auto it = pair_counts.find(best);
+    if (it == pair_counts.end() || it->second != count || count <= 0) continue;  // stale entry
+    const int64_t a = static_cast<int64_t>(best >> 32), b = static_cast<int64_t>(best & 0xffffffffu);
     const int64_t id = 256 + static_cast<int64_t>(merges.size());
     merges.emplace_back(a, b);
-    for (auto& w : words) {
-      for (size_t i = 0; i + 1 < w.size(); ++i) {
-        if (w[i] == a && w[i + 1] == b) {
-          w[i] = id;
-          w.erase(w.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    std::vector<int32_t> pieces_with_pair;
+    pieces_with_pair.swap(holders[best]);
+    std::unordered_set<uint64_t> touched;  // pairs whose counts this merge changes: re-queued at their new counts
+    for (int32_t w : pieces_with_pair) {
+      if (visited[static_cast<size_t>(w)] == id) continue;
+      visited[static_cast<size_t>(w)] = id;
+      auto& word = words[static_cast<size_t>(w)];
+      bool found = false;
+      for (size_t i = 0; i + 1 < word.size() && !found; ++i) found = word[i] == a && word[i + 1] == b;
+      if (!found) continue;
+      for (size_t i = 0; i + 1 < word.size(); ++i) touched.insert(key(word[i], word[i + 1]));
+      count_pairs(static_cast<size_t>(w), -1);
+      for (size_t i = 0; i + 1 < word.size(); ++i) {
+        if (word[i] == a && word[i + 1] == b) {
+          word[i] = id;
+          word.erase(word.begin() + static_cast<std::ptrdiff_t>(i) + 1);
         }
       }
+      count_pairs(static_cast<size_t>(w), +1);
+      for (size_t i = 0; i + 1 < word.size(); ++i) touched.insert(key(word[i], word[i + 1]));
+    }
+    for (uint64_t k : touched) {
+      const auto c = pair_counts.find(k);
+      if (c != pair_counts.end() && c->second > 0) heap.emplace(c->second, k);
     }
   }
   return std::make_unique<BpeTokens>(std::move(merges));
