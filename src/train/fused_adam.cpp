@@ -1,4 +1,5 @@
 #include "train/fused_adam.h"
+#include "core/cpu_clones.h"
 
 #include <ATen/Parallel.h>
 
@@ -24,9 +25,8 @@ struct AdamConstants {
 // cycles (LibTorch's Adam slows down epoch after epoch on this workload for that reason). Intermediate products
 // of tiny gradients (grad * grad) are denormal too, so the slice runs with flush-to-zero / denormals-are-zero set
 // and the caller's floating-point mode restored afterwards; stored moments are flushed either way.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void adam_slice(float* w, const float* g, float* m,
-                                                                           float* v, int64_t begin, int64_t end,
-                                                                           const AdamConstants& c) {
+GF_CPU_CLONES void adam_slice(float* w, const float* g, float* m, float* v, int64_t begin, int64_t end,
+                              const AdamConstants& c) {
 #if defined(__SSE__)
   const unsigned saved = _mm_getcsr();
   _mm_setcsr(saved | 0x8040);  // FTZ | DAZ

@@ -1,5 +1,6 @@
 #include "attention_cpu.h"
 #include "dot.h"
+#include "core/cpu_clones.h"
 
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
@@ -21,8 +22,7 @@ struct Shape {
 };
 
 // One (batch, head) pair of the forward pass: probabilities [T, T] (lower triangle) and its slice of y.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void forward_head(const float* qkv, float* p, float* y,
-                                                                     const Shape& s, int64_t bh) {
+GF_CPU_CLONES void forward_head(const float* qkv, float* p, float* y, const Shape& s, int64_t bh) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
   const int64_t b = bh / s.h, h = bh % s.h;
   const float* base = qkv + b * s.t * 3 * s.c;
@@ -51,9 +51,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void forward_head(co
 // One (batch, head) pair of the backward pass, in two sweeps so every gradient row is summed in a local buffer
 // and written once: by rows, dS = P (dP - rowsum(P dP)) with dP_ij = dY_i . V_j, and dQ_i = scale sum_j dS_ij K_j;
 // by columns, dK_j = scale sum_i dS_ij Q_i and dV_j = sum_i P_ij dY_i (i >= j). `ds` is scratch of T x T floats.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_head(const float* qkv, const float* p,
-                                                                      const float* dy, float* dqkv, const Shape& s,
-                                                                      int64_t bh, float* ds) {
+GF_CPU_CLONES void backward_head(const float* qkv, const float* p, const float* dy, float* dqkv, const Shape& s,
+                                 int64_t bh, float* ds) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
   const int64_t b = bh / s.h, h = bh % s.h, d = s.d, row3 = 3 * s.c;
   const float* base = qkv + b * s.t * row3;
@@ -96,6 +95,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_head(c
 // score rows are built by broadcasting one query element against 8 consecutive keys (no horizontal sums), four
 // query rows share each key load, and the weighted sums over rows or columns keep their accumulators in registers.
 // Written with GCC vector types, so the x86-64-v3 clone runs on AVX2+FMA and the default clone on SSE pairs.
+// The v8 helpers are always inlined into their callers' clones, so no call passes a vector across an ABI boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
@@ -235,9 +236,7 @@ struct Scratch {
 };
 
 template <int ND>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void forward_head_blocked(const float* qkv, float* p,
-                                                                                    float* y, const Shape& s,
-                                                                                    int64_t bh, Scratch& w) {
+GF_CPU_CLONES void forward_head_blocked(const float* qkv, float* p, float* y, const Shape& s, int64_t bh, Scratch& w) {
   constexpr int D = 8 * ND;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int64_t b = bh / s.h, h = bh % s.h, row3 = 3 * s.c, t8 = round8(s.t + 1);
@@ -261,8 +260,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void forward_head_bl
 }
 
 template <int ND>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_head_blocked(
-    const float* qkv, const float* p, const float* dy, float* dqkv, const Shape& s, int64_t bh, Scratch& w) {
+GF_CPU_CLONES void backward_head_blocked(const float* qkv, const float* p, const float* dy, float* dqkv, const Shape& s,
+                                         int64_t bh, Scratch& w) {
   constexpr int D = 8 * ND;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int64_t b = bh / s.h, h = bh % s.h, row3 = 3 * s.c, t8 = round8(s.t + 1);

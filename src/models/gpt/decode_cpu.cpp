@@ -1,5 +1,6 @@
 #include "decode_cpu.h"
 #include "dot.h"
+#include "core/cpu_clones.h"
 
 #include <ATen/Parallel.h>
 
@@ -10,9 +11,7 @@ namespace gf::gpt_cpu {
 namespace {
 
 // A matrix row times a vector, compiled for AVX2 as well.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) float dot(const float* a, const float* b, int64_t n) {
-  return dot8(a, b, n);
-}
+GF_CPU_CLONES float dot(const float* a, const float* b, int64_t n) { return dot8(a, b, n); }
 
 // out[i] = sum_j m[i, j] v[j] (+ out[i] when accumulate), m row-major [rows, cols]; rows split across threads
 // (each row's sum is computed the same way whatever the split).

@@ -16,6 +16,7 @@
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
+#include "core/cpu_clones.h"
 
 namespace gf {
 
@@ -167,9 +168,9 @@ struct EStep {
 // stored; gamma = alpha + exp(E[log theta]) * sum_w (n_w / phinorm_w) exp(E[log beta_w]). `b` holds the document's
 // rows of exp(E[log beta]) [n][K] gathered contiguously; each iteration makes one pass over them. Compiled for
 // AVX2 as well, chosen at run time.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) bool infer_document(
-    const double* b, const double* counts, int64_t n, int64_t k, const double* alpha, double* g, double* etheta,
-    double* acc, double* last, double* ratio, const LdaOptions& o) {
+GF_CPU_CLONES bool infer_document(const double* b, const double* counts, int64_t n, int64_t k, const double* alpha,
+                                  double* g, double* etheta, double* acc, double* last, double* ratio,
+                                  const LdaOptions& o) {
   const double eps = std::numeric_limits<double>::epsilon();
   auto expect = [&]() {
     double sum = 0;
