@@ -43,7 +43,9 @@ struct SentencePieceOptions {
   bool split_digits = false;           // digits as single pieces
   int64_t max_sentence_length = 1 << 16;  // bytes; longer lines are left out of training (still encoded)
   unsigned seed = 0;
-  int threads = 0;  // 0: genforge's thread setting
+  // SentencePiece's parallel EM sums per thread, so its unigram model depends on the thread count: 1 (default) gives
+  // the same tokenizer on every machine; 0 uses genforge's thread setting.
+  int threads = 1;
 };
 // SentencePiece trained on the lines of `text`: identity normalisation, spaces kept, byte fallback, so any text
 // round-trips (except U+2581, SentencePiece's own space mark, which decodes as a space). Lines are encoded one at
