@@ -60,39 +60,30 @@ torch::Tensor inside(const torch::Tensor& d, const torch::Tensor& radius, BallRu
   return rule == BallRule::strict ? d.lt(radius) : d.le(radius);
 }
 
-// (x - mean) rounded to float32 [N, D], and the column sums of (x - mean)^2 in float64 [D], in one pass.
-std::pair<torch::Tensor, torch::Tensor> centre_to_float(const torch::Tensor& x, const torch::Tensor& mean) {
-  if (!x.device().is_cpu()) {
-    auto c = x - mean;
-    return {c.to(torch::kFloat).contiguous(), (c * c).sum(0)};
-  }
-  const int64_t n = x.size(0), dim = x.size(1);
-  auto out = torch::empty({n, dim}, x.options().dtype(torch::kFloat));
-  auto squares = torch::zeros({dim}, x.options());
-  const double* src = x.data_ptr<double>();
-  const double* mu = mean.data_ptr<double>();
-  float* dst = out.data_ptr<float>();
-  double* sq = squares.data_ptr<double>();
-  // One partial sum per thread, added in thread order, so the result does not depend on scheduling.
-  const int threads = omp_get_max_threads();
-  std::vector<double> partial(size_t(threads) * size_t(dim), 0.0);
-#pragma omp parallel num_threads(threads)
+// Rows [r0, r1) of x - mean (x and mean float64, row-major, D = dim) into out [r1 - r0, D] (float64, or float32 for
+// the mixed-precision statistics); with `partial` ([threads, D]), each thread also adds the float64 squares of its
+// rows to its own partial sums (static schedule: the split depends on the thread count only).
+template <class T>
+void centre_rows(const double* x, const double* mu, int64_t r0, int64_t r1, int64_t dim, T* out,
+                 std::vector<double>* partial) {
+#pragma omp parallel
   {
-    double* local = partial.data() + size_t(omp_get_thread_num()) * size_t(dim);
+    double* local = partial ? partial->data() + size_t(omp_get_thread_num()) * size_t(dim) : nullptr;
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const double* row = src + i * dim;
-      float* o = dst + i * dim;
-      for (int64_t j = 0; j < dim; ++j) {
-        const double c = row[j] - mu[j];
-        o[j] = static_cast<float>(c);
-        local[j] += c * c;
+    for (int64_t i = r0; i < r1; ++i) {
+      const double* row = x + i * dim;
+      T* o = out + (i - r0) * dim;
+      if (local) {
+        for (int64_t j = 0; j < dim; ++j) {
+          const double c = row[j] - mu[j];
+          o[j] = static_cast<T>(c);
+          local[j] += c * c;
+        }
+      } else {
+        for (int64_t j = 0; j < dim; ++j) o[j] = static_cast<T>(row[j] - mu[j]);
       }
     }
   }
-  for (int t = 0; t < threads; ++t)
-    for (int64_t j = 0; j < dim; ++j) sq[j] += partial[size_t(t) * size_t(dim) + size_t(j)];
-  return {out, squares};
 }
 
 }  // namespace
@@ -106,17 +97,37 @@ GaussianStatistics gaussian_statistics(const torch::Tensor& features, const Stat
   s.mean = x.mean(0);
   auto gram = torch::zeros({dim, dim}, x.options());
   torch::Tensor scratch;
-  if (options.mixed_precision) {
-    auto [centred32, squares] = centre_to_float(x, s.mean);
-    for (int64_t r = 0; r < n; r += options.block_rows)
-      blas::add_gram_lower(centred32.slice(0, r, std::min(n, r + options.block_rows)), gram, scratch);
+  if (!x.device().is_cpu()) {
+    auto centred = x - s.mean;
+    blas::add_gram_lower(options.mixed_precision ? centred.to(torch::kFloat).contiguous() : centred, gram, scratch);
     blas::symmetrize_lower(gram);
-    // The diagonal is a sum of N squares: float32 partial sums would lose the most there, and every trace in
-    // the distance is built from it, so it is always summed in float64.
-    gram.diagonal().copy_(squares);
+    if (options.mixed_precision) gram.diagonal().copy_((centred * centred).sum(0));
   } else {
-    blas::add_gram_lower((x - s.mean).contiguous(), gram, scratch);
+    // Blocks of rows are centred into one reused buffer (no [N, D] copy) and their cross products added in turn.
+    const int64_t block = std::min(n, options.block_rows);
+    auto buffer = torch::empty({block, dim}, x.options().dtype(options.mixed_precision ? torch::kFloat : torch::kDouble));
+    std::vector<double> partial(options.mixed_precision ? size_t(omp_get_max_threads()) * size_t(dim) : 0, 0.0);
+    const double* src = x.data_ptr<double>();
+    const double* mu = s.mean.data_ptr<double>();
+    for (int64_t r = 0; r < n; r += block) {
+      const int64_t k = std::min(n, r + block) - r;
+      if (options.mixed_precision) {
+        centre_rows(src, mu, r, r + k, dim, buffer.data_ptr<float>(), &partial);
+      } else {
+        centre_rows(src, mu, r, r + k, dim, buffer.data_ptr<double>(), nullptr);
+      }
+      blas::add_gram_lower(buffer.slice(0, 0, k), gram, scratch);
+    }
     blas::symmetrize_lower(gram);
+    if (options.mixed_precision) {
+      // The diagonal is a sum of N squares: float32 partial sums would lose the most there, and every trace in
+      // the distance is built from it, so it is always summed in float64 (thread partials added in order).
+      auto squares = torch::zeros({dim}, x.options());
+      double* sq = squares.data_ptr<double>();
+      for (size_t t = 0; t < partial.size() / size_t(dim); ++t)
+        for (int64_t j = 0; j < dim; ++j) sq[j] += partial[t * size_t(dim) + size_t(j)];
+      gram.diagonal().copy_(squares);
+    }
   }
   const double divisor = options.divisor == CovarianceDivisor::n_minus_1 ? double(n - 1) : double(n);
   s.cov = gram.div_(divisor);

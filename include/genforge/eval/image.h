@@ -26,7 +26,7 @@ struct StatisticsOptions {
   // error through the square root of small eigenvalues (1e-4 absolute on 200 x 784 pixels), so the default is
   // float64 throughout, as pytorch-fid.
   bool mixed_precision = false;
-  int64_t block_rows = 2048;
+  int64_t block_rows = 2048;  // rows centred and multiplied at a time (both precisions): no [N, D] centred copy
 };
 
 // Mean and covariance of a feature set, both float64 (mean [D], cov [D, D]).
