@@ -1,6 +1,7 @@
-// The two BLAS-3 kernels that ATen does not expose and that halve the work of the FID statistics: the symmetric
-// rank-k update (X^T X) and the triangular product (L^T S L). With the OpenBLAS genforge links (GF_OPENBLAS_DIR)
-// they call it directly; in other builds (e.g. LibTorch 2.x with CUDA) they fall back to at::mm.
+// The BLAS-3 kernels that ATen does not expose and that halve the work of the FID statistics — the symmetric
+// rank-k update (X^T X) and the triangular product (L^T S L) — and the Cholesky factor and eigenvalues without
+// ATen's layout copies. With the OpenBLAS genforge links (GF_OPENBLAS_DIR)
+// they call it directly; in other builds (e.g. LibTorch 2.x with CUDA) they fall back to ATen.
 #pragma once
 #include <torch/types.h>
 
@@ -13,7 +14,14 @@ void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::T
 // Copies the lower triangle of a square float64 matrix onto its upper triangle.
 void symmetrize_lower(torch::Tensor& m);
 
-// L^T S L for lower-triangular L and symmetric S ([D, D], float64).
+// L^T S L for lower-triangular L and symmetric S ([D, D], float64). Only L's lower triangle is read.
 torch::Tensor congruence_lower(const torch::Tensor& l, const torch::Tensor& s);
+
+// Cholesky factor of a symmetric float64 matrix [D, D], in place: afterwards its lower triangle holds L (L L^T = S);
+// the upper triangle is left unspecified. False when S is not positive definite.
+bool cholesky_lower_inplace(torch::Tensor& s);
+
+// Eigenvalues (ascending) of a symmetric float64 matrix [D, D], which it overwrites; reads one triangle.
+torch::Tensor symmetric_eigenvalues(torch::Tensor& m);
 
 }  // namespace gf::blas

@@ -139,16 +139,16 @@ namespace {
 // Square roots of the eigenvalues of S1^1/2 S2 S1^1/2 (= those of S1 S2), and the mass of negative ones.
 std::pair<double, double> trace_sqrt_product(const torch::Tensor& s1, const torch::Tensor& s2) {
   torch::Tensor product;
-  auto [l, info] = torch::linalg_cholesky_ex(s1);
-  if (info.item<int64_t>() == 0) {
-    product = blas::congruence_lower(l.contiguous(), s2.contiguous());
+  auto l = s1.clone();
+  if (blas::cholesky_lower_inplace(l)) {
+    product = blas::congruence_lower(l, s2.contiguous());
   } else {
     // Singular S1 (fewer samples than features): its symmetric square root from the eigen-decomposition.
     auto [values, vectors] = torch::linalg_eigh(s1);
     auto root = torch::mm(vectors * values.clamp_min(0).sqrt().unsqueeze(0), vectors.t());
-    product = torch::mm(torch::mm(root, s2), root);
+    product = torch::mm(torch::mm(root, s2), root).contiguous();
   }
-  auto eig = torch::linalg_eigvalsh(product);  // reads one triangle, so no symmetrising pass is needed
+  auto eig = blas::symmetric_eigenvalues(product);  // reads one triangle, so no symmetrising pass is needed
   double positive = eig.clamp_min(0).sqrt().sum().item<double>();
   double negative = (-eig).clamp_min(0).sqrt().sum().item<double>();
   return {positive, negative};
