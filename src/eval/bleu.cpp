@@ -247,19 +247,22 @@ BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
   detail::check_streams(hypotheses.size(), references);
   GF_CHECK(o.max_order >= 1, "max n-gram order must be >= 1, got ", o.max_order);
   const size_t n = hypotheses.size();
-  std::vector<Ids> hyp_ids(n);
-  std::vector<std::vector<Ids>> ref_ids(n);
+  std::vector<Tokens> hyp_tokens(n);
+  std::vector<std::vector<Tokens>> ref_tokens(n);
+  std::vector<const Tokens*> hyp_ptrs(n);
+  std::vector<std::vector<const Tokens*>> ref_ptrs(n);
   std::set<size_t> ref_counts;
-  Vocabulary vocab;
   for (size_t i = 0; i < n; ++i) {
-    hyp_ids[i] = vocab.ids(segment_tokens(hypotheses[i], o));
+    hyp_tokens[i] = segment_tokens(hypotheses[i], o);
     for (const auto& stream : references)
-      if (stream[i]) ref_ids[i].push_back(vocab.ids(segment_tokens(*stream[i], o)));
-    ref_counts.insert(ref_ids[i].size());
+      if (stream[i]) ref_tokens[i].push_back(segment_tokens(*stream[i], o));
+    ref_counts.insert(ref_tokens[i].size());
+    hyp_ptrs[i] = &hyp_tokens[i];
+    for (const auto& r : ref_tokens[i]) ref_ptrs[i].push_back(&r);
   }
   std::vector<double> correct(size_t(o.max_order), 0), total(size_t(o.max_order), 0);
   int64_t sys_len = 0, ref_len = 0;
-  for (const MatchStats& m : detail::match_corpus(hyp_ids, ref_ids, o.max_order)) {
+  for (const MatchStats& m : detail::match_corpus(hyp_ptrs, ref_ptrs, o.max_order)) {
     sys_len += m.hyp_len;
     ref_len += m.ref_len;
     for (int k = 0; k < o.max_order; ++k) correct[size_t(k)] += double(m.correct[size_t(k)]),
@@ -386,15 +389,14 @@ double nltk_corpus_bleu(const std::vector<std::vector<Tokens>>& list_of_referenc
   const int orders = static_cast<int>(o.weights.size());
   const size_t n = hypotheses.size();
   GF_CHECK(n > 0, "there are no hypotheses");
-  Vocabulary vocab;
-  std::vector<Ids> hyp_ids(n);
-  std::vector<std::vector<Ids>> ref_ids(n);
+  std::vector<const Tokens*> hyp_ptrs(n);
+  std::vector<std::vector<const Tokens*>> ref_ptrs(n);
   for (size_t i = 0; i < n; ++i) {
     GF_CHECK(!list_of_references[i].empty(), "hypothesis ", i + 1, " has no references");
-    hyp_ids[i] = vocab.ids(hypotheses[i]);
-    for (const auto& r : list_of_references[i]) ref_ids[i].push_back(vocab.ids(r));
+    hyp_ptrs[i] = &hypotheses[i];
+    for (const auto& r : list_of_references[i]) ref_ptrs[i].push_back(&r);
   }
-  const std::vector<MatchStats> stats = detail::match_corpus(hyp_ids, ref_ids, orders);
+  const std::vector<MatchStats> stats = detail::match_corpus(hyp_ptrs, ref_ptrs, orders);
   std::vector<Precision> p(static_cast<size_t>(orders), Precision{0.0, 0, 0});
   int64_t hyp_lengths = 0, ref_lengths = 0;
   for (const auto& m : stats) {

@@ -81,56 +81,89 @@ int compare(const int32_t* a, const int32_t* b, int n) {
 namespace {
 
 // Up to four token ids packed into one integer key, exactly: 16 bits per id in a uint64_t when the ids fit (the
-// common case, and twice as fast to shift and sort), else 32 bits per id in an unsigned __int128.
+// common case), else 32 bits per id in an unsigned __int128. Keys of order n are built from those of order n - 1.
 template <class Key>
-void clip_sorted(const std::vector<Key>& hyp, const std::vector<std::vector<Key>>& refs, int64_t& correct) {
-  correct = 0;
-  size_t i = 0;
-  std::vector<size_t> cursor(refs.size(), 0);
-  while (i < hyp.size()) {
-    size_t j = i;
-    while (j < hyp.size() && hyp[j] == hyp[i]) ++j;
-    const int64_t count = int64_t(j - i);
-    int64_t best = 0;
-    for (size_t r = 0; r < refs.size(); ++r) {
-      const auto& ref = refs[r];
-      size_t& c = cursor[r];
-      while (c < ref.size() && ref[c] < hyp[i]) ++c;
-      int64_t in_ref = 0;
-      while (c < ref.size() && ref[c] == hyp[i]) ++in_ref, ++c;
-      best = std::max(best, in_ref);
-    }
-    correct += std::min(count, best);
-    i = j;
-  }
-}
-
-// Keys of the n-grams of `s` built from those of order n - 1 (in place), then sorted into `sorted`.
-template <class Key>
-void next_order_keys(const Ids& s, int n, std::vector<Key>& keys, std::vector<Key>& sorted) {
-  const size_t count = s.size() >= size_t(n) ? s.size() - size_t(n) + 1 : 0;
+void next_order_keys(const Ids& s, int n, std::vector<Key>& keys) {
   if (n == 1) {
     keys.resize(s.size());
     for (size_t i = 0; i < s.size(); ++i) keys[i] = Key(uint32_t(s[i]));
-  } else {
-    constexpr int bits = sizeof(Key) == 8 ? 16 : 32;
-    for (size_t i = 0; i < count; ++i) keys[i] = (keys[i] << bits) | Key(uint32_t(s[i + size_t(n) - 1]));
+    return;
   }
-  sorted.assign(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count));
-  std::sort(sorted.begin(), sorted.end());
+  constexpr int bits = sizeof(Key) == 8 ? 16 : 32;
+  const size_t count = s.size() >= size_t(n) ? s.size() - size_t(n) + 1 : 0;
+  for (size_t i = 0; i < count; ++i) keys[i] = (keys[i] << bits) | Key(uint32_t(s[i + size_t(n) - 1]));
 }
+
+inline uint64_t mix(uint64_t k) { return k * 0x9E3779B97F4A7C15ULL; }
+inline uint64_t mix(unsigned __int128 k) { return mix(uint64_t(k) ^ mix(uint64_t(k >> 64))); }
+
+// Clipped n-gram matches by an open-addressing table of the hypothesis's n-grams (a sentence has a few dozen, so
+// the table stays in L1): each slot counts the n-gram in the hypothesis and its largest count in any reference;
+// clipped matches = sum of min(hypothesis count, reference count). Reused across calls; only used slots are reset.
+template <class Key>
+class ClipTable {
+ public:
+  int64_t clipped(const std::vector<Key>& hyp, size_t n_hyp, const std::vector<std::vector<Key>>& refs,
+                  const std::vector<size_t>& n_refs) {
+    size_t cap = 16;
+    while (cap < 2 * n_hyp) cap *= 2;
+    if (keys_.size() < cap) {
+      keys_.resize(cap);
+      hyp_.assign(cap, 0);
+      best_.assign(cap, 0);
+      now_.assign(cap, 0);
+    }
+    const int shift = 64 - __builtin_ctzll(cap);
+    const size_t mask = cap - 1;
+    for (size_t i = 0; i < n_hyp; ++i) {
+      size_t slot = size_t(mix(hyp[i]) >> shift);
+      while (hyp_[slot] != 0 && keys_[slot] != hyp[i]) slot = (slot + 1) & mask;
+      if (hyp_[slot] == 0) keys_[slot] = hyp[i], used_.push_back(slot);
+      ++hyp_[slot];
+    }
+    for (size_t r = 0; r < refs.size(); ++r) {
+      for (size_t i = 0; i < n_refs[r]; ++i) {
+        const Key k = refs[r][i];
+        size_t slot = size_t(mix(k) >> shift);
+        while (hyp_[slot] != 0 && keys_[slot] != k) slot = (slot + 1) & mask;
+        if (hyp_[slot] != 0 && now_[slot]++ == 0) touched_.push_back(slot);
+      }
+      for (size_t slot : touched_) best_[slot] = std::max(best_[slot], now_[slot]), now_[slot] = 0;
+      touched_.clear();
+    }
+    int64_t clipped = 0;
+    for (size_t slot : used_) {
+      clipped += std::min(hyp_[slot], best_[slot]);
+      hyp_[slot] = best_[slot] = 0;
+    }
+    used_.clear();
+    return clipped;
+  }
+
+ private:
+  std::vector<Key> keys_;
+  std::vector<int32_t> hyp_, best_, now_;
+  std::vector<size_t> used_, touched_;
+};
 
 template <class Key>
 MatchStats match_packed(const Ids& hyp, const std::vector<const Ids*>& refs, MatchStats m, int max_order) {
-  thread_local std::vector<Key> hyp_keys, hyp_sorted;
-  thread_local std::vector<std::vector<Key>> ref_keys, ref_sorted;
+  thread_local std::vector<Key> hyp_keys;
+  thread_local std::vector<std::vector<Key>> ref_keys;
+  thread_local std::vector<size_t> ref_counts;
+  thread_local ClipTable<Key> table;
   ref_keys.resize(refs.size());
-  ref_sorted.resize(refs.size());
+  ref_counts.resize(refs.size());
+  auto count_of = [](const Ids& s, int n) { return s.size() >= size_t(n) ? s.size() - size_t(n) + 1 : size_t(0); };
   for (int n = 1; n <= max_order; ++n) {
-    next_order_keys(hyp, n, hyp_keys, hyp_sorted);
-    for (size_t r = 0; r < refs.size(); ++r) next_order_keys(*refs[r], n, ref_keys[r], ref_sorted[r]);
-    m.total[size_t(n - 1)] = int64_t(hyp_sorted.size());
-    clip_sorted(hyp_sorted, ref_sorted, m.correct[size_t(n - 1)]);
+    next_order_keys(hyp, n, hyp_keys);
+    for (size_t r = 0; r < refs.size(); ++r) {
+      next_order_keys(*refs[r], n, ref_keys[r]);
+      ref_counts[r] = count_of(*refs[r], n);
+    }
+    const size_t n_hyp = count_of(hyp, n);
+    m.total[size_t(n - 1)] = int64_t(n_hyp);
+    m.correct[size_t(n - 1)] = table.clipped(hyp_keys, n_hyp, ref_keys, ref_counts);
   }
   return m;
 }
@@ -189,14 +222,77 @@ MatchStats match_ngrams(const Ids& hyp, const std::vector<const Ids*>& refs, int
   return m;
 }
 
-std::vector<MatchStats> match_corpus(const std::vector<Ids>& hyps, const std::vector<std::vector<Ids>>& refs,
+namespace {
+
+// Ids for the tokens of one segment: views of the caller's strings in a small open-addressing table, reset per
+// segment (only the used slots).
+class SegmentVocabulary {
+ public:
+  void ids(const std::vector<std::string>& tokens, Ids& out) {
+    out.clear();
+    for (const auto& t : tokens) out.push_back(id(t));
+  }
+  void clear() {
+    for (size_t slot : used_) slots_[slot] = -1;
+    used_.clear();
+    words_.clear();
+  }
+
+ private:
+  int32_t id(std::string_view token) {
+    if (2 * (words_.size() + 1) > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    size_t slot = size_t(fnv1a(token)) & mask;
+    while (slots_[slot] >= 0) {
+      if (words_[size_t(slots_[slot])] == token) return slots_[slot];
+      slot = (slot + 1) & mask;
+    }
+    slots_[slot] = int32_t(words_.size());
+    used_.push_back(slot);
+    words_.push_back(token);
+    return slots_[slot];
+  }
+  void grow() {
+    slots_.assign(std::max<size_t>(64, slots_.size() * 2), -1);
+    used_.clear();
+    const size_t mask = slots_.size() - 1;
+    for (size_t w = 0; w < words_.size(); ++w) {
+      size_t slot = size_t(fnv1a(words_[w])) & mask;
+      while (slots_[slot] >= 0) slot = (slot + 1) & mask;
+      slots_[slot] = int32_t(w);
+      used_.push_back(slot);
+    }
+  }
+  std::vector<int32_t> slots_;
+  std::vector<size_t> used_;
+  std::vector<std::string_view> words_;
+};
+
+}  // namespace
+
+std::vector<MatchStats> match_corpus(const std::vector<const std::vector<std::string>*>& hyps,
+                                     const std::vector<std::vector<const std::vector<std::string>*>>& refs,
                                      int max_order) {
   std::vector<MatchStats> stats(hyps.size());
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t i = 0; i < int64_t(hyps.size()); ++i) {
+#pragma omp parallel
+  {
+    SegmentVocabulary vocab;
+    Ids hyp;
+    std::vector<Ids> ref_ids;
     std::vector<const Ids*> ptrs;
-    for (const auto& r : refs[size_t(i)]) ptrs.push_back(&r);
-    stats[size_t(i)] = match_ngrams(hyps[size_t(i)], ptrs, max_order);
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t i = 0; i < int64_t(hyps.size()); ++i) {
+      vocab.clear();
+      vocab.ids(*hyps[size_t(i)], hyp);
+      const auto& mine = refs[size_t(i)];
+      ref_ids.resize(mine.size());
+      ptrs.clear();
+      for (size_t r = 0; r < mine.size(); ++r) {
+        vocab.ids(*mine[r], ref_ids[r]);
+        ptrs.push_back(&ref_ids[r]);
+      }
+      stats[size_t(i)] = match_ngrams(hyp, ptrs, max_order);
+    }
   }
   return stats;
 }

@@ -1,5 +1,5 @@
 // Clipped n-gram matching shared by sacreBLEU's and nltk's BLEU (and chrF's word n-grams): tokens are interned
-// to integer ids once, then each segment's n-grams are sorted and merged against each reference's.
+// to integer ids, then each segment's n-grams (packed keys up to order 4) are counted against each reference's.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -39,9 +39,12 @@ struct MatchStats {
 int64_t closest_length(int64_t hyp_len, const std::vector<int64_t>& ref_lens);
 
 MatchStats match_ngrams(const Ids& hypothesis, const std::vector<const Ids*>& references, int max_order);
-// match_ngrams for every segment (references[i] = all references of hypothesis i), segments in parallel.
-std::vector<MatchStats> match_corpus(const std::vector<Ids>& hypotheses,
-                                     const std::vector<std::vector<Ids>>& references, int max_order);
+// match_ngrams for every segment (references[i] = all references of hypothesis i), segments in parallel. Token
+// ids only need to agree within a segment, so each segment interns its own tokens (no corpus-wide vocabulary: it
+// was the serial third of corpus BLEU).
+std::vector<MatchStats> match_corpus(const std::vector<const std::vector<std::string>*>& hypotheses,
+                                     const std::vector<std::vector<const std::vector<std::string>*>>& references,
+                                     int max_order);
 
 // Hypotheses and reference streams (sacreBLEU's layout) agree in length and are not empty.
 void check_streams(size_t n_hyp, const std::vector<std::vector<std::optional<std::string>>>& refs);
