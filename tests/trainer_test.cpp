@@ -21,7 +21,7 @@ using test::quiet;
 // parameters, Adam's moments and the noise generator to match.
 class Regression : public train::Trainable {
  public:
-  Regression() : w(torch::zeros({3}, torch::kFloat64).requires_grad_(true)) {}
+  explicit Regression(torch::Dtype dtype = torch::kFloat64) : w(torch::zeros({3}, dtype).requires_grad_(true)) {}
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     return {{"model", {w}}};
   }
@@ -30,8 +30,10 @@ class Regression : public train::Trainable {
   void train_step(const train::Batch& b, train::StepContext& ctx) override {
     if (interrupt_at >= 0 && ctx.step() == interrupt_at) std::raise(SIGINT);
     auto noise = at::randn({1}, ctx.generator(), w.options()) * 0.01;
-    auto loss = (torch::mv(b.x, w) - b.labels.to(torch::kFloat64)).pow(2).mean() + noise.sum() * w.sum();
+    auto loss = (torch::mv(b.x.to(w.scalar_type()), w) - b.labels.to(w.scalar_type())).pow(2).mean() + noise.sum() * w.sum();
     if (nan_every > 0 && ctx.step() % nan_every == 0) loss = loss * std::nan("");
+    // sqrt at 0: the loss stays finite, its gradient is 0 * inf = NaN.
+    if (bad_gradient_every > 0 && ctx.step() % bad_gradient_every == 0) loss = loss + (w * 0).sum().sqrt();
     ctx.optimize("model", loss);
   }
   double eval_loss(const train::Batch& b, at::Generator&) override {
@@ -40,6 +42,7 @@ class Regression : public train::Trainable {
   torch::Tensor w;
   int64_t interrupt_at = -1;
   int64_t nan_every = 0;
+  int64_t bad_gradient_every = 0;
 };
 
 train::TrainData regression_data() {
@@ -114,6 +117,35 @@ TEST(Trainer, NonFiniteLossesAreSkippedThenStopWithAClearError) {
     FAIL() << "expected NumericalError";
   } catch (const NumericalError& e) {
     EXPECT_NE(std::string(e.what()).find("training stopped at step 3: the loss was nan for 4 steps in a row"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Trainer, FiniteLossesWithNonFiniteGradientsAreSkippedToo) {
+  test::TempDir dir;
+  auto data = regression_data();
+  auto o = regression_options(dir.file("a"));
+  o.clip_grad_norm = 0;  // no norm is computed on these steps: the finiteness pass must catch them
+  o.log_every = 1000;
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {  // a sum per tensor; the raw float32 pass
+    Regression sometimes(dtype);
+    sometimes.bad_gradient_every = 4;
+    o.run_dir = dir.file(dtype == torch::kFloat32 ? "f32" : "f64");
+    auto report = train::run(sometimes, data, nullptr, o, quiet());
+    EXPECT_EQ(report.extra["skipped_steps"].get<int64_t>(), 10);  // steps 0, 4, ..., 36
+    EXPECT_TRUE(sometimes.w.isfinite().all().item<bool>());
+  }
+
+  Regression always;
+  always.bad_gradient_every = 1;
+  o.max_bad_steps = 3;
+  o.run_dir = dir.file("b");
+  try {
+    train::run(always, data, nullptr, o, quiet());
+    FAIL() << "expected NumericalError";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("training stopped at step 2: the gradients were not finite (loss "),
               std::string::npos)
         << e.what();
   }
