@@ -27,7 +27,7 @@ namespace {
 bool on_cpu_contiguous(const torch::Tensor& t) { return t.device().is_cpu() && t.is_contiguous(); }
 }  // namespace
 
-void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::Tensor& scratch) {
+void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::Tensor& scratch, bool overwrite) {
   GF_CHECK(x.dim() == 2 && accumulator.dim() == 2 && accumulator.size(0) == x.size(1),
            "add_gram_lower: shapes ", x.sizes(), " and ", accumulator.sizes(), " do not fit");
 #ifdef GF_OPENBLAS_DIR
@@ -38,8 +38,8 @@ void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::T
     const int n = static_cast<int>(x.size(1)), k = static_cast<int>(x.size(0));
     const char uplo = 'U', trans = 'N';
     if (x.scalar_type() == torch::kDouble) {
-      const double one = 1.0;
-      dsyrk_(&uplo, &trans, &n, &k, &one, x.data_ptr<double>(), &n, &one, accumulator.data_ptr<double>(), &n);
+      const double one = 1.0, beta = overwrite ? 0.0 : 1.0;
+      dsyrk_(&uplo, &trans, &n, &k, &one, x.data_ptr<double>(), &n, &beta, accumulator.data_ptr<double>(), &n);
       return;
     }
     if (x.scalar_type() == torch::kFloat) {
@@ -52,13 +52,18 @@ void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::T
       double* dst = accumulator.data_ptr<double>();
 #pragma omp parallel for schedule(dynamic, 16)
       for (int i = 0; i < n; ++i)
-        for (int j = 0; j <= i; ++j) dst[int64_t(i) * n + j] += src[int64_t(i) * n + j];
+        for (int j = 0; j <= i; ++j) dst[int64_t(i) * n + j] = (overwrite ? 0.0 : dst[int64_t(i) * n + j]) + src[int64_t(i) * n + j];
       return;
     }
   }
 #endif
   (void)scratch;
-  accumulator.add_(torch::mm(x.t(), x).to(accumulator.scalar_type()));
+  auto gram = torch::mm(x.t(), x).to(accumulator.scalar_type());
+  if (overwrite) {
+    accumulator.copy_(gram);
+  } else {
+    accumulator.add_(gram);
+  }
 }
 
 void symmetrize_lower(torch::Tensor& m) {

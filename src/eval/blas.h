@@ -7,9 +7,11 @@
 
 namespace gf::blas {
 
-// Adds x^T x into `accumulator` ([D, D], float64) for x [K, D] (float32 or float64, contiguous). Only the lower
-// triangle (row-major) of the accumulator is defined afterwards; call symmetrize_lower once at the end.
-void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::Tensor& scratch);
+// Adds x^T x into `accumulator` ([D, D], float64) for x [K, D] (float32 or float64, contiguous), or writes it there
+// when `overwrite` (the accumulator may then be uninitialised). Only the lower triangle (row-major) of the
+// accumulator is defined afterwards; call symmetrize_lower once at the end.
+void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::Tensor& scratch,
+                    bool overwrite = false);
 
 // Copies the lower triangle of a square float64 matrix onto its upper triangle.
 void symmetrize_lower(torch::Tensor& m);
