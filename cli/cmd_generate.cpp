@@ -30,10 +30,10 @@ int run_generate(int argc, char** argv) {
   app.add_option("--prompt,-p", prompt, "text to continue (default: the start token, a line break)");
   app.add_option("-n,--max-tokens", g.max_tokens, "most tokens to generate");
   app.add_option("--temperature,-t", g.temperature, "sampling temperature (0: greedy)");
-  app.add_option("--top-k", g.top_k, "keep the k most likely characters (0: all)");
-  app.add_option("--top-p", g.top_p, "nucleus: keep the most likely characters holding this much probability");
-  app.add_option("--min-p", g.min_p, "drop characters below min-p times the most likely one's probability");
-  app.add_option("--repetition-penalty", g.repetition_penalty, "> 1 discourages characters already in the context");
+  app.add_option("--top-k", g.top_k, "keep the k most likely tokens (0: all)");
+  app.add_option("--top-p", g.top_p, "nucleus: keep the most likely tokens holding this much probability");
+  app.add_option("--min-p", g.min_p, "drop tokens below min-p times the most likely one's probability");
+  app.add_option("--repetition-penalty", g.repetition_penalty, "> 1 discourages tokens already in the context");
   app.add_option("--stop", stops, "stop after this text (repeatable)");
   app.add_option("--seed", seed, "random seed");
   app.add_option("--out,-o", out, "write the prompt and its continuation here instead of stdout");

@@ -1,7 +1,6 @@
 // SentencePiece tokens through the module built from plugins/sentencepiece (see the comment there for why it is a
 // separate module opened with RTLD_DEEPBIND rather than a link-time dependency).
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
