@@ -173,7 +173,7 @@ torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t 
 
 int run_eval_image(int argc, char** argv) {
   CLI::App app("image metrics between real and generated images, on features of a network", "eval image");
-  std::string real, fake, features = "pixels", metrics = "fid,kid,prdc", statistics = "float64";
+  std::string real, fake, features = "pixels", metrics = "fid,kid,prdc", statistics = "auto";
   int64_t n = 0, kid_subsets = 100, kid_subset_size = 1000, k = 5, splits = 10, batch = 256;
   double mmd_bandwidth = 0;
   int64_t tile = 0, padding = 2;
@@ -189,8 +189,8 @@ int run_eval_image(int argc, char** argv) {
                  "space), or a TorchScript file (.pt)");
   app.add_option("--metrics", metrics, "comma-separated: fid, kid, is, prdc, mmd (Gaussian kernel)");
   app.add_option("--statistics", statistics,
-                 "FID statistics: float64 (as pytorch-fid) or mixed (float32 cross products, ~1.4x faster; fine for "
-                 "well-conditioned features, not for fewer samples than dimensions)");
+                 "FID statistics: auto (float32 cross products where their estimated effect on FID stays below 1e-6 "
+                 "relative, else float64), float64 (as pytorch-fid) or mixed (always float32 cross products)");
   app.add_option("--mmd-bandwidth", mmd_bandwidth, "Gaussian MMD bandwidth (0: median heuristic)");
   app.add_option("--kid-subsets", kid_subsets, "KID subsets");
   app.add_option("--kid-subset-size", kid_subset_size, "KID subset size (capped at the smaller set)");
@@ -205,10 +205,12 @@ int run_eval_image(int argc, char** argv) {
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   const auto wanted = checked_metrics(metrics, {"fid", "kid", "is", "prdc", "mmd"});
-  GF_CHECK(statistics == "float64" || statistics == "mixed", "--statistics must be float64 or mixed, got '",
-           statistics, "'");
-  eval::StatisticsOptions so;
-  so.mixed_precision = statistics == "mixed";
+  GF_CHECK(statistics == "auto" || statistics == "float64" || statistics == "mixed",
+           "--statistics must be auto, float64 or mixed, got '", statistics, "'");
+  eval::FidOptions fid_options;
+  fid_options.precision = statistics == "auto"      ? eval::FidPrecision::automatic
+                          : statistics == "float64" ? eval::FidPrecision::float64
+                                                    : eval::FidPrecision::mixed;
   eval::FeatureOptions fo;
   fo.batch_size = batch;
   auto extractor = eval::make_feature_extractor(features, fo);
@@ -223,8 +225,9 @@ int run_eval_image(int argc, char** argv) {
   nlohmann::json out = {{"real", real_images.size(0)}, {"fake", fake_images.size(0)},
                         {"features", extractor->name()}, {"feature_dim", fr.size(1)}};
   if (wanted.count("fid")) {
-    auto r = eval::frechet_distance(eval::gaussian_statistics(fr, so), eval::gaussian_statistics(ff, so));
+    auto r = eval::fid(fr, ff, fid_options);
     out["fid"] = r.distance;
+    out["fid_statistics"] = r.mixed_precision ? "mixed" : "float64";
   }
   if (wanted.count("kid")) {
     eval::KidOptions ko;

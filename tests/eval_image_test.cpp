@@ -112,6 +112,82 @@ TEST(Fid, MixedPrecisionStatisticsAgreeWithFloat64OnWideFeatures) {
   EXPECT_NEAR(reference, textbook, 1e-9 * textbook);
 }
 
+// Independent columns with spreads between 0.5 and 2 (well-conditioned covariances), and a shifted, wider copy.
+std::pair<torch::Tensor, torch::Tensor> spread_features(uint64_t seed, int64_t rows, int64_t dim) {
+  auto gen = make_generator(seed);
+  auto scale = torch::linspace(0.5, 2.0, dim, torch::kDouble);
+  auto x = torch::randn({rows, dim}, gen, torch::kDouble) * scale + 3.0;
+  auto y = torch::randn({rows, dim}, gen, torch::kDouble) * scale * 1.05 + 3.1;
+  return {x, y};
+}
+
+eval::FidOptions with_precision(eval::FidPrecision p) {
+  eval::FidOptions o;
+  o.precision = p;
+  return o;
+}
+
+TEST(FidAutomatic, KeepsMixedPrecisionWhereItsErrorEstimateAllows) {
+  auto [x, y] = spread_features(7, 4000, 128);
+  const auto exact = eval::fid(x, y, with_precision(eval::FidPrecision::float64));
+  const auto automatic = eval::fid(x, y);
+  EXPECT_FALSE(exact.mixed_precision);
+  EXPECT_EQ(exact.rounding_error, 0.0);
+  ASSERT_TRUE(automatic.mixed_precision) << automatic.rounding_error << " vs FID " << exact.distance;
+  EXPECT_GT(automatic.rounding_error, 0.0);
+  const double difference = std::abs(automatic.distance - exact.distance);
+  EXPECT_LE(difference, automatic.rounding_error / 4);  // the estimate is far above the actual error
+  EXPECT_LE(automatic.rounding_error, 1e-6 * exact.distance);
+  EXPECT_LE(difference, 1e-8 * exact.distance);
+  EXPECT_EQ(automatic.distance, eval::fid(x, y, with_precision(eval::FidPrecision::mixed)).distance);
+  // The measured covariance error (16 columns of the first block, extrapolated) is within a factor 3 of the true
+  // one, here with three blocks and correlated columns.
+  auto gen = make_generator(8);
+  auto mixing = torch::randn({128, 128}, gen, torch::kDouble) * 0.2 + torch::eye(128, torch::kDouble);
+  auto z = torch::mm(x, mixing);
+  eval::StatisticsOptions mixed;
+  mixed.mixed_precision = true;
+  mixed.block_rows = 1500;
+  const auto fast = eval::gaussian_statistics(z, mixed);
+  const double true_error = (fast.cov - eval::gaussian_statistics(z).cov).norm().item<double>();
+  EXPECT_GT(true_error, 0.0);
+  EXPECT_GT(fast.covariance_error, true_error / 3) << true_error;
+  EXPECT_LT(fast.covariance_error, true_error * 3) << true_error;
+  EXPECT_EQ(eval::gaussian_statistics(z).covariance_error, 0.0);
+}
+
+TEST(FidAutomatic, FallsBackToFloat64OnSingularOrNearlySingularCovariances) {
+  // Fewer rows than dimensions: singular covariances, float64 straight away.
+  auto [x, y] = spread_features(11, 200, 256);
+  auto r = eval::fid(x, y);
+  EXPECT_FALSE(r.mixed_precision);
+  EXPECT_EQ(r.distance, eval::fid(x, y, with_precision(eval::FidPrecision::float64)).distance);
+  // Plenty of rows, but 32 pairs of nearly equal columns and two sets from one distribution (a small FID): float32
+  // cross products move FID by more than 1e-6 relative here, and the estimate sees it.
+  auto gen = make_generator(5);
+  auto a = torch::randn({2000, 64}, gen, torch::kDouble) + 5, b = torch::randn({2000, 64}, gen, torch::kDouble) + 5;
+  for (int c = 0; c < 32; ++c) {
+    a.select(1, 63 - c).copy_(a.select(1, c) + 1e-8 * torch::randn({2000}, gen, torch::kDouble));
+    b.select(1, 63 - c).copy_(b.select(1, c) + 1e-8 * torch::randn({2000}, gen, torch::kDouble));
+  }
+  const auto exact = eval::fid(a, b, with_precision(eval::FidPrecision::float64));
+  const auto forced = eval::fid(a, b, with_precision(eval::FidPrecision::mixed));
+  EXPECT_GT(std::abs(forced.distance - exact.distance), 1e-6 * exact.distance) << "the guard must matter here";
+  EXPECT_GT(forced.rounding_error, 1e-6 * exact.distance);
+  const auto automatic = eval::fid(a, b);
+  EXPECT_FALSE(automatic.mixed_precision);
+  EXPECT_EQ(automatic.distance, exact.distance);
+}
+
+TEST(FidAutomatic, RejectsBadInput) {
+  eval::FidOptions o;
+  o.tolerance = 0;
+  auto x = torch::randn({10, 4}, torch::kDouble);
+  EXPECT_THROW(eval::fid(x, x, o), InvalidArgument);
+  EXPECT_THROW(eval::fid(x, torch::randn({10, 5}, torch::kDouble)), InvalidArgument);
+  EXPECT_THROW(eval::fid(torch::randn({1, 4}, torch::kDouble), x), InvalidArgument);
+}
+
 TEST(Fid, RejectsMismatchedOrTooFewFeatures) {
   auto a = torch::randn({10, 4}, torch::kDouble), b = torch::randn({10, 5}, torch::kDouble);
   EXPECT_THROW(eval::frechet_distance(eval::gaussian_statistics(a), eval::gaussian_statistics(b)), InvalidArgument);

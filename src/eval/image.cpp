@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "eval/blas.h"
@@ -20,11 +21,16 @@ bool all_finite(const torch::Tensor& t) {
   return torch::isfinite(t).all().item<bool>();
 }
 
-torch::Tensor checked_features(const torch::Tensor& x, const char* what, int64_t min_rows, bool check_finite = true) {
+const torch::Tensor& checked_shape(const torch::Tensor& x, const char* what, int64_t min_rows = 2) {
   GF_CHECK(x.defined() && x.dim() == 2, what, " must be a matrix [N, D], got ",
            x.defined() ? x.sizes() : torch::IntArrayRef{});
   GF_CHECK(x.size(0) >= min_rows, what, " has ", x.size(0), " rows; at least ", min_rows, " are needed");
   GF_CHECK(x.size(1) >= 1, what, " has no feature columns");
+  return x;
+}
+
+torch::Tensor checked_features(const torch::Tensor& x, const char* what, int64_t min_rows, bool check_finite = true) {
+  checked_shape(x, what, min_rows);
   auto d = x.to(torch::kDouble).contiguous();
   if (check_finite) {
     GF_CHECK_AS(DataError, all_finite(d), "remove or impute the rows with missing values", what,
@@ -62,90 +68,165 @@ torch::Tensor inside(const torch::Tensor& d, const torch::Tensor& radius, BallRu
   return rule == BallRule::strict ? d.lt(radius) : d.le(radius);
 }
 
-// Rows [r0, r1) of x - mean (x and mean float64, row-major, D = dim) into out [r1 - r0, D] (float64, or float32 for
-// the mixed-precision statistics); with `partial` ([threads, D]), each thread also adds the float64 squares of its
-// rows to its own partial sums (static schedule: the split depends on the thread count only).
+// Rows [r0, r1) of x - shift (x and shift float64, row-major, D = dim) into out [r1 - r0, D] (float64, or float32
+// for the mixed-precision statistics). Each thread adds the float64 differences, and with `squares` their squares,
+// to its own slot of `partial` ([threads, 2 D]: sums, then squares); the static schedule makes the split depend on
+// the thread count only.
 template <class T>
-void centre_rows(const double* x, const double* mu, int64_t r0, int64_t r1, int64_t dim, T* out,
-                 std::vector<double>* partial) {
+void shift_rows(const double* x, const double* shift, int64_t r0, int64_t r1, int64_t dim, T* out, bool squares,
+                std::vector<double>& partial) {
 #pragma omp parallel
   {
-    double* local = partial ? partial->data() + size_t(omp_get_thread_num()) * size_t(dim) : nullptr;
+    double* sum = partial.data() + size_t(omp_get_thread_num()) * 2 * size_t(dim);
+    double* square = sum + dim;
 #pragma omp for schedule(static)
     for (int64_t i = r0; i < r1; ++i) {
       const double* row = x + i * dim;
       T* o = out + (i - r0) * dim;
-      if (local) {
+      if (squares) {
         for (int64_t j = 0; j < dim; ++j) {
-          const double c = row[j] - mu[j];
+          const double c = row[j] - shift[j];
           o[j] = static_cast<T>(c);
-          local[j] += c * c;
+          sum[j] += c;
+          square[j] += c * c;
         }
       } else {
-        for (int64_t j = 0; j < dim; ++j) o[j] = static_cast<T>(row[j] - mu[j]);
+        for (int64_t j = 0; j < dim; ++j) {
+          const double c = row[j] - shift[j];
+          o[j] = static_cast<T>(c);
+          sum[j] += c;
+        }
       }
     }
   }
 }
 
+// The rounding error of mixed-precision cross products, measured where it is cheap and extrapolated: the first
+// block's float32 gram is compared with float64 products on `columns` evenly spaced columns (scaled to all D), and
+// each block's error is taken to grow with its mean squared magnitude times the square root of its row count (what
+// float32 rounding gives for independent errors), so E_b = E_1 (t_b / t_1) sqrt(k_1 / k_b) with t the block's trace,
+// and blocks add in quadrature.
+class GramErrorMeter {
+ public:
+  GramErrorMeter(int64_t dim, int64_t columns, const torch::Device& device)
+      : index_(((torch::arange(std::min(columns, dim), torch::dtype(torch::kDouble)) + 0.5) *
+                (double(dim) / double(std::min(columns, dim))))
+                   .to(torch::kLong)
+                   .to(device)),
+        scale_(std::sqrt(double(dim) / double(index_.numel()))) {}
+
+  // rows [k, D] float64 (uncentred), mean [D], block_gram [D, D] float32 (the lower triangle at least).
+  void add_block(const torch::Tensor& rows, const torch::Tensor& mean, const torch::Tensor& block_gram) {
+    const int64_t k = rows.size(0);
+    const double trace = block_gram.diagonal().sum().item<double>();
+    if (blocks_ == 0) {
+      // [p, k] x [k, D]: the wide orientation runs at twice the speed of [D, k] x [k, p].
+      auto centred = (rows.index_select(1, index_) - mean.index_select(0, index_)).t().contiguous();  // [p, k]
+      auto exact = torch::mm(centred, rows) - torch::outer(centred.sum(1), mean);                    // [p, D]
+      auto above = block_gram.index_select(0, index_);      // (j, i): defined for i <= j
+      auto below = block_gram.index_select(1, index_).t();  // (i, j): defined for i >= j
+      auto i = torch::arange(block_gram.size(0), index_.options()).unsqueeze(0);  // [1, D]
+      auto approx = torch::where(i >= index_.unsqueeze(1), below, above).to(torch::kDouble);  // [p, D]
+      first_error_ = (approx - exact).norm().item<double>() * scale_;
+      first_trace_ = trace;
+      first_rows_ = k;
+    }
+    const double e = first_trace_ > 0 ? first_error_ * (trace / first_trace_) * std::sqrt(double(first_rows_) / double(k)) : 0;
+    squared_ += e * e;
+    ++blocks_;
+  }
+
+  double error() const { return std::sqrt(squared_); }
+
+ private:
+  torch::Tensor index_;  // [p] columns recomputed in float64
+  double scale_;
+  double first_error_ = 0, first_trace_ = 0, squared_ = 0;
+  int64_t first_rows_ = 0, blocks_ = 0;
+};
+
 }  // namespace
 
 GaussianStatistics gaussian_statistics(const torch::Tensor& features, const StatisticsOptions& options) {
-  // The column sums that give the mean also show any NaN or infinity (one pass instead of two).
   auto x = checked_features(features, "features", 2, /*check_finite=*/false);
   GF_CHECK(options.block_rows >= 1, "block_rows must be >= 1, got ", options.block_rows);
+  GF_CHECK(options.error_columns >= 1, "error_columns must be >= 1, got ", options.error_columns);
   const int64_t n = x.size(0), dim = x.size(1);
   GaussianStatistics s;
   s.count = n;
-  s.mean = x.mean(0);
-  if (!all_finite(s.mean)) {
-    GF_CHECK_AS(DataError, all_finite(x), "remove or impute the rows with missing values",
-                "features contains NaN or infinite values");
-  }
   auto gram = torch::empty({dim, dim}, x.options());  // the first block's cross products overwrite it
   torch::Tensor scratch;
+  GramErrorMeter meter(dim, options.error_columns, x.device());
   if (!x.device().is_cpu()) {
+    s.mean = x.mean(0);
     auto centred = x - s.mean;
     blas::add_gram_lower(options.mixed_precision ? centred.to(torch::kFloat).contiguous() : centred, gram, scratch,
                          /*overwrite=*/true);
     blas::symmetrize_lower(gram);
-    if (options.mixed_precision) gram.diagonal().copy_((centred * centred).sum(0));
+    if (options.mixed_precision) {
+      meter.add_block(x, s.mean, scratch);
+      gram.diagonal().copy_((centred * centred).sum(0));
+    }
   } else {
-    // Blocks of rows are centred into one reused buffer (no [N, D] copy) and their cross products added in turn.
+    // One pass: rows are taken relative to the mean of an evenly strided sample of at most ~1024 rows (within a
+    // few percent of a standard deviation of the mean, however the rows are ordered), shifted block by block into
+    // one reused buffer (no [N, D] copy) whose cross products are added in turn, while the shifted values are
+    // summed. Then mean = shift + d and the gram loses N d d^T, a float64 correction ~1/1024 of its size.
+    const int64_t stride = std::max<int64_t>(1, n / 1024);
+    auto shift = x.slice(0, 0, n, stride).mean(0).contiguous();  // [D]
     const int64_t block = std::min(n, options.block_rows);
     auto buffer = torch::empty({block, dim}, x.options().dtype(options.mixed_precision ? torch::kFloat : torch::kDouble));
-    std::vector<double> partial(options.mixed_precision ? size_t(omp_get_max_threads()) * size_t(dim) : 0, 0.0);
+    std::vector<double> partial(size_t(omp_get_max_threads()) * 2 * size_t(dim), 0.0);
     const double* src = x.data_ptr<double>();
-    const double* mu = s.mean.data_ptr<double>();
+    const double* sh = shift.data_ptr<double>();
     for (int64_t r = 0; r < n; r += block) {
       const int64_t k = std::min(n, r + block) - r;
       if (options.mixed_precision) {
-        centre_rows(src, mu, r, r + k, dim, buffer.data_ptr<float>(), &partial);
+        shift_rows(src, sh, r, r + k, dim, buffer.data_ptr<float>(), /*squares=*/true, partial);
       } else {
-        centre_rows(src, mu, r, r + k, dim, buffer.data_ptr<double>(), nullptr);
+        shift_rows(src, sh, r, r + k, dim, buffer.data_ptr<double>(), /*squares=*/false, partial);
       }
       blas::add_gram_lower(buffer.slice(0, 0, k), gram, scratch, /*overwrite=*/r == 0);
+      if (options.mixed_precision) meter.add_block(x.slice(0, r, r + k), shift, scratch);
     }
-    blas::symmetrize_lower(gram);
+    // Thread partials added in thread order (deterministic for a thread count).
+    std::vector<double> sums(size_t(dim), 0.0), squares(size_t(dim), 0.0);
+    for (size_t t = 0; t < partial.size() / (2 * size_t(dim)); ++t)
+      for (int64_t j = 0; j < dim; ++j) {
+        sums[size_t(j)] += partial[t * 2 * size_t(dim) + size_t(j)];
+        squares[size_t(j)] += partial[(2 * t + 1) * size_t(dim) + size_t(j)];
+      }
+    std::vector<double> offset(static_cast<size_t>(dim));  // d = mean - shift
+    for (int64_t j = 0; j < dim; ++j) offset[size_t(j)] = sums[size_t(j)] / double(n);
+    double* g = gram.data_ptr<double>();
     if (options.mixed_precision) {
       // The diagonal is a sum of N squares: float32 partial sums would lose the most there, and every trace in
-      // the distance is built from it, so it is always summed in float64 (thread partials added in order).
-      auto squares = torch::zeros({dim}, x.options());
-      double* sq = squares.data_ptr<double>();
-      for (size_t t = 0; t < partial.size() / size_t(dim); ++t)
-        for (int64_t j = 0; j < dim; ++j) sq[j] += partial[t * size_t(dim) + size_t(j)];
-      gram.diagonal().copy_(squares);
+      // the distance is built from it, so it is always summed in float64.
+      for (int64_t j = 0; j < dim; ++j) g[j * dim + j] = squares[size_t(j)];
     }
+    blas::symmetrize_lower(gram, offset.data(), -double(n));
+    s.mean = shift + torch::from_blob(offset.data(), {dim}, torch::kDouble).clone();
+  }
+  // The sums that give the mean also show any NaN or infinity (no separate pass over the features).
+  if (!all_finite(s.mean)) {
+    GF_CHECK_AS(DataError, all_finite(x), "remove or impute the rows with missing values",
+                "features contains NaN or infinite values");
   }
   const double divisor = options.divisor == CovarianceDivisor::n_minus_1 ? double(n - 1) : double(n);
+  s.covariance_error = meter.error() / divisor;
   s.cov = gram.div_(divisor);
   return s;
 }
 
 namespace {
 
-// Square roots of the eigenvalues of S1^1/2 S2 S1^1/2 (= those of S1 S2), and the mass of negative ones.
-std::pair<double, double> trace_sqrt_product(const torch::Tensor& s1, const torch::Tensor& s2) {
+struct RootTrace {
+  double positive = 0;     // sum of sqrt(mu) over the eigenvalues mu > 0 of S1^1/2 S2 S1^1/2 (= those of S1 S2)
+  double negative = 0;     // sum of sqrt(-mu) over the negative ones
+  double inverse_sum = 0;  // sum of 1/mu (infinite when some mu <= 0)
+};
+
+RootTrace trace_sqrt_product(const torch::Tensor& s1, const torch::Tensor& s2) {
   torch::Tensor product;
   auto l = s1.clone();
   if (blas::cholesky_lower_inplace(l)) {
@@ -156,10 +237,28 @@ std::pair<double, double> trace_sqrt_product(const torch::Tensor& s1, const torc
     auto root = torch::mm(vectors * values.clamp_min(0).sqrt().unsqueeze(0), vectors.t());
     product = torch::mm(torch::mm(root, s2), root).contiguous();
   }
-  auto eig = blas::symmetric_eigenvalues(product);  // reads one triangle, so no symmetrising pass is needed
-  double positive = eig.clamp_min(0).sqrt().sum().item<double>();
-  double negative = (-eig).clamp_min(0).sqrt().sum().item<double>();
-  return {positive, negative};
+  auto eig = blas::symmetric_eigenvalues(product);  // reads the lower triangle, all congruence_lower defines
+  RootTrace r;
+  r.positive = eig.clamp_min(0).sqrt().sum().item<double>();
+  r.negative = (-eig).clamp_min(0).sqrt().sum().item<double>();
+  r.inverse_sum = eig.min().item<double>() > 0 ? eig.reciprocal().sum().item<double>()
+                                               : std::numeric_limits<double>::infinity();
+  return r;
+}
+
+// Largest eigenvalue of a symmetric positive semi-definite matrix [D, D]: the Rayleigh quotient after a few power
+// steps from a fixed start (from below, near the value on spectra like the covariances'; the estimate it feeds has
+// its own margin).
+double largest_eigenvalue(const torch::Tensor& s, int steps = 6) {
+  auto v = torch::linspace(1.0, 2.0, s.size(0), s.options());  // [D]
+  double rayleigh = 0;
+  for (int i = 0; i < steps; ++i) {
+    v = v / v.norm();
+    auto w = torch::mv(s, v);
+    rayleigh = v.dot(w).item<double>();
+    v = w;
+  }
+  return rayleigh;
 }
 
 }  // namespace
@@ -180,23 +279,60 @@ FrechetResult frechet_distance(const GaussianStatistics& a, const GaussianStatis
   FrechetResult r;
   auto diff = mu1 - mu2;
   r.mean_term = diff.dot(diff).item<double>();
-  auto [root_trace, negative] = trace_sqrt_product(s1, s2);
+  auto root = trace_sqrt_product(s1, s2);
   double tr1 = s1.trace().item<double>(), tr2 = s2.trace().item<double>();
-  if (!std::isfinite(root_trace)) {
+  if (!std::isfinite(root.positive)) {
     auto offset = torch::eye(dim, s1.options()) * options.eps;
-    std::tie(root_trace, negative) = trace_sqrt_product(s1 + offset, s2 + offset);
+    root = trace_sqrt_product(s1 + offset, s2 + offset);
     r.eps_retry = true;
   }
-  GF_CHECK_AS(NumericalError, std::isfinite(root_trace), "check the features for extreme values",
+  GF_CHECK_AS(NumericalError, std::isfinite(root.positive), "check the features for extreme values",
               "frechet_distance: the matrix square root is not finite");
-  r.negative_mass = negative;
-  GF_CHECK_AS(NumericalError, negative <= options.max_imaginary * std::max<double>(1.0, double(dim)),
+  r.negative_mass = root.negative;
+  GF_CHECK_AS(NumericalError, root.negative <= options.max_imaginary * std::max<double>(1.0, double(dim)),
               "pass statistics computed by gaussian_statistics, or more samples than feature dimensions",
-              "frechet_distance: imaginary component ", negative,
+              "frechet_distance: imaginary component ", root.negative,
               " in the matrix square root (the covariances are far from positive semi-definite)");
+  const double root_trace = root.positive;
+  if (a.covariance_error > 0 || b.covariance_error > 0) {
+    // The traces are exact (float64 diagonals): only the square-root term carries the cross products' error.
+    const double rms1 = a.covariance_error / double(dim), rms2 = b.covariance_error / double(dim);
+    const double k1 = rms1 > 0 ? rms1 * largest_eigenvalue(s2) : 0, k2 = rms2 > 0 ? rms2 * largest_eigenvalue(s1) : 0;
+    r.rounding_error = r.eps_retry || !std::isfinite(root.inverse_sum)
+                           ? std::numeric_limits<double>::infinity()
+                           : std::sqrt(2.0) * std::sqrt(root.inverse_sum) * std::hypot(k1, k2);
+  }
   r.trace_term = tr1 + tr2 - 2 * root_trace;
   r.distance = r.mean_term + r.trace_term;
   return r;
+}
+
+FrechetResult fid(const torch::Tensor& real, const torch::Tensor& fake, const FidOptions& options) {
+  GF_CHECK(options.tolerance > 0, "fid: tolerance must be > 0, got ", options.tolerance);
+  check_same_width(checked_shape(real, "real features"), checked_shape(fake, "fake features"));
+  auto with_precision = [&](bool mixed) {
+    StatisticsOptions so = options.statistics;
+    so.mixed_precision = mixed;
+    auto r = frechet_distance(gaussian_statistics(real, so), gaussian_statistics(fake, so), options.frechet);
+    r.mixed_precision = mixed;
+    return r;
+  };
+  const int64_t dim = real.size(1);
+  switch (options.precision) {
+    case FidPrecision::float64:
+      return with_precision(false);
+    case FidPrecision::mixed:
+      return with_precision(true);
+    case FidPrecision::automatic:
+      break;
+  }
+  // With no more rows than dimensions a covariance is singular: float32 rounding in its null space reaches the
+  // distance through square roots of near-zero eigenvalues, so those sets go to float64 straight away.
+  if (real.size(0) > dim && fake.size(0) > dim) {
+    auto r = with_precision(true);
+    if (r.rounding_error <= options.tolerance * std::abs(r.distance)) return r;
+  }
+  return with_precision(false);
 }
 
 double mmd2(const torch::Tensor& kxx, const torch::Tensor& kyy, const torch::Tensor& kxy, MmdEstimator estimator) {

@@ -103,9 +103,17 @@ TEST(EvalCli, ImageMetricsOnPixelsAndOnATorchScriptExtractor) {
                         "--features", module, "--metrics", "fid", "--statistics", "mixed", "--json"});
   ASSERT_EQ(mixed.rc, 0) << mixed.err;
   EXPECT_NEAR(nlohmann::json::parse(mixed.out)["fid"].get<double>(), fid, 1e-6 * std::max(1.0, fid));
+  EXPECT_EQ(nlohmann::json::parse(mixed.out)["fid_statistics"], "mixed");
+  // The default (auto) says which precision it kept; float64 forced is pytorch-fid's arithmetic.
+  EXPECT_TRUE(j["fid_statistics"] == "mixed" || j["fid_statistics"] == "float64") << j.dump();
+  auto exact = run_cli({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist", "-n", "300",
+                        "--features", module, "--metrics", "fid", "--statistics", "float64", "--json"});
+  ASSERT_EQ(exact.rc, 0) << exact.err;
+  EXPECT_EQ(nlohmann::json::parse(exact.out)["fid_statistics"], "float64");
+  EXPECT_NEAR(nlohmann::json::parse(exact.out)["fid"].get<double>(), fid, 1e-12 * std::max(1.0, fid));
   expect_error({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist", "-n", "50", "--statistics",
                 "half"},
-               "--statistics must be float64 or mixed, got 'half'");
+               "--statistics must be auto, float64 or mixed, got 'half'");
   EXPECT_LE(j["coverage"].get<double>(), 1.0);
 
   auto same = run_cli({"eval", "image", "--real", "fashion-mnist:test", "--fake", "fashion-mnist:test", "-n", "200",

@@ -19,14 +19,13 @@ enum class CovarianceDivisor { n_minus_1, n };
 
 struct StatisticsOptions {
   CovarianceDivisor divisor = CovarianceDivisor::n_minus_1;
-  // Opt-in: cross products of the centred features in float32 over blocks of `block_rows` rows, each block's
-  // sum added in float64; centring and the diagonal (hence every trace) stay float64. On well-conditioned
-  // features (W10a: 10k x 2048 Gaussian) FID moves by 2e-10 relative and the statistics take a third less
-  // time, but near-singular covariances (fewer samples than dimensions, low-rank features) amplify the float32
-  // error through the square root of small eigenvalues (1e-4 absolute on 200 x 784 pixels), so the default is
-  // float64 throughout, as pytorch-fid.
+  // Cross products of the centred features in float32 over blocks of `block_rows` rows, each block's sum added in
+  // float64; centring and the diagonal (hence every trace) stay float64. The statistics take half the time; the
+  // rounding error this leaves is measured (`GaussianStatistics::covariance_error`) so that `frechet_distance` can
+  // estimate what it does to the distance, and `fid` uses it only where that estimate is small.
   bool mixed_precision = false;
-  int64_t block_rows = 2048;  // rows centred and multiplied at a time (both precisions): no [N, D] centred copy
+  int64_t block_rows = 2048;     // rows centred and multiplied at a time (both precisions): no [N, D] centred copy
+  int64_t error_columns = 16;    // mixed precision: covariance columns recomputed in float64 to measure the error
 };
 
 // Mean and covariance of a feature set, both float64 (mean [D], cov [D, D]).
@@ -34,6 +33,9 @@ struct GaussianStatistics {
   torch::Tensor mean;  // [D]
   torch::Tensor cov;   // [D, D]
   int64_t count = 0;
+  // Frobenius norm of cov's rounding error against float64 cross products, measured on `error_columns` evenly
+  // spaced columns and scaled to the whole matrix; 0 for float64 statistics.
+  double covariance_error = 0;
 };
 
 // features: [N, D], N >= 2, any floating dtype, finite.
@@ -46,6 +48,13 @@ struct FrechetResult {
   double negative_mass = 0;    // sum of sqrt(-lambda) over negative eigenvalues of S1^1/2 S2 S1^1/2 (the
                                // imaginary part scipy's sqrtm would report on the trace)
   bool eps_retry = false;      // both covariances were offset by eps*I (pytorch-fid's retry)
+  // One standard deviation of the distance's difference from float64 statistics, estimated from the statistics'
+  // covariance_error (0 when both are float64; infinite when the product has eigenvalues <= 0). Rounding errors
+  // taken as independent and zero-mean (probabilistic rounding-error analysis, Higham & Mary 2019): the error of
+  // tr((S1 S2)^1/2) is then at most sqrt(2) sigma_k ||K_k||_F per covariance, sigma_k = covariance_error_k / D its
+  // RMS entry error, and ||K_1||_F <= ||S2||_2 (sum_i 1/mu_i)^1/2 with mu_i the eigenvalues of S1 S2.
+  double rounding_error = 0;
+  bool mixed_precision = false;  // computed from mixed-precision statistics (set by `fid`)
 };
 
 struct FrechetOptions {
@@ -61,6 +70,23 @@ struct FrechetOptions {
 // error, a smaller one is dropped.
 FrechetResult frechet_distance(const GaussianStatistics& a, const GaussianStatistics& b,
                                const FrechetOptions& options = {});
+
+// How `fid` computes the statistics: `automatic` uses mixed precision when both sets have more rows than
+// dimensions and keeps its result when the rounding-error estimate stays below tolerance x |FID|, else it
+// recomputes everything in float64 (pytorch-fid's precision; the mixed attempt then costs ~35% of a float64 run).
+// The estimate bounds ||K||_F loosely: on every set tried it exceeded the observed difference from float64 by 4x
+// (W10a) to 10^6x (ill-conditioned covariances, which therefore fall back although mixed precision was fine).
+enum class FidPrecision { automatic, float64, mixed };
+
+struct FidOptions {
+  FidPrecision precision = FidPrecision::automatic;
+  double tolerance = 1e-6;       // automatic: relative accuracy the mixed-precision result must keep
+  StatisticsOptions statistics;  // its mixed_precision is set from `precision`
+  FrechetOptions frechet;
+};
+
+// FID between two feature sets [N1, D] and [N2, D]: gaussian_statistics of each, then frechet_distance.
+FrechetResult fid(const torch::Tensor& real, const torch::Tensor& fake, const FidOptions& options = {});
 
 // ---- Kernel Inception Distance ---------------------------------------------------------------------------
 
