@@ -20,7 +20,7 @@ enum class CovarianceDivisor { n_minus_1, n };
 struct StatisticsOptions {
   CovarianceDivisor divisor = CovarianceDivisor::n_minus_1;
   // Cross products of the centred features in float32 over blocks of `block_rows` rows, each block's sum added in
-  // float64; centring and the diagonal (hence every trace) stay float64. The statistics take half the time; the
+  // float64; centring and the diagonal (hence every trace) stay float64. The statistics take ~40% less time; the
   // rounding error this leaves is measured (`GaussianStatistics::covariance_error`) so that `frechet_distance` can
   // estimate what it does to the distance, and `fid` uses it only where that estimate is small.
   bool mixed_precision = false;
@@ -33,8 +33,9 @@ struct GaussianStatistics {
   torch::Tensor mean;  // [D]
   torch::Tensor cov;   // [D, D]
   int64_t count = 0;
-  // Frobenius norm of cov's rounding error against float64 cross products, measured on `error_columns` evenly
-  // spaced columns and scaled to the whole matrix; 0 for float64 statistics.
+  // Frobenius norm of cov's rounding error against float64 cross products: measured for the first block on
+  // `error_columns` evenly spaced columns (scaled to all columns), extrapolated to the other blocks from their
+  // traces and row counts; 0 for float64 statistics.
   double covariance_error = 0;
 };
 
@@ -51,8 +52,9 @@ struct FrechetResult {
   // One standard deviation of the distance's difference from float64 statistics, estimated from the statistics'
   // covariance_error (0 when both are float64; infinite when the product has eigenvalues <= 0). Rounding errors
   // taken as independent and zero-mean (probabilistic rounding-error analysis, Higham & Mary 2019): the error of
-  // tr((S1 S2)^1/2) is then at most sqrt(2) sigma_k ||K_k||_F per covariance, sigma_k = covariance_error_k / D its
-  // RMS entry error, and ||K_1||_F <= ||S2||_2 (sum_i 1/mu_i)^1/2 with mu_i the eigenvalues of S1 S2.
+  // tr((S1 S2)^1/2) then spreads by at most sqrt(2) sigma_k ||K_k||_F per covariance, sigma_k =
+  // covariance_error_k / D its RMS entry error, and ||K_1||_F <= ||S2||_2 (sum_i 1/mu_i)^1/2 with mu_i the
+  // eigenvalues of S1 S2.
   double rounding_error = 0;
   bool mixed_precision = false;  // computed from mixed-precision statistics (set by `fid`)
 };
