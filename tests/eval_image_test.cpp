@@ -2,8 +2,12 @@
 // and values computed by pytorch-fid, torch-fidelity, clean-fid and clovaai/prdc on small inputs).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "eval/blas.h"
+#include "eval/tridiagonal.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/eval/image.h"
@@ -303,6 +307,57 @@ TEST(GaussianMmd, EqualsTheFullKernelMatricesAndTheClosedForm) {
   EXPECT_DOUBLE_EQ(r.bandwidth, d.median().item<double>());
   EXPECT_THROW(eval::gaussian_mmd2(x, y.slice(1, 0, 2)), DataError);
 }
+
+// A symmetric matrix with the given eigenvalues: Q diag(values) Q^T for a random orthogonal Q.
+torch::Tensor with_spectrum(const torch::Tensor& values, uint64_t seed) {
+  auto gen = make_generator(seed);
+  const int64_t n = values.numel();
+  auto q = std::get<0>(torch::linalg_qr(torch::randn({n, n}, gen, torch::kDouble)));
+  return torch::mm(q * values.unsqueeze(0), q.t());
+}
+
+TEST(SymmetricEigenvalues, RecoverKnownSpectraPastTheTwoStageThreshold) {
+  // 770 is not a multiple of the band width (the last panel is short); the spectra are indefinite, with a
+  // repeated eigenvalue and a tight cluster. Rows padded as congruence_lower pads them; only the lower triangle
+  // may be read, so the upper one holds NaN.
+  for (int64_t n : {770, 1024}) {
+    auto gen = make_generator(uint64_t(n));
+    auto o = torch::TensorOptions().dtype(torch::kDouble);
+    auto values = torch::cat({torch::randn({n - 40}, gen, torch::kDouble) * 3, torch::full({20}, 2.5, o),
+                              1 + 1e-9 * torch::arange(20, o)});
+    auto m = torch::zeros({n, n + 8}, o).narrow(1, 0, n);
+    m.copy_(with_spectrum(values, uint64_t(n) + 1));
+    m.masked_fill_(torch::ones({n, n}, o.dtype(torch::kBool)).triu(1), std::nan(""));
+    auto eig = blas::symmetric_eigenvalues(m);
+    const double scale = values.abs().max().item<double>();
+    EXPECT_LT((eig - std::get<0>(values.sort())).abs().max().item<double>(), 1e-12 * scale) << "n = " << n;
+  }
+}
+
+#ifdef GF_OPENBLAS_DIR
+TEST(SymmetricEigenvalues, TwoStageReductionMatchesLapackForAnyBandWidthAndThreadCount) {
+  struct Case {
+    int n, bandwidth, threads;
+  };
+  for (const Case c : {Case{1, 32, 1}, Case{2, 3, 1}, Case{7, 5, 2}, Case{37, 32, 2}, Case{100, 7, 3},
+                       Case{257, 16, 2}, Case{300, 32, 4}}) {
+    auto gen = make_generator(uint64_t(c.n));
+    auto x = torch::randn({c.n, c.n}, gen, torch::kDouble);
+    // A dense symmetric matrix, and a diagonal one (every reflector is the identity).
+    for (auto a : {(x + x.t()).contiguous(), torch::diag(torch::randn({c.n}, gen, torch::kDouble))}) {
+      auto expected = torch::linalg_eigvalsh(a);
+      auto work = a.clone();
+      std::vector<double> eig(size_t(c.n));
+      ASSERT_EQ(blas::two_stage_eigenvalues(work.data_ptr<double>(), c.n, c.n, eig.data(), {c.bandwidth, c.threads}), 0);
+      std::sort(eig.begin(), eig.end());
+      const double scale = std::max(1.0, expected.abs().max().item<double>());
+      for (int i = 0; i < c.n; ++i)
+        ASSERT_NEAR(eig[size_t(i)], expected[i].item<double>(), 1e-12 * scale)
+            << "n " << c.n << " band " << c.bandwidth << " threads " << c.threads << " eigenvalue " << i;
+    }
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace gf

@@ -19,14 +19,16 @@ void add_gram_lower(const torch::Tensor& x, torch::Tensor& accumulator, torch::T
 void symmetrize_lower(torch::Tensor& m, const double* v = nullptr, double alpha = 0);
 
 // L^T S L for lower-triangular L and symmetric S ([D, D], float64). Only L's lower triangle is read; only the
-// result's lower triangle is defined (the whole matrix in the ATen fallback).
+// result's lower triangle is defined (the whole matrix in the ATen fallback). The result's rows may be padded
+// (row stride > D): it is a view, not necessarily contiguous.
 torch::Tensor congruence_lower(const torch::Tensor& l, const torch::Tensor& s);
 
 // Cholesky factor of a symmetric float64 matrix [D, D], in place: afterwards its lower triangle holds L (L L^T = S);
 // the upper triangle is left unspecified. False when S is not positive definite.
 bool cholesky_lower_inplace(torch::Tensor& s);
 
-// Eigenvalues (ascending) of a symmetric float64 matrix [D, D], which it overwrites; reads the lower triangle.
+// Eigenvalues (ascending) of a symmetric float64 matrix [D, D] (unit column stride; rows may be padded), which it
+// overwrites; reads the lower triangle. From D = 768 on by a two-stage reduction (eval/tridiagonal.h).
 torch::Tensor symmetric_eigenvalues(torch::Tensor& m);
 
 }  // namespace gf::blas
