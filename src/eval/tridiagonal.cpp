@@ -95,8 +95,11 @@ void reduce_to_band(double* a, int n, int lda, int b) {
 // bulges. Sweep i zeroes column i below its subdiagonal with a reflector on rows i+1..i+b, then chases the fill
 // down in steps of b rows; step t of a sweep touches only the columns of its block R_t = [i+1+tb, i+1+(t+1)b).
 
+// Kernels are inlined into chase_step, which is compiled once per CPU level (GF_CPU_CLONES).
+#define GF_KERNEL __attribute__((always_inline)) inline
+
 // Householder reflector H = I - tau v v^T (v[0] = 1) with H x = beta e1, LAPACK's dlarfg convention.
-inline void householder(int len, const double* x, int stride, double* v, double& tau, double& beta) {
+GF_KERNEL void householder(int len, const double* x, int stride, double* v, double& tau, double& beta) {
   const double alpha = x[0];
   double sigma = 0;
   for (int i = 1; i < len; ++i) {
@@ -116,13 +119,20 @@ inline void householder(int len, const double* x, int stride, double* v, double&
   for (int i = 1; i < len; ++i) v[i] *= scale;
 }
 
-// D <- H D H for the symmetric block D [len, len] (lower triangle, row stride ld).
-inline void reflect_both_sides(double* d, int ld, int len, const double* v, double tau, double* w) {
+// The kernels below take their length as a template argument where it is the band width (32: every step but the
+// last few of a sweep), so the loops compile to fixed-length vector code; N = 0 reads it at run time. Reductions
+// use `omp simd` because GCC keeps the order of a plain floating-point sum and would not vectorize it.
+
+// D <- H D H for the symmetric block D [len, len] (lower triangle, row stride ld), H = I - tau v v^T.
+template <int N>
+GF_KERNEL void reflect_both_sides(double* d, int ld, int len_, const double* v, double tau, double* w) {
+  const int len = N > 0 ? N : len_;
   std::fill(w, w + len, 0.0);
   for (int i = 0; i < len; ++i) {  // w = D v from the lower triangle
     const double* row = d + size_t(i) * ld;
     const double vi = v[i];
     double dot = 0;
+#pragma omp simd reduction(+ : dot)
     for (int j = 0; j < i; ++j) {
       dot += row[j] * v[j];
       w[j] += row[j] * vi;
@@ -130,6 +140,7 @@ inline void reflect_both_sides(double* d, int ld, int len, const double* v, doub
     w[i] += dot + row[i] * vi;
   }
   double wv = 0;
+#pragma omp simd reduction(+ : wv)
   for (int i = 0; i < len; ++i) {
     w[i] *= tau;
     wv += w[i] * v[i];
@@ -143,31 +154,60 @@ inline void reflect_both_sides(double* d, int ld, int len, const double* v, doub
   }
 }
 
-// B <- B H for B [rows, cols] (row stride ld).
-inline void reflect_right(double* b, int ld, int rows, int cols, const double* v, double tau) {
-  for (int r = 0; r < rows; ++r) {
+// B <- B H for B [rows, cols] (row stride ld). Four rows at a time: four independent dot products.
+template <int N>
+GF_KERNEL void reflect_right(double* b, int ld, int rows, int cols_, const double* v, double tau) {
+  const int cols = N > 0 ? N : cols_;
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    double *r0 = b + size_t(r) * ld, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
+    double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+#pragma omp simd reduction(+ : t0, t1, t2, t3)
+    for (int j = 0; j < cols; ++j) {
+      t0 += r0[j] * v[j];
+      t1 += r1[j] * v[j];
+      t2 += r2[j] * v[j];
+      t3 += r3[j] * v[j];
+    }
+    t0 *= tau;
+    t1 *= tau;
+    t2 *= tau;
+    t3 *= tau;
+    for (int j = 0; j < cols; ++j) {
+      r0[j] -= t0 * v[j];
+      r1[j] -= t1 * v[j];
+      r2[j] -= t2 * v[j];
+      r3[j] -= t3 * v[j];
+    }
+  }
+  for (; r < rows; ++r) {
     double* row = b + size_t(r) * ld;
-    double dot = 0;
-    for (int j = 0; j < cols; ++j) dot += row[j] * v[j];
-    dot *= tau;
-    for (int j = 0; j < cols; ++j) row[j] -= dot * v[j];
+    double t = 0;
+#pragma omp simd reduction(+ : t)
+    for (int j = 0; j < cols; ++j) t += row[j] * v[j];
+    t *= tau;
+    for (int j = 0; j < cols; ++j) row[j] -= t * v[j];
   }
 }
 
-// B <- H B for B [rows, cols], columns 1.. only (the caller writes column 0, which H maps to beta e1).
-inline void reflect_left_from_column_1(double* b, int ld, int rows, int cols, const double* u, double tau,
-                                       double* w) {
-  std::fill(w, w + cols, 0.0);
+// B <- H B for B [rows, cols], H = I - tau u u^T. Column 0 too, although the caller overwrites it with beta e1:
+// full-length rows vectorize better than rows from column 1.
+template <int N>
+GF_KERNEL void reflect_left(double* b, int ld, int rows, int cols_, const double* u, double tau, double* w) {
+  const int cols = N > 0 ? N : cols_;
+  double fixed[N > 0 ? N : 1];  // a compile-time-sized accumulator stays in registers
+  double* acc = N > 0 ? fixed : w;
+  std::fill(acc, acc + cols, 0.0);
   for (int r = 0; r < rows; ++r) {
     const double* row = b + size_t(r) * ld;
     const double ur = u[r];
-    for (int j = 1; j < cols; ++j) w[j] += ur * row[j];
+    for (int j = 0; j < cols; ++j) acc[j] += ur * row[j];
   }
-  for (int j = 1; j < cols; ++j) w[j] *= tau;
+  for (int j = 0; j < cols; ++j) acc[j] *= tau;
   for (int r = 0; r < rows; ++r) {
     double* row = b + size_t(r) * ld;
     const double ur = u[r];
-    for (int j = 1; j < cols; ++j) row[j] -= ur * w[j];
+    for (int j = 0; j < cols; ++j) row[j] -= ur * acc[j];
   }
 }
 
@@ -178,21 +218,32 @@ struct Band {
   int steps(int sweep) const { return (n - 1 - sweep + b - 1) / b; }
 };
 
+template <int N>
+GF_KERNEL void chase_kernels(const Band& band, int r0, int len, int len1, double* v, double tau, double* u,
+                             double& tau1, double& beta1, double* w) {
+  const int ld = band.stride;
+  if (tau != 0) reflect_both_sides<N>(band.at(r0, r0), ld, len, v, tau, w);
+  if (len1 <= 0) return;
+  double* below = band.at(r0 + len, r0);  // [len1, len]
+  if (tau != 0) reflect_right<N>(below, ld, len1, len, v, tau);
+  householder(len1, below, ld, u, tau1, beta1);
+  if (tau1 != 0) reflect_left<N>(below, ld, len1, len, u, tau1, w);
+  below[0] = beta1;
+  for (int r = 1; r < len1; ++r) below[size_t(r) * ld] = 0;
+}
+
 // One step of a sweep: reflector v (tau) acts on rows/columns R = [r0, r0 + len). Applies it to the diagonal
 // block, then to the block below (creating the bulge), and replaces v by the reflector that zeroes that block's
 // first column. Returns false when R reaches the end of the matrix.
 GF_CPU_CLONES bool chase_step(const Band& band, int r0, int len, double* v, double& tau, double* u, double* w) {
-  const int ld = band.stride;
-  if (tau != 0) reflect_both_sides(band.at(r0, r0), ld, len, v, tau, w);
-  const int r1 = r0 + len, len1 = std::min(band.b, band.n - r1);
-  if (len1 <= 0) return false;
-  double* below = band.at(r1, r0);  // [len1, len]
-  if (tau != 0) reflect_right(below, ld, len1, len, v, tau);
+  const int len1 = std::min(band.b, band.n - r0 - len);
   double tau1 = 0, beta1 = 0;
-  householder(len1, below, ld, u, tau1, beta1);
-  if (tau1 != 0) reflect_left_from_column_1(below, ld, len1, len, u, tau1, w);
-  below[0] = beta1;
-  for (int r = 1; r < len1; ++r) below[size_t(r) * ld] = 0;
+  if (len == 32) {
+    chase_kernels<32>(band, r0, len, len1, v, tau, u, tau1, beta1, w);
+  } else {
+    chase_kernels<0>(band, r0, len, len1, v, tau, u, tau1, beta1, w);
+  }
+  if (len1 <= 0) return false;
   std::copy(u, u + len1, v);
   tau = tau1;
   return true;
