@@ -314,8 +314,11 @@ int two_stage_eigenvalues(double* a, int n, int lda, double* eigenvalues, const 
   Band band{compact.data(), n, b, width};
   for (int i = 0; i < n; ++i)
     for (int j = std::max(0, i - b); j <= i; ++j) *band.at(i, j) = a[size_t(i) * lda + j];
-  // Each thread needs a few steps of the longest sweep, or it only waits.
+  // Each thread needs a few steps of the longest sweep, or it only waits; and a core of its own, or it spins while
+  // the thread it waits for is descheduled (OMP_NUM_THREADS above the core count).
   int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+  if (options.threads <= 0 && std::thread::hardware_concurrency() > 0)
+    threads = std::min(threads, int(std::thread::hardware_concurrency()));
   threads = std::max(1, std::min(threads, band.steps(0) / 4));
   std::vector<double> offdiagonal(size_t(n), 0.0);
   band_to_tridiagonal(band, eigenvalues, offdiagonal.data(), threads);
