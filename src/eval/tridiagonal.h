@@ -9,7 +9,7 @@ namespace gf::blas {
 
 struct TwoStageOptions {
   int bandwidth = 32;  // of the intermediate band: wider makes stage 1 faster and stage 2 slower (32 best at 2048)
-  int threads = 0;     // for the bulge chasing; 0 = omp_get_max_threads()
+  int threads = 0;     // for the bulge chasing; 0 = omp_get_max_threads(), at most one per core
 };
 
 // Overwrites the symmetric n x n matrix whose lower triangle is stored row-major at `a` (row stride lda >= n;
