@@ -1,8 +1,6 @@
 #include "cli_common.h"
 
-#include "genforge/data/images.h"
-#include "genforge/data/matrix.h"
-
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -74,54 +72,45 @@ void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--type", flags.types, "column type override, e.g. --type age=continuous (repeatable)");
 }
 
+data::SourceOptions source_options(const TableFlags& flags, int64_t limit) {
+  data::SourceOptions o;
+  o.limit = limit;
+  for (const auto& na : flags.na) o.read.na_tokens.push_back(na);
+  for (const auto& kv : parse_set_pairs(flags.types, "--type")) {
+    o.read.column_types[kv.first] = column_type_from_string(kv.second);
+  }
+  return o;
+}
+
 Table load_table(const std::string& path, const TableFlags& flags) {
-  ReadOptions options;
-  for (const auto& na : flags.na) options.na_tokens.push_back(na);
-  for (const auto& kv : parse_set_pairs(flags.types, "--type")) options.column_types[kv.first] = column_type_from_string(kv.second);
   log::ScopedTimer timer("read data");
-  return read_table(path, options);
+  return read_table(path, source_options(flags).read);
 }
 
-torch::Tensor sequence_lengths(const Column& column) {
-  std::vector<int64_t> lengths;
-  for (size_t i = 0; i < column.size(); ++i) {
-    const bool same = i > 0 && column.missing[i] == column.missing[i - 1] &&
-                      (column.missing[i] || column.values[i] == column.values[i - 1]);
-    if (same) {
-      ++lengths.back();
+OptionOverrides option_flags(const std::vector<std::string>& extras, const std::string& verb) {
+  OptionOverrides out;
+  for (size_t i = 0; i < extras.size(); ++i) {
+    const std::string& a = extras[i];
+    GF_CHECK_AS(InvalidArgument, a.size() > 2 && a.compare(0, 2, "--") == 0,
+                "see `genforge " + verb + " --help`", "unexpected argument '", a, "'");
+    std::string key = a.substr(2), value;
+    const auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (i + 1 < extras.size() && extras[i + 1].compare(0, 2, "--") != 0) {
+      value = extras[++i];
     } else {
-      lengths.push_back(1);
+      value = "true";
     }
+    std::replace(key.begin(), key.end(), '-', '_');
+    out.emplace_back(key, value);
   }
-  return torch::tensor(lengths, torch::kLong);
+  return out;
 }
 
-bool is_table_file(const std::string& path) {
-  for (const char* ext : {".csv", ".tsv", ".json", ".npy"}) {
-    const std::string e(ext);
-    if (path.size() > e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0) return true;
-  }
-  return false;
-}
-
-Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags) {
-  GF_CHECK_AS(InvalidArgument, limit >= 0, "give --limit N with N >= 1, or leave it out", "--limit must be >= 0, got ",
-              limit);
-  Dataset ds;
-  if (is_table_file(spec)) {
-    Table t = load_table(spec, flags);
-    ds.x = numeric_matrix(t);
-    ds.columns = t.names();
-  } else {
-    ImageSet images = load_images(spec);
-    ds.x = images.images.to(torch::kFloat32) / 255.0;  // [N, C, H, W]
-    ds.labels = images.labels;
-  }
-  if (limit > 0 && limit < ds.x.size(0)) {
-    ds.x = ds.x.slice(0, 0, limit);
-    if (ds.labels.defined()) ds.labels = ds.labels.slice(0, 0, limit);
-  }
-  return ds;
+uint64_t resolve_seed(const std::optional<uint64_t>& seed) {
+  return seed ? *seed : 0;
 }
 
 nlohmann::json read_json_file(const std::string& path) {

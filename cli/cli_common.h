@@ -3,14 +3,15 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "genforge/data/source.h"
 #include "genforge/data/table.h"
-#include "genforge/data/text.h"
-#include "genforge/data/tokenizers.h"
 #include "genforge/model.h"
+#include "genforge/registry.h"
 
 namespace gf::cli {
 
@@ -36,20 +37,19 @@ struct TableFlags {
   std::vector<std::string> types;  // column=type overrides
 };
 void add_table_flags(CLI::App& app, TableFlags& flags);
+// The data-source options of --na, --type and --limit.
+data::SourceOptions source_options(const TableFlags& flags, int64_t limit = 0);
 // Reads a table with the reader chosen by extension, applying --na and --type.
 Table load_table(const std::string& path, const TableFlags& flags);
 
-// Data for a model of data kind "images": "fashion-mnist[:test]", a PNG folder or an IDX file become images
-// [N, C, H, W] scaled to [0, 1] with their labels; a table file (.csv .tsv .json) becomes rows [N, D]. `limit` > 0
-// keeps the first `limit` examples.
-Dataset load_image_data(const std::string& spec, int64_t limit, const TableFlags& flags);
-bool is_table_file(const std::string& path);
+// Flags the verb does not know, as option key=value pairs: `--min-df 5`, `--min-df=5` and a bare `--flag` (true)
+// become min_df=5 and flag=true. They are the model's and its input pipeline's options (train MODEL --help lists
+// them); anything else is an error naming the flag.
+OptionOverrides option_flags(const std::vector<std::string>& extras, const std::string& verb);
 
-// Sequence models: consecutive rows with the same value of `column` form one sequence. [S] int64 lengths
-torch::Tensor sequence_lengths(const Column& column);
-
-// The tokenizer a language model keeps in its schema (a clear error when it has none).
-std::unique_ptr<Tokenizer> model_tokenizer(const Model& model, const std::string& path);
+// The seed of a sampling verb: --seed when given; else 0, reproducible from call to call (the verb's output says
+// which seed it used, so a user who expected fresh randomness knows how to get it).
+uint64_t resolve_seed(const std::optional<uint64_t>& seed);
 
 // Reads a JSON file (the --config of train).
 nlohmann::json read_json_file(const std::string& path);

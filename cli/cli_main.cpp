@@ -24,7 +24,7 @@ const Verb kVerbs[] = {
     {"score", "per-row log-likelihood of data under a model", run_score},
     {"info", "describe a model file (or the build with --build)", run_info},
     {"plot", "scatter plot of two columns of one or more tables (PNG)", run_plot},
-    {"tag", "part-of-speech tagging with an HMM tagger (genforge train hmm --supervised)", run_tag},
+    {"tag", "label words with a sequence tagger (genforge train pos-tagger)", run_tag},
     {"generate", "continue a prompt with a language model (gpt): temperature, top-k/p, min-p, stop text", run_generate},
     {"topics", "top words of each topic of an lda model, with UMass / NPMI coherence", run_topics},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},

@@ -153,7 +153,7 @@ torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t 
                                    int64_t tile, int64_t padding) {
   const bool png = spec.size() > 4 && spec.compare(spec.size() - 4, 4, ".png") == 0;
   if (tile > 0 && png) {
-    return read_png_grid(spec, tile, tile, padding, n > 0 ? n : -1).images.to(torch::kFloat) / 255;
+    return data::scale_images(read_png_grid(spec, tile, tile, padding, n > 0 ? n : -1).images);
   }
   if (spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".gf") == 0) {
     GF_CHECK_AS(InvalidArgument, n >= 2, "sample a model with -n N (N >= 2)", "'", spec,
@@ -165,10 +165,10 @@ torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t 
                 spec, "' does not generate images");
     return x.clamp(0, 1);
   }
-  auto data = load_image_data(spec, n, flags).x;
-  GF_CHECK_AS(DataError, data.dim() == 4, "give images: fashion-mnist[:test], a PNG folder or an IDX file", "'",
-              spec, "' holds rows, not images");
-  return data;
+  const auto source = data::load_source(spec, DataKind::images, source_options(flags, n));
+  GF_CHECK_AS(DataError, source.form == DataKind::images, "give images: fashion-mnist[:test], a PNG folder or an IDX file",
+              "'", spec, "' holds rows, not images");
+  return data::scale_images(source.images.images);
 }
 
 int run_eval_image(int argc, char** argv) {
@@ -216,7 +216,12 @@ int run_eval_image(int argc, char** argv) {
   auto extractor = eval::make_feature_extractor(features, fo);
   auto real_images = load_images_for_eval(real, n, seed, flags, tile, padding);
   auto fake_images = load_images_for_eval(fake, n, seed + 1, flags, tile, padding);
-  GF_CHECK_AS(DataError, real_images.size(0) >= 2 && fake_images.size(0) >= 2, "give at least 2 images per side",
+  const bool untiled_png = tile == 0 && ((real.size() > 4 && real.compare(real.size() - 4, 4, ".png") == 0) ||
+                                         (fake.size() > 4 && fake.compare(fake.size() - 4, 4, ".png") == 0));
+  GF_CHECK_AS(DataError, real_images.size(0) >= 2 && fake_images.size(0) >= 2,
+              untiled_png ? "a .png is read as one image; split a grid from `genforge sample` with --tile 28 (its tile "
+                            "size in pixels)"
+                          : "give at least 2 images per side",
               "too few images: ", real_images.size(0), " real, ", fake_images.size(0), " generated");
   GF_CHECK_AS(DataError, real_images.sizes().slice(1) == fake_images.sizes().slice(1),
               "evaluate images of one size and channel count", "real images are ", real_images.sizes().slice(1),
@@ -242,6 +247,11 @@ int run_eval_image(int argc, char** argv) {
     auto r = eval::inception_score(extractor->logits(fake_images), std::min(splits, ff.size(0)));
     out["is"] = r.mean;
     out["is_std"] = r.std;
+    if (extractor->name() == "pixels" || extractor->name().rfind("pixels", 0) == 0) {
+      out["is_warning"] = "the Inception Score needs class logits; pixel features give a meaningless value "
+                          "(use --features fmnist)";
+      std::cerr << "warning: " << out["is_warning"].get<std::string>() << "\n";
+    }
   }
   if (wanted.count("mmd")) {
     auto r = eval::gaussian_mmd2(fr, ff, mmd_bandwidth);

@@ -5,6 +5,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/runtime.h"
 #include "genforge/data/tokenizers.h"
+#include "genforge/data/pipeline.h"
 #include "genforge/io/model_file.h"
 #include "genforge/registry.h"
 
@@ -32,19 +33,6 @@ int run_info(int argc, char** argv) {
   auto contents = read_model_file(model_path);
   nlohmann::json tensors = nlohmann::json::object();
   for (const auto& kv : contents.tensors) tensors[kv.first] = kv.second.sizes().vec();
-  bool registered = false;
-  for (const auto& m : registered_models()) registered = registered || m.name == contents.kind;
-  if (!registered) {
-    // Files of genforge's applications (pos-tagger, fmnist-classifier) use the same container without a registry
-    // entry: their recorded fields are shown as stored.
-    nlohmann::json info = {{"file", model_path},          {"kind", contents.kind},
-                           {"format_version", contents.format_version},
-                           {"genforge_version", contents.genforge_version},
-                           {"options", contents.options}, {"schema", contents.schema},
-                           {"tensors", tensors}};
-    std::cout << info.dump(2) << "\n";
-    return 0;
-  }
   auto model = model_from_contents(contents, model_path);
   nlohmann::json info = {{"file", model_path},
                          {"kind", model->kind()},
@@ -55,12 +43,14 @@ int run_info(int argc, char** argv) {
                          {"capabilities", model->capabilities().to_json()},
                          {"fit_report", model->fit_report().to_json()},
                          {"tensors", tensors}};
-  if (info["schema"].contains("vocabulary")) {  // thousands of words: the size says enough here
-    info["schema"]["vocabulary_size"] = info["schema"]["vocabulary"].size();
-    info["schema"].erase("vocabulary");
-  }
-  if (info["schema"].contains("tokenizer")) {  // the kind, not the stored vocabulary
-    info["schema"]["tokenizer"] = info["schema"]["tokenizer"].value("kind", "");
+  if (const auto* p = model->pipeline()) {  // what the pipeline does, not its stored vocabulary
+    nlohmann::json pipeline = {{"fitted_on", to_string(p->form())},
+                               {"options", data::PipelineOptions::option_table().to_json(p->options())}};
+    if (!p->encoders().empty()) pipeline["columns"] = p->to_json()["columns"];
+    if (!p->class_names().empty()) pipeline["class_names"] = p->class_names();
+    if (p->tokenizer()) pipeline["tokenizer"] = p->tokenizer()->kind(), pipeline["tokens"] = p->tokenizer()->size();
+    if (p->vocabulary()) pipeline["vocabulary_size"] = p->vocabulary()->size();
+    info["pipeline"] = pipeline;
   }
   info["fit_report"].erase("history");
   info["fit_report"]["history_length"] = model->fit_report().history.size();

@@ -7,24 +7,13 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/data/images.h"
-#include "genforge/data/matrix.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/readers.h"
 #include "genforge/registry.h"
+#include "genforge/workflow.h"
 
 namespace gf::cli {
 namespace {
-
-// Column names for samples: those the model was fitted on, else x0, x1, ...
-std::vector<std::string> schema_columns(const Model& model, int64_t d) {
-  std::vector<std::string> names;
-  if (model.schema().contains("columns")) names = model.schema()["columns"].get<std::vector<std::string>>();
-  if (static_cast<int64_t>(names.size()) != d) {
-    names.clear();
-    for (int64_t j = 0; j < d; ++j) names.push_back("x" + std::to_string(j));
-  }
-  return names;
-}
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -34,16 +23,16 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 int run_sample(int argc, char** argv) {
   CLI::App app("draw samples from a saved model", "sample");
-  std::string model_path, out;
-  int64_t n = 0, label = -1, steps = 10, rows = 1, columns = 0;
-  uint64_t seed = 0;
+  std::string model_path, out, label;
+  int64_t n = 0, steps = 10, rows = 1, columns = 0;
+  std::optional<uint64_t> seed;
   bool interpolate = false;
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)")->required();
   app.add_option("-n,--n", n, "number of samples");
   app.add_option("--out,-o", out, "output file: .csv or .npy; .png for image models (a grid)")->required();
-  app.add_option("--seed", seed, "random seed (same seed, same samples)");
-  app.add_option("--class", label, "class index to sample (class-conditional models)");
+  app.add_option("--seed", seed, "random seed (same seed, same samples; default 0)");
+  app.add_option("--class", label, "class to sample, by name or index (class-conditional models)");
   app.add_flag("--interpolate", interpolate, "latent interpolation strips (slerp under a Gaussian prior)");
   app.add_option("--steps", steps, "--interpolate: examples per strip");
   app.add_option("--rows", rows, "--interpolate: number of strips");
@@ -56,19 +45,17 @@ int run_sample(int argc, char** argv) {
   GF_CHECK_AS(InvalidArgument, columns >= 0, "give --columns N with N >= 1", "--columns must be >= 1, got ", columns);
   check_writable(out);
   auto model = load_model(model_path);
-  auto gen = make_generator(seed);
-  const bool images = model->schema().value("data_kind", "") == "images";
+  auto gen = make_generator(resolve_seed(seed));
+  const bool images = samples_are_images(*model);
   const bool png = ends_with(out, ".png");
   GF_CHECK_AS(InvalidArgument, !png || images, "write samples of tabular models to .csv or .npy", "model kind '",
               model->kind(), "' does not produce images, so it cannot write '", out, "'");
   torch::Tensor samples;
   if (interpolate) {
-    samples = interpolate_latent(*model, steps, rows, gen, label);
+    samples = interpolate_latent(*model, steps, rows, gen, label.empty() ? -1 : class_index(*model, label));
     if (columns == 0) columns = steps;
-  } else if (label != -1) {
-    samples = model->sample_labelled(torch::full({n}, label, torch::kLong), gen);
   } else {
-    samples = model->sample(n, gen);
+    samples = draw_samples(*model, n, label, gen);
   }
   const int64_t count = samples.size(0);
   if (png) {
@@ -77,10 +64,10 @@ int run_sample(int argc, char** argv) {
   } else if (ends_with(out, ".npy")) {
     write_npy(out, samples);
   } else {
-    auto flat = samples.reshape({count, -1});
-    write_csv(out, table_from_matrix(flat, schema_columns(*model, flat.size(1))));
+    write_csv(out, samples_table(*model, samples));
   }
-  std::cout << "wrote " << count << (interpolate ? " interpolated" : "") << " samples to " << out << "\n";
+  std::cout << "wrote " << count << (interpolate ? " interpolated" : "") << " samples to " << out << " (seed "
+            << resolve_seed(seed) << (seed ? "" : ", the default: --seed N for others") << ")\n";
   return 0;
 }
 

@@ -5,12 +5,13 @@
 #include "commands.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
-#include "genforge/models/pos_tagger.h"
+#include "genforge/registry.h"
+#include "genforge/workflow.h"
 
 namespace gf::cli {
 
 int run_tag(int argc, char** argv) {
-  CLI::App app("tag words with parts of speech using a tagger from `genforge train hmm --supervised`", "tag");
+  CLI::App app("label words with a sequence tagger (genforge train pos-tagger)", "tag");
   std::string model_path, input, gold, out;
   bool json = false;
   CommonFlags common;
@@ -26,9 +27,10 @@ int run_tag(int argc, char** argv) {
   GF_CHECK_AS(InvalidArgument, input.empty() != gold.empty(), "e.g. genforge tag tagger.gf --input text.txt",
               "give exactly one of --input (text to tag) and --gold (tagged text to score)");
   if (!out.empty()) check_writable(out);
-  const PosTagger tagger = PosTagger::load(model_path);
+  const auto model = load_model(model_path);
+  const SequenceTagger& tagger = as_sequence_tagger(*model, model_path);
   if (!gold.empty()) {
-    const auto acc = tagger.evaluate(load_tagged_sentences(gold));
+    const auto acc = tagger.evaluate(data::load_source(gold, DataKind::tagged_text).sentences);
     nlohmann::json j = {{"tokens", acc.tokens},
                         {"accuracy", acc.accuracy()},
                         {"known_accuracy", acc.known_accuracy()},

@@ -3,10 +3,9 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "genforge/core/error.h"
-#include "genforge/data/text.h"
 #include "genforge/eval/topics.h"
-#include "genforge/models/lda.h"
 #include "genforge/registry.h"
+#include "genforge/workflow.h"
 
 namespace gf::cli {
 
@@ -23,28 +22,19 @@ int run_topics(int argc, char** argv) {
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
-  GF_CHECK(n >= 1, "-n must be at least 1, got ", n);
   auto model = load_model(model_path);
-  auto* lda = dynamic_cast<LatentDirichletAllocation*>(model.get());
-  GF_CHECK_AS(InvalidArgument, lda != nullptr, "give a model trained by genforge train lda", "'", model_path,
-              "' holds a ", model->kind(), " model, which has no topics");
-  GF_CHECK_AS(InvalidArgument, model->schema().contains("vocabulary"),
-              "train it from text (genforge train lda --data docs.txt) so it keeps its words", "'", model_path,
-              "' was trained on word ids and has no vocabulary to show");
-  const auto vocabulary = Vocabulary::from_words(model->schema()["vocabulary"].get<std::vector<std::string>>(), false);
-  const auto tops = lda->top_words(n);
+  as_topic_model(*model, model_path);
+  const auto words = topic_words(*model, n);
   eval::Coherence umass, npmi;
   if (!data.empty()) {
-    std::vector<std::vector<int64_t>> docs;
-    for (const auto& d : load_documents(data)) docs.push_back(vocabulary.encode(d));
+    const auto tops = as_topic_model(*model).top_words(n);
+    const auto docs = encode_documents(*model, data::load_source(data, DataKind::documents));
     umass = eval::umass_coherence(tops, docs);
     npmi = eval::npmi_coherence(tops, docs);
   }
   nlohmann::json out = nlohmann::json::array();
-  for (size_t t = 0; t < tops.size(); ++t) {
-    std::vector<std::string> words;
-    for (int64_t w : tops[t]) words.push_back(vocabulary.words[static_cast<size_t>(w)]);
-    nlohmann::json row = {{"topic", t}, {"words", words}};
+  for (size_t t = 0; t < words.size(); ++t) {
+    nlohmann::json row = {{"topic", t}, {"words", words[t]}};
     if (!data.empty()) {
       row["umass"] = umass.per_topic[t];
       row["npmi"] = npmi.per_topic[t];

@@ -89,7 +89,7 @@ const char* to_string(Likelihood l) {
 }
 
 nlohmann::json Capabilities::to_json() const {
-  return {{"data_kind", data_kind},
+  return {{"data_kind", to_string(data_kind)},
           {"likelihood", to_string(likelihood)},
           {"conditional_sampling", conditional_sampling},
           {"latent_space", latent_space},

@@ -1,5 +1,7 @@
 #include "genforge/registry.h"
 
+#include <algorithm>
+
 #include "genforge/core/error.h"
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bgmm.h"
@@ -8,12 +10,14 @@
 #include "genforge/models/gpt.h"
 #include "genforge/models/hmm.h"
 #include "genforge/models/lda.h"
+#include "genforge/models/pos_tagger.h"
 #include "genforge/models/vae.h"
 
 namespace gf {
+namespace {
 
-const std::vector<ModelInfo>& registered_models() {
-  static const std::vector<ModelInfo> models = {
+std::vector<ModelInfo>& registry() {
+  static std::vector<ModelInfo> models = {
       make_model_info<GaussianMixture>("gmm", "Gaussian mixture model fitted by EM (full/diag/tied/spherical)"),
       make_model_info<BayesianGaussianMixture>("bgmm", "variational Bayesian Gaussian mixture (Dirichlet process or "
                                                        "Dirichlet weight prior)"),
@@ -23,11 +27,88 @@ const std::vector<ModelInfo>& registered_models() {
       make_model_info<Gan>("gan", "GAN: DCGAN 28/32 or MLP; non-saturating or WGAN-GP loss; class-conditional"),
       make_model_info<HiddenMarkovModel>("hmm", "hidden Markov model (categorical, Gaussian or GMM emissions; "
                                                 "Baum-Welch, supervised and semi-supervised; Viterbi)"),
+      make_model_info<PosTagger>("pos-tagger", "part-of-speech tagger: supervised HMM over words with a suffix model "
+                                               "for unknown words (TnT); exact Viterbi"),
       make_model_info<LatentDirichletAllocation>("lda", "latent Dirichlet allocation topic model (variational "
                                                         "Bayes; learned asymmetric alpha; held-out perplexity)"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;
+}
+
+bool is_pipeline_key(DataKind kind, const std::string& key) {
+  const auto names = data::PipelineOptions::names_for(kind);
+  return std::find(names.begin(), names.end(), key) != names.end();
+}
+
+}  // namespace
+
+const std::vector<ModelInfo>& registered_models() { return registry(); }
+
+void register_model(ModelInfo info) {
+  GF_CHECK_AS(InvalidArgument, !info.name.empty() && info.construct && info.option_specs,
+              "give a name, a construct function and option_specs (make_model_info does)", "incomplete ModelInfo '",
+              info.name, "'");
+  for (const auto& m : registry()) {
+    GF_CHECK_AS(InvalidArgument, m.name != info.name, "choose another name", "model '", info.name,
+                "' is registered already");
+  }
+  registry().push_back(std::move(info));
+}
+
+std::vector<OptionSpec> ModelInfo::pipeline_option_specs() const {
+  std::vector<OptionSpec> out;
+  for (auto& s : data::PipelineOptions::option_table().specs()) {
+    if (is_pipeline_key(data_kind, s.name)) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool ModelInfo::has_option(const std::string& key) const {
+  if (is_pipeline_key(data_kind, key)) return true;
+  for (const auto& s : option_specs()) {
+    if (s.name == key) return true;
+  }
+  return false;
+}
+
+std::unique_ptr<Model> ModelInfo::create(const nlohmann::json& options, const OptionOverrides& overrides) const {
+  GF_CHECK(options.is_object(), name, " options must be a JSON object, got ", options.dump());
+  nlohmann::json own = nlohmann::json::object(), pipeline = nlohmann::json::object();
+  for (auto it = options.begin(); it != options.end(); ++it) {
+    (is_pipeline_key(data_kind, it.key()) ? pipeline : own)[it.key()] = it.value();
+  }
+  std::vector<std::string> known;
+  for (const auto& s : option_specs()) known.push_back(s.name);
+  for (const auto& s : pipeline_option_specs()) known.push_back(s.name);
+  auto check_known = [&](const std::string& key) {
+    for (DataKind other : all_data_kinds()) {
+      GF_CHECK_AS(InvalidArgument, !is_pipeline_key(other, key), "see `genforge train " + name + " --help`",
+                  "model '", name, "' takes ", to_string(data_kind), " data, so '", key,
+                  "' (an option of ", to_string(other), " data) does not apply: it does not take ", to_string(other));
+    }
+    if (std::find(known.begin(), known.end(), key) == known.end()) detail::unknown_option(name, key, known);
+  };
+  for (auto it = own.begin(); it != own.end(); ++it) check_known(it.key());
+  data::PipelineOptions p;
+  data::PipelineOptions::option_table().apply_json(p, pipeline);
+  OptionOverrides model_sets;
+  for (const auto& [key, value] : overrides) {
+    if (is_pipeline_key(data_kind, key)) {
+      data::PipelineOptions::option_table().set(p, key, value);
+    } else {
+      check_known(key);
+      model_sets.emplace_back(key, value);
+    }
+  }
+  std::unique_ptr<Model> model = construct(own, model_sets);
+  model->set_pipeline_options(p);
+  return model;
+}
+
+std::unique_ptr<Model> create_model(const std::string& name, const nlohmann::json& options,
+                                    const OptionOverrides& overrides) {
+  return model_info(name).create(options, overrides);
 }
 
 const ModelInfo& model_info(const std::string& name) {
@@ -39,11 +120,6 @@ const ModelInfo& model_info(const std::string& name) {
   throw InvalidArgument(msg("unknown model '", name, "'"), "registered models: " + names + " (`genforge models`)");
 }
 
-std::unique_ptr<Model> create_model(const std::string& name, const nlohmann::json& options,
-                                    const std::vector<std::pair<std::string, std::string>>& overrides) {
-  return model_info(name).create(options, overrides);
-}
-
 void save_model(const Model& model, const std::string& path) {
   GF_CHECK_AS(NotFitted, model.fitted(), "fit the model before saving it", "cannot save an unfitted ", model.kind(),
               " model");
@@ -53,6 +129,9 @@ void save_model(const Model& model, const std::string& path) {
   c.schema = model.schema();
   c.fit_report = model.fit_report().to_json();
   c.tensors = model.state();
+  const auto extra = model.state_json();
+  if (!extra.empty()) c.extra = extra;
+  if (model.pipeline()) c.pipeline = model.pipeline()->to_json();
   write_model_file(path, c);
 }
 
@@ -62,24 +141,33 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::string& ex
 
 std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std::string& path,
                                            const std::string& expected_kind) {
-  bool known = false;
-  for (const auto& m : registered_models()) known = known || m.name == c.kind;
-  GF_CHECK_AS(ModelFileError, known, "the file was written by a newer genforge or is damaged", "'", path,
-              "' holds an unknown model kind '", c.kind, "'");
+  const ModelInfo* info = nullptr;
+  std::string names;
+  for (const auto& m : registered_models()) {
+    if (m.name == c.kind) info = &m;
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  GF_CHECK_AS(ModelFileError, info != nullptr,
+              "this genforge knows " + names + "; a newer genforge may know '" + c.kind + "', or the file is damaged",
+              "'", path, "' holds an unknown model kind '", c.kind, "'");
   GF_CHECK_AS(ModelFileError, expected_kind.empty() || expected_kind == c.kind,
               "pass a " + expected_kind + " model file", "'", path, "' is a '", c.kind, "' model, expected '",
               expected_kind, "'");
   std::unique_ptr<Model> model;
   try {
-    model = create_model(c.kind, c.options);
+    model = info->construct(c.options, {});  // the model's own options as saved
+    model->set_schema(c.schema);         // before the state: some families read names from it
+    model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);
     model->load_state(c.tensors);
+    model->set_pipeline(std::make_shared<data::InputPipeline>(
+        c.pipeline.is_null() ? data::InputPipeline::from_legacy_schema(info->data_kind, c.schema)
+                             : data::InputPipeline::from_json(c.pipeline)));
   } catch (const ModelFileError&) {
     throw;
   } catch (const Error& e) {
     throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
                          "the file is damaged; re-create it with `genforge train`");
   }
-  model->set_schema(c.schema);
   model->set_fit_report(FitReport::from_json(c.fit_report));
   return model;
 }

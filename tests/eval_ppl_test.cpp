@@ -19,7 +19,7 @@ class LinearDecoder : public Model {
   std::string kind() const override { return "linear-decoder"; }
   Capabilities capabilities() const override {
     Capabilities c;
-    c.data_kind = "images";
+    c.data_kind = DataKind::images;
     c.latent_space = true;
     c.standard_normal_prior = gaussian_;
     return c;

@@ -76,11 +76,11 @@ TEST(ModelFile, StrictReaderNamesWhatIsWrong) {
   EXPECT_NE(variant("trunc.gf", bytes.substr(0, bytes.size() - 5)).find("truncated file"), std::string::npos);
   EXPECT_NE(variant("tail.gf", bytes + "xyz").find("trailing bytes"), std::string::npos);
   std::string versioned = bytes;
-  auto pos = versioned.find("\"format_version\":\"1\"");
+  auto pos = versioned.find("\"format_version\":\"2\"");
   ASSERT_NE(pos, std::string::npos);
   versioned.replace(pos, 20, "\"format_version\":\"9\"");
   EXPECT_EQ(variant("v9.gf", versioned),
-            "'" + dir.file("v9.gf") + "': unsupported format version 9 (this genforge reads 1)");
+            "'" + dir.file("v9.gf") + "': unsupported format version 9 (this genforge reads 1 to 2)");
   std::string overlapped = bytes;
   pos = overlapped.find("\"data_offsets\":[0,16]");
   ASSERT_NE(pos, std::string::npos) << bytes.substr(8, 300);

@@ -8,9 +8,13 @@
 #include <torch/types.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "genforge/data/dataset.h"
+#include "genforge/data/kinds.h"
+#include "genforge/data/pipeline.h"
 #include "genforge/io/model_file.h"
 
 namespace gf {
@@ -21,7 +25,7 @@ enum class Likelihood { exact, lower_bound, score, none };
 const char* to_string(Likelihood l);
 
 struct Capabilities {
-  std::string data_kind = "table";  // "table" (numeric matrix) | "images" | "sequences" | "text"
+  DataKind data_kind = DataKind::table;  // what the model's input pipeline turns into tensors
   Likelihood likelihood = Likelihood::exact;
   bool conditional_sampling = false;  // can fill in missing columns given the others
   bool latent_space = false;          // decode (and, with an encoder, transform)
@@ -41,18 +45,6 @@ struct FitReport {
   nlohmann::json extra = nlohmann::json::object();  // family-specific facts (best init, n_init results, ...)
   nlohmann::json to_json() const;
   static FitReport from_json(const nlohmann::json& j);
-};
-
-// Data handed to fit/score. For tabular models x is [N, D] float64 with NaN marking missing cells. Sequence models
-// take several sequences concatenated along the rows (hmmlearn's convention): `lengths` [S] sums to N, and
-// undefined `lengths` means one sequence.
-struct Dataset {
-  torch::Tensor x;                   // [N, D]
-  torch::Tensor sample_weight;       // [N] non-negative, or undefined for equal weights
-  std::vector<std::string> columns;  // D names (empty: x0, x1, ...)
-  torch::Tensor labels;              // [N] int64 class labels (images), hidden-state labels (sequences; -1 =
-                                     // unknown), or undefined
-  torch::Tensor lengths;             // [S] int64 sequence lengths (sequence models), or undefined
 };
 
 struct FitContext {
@@ -94,6 +86,17 @@ class Model {
   virtual TensorMap state() const = 0;
   virtual void load_state(const TensorMap& tensors) = 0;
 
+  // Learned state that is not tensors (strings such as a lexicon), saved beside the tensors. Default: none.
+  virtual nlohmann::json state_json() const { return nlohmann::json::object(); }
+  virtual void load_state_json(const nlohmann::json& state) {}
+
+  // The input pipeline (data/pipeline.h): its options are set with the model's (the registry routes each key),
+  // it is fitted by gf::fit (workflow.h) and saved in the .gf file. A model fitted on tensors directly has none.
+  const data::PipelineOptions& pipeline_options() const { return pipeline_options_; }
+  void set_pipeline_options(data::PipelineOptions options) { pipeline_options_ = std::move(options); }
+  const data::InputPipeline* pipeline() const { return pipeline_.get(); }
+  void set_pipeline(std::shared_ptr<const data::InputPipeline> pipeline) { pipeline_ = std::move(pipeline); }
+
   // What the model was fitted on (column names, dimension); saved with the model.
   const nlohmann::json& schema() const { return schema_; }
   void set_schema(nlohmann::json schema) { schema_ = std::move(schema); }
@@ -103,6 +106,8 @@ class Model {
  protected:
   nlohmann::json schema_ = nlohmann::json::object();
   FitReport report_;
+  data::PipelineOptions pipeline_options_;
+  std::shared_ptr<const data::InputPipeline> pipeline_;
 };
 
 // Spherical interpolation between two codes (the path that stays at the typical radius of a Gaussian prior;

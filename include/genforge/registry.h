@@ -1,9 +1,10 @@
 // The registry: model name -> factory and option table. One line per model in src/registry.cpp makes every CLI
-// verb and the contract test suite work for it.
+// verb and the contract test suite work for it; register_model adds one at run time (plugins, tests).
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "genforge/core/options.h"
@@ -12,22 +13,35 @@
 
 namespace gf {
 
+using OptionOverrides = std::vector<std::pair<std::string, std::string>>;
+
 struct ModelInfo {
   std::string name;
   std::string summary;
-  std::function<std::vector<OptionSpec>()> option_specs;
-  // Creates an unfitted model; `options` (JSON object) overrides the defaults; `overrides` are key=value texts
-  // applied afterwards (the CLI's --set). Unknown keys and bad values are gf::InvalidArgument.
-  std::function<std::unique_ptr<Model>(const nlohmann::json& options,
-                                       const std::vector<std::pair<std::string, std::string>>& overrides)>
-      create;
+  DataKind data_kind = DataKind::table;  // what the model takes (read once at registration)
+  std::function<std::vector<OptionSpec>()> option_specs;  // the model's own options
+  // An unfitted model from the model's own options: a JSON object, then key=value texts; unknown keys are
+  // InvalidArgument.
+  std::function<std::unique_ptr<Model>(const nlohmann::json& options, const OptionOverrides& sets)> construct;
+
+  // The input-pipeline options that apply to this model's data kind, with their defaults.
+  std::vector<OptionSpec> pipeline_option_specs() const;
+  // Creates an unfitted model. `options` (JSON object) and then `overrides` (key=value texts, the CLI's --set) are
+  // routed by key: input-pipeline keys of the model's data kind set the pipeline options, the others the model's.
+  // Unknown keys and bad values are gf::InvalidArgument listing both kinds of keys.
+  std::unique_ptr<Model> create(const nlohmann::json& options = nlohmann::json::object(),
+                                const OptionOverrides& overrides = {}) const;
+  // True when `key` is one of the model's or its pipeline's options.
+  bool has_option(const std::string& key) const;
 };
 
 const std::vector<ModelInfo>& registered_models();
 const ModelInfo& model_info(const std::string& name);  // throws InvalidArgument listing the names
+// Adds a model (a name already registered is InvalidArgument). Every verb and `genforge models` see it at once.
+void register_model(ModelInfo info);
 
 std::unique_ptr<Model> create_model(const std::string& name, const nlohmann::json& options = nlohmann::json::object(),
-                                    const std::vector<std::pair<std::string, std::string>>& overrides = {});
+                                    const OptionOverrides& overrides = {});
 
 // Builds a ModelInfo for a model class M that has `using Options = ...`, `static const OptionTable<Options>&
 // option_table()` and a constructor taking Options.
@@ -36,19 +50,20 @@ ModelInfo make_model_info(std::string name, std::string summary) {
   ModelInfo info;
   info.name = std::move(name);
   info.summary = std::move(summary);
+  info.data_kind = M(typename M::Options()).capabilities().data_kind;
   info.option_specs = [] { return M::option_table().specs(); };
-  info.create = [](const nlohmann::json& options, const std::vector<std::pair<std::string, std::string>>& overrides) {
+  info.construct = [](const nlohmann::json& options, const OptionOverrides& sets) {
     typename M::Options o;
     const auto& table = M::option_table();
     table.apply_json(o, options);
-    for (const auto& kv : overrides) table.set(o, kv.first, kv.second);
+    for (const auto& kv : sets) table.set(o, kv.first, kv.second);
     return std::unique_ptr<Model>(new M(o));
   };
   return info;
 }
 
 // Save / load through the .gf file. load_model checks the kind against the registry (and against
-// `expected_kind` when given) and restores options, schema, fit report and state.
+// `expected_kind` when given) and restores options, schema, fit report, state and input pipeline.
 void save_model(const Model& model, const std::string& path);
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind = "");
 // The same from contents already read (`path` names them in errors), for callers that look at the kind first.

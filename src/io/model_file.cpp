@@ -50,6 +50,7 @@ void write_model_file(const std::string& path, const ModelFileContents& c) {
   meta["schema"] = c.schema.dump();
   meta["fit_report"] = c.fit_report.dump();
   if (!c.extra.is_null()) meta["extra"] = c.extra.dump();
+  if (!c.pipeline.is_null()) meta["pipeline"] = c.pipeline.dump();
   header["__metadata__"] = meta;
   std::vector<torch::Tensor> blobs;
   uint64_t offset = 0;
@@ -113,10 +114,12 @@ ModelFileContents read_model_file(const std::string& path) {
   } catch (...) {
     throw fail(msg("metadata 'format_version' is not a number: '", version, "'"));
   }
-  if (c.format_version != kModelFormatVersion) {
+  if (c.format_version < kOldestModelFormatVersion || c.format_version > kModelFormatVersion) {
     throw ModelFileError(msg("'", path, "': unsupported format version ", c.format_version, " (this genforge reads ",
-                             kModelFormatVersion, ")"),
-                         "use the genforge version that wrote the file, or retrain the model");
+                             kOldestModelFormatVersion, " to ", kModelFormatVersion, ")"),
+                         c.format_version > kModelFormatVersion
+                             ? "use the genforge version that wrote the file, or re-train the model"
+                             : "re-train the model with this genforge");
   }
   c.kind = meta_string("kind");
   c.genforge_version = meta_string("genforge_version");
@@ -132,6 +135,7 @@ ModelFileContents read_model_file(const std::string& path) {
   c.schema = parse_field("schema", true);
   c.fit_report = parse_field("fit_report", true);
   c.extra = parse_field("extra", false);
+  c.pipeline = parse_field("pipeline", false);
 
   const uint64_t data_begin = 8 + n, data_size = bytes.size() - data_begin;
   struct Span {

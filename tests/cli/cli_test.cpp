@@ -283,6 +283,13 @@ TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
   EXPECT_EQ(read_npy(dir_.file("one.npy")).sizes(), (std::vector<int64_t>{4, 1, 28, 28}));
   expect_error({"sample", model, "-n", "4", "--class", "2", "--out", dir_.file("c.png")},
                "class index 2 is out of range: the model has 2 classes");
+  // Class names from the PNG sub-folders are kept in the model: a class by name samples as its index does.
+  r = run_cli({"sample", model, "-n", "4", "--class", "left", "--out", dir_.file("left.npy"), "--seed", "5"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  run_cli({"sample", model, "-n", "4", "--class", "0", "--out", dir_.file("zero.npy"), "--seed", "5"});
+  EXPECT_TRUE(torch::equal(read_npy(dir_.file("left.npy")), read_npy(dir_.file("zero.npy"))));
+  expect_error({"sample", model, "-n", "4", "--class", "Sneaker", "--out", dir_.file("c.png")},
+               "unknown class 'Sneaker'");
   expect_error({"score", model, "--data", images}, "has no likelihood");
   expect_error({"sample", trained_model(), "-n", "4", "--out", dir_.file("g.png")}, "does not produce images");
   std::filesystem::remove(dir_.file("m.gf"));
@@ -334,7 +341,7 @@ TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
   // The tagger: word/tag sentences in, word/tag sentences out.
   test::write_text(dir_.file("tagged.txt"),
                    "He/pps ran/vbd quickly/rb ./.\nThe/at dog/nn barked/vbd loudly/rb ./.\nThe/at cat/nn sat/vbd ./.\n");
-  r = run_cli({"train", "hmm", "--data", dir_.file("tagged.txt"), "--supervised", "--out", dir_.file("tagger.gf"),
+  r = run_cli({"train", "pos-tagger", "--data", dir_.file("tagged.txt"), "--out", dir_.file("tagger.gf"),
                "--set", "rare_word_count=5", "-q"});
   ASSERT_EQ(r.rc, 0) << r.err;
   test::write_text(dir_.file("in.txt"), "The cat ran happily .\n");
@@ -348,11 +355,12 @@ TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["kind"], "pos-tagger");
   test::write_text(dir_.file("bad.txt"), "The/at cat sat/vbd\n");
-  expect_error({"train", "hmm", "--data", dir_.file("bad.txt"), "--supervised", "--out", dir_.file("t2.gf")},
+  expect_error({"train", "pos-tagger", "--data", dir_.file("bad.txt"), "--out", dir_.file("t2.gf")},
                "bad.txt:1: malformed token 'cat' (expected word/tag)");
-  expect_error({"train", "gmm", "--data", dir_.file("tagged.txt"), "--supervised", "--out", dir_.file("t2.gf")},
-               "--supervised trains an HMM part-of-speech tagger");
-  expect_error({"tag", dir_.file("hmm.gf"), "-i", dir_.file("in.txt")}, "holds a hmm model, not a pos-tagger");
+  expect_error({"train", "gmm", "--data", "brown:a", "--out", dir_.file("t2.gf")}, "'brown:a' is text, not a table");
+  expect_error({"train", "hmm", "--data", dir_.file("tagged.txt"), "--supervised", "--out", dir_.file("t2.gf")},
+               "unknown option 'supervised'");
+  expect_error({"tag", dir_.file("hmm.gf"), "-i", dir_.file("in.txt")}, "holds a hmm model, which does not tag words");
   expect_error({"tag", dir_.file("tagger.gf")}, "give exactly one of --input");
 }
 
@@ -412,7 +420,14 @@ TEST_F(Cli, TrainGptOnTextGenerateAndScore) {
   expect_error({"generate", dir_.file("gpt.gf"), "--prompt", "dog"}, "character 'd' (byte 100) at offset 0 of the prompt");
   expect_error({"generate", trained_model()}, "holds a gmm model, which does not generate text");
   std::string long_prompt(40, 't');
-  expect_error({"generate", dir_.file("gpt.gf"), "--prompt", long_prompt}, "longer than the model's context of 32");
+  // A prompt longer than the context keeps its last tokens, and says so.
+  r = run_cli({"generate", dir_.file("gpt.gf"), "--prompt", long_prompt, "-n", "3", "--seed", "1"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("notice: the prompt has 40 tokens; the model sees its last 32"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.substr(0, 40), long_prompt);
+  expect_error({"generate", dir_.file("gpt.gf"), "-n", "0"}, "-n must be at least 1, got 0");
+  expect_error({"sample", dir_.file("gpt.gf"), "-n", "5", "--out", dir_.file("ids.csv")},
+               "samples token ids, not table rows or images");
   // Byte-level BPE tokens: any prompt can be encoded, the output decodes to text again.
   r = run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--tokenizer", "bpe", "--vocab-size", "270", "--set",
                "n_layer=1", "--set", "n_head=2", "--set", "n_embd=16", "--set", "block_size=16", "--set", "max_steps=3",

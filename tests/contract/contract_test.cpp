@@ -17,12 +17,12 @@ namespace {
 Dataset data_for(const Model& model, uint64_t seed) {
   auto gen = make_generator(seed);
   auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-  if (model.capabilities().data_kind == "table") {
+  if (model.capabilities().data_kind == DataKind::table) {
     auto z = torch::randn({240, 3}, gen, opts);
     auto shift = (torch::rand({240, 1}, gen, opts) < 0.5).to(torch::kFloat64) * 4.0;
     return {z + shift, {}, {"a", "b", "c"}};
   }
-  if (model.capabilities().data_kind == "images") {
+  if (model.capabilities().data_kind == DataKind::images) {
     // 64 small 1x28x28 images of two classes (bright left half or bright top half), values in [0, 1].
     auto kind = torch::rand({64, 1, 1, 1}, gen, opts) < 0.5;
     auto left = torch::zeros({1, 1, 28, 28}, opts), top = torch::zeros({1, 1, 28, 28}, opts);
@@ -31,7 +31,7 @@ Dataset data_for(const Model& model, uint64_t seed) {
     auto noise = torch::rand({64, 1, 28, 28}, gen, opts) * 0.1;
     return {torch::where(kind, left, top) + noise, {}, {}, kind.reshape({64}).to(torch::kLong)};
   }
-  if (model.capabilities().data_kind == "sequences") {
+  if (model.capabilities().data_kind == DataKind::sequences) {
     // 12 sequences of 20 steps that switch between two regimes; categorical models see symbols 0..3.
     auto regime = (torch::rand({240, 1}, gen, opts) < 0.5).to(torch::kFloat64);
     Dataset d;
@@ -43,7 +43,7 @@ Dataset data_for(const Model& model, uint64_t seed) {
     d.lengths = torch::full({12}, 20, torch::kLong);
     return d;
   }
-  if (model.capabilities().data_kind == "documents") {
+  if (model.capabilities().data_kind == DataKind::documents) {
     // 12 documents of 20 words: half from words 0..4, half from words 5..9.
     auto topic = (torch::rand({12, 1}, gen, opts) < 0.5).to(torch::kFloat64).expand({12, 20});
     auto words = torch::floor(torch::rand({12, 20}, gen, opts) * 5) + topic * 5;
@@ -51,13 +51,27 @@ Dataset data_for(const Model& model, uint64_t seed) {
     d.lengths = torch::full({12}, 20, torch::kLong);
     return d;
   }
-  if (model.capabilities().data_kind == "text") {
+  if (model.capabilities().data_kind == DataKind::text) {
     // 400 tokens of 8 symbols that repeat a short pattern with noise.
     auto noise = (torch::rand({400}, gen, opts) < 0.2).to(torch::kLong);
     auto ids = (torch::arange(400, torch::kLong) % 5 + noise * 3) % 8;
     return {ids.unsqueeze(1).to(torch::kFloat64)};
   }
-  ADD_FAILURE() << "no contract data for data kind " << model.capabilities().data_kind;
+  if (model.capabilities().data_kind == DataKind::tagged_text) {
+    // 30 sentences of determiner-noun-verb over a small lexicon, with some noun/verb ambiguity.
+    const std::vector<std::string> dets = {"the", "a"}, nouns = {"dog", "cat", "walk"}, verbs = {"runs", "walk"};
+    data::Source s;
+    s.form = DataKind::tagged_text;
+    for (int i = 0; i < 30; ++i) {
+      const auto u = torch::randint(0, 6, {3}, gen).to(torch::kLong);
+      s.sentences.push_back({{dets[u[0].item<int64_t>() % 2], nouns[u[1].item<int64_t>() % 3],
+                              verbs[u[2].item<int64_t>() % 2]},
+                             {"det", "noun", "verb"}});
+    }
+    data::InputPipeline p(DataKind::tagged_text, {});
+    return p.fit_transform(s);
+  }
+  ADD_FAILURE() << "no contract data for data kind " << to_string(model.capabilities().data_kind);
   return {};
 }
 
@@ -131,7 +145,7 @@ TEST_P(Contract, ShapesOfScoresAndSamples) {
   auto ll = m->score_samples(d.x);
   EXPECT_EQ(ll.sizes(), (std::vector<int64_t>{d.x.size(0)}));
   EXPECT_TRUE(ll.isfinite().all().item<bool>());
-  if (m->capabilities().data_kind == "table") EXPECT_EQ(m->schema()["columns"], nlohmann::json(d.columns));
+  if (m->capabilities().data_kind == DataKind::table) EXPECT_EQ(m->schema()["columns"], nlohmann::json(d.columns));
 }
 
 TEST_P(Contract, SameSeedSameSamples) {

@@ -12,7 +12,10 @@ namespace gf {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-constexpr int kModelFormatVersion = 1;
+// Version 2 added the input pipeline; version 1 files (no pipeline: columns, vocabulary or tokenizer in the
+// schema) still load, their pipeline rebuilt from the schema.
+constexpr int kModelFormatVersion = 2;
+constexpr int kOldestModelFormatVersion = 1;
 
 struct ModelFileContents {
   std::string kind;               // registry name, e.g. "gmm"
@@ -21,7 +24,8 @@ struct ModelFileContents {
   nlohmann::json options;         // the model's options
   nlohmann::json schema;          // the data the model was fitted on (column names, ...)
   nlohmann::json fit_report;      // FitReport::to_json()
-  nlohmann::json extra;           // family-specific metadata (optional)
+  nlohmann::json extra;           // learned state that is not tensors (Model::state_json; optional)
+  nlohmann::json pipeline;        // the fitted input pipeline (data::InputPipeline::to_json; optional)
   TensorMap tensors;              // learned state
 };
 

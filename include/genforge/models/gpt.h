@@ -22,6 +22,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -32,24 +33,14 @@ struct GptOptions : train::TrainOptions {
   int64_t n_embd = 128;       // width; divisible by n_head
   int64_t block_size = 128;   // context length
   int64_t vocab_size = 0;     // tokens (0: largest id in the data + 1)
-  int64_t start_token = 0;    // what sample() starts from, and the context of the first scored token
+  int64_t start_token = -1;   // what sample() starts from, and the context of the first scored token (-1: the
+                              // data's start symbol, e.g. a tokenizer's line break; else 0)
   GptOptions();
   void validate() const;
 };
 
-struct GenerateOptions {
-  int64_t max_tokens = 200;
-  double temperature = 1.0;         // 0: greedy
-  int64_t top_k = 0;                // keep the k most likely tokens (0: all)
-  double top_p = 1.0;               // keep the smallest set with this much probability (nucleus)
-  double min_p = 0.0;               // drop tokens below min_p times the most likely one's probability
-  double repetition_penalty = 1.0;  // > 1 discourages tokens already in the context (CTRL's rule)
-  std::vector<std::vector<int64_t>> stop;  // stop after any of these token sequences (kept in the output)
-  bool use_cache = true;            // false: recompute the whole context every token (for checks)
-  void validate() const;
-};
 
-class Gpt : public Model {
+class Gpt : public Model, public TextGenerator {
  public:
   using Options = GptOptions;
   static const OptionTable<GptOptions>& option_table();
@@ -74,7 +65,8 @@ class Gpt : public Model {
   torch::Tensor score_samples(const torch::Tensor& x) const override;
   // New tokens after `prompt` [T] (int64 ids; empty: start_token). When the context fills the block, the cache
   // restarts from its last block_size / 2 tokens (the uncached path uses the same window, so both agree).
-  torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const;
+  torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const override;
+  int64_t context_length() const override { return options_.block_size; }
   // Next-token logits for every position of idx [B, T] (T <= block_size). [B, T, V]
   torch::Tensor logits(const torch::Tensor& idx) const;
   int64_t vocab_size() const;
@@ -87,6 +79,7 @@ class Gpt : public Model {
 
  private:
   GptOptions options_;
+  int64_t start_ = 0;  // the start token in use (options or data)
   std::shared_ptr<Net> net_;
 };
 

@@ -25,6 +25,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 
 namespace gf {
 
@@ -47,7 +48,7 @@ struct HmmOptions {
   void validate() const;
 };
 
-class HiddenMarkovModel : public Model {
+class HiddenMarkovModel : public Model, public SequenceScorer {
  public:
   using Options = HmmOptions;
   static const OptionTable<HmmOptions>& option_table();
@@ -73,7 +74,7 @@ class HiddenMarkovModel : public Model {
   // x as one sequence: log p(x_t | x_<t), which sums to log p(x). [N] nats
   torch::Tensor score_samples(const torch::Tensor& x) const override;
   // log p(sequence) for each sequence. [S] nats
-  torch::Tensor score_sequences(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
+  torch::Tensor score_sequences(const torch::Tensor& x, const torch::Tensor& lengths = {}) const override;
 
   // Hidden states by `decoder` (not Model::decode, which maps latent codes to data). [N] int64
   torch::Tensor predict(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;

@@ -23,6 +23,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 
 namespace gf {
 
@@ -57,7 +58,7 @@ struct LdaPerplexity {
   double per_word_document_bound = 0, perplexity = 0;
 };
 
-class LatentDirichletAllocation : public Model {
+class LatentDirichletAllocation : public Model, public TopicModel, public SequenceScorer {
  public:
   using Options = LdaOptions;
   static const OptionTable<LdaOptions>& option_table();
@@ -81,13 +82,16 @@ class LatentDirichletAllocation : public Model {
   torch::Tensor score_samples(const torch::Tensor& x) const override;
   // Variational lower bound on log p(document) for each document (topics held fixed). [D] nats
   torch::Tensor score_documents(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
+  torch::Tensor score_sequences(const torch::Tensor& x, const torch::Tensor& lengths = {}) const override {
+    return score_documents(x, lengths);
+  }
   // Topic mixture E[theta | document] of each document (the variational posterior's mean). [D, K]
   torch::Tensor doc_topics(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
   LdaPerplexity perplexity(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
 
   torch::Tensor topics() const;  // [K, V] E[beta] (rows of lambda normalised)
   // The n most probable words of each topic, most probable first (ties: lower id first). [K][n]
-  std::vector<std::vector<int64_t>> top_words(int64_t n) const;
+  std::vector<std::vector<int64_t>> top_words(int64_t n) const override;
   const torch::Tensor& lambda() const { return lambda_; }  // [K, V] variational topic-word parameters
   const torch::Tensor& alpha() const { return alpha_; }    // [K]
 

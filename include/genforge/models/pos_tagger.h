@@ -8,7 +8,7 @@
 //   auto train = gf::brown_sentences(gf::read_brown(gf::default_brown_dir(), "a-m"));
 //   gf::PosTagger tagger = gf::PosTagger::train(train);
 //   auto tags = tagger.tag({{"The", "jury", "said", "it", "did", "."}});
-//   tagger.save("tagger.gf");
+//   gf::save_model(tagger, "tagger.gf");   // registered as "pos-tagger": genforge train pos-tagger --data brown:a-m
 #pragma once
 #include <cstdint>
 #include <string>
@@ -17,6 +17,8 @@
 
 #include "genforge/core/options.h"
 #include "genforge/data/text.h"
+#include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 
 namespace gf {
 
@@ -28,33 +30,46 @@ struct PosTaggerOptions {
   void validate() const;
 };
 
-struct TaggingAccuracy {
-  int64_t tokens = 0, correct = 0;
-  int64_t unknown_tokens = 0, unknown_correct = 0;  // words not in the tagger's lexicon
-  double accuracy() const { return tokens ? static_cast<double>(correct) / static_cast<double>(tokens) : 0.0; }
-  double known_accuracy() const;
-  double unknown_accuracy() const;
-};
 
-class PosTagger {
+class PosTagger : public Model, public SequenceTagger {
  public:
-  static const OptionTable<PosTaggerOptions>& option_table();  // --set keys of `train hmm --supervised`
+  using Options = PosTaggerOptions;
+  static const OptionTable<PosTaggerOptions>& option_table();
+  explicit PosTagger(PosTaggerOptions options = {}) : options_(std::move(options)) {}
   static PosTagger train(const std::vector<TaggedSentence>& sentences, const PosTaggerOptions& options = {});
+
+  std::string kind() const override { return "pos-tagger"; }
+  Capabilities capabilities() const override;
+  nlohmann::json options_json() const override { return option_table().to_json(options_); }
+  // Tagged text: x [N, 1] word ids into train.symbols, labels [N] tag ids into train.label_names, lengths [S].
+  FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  bool fitted() const override { return !tags_.empty(); }
+  // A text of n words drawn from the HMM (tags from the start and transition probabilities, known words from
+  // p(word | tag)): word ids into lexicon(). [n, 1]
+  torch::Tensor sample(int64_t n, at::Generator& gen) const override;
+  torch::Tensor score_samples(const torch::Tensor& x) const override;  // NotSupported: a tagger, no likelihood
+  TensorMap state() const override;
+  void load_state(const TensorMap& tensors) override;
+  nlohmann::json state_json() const override;
+  void load_state_json(const nlohmann::json& state) override;
+
   // Tags every sentence (in parallel). An empty sentence gives an empty tag list.
-  std::vector<std::vector<std::string>> tag(const std::vector<std::vector<std::string>>& sentences) const;
+  std::vector<std::vector<std::string>> tag(const std::vector<std::vector<std::string>>& sentences) const override;
   std::vector<std::string> tag_sentence(const std::vector<std::string>& words) const;
-  TaggingAccuracy evaluate(const std::vector<TaggedSentence>& gold) const;
+  TaggingAccuracy evaluate(const std::vector<TaggedSentence>& gold) const override;
 
   const std::vector<std::string>& tags() const { return tags_; }
+  const std::vector<std::string>& lexicon() const { return words_; }
   int64_t lexicon_size() const { return static_cast<int64_t>(words_.size()); }
   bool known(const std::string& word) const;
   const PosTaggerOptions& options() const { return options_; }
 
-  // The .gf container (kind "pos-tagger"); load checks kind and contents.
+  // The .gf file through the registry (gf::save_model / gf::load_model with kind "pos-tagger").
   void save(const std::string& path) const;
   static PosTagger load(const std::string& path);
 
  private:
+  void learn(const std::vector<TaggedSentence>& sentences);
   // log p(word | tag) for every tag (-inf: tag impossible for the word). [K]
   void emission(const std::string& word, double* out) const;
   std::string key(const std::string& word) const;

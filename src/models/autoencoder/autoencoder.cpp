@@ -82,7 +82,7 @@ Autoencoder::~Autoencoder() = default;
 
 Capabilities Autoencoder::capabilities() const {
   Capabilities c;
-  c.data_kind = "images";
+  c.data_kind = DataKind::images;
   c.likelihood = Likelihood::score;
   c.latent_space = true;
   c.standard_normal_prior = false;

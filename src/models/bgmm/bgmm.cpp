@@ -253,7 +253,7 @@ BayesianGaussianMixture::BayesianGaussianMixture(BgmmOptions options) : options_
 
 Capabilities BayesianGaussianMixture::capabilities() const {
   Capabilities c;
-  c.data_kind = "table";
+  c.data_kind = DataKind::table;
   c.likelihood = Likelihood::exact;  // the posterior predictive is a normalised density
   c.sample_weights = true;
   return c;

@@ -292,7 +292,7 @@ Gan::~Gan() = default;
 
 Capabilities Gan::capabilities() const {
   Capabilities c;
-  c.data_kind = "images";
+  c.data_kind = DataKind::images;
   c.likelihood = Likelihood::none;
   c.latent_space = true;
   return c;

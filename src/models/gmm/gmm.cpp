@@ -43,7 +43,7 @@ GaussianMixture::GaussianMixture(GmmOptions options) : options_(std::move(option
 
 Capabilities GaussianMixture::capabilities() const {
   Capabilities c;
-  c.data_kind = "table";
+  c.data_kind = DataKind::table;
   c.likelihood = Likelihood::exact;
   c.conditional_sampling = true;
   c.missing_values = true;

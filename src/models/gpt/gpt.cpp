@@ -36,7 +36,7 @@ void GptOptions::validate() const {
            "and block_size >= 2, got ", n_layer, ", ", n_head, ", ", n_embd, ", ", block_size);
   GF_CHECK(n_embd % n_head == 0, "n_embd (", n_embd, ") must be divisible by n_head (", n_head, ")");
   GF_CHECK(vocab_size >= 0, "vocab_size must be 0 (from the data) or positive, got ", vocab_size);
-  GF_CHECK(start_token >= 0, "start_token must be a token id, got ", start_token);
+  GF_CHECK(start_token >= -1, "start_token must be a token id (or -1: from the data), got ", start_token);
 }
 
 void GenerateOptions::validate() const {
@@ -194,7 +194,7 @@ const OptionTable<GptOptions>& Gpt::option_table() {
         .add("n_embd", &GptOptions::n_embd, "width (divisible by n_head)")
         .add("block_size", &GptOptions::block_size, "context length in tokens")
         .add("vocab_size", &GptOptions::vocab_size, "tokens (0: from the data)")
-        .add("start_token", &GptOptions::start_token, "token that starts sampling and scoring");
+        .add("start_token", &GptOptions::start_token, "token that starts sampling and scoring (-1: the data's, e.g. the tokenizer's line break; else 0)");
     train::add_train_options(t);
     return t;
   }();
@@ -206,7 +206,7 @@ Gpt::~Gpt() = default;
 
 Capabilities Gpt::capabilities() const {
   Capabilities c;
-  c.data_kind = "text";
+  c.data_kind = DataKind::text;
   c.likelihood = Likelihood::exact;
   return c;
 }
@@ -227,9 +227,10 @@ int64_t Gpt::n_parameters() const {
 FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
   options_.validate();
   auto ids = token_stream(train_set.x, options_.vocab_size, "training");
-  const int64_t vocab = options_.vocab_size > 0 ? options_.vocab_size : ids.max().item<int64_t>() + 1;
-  GF_CHECK(options_.start_token < vocab, "start_token ", options_.start_token, " is outside the vocabulary of ",
-           vocab, " tokens");
+  const int64_t vocab = options_.vocab_size > 0 ? options_.vocab_size
+                                               : std::max(train_set.n_symbols, ids.max().item<int64_t>() + 1);
+  const int64_t start = options_.start_token >= 0 ? options_.start_token : std::max<int64_t>(train_set.start_symbol, 0);
+  GF_CHECK(start < vocab, "start_token ", start, " is outside the vocabulary of ", vocab, " tokens");
   // A view of the text on the CPU: materialising every offset's window on a device would copy the text
   // block_size + 1 times.
   auto train_windows = windows(ids, options_.block_size, 1, "training");
@@ -245,6 +246,7 @@ FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
     // Validation: non-overlapping windows, each token predicted once.
     val = train::TrainData{windows(vids, options_.block_size, options_.block_size, "validation"), {}};
   }
+  start_ = start;
   report_ = train::run(trainable, {train_windows, {}}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "cross-entropy per token (nats, last logged)";
   net_ = net;
@@ -265,7 +267,7 @@ torch::Tensor Gpt::score_samples(const torch::Tensor& x) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot score");
   auto ids = token_stream(x, net_->vocab, "scoring");
   const int64_t n = ids.numel(), block = net_->block, half = block / 2;
-  auto s = torch::cat({torch::full({1}, options_.start_token, torch::kLong), ids});  // [N + 1]
+  auto s = torch::cat({torch::full({1}, start_, torch::kLong), ids});  // [N + 1]
   auto out = torch::empty({n}, torch::kFloat64);
   torch::NoGradGuard no_grad;
   const auto device = neural::device_of(*net_);
@@ -365,7 +367,7 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
                 "the prompt has ", p.numel(), " tokens, longer than the model's context of ", block);
     context.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
   } else {
-    context.push_back(options_.start_token);
+    context.push_back(start_);
   }
   for (const auto& s : g.stop) {
     for (int64_t t : s) GF_CHECK(t >= 0 && t < net.vocab, "stop sequence token ", t, " is outside the vocabulary");
@@ -462,6 +464,7 @@ TensorMap Gpt::state() const {
   TensorMap out;
   neural::save_module(*net_, "", out);
   out["meta/vocab_size"] = torch::tensor({net_->vocab}, torch::kLong);
+  out["meta/start_token"] = torch::tensor({start_}, torch::kLong);
   return out;
 }
 
@@ -470,6 +473,9 @@ void Gpt::load_state(const TensorMap& t) {
   GF_CHECK_AS(ModelFileError, it != t.end(), "the model file is incomplete; train again",
               "the gpt model file has no meta/vocab_size");
   auto net = std::make_shared<Net>(options_, it->second.item<int64_t>());
+  // Files written before meta/start_token kept the resolved start token in the options.
+  auto start = t.find("meta/start_token");
+  start_ = start != t.end() ? start->second.item<int64_t>() : std::max<int64_t>(options_.start_token, 0);
   neural::load_module(*net, "", t);
   net_ = net;
 }

@@ -78,7 +78,7 @@ HiddenMarkovModel::HiddenMarkovModel(HmmOptions options) : options_(std::move(op
 
 Capabilities HiddenMarkovModel::capabilities() const {
   Capabilities c;
-  c.data_kind = "sequences";
+  c.data_kind = DataKind::sequences;
   c.likelihood = Likelihood::exact;
   c.missing_values = true;
   return c;

@@ -64,7 +64,7 @@ LatentDirichletAllocation::LatentDirichletAllocation(LdaOptions options) : optio
 
 Capabilities LatentDirichletAllocation::capabilities() const {
   Capabilities c;
-  c.data_kind = "documents";
+  c.data_kind = DataKind::documents;
   c.likelihood = Likelihood::lower_bound;
   return c;
 }

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -12,6 +13,7 @@
 #include "../hmm/hmm_internal.h"
 #include "genforge/core/error.h"
 #include "genforge/io/model_file.h"
+#include "genforge/registry.h"
 
 namespace gf {
 namespace {
@@ -97,9 +99,17 @@ void PosTagger::index() {
 }
 
 PosTagger PosTagger::train(const std::vector<TaggedSentence>& sentences, const PosTaggerOptions& options) {
-  options.validate();
-  PosTagger t;
-  t.options_ = options;
+  PosTagger t(options);
+  t.learn(sentences);
+  return t;
+}
+
+void PosTagger::learn(const std::vector<TaggedSentence>& sentences) {
+  options_.validate();
+  PosTagger& t = *this;
+  tags_.clear();
+  words_.clear();
+  suffixes_.clear();
   std::map<std::string, int64_t> tag_ids;
   int64_t tokens = 0;
   for (size_t s = 0; s < sentences.size(); ++s) {
@@ -138,7 +148,7 @@ PosTagger PosTagger::train(const std::vector<TaggedSentence>& sentences, const P
       word_count[w] += 1;
     }
   }
-  const double a = options.transition_smoothing;
+  const double a = options_.transition_smoothing;
   t.log_start_.resize(static_cast<size_t>(k));
   t.log_trans_.resize(static_cast<size_t>(k * k));
   for (int64_t j = 0; j < k; ++j) {
@@ -164,9 +174,9 @@ PosTagger PosTagger::train(const std::vector<TaggedSentence>& sentences, const P
   std::map<std::string, std::map<int64_t, int64_t>> suffix_counts;
   for (const auto& s : sentences) {
     for (size_t i = 0; i < s.words.size(); ++i) {
-      if (word_count.at(t.key(s.words[i])) > options.rare_word_count) continue;
+      if (word_count.at(t.key(s.words[i])) > options_.rare_word_count) continue;
       const std::string sh = shape(s.words[i]), lw = lower(s.words[i]);
-      const size_t longest = std::min(static_cast<size_t>(options.max_suffix), lw.size());
+      const size_t longest = std::min(static_cast<size_t>(options_.max_suffix), lw.size());
       for (size_t len = 0; len <= longest; ++len) suffix_counts[suffix_key(sh, lw, len)][tag_ids.at(s.tags[i])] += 1;
     }
   }
@@ -187,7 +197,6 @@ PosTagger PosTagger::train(const std::vector<TaggedSentence>& sentences, const P
   for (double p : t.tag_prob_) var += (p - mean) * (p - mean) / static_cast<double>(k);
   t.theta_ = std::sqrt(var);
   t.index();
-  return t;
 }
 
 void PosTagger::emission(const std::string& word, double* out) const {
@@ -268,77 +277,171 @@ TaggingAccuracy PosTagger::evaluate(const std::vector<TaggedSentence>& gold) con
   return acc;
 }
 
+Capabilities PosTagger::capabilities() const {
+  Capabilities c;
+  c.data_kind = DataKind::tagged_text;
+  c.likelihood = Likelihood::none;
+  c.standard_normal_prior = false;
+  return c;
+}
+
+FitReport PosTagger::fit(const Dataset& train, const FitContext& ctx) {
+  GF_CHECK_AS(DataError, train.x.defined() && train.labels.defined() && !train.symbols.empty() &&
+                             !train.label_names.empty(),
+              "train from word/tag sentences, e.g. --data brown:a-m", "a pos-tagger needs tagged text (word ids with "
+              "their symbols and tag labels with their names)");
+  const auto started = std::chrono::steady_clock::now();
+  auto x = train.x.reshape({-1}).to(torch::kLong).contiguous();
+  auto y = train.labels.to(torch::kLong).contiguous();
+  GF_CHECK(x.numel() == y.numel(), "tagged text needs one tag per word: ", x.numel(), " words, ", y.numel(), " tags");
+  auto lengths = train.lengths.defined() ? train.lengths.to(torch::kLong).contiguous()
+                                         : torch::full({1}, x.numel(), torch::kLong);
+  GF_CHECK(lengths.sum().item<int64_t>() == x.numel(), "sentence lengths sum to ", lengths.sum().item<int64_t>(),
+           ", but there are ", x.numel(), " words");
+  const int64_t* xi = x.data_ptr<int64_t>();
+  const int64_t* yi = y.data_ptr<int64_t>();
+  std::vector<TaggedSentence> sentences;
+  int64_t pos = 0;
+  for (int64_t len : std::vector<int64_t>(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + lengths.numel())) {
+    TaggedSentence s;
+    for (int64_t i = pos; i < pos + len; ++i) {
+      GF_CHECK(xi[i] >= 0 && xi[i] < static_cast<int64_t>(train.symbols.size()) && yi[i] >= 0 &&
+                   yi[i] < static_cast<int64_t>(train.label_names.size()),
+               "word or tag id outside the symbol tables at token ", i);
+      s.words.push_back(train.symbols[static_cast<size_t>(xi[i])]);
+      s.tags.push_back(train.label_names[static_cast<size_t>(yi[i])]);
+    }
+    pos += len;
+    sentences.push_back(std::move(s));
+  }
+  learn(sentences);
+  FitReport r;
+  r.converged = true;  // closed-form counts
+  r.n_iter = 1;
+  r.objective_name = "training tokens";
+  r.objective = static_cast<double>(x.numel());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  r.extra = {{"sentences", sentences.size()}, {"tags", tags_.size()}, {"lexicon", words_.size()}};
+  schema_ = {{"data_kind", "tagged-text"}, {"tags", tags_}, {"lexicon_size", words_.size()}};
+  report_ = r;
+  return r;
+}
+
+torch::Tensor PosTagger::sample(int64_t n, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the tagger first", "the pos-tagger is not fitted");
+  GF_CHECK(n >= 0, "n must be non-negative, got ", n);
+  const int64_t k = static_cast<int64_t>(tags_.size());
+  // p(word | tag) as one row per tag: the lexicon's rows are per word, so transpose them once.
+  std::vector<std::vector<int64_t>> tag_words(static_cast<size_t>(k));
+  std::vector<std::vector<double>> tag_probs(static_cast<size_t>(k));
+  for (size_t w = 0; w + 1 < lex_ptr_.size(); ++w) {
+    for (int64_t e = lex_ptr_[w]; e < lex_ptr_[w + 1]; ++e) {
+      tag_words[static_cast<size_t>(lex_tag_[static_cast<size_t>(e)])].push_back(static_cast<int64_t>(w));
+      tag_probs[static_cast<size_t>(lex_tag_[static_cast<size_t>(e)])].push_back(std::exp(lex_logp_[static_cast<size_t>(e)]));
+    }
+  }
+  auto draw = [&](const double* logp_or_p, int64_t m, bool logs) {
+    auto u = torch::rand({1}, gen, torch::kFloat64).item<double>();
+    double total = 0;
+    for (int64_t j = 0; j < m; ++j) total += logs ? std::exp(logp_or_p[j]) : logp_or_p[j];
+    double acc = 0;
+    for (int64_t j = 0; j < m; ++j) {
+      acc += (logs ? std::exp(logp_or_p[j]) : logp_or_p[j]) / total;
+      if (u < acc) return j;
+    }
+    return m - 1;
+  };
+  auto out = torch::empty({n, 1}, torch::kLong);
+  int64_t tag = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    tag = tag < 0 ? draw(log_start_.data(), k, true) : draw(log_trans_.data() + tag * k, k, true);
+    const auto& words = tag_words[static_cast<size_t>(tag)];
+    const auto& probs = tag_probs[static_cast<size_t>(tag)];
+    out[i][0] = words.empty() ? 0 : words[static_cast<size_t>(draw(probs.data(), static_cast<int64_t>(probs.size()), false))];
+  }
+  return out;
+}
+
+torch::Tensor PosTagger::score_samples(const torch::Tensor& x) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the tagger first", "the pos-tagger is not fitted");
+  throw NotSupported("a pos-tagger labels words and has no likelihood to score with",
+                     "use genforge tag MODEL --gold DATA for its accuracy");
+}
+
 namespace {
 
 torch::Tensor longs(const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong); }
 torch::Tensor doubles(const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); }
 
 template <class T>
-std::vector<T> to_vector(const TensorMap& tensors, const std::string& name, const std::string& path) {
+std::vector<T> to_vector(const TensorMap& tensors, const std::string& name) {
   auto it = tensors.find(name);
-  GF_CHECK_AS(ModelFileError, it != tensors.end(), "train the tagger again", "'", path,
-              "' is not a complete pos-tagger file: tensor '", name, "' is missing");
+  GF_CHECK_AS(ModelFileError, it != tensors.end(), "train the tagger again",
+              "not a complete pos-tagger file: tensor '", name, "' is missing");
   auto t = it->second.contiguous();
   return std::vector<T>(t.data_ptr<T>(), t.data_ptr<T>() + t.numel());
 }
 
 }  // namespace
 
-void PosTagger::save(const std::string& path) const {
-  ModelFileContents c;
-  c.kind = "pos-tagger";
-  c.options = option_table().to_json(options_);
-  c.schema = {{"data_kind", "tagged-text"}, {"tags", tags_}, {"lexicon_size", words_.size()}};
-  c.extra = {{"words", words_}, {"suffixes", suffixes_}, {"theta", theta_}};
-  c.tensors = {{"log_start", doubles(log_start_)}, {"log_trans", doubles(log_trans_)},
-               {"lex_ptr", longs(lex_ptr_)},       {"lex_tag", longs(lex_tag_)},
-               {"lex_logp", doubles(lex_logp_)},   {"suf_ptr", longs(suf_ptr_)},
-               {"suf_tag", longs(suf_tag_)},       {"suf_count", doubles(suf_count_)},
-               {"tag_prob", doubles(tag_prob_)}};
-  write_model_file(path, c);
+TensorMap PosTagger::state() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the tagger first", "the pos-tagger is not fitted");
+  return {{"log_start", doubles(log_start_)}, {"log_trans", doubles(log_trans_)}, {"lex_ptr", longs(lex_ptr_)},
+          {"lex_tag", longs(lex_tag_)},       {"lex_logp", doubles(lex_logp_)},   {"suf_ptr", longs(suf_ptr_)},
+          {"suf_tag", longs(suf_tag_)},       {"suf_count", doubles(suf_count_)}, {"tag_prob", doubles(tag_prob_)}};
 }
 
-PosTagger PosTagger::load(const std::string& path) {
-  ModelFileContents c = read_model_file(path);
-  GF_CHECK_AS(ModelFileError, c.kind == "pos-tagger", "give a tagger trained by genforge train hmm --supervised",
-              "'", path, "' holds a ", c.kind, " model, not a pos-tagger");
-  PosTagger t;
+nlohmann::json PosTagger::state_json() const {
+  return {{"tags", tags_}, {"words", words_}, {"suffixes", suffixes_}, {"theta", theta_}};
+}
+
+void PosTagger::load_state_json(const nlohmann::json& state) {
   try {
-    option_table().apply_json(t.options_, c.options);
-    t.tags_ = c.schema.at("tags").get<std::vector<std::string>>();
-    t.words_ = c.extra.at("words").get<std::vector<std::string>>();
-    t.suffixes_ = c.extra.at("suffixes").get<std::vector<std::string>>();
-    t.theta_ = c.extra.at("theta").get<double>();
+    // Files written before the tagger joined the registry keep the tags in the schema.
+    tags_ = (state.contains("tags") ? state.at("tags") : schema_.at("tags")).get<std::vector<std::string>>();
+    words_ = state.at("words").get<std::vector<std::string>>();
+    suffixes_ = state.at("suffixes").get<std::vector<std::string>>();
+    theta_ = state.at("theta").get<double>();
   } catch (const nlohmann::json::exception& e) {
-    throw ModelFileError(msg("'", path, "' is not a complete pos-tagger file: ", e.what()), "train the tagger again");
+    throw ModelFileError(msg("not a complete pos-tagger file: ", e.what()), "train the tagger again");
   }
-  t.log_start_ = to_vector<double>(c.tensors, "log_start", path);
-  t.log_trans_ = to_vector<double>(c.tensors, "log_trans", path);
-  t.lex_ptr_ = to_vector<int64_t>(c.tensors, "lex_ptr", path);
-  t.lex_tag_ = to_vector<int64_t>(c.tensors, "lex_tag", path);
-  t.lex_logp_ = to_vector<double>(c.tensors, "lex_logp", path);
-  t.suf_ptr_ = to_vector<int64_t>(c.tensors, "suf_ptr", path);
-  t.suf_tag_ = to_vector<int64_t>(c.tensors, "suf_tag", path);
-  t.suf_count_ = to_vector<double>(c.tensors, "suf_count", path);
-  t.tag_prob_ = to_vector<double>(c.tensors, "tag_prob", path);
-  const size_t k = t.tags_.size();
+}
+
+void PosTagger::load_state(const TensorMap& tensors) {
+  log_start_ = to_vector<double>(tensors, "log_start");
+  log_trans_ = to_vector<double>(tensors, "log_trans");
+  lex_ptr_ = to_vector<int64_t>(tensors, "lex_ptr");
+  lex_tag_ = to_vector<int64_t>(tensors, "lex_tag");
+  lex_logp_ = to_vector<double>(tensors, "lex_logp");
+  suf_ptr_ = to_vector<int64_t>(tensors, "suf_ptr");
+  suf_tag_ = to_vector<int64_t>(tensors, "suf_tag");
+  suf_count_ = to_vector<double>(tensors, "suf_count");
+  tag_prob_ = to_vector<double>(tensors, "tag_prob");
+  const size_t k = tags_.size();
   GF_CHECK_AS(ModelFileError,
-              k > 0 && t.log_start_.size() == k && t.log_trans_.size() == k * k && t.tag_prob_.size() == k &&
-                  t.lex_ptr_.size() == t.words_.size() + 1 && t.suf_ptr_.size() == t.suffixes_.size() + 1 &&
-                  t.lex_tag_.size() == t.lex_logp_.size() && t.suf_tag_.size() == t.suf_count_.size() &&
-                  t.lex_ptr_.back() == static_cast<int64_t>(t.lex_tag_.size()) &&
-                  t.suf_ptr_.back() == static_cast<int64_t>(t.suf_tag_.size()),
-              "train the tagger again", "'", path, "' is an inconsistent pos-tagger file (table sizes disagree)");
-  for (int64_t tag : t.lex_tag_) {
-    GF_CHECK_AS(ModelFileError, tag >= 0 && tag < static_cast<int64_t>(k), "train the tagger again", "'", path,
-                "' is a corrupt pos-tagger file (tag id ", tag, ")");
+              k > 0 && log_start_.size() == k && log_trans_.size() == k * k && tag_prob_.size() == k &&
+                  lex_ptr_.size() == words_.size() + 1 && suf_ptr_.size() == suffixes_.size() + 1 &&
+                  lex_tag_.size() == lex_logp_.size() && suf_tag_.size() == suf_count_.size() &&
+                  lex_ptr_.back() == static_cast<int64_t>(lex_tag_.size()) &&
+                  suf_ptr_.back() == static_cast<int64_t>(suf_tag_.size()),
+              "train the tagger again", "an inconsistent pos-tagger file (table sizes disagree)");
+  for (const auto* ids : {&lex_tag_, &suf_tag_}) {
+    for (int64_t tag : *ids) {
+      GF_CHECK_AS(ModelFileError, tag >= 0 && tag < static_cast<int64_t>(k), "train the tagger again",
+                  "a corrupt pos-tagger file (tag id ", tag, ")");
+    }
   }
-  for (int64_t tag : t.suf_tag_) {
-    GF_CHECK_AS(ModelFileError, tag >= 0 && tag < static_cast<int64_t>(k), "train the tagger again", "'", path,
-                "' is a corrupt pos-tagger file (tag id ", tag, ")");
-  }
-  t.index();
-  return t;
+  index();
+}
+
+void PosTagger::save(const std::string& path) const { save_model(*this, path); }
+
+PosTagger PosTagger::load(const std::string& path) {
+  const ModelFileContents c = read_model_file(path);
+  GF_CHECK_AS(ModelFileError, c.kind == "pos-tagger", "give a tagger trained by genforge train pos-tagger", "'", path,
+              "' holds a ", c.kind, " model, not a pos-tagger");
+  auto model = model_from_contents(c, path);
+  return *static_cast<PosTagger*>(model.get());
 }
 
 }  // namespace gf

@@ -121,7 +121,7 @@ VariationalAutoencoder::~VariationalAutoencoder() = default;
 
 Capabilities VariationalAutoencoder::capabilities() const {
   Capabilities c;
-  c.data_kind = "images";
+  c.data_kind = DataKind::images;
   c.likelihood = Likelihood::lower_bound;
   c.latent_space = true;
   return c;

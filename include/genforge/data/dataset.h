@@ -1,0 +1,30 @@
+// What a model's fit and score take: tensors, after the model's input pipeline (data/pipeline.h) has turned typed
+// data (a Table, an ImageSet, text) into them. C++ users may also build a Dataset by hand.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace gf {
+
+// For tabular models x is [N, D] float64 with NaN marking missing cells. Sequence models take several sequences
+// concatenated along the rows (hmmlearn's convention): `lengths` [S] sums to N, and undefined `lengths` means one
+// sequence. Token models take ids [N, 1].
+struct Dataset {
+  torch::Tensor x;                   // [N, D]
+  torch::Tensor sample_weight;       // [N] non-negative, or undefined for equal weights
+  std::vector<std::string> columns;  // D names (empty: x0, x1, ...)
+  torch::Tensor labels;              // [N] int64 class labels (images), hidden-state labels (sequences; -1 =
+                                     // unknown), tag ids (tagged text), or undefined
+  torch::Tensor lengths;             // [S] int64 sequence / document / sentence lengths, or undefined
+  // Token data: the strings behind the ids in x (id -> token) and behind the labels (id -> label), when the
+  // pipeline knows them; the size of the token alphabet (0: largest id + 1) and the token that starts a text
+  // (-1: none known).
+  std::vector<std::string> symbols;
+  std::vector<std::string> label_names;
+  int64_t n_symbols = 0;
+  int64_t start_symbol = -1;
+};
+
+}  // namespace gf

@@ -1,0 +1,121 @@
+// A model's input pipeline, as a scikit-learn Pipeline or the tokenizer saved with a language model: it turns
+// typed data (data/source.h) into the tensors a model fits on, is fitted on the training data, saved in the .gf
+// file with the model, and applied identically by every later verb (score, sample, and the applications).
+//
+//   table      column selection; encoders per column: numbers as they are or standardized, datetimes as seconds,
+//              categories one-hot or ordinal (or refused); per-row weights; undone on samples (decode_rows)
+//   sequences  the table's, plus sequence grouping and hidden-state labels
+//   images     pixel scaling to [0, 1]; the class names
+//   text       a tokenizer trained on the text (char, word, bpe, unigram, SentencePiece)
+//   documents  a vocabulary with document-frequency cut-offs
+//   tagged     word and tag strings to ids
+#pragma once
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "genforge/core/options.h"
+#include "genforge/data/dataset.h"
+#include "genforge/data/kinds.h"
+#include "genforge/data/source.h"
+#include "genforge/data/tokenizers.h"
+
+namespace gf::data {
+
+struct PipelineOptions {
+  std::string columns;                 // table: comma-separated input columns (empty: all but the ones below)
+  std::string weights;                 // table: column of per-row sample weights
+  std::string sequence_column;         // sequences: consecutive rows with equal values form one sequence
+  std::string state_column;            // sequences: hidden-state labels 0..K-1 (empty cell: unknown)
+  std::string categorical = "error";   // table: error | onehot | ordinal
+  std::string datetime = "number";     // table: number (seconds since 1970) | error
+  bool standardize = false;            // table: numeric columns to zero mean, unit variance (undone on samples)
+  double pixel_scale = 255;            // images: pixel values are divided by this
+  std::string tokenizer = "char";      // text: char | word | bpe | unigram | spm-bpe | spm-unigram | FILE.model
+  int64_t vocab_size = 1000;           // text: tokens in all, for subword and word tokenizers
+  int64_t min_df = 1;                  // documents: drop words in fewer documents than this
+  double max_df = 1.0;                 // documents: drop words in more than this fraction of documents
+  int64_t max_words = 0;               // documents: keep only the most frequent words (0: all)
+
+  static const OptionTable<PipelineOptions>& option_table();
+  // The option names that apply to a model taking `kind`, in table order.
+  static std::vector<std::string> names_for(DataKind kind);
+  void validate() const;
+};
+
+// How one input column becomes model features.
+struct ColumnEncoder {
+  std::string name;
+  ColumnType type = ColumnType::continuous;
+  std::string encoding = "number";  // number | standardize | onehot | ordinal
+  double shift = 0, scale = 1;      // standardize: (v - shift) / scale
+  std::vector<std::string> categories;  // onehot, ordinal: the training categories in order
+  int64_t width() const { return encoding == "onehot" ? static_cast<int64_t>(categories.size()) : 1; }
+};
+
+class InputPipeline {
+ public:
+  InputPipeline() = default;
+  InputPipeline(DataKind model_kind, PipelineOptions options);
+
+  DataKind model_kind() const { return model_kind_; }
+  DataKind form() const { return form_; }  // what it was fitted on (images models also take tables)
+  bool fitted() const { return fitted_; }
+  const PipelineOptions& options() const { return options_; }
+
+  // Learns the columns and encoders, the tokenizer, the vocabulary or the class names from the training data.
+  void fit(const Source& source);
+  // Model tensors from data of the form the pipeline was fitted on. Columns are found by name; a missing input
+  // column, an unseen category or a sequence column absent from scoring data are DataErrors. The state labels are
+  // read only where the data has that column.
+  Dataset transform(const Source& source) const;
+  Dataset fit_transform(const Source& source) {
+    fit(source);
+    return transform(source);
+  }
+
+  // Table part.
+  const std::vector<ColumnEncoder>& encoders() const { return encoders_; }
+  std::vector<std::string> input_columns() const;
+  std::vector<std::string> feature_names() const;  // model columns after encoding ("colour=red" for one-hot)
+  // Model rows [N, D] (samples) back to the user's columns: standardization undone, integers rounded, one-hot
+  // and ordinal codes to their categories, datetimes as datetimes.
+  Table decode_rows(const torch::Tensor& rows) const;
+  // Images: class names (may be empty) and a class given by name or index -> index (InvalidArgument if unknown).
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  int64_t class_index(const std::string& name_or_index, int64_t n_classes) const;
+  // Token parts (nullptr when the pipeline has none).
+  const Tokenizer* tokenizer() const { return tokenizer_.get(); }
+  const Vocabulary* vocabulary() const { return vocabulary_ ? &*vocabulary_ : nullptr; }
+
+  // Selection options (columns, weights, sequence_column, state_column) replaced for scoring other data; `columns`
+  // renames the inputs in order. Other keys are InvalidArgument.
+  InputPipeline with_overrides(const std::vector<std::pair<std::string, std::string>>& overrides) const;
+
+  nlohmann::json to_json() const;
+  static InputPipeline from_json(const nlohmann::json& j);
+  // Files written before the pipeline existed (format version 1) kept columns, vocabulary or tokenizer in the
+  // model's schema; this rebuilds the equivalent pipeline.
+  static InputPipeline from_legacy_schema(DataKind model_kind, const nlohmann::json& schema);
+
+ private:
+  Dataset transform_table(const Table& table) const;
+  void fit_table(const Table& table);
+
+  DataKind model_kind_ = DataKind::table;
+  DataKind form_ = DataKind::table;
+  PipelineOptions options_;
+  bool fitted_ = false;
+  std::vector<ColumnEncoder> encoders_;
+  std::vector<std::string> class_names_;
+  std::vector<int64_t> image_shape_;  // [C, H, W]
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::optional<Vocabulary> vocabulary_;
+};
+
+}  // namespace gf::data

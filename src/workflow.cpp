@@ -1,0 +1,269 @@
+#include "genforge/workflow.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "genforge/core/error.h"
+#include "genforge/data/matrix.h"
+#include "genforge/eval/text.h"
+
+namespace gf {
+namespace {
+
+const data::InputPipeline& pipeline_of(const Model& model) {
+  GF_CHECK_AS(InvalidArgument, model.pipeline() != nullptr,
+              "fit it from data with gf::fit_source (genforge train does), so it keeps its input pipeline",
+              "the ", model.kind(), " model was fitted on tensors directly and has no input pipeline");
+  return *model.pipeline();
+}
+
+std::string format(const char* fmt, double a, double b = 0, double c = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return buf;
+}
+
+// Language models: each line of the text is a document; its tokens' log-likelihoods (the line break included)
+// give its NLL, and over its characters its bits per character.
+ScoreResult score_text(const Model& model, const data::Source& source, const Dataset& ds) {
+  const Tokenizer* tokens = pipeline_of(model).tokenizer();
+  GF_CHECK_AS(InvalidArgument, tokens != nullptr, "train the model from text so it keeps its tokenizer",
+              "the ", model.kind(), " model has no tokenizer");
+  const std::string& text = source.text;
+  auto ll = model.score_samples(ds.x).contiguous();  // [N]
+  const double* l = ll.data_ptr<double>();
+  const int64_t* ids = ds.x.contiguous().data_ptr<int64_t>();
+  const int64_t n_ids = ds.x.numel();
+  Column doc{"document"}, count{"characters"}, nll{"nll_nats"}, bpc{"bits_per_character"};
+  std::vector<double> line_chars;  // each line's characters, line break included
+  for (size_t start = 0; start < text.size();) {
+    const size_t end = text.find('\n', start);
+    const size_t stop = end == std::string::npos ? text.size() : end + 1;
+    line_chars.push_back(static_cast<double>(stop - start));
+    start = stop;
+  }
+  double sum = 0;
+  size_t line = 0;
+  for (int64_t k = 0; k < n_ids; ++k) {
+    sum += l[k];
+    if (ids[k] == tokens->newline_id() || k + 1 == n_ids) {
+      const double n = line < line_chars.size() ? line_chars[line] : 1.0;
+      for (Column* c : {&doc, &count, &nll, &bpc}) c->missing.push_back(0);
+      doc.values.push_back(static_cast<double>(doc.values.size()));
+      count.values.push_back(n);
+      nll.values.push_back(-sum);
+      bpc.values.push_back(-sum / n / std::log(2.0));
+      sum = 0;
+      ++line;
+    }
+  }
+  const auto p = eval::perplexity(std::vector<double>(l, l + ll.numel()), static_cast<int64_t>(text.size()));
+  ScoreResult r;
+  r.per_example = Table("scores");
+  for (Column* c : {&doc, &count}) c->type = ColumnType::integer;
+  const size_t documents = doc.values.size();
+  for (Column c : {doc, count, nll, bpc}) r.per_example.add_column(std::move(c));
+  r.summary = {{"documents", documents},
+               {"characters", text.size()},
+               {"tokens", n_ids},
+               {"tokenizer", tokens->kind()},
+               {"nats_per_character", -ll.sum().item<double>() / static_cast<double>(text.size())},
+               {"bits_per_character", p.bits_per_character},
+               {"perplexity", p.perplexity}};
+  r.description = std::to_string(documents) + " documents (lines), " + std::to_string(text.size()) +
+                  format(" characters: %.4f bits per character (perplexity %.3f per token)", p.bits_per_character,
+                         p.perplexity);
+  return r;
+}
+
+}  // namespace
+
+FitReport fit_source(Model& model, const data::Source& train, const FitContext& ctx, const data::Source* validation) {
+  auto pipeline = std::make_shared<data::InputPipeline>(model.capabilities().data_kind, model.pipeline_options());
+  const Dataset ds = pipeline->fit_transform(train);
+  Dataset held_out;
+  FitContext c = ctx;
+  if (validation) {
+    held_out = pipeline->transform(*validation);
+    c.validation = &held_out;
+  }
+  FitReport report = model.fit(ds, c);
+  model.set_pipeline(pipeline);
+  return report;
+}
+
+Dataset prepare(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
+  const auto& pipeline = pipeline_of(model);
+  return overrides.empty() ? pipeline.transform(source) : pipeline.with_overrides(overrides).transform(source);
+}
+
+ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
+  GF_CHECK_AS(NotSupported, model.capabilities().likelihood != Likelihood::none,
+              "use a model with a likelihood (vae, gmm, bgmm) or a score (autoencoder)", "model kind '", model.kind(),
+              "' has no likelihood to score with");
+  const Dataset ds = prepare(model, source, overrides);
+  if (model.capabilities().data_kind == DataKind::text) return score_text(model, source, ds);
+  ScoreResult r;
+  const auto* by_sequence = dynamic_cast<const SequenceScorer*>(&model);
+  if (by_sequence && ds.lengths.defined()) {
+    auto ll = by_sequence->score_sequences(ds.x, ds.lengths);  // [S]
+    r.per_example = table_from_matrix(torch::stack({ds.lengths.to(torch::kFloat64), ll}, 1), {"length",
+                                                                                             "log_likelihood"});
+    const double total = ll.sum().item<double>(), count = static_cast<double>(ll.numel());
+    const char* unit = model.capabilities().data_kind == DataKind::documents ? "documents" : "sequences";
+    r.summary = {{unit, ll.numel()},
+                 {"total_log_likelihood", total},
+                 {std::string("mean_log_likelihood_per_") + (unit[0] == 'd' ? "document" : "sequence"), total / count},
+                 {"unit", "nats"}};
+    if (model.capabilities().likelihood == Likelihood::lower_bound) r.summary["bound"] = "lower";
+    r.description = std::to_string(ll.numel()) + " " + unit +
+                    format(", total log-likelihood %.6f nats (%.6f per ", total, total / count) +
+                    (unit[0] == 'd' ? "document)" : "sequence)");
+    return r;
+  }
+  auto ll = model.score_samples(ds.x).to(torch::kFloat64);  // [N]
+  int64_t missing = 0;
+  if (ds.x.dim() == 2 && ds.x.is_floating_point() && ds.x.size(1) > 0) {
+    // A row with no observed cell has no likelihood to report: it is missing, not 0 nats.
+    auto empty_rows = ds.x.isnan().all(1);
+    missing = empty_rows.sum().item<int64_t>();
+    if (missing > 0) ll = torch::where(empty_rows, torch::full_like(ll, NAN), ll);
+  }
+  const auto observed = ll.isnan().logical_not();
+  const double mean = observed.any().item<bool>() ? ll.masked_select(observed).mean().item<double>() : NAN;
+  r.per_example = table_from_matrix(ll.unsqueeze(1), {"log_likelihood"});
+  r.summary = {{"rows", ll.numel()}, {"mean_log_likelihood", mean}, {"unit", "nats"}};
+  if (missing > 0) r.summary["missing_rows"] = missing;
+  const long long rows = static_cast<long long>(ll.numel());
+  if (model.capabilities().likelihood == Likelihood::score) {
+    r.description = std::to_string(rows) + format(" rows, mean score %.6f", mean) +
+                    " (not a likelihood: minus the reconstruction error)";
+  } else {
+    r.description = std::to_string(rows) + format(" rows, mean log-likelihood %.6f nats per row", mean) + " (" +
+                    to_string(model.capabilities().likelihood) + " likelihood)";
+  }
+  if (missing > 0) {
+    r.description += "; " + std::to_string(missing) + " rows with every cell missing are reported as missing";
+  }
+  return r;
+}
+
+bool samples_are_images(const Model& model) {
+  if (model.pipeline()) return model.pipeline()->form() == DataKind::images;
+  return model.schema().value("data_kind", "") == "images";
+}
+
+int64_t class_index(const Model& model, const std::string& label) {
+  GF_CHECK_AS(NotSupported, model.n_classes() > 0, "train it with class labels (e.g. --set conditional=true)",
+              "the ", model.kind(), " model is not class-conditional, so it cannot sample a class");
+  static const data::InputPipeline no_pipeline;
+  return (model.pipeline() ? *model.pipeline() : no_pipeline).class_index(label, model.n_classes());
+}
+
+torch::Tensor draw_samples(const Model& model, int64_t n, const std::string& label, at::Generator& gen) {
+  GF_CHECK_AS(NotSupported, dynamic_cast<const TextGenerator*>(&model) == nullptr,
+              "generate text with `genforge generate MODEL --prompt ...`", "a ", model.kind(),
+              " model samples token ids, not table rows or images");
+  GF_CHECK_AS(NotSupported, dynamic_cast<const TopicModel*>(&model) == nullptr,
+              "show its topics with `genforge topics MODEL`", "a ", model.kind(),
+              " model samples word ids, not table rows or images");
+  GF_CHECK_AS(NotSupported, dynamic_cast<const SequenceTagger*>(&model) == nullptr,
+              "tag text with `genforge tag MODEL --input FILE`", "a ", model.kind(),
+              " model tags words; it does not sample rows or images");
+  GF_CHECK_AS(InvalidArgument, n >= 1, "ask for at least one sample, e.g. -n 100", "-n must be at least 1, got ", n);
+  if (label.empty()) return model.sample(n, gen);
+  return model.sample_labelled(torch::full({n}, class_index(model, label), torch::kLong), gen);
+}
+
+Table samples_table(const Model& model, const torch::Tensor& samples) {
+  if (model.pipeline()) return model.pipeline()->decode_rows(samples);
+  static const data::InputPipeline no_pipeline;
+  return no_pipeline.decode_rows(samples);
+}
+
+namespace {
+
+std::string lacks(const Model& model, const std::string& source, const char* what) {
+  return source.empty() ? msg("a ", model.kind(), " model ", what)
+                        : msg("'", source, "' holds a ", model.kind(), " model, which ", what);
+}
+
+}  // namespace
+
+const TextGenerator& as_text_generator(const Model& model, const std::string& source) {
+  const auto* g = dynamic_cast<const TextGenerator*>(&model);
+  GF_CHECK_AS(NotSupported, g != nullptr, "give a language model (genforge train gpt)",
+              lacks(model, source, "does not generate text"));
+  return *g;
+}
+
+const TopicModel& as_topic_model(const Model& model, const std::string& source) {
+  const auto* t = dynamic_cast<const TopicModel*>(&model);
+  GF_CHECK_AS(NotSupported, t != nullptr, "give a topic model (genforge train lda)",
+              lacks(model, source, "has no topics"));
+  return *t;
+}
+
+const SequenceTagger& as_sequence_tagger(const Model& model, const std::string& source) {
+  const auto* t = dynamic_cast<const SequenceTagger*>(&model);
+  GF_CHECK_AS(NotSupported, t != nullptr, "give a tagger (genforge train pos-tagger --data brown:a-m)",
+              lacks(model, source, "does not tag words"));
+  return *t;
+}
+
+GeneratedText generate_text(const Model& model, const std::string& prompt, GenerateOptions options,
+                            const std::vector<std::string>& stop_texts, at::Generator& gen) {
+  const TextGenerator& generator = as_text_generator(model);
+  const Tokenizer* tokens = pipeline_of(model).tokenizer();
+  GF_CHECK_AS(InvalidArgument, tokens != nullptr, "train the model from text (genforge train gpt --data FILE)",
+              "the ", model.kind(), " model was trained on token ids and has no tokenizer");
+  GF_CHECK_AS(InvalidArgument, options.max_tokens >= 1, "ask for at least one token, e.g. -n 200",
+              "-n must be at least 1, got ", options.max_tokens);
+  for (const auto& s : stop_texts) {
+    GF_CHECK_AS(InvalidArgument, !s.empty(), "give --stop some text", "--stop needs some text");
+    options.stop.push_back(tokens->encode(s, "--stop"));
+  }
+  GeneratedText out;
+  torch::Tensor prompt_ids;
+  if (!prompt.empty()) {
+    auto ids = tokens->encode(prompt, "the prompt");
+    const auto keep = static_cast<size_t>(generator.context_length());
+    if (ids.size() > keep) {
+      out.notice = msg("the prompt has ", ids.size(), " tokens; the model sees its last ", keep,
+                       " (its context length)");
+      ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));
+    }
+    prompt_ids = torch::tensor(ids, torch::kLong);
+  }
+  auto ids = generator.generate(prompt_ids, options, gen).contiguous();
+  out.new_tokens = ids.numel();
+  out.text = prompt + tokens->decode(std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel()));
+  return out;
+}
+
+std::vector<std::vector<std::string>> topic_words(const Model& model, int64_t n) {
+  const TopicModel& topics = as_topic_model(model);
+  GF_CHECK_AS(InvalidArgument, n >= 1, "give -n 10, say", "-n must be at least 1, got ", n);
+  const Vocabulary* vocabulary = pipeline_of(model).vocabulary();
+  GF_CHECK_AS(InvalidArgument, vocabulary != nullptr,
+              "train it from text (genforge train lda --data docs.txt) so it keeps its words", "the ", model.kind(),
+              " model was trained on word ids and has no vocabulary to show");
+  std::vector<std::vector<std::string>> out;
+  for (const auto& ids : topics.top_words(n)) {
+    std::vector<std::string> words;
+    for (int64_t w : ids) words.push_back(vocabulary->words[static_cast<size_t>(w)]);
+    out.push_back(std::move(words));
+  }
+  return out;
+}
+
+std::vector<std::vector<int64_t>> encode_documents(const Model& model, const data::Source& documents) {
+  const Vocabulary* vocabulary = pipeline_of(model).vocabulary();
+  GF_CHECK_AS(InvalidArgument, vocabulary != nullptr, "train it from text so it keeps its words", "the ",
+              model.kind(), " model has no vocabulary");
+  std::vector<std::vector<int64_t>> out;
+  for (const auto& d : documents.documents) out.push_back(vocabulary->encode(d));
+  return out;
+}
+
+}  // namespace gf

@@ -1,0 +1,118 @@
+// The input pipeline and data sources: encoders fitted on training data and undone on samples, the same
+// transform for later data, clear errors, the saved form, and files written before the pipeline existed.
+#include <gtest/gtest.h>
+
+#include "genforge/core/error.h"
+#include "genforge/data/pipeline.h"
+#include "genforge/data/readers.h"
+#include "genforge/io/model_file.h"
+#include "genforge/registry.h"
+#include "genforge/workflow.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+data::Source table_source(const std::string& path) { return data::load_source(path, DataKind::table); }
+
+TEST(Pipeline, EncodersFitTransformAndDecode) {
+  test::TempDir dir;
+  test::write_text(dir.file("t.csv"), "x,c,w\n1,a,1\n3,b,2\n5,a,1\n,c,1\n");
+  data::PipelineOptions o;
+  o.categorical = "onehot";
+  o.standardize = true;
+  o.weights = "w";
+  data::InputPipeline p(DataKind::table, o);
+  const Dataset ds = p.fit_transform(table_source(dir.file("t.csv")));
+  EXPECT_EQ(ds.columns, (std::vector<std::string>{"x", "c=a", "c=b", "c=c"}));
+  ASSERT_EQ(ds.x.sizes(), (std::vector<int64_t>{4, 4}));
+  const double sd = std::sqrt(8.0 / 3.0);  // population std of 1, 3, 5
+  EXPECT_NEAR(ds.x[0][0].item<double>(), -2.0 / sd, 1e-12);
+  EXPECT_TRUE(std::isnan(ds.x[3][0].item<double>()));  // missing stays missing
+  EXPECT_TRUE(torch::equal(ds.x[1].slice(0, 1), torch::tensor({0.0, 1.0, 0.0}, torch::kFloat64)));
+  EXPECT_TRUE(torch::equal(ds.sample_weight, torch::tensor({1.0, 2.0, 1.0, 1.0}, torch::kFloat64)));
+  const Table back = p.decode_rows(ds.x);
+  EXPECT_EQ(back.names(), (std::vector<std::string>{"x", "c"}));
+  EXPECT_NEAR(back.column("x").values[2], 5.0, 1e-12);
+  EXPECT_EQ(back.column("c").categories[static_cast<size_t>(back.column("c").values[1])], "b");
+  // Saved and restored, the pipeline transforms new data identically; an unseen category is an error.
+  const auto restored = data::InputPipeline::from_json(p.to_json());
+  test::write_text(dir.file("new.csv"), "c,x,w\nb,2,1\n");
+  EXPECT_TRUE(torch::equal(restored.transform(table_source(dir.file("new.csv"))).x,
+                           p.transform(table_source(dir.file("new.csv"))).x));
+  test::write_text(dir.file("unseen.csv"), "c,x,w\nz,2,1\n");
+  try {
+    p.transform(table_source(dir.file("unseen.csv")));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("column 'c': category 'z' was not seen in training"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Pipeline, CategoricalColumnsAreRefusedByDefaultWithAHint) {
+  test::TempDir dir;
+  test::write_text(dir.file("t.csv"), "x,c\n1,a\n2,b\n");
+  data::InputPipeline p(DataKind::table, {});
+  try {
+    p.fit(table_source(dir.file("t.csv")));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("'c' (categorical)"), std::string::npos);
+    EXPECT_NE(e.hint().find("--set categorical=onehot"), std::string::npos) << e.hint();
+  }
+}
+
+TEST(DataSource, WrongKindsAreNamed) {
+  try {
+    data::load_source("fashion-mnist:test", DataKind::table);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "'fashion-mnist:test' is image data, not a table");
+  }
+  EXPECT_THROW(data::load_source("table.csv", DataKind::table, {-1}), InvalidArgument);
+}
+
+TEST(Pipeline, FilesOfFormatVersionOneLoadWithTheirColumns) {
+  test::TempDir dir;
+  test::write_text(dir.file("t.csv"), "a,b\n1,2\n2,4\n3,5\n4,9\n");
+  auto gmm = create_model("gmm");
+  fit_source(*gmm, table_source(dir.file("t.csv")), test::quiet());
+  // A version 1 file: no pipeline, the columns in the schema.
+  ModelFileContents c;
+  c.kind = "gmm";
+  c.options = gmm->options_json();
+  c.schema = gmm->schema();
+  c.fit_report = gmm->fit_report().to_json();
+  c.tensors = gmm->state();
+  write_model_file(dir.file("v1.gf"), c);
+  std::string bytes = test::read_text(dir.file("v1.gf"));
+  const auto pos = bytes.find("\"format_version\":\"2\"");
+  ASSERT_NE(pos, std::string::npos);
+  bytes[pos + 18] = '1';
+  test::write_text(dir.file("v1.gf"), bytes);
+  const auto old = load_model(dir.file("v1.gf"));
+  ASSERT_NE(old->pipeline(), nullptr);
+  EXPECT_EQ(old->pipeline()->input_columns(), (std::vector<std::string>{"a", "b"}));
+  const auto source = table_source(dir.file("t.csv"));
+  EXPECT_TRUE(torch::equal(score_source(*old, source).per_example.column("log_likelihood").values.size() == 4
+                               ? prepare(*old, source).x
+                               : torch::zeros({1}),
+                           prepare(*gmm, source).x));
+  EXPECT_EQ(read_model_file(dir.file("v1.gf")).format_version, 1);
+}
+
+TEST(Workflow, RowsWithEveryCellMissingScoreAsMissing) {
+  test::TempDir dir;
+  test::write_text(dir.file("t.csv"), "a,b\n1,2\n2,4\n3,5\n4,9\n");
+  test::write_text(dir.file("holes.csv"), "a,b\n1,2\n,\n");
+  auto gmm = create_model("gmm");
+  fit_source(*gmm, table_source(dir.file("t.csv")), test::quiet());
+  const auto r = score_source(*gmm, table_source(dir.file("holes.csv")));
+  EXPECT_EQ(r.summary["missing_rows"], 1);
+  EXPECT_EQ(r.per_example.column("log_likelihood").missing, (std::vector<uint8_t>{0, 1}));
+  EXPECT_NEAR(r.summary["mean_log_likelihood"].get<double>(), r.per_example.column("log_likelihood").values[0], 1e-12);
+}
+
+}  // namespace
+}  // namespace gf
