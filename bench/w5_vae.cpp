@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "genforge/core/runtime.h"
-#include "genforge/data/images.h"
+#include "genforge/data/source.h"
 #include "genforge/models/vae.h"
 
 int main(int argc, char** argv) {
@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   gf::set_threads(std::atoi(argv[1]));
-  auto train = gf::load_images("fashion-mnist").images.to(torch::kFloat32) / 255.0;  // [60000, 1, 28, 28]
-  auto test = gf::load_images("fashion-mnist:test").images.to(torch::kFloat32) / 255.0;
+  auto train = gf::data::scale_images(gf::data::load_source("fashion-mnist", gf::DataKind::images).images.images);
+  auto test = gf::data::scale_images(gf::data::load_source("fashion-mnist:test", gf::DataKind::images).images.images);
   gf::VaeOptions o;
   o.log_every = 1000000;
   o.checkpoint_every = 0;

@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "genforge/core/runtime.h"
-#include "genforge/data/images.h"
+#include "genforge/data/source.h"
 #include "genforge/models/gan.h"
 
 int main(int argc, char** argv) {
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   }
   gf::set_threads(std::atoi(argv[1]));
   const int64_t iters = argc > 2 ? std::atoll(argv[2]) : 200;
-  auto x = gf::load_images("fashion-mnist").images.to(torch::kFloat32) / 255.0;  // [60000, 1, 28, 28]
+  auto x = gf::data::scale_images(gf::data::load_source("fashion-mnist", gf::DataKind::images).images.images);  // [60000, 1, 28, 28]
   gf::GanOptions o;
   o.beta2 = 0.5;
   o.label_smoothing = 0.2;

@@ -32,7 +32,7 @@ $GF plot "$DATA:penguins (data)" "$OUT/samples.csv:GMM samples" --x "Flipper Len
   --title "Palmer penguins: data vs GMM samples" --out "$OUT/data_vs_samples.png"
 $GF plot "$DATA:penguins (data)" "$OUT/samples.csv:GMM samples" --x "Beak Length (mm)" --y "Beak Depth (mm)" \
   --title "Palmer penguins: data vs GMM samples" --out "$OUT/beaks.png"
-$GF train hmm --data brown:a-m --supervised --out "$OUT/tagger.gf"
+$GF train pos-tagger --data brown:a-m --out "$OUT/tagger.gf"
 $GF tag "$OUT/tagger.gf" --gold brown:n-r --json > "$OUT/tagger_accuracy.json"
 echo "The jury said the quick brown fox jumped over the lazy dog ." > "$OUT/sentence.txt"
 $GF tag "$OUT/tagger.gf" -i "$OUT/sentence.txt" --out "$OUT/sentence_tagged.txt"

@@ -72,7 +72,9 @@ bool ModelInfo::has_option(const std::string& key) const {
   return false;
 }
 
-std::unique_ptr<Model> ModelInfo::create(const nlohmann::json& options, const OptionOverrides& overrides) const {
+std::unique_ptr<Model> ModelInfo::create(const nlohmann::json& options_in, const OptionOverrides& overrides) const {
+  // `{}` in a C++ call is JSON null: no options.
+  const nlohmann::json options = options_in.is_null() ? nlohmann::json::object() : options_in;
   GF_CHECK(options.is_object(), name, " options must be a JSON object, got ", options.dump());
   nlohmann::json own = nlohmann::json::object(), pipeline = nlohmann::json::object();
   for (auto it = options.begin(); it != options.end(); ++it) {
