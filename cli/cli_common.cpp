@@ -54,19 +54,6 @@ std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vect
   return out;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    std::string part = text.substr(start, comma - start);
-    if (!part.empty()) out.push_back(part);
-    start = comma + 1;
-  }
-  return out;
-}
-
 void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--na", flags.na, "extra text that marks a missing cell (repeatable)");
   app.add_option("--type", flags.types, "column type override, e.g. --type age=continuous (repeatable)");

@@ -29,8 +29,6 @@ bool parse_or_help(CLI::App& app, int argc, char** argv);
 // "key=value" texts -> pairs; a text without '=' is an error.
 std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vector<std::string>& items,
                                                                 const std::string& flag = "--set");
-// "a,b,c" -> {"a","b","c"} (empty parts dropped).
-std::vector<std::string> split_list(const std::string& text);
 
 struct TableFlags {
   std::vector<std::string> na;     // extra missing-value markers

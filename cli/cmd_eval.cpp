@@ -247,9 +247,9 @@ int run_eval_image(int argc, char** argv) {
     auto r = eval::inception_score(extractor->logits(fake_images), std::min(splits, ff.size(0)));
     out["is"] = r.mean;
     out["is_std"] = r.std;
-    if (extractor->name() == "pixels" || extractor->name().rfind("pixels", 0) == 0) {
-      out["is_warning"] = "the Inception Score needs class logits; pixel features give a meaningless value "
-                          "(use --features fmnist)";
+    if (!extractor->has_class_logits()) {
+      out["is_warning"] = "the Inception Score needs class logits; " + extractor->name() +
+                          " features give a meaningless value (use --features fmnist)";
       std::cerr << "warning: " << out["is_warning"].get<std::string>() << "\n";
     }
   }

@@ -33,6 +33,19 @@ int run_info(int argc, char** argv) {
   auto contents = read_model_file(model_path);
   nlohmann::json tensors = nlohmann::json::object();
   for (const auto& kv : contents.tensors) tensors[kv.first] = kv.second.sizes().vec();
+  bool registered = false;
+  for (const auto& m : registered_models()) registered = registered || m.name == contents.kind;
+  if (!registered) {
+    // The same container written by other parts of genforge (the evaluation classifier): the stored fields as
+    // they are, for any kind the registry does not know.
+    nlohmann::json info = {{"file", model_path},          {"kind", contents.kind},
+                           {"registered", false},         {"format_version", contents.format_version},
+                           {"genforge_version", contents.genforge_version},
+                           {"options", contents.options}, {"schema", contents.schema},
+                           {"tensors", tensors}};
+    std::cout << info.dump(2) << "\n";
+    return 0;
+  }
   auto model = model_from_contents(contents, model_path);
   nlohmann::json info = {{"file", model_path},
                          {"kind", model->kind()},

@@ -10,18 +10,6 @@
 namespace gf::data {
 namespace {
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::string join_commas(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
@@ -105,7 +93,7 @@ std::vector<std::string> InputPipeline::feature_names() const {
 }
 
 void InputPipeline::fit_table(const Table& table) {
-  std::vector<std::string> use = split_commas(options_.columns);
+  std::vector<std::string> use = split_list(options_.columns);
   if (options_.columns.empty()) {
     for (const auto& name : table.names()) {
       if (name != options_.weights && name != options_.sequence_column && name != options_.state_column) {
@@ -393,7 +381,7 @@ InputPipeline InputPipeline::with_overrides(const std::vector<std::pair<std::str
     GF_CHECK_AS(InvalidArgument, is_selection_key(key), "only columns, weights, sequence_column and state_column "
                 "can change after training", "option '", key, "' is fixed by the trained model");
     if (key == "columns") {
-      const auto names = split_commas(value);
+      const auto names = split_list(value);
       GF_CHECK_AS(InvalidArgument, names.size() == p.encoders_.size(), "name as many columns as the model has inputs",
                   "--columns names ", names.size(), " columns, but the model was fitted on ", p.encoders_.size());
       for (size_t j = 0; j < names.size(); ++j) p.encoders_[j].name = names[j];

@@ -21,7 +21,8 @@ void keep_first(std::vector<T>& v, int64_t limit) {
   if (limit > 0 && static_cast<size_t>(limit) < v.size()) v.resize(static_cast<size_t>(limit));
 }
 
-Table cut_table(const Table& t, int64_t limit) {
+// The first `limit` rows (the table itself, not a copy, when it is no longer).
+Table cut_table(Table t, int64_t limit) {
   if (limit <= 0 || static_cast<size_t>(limit) >= t.n_rows()) return t;
   Table out(t.source());
   for (Column c : t.columns()) {

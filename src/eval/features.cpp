@@ -71,6 +71,7 @@ class TorchScript : public FeatureExtractor {
     });
   }
   std::string name() const override { return path_; }
+  bool has_class_logits() const override { return true; }  // documented: a module's outputs are its logits
 
  private:
   std::string path_;
@@ -115,6 +116,7 @@ class FmnistClassifier : public FeatureExtractor {
     return run(images, [&](const torch::Tensor& b) { return net_->logits(b); });
   }
   std::string name() const override { return "fmnist (" + path_ + ")"; }
+  bool has_class_logits() const override { return true; }
 
  private:
   torch::Tensor run(const torch::Tensor& images, const std::function<torch::Tensor(const torch::Tensor&)>& f) const {

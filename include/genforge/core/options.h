@@ -13,6 +13,9 @@
 
 namespace gf {
 
+// A comma-separated list option ("a,b,c" -> {"a", "b", "c"}; empty parts dropped).
+std::vector<std::string> split_list(const std::string& text);
+
 // One option as shown to users.
 struct OptionSpec {
   std::string name;

@@ -18,6 +18,9 @@ class FeatureExtractor {
   virtual torch::Tensor features(const torch::Tensor& images) const = 0;
   // Class logits for the Inception Score; extractors without a classifier head return their features.
   virtual torch::Tensor logits(const torch::Tensor& images) const { return features(images); }
+  // Whether logits() are class logits (a classifier head, or a user's module taken at its word); the Inception
+  // Score of anything else means nothing.
+  virtual bool has_class_logits() const { return false; }
   virtual std::string name() const = 0;
 };
 
