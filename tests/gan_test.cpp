@@ -9,7 +9,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/models/gan.h"
-#include "models/neural/neural.h"
+#include "nn/neural.h"
 #include "support/support.h"
 
 namespace gf {

@@ -27,4 +27,8 @@ struct Dataset {
   int64_t start_symbol = -1;
 };
 
+// Offsets [S + 1] of the sequences in the concatenated rows. `lengths` [S] int64 (undefined: one sequence of n);
+// a zero or negative length, or lengths that do not sum to n, are a gf::DataError.
+std::vector<int64_t> sequence_offsets(const torch::Tensor& lengths, int64_t n);
+
 }  // namespace gf

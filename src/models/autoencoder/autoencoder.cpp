@@ -5,7 +5,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
-#include "models/neural/neural.h"
+#include "nn/neural.h"
 
 namespace gf {
 

@@ -8,14 +8,15 @@
 #include <limits>
 #include <optional>
 
-#include "../gmm/gmm_internal.h"
+#include "stats/gaussian_mixture.h"
+#include "stats/restarts.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
 
 namespace gf {
-using gmm::CovType;
+using stats::CovType;
 
 namespace {
 constexpr double kLogPi = 1.1447298858494002;  // log(pi)
@@ -48,7 +49,7 @@ at::Tensor sum_over_dimensions(const at::Tensor& nu, int64_t d, F f) {
   return f(0.5 * (nu.unsqueeze(0) - i)).sum(0);
 }
 
-Posterior update_posterior(const gmm::GaussianStats& st, const Priors& pr, CovType type, double reg_covar) {
+Posterior update_posterior(const stats::GaussianStats& st, const Priors& pr, CovType type, double reg_covar) {
   const auto& nk = st.nk;  // [K]
   const int64_t k = nk.size(0);
   Posterior q;
@@ -93,7 +94,7 @@ Posterior update_posterior(const gmm::GaussianStats& st, const Priors& pr, CovTy
       q.covariances = (pr.covariance + nk * (st.covariances + shrink * diff.square().mean(1))) / q.degrees_of_freedom;
       break;
   }
-  q.precisions_chol = gmm::precisions_cholesky(q.covariances, type, nk, reg_covar);
+  q.precisions_chol = stats::precisions_cholesky(q.covariances, type, nk, reg_covar);
   return q;
 }
 
@@ -123,7 +124,7 @@ at::Tensor e_step_offset(const Posterior& q, bool dirichlet_process, int64_t d) 
 double variational_lower_bound(const Posterior& q, const Priors& pr, CovType type, double resp_log_resp) {
   const int64_t k = q.means.size(0), d = q.means.size(1);
   const auto& nu = q.degrees_of_freedom;
-  auto log_det = gmm::log_det_cholesky(q.precisions_chol, type, k, d) - 0.5 * static_cast<double>(d) * nu.log();
+  auto log_det = stats::log_det_cholesky(q.precisions_chol, type, k, d) - 0.5 * static_cast<double>(d) * nu.log();
   auto log_wishart_norm = -(nu * log_det + nu * (0.5 * static_cast<double>(d) * std::log(2.0)) +
                             sum_over_dimensions(nu, d, [](const at::Tensor& v) { return at::lgamma(v); }));
   double log_norm_weight;
@@ -209,7 +210,7 @@ Priors resolve_priors(const BgmmOptions& o, const at::Tensor& x, const at::Tenso
 }  // namespace
 
 void BgmmOptions::validate() const {
-  gmm::validate_shared_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, dtype);
+  stats::validate_shared_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, dtype);
   GF_CHECK(weight_concentration_prior_type == "dirichlet_process" ||
                weight_concentration_prior_type == "dirichlet_distribution",
            "weight_concentration_prior_type must be dirichlet_process or dirichlet_distribution, got '",
@@ -289,14 +290,15 @@ torch::Tensor BayesianGaussianMixture::prepare_input(const torch::Tensor& x, con
 FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   options_.validate();
   const auto started = std::chrono::steady_clock::now();
-  const CovType type = gmm::parse_cov_type(options_.covariance_type);
-  gmm::check_training_matrix(train.x, options_.n_components);
+  const CovType type = stats::parse_cov_type(options_.covariance_type);
+  stats::check_training_matrix(train.x, options_.n_components);
   const int64_t n = train.x.size(0), d = train.x.size(1), k = options_.n_components;
   auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
-  gmm::check_rows(x, /*allow_missing=*/false, train.columns);
-  const at::Tensor sw = gmm::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
+  stats::check_rows(x, /*allow_missing=*/false, train.columns, ": the Bayesian GMM fits complete rows only",
+                    "drop or impute incomplete rows, or use gmm, which marginalises missing cells");
+  const at::Tensor sw = stats::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
   const Priors priors = resolve_priors(options_, x, sw, type);
-  const gmm::EmData data = gmm::prepare_em_data(x, sw, type);
+  const stats::EmData data = stats::prepare_em_data(x, sw, type);
   const bool dp = priors.dirichlet_process;
 
   at::Tensor resp_init;
@@ -313,57 +315,42 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
   const int64_t n_init = warm ? 1 : options_.n_init;
   std::optional<Progress> bar;
   if (ctx.progress) bar.emplace("bgmm VB", n_init * options_.max_iter, "iter");
-  FitReport best;
-  std::optional<Posterior> best_q;
-  double best_lb = -std::numeric_limits<double>::infinity();
-  std::vector<double> init_bounds;
-  int64_t done = 0;
-  for (int64_t init = 0; init < n_init; ++init) {
-    Posterior q;
+  auto start = [&](int64_t) {
     if (warm) {
-      q = {weight_concentration_, mean_precision_, means_, degrees_of_freedom_, covariances_, precisions_cholesky_};
-    } else {
-      log::ScopedTimer timer("bgmm.init");
-      auto resp = resp_init.defined() ? resp_init
-                                      : gmm::initial_responsibilities(x, k, options_.init_params, sw, gen);  // [N, K]
-      if (sw.defined()) resp = resp * sw.unsqueeze(1);
-      q = update_posterior(gmm::gaussian_stats(x, resp, sw, options_.reg_covar, type), priors, type,
-                           options_.reg_covar);
+      return Posterior{weight_concentration_, mean_precision_, means_, degrees_of_freedom_, covariances_,
+                       precisions_cholesky_};
     }
-    FitReport run;
-    double lb = -std::numeric_limits<double>::infinity();
-    for (int64_t it = 1; it <= options_.max_iter; ++it) {
-      log::ScopedTimer timer("bgmm.iteration");
-      const double prev = lb;
-      gmm::GaussianStats stats;
-      auto totals = gmm::em_iteration(data, q.means, q.precisions_chol, e_step_offset(q, dp, d), type,
-                                      options_.reg_covar, /*want_resp_log_resp=*/true, stats);
-      q = update_posterior(stats, priors, type, options_.reg_covar);
-      lb = variational_lower_bound(q, priors, type, totals.resp_log_resp);
-      run.history.push_back(lb);
-      run.n_iter = it;
-      if (bar) bar->update(++done, msg("init ", init + 1, "/", n_init, "  lower bound ", lb));
-      if (std::abs(lb - prev) < options_.tol) {
-        run.converged = true;
-        break;
-      }
-    }
-    done = (init + 1) * options_.max_iter;
-    run.objective = lb;
-    init_bounds.push_back(lb);
-    if (!best_q || lb > best_lb) {
-      best_lb = lb;
-      best = run;
-      best.extra["best_init"] = init;
-      best_q = q;
-    }
-  }
-  if (bar) bar->finish(msg("lower bound ", best_lb));
+    log::ScopedTimer timer("bgmm.init");
+    auto resp = resp_init.defined() ? resp_init
+                                    : stats::initial_responsibilities(x, k, options_.init_params, sw, gen);  // [N, K]
+    if (sw.defined()) resp = resp * sw.unsqueeze(1);
+    return update_posterior(stats::gaussian_stats(x, resp, sw, options_.reg_covar, type), priors, type,
+                            options_.reg_covar);
+  };
+  // One variational update: responsibilities and statistics of the current posterior, the new posterior, its bound.
+  auto step = [&](Posterior& q) {
+    log::ScopedTimer timer("bgmm.iteration");
+    stats::GaussianStats st;
+    auto totals = stats::em_iteration(data, q.means, q.precisions_chol, e_step_offset(q, dp, d), type,
+                                      options_.reg_covar, /*want_resp_log_resp=*/true, st);
+    q = update_posterior(st, priors, type, options_.reg_covar);
+    return variational_lower_bound(q, priors, type, totals.resp_log_resp);
+  };
+  auto run = stats::best_of_restarts<Posterior>(n_init, options_.max_iter, options_.tol, start, step,
+                                                bar ? &*bar : nullptr, "lower bound");
+  const double best_lb = run.objective;
+  const std::vector<double>& init_bounds = run.init_objectives;
+  FitReport best;
+  best.converged = run.converged;
+  best.n_iter = run.n_iter;
+  best.history = run.history;
+  best.objective = run.objective;
+  best.extra["best_init"] = run.best_init;
   if (!best.converged) {
     log::warn(msg("variational inference did not converge in max_iter=", options_.max_iter,
                   " iterations; raise max_iter or tol"));
   }
-  const Posterior& q = *best_q;
+  const Posterior& q = run.state;
   weight_concentration_ = q.weight_concentration;
   mean_precision_ = q.mean_precision;
   means_ = q.means;
@@ -397,13 +384,13 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
 
 torch::Tensor BayesianGaussianMixture::score_samples(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "score samples");
-  const CovType type = gmm::parse_cov_type(options_.covariance_type);
+  const CovType type = stats::parse_cov_type(options_.covariance_type);
   const int64_t k = means_.size(0), d = means_.size(1);
   const auto t = predictive(degrees_of_freedom_, mean_precision_, d);
   const double half_d = 0.5 * static_cast<double>(d);
-  auto quad = gmm::mahalanobis_sq(x, means_, precisions_cholesky_, type) / t.scale.unsqueeze(0);  // [N, K]
+  auto quad = stats::mahalanobis_sq(x, means_, precisions_cholesky_, type) / t.scale.unsqueeze(0);  // [N, K]
   auto log_norm = at::lgamma(0.5 * t.dof + half_d) - at::lgamma(0.5 * t.dof) - half_d * (t.dof.log() + kLogPi) +
-                  gmm::log_det_cholesky(precisions_cholesky_, type, k, d) - half_d * t.scale.log();  // [K]
+                  stats::log_det_cholesky(precisions_cholesky_, type, k, d) - half_d * t.scale.log();  // [K]
   auto log_t = log_norm.unsqueeze(0) - (0.5 * t.dof + half_d).unsqueeze(0) * at::log1p(quad / t.dof.unsqueeze(0));
   return at::logsumexp(log_t + weights_.log().unsqueeze(0), 1).to(at::kDouble);
 }
@@ -416,7 +403,7 @@ at::Tensor variational_joint(const BayesianGaussianMixture& m, const at::Tensor&
   const Posterior q{m.weight_concentration(), m.mean_precision(), m.means(), m.degrees_of_freedom(),
                     m.covariances(),          m.precisions_cholesky()};
   const bool dp = o.weight_concentration_prior_type == "dirichlet_process";
-  return gmm::log_gaussian_prob(x, q.means, q.precisions_chol, gmm::parse_cov_type(o.covariance_type)) +
+  return stats::log_gaussian_prob(x, q.means, q.precisions_chol, stats::parse_cov_type(o.covariance_type)) +
          e_step_offset(q, dp, q.means.size(1)).unsqueeze(0);
 }
 }  // namespace
@@ -437,7 +424,7 @@ torch::Tensor BayesianGaussianMixture::sample(int64_t n, at::Generator& gen) con
   GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
   const int64_t k = means_.size(0), d = means_.size(1);
   auto cpu = at::TensorOptions().dtype(at::kDouble);
-  const CovType type = gmm::parse_cov_type(options_.covariance_type);
+  const CovType type = stats::parse_cov_type(options_.covariance_type);
   const auto t = predictive(degrees_of_freedom_.to(at::kCPU, at::kDouble), mean_precision_.to(at::kCPU, at::kDouble), d);
   auto comps = at::multinomial(weights_.to(at::kCPU, at::kDouble), n, /*replacement=*/true, gen);  // [n]
   auto z = at::randn({n, d}, gen, cpu);                                                          // [n, D]
@@ -445,7 +432,7 @@ torch::Tensor BayesianGaussianMixture::sample(int64_t n, at::Generator& gen) con
   auto dof = t.dof.index_select(0, comps);                                             // [n]
   auto chi2 = 2.0 * at::_standard_gamma(0.5 * dof, gen);                              // [n]
   auto stretch = (dof / chi2).sqrt().unsqueeze(1);                                     // [n, 1]
-  auto full = gmm::full_covariances(covariances_.to(at::kCPU, at::kDouble), type, k, d) * t.scale.view({k, 1, 1});
+  auto full = stats::full_covariances(covariances_.to(at::kCPU, at::kDouble), type, k, d) * t.scale.view({k, 1, 1});
   auto chol = at::linalg_cholesky(full);  // [K, D, D]
   auto means = means_.to(at::kCPU, at::kDouble);
   auto out = at::empty({n, d}, cpu);
@@ -483,7 +470,7 @@ void BayesianGaussianMixture::load_state(const TensorMap& t) {
   const auto& m = t.at("means");
   GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
   const int64_t d = m.size(1);
-  const CovType type = gmm::parse_cov_type(options_.covariance_type);
+  const CovType type = stats::parse_cov_type(options_.covariance_type);
   const bool dp = options_.weight_concentration_prior_type == "dirichlet_process";
   auto expect = [&](const char* name, std::vector<int64_t> shape) {
     const auto& v = t.at(name);
@@ -497,8 +484,8 @@ void BayesianGaussianMixture::load_state(const TensorMap& t) {
   expect("weight_concentration", dp ? std::vector<int64_t>{2, k} : std::vector<int64_t>{k});
   expect("mean_precision", {k});
   expect("degrees_of_freedom", {k});
-  expect("covariances", gmm::covariance_shape(type, k, d));
-  expect("precisions_cholesky", gmm::covariance_shape(type, k, d));
+  expect("covariances", stats::covariance_shape(type, k, d));
+  expect("precisions_cholesky", stats::covariance_shape(type, k, d));
   expect("scalar_priors", {3});
   expect("mean_prior", {d});
   expect("lower_bound", {1});

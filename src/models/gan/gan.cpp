@@ -10,7 +10,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
-#include "models/neural/neural.h"
+#include "nn/neural.h"
 
 namespace gf {
 

@@ -9,13 +9,14 @@
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
-#include "gmm_internal.h"
+#include "stats/gaussian_mixture.h"
+#include "stats/restarts.h"
 
 namespace gf {
-using gmm::CovType;
+using stats::CovType;
 
 void GmmOptions::validate() const {
-  gmm::validate_shared_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, dtype);
+  stats::validate_shared_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, dtype);
 }
 
 const OptionTable<GmmOptions>& GaussianMixture::option_table() {
@@ -91,14 +92,15 @@ torch::Tensor GaussianMixture::prepare_input(const torch::Tensor& x, const char*
 FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   options_.validate();
   const auto started = std::chrono::steady_clock::now();
-  const CovType type = gmm::parse_cov_type(options_.covariance_type);
-  gmm::check_training_matrix(train.x, options_.n_components);
+  const CovType type = stats::parse_cov_type(options_.covariance_type);
+  stats::check_training_matrix(train.x, options_.n_components);
   const int64_t n = train.x.size(0), d = train.x.size(1), k = options_.n_components;
   auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
-  gmm::check_rows(x, options_.allow_missing, train.columns);
-  const at::Tensor sw = gmm::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
-  const auto layout = gmm::analyse_missing(x);
-  const auto x_filled = gmm::fill_missing_with_means(x);
+  stats::check_rows(x, options_.allow_missing, train.columns, ", and allow_missing is false",
+                    "drop or impute incomplete rows, or leave allow_missing true (the GMM then marginalises them)");
+  const at::Tensor sw = stats::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
+  const auto layout = stats::analyse_missing(x);
+  const auto x_filled = stats::fill_missing_with_means(x);
 
   // User-given initial parameters.
   auto dopt = x.options();
@@ -116,7 +118,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   }
   if (options_.precisions_init.defined()) {
     p_init = options_.precisions_init.to(dopt);
-    std::vector<int64_t> want = gmm::covariance_shape(type, k, d);
+    std::vector<int64_t> want = stats::covariance_shape(type, k, d);
     GF_CHECK(p_init.sizes().vec() == want, "precisions_init must have shape ", at::IntArrayRef(want), " for ",
              options_.covariance_type, " covariances, got ", p_init.sizes());
   }
@@ -124,19 +126,19 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   at::Generator gen = make_generator(static_cast<uint64_t>(options_.seed));
   auto initialise = [&]() {
     log::ScopedTimer timer("gmm.init");
-    gmm::Params p;
+    stats::Params p;
     if (!(w_init.defined() && m_init.defined() && p_init.defined())) {
-      at::Tensor resp = gmm::initial_responsibilities(x_filled, k, options_.init_params, sw, gen);  // [N, K]
+      at::Tensor resp = stats::initial_responsibilities(x_filled, k, options_.init_params, sw, gen);  // [N, K]
       if (sw.defined()) resp *= sw.unsqueeze(1);
-      gmm::estimate_parameters(x_filled, resp, sw, options_.reg_covar, type, p);
+      stats::estimate_parameters(x_filled, resp, sw, options_.reg_covar, type, p);
     }
     if (w_init.defined()) p.weights = w_init;
     if (m_init.defined()) p.means = m_init;
     if (p_init.defined()) {
-      p.precisions_chol = gmm::precisions_cholesky_from_precisions(p_init, type);
+      p.precisions_chol = stats::precisions_cholesky_from_precisions(p_init, type);
       p.covariances = covariances_from_precisions(p_init, type);
     } else {
-      p.precisions_chol = gmm::precisions_cholesky(p.covariances, type, p.weights * n, options_.reg_covar);
+      p.precisions_chol = stats::precisions_cholesky(p.covariances, type, p.weights * n, options_.reg_covar);
     }
     return p;
   };
@@ -144,68 +146,52 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   const bool warm = options_.warm_start && fitted() && means_.size(1) == d && means_.size(0) == k;
   const int64_t n_init = warm ? 1 : options_.n_init;
   const double total_weight = sw.defined() ? sw.sum().item<double>() : static_cast<double>(n);
-  const gmm::EmData em_data = layout.any_missing ? gmm::EmData{} : gmm::prepare_em_data(x, sw, type);
-  FitReport best;
-  gmm::Params best_params;
-  double best_lb = -std::numeric_limits<double>::infinity();
-  std::vector<double> init_bounds;
+  const stats::EmData em_data = layout.any_missing ? stats::EmData{} : stats::prepare_em_data(x, sw, type);
   std::optional<Progress> bar;
   if (ctx.progress) bar.emplace("gmm EM", n_init * options_.max_iter, "iter");
-  int64_t done = 0;
-  for (int64_t init = 0; init < n_init; ++init) {
-    gmm::Params p;
-    if (warm) {
-      p = {weights_.to(dopt), means_.to(dopt), covariances_.to(dopt), precisions_cholesky_.to(dopt)};
+  auto start = [&](int64_t) {
+    return warm ? stats::Params{weights_.to(dopt), means_.to(dopt), covariances_.to(dopt), precisions_cholesky_.to(dopt)}
+                : initialise();
+  };
+  // One EM iteration: the E-step's mean log-likelihood of the current parameters, then the M-step.
+  auto step = [&](stats::Params& p) {
+    log::ScopedTimer timer("gmm.em");
+    double lb;
+    stats::Params next;
+    if (layout.any_missing) {
+      std::optional<log::ScopedTimer> t_e(std::in_place, "gmm.estep");
+      auto weighted = stats::log_prob_with_missing(x, layout, p, type) + p.weights.log().unsqueeze(0);  // [N, K]
+      auto norm = at::logsumexp(weighted, 1);  // [N]
+      auto resp = (weighted - norm.unsqueeze(1)).exp_();
+      if (sw.defined()) resp *= sw.unsqueeze(1);
+      lb = (sw.defined() ? (norm * sw).sum() : norm.sum()).item<double>() / total_weight;
+      t_e.reset();
+      log::ScopedTimer t_m("gmm.mstep");
+      stats::estimate_parameters_with_missing(x, layout, resp, p, options_.reg_covar, type, next);
     } else {
-      p = initialise();
+      stats::GaussianStats st;
+      lb = stats::em_iteration(em_data, p.means, p.precisions_chol, p.weights.log(), type, options_.reg_covar,
+                               /*want_resp_log_resp=*/false, st)
+               .mean_log_norm;
+      next.weights = st.nk / st.nk.sum();
+      next.means = st.means;
+      next.covariances = st.covariances;
     }
-    FitReport run;
-    double lb = -std::numeric_limits<double>::infinity();
-    for (int64_t it = 1; it <= options_.max_iter; ++it) {
-      log::ScopedTimer timer("gmm.em");
-      const double prev = lb;
-      gmm::Params next;
-      if (layout.any_missing) {
-        std::optional<log::ScopedTimer> t_e(std::in_place, "gmm.estep");
-        auto weighted = gmm::log_prob_with_missing(x, layout, p, type) + p.weights.log().unsqueeze(0);  // [N, K]
-        auto norm = at::logsumexp(weighted, 1);  // [N]
-        auto resp = (weighted - norm.unsqueeze(1)).exp_();
-        if (sw.defined()) resp *= sw.unsqueeze(1);
-        lb = (sw.defined() ? (norm * sw).sum() : norm.sum()).item<double>() / total_weight;
-        t_e.reset();
-        log::ScopedTimer t_m("gmm.mstep");
-        gmm::estimate_parameters_with_missing(x, layout, resp, p, options_.reg_covar, type, next);
-      } else {
-        gmm::GaussianStats stats;
-        lb = gmm::em_iteration(em_data, p.means, p.precisions_chol, p.weights.log(), type, options_.reg_covar,
-                               /*want_resp_log_resp=*/false, stats)
-                 .mean_log_norm;
-        next.weights = stats.nk / stats.nk.sum();
-        next.means = stats.means;
-        next.covariances = stats.covariances;
-      }
-      next.precisions_chol = gmm::precisions_cholesky(next.covariances, type, next.weights * total_weight,
-                                                      options_.reg_covar);
-      p = std::move(next);
-      run.history.push_back(lb);
-      run.n_iter = it;
-      if (bar) bar->update(++done, msg("init ", init + 1, "/", n_init, "  ll ", lb));
-      if (std::abs(lb - prev) < options_.tol) {
-        run.converged = true;
-        break;
-      }
-    }
-    done = (init + 1) * options_.max_iter;
-    run.objective = lb;
-    init_bounds.push_back(lb);
-    if (!best_params.weights.defined() || lb > best_lb) {
-      best_lb = lb;
-      best = run;
-      best.extra["best_init"] = init;
-      best_params = p;
-    }
-  }
-  if (bar) bar->finish(msg("ll ", best_lb));
+    next.precisions_chol =
+        stats::precisions_cholesky(next.covariances, type, next.weights * total_weight, options_.reg_covar);
+    p = std::move(next);
+    return lb;
+  };
+  auto run = stats::best_of_restarts<stats::Params>(n_init, options_.max_iter, options_.tol, start, step,
+                                                    bar ? &*bar : nullptr, "ll");
+  const stats::Params& best_params = run.state;
+  const std::vector<double>& init_bounds = run.init_objectives;
+  FitReport best;
+  best.converged = run.converged;
+  best.n_iter = run.n_iter;
+  best.history = run.history;
+  best.objective = run.objective;
+  best.extra["best_init"] = run.best_init;
   if (!best.converged) {
     const auto& h = best.history;
     double change = h.size() >= 2 ? std::abs(h[h.size() - 1] - h[h.size() - 2]) : std::nan("");
@@ -234,24 +220,24 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
 }
 
 namespace {
-at::Tensor weighted_log_prob(const at::Tensor& x, const gmm::Params& p, CovType type) {
-  auto layout = gmm::analyse_missing(x);
-  auto lp = layout.any_missing ? gmm::log_prob_with_missing(x, layout, p, type)
-                               : gmm::log_gaussian_prob(x, p.means, p.precisions_chol, type);
+at::Tensor weighted_log_prob(const at::Tensor& x, const stats::Params& p, CovType type) {
+  auto layout = stats::analyse_missing(x);
+  auto lp = layout.any_missing ? stats::log_prob_with_missing(x, layout, p, type)
+                               : stats::log_gaussian_prob(x, p.means, p.precisions_chol, type);
   return lp + p.weights.log().unsqueeze(0);  // [N, K]
 }
 }  // namespace
 
 torch::Tensor GaussianMixture::score_samples(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "score samples");
-  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
-  return at::logsumexp(weighted_log_prob(x, p, gmm::parse_cov_type(options_.covariance_type)), 1).to(at::kDouble);
+  stats::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return at::logsumexp(weighted_log_prob(x, p, stats::parse_cov_type(options_.covariance_type)), 1).to(at::kDouble);
 }
 
 torch::Tensor GaussianMixture::predict_proba(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "predict");
-  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
-  return at::softmax(weighted_log_prob(x, p, gmm::parse_cov_type(options_.covariance_type)), 1);
+  stats::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return at::softmax(weighted_log_prob(x, p, stats::parse_cov_type(options_.covariance_type)), 1);
 }
 
 torch::Tensor GaussianMixture::predict(const torch::Tensor& x) const { return predict_proba(x).argmax(1); }
@@ -260,7 +246,7 @@ int64_t GaussianMixture::n_parameters() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GaussianMixture is not fitted yet");
   const int64_t k = means_.size(0), d = means_.size(1);
   int64_t cov = 0;
-  switch (gmm::parse_cov_type(options_.covariance_type)) {
+  switch (stats::parse_cov_type(options_.covariance_type)) {
     case CovType::full: cov = k * d * (d + 1) / 2; break;
     case CovType::tied: cov = d * (d + 1) / 2; break;
     case CovType::diag: cov = k * d; break;
@@ -288,7 +274,7 @@ torch::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen, torch::Tens
   auto comps = at::multinomial(weights_.to(at::kCPU, at::kDouble), n, /*replacement=*/true, gen);  // [n]
   auto z = at::randn({n, d}, gen, cpu);                                                          // [n, D]
   auto means = means_.to(at::kCPU, at::kDouble);
-  auto full = gmm::full_covariances(covariances_.to(at::kCPU, at::kDouble), gmm::parse_cov_type(options_.covariance_type), k, d);
+  auto full = stats::full_covariances(covariances_.to(at::kCPU, at::kDouble), stats::parse_cov_type(options_.covariance_type), k, d);
   auto chol = at::linalg_cholesky(full);  // [K, D, D]
   auto out = at::empty({n, d}, cpu);
   for (int64_t c = 0; c < k; ++c) {
@@ -304,14 +290,14 @@ namespace {
 // Shared by conditional_mean and conditional_sample: for each missing-pattern group, the posterior over
 // components given the observed cells and the per-component conditional moments.
 template <class Fill>
-torch::Tensor fill_conditionally(const torch::Tensor& x, const gmm::Params& p, CovType type, Fill fill) {
-  auto layout = gmm::analyse_missing(x);
+torch::Tensor fill_conditionally(const torch::Tensor& x, const stats::Params& p, CovType type, Fill fill) {
+  auto layout = stats::analyse_missing(x);
   auto out = x.clone();
   if (!layout.any_missing) return out;
-  auto full = gmm::full_covariances(p.covariances, type, p.means.size(0), p.means.size(1));
+  auto full = stats::full_covariances(p.covariances, type, p.means.size(0), p.means.size(1));
   for (const auto& g : layout.groups) {
     auto rows = x.index_select(0, g.rows);
-    auto c = gmm::condition_group(rows, g, p.means, full);
+    auto c = stats::condition_group(rows, g, p.means, full);
     auto post = at::softmax(c.log_prob + p.weights.log().unsqueeze(0), 1);  // [n, K]
     auto values = fill(c, post);                                            // [n, M]
     auto block = rows.clone();
@@ -324,18 +310,18 @@ torch::Tensor fill_conditionally(const torch::Tensor& x, const gmm::Params& p, C
 
 torch::Tensor GaussianMixture::conditional_mean(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "impute");
-  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
-  return fill_conditionally(x, p, gmm::parse_cov_type(options_.covariance_type),
-                            [](const gmm::Conditional& c, const at::Tensor& post) {
+  stats::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return fill_conditionally(x, p, stats::parse_cov_type(options_.covariance_type),
+                            [](const stats::Conditional& c, const at::Tensor& post) {
                               return (c.mean * post.t().unsqueeze(2)).sum(0);  // [n, M]
                             });
 }
 
 torch::Tensor GaussianMixture::conditional_sample(const torch::Tensor& x_in, at::Generator& gen) const {
   auto x = prepare_input(x_in, "impute");
-  gmm::Params p{weights_, means_, covariances_, precisions_cholesky_};
-  return fill_conditionally(x, p, gmm::parse_cov_type(options_.covariance_type),
-                            [&](const gmm::Conditional& c, const at::Tensor& post) {
+  stats::Params p{weights_, means_, covariances_, precisions_cholesky_};
+  return fill_conditionally(x, p, stats::parse_cov_type(options_.covariance_type),
+                            [&](const stats::Conditional& c, const at::Tensor& post) {
                               const int64_t n = post.size(0), m = c.cov.size(-1);
                               auto comp = at::multinomial(post.to(at::kCPU, at::kDouble), 1, true, gen).squeeze(1);
                               auto z = at::randn({n, m}, gen, at::TensorOptions().dtype(at::kDouble));
@@ -369,7 +355,7 @@ void GaussianMixture::load_state(const TensorMap& t) {
   GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
   const int64_t d = m.size(1);
   GF_CHECK(w.dim() == 1 && w.size(0) == k, "weights has shape ", w.sizes(), ", expected [", k, "]");
-  std::vector<int64_t> want = gmm::covariance_shape(gmm::parse_cov_type(options_.covariance_type), k, d);
+  std::vector<int64_t> want = stats::covariance_shape(stats::parse_cov_type(options_.covariance_type), k, d);
   GF_CHECK(c.sizes().vec() == want && pc.sizes().vec() == want, "covariances have shape ", c.sizes(), ", expected ",
            at::IntArrayRef(want));
   auto dtype = model_dtype(options_);

@@ -9,7 +9,7 @@
 #include <numeric>
 #include <optional>
 
-#include "../neural/neural.h"
+#include "nn/neural.h"
 #include "attention_cpu.h"
 #include "decode_cpu.h"
 #include "genforge/core/error.h"

@@ -5,15 +5,15 @@
 #include <limits>
 #include <optional>
 
-#include "../gmm/gmm_internal.h"
+#include "stats/gaussian_mixture.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
-#include "hmm_internal.h"
+#include "stats/markov.h"
 
 namespace gf {
-using gmm::CovType;
+using stats::CovType;
 
 namespace {
 
@@ -32,7 +32,7 @@ void HmmOptions::validate() const {
   GF_CHECK(n_components >= 1, "n_components must be at least 1, got ", n_components);
   GF_CHECK(emission == "gaussian" || emission == "categorical" || emission == "gmm",
            "emission must be gaussian, categorical or gmm, got '", emission, "'");
-  gmm::parse_cov_type(covariance_type);
+  stats::parse_cov_type(covariance_type);
   GF_CHECK(emission != "gmm" || covariance_type != "tied",
            "gmm emissions take full, diag or spherical covariances, got 'tied'");
   GF_CHECK(n_mix >= 1, "n_mix must be at least 1, got ", n_mix);
@@ -103,7 +103,7 @@ namespace {
 // The parameters EM works on. Gaussian emissions keep K components (gmm: K * M, state-major) in `g`.
 struct HmmParams {
   at::Tensor startprob, transmat, emissionprob;  // [K], [K, K], [K, V]
-  gmm::Params g;                                 // means [C, D], covariances, precisions_chol; C = K or K * M
+  stats::Params g;                                 // means [C, D], covariances, precisions_chol; C = K or K * M
   at::Tensor mix;                                // [K, M] (gmm)
 };
 
@@ -112,7 +112,7 @@ struct Observations {
   at::Tensor x;        // [N, D] float64
   at::Tensor ids;      // [N] int64 (categorical)
   at::Tensor missing;  // [N] bool (categorical)
-  gmm::MissingLayout layout;
+  stats::MissingLayout layout;
 };
 
 at::Tensor normalise_rows(const at::Tensor& counts, const at::Tensor& fallback) {
@@ -160,7 +160,7 @@ Observations observe(const at::Tensor& x, const HmmOptions& o, int64_t n_symbols
                   over.numel() ? over[0].item<int64_t>() : 0, " is outside the model's ", n_symbols, " symbols");
     }
   } else {
-    obs.layout = gmm::analyse_missing(x);
+    obs.layout = stats::analyse_missing(x);
   }
   return obs;
 }
@@ -175,8 +175,8 @@ at::Tensor emission_prob(const Observations& obs, const HmmParams& p, const HmmO
     *log_scale = at::Tensor();
     return prob.contiguous();
   }
-  const CovType type = gmm::parse_cov_type(o.covariance_type);
-  auto lp = gmm::log_prob_with_missing(obs.x, obs.layout, p.g, type);  // [N, C]
+  const CovType type = stats::parse_cov_type(o.covariance_type);
+  auto lp = stats::log_prob_with_missing(obs.x, obs.layout, p.g, type);  // [N, C]
   if (o.emission == "gmm") {
     const int64_t k = p.mix.size(0), m = p.mix.size(1);
     auto joint = (lp.view({-1, k, m}) + p.mix.log().unsqueeze(0));  // [N, K, M]
@@ -209,18 +209,18 @@ HmmParams m_step(const Stats& st, const Observations& obs, const HmmParams& old,
     p.emissionprob = normalise_rows(counts.t() + pc, old.emissionprob);
     return p;
   }
-  const CovType type = gmm::parse_cov_type(o.covariance_type);
+  const CovType type = stats::parse_cov_type(o.covariance_type);
   at::Tensor resp = st.gamma;  // [N, C]
   const int64_t k = st.gamma.size(1);
   if (o.emission == "gmm") {
     const int64_t m = old.mix.size(1);
     resp = (st.gamma.unsqueeze(2) * st.within.view({-1, k, m})).reshape({-1, k * m});
   }
-  gmm::Params next;
+  stats::Params next;
   if (obs.layout.any_missing) {
-    gmm::estimate_parameters_with_missing(obs.x, obs.layout, resp, old.g, o.reg_covar, type, next);
+    stats::estimate_parameters_with_missing(obs.x, obs.layout, resp, old.g, o.reg_covar, type, next);
   } else {
-    gmm::estimate_parameters(obs.x, resp, {}, o.reg_covar, type, next);
+    stats::estimate_parameters(obs.x, resp, {}, o.reg_covar, type, next);
   }
   // Components that received no mass keep their parameters (EM has nothing to say about them).
   auto mass = resp.sum(0);  // [C]
@@ -234,7 +234,7 @@ HmmParams m_step(const Stats& st, const Observations& obs, const HmmParams& old,
   };
   next.means = keep(next.means, old.g.means);
   next.covariances = keep(next.covariances, old.g.covariances);
-  next.precisions_chol = gmm::precisions_cholesky(next.covariances, type, mass.clamp_min(1.0), o.reg_covar);
+  next.precisions_chol = stats::precisions_cholesky(next.covariances, type, mass.clamp_min(1.0), o.reg_covar);
   p.g = next;
   if (o.emission == "gmm") {
     const int64_t m = old.mix.size(1);
@@ -281,7 +281,7 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
   const int64_t n = x.size(0), d = x.size(1), k = o.n_components;
   GF_CHECK_AS(DataError, !x.isinf().any().item<bool>(), "replace infinities with finite values or NaN",
               "the training data holds infinite values");
-  const auto offsets = hmm::sequence_offsets(train.lengths, n);
+  const auto offsets = sequence_offsets(train.lengths, n);
   const bool categorical = o.emission == "categorical", mixture = o.emission == "gmm";
   const int64_t n_mix = mixture ? o.n_mix : 1;
 
@@ -351,7 +351,7 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
                std::abs(p.startprob.sum().item<double>() - 1) < 1e-6 &&
                ((p.transmat.sum(1) - 1).abs() < 1e-6).all().item<bool>(),
            "startprob and every row of transmat must be probabilities summing to 1");
-  const CovType type = gmm::parse_cov_type(o.covariance_type);
+  const CovType type = stats::parse_cov_type(o.covariance_type);
   if (categorical) {
     if (need("emissionprob", 'e')) {
       auto u = at::rand({k, v}, gen, dopt);
@@ -366,18 +366,18 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
     const bool given = init_.count("means") && init_.count("covars");
     if (!given) need(init_.count("means") ? "covars" : "means", 'e');
     if (!given || !init_.count("means") || !init_.count("covars")) {
-      auto filled = gmm::fill_missing_with_means(x);
+      auto filled = stats::fill_missing_with_means(x);
       auto complete = filled.index_select(0, obs.layout.complete_rows.numel() > 0 ? obs.layout.complete_rows
                                                                                    : at::arange(n, at::kLong));
-      auto resp = gmm::initial_responsibilities(complete, c, "kmeans", {}, gen);  // [Nc, C]
-      gmm::estimate_parameters(complete, resp, {}, o.reg_covar, type, p.g);
+      auto resp = stats::initial_responsibilities(complete, c, "kmeans", {}, gen);  // [Nc, C]
+      stats::estimate_parameters(complete, resp, {}, o.reg_covar, type, p.g);
     }
     if (init_.count("means")) p.g.means = init_.at("means").reshape({c, d});
     if (init_.count("covars")) {
-      auto shape = gmm::covariance_shape(type, c, d);
+      auto shape = stats::covariance_shape(type, c, d);
       p.g.covariances = init_.at("covars").reshape(shape);
     }
-    p.g.precisions_chol = gmm::precisions_cholesky(p.g.covariances, type, at::ones({c}, dopt), o.reg_covar);
+    p.g.precisions_chol = stats::precisions_cholesky(p.g.covariances, type, at::ones({c}, dopt), o.reg_covar);
     if (mixture) {
       p.mix = init_.count("weights") ? init_.at("weights").reshape({k, n_mix})
                                      : at::full({k, n_mix}, 1.0 / static_cast<double>(n_mix), dopt);
@@ -414,7 +414,7 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
     at::Tensor log_scale;
     auto prob = emission_prob(obs, p, o, &log_scale, mixture ? &st.within : nullptr);  // [N, K]
     if (clamp.defined()) prob *= clamp;
-    auto fb = hmm::forward_backward(prob, log_scale, offsets, p.startprob, p.transmat, /*posteriors=*/true);
+    auto fb = stats::forward_backward(prob, log_scale, offsets, p.startprob, p.transmat, /*posteriors=*/true);
     ll = fb.seq_log_likelihood.sum().item<double>();
     GF_CHECK_AS(NumericalError, std::isfinite(ll),
                 "check that every symbol can be emitted and every sequence is possible under the initial parameters",
@@ -490,9 +490,9 @@ HmmParams params_of(const HiddenMarkovModel& m) {
     const bool mixture = m.options().emission == "gmm";
     const int64_t c = mixture ? m.means().size(0) * m.means().size(1) : m.means().size(0);
     p.g.means = m.means().reshape({c, d});
-    auto shape = gmm::covariance_shape(gmm::parse_cov_type(m.options().covariance_type), c, d);
+    auto shape = stats::covariance_shape(stats::parse_cov_type(m.options().covariance_type), c, d);
     p.g.covariances = m.covars().reshape(shape);
-    p.g.precisions_chol = gmm::precisions_cholesky(p.g.covariances, gmm::parse_cov_type(m.options().covariance_type),
+    p.g.precisions_chol = stats::precisions_cholesky(p.g.covariances, stats::parse_cov_type(m.options().covariance_type),
                                                    at::ones({c}, at::kDouble), m.options().reg_covar);
     p.mix = m.weights();
   }
@@ -515,26 +515,26 @@ torch::Tensor HiddenMarkovModel::emission_log_prob(const torch::Tensor& x) const
 
 torch::Tensor HiddenMarkovModel::score_sequences(const torch::Tensor& x_in, const torch::Tensor& lengths) const {
   auto x = prepare_input(x_in, "score sequences");
-  auto offsets = hmm::sequence_offsets(lengths, x.size(0));
+  auto offsets = sequence_offsets(lengths, x.size(0));
   at::Tensor log_scale;
   auto prob = scaled_emissions(x, &log_scale);
-  return hmm::forward_backward(prob, log_scale, offsets, startprob_, transmat_, false).seq_log_likelihood;
+  return stats::forward_backward(prob, log_scale, offsets, startprob_, transmat_, false).seq_log_likelihood;
 }
 
 torch::Tensor HiddenMarkovModel::score_samples(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "score samples");
   at::Tensor log_scale;
   auto prob = scaled_emissions(x, &log_scale);
-  return hmm::forward_backward(prob, log_scale, {0, x.size(0)}, startprob_, transmat_, false, /*steps=*/true)
+  return stats::forward_backward(prob, log_scale, {0, x.size(0)}, startprob_, transmat_, false, /*steps=*/true)
       .step_log_likelihood;
 }
 
 torch::Tensor HiddenMarkovModel::predict_proba(const torch::Tensor& x_in, const torch::Tensor& lengths) const {
   auto x = prepare_input(x_in, "predict states");
-  auto offsets = hmm::sequence_offsets(lengths, x.size(0));
+  auto offsets = sequence_offsets(lengths, x.size(0));
   at::Tensor log_scale;
   auto prob = scaled_emissions(x, &log_scale);
-  auto fb = hmm::forward_backward(prob, log_scale, offsets, startprob_, transmat_, true);
+  auto fb = stats::forward_backward(prob, log_scale, offsets, startprob_, transmat_, true);
   GF_CHECK_AS(DataError, fb.seq_log_likelihood.isfinite().all().item<bool>(),
               "the model gives such a sequence probability zero", "a sequence is impossible under the model");
   return fb.gamma;
@@ -543,9 +543,9 @@ torch::Tensor HiddenMarkovModel::predict_proba(const torch::Tensor& x_in, const 
 torch::Tensor HiddenMarkovModel::viterbi(const torch::Tensor& x_in, const torch::Tensor& lengths,
                                          torch::Tensor* log_prob) const {
   auto x = prepare_input(x_in, "decode");
-  auto offsets = hmm::sequence_offsets(lengths, x.size(0));
+  auto offsets = sequence_offsets(lengths, x.size(0));
   at::Tensor best;
-  auto path = hmm::viterbi(emission_log_prob(x), offsets, startprob_.log(), transmat_.log(), &best);
+  auto path = stats::viterbi(emission_log_prob(x), offsets, startprob_.log(), transmat_.log(), &best);
   auto impossible = best.isinf().nonzero();
   GF_CHECK_AS(DataError, impossible.numel() == 0, "the model gives such a sequence probability zero", "sequence ",
               impossible.numel() ? impossible[0].item<int64_t>() : 0, " is impossible under the model");
@@ -570,7 +570,7 @@ int64_t HiddenMarkovModel::n_parameters() const {
   const int64_t d = means_.size(-1);
   const int64_t c = options_.emission == "gmm" ? k * options_.n_mix : k;
   int64_t cov = 0;
-  switch (gmm::parse_cov_type(options_.covariance_type)) {
+  switch (stats::parse_cov_type(options_.covariance_type)) {
     case CovType::full: cov = c * d * (d + 1) / 2; break;
     case CovType::tied: cov = d * (d + 1) / 2; break;
     case CovType::diag: cov = c * d; break;
@@ -631,7 +631,7 @@ torch::Tensor HiddenMarkovModel::sample(int64_t n, at::Generator& gen, torch::Te
     for (int64_t t = 0; t < n; ++t) c[t] = st[t] * m + pick(cum.data_ptr<double>() + st[t] * m, m, ue[t]);
   }
   auto p = params_of(*this);
-  auto chol = at::linalg_cholesky(gmm::full_covariances(p.g.covariances, gmm::parse_cov_type(options_.covariance_type),
+  auto chol = at::linalg_cholesky(stats::full_covariances(p.g.covariances, stats::parse_cov_type(options_.covariance_type),
                                                         k * m, d));  // [C, D, D]
   auto z = at::randn({n, d, 1}, gen, dopt);
   return p.g.means.index_select(0, comp) + at::bmm(chol.index_select(0, comp), z).squeeze(2);

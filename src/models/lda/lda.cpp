@@ -10,7 +10,6 @@
 #include <numeric>
 #include <optional>
 
-#include "../hmm/hmm_internal.h"
 #include "gibbs.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
@@ -103,7 +102,7 @@ Bags make_bags(const at::Tensor& x_in, const at::Tensor& lengths, int64_t vocab)
   GF_CHECK(x_in.defined() && (x_in.dim() == 1 || (x_in.dim() == 2 && x_in.size(1) == 1)),
            "documents are one column of word ids [N, 1], got shape ", x_in.defined() ? x_in.sizes() : at::IntArrayRef{});
   auto x = x_in.reshape({-1}).to(at::kCPU, at::kDouble).contiguous();
-  const auto offsets = hmm::sequence_offsets(lengths, x.numel());
+  const auto offsets = sequence_offsets(lengths, x.numel());
   const double* p = x.data_ptr<double>();
   Bags b;
   std::map<int64_t, double> bag;

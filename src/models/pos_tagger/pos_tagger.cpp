@@ -10,7 +10,7 @@
 #include <limits>
 #include <map>
 
-#include "../hmm/hmm_internal.h"
+#include "stats/markov.h"
 #include "genforge/core/error.h"
 #include "genforge/io/model_file.h"
 #include "genforge/registry.h"
@@ -242,7 +242,7 @@ std::vector<std::string> PosTagger::tag_sentence(const std::vector<std::string>&
   std::vector<double> log_emit(static_cast<size_t>(len * k));
   for (int64_t i = 0; i < len; ++i) emission(words[static_cast<size_t>(i)], log_emit.data() + i * k);
   std::vector<int64_t> path(static_cast<size_t>(len));
-  hmm::viterbi_sequence(log_emit.data(), len, k, log_start_.data(), log_trans_.data(), path.data());
+  stats::viterbi_sequence(log_emit.data(), len, k, log_start_.data(), log_trans_.data(), path.data());
   std::vector<std::string> out;
   out.reserve(static_cast<size_t>(len));
   for (int64_t s : path) out.push_back(tags_[static_cast<size_t>(s)]);

@@ -1,8 +1,8 @@
 // Checks and initialisation shared by the Gaussian mixture models (EM and variational).
 #include "genforge/core/error.h"
-#include "gmm_internal.h"
+#include "stats/gaussian_mixture.h"
 
-namespace gf::gmm {
+namespace gf::stats {
 namespace {
 std::string column_name(const std::vector<std::string>& columns, int64_t c) {
   return c < static_cast<int64_t>(columns.size()) ? columns[c] : msg("x", c);
@@ -33,7 +33,8 @@ void check_training_matrix(const at::Tensor& x, int64_t n_components) {
               n_components, " is larger than the number of rows (", x.size(0), ")");
 }
 
-void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns) {
+void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns,
+                const std::string& refusal, const std::string& hint) {
   auto bad_inf = x.isinf();
   if (bad_inf.any().item<bool>()) {
     auto where = bad_inf.nonzero()[0];
@@ -46,9 +47,8 @@ void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::
     if (nan.any().item<bool>()) {
       auto where = nan.nonzero()[0];
       int64_t r = where[0].item<int64_t>(), c = where[1].item<int64_t>();
-      throw DataError(msg("row ", r + 1, ", column '", column_name(columns, c),
-                          "': missing value (NaN), and allow_missing is false"),
-                      "drop or impute incomplete rows (gmm marginalises them unless allow_missing=false)");
+      throw DataError(msg("row ", r + 1, ", column '", column_name(columns, c), "': missing value (NaN)", refusal),
+                      hint);
     }
   }
 }
@@ -106,4 +106,4 @@ at::Tensor initial_responsibilities(const at::Tensor& x, int64_t k, const std::s
   return resp;
 }
 
-}  // namespace gf::gmm
+}  // namespace gf::stats

@@ -1,5 +1,6 @@
-// Internal to the HMM family (the POS tagger uses the Viterbi kernel too): sequence layout, the scaled
-// forward-backward pass and Viterbi, written on raw float64 arrays and run in parallel across sequences.
+// Shared numerics of Markov chains below the families (the HMM, the POS tagger): the scaled forward-backward pass
+// and Viterbi, written on raw float64 arrays and run in parallel across sequences. Sequence offsets come from
+// data/dataset.h.
 // Shapes: N steps in all, S sequences, K states.
 #pragma once
 #include <ATen/ATen.h>
@@ -7,11 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace gf::hmm {
+#include "genforge/data/dataset.h"
 
-// Offsets [S + 1] of the sequences in the concatenated rows. `lengths` [S] int64 (undefined: one sequence of n);
-// a zero or negative length, or lengths that do not sum to n, are a gf::DataError.
-std::vector<int64_t> sequence_offsets(const at::Tensor& lengths, int64_t n);
+namespace gf::stats {
 
 struct ForwardBackward {
   at::Tensor seq_log_likelihood;  // [S] log p(sequence)
@@ -40,4 +39,4 @@ double viterbi_sequence(const double* log_emit, int64_t length, int64_t k, const
 at::Tensor viterbi(const at::Tensor& log_emit, const std::vector<int64_t>& offsets, const at::Tensor& log_start,
                    const at::Tensor& log_trans, at::Tensor* log_prob);
 
-}  // namespace gf::hmm
+}  // namespace gf::stats

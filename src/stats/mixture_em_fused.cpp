@@ -11,9 +11,9 @@
 #include <cmath>
 #include <vector>
 
-#include "gmm_internal.h"
+#include "stats/gaussian_mixture.h"
 
-namespace gf::gmm {
+namespace gf::stats {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;  // log(2*pi)
 
@@ -301,4 +301,4 @@ EStepTotals em_iteration(const EmData& data, const at::Tensor& means, const at::
   return {sum.log_likelihood / data.total_weight, sum.resp_log_resp};
 }
 
-}  // namespace gf::gmm
+}  // namespace gf::stats

@@ -1,12 +1,13 @@
-// Internal to the GMM family (also used by the Bayesian GMM): EM kernels, k-means initialisation and the
-// missing-value machinery. Shapes: N rows, D features, K components, M missing coordinates, O observed ones.
+// Shared numerics of Gaussian mixtures below the families (GMM, Bayesian GMM, the HMM's Gaussian and GMM
+// emissions): Gaussian log-densities, E-step and M-step kernels, k-means initialisation and the missing-value
+// machinery. Shapes: N rows, D features, K components, M missing coordinates, O observed ones.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <string>
 #include <vector>
 
-namespace gf::gmm {
+namespace gf::stats {
 
 enum class CovType { full, tied, diag, spherical };
 CovType parse_cov_type(const std::string& name);
@@ -17,8 +18,10 @@ void validate_shared_options(int64_t n_components, const std::string& covariance
                              const std::string& dtype);
 // A training matrix [N, D] with N >= 1, D >= 1 and N >= n_components.
 void check_training_matrix(const at::Tensor& x, int64_t n_components);
-// Infinite cells are a DataError naming row and column; NaN cells too unless allow_missing.
-void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns);
+// Infinite cells are a DataError naming row and column; NaN cells too unless allow_missing, the message saying
+// why after "missing value (NaN)" (`refusal`, e.g. ", and allow_missing is false") with `hint`.
+void check_rows(const at::Tensor& x, bool allow_missing, const std::vector<std::string>& columns,
+                const std::string& refusal = "", const std::string& hint = "drop or impute incomplete rows");
 // Sample weights [N] on x's device and dtype, checked (count, finite, non-negative, positive sum); undefined
 // stays undefined.
 at::Tensor checked_sample_weight(const at::Tensor& weight, const at::Tensor& x);
@@ -125,4 +128,4 @@ at::Tensor kmeans_plusplus(const at::Tensor& x, int64_t k, const at::Tensor& sam
 at::Tensor kmeans_labels(const at::Tensor& x, int64_t k, const at::Tensor& sample_weight, at::Generator& gen,
                          int64_t max_iter = 300, double rel_tol = 1e-4);
 
-}  // namespace gf::gmm
+}  // namespace gf::stats

@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "genforge/core/error.h"
-#include "gmm_internal.h"
+#include "stats/gaussian_mixture.h"
 
-namespace gf::gmm {
+namespace gf::stats {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;  // log(2*pi)
 }  // namespace
@@ -173,4 +173,4 @@ GaussianStats gaussian_stats(const at::Tensor& x, const at::Tensor& resp, const 
   return {resp.sum(0) + 10 * eps, p.means, p.covariances};
 }
 
-}  // namespace gf::gmm
+}  // namespace gf::stats

@@ -8,9 +8,9 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
-#include "gmm_internal.h"
+#include "stats/gaussian_mixture.h"
 
-namespace gf::gmm {
+namespace gf::stats {
 namespace {
 // Squared distances between rows of a [N, D] and b [K, D]. [N, K]
 at::Tensor sq_dist(const at::Tensor& a, const at::Tensor& a_sq, const at::Tensor& b) {
@@ -144,4 +144,4 @@ at::Tensor kmeans_labels(const at::Tensor& x_in, int64_t k, const at::Tensor& w,
   return labels;
 }
 
-}  // namespace gf::gmm
+}  // namespace gf::stats

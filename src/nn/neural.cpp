@@ -1,4 +1,4 @@
-#include "models/neural/neural.h"
+#include "nn/neural.h"
 
 #include <torch/csrc/autograd/custom_function.h>
 

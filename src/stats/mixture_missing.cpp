@@ -5,9 +5,9 @@
 #include <map>
 
 #include "genforge/core/error.h"
-#include "gmm_internal.h"
+#include "stats/gaussian_mixture.h"
 
-namespace gf::gmm {
+namespace gf::stats {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;
 }
@@ -141,4 +141,4 @@ void estimate_parameters_with_missing(const at::Tensor& x, const MissingLayout& 
   out.covariances = covariances_from_full(full, nk, type, reg);
 }
 
-}  // namespace gf::gmm
+}  // namespace gf::stats
