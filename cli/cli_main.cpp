@@ -36,6 +36,28 @@ void print_usage(std::ostream& out) {
   for (const auto& v : kVerbs) out << "  " << v.name << std::string(10 - std::strlen(v.name), ' ') << v.summary << "\n";
 }
 
+// An error is one line: control characters in it (a column name ending in \r from a CRLF file, a tab in a cell)
+// are shown escaped, not acted on by the terminal.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 void print_phase_times() {
   if (log::verbosity() < 2) return;
   for (const auto& p : log::phase_times()) {
@@ -68,9 +90,10 @@ int main_entry(int argc, char** argv) {
     print_phase_times();
     return rc;
   } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << one_line(e.what()) << "\n";
     std::cerr << "hint: "
-              << (e.hint().empty() ? msg("see `genforge ", verb ? verb->name : "", " --help`") : e.hint()) << "\n";
+              << one_line(e.hint().empty() ? msg("see `genforge ", verb ? verb->name : "", " --help`") : e.hint())
+              << "\n";
     return e.exit_code();
   } catch (const c10::Error& e) {
     std::cerr << "error: internal tensor error: " << e.what_without_backtrace() << "\n"

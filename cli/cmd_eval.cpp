@@ -213,6 +213,7 @@ int run_eval_image(int argc, char** argv) {
                                                     : eval::FidPrecision::mixed;
   eval::FeatureOptions fo;
   fo.batch_size = batch;
+  fo.load_model = [](const std::string& path) { return std::shared_ptr<const Model>(load_model(path)); };
   auto extractor = eval::make_feature_extractor(features, fo);
   auto real_images = load_images_for_eval(real, n, seed, flags, tile, padding);
   auto fake_images = load_images_for_eval(fake, n, seed + 1, flags, tile, padding);
@@ -398,7 +399,9 @@ int run_eval_ppl(int argc, char** argv) {
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   auto model = load_model(model_path);
-  auto extractor = eval::make_feature_extractor(features);
+  eval::FeatureOptions fo;
+  fo.load_model = [](const std::string& path) { return std::shared_ptr<const Model>(load_model(path)); };
+  auto extractor = eval::make_feature_extractor(features, fo);
   const auto r = eval::perceptual_path_length(*model, *extractor, o);
   nlohmann::json j = {{"ppl", r.trimmed.mean}, {"std", r.trimmed.std}, {"paths", o.n}, {"kept", r.trimmed.kept},
                       {"epsilon", o.epsilon}, {"sampling", o.sampling}, {"features", extractor->name()}};

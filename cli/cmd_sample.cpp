@@ -26,6 +26,7 @@ int run_sample(int argc, char** argv) {
   std::string model_path, out, label;
   int64_t n = 0, steps = 10, rows = 1, columns = 0;
   std::optional<uint64_t> seed;
+  std::vector<std::string> given;
   bool interpolate = false;
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)")->required();
@@ -33,6 +34,7 @@ int run_sample(int argc, char** argv) {
   app.add_option("--out,-o", out, "output file: .csv or .npy; .png for image models (a grid)")->required();
   app.add_option("--seed", seed, "random seed (same seed, same samples; default 0)");
   app.add_option("--class", label, "class to sample, by name or index (class-conditional models)");
+  app.add_option("--given", given, "fix a column, COLUMN=VALUE (repeatable): the rest is drawn from p(rest | given)");
   app.add_flag("--interpolate", interpolate, "latent interpolation strips (slerp under a Gaussian prior)");
   app.add_option("--steps", steps, "--interpolate: examples per strip");
   app.add_option("--rows", rows, "--interpolate: number of strips");
@@ -54,6 +56,9 @@ int run_sample(int argc, char** argv) {
   if (interpolate) {
     samples = interpolate_latent(*model, steps, rows, gen, label.empty() ? -1 : class_index(*model, label));
     if (columns == 0) columns = steps;
+  } else if (!given.empty()) {
+    GF_CHECK_AS(InvalidArgument, label.empty(), "give either --class or --given", "--class and --given together");
+    samples = draw_conditional(*model, n, parse_set_pairs(given, "--given"), gen);
   } else {
     samples = draw_samples(*model, n, label, gen);
   }

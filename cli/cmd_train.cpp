@@ -10,7 +10,9 @@
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
 #include "genforge/data/npy.h"
+#include "genforge/data/readers.h"
 #include "genforge/registry.h"
+#include "genforge/viz/plot.h"
 #include "genforge/workflow.h"
 
 namespace gf::cli {
@@ -68,6 +70,63 @@ torch::Device parse_device(const std::string& text) {
   return *device;
 }
 
+// `train MODEL --select bic --set KEY=LO:HI`: fits one model per value, prints and draws the criterion, keeps the best.
+int train_selected(const ModelInfo& info, const nlohmann::json& options, const OptionOverrides& overrides,
+                   const std::string& select, const data::Source& source, const FitContext& ctx,
+                   const std::string& out, bool json) {
+  const Criterion criterion = criterion_from_string(select);
+  OptionOverrides fixed;
+  std::string key;
+  std::vector<std::string> values;
+  for (const auto& [k, v] : overrides) {
+    auto sweep = sweep_values(v);
+    if (sweep.empty()) {
+      fixed.emplace_back(k, v);
+      continue;
+    }
+    GF_CHECK_AS(InvalidArgument, key.empty(), "sweep one option at a time", "--select sweeps '", key, "' already; '",
+                k, "' is a sweep too");
+    key = k;
+    values = sweep;
+  }
+  GF_CHECK_AS(InvalidArgument, !key.empty(), "e.g. --select bic --set n_components=1:10",
+              "--select needs one option given as a sweep LO:HI or a|b|c");
+  const Selection sel = select_model(info, options, fixed, key, values, criterion, source, ctx);
+  const std::string stem = out.size() > 3 && out.compare(out.size() - 3, 3, ".gf") == 0 ? out.substr(0, out.size() - 3)
+                                                                                        : out;
+  write_csv(stem + ".selection.csv", sel.table());
+  viz::Series curve;
+  curve.line = true;
+  curve.label = std::string(to_string(criterion)) + " (lower is better)";
+  for (size_t i = 0; i < sel.values.size(); ++i) {
+    char* end = nullptr;
+    const double x = std::strtod(sel.values[i].c_str(), &end);
+    curve.x.push_back(end && *end == 0 ? x : static_cast<double>(i));
+    curve.y.push_back(sel.scores[i]);
+  }
+  viz::Series best{{curve.x[sel.best]}, {curve.y[sel.best]}, viz::series_color(1), "kept: " + key + "=" + sel.values[sel.best]};
+  viz::PlotOptions po;
+  po.title = info.name + ": " + to_string(criterion) + " by " + key;
+  po.x_label = key;
+  po.y_label = to_string(criterion);
+  viz::write_scatter_png(stem + ".selection.png", {curve, best}, po);
+  save_model(*sel.model, out);
+  if (json) {
+    nlohmann::json j = {{"key", key}, {"criterion", to_string(criterion)}, {"best", sel.values[sel.best]},
+                        {"values", sel.values}, {"scores", sel.scores}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << key << "  " << to_string(criterion) << "\n";
+  for (size_t i = 0; i < sel.values.size(); ++i) {
+    std::printf("%s  %.4f%s%s\n", sel.values[i].c_str(), sel.scores[i], sel.reports[i].converged ? "" : "  (NOT converged)",
+                i == sel.best ? "  <- kept" : "");
+  }
+  std::cout << info.name << ": " << source.describe() << ", kept " << key << "=" << sel.values[sel.best] << "\nwrote "
+            << out << ", " << stem << ".selection.csv, " << stem << ".selection.png\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_train(int argc, char** argv) {
@@ -77,6 +136,7 @@ int run_train(int argc, char** argv) {
   std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
   int64_t limit = 0;
+  std::string select;
   bool json = false;
   CommonFlags common;
   TableFlags table_flags;
@@ -94,6 +154,9 @@ int run_train(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu, cuda or cuda:N (gradient-trained models)");
   app.add_option("--limit", limit, "use only the first N examples (rows, images, lines, documents) of --data");
   app.add_flag("--json", json, "print the fit report as JSON");
+  app.add_option("--select", select,
+                 "model selection by aic or bic: one option is a sweep (--set n_components=1:10, or a|b|c); writes "
+                 "OUT.selection.csv and .png and keeps the best model");
   app.footer("Any option of the model or its input pipeline may also be given as --key value (train MODEL --help).");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
@@ -151,12 +214,19 @@ int run_train(int argc, char** argv) {
     out = (std::filesystem::path(run_dir) / "model.gf").string();
   }
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
-  auto model = info.create(options, overrides);
-  for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
   check_writable(out);
   FitContext ctx;
   ctx.progress = Progress::enabled();
   ctx.device = parse_device(device_name);
+  if (!select.empty()) {
+    GF_CHECK_AS(InvalidArgument, inits.empty() && run_dir.empty() && validation.empty(),
+                "select first, then train the kept settings with --init, --run-dir or --validation",
+                "--select does not combine with --init, --run-dir or --validation");
+    const auto source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
+    return train_selected(info, options, overrides, select, source, ctx, out, json);
+  }
+  auto model = info.create(options, overrides);
+  for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
 
   const data::Source source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
   std::optional<data::Source> held_out;

@@ -1,4 +1,5 @@
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 
 #include <algorithm>
 #include <cmath>
@@ -86,6 +87,14 @@ const char* to_string(Likelihood l) {
     case Likelihood::none: return "none";
   }
   return "?";
+}
+
+const char* to_string(Criterion c) { return c == Criterion::bic ? "bic" : "aic"; }
+
+Criterion criterion_from_string(const std::string& text) {
+  if (text == "bic") return Criterion::bic;
+  if (text == "aic") return Criterion::aic;
+  throw InvalidArgument(msg("unknown criterion '", text, "'"), "use bic or aic");
 }
 
 nlohmann::json Capabilities::to_json() const {

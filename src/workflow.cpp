@@ -175,6 +175,16 @@ torch::Tensor draw_samples(const Model& model, int64_t n, const std::string& lab
   return model.sample_labelled(torch::full({n}, class_index(model, label), torch::kLong), gen);
 }
 
+torch::Tensor draw_conditional(const Model& model, int64_t n,
+                               const std::vector<std::pair<std::string, std::string>>& given, at::Generator& gen) {
+  const auto* sampler = dynamic_cast<const ConditionalSampler*>(&model);
+  GF_CHECK_AS(NotSupported, sampler != nullptr, "use a model that samples conditionally (gmm)", "a ", model.kind(),
+              " model cannot sample given some columns");
+  GF_CHECK_AS(InvalidArgument, n >= 1, "ask for at least one sample, e.g. -n 100", "-n must be at least 1, got ", n);
+  const auto row = pipeline_of(model).encode_given(given);  // [1, D], NaN where not given
+  return sampler->conditional_sample(row.expand({n, row.size(1)}).contiguous(), gen);
+}
+
 Table samples_table(const Model& model, const torch::Tensor& samples) {
   if (model.pipeline()) return model.pipeline()->decode_rows(samples);
   static const data::InputPipeline no_pipeline;
@@ -189,6 +199,77 @@ std::string lacks(const Model& model, const std::string& source, const char* wha
 }
 
 }  // namespace
+
+std::vector<std::string> sweep_values(const std::string& text) {
+  std::vector<std::string> out;
+  const auto colon = text.find(':');
+  if (text.find('|') != std::string::npos) {
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t bar = text.find('|', start);
+      if (bar == std::string::npos) bar = text.size();
+      if (bar > start) out.push_back(text.substr(start, bar - start));
+      start = bar + 1;
+    }
+  } else if (colon != std::string::npos) {
+    char* end = nullptr;
+    const long long lo = std::strtoll(text.c_str(), &end, 10);
+    const bool lo_ok = end == text.c_str() + colon;
+    const long long hi = std::strtoll(text.c_str() + colon + 1, &end, 10);
+    GF_CHECK_AS(InvalidArgument, lo_ok && end && *end == 0 && colon > 0 && colon + 1 < text.size() && lo <= hi &&
+                                     hi - lo < 1000,
+                "write a range of integers LO:HI, e.g. 1:10", "'", text, "' is not a range of integers");
+    for (long long v = lo; v <= hi; ++v) out.push_back(std::to_string(v));
+  }
+  return out;
+}
+
+Table Selection::table() const {
+  Column value{key}, score{to_string(criterion)}, converged{"converged"}, iterations{"n_iter"};
+  value.type = ColumnType::categorical;
+  converged.type = iterations.type = ColumnType::integer;
+  for (size_t i = 0; i < values.size(); ++i) {
+    value.categories.push_back(values[i]);
+    value.values.push_back(static_cast<double>(i));
+    score.values.push_back(scores[i]);
+    converged.values.push_back(reports[i].converged ? 1 : 0);
+    iterations.values.push_back(static_cast<double>(reports[i].n_iter));
+    for (Column* c : {&value, &score, &converged, &iterations}) c->missing.push_back(0);
+  }
+  Table t("selection");
+  for (Column c : {value, score, converged, iterations}) t.add_column(std::move(c));
+  return t;
+}
+
+Selection select_model(const ModelInfo& info, const nlohmann::json& options, const OptionOverrides& fixed,
+                       const std::string& key, const std::vector<std::string>& values, Criterion criterion,
+                       const data::Source& train, const FitContext& ctx) {
+  GF_CHECK_AS(InvalidArgument, !values.empty(), "give values to try, e.g. --set n_components=1:10",
+              "no values of '", key, "' to select from");
+  GF_CHECK_AS(InvalidArgument, info.has_option(key), "see `genforge train " + info.name + " --help`",
+              "unknown option '", key, "' for ", info.name);
+  Selection sel;
+  sel.key = key;
+  sel.criterion = criterion;
+  for (const auto& value : values) {
+    OptionOverrides overrides = fixed;
+    overrides.emplace_back(key, value);
+    auto model = info.create(options, overrides);
+    const auto* ic = dynamic_cast<const InformationCriteria*>(model.get());
+    GF_CHECK_AS(NotSupported, ic != nullptr, "select among models that report aic/bic (gmm, hmm)", "a ", info.name,
+                " model reports no information criterion");
+    FitReport report = fit_source(*model, train, ctx);
+    const double score = ic->criterion(criterion, prepare(*model, train));
+    sel.values.push_back(value);
+    sel.scores.push_back(score);
+    sel.reports.push_back(report);
+    if (!sel.model || score < sel.scores[sel.best]) {
+      sel.best = sel.values.size() - 1;
+      sel.model = std::move(model);
+    }
+  }
+  return sel;
+}
 
 const TextGenerator& as_text_generator(const Model& model, const std::string& source) {
   const auto* g = dynamic_cast<const TextGenerator*>(&model);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "genforge/data/dataset.h"
 #include "genforge/data/text.h"
 
 namespace gf {
@@ -47,6 +48,27 @@ class SequenceScorer {
  public:
   virtual ~SequenceScorer() = default;
   virtual torch::Tensor score_sequences(const torch::Tensor& x, const torch::Tensor& lengths = {}) const = 0;
+};
+
+// Models that report an information criterion, for model selection (`train --select bic`).
+enum class Criterion { aic, bic };
+const char* to_string(Criterion c);
+Criterion criterion_from_string(const std::string& text);  // "aic" | "bic"; else InvalidArgument
+class InformationCriteria {
+ public:
+  virtual ~InformationCriteria() = default;
+  // The criterion of `data` under the fitted model (lower is better).
+  virtual double criterion(Criterion which, const Dataset& data) const = 0;
+};
+
+// Models that fill in missing cells given the others (`sample --given`, imputation).
+class ConditionalSampler {
+ public:
+  virtual ~ConditionalSampler() = default;
+  // Rows [N, D] with NaN cells: those cells drawn from p(missing | observed), or set to E[missing | observed];
+  // complete rows come back unchanged. [N, D]
+  virtual torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const = 0;
+  virtual torch::Tensor conditional_mean(const torch::Tensor& x) const = 0;
 };
 
 struct TaggingAccuracy {

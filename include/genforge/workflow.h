@@ -47,8 +47,32 @@ bool samples_are_images(const Model& model);
 torch::Tensor draw_samples(const Model& model, int64_t n, const std::string& label, at::Generator& gen);
 // The class index of `label` (name or index) for a class-conditional model.
 int64_t class_index(const Model& model, const std::string& label);
+// n samples with the cells of `given` (column, value as written in a CSV cell) fixed and the other cells drawn from
+// p(rest | given), from a model that samples conditionally (ConditionalSampler). [n, D] in the model's space
+torch::Tensor draw_conditional(const Model& model, int64_t n,
+                               const std::vector<std::pair<std::string, std::string>>& given, at::Generator& gen);
 // Samples [n, ...] back to the user's columns (inverse encoders of the pipeline).
 Table samples_table(const Model& model, const torch::Tensor& samples);
+
+// Model selection: one model per value of option `key` (the other options as given), each fitted on `train`, and
+// the one with the lowest information criterion on the training data kept. Models without InformationCriteria
+// are NotSupported.
+struct Selection {
+  std::string key;
+  Criterion criterion = Criterion::bic;
+  std::vector<std::string> values;  // in the order tried
+  std::vector<double> scores;       // the criterion of each
+  std::vector<FitReport> reports;
+  size_t best = 0;
+  std::unique_ptr<Model> model;     // the best, fitted, with its pipeline
+  Table table() const;              // key, criterion, converged, n_iter: one row per value
+};
+Selection select_model(const ModelInfo& info, const nlohmann::json& options, const OptionOverrides& fixed,
+                       const std::string& key, const std::vector<std::string>& values, Criterion criterion,
+                       const data::Source& train, const FitContext& ctx = {});
+// The values of a sweep written as an option value: "LO:HI" (integers, both included) or "a|b|c"; empty when the
+// text is a single value.
+std::vector<std::string> sweep_values(const std::string& text);
 
 // Text generation through the model's tokenizer. A prompt longer than the model's context keeps its last tokens
 // (`notice` says so).

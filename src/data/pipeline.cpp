@@ -151,13 +151,12 @@ void InputPipeline::fit_table(const Table& table) {
   }
 }
 
-Dataset InputPipeline::transform_table(const Table& table) const {
-  Dataset ds;
+torch::Tensor InputPipeline::encode_matrix(const Table& table) const {
   const int64_t n = static_cast<int64_t>(table.n_rows());
   int64_t d = 0;
   for (const auto& e : encoders_) d += e.width();
-  ds.x = torch::empty({n, d}, torch::kFloat64);  // [N, D]
-  double* x = ds.x.data_ptr<double>();
+  auto matrix = torch::empty({n, d}, torch::kFloat64);  // [N, D]
+  double* x = matrix.data_ptr<double>();
   int64_t j0 = 0;
   for (const auto& e : encoders_) {
     GF_CHECK_AS(DataError, table.has_column(e.name), "give data with the columns the model was fitted on",
@@ -198,6 +197,12 @@ Dataset InputPipeline::transform_table(const Table& table) const {
     }
     j0 += e.width();
   }
+  return matrix;
+}
+
+Dataset InputPipeline::transform_table(const Table& table) const {
+  Dataset ds;
+  ds.x = encode_matrix(table);
   ds.columns = feature_names();
   if (!options_.weights.empty()) {
     const Column& wc = table.column(options_.weights);
@@ -356,6 +361,42 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
     j0 += e.width();
   }
   return out;
+}
+
+torch::Tensor InputPipeline::encode_given(const std::vector<std::pair<std::string, std::string>>& given) const {
+  GF_CHECK_AS(InvalidArgument, !encoders_.empty(), "give --given only for models fitted on tables",
+              "the model was not fitted on a table, so it has no columns to condition on");
+  std::vector<Column> cells;  // one row, every cell missing until given
+  for (const auto& e : encoders_) {
+    Column c;
+    c.name = e.name;
+    c.type = e.type;
+    c.values = {0.0};
+    c.missing = {1};
+    if (e.type == ColumnType::categorical) c.categories = e.categories;
+    cells.push_back(std::move(c));
+  }
+  for (const auto& [name, value] : given) {
+    auto it = std::find_if(cells.begin(), cells.end(), [&](const Column& c) { return c.name == name; });
+    GF_CHECK_AS(InvalidArgument, it != cells.end(), "the model's columns: " + join_commas(input_columns()),
+                "--given names column '", name, "', which the model was not fitted on");
+    if (it->type == ColumnType::categorical) {
+      auto cat = std::find(it->categories.begin(), it->categories.end(), value);
+      GF_CHECK_AS(InvalidArgument, cat != it->categories.end(), "its categories: " + join_commas(it->categories),
+                  "column '", name, "' has no category '", value, "'");
+      it->values[0] = static_cast<double>(cat - it->categories.begin());
+    } else {
+      char* end = nullptr;
+      it->values[0] = std::strtod(value.c_str(), &end);
+      GF_CHECK_AS(InvalidArgument, !value.empty() && end && *end == 0 && std::isfinite(it->values[0]),
+                  "give a number, e.g. --given '" + name + "=3.5'", "column '", name, "': '", value,
+                  "' is not a number");
+    }
+    it->missing[0] = 0;
+  }
+  Table row("--given");
+  for (auto& c : cells) row.add_column(std::move(c));
+  return encode_matrix(row);  // [1, D]
 }
 
 int64_t InputPipeline::class_index(const std::string& name_or_index, int64_t n_classes) const {

@@ -9,7 +9,8 @@
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
-#include "genforge/data/images.h"
+#include "genforge/data/source.h"
+#include "genforge/train/trainer.h"
 #include "genforge/io/model_file.h"
 
 namespace gf::eval {
@@ -64,43 +65,64 @@ ClassifierNet load_classifier(const ModelFileContents& contents, const std::stri
 
 }  // namespace detail
 
+namespace {
+
+// The classifier as the Trainer sees it: one optimizer group, cross-entropy on labelled images.
+class ClassifierTrainable : public train::Trainable {
+ public:
+  explicit ClassifierTrainable(detail::ClassifierNet& net) : net_(net) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
+    return {{"model", net_->parameters()}};
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& p : net_->named_parameters()) out.emplace_back(p.key(), p.value());
+    return out;
+  }
+  void set_training(bool on) override { net_->train(on); }
+  void train_step(const train::Batch& b, train::StepContext& ctx) override {
+    ctx.optimize("model", torch::cross_entropy_loss(net_->logits(b.x), b.labels));
+  }
+  double eval_loss(const train::Batch& b, at::Generator&) override {
+    torch::NoGradGuard no_grad;
+    return torch::cross_entropy_loss(net_->logits(b.x), b.labels).item<double>();
+  }
+
+ private:
+  detail::ClassifierNet& net_;
+};
+
+}  // namespace
+
 ClassifierReport train_fmnist_classifier(const std::string& path, const FmnistClassifierOptions& o) {
   GF_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.learning_rate > 0, "classifier options: epochs ", o.epochs,
            ", batch size ", o.batch_size, ", learning rate ", o.learning_rate, " must be positive");
   const auto start = std::chrono::steady_clock::now();
-  auto train = load_images("fashion-mnist:train"), test = load_images("fashion-mnist:test");
-  auto x = train.images.to(torch::kFloat) / 255, y = train.labels;  // [N, 1, 28, 28], [N]
-  if (o.train_limit > 0) {
-    x = x.slice(0, 0, o.train_limit);
-    y = y.slice(0, 0, o.train_limit);
-  }
+  data::SourceOptions limit;
+  limit.limit = o.train_limit;
+  const auto train = data::load_source("fashion-mnist:train", DataKind::images, limit);
+  const auto test = data::load_source("fashion-mnist:test", DataKind::images);
+  auto x = data::scale_images(train.images.images), y = train.images.labels;  // [N, 1, 28, 28], [N]
   torch::manual_seed(o.seed);  // module initialisation draws from LibTorch's default generator
   detail::ClassifierNet net;
-  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(o.learning_rate));
-  auto gen = make_generator(o.seed);
-  const int64_t n = x.size(0), steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
-  Progress progress("classifier", o.epochs * steps_per_epoch, "step");
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    auto order = torch::randperm(n, gen, torch::kLong);
-    net->train();
-    for (int64_t i = 0; i < n; i += o.batch_size) {
-      auto idx = order.slice(0, i, std::min(n, i + o.batch_size));
-      auto loss = torch::cross_entropy_loss(net->logits(x.index_select(0, idx)), y.index_select(0, idx));
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      progress.update(++step, msg("loss ", loss.item<double>()));
-    }
-  }
-  progress.finish();
+  ClassifierTrainable trainable(net);
+  train::TrainOptions t;
+  t.epochs = o.epochs;
+  t.batch_size = o.batch_size;
+  t.lr = o.learning_rate;
+  t.seed = static_cast<int64_t>(o.seed);
+  t.checkpoint_every = 0;
+  FitContext ctx;
+  ctx.progress = Progress::enabled();
+  train::run(trainable, {x, y}, nullptr, t, ctx);
+  const int64_t n = x.size(0);
   net->eval();
   torch::NoGradGuard no_grad;
-  auto tx = test.images.to(torch::kFloat) / 255;
+  auto tx = data::scale_images(test.images.images);
   int64_t correct = 0;
   for (int64_t i = 0; i < tx.size(0); i += 1000) {
     auto pred = net->logits(tx.slice(0, i, std::min(tx.size(0), i + 1000))).argmax(1);
-    correct += pred.eq(test.labels.slice(0, i, std::min(tx.size(0), i + 1000))).sum().item<int64_t>();
+    correct += pred.eq(test.images.labels.slice(0, i, std::min(tx.size(0), i + 1000))).sum().item<int64_t>();
   }
   ClassifierReport report;
   report.test_accuracy = double(correct) / double(tx.size(0));

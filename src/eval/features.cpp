@@ -8,7 +8,6 @@
 #include "genforge/core/error.h"
 #include "genforge/eval/classifier.h"
 #include "genforge/io/model_file.h"
-#include "genforge/registry.h"
 
 namespace gf::eval {
 
@@ -83,8 +82,8 @@ class TorchScript : public FeatureExtractor {
 // codes), for Fréchet distance and MMD "in the model's latent space".
 class ModelLatent : public FeatureExtractor {
  public:
-  ModelLatent(const ModelFileContents& contents, const std::string& path, FeatureOptions o)
-      : path_(path), o_(o), model_(model_from_contents(contents, path)) {
+  ModelLatent(std::shared_ptr<const Model> model, const std::string& path, FeatureOptions o)
+      : path_(path), o_(std::move(o)), model_(std::move(model)) {
     GF_CHECK_AS(InvalidArgument, model_->capabilities().latent_space && model_->latent_dim() > 0,
                 "use a model with an encoder (autoencoder, vae) or --features pixels", "model '", path, "' (",
                 model_->kind(), ") has no latent space to compare in");
@@ -100,7 +99,7 @@ class ModelLatent : public FeatureExtractor {
  private:
   std::string path_;
   FeatureOptions o_;
-  std::unique_ptr<Model> model_;
+  std::shared_ptr<const Model> model_;
 };
 
 class FmnistClassifier : public FeatureExtractor {
@@ -136,6 +135,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
+std::unique_ptr<FeatureExtractor> latent_feature_extractor(std::shared_ptr<const Model> model, const std::string& name,
+                                                           const FeatureOptions& options) {
+  return std::make_unique<ModelLatent>(std::move(model), name, options);
+}
+
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options) {
   GF_CHECK(options.batch_size >= 1, "feature batch size must be >= 1, got ", options.batch_size);
   if (spec == "pixels") return std::make_unique<Pixels>(options);
@@ -150,7 +154,10 @@ std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec
     // One read: the kind decides between genforge's classifier and a model's latent space.
     const auto contents = read_model_file(spec);
     if (contents.kind == "fmnist-classifier") return std::make_unique<FmnistClassifier>(contents, spec, options);
-    return std::make_unique<ModelLatent>(contents, spec, options);
+    GF_CHECK_AS(InvalidArgument, static_cast<bool>(options.load_model),
+                "load the model and use eval::latent_feature_extractor, or set FeatureOptions::load_model",
+                "'", spec, "' is a ", contents.kind, " model: its latent space needs the model loaded");
+    return latent_feature_extractor(options.load_model(spec), spec, options);
   }
   return std::make_unique<TorchScript>(spec, options);
 }

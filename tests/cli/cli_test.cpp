@@ -468,3 +468,68 @@ TEST_F(Cli, TrainGptOnTextGenerateAndScore) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf {
+namespace {
+
+TEST_F(Cli, SelectByBicKeepsTheBestAndSampleGivenFixesAColumn) {
+  // Two clusters (a, b near 0 or near 4): BIC prefers two components among 1..4.
+  auto r = run_cli({"train", "gmm", "--data", csv_, "--out", dir_.file("sel.gf"), "--select", "bic", "--set",
+                    "n_components=1:4", "--set", "covariance_type=diag", "--json", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["best"], "2");
+  EXPECT_EQ(j["values"], nlohmann::json({"1", "2", "3", "4"}));
+  const auto scores = j["scores"].get<std::vector<double>>();
+  EXPECT_EQ(std::min_element(scores.begin(), scores.end()) - scores.begin(), 1);
+  // The kept model is the two-component one, and its BIC is the one printed.
+  auto kept = load_model(dir_.file("sel.gf"), "gmm");
+  EXPECT_EQ(kept->options_json()["n_components"], 2);
+  EXPECT_NEAR(dynamic_cast<GaussianMixture&>(*kept).bic(read_csv_matrix(csv_)), scores[1], 1e-9);
+  EXPECT_EQ(read_table(dir_.file("sel.selection.csv"), {}).n_rows(), 4u);
+  EXPECT_TRUE(test::exists(dir_.file("sel.selection.png")));
+  expect_error({"train", "gmm", "--data", csv_, "--out", dir_.file("x.gf"), "--select", "bic"},
+               "--select needs one option given as a sweep");
+  expect_error({"train", "gmm", "--data", csv_, "--out", dir_.file("x.gf"), "--select", "bic", "--set",
+                "n_components=3:1"},
+               "'3:1' is not a range of integers");
+  expect_error({"train", "bgmm", "--data", csv_, "--out", dir_.file("x.gf"), "--select", "aic", "--set",
+                "n_components=1:2"},
+               "a bgmm model reports no information criterion");
+
+  // sample --given: column a fixed at 4, b drawn from p(b | a = 4) -- the high cluster, b near 3.6.
+  r = run_cli({"sample", dir_.file("sel.gf"), "-n", "400", "--given", "a=4", "--out", dir_.file("g.csv"), "--seed",
+               "3"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const Table g = read_table(dir_.file("g.csv"), {});
+  double mean_b = 0;
+  for (size_t i = 0; i < g.n_rows(); ++i) {
+    EXPECT_EQ(g.column("a").values[i], 4.0);
+    mean_b += g.column("b").values[i] / static_cast<double>(g.n_rows());
+  }
+  EXPECT_NEAR(mean_b, 3.6, 0.25);
+  expect_error({"sample", dir_.file("sel.gf"), "-n", "4", "--given", "zz=1", "--out", dir_.file("x.csv")},
+               "--given names column 'zz', which the model was not fitted on");
+  expect_error({"sample", dir_.file("sel.gf"), "-n", "4", "--given", "a=high", "--out", dir_.file("x.csv")},
+               "column 'a': 'high' is not a number");
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+TEST_F(Cli, ErrorsAreOneLineWithControlCharactersEscaped) {
+  // A header cell holding a carriage return (a quoted name from a CRLF-damaged file): the error still prints as
+  // one line, the \r shown escaped.
+  test::write_text(dir_.file("cr.csv"), "a,\"b\r\"\n1,2\n3,4\n");
+  auto r = run_cli({"train", "gmm", "--data", dir_.file("cr.csv"), "--columns", "zz", "--out", dir_.file("m.gf")});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("b\\r"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r.err;  // error line + hint line
+}
+
+}  // namespace
+}  // namespace gf

@@ -86,6 +86,10 @@ class InputPipeline {
   // Model rows [N, D] (samples) back to the user's columns: standardization undone, integers rounded, one-hot
   // and ordinal codes to their categories, datetimes as datetimes.
   Table decode_rows(const torch::Tensor& rows) const;
+  // One model row [1, D] from given cells of the user's columns (text as in a CSV cell: numbers, category
+  // labels, datetimes as seconds), NaN in every cell not given: the condition of `sample --given`. An unknown
+  // column or category is InvalidArgument.
+  torch::Tensor encode_given(const std::vector<std::pair<std::string, std::string>>& given) const;
   // Images: class names (may be empty) and a class given by name or index -> index (InvalidArgument if unknown).
   const std::vector<std::string>& class_names() const { return class_names_; }
   int64_t class_index(const std::string& name_or_index, int64_t n_classes) const;
@@ -105,6 +109,7 @@ class InputPipeline {
 
  private:
   Dataset transform_table(const Table& table) const;
+  torch::Tensor encode_matrix(const Table& table) const;  // the encoded columns only [N, D]
   void fit_table(const Table& table);
 
   DataKind model_kind_ = DataKind::table;

@@ -6,8 +6,11 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+
+#include "genforge/model.h"
 
 namespace gf::eval {
 
@@ -27,11 +30,19 @@ class FeatureExtractor {
 struct FeatureOptions {
   int64_t batch_size = 256;
   torch::Device device = torch::kCPU;
+  // Loads a genforge model file for `--features model.gf` (the command line passes gf::load_model): eval works on
+  // the model contract and does not reach the registry itself.
+  std::function<std::shared_ptr<const Model>(const std::string& path)> load_model;
 };
 
+// A model's own latent space as features: the codes its `transform` gives (a VAE's posterior means, an
+// autoencoder's codes), for Frechet distance and MMD "in the model's latent space". `name` labels it.
+std::unique_ptr<FeatureExtractor> latent_feature_extractor(std::shared_ptr<const Model> model, const std::string& name,
+                                                           const FeatureOptions& options = {});
+
 // "pixels" (flattened images), "fmnist" (genforge's Fashion-MNIST classifier, eval/classifier.h: 128-d features,
-// 10 logits; also any .gf file of that kind), a genforge model file (.gf) with an encoder -- its `transform` codes, the model's own
-// latent space --, or a TorchScript file (.pt / .pth / .torchscript). An unreadable or non-TorchScript file is a
+// 10 logits; also any .gf file of that kind), a genforge model file (.gf) with an encoder -- its `transform` codes,
+// the model's own latent space, loaded with options.load_model --, or a TorchScript file (.pt / .pth / .torchscript). An unreadable or non-TorchScript file is a
 // gf::ModelFileError naming it.
 std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& spec, const FeatureOptions& options = {});
 

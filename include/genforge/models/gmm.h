@@ -18,6 +18,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 
 namespace gf {
 
@@ -41,7 +42,7 @@ struct GmmOptions {
   void validate() const;
 };
 
-class GaussianMixture : public Model {
+class GaussianMixture : public Model, public InformationCriteria, public ConditionalSampler {
  public:
   using Options = GmmOptions;
   static const OptionTable<GmmOptions>& option_table();
@@ -69,8 +70,11 @@ class GaussianMixture : public Model {
 
   // Rows with NaN cells get them filled by E[x_missing | x_observed] (a mixture of the components' conditional
   // means) or by a draw from p(x_missing | x_observed). Rows without NaN are returned unchanged. [N, D]
-  torch::Tensor conditional_mean(const torch::Tensor& x) const;
-  torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const;
+  torch::Tensor conditional_mean(const torch::Tensor& x) const override;
+  torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
+  double criterion(Criterion which, const Dataset& data) const override {
+    return which == Criterion::bic ? bic(data.x) : aic(data.x);
+  }
 
   // Learned parameters (scikit-learn's shapes; covariances by covariance_type).
   const torch::Tensor& weights() const { return weights_; }          // [K]

@@ -48,7 +48,7 @@ struct HmmOptions {
   void validate() const;
 };
 
-class HiddenMarkovModel : public Model, public SequenceScorer {
+class HiddenMarkovModel : public Model, public SequenceScorer, public InformationCriteria {
  public:
   using Options = HmmOptions;
   static const OptionTable<HmmOptions>& option_table();
@@ -84,6 +84,9 @@ class HiddenMarkovModel : public Model, public SequenceScorer {
   int64_t n_parameters() const;  // free parameters (zero transitions of a left-right model are not counted)
   double aic(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
   double bic(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
+  double criterion(Criterion which, const Dataset& data) const override {
+    return which == Criterion::bic ? bic(data.x, data.lengths) : aic(data.x, data.lengths);
+  }
 
   const torch::Tensor& startprob() const { return startprob_; }        // [K]
   const torch::Tensor& transmat() const { return transmat_; }          // [K, K]
