@@ -1,4 +1,5 @@
-# The two commands of README.md:  make demo   (set up, build, run the main job)   make test   (set up, build, test)
+# The two commands of README.md are ./genforge.sh demo and ./genforge.sh test (they install make first, then run
+# these targets):  demo (set up, build, run the main job)   test (set up, build, test)   bench (also the peers)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
@@ -29,6 +30,7 @@ demo: build classifier
 	./scripts/demo.sh
 
 bench: build
+	./scripts/setup.sh --bench
 	./bench/run W1
 	./bench/run W2a
 	./bench/run W2b

