@@ -12,34 +12,20 @@
 #include <sstream>
 
 #include "genforge/core/runtime.h"
+#include "genforge/data/dataset.h"
+#include "genforge/data/text.h"
 #include "genforge/models/hmm.h"
 #include "genforge/models/pos_tagger.h"
 
 namespace {
 
-// One line per sentence of integer ids: the ids concatenated [N] and the sentence lengths [S].
-void read_ids(const std::string& path, std::vector<double>& ids, std::vector<int64_t>& lengths) {
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream tokens(line);
-    int64_t n = 0;
-    for (double v; tokens >> v; ++n) ids.push_back(v);
-    lengths.push_back(n);
-  }
-}
-
 // The peer's model and accuracy, through genforge's HMM (supervised, pseudocount 1 = its Laplace estimates).
 nlohmann::json plain_hmm(const std::string& dir) {
-  std::vector<double> words, tags, test_words, test_tags;
-  std::vector<int64_t> lengths, test_lengths, unused;
-  read_ids(dir + "/brown_hmm_train_words.txt", words, lengths);
-  read_ids(dir + "/brown_hmm_train_tags.txt", tags, unused);
-  read_ids(dir + "/brown_hmm_test_words.txt", test_words, test_lengths);
-  read_ids(dir + "/brown_hmm_test_tags.txt", test_tags, unused);
-  gf::Dataset d;
-  d.x = torch::tensor(words, torch::kFloat64).unsqueeze(1);
-  d.labels = torch::tensor(tags, torch::kFloat64).to(torch::kLong);
-  d.lengths = torch::tensor(lengths, torch::kLong);
+  // One line per sentence of integer ids (the peer's files).
+  gf::Dataset d = gf::id_sequences(gf::read_id_lines(dir + "/brown_hmm_train_words.txt"));
+  d.labels = gf::id_sequences(gf::read_id_lines(dir + "/brown_hmm_train_tags.txt")).x.reshape({-1}).to(torch::kLong);
+  const gf::Dataset test = gf::id_sequences(gf::read_id_lines(dir + "/brown_hmm_test_words.txt"));
+  const auto gold = gf::id_sequences(gf::read_id_lines(dir + "/brown_hmm_test_tags.txt")).x.reshape({-1}).to(torch::kLong);
   gf::HmmOptions o;
   o.n_components = 105;
   o.emission = "categorical";
@@ -49,11 +35,9 @@ nlohmann::json plain_hmm(const std::string& dir) {
   gf::FitContext ctx;
   ctx.progress = false;
   hmm.fit(d, ctx);
-  auto x = torch::tensor(test_words, torch::kFloat64).unsqueeze(1);
   auto t0 = std::chrono::steady_clock::now();
-  auto path = hmm.viterbi(x, torch::tensor(test_lengths, torch::kLong));
+  auto path = hmm.viterbi(test.x, test.lengths);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto gold = torch::tensor(test_tags, torch::kFloat64).to(torch::kLong);
   return {{"accuracy", path.eq(gold).to(torch::kFloat64).mean().item<double>()}, {"tag_s", s}};
 }
 

@@ -12,6 +12,8 @@
 
 #include "genforge/core/runtime.h"
 #include "genforge/data/npy.h"
+#include "genforge/data/dataset.h"
+#include "genforge/data/text.h"
 #include "genforge/models/hmm.h"
 
 int main(int argc, char** argv) {
@@ -21,19 +23,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   gf::set_threads(std::atoi(argv[2]));
-  std::ifstream in(dir + "/brown_hmm_train_words.txt");
-  std::vector<double> ids;
-  std::vector<int64_t> lengths;
-  std::string line;
-  while (lengths.size() < 5000 && std::getline(in, line)) {
-    std::istringstream words(line);
-    int64_t len = 0;
-    for (double id; words >> id; ++len) ids.push_back(id);
-    lengths.push_back(len);
-  }
-  gf::Dataset data;
-  data.x = torch::tensor(ids, torch::kFloat64).unsqueeze(1);
-  data.lengths = torch::tensor(lengths, torch::kLong);
+  const gf::Dataset data = gf::id_sequences(gf::read_id_lines(dir + "/brown_hmm_train_words.txt", 5000));
   gf::HmmOptions o;
   o.n_components = 16;
   o.emission = "categorical";
@@ -51,8 +41,8 @@ int main(int argc, char** argv) {
   const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json out;
   out["threads"] = gf::threads();
-  out["sentences"] = lengths.size();
-  out["tokens"] = ids.size();
+  out["sentences"] = data.lengths.numel();
+  out["tokens"] = data.x.size(0);
   out["fit_s"] = fit_s;  // six E-steps and six M-steps, plus a final scoring pass
   out["s_per_iter"] = fit_s / 6.0;  // conservative: the final scoring pass is counted in
   out["loglik_per_iter"] = report.history;  // LL(theta0) .. LL(theta5)

@@ -12,37 +12,10 @@
 #include <sstream>
 
 #include "genforge/core/runtime.h"
+#include "genforge/data/dataset.h"
+#include "genforge/data/text.h"
 #include "genforge/eval/topics.h"
 #include "genforge/models/lda.h"
-
-namespace {
-
-std::vector<std::vector<int64_t>> read_docs(const std::string& path) {
-  std::vector<std::vector<int64_t>> docs;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words(line);
-    std::vector<int64_t> d;
-    for (int64_t w; words >> w;) d.push_back(w);
-    docs.push_back(d);
-  }
-  return docs;
-}
-
-gf::Dataset as_dataset(const std::vector<std::vector<int64_t>>& docs) {
-  std::vector<double> ids;
-  std::vector<int64_t> lengths;
-  for (const auto& d : docs) {
-    ids.insert(ids.end(), d.begin(), d.end());
-    lengths.push_back(static_cast<int64_t>(d.size()));
-  }
-  gf::Dataset ds;
-  ds.x = torch::tensor(ids, torch::kFloat64).unsqueeze(1);
-  ds.lengths = torch::tensor(lengths, torch::kLong);
-  return ds;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 6) {
@@ -51,7 +24,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   gf::set_threads(std::atoi(argv[2]));
-  const auto train = read_docs(dir + "/brown_lda_train.txt"), test = read_docs(dir + "/brown_lda_test.txt");
+  const auto train = gf::read_id_lines(dir + "/brown_lda_train.txt"), test = gf::read_id_lines(dir + "/brown_lda_test.txt");
   int64_t vocab = 0;
   {
     std::ifstream in(dir + "/brown_lda_vocab.txt");
@@ -69,7 +42,7 @@ int main(int argc, char** argv) {
   gf::LatentDirichletAllocation lda(o);
   gf::FitContext ctx;
   ctx.progress = false;
-  const auto tr = as_dataset(train), te = as_dataset(test);
+  const auto tr = gf::id_sequences(train), te = gf::id_sequences(test);
   auto t0 = std::chrono::steady_clock::now();
   lda.fit(tr, ctx);
   const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -14,6 +14,7 @@
 
 #include "genforge/core/random.h"
 #include "genforge/core/runtime.h"
+#include "genforge/data/pipeline.h"
 #include "genforge/models/gpt.h"
 
 int main(int argc, char** argv) {
@@ -23,19 +24,12 @@ int main(int argc, char** argv) {
   }
   gf::set_threads(std::atoi(argv[2]));
   const int64_t steps = argc == 4 ? std::atoll(argv[3]) : 150;
-  std::ifstream in(std::string(argv[1]) + "/brown_chars.txt", std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  std::vector<int64_t> lut(256, -1);
-  for (unsigned char ch : text) lut[ch] = 0;
-  int64_t vocab = 0;
-  for (int c = 0; c < 256; ++c) {
-    if (lut[static_cast<size_t>(c)] == 0) lut[static_cast<size_t>(c)] = vocab++;
-  }
-  std::vector<int64_t> ids(text.size());
-  for (size_t i = 0; i < text.size(); ++i) ids[i] = lut[static_cast<unsigned char>(text[i])];
-  auto all = torch::tensor(ids, torch::kLong);
+  // The text through the library: a character tokenizer (the sorted set of the text's bytes, nanoGPT's vocabulary).
+  const auto source = gf::data::load_source(std::string(argv[1]) + "/brown_chars.txt", gf::DataKind::text);
+  gf::data::InputPipeline pipeline(gf::DataKind::text, {});
+  const gf::Dataset tokens = pipeline.fit_transform(source);
+  const int64_t vocab = tokens.n_symbols;
+  auto all = tokens.x.reshape({-1});
   const int64_t n = all.numel(), n_train = static_cast<int64_t>(0.9 * static_cast<double>(n));
   auto train = all.slice(0, 0, n_train), val = all.slice(0, n_train, n);
   gf::GptOptions o;
@@ -45,7 +39,7 @@ int main(int argc, char** argv) {
   o.checkpoint_every = 0;
   o.log_every = 50;
   o.vocab_size = vocab;
-  o.start_token = lut['\n'];
+  o.start_token = tokens.start_symbol;  // the line break
   gf::Gpt gpt(o);
   gf::FitContext ctx;
   ctx.progress = false;
@@ -76,12 +70,9 @@ int main(int argc, char** argv) {
   t0 = std::chrono::steady_clock::now();
   gpt.generate({}, g, gen2);
   const double uncached_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::string head;
-  for (int64_t i = 0; i < std::min<int64_t>(120, out.numel()); ++i) {
-    for (int c = 0; c < 256; ++c) {
-      if (lut[static_cast<size_t>(c)] == out[i].item<int64_t>()) head.push_back(static_cast<char>(c));
-    }
-  }
+  auto first = out.slice(0, 0, std::min<int64_t>(120, out.numel())).contiguous();
+  const std::string head =
+      pipeline.tokenizer()->decode(std::vector<int64_t>(first.data_ptr<int64_t>(), first.data_ptr<int64_t>() + first.numel()));
   nlohmann::json j = {{"threads", gf::threads()},
                       {"vocab", vocab},
                       {"params", gpt.n_parameters()},

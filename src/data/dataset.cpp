@@ -4,6 +4,20 @@
 
 namespace gf {
 
+Dataset id_sequences(const std::vector<std::vector<int64_t>>& sequences, bool keep_empty) {
+  std::vector<double> ids;
+  std::vector<int64_t> lengths;
+  for (const auto& s : sequences) {
+    if (s.empty() && !keep_empty) continue;
+    ids.insert(ids.end(), s.begin(), s.end());
+    lengths.push_back(static_cast<int64_t>(s.size()));
+  }
+  Dataset ds;
+  ds.x = torch::tensor(ids, torch::kFloat64).unsqueeze(1);  // [N, 1]
+  ds.lengths = torch::tensor(lengths, torch::kLong);
+  return ds;
+}
+
 std::vector<int64_t> sequence_offsets(const torch::Tensor& lengths, int64_t n) {
   std::vector<int64_t> offsets{0};
   if (!lengths.defined()) {

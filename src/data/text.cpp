@@ -1,6 +1,7 @@
 #include "genforge/data/text.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cctype>
 #include <unordered_map>
 #include <cstdlib>
@@ -265,6 +266,31 @@ std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
   for (int64_t i : ids) {
     GF_CHECK(i >= 0 && i < size(), "token id ", i, " is outside the character vocabulary of ", size());
     out.push_back(static_cast<char>(bytes[static_cast<size_t>(i)]));
+  }
+  return out;
+}
+
+std::vector<std::vector<int64_t>> read_id_lines(const std::string& path, int64_t limit) {
+  std::ifstream in(path);
+  GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");
+  std::vector<std::vector<int64_t>> out;
+  int64_t line_no = 0;
+  for (std::string line; (limit <= 0 || static_cast<int64_t>(out.size()) < limit) && std::getline(in, line);) {
+    ++line_no;
+    std::vector<int64_t> ids;
+    const char* p = line.c_str();
+    while (*p) {
+      while (*p == ' ' || *p == '\t' || *p == '\r') ++p;
+      if (!*p) break;
+      char* end = nullptr;
+      const long long v = std::strtoll(p, &end, 10);
+      GF_CHECK_AS(DataError, end != p && (*end == 0 || *end == ' ' || *end == '\t' || *end == '\r'),
+                  "give whitespace-separated integer ids", path, ":", line_no, ": '",
+                  std::string(p, std::min<size_t>(std::strcspn(p, " \t\r"), 20)), "' is not an integer id");
+      ids.push_back(v);
+      p = end;
+    }
+    out.push_back(std::move(ids));
   }
   return out;
 }

@@ -27,6 +27,10 @@ struct Dataset {
   int64_t start_symbol = -1;
 };
 
+// Sequences of integer ids (documents of word ids, sentences of tag ids) as one Dataset: x [N, 1] float64 ids
+// concatenated, lengths [S]. Empty sequences are kept only as zero lengths when `keep_empty`.
+Dataset id_sequences(const std::vector<std::vector<int64_t>>& sequences, bool keep_empty = true);
+
 // Offsets [S + 1] of the sequences in the concatenated rows. `lengths` [S] int64 (undefined: one sequence of n);
 // a zero or negative length, or lengths that do not sum to n, are a gf::DataError.
 std::vector<int64_t> sequence_offsets(const torch::Tensor& lengths, int64_t n);

@@ -44,6 +44,10 @@ std::vector<std::string> read_lines(const std::string& path);
 // Whitespace-separated tokens of each line (one sentence or document per line); blank lines are skipped.
 std::vector<std::vector<std::string>> read_token_lines(const std::string& path);
 
+// Lines of whitespace-separated integer ids (one document or sentence per line; a blank line is an empty one).
+// `limit` > 0 reads the first `limit` lines. A token that is not an integer is a DataError naming file and line.
+std::vector<std::vector<int64_t>> read_id_lines(const std::string& path, int64_t limit = 0);
+
 // Word vocabulary with cut-offs, for bag-of-words and token-stream models.
 struct VocabularyOptions {
   int64_t min_count = 1;      // words seen fewer times are dropped
