@@ -204,13 +204,7 @@ std::vector<std::string> sweep_values(const std::string& text) {
   std::vector<std::string> out;
   const auto colon = text.find(':');
   if (text.find('|') != std::string::npos) {
-    size_t start = 0;
-    while (start <= text.size()) {
-      size_t bar = text.find('|', start);
-      if (bar == std::string::npos) bar = text.size();
-      if (bar > start) out.push_back(text.substr(start, bar - start));
-      start = bar + 1;
-    }
+    out = split_list(text, '|');
   } else if (colon != std::string::npos) {
     char* end = nullptr;
     const long long lo = std::strtoll(text.c_str(), &end, 10);

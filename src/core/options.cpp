@@ -68,11 +68,11 @@ std::string format_double(double v) {
 
 namespace gf {
 
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_list(const std::string& text, char separator) {
   std::vector<std::string> out;
   size_t start = 0;
   while (start <= text.size()) {
-    size_t comma = text.find(',', start);
+    size_t comma = text.find(separator, start);
     if (comma == std::string::npos) comma = text.size();
     if (comma > start) out.push_back(text.substr(start, comma - start));
     start = comma + 1;

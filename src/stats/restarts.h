@@ -12,6 +12,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
+#include "genforge/model.h"
 
 namespace gf::stats {
 
@@ -24,6 +25,17 @@ struct BestRun {
   bool converged = false;
   double objective = std::nan("");      // its final objective
   std::vector<double> init_objectives;  // every start's final objective
+
+  // The kept run as a fit report (converged, n_iter, history, objective, extra.best_init).
+  FitReport report() const {
+    FitReport r;
+    r.converged = converged;
+    r.n_iter = n_iter;
+    r.history = history;
+    r.objective = objective;
+    r.extra["best_init"] = best_init;
+    return r;
+  }
 };
 
 // `start(init)` gives the first state of start `init`; `step(state)` runs one iteration on it (in place) and

@@ -13,8 +13,8 @@
 
 namespace gf {
 
-// A comma-separated list option ("a,b,c" -> {"a", "b", "c"}; empty parts dropped).
-std::vector<std::string> split_list(const std::string& text);
+// A list option: "a,b,c" -> {"a", "b", "c"} (or split at another separator); empty parts dropped.
+std::vector<std::string> split_list(const std::string& text, char separator = ',');
 
 // One option as shown to users.
 struct OptionSpec {

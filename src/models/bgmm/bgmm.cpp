@@ -340,12 +340,7 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
                                                 bar ? &*bar : nullptr, "lower bound");
   const double best_lb = run.objective;
   const std::vector<double>& init_bounds = run.init_objectives;
-  FitReport best;
-  best.converged = run.converged;
-  best.n_iter = run.n_iter;
-  best.history = run.history;
-  best.objective = run.objective;
-  best.extra["best_init"] = run.best_init;
+  FitReport best = run.report();
   if (!best.converged) {
     log::warn(msg("variational inference did not converge in max_iter=", options_.max_iter,
                   " iterations; raise max_iter or tol"));

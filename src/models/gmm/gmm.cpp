@@ -186,12 +186,7 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
                                                     bar ? &*bar : nullptr, "ll");
   const stats::Params& best_params = run.state;
   const std::vector<double>& init_bounds = run.init_objectives;
-  FitReport best;
-  best.converged = run.converged;
-  best.n_iter = run.n_iter;
-  best.history = run.history;
-  best.objective = run.objective;
-  best.extra["best_init"] = run.best_init;
+  FitReport best = run.report();
   if (!best.converged) {
     const auto& h = best.history;
     double change = h.size() >= 2 ? std::abs(h[h.size() - 1] - h[h.size() - 2]) : std::nan("");
