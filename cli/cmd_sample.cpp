@@ -23,6 +23,9 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 int run_sample(int argc, char** argv) {
   CLI::App app("draw samples from a saved model", "sample");
+  app.allow_extras();
+  app.footer("Settings of the saved model for this sampling, e.g. an RBM's --gibbs_steps N --thin N "
+             "--sample_chains N (see its doc page).");
   std::string model_path, out, label;
   int64_t n = 0, steps = 10, rows = 1, columns = 0;
   std::optional<uint64_t> seed;
@@ -46,7 +49,10 @@ int run_sample(int argc, char** argv) {
               "-n must be at least 1, got ", n);
   GF_CHECK_AS(InvalidArgument, columns >= 0, "give --columns N with N >= 1", "--columns must be >= 1, got ", columns);
   check_writable(out);
-  auto model = load_model(model_path);
+  auto opened = open_model(model_path, option_flags(app.remaining(), "sample"));
+  GF_CHECK_AS(InvalidArgument, opened.input_overrides.empty(), "sample reads no data; give only model settings",
+              "'", opened.input_overrides.front().first, "' is an input option and does not apply to sample");
+  auto& model = opened.model;
   auto gen = make_generator(resolve_seed(seed));
   const bool images = samples_are_images(*model);
   const bool png = ends_with(out, ".png");

@@ -24,16 +24,18 @@ int run_score(int argc, char** argv) {
   app.add_option("--limit", limit, "score only the first N examples");
   app.add_flag("--json", json, "print the summary as JSON");
   app.footer("Data laid out differently from the training data: --columns a,b (renames the model's inputs in order), "
-             "--sequence-column ID, --weights W, --state-column S.");
+             "--sequence-column ID, --weights W, --state-column S. Settings of the saved model for this scoring, "
+             "e.g. an RBM's --estimator ais|exact|pseudo_likelihood|stochastic_pl --ais_runs N (see its doc page).");
   add_table_flags(app, table_flags);
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   const auto overrides = option_flags(app.remaining(), "score");
   if (!out.empty()) check_writable(out);
-  auto model = load_model(model_path);
+  auto opened = open_model(model_path, overrides);
+  const auto& model = opened.model;
   const auto source = data::load_source(data, model->capabilities().data_kind, source_options(table_flags, limit));
-  const ScoreResult r = score_source(*model, source, overrides);
+  const ScoreResult r = score_source(*model, source, opened.input_overrides);
   if (!out.empty()) write_csv(out, r.per_example);
   if (json) {
     std::cout << r.summary.dump() << "\n";

@@ -83,6 +83,7 @@ const char* to_string(Likelihood l) {
   switch (l) {
     case Likelihood::exact: return "exact";
     case Likelihood::lower_bound: return "lower_bound";
+    case Likelihood::estimated: return "estimated";
     case Likelihood::score: return "score";
     case Likelihood::none: return "none";
   }

@@ -11,6 +11,7 @@
 #include "genforge/models/hmm.h"
 #include "genforge/models/lda.h"
 #include "genforge/models/pos_tagger.h"
+#include "genforge/models/rbm.h"
 #include "genforge/models/vae.h"
 
 namespace gf {
@@ -31,6 +32,8 @@ std::vector<ModelInfo>& registry() {
                                                "for unknown words (TnT); exact Viterbi"),
       make_model_info<LatentDirichletAllocation>("lda", "latent Dirichlet allocation topic model (variational "
                                                         "Bayes; learned asymmetric alpha; held-out perplexity)"),
+      make_model_info<RestrictedBoltzmannMachine>("rbm", "restricted Boltzmann machine (Bernoulli or Gaussian visible "
+                                                         "units; CD-k / PCD; log-likelihood by AIS)"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;
@@ -63,6 +66,8 @@ std::vector<OptionSpec> ModelInfo::pipeline_option_specs() const {
   }
   return out;
 }
+
+bool ModelInfo::is_pipeline_option(const std::string& key) const { return is_pipeline_key(data_kind, key); }
 
 bool ModelInfo::has_option(const std::string& key) const {
   if (is_pipeline_key(data_kind, key)) return true;
@@ -137,12 +142,13 @@ void save_model(const Model& model, const std::string& path) {
   write_model_file(path, c);
 }
 
-std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind) {
-  return model_from_contents(read_model_file(path), path, expected_kind);
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind,
+                                  const OptionOverrides& sets) {
+  return model_from_contents(read_model_file(path), path, expected_kind, sets);
 }
 
 std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std::string& path,
-                                           const std::string& expected_kind) {
+                                           const std::string& expected_kind, const OptionOverrides& sets) {
   const ModelInfo* info = nullptr;
   std::string names;
   for (const auto& m : registered_models()) {
@@ -155,9 +161,15 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
   GF_CHECK_AS(ModelFileError, expected_kind.empty() || expected_kind == c.kind,
               "pass a " + expected_kind + " model file", "'", path, "' is a '", c.kind, "' model, expected '",
               expected_kind, "'");
+  for (const auto& [key, value] : sets) {
+    GF_CHECK_AS(InvalidArgument, !info->is_pipeline_option(key), "pass input options where data is read",
+                "'", key, "' is an input option, not a setting of the saved ", c.kind, " model");
+  }
+  // Settings given for this use: bad keys and values are the caller's error, not a damaged file.
+  if (!sets.empty()) info->construct(c.options, sets);
   std::unique_ptr<Model> model;
   try {
-    model = info->construct(c.options, {});  // the model's own options as saved
+    model = info->construct(c.options, sets);  // the model's own options as saved, then this use's settings
     model->set_schema(c.schema);         // before the state: some families read names from it
     model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);
     model->load_state(c.tensors);

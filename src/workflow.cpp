@@ -97,6 +97,21 @@ Dataset prepare(const Model& model, const data::Source& source, const OptionOver
   return overrides.empty() ? pipeline.transform(source) : pipeline.with_overrides(overrides).transform(source);
 }
 
+OpenedModel open_model(const std::string& path, const OptionOverrides& settings) {
+  if (settings.empty()) return {load_model(path), {}};
+  const ModelFileContents contents = read_model_file(path);
+  const ModelInfo* info = nullptr;
+  for (const auto& m : registered_models()) {
+    if (m.name == contents.kind) info = &m;
+  }
+  if (info == nullptr) return {model_from_contents(contents, path), {}};  // says the kind is unknown
+  OpenedModel out;
+  OptionOverrides model_sets;
+  for (const auto& kv : settings) (info->is_pipeline_option(kv.first) ? out.input_overrides : model_sets).push_back(kv);
+  out.model = model_from_contents(contents, path, "", model_sets);
+  return out;
+}
+
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
   GF_CHECK_AS(NotSupported, model.capabilities().likelihood != Likelihood::none,
               "use a model with a likelihood (vae, gmm, bgmm) or a score (autoencoder)", "model kind '", model.kind(),
@@ -135,7 +150,22 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
   r.summary = {{"rows", ll.numel()}, {"mean_log_likelihood", mean}, {"unit", "nats"}};
   if (missing > 0) r.summary["missing_rows"] = missing;
   const long long rows = static_cast<long long>(ll.numel());
-  if (model.capabilities().likelihood == Likelihood::score) {
+  if (const auto* estimated = dynamic_cast<const EstimatedLikelihood*>(&model)) {
+    const ScoreEstimator e = estimated->score_estimator();
+    r.summary["estimator"] = e.name;
+    r.summary["estimator_description"] = e.description;
+    r.summary["standard_error"] = e.standard_error;
+    for (auto it = e.details.begin(); it != e.details.end(); ++it) r.summary[it.key()] = it.value();
+    if (!e.is_likelihood) {
+      r.summary["unit"] = "nats (pseudo-log-likelihood)";
+      r.per_example = table_from_matrix(ll.unsqueeze(1), {"pseudo_log_likelihood"});
+      r.description = std::to_string(rows) + format(" rows, mean %.6f per row: ", mean) + e.description;
+    } else {
+      r.description = std::to_string(rows) + format(" rows, mean log-likelihood %.6f nats per row", mean) +
+                      (e.standard_error > 0 ? format(" +- %.4f", e.standard_error) : std::string()) + " (" +
+                      e.name + ": " + e.description + ")";
+    }
+  } else if (model.capabilities().likelihood == Likelihood::score) {
     r.description = std::to_string(rows) + format(" rows, mean score %.6f", mean) +
                     " (not a likelihood: minus the reconstruction error)";
   } else {

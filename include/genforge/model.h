@@ -19,9 +19,11 @@
 
 namespace gf {
 
-// What score_samples returns: an exact log-likelihood, a lower bound on it, a score that is not a likelihood
-// (higher = more typical, e.g. an autoencoder's negative reconstruction error), or nothing (NotSupported).
-enum class Likelihood { exact, lower_bound, score, none };
+// What score_samples returns: an exact log-likelihood, a lower bound on it, a stochastic estimate of it (an RBM's
+// log-likelihood through an AIS estimate of log Z: the model says which estimator, see EstimatedLikelihood), a
+// score that is not a likelihood (higher = more typical, e.g. an autoencoder's negative reconstruction error), or
+// nothing (NotSupported).
+enum class Likelihood { exact, lower_bound, estimated, score, none };
 const char* to_string(Likelihood l);
 
 struct Capabilities {

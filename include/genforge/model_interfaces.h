@@ -3,6 +3,7 @@
 // implementing the interface.
 #pragma once
 #include <ATen/core/Generator.h>
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -69,6 +70,22 @@ class ConditionalSampler {
   // complete rows come back unchanged. [N, D]
   virtual torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const = 0;
   virtual torch::Tensor conditional_mean(const torch::Tensor& x) const = 0;
+};
+
+// How a model's scores were estimated, for models whose score_samples depends on a chosen estimator (an RBM's
+// AIS, exact enumeration or pseudo-likelihood). `score` prints it beside the mean.
+struct ScoreEstimator {
+  std::string name;               // "ais", "exact", "pseudo_likelihood", ...
+  std::string description;        // one line, e.g. "annealed importance sampling of log Z, 100 runs x 10000 temperatures"
+  bool is_likelihood = true;      // false for pseudo-likelihoods (not comparable with log-likelihoods)
+  double standard_error = 0;      // nats, shared by every score (the error of the log Z estimate); 0 when exact
+  nlohmann::json details = nlohmann::json::object();  // e.g. log_z, effective number of runs
+};
+class EstimatedLikelihood {
+ public:
+  virtual ~EstimatedLikelihood() = default;
+  // The estimator behind the latest score_samples (computing what it needs, e.g. log Z, if not yet known).
+  virtual ScoreEstimator score_estimator() const = 0;
 };
 
 struct TaggingAccuracy {

@@ -33,6 +33,8 @@ struct ModelInfo {
                                 const OptionOverrides& overrides = {}) const;
   // True when `key` is one of the model's or its pipeline's options.
   bool has_option(const std::string& key) const;
+  // True when `key` is an input-pipeline option of this model's data kind.
+  bool is_pipeline_option(const std::string& key) const;
 };
 
 const std::vector<ModelInfo>& registered_models();
@@ -65,9 +67,12 @@ ModelInfo make_model_info(std::string name, std::string summary) {
 // Save / load through the .gf file. load_model checks the kind against the registry (and against
 // `expected_kind` when given) and restores options, schema, fit report, state and input pipeline.
 void save_model(const Model& model, const std::string& path);
-std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind = "");
+// `sets` (key=value texts) change some of the saved model's own options for this use: those that say how it
+// samples or scores (an RBM's estimator, gibbs_steps); unknown keys and input options are InvalidArgument.
+std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind = "",
+                                  const OptionOverrides& sets = {});
 // The same from contents already read (`path` names them in errors), for callers that look at the kind first.
 std::unique_ptr<Model> model_from_contents(const ModelFileContents& contents, const std::string& path,
-                                           const std::string& expected_kind = "");
+                                           const std::string& expected_kind = "", const OptionOverrides& sets = {});
 
 }  // namespace gf

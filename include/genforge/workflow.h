@@ -29,6 +29,15 @@ FitReport fit_source(Model& model, const data::Source& train, const FitContext& 
 // (columns, weights, sequence_column, state_column) for data laid out differently.
 Dataset prepare(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
 
+// A saved model for the verbs that use one (score, sample): `settings` (the command line's --key value extras) are
+// split by key into input-pipeline overrides (for prepare) and the model's own options changed for this use
+// (how it scores or samples, e.g. an RBM's estimator or gibbs_steps).
+struct OpenedModel {
+  std::unique_ptr<Model> model;
+  OptionOverrides input_overrides;
+};
+OpenedModel open_model(const std::string& path, const OptionOverrides& settings);
+
 // Scores of data under a model: per sequence for sequence scorers given grouped rows, per line (bits per
 // character) for language models, else per example. `per_example` is what `score --out` writes, `summary` what
 // `--json` prints, `description` the one-line summary.

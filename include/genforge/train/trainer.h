@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "genforge/core/options.h"
@@ -55,40 +56,48 @@ struct TrainOptions {
 };
 
 // Adds the trainer's options to the option table of a model whose options derive from TrainOptions (one
-// namespace of --set keys).
+// namespace of --set keys). `renames` gives some options another name (a family's customary one, e.g.
+// scikit-learn's BernoulliRBM calls epochs n_iter and lr learning_rate).
 template <class Options>
-void add_train_options(OptionTable<Options>& t) {
+void add_train_options(OptionTable<Options>& t,
+                       std::vector<std::pair<const char*, const char*>> renames = {}) {
   static_assert(std::is_base_of_v<TrainOptions, Options>, "model options must derive from gf::train::TrainOptions");
   using O = Options;
-  t.add("epochs", static_cast<int64_t O::*>(&TrainOptions::epochs), "passes over the data (unless max_steps)")
-      .add("max_steps", static_cast<int64_t O::*>(&TrainOptions::max_steps), "optimizer steps; 0: epochs decide")
-      .add("batch_size", static_cast<int64_t O::*>(&TrainOptions::batch_size), "examples per step")
-      .add("optimizer", static_cast<std::string O::*>(&TrainOptions::optimizer), "optimizer", {"adam", "adamw", "sgd"})
-      .add("lr", static_cast<double O::*>(&TrainOptions::lr), "learning rate")
-      .add("beta1", static_cast<double O::*>(&TrainOptions::beta1), "Adam beta1")
-      .add("beta2", static_cast<double O::*>(&TrainOptions::beta2), "Adam beta2")
-      .add("momentum", static_cast<double O::*>(&TrainOptions::momentum), "SGD momentum")
-      .add("weight_decay", static_cast<double O::*>(&TrainOptions::weight_decay), "weight decay")
-      .add("schedule", static_cast<std::string O::*>(&TrainOptions::schedule), "learning-rate schedule",
+  auto n = [&renames](const char* name) {
+    for (const auto& [from, to] : renames) {
+      if (std::string(from) == name) return to;
+    }
+    return name;
+  };
+  t.add(n("epochs"), static_cast<int64_t O::*>(&TrainOptions::epochs), "passes over the data (unless max_steps)")
+      .add(n("max_steps"), static_cast<int64_t O::*>(&TrainOptions::max_steps), "optimizer steps; 0: epochs decide")
+      .add(n("batch_size"), static_cast<int64_t O::*>(&TrainOptions::batch_size), "examples per step")
+      .add(n("optimizer"), static_cast<std::string O::*>(&TrainOptions::optimizer), "optimizer", {"adam", "adamw", "sgd"})
+      .add(n("lr"), static_cast<double O::*>(&TrainOptions::lr), "learning rate")
+      .add(n("beta1"), static_cast<double O::*>(&TrainOptions::beta1), "Adam beta1")
+      .add(n("beta2"), static_cast<double O::*>(&TrainOptions::beta2), "Adam beta2")
+      .add(n("momentum"), static_cast<double O::*>(&TrainOptions::momentum), "SGD momentum")
+      .add(n("weight_decay"), static_cast<double O::*>(&TrainOptions::weight_decay), "weight decay")
+      .add(n("schedule"), static_cast<std::string O::*>(&TrainOptions::schedule), "learning-rate schedule",
            {"constant", "step", "cosine"})
-      .add("warmup_steps", static_cast<int64_t O::*>(&TrainOptions::warmup_steps), "linear warm-up steps")
-      .add("step_size", static_cast<int64_t O::*>(&TrainOptions::step_size), "step schedule: steps per decay")
-      .add("gamma", static_cast<double O::*>(&TrainOptions::gamma), "step schedule: decay factor")
-      .add("min_lr_ratio", static_cast<double O::*>(&TrainOptions::min_lr_ratio), "cosine: final lr / lr")
-      .add("clip_grad_norm", static_cast<double O::*>(&TrainOptions::clip_grad_norm), "gradient norm limit (0: off)")
-      .add("ema_decay", static_cast<double O::*>(&TrainOptions::ema_decay), "EMA of weights (0: off)")
-      .add("validate_every", static_cast<int64_t O::*>(&TrainOptions::validate_every),
+      .add(n("warmup_steps"), static_cast<int64_t O::*>(&TrainOptions::warmup_steps), "linear warm-up steps")
+      .add(n("step_size"), static_cast<int64_t O::*>(&TrainOptions::step_size), "step schedule: steps per decay")
+      .add(n("gamma"), static_cast<double O::*>(&TrainOptions::gamma), "step schedule: decay factor")
+      .add(n("min_lr_ratio"), static_cast<double O::*>(&TrainOptions::min_lr_ratio), "cosine: final lr / lr")
+      .add(n("clip_grad_norm"), static_cast<double O::*>(&TrainOptions::clip_grad_norm), "gradient norm limit (0: off)")
+      .add(n("ema_decay"), static_cast<double O::*>(&TrainOptions::ema_decay), "EMA of weights (0: off)")
+      .add(n("validate_every"), static_cast<int64_t O::*>(&TrainOptions::validate_every),
            "steps between validations (0: each epoch)")
-      .add("patience", static_cast<int64_t O::*>(&TrainOptions::patience), "early stopping patience (0: off)")
-      .add("checkpoint_every", static_cast<int64_t O::*>(&TrainOptions::checkpoint_every), "steps between checkpoints")
-      .add("log_every", static_cast<int64_t O::*>(&TrainOptions::log_every), "steps between metrics lines")
-      .add("max_bad_steps", static_cast<int64_t O::*>(&TrainOptions::max_bad_steps),
+      .add(n("patience"), static_cast<int64_t O::*>(&TrainOptions::patience), "early stopping patience (0: off)")
+      .add(n("checkpoint_every"), static_cast<int64_t O::*>(&TrainOptions::checkpoint_every), "steps between checkpoints")
+      .add(n("log_every"), static_cast<int64_t O::*>(&TrainOptions::log_every), "steps between metrics lines")
+      .add(n("max_bad_steps"), static_cast<int64_t O::*>(&TrainOptions::max_bad_steps),
            "consecutive non-finite losses tolerated")
-      .add("seed", static_cast<int64_t O::*>(&TrainOptions::seed), "seed of initialisation, shuffling and noise")
-      .add("sample_every", static_cast<int64_t O::*>(&TrainOptions::sample_every),
+      .add(n("seed"), static_cast<int64_t O::*>(&TrainOptions::seed), "seed of initialisation, shuffling and noise")
+      .add(n("sample_every"), static_cast<int64_t O::*>(&TrainOptions::sample_every),
            "steps between sample grids in the run directory (0: at the end only)")
-      .add("run_dir", static_cast<std::string O::*>(&TrainOptions::run_dir), "run directory (checkpoints, metrics)")
-      .add("resume", static_cast<bool O::*>(&TrainOptions::resume), "continue the run in run_dir from its checkpoint");
+      .add(n("run_dir"), static_cast<std::string O::*>(&TrainOptions::run_dir), "run directory (checkpoints, metrics)")
+      .add(n("resume"), static_cast<bool O::*>(&TrainOptions::resume), "continue the run in run_dir from its checkpoint");
 }
 
 struct Batch {

@@ -1,0 +1,226 @@
+#include "ebm/boltzmann.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "genforge/core/error.h"
+#include "genforge/core/progress.h"
+
+namespace gf::ebm {
+
+namespace {
+constexpr double kLog2Pi = 1.8378770664093453;
+constexpr double kLog2 = 0.6931471805599453;
+
+// All states of n binary units, rows start .. end - 1 of the enumeration (bit j of the row index is unit j). [M, n]
+torch::Tensor binary_states(int64_t start, int64_t end, int64_t n, const torch::TensorOptions& opts) {
+  auto index = torch::arange(start, end, torch::TensorOptions().dtype(torch::kLong).device(opts.device()));
+  auto bits = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(opts.device()));
+  return index.unsqueeze(1).bitwise_right_shift(bits).bitwise_and(1).to(opts.dtype());
+}
+}  // namespace
+
+Visible visible_from_string(const std::string& name) {
+  if (name == "bernoulli") return Visible::bernoulli;
+  GF_CHECK(name == "gaussian", "visible units must be bernoulli or gaussian, got '", name, "'");
+  return Visible::gaussian;
+}
+
+torch::Tensor Rbm::scaled_visible(const torch::Tensor& v) const {
+  return gaussian() ? v * torch::exp(-log_var) : v;
+}
+
+torch::Tensor Rbm::hidden_input(const torch::Tensor& v) const {
+  return torch::addmm(c, scaled_visible(v), W.t());
+}
+
+torch::Tensor Rbm::hidden_probs(const torch::Tensor& v) const { return torch::sigmoid(hidden_input(v)); }
+
+torch::Tensor Rbm::visible_input(const torch::Tensor& h) const { return torch::addmm(b, h, W); }
+
+torch::Tensor Rbm::visible_mean(const torch::Tensor& h) const {
+  auto in = visible_input(h);
+  return gaussian() ? in : torch::sigmoid(in);
+}
+
+torch::Tensor Rbm::sample_visible(const torch::Tensor& h, at::Generator& gen) const {
+  auto in = visible_input(h);
+  if (!gaussian()) return bernoulli(torch::sigmoid(in), gen);
+  return in + at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var);
+}
+
+torch::Tensor Rbm::visible_term(const torch::Tensor& v) const {
+  if (!gaussian()) return torch::mv(v, b);
+  return -0.5 * ((v - b).pow(2) * torch::exp(-log_var)).sum(1);
+}
+
+torch::Tensor Rbm::free_energy_from_input(const torch::Tensor& v, const torch::Tensor& input) const {
+  return -visible_term(v) - torch::softplus(input).sum(1);
+}
+
+torch::Tensor Rbm::free_energy(const torch::Tensor& v) const { return free_energy_from_input(v, hidden_input(v)); }
+
+torch::Tensor Rbm::hidden_log_marginal(const torch::Tensor& h) const {
+  auto in = visible_input(h);  // [N, D]
+  auto hidden = torch::mv(h, c);
+  if (!gaussian()) return hidden + torch::softplus(in).sum(1);
+  // integral of exp(-(v - b)^2 / (2 s2) + v (W^T h) / s2) dv = sqrt(2 pi s2) exp(((b + W^T h)^2 - b^2) / (2 s2))
+  auto inv_var = torch::exp(-log_var);
+  return hidden + 0.5 * ((in.pow(2) - b.pow(2)) * inv_var).sum(1) + 0.5 * (log_var + kLog2Pi).sum();
+}
+
+torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
+  return (at::rand(p.sizes(), gen, p.options()) < p).to(p.scalar_type());
+}
+
+int64_t enumerated_units(const Rbm& rbm) {
+  return rbm.gaussian() ? rbm.n_hidden() : std::min(rbm.n_hidden(), rbm.n_visible());
+}
+
+double exact_log_z(const Rbm& rbm_in, int64_t max_units) {
+  const int64_t n = enumerated_units(rbm_in);
+  GF_CHECK_AS(InvalidArgument, n <= max_units,
+              "use the AIS estimate (estimator=ais) for larger models",
+              "exact log Z enumerates 2^", n, " states; at most 2^", max_units, " are allowed");
+  torch::NoGradGuard no_grad;
+  // float64 throughout: the sum spans many orders of magnitude.
+  Rbm rbm{rbm_in.visible, rbm_in.W.to(torch::kFloat64), rbm_in.b.to(torch::kFloat64), rbm_in.c.to(torch::kFloat64),
+          rbm_in.log_var.defined() ? rbm_in.log_var.to(torch::kFloat64) : torch::Tensor()};
+  const bool over_hidden = n == rbm.n_hidden();
+  const auto opts = rbm.W.options();
+  const int64_t total = int64_t{1} << n;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(total, (int64_t{1} << 22) / std::max<int64_t>(
+                                                                          1, rbm.n_visible() + rbm.n_hidden())));
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < total; s += chunk) {
+    auto states = binary_states(s, std::min(total, s + chunk), n, opts);
+    // Over visible states: log sum_h exp(-E) = -F(v).
+    auto log_p = over_hidden ? rbm.hidden_log_marginal(states) : -rbm.free_energy(states);
+    parts.push_back(torch::logsumexp(log_p, 0).reshape({1}));
+  }
+  return torch::logsumexp(torch::cat(parts), 0).item<double>();
+}
+
+std::vector<double> ais_betas(int64_t n) {
+  GF_CHECK(n >= 1, "the number of AIS temperatures must be at least 1, got ", n);
+  // Salakhutdinov & Murray (2008): 500 steps over [0, 0.5], 4000 over [0.5, 0.9], 10000 over [0.9, 1].
+  const int64_t n1 = std::max<int64_t>(1, n * 500 / 14500), n2 = std::max<int64_t>(1, n * 4000 / 14500);
+  std::vector<double> betas{0.0};
+  auto segment = [&](double from, double to, int64_t steps) {
+    for (int64_t i = 1; i <= steps; ++i) betas.push_back(from + (to - from) * static_cast<double>(i) / steps);
+  };
+  if (n < 3) {
+    segment(0, 1, n);
+  } else {
+    segment(0, 0.5, n1);
+    segment(0.5, 0.9, n2);
+    segment(0.9, 1.0, n - n1 - n2);
+  }
+  return betas;
+}
+
+AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const AisSettings& settings,
+                      at::Generator& gen, const std::string& progress_label) {
+  GF_CHECK(settings.runs >= 2, "AIS needs at least 2 runs (ais_runs), got ", settings.runs);
+  GF_CHECK(base_visible.dim() == 1 && base_visible.size(0) == rbm.n_visible(), "the AIS base needs ",
+           rbm.n_visible(), " visible biases, got ", base_visible.sizes());
+  torch::NoGradGuard no_grad;
+  const auto betas = ais_betas(settings.betas);
+  const int64_t runs = settings.runs, H = rbm.n_hidden();
+  auto b_base = base_visible.to(rbm.W.options());
+  AisEstimate out;
+  // Base model: no weights, visible biases b_base, hidden units free: Z_0 = 2^H * Z(visible part).
+  if (rbm.gaussian()) {
+    out.log_z_base = H * kLog2 + 0.5 * (rbm.log_var.to(torch::kFloat64) + kLog2Pi).sum().item<double>();
+  } else {
+    out.log_z_base = H * kLog2 + torch::softplus(b_base.to(torch::kFloat64)).sum().item<double>();
+  }
+  // p*_beta(v) = exp((1 - beta) (-E_base(v)) + beta g_model(v)) * prod_j (1 + exp(beta a_j(v))), a = c + W (v/s2).
+  // The log weight grows by (beta_k - beta_{k-1}) * delta(v) + sum_j [softplus(beta_k a) - softplus(beta_{k-1} a)],
+  // delta(v) = visible term of the model minus that of the base.
+  Rbm base = rbm;
+  base.b = b_base;
+  auto visible_delta = [&](const torch::Tensor& v) {
+    return (rbm.visible_term(v) - base.visible_term(v)).to(torch::kFloat64);
+  };
+  torch::Tensor v;
+  if (rbm.gaussian()) {
+    v = b_base.expand({runs, -1}) + at::randn({runs, rbm.n_visible()}, gen, b_base.options()) *
+                                        torch::exp(0.5 * rbm.log_var);
+  } else {
+    v = bernoulli(torch::sigmoid(b_base).expand({runs, -1}).contiguous(), gen);
+  }
+  auto log_w = torch::zeros({runs}, torch::TensorOptions().dtype(torch::kFloat64).device(v.device()));
+  const int64_t steps = static_cast<int64_t>(betas.size()) - 1;
+  std::unique_ptr<Progress> bar;
+  if (!progress_label.empty()) bar = std::make_unique<Progress>(progress_label, steps, "temperature");
+  for (int64_t k = 1; k <= steps; ++k) {
+    const double beta = betas[k], previous = betas[k - 1];
+    auto a = rbm.hidden_input(v);  // [R, H]
+    auto a64 = a.to(torch::kFloat64);
+    log_w += (beta - previous) * visible_delta(v) +
+             (torch::softplus(beta * a64) - torch::softplus(previous * a64)).sum(1);
+    if (k == steps) break;  // the last transition does not change the weights
+    // One Gibbs sweep that leaves p_beta invariant.
+    auto h = bernoulli(torch::sigmoid(beta * a), gen);
+    auto in = (1 - beta) * b_base + beta * rbm.visible_input(h);  // [R, D]
+    if (rbm.gaussian()) {
+      v = in + at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * rbm.log_var);
+    } else {
+      v = bernoulli(torch::sigmoid(in), gen);
+    }
+    if (bar && (k % 50 == 0)) bar->update(k);
+  }
+  if (bar) bar->finish();
+  const double max_w = log_w.max().item<double>();
+  auto w = torch::exp(log_w - max_w);  // [R]
+  const double mean_w = w.mean().item<double>();
+  out.log_z = out.log_z_base + max_w + std::log(mean_w);
+  out.standard_error = w.std().item<double>() / (std::sqrt(static_cast<double>(runs)) * mean_w);
+  out.effective_runs = std::pow(w.sum().item<double>(), 2) / w.pow(2).sum().item<double>();
+  auto cpu = log_w.cpu();
+  out.log_weights.assign(cpu.data_ptr<double>(), cpu.data_ptr<double>() + runs);
+  return out;
+}
+
+torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v) {
+  GF_CHECK_AS(NotSupported, !rbm.gaussian(), "score with estimator=ais or exact",
+              "the pseudo-likelihood is defined here for Bernoulli visible units only");
+  torch::NoGradGuard no_grad;
+  const int64_t n = v.size(0), D = rbm.n_visible();
+  // Flipping bit i changes -F by sign_i b_i + sum_j [softplus(a_j + sign_i W_ji) - softplus(a_j)].
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, D * rbm.n_hidden()));
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < n; s += chunk) {
+    auto x = v.slice(0, s, std::min(n, s + chunk));  // [B, D]
+    auto a = rbm.hidden_input(x);                      // [B, H]
+    auto sign = 1 - 2 * x;                             // [B, D]
+    auto neg_f0 = -rbm.free_energy_from_input(x, a);   // [B]
+    auto a_flip = a.unsqueeze(1) + sign.unsqueeze(2) * rbm.W.t().unsqueeze(0);  // [B, D, H]
+    auto neg_f1 = (neg_f0 - torch::softplus(a).sum(1)).unsqueeze(1) + sign * rbm.b +
+                  torch::softplus(a_flip).sum(2);  // [B, D]
+    auto f0 = neg_f0.to(torch::kFloat64).unsqueeze(1), f1 = neg_f1.to(torch::kFloat64);
+    out.push_back((f0 - torch::logaddexp(f0, f1)).sum(1));
+  }
+  return torch::cat(out);
+}
+
+torch::Tensor stochastic_pseudo_likelihood(const Rbm& rbm, const torch::Tensor& v, at::Generator& gen) {
+  auto flips = at::randint(0, rbm.n_visible(), {v.size(0)}, gen, torch::TensorOptions().dtype(torch::kLong));
+  return one_flip_pseudo_likelihood(rbm, v, flips);
+}
+
+torch::Tensor one_flip_pseudo_likelihood(const Rbm& rbm, const torch::Tensor& v, const torch::Tensor& flipped_bits) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = v.size(0);
+  GF_CHECK(flipped_bits.numel() == n, "one flipped bit per row: ", n, " rows, ", flipped_bits.numel(), " bits");
+  auto flip = flipped_bits.to(v.device(), torch::kLong).reshape({n});
+  auto flipped = v.clone();
+  auto rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(v.device()));
+  flipped.index_put_({rows, flip}, 1 - v.index({rows, flip}));
+  auto gap = (rbm.free_energy(flipped) - rbm.free_energy(v)).to(torch::kFloat64);  // [N]
+  return static_cast<double>(rbm.n_visible()) * torch::log_sigmoid(gap);
+}
+
+}  // namespace gf::ebm

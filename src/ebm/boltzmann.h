@@ -1,0 +1,91 @@
+// The kernels of the Boltzmann machines (rbm, dbn, dbm): one restricted Boltzmann machine's energy, conditionals
+// and free energy; its partition function by exact enumeration or annealed importance sampling; pseudo-likelihoods.
+// Every kernel is batched matrix products on the parameters' device and dtype (no per-unit loops).
+//
+// Energy (Bernoulli visible units v in {0, 1}^D, Bernoulli hidden units h in {0, 1}^H, weights W [H, D]):
+//   E(v, h) = -b.v - c.h - h W v
+// Gaussian visible units (Cho et al. 2011, with variances s2 [D]):
+//   E(v, h) = sum_i (v_i - b_i)^2 / (2 s2_i) - c.h - h W (v / s2)
+// so p(h_j = 1 | v) = sigmoid(c_j + W_j (v / s2)) and p(v | h) = N(b + W^T h, s2) (Bernoulli: sigmoid(b + W^T h)).
+#pragma once
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gf::ebm {
+
+enum class Visible { bernoulli, gaussian };
+Visible visible_from_string(const std::string& name);  // "bernoulli" | "gaussian"
+
+// One RBM's parameters (a view: tensors are shared, not copied).
+struct Rbm {
+  Visible visible = Visible::bernoulli;
+  torch::Tensor W;        // [H, D]
+  torch::Tensor b;        // [D] visible biases (Gaussian: means)
+  torch::Tensor c;        // [H] hidden biases
+  torch::Tensor log_var;  // [D] Gaussian visible units only: log s2
+
+  int64_t n_visible() const { return W.size(1); }
+  int64_t n_hidden() const { return W.size(0); }
+  bool gaussian() const { return visible == Visible::gaussian; }
+
+  // v scaled as the hidden units see it: v / s2 (Gaussian) or v. [N, D]
+  torch::Tensor scaled_visible(const torch::Tensor& v) const;
+  torch::Tensor hidden_input(const torch::Tensor& v) const;  // c + W (v / s2). [N, H]
+  torch::Tensor hidden_probs(const torch::Tensor& v) const;  // p(h = 1 | v). [N, H]
+  torch::Tensor visible_input(const torch::Tensor& h) const;  // b + W^T h. [N, D]
+  torch::Tensor visible_mean(const torch::Tensor& h) const;   // E[v | h]. [N, D]
+  torch::Tensor sample_visible(const torch::Tensor& h, at::Generator& gen) const;  // [N, D]
+  // The visible part of -E: b.v (Bernoulli) or -sum (v - b)^2 / (2 s2). [N]
+  torch::Tensor visible_term(const torch::Tensor& v) const;
+  // F(v) = -log sum_h exp(-E(v, h)); differentiable in the parameters (CD's gradient is that of
+  // mean F(data) - mean F(model samples)). [N]
+  torch::Tensor free_energy(const torch::Tensor& v) const;
+  torch::Tensor free_energy_from_input(const torch::Tensor& v, const torch::Tensor& hidden_input) const;
+  // log sum_v exp(-E(v, h)) for hidden states h [N, H]. [N]
+  torch::Tensor hidden_log_marginal(const torch::Tensor& h) const;
+};
+
+// Bernoulli draws with probabilities p, in p's dtype. [same as p]
+torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen);
+
+// log Z exactly, by enumerating the hidden states (or, for Bernoulli visible units, the visible states when there
+// are fewer). The enumerated layer must have at most `max_units` units (2^max_units states).
+double exact_log_z(const Rbm& rbm, int64_t max_units = 24);
+// The number of units exact_log_z enumerates.
+int64_t enumerated_units(const Rbm& rbm);
+
+// Annealed importance sampling of log Z (Neal 2001; Salakhutdinov & Murray 2008): `runs` chains from a base RBM
+// with no weights and the visible biases `base_visible` [D] (Bernoulli: log-odds of the data's means; Gaussian:
+// its means, with the model's variances) to the model, through `betas` intermediate distributions spaced as
+// Salakhutdinov & Murray's (dense near beta = 1). Weights are accumulated in float64.
+struct AisSettings {
+  int64_t runs = 100;
+  int64_t betas = 10000;
+};
+struct AisEstimate {
+  double log_z = 0;           // log of the mean importance weight times Z_base
+  double standard_error = 0;  // of log_z (delta method: sd of the weights / (sqrt(runs) mean weight))
+  double log_z_base = 0;      // the base model's exact log Z
+  double effective_runs = 0;  // (sum w)^2 / sum w^2: near `runs` when the weights agree
+  std::vector<double> log_weights;
+};
+// `progress_label` non-empty shows a progress bar.
+AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const AisSettings& settings,
+                      at::Generator& gen, const std::string& progress_label = "");
+// The inverse temperatures 0 = beta_0 < ... < beta_K = 1 (K = n; the 500 / 4000 / 10000 proportions of
+// Salakhutdinov & Murray over [0, 0.5], [0.5, 0.9], [0.9, 1]). [n + 1]
+std::vector<double> ais_betas(int64_t n);
+
+// Exact pseudo-log-likelihood sum_i log p(v_i | v_-i) of Bernoulli data. [N] float64
+torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v);
+// scikit-learn's BernoulliRBM.score_samples: D log sigmoid(F(v~) - F(v)) where v~ is v with one bit, drawn from
+// `gen`, flipped (1 - v_i). [N] float64
+torch::Tensor stochastic_pseudo_likelihood(const Rbm& rbm, const torch::Tensor& v, at::Generator& gen);
+// The same with the flipped bit of each row given: `flipped_bits` [N] int64. [N] float64
+torch::Tensor one_flip_pseudo_likelihood(const Rbm& rbm, const torch::Tensor& v, const torch::Tensor& flipped_bits);
+
+}  // namespace gf::ebm

@@ -1,0 +1,530 @@
+#include "genforge/models/rbm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "ebm/boltzmann.h"
+#include "genforge/core/error.h"
+#include "genforge/core/progress.h"
+#include "genforge/core/random.h"
+#include "nn/neural.h"
+
+namespace gf {
+
+namespace {
+constexpr int64_t kExactUnitsForAuto = 20;  // estimator=auto enumerates up to 2^20 states
+}
+
+struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
+  Net(const neural::Geometry& g, const RbmOptions& o, int64_t n_visible)
+      : geometry(g), visible(ebm::visible_from_string(o.visible)) {
+    const auto opts = torch::TensorOptions().dtype(o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
+    const int64_t H = o.n_components, chains = o.n_chains > 0 ? o.n_chains : o.batch_size;
+    W = register_parameter("W", torch::zeros({H, n_visible}, opts));
+    b = register_parameter("b", torch::zeros({n_visible}, opts));
+    c = register_parameter("c", torch::zeros({H}, opts));
+    if (visible == ebm::Visible::gaussian) {
+      log_var = register_parameter("log_var", torch::zeros({n_visible}, opts), o.learn_variance);
+    }
+    base_visible = register_buffer("base_visible", torch::zeros({n_visible}, opts));
+    chain = register_buffer("chain", torch::zeros({chains, H}, opts));
+  }
+  ebm::Rbm rbm() const { return {visible, W, b, c, log_var}; }
+  neural::Geometry geometry;
+  ebm::Visible visible;
+  torch::Tensor W, b, c, log_var;  // [H, D], [D], [H], [D] (gaussian)
+  torch::Tensor base_visible;       // [D] the AIS base model's visible biases (and the start of sampling chains)
+  torch::Tensor chain;              // [chains, H] persistent hidden states (PCD)
+};
+
+namespace {
+
+// Draws visible states of the base model (no weights): where sampling and AIS chains start. [n, D]
+torch::Tensor base_draws(const RestrictedBoltzmannMachine::Net& net, int64_t n, at::Generator& gen) {
+  auto base = net.base_visible.expand({n, -1}).contiguous();
+  if (net.visible == ebm::Visible::bernoulli) return ebm::bernoulli(torch::sigmoid(base), gen);
+  return base + at::randn(base.sizes(), gen, base.options()) * torch::exp(0.5 * net.log_var);
+}
+
+// The Trainer's view: CD-k / PCD-k as the gradient of mean F(data) - mean F(negative samples).
+class RbmTrainable : public train::Trainable {
+ public:
+  RbmTrainable(RestrictedBoltzmannMachine::Net& net, const RbmOptions& o) : net_(net), o_(o) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
+    std::vector<torch::Tensor> params{net_.W, net_.b, net_.c};
+    if (net_.log_var.defined() && o_.learn_variance) params.push_back(net_.log_var);
+    return {{"model", params}};
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  void set_training(bool) override {}
+  void train_step(const train::Batch& batch, train::StepContext& ctx) override {
+    auto& gen = ctx.generator();
+    const auto rbm = net_.rbm();
+    const auto& v_pos = batch.x;  // [B, D]
+    const int64_t B = v_pos.size(0);
+    torch::Tensor v_neg;
+    {
+      torch::NoGradGuard no_grad;
+      // Hidden states where the negative chains start: the persistent chains, or samples given the data (CD).
+      auto h = o_.persistent ? net_.chain : ebm::bernoulli(rbm.hidden_probs(v_pos), gen);
+      for (int64_t k = 0; k < o_.cd_k; ++k) {
+        v_neg = rbm.sample_visible(h, gen);
+        if (k + 1 < o_.cd_k) h = ebm::bernoulli(rbm.hidden_probs(v_neg), gen);
+      }
+    }
+    // One product for the data and the chains: [B + C, H].
+    auto v = torch::cat({v_pos, v_neg});
+    auto input = rbm.hidden_input(v);
+    auto f = rbm.free_energy_from_input(v, input);  // [B + C]
+    auto loss = f.slice(0, 0, B).mean() - f.slice(0, B).mean();
+    if (o_.sparsity_cost > 0) {
+      // Cross-entropy between the target and each unit's mean activation on the batch (Lee et al. 2008).
+      auto q = torch::sigmoid(input.slice(0, 0, B)).mean(0).clamp(1e-6, 1 - 1e-6);  // [H]
+      const double p = o_.sparsity_target;
+      loss = loss - o_.sparsity_cost * (p * q.log() + (1 - p) * (1 - q).log()).sum();
+    }
+    if (o_.persistent) {
+      torch::NoGradGuard no_grad;
+      net_.chain.copy_(ebm::bernoulli(torch::sigmoid(input.slice(0, B).detach()), gen));
+    }
+    ctx.optimize("model", loss);
+  }
+  // Validation: minus scikit-learn's stochastic pseudo-likelihood (Bernoulli units) or the mean-field
+  // reconstruction error (Gaussian units), per example.
+  double eval_loss(const train::Batch& batch, at::Generator& gen) override {
+    torch::NoGradGuard no_grad;
+    const auto rbm = net_.rbm();
+    if (!rbm.gaussian()) return -ebm::stochastic_pseudo_likelihood(rbm, batch.x, gen).mean().item<double>();
+    return (rbm.visible_mean(rbm.hidden_probs(batch.x)) - batch.x).pow(2).sum(1).mean().item<double>();
+  }
+  torch::Tensor preview(int64_t n, at::Generator& gen) override {
+    if (!net_.geometry.is_image()) return {};
+    torch::NoGradGuard no_grad;
+    const auto rbm = net_.rbm();
+    auto v = base_draws(net_, n, gen);
+    torch::Tensor h;
+    for (int s = 0; s < 100; ++s) {
+      h = ebm::bernoulli(rbm.hidden_probs(v), gen);
+      v = rbm.sample_visible(h, gen);
+    }
+    return rbm.visible_mean(h).clamp(0, 1).to(torch::kFloat32).reshape(net_.geometry.batch_shape(n));
+  }
+
+ private:
+  RestrictedBoltzmannMachine::Net& net_;
+  const RbmOptions& o_;
+};
+
+// x checked against the model's geometry and units, flattened to [N, D] in the model's dtype and binarized as
+// the options say.
+torch::Tensor visible_data(const torch::Tensor& x, const RestrictedBoltzmannMachine::Net& net, const RbmOptions& o,
+                           const char* what) {
+  const bool bernoulli = net.visible == ebm::Visible::bernoulli;
+  auto v = neural::checked_input(x, net.geometry, net.W.device(), bernoulli, "RBM (visible=bernoulli)", what)
+               .reshape({x.size(0), -1})
+               .to(net.W.scalar_type());
+  if (o.binarize == "threshold") {
+    v = (v >= 0.5).to(v.scalar_type());
+  } else if (o.binarize == "stochastic") {
+    // The same draw every time the same data is given (a generator seeded from the options).
+    auto gen = make_generator(static_cast<uint64_t>(o.seed) + 4242);
+    v = ebm::bernoulli(v, gen);
+  } else if (o.strict && bernoulli) {
+    GF_CHECK_AS(DataError, ((v == 0) | (v == 1)).all().item<bool>(),
+                "binarize the data (binarize=threshold|stochastic) or set strict=false to read values as "
+                "probabilities",
+                "strict Bernoulli units need values 0 and 1; the data has other values");
+  }
+  return v;
+}
+
+std::string resolved_estimator(const RbmOptions& o, const ebm::Rbm& rbm) {
+  if (o.estimator != "auto") return o.estimator;
+  return ebm::enumerated_units(rbm) <= kExactUnitsForAuto ? "exact" : "ais";
+}
+
+}  // namespace
+
+RbmOptions::RbmOptions() {
+  // scikit-learn's BernoulliRBM defaults.
+  epochs = 10;
+  lr = 0.1;
+  batch_size = 10;
+  optimizer = "sgd";
+}
+
+void RbmOptions::validate() const {
+  train::TrainOptions::validate();
+  GF_CHECK(n_components >= 1, "an RBM needs at least one hidden unit: n_components must be >= 1, got ",
+           n_components);
+  GF_CHECK(visible == "bernoulli" || visible == "gaussian", "visible must be bernoulli or gaussian, got '", visible,
+           "'");
+  GF_CHECK(!learn_variance || visible == "gaussian", "learn_variance applies to gaussian visible units only");
+  GF_CHECK(cd_k >= 1, "cd_k (Gibbs steps per update) must be at least 1, got ", cd_k);
+  GF_CHECK(n_chains >= 0, "n_chains must be >= 0 (0: batch_size), got ", n_chains);
+  GF_CHECK(sparsity_target > 0 && sparsity_target < 1, "sparsity_target must be in (0, 1), got ", sparsity_target);
+  GF_CHECK(sparsity_cost >= 0 && std::isfinite(sparsity_cost), "sparsity_cost must be >= 0, got ", sparsity_cost);
+  GF_CHECK(init_std > 0 && std::isfinite(init_std), "init_std must be > 0, got ", init_std);
+  GF_CHECK(binarize == "none" || visible == "bernoulli", "binarize applies to bernoulli visible units only");
+  GF_CHECK(!strict || visible == "bernoulli", "strict applies to bernoulli visible units only");
+  GF_CHECK((estimator != "pseudo_likelihood" && estimator != "stochastic_pl") || visible == "bernoulli",
+           "the pseudo-likelihood estimators need bernoulli visible units; use estimator=ais or exact");
+  GF_CHECK(ais_runs >= 2, "ais_runs must be at least 2, got ", ais_runs);
+  GF_CHECK(ais_betas >= 1, "ais_betas must be at least 1, got ", ais_betas);
+  GF_CHECK(gibbs_steps >= 0, "gibbs_steps must be >= 0, got ", gibbs_steps);
+  GF_CHECK(thin >= 1, "thin must be at least 1, got ", thin);
+  GF_CHECK(sample_chains >= 0, "sample_chains must be >= 0 (0: one chain per sample), got ", sample_chains);
+}
+
+const OptionTable<RbmOptions>& RestrictedBoltzmannMachine::option_table() {
+  static const OptionTable<RbmOptions> table = [] {
+    OptionTable<RbmOptions> t("rbm");
+    t.add("n_components", &RbmOptions::n_components, "hidden units")
+        .add("visible", &RbmOptions::visible, "visible units", {"bernoulli", "gaussian"})
+        .add("learn_variance", &RbmOptions::learn_variance, "gaussian: learn each unit's variance")
+        .add("cd_k", &RbmOptions::cd_k, "Gibbs steps per update (CD-k / PCD-k)")
+        .add("persistent", &RbmOptions::persistent, "persistent chains (PCD); false: CD-k from the data")
+        .add("n_chains", &RbmOptions::n_chains, "persistent chains (0: batch_size)")
+        .add("sparsity_target", &RbmOptions::sparsity_target, "wanted mean activation of each hidden unit")
+        .add("sparsity_cost", &RbmOptions::sparsity_cost, "weight of the sparsity penalty (0: off)")
+        .add("init_std", &RbmOptions::init_std, "standard deviation of the initial weights")
+        .add("binarize", &RbmOptions::binarize, "bernoulli: how data becomes binary (saved with the model)",
+             {"none", "threshold", "stochastic"})
+        .add("strict", &RbmOptions::strict, "bernoulli: values other than 0 and 1 are an error")
+        .add("dtype", &RbmOptions::dtype, "computation precision", {"float32", "float64"})
+        .add("estimator", &RbmOptions::estimator, "what score_samples returns",
+             {"auto", "ais", "exact", "pseudo_likelihood", "stochastic_pl"})
+        .add("ais_runs", &RbmOptions::ais_runs, "AIS: chains")
+        .add("ais_betas", &RbmOptions::ais_betas, "AIS: intermediate distributions")
+        .add("gibbs_steps", &RbmOptions::gibbs_steps, "sampling: Gibbs sweeps before the first sample")
+        .add("thin", &RbmOptions::thin, "sampling: sweeps between samples of one chain")
+        .add("sample_chains", &RbmOptions::sample_chains, "sampling: chains (0: one per sample)");
+    train::add_train_options(t, {{"epochs", "n_iter"}, {"lr", "learning_rate"}});
+    return t;
+  }();
+  return table;
+}
+
+RestrictedBoltzmannMachine::RestrictedBoltzmannMachine(RbmOptions options) : options_(std::move(options)) {}
+RestrictedBoltzmannMachine::~RestrictedBoltzmannMachine() = default;
+
+Capabilities RestrictedBoltzmannMachine::capabilities() const {
+  Capabilities c;
+  c.data_kind = DataKind::images;
+  c.likelihood = Likelihood::estimated;
+  c.conditional_sampling = true;
+  c.latent_space = true;
+  c.standard_normal_prior = false;
+  return c;
+}
+
+nlohmann::json RestrictedBoltzmannMachine::options_json() const { return option_table().to_json(options_); }
+
+torch::Tensor RestrictedBoltzmannMachine::prepare(const torch::Tensor& x, const char* what) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train rbm ...`) or load a fitted one",
+              "this RBM is not fitted yet, so it cannot ", what);
+  return visible_data(x, *net_, options_, what);
+}
+
+FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitContext& ctx) {
+  options_.validate();
+  auto geometry = neural::geometry_of(train_set, false, "RBM");
+  net_.reset();
+  auto net = std::make_shared<Net>(geometry, options_, geometry.numel());
+  net->to(ctx.device);
+  auto x = visible_data(train_set.x, *net, options_, "fit");  // [N, D]
+  auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
+  {
+    torch::NoGradGuard no_grad;
+    auto mean = x.mean(0);  // [D]
+    net->W.copy_(at::randn(net->W.sizes(), init_gen, torch::TensorOptions().dtype(net->W.scalar_type())) *
+                 options_.init_std);
+    if (net->visible == ebm::Visible::bernoulli) {
+      // Visible biases at the log-odds of each unit's (smoothed) mean (Hinton's guide, section 8); the AIS base
+      // model is that independent model.
+      const double n = static_cast<double>(x.size(0));
+      auto p = (mean * n + 1) / (n + 2);
+      net->b.copy_((p / (1 - p)).log());
+      net->base_visible.copy_(net->b);
+    } else {
+      net->b.copy_(mean);
+      net->base_visible.copy_(mean);
+      net->log_var.copy_(x.var(0, false).clamp_min(1e-2).log());
+    }
+  }
+  RbmTrainable trainable(*net, options_);
+  std::optional<train::TrainData> val;
+  if (ctx.validation && ctx.validation->x.defined()) {
+    val = train::TrainData{visible_data(ctx.validation->x, *net, options_, "validate")};
+  }
+  report_ = train::run(trainable, {x}, val ? &*val : nullptr, options_, ctx);
+  report_.objective_name = "free-energy gap, data minus chains (nats, last logged)";
+  net_ = net;
+  log_z_ = {};
+  schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()}};
+  const std::string estimator = resolved_estimator(options_, net->rbm());
+  if (estimator == "ais" || estimator == "exact") {
+    log_partition(ctx.progress && Progress::enabled());
+    report_.extra["log_z"] = log_z_.value;
+    report_.extra["log_z_standard_error"] = log_z_.standard_error;
+    report_.extra["log_z_estimator"] = log_z_.method;
+    if (val) report_.extra["validation_log_likelihood"] = score_samples(val->x).mean().item<double>();
+  }
+  return report_;
+}
+
+double RestrictedBoltzmannMachine::log_partition() const { return log_partition(Progress::enabled()); }
+
+double RestrictedBoltzmannMachine::log_partition(bool show_progress) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it has no log Z");
+  const auto rbm = net_->rbm();
+  std::string method = resolved_estimator(options_, rbm);
+  if (method != "ais" && method != "exact") {
+    method = ebm::enumerated_units(rbm) <= kExactUnitsForAuto ? "exact" : "ais";
+  }
+  const bool same = log_z_.method == method &&
+                    (method == "exact" || (log_z_.runs == options_.ais_runs && log_z_.betas == options_.ais_betas));
+  if (same) return log_z_.value;
+  LogZ z;
+  z.method = method;
+  if (method == "exact") {
+    z.value = ebm::exact_log_z(rbm);
+  } else {
+    auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 777);
+    const auto e = ebm::ais_log_z(rbm, net_->base_visible, {options_.ais_runs, options_.ais_betas}, gen,
+                                  show_progress ? "AIS log Z" : "");
+    z.runs = options_.ais_runs;
+    z.betas = options_.ais_betas;
+    z.value = e.log_z;
+    z.standard_error = e.standard_error;
+    z.effective_runs = e.effective_runs;
+  }
+  log_z_ = z;
+  return z.value;
+}
+
+torch::Tensor RestrictedBoltzmannMachine::free_energy(const torch::Tensor& x) const {
+  auto v = prepare(x, "score");
+  torch::NoGradGuard no_grad;
+  return net_->rbm().free_energy(v).to(torch::kFloat64).cpu();
+}
+
+torch::Tensor RestrictedBoltzmannMachine::pseudo_log_likelihood(const torch::Tensor& x) const {
+  auto v = prepare(x, "score");
+  return ebm::pseudo_log_likelihood(net_->rbm(), v).cpu();
+}
+
+torch::Tensor RestrictedBoltzmannMachine::stochastic_pseudo_likelihood(const torch::Tensor& x,
+                                                                        at::Generator& gen) const {
+  auto v = prepare(x, "score");
+  return ebm::stochastic_pseudo_likelihood(net_->rbm(), v, gen).cpu();
+}
+
+torch::Tensor RestrictedBoltzmannMachine::score_samples(const torch::Tensor& x) const {
+  const std::string estimator = fitted() ? resolved_estimator(options_, net_->rbm()) : options_.estimator;
+  if (estimator == "pseudo_likelihood") return pseudo_log_likelihood(x);
+  if (estimator == "stochastic_pl") {
+    auto gen = make_generator(static_cast<uint64_t>(options_.seed));
+    return stochastic_pseudo_likelihood(x, gen);
+  }
+  auto f = free_energy(x);
+  return -f - log_partition();
+}
+
+ScoreEstimator RestrictedBoltzmannMachine::score_estimator() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
+  ScoreEstimator e;
+  e.name = resolved_estimator(options_, net_->rbm());
+  if (e.name == "pseudo_likelihood" || e.name == "stochastic_pl") {
+    e.is_likelihood = false;
+    e.description = e.name == "pseudo_likelihood"
+                        ? "exact pseudo-log-likelihood, sum_i log p(v_i | v_-i) (not a log-likelihood)"
+                        : "scikit-learn's stochastic pseudo-likelihood, D log sigmoid(F(v~) - F(v)) with one bit "
+                          "flipped (not a log-likelihood)";
+    return e;
+  }
+  log_partition();
+  e.details = {{"log_z", log_z_.value}, {"free_energy", "log p(v) = -F(v) - log Z"}};
+  if (log_z_.method == "exact") {
+    e.description = msg("-F(v) - log Z, log Z = ", log_z_.value, " exactly (enumerated 2^",
+                        ebm::enumerated_units(net_->rbm()), " states)");
+  } else {
+    e.standard_error = log_z_.standard_error;
+    e.details["ais_runs"] = log_z_.runs;
+    e.details["ais_betas"] = log_z_.betas;
+    e.details["effective_runs"] = log_z_.effective_runs;
+    e.description = msg("-F(v) - log Z, log Z = ", log_z_.value, " +- ", log_z_.standard_error,
+                        " (1 s.e.) by annealed importance sampling, ", log_z_.runs, " runs x ", log_z_.betas,
+                        " temperatures, ", log_z_.effective_runs, " effective runs");
+  }
+  return e;
+}
+
+namespace {
+// n Gibbs chains from the base model; `collect` is called with (h, v) after each sweep. Shows a bar when long.
+template <class Collect>
+void run_chains(const RestrictedBoltzmannMachine::Net& net, torch::Tensor v, int64_t sweeps, at::Generator& gen,
+                Collect&& collect) {
+  const auto rbm = net.rbm();
+  const double work = static_cast<double>(sweeps) * v.size(0) * rbm.n_visible() * rbm.n_hidden();
+  std::unique_ptr<Progress> bar;
+  if (work > 5e10) bar = std::make_unique<Progress>("Gibbs sampling", sweeps, "sweep");
+  for (int64_t s = 0; s < sweeps; ++s) {
+    auto h = ebm::bernoulli(rbm.hidden_probs(v), gen);
+    v = rbm.sample_visible(h, gen);
+    collect(s, h, v);
+    if (bar && s % 10 == 0) bar->update(s);
+  }
+  if (bar) bar->finish();
+}
+}  // namespace
+
+torch::Tensor RestrictedBoltzmannMachine::sample(int64_t n, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it cannot sample");
+  GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
+  torch::NoGradGuard no_grad;
+  const auto rbm = net_->rbm();
+  const int64_t chains = options_.sample_chains > 0 ? std::min(n, options_.sample_chains) : n;
+  const int64_t per_chain = (n + chains - 1) / chains;
+  const int64_t sweeps = std::max<int64_t>(1, options_.gibbs_steps) + (per_chain - 1) * options_.thin;
+  std::vector<torch::Tensor> taken;
+  run_chains(*net_, base_draws(*net_, chains, gen), sweeps, gen,
+             [&](int64_t s, const torch::Tensor& h, const torch::Tensor& v) {
+               const int64_t after = s + 1 - std::max<int64_t>(1, options_.gibbs_steps);
+               if (after >= 0 && after % options_.thin == 0) {
+                 taken.push_back(rbm.gaussian() ? v : rbm.visible_mean(h));
+               }
+             });
+  // Sample i is chain i % chains at its (i / chains)-th take.
+  auto all = torch::stack(taken, 0).reshape({-1, rbm.n_visible()}).slice(0, 0, n);  // [n, D]
+  return all.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(n));
+}
+
+torch::Tensor RestrictedBoltzmannMachine::transform(const torch::Tensor& x, const torch::Tensor&) const {
+  auto v = prepare(x, "transform");
+  torch::NoGradGuard no_grad;
+  return net_->rbm().hidden_probs(v).to(torch::kFloat32).cpu();
+}
+
+torch::Tensor RestrictedBoltzmannMachine::decode(const torch::Tensor& h, const torch::Tensor&) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it cannot decode");
+  GF_CHECK(h.dim() == 2 && h.size(1) == options_.n_components, "hidden states must be [N, ", options_.n_components,
+           "], got ", h.sizes());
+  torch::NoGradGuard no_grad;
+  auto v = net_->rbm().visible_mean(h.to(net_->W.device(), net_->W.scalar_type()));
+  return v.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(h.size(0)));
+}
+
+torch::Tensor RestrictedBoltzmannMachine::sample_latent(int64_t n, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it cannot sample");
+  torch::NoGradGuard no_grad;
+  torch::Tensor last;
+  run_chains(*net_, base_draws(*net_, n, gen), std::max<int64_t>(1, options_.gibbs_steps), gen,
+             [&](int64_t, const torch::Tensor& h, const torch::Tensor&) { last = h; });
+  return last.to(torch::kFloat32).cpu();
+}
+
+torch::Tensor RestrictedBoltzmannMachine::clamped_gibbs(const torch::Tensor& x_in, at::Generator& gen,
+                                                        bool mean) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it cannot fill in cells");
+  const auto rbm = net_->rbm();
+  GF_CHECK_AS(DataError, x_in.defined() && x_in.dim() >= 2 && x_in.numel() == x_in.size(0) * rbm.n_visible(),
+              "give rows of the model's size", "data to fill in must be [N, ", rbm.n_visible(), "] or images of ",
+              net_->geometry.describe());
+  torch::NoGradGuard no_grad;
+  auto x = x_in.reshape({x_in.size(0), -1}).to(net_->W.device(), net_->W.scalar_type());  // [N, D]
+  auto missing = x.isnan();
+  auto observed = torch::where(missing, torch::zeros_like(x), x);
+  GF_CHECK_AS(DataError, observed.isfinite().all().item<bool>(), "only NaN marks a missing cell",
+              "the data holds infinite values");
+  if (rbm.visible == ebm::Visible::bernoulli) {
+    GF_CHECK_AS(DataError, ((observed >= 0) & (observed <= 1)).all().item<bool>(), "give values in [0, 1]",
+                "Bernoulli visible units need observed values in [0, 1]");
+  }
+  if (!missing.any().item<bool>()) return x_in.clone();
+  auto v = torch::where(missing, base_draws(*net_, x.size(0), gen), observed);
+  const int64_t sweeps = std::max<int64_t>(2, options_.gibbs_steps);
+  auto sum = torch::zeros_like(x);
+  int64_t kept = 0;
+  run_chains(*net_, v, sweeps, gen, [&](int64_t s, const torch::Tensor& h, torch::Tensor& vs) {
+    vs.copy_(torch::where(missing, vs, observed));
+    if (mean && s >= sweeps / 2) {  // Rao-Blackwellised: average E[v | h] over the second half
+      sum += rbm.visible_mean(h);
+      ++kept;
+    }
+    v = vs;
+  });
+  auto filled = mean ? sum / static_cast<double>(kept) : v;
+  auto out = torch::where(missing, filled, observed);
+  return out.to(x_in.scalar_type()).cpu().reshape(x_in.sizes());
+}
+
+torch::Tensor RestrictedBoltzmannMachine::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+  return clamped_gibbs(x, gen, false);
+}
+
+torch::Tensor RestrictedBoltzmannMachine::conditional_mean(const torch::Tensor& x) const {
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 99);
+  return clamped_gibbs(x, gen, true);
+}
+
+torch::Tensor RestrictedBoltzmannMachine::components() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
+  return net_->W.detach().cpu();
+}
+torch::Tensor RestrictedBoltzmannMachine::intercept_visible() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
+  return net_->b.detach().cpu();
+}
+torch::Tensor RestrictedBoltzmannMachine::intercept_hidden() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
+  return net_->c.detach().cpu();
+}
+
+TensorMap RestrictedBoltzmannMachine::state() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
+  TensorMap out;
+  neural::save_module(*net_, "", out);
+  net_->geometry.save(out);
+  return out;
+}
+
+void RestrictedBoltzmannMachine::load_state(const TensorMap& t) {
+  auto geometry = neural::Geometry::load(t);
+  auto it = t.find("W");
+  GF_CHECK(it != t.end() && it->second.dim() == 2, "the RBM state has no weights W");
+  GF_CHECK(it->second.size(0) == options_.n_components, "the stored weights have ", it->second.size(0),
+           " hidden units, the options say n_components = ", options_.n_components);
+  // The persistent chains keep their stored size whatever n_chains / batch_size say now.
+  RbmOptions o = options_;
+  if (auto chain = t.find("chain"); chain != t.end()) o.n_chains = chain->second.size(0);
+  auto net = std::make_shared<Net>(geometry, o, geometry.numel());
+  neural::load_module(*net, "", t);
+  net_ = net;
+}
+
+nlohmann::json RestrictedBoltzmannMachine::state_json() const {
+  if (log_z_.method.empty()) return nlohmann::json::object();
+  return {{"log_z", {{"method", log_z_.method},
+                     {"runs", log_z_.runs},
+                     {"betas", log_z_.betas},
+                     {"value", log_z_.value},
+                     {"standard_error", log_z_.standard_error},
+                     {"effective_runs", log_z_.effective_runs}}}};
+}
+
+void RestrictedBoltzmannMachine::load_state_json(const nlohmann::json& state) {
+  log_z_ = {};
+  if (!state.contains("log_z")) return;
+  const auto& z = state.at("log_z");
+  log_z_.method = z.value("method", "");
+  log_z_.runs = z.value("runs", int64_t{0});
+  log_z_.betas = z.value("betas", int64_t{0});
+  log_z_.value = z.value("value", 0.0);
+  log_z_.standard_error = z.value("standard_error", 0.0);
+  log_z_.effective_runs = z.value("effective_runs", 0.0);
+}
+
+}  // namespace gf
