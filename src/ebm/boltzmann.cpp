@@ -35,7 +35,7 @@ torch::Tensor Rbm::hidden_input(const torch::Tensor& v) const {
   return torch::addmm(c, scaled_visible(v), W.t());
 }
 
-torch::Tensor Rbm::hidden_probs(const torch::Tensor& v) const { return torch::sigmoid(hidden_input(v)); }
+torch::Tensor Rbm::hidden_probs(const torch::Tensor& v) const { return hidden_input(v).sigmoid_(); }
 
 torch::Tensor Rbm::visible_input(const torch::Tensor& h) const { return torch::addmm(b, h, W); }
 
@@ -46,8 +46,8 @@ torch::Tensor Rbm::visible_mean(const torch::Tensor& h) const {
 
 torch::Tensor Rbm::sample_visible(const torch::Tensor& h, at::Generator& gen) const {
   auto in = visible_input(h);
-  if (!gaussian()) return bernoulli(torch::sigmoid(in), gen);
-  return in + at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var);
+  if (!gaussian()) return bernoulli(in.sigmoid_(), gen);
+  return in.add_(at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var));
 }
 
 torch::Tensor Rbm::visible_term(const torch::Tensor& v) const {
@@ -71,7 +71,8 @@ torch::Tensor Rbm::hidden_log_marginal(const torch::Tensor& h) const {
 }
 
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
-  return (at::rand(p.sizes(), gen, p.options()) < p).to(p.scalar_type());
+  // u < p written into u itself: 1.0 or 0.0 in p's dtype, one tensor instead of three.
+  return at::rand(p.sizes(), gen, p.options()).lt_(p);
 }
 
 int64_t enumerated_units(const Rbm& rbm) {

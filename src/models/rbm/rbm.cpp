@@ -74,20 +74,31 @@ class RbmTrainable : public train::Trainable {
         if (k + 1 < o_.cd_k) h = ebm::bernoulli(rbm.hidden_probs(v_neg), gen);
       }
     }
-    // One product for the data and the chains: [B + C, H].
+    // One product for the data and the chains: [B + C, H]. The loss is the gap in expected energy under
+    // q(h | v) = p(h | v), data minus chains, with q held fixed: its gradient is the CD update (that of the
+    // free-energy gap, since dF/dtheta = E_q[dE/dtheta]), and it needs no log or exp beyond the sigmoid the chains
+    // need anyway.
     auto v = torch::cat({v_pos, v_neg});
     auto input = rbm.hidden_input(v);
-    auto f = rbm.free_energy_from_input(v, input);  // [B + C]
-    auto loss = f.slice(0, 0, B).mean() - f.slice(0, B).mean();
+    torch::Tensor q;
+    {
+      torch::NoGradGuard no_grad;
+      q = torch::sigmoid(input.detach());  // [B + C, H]
+    }
+    auto energy = -(rbm.visible_term(v) + (q * input).sum(1));  // [B + C]
+    auto loss = energy.slice(0, 0, B).mean() - energy.slice(0, B).mean();
     if (o_.sparsity_cost > 0) {
       // Cross-entropy between the target and each unit's mean activation on the batch (Lee et al. 2008).
-      auto q = torch::sigmoid(input.slice(0, 0, B)).mean(0).clamp(1e-6, 1 - 1e-6);  // [H]
+      auto mean_q = torch::sigmoid(input.slice(0, 0, B)).mean(0).clamp(1e-6, 1 - 1e-6);  // [H]
       const double p = o_.sparsity_target;
-      loss = loss - o_.sparsity_cost * (p * q.log() + (1 - p) * (1 - q).log()).sum();
+      loss = loss - o_.sparsity_cost * (p * mean_q.log() + (1 - p) * (1 - mean_q).log()).sum();
     }
-    if (o_.persistent) {
+    if (o_.persistent) net_.chain.copy_(ebm::bernoulli(q.slice(0, B), gen));
+    if ((ctx.step() + 1) % o_.log_every == 0) {
+      // The free-energy gap, data minus chains, on the steps that write a metrics line.
       torch::NoGradGuard no_grad;
-      net_.chain.copy_(ebm::bernoulli(torch::sigmoid(input.slice(0, B).detach()), gen));
+      auto f = rbm.free_energy_from_input(v, input.detach());
+      ctx.log("free_energy_gap", (f.slice(0, 0, B).mean() - f.slice(0, B).mean()).item<double>());
     }
     ctx.optimize("model", loss);
   }
@@ -260,7 +271,7 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
     val = train::TrainData{visible_data(ctx.validation->x, *net, options_, "validate")};
   }
   report_ = train::run(trainable, {x}, val ? &*val : nullptr, options_, ctx);
-  report_.objective_name = "free-energy gap, data minus chains (nats, last logged)";
+  report_.objective_name = "expected-energy gap, data minus chains (the CD loss; last logged)";
   net_ = net;
   log_z_ = {};
   schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()}};
