@@ -147,6 +147,21 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::string& ex
   return model_from_contents(read_model_file(path), path, expected_kind, sets);
 }
 
+namespace {
+// The model of `c`: constructed from its options (then `sets`), its state and pipeline loaded. Errors pass through.
+std::unique_ptr<Model> restore(const ModelFileContents& c, const ModelInfo& info, const OptionOverrides& sets) {
+  auto model = info.construct(c.options, sets);  // the model's own options as saved, then this use's settings
+  model->set_schema(c.schema);                   // before the state: some families read names from it
+  model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);
+  model->load_state(c.tensors);
+  model->set_pipeline(std::make_shared<data::InputPipeline>(
+      c.pipeline.is_null() ? data::InputPipeline::from_legacy_schema(info.data_kind, c.schema)
+                           : data::InputPipeline::from_json(c.pipeline)));
+  model->set_fit_report(FitReport::from_json(c.fit_report));
+  return model;
+}
+}  // namespace
+
 std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std::string& path,
                                            const std::string& expected_kind, const OptionOverrides& sets) {
   const ModelInfo* info = nullptr;
@@ -161,29 +176,32 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
   GF_CHECK_AS(ModelFileError, expected_kind.empty() || expected_kind == c.kind,
               "pass a " + expected_kind + " model file", "'", path, "' is a '", c.kind, "' model, expected '",
               expected_kind, "'");
-  for (const auto& [key, value] : sets) {
-    GF_CHECK_AS(InvalidArgument, !info->is_pipeline_option(key), "pass input options where data is read",
-                "'", key, "' is an input option, not a setting of the saved ", c.kind, " model");
-  }
-  // Settings given for this use: bad keys and values are the caller's error, not a damaged file.
-  if (!sets.empty()) info->construct(c.options, sets);
   std::unique_ptr<Model> model;
   try {
-    model = info->construct(c.options, sets);  // the model's own options as saved, then this use's settings
-    model->set_schema(c.schema);         // before the state: some families read names from it
-    model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);
-    model->load_state(c.tensors);
-    model->set_pipeline(std::make_shared<data::InputPipeline>(
-        c.pipeline.is_null() ? data::InputPipeline::from_legacy_schema(info->data_kind, c.schema)
-                             : data::InputPipeline::from_json(c.pipeline)));
+    model = restore(c, *info, {});
   } catch (const ModelFileError&) {
     throw;
   } catch (const Error& e) {
     throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
                          "the file is damaged; re-create it with `genforge train`");
   }
-  model->set_fit_report(FitReport::from_json(c.fit_report));
-  return model;
+  if (sets.empty()) return model;
+  // Settings given for this use: bad keys and values, and settings that contradict the stored state (another
+  // size), are the caller's error, not a damaged file.
+  std::string given;
+  for (const auto& [key, value] : sets) {
+    GF_CHECK_AS(InvalidArgument, !info->is_pipeline_option(key), "pass input options where data is read",
+                "'", key, "' is an input option, not a setting of the saved ", c.kind, " model");
+    given += (given.empty() ? "" : ", ") + key + "=" + value;
+  }
+  info->construct(c.options, sets);  // unknown keys and bad values, with their own messages
+  try {
+    return restore(c, *info, sets);
+  } catch (const Error& e) {
+    throw InvalidArgument(msg("the setting ", given, " does not fit the saved ", c.kind, " model: ", e.what()),
+                          "only settings of how a model samples or scores can change after training; retrain to "
+                          "change its size or structure");
+  }
 }
 
 }  // namespace gf

@@ -301,6 +301,38 @@ TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
   expect_error({"train", "gmm", "--data", csv_, "--run-dir", dir_.file("r")}, "does not train in steps");
 }
 
+TEST_F(Cli, RbmTrainsScoresWithAChosenEstimatorSamplesAndInpaints) {
+  auto images = image_folder(dir_, "images");
+  auto model = dir_.file("rbm.gf");
+  auto r = run_cli({"train", "rbm", "--data", images, "--out", model, "--n_components", "12", "--binarize",
+                    "threshold", "--n_iter", "5", "--batch_size", "8", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // 12 hidden units: log Z is enumerated (estimator auto).
+  r = run_cli({"score", model, "--data", images, "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["estimator"], "exact");
+  EXPECT_EQ(j["rows"], 24);
+  const double exact = j["mean_log_likelihood"].get<double>();
+  EXPECT_LT(exact, 0);
+  // The same model scored by AIS agrees with the exact value; the pseudo-likelihood is labelled as such.
+  r = run_cli({"score", model, "--data", images, "--estimator", "ais", "--ais-betas", "2000", "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["estimator"], "ais");
+  EXPECT_GT(j["standard_error"].get<double>(), 0);
+  EXPECT_NEAR(j["mean_log_likelihood"].get<double>(), exact, std::max(0.1, 4 * j["standard_error"].get<double>()));
+  r = run_cli({"score", model, "--data", images, "--estimator", "pseudo_likelihood"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("exact pseudo-log-likelihood"), std::string::npos) << r.out;
+  expect_error({"score", model, "--data", images, "--estimator", "magic"}, "magic");
+  expect_error({"score", model, "--data", images, "--n_components", "3"}, "n_components");
+  r = run_cli({"sample", model, "-n", "9", "--out", dir_.file("rbm.png"), "--gibbs-steps", "50"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(test::exists(dir_.file("rbm.png")));
+  expect_error({"sample", model, "-n", "9", "--out", dir_.file("x.png"), "--gibbs_steps", "-1"}, "gibbs_steps");
+}
+
 TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
   // Two regimes, sequences named by an id column; the state column labels the first sequence only.
   std::string text = "id,x,state\n";

@@ -218,7 +218,9 @@ const OptionTable<RbmOptions>& RestrictedBoltzmannMachine::option_table() {
   return table;
 }
 
-RestrictedBoltzmannMachine::RestrictedBoltzmannMachine(RbmOptions options) : options_(std::move(options)) {}
+RestrictedBoltzmannMachine::RestrictedBoltzmannMachine(RbmOptions options) : options_(std::move(options)) {
+  options_.validate();
+}
 RestrictedBoltzmannMachine::~RestrictedBoltzmannMachine() = default;
 
 Capabilities RestrictedBoltzmannMachine::capabilities() const {
