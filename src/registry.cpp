@@ -5,6 +5,7 @@
 #include "genforge/core/error.h"
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bgmm.h"
+#include "genforge/models/dbn.h"
 #include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
 #include "genforge/models/gpt.h"
@@ -34,6 +35,8 @@ std::vector<ModelInfo>& registry() {
                                                         "Bayes; learned asymmetric alpha; held-out perplexity)"),
       make_model_info<RestrictedBoltzmannMachine>("rbm", "restricted Boltzmann machine (Bernoulli or Gaussian visible "
                                                          "units; CD-k / PCD; log-likelihood by AIS)"),
+      make_model_info<DeepBeliefNet>("dbn", "deep belief net: greedily stacked RBMs; lower bound with AIS; "
+                                           "pre-training for a fine-tuned classifier"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

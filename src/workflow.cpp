@@ -175,6 +175,14 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
   if (missing > 0) {
     r.description += "; " + std::to_string(missing) + " rows with every cell missing are reported as missing";
   }
+  const auto* classifier = dynamic_cast<const Classifier*>(&model);
+  if (classifier && classifier->is_classifier() && ds.labels.defined() && ds.labels.numel() == ll.numel()) {
+    auto predicted = classifier->predict_proba(ds.x).argmax(1);
+    const double accuracy = (predicted == ds.labels.to(torch::kLong).reshape({-1})).to(torch::kFloat64).mean()
+                                .item<double>();
+    r.summary["accuracy"] = accuracy;
+    r.description += format("; classification accuracy %.4f", accuracy);
+  }
   return r;
 }
 

@@ -88,6 +88,15 @@ class EstimatedLikelihood {
   virtual ScoreEstimator score_estimator() const = 0;
 };
 
+// Models that also classify (a deep belief net fine-tuned as a classifier): `score` reports the accuracy on
+// labelled data beside the likelihood.
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  virtual bool is_classifier() const = 0;  // false until trained with labels
+  virtual torch::Tensor predict_proba(const torch::Tensor& x) const = 0;  // [N, K]
+};
+
 struct TaggingAccuracy {
   int64_t tokens = 0, correct = 0;
   int64_t unknown_tokens = 0, unknown_correct = 0;  // words not in the tagger's lexicon

@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
@@ -42,6 +43,7 @@ struct RbmOptions : train::TrainOptions {
   std::string dtype = "float32";       // float32 | float64
   std::string estimator = "auto";      // auto (exact if <= 20 units to enumerate, else ais) | ais | exact |
                                        // pseudo_likelihood | stochastic_pl (scikit-learn's score_samples)
+  bool compute_log_z = true;           // fit ends by computing log Z (else the first likelihood score does)
   int64_t ais_runs = 100;              // AIS chains
   int64_t ais_betas = 10000;           // AIS intermediate distributions
   int64_t gibbs_steps = 1000;          // sampling: Gibbs sweeps before the first sample (burn-in)
@@ -51,6 +53,41 @@ struct RbmOptions : train::TrainOptions {
   RbmOptions();
   void validate() const;
 };
+
+// Adds the RBM's options to the option table of a model whose options derive from RbmOptions (the deep models:
+// the same keys set every layer); `with_size` adds n_components too.
+template <class Options>
+void add_rbm_options(OptionTable<Options>& t, bool with_size) {
+  static_assert(std::is_base_of_v<RbmOptions, Options>, "options must derive from gf::RbmOptions");
+  using O = Options;
+  using R = RbmOptions;
+  auto i = [](int64_t R::*m) { return static_cast<int64_t O::*>(m); };
+  auto d = [](double R::*m) { return static_cast<double O::*>(m); };
+  auto b = [](bool R::*m) { return static_cast<bool O::*>(m); };
+  auto s = [](std::string R::*m) { return static_cast<std::string O::*>(m); };
+  if (with_size) t.add("n_components", i(&R::n_components), "hidden units");
+  t.add("visible", s(&R::visible), "visible units", {"bernoulli", "gaussian"})
+      .add("learn_variance", b(&R::learn_variance), "gaussian: learn each unit's variance")
+      .add("cd_k", i(&R::cd_k), "Gibbs steps per update (CD-k / PCD-k)")
+      .add("persistent", b(&R::persistent), "persistent chains (PCD); false: CD-k from the data")
+      .add("n_chains", i(&R::n_chains), "persistent chains (0: batch_size)")
+      .add("sparsity_target", d(&R::sparsity_target), "wanted mean activation of each hidden unit")
+      .add("sparsity_cost", d(&R::sparsity_cost), "weight of the sparsity penalty (0: off)")
+      .add("init_std", d(&R::init_std), "standard deviation of the initial weights")
+      .add("binarize", s(&R::binarize), "bernoulli: how data becomes binary (saved with the model)",
+           {"none", "threshold", "stochastic"})
+      .add("strict", b(&R::strict), "bernoulli: values other than 0 and 1 are an error")
+      .add("dtype", s(&R::dtype), "computation precision", {"float32", "float64"})
+      .add("estimator", s(&R::estimator), "what score_samples returns",
+           {"auto", "ais", "exact", "pseudo_likelihood", "stochastic_pl"})
+      .add("compute_log_z", b(&R::compute_log_z), "compute log Z at the end of fit (else at the first score)")
+      .add("ais_runs", i(&R::ais_runs), "AIS: chains")
+      .add("ais_betas", i(&R::ais_betas), "AIS: intermediate distributions")
+      .add("gibbs_steps", i(&R::gibbs_steps), "sampling: Gibbs sweeps before the first sample")
+      .add("thin", i(&R::thin), "sampling: sweeps between samples of one chain")
+      .add("sample_chains", i(&R::sample_chains), "sampling: chains (0: one per sample)");
+  train::add_train_options(t, {{"epochs", "n_iter"}, {"lr", "learning_rate"}});
+}
 
 class RestrictedBoltzmannMachine : public Model, public ConditionalSampler, public EstimatedLikelihood {
  public:
@@ -87,10 +124,16 @@ class RestrictedBoltzmannMachine : public Model, public ConditionalSampler, publ
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;
 
-  // Parameters (scikit-learn's shapes: components [H, D]).
+  // Data as the visible units see it: checked against the fitted shape and units, flattened, binarized as the
+  // options say, in the model's dtype and device. [N, D]
+  torch::Tensor visible_data(const torch::Tensor& x) const;
+
+  // Parameters (scikit-learn's shapes: components [H, D]), on the model's device.
   torch::Tensor components() const;         // [H, D]
   torch::Tensor intercept_visible() const;  // [D]
   torch::Tensor intercept_hidden() const;   // [H]
+  torch::Tensor log_variance() const;       // [D] Gaussian visible units (undefined for Bernoulli)
+  torch::Tensor base_visible() const;       // [D] the AIS base model's visible biases
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;

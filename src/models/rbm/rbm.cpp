@@ -130,7 +130,7 @@ class RbmTrainable : public train::Trainable {
 
 // x checked against the model's geometry and units, flattened to [N, D] in the model's dtype and binarized as
 // the options say.
-torch::Tensor visible_data(const torch::Tensor& x, const RestrictedBoltzmannMachine::Net& net, const RbmOptions& o,
+torch::Tensor checked_visible(const torch::Tensor& x, const RestrictedBoltzmannMachine::Net& net, const RbmOptions& o,
                            const char* what) {
   const bool bernoulli = net.visible == ebm::Visible::bernoulli;
   auto v = neural::checked_input(x, net.geometry, net.W.device(), bernoulli, "RBM (visible=bernoulli)", what)
@@ -192,27 +192,7 @@ void RbmOptions::validate() const {
 const OptionTable<RbmOptions>& RestrictedBoltzmannMachine::option_table() {
   static const OptionTable<RbmOptions> table = [] {
     OptionTable<RbmOptions> t("rbm");
-    t.add("n_components", &RbmOptions::n_components, "hidden units")
-        .add("visible", &RbmOptions::visible, "visible units", {"bernoulli", "gaussian"})
-        .add("learn_variance", &RbmOptions::learn_variance, "gaussian: learn each unit's variance")
-        .add("cd_k", &RbmOptions::cd_k, "Gibbs steps per update (CD-k / PCD-k)")
-        .add("persistent", &RbmOptions::persistent, "persistent chains (PCD); false: CD-k from the data")
-        .add("n_chains", &RbmOptions::n_chains, "persistent chains (0: batch_size)")
-        .add("sparsity_target", &RbmOptions::sparsity_target, "wanted mean activation of each hidden unit")
-        .add("sparsity_cost", &RbmOptions::sparsity_cost, "weight of the sparsity penalty (0: off)")
-        .add("init_std", &RbmOptions::init_std, "standard deviation of the initial weights")
-        .add("binarize", &RbmOptions::binarize, "bernoulli: how data becomes binary (saved with the model)",
-             {"none", "threshold", "stochastic"})
-        .add("strict", &RbmOptions::strict, "bernoulli: values other than 0 and 1 are an error")
-        .add("dtype", &RbmOptions::dtype, "computation precision", {"float32", "float64"})
-        .add("estimator", &RbmOptions::estimator, "what score_samples returns",
-             {"auto", "ais", "exact", "pseudo_likelihood", "stochastic_pl"})
-        .add("ais_runs", &RbmOptions::ais_runs, "AIS: chains")
-        .add("ais_betas", &RbmOptions::ais_betas, "AIS: intermediate distributions")
-        .add("gibbs_steps", &RbmOptions::gibbs_steps, "sampling: Gibbs sweeps before the first sample")
-        .add("thin", &RbmOptions::thin, "sampling: sweeps between samples of one chain")
-        .add("sample_chains", &RbmOptions::sample_chains, "sampling: chains (0: one per sample)");
-    train::add_train_options(t, {{"epochs", "n_iter"}, {"lr", "learning_rate"}});
+    add_rbm_options(t, true);
     return t;
   }();
   return table;
@@ -238,7 +218,7 @@ nlohmann::json RestrictedBoltzmannMachine::options_json() const { return option_
 torch::Tensor RestrictedBoltzmannMachine::prepare(const torch::Tensor& x, const char* what) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train rbm ...`) or load a fitted one",
               "this RBM is not fitted yet, so it cannot ", what);
-  return visible_data(x, *net_, options_, what);
+  return checked_visible(x, *net_, options_, what);
 }
 
 FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitContext& ctx) {
@@ -247,7 +227,7 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
   net_.reset();
   auto net = std::make_shared<Net>(geometry, options_, geometry.numel());
   net->to(ctx.device);
-  auto x = visible_data(train_set.x, *net, options_, "fit");  // [N, D]
+  auto x = checked_visible(train_set.x, *net, options_, "fit");  // [N, D]
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
   {
     torch::NoGradGuard no_grad;
@@ -270,7 +250,7 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
   RbmTrainable trainable(*net, options_);
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
-    val = train::TrainData{visible_data(ctx.validation->x, *net, options_, "validate")};
+    val = train::TrainData{checked_visible(ctx.validation->x, *net, options_, "validate")};
   }
   report_ = train::run(trainable, {x}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "expected-energy gap, data minus chains (the CD loss; last logged)";
@@ -278,7 +258,7 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
   log_z_ = {};
   schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()}};
   const std::string estimator = resolved_estimator(options_, net->rbm());
-  if (estimator == "ais" || estimator == "exact") {
+  if (options_.compute_log_z && (estimator == "ais" || estimator == "exact")) {
     log_partition(ctx.progress && Progress::enabled());
     report_.extra["log_z"] = log_z_.value;
     report_.extra["log_z_standard_error"] = log_z_.standard_error;
@@ -483,18 +463,22 @@ torch::Tensor RestrictedBoltzmannMachine::conditional_mean(const torch::Tensor& 
   return clamped_gibbs(x, gen, true);
 }
 
-torch::Tensor RestrictedBoltzmannMachine::components() const {
-  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
-  return net_->W.detach().cpu();
+torch::Tensor RestrictedBoltzmannMachine::visible_data(const torch::Tensor& x) const { return prepare(x, "read data"); }
+
+namespace {
+torch::Tensor fitted_tensor(const std::shared_ptr<RestrictedBoltzmannMachine::Net>& net,
+                            torch::Tensor RestrictedBoltzmannMachine::Net::*member) {
+  GF_CHECK_AS(NotFitted, net != nullptr, "fit the model first", "this RBM is not fitted yet");
+  const auto& t = (*net).*member;
+  return t.defined() ? t.detach() : t;
 }
-torch::Tensor RestrictedBoltzmannMachine::intercept_visible() const {
-  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
-  return net_->b.detach().cpu();
-}
-torch::Tensor RestrictedBoltzmannMachine::intercept_hidden() const {
-  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
-  return net_->c.detach().cpu();
-}
+}  // namespace
+
+torch::Tensor RestrictedBoltzmannMachine::components() const { return fitted_tensor(net_, &Net::W); }
+torch::Tensor RestrictedBoltzmannMachine::intercept_visible() const { return fitted_tensor(net_, &Net::b); }
+torch::Tensor RestrictedBoltzmannMachine::intercept_hidden() const { return fitted_tensor(net_, &Net::c); }
+torch::Tensor RestrictedBoltzmannMachine::log_variance() const { return fitted_tensor(net_, &Net::log_var); }
+torch::Tensor RestrictedBoltzmannMachine::base_visible() const { return fitted_tensor(net_, &Net::base_visible); }
 
 TensorMap RestrictedBoltzmannMachine::state() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
