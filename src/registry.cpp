@@ -5,6 +5,7 @@
 #include "genforge/core/error.h"
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bgmm.h"
+#include "genforge/models/dbm.h"
 #include "genforge/models/dbn.h"
 #include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
@@ -37,6 +38,8 @@ std::vector<ModelInfo>& registry() {
                                                          "units; CD-k / PCD; log-likelihood by AIS)"),
       make_model_info<DeepBeliefNet>("dbn", "deep belief net: greedily stacked RBMs; lower bound with AIS; "
                                            "pre-training for a fine-tuned classifier"),
+      make_model_info<DeepBoltzmannMachine>("dbm", "deep Boltzmann machine, 2 or 3 hidden layers: doubled-input "
+                                                  "pre-training, mean-field + persistent chains; bound with AIS"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

@@ -6,6 +6,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
+#include "genforge/core/random.h"
 
 namespace gf::ebm {
 
@@ -183,6 +184,26 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
   auto cpu = log_w.cpu();
   out.log_weights.assign(cpu.data_ptr<double>(), cpu.data_ptr<double>() + runs);
   return out;
+}
+
+LogPartition estimate_log_partition(const Rbm& rbm, const torch::Tensor& base_visible, const std::string& method,
+                                    const AisSettings& settings, uint64_t seed, bool show_progress) {
+  LogPartition z;
+  z.method = method;
+  if (method == "exact") {
+    z.value = exact_log_z(rbm);
+    z.enumerated_units = enumerated_units(rbm);
+    return z;
+  }
+  GF_CHECK(method == "ais", "log Z is found by exact enumeration or ais, got '", method, "'");
+  auto gen = make_generator(seed);
+  const auto e = ais_log_z(rbm, base_visible, settings, gen, show_progress ? "AIS log Z" : "");
+  z.runs = settings.runs;
+  z.betas = settings.betas;
+  z.value = e.log_z;
+  z.standard_error = e.standard_error;
+  z.effective_runs = e.effective_runs;
+  return z;
 }
 
 torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v) {

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "genforge/models/log_partition.h"
+
 namespace gf::ebm {
 
 enum class Visible { bernoulli, gaussian };
@@ -76,6 +78,10 @@ struct AisEstimate {
 // `progress_label` non-empty shows a progress bar.
 AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const AisSettings& settings,
                       at::Generator& gen, const std::string& progress_label = "");
+// log Z by `method` ("exact" or "ais"), AIS drawing from a generator seeded with `seed`.
+LogPartition estimate_log_partition(const Rbm& rbm, const torch::Tensor& base_visible, const std::string& method,
+                                    const AisSettings& settings, uint64_t seed, bool show_progress);
+
 // The inverse temperatures 0 = beta_0 < ... < beta_K = 1 (K = n; the 500 / 4000 / 10000 proportions of
 // Salakhutdinov & Murray over [0, 0.5], [0.5, 0.9], [0.9, 1]). [n + 1]
 std::vector<double> ais_betas(int64_t n);

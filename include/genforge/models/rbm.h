@@ -24,6 +24,7 @@
 #include "genforge/core/options.h"
 #include "genforge/model.h"
 #include "genforge/model_interfaces.h"
+#include "genforge/models/log_partition.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -114,6 +115,7 @@ class RestrictedBoltzmannMachine : public Model, public ConditionalSampler, publ
   torch::Tensor stochastic_pseudo_likelihood(const torch::Tensor& x, at::Generator& gen) const;  // [N]
   // log Z by the estimator of the options (ais or exact; auto picks), cached with its settings.
   double log_partition() const;
+  const LogPartition& log_partition_estimate() const;  // how it was found (computes it when not yet known)
 
   int64_t latent_dim() const override { return options_.n_components; }
   torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, H]
@@ -148,12 +150,7 @@ class RestrictedBoltzmannMachine : public Model, public ConditionalSampler, publ
   torch::Tensor clamped_gibbs(const torch::Tensor& x, at::Generator& gen, bool mean) const;
   RbmOptions options_;
   std::shared_ptr<Net> net_;
-  struct LogZ {
-    std::string method;  // "" until known
-    int64_t runs = 0, betas = 0;
-    double value = 0, standard_error = 0, effective_runs = 0;
-  };
-  mutable LogZ log_z_;
+  mutable LogPartition log_z_;
 };
 
 }  // namespace gf

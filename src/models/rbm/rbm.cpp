@@ -277,25 +277,16 @@ double RestrictedBoltzmannMachine::log_partition(bool show_progress) const {
   if (method != "ais" && method != "exact") {
     method = ebm::enumerated_units(rbm) <= kExactUnitsForAuto ? "exact" : "ais";
   }
-  const bool same = log_z_.method == method &&
-                    (method == "exact" || (log_z_.runs == options_.ais_runs && log_z_.betas == options_.ais_betas));
-  if (same) return log_z_.value;
-  LogZ z;
-  z.method = method;
-  if (method == "exact") {
-    z.value = ebm::exact_log_z(rbm);
-  } else {
-    auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 777);
-    const auto e = ebm::ais_log_z(rbm, net_->base_visible, {options_.ais_runs, options_.ais_betas}, gen,
-                                  show_progress ? "AIS log Z" : "");
-    z.runs = options_.ais_runs;
-    z.betas = options_.ais_betas;
-    z.value = e.log_z;
-    z.standard_error = e.standard_error;
-    z.effective_runs = e.effective_runs;
+  if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas)) {
+    log_z_ = ebm::estimate_log_partition(rbm, net_->base_visible, method, {options_.ais_runs, options_.ais_betas},
+                                         static_cast<uint64_t>(options_.seed) + 777, show_progress);
   }
-  log_z_ = z;
-  return z.value;
+  return log_z_.value;
+}
+
+const LogPartition& RestrictedBoltzmannMachine::log_partition_estimate() const {
+  log_partition();
+  return log_z_;
 }
 
 torch::Tensor RestrictedBoltzmannMachine::free_energy(const torch::Tensor& x) const {
@@ -340,18 +331,13 @@ ScoreEstimator RestrictedBoltzmannMachine::score_estimator() const {
   }
   log_partition();
   e.details = {{"log_z", log_z_.value}, {"free_energy", "log p(v) = -F(v) - log Z"}};
-  if (log_z_.method == "exact") {
-    e.description = msg("-F(v) - log Z, log Z = ", log_z_.value, " exactly (enumerated 2^",
-                        ebm::enumerated_units(net_->rbm()), " states)");
-  } else {
-    e.standard_error = log_z_.standard_error;
+  e.standard_error = log_z_.standard_error;
+  if (log_z_.method == "ais") {
     e.details["ais_runs"] = log_z_.runs;
     e.details["ais_betas"] = log_z_.betas;
     e.details["effective_runs"] = log_z_.effective_runs;
-    e.description = msg("-F(v) - log Z, log Z = ", log_z_.value, " +- ", log_z_.standard_error,
-                        " (1 s.e.) by annealed importance sampling, ", log_z_.runs, " runs x ", log_z_.betas,
-                        " temperatures, ", log_z_.effective_runs, " effective runs");
   }
+  e.description = "-F(v) - log Z, " + log_z_.description();
   return e;
 }
 
@@ -503,25 +489,12 @@ void RestrictedBoltzmannMachine::load_state(const TensorMap& t) {
 }
 
 nlohmann::json RestrictedBoltzmannMachine::state_json() const {
-  if (log_z_.method.empty()) return nlohmann::json::object();
-  return {{"log_z", {{"method", log_z_.method},
-                     {"runs", log_z_.runs},
-                     {"betas", log_z_.betas},
-                     {"value", log_z_.value},
-                     {"standard_error", log_z_.standard_error},
-                     {"effective_runs", log_z_.effective_runs}}}};
+  if (!log_z_.known()) return nlohmann::json::object();
+  return {{"log_z", log_z_.to_json()}};
 }
 
 void RestrictedBoltzmannMachine::load_state_json(const nlohmann::json& state) {
-  log_z_ = {};
-  if (!state.contains("log_z")) return;
-  const auto& z = state.at("log_z");
-  log_z_.method = z.value("method", "");
-  log_z_.runs = z.value("runs", int64_t{0});
-  log_z_.betas = z.value("betas", int64_t{0});
-  log_z_.value = z.value("value", 0.0);
-  log_z_.standard_error = z.value("standard_error", 0.0);
-  log_z_.effective_runs = z.value("effective_runs", 0.0);
+  log_z_ = state.contains("log_z") ? LogPartition::from_json(state.at("log_z")) : LogPartition();
 }
 
 }  // namespace gf

@@ -1,0 +1,154 @@
+// Deep Boltzmann machines: log Z and the bound against brute force on tiny machines, mean-field fixed points,
+// learning, sampling and bad options.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/models/dbm.h"
+#include "genforge/registry.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using test::quiet;
+
+// Binary rows [N, 8] from two prototypes with 10 % of the bits flipped.
+torch::Tensor two_prototypes(int64_t n, at::Generator& gen) {
+  auto protos = torch::tensor({{1, 1, 1, 1, 0, 0, 0, 0}, {0, 0, 1, 1, 1, 1, 0, 1}}, torch::kFloat32);
+  auto which = at::randint(2, {n}, gen, torch::TensorOptions().dtype(torch::kLong));
+  auto flip = (at::rand({n, 8}, gen) < 0.1).to(torch::kFloat32);
+  return (protos.index_select(0, which) - flip).abs();
+}
+
+// Every binary state of n units. [2^n, n] float64
+torch::Tensor all_states(int64_t n) {
+  auto out = torch::zeros({int64_t{1} << n, n}, torch::kFloat64);
+  for (int64_t s = 0; s < (int64_t{1} << n); ++s) {
+    for (int64_t i = 0; i < n; ++i) out[s][i] = static_cast<double>((s >> i) & 1);
+  }
+  return out;
+}
+
+// log sum over the hidden states of exp(-E(v, h)) for each v [N, D], from the model's tensors: layers x_0 = v,
+// x_1.., weights W<l> [H_{l+1}, H_l], biases bias<l>. [N]
+torch::Tensor brute_force_log_unnormalized(const TensorMap& t, const torch::Tensor& v, size_t n_layers) {
+  std::vector<torch::Tensor> W, bias;
+  for (size_t l = 0; l < n_layers; ++l) bias.push_back(t.at("bias" + std::to_string(l)).to(torch::kFloat64));
+  for (size_t l = 0; l + 1 < n_layers; ++l) W.push_back(t.at("W" + std::to_string(l)).to(torch::kFloat64));
+  int64_t hidden_units = 0;
+  for (size_t l = 1; l < n_layers; ++l) hidden_units += bias[l].size(0);
+  auto states = all_states(hidden_units);  // [S, sum H]
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < v.size(0); ++r) {
+    std::vector<torch::Tensor> x{v[r].to(torch::kFloat64).unsqueeze(0).expand({states.size(0), -1})};
+    int64_t offset = 0;
+    for (size_t l = 1; l < n_layers; ++l) {
+      x.push_back(states.slice(1, offset, offset + bias[l].size(0)));
+      offset += bias[l].size(0);
+    }
+    auto neg_e = torch::mv(x[0], bias[0]);
+    for (size_t l = 1; l < n_layers; ++l) {
+      neg_e = neg_e + torch::mv(x[l], bias[l]) + (torch::mm(x[l - 1], W[l - 1].t()) * x[l]).sum(1);
+    }
+    parts.push_back(torch::logsumexp(neg_e, 0));
+  }
+  return torch::stack(parts);
+}
+
+// The model with some options changed, as `load_model(path, "", sets)` gives it.
+std::unique_ptr<Model> load_model_from(const std::unique_ptr<Model>& m, const OptionOverrides& sets) {
+  auto copy = create_model(m->kind(), m->options_json(), sets);
+  copy->load_state_json(m->state_json());
+  copy->load_state(m->state());
+  return copy;
+}
+
+std::unique_ptr<Model> tiny_dbm(const std::string& layers, const torch::Tensor& x, int64_t seed) {
+  auto m = create_model("dbm", {}, {{"layers", layers}, {"n_iter", "5"}, {"pretrain_n_iter", "3"},
+                                    {"batch_size", "20"}, {"learning_rate", "0.05"}, {"init_std", "0.5"},
+                                    {"seed", std::to_string(seed)}});
+  m->fit({x}, quiet());
+  return m;
+}
+
+TEST(Dbm, LogZAndTheBoundMatchBruteForceOnTinyMachines) {
+  auto gen = make_generator(1);
+  auto x = two_prototypes(200, gen);
+  for (const std::string layers : {"3,2", "3,2,2"}) {
+    auto m = tiny_dbm(layers, x, 3);
+    const auto t = m->state();
+    const size_t n_layers = layers == "3,2" ? 3 : 4;
+    auto every_v = all_states(8);
+    const double log_z = torch::logsumexp(brute_force_log_unnormalized(t, every_v, n_layers), 0).item<double>();
+    auto& dbm = dynamic_cast<DeepBoltzmannMachine&>(*m);
+    EXPECT_NEAR(dbm.log_partition(), log_z, 1e-6) << layers;  // auto: enumerated
+    // log p(v) exactly, and the variational bound below it.
+    auto v = x.slice(0, 0, 20);
+    auto exact = brute_force_log_unnormalized(t, v, n_layers) - log_z;
+    auto bound = m->score_samples(v);
+    EXPECT_TRUE((bound <= exact + 1e-6).all().item<bool>()) << layers << "\n" << bound - exact;
+    EXPECT_GT((bound - exact).mean().item<double>(), -2.0) << layers;
+    // AIS agrees with the enumeration.
+    auto ais = load_model_from(m, {{"estimator", "ais"}, {"ais_betas", "3000"}});
+    const auto& a = dynamic_cast<const DeepBoltzmannMachine&>(*ais);
+    const auto e = a.score_estimator();
+    EXPECT_NEAR(a.log_partition(), log_z, std::max(0.05, 3 * e.standard_error)) << layers;
+  }
+}
+
+TEST(Dbm, MeanFieldReachesAFixedPointAndLearningRaisesTheBound) {
+  auto gen = make_generator(2);
+  auto x = two_prototypes(400, gen);
+  auto untrained = create_model("dbm", {}, {{"layers", "6,4"}, {"n_iter", "1"}, {"learning_rate", "1e-9"},
+                                            {"pretrain_n_iter", "0"}});
+  untrained->fit({x}, quiet());
+  auto trained = create_model("dbm", {}, {{"layers", "6,4"}, {"n_iter", "30"}, {"pretrain_n_iter", "10"},
+                                          {"batch_size", "20"}, {"learning_rate", "0.02"}, {"momentum", "0.5"},
+                                          {"mf_steps", "30"}});
+  trained->fit({x}, quiet());
+  const double before = untrained->score_samples(x).mean().item<double>();
+  const double after = trained->score_samples(x).mean().item<double>();
+  EXPECT_GT(after, before + 0.5) << before << " -> " << after;
+  // Independent Bernoulli units with the data's means: a trained DBM must beat them.
+  auto p = x.mean(0).clamp(1e-3, 1 - 1e-3);
+  const double independent = (x * p.log() + (1 - x) * (1 - p).log()).sum(1).mean().item<double>();
+  EXPECT_GT(after, independent) << after << " vs " << independent;
+  // The posterior satisfies q_l = sigmoid(input from its neighbours' q).
+  auto& dbm = dynamic_cast<DeepBoltzmannMachine&>(*trained);
+  auto q = dbm.posterior(x.slice(0, 0, 10));
+  const auto t = trained->state();
+  auto W0 = t.at("W0"), W1 = t.at("W1"), b1 = t.at("bias1"), b2 = t.at("bias2");
+  auto v = x.slice(0, 0, 10);
+  auto q1 = torch::sigmoid(b1 + v.mm(W0.t()) + q[1].mm(W1));
+  EXPECT_LT((q1 - q[0]).abs().max().item<double>(), 1e-3);
+  EXPECT_EQ(dbm.transform(v).sizes(), (std::vector<int64_t>{10, 4}));
+  // Samples: deterministic for a seed, of the data's shape, and the two blocks anti-correlated as in the data.
+  auto g1 = make_generator(4), g2 = make_generator(4);
+  auto s = trained->sample(300, g1);
+  EXPECT_TRUE(torch::equal(s, trained->sample(300, g2)));
+  auto b0 = s.select(1, 0), b4 = s.select(1, 4);
+  EXPECT_LT(((b0 - b0.mean()) * (b4 - b4.mean())).mean().item<double>(), -0.03);
+}
+
+TEST(Dbm, BadOptionsGetClearErrors) {
+  auto expect_message = [](const OptionOverrides& sets, const std::string& part) {
+    try {
+      create_model("dbm", {}, sets);
+      ADD_FAILURE() << "no error; expected one containing: " << part;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  expect_message({{"layers", "100"}}, "a deep Boltzmann machine has 2 or 3 hidden layers");
+  expect_message({{"layers", "10,0"}}, "every layer needs at least one hidden unit");
+  expect_message({{"visible", "gaussian"}}, "Bernoulli visible units");
+  expect_message({{"estimator", "stochastic_pl"}}, "scores by its variational bound");
+  expect_message({{"mf_steps", "0"}}, "mf_steps must be at least 1");
+  EXPECT_THROW(create_model("dbm")->score_samples(torch::rand({3, 4})), NotFitted);
+}
+
+}  // namespace
+}  // namespace gf
