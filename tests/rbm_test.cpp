@@ -117,20 +117,28 @@ TEST(Rbm, GaussianVisibleUnitsHaveTheClosedFormMarginals) {
 }
 
 TEST(Rbm, TheLossGradientIsTheContrastiveDivergenceUpdate) {
-  // d/dW [mean F(v+) - mean F(v-)] = -(<h v^T>_+ - <h v^T>_-), h = p(h = 1 | v): scikit-learn's update, written out.
+  // scikit-learn's update, written out: dW = <h v^T>_data - <h v^T>_chains with h = p(h = 1 | v), db = <v>_data -
+  // <v>_chains, dc = <h>_data - <h>_chains. Both the free-energy gap and the training loss (the expected-energy gap,
+  // ebm::cd_loss) have minus that as their gradient.
   Golden g;
-  auto W = f64(g.j["W"]).requires_grad_(), b = f64(g.j["b"]).requires_grad_(), c = f64(g.j["c"]).requires_grad_();
-  ebm::Rbm r{ebm::Visible::bernoulli, W, b, c, {}};
   auto x = f64(g.j["x"]);
   auto pos = x.slice(0, 0, 5), neg = x.slice(0, 5);
-  auto loss = r.free_energy(pos).mean() - r.free_energy(neg).mean();
-  loss.backward();
-  torch::NoGradGuard no_grad;
-  auto hp = torch::sigmoid(torch::addmm(c, pos, W.t())), hn = torch::sigmoid(torch::addmm(c, neg, W.t()));
+  auto W0 = f64(g.j["W"]), b0 = f64(g.j["b"]), c0 = f64(g.j["c"]);
+  auto hp = torch::sigmoid(torch::addmm(c0, pos, W0.t())), hn = torch::sigmoid(torch::addmm(c0, neg, W0.t()));
   auto dW = -(hp.t().mm(pos) / 5 - hn.t().mm(neg) / 3);
-  EXPECT_TRUE(all_close(W.grad(), dW, 1e-12, 1e-12));
-  EXPECT_TRUE(all_close(b.grad(), -(pos.mean(0) - neg.mean(0)), 1e-12, 1e-12));
-  EXPECT_TRUE(all_close(c.grad(), -(hp.mean(0) - hn.mean(0)), 1e-12, 1e-12));
+  auto db = -(pos.mean(0) - neg.mean(0)), dc = -(hp.mean(0) - hn.mean(0));
+  for (int loss_kind = 0; loss_kind < 2; ++loss_kind) {
+    auto W = W0.clone().requires_grad_(), b = b0.clone().requires_grad_(), c = c0.clone().requires_grad_();
+    ebm::Rbm r{ebm::Visible::bernoulli, W, b, c, {}};
+    torch::Tensor q;
+    auto loss = loss_kind == 0 ? r.free_energy(pos).mean() - r.free_energy(neg).mean()
+                               : ebm::cd_loss(r, pos, neg, &q, nullptr);
+    loss.backward();
+    EXPECT_TRUE(all_close(W.grad(), dW, 1e-12, 1e-12)) << loss_kind;
+    EXPECT_TRUE(all_close(b.grad(), db, 1e-12, 1e-12)) << loss_kind;
+    EXPECT_TRUE(all_close(c.grad(), dc, 1e-12, 1e-12)) << loss_kind;
+    if (loss_kind == 1) EXPECT_TRUE(all_close(q, torch::cat({hp, hn}), 1e-12, 1e-12));
+  }
 }
 
 // Binary data drawn from a planted RBM by long Gibbs chains.

@@ -73,7 +73,24 @@ torch::Tensor Rbm::hidden_log_marginal(const torch::Tensor& h) const {
 
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
   // u < p written into u itself: 1.0 or 0.0 in p's dtype, one tensor instead of three.
-  return at::rand(p.sizes(), gen, p.options()).lt_(p);
+  if (gen.device() == p.device() || !gen.device().is_cpu()) return at::rand(p.sizes(), gen, p.options()).lt_(p);
+  return at::rand(p.sizes(), gen, p.options().device(torch::kCPU)).to(p.device()).lt_(p);
+}
+
+torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::Tensor& v_neg, torch::Tensor* q_out,
+                      torch::Tensor* input_out) {
+  const int64_t B = v_pos.size(0);
+  auto v = torch::cat({v_pos, v_neg});
+  auto input = rbm.hidden_input(v);  // one product for the data and the chains: [B + C, H]
+  torch::Tensor q;
+  {
+    torch::NoGradGuard no_grad;
+    q = torch::sigmoid(input.detach());
+  }
+  auto energy = -(rbm.visible_term(v) + (q * input).sum(1));  // [B + C]
+  if (q_out) *q_out = q;
+  if (input_out) *input_out = input;
+  return energy.slice(0, 0, B).mean() - energy.slice(0, B).mean();
 }
 
 int64_t enumerated_units(const Rbm& rbm) {
@@ -123,7 +140,7 @@ std::vector<double> ais_betas(int64_t n) {
 }
 
 AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const AisSettings& settings,
-                      at::Generator& gen, const std::string& progress_label) {
+                      at::Generator& gen, const std::string& progress_label, const torch::Tensor& base_hidden) {
   GF_CHECK(settings.runs >= 2, "AIS needs at least 2 runs (ais_runs), got ", settings.runs);
   GF_CHECK(base_visible.dim() == 1 && base_visible.size(0) == rbm.n_visible(), "the AIS base needs ",
            rbm.n_visible(), " visible biases, got ", base_visible.sizes());
@@ -132,15 +149,21 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
   const int64_t runs = settings.runs, H = rbm.n_hidden();
   auto b_base = base_visible.to(rbm.W.options());
   AisEstimate out;
-  // Base model: no weights, visible biases b_base, hidden units free: Z_0 = 2^H * Z(visible part).
+  GF_CHECK(!base_hidden.defined() || (base_hidden.dim() == 1 && base_hidden.size(0) == H), "the AIS base needs ",
+           H, " hidden biases, got ", base_hidden.defined() ? base_hidden.sizes() : torch::IntArrayRef{});
+  // Base model: no weights, visible biases b_base, hidden biases c_base (default 0: units free), so
+  // Z_0 = prod_j (1 + exp(c_base_j)) * Z(visible part).
+  auto c_base = base_hidden.defined() ? base_hidden.to(rbm.W.options()) : torch::zeros({H}, rbm.W.options());
+  auto c_base64 = c_base.to(torch::kFloat64);
+  out.log_z_base = torch::softplus(c_base64).sum().item<double>();
   if (rbm.gaussian()) {
-    out.log_z_base = H * kLog2 + 0.5 * (rbm.log_var.to(torch::kFloat64) + kLog2Pi).sum().item<double>();
+    out.log_z_base += 0.5 * (rbm.log_var.to(torch::kFloat64) + kLog2Pi).sum().item<double>();
   } else {
-    out.log_z_base = H * kLog2 + torch::softplus(b_base.to(torch::kFloat64)).sum().item<double>();
+    out.log_z_base += torch::softplus(b_base.to(torch::kFloat64)).sum().item<double>();
   }
-  // p*_beta(v) = exp((1 - beta) (-E_base(v)) + beta g_model(v)) * prod_j (1 + exp(beta a_j(v))), a = c + W (v/s2).
-  // The log weight grows by (beta_k - beta_{k-1}) * delta(v) + sum_j [softplus(beta_k a) - softplus(beta_{k-1} a)],
-  // delta(v) = visible term of the model minus that of the base.
+  // p*_beta(v) = exp((1 - beta) (-E_base(v)) + beta g_model(v)) * prod_j (1 + exp(beta a_j(v) + (1 - beta) c_base_j)),
+  // a = c + W (v/s2). The log weight grows by (beta_k - beta_{k-1}) * delta(v) + sum_j [softplus(input at beta_k) -
+  // softplus(input at beta_{k-1})], delta(v) = visible term of the model minus that of the base.
   Rbm base = rbm;
   base.b = b_base;
   auto visible_delta = [&](const torch::Tensor& v) {
@@ -162,10 +185,12 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
     auto a = rbm.hidden_input(v);  // [R, H]
     auto a64 = a.to(torch::kFloat64);
     log_w += (beta - previous) * visible_delta(v) +
-             (torch::softplus(beta * a64) - torch::softplus(previous * a64)).sum(1);
+             (torch::softplus(beta * a64 + (1 - beta) * c_base64) -
+              torch::softplus(previous * a64 + (1 - previous) * c_base64))
+                 .sum(1);
     if (k == steps) break;  // the last transition does not change the weights
     // One Gibbs sweep that leaves p_beta invariant.
-    auto h = bernoulli(torch::sigmoid(beta * a), gen);
+    auto h = bernoulli(torch::sigmoid(beta * a + (1 - beta) * c_base), gen);
     auto in = (1 - beta) * b_base + beta * rbm.visible_input(h);  // [R, D]
     if (rbm.gaussian()) {
       v = in + at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * rbm.log_var);
@@ -187,7 +212,8 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
 }
 
 LogPartition estimate_log_partition(const Rbm& rbm, const torch::Tensor& base_visible, const std::string& method,
-                                    const AisSettings& settings, uint64_t seed, bool show_progress) {
+                                    const AisSettings& settings, uint64_t seed, bool show_progress,
+                                    const torch::Tensor& base_hidden) {
   LogPartition z;
   z.method = method;
   if (method == "exact") {
@@ -197,7 +223,7 @@ LogPartition estimate_log_partition(const Rbm& rbm, const torch::Tensor& base_vi
   }
   GF_CHECK(method == "ais", "log Z is found by exact enumeration or ais, got '", method, "'");
   auto gen = make_generator(seed);
-  const auto e = ais_log_z(rbm, base_visible, settings, gen, show_progress ? "AIS log Z" : "");
+  const auto e = ais_log_z(rbm, base_visible, settings, gen, show_progress ? "AIS log Z" : "", base_hidden);
   z.runs = settings.runs;
   z.betas = settings.betas;
   z.value = e.log_z;

@@ -51,8 +51,16 @@ struct Rbm {
   torch::Tensor hidden_log_marginal(const torch::Tensor& h) const;
 };
 
-// Bernoulli draws with probabilities p, in p's dtype. [same as p]
+// Bernoulli draws with probabilities p, in p's dtype. [same as p] Uniforms come from `gen`; when gen is a CPU
+// generator and p lives on another device they are drawn on the CPU and moved (slower, but the same draws).
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen);
+
+// The CD / SML loss of a batch: the gap in expected energy under q(h | v) = p(h | v), mean over the data v_pos
+// minus mean over the negative samples v_neg, with q held fixed. Its gradient is the CD update (dF/dtheta =
+// E_q[dE/dtheta]) and it needs no log or exp beyond q. `q` receives p(h | v) of [v_pos; v_neg] (no gradient),
+// `input` the hidden input of both (with gradient). [] scalar
+torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::Tensor& v_neg, torch::Tensor* q,
+                      torch::Tensor* input);
 
 // log Z exactly, by enumerating the hidden states (or, for Bernoulli visible units, the visible states when there
 // are fewer). The enumerated layer must have at most `max_units` units (2^max_units states).
@@ -75,12 +83,15 @@ struct AisEstimate {
   double effective_runs = 0;  // (sum w)^2 / sum w^2: near `runs` when the weights agree
   std::vector<double> log_weights;
 };
-// `progress_label` non-empty shows a progress bar.
+// `progress_label` non-empty shows a progress bar. `base_hidden` [H] gives the base model hidden biases too (default
+// 0: free units), for hidden units whose marginals are known (a DBM's visible layer).
 AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const AisSettings& settings,
-                      at::Generator& gen, const std::string& progress_label = "");
+                      at::Generator& gen, const std::string& progress_label = "",
+                      const torch::Tensor& base_hidden = {});
 // log Z by `method` ("exact" or "ais"), AIS drawing from a generator seeded with `seed`.
 LogPartition estimate_log_partition(const Rbm& rbm, const torch::Tensor& base_visible, const std::string& method,
-                                    const AisSettings& settings, uint64_t seed, bool show_progress);
+                                    const AisSettings& settings, uint64_t seed, bool show_progress,
+                                    const torch::Tensor& base_hidden = {});
 
 // The inverse temperatures 0 = beta_0 < ... < beta_K = 1 (K = n; the 500 / 4000 / 10000 proportions of
 // Salakhutdinov & Murray over [0, 0.5], [0.5, 0.9], [0.9, 1]). [n + 1]

@@ -383,10 +383,12 @@ double DeepBoltzmannMachine::log_partition(bool show_progress) const {
   const auto even = net_->even_layer_rbm();
   const std::string method = log_z_method(options_, even);
   if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas)) {
-    // AIS base: no weights; the even layers' base biases are 0, the odd layers' are the model's (v: data log-odds).
+    // AIS base: no weights; v (a "hidden" unit of the even-layer RBM) at the data's log-odds, h1, h2, h3 free.
+    auto base_hidden = torch::cat({net_->base_visible, torch::zeros({even.n_hidden() - net_->base_visible.size(0)},
+                                                                    even.W.options())});
     log_z_ = ebm::estimate_log_partition(even, torch::zeros_like(even.b), method,
                                          {options_.ais_runs, options_.ais_betas},
-                                         static_cast<uint64_t>(options_.seed) + 777, show_progress);
+                                         static_cast<uint64_t>(options_.seed) + 777, show_progress, base_hidden);
   }
   return log_z_.value;
 }

@@ -74,19 +74,8 @@ class RbmTrainable : public train::Trainable {
         if (k + 1 < o_.cd_k) h = ebm::bernoulli(rbm.hidden_probs(v_neg), gen);
       }
     }
-    // One product for the data and the chains: [B + C, H]. The loss is the gap in expected energy under
-    // q(h | v) = p(h | v), data minus chains, with q held fixed: its gradient is the CD update (that of the
-    // free-energy gap, since dF/dtheta = E_q[dE/dtheta]), and it needs no log or exp beyond the sigmoid the chains
-    // need anyway.
-    auto v = torch::cat({v_pos, v_neg});
-    auto input = rbm.hidden_input(v);
-    torch::Tensor q;
-    {
-      torch::NoGradGuard no_grad;
-      q = torch::sigmoid(input.detach());  // [B + C, H]
-    }
-    auto energy = -(rbm.visible_term(v) + (q * input).sum(1));  // [B + C]
-    auto loss = energy.slice(0, 0, B).mean() - energy.slice(0, B).mean();
+    torch::Tensor q, input;
+    auto loss = ebm::cd_loss(rbm, v_pos, v_neg, &q, &input);
     if (o_.sparsity_cost > 0) {
       // Cross-entropy between the target and each unit's mean activation on the batch (Lee et al. 2008).
       auto mean_q = torch::sigmoid(input.slice(0, 0, B)).mean(0).clamp(1e-6, 1 - 1e-6);  // [H]
@@ -97,7 +86,7 @@ class RbmTrainable : public train::Trainable {
     if ((ctx.step() + 1) % o_.log_every == 0) {
       // The free-energy gap, data minus chains, on the steps that write a metrics line.
       torch::NoGradGuard no_grad;
-      auto f = rbm.free_energy_from_input(v, input.detach());
+      auto f = rbm.free_energy_from_input(torch::cat({v_pos, v_neg}), input.detach());
       ctx.log("free_energy_gap", (f.slice(0, 0, B).mean() - f.slice(0, B).mean()).item<double>());
     }
     ctx.optimize("model", loss);
@@ -435,9 +424,9 @@ torch::Tensor RestrictedBoltzmannMachine::clamped_gibbs(const torch::Tensor& x_i
     }
     v = vs;
   });
-  auto filled = mean ? sum / static_cast<double>(kept) : v;
-  auto out = torch::where(missing, filled, observed);
-  return out.to(x_in.scalar_type()).cpu().reshape(x_in.sizes());
+  auto filled = (mean ? sum / static_cast<double>(kept) : v).to(x_in.scalar_type()).cpu().reshape(x_in.sizes());
+  // Given cells come back exactly as given (not through the model's float32).
+  return torch::where(x_in.isnan(), filled, x_in);
 }
 
 torch::Tensor RestrictedBoltzmannMachine::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
