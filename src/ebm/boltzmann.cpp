@@ -77,6 +77,19 @@ torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
   return at::rand(p.sizes(), gen, p.options().device(torch::kCPU)).to(p.device()).lt_(p);
 }
 
+torch::Tensor binarized(const torch::Tensor& v, const std::string& binarize, bool strict, int64_t seed) {
+  if (binarize == "threshold") return (v >= 0.5).to(v.scalar_type());
+  if (binarize == "stochastic") {
+    auto gen = make_generator(static_cast<uint64_t>(seed) + 4242);
+    return bernoulli(v, gen);
+  }
+  GF_CHECK(binarize == "none", "binarize must be none, threshold or stochastic, got '", binarize, "'");
+  GF_CHECK_AS(DataError, !strict || ((v == 0) | (v == 1)).all().item<bool>(),
+              "binarize the data (binarize=threshold|stochastic) or set strict=false to read values as probabilities",
+              "strict Bernoulli units need values 0 and 1; the data has other values");
+  return v;
+}
+
 torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::Tensor& v_neg, torch::Tensor* q_out,
                       torch::Tensor* input_out) {
   const int64_t B = v_pos.size(0);

@@ -55,6 +55,11 @@ struct Rbm {
 // generator and p lives on another device they are drawn on the CPU and moved (slower, but the same draws).
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen);
 
+// Visible data as Bernoulli units read it: `binarize` "threshold" (v >= 0.5), "stochastic" (v ~ Bernoulli(v) from a
+// generator seeded with `seed`: the same draw every time) or "none"; with `strict`, values other than 0 and 1 are a
+// gf::DataError. [same as v]
+torch::Tensor binarized(const torch::Tensor& v, const std::string& binarize, bool strict, int64_t seed);
+
 // The CD / SML loss of a batch: the gap in expected energy under q(h | v) = p(h | v), mean over the data v_pos
 // minus mean over the negative samples v_neg, with q held fixed. Its gradient is the CD update (dF/dtheta =
 // E_q[dE/dtheta]) and it needs no log or exp beyond q. `q` receives p(h | v) of [v_pos; v_neg] (no gradient),

@@ -271,15 +271,7 @@ torch::Tensor visible_units(const torch::Tensor& x, const DeepBoltzmannMachine::
   auto v = neural::checked_input(x, net.geometry, net.W[0].device(), true, "DBM", what)
                .reshape({x.size(0), -1})
                .to(net.W[0].scalar_type());
-  if (o.binarize == "threshold") return (v >= 0.5).to(v.scalar_type());
-  if (o.binarize == "stochastic") {
-    auto gen = make_generator(static_cast<uint64_t>(o.seed) + 4242);
-    return ebm::bernoulli(v, gen);
-  }
-  GF_CHECK_AS(DataError, !o.strict || ((v == 0) | (v == 1)).all().item<bool>(),
-              "binarize the data (binarize=threshold|stochastic) or set strict=false",
-              "strict Bernoulli units need values 0 and 1; the data has other values");
-  return v;
+  return ebm::binarized(v, o.binarize, o.strict, o.seed);
 }
 }  // namespace
 

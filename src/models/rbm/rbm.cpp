@@ -125,19 +125,8 @@ torch::Tensor checked_visible(const torch::Tensor& x, const RestrictedBoltzmannM
   auto v = neural::checked_input(x, net.geometry, net.W.device(), bernoulli, "RBM (visible=bernoulli)", what)
                .reshape({x.size(0), -1})
                .to(net.W.scalar_type());
-  if (o.binarize == "threshold") {
-    v = (v >= 0.5).to(v.scalar_type());
-  } else if (o.binarize == "stochastic") {
-    // The same draw every time the same data is given (a generator seeded from the options).
-    auto gen = make_generator(static_cast<uint64_t>(o.seed) + 4242);
-    v = ebm::bernoulli(v, gen);
-  } else if (o.strict && bernoulli) {
-    GF_CHECK_AS(DataError, ((v == 0) | (v == 1)).all().item<bool>(),
-                "binarize the data (binarize=threshold|stochastic) or set strict=false to read values as "
-                "probabilities",
-                "strict Bernoulli units need values 0 and 1; the data has other values");
-  }
-  return v;
+  if (!bernoulli) return v;
+  return ebm::binarized(v, o.binarize, o.strict, o.seed);
 }
 
 std::string resolved_estimator(const RbmOptions& o, const ebm::Rbm& rbm) {
