@@ -316,6 +316,56 @@ TEST(Rbm, GaussianVisibleUnitsFitStandardizedTables) {
   EXPECT_EQ(s.sizes(), (std::vector<int64_t>{200, 4}));
 }
 
+TEST(Rbm, SoftmaxGroupsForOneHotColumns) {
+  // Units 1..3 are one categorical column (exactly one on): log Z against brute force over the valid visible states,
+  // AIS against it, draws one-hot.
+  auto gen = make_generator(6);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto groups = ebm::one_hot_groups({"a", "colour=red", "colour=green", "colour=blue", "b"});
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_TRUE(torch::equal(groups[0], torch::tensor({1, 2, 3}, torch::kLong)));
+  EXPECT_TRUE(ebm::one_hot_groups({"x=1", "y=1", "z"}).empty());  // one-column "groups" are plain units
+  ebm::Rbm r{ebm::Visible::bernoulli, at::randn({3, 5}, gen, opts), at::randn({5}, gen, opts),
+             at::randn({3}, gen, opts), {}, groups};
+  std::vector<double> terms;
+  for (int64_t a = 0; a < 2; ++a) {
+    for (int64_t colour = 1; colour <= 3; ++colour) {
+      for (int64_t bb = 0; bb < 2; ++bb) {
+        auto v = torch::zeros({1, 5}, opts);
+        v[0][0] = static_cast<double>(a);
+        v[0][colour] = 1;
+        v[0][4] = static_cast<double>(bb);
+        terms.push_back(-r.free_energy(v).item<double>());
+      }
+    }
+  }
+  const double brute = torch::logsumexp(torch::tensor(terms, opts), 0).item<double>();
+  EXPECT_NEAR(ebm::exact_log_z(r), brute, 1e-9);
+  const auto e = ebm::ais_log_z(r, torch::zeros({5}, opts), {100, 1000}, gen);
+  EXPECT_NEAR(e.log_z, brute, std::max(0.05, 3 * e.standard_error));
+  auto draws = r.sample_visible(torch::ones({200, 3}, opts), gen);
+  EXPECT_TRUE(torch::equal(draws.slice(1, 1, 4).sum(1), torch::ones({200}, opts)));
+  auto means = r.visible_mean(torch::ones({4, 3}, opts));
+  EXPECT_TRUE(all_close(means.slice(1, 1, 4).sum(1), torch::ones({4}, opts), 1e-12, 1e-12));
+  // A model fitted on a table with a one-hot column keeps the group and samples valid rows.
+  auto x = torch::cat({(at::rand({300, 1}, gen, opts) < 0.5).to(torch::kFloat64),
+                       torch::one_hot(at::randint(3, {300}, gen, torch::TensorOptions().dtype(torch::kLong)), 3)
+                           .to(torch::kFloat64),
+                       (at::rand({300, 1}, gen, opts) < 0.3).to(torch::kFloat64)}, 1);
+  auto m = create_model("rbm", {}, {{"n_components", "4"}, {"n_iter", "3"}, {"batch_size", "20"}});
+  m->fit({x, {}, {"a", "colour=red", "colour=green", "colour=blue", "b"}}, quiet());
+  test::TempDir dir;
+  save_model(*m, dir.file("g.gf"));
+  auto loaded = load_model(dir.file("g.gf"));
+  auto logp = loaded->score_samples(x);
+  EXPECT_TRUE(torch::equal(logp, m->score_samples(x)));
+  auto s = dynamic_cast<const RestrictedBoltzmannMachine&>(*loaded).sample(50, gen);
+  EXPECT_TRUE(all_close(s.slice(1, 1, 4).sum(1).to(torch::kFloat64), torch::ones({50}, opts), 1e-5, 1e-5));
+  EXPECT_THROW(create_model("rbm", {}, {{"estimator", "pseudo_likelihood"}, {"n_components", "4"}})
+                   ->fit({x, {}, {"a", "colour=red", "colour=green", "colour=blue", "b"}}, quiet()),
+               NotSupported);
+}
+
 TEST(Rbm, BadInputGetsClearErrors) {
   auto expect_message = [](auto&& f, const std::string& part) {
     try {

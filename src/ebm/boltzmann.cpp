@@ -28,8 +28,20 @@ Visible visible_from_string(const std::string& name) {
   return Visible::gaussian;
 }
 
+torch::Tensor Rbm::independent() const {
+  auto mask = torch::ones({n_visible()}, W.options().requires_grad(false));
+  for (const auto& g : groups) mask.index_fill_(0, g.to(mask.device()), 0.0);
+  return mask;
+}
+
 torch::Tensor Rbm::scaled_visible(const torch::Tensor& v) const {
-  return gaussian() ? v * torch::exp(-log_var) : v;
+  if (!gaussian()) return v;
+  auto inv_var = torch::exp(-log_var);
+  if (has_groups()) {
+    auto ind = independent();
+    inv_var = inv_var * ind + (1 - ind);  // group units are not scaled
+  }
+  return v * inv_var;
 }
 
 torch::Tensor Rbm::hidden_input(const torch::Tensor& v) const {
@@ -40,20 +52,61 @@ torch::Tensor Rbm::hidden_probs(const torch::Tensor& v) const { return hidden_in
 
 torch::Tensor Rbm::visible_input(const torch::Tensor& h) const { return torch::addmm(b, h, W); }
 
-torch::Tensor Rbm::visible_mean(const torch::Tensor& h) const {
-  auto in = visible_input(h);
-  return gaussian() ? in : torch::sigmoid(in);
+torch::Tensor Rbm::mean_from_input(const torch::Tensor& in) const {
+  auto out = gaussian() ? in.clone() : torch::sigmoid(in);
+  for (const auto& g : groups) {
+    const auto idx = g.to(in.device());
+    out.index_copy_(1, idx, torch::softmax(in.index_select(1, idx), 1));
+  }
+  return out;
 }
 
+torch::Tensor Rbm::sample_from_input(torch::Tensor in, at::Generator& gen) const {
+  torch::Tensor out;
+  if (!gaussian()) {
+    out = bernoulli(has_groups() ? torch::sigmoid(in) : in.sigmoid_(), gen);
+  } else {
+    auto noise = at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var);
+    out = has_groups() ? in + noise : in.add_(noise);
+  }
+  for (const auto& g : groups) {
+    // One unit on per group, drawn from the group's softmax.
+    const auto idx = g.to(in.device());
+    auto p = torch::softmax(in.index_select(1, idx), 1);                  // [N, k]
+    auto u = at::rand({p.size(0), 1}, gen, p.options().device(torch::kCPU)).to(p.device());
+    auto pick = (p.cumsum(1) < u).sum(1, true).clamp_max(p.size(1) - 1);  // inverse CDF: [N, 1]
+    out.index_copy_(1, idx, torch::zeros_like(p).scatter_(1, pick, 1.0));
+  }
+  return out;
+}
+
+torch::Tensor Rbm::visible_mean(const torch::Tensor& h) const { return mean_from_input(visible_input(h)); }
+
 torch::Tensor Rbm::sample_visible(const torch::Tensor& h, at::Generator& gen) const {
-  auto in = visible_input(h);
-  if (!gaussian()) return bernoulli(in.sigmoid_(), gen);
-  return in.add_(at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var));
+  return sample_from_input(visible_input(h), gen);
 }
 
 torch::Tensor Rbm::visible_term(const torch::Tensor& v) const {
   if (!gaussian()) return torch::mv(v, b);
-  return -0.5 * ((v - b).pow(2) * torch::exp(-log_var)).sum(1);
+  auto quadratic = (v - b).pow(2) * torch::exp(-log_var);  // [N, D]
+  if (!has_groups()) return -0.5 * quadratic.sum(1);
+  auto ind = independent();
+  return -0.5 * (quadratic * ind).sum(1) + torch::mv(v, b * (1 - ind));
+}
+
+double Rbm::visible_log_partition(const torch::Tensor& bias_in) const {
+  torch::NoGradGuard no_grad;
+  auto bias = bias_in.to(torch::kFloat64);
+  auto per_unit = gaussian() ? 0.5 * (log_var.to(torch::kFloat64) + kLog2Pi) : torch::softplus(bias);  // [D]
+  double total = 0;
+  if (has_groups()) {
+    auto ind = independent().to(torch::kFloat64);
+    total = (per_unit * ind).sum().item<double>();
+    for (const auto& g : groups) total += torch::logsumexp(bias.index_select(0, g.to(bias.device())), 0).item<double>();
+  } else {
+    total = per_unit.sum().item<double>();
+  }
+  return total;
 }
 
 torch::Tensor Rbm::free_energy_from_input(const torch::Tensor& v, const torch::Tensor& input) const {
@@ -64,11 +117,36 @@ torch::Tensor Rbm::free_energy(const torch::Tensor& v) const { return free_energ
 
 torch::Tensor Rbm::hidden_log_marginal(const torch::Tensor& h) const {
   auto in = visible_input(h);  // [N, D]
-  auto hidden = torch::mv(h, c);
-  if (!gaussian()) return hidden + torch::softplus(in).sum(1);
-  // integral of exp(-(v - b)^2 / (2 s2) + v (W^T h) / s2) dv = sqrt(2 pi s2) exp(((b + W^T h)^2 - b^2) / (2 s2))
-  auto inv_var = torch::exp(-log_var);
-  return hidden + 0.5 * ((in.pow(2) - b.pow(2)) * inv_var).sum(1) + 0.5 * (log_var + kLog2Pi).sum();
+  auto out = torch::mv(h, c);
+  torch::Tensor per_unit;  // [N, D] log sum over one unit's values
+  if (!gaussian()) {
+    per_unit = torch::softplus(in);
+  } else {
+    // integral of exp(-(v - b)^2 / (2 s2) + v (W^T h) / s2) dv = sqrt(2 pi s2) exp(((b + W^T h)^2 - b^2) / (2 s2))
+    per_unit = 0.5 * (in.pow(2) - b.pow(2)) * torch::exp(-log_var) + 0.5 * (log_var + kLog2Pi);
+  }
+  if (!has_groups()) return out + per_unit.sum(1);
+  out = out + torch::mv(per_unit, independent());
+  for (const auto& g : groups) out = out + torch::logsumexp(in.index_select(1, g.to(in.device())), 1);
+  return out;
+}
+
+std::vector<torch::Tensor> one_hot_groups(const std::vector<std::string>& columns) {
+  std::vector<torch::Tensor> out;
+  size_t i = 0;
+  while (i < columns.size()) {
+    const auto eq = columns[i].find('=');
+    size_t j = i + 1;
+    if (eq != std::string::npos) {
+      const std::string prefix = columns[i].substr(0, eq + 1);
+      while (j < columns.size() && columns[j].compare(0, prefix.size(), prefix) == 0) ++j;
+      if (j - i >= 2) {
+        out.push_back(torch::arange(static_cast<int64_t>(i), static_cast<int64_t>(j), torch::kLong));
+      }
+    }
+    i = j;
+  }
+  return out;
 }
 
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
@@ -107,7 +185,7 @@ torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::T
 }
 
 int64_t enumerated_units(const Rbm& rbm) {
-  return rbm.gaussian() ? rbm.n_hidden() : std::min(rbm.n_hidden(), rbm.n_visible());
+  return rbm.gaussian() || rbm.has_groups() ? rbm.n_hidden() : std::min(rbm.n_hidden(), rbm.n_visible());
 }
 
 double exact_log_z(const Rbm& rbm_in, int64_t max_units) {
@@ -118,7 +196,7 @@ double exact_log_z(const Rbm& rbm_in, int64_t max_units) {
   torch::NoGradGuard no_grad;
   // float64 throughout: the sum spans many orders of magnitude.
   Rbm rbm{rbm_in.visible, rbm_in.W.to(torch::kFloat64), rbm_in.b.to(torch::kFloat64), rbm_in.c.to(torch::kFloat64),
-          rbm_in.log_var.defined() ? rbm_in.log_var.to(torch::kFloat64) : torch::Tensor()};
+          rbm_in.log_var.defined() ? rbm_in.log_var.to(torch::kFloat64) : torch::Tensor(), rbm_in.groups};
   const bool over_hidden = n == rbm.n_hidden();
   const auto opts = rbm.W.options();
   const int64_t total = int64_t{1} << n;
@@ -168,12 +246,7 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
   // Z_0 = prod_j (1 + exp(c_base_j)) * Z(visible part).
   auto c_base = base_hidden.defined() ? base_hidden.to(rbm.W.options()) : torch::zeros({H}, rbm.W.options());
   auto c_base64 = c_base.to(torch::kFloat64);
-  out.log_z_base = torch::softplus(c_base64).sum().item<double>();
-  if (rbm.gaussian()) {
-    out.log_z_base += 0.5 * (rbm.log_var.to(torch::kFloat64) + kLog2Pi).sum().item<double>();
-  } else {
-    out.log_z_base += torch::softplus(b_base.to(torch::kFloat64)).sum().item<double>();
-  }
+  out.log_z_base = torch::softplus(c_base64).sum().item<double>() + rbm.visible_log_partition(b_base);
   // p*_beta(v) = exp((1 - beta) (-E_base(v)) + beta g_model(v)) * prod_j (1 + exp(beta a_j(v) + (1 - beta) c_base_j)),
   // a = c + W (v/s2). The log weight grows by (beta_k - beta_{k-1}) * delta(v) + sum_j [softplus(input at beta_k) -
   // softplus(input at beta_{k-1})], delta(v) = visible term of the model minus that of the base.
@@ -182,13 +255,7 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
   auto visible_delta = [&](const torch::Tensor& v) {
     return (rbm.visible_term(v) - base.visible_term(v)).to(torch::kFloat64);
   };
-  torch::Tensor v;
-  if (rbm.gaussian()) {
-    v = b_base.expand({runs, -1}) + at::randn({runs, rbm.n_visible()}, gen, b_base.options()) *
-                                        torch::exp(0.5 * rbm.log_var);
-  } else {
-    v = bernoulli(torch::sigmoid(b_base).expand({runs, -1}).contiguous(), gen);
-  }
+  torch::Tensor v = rbm.sample_from_input(b_base.expand({runs, -1}).contiguous(), gen);
   auto log_w = torch::zeros({runs}, torch::TensorOptions().dtype(torch::kFloat64).device(v.device()));
   const int64_t steps = static_cast<int64_t>(betas.size()) - 1;
   std::unique_ptr<Progress> bar;
@@ -204,12 +271,7 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
     if (k == steps) break;  // the last transition does not change the weights
     // One Gibbs sweep that leaves p_beta invariant.
     auto h = bernoulli(torch::sigmoid(beta * a + (1 - beta) * c_base), gen);
-    auto in = (1 - beta) * b_base + beta * rbm.visible_input(h);  // [R, D]
-    if (rbm.gaussian()) {
-      v = in + at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * rbm.log_var);
-    } else {
-      v = bernoulli(torch::sigmoid(in), gen);
-    }
+    v = rbm.sample_from_input((1 - beta) * b_base + beta * rbm.visible_input(h), gen);  // [R, D]
     if (bar && (k % 50 == 0)) bar->update(k);
   }
   if (bar) bar->finish();
@@ -246,8 +308,8 @@ LogPartition estimate_log_partition(const Rbm& rbm, const torch::Tensor& base_vi
 }
 
 torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v) {
-  GF_CHECK_AS(NotSupported, !rbm.gaussian(), "score with estimator=ais or exact",
-              "the pseudo-likelihood is defined here for Bernoulli visible units only");
+  GF_CHECK_AS(NotSupported, !rbm.gaussian() && !rbm.has_groups(), "score with estimator=ais or exact",
+              "the pseudo-likelihood is defined here for Bernoulli visible units only (no softmax groups)");
   torch::NoGradGuard no_grad;
   const int64_t n = v.size(0), D = rbm.n_visible();
   // Flipping bit i changes -F by sign_i b_i + sum_j [softplus(a_j + sign_i W_ji) - softplus(a_j)].
@@ -268,6 +330,8 @@ torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v) {
 }
 
 torch::Tensor stochastic_pseudo_likelihood(const Rbm& rbm, const torch::Tensor& v, at::Generator& gen) {
+  GF_CHECK_AS(NotSupported, !rbm.gaussian() && !rbm.has_groups(), "score with estimator=ais or exact",
+              "the pseudo-likelihood is defined here for Bernoulli visible units only (no softmax groups)");
   auto flips = at::randint(0, rbm.n_visible(), {v.size(0)}, gen, torch::TensorOptions().dtype(torch::kLong));
   return one_flip_pseudo_likelihood(rbm, v, flips);
 }

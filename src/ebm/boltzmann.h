@@ -22,34 +22,51 @@ namespace gf::ebm {
 enum class Visible { bernoulli, gaussian };
 Visible visible_from_string(const std::string& name);  // "bernoulli" | "gaussian"
 
-// One RBM's parameters (a view: tensors are shared, not copied).
+// One RBM's parameters (a view: tensors are shared, not copied). Softmax groups (one-hot columns of a table) are
+// visible units of which exactly one is on, p(v_g | h) = softmax(b_g + W_g^T h); the other visible units are all
+// Bernoulli or all Gaussian. A Gaussian unit's variance does not apply to group units.
 struct Rbm {
   Visible visible = Visible::bernoulli;
   torch::Tensor W;        // [H, D]
   torch::Tensor b;        // [D] visible biases (Gaussian: means)
   torch::Tensor c;        // [H] hidden biases
   torch::Tensor log_var;  // [D] Gaussian visible units only: log s2
+  std::vector<torch::Tensor> groups;  // softmax groups: each [k] int64 visible unit indices (none: empty)
 
   int64_t n_visible() const { return W.size(1); }
   int64_t n_hidden() const { return W.size(0); }
   bool gaussian() const { return visible == Visible::gaussian; }
+  bool has_groups() const { return !groups.empty(); }
 
-  // v scaled as the hidden units see it: v / s2 (Gaussian) or v. [N, D]
+  // v scaled as the hidden units see it: v / s2 (Gaussian units) or v. [N, D]
   torch::Tensor scaled_visible(const torch::Tensor& v) const;
   torch::Tensor hidden_input(const torch::Tensor& v) const;  // c + W (v / s2). [N, H]
   torch::Tensor hidden_probs(const torch::Tensor& v) const;  // p(h = 1 | v). [N, H]
   torch::Tensor visible_input(const torch::Tensor& h) const;  // b + W^T h. [N, D]
   torch::Tensor visible_mean(const torch::Tensor& h) const;   // E[v | h]. [N, D]
   torch::Tensor sample_visible(const torch::Tensor& h, at::Generator& gen) const;  // [N, D]
-  // The visible part of -E: b.v (Bernoulli) or -sum (v - b)^2 / (2 s2). [N]
+  // E[v] and draws of visible units whose input (b + W^T h, or an AIS mixture of it) is `input`. [N, D]
+  torch::Tensor mean_from_input(const torch::Tensor& input) const;
+  torch::Tensor sample_from_input(torch::Tensor input, at::Generator& gen) const;
+  // The visible part of -E: b.v (Bernoulli, groups) or -sum (v - b)^2 / (2 s2) (Gaussian units). [N]
   torch::Tensor visible_term(const torch::Tensor& v) const;
+  // log of the visible part's normaliser with no weights and biases `bias` [D]: sum over units of log sum_v
+  // exp(-E_visible(v)).
+  double visible_log_partition(const torch::Tensor& bias) const;
   // F(v) = -log sum_h exp(-E(v, h)); differentiable in the parameters (CD's gradient is that of
   // mean F(data) - mean F(model samples)). [N]
   torch::Tensor free_energy(const torch::Tensor& v) const;
   torch::Tensor free_energy_from_input(const torch::Tensor& v, const torch::Tensor& hidden_input) const;
   // log sum_v exp(-E(v, h)) for hidden states h [N, H]. [N]
   torch::Tensor hidden_log_marginal(const torch::Tensor& h) const;
+
+ private:
+  torch::Tensor independent() const;  // [D] 1 for units outside every group, 0 inside (defined with groups)
 };
+
+// Softmax groups from feature names: consecutive columns "name=value" with the same name (a one-hot block of the
+// input pipeline), at least two of them. Each [k] int64.
+std::vector<torch::Tensor> one_hot_groups(const std::vector<std::string>& columns);
 
 // Bernoulli draws with probabilities p, in p's dtype. [same as p] Uniforms come from `gen`; when gen is a CPU
 // generator and p lives on another device they are drawn on the CPU and moved (slower, but the same draws).

@@ -32,6 +32,7 @@ namespace gf {
 struct RbmOptions : train::TrainOptions {
   int64_t n_components = 256;          // hidden units
   std::string visible = "bernoulli";   // bernoulli (values in [0, 1]) | gaussian (real values; standardize tables)
+  std::string softmax_groups = "auto";  // auto: one-hot columns of a table ("col=value") are softmax groups | none
   bool learn_variance = false;         // gaussian: learn the per-unit variances (else fixed at the data's)
   int64_t cd_k = 1;                    // Gibbs steps per update
   bool persistent = true;              // PCD (chains carried between updates) | CD-k (chains start at the data)
@@ -68,6 +69,8 @@ void add_rbm_options(OptionTable<Options>& t, bool with_size) {
   auto s = [](std::string R::*m) { return static_cast<std::string O::*>(m); };
   if (with_size) t.add("n_components", i(&R::n_components), "hidden units");
   t.add("visible", s(&R::visible), "visible units", {"bernoulli", "gaussian"})
+      .add("softmax_groups", s(&R::softmax_groups), "one-hot columns as softmax groups (auto) or separate units",
+           {"auto", "none"})
       .add("learn_variance", b(&R::learn_variance), "gaussian: learn each unit's variance")
       .add("cd_k", i(&R::cd_k), "Gibbs steps per update (CD-k / PCD-k)")
       .add("persistent", b(&R::persistent), "persistent chains (PCD); false: CD-k from the data")

@@ -186,7 +186,9 @@ FitReport DeepBeliefNet::fit(const Dataset& train_set, const FitContext& ctx) {
     auto rbm = std::make_unique<RestrictedBoltzmannMachine>(options_.layer_options(l));
     FitContext layer_ctx = ctx;
     layer_ctx.validation = val ? &*val : nullptr;
-    const FitReport r = rbm->fit({x}, layer_ctx);
+    Dataset layer_data{x};
+    if (l == 0) layer_data.columns = train_set.columns;  // one-hot columns become softmax groups of the bottom layer
+    const FitReport r = rbm->fit(layer_data, layer_ctx);
     report.seconds += r.seconds;
     report.n_iter += r.n_iter;
     report.history.insert(report.history.end(), r.history.begin(), r.history.end());

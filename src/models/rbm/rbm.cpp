@@ -30,22 +30,30 @@ struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
     }
     base_visible = register_buffer("base_visible", torch::zeros({n_visible}, opts));
     chain = register_buffer("chain", torch::zeros({chains, H}, opts));
+    group_of = register_buffer("group_of", torch::full({n_visible}, -1, torch::kLong));
   }
-  ebm::Rbm rbm() const { return {visible, W, b, c, log_var}; }
+  // Called when group_of changes (fit, load): the index lists of the softmax groups.
+  void index_groups() {
+    groups.clear();
+    const auto g = group_of.cpu();
+    const int64_t n_groups = g.numel() ? g.max().item<int64_t>() + 1 : 0;
+    for (int64_t k = 0; k < n_groups; ++k) groups.push_back(torch::nonzero(g == k).reshape({-1}));
+  }
+  ebm::Rbm rbm() const { return {visible, W, b, c, log_var, groups}; }
   neural::Geometry geometry;
   ebm::Visible visible;
   torch::Tensor W, b, c, log_var;  // [H, D], [D], [H], [D] (gaussian)
   torch::Tensor base_visible;       // [D] the AIS base model's visible biases (and the start of sampling chains)
   torch::Tensor chain;              // [chains, H] persistent hidden states (PCD)
+  torch::Tensor group_of;           // [D] int64 softmax group of each visible unit (-1: none)
+  std::vector<torch::Tensor> groups;  // the groups' unit indices
 };
 
 namespace {
 
 // Draws visible states of the base model (no weights): where sampling and AIS chains start. [n, D]
 torch::Tensor base_draws(const RestrictedBoltzmannMachine::Net& net, int64_t n, at::Generator& gen) {
-  auto base = net.base_visible.expand({n, -1}).contiguous();
-  if (net.visible == ebm::Visible::bernoulli) return ebm::bernoulli(torch::sigmoid(base), gen);
-  return base + at::randn(base.sizes(), gen, base.options()) * torch::exp(0.5 * net.log_var);
+  return net.rbm().sample_from_input(net.base_visible.expand({n, -1}).contiguous(), gen);
 }
 
 // The Trainer's view: CD-k / PCD-k as the gradient of mean F(data) - mean F(negative samples).
@@ -212,19 +220,33 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
     auto mean = x.mean(0);  // [D]
     net->W.copy_(at::randn(net->W.sizes(), init_gen, torch::TensorOptions().dtype(net->W.scalar_type())) *
                  options_.init_std);
+    const double n = static_cast<double>(x.size(0));
     if (net->visible == ebm::Visible::bernoulli) {
       // Visible biases at the log-odds of each unit's (smoothed) mean (Hinton's guide, section 8); the AIS base
       // model is that independent model.
-      const double n = static_cast<double>(x.size(0));
       auto p = (mean * n + 1) / (n + 2);
       net->b.copy_((p / (1 - p)).log());
-      net->base_visible.copy_(net->b);
     } else {
       net->b.copy_(mean);
-      net->base_visible.copy_(mean);
       net->log_var.copy_(x.var(0, false).clamp_min(1e-2).log());
     }
+    if (options_.softmax_groups == "auto") {
+      const auto groups = ebm::one_hot_groups(train_set.columns);
+      for (size_t k = 0; k < groups.size(); ++k) net->group_of.index_fill_(0, groups[k], static_cast<int64_t>(k));
+      net->index_groups();
+      for (const auto& g : net->groups) {
+        // A group's biases at the log of its categories' (smoothed) frequencies.
+        auto p = (mean.index_select(0, g.to(mean.device())) * n + 1) / (n + static_cast<double>(g.numel()));
+        net->b.index_copy_(0, g.to(mean.device()), p.log());
+      }
+    }
+    net->base_visible.copy_(net->b);
   }
+  GF_CHECK_AS(NotSupported,
+              net->groups.empty() || (options_.estimator != "pseudo_likelihood" && options_.estimator != "stochastic_pl"),
+              "score with estimator=ais or exact, or set softmax_groups=none",
+              "the pseudo-likelihood estimators need Bernoulli units without softmax groups; the data has one-hot "
+              "columns");
   RbmTrainable trainable(*net, options_);
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
@@ -287,6 +309,8 @@ torch::Tensor RestrictedBoltzmannMachine::stochastic_pseudo_likelihood(const tor
 torch::Tensor RestrictedBoltzmannMachine::score_samples(const torch::Tensor& x) const {
   const std::string estimator = fitted() ? resolved_estimator(options_, net_->rbm()) : options_.estimator;
   if (estimator == "pseudo_likelihood") return pseudo_log_likelihood(x);
+  GF_CHECK_AS(NotSupported, estimator != "stochastic_pl" || !net_->rbm().has_groups(),
+              "score with estimator=ais or exact", "the pseudo-likelihood needs Bernoulli units without softmax groups");
   if (estimator == "stochastic_pl") {
     auto gen = make_generator(static_cast<uint64_t>(options_.seed));
     return stochastic_pseudo_likelihood(x, gen);
@@ -462,7 +486,10 @@ void RestrictedBoltzmannMachine::load_state(const TensorMap& t) {
   RbmOptions o = options_;
   if (auto chain = t.find("chain"); chain != t.end()) o.n_chains = chain->second.size(0);
   auto net = std::make_shared<Net>(geometry, o, geometry.numel());
-  neural::load_module(*net, "", t);
+  TensorMap with_groups = t;
+  if (!with_groups.count("group_of")) with_groups["group_of"] = net->group_of;  // files before softmax groups
+  neural::load_module(*net, "", with_groups);
+  net->index_groups();
   net_ = net;
 }
 
