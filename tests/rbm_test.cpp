@@ -316,6 +316,53 @@ TEST(Rbm, GaussianVisibleUnitsFitStandardizedTables) {
   EXPECT_EQ(s.sizes(), (std::vector<int64_t>{200, 4}));
 }
 
+TEST(Rbm, ParallelTemperingKeepsTheModelDistributionAndMixesBetweenModes) {
+  // Two far-apart modes (all-on / all-off blocks): plain Gibbs chains started in one mode stay there, tempered chains
+  // visit both, in the proportions of the exact distribution.
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto W = torch::full({1, 12}, 6.0, opts);
+  ebm::Rbm r{ebm::Visible::bernoulli, W, torch::full({12}, -3.0, opts), torch::tensor({-36.0}, opts), {}};
+  // p(h = 1) under the model, exactly.
+  auto h_states = torch::tensor({{0.0}, {1.0}}, opts);
+  auto log_p_h = r.hidden_log_marginal(h_states);
+  const double p_on = torch::softmax(log_p_h, 0)[1].item<double>();
+  ASSERT_GT(p_on, 0.2);
+  ASSERT_LT(p_on, 0.8);
+  auto gen = make_generator(12);
+  const auto betas = ebm::tempering_betas(8);
+  EXPECT_EQ(betas.front(), 1.0);
+  EXPECT_EQ(betas.back(), 0.0);
+  auto base = torch::zeros({12}, opts);  // the data's marginals (half on), as a fitted model's base
+  auto v = torch::zeros({8 * 200, 12}, opts);  // every chain starts in the all-off mode
+  torch::Tensor h;
+  double on = 0, rate = 0;
+  int64_t counted = 0;
+  for (int64_t s = 0; s < 600; ++s) {
+    rate += ebm::tempered_sweep(r, base, betas, v, h, gen, s);
+    if (s >= 100) {
+      on += h.slice(0, 0, 200).mean().item<double>();
+      ++counted;
+    }
+  }
+  EXPECT_NEAR(on / counted, p_on, 0.05);
+  EXPECT_GT(rate / 600, 0.05);
+  // Plain Gibbs from the same start: stuck.
+  auto plain = torch::zeros({200, 12}, opts);
+  torch::Tensor hp;
+  for (int64_t s = 0; s < 600; ++s) {
+    hp = ebm::bernoulli(r.hidden_probs(plain), gen);
+    plain = r.sample_visible(hp, gen);
+  }
+  EXPECT_LT(hp.mean().item<double>(), 0.05);
+  // Training and sampling with tempering through the model.
+  auto x = draw_from(r, 400, gen);
+  auto m = create_model("rbm", {}, {{"n_components", "2"}, {"n_iter", "5"}, {"batch_size", "20"},
+                                    {"pt_temperatures", "5"}, {"gibbs_steps", "50"}});
+  m->fit({x}, quiet());
+  auto g1 = make_generator(3), g2 = make_generator(3);
+  EXPECT_TRUE(torch::equal(m->sample(20, g1), m->sample(20, g2)));
+}
+
 TEST(Rbm, SoftmaxGroupsForOneHotColumns) {
   // Units 1..3 are one categorical column (exactly one on): log Z against brute force over the valid visible states,
   // AIS against it, draws one-hot.

@@ -155,6 +155,54 @@ torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
   return at::rand(p.sizes(), gen, p.options().device(torch::kCPU)).to(p.device()).lt_(p);
 }
 
+std::vector<double> tempering_betas(int64_t m) {
+  GF_CHECK(m >= 1, "the number of tempering temperatures must be at least 1, got ", m);
+  std::vector<double> out;
+  for (int64_t i = 0; i < m; ++i) out.push_back(m == 1 ? 1.0 : 1.0 - static_cast<double>(i) / (m - 1));
+  return out;
+}
+
+double tempered_sweep(const Rbm& rbm, const torch::Tensor& base_visible, const std::vector<double>& betas,
+                      torch::Tensor& v, torch::Tensor& h, at::Generator& gen, int64_t parity) {
+  torch::NoGradGuard no_grad;
+  const int64_t M = static_cast<int64_t>(betas.size()), C = v.size(0) / M;
+  GF_CHECK(C * M == v.size(0), "tempered chains: ", v.size(0), " rows are not ", M, " temperatures x chains");
+  auto beta = torch::tensor(betas, torch::TensorOptions().dtype(torch::kFloat64))
+                  .to(v.options())
+                  .repeat_interleave(C)
+                  .unsqueeze(1);  // [M * C, 1]
+  auto b_base = base_visible.to(v.options());
+  h = bernoulli(torch::sigmoid(beta * rbm.hidden_input(v)), gen);
+  auto in = rbm.visible_input(h);  // [M * C, D]
+  v = rbm.sample_from_input((1 - beta) * b_base + beta * in, gen);
+  if (M == 1) return 0.0;
+  // g(v, h) = -E(v, h) + E_base(v) = visible term - base visible term + h.c + (W^T h).(v / s2)
+  Rbm base = rbm;
+  base.b = b_base;
+  auto g = (rbm.visible_term(v) - base.visible_term(v) + torch::mv(h, rbm.c) +
+            ((in - rbm.b) * rbm.scaled_visible(v)).sum(1))
+               .to(torch::kFloat64);  // [M * C]
+  int64_t tried = 0, accepted = 0;
+  for (int64_t m = parity % 2; m + 1 < M; m += 2) {
+    auto i = torch::arange(m * C, (m + 1) * C, torch::TensorOptions().dtype(torch::kLong).device(v.device()));
+    auto j = i + C;
+    auto log_alpha = (betas[m] - betas[m + 1]) * (g.index_select(0, j) - g.index_select(0, i));  // [C]
+    auto u = at::rand({C}, gen, torch::TensorOptions().dtype(torch::kFloat64)).to(v.device());
+    auto swap = u.log() < log_alpha;  // [C]
+    auto si = i.masked_select(swap), sj = j.masked_select(swap);
+    if (si.numel() > 0) {
+      auto vi = v.index_select(0, si), hi = h.index_select(0, si);
+      v.index_copy_(0, si, v.index_select(0, sj));
+      v.index_copy_(0, sj, vi);
+      h.index_copy_(0, si, h.index_select(0, sj));
+      h.index_copy_(0, sj, hi);
+    }
+    tried += C;
+    accepted += si.numel();
+  }
+  return tried ? static_cast<double>(accepted) / static_cast<double>(tried) : 0.0;
+}
+
 torch::Tensor binarized(const torch::Tensor& v, const std::string& binarize, bool strict, int64_t seed) {
   if (binarize == "threshold") return (v >= 0.5).to(v.scalar_type());
   if (binarize == "stochastic") {

@@ -72,6 +72,17 @@ std::vector<torch::Tensor> one_hot_groups(const std::vector<std::string>& column
 // generator and p lives on another device they are drawn on the CPU and moved (slower, but the same draws).
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen);
 
+// Parallel tempering (Desjardins et al. 2010) on the path of AIS: p_beta(v, h) ~ exp(-E_base(v) + beta g(v, h)),
+// g = -E(v, h) + E_base(v), from the base model (beta = 0, no weights, visible biases `base_visible`) to the RBM
+// (beta = 1). v [M * C, D] holds C chains at each of the M inverse temperatures `betas` (rows m*C .. m*C + C - 1 at
+// betas[m]): one Gibbs sweep at every temperature, then neighbouring temperatures m, m + 1 (m even when `parity` is
+// even, odd otherwise) exchange states with probability min(1, exp((beta_m - beta_{m+1}) (g_{m+1} - g_m))).
+// `h` receives the hidden states the sweep drew. Returns the fraction of exchanges accepted.
+double tempered_sweep(const Rbm& rbm, const torch::Tensor& base_visible, const std::vector<double>& betas,
+                      torch::Tensor& v, torch::Tensor& h, at::Generator& gen, int64_t parity);
+// M inverse temperatures from 1 down to 0, evenly spaced (M = 1: {1}).
+std::vector<double> tempering_betas(int64_t m);
+
 // Visible data as Bernoulli units read it: `binarize` "threshold" (v >= 0.5), "stochastic" (v ~ Bernoulli(v) from a
 // generator seeded with `seed`: the same draw every time) or "none"; with `strict`, values other than 0 and 1 are a
 // gf::DataError. [same as v]

@@ -37,6 +37,8 @@ struct RbmOptions : train::TrainOptions {
   int64_t cd_k = 1;                    // Gibbs steps per update
   bool persistent = true;              // PCD (chains carried between updates) | CD-k (chains start at the data)
   int64_t n_chains = 0;                // persistent chains (0: batch_size)
+  int64_t pt_temperatures = 1;         // parallel tempering: temperatures of the persistent and sampling chains
+                                       // (1: none), inverse temperatures evenly spaced from 1 to 0 (the base model)
   double sparsity_target = 0.1;        // wanted mean activation of each hidden unit
   double sparsity_cost = 0.0;          // weight of the sparsity penalty (0: off)
   double init_std = 0.01;              // initial weights ~ N(0, init_std^2)
@@ -75,6 +77,8 @@ void add_rbm_options(OptionTable<Options>& t, bool with_size) {
       .add("cd_k", i(&R::cd_k), "Gibbs steps per update (CD-k / PCD-k)")
       .add("persistent", b(&R::persistent), "persistent chains (PCD); false: CD-k from the data")
       .add("n_chains", i(&R::n_chains), "persistent chains (0: batch_size)")
+      .add("pt_temperatures", i(&R::pt_temperatures),
+           "parallel tempering of training and sampling chains: temperatures (1: none)")
       .add("sparsity_target", d(&R::sparsity_target), "wanted mean activation of each hidden unit")
       .add("sparsity_cost", d(&R::sparsity_cost), "weight of the sparsity penalty (0: off)")
       .add("init_std", d(&R::init_std), "standard deviation of the initial weights")

@@ -59,13 +59,24 @@ torch::Tensor base_draws(const RestrictedBoltzmannMachine::Net& net, int64_t n, 
 // The Trainer's view: CD-k / PCD-k as the gradient of mean F(data) - mean F(negative samples).
 class RbmTrainable : public train::Trainable {
  public:
-  RbmTrainable(RestrictedBoltzmannMachine::Net& net, const RbmOptions& o) : net_(net), o_(o) {}
+  RbmTrainable(RestrictedBoltzmannMachine::Net& net, const RbmOptions& o, at::Generator& init_gen)
+      : net_(net), o_(o), betas_(ebm::tempering_betas(o.pt_temperatures)) {
+    if (o.pt_temperatures > 1) {
+      // Parallel tempering: n_chains chains at each temperature, all started at the base model.
+      torch::NoGradGuard no_grad;
+      pt_chain_ = base_draws(net, net.chain.size(0) * o.pt_temperatures, init_gen);
+    }
+  }
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     std::vector<torch::Tensor> params{net_.W, net_.b, net_.c};
     if (net_.log_var.defined() && o_.learn_variance) params.push_back(net_.log_var);
     return {{"model", params}};
   }
-  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override {
+    auto out = neural::named_tensors(net_);
+    if (pt_chain_.defined()) out.emplace_back("pt_chain", pt_chain_);
+    return out;
+  }
   void set_training(bool) override {}
   void train_step(const train::Batch& batch, train::StepContext& ctx) override {
     auto& gen = ctx.generator();
@@ -73,7 +84,17 @@ class RbmTrainable : public train::Trainable {
     const auto& v_pos = batch.x;  // [B, D]
     const int64_t B = v_pos.size(0);
     torch::Tensor v_neg;
-    {
+    if (pt_chain_.defined()) {
+      // The negative samples are the beta = 1 end of the tempering ladder.
+      torch::Tensor v = pt_chain_, h;
+      double accepted = 0;
+      for (int64_t k = 0; k < o_.cd_k; ++k) {
+        accepted += ebm::tempered_sweep(rbm, net_.base_visible, betas_, v, h, gen, ctx.step() + k);
+      }
+      pt_chain_.copy_(v);  // in place: the trainer checkpoints this tensor
+      v_neg = v.slice(0, 0, net_.chain.size(0));
+      if ((ctx.step() + 1) % o_.log_every == 0) ctx.log("pt_swap_rate", accepted / static_cast<double>(o_.cd_k));
+    } else {
       torch::NoGradGuard no_grad;
       // Hidden states where the negative chains start: the persistent chains, or samples given the data (CD).
       auto h = o_.persistent ? net_.chain : ebm::bernoulli(rbm.hidden_probs(v_pos), gen);
@@ -90,7 +111,7 @@ class RbmTrainable : public train::Trainable {
       const double p = o_.sparsity_target;
       loss = loss - o_.sparsity_cost * (p * mean_q.log() + (1 - p) * (1 - mean_q).log()).sum();
     }
-    if (o_.persistent) net_.chain.copy_(ebm::bernoulli(q.slice(0, B), gen));
+    if (o_.persistent && !pt_chain_.defined()) net_.chain.copy_(ebm::bernoulli(q.slice(0, B), gen));
     if ((ctx.step() + 1) % o_.log_every == 0) {
       // The free-energy gap, data minus chains, on the steps that write a metrics line.
       torch::NoGradGuard no_grad;
@@ -123,6 +144,8 @@ class RbmTrainable : public train::Trainable {
  private:
   RestrictedBoltzmannMachine::Net& net_;
   const RbmOptions& o_;
+  std::vector<double> betas_;
+  torch::Tensor pt_chain_;  // [temperatures * chains, D] visible states of the tempering ladder
 };
 
 // x checked against the model's geometry and units, flattened to [N, D] in the model's dtype and binarized as
@@ -173,6 +196,8 @@ void RbmOptions::validate() const {
   GF_CHECK(gibbs_steps >= 0, "gibbs_steps must be >= 0, got ", gibbs_steps);
   GF_CHECK(thin >= 1, "thin must be at least 1, got ", thin);
   GF_CHECK(sample_chains >= 0, "sample_chains must be >= 0 (0: one chain per sample), got ", sample_chains);
+  GF_CHECK(pt_temperatures >= 1, "pt_temperatures must be at least 1 (1: no tempering), got ", pt_temperatures);
+  GF_CHECK(pt_temperatures == 1 || persistent, "parallel tempering keeps persistent chains: set persistent=true");
 }
 
 const OptionTable<RbmOptions>& RestrictedBoltzmannMachine::option_table() {
@@ -247,7 +272,7 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
               "score with estimator=ais or exact, or set softmax_groups=none",
               "the pseudo-likelihood estimators need Bernoulli units without softmax groups; the data has one-hot "
               "columns");
-  RbmTrainable trainable(*net, options_);
+  RbmTrainable trainable(*net, options_, init_gen);
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
     val = train::TrainData{checked_visible(ctx.validation->x, *net, options_, "validate")};
@@ -344,18 +369,30 @@ ScoreEstimator RestrictedBoltzmannMachine::score_estimator() const {
 }
 
 namespace {
-// n Gibbs chains from the base model; `collect` is called with (h, v) after each sweep. Shows a bar when long.
+// Gibbs chains started at v [C, D]; `collect` is called with (sweep, h, v) of the chains after each sweep. With
+// `temperatures` > 1 each chain is the beta = 1 end of a parallel-tempering ladder (the hotter chains start at the
+// base model). Shows a bar when long.
 template <class Collect>
 void run_chains(const RestrictedBoltzmannMachine::Net& net, torch::Tensor v, int64_t sweeps, at::Generator& gen,
-                Collect&& collect) {
+                int64_t temperatures, Collect&& collect) {
   const auto rbm = net.rbm();
-  const double work = static_cast<double>(sweeps) * v.size(0) * rbm.n_visible() * rbm.n_hidden();
+  const int64_t C = v.size(0);
+  const double work = static_cast<double>(sweeps) * C * temperatures * rbm.n_visible() * rbm.n_hidden();
   std::unique_ptr<Progress> bar;
   if (work > 5e10) bar = std::make_unique<Progress>("Gibbs sampling", sweeps, "sweep");
+  const auto betas = ebm::tempering_betas(temperatures);
+  if (temperatures > 1) v = torch::cat({v, base_draws(net, C * (temperatures - 1), gen)});
+  torch::Tensor h;
   for (int64_t s = 0; s < sweeps; ++s) {
-    auto h = ebm::bernoulli(rbm.hidden_probs(v), gen);
-    v = rbm.sample_visible(h, gen);
-    collect(s, h, v);
+    if (temperatures > 1) {
+      ebm::tempered_sweep(rbm, net.base_visible, betas, v, h, gen, s);
+      auto cold_v = v.slice(0, 0, C), cold_h = h.slice(0, 0, C);
+      collect(s, cold_h, cold_v);
+    } else {
+      h = ebm::bernoulli(rbm.hidden_probs(v), gen);
+      v = rbm.sample_visible(h, gen);
+      collect(s, h, v);
+    }
     if (bar && s % 10 == 0) bar->update(s);
   }
   if (bar) bar->finish();
@@ -371,7 +408,7 @@ torch::Tensor RestrictedBoltzmannMachine::sample(int64_t n, at::Generator& gen) 
   const int64_t per_chain = (n + chains - 1) / chains;
   const int64_t sweeps = std::max<int64_t>(1, options_.gibbs_steps) + (per_chain - 1) * options_.thin;
   std::vector<torch::Tensor> taken;
-  run_chains(*net_, base_draws(*net_, chains, gen), sweeps, gen,
+  run_chains(*net_, base_draws(*net_, chains, gen), sweeps, gen, options_.pt_temperatures,
              [&](int64_t s, const torch::Tensor& h, const torch::Tensor& v) {
                const int64_t after = s + 1 - std::max<int64_t>(1, options_.gibbs_steps);
                if (after >= 0 && after % options_.thin == 0) {
@@ -403,7 +440,7 @@ torch::Tensor RestrictedBoltzmannMachine::sample_latent(int64_t n, at::Generator
   torch::NoGradGuard no_grad;
   torch::Tensor last;
   run_chains(*net_, base_draws(*net_, n, gen), std::max<int64_t>(1, options_.gibbs_steps), gen,
-             [&](int64_t, const torch::Tensor& h, const torch::Tensor&) { last = h; });
+             options_.pt_temperatures, [&](int64_t, const torch::Tensor& h, const torch::Tensor&) { last = h; });
   return last.to(torch::kFloat32).cpu();
 }
 
@@ -429,7 +466,7 @@ torch::Tensor RestrictedBoltzmannMachine::clamped_gibbs(const torch::Tensor& x_i
   const int64_t sweeps = std::max<int64_t>(2, options_.gibbs_steps);
   auto sum = torch::zeros_like(x);
   int64_t kept = 0;
-  run_chains(*net_, v, sweeps, gen, [&](int64_t s, const torch::Tensor& h, torch::Tensor& vs) {
+  run_chains(*net_, v, sweeps, gen, 1, [&](int64_t s, const torch::Tensor& h, torch::Tensor& vs) {
     vs.copy_(torch::where(missing, vs, observed));
     if (mean && s >= sweeps / 2) {  // Rao-Blackwellised: average E[v | h] over the second half
       sum += rbm.visible_mean(h);
