@@ -84,7 +84,8 @@ struct ScoreEstimator {
 class EstimatedLikelihood {
  public:
   virtual ~EstimatedLikelihood() = default;
-  // The estimator behind the latest score_samples (computing what it needs, e.g. log Z, if not yet known).
+  // The estimator score_samples uses with the current settings (computing what it needs, e.g. log Z, when not yet
+  // known).
   virtual ScoreEstimator score_estimator() const = 0;
 };
 
