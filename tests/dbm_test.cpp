@@ -133,6 +133,23 @@ TEST(Dbm, MeanFieldReachesAFixedPointAndLearningRaisesTheBound) {
   EXPECT_LT(((b0 - b0.mean()) * (b4 - b4.mean())).mean().item<double>(), -0.03);
 }
 
+TEST(Dbm, ParallelTemperingChainsTrainAndSample) {
+  auto gen = make_generator(5);
+  auto x = two_prototypes(400, gen);
+  auto m = create_model("dbm", {}, {{"layers", "6,4"}, {"n_iter", "30"}, {"pretrain_n_iter", "10"},
+                                    {"batch_size", "20"}, {"learning_rate", "0.02"}, {"momentum", "0.5"},
+                                    {"pt_temperatures", "4"}, {"gibbs_steps", "100"}});
+  auto report = m->fit({x}, quiet());
+  auto p = x.mean(0).clamp(1e-3, 1 - 1e-3);
+  const double independent = (x * p.log() + (1 - x) * (1 - p).log()).sum(1).mean().item<double>();
+  EXPECT_GT(m->score_samples(x).mean().item<double>(), independent);
+  auto g1 = make_generator(4), g2 = make_generator(4);
+  auto s = m->sample(300, g1);
+  EXPECT_TRUE(torch::equal(s, m->sample(300, g2)));
+  auto b0 = s.select(1, 0), b4 = s.select(1, 4);
+  EXPECT_LT(((b0 - b0.mean()) * (b4 - b4.mean())).mean().item<double>(), -0.03);
+}
+
 TEST(Dbm, BadOptionsGetClearErrors) {
   auto expect_message = [](const OptionOverrides& sets, const std::string& part) {
     try {

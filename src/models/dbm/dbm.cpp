@@ -72,6 +72,43 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     for (size_t l = 1; l < n_layers(); l += 2) x[l] = ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
     for (size_t l = 0; l < n_layers(); l += 2) x[l] = ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
   }
+  // Parallel tempering on the path p_beta(x) ~ exp(b_base.v + beta g(x)), g = -E(x) - b_base.v, from the base model
+  // (v at the data's log-odds, hidden units free) to the machine: x holds C chains at each of the inverse
+  // temperatures `betas` (rows m*C .. m*C + C - 1 at betas[m]); one sweep at every temperature, then exchanges
+  // between neighbours. Returns the fraction of exchanges accepted.
+  double tempered_gibbs(std::vector<torch::Tensor>& x, const std::vector<double>& betas, at::Generator& gen,
+                        int64_t parity) const {
+    const int64_t M = static_cast<int64_t>(betas.size()), C = x[0].size(0) / M;
+    auto beta = torch::tensor(betas, torch::TensorOptions().dtype(torch::kFloat64))
+                    .to(x[0].options())
+                    .repeat_interleave(C)
+                    .unsqueeze(1);  // [M * C, 1]
+    auto draw = [&](size_t l) {
+      auto in = beta * layer_input(l, x);
+      if (l == 0) in = in + (1 - beta) * base_visible;
+      x[l] = ebm::bernoulli(torch::sigmoid(in), gen);
+    };
+    for (size_t l = 1; l < n_layers(); l += 2) draw(l);
+    for (size_t l = 0; l < n_layers(); l += 2) draw(l);
+    auto g = (negative_energy(x) - torch::mv(x[0], base_visible)).to(torch::kFloat64);  // [M * C]
+    int64_t tried = 0, accepted = 0;
+    for (int64_t m = parity % 2; m + 1 < M; m += 2) {
+      auto i = torch::arange(m * C, (m + 1) * C, torch::TensorOptions().dtype(torch::kLong).device(g.device()));
+      auto j = i + C;
+      auto log_alpha = (betas[m] - betas[m + 1]) * (g.index_select(0, j) - g.index_select(0, i));
+      auto u = at::rand({C}, gen, torch::TensorOptions().dtype(torch::kFloat64)).to(g.device());
+      auto swap = u.log() < log_alpha;
+      auto si = i.masked_select(swap), sj = j.masked_select(swap);
+      for (auto& layer : x) {
+        auto xi = layer.index_select(0, si);
+        layer.index_copy_(0, si, layer.index_select(0, sj));
+        layer.index_copy_(0, sj, xi);
+      }
+      tried += C;
+      accepted += si.numel();
+    }
+    return tried ? static_cast<double>(accepted) / static_cast<double>(tried) : 0.0;
+  }
   // The RBM left after summing out v and h2 (x_0, x_2): its "visible" units are h1 and h3 (x_1, x_3), its
   // "hidden" units v and h2. Its log Z is the DBM's.
   ebm::Rbm even_layer_rbm() const {
@@ -154,21 +191,44 @@ class PretrainTrainable : public train::Trainable {
 // Joint training: data term from mean-field, model term from persistent Gibbs chains.
 class JointTrainable : public train::Trainable {
  public:
-  JointTrainable(DeepBoltzmannMachine::Net& net, const DbmOptions& o) : net_(net), o_(o) {}
+  JointTrainable(DeepBoltzmannMachine::Net& net, const DbmOptions& o, at::Generator& init_gen)
+      : net_(net), o_(o), betas_(ebm::tempering_betas(o.pt_temperatures)) {
+    if (o.pt_temperatures > 1) {
+      // Parallel tempering: the persistent chains are the beta = 1 end of a ladder of pt_temperatures.
+      torch::NoGradGuard no_grad;
+      ladder_ = start_states(net, net.chain[0].size(0) * o.pt_temperatures, init_gen);
+    }
+  }
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     std::vector<torch::Tensor> params(net_.W.begin(), net_.W.end());
     params.insert(params.end(), net_.bias.begin(), net_.bias.end());
     return {{"model", params}};
   }
-  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override {
+    auto out = neural::named_tensors(net_);
+    for (size_t l = 0; l < ladder_.size(); ++l) out.emplace_back("ladder" + std::to_string(l), ladder_[l]);
+    return out;
+  }
   void set_training(bool) override {}
   void train_step(const train::Batch& batch, train::StepContext& ctx) override {
     std::vector<torch::Tensor> q, x;
     {
       torch::NoGradGuard no_grad;
       q = net_.mean_field(batch.x, o_.mf_steps);
-      x = net_.chain;
-      for (int64_t k = 0; k < o_.cd_k; ++k) net_.gibbs(x, ctx.generator());
+      if (!ladder_.empty()) {
+        std::vector<torch::Tensor> all(ladder_.begin(), ladder_.end());
+        double accepted = 0;
+        for (int64_t k = 0; k < o_.cd_k; ++k) accepted += net_.tempered_gibbs(all, betas_, ctx.generator(), ctx.step() + k);
+        const int64_t C = net_.chain[0].size(0);
+        for (size_t l = 0; l < all.size(); ++l) {
+          ladder_[l].copy_(all[l]);  // in place: the trainer checkpoints these tensors
+          x.push_back(all[l].slice(0, 0, C));
+        }
+        if ((ctx.step() + 1) % o_.log_every == 0) ctx.log("pt_swap_rate", accepted / static_cast<double>(o_.cd_k));
+      } else {
+        x = net_.chain;
+        for (int64_t k = 0; k < o_.cd_k; ++k) net_.gibbs(x, ctx.generator());
+      }
       for (size_t l = 0; l < x.size(); ++l) net_.chain[l].copy_(x[l]);
     }
     // Expected-energy gap with q and the chain states held fixed: its gradient is the SML update.
@@ -201,6 +261,8 @@ class JointTrainable : public train::Trainable {
  private:
   DeepBoltzmannMachine::Net& net_;
   const DbmOptions& o_;
+  std::vector<double> betas_;
+  std::vector<torch::Tensor> ladder_;  // per layer [temperatures * chains, H_l]: the tempering ladder
 };
 
 std::string log_z_method(const DbmOptions& o, const ebm::Rbm& even) {
@@ -347,7 +409,7 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
       net->bias[l].copy_(l < L ? 0.5 * (from_below + trained[l].b.detach()) : from_below);
     }
   }
-  JointTrainable trainable(*net, options_);
+  JointTrainable trainable(*net, options_, gen);
   const FitReport joint = train::run(trainable, {v}, nullptr, options_, ctx);
   report.seconds += joint.seconds;
   report.n_iter = joint.n_iter;
@@ -439,8 +501,17 @@ torch::Tensor DeepBoltzmannMachine::sample(int64_t n, at::Generator& gen) const 
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this deep Boltzmann machine is not fitted yet");
   GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
   torch::NoGradGuard no_grad;
-  auto x = JointTrainable::start_states(*net_, n, gen);
-  for (int64_t s = 0; s < std::max<int64_t>(1, options_.gibbs_steps); ++s) net_->gibbs(x, gen);
+  const int64_t M = options_.pt_temperatures;
+  auto x = JointTrainable::start_states(*net_, n * M, gen);
+  const auto betas = ebm::tempering_betas(M);
+  for (int64_t s = 0; s < std::max<int64_t>(1, options_.gibbs_steps); ++s) {
+    if (M > 1) {
+      net_->tempered_gibbs(x, betas, gen, s);
+    } else {
+      net_->gibbs(x, gen);
+    }
+  }
+  for (auto& layer : x) layer = layer.slice(0, 0, n);  // the beta = 1 chains
   auto mean = torch::sigmoid(net_->layer_input(0, x));  // p(v = 1 | h1)
   return mean.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(n));
 }
