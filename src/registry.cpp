@@ -182,28 +182,32 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
   GF_CHECK_AS(ModelFileError, expected_kind.empty() || expected_kind == c.kind,
               "pass a " + expected_kind + " model file", "'", path, "' is a '", c.kind, "' model, expected '",
               expected_kind, "'");
-  std::unique_ptr<Model> model;
-  try {
-    model = restore(c, *info, {});
-  } catch (const ModelFileError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
-                         "the file is damaged; re-create it with `genforge train`");
-  }
-  if (sets.empty()) return model;
-  // Settings given for this use: bad keys and values, and settings that contradict the stored state (another
-  // size), are the caller's error, not a damaged file.
+  // Settings given for this use: bad keys and values are the caller's error, named as such.
   std::string given;
   for (const auto& [key, value] : sets) {
     GF_CHECK_AS(InvalidArgument, !info->is_pipeline_option(key), "pass input options where data is read",
                 "'", key, "' is an input option, not a setting of the saved ", c.kind, " model");
     given += (given.empty() ? "" : ", ") + key + "=" + value;
   }
-  info->construct(c.options, sets);  // unknown keys and bad values, with their own messages
+  if (!sets.empty()) info->construct(c.options, sets);  // unknown keys and bad values, with their own messages
+  const auto damaged = [&](const Error& e) {
+    return ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
+                          "the file is damaged; re-create it with `genforge train`");
+  };
   try {
     return restore(c, *info, sets);
+  } catch (const ModelFileError&) {
+    throw;
   } catch (const Error& e) {
+    if (sets.empty()) throw damaged(e);
+    // The file alone loads: the settings contradict its state (another size), which is the caller's error.
+    try {
+      restore(c, *info, {});
+    } catch (const ModelFileError&) {
+      throw;
+    } catch (const Error& plain) {
+      throw damaged(plain);
+    }
     throw InvalidArgument(msg("the setting ", given, " does not fit the saved ", c.kind, " model: ", e.what()),
                           "only settings of how a model samples or scores can change after training; retrain to "
                           "change its size or structure");

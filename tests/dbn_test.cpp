@@ -102,6 +102,36 @@ TEST(Dbn, SamplesFineTunedClassifierAndModelFile) {
   EXPECT_THROW(dynamic_cast<const Classifier&>(*plain).predict_proba(x), NotSupported);
 }
 
+TEST(Dbn, OneHotColumnsAreSoftmaxGroupsOfTheBottomLayer) {
+  // A table with a 3-category column (one-hot): the bottom RBM keeps the group, samples pick exactly one
+  // category, and the lower bound is one of a distribution over valid rows.
+  auto gen = make_generator(7);
+  auto cat = at::randint(3, {300}, gen, torch::TensorOptions().dtype(torch::kLong));
+  auto x = torch::cat({torch::one_hot(cat, 3).to(torch::kFloat32), (at::rand({300, 2}, gen) < 0.4).to(torch::kFloat32)}, 1);
+  const std::vector<std::string> columns{"c=a", "c=b", "c=c", "u", "w"};
+  auto m = create_model("dbn", {}, {{"layers", "6,4"}, {"n_iter", "5"}, {"batch_size", "20"},
+                                    {"bound_samples", "500"}});
+  m->fit({x, {}, columns}, quiet());
+  const auto& dbn = dynamic_cast<const DeepBeliefNet&>(*m);
+  ASSERT_EQ(dbn.layer(0).softmax_groups().size(), 1u);
+  auto s = m->sample(100, gen);
+  EXPECT_TRUE(test::all_close(s.slice(1, 0, 3).sum(1).to(torch::kFloat64), torch::ones({100}, torch::kFloat64),
+                              1e-5, 1e-5));
+  // Summed over all 3 x 2 x 2 valid rows, the (tight, K = 500) bound's probabilities come to 1: no mass is lost to
+  // rows with no or two categories.
+  std::vector<torch::Tensor> rows;
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int64_t u = 0; u < 4; ++u) {
+      auto r = torch::zeros({5});
+      r[c] = 1;
+      r[3] = static_cast<float>(u & 1);
+      r[4] = static_cast<float>(u >> 1);
+      rows.push_back(r);
+    }
+  }
+  EXPECT_NEAR(torch::logsumexp(m->score_samples(torch::stack(rows)), 0).item<double>(), 0.0, 0.03);
+}
+
 TEST(Dbn, LongPretrainedClassifierOnFashionMnist) {
   // The classic recipe at a small scale: 784-256-256 pre-trained one epoch on 10000 images, fine-tuned 10 epochs.
   auto train = data::load_source("fashion-mnist", DataKind::images, {10000});

@@ -80,4 +80,16 @@ std::vector<std::string> split_list(const std::string& text, char separator) {
   return out;
 }
 
+std::vector<int64_t> parse_int_list(const std::string& name, const std::string& text) {
+  std::vector<int64_t> out;
+  for (const auto& part : split_list(text)) out.push_back(detail::parse_int_option(name, part));
+  return out;
+}
+
+std::vector<double> parse_float_list(const std::string& name, const std::string& text) {
+  std::vector<double> out;
+  for (const auto& part : split_list(text)) out.push_back(detail::parse_float_option(name, part));
+  return out;
+}
+
 }  // namespace gf

@@ -28,10 +28,15 @@ Visible visible_from_string(const std::string& name) {
   return Visible::gaussian;
 }
 
-torch::Tensor Rbm::independent() const {
-  auto mask = torch::ones({n_visible()}, W.options().requires_grad(false));
+torch::Tensor independent_units(int64_t n_visible, const std::vector<torch::Tensor>& groups,
+                                const torch::TensorOptions& options) {
+  auto mask = torch::ones({n_visible}, options.requires_grad(false));
   for (const auto& g : groups) mask.index_fill_(0, g.to(mask.device()), 0.0);
   return mask;
+}
+
+torch::Tensor Rbm::independent() const {
+  return independent_mask.defined() ? independent_mask : independent_units(n_visible(), groups, W.options());
 }
 
 torch::Tensor Rbm::scaled_visible(const torch::Tensor& v) const {
@@ -131,6 +136,19 @@ torch::Tensor Rbm::hidden_log_marginal(const torch::Tensor& h) const {
   return out;
 }
 
+torch::Tensor Rbm::log_visible_given_hidden(const torch::Tensor& v, const torch::Tensor& h) const {
+  auto in = visible_input(h);  // [N, D]
+  auto per_unit = gaussian() ? -0.5 * ((v - in).pow(2) * torch::exp(-log_var) + log_var + kLog2Pi)
+                             : v * in - torch::softplus(in);  // Bernoulli: -cross-entropy with logits
+  if (!has_groups()) return per_unit.sum(1);
+  auto out = torch::mv(per_unit, independent());
+  for (const auto& g : groups) {
+    const auto idx = g.to(in.device());
+    out = out + (v.index_select(1, idx) * torch::log_softmax(in.index_select(1, idx), 1)).sum(1);
+  }
+  return out;
+}
+
 std::vector<torch::Tensor> one_hot_groups(const std::vector<std::string>& columns) {
   std::vector<torch::Tensor> out;
   size_t i = 0;
@@ -162,15 +180,44 @@ std::vector<double> tempering_betas(int64_t m) {
   return out;
 }
 
+torch::Tensor ladder_betas(const std::vector<double>& betas, int64_t chains, const torch::TensorOptions& options) {
+  return torch::tensor(betas, torch::TensorOptions().dtype(torch::kFloat64))
+      .to(options)
+      .repeat_interleave(chains)
+      .unsqueeze(1);
+}
+
+double tempering_exchange(const std::vector<double>& betas, const torch::Tensor& g,
+                          std::vector<torch::Tensor*> states, at::Generator& gen, int64_t parity) {
+  torch::NoGradGuard no_grad;
+  const int64_t M = static_cast<int64_t>(betas.size()), C = g.size(0) / M;
+  int64_t tried = 0, accepted = 0;
+  for (int64_t m = parity % 2; m + 1 < M; m += 2) {
+    auto i = torch::arange(m * C, (m + 1) * C, torch::TensorOptions().dtype(torch::kLong).device(g.device()));
+    auto j = i + C;
+    auto log_alpha = (betas[m] - betas[m + 1]) * (g.index_select(0, j) - g.index_select(0, i));  // [C]
+    auto u = at::rand({C}, gen, torch::TensorOptions().dtype(torch::kFloat64)).to(g.device());
+    auto swap = u.log() < log_alpha;
+    auto si = i.masked_select(swap), sj = j.masked_select(swap);
+    if (si.numel() > 0) {
+      for (torch::Tensor* state : states) {
+        auto at_i = state->index_select(0, si);
+        state->index_copy_(0, si, state->index_select(0, sj));
+        state->index_copy_(0, sj, at_i);
+      }
+    }
+    tried += C;
+    accepted += si.numel();
+  }
+  return tried ? static_cast<double>(accepted) / static_cast<double>(tried) : 0.0;
+}
+
 double tempered_sweep(const Rbm& rbm, const torch::Tensor& base_visible, const std::vector<double>& betas,
                       torch::Tensor& v, torch::Tensor& h, at::Generator& gen, int64_t parity) {
   torch::NoGradGuard no_grad;
   const int64_t M = static_cast<int64_t>(betas.size()), C = v.size(0) / M;
   GF_CHECK(C * M == v.size(0), "tempered chains: ", v.size(0), " rows are not ", M, " temperatures x chains");
-  auto beta = torch::tensor(betas, torch::TensorOptions().dtype(torch::kFloat64))
-                  .to(v.options())
-                  .repeat_interleave(C)
-                  .unsqueeze(1);  // [M * C, 1]
+  auto beta = ladder_betas(betas, C, v.options());  // [M * C, 1]
   auto b_base = base_visible.to(v.options());
   h = bernoulli(torch::sigmoid(beta * rbm.hidden_input(v)), gen);
   auto in = rbm.visible_input(h);  // [M * C, D]
@@ -182,25 +229,7 @@ double tempered_sweep(const Rbm& rbm, const torch::Tensor& base_visible, const s
   auto g = (rbm.visible_term(v) - base.visible_term(v) + torch::mv(h, rbm.c) +
             ((in - rbm.b) * rbm.scaled_visible(v)).sum(1))
                .to(torch::kFloat64);  // [M * C]
-  int64_t tried = 0, accepted = 0;
-  for (int64_t m = parity % 2; m + 1 < M; m += 2) {
-    auto i = torch::arange(m * C, (m + 1) * C, torch::TensorOptions().dtype(torch::kLong).device(v.device()));
-    auto j = i + C;
-    auto log_alpha = (betas[m] - betas[m + 1]) * (g.index_select(0, j) - g.index_select(0, i));  // [C]
-    auto u = at::rand({C}, gen, torch::TensorOptions().dtype(torch::kFloat64)).to(v.device());
-    auto swap = u.log() < log_alpha;  // [C]
-    auto si = i.masked_select(swap), sj = j.masked_select(swap);
-    if (si.numel() > 0) {
-      auto vi = v.index_select(0, si), hi = h.index_select(0, si);
-      v.index_copy_(0, si, v.index_select(0, sj));
-      v.index_copy_(0, sj, vi);
-      h.index_copy_(0, si, h.index_select(0, sj));
-      h.index_copy_(0, sj, hi);
-    }
-    tried += C;
-    accepted += si.numel();
-  }
-  return tried ? static_cast<double>(accepted) / static_cast<double>(tried) : 0.0;
+  return tempering_exchange(betas, g, {&v, &h}, gen, parity);
 }
 
 torch::Tensor binarized(const torch::Tensor& v, const std::string& binarize, bool strict, int64_t seed) {
@@ -234,6 +263,11 @@ torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::T
 
 int64_t enumerated_units(const Rbm& rbm) {
   return rbm.gaussian() || rbm.has_groups() ? rbm.n_hidden() : std::min(rbm.n_hidden(), rbm.n_visible());
+}
+
+std::string log_partition_method(const std::string& estimator, const Rbm& rbm) {
+  if (estimator == "exact" || estimator == "ais") return estimator;
+  return enumerated_units(rbm) <= 20 ? "exact" : "ais";
 }
 
 double exact_log_z(const Rbm& rbm_in, int64_t max_units) {

@@ -32,6 +32,7 @@ struct Rbm {
   torch::Tensor c;        // [H] hidden biases
   torch::Tensor log_var;  // [D] Gaussian visible units only: log s2
   std::vector<torch::Tensor> groups;  // softmax groups: each [k] int64 visible unit indices (none: empty)
+  torch::Tensor independent_mask;     // [D] independent_units(...) computed once (optional: else per call)
 
   int64_t n_visible() const { return W.size(1); }
   int64_t n_hidden() const { return W.size(0); }
@@ -59,10 +60,16 @@ struct Rbm {
   torch::Tensor free_energy_from_input(const torch::Tensor& v, const torch::Tensor& hidden_input) const;
   // log sum_v exp(-E(v, h)) for hidden states h [N, H]. [N]
   torch::Tensor hidden_log_marginal(const torch::Tensor& h) const;
+  // log p(v | h), v [N, D] (Bernoulli units may hold probabilities: then the cross-entropy). [N]
+  torch::Tensor log_visible_given_hidden(const torch::Tensor& v, const torch::Tensor& h) const;
 
  private:
   torch::Tensor independent() const;  // [D] 1 for units outside every group, 0 inside (defined with groups)
 };
+
+// 1 for visible units outside every group, 0 inside. [D] in `options`
+torch::Tensor independent_units(int64_t n_visible, const std::vector<torch::Tensor>& groups,
+                                const torch::TensorOptions& options);
 
 // Softmax groups from feature names: consecutive columns "name=value" with the same name (a one-hot block of the
 // input pipeline), at least two of them. Each [k] int64.
@@ -82,6 +89,14 @@ double tempered_sweep(const Rbm& rbm, const torch::Tensor& base_visible, const s
                       torch::Tensor& v, torch::Tensor& h, at::Generator& gen, int64_t parity);
 // M inverse temperatures from 1 down to 0, evenly spaced (M = 1: {1}).
 std::vector<double> tempering_betas(int64_t m);
+// The inverse temperature of each row of a ladder of C chains per temperature. [M * C, 1] in `options`
+torch::Tensor ladder_betas(const std::vector<double>& betas, int64_t chains, const torch::TensorOptions& options);
+// The exchange step of parallel tempering: states at neighbouring temperatures m, m + 1 (m even when `parity` is
+// even, odd otherwise) swap, in every tensor of `states` (rows laid out as ladder_betas says), with probability
+// min(1, exp((beta_m - beta_{m+1}) (g_{m+1} - g_m))), g [M * C] the log-density gap whose multiple by beta
+// tempers. Returns the fraction of exchanges accepted.
+double tempering_exchange(const std::vector<double>& betas, const torch::Tensor& g,
+                          std::vector<torch::Tensor*> states, at::Generator& gen, int64_t parity);
 
 // Visible data as Bernoulli units read it: `binarize` "threshold" (v >= 0.5), "stochastic" (v ~ Bernoulli(v) from a
 // generator seeded with `seed`: the same draw every time) or "none"; with `strict`, values other than 0 and 1 are a
@@ -100,6 +115,9 @@ torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::T
 double exact_log_z(const Rbm& rbm, int64_t max_units = 24);
 // The number of units exact_log_z enumerates.
 int64_t enumerated_units(const Rbm& rbm);
+// How log Z is found for an `estimator` option: "exact" and "ais" as given; anything else ("auto", or a
+// pseudo-likelihood that needs no log Z) picks exact enumeration up to 2^20 states, else AIS.
+std::string log_partition_method(const std::string& estimator, const Rbm& rbm);
 
 // Annealed importance sampling of log Z (Neal 2001; Salakhutdinov & Murray 2008): `runs` chains from a base RBM
 // with no weights and the visible biases `base_visible` [D] (Bernoulli: log-odds of the data's means; Gaussian:

@@ -15,6 +15,9 @@ namespace gf {
 
 // A list option: "a,b,c" -> {"a", "b", "c"} (or split at another separator); empty parts dropped.
 std::vector<std::string> split_list(const std::string& text, char separator = ',');
+// A list option of numbers, "500,500" -> {500, 500}; a part that is not a number is InvalidArgument naming `name`.
+std::vector<int64_t> parse_int_list(const std::string& name, const std::string& text);
+std::vector<double> parse_float_list(const std::string& name, const std::string& text);
 
 // One option as shown to users.
 struct OptionSpec {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
@@ -143,6 +144,7 @@ class RestrictedBoltzmannMachine : public Model, public ConditionalSampler, publ
   torch::Tensor intercept_hidden() const;   // [H]
   torch::Tensor log_variance() const;       // [D] Gaussian visible units (undefined for Bernoulli)
   torch::Tensor base_visible() const;       // [D] the AIS base model's visible biases
+  const std::vector<torch::Tensor>& softmax_groups() const;  // each [k] int64 visible unit indices
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;

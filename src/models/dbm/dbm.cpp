@@ -13,7 +13,6 @@
 namespace gf {
 
 namespace {
-constexpr int64_t kExactUnitsForAuto = 20;
 
 // Mean binary entropy terms -q log q - (1 - q) log(1 - q), summed over units. [N]
 torch::Tensor binary_entropy(const torch::Tensor& q) {
@@ -78,11 +77,8 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
   // between neighbours. Returns the fraction of exchanges accepted.
   double tempered_gibbs(std::vector<torch::Tensor>& x, const std::vector<double>& betas, at::Generator& gen,
                         int64_t parity) const {
-    const int64_t M = static_cast<int64_t>(betas.size()), C = x[0].size(0) / M;
-    auto beta = torch::tensor(betas, torch::TensorOptions().dtype(torch::kFloat64))
-                    .to(x[0].options())
-                    .repeat_interleave(C)
-                    .unsqueeze(1);  // [M * C, 1]
+    const int64_t C = x[0].size(0) / static_cast<int64_t>(betas.size());
+    auto beta = ebm::ladder_betas(betas, C, x[0].options());  // [M * C, 1]
     auto draw = [&](size_t l) {
       auto in = beta * layer_input(l, x);
       if (l == 0) in = in + (1 - beta) * base_visible;
@@ -91,23 +87,9 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     for (size_t l = 1; l < n_layers(); l += 2) draw(l);
     for (size_t l = 0; l < n_layers(); l += 2) draw(l);
     auto g = (negative_energy(x) - torch::mv(x[0], base_visible)).to(torch::kFloat64);  // [M * C]
-    int64_t tried = 0, accepted = 0;
-    for (int64_t m = parity % 2; m + 1 < M; m += 2) {
-      auto i = torch::arange(m * C, (m + 1) * C, torch::TensorOptions().dtype(torch::kLong).device(g.device()));
-      auto j = i + C;
-      auto log_alpha = (betas[m] - betas[m + 1]) * (g.index_select(0, j) - g.index_select(0, i));
-      auto u = at::rand({C}, gen, torch::TensorOptions().dtype(torch::kFloat64)).to(g.device());
-      auto swap = u.log() < log_alpha;
-      auto si = i.masked_select(swap), sj = j.masked_select(swap);
-      for (auto& layer : x) {
-        auto xi = layer.index_select(0, si);
-        layer.index_copy_(0, si, layer.index_select(0, sj));
-        layer.index_copy_(0, sj, xi);
-      }
-      tried += C;
-      accepted += si.numel();
-    }
-    return tried ? static_cast<double>(accepted) / static_cast<double>(tried) : 0.0;
+    std::vector<torch::Tensor*> states;
+    for (auto& layer : x) states.push_back(&layer);
+    return ebm::tempering_exchange(betas, g, states, gen, parity);
   }
   // The RBM left after summing out v and h2 (x_0, x_2): its "visible" units are h1 and h3 (x_1, x_3), its
   // "hidden" units v and h2. Its log Z is the DBM's.
@@ -265,20 +247,12 @@ class JointTrainable : public train::Trainable {
   std::vector<torch::Tensor> ladder_;  // per layer [temperatures * chains, H_l]: the tempering ladder
 };
 
-std::string log_z_method(const DbmOptions& o, const ebm::Rbm& even) {
-  if (o.estimator == "ais" || o.estimator == "exact") return o.estimator;
-  return ebm::enumerated_units(even) <= kExactUnitsForAuto ? "exact" : "ais";
-}
 
 }  // namespace
 
 DbmOptions::DbmOptions() = default;
 
-std::vector<int64_t> DbmOptions::layer_sizes() const {
-  std::vector<int64_t> out;
-  for (const auto& part : split_list(layers)) out.push_back(detail::parse_int_option("layers", part));
-  return out;
-}
+std::vector<int64_t> DbmOptions::layer_sizes() const { return parse_int_list("layers", layers); }
 
 void DbmOptions::validate() const {
   RbmOptions::validate();
@@ -435,7 +409,7 @@ double DeepBoltzmannMachine::log_partition(bool show_progress) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this deep Boltzmann machine is not fitted yet");
   torch::NoGradGuard no_grad;
   const auto even = net_->even_layer_rbm();
-  const std::string method = log_z_method(options_, even);
+  const std::string method = ebm::log_partition_method(options_.estimator, even);
   if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas)) {
     // AIS base: no weights; v (a "hidden" unit of the even-layer RBM) at the data's log-odds, h1, h2, h3 free.
     auto base_hidden = torch::cat({net_->base_visible, torch::zeros({even.n_hidden() - net_->base_visible.size(0)},

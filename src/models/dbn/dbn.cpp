@@ -12,40 +12,18 @@
 namespace gf {
 
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
-
-std::vector<int64_t> int_list(const std::string& name, const std::string& text) {
-  std::vector<int64_t> out;
-  for (const auto& part : split_list(text)) out.push_back(detail::parse_int_option(name, part));
-  return out;
-}
-
-std::vector<double> float_list(const std::string& name, const std::string& text) {
-  std::vector<double> out;
-  for (const auto& part : split_list(text)) out.push_back(detail::parse_float_option(name, part));
-  return out;
-}
 
 // The energy view of a fitted RBM layer.
 ebm::Rbm view(const RestrictedBoltzmannMachine& m) {
   return {ebm::visible_from_string(m.options().visible), m.components(), m.intercept_visible(),
-          m.intercept_hidden(), m.log_variance()};
+          m.intercept_hidden(), m.log_variance(), m.softmax_groups()};
 }
 
-// log p(below | h) of a layer's visible units given its hidden states: Bernoulli (below may hold probabilities:
-// the cross-entropy) or Gaussian. [N] float64
-torch::Tensor log_visible_given_hidden(const ebm::Rbm& r, const torch::Tensor& below, const torch::Tensor& h) {
-  auto in = r.visible_input(h);
-  if (!r.gaussian()) {
-    return -torch::binary_cross_entropy_with_logits(in, below, {}, {}, at::Reduction::None).sum(1).to(torch::kFloat64);
-  }
-  return (-0.5 * ((below - in).pow(2) * torch::exp(-r.log_var) + r.log_var + kLog2Pi)).sum(1).to(torch::kFloat64);
-}
 }  // namespace
 
 DbnOptions::DbnOptions() = default;
 
-std::vector<int64_t> DbnOptions::layer_sizes() const { return int_list("layers", layers); }
+std::vector<int64_t> DbnOptions::layer_sizes() const { return parse_int_list("layers", layers); }
 
 void DbnOptions::validate() const {
   RbmOptions::validate();
@@ -54,10 +32,10 @@ void DbnOptions::validate() const {
   for (int64_t s : sizes) {
     GF_CHECK(s >= 1, "every layer needs at least one hidden unit: layers = '", layers, "'");
   }
-  GF_CHECK(layer_n_iter.empty() || int_list("layer_n_iter", layer_n_iter).size() == sizes.size(),
+  GF_CHECK(layer_n_iter.empty() || parse_int_list("layer_n_iter", layer_n_iter).size() == sizes.size(),
            "layer_n_iter must give one value per layer (", sizes.size(), "), got '", layer_n_iter, "'");
   GF_CHECK(layer_learning_rate.empty() ||
-               float_list("layer_learning_rate", layer_learning_rate).size() == sizes.size(),
+               parse_float_list("layer_learning_rate", layer_learning_rate).size() == sizes.size(),
            "layer_learning_rate must give one value per layer (", sizes.size(), "), got '", layer_learning_rate, "'");
   GF_CHECK(estimator == "auto" || estimator == "ais" || estimator == "exact",
            "a deep belief net scores by its lower bound; estimator chooses how the top RBM's log Z is found: auto, "
@@ -74,8 +52,8 @@ RbmOptions DbnOptions::layer_options(size_t layer) const {
   const auto sizes = layer_sizes();
   RbmOptions o = *this;
   o.n_components = sizes.at(layer);
-  if (!layer_n_iter.empty()) o.epochs = int_list("layer_n_iter", layer_n_iter).at(layer);
-  if (!layer_learning_rate.empty()) o.lr = float_list("layer_learning_rate", layer_learning_rate).at(layer);
+  if (!layer_n_iter.empty()) o.epochs = parse_int_list("layer_n_iter", layer_n_iter).at(layer);
+  if (!layer_learning_rate.empty()) o.lr = parse_float_list("layer_learning_rate", layer_learning_rate).at(layer);
   if (layer > 0) {  // upper layers read the hidden probabilities of the layer below
     o.visible = "bernoulli";
     o.learn_variance = false;
@@ -289,7 +267,7 @@ torch::Tensor DeepBeliefNet::score_samples(const torch::Tensor& x) const {
         auto a = r.hidden_input(below);                // [B, H]
         auto h = ebm::bernoulli(torch::sigmoid(a), gen);
         auto log_q = -torch::binary_cross_entropy_with_logits(a, h, {}, {}, at::Reduction::None).sum(1);
-        w += log_visible_given_hidden(r, below, h) - log_q.to(torch::kFloat64);
+        w += r.log_visible_given_hidden(below, h).to(torch::kFloat64) - log_q.to(torch::kFloat64);
         below = h;
       }
       w += -top_view.free_energy(below).to(torch::kFloat64) - log_z;
@@ -348,7 +326,7 @@ torch::Tensor DeepBeliefNet::sample(int64_t n, at::Generator& gen) const {
   torch::NoGradGuard no_grad;
   for (size_t l = layers_.size(); l-- > 1;) {
     const auto r = view(*layers_[l]);
-    x = ebm::bernoulli(r.visible_mean(x.to(r.W.device(), r.W.scalar_type())), gen);
+    x = r.sample_visible(x.to(r.W.device(), r.W.scalar_type()), gen);
   }
   return layers_.front()->decode(x);
 }

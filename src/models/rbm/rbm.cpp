@@ -13,10 +13,6 @@
 
 namespace gf {
 
-namespace {
-constexpr int64_t kExactUnitsForAuto = 20;  // estimator=auto enumerates up to 2^20 states
-}
-
 struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
   Net(const neural::Geometry& g, const RbmOptions& o, int64_t n_visible)
       : geometry(g), visible(ebm::visible_from_string(o.visible)) {
@@ -38,8 +34,9 @@ struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
     const auto g = group_of.cpu();
     const int64_t n_groups = g.numel() ? g.max().item<int64_t>() + 1 : 0;
     for (int64_t k = 0; k < n_groups; ++k) groups.push_back(torch::nonzero(g == k).reshape({-1}));
+    independent = groups.empty() ? torch::Tensor() : ebm::independent_units(W.size(1), groups, W.options());
   }
-  ebm::Rbm rbm() const { return {visible, W, b, c, log_var, groups}; }
+  ebm::Rbm rbm() const { return {visible, W, b, c, log_var, groups, independent}; }
   neural::Geometry geometry;
   ebm::Visible visible;
   torch::Tensor W, b, c, log_var;  // [H, D], [D], [H], [D] (gaussian)
@@ -47,6 +44,7 @@ struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
   torch::Tensor chain;              // [chains, H] persistent hidden states (PCD)
   torch::Tensor group_of;           // [D] int64 softmax group of each visible unit (-1: none)
   std::vector<torch::Tensor> groups;  // the groups' unit indices
+  torch::Tensor independent;          // [D] 1 outside every group (defined with groups)
 };
 
 namespace {
@@ -56,6 +54,34 @@ torch::Tensor base_draws(const RestrictedBoltzmannMachine::Net& net, int64_t n, 
   return net.rbm().sample_from_input(net.base_visible.expand({n, -1}).contiguous(), gen);
 }
 
+// Gibbs chains started at v [C, D]; `collect` is called with (sweep, h, v) of the chains after each sweep. With
+// `temperatures` > 1 each chain is the beta = 1 end of a parallel-tempering ladder (the hotter chains start at the
+// base model). Shows a bar when long.
+template <class Collect>
+void run_chains(const RestrictedBoltzmannMachine::Net& net, torch::Tensor v, int64_t sweeps, at::Generator& gen,
+                int64_t temperatures, Collect&& collect) {
+  const auto rbm = net.rbm();
+  const int64_t C = v.size(0);
+  const double work = static_cast<double>(sweeps) * C * temperatures * rbm.n_visible() * rbm.n_hidden();
+  std::unique_ptr<Progress> bar;
+  if (work > 5e10) bar = std::make_unique<Progress>("Gibbs sampling", sweeps, "sweep");
+  const auto betas = ebm::tempering_betas(temperatures);
+  if (temperatures > 1) v = torch::cat({v, base_draws(net, C * (temperatures - 1), gen)});
+  torch::Tensor h;
+  for (int64_t s = 0; s < sweeps; ++s) {
+    if (temperatures > 1) {
+      ebm::tempered_sweep(rbm, net.base_visible, betas, v, h, gen, s);
+      auto cold_v = v.slice(0, 0, C), cold_h = h.slice(0, 0, C);
+      collect(s, cold_h, cold_v);
+    } else {
+      h = ebm::bernoulli(rbm.hidden_probs(v), gen);
+      v = rbm.sample_visible(h, gen);
+      collect(s, h, v);
+    }
+    if (bar && s % 10 == 0) bar->update(s);
+  }
+  if (bar) bar->finish();
+}
 // The Trainer's view: CD-k / PCD-k as the gradient of mean F(data) - mean F(negative samples).
 class RbmTrainable : public train::Trainable {
  public:
@@ -131,14 +157,10 @@ class RbmTrainable : public train::Trainable {
   torch::Tensor preview(int64_t n, at::Generator& gen) override {
     if (!net_.geometry.is_image()) return {};
     torch::NoGradGuard no_grad;
-    const auto rbm = net_.rbm();
-    auto v = base_draws(net_, n, gen);
     torch::Tensor h;
-    for (int s = 0; s < 100; ++s) {
-      h = ebm::bernoulli(rbm.hidden_probs(v), gen);
-      v = rbm.sample_visible(h, gen);
-    }
-    return rbm.visible_mean(h).clamp(0, 1).to(torch::kFloat32).reshape(net_.geometry.batch_shape(n));
+    run_chains(net_, base_draws(net_, n, gen), 100, gen, 1,
+               [&](int64_t, const torch::Tensor& hs, const torch::Tensor&) { h = hs; });
+    return net_.rbm().visible_mean(h).clamp(0, 1).to(torch::kFloat32).reshape(net_.geometry.batch_shape(n));
   }
 
  private:
@@ -161,8 +183,7 @@ torch::Tensor checked_visible(const torch::Tensor& x, const RestrictedBoltzmannM
 }
 
 std::string resolved_estimator(const RbmOptions& o, const ebm::Rbm& rbm) {
-  if (o.estimator != "auto") return o.estimator;
-  return ebm::enumerated_units(rbm) <= kExactUnitsForAuto ? "exact" : "ais";
+  return o.estimator == "auto" ? ebm::log_partition_method(o.estimator, rbm) : o.estimator;
 }
 
 }  // namespace
@@ -267,8 +288,8 @@ FitReport RestrictedBoltzmannMachine::fit(const Dataset& train_set, const FitCon
     }
     net->base_visible.copy_(net->b);
   }
-  GF_CHECK_AS(NotSupported,
-              net->groups.empty() || (options_.estimator != "pseudo_likelihood" && options_.estimator != "stochastic_pl"),
+  const bool pseudo = options_.estimator == "pseudo_likelihood" || options_.estimator == "stochastic_pl";
+  GF_CHECK_AS(NotSupported, net->groups.empty() || !pseudo,
               "score with estimator=ais or exact, or set softmax_groups=none",
               "the pseudo-likelihood estimators need Bernoulli units without softmax groups; the data has one-hot "
               "columns");
@@ -298,10 +319,7 @@ double RestrictedBoltzmannMachine::log_partition() const { return log_partition(
 double RestrictedBoltzmannMachine::log_partition(bool show_progress) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it has no log Z");
   const auto rbm = net_->rbm();
-  std::string method = resolved_estimator(options_, rbm);
-  if (method != "ais" && method != "exact") {
-    method = ebm::enumerated_units(rbm) <= kExactUnitsForAuto ? "exact" : "ais";
-  }
+  const std::string method = ebm::log_partition_method(options_.estimator, rbm);
   if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas)) {
     log_z_ = ebm::estimate_log_partition(rbm, net_->base_visible, method, {options_.ais_runs, options_.ais_betas},
                                          static_cast<uint64_t>(options_.seed) + 777, show_progress);
@@ -334,8 +352,6 @@ torch::Tensor RestrictedBoltzmannMachine::stochastic_pseudo_likelihood(const tor
 torch::Tensor RestrictedBoltzmannMachine::score_samples(const torch::Tensor& x) const {
   const std::string estimator = fitted() ? resolved_estimator(options_, net_->rbm()) : options_.estimator;
   if (estimator == "pseudo_likelihood") return pseudo_log_likelihood(x);
-  GF_CHECK_AS(NotSupported, estimator != "stochastic_pl" || !net_->rbm().has_groups(),
-              "score with estimator=ais or exact", "the pseudo-likelihood needs Bernoulli units without softmax groups");
   if (estimator == "stochastic_pl") {
     auto gen = make_generator(static_cast<uint64_t>(options_.seed));
     return stochastic_pseudo_likelihood(x, gen);
@@ -367,37 +383,6 @@ ScoreEstimator RestrictedBoltzmannMachine::score_estimator() const {
   e.description = "-F(v) - log Z, " + log_z_.description();
   return e;
 }
-
-namespace {
-// Gibbs chains started at v [C, D]; `collect` is called with (sweep, h, v) of the chains after each sweep. With
-// `temperatures` > 1 each chain is the beta = 1 end of a parallel-tempering ladder (the hotter chains start at the
-// base model). Shows a bar when long.
-template <class Collect>
-void run_chains(const RestrictedBoltzmannMachine::Net& net, torch::Tensor v, int64_t sweeps, at::Generator& gen,
-                int64_t temperatures, Collect&& collect) {
-  const auto rbm = net.rbm();
-  const int64_t C = v.size(0);
-  const double work = static_cast<double>(sweeps) * C * temperatures * rbm.n_visible() * rbm.n_hidden();
-  std::unique_ptr<Progress> bar;
-  if (work > 5e10) bar = std::make_unique<Progress>("Gibbs sampling", sweeps, "sweep");
-  const auto betas = ebm::tempering_betas(temperatures);
-  if (temperatures > 1) v = torch::cat({v, base_draws(net, C * (temperatures - 1), gen)});
-  torch::Tensor h;
-  for (int64_t s = 0; s < sweeps; ++s) {
-    if (temperatures > 1) {
-      ebm::tempered_sweep(rbm, net.base_visible, betas, v, h, gen, s);
-      auto cold_v = v.slice(0, 0, C), cold_h = h.slice(0, 0, C);
-      collect(s, cold_h, cold_v);
-    } else {
-      h = ebm::bernoulli(rbm.hidden_probs(v), gen);
-      v = rbm.sample_visible(h, gen);
-      collect(s, h, v);
-    }
-    if (bar && s % 10 == 0) bar->update(s);
-  }
-  if (bar) bar->finish();
-}
-}  // namespace
 
 torch::Tensor RestrictedBoltzmannMachine::sample(int64_t n, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet, so it cannot sample");
@@ -504,6 +489,10 @@ torch::Tensor RestrictedBoltzmannMachine::intercept_visible() const { return fit
 torch::Tensor RestrictedBoltzmannMachine::intercept_hidden() const { return fitted_tensor(net_, &Net::c); }
 torch::Tensor RestrictedBoltzmannMachine::log_variance() const { return fitted_tensor(net_, &Net::log_var); }
 torch::Tensor RestrictedBoltzmannMachine::base_visible() const { return fitted_tensor(net_, &Net::base_visible); }
+const std::vector<torch::Tensor>& RestrictedBoltzmannMachine::softmax_groups() const {
+  GF_CHECK_AS(NotFitted, net_ != nullptr, "fit the model first", "this RBM is not fitted yet");
+  return net_->groups;
+}
 
 TensorMap RestrictedBoltzmannMachine::state() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this RBM is not fitted yet");
