@@ -105,7 +105,8 @@ nlohmann::json Capabilities::to_json() const {
           {"latent_space", latent_space},
           {"standard_normal_prior", standard_normal_prior},
           {"missing_values", missing_values},
-          {"sample_weights", sample_weights}};
+          {"sample_weights", sample_weights},
+          {"bits_per_dim", bits_per_dim}};
 }
 
 nlohmann::json FitReport::to_json() const {

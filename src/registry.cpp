@@ -7,6 +7,7 @@
 #include "genforge/models/bgmm.h"
 #include "genforge/models/dbm.h"
 #include "genforge/models/dbn.h"
+#include "genforge/models/flow.h"
 #include "genforge/models/gan.h"
 #include "genforge/models/gmm.h"
 #include "genforge/models/gpt.h"
@@ -40,6 +41,8 @@ std::vector<ModelInfo>& registry() {
                                            "pre-training for a fine-tuned classifier"),
       make_model_info<DeepBoltzmannMachine>("dbm", "deep Boltzmann machine, 2 or 3 hidden layers: doubled-input "
                                                   "pre-training, mean-field + persistent chains; bound with AIS"),
+      make_model_info<NormalizingFlow>("flow", "normalizing flow: RealNVP, Glow, MLP RealNVP, MAF, neural spline; exact "
+                                               "likelihood, bits/dim with dequantisation; class-conditional"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

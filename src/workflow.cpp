@@ -175,6 +175,14 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
   if (missing > 0) {
     r.description += "; " + std::to_string(missing) + " rows with every cell missing are reported as missing";
   }
+  const std::string bpd_convention = model.capabilities().bits_per_dim;
+  if (!bpd_convention.empty() && ds.x.dim() >= 2) {
+    const double dims = static_cast<double>(ds.x.numel() / std::max<int64_t>(1, ds.x.size(0)));
+    const double bpd = -mean / (dims * std::log(2.0));
+    r.summary["bits_per_dim"] = bpd;
+    r.summary["bits_per_dim_convention"] = bpd_convention;
+    r.description += format("; %.4f bits/dim (", bpd) + bpd_convention + ")";
+  }
   const auto* classifier = dynamic_cast<const Classifier*>(&model);
   if (classifier && classifier->is_classifier() && ds.labels.defined() && ds.labels.numel() == ll.numel()) {
     auto predicted = classifier->predict_proba(ds.x).argmax(1);

@@ -34,6 +34,9 @@ struct Capabilities {
   bool standard_normal_prior = true;  // latent codes are drawn from N(0, I) (else from a fitted code distribution)
   bool missing_values = false;        // fit and score rows with missing cells
   bool sample_weights = false;
+  // Non-empty when score_samples is the log-probability (or a bound on it) of discrete data such as 8-bit pixels,
+  // so that bits per dimension, -score / (D ln 2), compare across models: the convention, in words.
+  std::string bits_per_dim;
   nlohmann::json to_json() const;
 };
 

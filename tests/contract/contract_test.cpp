@@ -88,7 +88,8 @@ std::unique_ptr<Model> make(const std::string& param) {
     if (s.name == "max_steps" && s.default_value != "0") set.emplace_back("max_steps", "3");  // step-counted ones
     if (s.name == "hidden") set.emplace_back("hidden", "16");
     if (s.name == "width") set.emplace_back("width", "8");
-    if (s.name == "layers") set.emplace_back("layers", "16,8");  // deep Boltzmann models: small layers
+    // Deep Boltzmann models: small layers (a list; a flow's `layers` is a count and keeps its default).
+    if (s.name == "layers" && s.default_value.find(',') != std::string::npos) set.emplace_back("layers", "16,8");
   }
   if (colon != std::string::npos) {
     std::stringstream variant(param.substr(colon + 1));

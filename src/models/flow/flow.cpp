@@ -1,0 +1,617 @@
+#include "genforge/models/flow.h"
+
+#include <cmath>
+#include <optional>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "models/flow/layers.h"
+#include "nn/neural.h"
+
+namespace gf {
+
+namespace {
+constexpr double kLog2Pi = 1.8378770664093453;
+
+bool is_image_architecture(const std::string& a) { return a == "realnvp" || a == "glow"; }
+
+// log N(z; 0, I) summed per example. [N]
+torch::Tensor standard_normal_log_density(const torch::Tensor& z) {
+  return -0.5 * (z.pow(2) + kLog2Pi).flatten(1).sum(1);
+}
+
+torch::ScalarType scalar_type(const FlowOptions& o) { return o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32; }
+
+// How many times both image sides halve evenly (at most 3).
+int64_t possible_levels(const neural::Geometry& g) {
+  int64_t levels = 0;
+  for (int64_t h = g.height(), w = g.width(); levels < 3 && h % 2 == 0 && w % 2 == 0; h /= 2, w /= 2) ++levels;
+  return levels;
+}
+
+// x on `device` in `dtype`, shaped like the training examples, after neural::checked_input's checks (and values in
+// [0, 1] for discrete images, which come back as their bin indices k = round(x (n_bins - 1))).
+torch::Tensor model_input(const torch::Tensor& x, const neural::Geometry& g, const torch::Device& device,
+                          bool discrete, int64_t n_bins, torch::ScalarType dtype, const char* what) {
+  neural::checked_input(x, g, device, discrete, "flow", what);
+  auto out = x.to(device, dtype).reshape(g.batch_shape(x.size(0)));
+  return discrete ? torch::round(out * static_cast<double>(n_bins - 1)) : out;
+}
+
+// The learned q(u | x) of variational dequantisation: u = sigmoid(v), where v comes from eps ~ N(0, I) through a
+// per-pixel affine map and two checkerboard couplings, all conditioned on the image (centred).
+struct Dequantizer : torch::nn::Module {
+  Dequantizer(int64_t channels, int64_t hidden, double clamp, at::Generator& gen) {
+    base = register_module("base", std::make_shared<flow::ConvNet>(channels, hidden, 2 * channels, 0, gen));
+    for (int64_t parity = 0; parity < 2; ++parity) {
+      couplings.push_back(register_module(
+          "coupling" + std::to_string(parity),
+          std::make_shared<flow::ConvCoupling>(channels, channels, hidden, 0, true, parity, true, clamp, gen)));
+    }
+  }
+  // (u in (0, 1), log q(u | x)) for images y0 in [0, 1] (the bins' lower edges). [N, C, H, W], [N]
+  std::pair<torch::Tensor, torch::Tensor> sample(const torch::Tensor& y0, at::Generator& gen) {
+    auto condition = y0 - 0.5;
+    auto eps = at::randn(y0.sizes(), gen, y0.options().device(torch::kCPU)).to(y0.device());
+    auto log_q = standard_normal_log_density(eps);
+    auto h = base->forward(condition);
+    const int64_t c = y0.size(1);
+    auto log_scale = flow::soft_clamp(h.slice(1, c), 3.0);
+    flow::FlowState s{h.slice(1, 0, c) + eps * log_scale.exp(), torch::zeros_like(log_q), {}, condition};
+    s.logdet = log_scale.flatten(1).sum(1);
+    for (auto& layer : couplings) layer->forward(s);
+    // log q(u) = log N(eps) - log|dv/deps| - log|du/dv|, du/dv = u (1 - u).
+    auto log_sigmoid_deriv = torch::log_sigmoid(s.x) + torch::log_sigmoid(-s.x);
+    return {torch::sigmoid(s.x), log_q - s.logdet - log_sigmoid_deriv.flatten(1).sum(1)};
+  }
+  std::shared_ptr<flow::ConvNet> base;
+  std::vector<std::shared_ptr<flow::ConvCoupling>> couplings;
+};
+
+}  // namespace
+
+struct NormalizingFlow::Net : torch::nn::Module {
+  Net(const neural::Geometry& g, const FlowOptions& o, std::string arch, at::Generator& gen)
+      : geometry(g), architecture(std::move(arch)) {
+    discrete = g.is_image() && o.dequantize != "none";
+    images = g.is_image();
+    n_bins = o.n_bins;
+    preprocess = o.preprocess == "auto" ? (architecture == "glow" ? "center" : "logit") : o.preprocess;
+    if (!images) preprocess = "none";
+    alpha = o.logit_alpha;
+    const bool affine = o.coupling == "affine";
+    const int64_t d = g.numel();
+    const int64_t k_cond = g.n_classes;  // class-conditional couplings see the class one-hot
+    if (is_image_architecture(architecture)) {
+      int64_t c = g.channels(), h = g.height(), w = g.width();
+      const int64_t levels = o.levels > 0 ? o.levels : possible_levels(g);
+      const int64_t hidden = o.hidden > 0 ? o.hidden : 64;
+      auto add = [&](std::shared_ptr<flow::Layer> layer) {
+        layers.push_back(register_module("layer" + std::to_string(layers.size()), std::move(layer)));
+      };
+      auto split = [&](bool learned) {
+        add(std::make_shared<flow::Split>(c, learned));
+        latent_shapes.push_back({c - (c - c / 2), h, w});
+        c -= c / 2;
+      };
+      if (architecture == "realnvp") {
+        const int64_t k = o.layers > 0 ? o.layers : 3;
+        for (int64_t l = 0; l < levels; ++l) {
+          for (int64_t i = 0; i < k; ++i) {
+            add(std::make_shared<flow::ConvCoupling>(c, k_cond, hidden, o.res_blocks, true, i % 2, affine, o.scale_clamp, gen));
+          }
+          add(std::make_shared<flow::Squeeze>());
+          c *= 4, h /= 2, w /= 2;
+          for (int64_t i = 0; i < k; ++i) {
+            add(std::make_shared<flow::ConvCoupling>(c, k_cond, hidden, o.res_blocks, false, i % 2, affine, o.scale_clamp, gen));
+          }
+          split(false);
+        }
+        for (int64_t i = 0; i <= k; ++i) {
+          add(std::make_shared<flow::ConvCoupling>(c, k_cond, hidden, o.res_blocks, true, i % 2, affine, o.scale_clamp, gen));
+        }
+      } else {  // glow
+        const int64_t k = o.layers > 0 ? o.layers : 4;
+        for (int64_t l = 0; l < levels; ++l) {
+          add(std::make_shared<flow::Squeeze>());
+          c *= 4, h /= 2, w /= 2;
+          for (int64_t i = 0; i < k; ++i) {
+            add(std::make_shared<flow::ActNorm>(c));
+            add(std::make_shared<flow::Invertible1x1>(c, gen));
+            add(std::make_shared<flow::ConvCoupling>(c, k_cond, hidden, 0, false, 0, affine, o.scale_clamp, gen));
+          }
+          if (l + 1 < levels) split(true);
+        }
+      }
+      latent_shapes.push_back({c, h, w});
+    } else {
+      // Rows (tables, or flattened images).
+      const int64_t hidden = o.hidden > 0 ? o.hidden : (architecture == "realnvp_mlp" ? 1024 : 256);
+      if (architecture == "realnvp_mlp") {
+        // Reorder features so that one checkerboard mask's conditioning set comes first (pixels with (i + j) even,
+        // or even feature indices of rows), then couple the two halves alternately.
+        std::vector<int64_t> first, second;
+        for (int64_t f = 0; f < d; ++f) {
+          const bool even = images ? ((f % (g.height() * g.width())) / g.width() + f % g.width()) % 2 == 0 : f % 2 == 0;
+          (even ? second : first).push_back(f);  // the W7 mask m = (i + j) % 2 conditions on odd pixels first
+        }
+        const int64_t split_at = static_cast<int64_t>(first.size());
+        first.insert(first.end(), second.begin(), second.end());
+        auto order = torch::tensor(first, torch::kLong);
+        perm = order;  // plain tensors, rebuilt from the geometry (Module::to would turn buffers into floats)
+        inverse_perm = torch::argsort(order);
+        const int64_t k = o.layers > 0 ? o.layers : 8;
+        for (int64_t i = 0; i < k; ++i) {
+          layers.push_back(register_module(
+              "layer" + std::to_string(i),
+              std::make_shared<flow::MlpCoupling>(d, split_at, i % 2, hidden, affine, o.scale_clamp, d, k_cond, gen)));
+        }
+      } else {  // maf | spline
+        const int64_t k = o.layers > 0 ? o.layers : 5;
+        std::vector<int64_t> forward_order(static_cast<size_t>(d)), reversed;
+        for (int64_t f = 0; f < d; ++f) forward_order[static_cast<size_t>(f)] = f;
+        reversed.assign(forward_order.rbegin(), forward_order.rend());
+        for (int64_t i = 0; i < k; ++i) {
+          layers.push_back(register_module("norm" + std::to_string(i), std::make_shared<flow::ActNorm>(d)));
+          layers.push_back(register_module(
+              "layer" + std::to_string(i),
+              std::make_shared<flow::Autoregressive>(d, hidden, i % 2 == 0 ? forward_order : reversed,
+                                                     architecture == "spline", o.spline_bins, o.tail_bound,
+                                                     o.scale_clamp, k_cond, gen)));
+        }
+      }
+      latent_shapes.push_back({d});
+    }
+    if (!images) {
+      shift = register_buffer("shift", torch::zeros({d}));
+      scale = register_buffer("scale", torch::ones({d}));
+    }
+    if (g.n_classes > 0) {
+      class_mean = register_parameter("class_mean", torch::zeros({g.n_classes, d}));
+      class_log_scale = register_parameter("class_log_scale", torch::zeros({g.n_classes, d}));
+      log_class_prior = register_buffer("log_class_prior", torch::full({g.n_classes}, -std::log(double(g.n_classes))));
+    }
+    if (discrete && o.dequantize == "variational") {
+      dequantizer = register_module(
+          "dequantizer", std::make_shared<Dequantizer>(g.channels(), o.hidden > 0 ? std::min<int64_t>(o.hidden, 32) : 32,
+                                                       o.scale_clamp, gen));
+    }
+  }
+
+  torch::Device device() const { return neural::device_of(*this); }
+  torch::ScalarType dtype() const { return parameters().front().scalar_type(); }
+
+  // The flow on its input space: v [N, ...] -> (z [N, D], log|det| [N]).
+  // `condition`: the class one-hot [N, K] of a class-conditional flow (else undefined).
+  std::pair<torch::Tensor, torch::Tensor> flow_forward(const torch::Tensor& v, const torch::Tensor& condition) {
+    flow::FlowState s{v, torch::zeros({v.size(0)}, v.options()), {}, condition};
+    if (perm.defined()) s.x = s.x.flatten(1).index_select(1, perm.to(v.device()));
+    else if (!is_image_architecture(architecture)) s.x = s.x.flatten(1);
+    for (auto& layer : layers) layer->forward(s);
+    std::vector<torch::Tensor> parts;
+    for (auto& f : s.factored) parts.push_back(f.flatten(1));
+    parts.push_back(s.x.flatten(1));
+    auto z = parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
+    if (perm.defined()) z = z.index_select(1, inverse_perm.to(z.device()));
+    return {z, s.logdet};
+  }
+  // z [N, D] -> v [N, ...] (the example's shape).
+  torch::Tensor flow_inverse(torch::Tensor z, const torch::Tensor& condition) {
+    if (perm.defined()) z = z.index_select(1, perm.to(z.device()));
+    flow::FlowState s;
+    s.condition = condition;
+    int64_t at = 0;
+    for (size_t i = 0; i < latent_shapes.size(); ++i) {
+      std::vector<int64_t> shape{z.size(0)};
+      int64_t n = 1;
+      for (int64_t v : latent_shapes[i]) shape.push_back(v), n *= v;
+      auto piece = z.slice(1, at, at + n).reshape(shape);
+      at += n;
+      if (i + 1 < latent_shapes.size()) s.factored.push_back(piece);
+      else s.x = piece;
+    }
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) (*it)->inverse(s);
+    if (perm.defined()) s.x = s.x.index_select(1, inverse_perm.to(s.x.device()));
+    return s.x.reshape(geometry.batch_shape(z.size(0)));
+  }
+
+  // Pre-processing of y in [0, 1] (images) or standardisation (rows): (v, log|dv/dy| [N]).
+  std::pair<torch::Tensor, torch::Tensor> to_flow_space(const torch::Tensor& y) {
+    const int64_t n = y.size(0);
+    if (!images) {
+      auto v = (y - shift) / scale;
+      return {v, (-scale.log().sum()).expand({n})};
+    }
+    if (preprocess == "logit") {
+      auto s = alpha + (1 - 2 * alpha) * y;
+      auto v = s.log() - torch::log1p(-s);
+      auto ld = (std::log(1 - 2 * alpha) - s.log() - torch::log1p(-s)).flatten(1).sum(1);
+      return {v, ld};
+    }
+    if (preprocess == "center") return {y - 0.5, torch::zeros({n}, y.options())};
+    return {y, torch::zeros({n}, y.options())};
+  }
+  torch::Tensor from_flow_space(const torch::Tensor& v) {
+    if (!images) return v * scale + shift;
+    if (preprocess == "logit") return (torch::sigmoid(v) - alpha) / (1 - 2 * alpha);
+    if (preprocess == "center") return v + 0.5;
+    return v;
+  }
+
+  // The one-hot [N, K] of labels, in the dtype of `like` (undefined without labels).
+  torch::Tensor condition_of(const torch::Tensor& labels, const torch::Tensor& like) const {
+    if (!labels.defined()) return {};
+    return neural::one_hot(labels, geometry.n_classes).to(like.scalar_type());
+  }
+
+  // log p(z | class) with the class-conditional prior folded into standardised codes: (eps, log|deps/dz|).
+  std::pair<torch::Tensor, torch::Tensor> standardise(const torch::Tensor& z, const torch::Tensor& labels) {
+    if (!labels.defined()) return {z, torch::zeros({z.size(0)}, z.options())};
+    auto mean = class_mean.index_select(0, labels), log_scale = class_log_scale.index_select(0, labels);
+    return {(z - mean) * (-log_scale).exp(), -log_scale.sum(1)};
+  }
+  torch::Tensor unstandardise(const torch::Tensor& eps, const torch::Tensor& labels) {
+    if (!labels.defined()) return eps;
+    return class_mean.index_select(0, labels) + class_log_scale.index_select(0, labels).exp() * eps;
+  }
+
+  // Images: bin indices k -> y in [0, 1] with dequantisation noise from `gen` (or the bins' centres), and
+  // log q(u | x) (0 for uniform noise). Rows and continuous images pass through.
+  std::pair<torch::Tensor, torch::Tensor> dequantise(const torch::Tensor& k, at::Generator* gen) {
+    auto zero = torch::zeros({k.size(0)}, k.options());
+    if (!discrete) return {k, zero};
+    const double bins = static_cast<double>(n_bins);
+    if (!gen) return {(k + 0.5) / bins, zero};
+    if (dequantizer) {
+      auto [u, log_q] = dequantizer->sample(k / bins, *gen);
+      return {(k + u) / bins, log_q};
+    }
+    auto u = at::rand(k.sizes(), *gen, k.options().device(torch::kCPU)).to(k.device());
+    return {(k + u) / bins, zero};
+  }
+
+  // log P(x) (discrete images: the dequantisation bound) per example. x: bin indices (images) or rows. [N]
+  torch::Tensor log_prob(const torch::Tensor& x, const torch::Tensor& labels, at::Generator& gen) {
+    auto [y, log_q] = dequantise(x, &gen);
+    auto [v, ld_pre] = to_flow_space(y);
+    auto [z, ld_flow] = flow_forward(v, condition_of(labels, v));
+    auto [eps, ld_prior] = standardise(z, labels);
+    auto lp = standard_normal_log_density(eps) + ld_prior + ld_flow + ld_pre - log_q;
+    if (discrete) lp = lp - static_cast<double>(geometry.numel()) * std::log(static_cast<double>(n_bins));
+    return lp;
+  }
+
+  // Standardised codes -> examples (images quantised to their bins, as k / (n_bins - 1)).
+  torch::Tensor decode(const torch::Tensor& eps, const torch::Tensor& labels, bool quantise) {
+    auto y = from_flow_space(flow_inverse(unstandardise(eps, labels), condition_of(labels, eps)));
+    if (!discrete || !quantise) return y;
+    const double bins = static_cast<double>(n_bins);
+    return torch::floor(y * bins).clamp(0, bins - 1) / (bins - 1);
+  }
+
+  neural::Geometry geometry;
+  std::string architecture, preprocess;
+  bool discrete = false, images = false;
+  int64_t n_bins = 256;
+  double alpha = 0.05;
+  std::vector<std::shared_ptr<flow::Layer>> layers;
+  std::vector<std::vector<int64_t>> latent_shapes;  // factored pieces, then the final tensor
+  torch::Tensor perm, inverse_perm;                 // realnvp_mlp feature order
+  torch::Tensor shift, scale;                       // rows: the flow's own standardisation [D]
+  torch::Tensor class_mean, class_log_scale;        // [K, D] class-conditional prior
+  torch::Tensor log_class_prior;                    // [K]
+  std::shared_ptr<Dequantizer> dequantizer;
+};
+
+namespace {
+
+class FlowTrainable : public train::Trainable {
+ public:
+  FlowTrainable(NormalizingFlow::Net& net, double temperature) : net_(net), temperature_(temperature) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
+    return {{"model", net_.parameters()}};
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  void set_training(bool on) override { net_.train(on); }
+  torch::Tensor loss(const train::Batch& b, at::Generator& gen) {
+    return -net_.log_prob(b.x.to(net_.dtype()), b.labels, gen);
+  }
+  void train_step(const train::Batch& batch, train::StepContext& ctx) override {
+    auto l = loss(batch, ctx.generator()).mean();
+    ctx.optimize("model", l);
+    ctx.log("bits_per_dim", l.item<double>() / (static_cast<double>(net_.geometry.numel()) * std::log(2.0)));
+  }
+  double eval_loss(const train::Batch& batch, at::Generator& gen) override {
+    torch::NoGradGuard no_grad;
+    return loss(batch, gen).mean().item<double>();
+  }
+  torch::Tensor preview(int64_t n, at::Generator& gen) override {
+    if (!net_.images) return {};
+    torch::NoGradGuard no_grad;
+    auto eps = at::randn({n, net_.geometry.numel()}, gen, torch::kFloat64).to(net_.device(), net_.dtype());
+    torch::Tensor labels;
+    if (net_.geometry.n_classes > 0) {
+      labels = torch::arange(n, torch::TensorOptions().dtype(torch::kLong)).remainder(net_.geometry.n_classes);
+      labels = labels.to(net_.device());
+    }
+    return net_.decode(eps * temperature_, labels, true).to(torch::kFloat32).clamp(0, 1);
+  }
+
+ private:
+  NormalizingFlow::Net& net_;
+  double temperature_;
+};
+
+}  // namespace
+
+void FlowOptions::validate() const {
+  train::TrainOptions::validate();
+  GF_CHECK(architecture == "auto" || architecture == "realnvp" || architecture == "glow" ||
+               architecture == "realnvp_mlp" || architecture == "maf" || architecture == "spline",
+           "architecture must be auto, realnvp, glow, realnvp_mlp, maf or spline, got '", architecture, "'");
+  GF_CHECK(layers >= 0 && levels >= 0 && hidden >= 0, "layers, levels and hidden must be >= 0 (0: default), got ",
+           layers, ", ", levels, ", ", hidden);
+  GF_CHECK(res_blocks >= 0, "res_blocks must be >= 0, got ", res_blocks);
+  GF_CHECK(coupling == "affine" || coupling == "additive", "coupling must be affine or additive, got '", coupling, "'");
+  GF_CHECK(scale_clamp > 0 && std::isfinite(scale_clamp), "scale_clamp must be positive, got ", scale_clamp);
+  GF_CHECK(dequantize == "uniform" || dequantize == "variational" || dequantize == "none",
+           "dequantize must be uniform, variational or none, got '", dequantize, "'");
+  GF_CHECK(n_bins >= 2, "n_bins must be at least 2, got ", n_bins);
+  GF_CHECK(preprocess == "auto" || preprocess == "logit" || preprocess == "center" || preprocess == "none",
+           "preprocess must be auto, logit, center or none, got '", preprocess, "'");
+  GF_CHECK(logit_alpha >= 0 && logit_alpha < 0.5, "logit_alpha must be in [0, 0.5), got ", logit_alpha);
+  GF_CHECK(spline_bins >= 2, "spline_bins must be at least 2, got ", spline_bins);
+  GF_CHECK(tail_bound > 0 && std::isfinite(tail_bound), "tail_bound must be positive, got ", tail_bound);
+  GF_CHECK(temperature > 0 && std::isfinite(temperature), "temperature must be positive, got ", temperature);
+  GF_CHECK(dtype == "float32" || dtype == "float64", "dtype must be float32 or float64, got '", dtype, "'");
+}
+
+const OptionTable<FlowOptions>& NormalizingFlow::option_table() {
+  static const OptionTable<FlowOptions> table = [] {
+    OptionTable<FlowOptions> t("flow");
+    t.add("architecture", &FlowOptions::architecture, "flow (auto: glow for images, maf for rows)",
+          {"auto", "realnvp", "glow", "realnvp_mlp", "maf", "spline"})
+        .add("layers", &FlowOptions::layers,
+             "couplings / steps per level / MADE blocks (0: 3 realnvp, 4 glow, 8 realnvp_mlp, 5 maf/spline)")
+        .add("levels", &FlowOptions::levels, "realnvp/glow scales (0: as many as the image sides allow, <= 3)")
+        .add("hidden", &FlowOptions::hidden, "units/channels of coupling and MADE nets (0: 1024 mlp, 256 maf, 64 conv)")
+        .add("res_blocks", &FlowOptions::res_blocks, "realnvp: residual blocks per coupling network")
+        .add("coupling", &FlowOptions::coupling, "coupling transform", {"affine", "additive"})
+        .add("scale_clamp", &FlowOptions::scale_clamp, "log-scales soft-clamped to (-c, c)")
+        .add("dequantize", &FlowOptions::dequantize, "images: dequantisation noise", {"uniform", "variational", "none"})
+        .add("n_bins", &FlowOptions::n_bins, "images: quantisation levels (256: 8-bit pixels)")
+        .add("preprocess", &FlowOptions::preprocess, "images: pre-processing (auto: logit for realnvp, center for glow)",
+             {"auto", "logit", "center", "none"})
+        .add("logit_alpha", &FlowOptions::logit_alpha, "logit pre-processing: logit(alpha + (1 - 2 alpha) y)")
+        .add("spline_bins", &FlowOptions::spline_bins, "spline: bins per rational-quadratic spline")
+        .add("tail_bound", &FlowOptions::tail_bound, "spline: interval [-B, B] of the splines")
+        .add("temperature", &FlowOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
+        .add("conditional", &FlowOptions::conditional, "class-conditional prior (labelled data)")
+        .add("dtype", &FlowOptions::dtype, "floating-point type", {"float32", "float64"});
+    train::add_train_options(t);
+    return t;
+  }();
+  return table;
+}
+
+NormalizingFlow::NormalizingFlow(FlowOptions options) : options_(std::move(options)) {}
+NormalizingFlow::~NormalizingFlow() = default;
+
+Capabilities NormalizingFlow::capabilities() const {
+  Capabilities c;
+  c.data_kind = DataKind::images;
+  c.likelihood = net_ && net_->discrete ? Likelihood::lower_bound : Likelihood::exact;
+  c.latent_space = true;
+  if (net_ && net_->discrete) {
+    c.bits_per_dim = "-log2 P(image) / D with the pixels' " + std::to_string(options_.n_bins) + " bins dequantised (" +
+                     options_.dequantize + ")";
+  }
+  return c;
+}
+
+nlohmann::json NormalizingFlow::options_json() const { return option_table().to_json(options_); }
+
+std::string NormalizingFlow::resolved_architecture() const {
+  if (net_) return net_->architecture;
+  return options_.architecture;
+}
+
+int64_t NormalizingFlow::latent_dim() const { return net_ ? net_->geometry.numel() : 0; }
+int64_t NormalizingFlow::n_classes() const { return net_ ? net_->geometry.n_classes : 0; }
+
+namespace {
+
+std::string choose_architecture(const FlowOptions& o, const neural::Geometry& g) {
+  std::string arch = o.architecture;
+  if (arch == "auto") arch = g.is_image() ? "glow" : "maf";
+  if (is_image_architecture(arch)) {
+    GF_CHECK_AS(DataError, g.is_image(), "give images, or choose --architecture maf, spline or realnvp_mlp",
+                "architecture ", arch, " is for images [N, C, H, W], but the data are rows of ", g.numel(),
+                " features");
+    const int64_t possible = possible_levels(g);
+    const int64_t levels = o.levels > 0 ? o.levels : possible;
+    GF_CHECK_AS(DataError, levels <= possible,
+                "choose --levels " + std::to_string(possible) + " or fewer, or images whose sides halve evenly",
+                "architecture ", arch, " with ", levels, " levels squeezes the images ", levels,
+                " times, but ", g.describe(), " images only halve evenly ", possible, " times");
+    GF_CHECK_AS(DataError, arch != "glow" || levels >= 1,
+                "Glow squeezes at least once: give images with even sides, or choose --architecture realnvp",
+                "glow needs image sides divisible by 2, got ", g.describe());
+  } else if (arch == "realnvp_mlp") {
+    GF_CHECK_AS(DataError, g.numel() >= 2, "give at least 2 columns, or choose --architecture maf",
+                "realnvp_mlp couples two halves of the features, but the data have ", g.numel());
+  }
+  return arch;
+}
+
+}  // namespace
+
+FitReport NormalizingFlow::fit(const Dataset& train_set, const FitContext& ctx) {
+  options_.validate();
+  auto geometry = neural::geometry_of(train_set, options_.conditional, "flow");
+  const auto arch = choose_architecture(options_, geometry);
+  net_.reset();
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed));
+  auto net = std::make_shared<Net>(geometry, options_, arch, gen);
+  const auto dtype = scalar_type(options_);
+  auto x = model_input(train_set.x, geometry, torch::kCPU, net->discrete, options_.n_bins, dtype, "fit");
+  if (!net->images) {
+    torch::NoGradGuard no_grad;
+    auto mean = x.mean(0), sd = x.std(0, false);
+    net->shift.copy_(mean);
+    net->scale.copy_(torch::where(sd > 0, sd, torch::ones_like(sd)));
+  }
+  auto labels = neural::checked_labels(train_set.labels, geometry, x.size(0), ctx.device);
+  if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
+  net->to(ctx.device, dtype);
+  x = x.to(ctx.device);
+  FlowTrainable trainable(*net, options_.temperature);
+  std::optional<train::TrainData> val;
+  if (ctx.validation && ctx.validation->x.defined()) {
+    auto vx = model_input(ctx.validation->x, geometry, ctx.device, net->discrete, options_.n_bins, dtype, "validate");
+    val = train::TrainData{vx, neural::checked_labels(ctx.validation->labels, geometry, vx.size(0), ctx.device)};
+  }
+  report_ = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
+  report_.objective_name = "negative log-likelihood per example (nats, last logged)";
+  report_.extra["architecture"] = arch;
+  net->eval();
+  net_ = net;
+  schema_ = {{"data_kind", geometry.is_image() ? "images" : "table"}, {"example_shape", geometry.shape},
+             {"n_features", geometry.numel()}, {"n_classes", geometry.n_classes}};
+  if (!geometry.is_image()) schema_["columns"] = train_set.columns;
+  return report_;
+}
+
+namespace {
+void check_fitted(bool fitted, const char* what) {
+  GF_CHECK_AS(NotFitted, fitted, "fit the model first (`genforge train flow ...`) or load a fitted one",
+              "this flow is not fitted yet, so it cannot ", what);
+}
+}  // namespace
+
+torch::Tensor NormalizingFlow::score_samples(const torch::Tensor& x) const { return score_samples(x, {}); }
+
+torch::Tensor NormalizingFlow::score_samples(const torch::Tensor& x_in, const torch::Tensor& labels_in) const {
+  check_fitted(fitted(), "score samples");
+  const auto& g = net_->geometry;
+  const auto device = net_->device();
+  auto x = model_input(x_in, g, device, net_->discrete, options_.n_bins, net_->dtype(), "score");
+  torch::NoGradGuard no_grad;
+  auto labels = labels_in.defined() ? neural::checked_labels(labels_in, g, x.size(0), device) : torch::Tensor();
+  // Without labels a conditional model scores the marginal log sum_c p(c) p(x | c).
+  std::vector<int64_t> classes{-1};
+  if (g.n_classes > 0 && !labels.defined()) {
+    classes.clear();
+    for (int64_t c = 0; c < g.n_classes; ++c) classes.push_back(c);
+  }
+  std::vector<torch::Tensor> per_class;
+  for (int64_t c : classes) {
+    auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 12345);  // the same noise every time
+    std::vector<torch::Tensor> out;
+    const int64_t chunk = 500;
+    for (int64_t s = 0; s < x.size(0); s += chunk) {
+      const int64_t e = std::min(x.size(0), s + chunk);
+      torch::Tensor lb;
+      if (g.n_classes > 0) {
+        lb = c >= 0 ? torch::full({e - s}, c, torch::TensorOptions().dtype(torch::kLong).device(device))
+                    : labels.slice(0, s, e);
+      }
+      out.push_back(net_->log_prob(x.slice(0, s, e), lb, gen));
+    }
+    auto lp = torch::cat(out).to(torch::kCPU, torch::kFloat64);
+    if (c >= 0) lp = lp + net_->log_class_prior[c].item<double>();
+    per_class.push_back(lp);
+  }
+  return per_class.size() == 1 ? per_class[0] : torch::logsumexp(torch::stack(per_class), 0);
+}
+
+double NormalizingFlow::bits_per_dim(const torch::Tensor& x) const {
+  check_fitted(fitted(), "score samples");
+  return -score(x) / (static_cast<double>(net_->geometry.numel()) * std::log(2.0));
+}
+
+torch::Tensor NormalizingFlow::transform(const torch::Tensor& x_in, const torch::Tensor& labels) const {
+  check_fitted(fitted(), "encode");
+  const auto& g = net_->geometry;
+  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional flow encodes given the class: pass labels");
+  const auto device = net_->device();
+  auto x = model_input(x_in, g, device, net_->discrete, options_.n_bins, net_->dtype(), "encode");
+  torch::NoGradGuard no_grad;
+  auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, x.size(0), device) : torch::Tensor();
+  auto y = net_->dequantise(x, nullptr).first;
+  auto v = net_->to_flow_space(y).first;
+  auto z = net_->flow_forward(v, net_->condition_of(lb, v)).first;
+  return net_->standardise(z, lb).first.cpu();
+}
+
+torch::Tensor NormalizingFlow::decode_continuous(const torch::Tensor& z, const torch::Tensor& labels) const {
+  check_fitted(fitted(), "decode");
+  const auto& g = net_->geometry;
+  GF_CHECK(z.dim() == 2 && z.size(1) == g.numel(), "codes must be [N, ", g.numel(), "], got ", z.sizes());
+  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional flow decodes given the class: pass labels");
+  torch::NoGradGuard no_grad;
+  const auto device = net_->device();
+  auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, z.size(0), device) : torch::Tensor();
+  return net_->decode(z.to(device, net_->dtype()), lb, false).cpu();
+}
+
+torch::Tensor NormalizingFlow::decode(const torch::Tensor& z, const torch::Tensor& labels) const {
+  check_fitted(fitted(), "decode");
+  const auto& g = net_->geometry;
+  GF_CHECK(z.dim() == 2 && z.size(1) == g.numel(), "codes must be [N, ", g.numel(), "], got ", z.sizes());
+  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional flow decodes given the class: pass labels");
+  torch::NoGradGuard no_grad;
+  const auto device = net_->device();
+  auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, z.size(0), device) : torch::Tensor();
+  auto out = net_->decode(z.to(device, net_->dtype()), lb, true).cpu();
+  return net_->images ? out.to(torch::kFloat32) : out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> NormalizingFlow::flow_forward(const torch::Tensor& v) const {
+  check_fitted(fitted(), "run");
+  GF_CHECK(net_->geometry.n_classes == 0, "flow_forward is for unconditional flows");
+  return net_->flow_forward(v.to(net_->device(), net_->dtype()), {});
+}
+
+torch::Tensor NormalizingFlow::flow_inverse(const torch::Tensor& z) const {
+  check_fitted(fitted(), "run");
+  GF_CHECK(net_->geometry.n_classes == 0, "flow_inverse is for unconditional flows");
+  return net_->flow_inverse(z.to(net_->device(), net_->dtype()), {});
+}
+
+torch::Tensor NormalizingFlow::sample(int64_t n, at::Generator& gen) const {
+  check_fitted(fitted(), "sample");
+  GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
+  if (net_->geometry.n_classes > 0) return sample_labelled(neural::draw_classes(net_->log_class_prior, n, gen), gen);
+  auto eps = at::randn({n, net_->geometry.numel()}, gen, torch::kFloat64) * options_.temperature;
+  return decode(eps);
+}
+
+torch::Tensor NormalizingFlow::sample_labelled(const torch::Tensor& labels, at::Generator& gen) const {
+  check_fitted(fitted(), "sample");
+  if (net_->geometry.n_classes == 0) return Model::sample_labelled(labels, gen);
+  check_class_labels(labels, net_->geometry.n_classes);
+  auto eps = at::randn({labels.size(0), net_->geometry.numel()}, gen, torch::kFloat64) * options_.temperature;
+  return decode(eps, labels);
+}
+
+TensorMap NormalizingFlow::state() const {
+  check_fitted(fitted(), "be saved");
+  TensorMap out;
+  neural::save_module(*net_, "", out);
+  net_->geometry.save(out);
+  return out;
+}
+
+void NormalizingFlow::load_state(const TensorMap& t) {
+  auto geometry = neural::Geometry::load(t);
+  const auto arch = choose_architecture(options_, geometry);
+  auto gen = make_generator(0);
+  auto net = std::make_shared<Net>(geometry, options_, arch, gen);
+  net->to(scalar_type(options_));
+  neural::load_module(*net, "", t);
+  net->eval();
+  net_ = net;
+}
+
+}  // namespace gf
