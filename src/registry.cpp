@@ -13,6 +13,7 @@
 #include "genforge/models/gpt.h"
 #include "genforge/models/hmm.h"
 #include "genforge/models/lda.h"
+#include "genforge/models/pixelcnn.h"
 #include "genforge/models/pos_tagger.h"
 #include "genforge/models/rbm.h"
 #include "genforge/models/vae.h"
@@ -43,6 +44,8 @@ std::vector<ModelInfo>& registry() {
                                                   "pre-training, mean-field + persistent chains; bound with AIS"),
       make_model_info<NormalizingFlow>("flow", "normalizing flow: RealNVP, Glow, MLP RealNVP, MAF, neural spline; exact "
                                                "likelihood, bits/dim with dequantisation; class-conditional"),
+      make_model_info<PixelCnn>("pixelcnn", "gated PixelCNN (no blind spot): Bernoulli, 256-way softmax or discretised "
+                                            "logistic mixture; exact likelihood; cached sampling; completion"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

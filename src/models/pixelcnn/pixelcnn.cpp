@@ -1,0 +1,523 @@
+#include "genforge/models/pixelcnn.h"
+
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <cmath>
+#include <optional>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "nn/neural.h"
+
+namespace gf {
+
+namespace {
+
+// tanh(a) * sigmoid(b) of the two channel halves of x [N, 2C, ...].
+torch::Tensor gate(const torch::Tensor& x) {
+  const int64_t c = x.size(1) / 2;
+  return torch::tanh(x.slice(1, 0, c)) * torch::sigmoid(x.slice(1, c));
+}
+
+int64_t params_per_value(const std::string& output, int64_t n_bins, int64_t mixtures) {
+  if (output == "bernoulli") return 1;
+  if (output == "softmax") return n_bins;
+  return 3 * mixtures;
+}
+
+// Rows [top, top + count) of x [N, C, H, W], zero outside the image, with `pad` zero columns on each side.
+torch::Tensor row_window(const torch::Tensor& x, int64_t top, int64_t count, int64_t pad) {
+  const int64_t h = x.size(2);
+  const int64_t from = std::max<int64_t>(0, top), to = std::min(h, top + count);
+  auto out = torch::zeros({x.size(0), x.size(1), count, x.size(3) + 2 * pad}, x.options());
+  if (to > from) out.slice(2, from - top, to - top).slice(3, pad, pad + x.size(3)).copy_(x.slice(2, from, to));
+  return out;
+}
+
+// Columns [left, left + count) of row i of x, zero outside the image. [N, C, 1, count]
+torch::Tensor column_window(const torch::Tensor& x, int64_t i, int64_t left, int64_t count) {
+  const int64_t w = x.size(3);
+  const int64_t from = std::max<int64_t>(0, left), to = std::min(w, left + count);
+  auto out = torch::zeros({x.size(0), x.size(1), 1, count}, x.options());
+  if (to > from) out.slice(3, from - left, to - left).copy_(x.slice(2, i, i + 1).slice(3, from, to));
+  return out;
+}
+
+}  // namespace
+
+// One gated layer: vertical stack (rows above; the current row too after the first layer) and horizontal stack
+// (pixels to the left; the current one too after the first layer), with the vertical features fed into the
+// horizontal stack and a residual connection on the horizontal stack.
+struct GatedLayer : torch::nn::Module {
+  GatedLayer(int64_t in, int64_t channels, int64_t kernel, bool first_, int64_t n_classes)
+      : p(kernel / 2), first(first_) {
+    v_rows = first ? p : p + 1;
+    h_cols = first ? p : p + 1;
+    using torch::nn::Conv2dOptions;
+    v_conv = register_module("v_conv", torch::nn::Conv2d(Conv2dOptions(in, 2 * channels, {v_rows, kernel}).padding({p, p})));
+    h_conv = register_module("h_conv", torch::nn::Conv2d(Conv2dOptions(in, 2 * channels, {1, h_cols}).padding({0, p})));
+    v2h = register_module("v2h", torch::nn::Conv2d(2 * channels, 2 * channels, 1));
+    res = register_module("res", torch::nn::Conv2d(channels, channels, 1));
+    if (n_classes > 0) {
+      class_v = register_module("class_v", torch::nn::Linear(torch::nn::LinearOptions(n_classes, 2 * channels).bias(false)));
+      class_h = register_module("class_h", torch::nn::Linear(torch::nn::LinearOptions(n_classes, 2 * channels).bias(false)));
+    }
+  }
+  // Class biases [N, 2C, 1, 1] (undefined when unconditional).
+  torch::Tensor bias(torch::nn::Linear& l, const torch::Tensor& condition) {
+    if (!condition.defined()) return {};
+    auto b = l(condition);
+    return b.view({b.size(0), b.size(1), 1, 1});
+  }
+  // Whole images: v, h [N, Cin, H, W] -> (v, h, hv), hv the vertical pre-activations [N, 2C, H, W].
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& v, const torch::Tensor& h,
+                                                                  const torch::Tensor& condition) {
+    const int64_t rows = v.size(2), cols = v.size(3);
+    auto hv = v_conv(v).narrow(2, 0, rows);  // output row i sees input rows i - p .. i - 1 (first) or .. i
+    auto hh = h_conv(h).narrow(3, 0, cols);  // output column j sees columns j - p .. j - 1 (first) or .. j
+    if (condition.defined()) {
+      hv = hv + bias(class_v, condition);
+      hh = hh + bias(class_h, condition);
+    }
+    auto v_out = gate(hv);
+    auto h_out = res(gate(hh + v2h(hv)));
+    if (!first) h_out = h_out + h;
+    return {v_out, h_out, hv};
+  }
+  // Row i of the vertical stack from the layer's vertical input v_in [N, Cin, H, W]. [N, 2C, 1, W] pre-activations
+  torch::Tensor vertical_row(const torch::Tensor& v_in, int64_t i, const torch::Tensor& condition) {
+    auto window = row_window(v_in, i - p, v_rows, p);
+    auto hv = torch::conv2d(window, v_conv->weight, v_conv->bias);
+    return condition.defined() ? hv + bias(class_v, condition) : hv;
+  }
+  // Position (i, j) of the horizontal stack from its input h_in and this layer's vertical pre-activations hv.
+  torch::Tensor horizontal_at(const torch::Tensor& h_in, const torch::Tensor& hv, int64_t i, int64_t j,
+                              const torch::Tensor& condition) {
+    auto window = column_window(h_in, i, j - p, h_cols);
+    auto hh = torch::conv2d(window, h_conv->weight, h_conv->bias);  // [N, 2C, 1, 1]
+    if (condition.defined()) hh = hh + bias(class_h, condition);
+    auto hv_ij = hv.slice(2, i, i + 1).slice(3, j, j + 1);
+    auto out = res(gate(hh + v2h(hv_ij)));
+    if (!first) out = out + h_in.slice(2, i, i + 1).slice(3, j, j + 1);
+    return out;
+  }
+  int64_t p, v_rows, h_cols;
+  bool first;
+  torch::nn::Conv2d v_conv{nullptr}, h_conv{nullptr}, v2h{nullptr}, res{nullptr};
+  torch::nn::Linear class_v{nullptr}, class_h{nullptr};
+};
+
+struct PixelCnn::Net : torch::nn::Module {
+  Net(const neural::Geometry& g, const PixelCnnOptions& o, std::string output_)
+      : geometry(g), output(std::move(output_)), n_bins(output == "bernoulli" ? 2 : o.n_bins), mixtures(o.mixtures) {
+    per_value = params_per_value(output, o.n_bins, o.mixtures);
+    const int64_t c = g.channels();
+    layers.push_back(register_module("layer0", std::make_shared<GatedLayer>(c, o.hidden, o.first_kernel, true, g.n_classes)));
+    for (int64_t l = 1; l <= o.layers; ++l) {
+      layers.push_back(register_module("layer" + std::to_string(l),
+                                       std::make_shared<GatedLayer>(o.hidden, o.hidden, o.kernel, false, g.n_classes)));
+    }
+    out1 = register_module("out1", torch::nn::Conv2d(o.hidden, o.hidden, 1));
+    out2 = register_module("out2", torch::nn::Conv2d(o.hidden, c * per_value, 1));
+    if (g.n_classes > 0) {
+      log_class_prior = register_buffer("log_class_prior", torch::full({g.n_classes}, -std::log(double(g.n_classes))));
+    }
+  }
+  torch::Device device() const { return neural::device_of(*this); }
+
+  // Bin indices k [N, C, H, W] (or continuous values in their scale) -> the network's input: k for binary data,
+  // 2 k / (n_bins - 1) - 1 otherwise.
+  torch::Tensor input_of(const torch::Tensor& k) const {
+    return output == "bernoulli" ? k : k * (2.0 / static_cast<double>(n_bins - 1)) - 1.0;
+  }
+  torch::Tensor head(const torch::Tensor& h) { return out2(torch::relu(out1(torch::relu(h)))); }
+  // Output parameters [N, C * P, H, W] for network inputs [N, C, H, W].
+  torch::Tensor logits(const torch::Tensor& input, const torch::Tensor& condition) {
+    torch::Tensor v = input, h = input;
+    for (auto& layer : layers) std::tie(v, h, std::ignore) = layer->forward(v, h, condition);
+    return head(h);
+  }
+
+  // log p(k | params) per value: params [N, C, P, ...], k [N, C, ...]. [N, C, ...]
+  torch::Tensor log_prob_values(const torch::Tensor& params, const torch::Tensor& k) const {
+    if (output == "bernoulli") {
+      return -torch::binary_cross_entropy_with_logits(params.select(2, 0), k, {}, {}, at::Reduction::None);
+    }
+    if (output == "softmax") {
+      return torch::log_softmax(params, 2).gather(2, k.to(torch::kLong).unsqueeze(2)).squeeze(2);
+    }
+    // Discretised logistic mixture (PixelCNN++): bins of width 2 / (n_bins - 1) on [-1, 1], open at both ends.
+    const int64_t m = mixtures;
+    auto logit_pi = params.slice(2, 0, m), mean = params.slice(2, m, 2 * m);
+    auto log_s = params.slice(2, 2 * m, 3 * m).clamp_min(-7.0);
+    const double half = 1.0 / static_cast<double>(n_bins - 1);
+    auto x = (k * (2.0 / static_cast<double>(n_bins - 1)) - 1.0).unsqueeze(2);  // [N, C, 1, ...]
+    auto centred = x - mean;
+    auto inv_s = (-log_s).exp();
+    auto plus_in = inv_s * (centred + half), minus_in = inv_s * (centred - half);
+    auto log_cdf_plus = plus_in - torch::softplus(plus_in);            // bin 0: log sigmoid(plus_in)
+    auto log_one_minus_cdf_minus = -torch::softplus(minus_in);        // last bin
+    auto cdf_delta = torch::sigmoid(plus_in) - torch::sigmoid(minus_in);
+    auto mid_in = inv_s * centred;
+    auto log_pdf_mid = mid_in - log_s - 2.0 * torch::softplus(mid_in);  // for very narrow bins in the tails
+    auto middle = torch::where(cdf_delta > 1e-5, cdf_delta.clamp_min(1e-12).log(),
+                               log_pdf_mid + std::log(2.0 * half));
+    auto kk = k.unsqueeze(2).expand_as(middle);
+    auto per_component =
+        torch::where(kk < 0.5, log_cdf_plus,
+                     torch::where(kk > static_cast<double>(n_bins) - 1.5, log_one_minus_cdf_minus, middle));
+    return torch::logsumexp(per_component + torch::log_softmax(logit_pi, 2), 2);
+  }
+  // log P(image) [N] from logits [N, C * P, H, W] and bin indices k [N, C, H, W].
+  torch::Tensor log_prob(const torch::Tensor& logits_, const torch::Tensor& k) const {
+    auto params = logits_.view({k.size(0), k.size(1), per_value, k.size(2), k.size(3)});
+    return log_prob_values(params, k).flatten(1).sum(1);
+  }
+
+  // Values drawn from output parameters [N, C, P] with uniforms u [N, C, 2]. [N, C] bin indices
+  torch::Tensor draw(const torch::Tensor& params, const torch::Tensor& u) const {
+    auto u0 = u.select(2, 0), u1 = u.select(2, 1);
+    if (output == "bernoulli") return (u0 < torch::sigmoid(params.select(2, 0))).to(params.scalar_type());
+    auto inverse_cdf = [](const torch::Tensor& probs, const torch::Tensor& v) {  // [N, C, P], [N, C] -> [N, C]
+      auto below = (probs.cumsum(2) < v.unsqueeze(2)).sum(2);
+      return below.clamp_max(probs.size(2) - 1);
+    };
+    if (output == "softmax") return inverse_cdf(torch::softmax(params, 2), u0).to(params.scalar_type());
+    const int64_t m = mixtures;
+    auto comp = inverse_cdf(torch::softmax(params.slice(2, 0, m), 2), u0).unsqueeze(2);  // [N, C, 1]
+    auto mean = params.slice(2, m, 2 * m).gather(2, comp).squeeze(2);
+    auto log_s = params.slice(2, 2 * m, 3 * m).gather(2, comp).squeeze(2).clamp_min(-7.0);
+    auto uu = u1.clamp(1e-5, 1 - 1e-5);
+    auto x = (mean + log_s.exp() * (uu.log() - torch::log1p(-uu))).clamp(-1, 1);
+    return torch::round((x + 1) * (0.5 * static_cast<double>(n_bins - 1)));
+  }
+
+  // Fills the positions of k [N, C, H, W] where `missing` [N, C, H, W] is true, in raster order from the first
+  // missing position; one draw of uniforms [N, C, 2] per position from there on (the same for both paths).
+  torch::Tensor complete(torch::Tensor k, const torch::Tensor& missing, const torch::Tensor& condition,
+                         at::Generator& gen, bool cached) {
+    torch::NoGradGuard no_grad;
+    const int64_t n = k.size(0), c = k.size(1), rows = k.size(2), cols = k.size(3);
+    auto any = missing.any(0).any(0).reshape({-1}).nonzero();
+    if (any.numel() == 0) return k;
+    const int64_t start = any[0][0].item<int64_t>();
+    auto draw_at = [&](const torch::Tensor& params_ij, int64_t i, int64_t j) {  // params [N, C * P]
+      auto u = at::rand({n, c, 2}, gen, torch::TensorOptions().dtype(k.scalar_type())).to(k.device());
+      auto value = draw(params_ij.view({n, c, per_value}), u);
+      auto old = k.select(3, j).select(2, i);
+      k.select(3, j).select(2, i).copy_(torch::where(missing.select(3, j).select(2, i), value, old));
+    };
+    if (!cached) {
+      for (int64_t pos = start; pos < rows * cols; ++pos) {
+        const int64_t i = pos / cols, j = pos % cols;
+        auto out = logits(input_of(k), condition);
+        draw_at(out.select(3, j).select(2, i), i, j);
+      }
+      return k;
+    }
+    // Caches of every layer's vertical outputs v, vertical pre-activations hv and horizontal outputs h.
+    const size_t n_layers = layers.size();
+    std::vector<torch::Tensor> v(n_layers), hv(n_layers), h(n_layers);
+    auto x = input_of(k);
+    {
+      torch::Tensor vi = x, hi = x;
+      for (size_t l = 0; l < n_layers; ++l) {
+        std::tie(v[l], h[l], hv[l]) = layers[l]->forward(vi, hi, condition);
+        vi = v[l], hi = h[l];
+      }
+    }
+    for (int64_t i = start / cols; i < rows; ++i) {
+      // The vertical stack at row i depends only on rows above it (of the input) -- all final by now.
+      for (size_t l = 0; l < n_layers; ++l) {
+        auto row = layers[l]->vertical_row(l == 0 ? x : v[l - 1], i, condition);  // [N, 2C, 1, W]
+        hv[l].slice(2, i, i + 1).copy_(row);
+        v[l].slice(2, i, i + 1).copy_(gate(row));
+      }
+      for (int64_t j = 0; j < cols; ++j) {
+        torch::Tensor hij;
+        for (size_t l = 0; l < n_layers; ++l) {
+          hij = layers[l]->horizontal_at(l == 0 ? x : h[l - 1], hv[l], i, j, condition);  // [N, C, 1, 1]
+          h[l].slice(2, i, i + 1).slice(3, j, j + 1).copy_(hij);
+        }
+        if (i * cols + j < start) continue;
+        draw_at(head(hij).flatten(1), i, j);
+        x.slice(2, i, i + 1).slice(3, j, j + 1).copy_(input_of(k.slice(2, i, i + 1).slice(3, j, j + 1)));
+      }
+    }
+    return k;
+  }
+
+  neural::Geometry geometry;
+  std::string output;
+  int64_t n_bins, mixtures, per_value = 1;
+  std::vector<std::shared_ptr<GatedLayer>> layers;
+  torch::nn::Conv2d out1{nullptr}, out2{nullptr};
+  torch::Tensor log_class_prior;
+};
+
+namespace {
+
+class PixelCnnTrainable : public train::Trainable {
+ public:
+  PixelCnnTrainable(PixelCnn::Net& net, bool fast) : net_(net), fast_(fast) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
+    return {{"model", net_.parameters()}};
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  void set_training(bool on) override { net_.train(on); }
+  torch::Tensor loss(const train::Batch& b) {
+    auto condition = neural::one_hot(b.labels, net_.geometry.n_classes);
+    return -net_.log_prob(net_.logits(net_.input_of(b.x), condition), b.x);
+  }
+  void train_step(const train::Batch& batch, train::StepContext& ctx) override {
+    auto l = loss(batch).mean();
+    ctx.optimize("model", l);
+    ctx.log("bits_per_dim", l.item<double>() / (static_cast<double>(net_.geometry.numel()) * std::log(2.0)));
+  }
+  double eval_loss(const train::Batch& batch, at::Generator&) override {
+    torch::NoGradGuard no_grad;
+    return loss(batch).mean().item<double>();
+  }
+  torch::Tensor preview(int64_t n, at::Generator& gen) override {
+    const auto& g = net_.geometry;
+    auto k = torch::zeros(g.batch_shape(n), torch::TensorOptions().device(net_.device()));
+    auto missing = torch::ones(g.batch_shape(n), torch::TensorOptions().dtype(torch::kBool).device(net_.device()));
+    auto condition = neural::cycling_condition(n, g, net_.device());
+    auto out = net_.complete(k, missing, condition, gen, fast_);
+    return out / static_cast<double>(net_.n_bins - 1);
+  }
+
+ private:
+  PixelCnn::Net& net_;
+  bool fast_;
+};
+
+}  // namespace
+
+void PixelCnnOptions::validate() const {
+  train::TrainOptions::validate();
+  GF_CHECK(layers >= 0, "layers must be >= 0, got ", layers);
+  GF_CHECK(hidden >= 1, "hidden must be at least 1, got ", hidden);
+  GF_CHECK(first_kernel >= 3 && first_kernel % 2 == 1, "first_kernel must be odd and at least 3, got ", first_kernel);
+  GF_CHECK(kernel >= 1 && kernel % 2 == 1, "kernel must be odd and at least 1, got ", kernel);
+  GF_CHECK(output == "auto" || output == "bernoulli" || output == "softmax" || output == "logistic_mixture",
+           "output must be auto, bernoulli, softmax or logistic_mixture, got '", output, "'");
+  GF_CHECK(binarize == "none" || binarize == "threshold", "binarize must be none or threshold, got '", binarize, "'");
+  GF_CHECK(n_bins >= 2 && n_bins <= 65536, "n_bins must be in [2, 65536], got ", n_bins);
+  GF_CHECK(mixtures >= 1, "mixtures must be at least 1, got ", mixtures);
+}
+
+const OptionTable<PixelCnnOptions>& PixelCnn::option_table() {
+  static const OptionTable<PixelCnnOptions> table = [] {
+    OptionTable<PixelCnnOptions> t("pixelcnn");
+    t.add("layers", &PixelCnnOptions::layers, "gated layers after the first (mask A) one")
+        .add("hidden", &PixelCnnOptions::hidden, "channels of the vertical and horizontal stacks")
+        .add("first_kernel", &PixelCnnOptions::first_kernel, "kernel width of the first layer (odd)")
+        .add("kernel", &PixelCnnOptions::kernel, "kernel width of the other layers (odd)")
+        .add("output", &PixelCnnOptions::output, "pixel distribution (auto: bernoulli for binary data, else softmax)",
+             {"auto", "bernoulli", "softmax", "logistic_mixture"})
+        .add("binarize", &PixelCnnOptions::binarize, "threshold: pixels >= 0.5 become 1, the rest 0",
+             {"none", "threshold"})
+        .add("n_bins", &PixelCnnOptions::n_bins, "levels of the pixel values (256: 8-bit)")
+        .add("mixtures", &PixelCnnOptions::mixtures, "logistic_mixture: components")
+        .add("conditional", &PixelCnnOptions::conditional, "class-conditional (labelled data)")
+        .add("fast_sampling", &PixelCnnOptions::fast_sampling, "cached sampling (false: whole network per pixel)");
+    train::add_train_options(t);
+    return t;
+  }();
+  return table;
+}
+
+PixelCnn::PixelCnn(PixelCnnOptions options) : options_(std::move(options)) {}
+PixelCnn::~PixelCnn() = default;
+
+Capabilities PixelCnn::capabilities() const {
+  Capabilities c;
+  c.data_kind = DataKind::images;
+  c.likelihood = Likelihood::exact;
+  c.conditional_sampling = true;
+  if (net_) {
+    c.bits_per_dim = output_ == "bernoulli" ? "-log2 P(image) / D of binary pixels"
+                                            : "-log2 P(image) / D of pixels with " + std::to_string(options_.n_bins) +
+                                                  " levels (exact, no dequantisation)";
+  }
+  return c;
+}
+
+nlohmann::json PixelCnn::options_json() const { return option_table().to_json(options_); }
+std::string PixelCnn::resolved_output() const { return output_.empty() ? options_.output : output_; }
+int64_t PixelCnn::n_classes() const { return net_ ? net_->geometry.n_classes : 0; }
+
+namespace {
+
+void check_fitted(bool fitted, const char* what) {
+  GF_CHECK_AS(NotFitted, fitted, "fit the model first (`genforge train pixelcnn ...`) or load a fitted one",
+              "this PixelCNN is not fitted yet, so it cannot ", what);
+}
+
+// Images as the model's values: binarised (threshold) or bin indices k = round(x (n_bins - 1)); NaN kept when
+// `allow_missing`. [N, C, H, W]
+torch::Tensor model_values(const torch::Tensor& x_in, const neural::Geometry& g, const torch::Device& device,
+                           const PixelCnnOptions& o, const std::string& output, const char* what,
+                           bool allow_missing = false) {
+  torch::Tensor x;
+  if (allow_missing) {
+    auto filled = torch::nan_to_num(x_in.to(torch::kFloat32), 0.0);
+    neural::checked_input(filled, g, device, true, "PixelCNN", what);
+    x = x_in.to(device, torch::kFloat32).reshape(g.batch_shape(x_in.size(0)));
+  } else {
+    x = neural::checked_input(x_in, g, device, true, "PixelCNN", what);
+  }
+  if (o.binarize == "threshold") return torch::where(x.isnan(), x, (x >= 0.5).to(torch::kFloat32));
+  if (output == "bernoulli") {
+    auto observed = x.isnan().logical_not();
+    GF_CHECK_AS(DataError, ((x == 0) | (x == 1)).logical_or(observed.logical_not()).all().item<bool>(),
+                "binarise them with --binarize threshold, or choose --output softmax",
+                "the bernoulli output models binary images, but the pixels to ", what, " are not all 0 or 1");
+    return x;
+  }
+  return torch::round(x * static_cast<double>(o.n_bins - 1));
+}
+
+}  // namespace
+
+FitReport PixelCnn::fit(const Dataset& train_set, const FitContext& ctx) {
+  options_.validate();
+  auto geometry = neural::geometry_of(train_set, options_.conditional, "PixelCNN");
+  GF_CHECK_AS(DataError, geometry.is_image(), "give images [N, C, H, W] (a PNG folder, an IDX file, fashion-mnist)",
+              "PixelCNN models images, but the data are rows of ", geometry.numel(), " features");
+  auto x = neural::checked_input(train_set.x, geometry, torch::kCPU, true, "PixelCNN", "fit");
+  if (options_.binarize == "threshold") x = (x >= 0.5).to(torch::kFloat32);
+  output_ = options_.output;
+  if (output_ == "auto") output_ = ((x == 0) | (x == 1)).all().item<bool>() ? "bernoulli" : "softmax";
+  net_.reset();
+  auto values = model_values(x, geometry, torch::kCPU, options_, output_, "fit").to(ctx.device);
+  auto net = std::make_shared<Net>(geometry, options_, output_);
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed));
+  neural::init_like_pytorch(*net, gen);
+  auto labels = neural::checked_labels(train_set.labels, geometry, values.size(0), ctx.device);
+  if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
+  net->to(ctx.device);
+  PixelCnnTrainable trainable(*net, options_.fast_sampling);
+  std::optional<train::TrainData> val;
+  if (ctx.validation && ctx.validation->x.defined()) {
+    auto vx = model_values(ctx.validation->x, geometry, ctx.device, options_, output_, "validate");
+    val = train::TrainData{vx, neural::checked_labels(ctx.validation->labels, geometry, vx.size(0), ctx.device)};
+  }
+  report_ = train::run(trainable, {values, labels}, val ? &*val : nullptr, options_, ctx);
+  report_.objective_name = "negative log-likelihood per image (nats, last logged)";
+  report_.extra["output"] = output_;
+  net->eval();
+  net_ = net;
+  schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()},
+             {"n_classes", geometry.n_classes}};
+  return report_;
+}
+
+torch::Tensor PixelCnn::score_samples(const torch::Tensor& x) const { return score_samples(x, {}); }
+
+torch::Tensor PixelCnn::score_samples(const torch::Tensor& x_in, const torch::Tensor& labels_in) const {
+  check_fitted(fitted(), "score samples");
+  const auto& g = net_->geometry;
+  const auto device = net_->device();
+  auto k = model_values(x_in, g, device, options_, output_, "score");
+  torch::NoGradGuard no_grad;
+  auto labels = labels_in.defined() ? neural::checked_labels(labels_in, g, k.size(0), device) : torch::Tensor();
+  std::vector<int64_t> classes{-1};
+  if (g.n_classes > 0 && !labels.defined()) {
+    classes.clear();
+    for (int64_t c = 0; c < g.n_classes; ++c) classes.push_back(c);
+  }
+  std::vector<torch::Tensor> per_class;
+  for (int64_t c : classes) {
+    std::vector<torch::Tensor> out;
+    for (int64_t s = 0; s < k.size(0); s += 100) {
+      const int64_t e = std::min(k.size(0), s + 100);
+      torch::Tensor condition;
+      if (g.n_classes > 0) {
+        auto lb = c >= 0 ? torch::full({e - s}, c, torch::TensorOptions().dtype(torch::kLong).device(device))
+                         : labels.slice(0, s, e);
+        condition = neural::one_hot(lb, g.n_classes);
+      }
+      auto kb = k.slice(0, s, e);
+      out.push_back(net_->log_prob(net_->logits(net_->input_of(kb), condition), kb));
+    }
+    auto lp = torch::cat(out).to(torch::kCPU, torch::kFloat64);
+    if (c >= 0) lp = lp + net_->log_class_prior[c].item<double>();
+    per_class.push_back(lp);
+  }
+  return per_class.size() == 1 ? per_class[0] : torch::logsumexp(torch::stack(per_class), 0);
+}
+
+torch::Tensor PixelCnn::output_logits(const torch::Tensor& x) const {
+  check_fitted(fitted(), "run");
+  return net_->logits(net_->input_of(x * static_cast<double>(net_->n_bins - 1)), {});
+}
+
+torch::Tensor PixelCnn::complete(const torch::Tensor& x_in, at::Generator& gen, const torch::Tensor& labels) const {
+  check_fitted(fitted(), "complete images");
+  const auto& g = net_->geometry;
+  const auto device = net_->device();
+  auto x = model_values(x_in, g, device, options_, output_, "complete", true);
+  auto missing = x.isnan();
+  auto k = torch::nan_to_num(x, 0.0);
+  torch::Tensor condition;
+  if (g.n_classes > 0) {
+    GF_CHECK(labels.defined(), "a class-conditional PixelCNN completes given the class: pass labels");
+    condition = neural::one_hot(neural::checked_labels(labels, g, k.size(0), device), g.n_classes);
+  }
+  auto out = net_->complete(k, missing, condition, gen, options_.fast_sampling);
+  return (out / static_cast<double>(net_->n_bins - 1)).cpu();
+}
+
+torch::Tensor PixelCnn::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+  check_fitted(fitted(), "complete images");
+  GF_CHECK(net_->geometry.n_classes == 0, "a class-conditional PixelCNN completes with complete(x, gen, labels)");
+  return complete(x, gen);
+}
+
+torch::Tensor PixelCnn::conditional_mean(const torch::Tensor& x) const {
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 4242);
+  auto sum = conditional_sample(x, gen);
+  for (int r = 1; r < 16; ++r) sum = sum + conditional_sample(x, gen);
+  return sum / 16.0;
+}
+
+torch::Tensor PixelCnn::sample(int64_t n, at::Generator& gen) const {
+  check_fitted(fitted(), "sample");
+  GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
+  if (net_->geometry.n_classes > 0) return sample_labelled(neural::draw_classes(net_->log_class_prior, n, gen), gen);
+  return complete(torch::full(net_->geometry.batch_shape(n), NAN), gen);
+}
+
+torch::Tensor PixelCnn::sample_labelled(const torch::Tensor& labels, at::Generator& gen) const {
+  check_fitted(fitted(), "sample");
+  if (net_->geometry.n_classes == 0) return Model::sample_labelled(labels, gen);
+  check_class_labels(labels, net_->geometry.n_classes);
+  return complete(torch::full(net_->geometry.batch_shape(labels.size(0)), NAN), gen, labels);
+}
+
+TensorMap PixelCnn::state() const {
+  check_fitted(fitted(), "be saved");
+  TensorMap out;
+  neural::save_module(*net_, "", out);
+  net_->geometry.save(out);
+  return out;
+}
+
+nlohmann::json PixelCnn::state_json() const { return {{"output", output_}}; }
+
+void PixelCnn::load_state_json(const nlohmann::json& state) { output_ = state.value("output", std::string()); }
+
+void PixelCnn::load_state(const TensorMap& t) {
+  auto geometry = neural::Geometry::load(t);
+  GF_CHECK(output_ == "bernoulli" || output_ == "softmax" || output_ == "logistic_mixture",
+           "the PixelCNN file does not say which output it was trained with");
+  auto net = std::make_shared<Net>(geometry, options_, output_);
+  neural::load_module(*net, "", t);
+  net->eval();
+  net_ = net;
+}
+
+}  // namespace gf
