@@ -43,6 +43,9 @@ struct PixelCnnOptions : train::TrainOptions {
   int64_t mixtures = 5;               // logistic_mixture: components per pixel and channel
   bool conditional = false;           // class-conditional (labelled data)
   bool fast_sampling = true;          // cached sampling (false: the whole network per pixel; same samples)
+  std::string precision = "auto";     // convolution arithmetic: auto | float32 | bfloat16 (inputs and weights
+                                      // rounded to bfloat16, float32 accumulation and master weights); auto:
+                                      // bfloat16 on CPUs that compute it natively (AMX, AVX512-BF16), else float32
 
   void validate() const;
 };

@@ -1,9 +1,11 @@
 #include "genforge/models/pixelcnn.h"
 
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
 #include <cmath>
+#include <fstream>
 #include <optional>
 
 #include "genforge/core/error.h"
@@ -14,10 +16,33 @@ namespace gf {
 
 namespace {
 
-// tanh(a) * sigmoid(b) of the two channel halves of x [N, 2C, ...].
+// tanh(a) * sigmoid(b) of the two channel halves of x [N, 2C, ...], with a backward pass that writes the input's
+// gradient in one piece: autograd's version zero-fills and copies a full-size gradient for each half's slice
+// (about a third of a W8 training step went there).
+struct GatedActivation : torch::autograd::Function<GatedActivation> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    const int64_t c = x.size(1) / 2;
+    auto ta = torch::tanh(x.slice(1, 0, c)), sb = torch::sigmoid(x.slice(1, c));
+    ctx->save_for_backward({ta, sb});
+    return ta * sb;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    auto saved = ctx->get_saved_variables();
+    const auto& ta = saved[0];
+    const auto& sb = saved[1];
+    const auto& g = grad[0];
+    auto ga = g * sb * (1 - ta * ta);
+    auto gb = g * ta * sb * (1 - sb);
+    return {torch::cat({ga, gb}, 1)};
+  }
+};
 torch::Tensor gate(const torch::Tensor& x) {
-  const int64_t c = x.size(1) / 2;
-  return torch::tanh(x.slice(1, 0, c)) * torch::sigmoid(x.slice(1, c));
+  if (!x.requires_grad()) {
+    const int64_t c = x.size(1) / 2;
+    return torch::tanh(x.slice(1, 0, c)) * torch::sigmoid(x.slice(1, c));
+  }
+  return GatedActivation::apply(x);
 }
 
 int64_t params_per_value(const std::string& output, int64_t n_bins, int64_t mixtures) {
@@ -44,19 +69,50 @@ torch::Tensor column_window(const torch::Tensor& x, int64_t i, int64_t left, int
   return out;
 }
 
+// A convolution computed in `compute` precision (bfloat16: inputs and weights rounded, accumulation in float32
+// inside oneDNN / cuDNN, as PyTorch's autocast); the result is in `compute` too, parameters stay float32. No
+// padding: callers pad.
+torch::Tensor conv(const torch::Tensor& x, const torch::nn::Conv2d& c, torch::ScalarType compute) {
+  if (compute == c->weight.scalar_type()) return torch::conv2d(x.to(compute), c->weight, c->bias);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  return torch::conv2d(x.to(compute).contiguous(cl), c->weight.to(compute).contiguous(cl), c->bias.to(compute));
+}
+
+// Does this CPU compute bfloat16 natively (AMX or AVX512-BF16)? Read once from /proc/cpuinfo.
+bool cpu_has_native_bf16() {
+  static const bool has = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) == 0) {
+        return line.find(" amx_bf16") != std::string::npos || line.find(" avx512_bf16") != std::string::npos;
+      }
+    }
+    return false;
+  }();
+  return has;
+}
+
+// The convolution arithmetic for `precision` on `device`.
+torch::ScalarType compute_type(const std::string& precision, const torch::Device& device) {
+  if (precision == "bfloat16") return torch::kBFloat16;
+  if (precision == "auto" && device.is_cpu() && cpu_has_native_bf16()) return torch::kBFloat16;
+  return torch::kFloat32;
+}
+
 }  // namespace
 
 // One gated layer: vertical stack (rows above; the current row too after the first layer) and horizontal stack
 // (pixels to the left; the current one too after the first layer), with the vertical features fed into the
 // horizontal stack and a residual connection on the horizontal stack.
 struct GatedLayer : torch::nn::Module {
-  GatedLayer(int64_t in, int64_t channels, int64_t kernel, bool first_, int64_t n_classes)
-      : p(kernel / 2), first(first_) {
+  GatedLayer(int64_t in, int64_t channels, int64_t kernel, bool first_, int64_t n_classes, torch::ScalarType compute_)
+      : p(kernel / 2), first(first_), compute(compute_) {
     v_rows = first ? p : p + 1;
     h_cols = first ? p : p + 1;
     using torch::nn::Conv2dOptions;
-    v_conv = register_module("v_conv", torch::nn::Conv2d(Conv2dOptions(in, 2 * channels, {v_rows, kernel}).padding({p, p})));
-    h_conv = register_module("h_conv", torch::nn::Conv2d(Conv2dOptions(in, 2 * channels, {1, h_cols}).padding({0, p})));
+    v_conv = register_module("v_conv", torch::nn::Conv2d(Conv2dOptions(in, 2 * channels, {v_rows, kernel})));
+    h_conv = register_module("h_conv", torch::nn::Conv2d(Conv2dOptions(in, 2 * channels, {1, h_cols})));
     v2h = register_module("v2h", torch::nn::Conv2d(2 * channels, 2 * channels, 1));
     res = register_module("res", torch::nn::Conv2d(channels, channels, 1));
     if (n_classes > 0) {
@@ -67,56 +123,65 @@ struct GatedLayer : torch::nn::Module {
   // Class biases [N, 2C, 1, 1] (undefined when unconditional).
   torch::Tensor bias(torch::nn::Linear& l, const torch::Tensor& condition) {
     if (!condition.defined()) return {};
-    auto b = l(condition);
+    auto b = l(condition).to(compute);
     return b.view({b.size(0), b.size(1), 1, 1});
   }
   // Whole images: v, h [N, Cin, H, W] -> (v, h, hv), hv the vertical pre-activations [N, 2C, H, W].
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& v, const torch::Tensor& h,
                                                                   const torch::Tensor& condition) {
-    const int64_t rows = v.size(2), cols = v.size(3);
-    auto hv = v_conv(v).narrow(2, 0, rows);  // output row i sees input rows i - p .. i - 1 (first) or .. i
-    auto hh = h_conv(h).narrow(3, 0, cols);  // output column j sees columns j - p .. j - 1 (first) or .. j
+    // Padded above (and not below) / on the left: output row i sees input rows i - p .. i - 1 (first layer) or
+    // .. i; output column j sees columns j - p .. j - 1 (first) or .. j. Padding the narrow inputs (after the cast
+    // to the compute type) instead of slicing the wide outputs keeps the backward pass free of slice copies.
+    auto low = [&](const torch::Tensor& t) { return t.scalar_type() == compute ? t : t.to(compute); };
+    // (The first layer never looks at the last row: a padding of -1 below crops it.)
+    // Activations between convolutions stay in the compute type; the horizontal stack's residual stream is float32.
+    auto hv = conv(torch::constant_pad_nd(low(v), {p, p, p, first ? -1 : 0}), v_conv, compute);
+    auto hh = conv(torch::constant_pad_nd(low(h), {p, first ? -1 : 0}), h_conv, compute);
     if (condition.defined()) {
       hv = hv + bias(class_v, condition);
       hh = hh + bias(class_h, condition);
     }
     auto v_out = gate(hv);
-    auto h_out = res(gate(hh + v2h(hv)));
+    auto h_out = conv(gate(hh + conv(hv, v2h, compute)), res, compute).to(torch::kFloat32);
     if (!first) h_out = h_out + h;
     return {v_out, h_out, hv};
   }
   // Row i of the vertical stack from the layer's vertical input v_in [N, Cin, H, W]. [N, 2C, 1, W] pre-activations
   torch::Tensor vertical_row(const torch::Tensor& v_in, int64_t i, const torch::Tensor& condition) {
     auto window = row_window(v_in, i - p, v_rows, p);
-    auto hv = torch::conv2d(window, v_conv->weight, v_conv->bias);
+    auto hv = conv(window, v_conv, compute);
     return condition.defined() ? hv + bias(class_v, condition) : hv;
   }
   // Position (i, j) of the horizontal stack from its input h_in and this layer's vertical pre-activations hv.
   torch::Tensor horizontal_at(const torch::Tensor& h_in, const torch::Tensor& hv, int64_t i, int64_t j,
                               const torch::Tensor& condition) {
     auto window = column_window(h_in, i, j - p, h_cols);
-    auto hh = torch::conv2d(window, h_conv->weight, h_conv->bias);  // [N, 2C, 1, 1]
+    auto hh = conv(window, h_conv, compute);  // [N, 2C, 1, 1]
     if (condition.defined()) hh = hh + bias(class_h, condition);
     auto hv_ij = hv.slice(2, i, i + 1).slice(3, j, j + 1);
-    auto out = res(gate(hh + v2h(hv_ij)));
+    auto out = conv(gate(hh + conv(hv_ij, v2h, compute)), res, compute).to(torch::kFloat32);
     if (!first) out = out + h_in.slice(2, i, i + 1).slice(3, j, j + 1);
     return out;
   }
   int64_t p, v_rows, h_cols;
   bool first;
+  torch::ScalarType compute;  // convolution arithmetic (float32 or bfloat16)
   torch::nn::Conv2d v_conv{nullptr}, h_conv{nullptr}, v2h{nullptr}, res{nullptr};
   torch::nn::Linear class_v{nullptr}, class_h{nullptr};
 };
 
 struct PixelCnn::Net : torch::nn::Module {
-  Net(const neural::Geometry& g, const PixelCnnOptions& o, std::string output_)
-      : geometry(g), output(std::move(output_)), n_bins(output == "bernoulli" ? 2 : o.n_bins), mixtures(o.mixtures) {
+  Net(const neural::Geometry& g, const PixelCnnOptions& o, std::string output_, torch::ScalarType compute_)
+      : geometry(g), output(std::move(output_)), n_bins(output == "bernoulli" ? 2 : o.n_bins), mixtures(o.mixtures),
+        compute(compute_) {
     per_value = params_per_value(output, o.n_bins, o.mixtures);
     const int64_t c = g.channels();
-    layers.push_back(register_module("layer0", std::make_shared<GatedLayer>(c, o.hidden, o.first_kernel, true, g.n_classes)));
+    layers.push_back(register_module(
+        "layer0", std::make_shared<GatedLayer>(c, o.hidden, o.first_kernel, true, g.n_classes, compute)));
     for (int64_t l = 1; l <= o.layers; ++l) {
-      layers.push_back(register_module("layer" + std::to_string(l),
-                                       std::make_shared<GatedLayer>(o.hidden, o.hidden, o.kernel, false, g.n_classes)));
+      layers.push_back(register_module(
+          "layer" + std::to_string(l),
+          std::make_shared<GatedLayer>(o.hidden, o.hidden, o.kernel, false, g.n_classes, compute)));
     }
     out1 = register_module("out1", torch::nn::Conv2d(o.hidden, o.hidden, 1));
     out2 = register_module("out2", torch::nn::Conv2d(o.hidden, c * per_value, 1));
@@ -131,7 +196,9 @@ struct PixelCnn::Net : torch::nn::Module {
   torch::Tensor input_of(const torch::Tensor& k) const {
     return output == "bernoulli" ? k : k * (2.0 / static_cast<double>(n_bins - 1)) - 1.0;
   }
-  torch::Tensor head(const torch::Tensor& h) { return out2(torch::relu(out1(torch::relu(h)))); }
+  torch::Tensor head(const torch::Tensor& h) {
+    return conv(torch::relu(conv(torch::relu(h), out1, compute)), out2, compute).to(torch::kFloat32);
+  }
   // Output parameters [N, C * P, H, W] for network inputs [N, C, H, W].
   torch::Tensor logits(const torch::Tensor& input, const torch::Tensor& condition) {
     torch::Tensor v = input, h = input;
@@ -251,6 +318,7 @@ struct PixelCnn::Net : torch::nn::Module {
   neural::Geometry geometry;
   std::string output;
   int64_t n_bins, mixtures, per_value = 1;
+  torch::ScalarType compute;
   std::vector<std::shared_ptr<GatedLayer>> layers;
   torch::nn::Conv2d out1{nullptr}, out2{nullptr};
   torch::Tensor log_class_prior;
@@ -306,6 +374,8 @@ void PixelCnnOptions::validate() const {
   GF_CHECK(binarize == "none" || binarize == "threshold", "binarize must be none or threshold, got '", binarize, "'");
   GF_CHECK(n_bins >= 2 && n_bins <= 65536, "n_bins must be in [2, 65536], got ", n_bins);
   GF_CHECK(mixtures >= 1, "mixtures must be at least 1, got ", mixtures);
+  GF_CHECK(precision == "auto" || precision == "float32" || precision == "bfloat16",
+           "precision must be auto, float32 or bfloat16, got '", precision, "'");
 }
 
 const OptionTable<PixelCnnOptions>& PixelCnn::option_table() {
@@ -322,7 +392,10 @@ const OptionTable<PixelCnnOptions>& PixelCnn::option_table() {
         .add("n_bins", &PixelCnnOptions::n_bins, "levels of the pixel values (256: 8-bit)")
         .add("mixtures", &PixelCnnOptions::mixtures, "logistic_mixture: components")
         .add("conditional", &PixelCnnOptions::conditional, "class-conditional (labelled data)")
-        .add("fast_sampling", &PixelCnnOptions::fast_sampling, "cached sampling (false: whole network per pixel)");
+        .add("fast_sampling", &PixelCnnOptions::fast_sampling, "cached sampling (false: whole network per pixel)")
+        .add("precision", &PixelCnnOptions::precision,
+             "convolution arithmetic (auto: bfloat16 on CPUs with native bfloat16, else float32)",
+             {"auto", "float32", "bfloat16"});
     train::add_train_options(t);
     return t;
   }();
@@ -393,7 +466,7 @@ FitReport PixelCnn::fit(const Dataset& train_set, const FitContext& ctx) {
   if (output_ == "auto") output_ = ((x == 0) | (x == 1)).all().item<bool>() ? "bernoulli" : "softmax";
   net_.reset();
   auto values = model_values(x, geometry, torch::kCPU, options_, output_, "fit").to(ctx.device);
-  auto net = std::make_shared<Net>(geometry, options_, output_);
+  auto net = std::make_shared<Net>(geometry, options_, output_, compute_type(options_.precision, ctx.device));
   auto gen = make_generator(static_cast<uint64_t>(options_.seed));
   neural::init_like_pytorch(*net, gen);
   auto labels = neural::checked_labels(train_set.labels, geometry, values.size(0), ctx.device);
@@ -514,7 +587,7 @@ void PixelCnn::load_state(const TensorMap& t) {
   auto geometry = neural::Geometry::load(t);
   GF_CHECK(output_ == "bernoulli" || output_ == "softmax" || output_ == "logistic_mixture",
            "the PixelCNN file does not say which output it was trained with");
-  auto net = std::make_shared<Net>(geometry, options_, output_);
+  auto net = std::make_shared<Net>(geometry, options_, output_, compute_type(options_.precision, torch::kCPU));
   neural::load_module(*net, "", t);
   net->eval();
   net_ = net;
