@@ -4,7 +4,7 @@
 // Timed: 100 training steps after 3 warm-up steps, as the peer -- measured as the fit time of a 103-step run minus
 // that of a 3-step run from the same start. Quality: test bits/dim of the first 1000 test images after 103 steps
 // (bits/dim = -log2 P(pixels) / 784 with the pixels dequantised, the peer's nll/(D ln 2) + 8).
-// Usage: gf_bench_w7_flow THREADS [STEPS]
+// Usage: gf_bench_w7_flow THREADS [STEPS [SEED]]
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   o.lr = 1e-3;
   o.log_every = 1000000;
   o.checkpoint_every = 0;
+  if (argc > 3) o.seed = std::atoll(argv[3]);
   gf::FitContext ctx;
   ctx.progress = false;
   o.max_steps = warmup;

@@ -3,7 +3,7 @@
 // run: 20 training steps after 1 warm-up step (the fit time of a 21-step run minus that of a 1-step run). Quality:
 // test NLL (nats per image) of the first 500 test images after 21 steps. Also: drawing 64 images with the cached
 // sampler, timed in full.
-// Usage: gf_bench_w8_pixelcnn THREADS [STEPS]
+// Usage: gf_bench_w8_pixelcnn THREADS [STEPS [PRECISION [SEED]]]
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <chrono>
@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   o.lr = 1e-3;
   o.log_every = 1000000;
   o.checkpoint_every = 0;
+  if (argc > 3) o.precision = argv[3];
+  if (argc > 4) o.seed = std::atoll(argv[4]);
   gf::FitContext ctx;
   ctx.progress = false;
   o.max_steps = warmup;
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
                         {"steps_timed", steps},    {"timed_s", timed},
                         {"s_per_step", timed / static_cast<double>(steps)},
                         {"s_per_50_steps", 50 * timed / static_cast<double>(steps)},
-                        {"test_nll_nats", nll},    {"sample_64_s", sample_s},
+                        {"test_nll_nats", nll},    {"sample_64_s", sample_s}, {"precision", o.precision},
                         {"sample_mean", samples.mean().item<double>()}};
   std::cout << out.dump() << std::endl;
   return 0;

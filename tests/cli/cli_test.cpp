@@ -333,6 +333,40 @@ TEST_F(Cli, RbmTrainsScoresWithAChosenEstimatorSamplesAndInpaints) {
   expect_error({"sample", model, "-n", "9", "--out", dir_.file("x.png"), "--gibbs_steps", "-1"}, "gibbs_steps");
 }
 
+TEST_F(Cli, FlowAndPixelCnnPrintBitsPerDimSampleWithATemperatureAndComplete) {
+  auto images = image_folder(dir_, "images", 8);
+  auto flow = dir_.file("flow.gf");
+  auto r = run_cli({"train", "flow", "--data", images, "--out", flow, "--hidden", "8", "--max-steps", "5",
+                    "--batch-size", "8", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"score", flow, "--data", images, "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["bits_per_dim"].get<double>(), -j["mean_log_likelihood"].get<double>() / (64 * std::log(2.0)), 1e-9);
+  EXPECT_NE(j["bits_per_dim_convention"].get<std::string>().find("256 bins dequantised (uniform)"),
+            std::string::npos);
+  r = run_cli({"score", flow, "--data", images});
+  EXPECT_NE(r.out.find("bits/dim"), std::string::npos) << r.out;
+  r = run_cli({"sample", flow, "-n", "4", "--out", dir_.file("flow.png"), "--temperature", "0.5"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(test::exists(dir_.file("flow.png")));
+  expect_error({"sample", flow, "-n", "4", "--out", dir_.file("f.png"), "--temperature", "-1"}, "temperature");
+  expect_error({"train", "flow", "--data", image_folder(dir_, "odd", 7), "--out", dir_.file("o.gf")},
+               "glow needs image sides divisible by 2");
+  auto pcnn = dir_.file("pixelcnn.gf");
+  r = run_cli({"train", "pixelcnn", "--data", images, "--out", pcnn, "--binarize", "threshold", "--hidden", "8",
+               "--layers", "1", "--max-steps", "3", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"score", pcnn, "--data", images, "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["bits_per_dim_convention"], "-log2 P(image) / D of binary pixels");
+  r = run_cli({"sample", pcnn, "-n", "4", "--out", dir_.file("pcnn.png")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  expect_error({"train", "pixelcnn", "--data", images, "--out", dir_.file("p.gf"), "--output", "bernoulli"},
+               "not all 0 or 1");
+}
+
 TEST_F(Cli, TrainHmmOnSequencesOfATableAndTagWithASupervisedTagger) {
   // Two regimes, sequences named by an id column; the state column labels the first sequence only.
   std::string text = "id,x,state\n";

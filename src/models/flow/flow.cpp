@@ -394,7 +394,7 @@ const OptionTable<FlowOptions>& NormalizingFlow::option_table() {
   return table;
 }
 
-NormalizingFlow::NormalizingFlow(FlowOptions options) : options_(std::move(options)) {}
+NormalizingFlow::NormalizingFlow(FlowOptions options) : options_(std::move(options)) { options_.validate(); }
 NormalizingFlow::~NormalizingFlow() = default;
 
 Capabilities NormalizingFlow::capabilities() const {

@@ -402,7 +402,7 @@ const OptionTable<PixelCnnOptions>& PixelCnn::option_table() {
   return table;
 }
 
-PixelCnn::PixelCnn(PixelCnnOptions options) : options_(std::move(options)) {}
+PixelCnn::PixelCnn(PixelCnnOptions options) : options_(std::move(options)) { options_.validate(); }
 PixelCnn::~PixelCnn() = default;
 
 Capabilities PixelCnn::capabilities() const {
