@@ -107,6 +107,7 @@ class NormalizingFlow : public Model {
   struct Net;  // the torch module (src/models/flow/)
 
  private:
+  torch::Tensor decode_codes(const torch::Tensor& z, const torch::Tensor& labels, bool quantise) const;
   FlowOptions options_;
   std::shared_ptr<Net> net_;
 };

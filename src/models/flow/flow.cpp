@@ -498,31 +498,15 @@ torch::Tensor NormalizingFlow::score_samples(const torch::Tensor& x_in, const to
   auto x = model_input(x_in, g, device, net_->discrete, options_.n_bins, net_->dtype(), "score");
   torch::NoGradGuard no_grad;
   auto labels = labels_in.defined() ? neural::checked_labels(labels_in, g, x.size(0), device) : torch::Tensor();
-  // Without labels a conditional model scores the marginal log sum_c p(c) p(x | c).
-  std::vector<int64_t> classes{-1};
-  if (g.n_classes > 0 && !labels.defined()) {
-    classes.clear();
-    for (int64_t c = 0; c < g.n_classes; ++c) classes.push_back(c);
-  }
-  std::vector<torch::Tensor> per_class;
-  for (int64_t c : classes) {
+  return neural::marginal_over_classes(g, labels, net_->log_class_prior, x.size(0), device, [&](const torch::Tensor& lb) {
     auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 12345);  // the same noise every time
     std::vector<torch::Tensor> out;
-    const int64_t chunk = 500;
-    for (int64_t s = 0; s < x.size(0); s += chunk) {
-      const int64_t e = std::min(x.size(0), s + chunk);
-      torch::Tensor lb;
-      if (g.n_classes > 0) {
-        lb = c >= 0 ? torch::full({e - s}, c, torch::TensorOptions().dtype(torch::kLong).device(device))
-                    : labels.slice(0, s, e);
-      }
-      out.push_back(net_->log_prob(x.slice(0, s, e), lb, gen));
+    for (int64_t s = 0; s < x.size(0); s += 500) {
+      const int64_t e = std::min(x.size(0), s + 500);
+      out.push_back(net_->log_prob(x.slice(0, s, e), lb.defined() ? lb.slice(0, s, e) : lb, gen));
     }
-    auto lp = torch::cat(out).to(torch::kCPU, torch::kFloat64);
-    if (c >= 0) lp = lp + net_->log_class_prior[c].item<double>();
-    per_class.push_back(lp);
-  }
-  return per_class.size() == 1 ? per_class[0] : torch::logsumexp(torch::stack(per_class), 0);
+    return torch::cat(out).to(torch::kCPU, torch::kFloat64);
+  });
 }
 
 double NormalizingFlow::bits_per_dim(const torch::Tensor& x) const {
@@ -538,33 +522,42 @@ torch::Tensor NormalizingFlow::transform(const torch::Tensor& x_in, const torch:
   auto x = model_input(x_in, g, device, net_->discrete, options_.n_bins, net_->dtype(), "encode");
   torch::NoGradGuard no_grad;
   auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, x.size(0), device) : torch::Tensor();
-  auto y = net_->dequantise(x, nullptr).first;
-  auto v = net_->to_flow_space(y).first;
-  auto z = net_->flow_forward(v, net_->condition_of(lb, v)).first;
-  return net_->standardise(z, lb).first.cpu();
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < x.size(0); s += 500) {
+    const int64_t e = std::min(x.size(0), s + 500);
+    auto lbs = lb.defined() ? lb.slice(0, s, e) : lb;
+    auto v = net_->to_flow_space(net_->dequantise(x.slice(0, s, e), nullptr).first).first;
+    auto z = net_->flow_forward(v, net_->condition_of(lbs, v)).first;
+    parts.push_back(net_->standardise(z, lbs).first.cpu());
+  }
+  return torch::cat(parts);
+}
+
+torch::Tensor NormalizingFlow::decode_codes(const torch::Tensor& z, const torch::Tensor& labels, bool quantise) const {
+  check_fitted(fitted(), "decode");
+  const auto& g = net_->geometry;
+  GF_CHECK(z.dim() == 2 && z.size(1) == g.numel(), "codes must be [N, ", g.numel(), "], got ", z.sizes());
+  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional flow decodes given the class: pass labels");
+  torch::NoGradGuard no_grad;
+  const auto device = net_->device();
+  auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, z.size(0), device) : torch::Tensor();
+  // In chunks, so that sampling 10000 images does not hold every layer's activations for all of them at once.
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < z.size(0); s += 500) {
+    const int64_t e = std::min(z.size(0), s + 500);
+    parts.push_back(net_->decode(z.slice(0, s, e).to(device, net_->dtype()), lb.defined() ? lb.slice(0, s, e) : lb,
+                                 quantise).cpu());
+  }
+  auto out = torch::cat(parts);
+  return net_->images && quantise ? out.to(torch::kFloat32) : out;
 }
 
 torch::Tensor NormalizingFlow::decode_continuous(const torch::Tensor& z, const torch::Tensor& labels) const {
-  check_fitted(fitted(), "decode");
-  const auto& g = net_->geometry;
-  GF_CHECK(z.dim() == 2 && z.size(1) == g.numel(), "codes must be [N, ", g.numel(), "], got ", z.sizes());
-  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional flow decodes given the class: pass labels");
-  torch::NoGradGuard no_grad;
-  const auto device = net_->device();
-  auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, z.size(0), device) : torch::Tensor();
-  return net_->decode(z.to(device, net_->dtype()), lb, false).cpu();
+  return decode_codes(z, labels, false);
 }
 
 torch::Tensor NormalizingFlow::decode(const torch::Tensor& z, const torch::Tensor& labels) const {
-  check_fitted(fitted(), "decode");
-  const auto& g = net_->geometry;
-  GF_CHECK(z.dim() == 2 && z.size(1) == g.numel(), "codes must be [N, ", g.numel(), "], got ", z.sizes());
-  GF_CHECK(g.n_classes == 0 || labels.defined(), "a class-conditional flow decodes given the class: pass labels");
-  torch::NoGradGuard no_grad;
-  const auto device = net_->device();
-  auto lb = g.n_classes > 0 ? neural::checked_labels(labels, g, z.size(0), device) : torch::Tensor();
-  auto out = net_->decode(z.to(device, net_->dtype()), lb, true).cpu();
-  return net_->images ? out.to(torch::kFloat32) : out;
+  return decode_codes(z, labels, true);
 }
 
 std::pair<torch::Tensor, torch::Tensor> NormalizingFlow::flow_forward(const torch::Tensor& v) const {

@@ -497,30 +497,16 @@ torch::Tensor PixelCnn::score_samples(const torch::Tensor& x_in, const torch::Te
   auto k = model_values(x_in, g, device, options_, output_, "score");
   torch::NoGradGuard no_grad;
   auto labels = labels_in.defined() ? neural::checked_labels(labels_in, g, k.size(0), device) : torch::Tensor();
-  std::vector<int64_t> classes{-1};
-  if (g.n_classes > 0 && !labels.defined()) {
-    classes.clear();
-    for (int64_t c = 0; c < g.n_classes; ++c) classes.push_back(c);
-  }
-  std::vector<torch::Tensor> per_class;
-  for (int64_t c : classes) {
+  return neural::marginal_over_classes(g, labels, net_->log_class_prior, k.size(0), device, [&](const torch::Tensor& lb) {
     std::vector<torch::Tensor> out;
     for (int64_t s = 0; s < k.size(0); s += 100) {
       const int64_t e = std::min(k.size(0), s + 100);
-      torch::Tensor condition;
-      if (g.n_classes > 0) {
-        auto lb = c >= 0 ? torch::full({e - s}, c, torch::TensorOptions().dtype(torch::kLong).device(device))
-                         : labels.slice(0, s, e);
-        condition = neural::one_hot(lb, g.n_classes);
-      }
+      auto condition = lb.defined() ? neural::one_hot(lb.slice(0, s, e), g.n_classes) : torch::Tensor();
       auto kb = k.slice(0, s, e);
       out.push_back(net_->log_prob(net_->logits(net_->input_of(kb), condition), kb));
     }
-    auto lp = torch::cat(out).to(torch::kCPU, torch::kFloat64);
-    if (c >= 0) lp = lp + net_->log_class_prior[c].item<double>();
-    per_class.push_back(lp);
-  }
-  return per_class.size() == 1 ? per_class[0] : torch::logsumexp(torch::stack(per_class), 0);
+    return torch::cat(out).to(torch::kCPU, torch::kFloat64);
+  });
 }
 
 torch::Tensor PixelCnn::output_logits(const torch::Tensor& x) const {

@@ -181,26 +181,15 @@ torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Ten
   auto x = neural::checked_input(x_in, g, device, false, "VAE", "score").flatten(1);  // [N, D]
   torch::NoGradGuard no_grad;
   // Without labels a conditional model scores the marginal log sum_c p(c) p(x | c), each term bounded by IWAE.
-  std::vector<int64_t> classes{-1};
-  if (g.n_classes > 0 && !labels_in.defined()) {
-    classes.clear();
-    for (int64_t c = 0; c < g.n_classes; ++c) classes.push_back(c);
-  }
   auto labels = labels_in.defined() ? neural::checked_labels(labels_in, g, x.size(0), device) : torch::Tensor();
-  std::vector<torch::Tensor> per_class;
-  for (int64_t c : classes) {
+  return neural::marginal_over_classes(g, labels, net_->log_class_prior, x.size(0), device, [&](const torch::Tensor& lb) {
     auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 12345);
     std::vector<torch::Tensor> out;
     const int64_t chunk = std::max<int64_t>(1, 65536 / k);
     for (int64_t s = 0; s < x.size(0); s += chunk) {
       const int64_t e = std::min(x.size(0), s + chunk);
       auto xb = x.slice(0, s, e);  // [B, D]
-      torch::Tensor condition;
-      if (g.n_classes > 0) {
-        auto lb = c >= 0 ? torch::full({e - s}, c, torch::TensorOptions().dtype(torch::kLong).device(device))
-                         : labels.slice(0, s, e);
-        condition = neural::one_hot(lb, g.n_classes);
-      }
+      auto condition = lb.defined() ? neural::one_hot(lb.slice(0, s, e), g.n_classes) : torch::Tensor();
       auto [mu, logvar] = net_->encode(xb.reshape(g.batch_shape(e - s)), condition);  // [B, L]
       auto eps = at::randn({k, mu.size(0), mu.size(1)}, gen, mu.options());          // [k, B, L]
       auto z = mu + eps * torch::exp(0.5 * logvar);
@@ -209,11 +198,8 @@ torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Ten
       auto log_w = net_->log_likelihood(xb, z, condition) + log_prior - log_q;  // [k, B]
       out.push_back(torch::logsumexp(log_w, 0) - std::log(static_cast<double>(k)));
     }
-    auto bound = torch::cat(out).to(torch::kFloat64);  // [N]
-    if (c >= 0) bound = bound + net_->log_class_prior[c].item<double>();
-    per_class.push_back(bound);
-  }
-  return per_class.size() == 1 ? per_class[0] : torch::logsumexp(torch::stack(per_class), 0);
+    return torch::cat(out).to(torch::kCPU, torch::kFloat64);  // [N]
+  });
 }
 
 torch::Tensor VariationalAutoencoder::score_samples(const torch::Tensor& x) const {
