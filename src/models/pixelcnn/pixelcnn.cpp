@@ -526,8 +526,16 @@ torch::Tensor PixelCnn::complete(const torch::Tensor& x_in, at::Generator& gen, 
     GF_CHECK(labels.defined(), "a class-conditional PixelCNN completes given the class: pass labels");
     condition = neural::one_hot(neural::checked_labels(labels, g, k.size(0), device), g.n_classes);
   }
-  auto out = net_->complete(k, missing, condition, gen, options_.fast_sampling);
-  return (out / static_cast<double>(net_->n_bins - 1)).cpu();
+  // 256 images at a time: the sampling caches hold every layer's activations of the whole batch (about 1.5 MB per
+  // 28x28 image with the W8 network), so 10000 at once would need gigabytes.
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < k.size(0); s += 256) {
+    const int64_t e = std::min(k.size(0), s + 256);
+    parts.push_back(net_->complete(k.slice(0, s, e).clone(), missing.slice(0, s, e),
+                                   condition.defined() ? condition.slice(0, s, e) : condition, gen,
+                                   options_.fast_sampling));
+  }
+  return (torch::cat(parts) / static_cast<double>(net_->n_bins - 1)).cpu();
 }
 
 torch::Tensor PixelCnn::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
