@@ -11,6 +11,7 @@
 //                separate scale and shift MLPs of two hidden layers.
 //   maf          masked autoregressive flow (Papamakarios et al. 2017) of MADE blocks, for tables.
 //   spline       autoregressive rational-quadratic neural spline flow (Durkan et al. 2019), for tables.
+//   spline_coupling  rational-quadratic spline couplings (RQ-NSF (C)): one network pass both ways, for tables.
 //   auto         glow for images, maf for rows.
 //
 // Images (values k / (n_bins - 1), k = 0 .. n_bins - 1, e.g. pixel / 255) are dequantised: y = (k + u) / n_bins,
@@ -39,8 +40,9 @@
 namespace gf {
 
 struct FlowOptions : train::TrainOptions {
-  std::string architecture = "auto";  // auto | realnvp | glow | realnvp_mlp | maf | spline
-  int64_t layers = 0;         // couplings (realnvp_mlp: 8), steps per level (glow: 4), MADE blocks (maf, spline: 5);
+  std::string architecture = "auto";  // auto | realnvp | glow | realnvp_mlp | maf | spline | spline_coupling
+  int64_t layers = 0;         // couplings (realnvp_mlp: 8, spline_coupling: 6), steps per level (glow: 4), MADE
+                              // blocks (maf, spline: 5);
                               // realnvp: couplings per half-level (3); 0: those defaults
   int64_t levels = 0;         // realnvp / glow: scales (0: as many as the image sides allow, at most 3)
   int64_t hidden = 0;         // units (MLP) or channels (conv) of the coupling / MADE networks; 0: 1024 for

@@ -127,7 +127,7 @@ struct NormalizingFlow::Net : torch::nn::Module {
     } else {
       // Rows (tables, or flattened images).
       const int64_t hidden = o.hidden > 0 ? o.hidden : (architecture == "realnvp_mlp" ? 1024 : 256);
-      if (architecture == "realnvp_mlp") {
+      if (architecture == "realnvp_mlp" || architecture == "spline_coupling") {
         // Reorder features so that one checkerboard mask's conditioning set comes first (pixels with (i + j) even,
         // or even feature indices of rows), then couple the two halves alternately.
         std::vector<int64_t> first, second;
@@ -140,11 +140,18 @@ struct NormalizingFlow::Net : torch::nn::Module {
         auto order = torch::tensor(first, torch::kLong);
         perm = order;  // plain tensors, rebuilt from the geometry (Module::to would turn buffers into floats)
         inverse_perm = torch::argsort(order);
-        const int64_t k = o.layers > 0 ? o.layers : 8;
+        const bool spline = architecture == "spline_coupling";
+        const int64_t k = o.layers > 0 ? o.layers : (spline ? 6 : 8);
         for (int64_t i = 0; i < k; ++i) {
-          layers.push_back(register_module(
-              "layer" + std::to_string(i),
-              std::make_shared<flow::MlpCoupling>(d, split_at, i % 2, hidden, affine, o.scale_clamp, d, k_cond, gen)));
+          std::shared_ptr<flow::Layer> layer;
+          if (spline) {
+            layer = std::make_shared<flow::SplineCoupling>(d, split_at, i % 2, hidden, o.spline_bins, o.tail_bound,
+                                                           k_cond, gen);
+          } else {
+            layer = std::make_shared<flow::MlpCoupling>(d, split_at, i % 2, hidden, affine, o.scale_clamp, d, k_cond, gen);
+          }
+          if (spline) layers.push_back(register_module("norm" + std::to_string(i), std::make_shared<flow::ActNorm>(d)));
+          layers.push_back(register_module("layer" + std::to_string(i), layer));
         }
       } else {  // maf | spline
         const int64_t k = o.layers > 0 ? o.layers : 5;
@@ -347,8 +354,10 @@ class FlowTrainable : public train::Trainable {
 void FlowOptions::validate() const {
   train::TrainOptions::validate();
   GF_CHECK(architecture == "auto" || architecture == "realnvp" || architecture == "glow" ||
-               architecture == "realnvp_mlp" || architecture == "maf" || architecture == "spline",
-           "architecture must be auto, realnvp, glow, realnvp_mlp, maf or spline, got '", architecture, "'");
+               architecture == "realnvp_mlp" || architecture == "maf" || architecture == "spline" ||
+               architecture == "spline_coupling",
+           "architecture must be auto, realnvp, glow, realnvp_mlp, maf, spline or spline_coupling, got '",
+           architecture, "'");
   GF_CHECK(layers >= 0 && levels >= 0 && hidden >= 0, "layers, levels and hidden must be >= 0 (0: default), got ",
            layers, ", ", levels, ", ", hidden);
   GF_CHECK(res_blocks >= 0, "res_blocks must be >= 0, got ", res_blocks);
@@ -370,9 +379,10 @@ const OptionTable<FlowOptions>& NormalizingFlow::option_table() {
   static const OptionTable<FlowOptions> table = [] {
     OptionTable<FlowOptions> t("flow");
     t.add("architecture", &FlowOptions::architecture, "flow (auto: glow for images, maf for rows)",
-          {"auto", "realnvp", "glow", "realnvp_mlp", "maf", "spline"})
+          {"auto", "realnvp", "glow", "realnvp_mlp", "maf", "spline", "spline_coupling"})
         .add("layers", &FlowOptions::layers,
-             "couplings / steps per level / MADE blocks (0: 3 realnvp, 4 glow, 8 realnvp_mlp, 5 maf/spline)")
+             "couplings / steps per level / MADE blocks (0: 3 realnvp, 4 glow, 8 realnvp_mlp, 5 maf/spline, "
+             "6 spline_coupling)")
         .add("levels", &FlowOptions::levels, "realnvp/glow scales (0: as many as the image sides allow, <= 3)")
         .add("hidden", &FlowOptions::hidden, "units/channels of coupling and MADE nets (0: 1024 mlp, 256 maf, 64 conv)")
         .add("res_blocks", &FlowOptions::res_blocks, "realnvp: residual blocks per coupling network")
@@ -437,9 +447,9 @@ std::string choose_architecture(const FlowOptions& o, const neural::Geometry& g)
     GF_CHECK_AS(DataError, arch != "glow" || levels >= 1,
                 "Glow squeezes at least once: give images with even sides, or choose --architecture realnvp",
                 "glow needs image sides divisible by 2, got ", g.describe());
-  } else if (arch == "realnvp_mlp") {
+  } else if (arch == "realnvp_mlp" || arch == "spline_coupling") {
     GF_CHECK_AS(DataError, g.numel() >= 2, "give at least 2 columns, or choose --architecture maf",
-                "realnvp_mlp couples two halves of the features, but the data have ", g.numel());
+                arch, " couples two halves of the features, but the data have ", g.numel());
   }
   return arch;
 }

@@ -225,7 +225,8 @@ std::pair<torch::Tensor, torch::Tensor> ConvCoupling::params(const torch::Tensor
 }
 
 namespace {
-// The (given, changed) channel halves of a channel coupling and how to put them back together.
+// The (given, changed) halves along dimension 1 (channels of images, features of rows) of a coupling, and how to put
+// them back together.
 std::pair<torch::Tensor, torch::Tensor> halves(const torch::Tensor& x, int64_t split, int64_t parity) {
   auto a = x.slice(1, 0, split), b = x.slice(1, split);
   return parity == 0 ? std::make_pair(a, b) : std::make_pair(b, a);
@@ -341,25 +342,62 @@ std::pair<torch::Tensor, torch::Tensor> MlpCoupling::params(const torch::Tensor&
   return {shift, affine ? soft_clamp(out[0], clamp) : torch::zeros_like(shift)};
 }
 
-namespace {
-std::pair<torch::Tensor, torch::Tensor> row_halves(const torch::Tensor& x, int64_t split, int64_t parity) {
-  auto a = x.slice(1, 0, split), b = x.slice(1, split);
-  return parity == 0 ? std::make_pair(a, b) : std::make_pair(b, a);
-}
-}  // namespace
 
 void MlpCoupling::forward(FlowState& s) {
-  auto [given, changed] = row_halves(s.x, split, parity);
+  auto [given, changed] = halves(s.x, split, parity);
   auto [shift, logs] = params(given, s.condition);
   s.x = join(given, changed * logs.exp() + shift, parity);
   s.logdet = s.logdet + logs.sum(1);
 }
 
 void MlpCoupling::inverse(FlowState& s) {
-  auto [given, changed] = row_halves(s.x, split, parity);
+  auto [given, changed] = halves(s.x, split, parity);
   auto [shift, logs] = params(given, s.condition);
   s.x = join(given, (changed - shift) * (-logs).exp(), parity);
 }
+
+// ---- Spline coupling of rows
+
+SplineCoupling::SplineCoupling(int64_t features, int64_t split_, int64_t parity_, int64_t hidden, int64_t bins_,
+                               double tail_bound_, int64_t condition_features, at::Generator& gen)
+    : split(split_), parity(parity_), bins(bins_), tail_bound(tail_bound_) {
+  GF_CHECK(split >= 1 && split < features, "a spline coupling needs at least 2 features, got ", features);
+  const int64_t in = parity == 0 ? split : features - split, out = features - in;
+  l1 = register_module("l1", torch::nn::Linear(in, hidden));
+  l2 = register_module("l2", torch::nn::Linear(hidden, hidden));
+  l3 = register_module("l3", torch::nn::Linear(hidden, out * (3 * bins - 1)));
+  init_linear(l1, gen);
+  init_linear(l2, gen);
+  set_zero(l3->weight);  // uniform bins, unit derivatives: the identity
+  set_zero(l3->bias);
+  if (condition_features > 0) {
+    l_condition = register_module("l_condition",
+                                  torch::nn::Linear(torch::nn::LinearOptions(condition_features, hidden).bias(false)));
+    fill_uniform(l_condition->weight, 1.0 / std::sqrt(static_cast<double>(condition_features)), gen);
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> SplineCoupling::apply(const FlowState& s, bool inverse) {
+  auto [given, changed] = halves(s.x, split, parity);
+  auto h = l1(given);
+  if (l_condition) {
+    GF_CHECK(s.condition.defined(), "this coupling is conditional: pass the condition");
+    h = h + l_condition(s.condition);
+  }
+  h = torch::relu(l2(torch::relu(h)));
+  auto p = l3(h).view({given.size(0), changed.size(1), 3 * bins - 1});  // [N, out, 3K - 1]
+  auto [y, logdet] = rational_quadratic_spline(changed, p.slice(2, 0, bins), p.slice(2, bins, 2 * bins),
+                                               p.slice(2, 2 * bins), tail_bound, inverse);
+  return {join(given, y, parity), logdet.sum(1)};
+}
+
+void SplineCoupling::forward(FlowState& s) {
+  auto [x, logdet] = apply(s, false);
+  s.x = x;
+  s.logdet = s.logdet + logdet;
+}
+
+void SplineCoupling::inverse(FlowState& s) { s.x = apply(s, true).first; }
 
 // ---- MADE and autoregressive transforms
 

@@ -112,6 +112,20 @@ struct MlpCoupling : Layer {
   torch::Tensor w_condition;             // [2, K, h] when conditional
 };
 
+// Rational-quadratic spline coupling (Durkan et al. 2019, RQ-NSF (C)) on reordered rows as MlpCoupling: the changed
+// half goes through monotone splines whose widths, heights and derivatives an MLP (two hidden layers, ReLU,
+// zero-initialised output: the identity at the start) computes from the conditioning half.
+struct SplineCoupling : Layer {
+  SplineCoupling(int64_t features, int64_t split, int64_t parity, int64_t hidden, int64_t bins, double tail_bound,
+                 int64_t condition_features, at::Generator& gen);
+  void forward(FlowState& s) override;
+  void inverse(FlowState& s) override;
+  std::pair<torch::Tensor, torch::Tensor> apply(const FlowState& s, bool inverse);  // (new changed half, log|det| [N])
+  int64_t split, parity, bins;
+  double tail_bound;
+  torch::nn::Linear l1{nullptr}, l2{nullptr}, l3{nullptr}, l_condition{nullptr};
+};
+
 // MADE (Germain et al. 2015): an MLP whose masks make output block k of feature d depend only on features that come
 // before d in `order` (a permutation of 0..D-1). Output [N, P, D]: P parameters per feature.
 struct Made : torch::nn::Module {
