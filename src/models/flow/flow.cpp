@@ -57,8 +57,7 @@ struct Dequantizer : torch::nn::Module {
     auto h = base->forward(condition);
     const int64_t c = y0.size(1);
     auto log_scale = flow::soft_clamp(h.slice(1, c), 3.0);
-    flow::FlowState s{h.slice(1, 0, c) + eps * log_scale.exp(), torch::zeros_like(log_q), {}, condition};
-    s.logdet = log_scale.flatten(1).sum(1);
+    flow::FlowState s{h.slice(1, 0, c) + eps * log_scale.exp(), log_scale.flatten(1).sum(1), {}, condition};
     for (auto& layer : couplings) layer->forward(s);
     // log q(u) = log N(eps) - log|dv/deps| - log|du/dv|, du/dv = u (1 - u).
     auto log_sigmoid_deriv = torch::log_sigmoid(s.x) + torch::log_sigmoid(-s.x);

@@ -482,8 +482,7 @@ void Autoregressive::inverse(FlowState& s) {
   auto x = torch::zeros_like(s.x);
   for (int64_t d : made->order) {
     auto full = apply(s.x, made->forward(x, s.condition), true).first;
-    x = x.index_copy(1, torch::tensor({d}, torch::TensorOptions().dtype(torch::kLong).device(x.device())),
-                     full.slice(1, d, d + 1));
+    x = torch::cat({x.slice(1, 0, d), full.slice(1, d, d + 1), x.slice(1, d + 1)}, 1);
   }
   s.x = x;
 }
