@@ -57,11 +57,14 @@ std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vect
 void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--na", flags.na, "extra text that marks a missing cell (repeatable)");
   app.add_option("--type", flags.types, "column type override, e.g. --type age=continuous (repeatable)");
+  app.add_option("--classes", flags.classes, "images: keep only these classes, by name or index (e.g. --classes 0,7)")
+      ->delimiter(',');
 }
 
 data::SourceOptions source_options(const TableFlags& flags, int64_t limit) {
   data::SourceOptions o;
   o.limit = limit;
+  o.classes = flags.classes;
   for (const auto& na : flags.na) o.read.na_tokens.push_back(na);
   for (const auto& kv : parse_set_pairs(flags.types, "--type")) {
     o.read.column_types[kv.first] = column_type_from_string(kv.second);

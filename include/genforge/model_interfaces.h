@@ -72,6 +72,16 @@ class ConditionalSampler {
   virtual torch::Tensor conditional_mean(const torch::Tensor& x) const = 0;
 };
 
+// Models whose evidence against an example can be located in it: one term per dimension (a PixelCNN's per-pixel
+// negative log-likelihood, a VAE's per-pixel reconstruction negative log-likelihood at the posterior mean, an
+// autoencoder's per-pixel reconstruction error), higher = less typical. Anomaly maps are drawn from these.
+class DimensionScorer {
+ public:
+  virtual ~DimensionScorer() = default;
+  // x [N, ...] -> [N, ...] of the same shape. A class-conditional model uses each example's most likely class.
+  virtual torch::Tensor dimension_scores(const torch::Tensor& x) const = 0;
+};
+
 // How a model's scores were estimated, for models whose score_samples depends on a chosen estimator (an RBM's
 // AIS, exact enumeration or pseudo-likelihood). `score` prints it beside the mean.
 struct ScoreEstimator {

@@ -227,6 +227,25 @@ std::string fashion_mnist_dir() {
   return env && *env ? env : "/usr/share/datasets/fashion-mnist";
 }
 
+std::vector<uint8_t> class_flags(const ImageSet& set, const std::vector<std::string>& classes) {
+  const int64_t n_classes =
+      std::max<int64_t>(set.n_classes(), set.labels.defined() && set.labels.numel() ? set.labels.max().item<int64_t>() + 1 : 0);
+  std::vector<uint8_t> flags(static_cast<size_t>(n_classes), 0);
+  for (const auto& name : classes) {
+    const auto named = std::find(set.class_names.begin(), set.class_names.end(), name);
+    int64_t index = named - set.class_names.begin();
+    if (named == set.class_names.end()) {
+      char* end = nullptr;
+      const long v = std::strtol(name.c_str(), &end, 10);
+      GF_CHECK_AS(InvalidArgument, !name.empty() && end && *end == 0 && v >= 0 && v < n_classes,
+                  "give class names or indices 0.." + std::to_string(n_classes - 1), "unknown class '", name, "'");
+      index = v;
+    }
+    flags[static_cast<size_t>(index)] = 1;
+  }
+  return flags;
+}
+
 const std::vector<std::string>& fashion_mnist_classes() {
   static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -259,7 +278,7 @@ ImageSet load_images(const std::string& spec) {
   return read_idx_images(spec, labels);
 }
 
-void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
+std::string encode_png_pixels(int width, int height, int channels, const uint8_t* pixels) {
   std::string png;
   int ok = stbi_write_png_to_func(
       [](void* ctx, void* data, int size) {
@@ -268,16 +287,33 @@ void write_png_pixels(const std::string& path, int width, int height, int channe
       &png, width, height, channels, pixels, width * channels);
   GF_CHECK_AS(InternalError, ok != 0, "report this as a bug", "PNG encoding of a ", width, "x", height,
               " image failed");
+  return png;
+}
+
+void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
+  const std::string png = encode_png_pixels(width, height, channels, pixels);
   write_file_atomic(path, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
 }
 
-void write_png(const std::string& path, const torch::Tensor& image) {
+namespace {
+torch::Tensor hwc_bytes(const torch::Tensor& image) {  // [C, H, W] or [H, W] in [0, 1] -> [H, W, C] uint8
   auto img = image.dim() == 2 ? image.unsqueeze(0) : image;
   GF_CHECK(img.dim() == 3 && (img.size(0) == 1 || img.size(0) == 3), "an image is [C, H, W] with C = 1 or 3, got ",
            image.sizes());
-  auto hwc = to_bytes(img).permute({1, 2, 0}).contiguous();  // [H, W, C]
+  return to_bytes(img).permute({1, 2, 0}).contiguous();
+}
+}  // namespace
+
+std::string encode_png(const torch::Tensor& image) {
+  auto hwc = hwc_bytes(image);
+  return encode_png_pixels(static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(2)),
+                           hwc.data_ptr<uint8_t>());
+}
+
+void write_png(const std::string& path, const torch::Tensor& image) {
+  auto hwc = hwc_bytes(image);
   write_png_pixels(path, static_cast<int>(hwc.size(1)), static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(2)),
-             hwc.data_ptr<uint8_t>());
+                   hwc.data_ptr<uint8_t>());
 }
 
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding) {

@@ -114,6 +114,21 @@ std::string Source::describe() const {
   return o.str();
 }
 
+namespace {
+
+ImageSet keep_classes(ImageSet set, const std::vector<std::string>& classes, const std::string& spec) {
+  GF_CHECK_AS(DataError, set.labels.defined(), "--classes needs labelled images (class sub-folders, IDX labels)",
+              "'", spec, "' has no class labels to select by");
+  const auto selected = class_flags(set, classes);
+  auto keep = torch::tensor(std::vector<int64_t>(selected.begin(), selected.end()), torch::kLong).to(torch::kBool);
+  auto rows = keep.index_select(0, set.labels.to(torch::kLong)).nonzero().reshape({-1});
+  set.images = set.images.index_select(0, rows);
+  set.labels = set.labels.index_select(0, rows);
+  return set;
+}
+
+}  // namespace
+
 Source load_source(const std::string& spec, DataKind wanted, const SourceOptions& options) {
   GF_CHECK_AS(InvalidArgument, options.limit >= 0, "give --limit N with N >= 1, or leave it out",
               "--limit must be >= 0, got ", options.limit);
@@ -138,6 +153,7 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
       } else {
         s.form = DataKind::images;
         s.images = load_images(spec);
+        if (!options.classes.empty()) s.images = keep_classes(std::move(s.images), options.classes, spec);
         if (options.limit > 0 && options.limit < s.images.images.size(0)) {
           s.images.images = s.images.images.slice(0, 0, options.limit);
           if (s.images.labels.defined()) s.images.labels = s.images.labels.slice(0, 0, options.limit);

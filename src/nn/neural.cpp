@@ -115,16 +115,32 @@ torch::Tensor draw_classes(const torch::Tensor& log_prior, int64_t n, at::Genera
   return at::multinomial(log_prior.cpu().exp(), n, /*replacement=*/true, gen);
 }
 
-torch::Tensor marginal_over_classes(const Geometry& g, const torch::Tensor& labels, const torch::Tensor& log_prior,
-                                    int64_t n, const torch::Device& device,
-                                    const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given) {
-  if (g.n_classes == 0 || labels.defined()) return log_p_given(labels);
+namespace {
+std::vector<torch::Tensor> per_class_scores(const Geometry& g, const torch::Tensor& log_prior, int64_t n,
+                                            const torch::Device& device,
+                                            const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given) {
   std::vector<torch::Tensor> per_class;
   for (int64_t c = 0; c < g.n_classes; ++c) {
     auto lc = torch::full({n}, c, torch::TensorOptions().dtype(torch::kLong).device(device));
     per_class.push_back(log_p_given(lc) + log_prior[c].item<double>());
   }
-  return torch::logsumexp(torch::stack(per_class), 0);
+  return per_class;
+}
+}  // namespace
+
+torch::Tensor marginal_over_classes(const Geometry& g, const torch::Tensor& labels, const torch::Tensor& log_prior,
+                                    int64_t n, const torch::Device& device,
+                                    const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given) {
+  if (g.n_classes == 0 || labels.defined()) return log_p_given(labels);
+  return torch::logsumexp(torch::stack(per_class_scores(g, log_prior, n, device, log_p_given)), 0);
+}
+
+
+torch::Tensor most_likely_classes(const Geometry& g, const torch::Tensor& log_prior, int64_t n,
+                                  const torch::Device& device,
+                                  const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given) {
+  if (g.n_classes == 0) return {};
+  return torch::stack(per_class_scores(g, log_prior, n, device, log_p_given)).argmax(0).to(device);
 }
 
 torch::Tensor cycling_condition(int64_t n, const Geometry& g, const torch::Device& device) {

@@ -62,6 +62,11 @@ torch::Tensor cycling_condition(int64_t n, const Geometry& g, const torch::Devic
 torch::Tensor marginal_over_classes(const Geometry& g, const torch::Tensor& labels, const torch::Tensor& log_prior,
                                     int64_t n, const torch::Device& device,
                                     const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given);
+// The most likely class of each example under a class-conditional model, argmax_c log p(c) + log p(x | c), from the
+// same `log_p_given`; undefined for an unconditional model. [N] int64 on `device`
+torch::Tensor most_likely_classes(const Geometry& g, const torch::Tensor& log_prior, int64_t n,
+                                  const torch::Device& device,
+                                  const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given);
 // Concatenates extra features (e.g. one-hots) along dimension 1 when defined.
 torch::Tensor with_condition(const torch::Tensor& x, const torch::Tensor& condition);
 

@@ -42,7 +42,14 @@ ImageSet load_images(const std::string& spec);
 // Where Fashion-MNIST is: $GF_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist.
 std::string fashion_mnist_dir();
 const std::vector<std::string>& fashion_mnist_classes();
+// One flag per class of `set` (the largest label + 1, or its class names): 1 for the classes named in `classes`
+// (names or indices). An unknown class is InvalidArgument.
+std::vector<uint8_t> class_flags(const ImageSet& set, const std::vector<std::string>& classes);
 
+// The PNG bytes of interleaved pixels (row-major [H, W, channels], channels 1 or 3), and of one image ([C, H, W]
+// or [H, W]; uint8, or floating point in [0, 1], clamped), compressed as stb does (deflate level 8, filtered rows).
+std::string encode_png_pixels(int width, int height, int channels, const uint8_t* pixels);
+std::string encode_png(const torch::Tensor& image);
 // Writes interleaved pixels (row-major [H, W, channels], channels 1 or 3) as a PNG file, atomically.
 void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels);
 // Writes one image ([C, H, W] or [H, W]; uint8, or floating point in [0, 1], clamped) atomically.

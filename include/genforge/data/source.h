@@ -21,6 +21,7 @@ namespace gf::data {
 
 struct SourceOptions {
   int64_t limit = 0;  // keep the first `limit` rows / images / lines / documents / sentences (0: all)
+  std::vector<std::string> classes;  // images: keep only these classes (names or indices), before `limit`
   ReadOptions read;   // table readers: missing-value markers, column type overrides
 };
 

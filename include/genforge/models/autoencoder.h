@@ -20,6 +20,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -33,7 +34,7 @@ struct AutoencoderOptions : train::TrainOptions {
   void validate() const;
 };
 
-class Autoencoder : public Model {
+class Autoencoder : public Model, public DimensionScorer {
  public:
   using Options = AutoencoderOptions;
   static const OptionTable<AutoencoderOptions>& option_table();
@@ -51,6 +52,9 @@ class Autoencoder : public Model {
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;  // [n, ...] decoded codes
   torch::Tensor score_samples(const torch::Tensor& x) const override;  // [N] minus reconstruction error
   torch::Tensor reconstruct(const torch::Tensor& x) const;             // [N, ...] in the data's range
+  // Per-pixel reconstruction error (binary cross-entropy or squared error, as trained); sums to minus
+  // score_samples. [N, ...]
+  torch::Tensor dimension_scores(const torch::Tensor& x) const override;
   torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, latent]
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...]
   torch::Tensor sample_latent(int64_t n, at::Generator& gen) const override;  // from the fitted code Gaussian

@@ -50,7 +50,7 @@ struct PixelCnnOptions : train::TrainOptions {
   void validate() const;
 };
 
-class PixelCnn : public Model, public ConditionalSampler {
+class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer {
  public:
   using Options = PixelCnnOptions;
   static const OptionTable<PixelCnnOptions>& option_table();
@@ -72,6 +72,9 @@ class PixelCnn : public Model, public ConditionalSampler {
   // scores the marginal log sum_c p(c) p(x | c).
   torch::Tensor score_samples(const torch::Tensor& x) const override;
   torch::Tensor score_samples(const torch::Tensor& x, const torch::Tensor& labels) const;
+  // Per-pixel minus log p(x_i | x_<i) in nats (a conditional model: given each image's most likely class); sums to
+  // minus score_samples. [N, C, H, W]
+  torch::Tensor dimension_scores(const torch::Tensor& x) const override;
   int64_t n_classes() const override;
 
   // Completion: NaN pixels are drawn in raster order given every pixel before them (exact when the missing pixels

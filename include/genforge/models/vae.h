@@ -20,6 +20,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -36,7 +37,7 @@ struct VaeOptions : train::TrainOptions {
   void validate() const;
 };
 
-class VariationalAutoencoder : public Model {
+class VariationalAutoencoder : public Model, public DimensionScorer {
  public:
   using Options = VaeOptions;
   static const OptionTable<VaeOptions>& option_table();
@@ -58,6 +59,8 @@ class VariationalAutoencoder : public Model {
   torch::Tensor score_samples(const torch::Tensor& x) const override;
   // The bound with an explicit number of importance samples. [N]
   torch::Tensor importance_weighted_bound(const torch::Tensor& x, int64_t k, const torch::Tensor& labels = {}) const;
+  // Per-pixel minus log p(x_d | z) at the posterior mean z (the reconstruction term of the bound). [N, ...]
+  torch::Tensor dimension_scores(const torch::Tensor& x) const override;
   torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, latent] means
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...] means
   int64_t latent_dim() const override { return options_.latent; }

@@ -21,12 +21,14 @@ struct Autoencoder::Net : torch::nn::Module {
     return bce ? torch::sigmoid(out) : out;
   }
   // Reconstruction error per example, summed over values. [N]
-  torch::Tensor error(const torch::Tensor& x) {
+  // Reconstruction error per pixel. [N, D]
+  torch::Tensor error_per_pixel(const torch::Tensor& x) {
     auto out = codec->decode(encode(x), {});
     auto flat = x.flatten(1);
-    if (bce) return torch::binary_cross_entropy_with_logits(out, flat, {}, {}, at::Reduction::None).sum(1);
-    return (out - flat).pow(2).sum(1);
+    if (bce) return torch::binary_cross_entropy_with_logits(out, flat, {}, {}, at::Reduction::None);
+    return (out - flat).pow(2);
   }
+  torch::Tensor error(const torch::Tensor& x) { return error_per_pixel(x).sum(1); }
   neural::Geometry geometry;
   bool bce;
   neural::Codec codec{nullptr};
@@ -137,6 +139,15 @@ torch::Tensor Autoencoder::score_samples(const torch::Tensor& x_in) const {
   std::vector<torch::Tensor> out;
   for (int64_t s = 0; s < x.size(0); s += 4096) out.push_back(-net_->error(x.slice(0, s, s + 4096)));
   return torch::cat(out).to(torch::kFloat64).cpu();
+}
+
+torch::Tensor Autoencoder::dimension_scores(const torch::Tensor& x_in) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this autoencoder is not fitted yet, so it cannot score");
+  auto x = neural::checked_input(x_in, net_->geometry, neural::device_of(*net_), false, "autoencoder", "score");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < x.size(0); s += 4096) out.push_back(net_->error_per_pixel(x.slice(0, s, s + 4096)));
+  return torch::cat(out).reshape(x.sizes()).to(torch::kCPU, torch::kFloat64);
 }
 
 torch::Tensor Autoencoder::reconstruct(const torch::Tensor& x) const { return decode(transform(x)); }

@@ -509,6 +509,27 @@ torch::Tensor PixelCnn::score_samples(const torch::Tensor& x_in, const torch::Te
   });
 }
 
+torch::Tensor PixelCnn::dimension_scores(const torch::Tensor& x_in) const {
+  check_fitted(fitted(), "score pixels");
+  const auto& g = net_->geometry;
+  const auto device = net_->device();
+  auto k = model_values(x_in, g, device, options_, output_, "score");
+  torch::NoGradGuard no_grad;
+  auto classes = neural::most_likely_classes(g, net_->log_class_prior, k.size(0), device, [&](const torch::Tensor& lb) {
+    return score_samples(x_in, lb);
+  });
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < k.size(0); s += 100) {
+    const int64_t e = std::min(k.size(0), s + 100);
+    auto condition = classes.defined() ? neural::one_hot(classes.slice(0, s, e), g.n_classes) : torch::Tensor();
+    auto kb = k.slice(0, s, e);
+    auto logits = net_->logits(net_->input_of(kb), condition);
+    auto params = logits.view({kb.size(0), kb.size(1), net_->per_value, kb.size(2), kb.size(3)});
+    out.push_back(-net_->log_prob_values(params, kb));
+  }
+  return torch::cat(out).to(torch::kCPU, torch::kFloat64);
+}
+
 torch::Tensor PixelCnn::output_logits(const torch::Tensor& x) const {
   check_fitted(fitted(), "run");
   return net_->logits(net_->input_of(x * static_cast<double>(net_->n_bins - 1)), {});

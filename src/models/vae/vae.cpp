@@ -33,14 +33,19 @@ struct VariationalAutoencoder::Net : torch::nn::Module {
     auto cond = condition.defined() ? condition.repeat({z.size(0), 1}) : condition;
     return codec->decode(flat, cond).reshape({z.size(0), z.size(1), -1});
   }
-  // log p(x | z) summed over pixels; x [N, D]. [N] (or [k, N] for z [k, N, L])
-  torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& condition) {
+  // log p(x_d | z) per pixel; x [N, D]. [N, D] (or [k, N, D] for z [k, N, L])
+  torch::Tensor log_likelihood_per_pixel(const torch::Tensor& x, const torch::Tensor& z,
+                                         const torch::Tensor& condition) {
     auto out = decode_logits(z, condition);
     if (!log_var_x.defined()) {
-      return -torch::binary_cross_entropy_with_logits(out, x.expand_as(out), {}, {}, at::Reduction::None).sum(-1);
+      return -torch::binary_cross_entropy_with_logits(out, x.expand_as(out), {}, {}, at::Reduction::None);
     }
     auto mean = torch::sigmoid(out);
-    return -0.5 * ((x - mean).pow(2) * torch::exp(-log_var_x) + log_var_x + kLog2Pi).sum(-1);
+    return -0.5 * ((x - mean).pow(2) * torch::exp(-log_var_x) + log_var_x + kLog2Pi);
+  }
+  // log p(x | z) summed over pixels. [N] (or [k, N])
+  torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& condition) {
+    return log_likelihood_per_pixel(x, z, condition).sum(-1);
   }
   neural::Geometry geometry;
   int64_t latent;
@@ -204,6 +209,26 @@ torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Ten
 
 torch::Tensor VariationalAutoencoder::score_samples(const torch::Tensor& x) const {
   return importance_weighted_bound(x, options_.iw_samples);
+}
+
+torch::Tensor VariationalAutoencoder::dimension_scores(const torch::Tensor& x_in) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot score pixels");
+  const auto& g = net_->geometry;
+  const auto device = neural::device_of(*net_);
+  auto x = neural::checked_input(x_in, g, device, false, "VAE", "score");
+  torch::NoGradGuard no_grad;
+  auto classes = neural::most_likely_classes(g, net_->log_class_prior, x.size(0), device, [&](const torch::Tensor& lb) {
+    return importance_weighted_bound(x_in, options_.iw_samples, lb);
+  });
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < x.size(0); s += 4096) {
+    const int64_t e = std::min(x.size(0), s + 4096);
+    auto xb = x.slice(0, s, e);
+    auto condition = classes.defined() ? neural::one_hot(classes.slice(0, s, e), g.n_classes) : torch::Tensor();
+    auto mu = net_->encode(xb, condition).first;
+    out.push_back(-net_->log_likelihood_per_pixel(xb.flatten(1), mu, condition));
+  }
+  return torch::cat(out).reshape(x.sizes()).to(torch::kCPU, torch::kFloat64);
 }
 
 torch::Tensor VariationalAutoencoder::transform(const torch::Tensor& x_in, const torch::Tensor& labels) const {

@@ -1,0 +1,125 @@
+#include <iostream>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "genforge/apps/anomaly.h"
+#include "genforge/core/atomic_file.h"
+#include "genforge/core/error.h"
+#include "genforge/data/readers.h"
+#include "genforge/workflow.h"
+
+namespace gf::cli {
+namespace {
+
+std::string threshold_path_for(const std::string& out) {
+  const auto dot = out.rfind('.');
+  const auto slash = out.rfind('/');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  return (has_ext ? out.substr(0, dot) : out) + ".threshold.json";
+}
+
+}  // namespace
+
+int run_anomaly(int argc, char** argv) {
+  CLI::App app("anomaly scores (higher = more anomalous) and flags for data under a saved model", "anomaly");
+  app.allow_extras();
+  std::string model_path, data, out, calibrate, threshold_from, save_threshold, labels, maps, correction = "none";
+  std::vector<std::string> normal_classes;
+  double contamination = 0.05;
+  int64_t limit = 0, maps_count = 16;
+  bool json = false;
+  CommonFlags common;
+  TableFlags table_flags;
+  app.add_option("model", model_path, "model file (.gf) of a model with a likelihood or a score")->required();
+  app.add_option("--data", data, "items to score (rows, images, sequences, lines)")->required();
+  app.add_option("--out,-o", out, "CSV: item, anomaly_score, flag (+ raw_score, complexity_nats, is_outlier)");
+  app.add_option("--contamination", contamination, "share of calibration items above the threshold")
+      ->capture_default_str();
+  app.add_option("--calibrate", calibrate, "reference data for the threshold (training or validation data; "
+                                           "default: --data itself)");
+  app.add_option("--correction", correction, "none | typicality | complexity (see docs/applications/anomaly.md)")
+      ->capture_default_str();
+  app.add_option("--threshold-from", threshold_from, "reuse a saved threshold (JSON) instead of calibrating");
+  app.add_option("--save-threshold", save_threshold, "where to save the threshold (default: next to --out)");
+  app.add_option("--labels", labels, "table column of known outliers (non-zero = outlier) to evaluate against");
+  app.add_option("--normal-classes", normal_classes, "the normal classes of labelled images (or values of --labels)")
+      ->delimiter(',');
+  app.add_option("--maps", maps, "PNG: the most anomalous images next to their per-pixel anomaly maps");
+  app.add_option("--maps-count", maps_count, "images in --maps")->capture_default_str();
+  app.add_option("--limit", limit, "score only the first N items");
+  app.add_flag("--json", json, "print the summary as JSON");
+  add_table_flags(app, table_flags);
+  add_common_flags(app, common);
+  if (!parse_or_help(app, argc, argv)) return 0;
+  apply_common_flags(common);
+  const auto overrides = option_flags(app.remaining(), "anomaly");
+  if (!out.empty()) check_writable(out);
+  if (!maps.empty()) check_writable(maps);
+  GF_CHECK_AS(InvalidArgument, threshold_from.empty() || (calibrate.empty() && correction == "none"),
+              "the saved threshold carries its own calibration and correction",
+              "--threshold-from cannot be combined with --calibrate or --correction");
+  GF_CHECK_AS(InvalidArgument, maps_count >= 1, "give --maps-count N with N >= 1", "--maps-count must be >= 1, got ",
+              maps_count);
+  apps::AnomalyOptions options;
+  options.correction = apps::anomaly_correction_from_string(correction);
+  options.contamination = contamination;
+  options.validate();
+
+  auto opened = open_model(model_path, overrides);
+  const Model& model = *opened.model;
+  const DataKind kind = model.capabilities().data_kind;
+  const auto source = data::load_source(data, kind, source_options(table_flags, limit));
+  apps::AnomalyCalibration calibration;
+  if (!threshold_from.empty()) {
+    calibration = apps::AnomalyCalibration::load(threshold_from);
+  } else if (calibrate.empty()) {
+    calibration = apps::calibrate_anomaly(model, source, options, opened.input_overrides);
+  } else {
+    const auto reference = data::load_source(calibrate, kind, source_options(table_flags));
+    calibration = apps::calibrate_anomaly(model, reference, options, opened.input_overrides);
+  }
+  const auto result = apps::detect_anomalies(model, source, calibration, opened.input_overrides);
+  std::vector<int> is_outlier;
+  if (!labels.empty() || !normal_classes.empty()) is_outlier = apps::outlier_labels(source, labels, normal_classes);
+
+  if (!out.empty()) write_csv(out, apps::anomaly_table(result, is_outlier));
+  std::string threshold_file = save_threshold;
+  if (threshold_file.empty() && threshold_from.empty() && !out.empty()) threshold_file = threshold_path_for(out);
+  if (!threshold_file.empty()) calibration.save(threshold_file);
+  if (!maps.empty()) {
+    const int64_t k = std::min<int64_t>(maps_count, result.score.numel());
+    auto top = std::get<1>(result.score.topk(k));
+    std::vector<int64_t> items(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
+    apps::write_anomaly_maps(maps, model, source, items, 4, opened.input_overrides);
+  }
+
+  const int64_t flagged = result.flag.sum().item<int64_t>();
+  nlohmann::json summary = {{"items", result.score.numel()},
+                            {"flagged", flagged},
+                            {"evidence", calibration.evidence},
+                            {"calibration", calibration.to_json()}};
+  eval::DetectionReport report;
+  if (!is_outlier.empty()) {
+    std::vector<double> scores(result.score.data_ptr<double>(), result.score.data_ptr<double>() + result.score.numel());
+    report = eval::evaluate_detection(is_outlier, scores);
+    summary["evaluation"] = report.to_json();
+  }
+  if (json) {
+    std::cout << summary.dump() << "\n";
+    return 0;
+  }
+  std::cout << result.score.numel() << " items, " << flagged << " flagged: anomaly score = "
+            << (calibration.correction == apps::AnomalyCorrection::none ? calibration.evidence
+                                                                        : std::string(apps::to_string(calibration.correction)) +
+                                                                              "-corrected " + calibration.evidence)
+            << ", threshold " << calibration.threshold << " (" << calibration.contamination * 100
+            << " % contamination of " << calibration.calibration_items << " items of '" << calibration.calibrated_on
+            << "')\n";
+  if (!is_outlier.empty()) std::cout << report.describe() << "\n";
+  if (!out.empty()) std::cout << "wrote " << out << "\n";
+  if (!threshold_file.empty()) std::cout << "wrote " << threshold_file << " (reuse with --threshold-from)\n";
+  if (!maps.empty()) std::cout << "wrote " << maps << "\n";
+  return 0;
+}
+
+}  // namespace gf::cli
