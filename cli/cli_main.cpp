@@ -28,6 +28,7 @@ const Verb kVerbs[] = {
     {"generate", "continue a prompt with a language model (gpt): temperature, top-k/p, min-p, stop text", run_generate},
     {"topics", "top words of each topic of an lda model, with UMass / NPMI coherence", run_topics},
     {"anomaly", "anomaly scores and flags with any model that scores data; ROC-AUC with known outliers", run_anomaly},
+    {"impute", "fill in missing table cells: conditional mean or multiple imputation draws", run_impute},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

@@ -15,6 +15,7 @@ int run_tag(int argc, char** argv);
 int run_topics(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_anomaly(int argc, char** argv);
+int run_impute(int argc, char** argv);
 
 // Full program: dispatch, error reporting (`error: …` / `hint: …`), exit code.
 int main_entry(int argc, char** argv);

@@ -60,6 +60,20 @@ bool is_pipeline_key(DataKind kind, const std::string& key) {
 
 const std::vector<ModelInfo>& registered_models() { return registry(); }
 
+std::vector<std::string> registered_models_with(const std::function<bool(const Model&)>& has) {
+  std::vector<std::string> out;
+  for (const auto& info : registry()) {
+    if (has(*info.create())) out.push_back(info.name);
+  }
+  return out;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 void register_model(ModelInfo info) {
   GF_CHECK_AS(InvalidArgument, !info.name.empty() && info.construct && info.option_specs,
               "give a name, a construct function and option_specs (make_model_info does)", "incomplete ModelInfo '",

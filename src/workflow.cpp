@@ -8,7 +8,6 @@
 #include "genforge/eval/text.h"
 
 namespace gf {
-namespace {
 
 const data::InputPipeline& pipeline_of(const Model& model) {
   GF_CHECK_AS(InvalidArgument, model.pipeline() != nullptr,
@@ -16,6 +15,8 @@ const data::InputPipeline& pipeline_of(const Model& model) {
               "the ", model.kind(), " model was fitted on tensors directly and has no input pipeline");
   return *model.pipeline();
 }
+
+namespace {
 
 std::string format(const char* fmt, double a, double b = 0, double c = 0) {
   char buf[256];

@@ -39,6 +39,11 @@ struct ModelInfo {
 
 const std::vector<ModelInfo>& registered_models();
 const ModelInfo& model_info(const std::string& name);  // throws InvalidArgument listing the names
+// The registered models whose default-constructed instance passes `has` (errors of a verb name the models that
+// have the capability it needs), and names joined by ", ".
+std::vector<std::string> registered_models_with(const std::function<bool(const Model&)>& has);
+std::string join_names(const std::vector<std::string>& names);
+
 // Adds a model (a name already registered is InvalidArgument). Every verb and `genforge models` see it at once.
 void register_model(ModelInfo info);
 

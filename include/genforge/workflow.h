@@ -25,6 +25,8 @@ namespace gf {
 // validation data goes through the same pipeline. The model keeps the fitted pipeline; save_model stores it.
 FitReport fit_source(Model& model, const data::Source& train, const FitContext& ctx = {},
                      const data::Source* validation = nullptr);
+// The model's fitted input pipeline (InvalidArgument for a model fitted on tensors directly).
+const data::InputPipeline& pipeline_of(const Model& model);
 // The model's tensors for other data, through its fitted pipeline; `overrides` replace the selection options
 // (columns, weights, sequence_column, state_column) for data laid out differently.
 Dataset prepare(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});

@@ -20,11 +20,7 @@ namespace {
 bool has_likelihood(const Model& m) { return m.capabilities().likelihood != Likelihood::none; }
 bool has_dimension_scores(const Model& m) { return dynamic_cast<const DimensionScorer*>(&m) != nullptr; }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
+std::string models_with(bool (*has)(const Model&)) { return join_names(registered_models_with(has)); }
 
 std::vector<double> to_vector(const torch::Tensor& t) {
   auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
@@ -158,16 +154,8 @@ AnomalyCalibration AnomalyCalibration::load(const std::string& path) {
   return from_json(j, path);
 }
 
-std::vector<std::string> models_with(bool (*has)(const Model&)) {
-  std::vector<std::string> out;
-  for (const auto& info : registered_models()) {
-    if (has(*info.create())) out.push_back(info.name);
-  }
-  return out;
-}
-
 torch::Tensor raw_anomaly_scores(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
-  GF_CHECK_AS(NotSupported, has_likelihood(model), "use a model that scores data: " + joined(models_with(has_likelihood)),
+  GF_CHECK_AS(NotSupported, has_likelihood(model), "use a model that scores data: " + models_with(has_likelihood),
               "a ", model.kind(), " model has no likelihood or score to detect anomalies with");
   const ScoreResult r = score_source(model, source, overrides);
   const Table& t = r.per_example;
@@ -306,7 +294,7 @@ std::vector<int> outlier_labels(const data::Source& data, const std::string& lab
 torch::Tensor anomaly_maps(const Model& model, const data::Source& data, const OptionOverrides& overrides) {
   const auto* scorer = dynamic_cast<const DimensionScorer*>(&model);
   GF_CHECK_AS(NotSupported, scorer != nullptr,
-              "use a model that scores pixels: " + joined(models_with(has_dimension_scores)), "a ", model.kind(),
+              "use a model that scores pixels: " + models_with(has_dimension_scores), "a ", model.kind(),
               " model does not score single pixels, so it draws no anomaly maps");
   const Dataset ds = prepare(model, data, overrides);
   GF_CHECK_AS(NotSupported, ds.x.dim() == 4, "anomaly maps are drawn for images", "the ", model.kind(),
@@ -320,7 +308,7 @@ void write_anomaly_maps(const std::string& path, const Model& model, const data:
               "no items to draw anomaly maps for");
   const auto* scorer = dynamic_cast<const DimensionScorer*>(&model);
   GF_CHECK_AS(NotSupported, scorer != nullptr,
-              "use a model that scores pixels: " + joined(models_with(has_dimension_scores)), "a ", model.kind(),
+              "use a model that scores pixels: " + models_with(has_dimension_scores), "a ", model.kind(),
               " model does not score single pixels, so it draws no anomaly maps");
   const Dataset ds = prepare(model, data, overrides);
   GF_CHECK_AS(NotSupported, ds.x.dim() == 4, "anomaly maps are drawn for images", "the ", model.kind(),

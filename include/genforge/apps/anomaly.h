@@ -97,8 +97,4 @@ torch::Tensor anomaly_maps(const Model& model, const data::Source& data, const O
 void write_anomaly_maps(const std::string& path, const Model& model, const data::Source& data,
                         const std::vector<int64_t>& items, int64_t columns = 4, const OptionOverrides& overrides = {});
 
-// Registered models whose default-constructed instance passes `has` (for errors that name the models with a
-// capability).
-std::vector<std::string> models_with(bool (*has)(const Model&));
-
 }  // namespace gf::apps
