@@ -4,7 +4,7 @@
 #   peers (bench/w11_peer.py): scikit-learn IsolationForest, LocalOutlierFactor, OneClassSVM, GaussianMixture (K by
 #          BIC from 1,2,4,8) on PCA-32 features fitted on the class's training images (written to $TMP/w11)
 #   genforge, all through the CLI: gmm on the same PCA-32 files (K by BIC from 1,2,4,8: `train --select bic`);
-#          a conv autoencoder (MSE, 32-d code, 20 epochs) and a conv VAE (Gaussian decoder, 32-d latent, 20 epochs)
+#          a conv autoencoder (MSE, 32-d code, 20 epochs) and an MLP VAE (Gaussian decoder, 32-d latent, 20 epochs)
 #          on the images (`train --classes c`), scored by `genforge anomaly --normal-classes c`
 # Usage: bench/w11.sh TMPDIR [CLASSES]   (CLASSES default 0,...,9; THREADS default 2)
 set -euo pipefail
@@ -28,7 +28,7 @@ for c in ${CLASSES//,/ }; do
     --set latent=32 --set epochs=20 --out "$TMP/w11/ae.gf" --threads "$T" -q > /dev/null
   ae=$($GF anomaly "$TMP/w11/ae.gf" --data fashion-mnist:test --normal-classes "$c" --json --threads "$T")
   t2=$(date +%s.%N)
-  $GF train vae --data fashion-mnist:train --classes "$c" --set architecture=conv --set decoder=gaussian \
+  $GF train vae --data fashion-mnist:train --classes "$c" --set decoder=gaussian \
     --set latent=32 --set epochs=20 --out "$TMP/w11/vae.gf" --threads "$T" -q > /dev/null
   vae=$($GF anomaly "$TMP/w11/vae.gf" --data fashion-mnist:test --normal-classes "$c" --json --threads "$T")
   t3=$(date +%s.%N)

@@ -29,6 +29,8 @@ const Verb kVerbs[] = {
     {"topics", "top words of each topic of an lda model, with UMass / NPMI coherence", run_topics},
     {"anomaly", "anomaly scores and flags with any model that scores data; ROC-AUC with known outliers", run_anomaly},
     {"impute", "fill in missing table cells: conditional mean or multiple imputation draws", run_impute},
+    {"inpaint", "fill masked pixels of images (a box or a mask PNG) from an image model, K completions each", run_inpaint},
+    {"augment", "a labelled synthetic data set (per class) from a model trained on labelled images or a table", run_augment},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

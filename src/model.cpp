@@ -104,6 +104,7 @@ nlohmann::json Capabilities::to_json() const {
           {"conditional_sampling", conditional_sampling},
           {"latent_space", latent_space},
           {"standard_normal_prior", standard_normal_prior},
+          {"bijective_latent", bijective_latent},
           {"missing_values", missing_values},
           {"sample_weights", sample_weights},
           {"bits_per_dim", bits_per_dim}};

@@ -32,6 +32,7 @@ struct Capabilities {
   bool conditional_sampling = false;  // can fill in missing columns given the others
   bool latent_space = false;          // decode (and, with an encoder, transform)
   bool standard_normal_prior = true;  // latent codes are drawn from N(0, I) (else from a fitted code distribution)
+  bool bijective_latent = false;      // transform is invertible and decode undoes it exactly (a flow): no compression
   bool missing_values = false;        // fit and score rows with missing cells
   bool sample_weights = false;
   // Non-empty when score_samples is the log-probability (or a bound on it) of discrete data such as 8-bit pixels,

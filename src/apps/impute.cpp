@@ -11,9 +11,7 @@
 namespace gf::apps {
 namespace {
 
-bool samples_conditionally(const Model& m) {
-  return dynamic_cast<const ConditionalSampler*>(&m) != nullptr && m.capabilities().data_kind != DataKind::images;
-}
+bool samples_conditionally(const Model& m) { return dynamic_cast<const ConditionalSampler*>(&m) != nullptr; }
 
 // `data` with the missing cells of the model's input columns taken from `decoded` (the model's rows decoded to
 // the user's columns). Categories are matched by label.
@@ -92,7 +90,7 @@ Imputation impute(const Model& model, const data::Source& data, const ImputeOpti
                   const OptionOverrides& overrides) {
   options.validate();
   const auto* sampler = dynamic_cast<const ConditionalSampler*>(&model);
-  GF_CHECK_AS(NotSupported, sampler != nullptr && samples_conditionally(model),
+  GF_CHECK_AS(NotSupported, sampler != nullptr,
               "use a model that samples given the observed cells: " +
                   join_names(registered_models_with(samples_conditionally)),
               "a ", model.kind(), " model cannot fill in missing cells of a table");

@@ -94,38 +94,73 @@ class ClassifierTrainable : public train::Trainable {
 
 }  // namespace
 
-ClassifierReport train_fmnist_classifier(const std::string& path, const FmnistClassifierOptions& o) {
-  GF_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.learning_rate > 0, "classifier options: epochs ", o.epochs,
-           ", batch size ", o.batch_size, ", learning rate ", o.learning_rate, " must be positive");
-  const auto start = std::chrono::steady_clock::now();
-  data::SourceOptions limit;
-  limit.limit = o.train_limit;
-  const auto train = data::load_source("fashion-mnist:train", DataKind::images, limit);
-  const auto test = data::load_source("fashion-mnist:test", DataKind::images);
-  auto x = data::scale_images(train.images.images), y = train.images.labels;  // [N, 1, 28, 28], [N]
+namespace {
+
+void check_options(const FmnistClassifierOptions& o) {
+  GF_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.learning_rate > 0 && o.max_steps >= 0, "classifier options: epochs ",
+           o.epochs, ", batch size ", o.batch_size, ", learning rate ", o.learning_rate, " must be positive");
+}
+
+detail::ClassifierNet fit_classifier(const torch::Tensor& x, const torch::Tensor& y, const FmnistClassifierOptions& o) {
   torch::manual_seed(o.seed);  // module initialisation draws from LibTorch's default generator
   detail::ClassifierNet net;
   ClassifierTrainable trainable(net);
   train::TrainOptions t;
   t.epochs = o.epochs;
+  t.max_steps = o.max_steps;
   t.batch_size = o.batch_size;
   t.lr = o.learning_rate;
   t.seed = static_cast<int64_t>(o.seed);
   t.checkpoint_every = 0;
   FitContext ctx;
   ctx.progress = Progress::enabled();
-  train::run(trainable, {x, y}, nullptr, t, ctx);
-  const int64_t n = x.size(0);
+  train::run(trainable, {x, y.to(torch::kLong)}, nullptr, t, ctx);
   net->eval();
+  return net;
+}
+
+double test_accuracy(detail::ClassifierNet& net, const torch::Tensor& tx, const torch::Tensor& ty) {
   torch::NoGradGuard no_grad;
-  auto tx = data::scale_images(test.images.images);
   int64_t correct = 0;
   for (int64_t i = 0; i < tx.size(0); i += 1000) {
-    auto pred = net->logits(tx.slice(0, i, std::min(tx.size(0), i + 1000))).argmax(1);
-    correct += pred.eq(test.images.labels.slice(0, i, std::min(tx.size(0), i + 1000))).sum().item<int64_t>();
+    const int64_t e = std::min(tx.size(0), i + 1000);
+    correct += net->logits(tx.slice(0, i, e).to(torch::kFloat32)).argmax(1).eq(ty.slice(0, i, e).to(torch::kLong))
+                   .sum().item<int64_t>();
   }
+  return double(correct) / double(std::max<int64_t>(1, tx.size(0)));
+}
+
+}  // namespace
+
+double classifier_test_accuracy(const torch::Tensor& train_images, const torch::Tensor& train_labels,
+                                const torch::Tensor& test_images, const torch::Tensor& test_labels,
+                                const FmnistClassifierOptions& options) {
+  check_options(options);
+  for (const auto* t : {&train_images, &test_images}) {
+    GF_CHECK_AS(InvalidArgument, t->dim() == 4 && t->size(1) == 1 && t->size(2) == 28 && t->size(3) == 28,
+                "the classifier takes 28x28 grayscale images", "images must be [N, 1, 28, 28], got ", t->sizes());
+  }
+  GF_CHECK_AS(InvalidArgument, train_labels.numel() == train_images.size(0) && test_labels.numel() == test_images.size(0),
+              "give one label per image", "labels and images differ in number");
+  GF_CHECK_AS(InvalidArgument, train_labels.min().item<int64_t>() >= 0 && train_labels.max().item<int64_t>() < 10,
+              "the classifier has 10 classes", "labels must be in 0..9");
+  auto net = fit_classifier(train_images.to(torch::kFloat32), train_labels, options);
+  return test_accuracy(net, test_images, test_labels);
+}
+
+ClassifierReport train_fmnist_classifier(const std::string& path, const FmnistClassifierOptions& o) {
+  check_options(o);
+  const auto start = std::chrono::steady_clock::now();
+  data::SourceOptions limit;
+  limit.limit = o.train_limit;
+  const auto train = data::load_source("fashion-mnist:train", DataKind::images, limit);
+  const auto test = data::load_source("fashion-mnist:test", DataKind::images);
+  auto x = data::scale_images(train.images.images), y = train.images.labels;  // [N, 1, 28, 28], [N]
+  auto net = fit_classifier(x, y, o);
+  const int64_t n = x.size(0);
+  const double accuracy = test_accuracy(net, data::scale_images(test.images.images), test.images.labels);
   ClassifierReport report;
-  report.test_accuracy = double(correct) / double(tx.size(0));
+  report.test_accuracy = accuracy;
   report.train_images = n;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ModelFileContents contents;

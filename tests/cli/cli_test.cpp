@@ -597,5 +597,80 @@ TEST_F(Cli, ErrorsAreOneLineWithControlCharactersEscaped) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r.err;  // error line + hint line
 }
 
+TEST_F(Cli, AnomalyScoresFlagsEvaluatesAndReusesTheThreshold) {
+  std::string train = "a,b\n", test = "a,b,outlier\n";
+  for (int i = 0; i < 80; ++i) {
+    train += std::to_string(0.1 * (i % 9) - 0.4) + "," + std::to_string(0.07 * (i % 11) - 0.35) + "\n";
+    test += std::to_string(0.1 * ((i + 3) % 9) - 0.4) + "," + std::to_string(0.07 * ((i + 5) % 11) - 0.35) + ",0\n";
+  }
+  for (int i = 0; i < 6; ++i) test += std::to_string(5.0 + 0.1 * i) + "," + std::to_string(-4.0 - 0.1 * i) + ",1\n";
+  test::write_text(dir_.file("train.csv"), train);
+  test::write_text(dir_.file("test.csv"), test);
+  const auto model = dir_.file("m.gf");
+  ASSERT_EQ(run_cli({"train", "gmm", "--data", dir_.file("train.csv"), "--out", model, "--set", "n_components=1", "-q"}).rc, 0);
+  auto r = run_cli({"anomaly", model, "--data", dir_.file("test.csv"), "--calibrate", dir_.file("train.csv"), "--labels",
+                    "outlier", "--out", dir_.file("s.csv"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["items"], 86);
+  EXPECT_DOUBLE_EQ(summary["evaluation"]["roc_auc"].get<double>(), 1.0);
+  EXPECT_EQ(summary["evaluation"]["outliers"], 6);
+  ASSERT_TRUE(test::exists(dir_.file("s.threshold.json")));
+  const auto scores = read_table(dir_.file("s.csv"), {});
+  EXPECT_EQ(scores.names(), (std::vector<std::string>{"item", "anomaly_score", "flag", "is_outlier"}));
+  for (size_t i = 80; i < 86; ++i) EXPECT_EQ(scores.column("flag").values[i], 1.0);
+  // The saved threshold gives the same flags on the same data.
+  r = run_cli({"anomaly", model, "--data", dir_.file("test.csv"), "--threshold-from", dir_.file("s.threshold.json"),
+               "--out", dir_.file("again.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(read_table(dir_.file("again.csv"), {}).column("flag").values, scores.column("flag").values);
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--threshold-from", dir_.file("s.threshold.json"),
+                "--correction", "typicality"},
+               "--threshold-from cannot be combined");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--contamination", "0.9"},
+               "contamination must be in (0, 0.5]");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--correction", "complexity"},
+               "defined for images and text lines");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--correction", "magic"},
+               "unknown anomaly correction 'magic'");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--maps", dir_.file("maps.png")},
+               "does not score single pixels");
+}
+
+TEST_F(Cli, ImputeFillsMissingCellsOnceOrManyTimes) {
+  std::string text = "x,y,kind\n";
+  for (int i = 0; i < 60; ++i) {
+    const double x = 0.1 * (i % 13);
+    const bool gap = i % 6 == 0;
+    text += std::to_string(x) + "," + (gap ? std::string() : std::to_string(2 * x + 0.01 * (i % 3))) + "," +
+            (i % 2 ? "odd" : "even") + "\n";
+  }
+  test::write_text(dir_.file("gaps.csv"), text);
+  const auto model = dir_.file("m.gf");
+  ASSERT_EQ(run_cli({"train", "gmm", "--data", dir_.file("gaps.csv"), "--columns", "x,y", "--out", model, "--set",
+                     "n_components=1", "-q"}).rc, 0);
+  auto r = run_cli({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("filled.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("filled 10 cells with the conditional mean"), std::string::npos) << r.out;
+  const auto filled = read_table(dir_.file("filled.csv"), {});
+  EXPECT_EQ(filled.names(), (std::vector<std::string>{"x", "y", "kind"}));  // unused columns carried along
+  EXPECT_EQ(filled.column("y").n_missing(), 0u);
+  EXPECT_NEAR(filled.column("y").values[6], 2 * filled.column("x").values[6], 0.05);
+  r = run_cli({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("draws.csv"), "--multiple", "4",
+               "--seed", "3"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto draws = read_table(dir_.file("draws.csv"), {});
+  EXPECT_EQ(draws.n_rows(), 240u);
+  EXPECT_EQ(draws.names().front(), "imputation");
+  r = run_cli({"impute", model, "--data", dir_.file("filled.csv"), "--out", dir_.file("same.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("notice: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("has no missing cells"), std::string::npos) << r.out;
+  expect_error({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("o.csv"), "--separate"},
+               "--separate writes one file per imputation");
+  expect_error({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("o.csv"), "--bootstrap", "2"},
+               "--bootstrap must be between 1 and the number of imputations");
+}
+
 }  // namespace
 }  // namespace gf

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gf {
@@ -54,6 +55,10 @@ std::string encode_png(const torch::Tensor& image);
 void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels);
 // Writes one image ([C, H, W] or [H, W]; uint8, or floating point in [0, 1], clamped) atomically.
 void write_png(const std::string& path, const torch::Tensor& image);
+// The same with tEXt chunks (keyword, text; Latin-1), e.g. {"Software", "genforge"}: provenance that image tools show.
+void write_png(const std::string& path, const torch::Tensor& image,
+               const std::vector<std::pair<std::string, std::string>>& text);
+std::string with_png_text(std::string png, const std::vector<std::pair<std::string, std::string>>& text);
 // Tiles images [N, C, H, W] (uint8 or floating point in [0, 1]) in rows of `columns`, `padding` pixels apart.
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding = 2);
 

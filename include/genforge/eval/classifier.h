@@ -16,6 +16,8 @@ struct FmnistClassifierOptions {
   double learning_rate = 1e-3;  // Adam
   uint64_t seed = 0;            // initialisation and shuffling
   int64_t train_limit = 0;      // > 0: train on the first N training images only (tests)
+  int64_t max_steps = 0;        // > 0: this many optimizer steps instead of `epochs` (equal budgets for data sets
+                                // of different sizes)
 };
 
 struct ClassifierReport {
@@ -27,6 +29,13 @@ struct ClassifierReport {
 // Trains the CNN (conv 32 - pool - conv 64 - pool - dense 128 - dense 10) on Fashion-MNIST and writes it to `path`
 // (a .gf file of kind "fmnist-classifier", atomically).
 ClassifierReport train_fmnist_classifier(const std::string& path, const FmnistClassifierOptions& options = {});
+
+// The same network trained (the Trainer, `options` but not train_limit) on labelled 28x28 grayscale images
+// [N, 1, 28, 28] in [0, 1] with labels 0..9, and its accuracy on the test images: the downstream check of data
+// augmentation (real-only vs real + synthetic training sets).
+double classifier_test_accuracy(const torch::Tensor& train_images, const torch::Tensor& train_labels,
+                                const torch::Tensor& test_images, const torch::Tensor& test_labels,
+                                const FmnistClassifierOptions& options = {});
 
 // $GENFORGE_FMNIST_CLASSIFIER, else data/fmnist-classifier.gf under the current directory.
 std::string default_fmnist_classifier_path();
