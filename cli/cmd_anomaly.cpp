@@ -24,7 +24,7 @@ int run_anomaly(int argc, char** argv) {
   CLI::App app("anomaly scores (higher = more anomalous) and flags for data under a saved model", "anomaly");
   app.allow_extras();
   std::string model_path, data, out, calibrate, threshold_from, save_threshold, labels, maps, correction = "none";
-  std::vector<std::string> normal_classes;
+  std::vector<std::string> normal_classes, calibrate_classes;
   double contamination = 0.05;
   int64_t limit = 0, maps_count = 16;
   bool json = false;
@@ -37,6 +37,9 @@ int run_anomaly(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--calibrate", calibrate, "reference data for the threshold (training or validation data; "
                                            "default: --data itself)");
+  app.add_option("--calibrate-classes", calibrate_classes, "keep only these classes of the --calibrate images (the "
+                                                           "normal ones)")
+      ->delimiter(',');
   app.add_option("--correction", correction, "none | typicality | complexity (see docs/applications/anomaly.md)")
       ->capture_default_str();
   app.add_option("--threshold-from", threshold_from, "reuse a saved threshold (JSON) instead of calibrating");
@@ -58,6 +61,8 @@ int run_anomaly(int argc, char** argv) {
   GF_CHECK_AS(InvalidArgument, threshold_from.empty() || (calibrate.empty() && correction == "none"),
               "the saved threshold carries its own calibration and correction",
               "--threshold-from cannot be combined with --calibrate or --correction");
+  GF_CHECK_AS(InvalidArgument, calibrate_classes.empty() || !calibrate.empty(), "give --calibrate DATA with it",
+              "--calibrate-classes selects classes of the --calibrate data, and none is given");
   GF_CHECK_AS(InvalidArgument, maps_count >= 1, "give --maps-count N with N >= 1", "--maps-count must be >= 1, got ",
               maps_count);
   apps::AnomalyOptions options;
@@ -75,7 +80,9 @@ int run_anomaly(int argc, char** argv) {
   } else if (calibrate.empty()) {
     calibration = apps::calibrate_anomaly(model, source, options, opened.input_overrides);
   } else {
-    const auto reference = data::load_source(calibrate, kind, source_options(table_flags));
+    auto reference_options = source_options(table_flags);
+    reference_options.classes = calibrate_classes;
+    const auto reference = data::load_source(calibrate, kind, reference_options);
     calibration = apps::calibrate_anomaly(model, reference, options, opened.input_overrides);
   }
   const auto result = apps::detect_anomalies(model, source, calibration, opened.input_overrides);

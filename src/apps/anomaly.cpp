@@ -320,8 +320,10 @@ void write_anomaly_maps(const std::string& path, const Model& model, const data:
   auto index = torch::tensor(items, torch::kLong);
   auto images = ds.x.index_select(0, index).to(torch::kFloat32);  // [k, C, H, W]
   auto maps = scorer->dimension_scores(images).sum(1).clamp_min(0);  // [k, H, W]
-  const double top = std::max(maps.max().item<double>(), 1e-12);
-  auto m = (maps / top).contiguous();
+  // One colour scale for all shown maps, topped at their 99th percentile so a few extreme pixels do not darken
+  // the rest.
+  const double top = std::max(percentile(maps, 99.0), 1e-12);
+  auto m = (maps / top).clamp_max(1.0).contiguous();
   const int64_t k = m.size(0), h = m.size(1), w = m.size(2);
   auto heat = torch::empty({k, 3, h, w}, torch::kFloat32);
   auto* mp = m.data_ptr<double>();
@@ -334,6 +336,9 @@ void write_anomaly_maps(const std::string& path, const Model& model, const data:
   }
   auto rgb = images.size(1) == 3 ? images : images.expand({k, 3, h, w});
   auto pairs = torch::stack({rgb, heat}, 1).reshape({2 * k, 3, h, w});
+  // Small images (Fashion-MNIST's 28x28) are enlarged 3x, pixel for pixel, so the maps can be read.
+  const int64_t zoom = std::max<int64_t>(1, 84 / std::max(h, w));
+  if (zoom > 1) pairs = pairs.repeat_interleave(zoom, 2).repeat_interleave(zoom, 3);
   write_png_grid(path, pairs, 2 * columns);
 }
 

@@ -93,7 +93,7 @@ std::vector<int> outlier_labels(const data::Source& data, const std::string& lab
 // summed over channels. [N, H, W]
 torch::Tensor anomaly_maps(const Model& model, const data::Source& data, const OptionOverrides& overrides = {});
 // Writes a PNG grid of `items` (indices into data): each image next to its heat map (black = typical, yellow = the
-// largest value among the shown maps), `columns` pairs per row.
+// 99th percentile of the shown maps' values or more), `columns` pairs per row; images under 84 pixels are enlarged.
 void write_anomaly_maps(const std::string& path, const Model& model, const data::Source& data,
                         const std::vector<int64_t>& items, int64_t columns = 4, const OptionOverrides& overrides = {});
 

@@ -32,6 +32,7 @@ struct VaeOptions : train::TrainOptions {
   std::string decoder = "bernoulli";  // bernoulli | gaussian (learned per-pixel variance)
   double beta = 1.0;                  // weight of the KL term (beta-VAE)
   int64_t iw_samples = 1;             // k of score_samples' importance-weighted bound (1: ELBO)
+  double temperature = 1.0;           // sampling: codes drawn from N(0, T^2 I); T < 1 gives more typical samples
   bool conditional = false;           // class-conditional (needs labelled data)
 
   void validate() const;

@@ -103,6 +103,7 @@ void VaeOptions::validate() const {
            "'");
   GF_CHECK(beta >= 0 && std::isfinite(beta), "beta must be >= 0, got ", beta);
   GF_CHECK(iw_samples >= 1, "iw_samples must be at least 1, got ", iw_samples);
+  GF_CHECK(temperature > 0 && temperature <= 10, "temperature must be in (0, 10], got ", temperature);
 }
 
 const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
@@ -114,6 +115,7 @@ const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
         .add("decoder", &VaeOptions::decoder, "likelihood of pixels", {"bernoulli", "gaussian"})
         .add("beta", &VaeOptions::beta, "weight of the KL term (beta-VAE)")
         .add("iw_samples", &VaeOptions::iw_samples, "importance samples of score_samples (1: ELBO)")
+        .add("temperature", &VaeOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
         .add("conditional", &VaeOptions::conditional, "class-conditional (labelled data)");
     train::add_train_options(t);
     return t;
@@ -258,7 +260,7 @@ torch::Tensor VariationalAutoencoder::sample(int64_t n, at::Generator& gen) cons
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot sample");
   GF_CHECK(n >= 1, "number of samples must be at least 1, got ", n);
   if (net_->geometry.n_classes == 0) {
-    return decode(at::randn({n, options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
+    return decode(options_.temperature * at::randn({n, options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)));
   }
   return sample_labelled(neural::draw_classes(net_->log_class_prior, n, gen), gen);
 }
@@ -267,7 +269,8 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot sample");
   if (net_->geometry.n_classes == 0) return Model::sample_labelled(labels, gen);
   check_class_labels(labels, net_->geometry.n_classes);
-  return decode(at::randn({labels.size(0), options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)),
+  return decode(options_.temperature *
+                    at::randn({labels.size(0), options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)),
                 labels);
 }
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# W13 (bench/run W13), image part: class-conditional augmentation of a small labelled Fashion-MNIST set.
+#   1. class fidelity at the documented budgets (VAE 20 epochs, GAN 5): a conditional model trained on all 60,000
+#      training images
+#      (`genforge augment --data fashion-mnist`), 100 samples per class, the share that genforge's Fashion-MNIST
+#      classifier assigns to the requested class.
+#   2. the downstream check: the first 1000 training images (about 100 per class) as the labelled set; genforge's
+#      classifier CNN trained 1500 steps on them alone and on them + 500 synthetic images per class from a conditional
+#      model trained on the same 1000 images; test accuracy on the 10,000 test images (`augment --check`).
+# The table part (a minority class cut to 5 %, balanced accuracy vs SMOTE) is not run yet (python3-imblearn).
+# Usage: bench/w13.sh TMPDIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TMP=$1
+T=${THREADS:-2}
+T=${T##* }
+GF=./build/genforge
+D="$TMP/w13"
+mkdir -p "$D"
+run() {  # NAME ARGS...: one augment run, its JSON summary as a line of $D/results.jsonl
+  local name=$1
+  shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  $GF augment "$@" --threads "$T" -q --json | tail -1 > "$D/$name.json"
+  t1=$(date +%s.%N)
+  /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['run']=sys.argv[2]; d['seconds']=round(float(sys.argv[4])-float(sys.argv[3]),1); print(json.dumps(d))" \
+    "$D/$name.json" "$name" "$t0" "$t1" >> "$D/results.jsonl"
+  echo "W13 $name: $(tail -1 "$D/results.jsonl" | cut -c1-300)" >&2
+}
+: > "$D/results.jsonl"
+# The conditional VAE: MLP, 8-d latent, codes drawn at temperature 0.3 (docs/applications/augment.md: fidelity
+# against temperature); the conditional DCGAN at its defaults.
+VAE=(--model vae --set latent=8 --set temperature=0.3)
+GAN=(--model gan)
+run fidelity_vae --data fashion-mnist "${VAE[@]}" --set epochs=20 --per-class 100 --out "$D/fid_vae"
+run fidelity_gan --data fashion-mnist "${GAN[@]}" --set epochs=5 --per-class 100 --out "$D/fid_gan"
+run check_vae --data fashion-mnist --limit 1000 "${VAE[@]}" --set epochs=200 --per-class 500 --out "$D/check_vae" \
+  --check --check-steps 1500
+run check_gan --data fashion-mnist --limit 1000 "${GAN[@]}" --set epochs=200 --per-class 500 --out "$D/check_gan" \
+  --check --check-steps 1500
+/usr/bin/python3 - "$D" <<'PY'
+import json, os, sys
+rows = {json.loads(l)["run"]: json.loads(l) for l in open(os.path.join(sys.argv[1], "results.jsonl"))}
+out = {"workload": "W13", "part": "images",
+       "class_fidelity": {k.split("_")[1]: rows[k].get("class_fidelity") for k in rows if k.startswith("fidelity")},
+       "check": {k.split("_")[1]: rows[k]["check"] | {"class_fidelity": rows[k].get("class_fidelity")}
+                 for k in rows if k.startswith("check")},
+       "seconds": {k: v["seconds"] for k, v in rows.items()}}
+out["fidelity_ok"] = all((v or 0) >= 0.90 for v in out["class_fidelity"].values())
+out["gain_ok"] = max(c["gain_points"] for c in out["check"].values()) >= 2.0
+print(json.dumps(out))
+PY
