@@ -291,34 +291,39 @@ std::vector<int> outlier_labels(const data::Source& data, const std::string& lab
   return out;
 }
 
-torch::Tensor anomaly_maps(const Model& model, const data::Source& data, const OptionOverrides& overrides) {
+namespace {
+
+// The pixel scorer of an image model and the images of `data` through its pipeline.
+std::pair<const DimensionScorer*, torch::Tensor> pixel_scorer(const Model& model, const data::Source& data,
+                                                              const OptionOverrides& overrides) {
   const auto* scorer = dynamic_cast<const DimensionScorer*>(&model);
   GF_CHECK_AS(NotSupported, scorer != nullptr,
               "use a model that scores pixels: " + models_with(has_dimension_scores), "a ", model.kind(),
               " model does not score single pixels, so it draws no anomaly maps");
-  const Dataset ds = prepare(model, data, overrides);
+  Dataset ds = prepare(model, data, overrides);
   GF_CHECK_AS(NotSupported, ds.x.dim() == 4, "anomaly maps are drawn for images", "the ", model.kind(),
               " model's data are not images");
-  return scorer->dimension_scores(ds.x).sum(1);
+  return {scorer, ds.x};
+}
+
+}  // namespace
+
+torch::Tensor anomaly_maps(const Model& model, const data::Source& data, const OptionOverrides& overrides) {
+  const auto [scorer, x] = pixel_scorer(model, data, overrides);
+  return scorer->dimension_scores(x).sum(1);
 }
 
 void write_anomaly_maps(const std::string& path, const Model& model, const data::Source& data,
                         const std::vector<int64_t>& items, int64_t columns, const OptionOverrides& overrides) {
   GF_CHECK_AS(InvalidArgument, !items.empty() && columns >= 1, "choose at least one item",
               "no items to draw anomaly maps for");
-  const auto* scorer = dynamic_cast<const DimensionScorer*>(&model);
-  GF_CHECK_AS(NotSupported, scorer != nullptr,
-              "use a model that scores pixels: " + models_with(has_dimension_scores), "a ", model.kind(),
-              " model does not score single pixels, so it draws no anomaly maps");
-  const Dataset ds = prepare(model, data, overrides);
-  GF_CHECK_AS(NotSupported, ds.x.dim() == 4, "anomaly maps are drawn for images", "the ", model.kind(),
-              " model's data are not images");
+  const auto [scorer, x] = pixel_scorer(model, data, overrides);
   for (int64_t i : items) {
-    GF_CHECK_AS(InvalidArgument, i >= 0 && i < ds.x.size(0), "give items of the data", "item ", i,
-                " is outside the data's ", ds.x.size(0), " items");
+    GF_CHECK_AS(InvalidArgument, i >= 0 && i < x.size(0), "give items of the data", "item ", i,
+                " is outside the data's ", x.size(0), " items");
   }
   auto index = torch::tensor(items, torch::kLong);
-  auto images = ds.x.index_select(0, index).to(torch::kFloat32);  // [k, C, H, W]
+  auto images = x.index_select(0, index).to(torch::kFloat32);  // [k, C, H, W]
   auto maps = scorer->dimension_scores(images).sum(1).clamp_min(0);  // [k, H, W]
   // One colour scale for all shown maps, topped at their 99th percentile so a few extreme pixels do not darken
   // the rest.

@@ -9,49 +9,6 @@
 namespace gf::apps {
 namespace {
 
-// The rows of `t` where `keep` is set.
-Table rows_where(const Table& t, const std::vector<uint8_t>& keep) {
-  Table out(t.source());
-  for (const Column& original : t.columns()) {
-    Column c = original;
-    c.values.clear();
-    c.missing.clear();
-    for (size_t i = 0; i < keep.size(); ++i) {
-      if (!keep[i]) continue;
-      c.values.push_back(original.values[i]);
-      c.missing.push_back(original.missing[i]);
-    }
-    out.add_column(std::move(c));
-  }
-  return out;
-}
-
-// Appends the rows of `part` to `all` (same columns; categories matched by label).
-void append_rows(Table& all, const Table& part) {
-  if (all.n_cols() == 0) {
-    all = part;
-    return;
-  }
-  Table merged(all.source());
-  for (const Column& head : all.columns()) {
-    Column c = head;
-    const Column& p = part.column(c.name);
-    for (size_t i = 0; i < p.size(); ++i) {
-      double v = p.values[i];
-      if (c.type == ColumnType::categorical && !p.missing[i]) {
-        const std::string& label = p.categories[static_cast<size_t>(v)];
-        auto it = std::find(c.categories.begin(), c.categories.end(), label);
-        if (it == c.categories.end()) it = c.categories.insert(c.categories.end(), label);
-        v = static_cast<double>(it - c.categories.begin());
-      }
-      c.values.push_back(v);
-      c.missing.push_back(p.missing[i]);
-    }
-    merged.add_column(std::move(c));
-  }
-  all = std::move(merged);
-}
-
 Table with_origin(Table t, const std::string& origin) {
   Column c{"origin"};
   c.type = ColumnType::categorical;
@@ -144,10 +101,12 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo& info, 
   auto gen = make_generator(o.seed);
   Table all("synthetic");
   for (double v : values) {
-    std::vector<uint8_t> keep(label.size());
-    for (size_t i = 0; i < keep.size(); ++i) keep[i] = label.values[i] == v;
+    std::vector<int64_t> in_class;
+    for (size_t i = 0; i < label.size(); ++i) {
+      if (label.values[i] == v) in_class.push_back(static_cast<int64_t>(i));
+    }
     data::Source part = labelled;
-    part.table = rows_where(t, keep);
+    part.table = take_rows(t, in_class);
     auto model = info.create({}, sets);
     fit_source(*model, part, ctx);
     Table rows = samples_table(*model, model->sample(o.per_class, gen));

@@ -39,21 +39,6 @@ Table merge(const Table& data, const Table& decoded, const std::vector<std::stri
   return out;
 }
 
-Table take_rows(const Table& t, const std::vector<int64_t>& rows) {
-  Table out(t.source());
-  for (const Column& original : t.columns()) {
-    Column c = original;
-    c.values.clear();
-    c.missing.clear();
-    for (int64_t r : rows) {
-      c.values.push_back(original.values[static_cast<size_t>(r)]);
-      c.missing.push_back(original.missing[static_cast<size_t>(r)]);
-    }
-    out.add_column(std::move(c));
-  }
-  return out;
-}
-
 // A fresh model with `model`'s options fitted on a bootstrap resample of the rows of `data`. A resample that leaves
 // out a category the data uses (the model could not read the data then) is drawn again.
 std::unique_ptr<Model> bootstrap_fit(const Model& model, const data::Source& data, at::Generator& gen) {
@@ -132,33 +117,16 @@ Imputation impute(const Model& model, const data::Source& data, const ImputeOpti
 
 Table stack_imputations(const std::vector<Table>& draws) {
   GF_CHECK(!draws.empty(), "no imputations to stack");
-  Table out(draws.front().source());
-  Column index{"imputation"};
-  index.type = ColumnType::integer;
+  Table out;
   for (size_t m = 0; m < draws.size(); ++m) {
-    index.values.insert(index.values.end(), draws[m].n_rows(), static_cast<double>(m));
-  }
-  index.missing.assign(index.values.size(), 0);
-  out.add_column(std::move(index));
-  for (size_t j = 0; j < draws.front().n_cols(); ++j) {
-    Column c = draws.front().columns()[j];
-    c.values.clear();
-    c.missing.clear();
-    for (const Table& t : draws) {
-      const Column& part = t.columns()[j];
-      for (size_t i = 0; i < part.size(); ++i) {
-        double v = part.values[i];
-        if (c.type == ColumnType::categorical && !part.missing[i]) {  // categories may have grown per draw
-          const std::string& label = part.categories[static_cast<size_t>(v)];
-          auto it = std::find(c.categories.begin(), c.categories.end(), label);
-          if (it == c.categories.end()) it = c.categories.insert(c.categories.end(), label);
-          v = static_cast<double>(it - c.categories.begin());
-        }
-        c.values.push_back(v);
-        c.missing.push_back(part.missing[i]);
-      }
-    }
-    out.add_column(std::move(c));
+    Table t(draws[m].source());
+    Column index{"imputation"};
+    index.type = ColumnType::integer;
+    index.values.assign(draws[m].n_rows(), static_cast<double>(m));
+    index.missing.assign(draws[m].n_rows(), 0);
+    t.add_column(std::move(index));
+    for (const Column& c : draws[m].columns()) t.add_column(c);
+    append_rows(out, t);  // categories may differ per draw: matched by label
   }
   return out;
 }

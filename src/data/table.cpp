@@ -66,4 +66,46 @@ Table Table::select(const std::vector<std::string>& names) const {
   return out;
 }
 
+Table take_rows(const Table& t, const std::vector<int64_t>& rows) {
+  Table out(t.source());
+  for (const Column& original : t.columns()) {
+    Column c = original;
+    c.values.clear();
+    c.missing.clear();
+    for (int64_t r : rows) {
+      GF_CHECK(r >= 0 && static_cast<size_t>(r) < original.size(), "row ", r, " is outside the table's ",
+               original.size(), " rows");
+      c.values.push_back(original.values[static_cast<size_t>(r)]);
+      c.missing.push_back(original.missing[static_cast<size_t>(r)]);
+    }
+    out.add_column(std::move(c));
+  }
+  return out;
+}
+
+void append_rows(Table& all, const Table& part) {
+  if (all.n_cols() == 0) {
+    all = part;
+    return;
+  }
+  Table merged(all.source());
+  for (const Column& head : all.columns()) {
+    Column c = head;
+    const Column& p = part.column(c.name);
+    for (size_t i = 0; i < p.size(); ++i) {
+      double v = p.values[i];
+      if (c.type == ColumnType::categorical && !p.missing[i]) {
+        const std::string& label = p.categories[static_cast<size_t>(v)];
+        auto it = std::find(c.categories.begin(), c.categories.end(), label);
+        if (it == c.categories.end()) it = c.categories.insert(c.categories.end(), label);
+        v = static_cast<double>(it - c.categories.begin());
+      }
+      c.values.push_back(v);
+      c.missing.push_back(p.missing[i]);
+    }
+    merged.add_column(std::move(c));
+  }
+  all = std::move(merged);
+}
+
 }  // namespace gf

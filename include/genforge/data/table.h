@@ -50,4 +50,10 @@ class Table {
   std::vector<Column> columns_;
 };
 
+// The rows of `t` at `rows` (repeats allowed: a bootstrap resample), in that order.
+Table take_rows(const Table& t, const std::vector<int64_t>& rows);
+// Appends the rows of `part` to `all` (columns found by name; categories matched by label, new ones added). An empty
+// `all` (no columns) becomes `part`.
+void append_rows(Table& all, const Table& part);
+
 }  // namespace gf
