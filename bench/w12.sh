@@ -7,7 +7,7 @@
 #   genforge, through the CLI: `train gmm --select bic --set n_components=1:8` (K = 8 on the PCA-32 table) on the
 #   masked table itself (EM that marginalises missing cells), `impute` (conditional mean), and `impute --multiple 200` (with --bootstrap 20 on
 #   the two small tables) for the coverage of the 90 % intervals of the draws.
-# Usage: bench/w12.sh TMPDIR
+# Usage: [TABLES="penguins cars"] bench/w12.sh TMPDIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TMP=$1
@@ -19,7 +19,7 @@ mkdir -p "$D"
 /usr/bin/python3 bench/w12_peer.py prepare "$D" > /dev/null
 OMP_NUM_THREADS=$T /usr/bin/python3 bench/w12_peer.py peer "$D" 2> "$D/peer.log" | tail -1 > "$D/peer.json"
 : > "$D/genforge.jsonl"
-for table in penguins fmnist_pca32 cars; do
+for table in ${TABLES:-penguins fmnist_pca32 cars}; do
   for rate in 0.1 0.2 0.4; do
     t0=$(date +%s.%N)
     # K by BIC from 1..8 on the small tables; the 5000 x 32 table takes K = 8 directly (BIC keeps the largest K
