@@ -50,6 +50,11 @@ OptionOverrides option_flags(const std::vector<std::string>& extras, const std::
 // which seed it used, so a user who expected fresh randomness knows how to get it).
 uint64_t resolve_seed(const std::optional<uint64_t>& seed);
 
+// True when `s` ends with `tail` (output formats chosen by extension).
+inline bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 // Reads a JSON file (the --config of train).
 nlohmann::json read_json_file(const std::string& path);
 

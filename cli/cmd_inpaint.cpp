@@ -31,10 +31,6 @@ std::vector<int64_t> parse_box(const std::string& text) {
   return v;
 }
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 }  // namespace
 
 int run_inpaint(int argc, char** argv) {
@@ -72,6 +68,7 @@ int run_inpaint(int argc, char** argv) {
   options.seed = resolve_seed(seed);
   auto opened = open_model(model_path, option_flags(app.remaining(), "inpaint"));
   const Model& model = *opened.model;
+  apps::require_inpainting(model);
   const auto source = data::load_source(images_spec, DataKind::images, source_options(table_flags, limit));
   const Dataset ds = prepare(model, source, opened.input_overrides);
   GF_CHECK_AS(InvalidArgument, ds.x.dim() == 4, "give images", "'", images_spec, "' are not images");

@@ -13,14 +13,6 @@
 #include "genforge/workflow.h"
 
 namespace gf::cli {
-namespace {
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-}  // namespace
-
 int run_sample(int argc, char** argv) {
   CLI::App app("draw samples from a saved model", "sample");
   app.allow_extras();

@@ -47,13 +47,17 @@ torch::Tensor read_mask_png(const std::string& path, int64_t height, int64_t wid
   return (px.to(torch::kFloat32).mean(1, /*keepdim=*/true) > 127.5);
 }
 
-torch::Tensor inpaint(const Model& model, const torch::Tensor& images, const torch::Tensor& mask_in,
-                      const InpaintOptions& options) {
-  options.validate();
+void require_inpainting(const Model& model) {
   GF_CHECK_AS(NotSupported, can_inpaint(model),
               "use an image model that samples conditionally or encodes: " +
                   join_names(registered_models_with(can_inpaint)),
               "a ", model.kind(), " model cannot fill in parts of images");
+}
+
+torch::Tensor inpaint(const Model& model, const torch::Tensor& images, const torch::Tensor& mask_in,
+                      const InpaintOptions& options) {
+  options.validate();
+  require_inpainting(model);
   GF_CHECK_AS(InvalidArgument, images.dim() == 4, "give images [N, C, H, W]", "images must be [N, C, H, W], got ",
               images.sizes());
   GF_CHECK_AS(InvalidArgument,

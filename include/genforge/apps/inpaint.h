@@ -31,6 +31,9 @@ torch::Tensor box_mask(int64_t height, int64_t width, int64_t x, int64_t y, int6
 // both sizes). [1, 1, H, W]
 torch::Tensor read_mask_png(const std::string& path, int64_t height, int64_t width);
 
+// NotSupported (naming the models that can) unless the model can inpaint; `inpaint` checks it too.
+void require_inpainting(const Model& model);
+
 // Images [N, C, H, W] in [0, 1] (the model's input space), mask [N or 1, 1 or C, H, W] (true = fill). Pixels outside
 // the mask are returned unchanged. Models that neither sample conditionally nor encode and decode images are
 // NotSupported (naming those that do). [K, N, C, H, W]
