@@ -1,0 +1,141 @@
+// The application verbs end to end, in-process: anomaly, impute, inpaint, augment.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_fixture.h"
+#include "genforge/data/images.h"
+#include "genforge/data/readers.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using cli_test::Cli;
+using test::run_cli;
+
+TEST_F(Cli, AnomalyScoresFlagsEvaluatesAndReusesTheThreshold) {
+  std::string train = "a,b\n", test = "a,b,outlier\n";
+  for (int i = 0; i < 80; ++i) {
+    train += std::to_string(0.1 * (i % 9) - 0.4) + "," + std::to_string(0.07 * (i % 11) - 0.35) + "\n";
+    test += std::to_string(0.1 * ((i + 3) % 9) - 0.4) + "," + std::to_string(0.07 * ((i + 5) % 11) - 0.35) + ",0\n";
+  }
+  for (int i = 0; i < 6; ++i) test += std::to_string(5.0 + 0.1 * i) + "," + std::to_string(-4.0 - 0.1 * i) + ",1\n";
+  test::write_text(dir_.file("train.csv"), train);
+  test::write_text(dir_.file("test.csv"), test);
+  const auto model = dir_.file("m.gf");
+  ASSERT_EQ(run_cli({"train", "gmm", "--data", dir_.file("train.csv"), "--out", model, "--set", "n_components=1", "-q"}).rc, 0);
+  auto r = run_cli({"anomaly", model, "--data", dir_.file("test.csv"), "--calibrate", dir_.file("train.csv"), "--labels",
+                    "outlier", "--out", dir_.file("s.csv"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["items"], 86);
+  EXPECT_DOUBLE_EQ(summary["evaluation"]["roc_auc"].get<double>(), 1.0);
+  EXPECT_EQ(summary["evaluation"]["outliers"], 6);
+  ASSERT_TRUE(test::exists(dir_.file("s.threshold.json")));
+  const auto scores = read_table(dir_.file("s.csv"), {});
+  EXPECT_EQ(scores.names(), (std::vector<std::string>{"item", "anomaly_score", "flag", "is_outlier"}));
+  for (size_t i = 80; i < 86; ++i) EXPECT_EQ(scores.column("flag").values[i], 1.0);
+  // The saved threshold gives the same flags on the same data.
+  r = run_cli({"anomaly", model, "--data", dir_.file("test.csv"), "--threshold-from", dir_.file("s.threshold.json"),
+               "--out", dir_.file("again.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(read_table(dir_.file("again.csv"), {}).column("flag").values, scores.column("flag").values);
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--threshold-from", dir_.file("s.threshold.json"),
+                "--correction", "typicality"},
+               "--threshold-from cannot be combined");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--contamination", "0.9"},
+               "contamination must be in (0, 0.5]");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--correction", "complexity"},
+               "defined for images and text lines");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--correction", "magic"},
+               "unknown anomaly correction 'magic'");
+  expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--maps", dir_.file("maps.png")},
+               "does not score single pixels");
+}
+
+TEST_F(Cli, ImputeFillsMissingCellsOnceOrManyTimes) {
+  std::string text = "x,y,kind\n";
+  for (int i = 0; i < 60; ++i) {
+    const double x = 0.1 * (i % 13);
+    const bool gap = i % 6 == 0;
+    text += std::to_string(x) + "," + (gap ? std::string() : std::to_string(2 * x + 0.01 * (i % 3))) + "," +
+            (i % 2 ? "odd" : "even") + "\n";
+  }
+  test::write_text(dir_.file("gaps.csv"), text);
+  const auto model = dir_.file("m.gf");
+  ASSERT_EQ(run_cli({"train", "gmm", "--data", dir_.file("gaps.csv"), "--columns", "x,y", "--out", model, "--set",
+                     "n_components=1", "-q"}).rc, 0);
+  auto r = run_cli({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("filled.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("filled 10 cells with the conditional mean"), std::string::npos) << r.out;
+  const auto filled = read_table(dir_.file("filled.csv"), {});
+  EXPECT_EQ(filled.names(), (std::vector<std::string>{"x", "y", "kind"}));  // unused columns carried along
+  EXPECT_EQ(filled.column("y").n_missing(), 0u);
+  EXPECT_NEAR(filled.column("y").values[6], 2 * filled.column("x").values[6], 0.05);
+  r = run_cli({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("draws.csv"), "--multiple", "4",
+               "--seed", "3"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto draws = read_table(dir_.file("draws.csv"), {});
+  EXPECT_EQ(draws.n_rows(), 240u);
+  EXPECT_EQ(draws.names().front(), "imputation");
+  r = run_cli({"impute", model, "--data", dir_.file("filled.csv"), "--out", dir_.file("same.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("notice: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("has no missing cells"), std::string::npos) << r.out;
+  expect_error({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("o.csv"), "--separate"},
+               "--separate writes one file per imputation");
+  expect_error({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("o.csv"), "--bootstrap", "2"},
+               "--bootstrap must be between 1 and the number of imputations");
+}
+
+TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
+  const auto model = dir_.file("ae.gf");
+  ASSERT_EQ(run_cli({"train", "autoencoder", "--data", "fashion-mnist:test", "--limit", "64", "--set", "epochs=1",
+                     "--set", "hidden=32", "--set", "latent=4", "--out", model, "-q"}).rc, 0);
+  auto r = run_cli({"inpaint", model, "--images", "fashion-mnist:test", "--limit", "3", "--box", "0,14,28,14", "-k",
+                    "2", "--out", dir_.file("filled.png")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("filled 1176 pixels in 3 images"), std::string::npos) << r.out;
+  const auto grid = read_png_file(dir_.file("filled.png"));  // 3 rows of: masked, 2 completions, original
+  EXPECT_EQ(grid.images.size(3), 4 * 30 + 2);
+  EXPECT_EQ(grid.images.size(2), 3 * 30 + 2);
+  expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--box", "20,20,10,10", "--out", dir_.file("o.png")},
+               "does not fit in a 28x28 image");
+  expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--out", dir_.file("o.png")}, "no mask given");
+  expect_error({"inpaint", trained_model(), "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--out",
+                dir_.file("o.png")},
+               "cannot fill in parts of images");
+
+  std::string text = "x,y,kind\n";
+  for (int i = 0; i < 40; ++i) {
+    text += std::to_string(0.1 * (i % 7) + (i % 2 ? 5 : 0)) + "," + std::to_string(0.2 * (i % 5)) + "," +
+            (i % 2 ? "odd" : "even") + "\n";
+  }
+  test::write_text(dir_.file("labelled.csv"), text);
+  r = run_cli({"augment", "--data", dir_.file("labelled.csv"), "--label", "kind", "--model", "gmm", "--set",
+               "n_components=1", "--per-class", "7", "--out", dir_.file("aug.csv"), "--mix"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto aug = read_table(dir_.file("aug.csv"), {});
+  EXPECT_EQ(aug.n_rows(), 40u + 14u);
+  EXPECT_EQ(aug.names(), (std::vector<std::string>{"x", "y", "kind", "origin"}));
+  const Column& origin = aug.column("origin");
+  int synthetic = 0;
+  for (size_t i = 0; i < aug.n_rows(); ++i) {
+    const auto& label = origin.categories[static_cast<size_t>(origin.values[i])];
+    if (label != "real") {
+      ++synthetic;
+      EXPECT_EQ(label, "generated by genforge (one gmm per class)");
+      // Each class's model learned its own level of x: odd rows sit near 5, even ones near 0.3.
+      const auto& kind = aug.column("kind");
+      const bool odd = kind.categories[static_cast<size_t>(kind.values[i])] == "odd";
+      EXPECT_NEAR(aug.column("x").values[i], odd ? 5.3 : 0.3, 1.5) << i;
+    }
+  }
+  EXPECT_EQ(synthetic, 14);
+  expect_error({"augment", "--data", dir_.file("labelled.csv"), "--model", "gmm", "--out", dir_.file("a.csv")},
+               "a table needs its label column");
+}
+
+}  // namespace
+}  // namespace gf
