@@ -75,17 +75,19 @@ int run_anomaly(int argc, char** argv) {
   const DataKind kind = model.capabilities().data_kind;
   const auto source = data::load_source(data, kind, source_options(table_flags, limit));
   apps::AnomalyCalibration calibration;
+  apps::AnomalyResult result;
   if (!threshold_from.empty()) {
     calibration = apps::AnomalyCalibration::load(threshold_from);
-  } else if (calibrate.empty()) {
-    calibration = apps::calibrate_anomaly(model, source, options, opened.input_overrides);
+  } else if (calibrate.empty()) {  // the data calibrates itself: scored once
+    result = apps::detect_anomalies_self_calibrated(model, source, options, opened.input_overrides);
+    calibration = result.calibration;
   } else {
     auto reference_options = source_options(table_flags);
     reference_options.classes = calibrate_classes;
     const auto reference = data::load_source(calibrate, kind, reference_options);
     calibration = apps::calibrate_anomaly(model, reference, options, opened.input_overrides);
   }
-  const auto result = apps::detect_anomalies(model, source, calibration, opened.input_overrides);
+  if (!result.score.defined()) result = apps::detect_anomalies(model, source, calibration, opened.input_overrides);
   std::vector<int> is_outlier;
   if (!labels.empty() || !normal_classes.empty()) is_outlier = apps::outlier_labels(source, labels, normal_classes);
 

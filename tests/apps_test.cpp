@@ -103,6 +103,17 @@ TEST_F(Anomaly, FindsAPlantedClusterAndCalibratesTheThreshold) {
   EXPECT_EQ(table.names(), (std::vector<std::string>{"item", "anomaly_score", "flag", "is_outlier"}));
 }
 
+TEST_F(Anomaly, SelfCalibrationScoresOnceAndAgreesWithCalibrateThenDetect) {
+  apps::AnomalyOptions o;
+  o.contamination = 0.1;
+  const auto once = apps::detect_anomalies_self_calibrated(*model_, test_, o);
+  const auto c = apps::calibrate_anomaly(*model_, test_, o);
+  const auto twice = apps::detect_anomalies(*model_, test_, c);
+  EXPECT_EQ(once.calibration.to_json(), c.to_json());
+  EXPECT_TRUE(torch::equal(once.flag, twice.flag));
+  EXPECT_TRUE(torch::equal(once.score, twice.score));
+}
+
 TEST_F(Anomaly, ThresholdFileRoundTripsAndChecksTheModelKind) {
   test::TempDir dir;
   apps::AnomalyOptions o;

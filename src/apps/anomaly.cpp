@@ -188,28 +188,50 @@ torch::Tensor input_complexity(const Model& model, const data::Source& source, c
   return torch::tensor(bits, torch::kFloat64) * std::log(2.0);
 }
 
-AnomalyCalibration calibrate_anomaly(const Model& model, const data::Source& reference, const AnomalyOptions& options,
-                                     const OptionOverrides& overrides) {
-  options.validate();
+namespace {
+
+// The calibration from raw scores [N] and, for the complexity correction, complexities [N] of reference data.
+AnomalyCalibration calibrate_from(const Model& model, const std::string& spec, const torch::Tensor& raw,
+                                  const torch::Tensor& complexity, const AnomalyOptions& options) {
   AnomalyCalibration c;
   c.model_kind = model.kind();
   c.evidence = evidence_of(model);
   c.correction = options.correction;
   c.contamination = options.contamination;
-  c.calibrated_on = reference.spec;
-  const auto raw = raw_anomaly_scores(model, reference, overrides);
+  c.calibrated_on = spec;
   const auto finite = raw.isfinite();
   GF_CHECK_AS(DataError, finite.any().item<bool>(), "calibrate on data the model can score",
-              "no item of '", reference.spec, "' has a finite score");
+              "no item of '", spec, "' has a finite score");
   const auto raw_ok = raw.masked_select(finite);
   c.calibration_items = raw_ok.numel();
   c.typical_nll = raw_ok.mean().item<double>();
-  torch::Tensor complexity;
-  if (c.correction == AnomalyCorrection::complexity) {
-    complexity = input_complexity(model, reference, overrides).masked_select(finite);
-  }
-  c.threshold = percentile(corrected(raw_ok, complexity, c), 100.0 * (1.0 - c.contamination));
+  const auto complexity_ok = complexity.defined() ? complexity.masked_select(finite) : complexity;
+  c.threshold = percentile(corrected(raw_ok, complexity_ok, c), 100.0 * (1.0 - c.contamination));
   return c;
+}
+
+}  // namespace
+
+AnomalyCalibration calibrate_anomaly(const Model& model, const data::Source& reference, const AnomalyOptions& options,
+                                     const OptionOverrides& overrides) {
+  options.validate();
+  const auto raw = raw_anomaly_scores(model, reference, overrides);
+  const auto complexity = options.correction == AnomalyCorrection::complexity
+                              ? input_complexity(model, reference, overrides)
+                              : torch::Tensor();
+  return calibrate_from(model, reference.spec, raw, complexity, options);
+}
+
+AnomalyResult detect_anomalies_self_calibrated(const Model& model, const data::Source& data,
+                                               const AnomalyOptions& options, const OptionOverrides& overrides) {
+  options.validate();
+  AnomalyResult r;
+  r.raw = raw_anomaly_scores(model, data, overrides);
+  if (options.correction == AnomalyCorrection::complexity) r.complexity = input_complexity(model, data, overrides);
+  r.calibration = calibrate_from(model, data.spec, r.raw, r.complexity, options);
+  r.score = corrected(r.raw, r.complexity, r.calibration);
+  r.flag = (r.score > r.calibration.threshold).to(torch::kLong);
+  return r;
 }
 
 AnomalyResult detect_anomalies(const Model& model, const data::Source& data, const AnomalyCalibration& calibration,

@@ -79,6 +79,10 @@ AnomalyCalibration calibrate_anomaly(const Model& model, const data::Source& ref
 // Scores and flags `data` with a calibration (its correction and threshold).
 AnomalyResult detect_anomalies(const Model& model, const data::Source& data, const AnomalyCalibration& calibration,
                                const OptionOverrides& overrides = {});
+// Both on the same data, scoring it once (PyOD's fit + labels_ on the training data): the threshold is the
+// contamination quantile of the data's own scores.
+AnomalyResult detect_anomalies_self_calibrated(const Model& model, const data::Source& data,
+                                               const AnomalyOptions& options, const OptionOverrides& overrides = {});
 // The per-item table `genforge anomaly --out` writes: item, anomaly_score, flag (+ raw_score and complexity with a
 // correction; + is_outlier with known labels).
 Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier = {});
