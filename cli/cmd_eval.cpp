@@ -14,6 +14,7 @@
 #include "genforge/eval/image.h"
 #include "genforge/eval/ppl.h"
 #include "genforge/eval/table.h"
+#include "genforge/eval/table_report.h"
 #include "genforge/eval/text.h"
 #include "genforge/registry.h"
 
@@ -291,7 +292,7 @@ Table shared_columns(const Table& table, const Table& other, const std::string& 
 int run_eval_table(int argc, char** argv) {
   CLI::App app("SDMetrics quality, detection and privacy metrics of a synthetic table against the real one",
                "eval table");
-  std::string real_path, synthetic_path, holdout_path, metrics = "quality,detection,dcr,newrows";
+  std::string real_path, synthetic_path, holdout_path, target, metrics = "quality,detection,dcr,newrows";
   uint64_t seed = 0;
   double tolerance = 0.01;
   bool json = false;
@@ -300,7 +301,8 @@ int run_eval_table(int argc, char** argv) {
   app.add_option("--real", real_path, "real (training) table: .csv .tsv .json .npy")->required();
   app.add_option("--synthetic", synthetic_path, "synthetic table with the real table's columns")->required();
   app.add_option("--holdout", holdout_path, "real rows the generator never saw (enables DCR overfitting protection)");
-  app.add_option("--metrics", metrics, "comma-separated: quality, detection, dcr, newrows");
+  app.add_option("--metrics", metrics, "comma-separated: quality, detection, dcr, newrows, efficacy, pmse");
+  app.add_option("--target", target, "machine-learning efficacy: the column to predict (default: the last)");
   app.add_option("--tolerance", tolerance, "new-row synthesis: relative numeric match tolerance");
   app.add_option("--seed", seed, "seed for the detection folds and the random DCR baseline");
   app.add_flag("--json", json, "print the results (with per-column details) as JSON");
@@ -308,54 +310,23 @@ int run_eval_table(int argc, char** argv) {
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
-  const auto wanted = checked_metrics(metrics, {"quality", "detection", "dcr", "newrows"});
+  const auto wanted = checked_metrics(metrics, {"quality", "detection", "dcr", "newrows", "efficacy", "pmse"});
   // Columns are compared where both tables have them (a model may generate only some of the real columns).
   const Table synthetic_all = load_table(synthetic_path, flags);
   const Table real = shared_columns(load_table(real_path, flags), synthetic_all, synthetic_path);
   const Table synthetic = synthetic_all.select(real.names());
-  nlohmann::json out = {{"real_rows", real.n_rows()}, {"synthetic_rows", synthetic.n_rows()}, {"columns", real.n_cols()}};
-  nlohmann::json details;
-  auto gen = make_generator(seed);
-  if (wanted.count("quality")) {
-    const auto q = eval::quality_report(real, synthetic);
-    out["quality_score"] = q.score;
-    out["column_shapes"] = q.column_shapes;
-    out["column_pair_trends"] = q.column_pair_trends;
-    for (const auto& s : q.shapes)
-      details["column_shapes"].push_back({{"column", s.column}, {"metric", s.metric}, {"score", s.score}, {"error", s.error}});
-    for (const auto& p : q.pairs)
-      details["column_pair_trends"].push_back({{"column_1", p.column_1}, {"column_2", p.column_2}, {"metric", p.metric},
-                                               {"score", p.score}, {"real_correlation", p.real_correlation},
-                                               {"synthetic_correlation", p.synthetic_correlation},
-                                               {"real_association", p.real_association},
-                                               {"meets_threshold", p.meets_threshold}});
-  }
-  if (wanted.count("detection")) {
-    const auto d = eval::logistic_detection(real, synthetic, gen);
-    out["detection_score"] = d.score;
-    details["detection_auc"] = d.auc;
-  }
-  if (wanted.count("dcr")) {
-    const auto b = eval::dcr_baseline_protection(real, synthetic, gen);
-    out["dcr_baseline_protection"] = b.score;
-    out["dcr_median_synthetic"] = b.median_synthetic;
-    out["dcr_median_random"] = b.median_random;
-    if (!holdout_path.empty()) {
-      const auto holdout = load_table(holdout_path, flags);
-      const auto o = eval::dcr_overfitting_protection(real, synthetic, shared_columns(holdout, real, real_path));
-      out["dcr_overfitting_protection"] = o.score;
-      out["dcr_closer_to_training"] = o.closer_to_training;
-    }
-  }
-  if (wanted.count("newrows")) {
-    const auto r = eval::new_row_synthesis(real, synthetic, tolerance);
-    out["new_row_synthesis"] = r.score;
-    out["new_rows"] = r.new_rows;
-  }
+  eval::TableReportOptions options;
+  options.metrics = wanted;
+  options.tolerance = tolerance;
+  options.seed = seed;
+  options.target = target;
+  std::optional<Table> holdout;
+  if (!holdout_path.empty()) holdout = shared_columns(load_table(holdout_path, flags), real, real_path);
+  nlohmann::json out = eval::table_report(real, synthetic, holdout ? &*holdout : nullptr, options);
   if (json) {
-    out["details"] = details;
     std::cout << out.dump() << "\n";
   } else {
+    out.erase("details");
     print_table(out);
   }
   return 0;

@@ -5,6 +5,7 @@
 #include "genforge/core/error.h"
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bgmm.h"
+#include "genforge/models/copula.h"
 #include "genforge/models/dbm.h"
 #include "genforge/models/dbn.h"
 #include "genforge/models/flow.h"
@@ -46,6 +47,9 @@ std::vector<ModelInfo>& registry() {
                                                "likelihood, bits/dim with dequantisation; class-conditional"),
       make_model_info<PixelCnn>("pixelcnn", "gated PixelCNN (no blind spot): Bernoulli, 256-way softmax or discretised "
                                             "logistic mixture; exact likelihood; cached sampling; completion"),
+      make_model_info<GaussianCopula>("copula", "Gaussian copula synthesizer for mixed tables: marginals chosen per "
+                                                "column, exact conditioning on values and ranges, optional DP",
+                                      {{"categorical", "ordinal"}}),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;
@@ -88,7 +92,12 @@ void register_model(ModelInfo info) {
 std::vector<OptionSpec> ModelInfo::pipeline_option_specs() const {
   std::vector<OptionSpec> out;
   for (auto& s : data::PipelineOptions::option_table().specs()) {
-    if (is_pipeline_key(data_kind, s.name)) out.push_back(std::move(s));
+    if (!is_pipeline_key(data_kind, s.name)) continue;
+    if (pipeline_defaults.contains(s.name)) {
+      const auto& v = pipeline_defaults[s.name];
+      s.default_value = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -124,6 +133,7 @@ std::unique_ptr<Model> ModelInfo::create(const nlohmann::json& options_in, const
   };
   for (auto it = own.begin(); it != own.end(); ++it) check_known(it.key());
   data::PipelineOptions p;
+  data::PipelineOptions::option_table().apply_json(p, pipeline_defaults);
   data::PipelineOptions::option_table().apply_json(p, pipeline);
   OptionOverrides model_sets;
   for (const auto& [key, value] : overrides) {

@@ -72,6 +72,17 @@ class ConditionalSampler {
   virtual torch::Tensor conditional_mean(const torch::Tensor& x) const = 0;
 };
 
+// Models that sample rows under conditions on their columns (`synth --condition`): column j of every row within
+// [lo[j], hi[j]] (lo = hi: that value; -inf / +inf: free; a categorical column's ordinal code only fixed). The
+// conditioned columns are never missing in the rows drawn. A condition the model gives (almost) no probability is
+// InvalidArgument.
+class BoxConditionalSampler {
+ public:
+  virtual ~BoxConditionalSampler() = default;
+  virtual torch::Tensor sample_within(int64_t n, const torch::Tensor& lo, const torch::Tensor& hi,
+                                      at::Generator& gen) const = 0;  // lo, hi [D] -> [n, D]
+};
+
 // Models whose evidence against an example can be located in it: one term per dimension (a PixelCNN's per-pixel
 // negative log-likelihood, a VAE's per-pixel reconstruction negative log-likelihood at the posterior mean, an
 // autoencoder's per-pixel reconstruction error), higher = less typical. Anomaly maps are drawn from these.

@@ -23,6 +23,8 @@ struct ModelInfo {
   // An unfitted model from the model's own options: a JSON object, then key=value texts; unknown keys are
   // InvalidArgument.
   std::function<std::unique_ptr<Model>(const nlohmann::json& options, const OptionOverrides& sets)> construct;
+  // Input-pipeline options whose default differs for this model (a synthesizer takes categories as ordinal codes).
+  nlohmann::json pipeline_defaults = nlohmann::json::object();
 
   // The input-pipeline options that apply to this model's data kind, with their defaults.
   std::vector<OptionSpec> pipeline_option_specs() const;
@@ -53,10 +55,12 @@ std::unique_ptr<Model> create_model(const std::string& name, const nlohmann::jso
 // Builds a ModelInfo for a model class M that has `using Options = ...`, `static const OptionTable<Options>&
 // option_table()` and a constructor taking Options.
 template <class M>
-ModelInfo make_model_info(std::string name, std::string summary) {
+ModelInfo make_model_info(std::string name, std::string summary,
+                          nlohmann::json pipeline_defaults = nlohmann::json::object()) {
   ModelInfo info;
   info.name = std::move(name);
   info.summary = std::move(summary);
+  info.pipeline_defaults = std::move(pipeline_defaults);
   info.data_kind = M(typename M::Options()).capabilities().data_kind;
   info.option_specs = [] { return M::option_table().specs(); };
   info.construct = [](const nlohmann::json& options, const OptionOverrides& sets) {

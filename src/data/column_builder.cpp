@@ -35,7 +35,7 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
 }
 }  // namespace
 
-bool parse_datetime(const std::string& text, double& seconds) {
+bool parse_datetime(const std::string& text, double& seconds, std::string* format) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0;
   double s = 0;
   char sep1 = 0, sep2 = 0;
@@ -43,23 +43,34 @@ bool parse_datetime(const std::string& text, double& seconds) {
   if (std::sscanf(text.c_str(), "%4d%c%2d%c%2d%n", &y, &sep1, &mo, &sep2, &d, &consumed) != 5) return false;
   if (!((sep1 == '-' && sep2 == '-') || (sep1 == '/' && sep2 == '/'))) return false;
   if (consumed != 10 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  std::string fmt = sep1 == '-' ? "%Y-%m-%d" : "%Y/%m/%d";
   std::string rest = text.substr(static_cast<size_t>(consumed));
   if (!rest.empty()) {
     if (rest[0] != 'T' && rest[0] != ' ') return false;
     int used = 0;
     int n = std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &used);
     if (n != 2 || h > 23 || mi > 59) return false;
+    fmt += std::string(1, rest[0]) + "%H:%M";
     std::string tail = rest.substr(1 + static_cast<size_t>(used));
     if (!tail.empty() && tail[0] == ':') {
       char* end = nullptr;
       s = std::strtod(tail.c_str() + 1, &end);
       tail = end;
+      fmt += ":%S";
     }
     if (!(tail.empty() || tail == "Z")) return false;
+    fmt += tail;
   }
   seconds = static_cast<double>(days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))) * 86400.0 +
             h * 3600.0 + mi * 60.0 + s;
+  if (format) *format = fmt;
   return true;
+}
+
+int decimals_of(const std::string& text) {
+  if (text.find_first_of("eE") != std::string::npos) return -1;
+  const auto dot = text.find('.');
+  return dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
 }
 
 bool is_na(const std::string& text, const ReadOptions& options) {
@@ -97,6 +108,20 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
     }
   }
   ColumnType type;
+  int decimals = 0;
+  std::string date_format;
+  for (const auto& c : cells_) {
+    if (c.kind == Cell::kNumber && decimals >= 0) {
+      std::string text = c.text;
+      if (text.empty()) {  // typed sources: the shortest form that reads back as the same number
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.15g", c.number);
+        text = buf;
+      }
+      decimals = std::max(decimals, decimals_of(text));
+      if (decimals_of(text) < 0) decimals = -1;
+    }
+  }
   if (forced) {
     type = *forced;
   } else if (texts == 0 && numbers > 0) {
@@ -136,7 +161,7 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
           value = c.number;
           break;
         case ColumnType::datetime:
-          if (c.kind != Cell::kText || !parse_datetime(c.text, value)) {
+          if (c.kind != Cell::kText || !parse_datetime(c.text, value, &date_format)) {
             cell_error(c, "'" + (c.kind == Cell::kText ? c.text : std::to_string(c.number)) +
                               "' is not a date (YYYY-MM-DD[ HH:MM[:SS]])",
                        type_hint);
@@ -157,6 +182,10 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
     col.values.push_back(value);
     col.missing.push_back(missing ? 1 : 0);
   }
+  // More than 10 digits after the point is a computed value (7.716666666666667), not a recorded precision.
+  if (type == ColumnType::continuous) col.decimals = decimals <= 10 ? decimals : -1;
+  // The last date's format writes them all back (a file mixes formats rarely; ISO is the fallback).
+  if (type == ColumnType::datetime && date_format != "%Y-%m-%dT%H:%M:%S") col.format = date_format;
   return col;
 }
 

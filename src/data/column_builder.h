@@ -33,7 +33,10 @@ class ColumnBuilder {
 // Parses a number the way a data file writes it: decimal or exponent form, optional sign, inf/infinity.
 bool parse_number(const std::string& text, double& value, bool& is_integer);
 // Parses ISO-like dates: YYYY-MM-DD or YYYY/MM/DD, optionally followed by [T ]HH:MM[:SS[.fff]] and Z.
-bool parse_datetime(const std::string& text, double& seconds_since_epoch);
+// `format` (when given) receives the strftime format that writes the text back ("%Y-%m-%d %H:%M").
+bool parse_datetime(const std::string& text, double& seconds_since_epoch, std::string* format = nullptr);
+// Digits after the decimal point of a number as written ("3.50" -> 2, "12" -> 0, "1e-3" -> -1: unknown).
+int decimals_of(const std::string& text);
 bool is_na(const std::string& text, const ReadOptions& options);
 
 }  // namespace gf::detail

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -120,13 +121,20 @@ std::string format_cell(const Column& c, size_t row) {
       struct tm t {};
       gmtime_r(&secs, &t);
       char buf[32];
-      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+      std::strftime(buf, sizeof buf, c.format.empty() ? "%Y-%m-%dT%H:%M:%S" : c.format.c_str(), &t);
       return buf;
     }
     case ColumnType::continuous:
     default: {
-      char buf[40];
-      std::snprintf(buf, sizeof buf, "%.17g", v);
+      char buf[400];
+      if (c.decimals >= 0 && c.decimals <= 20 && std::fabs(v) < 1e300) {
+        std::snprintf(buf, sizeof buf, "%.*f", c.decimals, v);
+      } else {  // the shortest form that reads back as the same number
+        for (int digits = 15; digits <= 17; ++digits) {
+          std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+          if (std::strtod(buf, nullptr) == v) break;
+        }
+      }
       return buf;
     }
   }

@@ -110,6 +110,8 @@ void InputPipeline::fit_table(const Table& table) {
     ColumnEncoder e;
     e.name = name;
     e.type = c.type;
+    e.decimals = c.type == ColumnType::continuous ? c.decimals : -1;
+    e.format = c.format;
     if (c.type == ColumnType::categorical) {
       if (options_.categorical == "error") {
         refused += (refused.empty() ? "'" : ", '") + name + "' (categorical)";
@@ -204,6 +206,11 @@ Dataset InputPipeline::transform_table(const Table& table) const {
   Dataset ds;
   ds.x = encode_matrix(table);
   ds.columns = feature_names();
+  for (const auto& e : encoders_) {
+    for (int64_t k = 0; k < e.width(); ++k) {
+      ds.features.push_back({e.name, e.type, e.encoding, static_cast<int64_t>(e.categories.size())});
+    }
+  }
   if (!options_.weights.empty()) {
     const Column& wc = table.column(options_.weights);
     GF_CHECK_AS(DataError, wc.is_numeric() && wc.n_missing() == 0, "give a numeric column without missing cells",
@@ -337,6 +344,9 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
     Column c;
     c.name = e.name;
     c.type = e.type;
+    c.decimals = e.decimals;
+    c.format = e.format;
+    const double unit = e.decimals >= 0 ? std::pow(10.0, e.decimals) : 0.0;
     c.values.resize(static_cast<size_t>(n));
     c.missing.resize(static_cast<size_t>(n));
     if (e.encoding == "onehot" || e.encoding == "ordinal") c.categories = e.categories;
@@ -353,6 +363,7 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
       } else {
         v = v * e.scale + e.shift;
         if (e.type == ColumnType::integer) v = std::round(v);
+        if (unit > 0 && unit < 1e15) v = std::round(v * unit) / unit;
       }
       c.missing[static_cast<size_t>(i)] = std::isnan(v) ? 1 : 0;
       c.values[static_cast<size_t>(i)] = std::isnan(v) ? 0.0 : v;
@@ -444,6 +455,8 @@ nlohmann::json InputPipeline::to_json() const {
       nlohmann::json c = {{"name", e.name}, {"type", to_string(e.type)}, {"encoding", e.encoding}};
       if (e.encoding == "standardize") c["shift"] = e.shift, c["scale"] = e.scale;
       if (!e.categories.empty()) c["categories"] = e.categories;
+      if (e.decimals >= 0) c["decimals"] = e.decimals;
+      if (!e.format.empty()) c["format"] = e.format;
       cols.push_back(c);
     }
     j["columns"] = cols;
@@ -469,6 +482,8 @@ InputPipeline InputPipeline::from_json(const nlohmann::json& j) {
       e.shift = c.value("shift", 0.0);
       e.scale = c.value("scale", 1.0);
       e.categories = c.value("categories", std::vector<std::string>{});
+      e.decimals = c.value("decimals", -1);
+      e.format = c.value("format", std::string());
       p.encoders_.push_back(std::move(e));
     }
     p.class_names_ = j.value("class_names", std::vector<std::string>{});

@@ -6,7 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "genforge/data/table.h"
+
 namespace gf {
+
+// What one column of a table model's x holds, as the input pipeline encoded it.
+struct TableFeature {
+  std::string column;                // the user's column it came from
+  ColumnType type = ColumnType::continuous;
+  std::string encoding = "number";  // number | standardize | onehot (one indicator per category) | ordinal (codes)
+  int64_t n_categories = 0;         // categorical: categories of the source column
+};
 
 // For tabular models x is [N, D] float64 with NaN marking missing cells. Sequence models take several sequences
 // concatenated along the rows (hmmlearn's convention): `lengths` [S] sums to N, and undefined `lengths` means one
@@ -25,6 +35,7 @@ struct Dataset {
   std::vector<std::string> label_names;
   int64_t n_symbols = 0;
   int64_t start_symbol = -1;
+  std::vector<TableFeature> features;  // table data: D entries from the input pipeline (empty: all numbers)
 };
 
 // Sequences of integer ids (documents of word ids, sentences of tag ids) as one Dataset: x [N, 1] float64 ids

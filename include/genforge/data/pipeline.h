@@ -55,6 +55,8 @@ struct ColumnEncoder {
   std::string encoding = "number";  // number | standardize | onehot | ordinal
   double shift = 0, scale = 1;      // standardize: (v - shift) / scale
   std::vector<std::string> categories;  // onehot, ordinal: the training categories in order
+  int decimals = -1;                    // continuous: samples are rounded to the data's digits (-1: not rounded)
+  std::string format;                   // datetime: how the data wrote them (empty: ISO 8601)
   int64_t width() const { return encoding == "onehot" ? static_cast<int64_t>(categories.size()) : 1; }
 };
 

@@ -20,6 +20,10 @@ struct Column {
   std::vector<double> values;
   std::vector<std::string> categories;  // categorical only: code -> label
   std::vector<uint8_t> missing;         // 1 = missing
+  // How the file wrote the values, so that written samples look like the data: continuous columns keep `decimals`
+  // digits after the point (-1: as many as needed); datetimes keep their strftime `format` (empty: ISO 8601).
+  int decimals = -1;
+  std::string format;
 
   size_t size() const { return values.size(); }
   size_t n_missing() const;

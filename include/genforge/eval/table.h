@@ -128,4 +128,30 @@ struct NewRowSynthesis {
 // is equal; missing matches missing.
 NewRowSynthesis new_row_synthesis(const Table& real, const Table& synthetic, double numerical_match_tolerance = 0.01);
 
+// ---- utility ----------------------------------------------------------------------------------------------------
+// Both use the same features, learnt from the real training table: numeric and datetime columns standardised
+// (missing cells at the mean), categories one-hot over their 50 most frequent labels plus "other".
+
+struct MlEfficacy {
+  std::string target, task;    // task: "classification" (accuracy) | "regression" (R²)
+  double real_score = 0;       // the model trained on the real training rows, scored on the test rows
+  double synthetic_score = 0;  // the same model trained on the synthetic rows
+  double real_macro_f1 = 0, synthetic_macro_f1 = 0;  // classification only
+  double ratio() const { return real_score != 0 ? synthetic_score / real_score : NAN; }
+};
+// Train on synthetic, test on real (TSTR) against train on real: multinomial logistic regression (L2, LBFGS) for a
+// categorical target, ridge regression for a numeric one. Test rows with a missing target are skipped; training
+// rows too.
+MlEfficacy ml_efficacy(const Table& real_train, const Table& synthetic, const Table& real_test,
+                       const std::string& target);
+
+struct PropensityMse {
+  double pmse = 0;      // mean of (p_i - c)² over all rows, c = synthetic share (Woo et al. 2009; synthpop)
+  double expected = 0;  // its expectation when the tables come from one distribution: (k - 1)(1 - c)² c / N
+  double ratio = 0;     // pmse / expected (synthpop's S_pMSE: about 1 for a good synthesizer)
+  int64_t parameters = 0;  // k, the logistic model's coefficients with the intercept
+};
+// synthpop's utility.gen with a main-effects logistic propensity model.
+PropensityMse propensity_mse(const Table& real, const Table& synthetic);
+
 }  // namespace gf::eval
