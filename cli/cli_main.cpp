@@ -31,6 +31,7 @@ const Verb kVerbs[] = {
     {"impute", "fill in missing table cells: conditional mean or multiple imputation draws", run_impute},
     {"inpaint", "fill masked pixels of images (a box or a mask PNG) from an image model, K completions each", run_inpaint},
     {"augment", "a labelled synthetic data set (per class) from a model trained on labelled images or a table", run_augment},
+    {"synth", "synthetic table with conditions, constraints and optional DP; utility and privacy report", run_synth},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

@@ -1,0 +1,65 @@
+// Synthetic tables: rows drawn from any fitted table model, meeting conditions (`species=Adelie`,
+// `body_mass_g in [3000,4000]`) and constraints (apps/constraints.h), with ID-like columns regenerated rather than
+// learned, and a report page (utility, fidelity and privacy figures).
+//   - Conditions and single-column bounds go to the model's exact conditional sampler where it has one
+//     (BoxConditionalSampler: copula); fixed values to ConditionalSampler models (gmm, ...); the rest of the rules
+//     are met by rejection, and the acceptance rate is reported. A rule set that accepts fewer than
+//     `min_acceptance` of the rows drawn is an error that says so.
+//
+//   auto model = gf::create_model("copula");
+//   auto real = gf::data::load_source("penguins.json", gf::DataKind::table);
+//   gf::apps::fit_synthesizer(*model, real);
+//   gf::apps::SynthOptions o;
+//   o.n = 500;
+//   o.conditions = {"Species=Adelie"};
+//   o.constraints = {"Flipper Length (mm) > 150"};
+//   auto s = gf::apps::synthesize(*model, real.table, o);   // s.rows
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "genforge/data/source.h"
+#include "genforge/data/table.h"
+#include "genforge/model.h"
+
+namespace gf::apps {
+
+// Columns that identify rows rather than describe them: categorical with a distinct value in every row, or
+// integer with distinct values and "id" in the name (at least 20 rows either way).
+std::vector<std::string> id_like_columns(const Table& table);
+
+// Fits `model` on the table's columns except the ID-like ones (unless the model's `columns` option names its
+// columns already).
+FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx = {});
+
+struct SynthOptions {
+  int64_t n = 1000;
+  std::vector<std::string> conditions;
+  std::vector<std::string> constraints;
+  uint64_t seed = 0;
+  double min_acceptance = 1e-3;  // fewer accepted rows than this fraction of those drawn: an error
+  void validate() const;
+};
+
+struct Synthesis {
+  Table rows;                           // n rows: the model's columns and the regenerated ID columns, in the
+                                        // real table's order
+  int64_t drawn = 0;                    // rows the model generated
+  double acceptance = 1;                // rows kept / rows drawn
+  std::vector<std::string> exact;       // rules the model's sampler met exactly
+  std::vector<std::string> rejection;   // rules met by rejecting rows
+  std::vector<std::string> id_columns;  // regenerated
+  nlohmann::json to_json() const;       // the figures above, without the rows
+};
+
+// `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
+Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);
+
+// The report page: figures of `report` (eval::table_report's JSON, with "synthesis" and "privacy" objects when
+// present), each column's distribution real vs synthetic, and the pair-trend heat map. Written atomically.
+void write_synth_html(const std::string& path, const Table& real, const Table& synthetic, const nlohmann::json& report);
+
+}  // namespace gf::apps

@@ -1,0 +1,280 @@
+#include "genforge/apps/synth.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <functional>
+#include <set>
+
+#include "genforge/apps/constraints.h"
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/model_interfaces.h"
+#include "genforge/workflow.h"
+
+namespace gf::apps {
+namespace {
+
+constexpr size_t kMinIdRows = 20;
+
+bool has_id_name(const std::string& name) {
+  std::string l = name;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return l == "id" || (l.size() > 2 && (l.substr(l.size() - 2) == "id" || l.substr(0, 3) == "id_" || l.find("_id") != std::string::npos));
+}
+
+bool all_distinct(const Column& c) {
+  std::set<double> seen;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c.missing[i] || !seen.insert(c.values[i]).second) return false;
+  }
+  return true;
+}
+
+// New identifiers that follow the real ones' form and never repeat them: PREFIX + zero-padded numbers after the
+// largest real one when the real IDs are written so, else "syn-" + a running number; integers after the maximum.
+Column regenerate_ids(const Column& real, int64_t n) {
+  Column c;
+  c.name = real.name;
+  c.type = real.type;
+  c.values.resize(static_cast<size_t>(n));
+  c.missing.assign(static_cast<size_t>(n), 0);
+  if (real.type != ColumnType::categorical) {
+    double top = 0;
+    for (size_t i = 0; i < real.size(); ++i) top = std::max(top, real.values[i]);
+    for (int64_t i = 0; i < n; ++i) c.values[static_cast<size_t>(i)] = top + 1 + static_cast<double>(i);
+    return c;
+  }
+  // Common prefix, then digits of one width?
+  std::string prefix = real.categories.front();
+  for (const auto& s : real.categories) {
+    size_t k = 0;
+    while (k < prefix.size() && k < s.size() && prefix[k] == s[k]) ++k;
+    prefix.resize(k);
+  }
+  while (!prefix.empty() && std::isdigit(static_cast<unsigned char>(prefix.back()))) prefix.pop_back();
+  bool numbered = true;
+  size_t width = 0;
+  long long top = 0;
+  for (const auto& s : real.categories) {
+    const std::string tail = s.substr(prefix.size());
+    numbered = numbered && !tail.empty() && tail.size() <= 18 &&
+               std::all_of(tail.begin(), tail.end(), [](unsigned char ch) { return std::isdigit(ch); });
+    if (!numbered) break;
+    width = std::max(width, tail.size());
+    top = std::max(top, std::stoll(tail));
+  }
+  if (!numbered) prefix = "syn-", width = 0, top = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::string number = std::to_string(top + 1 + i);
+    if (number.size() < width) number = std::string(width - number.size(), '0') + number;
+    c.categories.push_back(prefix + number);
+    c.values[static_cast<size_t>(i)] = static_cast<double>(i);
+  }
+  return c;
+}
+
+// Bounds in the model's space [D] for an exact sampler: rounding of integers and recorded decimals widens each
+// bound by half a unit (a draw of 149.6 is written 150).
+struct ModelBounds {
+  torch::Tensor lo, hi;  // [D]
+  std::vector<std::string> exact;
+};
+ModelBounds model_bounds(const data::InputPipeline& p, const std::vector<ColumnBounds>& bounds,
+                         const std::vector<std::string>& why) {
+  int64_t d = 0;
+  for (const auto& e : p.encoders()) d += e.width();
+  ModelBounds out{torch::full({d}, -INFINITY, torch::kFloat64), torch::full({d}, INFINITY, torch::kFloat64), {}};
+  for (size_t k = 0; k < bounds.size(); ++k) {
+    const auto& b = bounds[k];
+    int64_t j = 0;
+    const data::ColumnEncoder* enc = nullptr;
+    for (const auto& e : p.encoders()) {
+      if (e.name == b.column) {
+        enc = &e;
+        break;
+      }
+      j += e.width();
+    }
+    if (!enc || enc->encoding == "onehot") continue;
+    if (!b.category.empty()) {
+      const auto it = std::find(enc->categories.begin(), enc->categories.end(), b.category);
+      if (it == enc->categories.end()) continue;
+      out.lo[j] = out.hi[j] = static_cast<double>(it - enc->categories.begin());
+    } else {
+      const double half = enc->type == ColumnType::integer ? 0.5
+                          : enc->decimals >= 0         ? 0.5 * std::pow(10.0, -enc->decimals)
+                                                       : 0.0;
+      double lo = b.lo, hi = b.hi;
+      if (std::isfinite(lo)) lo += b.lo_open && half > 0 ? half : -half;
+      if (std::isfinite(hi)) hi += b.hi_open && half > 0 ? -half : half;
+      out.lo[j] = (lo - enc->shift) / enc->scale;
+      out.hi[j] = (hi - enc->shift) / enc->scale;
+    }
+    out.exact.push_back(k < why.size() ? why[k] : b.column);
+  }
+  return out;
+}
+
+std::vector<std::string> model_columns(const Model& model) { return pipeline_of(model).input_columns(); }
+
+}  // namespace
+
+std::vector<std::string> id_like_columns(const Table& table) {
+  std::vector<std::string> out;
+  if (table.n_rows() < kMinIdRows) return out;
+  for (const auto& c : table.columns()) {
+    const bool text_id = c.type == ColumnType::categorical && c.categories.size() == c.size() && all_distinct(c);
+    const bool number_id = c.type == ColumnType::integer && has_id_name(c.name) && all_distinct(c);
+    if (text_id || number_id) out.push_back(c.name);
+  }
+  return out;
+}
+
+FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx) {
+  GF_CHECK_AS(InvalidArgument, model.capabilities().data_kind == DataKind::table && real.form == DataKind::table,
+              "synthesize tables with a table model (copula, gmm, ...)", "the ", model.kind(),
+              " model does not take tables");
+  auto options = model.pipeline_options();
+  const auto ids = id_like_columns(real.table);
+  if (options.columns.empty() && !ids.empty()) {
+    std::string keep;
+    for (const auto& name : real.table.names()) {
+      if (std::find(ids.begin(), ids.end(), name) == ids.end()) keep += (keep.empty() ? "" : ",") + name;
+    }
+    GF_CHECK_AS(DataError, !keep.empty(), "give a table with columns that describe the rows", "every column of '",
+                real.spec, "' is an identifier (a distinct value per row)");
+    options.columns = keep;
+    model.set_pipeline_options(options);
+  }
+  return fit_source(model, real, ctx);
+}
+
+void SynthOptions::validate() const {
+  GF_CHECK(n >= 1, "synthesize at least one row, got n = ", n);
+  GF_CHECK(min_acceptance > 0 && min_acceptance <= 1, "min_acceptance must be in (0, 1], got ", min_acceptance);
+}
+
+nlohmann::json Synthesis::to_json() const {
+  return {{"rows", rows.n_rows()}, {"drawn", drawn}, {"acceptance", acceptance}, {"exact_rules", exact},
+          {"rejection_rules", rejection}, {"id_columns", id_columns}};
+}
+
+Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options) {
+  options.validate();
+  const auto& pipeline = pipeline_of(model);
+  const Table schema = real.select(model_columns(model));
+  std::vector<ColumnBounds> bounds;
+  std::vector<std::string> why;
+  std::vector<Constraint> predicates;
+  for (const auto& text : options.conditions) {
+    bounds.push_back(parse_condition(text, schema));
+    why.push_back(text);
+  }
+  for (const auto& text : options.constraints) {
+    Constraint c = Constraint::parse(text, schema);
+    if (c.bounds().empty()) {
+      predicates.push_back(std::move(c));
+      continue;
+    }
+    for (const auto& b : c.bounds()) bounds.push_back(b), why.push_back(c.text());
+  }
+  const auto merged = merge_bounds(bounds, why);
+  std::vector<std::string> merged_why;
+  for (const auto& b : merged) {
+    std::string reasons;
+    for (size_t k = 0; k < bounds.size(); ++k) {
+      if (bounds[k].column == b.column && reasons.find(why[k]) == std::string::npos) {
+        reasons += (reasons.empty() ? "" : "; ") + why[k];
+      }
+    }
+    merged_why.push_back(reasons);
+  }
+
+  Synthesis out;
+  auto gen = make_generator(options.seed);
+  const auto* box = dynamic_cast<const BoxConditionalSampler*>(&model);
+  const auto* conditional = dynamic_cast<const ConditionalSampler*>(&model);
+  std::function<torch::Tensor(int64_t)> draw = [&](int64_t k) { return model.sample(k, gen); };
+  ModelBounds mb;
+  torch::Tensor given_row;
+  if (box && !merged.empty()) {
+    mb = model_bounds(pipeline, merged, merged_why);
+    out.exact = mb.exact;
+    draw = [&](int64_t k) { return box->sample_within(k, mb.lo, mb.hi, gen); };
+  } else if (conditional && !merged.empty()) {
+    std::vector<std::pair<std::string, std::string>> given;
+    for (size_t k = 0; k < merged.size(); ++k) {
+      const auto& b = merged[k];
+      if (!b.category.empty()) {
+        given.emplace_back(b.column, b.category);
+      } else if (b.lo == b.hi) {
+        given.emplace_back(b.column, msg(b.lo));
+      } else {
+        continue;
+      }
+      out.exact.push_back(merged_why[k]);
+    }
+    if (!given.empty()) {
+      given_row = pipeline.encode_given(given);
+      draw = [&](int64_t k) { return conditional->conditional_sample(given_row.expand({k, -1}).contiguous(), gen); };
+    }
+  }
+  for (const auto& w : merged_why) {
+    if (std::find(out.exact.begin(), out.exact.end(), w) == out.exact.end()) out.rejection.push_back(w);
+  }
+  for (const auto& p : predicates) out.rejection.push_back(p.text());
+
+  Table kept;
+  int64_t accepted = 0, passed_total = 0;
+  double rate = 1.0;
+  const auto limit = static_cast<int64_t>(static_cast<double>(options.n) / options.min_acceptance) + 100000;
+  while (accepted < options.n) {
+    const int64_t need = options.n - accepted;
+    const auto batch = std::clamp<int64_t>(static_cast<int64_t>(static_cast<double>(need) / rate * 1.2) + 16, 16, 200000);
+    const Table rows = samples_table(model, draw(batch));
+    auto ok = check_bounds(merged, rows);
+    for (const auto& p : predicates) {
+      const auto pass = p.check(rows);
+      for (size_t i = 0; i < ok.size(); ++i) ok[i] &= pass[i];
+    }
+    std::vector<int64_t> keep;
+    for (size_t i = 0; i < ok.size() && accepted + static_cast<int64_t>(keep.size()) < options.n; ++i) {
+      if (ok[i]) keep.push_back(static_cast<int64_t>(i));
+    }
+    out.drawn += batch;
+    const int64_t passed = std::count(ok.begin(), ok.end(), uint8_t{1});
+    append_rows(kept, take_rows(rows, keep));
+    accepted += static_cast<int64_t>(keep.size());
+    passed_total += passed;
+    rate = std::max(static_cast<double>(passed_total) / static_cast<double>(out.drawn), options.min_acceptance / 10);
+    if (accepted < options.n && (out.drawn >= 2000 || out.drawn >= limit)) {
+      const double seen = static_cast<double>(passed_total) / static_cast<double>(out.drawn);
+      std::string rules;
+      for (const auto& r : out.rejection) rules += (rules.empty() ? "'" : ", '") + r + "'";
+      GF_CHECK_AS(InvalidArgument, seen >= options.min_acceptance && out.drawn < limit,
+                  "relax the rules, or pick a model that conditions exactly (copula)", "the rules ", rules,
+                  " accept ", passed_total, " of the ", out.drawn, " rows the ", model.kind(), " model drew (",
+                  seen * 100, "%), below the ", options.min_acceptance * 100, "% needed");
+    }
+  }
+  out.acceptance = static_cast<double>(passed_total) / static_cast<double>(out.drawn);
+
+  // The real table's column order, with the ID columns regenerated.
+  const auto modelled = model_columns(model);
+  Table result("synthetic");
+  for (const auto& c : real.columns()) {
+    if (std::find(modelled.begin(), modelled.end(), c.name) != modelled.end()) {
+      result.add_column(kept.column(c.name));
+    } else if (real.n_rows() >= kMinIdRows &&
+               ((c.type == ColumnType::categorical && c.categories.size() == c.size() && all_distinct(c)) ||
+                (c.type == ColumnType::integer && all_distinct(c)))) {
+      result.add_column(regenerate_ids(c, options.n));
+      out.id_columns.push_back(c.name);
+    }
+  }
+  out.rows = std::move(result);
+  return out;
+}
+
+}  // namespace gf::apps
