@@ -11,7 +11,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build git ccache pkg-config ca-certificates
   libtorch-dev libopenblas-openmp-dev
   libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev libbenchmark-dev
-  libicu-dev libsentencepiece-dev
+  libicu-dev libsentencepiece-dev libboost-dev
   python3 python3-numpy
   dataset-fashion-mnist wordnet-base
 )

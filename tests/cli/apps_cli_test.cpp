@@ -139,3 +139,41 @@ TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
 
 }  // namespace
 }  // namespace gf
+
+namespace gf::cli_test {
+
+TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
+  const std::string penguins = test::source_path("data/vega-datasets/data/penguins.json");
+  const auto out = dir_.file("syn.csv");
+  auto r = test::run_cli({"synth", "--data", penguins, "-n", "120", "--out", out, "--condition", "Species=Gentoo",
+                          "--constraint", "Body Mass (g) > 4500", "--save", dir_.file("s.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote 120 rows"), std::string::npos) << r.out;
+  const Table t = read_csv(out);
+  ASSERT_EQ(t.n_rows(), 120u);
+  const auto& species = t.column("Species");
+  for (size_t i = 0; i < t.n_rows(); ++i) EXPECT_EQ(species.categories[size_t(species.values[i])], "Gentoo");
+  const auto report = test::read_json(dir_.file("syn.report.json"));
+  EXPECT_TRUE(report.contains("quality_score"));
+  EXPECT_TRUE(report.contains("ml_efficacy_synthetic"));
+  EXPECT_TRUE(report.contains("pmse_ratio"));
+  EXPECT_EQ(report["synthesis"]["exact_rules"].size(), 2u);
+  EXPECT_NE(test::read_text(dir_.file("syn.report.html")).find("<svg"), std::string::npos);
+  // The saved synthesizer samples again, and a private fit states its budget.
+  r = test::run_cli({"synth", "--data", penguins, "--from", dir_.file("s.gf"), "-n", "10", "--out",
+                     dir_.file("again.csv"), "--no-report", "-q"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  r = test::run_cli({"synth", "--data", penguins, "--dp-epsilon", "1", "--out", dir_.file("dp.csv"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_DOUBLE_EQ(test::read_json(dir_.file("dp.report.json"))["privacy"]["epsilon"].get<double>(), 1.0);
+  expect_error({"synth", "--data", penguins, "--out", dir_.file("x.csv"), "--condition", "Species=Dodo"},
+               "'Dodo' is not a category of column 'Species'");
+  expect_error({"synth", "--data", penguins, "--out", dir_.file("x.csv"), "--constraint", "Body Mass (g) > 5000",
+                "--constraint", "Body Mass (g) < 4000"},
+               "contradictory rules");
+  expect_error({"synth", "--data", penguins, "--out", dir_.file("x.csv"), "--model", "gmm", "--categorical",
+                "onehot", "--dp-epsilon", "1"},
+               "the gmm model has no differentially private fit");
+}
+
+}  // namespace gf::cli_test
