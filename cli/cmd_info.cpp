@@ -1,6 +1,9 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "genforge/core/atomic_file.h"
+#include "genforge/model_interfaces.h"
+#include "genforge/viz/plot.h"
 #include "commands.h"
 #include "genforge/core/error.h"
 #include "genforge/core/runtime.h"
@@ -13,14 +16,33 @@ namespace gf::cli {
 
 int run_info(int argc, char** argv) {
   CLI::App app("describe a model file, or the build (--build)", "info");
-  std::string model_path;
+  std::string model_path, graph;
   bool build = false;
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)");
   app.add_flag("--build", build, "print versions, threads, the BLAS/OpenMP libraries loaded and whether SentencePiece is");
+  app.add_option("--graph", graph, "write the model's graph (bayesnet): .dot (Graphviz) or .png");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
+  if (!graph.empty()) {
+    GF_CHECK_AS(InvalidArgument, !model_path.empty(), "genforge info M.gf --graph G.png", "give a model file");
+    check_writable(graph);
+    const auto model = load_model(model_path);
+    const auto* g = dynamic_cast<const GraphicalModel*>(model.get());
+    GF_CHECK_AS(InvalidArgument, g != nullptr,
+                "models with a graph: " + join_names(registered_models_with([](const Model& m) {
+                  return dynamic_cast<const GraphicalModel*>(&m) != nullptr;
+                })),
+                "the ", model->kind(), " model has no graph over its columns");
+    if (ends_with(graph, ".png")) {
+      viz::write_graph_png(graph, g->node_names(), g->edges(), model->kind() + " graph");
+    } else {
+      write_file_atomic(graph, [&](std::ostream& o) { o << g->graphviz(); });
+    }
+    std::cout << "wrote " << graph << " (" << g->edges().size() << " edges)\n";
+    return 0;
+  }
   if (build) {
     auto info = build_info();
     std::string why;

@@ -133,3 +133,22 @@ FitReport FitReport::from_json(const nlohmann::json& j) {
 }
 
 }  // namespace gf
+
+namespace gf {
+
+std::string GraphicalModel::graphviz() const {
+  auto quoted = [](const std::string& s) {
+    std::string q = "\"";
+    for (char c : s) q += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+    return q + "\"";
+  };
+  const auto names = node_names();
+  std::string out = "digraph model {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n";
+  for (const auto& n : names) out += "  " + quoted(n) + ";\n";
+  for (const auto& [from, to] : edges()) {
+    out += "  " + quoted(names[static_cast<size_t>(from)]) + " -> " + quoted(names[static_cast<size_t>(to)]) + ";\n";
+  }
+  return out + "}\n";
+}
+
+}  // namespace gf

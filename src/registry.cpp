@@ -4,6 +4,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/models/autoencoder.h"
+#include "genforge/models/bayesnet.h"
 #include "genforge/models/bgmm.h"
 #include "genforge/models/copula.h"
 #include "genforge/models/dbm.h"
@@ -50,6 +51,9 @@ std::vector<ModelInfo>& registry() {
       make_model_info<GaussianCopula>("copula", "Gaussian copula synthesizer for mixed tables: marginals chosen per "
                                                 "column, exact conditioning on values and ranges, optional DP",
                                       {{"categorical", "ordinal"}}),
+      make_model_info<BayesianNetwork>("bayesnet", "Bayesian network synthesizer for mixed tables: hill climbing (BIC/K2) "
+                                                   "or Chow-Liu; conditioning by likelihood weighting; PrivBayes DP",
+                                       {{"categorical", "ordinal"}}),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

@@ -83,6 +83,15 @@ class BoxConditionalSampler {
                                       at::Generator& gen) const = 0;  // lo, hi [D] -> [n, D]
 };
 
+// Models whose structure is a graph over their columns (`genforge info --graph`).
+class GraphicalModel {
+ public:
+  virtual ~GraphicalModel() = default;
+  virtual std::vector<std::string> node_names() const = 0;
+  virtual std::vector<std::pair<int64_t, int64_t>> edges() const = 0;  // parent -> child
+  std::string graphviz() const;  // Graphviz DOT: `dot -Tpng` draws it
+};
+
 // Models whose evidence against an example can be located in it: one term per dimension (a PixelCNN's per-pixel
 // negative log-likelihood, a VAE's per-pixel reconstruction negative log-likelihood at the posterior mean, an
 // autoencoder's per-pixel reconstruction error), higher = less typical. Anomaly maps are drawn from these.

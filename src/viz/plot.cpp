@@ -42,6 +42,14 @@ struct Canvas {
     }
   }
   int text_width(const std::string& s, int scale = 1) { return stb_easy_font_width(const_cast<char*>(s.c_str())) * scale; }
+  // A segment as dots one pixel apart.
+  void line(double x0, double y0, double x1, double y1, const std::array<uint8_t, 3>& c, double width, double alpha) {
+    const int n = 1 + static_cast<int>(std::max(std::abs(x1 - x0), std::abs(y1 - y0)));
+    for (int k = 0; k <= n; ++k) {
+      const double t = static_cast<double>(k) / n;
+      dot(x0 + t * (x1 - x0), y0 + t * (y1 - y0), width, c, alpha);
+    }
+  }
 };
 
 std::string tick_label(double v) {
@@ -108,13 +116,7 @@ void write_scatter_png(const std::string& path, const std::vector<Series>& serie
       if (!s.line) {
         c.dot(sx(s.x[i]), sy(s.y[i]), 2.5, s.color, 0.55);
       } else if (i > 0 && finite(s, i - 1)) {
-        // A segment as dots one pixel apart.
-        const double x0 = sx(s.x[i - 1]), y0 = sy(s.y[i - 1]), x1 = sx(s.x[i]), y1 = sy(s.y[i]);
-        const int n = 1 + static_cast<int>(std::max(std::abs(x1 - x0), std::abs(y1 - y0)));
-        for (int k = 0; k <= n; ++k) {
-          const double t = static_cast<double>(k) / n;
-          c.dot(x0 + t * (x1 - x0), y0 + t * (y1 - y0), 1.3, s.color, 0.9);
-        }
+        c.line(sx(s.x[i - 1]), sy(s.y[i - 1]), sx(s.x[i]), sy(s.y[i]), s.color, 1.3, 0.9);
       }
     }
   }
@@ -127,6 +129,54 @@ void write_scatter_png(const std::string& path, const std::vector<Series>& serie
     c.text(right - 134, ly + 1, s.label, black);
     ly += 16;
   }
+  write_png_pixels(path, c.w, c.h, 3, c.rgb.data());
+}
+
+void write_graph_png(const std::string& path, const std::vector<std::string>& names,
+                     const std::vector<std::pair<int64_t, int64_t>>& edges, const std::string& title) {
+  const auto n = static_cast<int64_t>(names.size());
+  GF_CHECK(n > 0, "a graph needs at least one node");
+  // Layers by the longest path from a root; nodes of a layer side by side.
+  std::vector<int64_t> layer(static_cast<size_t>(n), 0);
+  for (int64_t pass = 0; pass < n; ++pass) {
+    for (const auto& [from, to] : edges) {
+      layer[static_cast<size_t>(to)] = std::max(layer[static_cast<size_t>(to)], layer[static_cast<size_t>(from)] + 1);
+    }
+  }
+  const int64_t layers = 1 + *std::max_element(layer.begin(), layer.end());
+  std::vector<std::vector<int64_t>> rows(static_cast<size_t>(layers));
+  for (int64_t v = 0; v < n; ++v) rows[static_cast<size_t>(layer[static_cast<size_t>(v)])].push_back(v);
+  size_t widest = 1;
+  for (const auto& r : rows) widest = std::max(widest, r.size());
+  const int box_w = 150, box_h = 26, gap_x = 30, gap_y = 70, margin = 30;
+  Canvas c(std::max(400, static_cast<int>(widest) * (box_w + gap_x) + 2 * margin),
+           static_cast<int>(layers) * (box_h + gap_y) + 2 * margin + 20);
+  std::vector<double> cx(static_cast<size_t>(n)), cy(static_cast<size_t>(n));
+  for (size_t l = 0; l < rows.size(); ++l) {
+    const double row_w = static_cast<double>(rows[l].size()) * (box_w + gap_x) - gap_x;
+    for (size_t k = 0; k < rows[l].size(); ++k) {
+      const auto v = static_cast<size_t>(rows[l][k]);
+      cx[v] = (c.w - row_w) / 2 + static_cast<double>(k) * (box_w + gap_x) + box_w / 2.0;
+      cy[v] = margin + 30 + static_cast<double>(l) * (box_h + gap_y) + box_h / 2.0;
+    }
+  }
+  const std::array<uint8_t, 3> black{0, 0, 0}, edge{90, 90, 90}, fill{222, 235, 247}, head{214, 39, 40};
+  for (const auto& [from, to] : edges) {
+    const auto a = static_cast<size_t>(from), b = static_cast<size_t>(to);
+    const double y0 = cy[a] + box_h / 2.0, y1 = cy[b] - box_h / 2.0;
+    c.line(cx[a], y0, cx[b], y1, edge, 1.0, 0.8);
+    c.dot(cx[b], y1, 4, head, 1.0);  // the arrow's end: the child
+  }
+  for (int64_t v = 0; v < n; ++v) {
+    const auto i = static_cast<size_t>(v);
+    const int x0 = static_cast<int>(cx[i] - box_w / 2.0), y0 = static_cast<int>(cy[i] - box_h / 2.0);
+    c.rect(x0, y0, x0 + box_w, y0 + box_h, black);
+    c.rect(x0 + 1, y0 + 1, x0 + box_w - 1, y0 + box_h - 1, fill);
+    std::string label = names[i];
+    while (c.text_width(label) > box_w - 8 && label.size() > 4) label = label.substr(0, label.size() - 4) + "...";
+    c.text(static_cast<int>(cx[i]) - c.text_width(label) / 2, static_cast<int>(cy[i]) - 4, label, black);
+  }
+  c.text((c.w - c.text_width(title, 2)) / 2, 10, title, black, 2);
   write_png_pixels(path, c.w, c.h, 3, c.rgb.data());
 }
 

@@ -34,6 +34,7 @@ struct CopulaOptions {
   int64_t gibbs_sweeps = 50;          // conditioning on several ranges: sweeps of the truncated-normal Gibbs sampler
   int64_t latent_sweeps = 20;         // fitting: Gibbs sweeps over the latent scores of categories, ties and missing
                                       // cells (Hoff's extended rank likelihood; 0: jittered positions only)
+  int64_t reorder_passes = 2;         // fitting: category orders refined from the other columns' predictions
   double dp_epsilon = 0;              // > 0: differentially private fit with this ε
   double dp_delta = 1e-5;             // δ of the correlation's Gaussian mechanism
   double dp_marginal_share = 0.5;     // the part of ε spent on the marginals (split evenly over the columns)

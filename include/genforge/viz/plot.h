@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gf::viz {
@@ -25,5 +26,10 @@ std::array<uint8_t, 3> series_color(size_t i);
 
 // Writes atomically. Non-finite points are skipped (and break a line).
 void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& options);
+
+// A directed graph (a Bayesian network): nodes in layers by their longest path from a root, edges from parent to
+// child (the child's end marked by a red dot). Written atomically.
+void write_graph_png(const std::string& path, const std::vector<std::string>& names,
+                     const std::vector<std::pair<int64_t, int64_t>>& edges, const std::string& title);
 
 }  // namespace gf::viz

@@ -140,6 +140,45 @@ void order_categories(GaussianCopula::Impl& impl, const at::Tensor& x, const at:
   }
 }
 
+// Optimal scaling: each categorical column's categories re-ordered by the mean, over the rows of a category, of
+// the column's latent score as the other columns predict it (E[z_c | z_rest] under the current correlation), so
+// that the order serves every association at once. Returns false when no order changed.
+bool reorder_by_prediction(GaussianCopula::Impl& impl, const at::Tensor& x, const at::Tensor& jitter,
+                           const at::Tensor& r, at::Tensor& z, at::Tensor& lower, at::Tensor& upper) {
+  const int64_t n = x.size(0), d = x.size(1);
+  const auto q = torch::linalg::inv(r);
+  bool changed = false;
+  const double* px = x.data_ptr<double>();
+  for (int64_t c = 0; c < d; ++c) {
+    auto& col = impl.columns[static_cast<size_t>(c)];
+    if (!col.categorical) continue;
+    const double qcc = q[c][c].item<double>();
+    auto predicted = (-(z.matmul(q.select(0, c)) - z.select(1, c) * qcc) / qcc).contiguous();  // [N]
+    const double* pp = predicted.data_ptr<double>();
+    const size_t k = col.start.size();
+    std::vector<double> sum(k, 0.0), count(k, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double code = px[i * d + c];
+      if (std::isnan(code)) continue;
+      sum[static_cast<size_t>(code)] += pp[i], count[static_cast<size_t>(code)] += 1;
+    }
+    std::vector<size_t> order(k), before(k);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return col.start[a] < col.start[b]; });
+    before = order;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const double ma = count[a] > 0 ? sum[a] / count[a] : INFINITY, mb = count[b] > 0 ? sum[b] / count[b] : INFINITY;
+      return ma < mb;
+    });
+    if (order == before) continue;
+    changed = true;
+    double at = 0;
+    for (size_t cat : order) col.start[cat] = at, at += col.width[cat];
+    latent_scores(impl, x, jitter, c, z, lower, upper);
+  }
+  return changed;
+}
+
 }  // namespace
 
 double analytic_gaussian_sigma(double epsilon, double delta, double sensitivity) {
@@ -166,6 +205,7 @@ void CopulaOptions::validate() const {
            distribution, "'");
   parse_distributions(distributions);
   GF_CHECK(parametric_ks >= 0 && parametric_ks <= 1, "parametric_ks must be in [0, 1], got ", parametric_ks);
+  GF_CHECK(reorder_passes >= 0, "reorder_passes must be >= 0, got ", reorder_passes);
   GF_CHECK(latent_sweeps >= 0, "latent_sweeps must be >= 0, got ", latent_sweeps);
   GF_CHECK(gibbs_sweeps >= 1, "gibbs_sweeps must be at least 1, got ", gibbs_sweeps);
   GF_CHECK(dp_epsilon >= 0, "dp_epsilon must be >= 0 (0: no differential privacy), got ", dp_epsilon);
@@ -187,6 +227,8 @@ const OptionTable<CopulaOptions>& GaussianCopula::option_table() {
         .add("gibbs_sweeps", &CopulaOptions::gibbs_sweeps, "Gibbs sweeps when conditioning on several ranges")
         .add("latent_sweeps", &CopulaOptions::latent_sweeps,
              "fitting: Gibbs sweeps over the latent scores of categories, ties and missing cells")
+        .add("reorder_passes", &CopulaOptions::reorder_passes,
+             "fitting: passes that re-order categories by their scores as the other columns predict them")
         .add("dp_epsilon", &CopulaOptions::dp_epsilon, "differential privacy: ε of the fit (0: off)")
         .add("dp_delta", &CopulaOptions::dp_delta, "differential privacy: δ of the correlation's Gaussian noise")
         .add("dp_marginal_share", &CopulaOptions::dp_marginal_share, "part of ε spent on the marginals")
@@ -321,6 +363,10 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     // Categories, ties and missing cells only bound a row's latent scores: Hoff's Gibbs sampler draws them given
     // the rest of the row (jittered positions alone would pull correlations towards zero).
     correlation_ = nearest_correlation(copula::latent_correlation(z, lower, upper, options_.latent_sweeps, gen));
+    for (int64_t pass = 0; pass < options_.reorder_passes; ++pass) {
+      if (!reorder_by_prediction(*impl, x, jitter, correlation_, z, lower, upper)) break;
+      correlation_ = nearest_correlation(copula::latent_correlation(z, lower, upper, options_.latent_sweeps, gen));
+    }
   } else {
     // Rows clipped to L2 norm C; the sum of z zᵀ then moves by at most C² in Frobenius norm when one row is added
     // or removed, and its upper triangle gets Gaussian noise of the analytic mechanism.

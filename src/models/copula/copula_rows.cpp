@@ -10,6 +10,7 @@
 #include "genforge/models/copula.h"
 #include "models/copula/copula_impl.h"
 #include "models/copula/truncated_normal.h"
+#include "stats/draws.h"
 
 namespace gf {
 namespace {
@@ -134,18 +135,11 @@ torch::Tensor GaussianCopula::conditional_sample(const torch::Tensor& x_in, at::
 
 torch::Tensor GaussianCopula::conditional_mean(const torch::Tensor& x_in) const {
   check_fitted();
-  const int64_t d = correlation_.size(0);
-  const auto x = as_rows(x_in, d, "copula conditional_mean");
-  const int64_t n = x.size(0), draws = 64;
+  const auto x = as_rows(x_in, correlation_.size(0), "copula conditional_mean");
+  std::vector<bool> categorical;
+  for (const auto& c : impl_->columns) categorical.push_back(c.categorical);
   auto gen = make_generator(static_cast<uint64_t>(options_.seed));
-  auto repeated = x.repeat({draws, 1});  // [draws * n, D]
-  auto s = conditional_sample(repeated, gen).reshape({draws, n, d});
-  auto out = s.mean(0);
-  for (int64_t j = 0; j < d; ++j) {
-    if (!impl_->columns[static_cast<size_t>(j)].categorical) continue;
-    out.select(1, j).copy_(std::get<0>(torch::mode(s.select(2, j), 0)));  // the most frequent category
-  }
-  return torch::where(torch::isnan(x), out, x);
+  return stats::mean_of_draws(x, categorical, 64, [&](const torch::Tensor& rows) { return conditional_sample(rows, gen); });
 }
 
 TensorMap GaussianCopula::state() const {
