@@ -95,6 +95,8 @@ int run_synth(int argc, char** argv) {
       overrides.emplace_back("dp_epsilon", msg(*dp_epsilon));
       if (dp_delta) overrides.emplace_back("dp_delta", msg(*dp_delta));
     }
+    // One seed for the whole run: the model's own (noise of a private fit, positions in categories) too.
+    if (seed && info.has_option("seed")) overrides.emplace_back("seed", std::to_string(*seed));
     model = info.create(nlohmann::json::object(), overrides);
     FitContext ctx;
     ctx.progress = Progress::enabled();

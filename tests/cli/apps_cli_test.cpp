@@ -166,6 +166,20 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
   r = test::run_cli({"synth", "--data", penguins, "--dp-epsilon", "1", "--out", dir_.file("dp.csv"), "-q"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_DOUBLE_EQ(test::read_json(dir_.file("dp.report.json"))["privacy"]["epsilon"].get<double>(), 1.0);
+  // A Bayesian network: conditioned rows, its graph as DOT and PNG; a model without a graph says which have one.
+  r = test::run_cli({"synth", "--data", penguins, "--model", "bayesnet", "-n", "50", "--out", dir_.file("bn.csv"),
+                     "--condition", "Island=Dream", "--save", dir_.file("bn.gf"), "--no-report", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const Table bn = read_csv(dir_.file("bn.csv"));
+  const auto& island = bn.column("Island");
+  for (size_t i = 0; i < bn.n_rows(); ++i) EXPECT_EQ(island.categories[size_t(island.values[i])], "Dream");
+  r = test::run_cli({"info", dir_.file("bn.gf"), "--graph", dir_.file("bn.dot")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(test::read_text(dir_.file("bn.dot")).find("\"Species\" -> "), std::string::npos);
+  r = test::run_cli({"info", dir_.file("bn.gf"), "--graph", dir_.file("bn.png")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(test::read_text(dir_.file("bn.png")).substr(1, 3), "PNG");
+  expect_error({"info", dir_.file("s.gf"), "--graph", dir_.file("c.dot")}, "the copula model has no graph");
   expect_error({"synth", "--data", penguins, "--out", dir_.file("x.csv"), "--condition", "Species=Dodo"},
                "'Dodo' is not a category of column 'Species'");
   expect_error({"synth", "--data", penguins, "--out", dir_.file("x.csv"), "--constraint", "Body Mass (g) > 5000",

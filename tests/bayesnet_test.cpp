@@ -1,0 +1,133 @@
+// Bayesian network: planted structures and conditional tables recovered, point masses kept, conditioning agrees with
+// the planted conditionals, PrivBayes runs under its budget, and clear errors.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/models/bayesnet.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using test::quiet;
+
+// A -> B -> C over categories (3, 3, 2 levels), D = 0 with probability 0.6 else exponential (independent), and
+// E = B + noise (numeric, many values).
+Dataset planted_chain(int64_t n, uint64_t seed) {
+  auto gen = make_generator(seed);
+  auto u = torch::rand({n, 5}, gen, torch::kFloat64);
+  auto a = (u.select(1, 0) > 0.5).to(torch::kFloat64) + (u.select(1, 0) > 0.8).to(torch::kFloat64);  // 0.5/0.3/0.2
+  // B copies A with probability 0.8, else uniform.
+  auto b = torch::where(u.select(1, 1) < 0.8, a, torch::floor(u.select(1, 2) * 3));
+  // C = 1 with probability 0.9 when B = 2, else 0.1.
+  auto c = (u.select(1, 3) < torch::where(b == 2, torch::full_like(b, 0.9), torch::full_like(b, 0.1))).to(torch::kFloat64);
+  auto d = torch::where(u.select(1, 4) < 0.6, torch::zeros_like(b), -torch::log(torch::rand({n}, gen, torch::kFloat64)));
+  auto e = b * 10 + torch::randn({n}, gen, torch::kFloat64);
+  Dataset ds{torch::stack({a, b, c, d, e}, 1), {}, {"A", "B", "C", "D", "E"}};
+  ds.features = {{"A", ColumnType::categorical, "ordinal", 3}, {"B", ColumnType::categorical, "ordinal", 3},
+                 {"C", ColumnType::categorical, "ordinal", 2}, {"D"}, {"E"}};
+  return ds;
+}
+
+std::set<std::pair<int64_t, int64_t>> skeleton(const BayesianNetwork& net) {
+  std::set<std::pair<int64_t, int64_t>> out;
+  for (auto [p, c] : net.edges()) out.insert({std::min(p, c), std::max(p, c)});
+  return out;
+}
+
+TEST(BayesNet, HillClimbingAndChowLiuRecoverThePlantedSkeleton) {
+  const auto d = planted_chain(20000, 1);
+  const std::set<std::pair<int64_t, int64_t>> chain = {{0, 1}, {1, 2}, {1, 4}};
+  BayesianNetwork k2;
+  k2.fit(d, quiet());
+  EXPECT_EQ(skeleton(k2), chain);
+  BayesNetOptions tree;
+  tree.structure = "chow_liu";
+  BayesianNetwork cl(tree);
+  cl.fit(d, quiet());
+  auto s = skeleton(cl);
+  for (const auto& e : chain) EXPECT_TRUE(s.count(e)) << e.first << "-" << e.second;
+  EXPECT_EQ(s.size(), 4u);  // a spanning tree over 5 columns: D joins somewhere
+  const auto dot = k2.graphviz();
+  EXPECT_NE(dot.find("digraph"), std::string::npos);
+  EXPECT_NE(dot.find("\"B\""), std::string::npos);
+}
+
+TEST(BayesNet, SamplesReproduceConditionalsPointMassesAndConditioning) {
+  BayesianNetwork net;
+  net.fit(planted_chain(20000, 2), quiet());
+  auto gen = make_generator(3);
+  auto s = net.sample(40000, gen);
+  auto b = s.select(1, 1), c = s.select(1, 2);
+  EXPECT_NEAR((c.index({b == 2}) == 1).to(torch::kFloat64).mean().item<double>(), 0.9, 0.02);
+  EXPECT_NEAR((c.index({b == 0}) == 1).to(torch::kFloat64).mean().item<double>(), 0.1, 0.02);
+  EXPECT_NEAR((s.select(1, 3) == 0).to(torch::kFloat64).mean().item<double>(), 0.6, 0.015);  // the point mass at 0
+  EXPECT_GT((s.select(1, 3) > 0).to(torch::kFloat64).mean().item<double>(), 0.35);
+  // Fixed category of B: C follows P(C | B = 2); a range on E (which follows B) pushes B up.
+  const double inf = INFINITY;
+  auto lo = torch::tensor({-inf, 2.0, -inf, -inf, -inf}, torch::kFloat64);
+  auto hi = torch::tensor({inf, 2.0, inf, inf, inf}, torch::kFloat64);
+  auto given = net.sample_within(5000, lo, hi, gen);
+  EXPECT_TRUE((given.select(1, 1) == 2).all().item<bool>());
+  EXPECT_NEAR((given.select(1, 2) == 1).to(torch::kFloat64).mean().item<double>(), 0.9, 0.03);
+  auto range_lo = torch::tensor({-inf, -inf, -inf, -inf, 15.0}, torch::kFloat64);
+  auto range_hi = torch::tensor({inf, inf, inf, inf, inf}, torch::kFloat64);
+  auto high = net.sample_within(3000, range_lo, range_hi, gen);
+  EXPECT_TRUE((high.select(1, 4) >= 15.0).all().item<bool>());
+  // (Exactly 1 in the data; a quantile bin that straddles 15 mixes B = 1 and B = 2 rows, weighted by its share.)
+  EXPECT_GT((high.select(1, 1) == 2).to(torch::kFloat64).mean().item<double>(), 0.9);
+  // Missing cells filled given the others: B from A = 2 (and E), C from B.
+  auto query = torch::tensor({2.0, std::nan(""), std::nan(""), 0.0, std::nan("")}, torch::kFloat64).reshape({1, 5}).repeat({2000, 1});
+  auto filled = net.conditional_sample(query, gen);
+  EXPECT_TRUE((filled.select(1, 0) == 2).all().item<bool>());
+  EXPECT_FALSE(torch::isnan(filled).any().item<bool>());
+  // P(B = 2 | A = 2) = 0.8 + 0.2 / 3.
+  EXPECT_NEAR((filled.select(1, 1) == 2).to(torch::kFloat64).mean().item<double>(), 0.8 + 0.2 / 3, 0.03);
+}
+
+TEST(BayesNet, PrivBayesStatesItsBudgetAndApproachesTheDataAtLargeEpsilon) {
+  const auto d = planted_chain(5000, 4);
+  BayesNetOptions o;
+  o.dp_epsilon = 1.0;
+  BayesianNetwork net(o);
+  const auto r = net.fit(d, quiet());
+  ASSERT_TRUE(r.extra.contains("privacy"));
+  EXPECT_DOUBLE_EQ(r.extra["privacy"]["epsilon"].get<double>(), 1.0);
+  o.dp_epsilon = 1e5;
+  BayesianNetwork loose(o);
+  loose.fit(d, quiet());
+  auto gen = make_generator(5);
+  auto s = loose.sample(20000, gen);
+  auto b = s.select(1, 1), c = s.select(1, 2);
+  EXPECT_NEAR((c.index({b == 2}) == 1).to(torch::kFloat64).mean().item<double>(), 0.9, 0.05);
+}
+
+TEST(BayesNet, RefusesConstantCategoriesEmptyColumnsAndOneHot) {
+  auto d = planted_chain(300, 6);
+  auto single = d;
+  single.x = d.x.clone();
+  single.x.select(1, 2).fill_(0);
+  single.features[2].n_categories = 1;
+  EXPECT_THROW(BayesianNetwork().fit(single, quiet()), DataError);
+  auto empty = d;
+  empty.x = d.x.clone();
+  empty.x.select(1, 4).fill_(NAN);
+  EXPECT_THROW(BayesianNetwork().fit(empty, quiet()), DataError);
+  auto onehot = d;
+  onehot.features[0].encoding = "onehot";
+  EXPECT_THROW(BayesianNetwork().fit(onehot, quiet()), DataError);
+  BayesianNetwork net;
+  net.fit(d, quiet());
+  auto gen = make_generator(0);
+  const double inf = INFINITY;
+  EXPECT_THROW(net.sample_within(5, torch::tensor({-inf, -inf, -inf, -inf, 1e6}, torch::kFloat64),
+                                 torch::tensor({inf, inf, inf, inf, inf}, torch::kFloat64), gen),
+               InvalidArgument);
+}
+
+}  // namespace
+}  // namespace gf
