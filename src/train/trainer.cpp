@@ -23,6 +23,8 @@
 #include "genforge/data/images.h"
 #include "genforge/io/model_file.h"
 #include "genforge/viz/plot.h"
+#include "genforge/privacy/accountant.h"
+#include "train/dp_sgd.h"
 #include "train/fused_adam.h"
 
 namespace gf::train {
@@ -47,6 +49,9 @@ void TrainOptions::validate() const {
                sample_every >= 0,
            "checkpoint_every, validate_every, sample_every and patience must be >= 0; log_every and max_bad_steps >= 1");
   GF_CHECK(!resume || !run_dir.empty(), "resume needs the run directory of the run to continue (run_dir)");
+  GF_CHECK(dp_epsilon >= 0 && dp_noise_multiplier >= 0, "dp_epsilon and dp_noise_multiplier must be >= 0");
+  GF_CHECK(dp_delta > 0 && dp_delta < 1, "dp_delta must be in (0, 1), got ", dp_delta);
+  GF_CHECK(dp_max_grad_norm > 0, "dp_max_grad_norm must be > 0, got ", dp_max_grad_norm);
 }
 
 std::string checkpoint_path(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoint.gf").string(); }
@@ -210,6 +215,18 @@ class Loop : public StepContext {
   void optimize(const std::string& name, const torch::Tensor& loss) override {
     Group& g = group(name);
     const double value = loss.item<double>();
+    if (clipper_) {  // DP-SGD: one example's gradient, clipped into the step's sum
+      for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
+      if (std::isfinite(value)) {
+        loss.backward();
+        if (clipper_->add()) {
+          dp_loss_sum_ += value;
+          return;
+        }
+      }
+      ++dp_skipped_examples_;
+      return;
+    }
     if (!std::isfinite(value)) {
       bad_this_step_ = true;
       bad_reason_ = msg("the loss was ", value);
@@ -241,6 +258,45 @@ class Loop : public StepContext {
     g.optimizer->step();
     meter_.add("loss/" + name, value);
   }
+  // DP-SGD: the noise multiplier for the run (given, or the smallest that keeps ε within dp_epsilon over all steps).
+  void start_dp(int64_t n) {
+    GF_CHECK_AS(InvalidArgument, groups_.size() == 1, "train it without dp_epsilon, or use a one-network model",
+                "DP-SGD trains one optimizer group; this model has ", groups_.size(), " (", groups_.front().name, ", ",
+                groups_.back().name, ")");
+    dp_q_ = std::min(1.0, static_cast<double>(o_.batch_size) / static_cast<double>(n));
+    dp_sigma_ = o_.dp_noise_multiplier > 0
+                    ? o_.dp_noise_multiplier
+                    : privacy::noise_multiplier_for(o_.dp_epsilon, o_.dp_delta, dp_q_, total_steps_);
+    clipper_.emplace(groups_.front().params, o_.dp_max_grad_norm);
+    log::info(msg("DP-SGD: noise multiplier ", dp_sigma_, ", sample rate ", dp_q_, ", ", total_steps_, " steps"));
+  }
+  // One DP-SGD step: a Poisson batch, each example's gradient clipped and summed, noise, the mean over the
+  // expected batch size, one optimizer step.
+  void dp_step(const TrainData& train) {
+    Group& g = groups_.front();
+    const int64_t n = train.x.size(0);
+    const auto idx = poisson_batch(n, dp_q_, o_.seed, step_);
+    dp_loss_sum_ = 0;
+    const int64_t before = dp_skipped_examples_;
+    for (int64_t k = 0; k < idx.size(0); ++k) {
+      const int64_t i = idx[k].item<int64_t>();
+      Batch one{train.x.slice(0, i, i + 1), train.labels.defined() ? train.labels.slice(0, i, i + 1) : torch::Tensor()};
+      try {
+        model_.train_step(one, *this);
+      } catch (const c10::Error& e) {
+        throw InvalidArgument(msg("DP-SGD needs each example's own gradient, and this model could not train on a "
+                                  "single example: ", e.what_without_backtrace()),
+                              "models with batch statistics (batch normalization) cannot use DP-SGD here");
+      }
+    }
+    auto gen = make_generator(static_cast<uint64_t>(o_.seed) * 6364136223846793005ULL + static_cast<uint64_t>(step_) + 17);
+    const int64_t used = clipper_->examples();
+    clipper_->finish(dp_sigma_, dp_q_ * static_cast<double>(n), gen);
+    set_lr(*g.optimizer, scheduled_lr(o_, g.base_lr, step_, total_steps_));
+    g.optimizer->step();
+    if (used > 0) meter_.add("loss/" + g.name, dp_loss_sum_ / static_cast<double>(used));
+    if (dp_skipped_examples_ > before) meter_.add("dp_skipped_examples", static_cast<double>(dp_skipped_examples_ - before));
+  }
   void skip_bad_gradients(Group& g, double loss) {
     bad_this_step_ = true;
     bad_reason_ = msg("the gradients were not finite (loss ", loss, ")");
@@ -263,6 +319,7 @@ class Loop : public StepContext {
     const auto started = std::chrono::steady_clock::now();
     FitReport report;
     model_.set_training(true);
+    if (o_.differentially_private()) start_dp(n);
     while (step_ < total_steps_ && !stopped_early_) {
       const int64_t epoch = step_ / per_epoch, in_epoch = step_ % per_epoch;
       // The order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.
@@ -273,7 +330,11 @@ class Loop : public StepContext {
         Batch batch{train.x.index_select(0, idx),
                     train.labels.defined() ? train.labels.index_select(0, idx) : torch::Tensor()};
         bad_this_step_ = false;
-        model_.train_step(batch, *this);
+        if (clipper_) {
+          dp_step(train);
+        } else {
+          model_.train_step(batch, *this);
+        }
         if (bad_this_step_) {
           ++bad_steps_total_;
           if (++bad_in_a_row_ >= o_.max_bad_steps) {
@@ -325,6 +386,19 @@ class Loop : public StepContext {
     report.extra["skipped_steps"] = bad_steps_total_;
     if (best_val_ < std::numeric_limits<double>::infinity()) report.extra["best_validation_loss"] = best_val_;
     report.extra["stopped_early"] = stopped_early_;
+    if (clipper_) {
+      const auto spent = privacy::epsilon_spent("rdp", dp_sigma_, dp_q_, step_, o_.dp_delta);
+      report.extra["privacy"] = {{"mechanism", "DP-SGD: Poisson sampling, per-example clipping, Gaussian noise"},
+                                 {"epsilon", spent.epsilon},
+                                 {"delta", o_.dp_delta},
+                                 {"accountant", "rdp"},
+                                 {"rdp_order", spent.order},
+                                 {"noise_multiplier", dp_sigma_},
+                                 {"max_grad_norm", o_.dp_max_grad_norm},
+                                 {"sample_rate", dp_q_},
+                                 {"steps", step_},
+                                 {"skipped_examples", dp_skipped_examples_}};
+    }
     return report;
   }
 
@@ -507,6 +581,10 @@ class Loop : public StepContext {
   bool bad_this_step_ = false, stopped_early_ = false, finished_ = false;
   std::string bad_reason_;  // why the last skipped step was skipped
   double best_val_ = std::numeric_limits<double>::infinity();
+  // DP-SGD (options.differentially_private()): the clipper collects each example's gradient while it exists.
+  std::optional<PerExampleClipper> clipper_;
+  double dp_sigma_ = 0, dp_q_ = 0, dp_loss_sum_ = 0;
+  int64_t dp_skipped_examples_ = 0;
 };
 
 }  // namespace
