@@ -4,10 +4,12 @@
 #include <cctype>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "genforge/apps/constraints.h"
 #include "genforge/core/error.h"
+#include "genforge/core/progress.h"
 #include "genforge/core/random.h"
 #include "genforge/model_interfaces.h"
 #include "genforge/workflow.h"
@@ -226,6 +228,8 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   for (const auto& p : predicates) out.rejection.push_back(p.text());
 
   Table kept;
+  std::optional<Progress> bar;  // large tables take a while to draw, decode and check
+  if (Progress::enabled() && options.n >= 100000) bar.emplace("synth", options.n, "row");
   int64_t accepted = 0, passed_total = 0;
   double rate = 1.0;
   const auto limit = static_cast<int64_t>(static_cast<double>(options.n) / options.min_acceptance) + 100000;
@@ -247,6 +251,10 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
     append_rows(kept, take_rows(rows, keep));
     accepted += static_cast<int64_t>(keep.size());
     passed_total += passed;
+    if (bar) {
+      bar->update(accepted, msg("acceptance ", static_cast<int>(100.0 * static_cast<double>(passed_total) /
+                                                                static_cast<double>(out.drawn)), "%"));
+    }
     rate = std::max(static_cast<double>(passed_total) / static_cast<double>(out.drawn), options.min_acceptance / 10);
     if (accepted < options.n && (out.drawn >= 2000 || out.drawn >= limit)) {
       const double seen = static_cast<double>(passed_total) / static_cast<double>(out.drawn);
@@ -259,6 +267,7 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
     }
   }
   out.acceptance = static_cast<double>(passed_total) / static_cast<double>(out.drawn);
+  if (bar) bar->finish();
 
   // The real table's column order, with the ID columns regenerated.
   const auto modelled = model_columns(model);
