@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "genforge/core/error.h"
-#include "genforge/models/copula.h"
 #include "genforge/privacy/accountant.h"
 #include "stats/marginal.h"
 #include "support/support.h"
@@ -81,7 +80,7 @@ TEST(Privacy, TooSmallABudgetIsAClearError) {
 TEST(Privacy, AnalyticGaussianSigmaMeetsDeltaExactly) {
   for (double eps : {0.1, 0.5, 0.9, 2.0, 8.0}) {
     const double delta = 1e-5, sens = 3.0;
-    const double sigma = analytic_gaussian_sigma(eps, delta, sens);
+    const double sigma = privacy::analytic_gaussian_sigma(eps, delta, sens);
     const double a = sens / (2 * sigma), b = eps * sigma / sens;
     const double got = stats::normal_cdf(a - b) - std::exp(eps) * stats::normal_cdf(-a - b);
     EXPECT_NEAR(got, delta, 1e-9) << eps;

@@ -111,6 +111,23 @@ double gdp_epsilon(double mu, double delta) {
 
 }  // namespace
 
+double analytic_gaussian_sigma(double epsilon, double delta, double sensitivity) {
+  GF_CHECK(epsilon > 0 && delta > 0 && delta < 1 && sensitivity > 0, "analytic Gaussian mechanism needs ε > 0, ",
+           "0 < δ < 1 and a positive sensitivity; got ε = ", epsilon, ", δ = ", delta, ", Δ = ", sensitivity);
+  // δ(σ) = Φ(Δ/2σ - εσ/Δ) - e^ε Φ(-Δ/2σ - εσ/Δ) falls as σ grows (Balle & Wang 2018, Theorem 8).
+  auto delta_of = [&](double sigma) {
+    const double a = sensitivity / (2 * sigma), b = epsilon * sigma / sensitivity;
+    return normal_cdf(a - b) - std::exp(epsilon) * normal_cdf(-a - b);
+  };
+  double lo = 1e-6 * sensitivity, hi = sensitivity;
+  while (delta_of(hi) > delta) hi *= 2;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (delta_of(mid) > delta ? lo : hi) = mid;
+  }
+  return hi;
+}
+
 const std::vector<double>& default_orders() {
   static const std::vector<double> orders = [] {
     std::vector<double> o;

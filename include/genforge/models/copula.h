@@ -84,8 +84,4 @@ class GaussianCopula : public Model, public ConditionalSampler, public BoxCondit
   torch::Tensor missing_rate_;  // [D]
 };
 
-// σ of the analytic Gaussian mechanism (Balle & Wang 2018): the smallest noise for which adding N(0, σ²) to a query
-// of L2 sensitivity `sensitivity` is (ε, δ)-differentially private.
-double analytic_gaussian_sigma(double epsilon, double delta, double sensitivity);
-
 }  // namespace gf

@@ -33,4 +33,8 @@ Spent epsilon_spent(const std::string& accountant, double noise_multiplier, doub
 double noise_multiplier_for(double target_epsilon, double delta, double sample_rate, int64_t steps,
                             const std::string& accountant = "rdp", double tolerance = 0.01);
 
+// σ of the analytic Gaussian mechanism (Balle & Wang 2018): the smallest noise for which adding N(0, σ²) to a query
+// of L2 sensitivity `sensitivity` is (ε, δ)-differentially private (any ε > 0, unlike the classical bound).
+double analytic_gaussian_sigma(double epsilon, double delta, double sensitivity);
+
 }  // namespace gf::privacy

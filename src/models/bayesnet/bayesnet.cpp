@@ -9,7 +9,9 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "privacy/noise.h"
 #include "models/bayesnet/bayesnet_impl.h"
+#include "models/synth_columns.h"
 #include "stats/draws.h"
 
 namespace gf {
@@ -147,11 +149,6 @@ Variable make_variable(const std::string& name, const TableFeature* f, std::vect
   return v;
 }
 
-at::Tensor laplace(int64_t n, double scale, at::Generator& gen) {
-  auto u = torch::rand({n}, gen, torch::kFloat64) - 0.5;
-  return -scale * torch::sign(u) * torch::log1p(-2 * u.abs());
-}
-
 Cpt fit_cpt(const Codes& codes, const std::vector<Variable>& vars, int64_t child, const std::vector<int64_t>& parents,
             const BayesNetOptions& o, double eps_table, at::Generator& gen) {
   Cpt cpt;
@@ -167,7 +164,7 @@ Cpt fit_cpt(const Codes& codes, const std::vector<Variable>& vars, int64_t child
       const int64_t* row = codes.row(i);
       counts[static_cast<size_t>(bayesnet::config_key(parents, vars, row) * r + row[child])] += 1;
     }
-    auto noise = laplace(q * r, 1.0 / eps_table, gen);
+    auto noise = privacy::laplace_noise(q * r, 1.0 / eps_table, gen);
     const double* pn = noise.data_ptr<double>();
     cpt.probs.resize(counts.size());
     for (int64_t c = 0; c < q; ++c) {
@@ -225,20 +222,10 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
   const double* px = x.data_ptr<double>();
   auto impl = std::make_shared<Impl>();
   for (int64_t j = 0; j < d; ++j) {
-    const std::string name = j < static_cast<int64_t>(train.columns.size()) ? train.columns[j] : "x" + std::to_string(j);
-    const TableFeature* f = train.features.empty() ? nullptr : &train.features[static_cast<size_t>(j)];
-    GF_CHECK_AS(DataError, !f || f->encoding != "onehot",
-                "leave categorical at its default for the Bayesian network (ordinal codes), not onehot", "column '",
-                name, "' is one-hot encoded; the network models a category column as one variable");
-    std::vector<double> values;
-    for (int64_t i = 0; i < n; ++i) {
-      if (!std::isnan(px[i * d + j])) values.push_back(px[i * d + j]);
-    }
-    GF_CHECK_AS(DataError, !values.empty(), "leave the column out (--columns) or give it values", "column '", name,
-                "' has no values: every cell is missing");
-    GF_CHECK_AS(DataError, !f || f->type != ColumnType::categorical || f->n_categories >= 2,
-                "a column with one value carries nothing to learn: leave it out (--columns)", "categorical column '",
-                name, "' has a single level");
+    auto view = synth::column_view(train, x, j, "Bayesian network");
+    const std::string name = view.name;
+    const TableFeature* f = view.feature;
+    std::vector<double> values = std::move(view.values);
     const bool has_missing = static_cast<int64_t>(values.size()) < n;
     impl->vars.push_back(make_variable(name, f, std::move(values), has_missing, options_));
   }

@@ -11,7 +11,10 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/privacy/accountant.h"
+#include "privacy/noise.h"
 #include "models/copula/copula_impl.h"
+#include "models/synth_columns.h"
 #include "models/copula/truncated_normal.h"
 
 namespace gf {
@@ -21,11 +24,6 @@ using stats::Marginal;
 namespace {
 
 constexpr double kMinProbability = 1e-12;
-
-at::Tensor laplace(int64_t n, double scale, at::Generator& gen) {  // [n]
-  auto u = torch::rand({n}, gen, torch::kFloat64) - 0.5;
-  return -scale * torch::sign(u) * torch::log1p(-2 * u.abs());
-}
 
 // The nearest correlation matrix by eigenvalue clipping (keeps it positive definite), unit diagonal.
 at::Tensor nearest_correlation(at::Tensor r) {
@@ -181,23 +179,6 @@ bool reorder_by_prediction(GaussianCopula::Impl& impl, const at::Tensor& x, cons
 
 }  // namespace
 
-double analytic_gaussian_sigma(double epsilon, double delta, double sensitivity) {
-  GF_CHECK(epsilon > 0 && delta > 0 && delta < 1 && sensitivity > 0, "analytic Gaussian mechanism needs ε > 0, ",
-           "0 < δ < 1 and a positive sensitivity; got ε = ", epsilon, ", δ = ", delta, ", Δ = ", sensitivity);
-  // δ(σ) = Φ(Δ/2σ - εσ/Δ) - e^ε Φ(-Δ/2σ - εσ/Δ) falls as σ grows (Balle & Wang 2018, Theorem 8).
-  auto delta_of = [&](double sigma) {
-    const double a = sensitivity / (2 * sigma), b = epsilon * sigma / sensitivity;
-    return stats::normal_cdf(a - b) - std::exp(epsilon) * stats::normal_cdf(-a - b);
-  };
-  double lo = 1e-6 * sensitivity, hi = sensitivity;
-  while (delta_of(hi) > delta) hi *= 2;
-  for (int i = 0; i < 200; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (delta_of(mid) > delta ? lo : hi) = mid;
-  }
-  return hi;
-}
-
 void CopulaOptions::validate() const {
   const auto& kinds = stats::Marginal::kinds();
   GF_CHECK(distribution == "auto" || std::find(kinds.begin(), kinds.end(), distribution) != kinds.end(),
@@ -275,33 +256,22 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
   std::vector<double> missing(static_cast<size_t>(d));
   const double eps_column = options_.dp_epsilon * options_.dp_marginal_share / static_cast<double>(d);
   nlohmann::json chosen = nlohmann::json::object();
-  const double* px = x.data_ptr<double>();
   for (int64_t j = 0; j < d; ++j) {
     Impl::ColumnModel col;
-    col.name = j < static_cast<int64_t>(train.columns.size()) ? train.columns[j] : "x" + std::to_string(j);
-    const TableFeature* f = train.features.empty() ? nullptr : &train.features[j];
-    GF_CHECK_AS(DataError, !f || f->encoding != "onehot",
-                "leave categorical at its default for the copula (ordinal codes), not --set categorical=onehot",
-                "column '", col.name, "' is one-hot encoded; the copula models a category column as a whole");
-    col.categorical = f && f->type == ColumnType::categorical;
-    std::vector<double> values;
-    for (int64_t i = 0; i < n; ++i) {
-      const double v = px[i * d + j];
-      if (!std::isnan(v)) values.push_back(v);
-    }
+    auto view = synth::column_view(train, x, j, "copula");
+    col.name = view.name;
+    const TableFeature* f = view.feature;
+    col.categorical = view.categorical();
+    std::vector<double> values = std::move(view.values);
     const auto n_missing = static_cast<double>(n - static_cast<int64_t>(values.size()));
-    GF_CHECK_AS(DataError, !values.empty(), "leave the column out (--columns) or give it values",
-                "column '", col.name, "' has no values: every cell is missing");
     missing[static_cast<size_t>(j)] = n_missing / static_cast<double>(n);
     if (col.categorical) {
       const auto k = static_cast<size_t>(f->n_categories);
-      GF_CHECK_AS(DataError, k >= 2, "a column with one value carries nothing to learn: leave it out (--columns)",
-                  "categorical column '", col.name, "' has a single level");
       std::vector<double> counts(k, 0.0);
       for (double v : values) counts[static_cast<size_t>(v)] += 1;
       double missing_count = n_missing;
       if (dp) {  // noisy counts, the missing cells a bin of their own (add/remove one row: L1 sensitivity 1)
-        auto noise = laplace(static_cast<int64_t>(k) + 1, 1.0 / eps_column, gen);
+        auto noise = privacy::laplace_noise(static_cast<int64_t>(k) + 1, 1.0 / eps_column, gen);
         for (size_t c = 0; c < k; ++c) counts[c] = std::max(0.0, counts[c] + noise[c].item<double>());
         missing_count = std::max(0.0, missing_count + noise[static_cast<int64_t>(k)].item<double>());
         const double total = std::accumulate(counts.begin(), counts.end(), 0.0) + missing_count;
@@ -325,7 +295,7 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
         const auto b = hi > lo ? static_cast<size_t>((v - lo) / (hi - lo) * static_cast<double>(bins)) : 0;
         counts[std::min(b, bins - 1)] += 1;
       }
-      auto noise = laplace(static_cast<int64_t>(bins) + 1, 1.0 / eps_column, gen);
+      auto noise = privacy::laplace_noise(static_cast<int64_t>(bins) + 1, 1.0 / eps_column, gen);
       for (size_t b = 0; b < bins; ++b) counts[b] += noise[static_cast<int64_t>(b)].item<double>();
       const double missing_count = std::max(0.0, n_missing + noise[static_cast<int64_t>(bins)].item<double>());
       double total = missing_count;
@@ -374,7 +344,7 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     auto norms = z.norm(2, 1, true).clamp_min(1e-12);
     auto zc = z * (clip / norms).clamp_max(1.0);
     const double eps_corr = options_.dp_epsilon * (1 - options_.dp_marginal_share);
-    const double sigma = analytic_gaussian_sigma(eps_corr, options_.dp_delta, clip * clip);
+    const double sigma = privacy::analytic_gaussian_sigma(eps_corr, options_.dp_delta, clip * clip);
     auto noise = torch::randn({d, d}, gen, torch::kFloat64) * sigma;
     noise = noise.triu() + noise.triu(1).t();
     auto s = zc.t().matmul(zc) + noise;
