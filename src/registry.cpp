@@ -18,6 +18,7 @@
 #include "genforge/models/pixelcnn.h"
 #include "genforge/models/pos_tagger.h"
 #include "genforge/models/rbm.h"
+#include "genforge/models/tvae.h"
 #include "genforge/models/vae.h"
 
 namespace gf {
@@ -54,6 +55,8 @@ std::vector<ModelInfo>& registry() {
       make_model_info<BayesianNetwork>("bayesnet", "Bayesian network synthesizer for mixed tables: hill climbing (BIC/K2) "
                                                    "or Chow-Liu; conditioning by likelihood weighting; PrivBayes DP",
                                        {{"categorical", "ordinal"}}),
+      make_model_info<Tvae>("tvae", "TVAE synthesizer for mixed tables: VAE on mode-specific normalisation (SDV's "
+                                    "defaults); trains through the Trainer", {{"categorical", "ordinal"}}),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

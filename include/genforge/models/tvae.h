@@ -1,0 +1,72 @@
+// TVAE (Xu et al. 2019; SDV's TVAESynthesizer): a variational autoencoder on the mode-specific normalisation of a
+// mixed table — each number as a scalar in [-1, 1] plus the one-hot of its mixture mode (the modes found by
+// genforge's variational Gaussian mixture), each category as a one-hot, missing cells as a one-hot of their own.
+// The decoder outputs the scalars (with a learned noise per scalar) and logits of every one-hot; the loss is the
+// Gaussian error of the scalars plus the cross-entropy of the one-hots, times loss_factor, plus the KL term.
+// SDV's defaults (300 epochs, batch 500, Adam 1e-3 with weight decay 1e-5, 128-128 layers, 128-dim codes) are the
+// defaults here; it trains through the Trainer (progress, checkpoints, resume, DP-SGD).
+//
+//   gf::TvaeOptions o;
+//   o.epochs = 50;
+//   gf::Tvae tvae(o);
+//   tvae.fit(dataset);                 // dataset.features says which columns are categorical
+//   auto rows = tvae.sample(1000, gen);
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "genforge/core/options.h"
+#include "genforge/model.h"
+#include "genforge/train/trainer.h"
+
+namespace gf {
+
+struct TvaeOptions : train::TrainOptions {
+  TvaeOptions() {
+    epochs = 300;
+    batch_size = 500;
+    weight_decay = 1e-5;
+  }
+  int64_t embedding_dim = 128;              // code size
+  std::string compress_dims = "128,128";    // encoder hidden layers
+  std::string decompress_dims = "128,128";  // decoder hidden layers
+  double loss_factor = 2.0;                 // weight of the reconstruction term
+  int64_t max_modes = 10;                   // mixture components per numeric column (before pruning)
+  void validate() const;
+};
+
+class Tvae : public Model {
+ public:
+  using Options = TvaeOptions;
+  static const OptionTable<TvaeOptions>& option_table();
+  explicit Tvae(TvaeOptions options = {});
+  ~Tvae() override;
+
+  std::string kind() const override { return "tvae"; }
+  Capabilities capabilities() const override;
+  nlohmann::json options_json() const override;
+
+  FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  bool fitted() const override { return net_ != nullptr; }
+  torch::Tensor sample(int64_t n, at::Generator& gen) const override;  // [n, D]
+  torch::Tensor score_samples(const torch::Tensor& x) const override;  // NotSupported: no likelihood of the rows
+  int64_t latent_dim() const override { return options_.embedding_dim; }
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;  // [N, D] rows
+
+  TensorMap state() const override;
+  void load_state(const TensorMap& tensors) override;
+  nlohmann::json state_json() const override;
+  void load_state_json(const nlohmann::json& state) override;
+
+  struct Net;  // encoder, decoder, data transformer (src/models/tvae)
+
+ private:
+  TvaeOptions options_;
+  std::shared_ptr<Net> net_;
+  nlohmann::json transformer_json_;  // kept until load_state builds the network
+};
+
+}  // namespace gf

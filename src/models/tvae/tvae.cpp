@@ -1,0 +1,207 @@
+#include "genforge/models/tvae.h"
+
+#include <torch/torch.h>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "models/tvae/mode_transformer.h"
+#include "nn/neural.h"
+
+namespace gf {
+
+struct Tvae::Net : torch::nn::Module {
+  Net(int64_t width, const TvaeOptions& o) {
+    int64_t in = width;
+    for (auto h : parse_int_list("compress_dims", o.compress_dims)) {
+      encoder->push_back(torch::nn::Linear(in, h));
+      encoder->push_back(torch::nn::ReLU());
+      in = h;
+    }
+    fc_mu = register_module("fc_mu", torch::nn::Linear(in, o.embedding_dim));
+    fc_logvar = register_module("fc_logvar", torch::nn::Linear(in, o.embedding_dim));
+    in = o.embedding_dim;
+    for (auto h : parse_int_list("decompress_dims", o.decompress_dims)) {
+      decoder->push_back(torch::nn::Linear(in, h));
+      decoder->push_back(torch::nn::ReLU());
+      in = h;
+    }
+    decoder->push_back(torch::nn::Linear(in, width));
+    register_module("encoder", encoder);
+    register_module("decoder", decoder);
+    sigma = register_parameter("sigma", torch::full({width}, 0.1));
+  }
+  // SDV clamps the learned noise to [0.01, 1] after every step; clamping where it is used has the same effect.
+  torch::Tensor noise() const { return sigma.clamp(0.01, 1.0); }
+
+  torch::nn::Sequential encoder, decoder;
+  torch::nn::Linear fc_mu{nullptr}, fc_logvar{nullptr};
+  torch::Tensor sigma;
+  tvae::ModeTransformer transformer;
+};
+
+namespace {
+
+// SDV's loss: per row, the scalars' Gaussian error with the learned noise (and its log normaliser) plus every
+// one-hot's cross-entropy, times loss_factor; plus the KL divergence of the codes.
+torch::Tensor tvae_loss(Tvae::Net& net, const torch::Tensor& x, double factor, at::Generator& gen) {
+  auto h = net.encoder->forward(x);
+  auto mu = net.fc_mu->forward(h), logvar = net.fc_logvar->forward(h);
+  auto z = mu + torch::randn(mu.sizes(), gen, mu.options().device(torch::kCPU)).to(mu.device()) * (0.5 * logvar).exp();
+  auto recon = net.decoder->forward(z);
+  auto sigma = net.noise();
+  std::vector<torch::Tensor> terms;
+  const auto rows = static_cast<double>(x.size(0));
+  for (const auto& c : net.transformer.columns()) {
+    for (const auto& s : c.spans) {
+      if (s.scalar) {
+        auto sd = sigma[s.start];
+        auto err = x.select(1, s.start) - torch::tanh(recon.select(1, s.start));
+        terms.push_back((err.pow(2) / (2 * sd.pow(2))).sum() + sd.log() * rows);
+      } else {
+        auto target = x.slice(1, s.start, s.start + s.width).argmax(1);
+        terms.push_back(torch::nn::functional::cross_entropy(
+            recon.slice(1, s.start, s.start + s.width), target,
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
+      }
+    }
+  }
+  auto kld = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum();
+  return (torch::stack(terms).sum() * factor + kld) / rows;
+}
+
+class TvaeTrainable : public train::Trainable {
+ public:
+  TvaeTrainable(Tvae::Net& net, double factor) : net_(net), factor_(factor) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
+    return {{"model", net_.parameters()}};
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
+  void set_training(bool on) override { net_.train(on); }
+  void train_step(const train::Batch& b, train::StepContext& ctx) override {
+    ctx.optimize("model", tvae_loss(net_, b.x, factor_, ctx.generator()));
+  }
+  double eval_loss(const train::Batch& b, at::Generator& gen) override {
+    torch::NoGradGuard no_grad;
+    return tvae_loss(net_, b.x, factor_, gen).item<double>();
+  }
+
+ private:
+  Tvae::Net& net_;
+  double factor_;
+};
+
+}  // namespace
+
+void TvaeOptions::validate() const {
+  train::TrainOptions::validate();
+  GF_CHECK(embedding_dim >= 1, "embedding_dim must be at least 1, got ", embedding_dim);
+  for (auto h : parse_int_list("compress_dims", compress_dims)) GF_CHECK(h >= 1, "compress_dims must be positive");
+  for (auto h : parse_int_list("decompress_dims", decompress_dims)) GF_CHECK(h >= 1, "decompress_dims must be positive");
+  GF_CHECK(loss_factor > 0, "loss_factor must be > 0, got ", loss_factor);
+  GF_CHECK(max_modes >= 1, "max_modes must be at least 1, got ", max_modes);
+}
+
+const OptionTable<TvaeOptions>& Tvae::option_table() {
+  static const OptionTable<TvaeOptions> table = [] {
+    OptionTable<TvaeOptions> t("tvae");
+    t.add("embedding_dim", &TvaeOptions::embedding_dim, "code size")
+        .add("compress_dims", &TvaeOptions::compress_dims, "encoder hidden layers, e.g. 128,128")
+        .add("decompress_dims", &TvaeOptions::decompress_dims, "decoder hidden layers, e.g. 128,128")
+        .add("loss_factor", &TvaeOptions::loss_factor, "weight of the reconstruction term")
+        .add("max_modes", &TvaeOptions::max_modes, "mixture components per numeric column before pruning");
+    train::add_train_options(t);
+    return t;
+  }();
+  return table;
+}
+
+Tvae::Tvae(TvaeOptions options) : options_(std::move(options)) {}
+Tvae::~Tvae() = default;
+
+Capabilities Tvae::capabilities() const {
+  Capabilities c;
+  c.data_kind = DataKind::table;
+  c.likelihood = Likelihood::none;
+  c.latent_space = true;
+  c.missing_values = true;
+  return c;
+}
+
+nlohmann::json Tvae::options_json() const { return option_table().to_json(options_); }
+
+FitReport Tvae::fit(const Dataset& train, const FitContext& ctx) {
+  options_.validate();
+  GF_CHECK_AS(DataError, train.x.defined() && train.x.dim() == 2 && train.x.size(0) > 0,
+              "give a table with at least one row", "TVAE fits tables [N, D]");
+  net_.reset();
+  tvae::ModeTransformer transformer;
+  transformer.fit(train.x, train.features, train.columns, options_.max_modes, options_.seed);
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed));
+  auto x = transformer.transform(train.x, gen).to(ctx.device);  // [N, width]
+  auto net = std::make_shared<Net>(transformer.width(), options_);
+  net->transformer = transformer;
+  neural::init_like_pytorch(*net, gen);
+  net->to(ctx.device);
+  TvaeTrainable trainable(*net, options_.loss_factor);
+  std::optional<train::TrainData> val;
+  if (ctx.validation && ctx.validation->x.defined()) {
+    val = train::TrainData{transformer.transform(ctx.validation->x, gen).to(ctx.device), {}};
+  }
+  report_ = train::run(trainable, {x, {}}, val ? &*val : nullptr, options_, ctx);
+  report_.objective_name = "loss per row: factor x reconstruction + KL (last logged)";
+  report_.extra["width"] = transformer.width();
+  net->eval();
+  net_ = net;
+  schema_ = {{"columns", train.columns}, {"dim", train.x.size(1)}};
+  return report_;
+}
+
+torch::Tensor Tvae::decode(const torch::Tensor& z, const torch::Tensor&) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
+  torch::NoGradGuard no_grad;
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 1);
+  auto raw = net_->decoder->forward(z.to(neural::device_of(*net_), torch::kFloat32));
+  return net_->transformer.inverse(raw, {}, gen);
+}
+
+torch::Tensor Tvae::sample(int64_t n, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
+  GF_CHECK(n >= 0, "number of samples must be >= 0, got ", n);
+  torch::NoGradGuard no_grad;
+  auto z = torch::randn({n, options_.embedding_dim}, gen, torch::kFloat32).to(neural::device_of(*net_));
+  auto raw = net_->decoder->forward(z);
+  return net_->transformer.inverse(raw, net_->noise().to(torch::kCPU, torch::kFloat64), gen);
+}
+
+torch::Tensor Tvae::score_samples(const torch::Tensor&) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
+  throw NotSupported("TVAE gives no likelihood of table rows (its bound is on the transformed representation)",
+                     "score tables with copula, bayesnet, gmm or flow");
+}
+
+TensorMap Tvae::state() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "the TVAE is not fitted");
+  TensorMap out;
+  neural::save_module(*net_, "", out);
+  return out;
+}
+
+nlohmann::json Tvae::state_json() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "the TVAE is not fitted");
+  return {{"transformer", net_->transformer.to_json()}};
+}
+
+void Tvae::load_state_json(const nlohmann::json& state) { transformer_json_ = state.value("transformer", nlohmann::json()); }
+
+void Tvae::load_state(const TensorMap& tensors) {
+  GF_CHECK_AS(ModelFileError, transformer_json_.is_object(), "re-create the file with `genforge train tvae`",
+              "the TVAE's data transformer is missing from the model file");
+  auto transformer = tvae::ModeTransformer::from_json(transformer_json_);
+  auto net = std::make_shared<Net>(transformer.width(), options_);
+  net->transformer = transformer;
+  neural::load_module(*net, "", tensors);
+  net->eval();
+  net_ = net;
+}
+
+}  // namespace gf

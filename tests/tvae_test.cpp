@@ -1,0 +1,86 @@
+// TVAE: the mode-specific transformer round-trips a table exactly, and the model learns a bimodal column tied to a
+// category.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <torch/torch.h>
+
+#include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/models/tvae.h"
+#include "models/tvae/mode_transformer.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+using test::quiet;
+
+// x = -5 + N(0, 1) when the category is 0, +5 + N(0, 0.5) when it is 1 (probability 0.3); 10 % of x missing.
+Dataset bimodal(int64_t n, uint64_t seed) {
+  auto gen = make_generator(seed);
+  auto cat = (torch::rand({n}, gen, torch::kFloat64) < 0.3).to(torch::kFloat64);
+  auto x = torch::where(cat == 1, 5 + 0.5 * torch::randn({n}, gen, torch::kFloat64),
+                        -5 + torch::randn({n}, gen, torch::kFloat64));
+  x.masked_fill_(torch::rand({n}, gen, torch::kFloat64) < 0.1, NAN);
+  Dataset d{torch::stack({x, cat}, 1), {}, {"x", "group"}};
+  d.features = {{"x"}, {"group", ColumnType::categorical, "ordinal", 2}};
+  return d;
+}
+
+TEST(Tvae, ModeTransformerFindsTheModesAndRoundTripsRows) {
+  const auto d = bimodal(4000, 1);
+  tvae::ModeTransformer t;
+  t.fit(d.x, d.features, d.columns, 10, 0);
+  ASSERT_EQ(t.columns().size(), 2u);
+  const auto& c = t.columns()[0];
+  // The Dirichlet process keeps a few of its ten components (CTGAN's pruning at weight 0.005), all near a planted
+  // mode (an unconverged fit may split one), with the planted shares.
+  const auto k = static_cast<int64_t>(c.means.size());
+  ASSERT_GE(k, 2);
+  ASSERT_LE(k, 10);
+  double low = 0, high = 0;
+  for (size_t i = 0; i < c.means.size(); ++i) {
+    EXPECT_TRUE(std::fabs(c.means[i] + 5) < 2 || std::fabs(c.means[i] - 5) < 1) << c.means[i];
+    (c.means[i] < 0 ? low : high) += c.weights[i];
+  }
+  EXPECT_NEAR(low, 0.7, 0.05);
+  EXPECT_NEAR(high, 0.3, 0.05);
+  EXPECT_TRUE(c.has_missing);
+  EXPECT_EQ(t.width(), 1 + k + 2 + 2);  // scalar, modes, missing one-hot; the category's one-hot
+  auto gen = make_generator(2);
+  auto code = t.transform(d.x, gen);
+  // Scalars given back before tanh and one-hots as they are: the rows come back.
+  auto raw = code.to(torch::kFloat64).clone();
+  raw.select(1, 0).copy_(torch::atanh(raw.select(1, 0)));
+  auto back = t.inverse(raw, {}, gen);
+  auto present = ~torch::isnan(d.x.select(1, 0));
+  EXPECT_TRUE(torch::equal(torch::isnan(back.select(1, 0)), ~present));
+  EXPECT_TRUE(test::all_close(back.select(1, 0).index({present}), d.x.select(1, 0).index({present}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::equal(back.select(1, 1), d.x.select(1, 1)));
+  const auto again = tvae::ModeTransformer::from_json(t.to_json());
+  EXPECT_EQ(again.to_json(), t.to_json());
+}
+
+TEST(Tvae, LearnsABimodalColumnTiedToACategory) {
+  TvaeOptions o;
+  o.epochs = 150;
+  o.batch_size = 200;
+  o.embedding_dim = 16;
+  o.compress_dims = o.decompress_dims = "64,64";
+  Tvae model(o);
+  model.fit(bimodal(2000, 3), quiet());
+  auto gen = make_generator(4);
+  auto s = model.sample(4000, gen);
+  auto x = s.select(1, 0), group = s.select(1, 1);
+  auto present = ~torch::isnan(x);
+  EXPECT_NEAR(present.logical_not().to(torch::kFloat64).mean().item<double>(), 0.1, 0.04);
+  EXPECT_NEAR(group.mean().item<double>(), 0.3, 0.05);
+  // The category says which mode: x > 0 in group 1, x < 0 in group 0, for nearly every row.
+  auto agree = ((x > 0) == (group == 1)).index({present}).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(agree, 0.95);
+  EXPECT_THROW(model.score_samples(s), NotSupported);
+}
+
+}  // namespace
+}  // namespace gf
