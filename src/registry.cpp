@@ -7,6 +7,7 @@
 #include "genforge/models/bayesnet.h"
 #include "genforge/models/bgmm.h"
 #include "genforge/models/copula.h"
+#include "genforge/models/ctgan.h"
 #include "genforge/models/dbm.h"
 #include "genforge/models/dbn.h"
 #include "genforge/models/flow.h"
@@ -57,6 +58,9 @@ std::vector<ModelInfo>& registry() {
                                        {{"categorical", "ordinal"}}),
       make_model_info<Tvae>("tvae", "TVAE synthesizer for mixed tables: VAE on mode-specific normalisation (SDV's "
                                     "defaults); trains through the Trainer", {{"categorical", "ordinal"}}),
+      make_model_info<Ctgan>("ctgan", "CTGAN synthesizer for mixed tables: conditional WGAN-GP with training by "
+                                      "sampling and PacGAN (SDV's defaults); trains through the Trainer",
+                             {{"categorical", "ordinal"}}),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

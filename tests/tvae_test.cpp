@@ -7,6 +7,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/models/ctgan.h"
 #include "genforge/models/tvae.h"
 #include "models/tvae/mode_transformer.h"
 #include "support/support.h"
@@ -80,6 +81,33 @@ TEST(Tvae, LearnsABimodalColumnTiedToACategory) {
   auto agree = ((x > 0) == (group == 1)).index({present}).to(torch::kFloat64).mean().item<double>();
   EXPECT_GT(agree, 0.95);
   EXPECT_THROW(model.score_samples(s), NotSupported);
+}
+
+}  // namespace
+}  // namespace gf
+
+namespace gf {
+namespace {
+
+TEST(Ctgan, LearnsCategoryFrequenciesAndTheModeEachCategoryTakes) {
+  CtganOptions o;
+  o.epochs = 300;  // 3000 steps: a GAN needs them (600 left the modes mixed up)
+  o.batch_size = 100;
+  o.embedding_dim = 16;
+  o.generator_dim = o.discriminator_dim = "64,64";
+  Ctgan model(o);
+  model.fit(bimodal(1000, 5), test::quiet());
+  auto gen = make_generator(6);
+  auto s = model.sample(4000, gen);
+  auto x = s.select(1, 0), group = s.select(1, 1);
+  auto present = ~torch::isnan(x);
+  EXPECT_NEAR(group.mean().item<double>(), 0.3, 0.05);
+  EXPECT_NEAR(present.logical_not().to(torch::kFloat64).mean().item<double>(), 0.1, 0.05);
+  auto agree = ((x > 0) == (group == 1)).index({present}).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(agree, 0.9);
+  CtganOptions bad;
+  bad.batch_size = 64;  // not a multiple of pac = 10
+  EXPECT_THROW(Ctgan(bad).fit(bimodal(100, 1), test::quiet()), InvalidArgument);
 }
 
 }  // namespace
