@@ -35,6 +35,7 @@ struct TvaeOptions : train::TrainOptions {
   std::string decompress_dims = "128,128";  // decoder hidden layers
   double loss_factor = 2.0;                 // weight of the reconstruction term
   int64_t max_modes = 10;                   // mixture components per numeric column (before pruning)
+  bool sample_categories = true;            // sampling: one-hots drawn from the softmax (false: argmax, as SDV)
   void validate() const;
 };
 

@@ -27,6 +27,32 @@ void fit_modes(std::vector<double> values, int64_t max_modes, int64_t seed, Colu
     c.weights = {1.0};
     return;
   }
+  // A value that holds at least 1/(2 max_modes) of the rows (0 in a column of costs) is a mode of its own with no
+  // spread: its rows get a deterministic mode and come back exactly; the mixture models the rest.
+  std::sort(values.begin(), values.end());
+  std::vector<double> rest;
+  const auto n = static_cast<double>(values.size());
+  for (size_t i = 0; i < values.size();) {
+    size_t j = i;
+    while (j < values.size() && values[j] == values[i]) ++j;
+    const double share = static_cast<double>(j - i) / n;
+    if (share >= 1.0 / (2.0 * static_cast<double>(max_modes))) {
+      c.weights.push_back(share);
+      c.means.push_back(values[i]);
+      c.stds.push_back(1e-9 * std::max(1.0, std::fabs(values[i])));
+    } else {
+      rest.insert(rest.end(), values.begin() + static_cast<long>(i), values.begin() + static_cast<long>(j));
+    }
+    i = j;
+  }
+  if (rest.size() < 2) {
+    if (!rest.empty()) {
+      c.weights.push_back(1.0 / n), c.means.push_back(rest[0]), c.stds.push_back(1e-9 * std::max(1.0, std::fabs(rest[0])));
+    }
+    return;
+  }
+  const double rest_share = static_cast<double>(rest.size()) / n;
+  values = std::move(rest);
   auto gen = make_generator(static_cast<uint64_t>(seed));
   auto all = torch::tensor(values, torch::kFloat64);
   if (all.size(0) > kModeRows) all = all.index_select(0, torch::randperm(all.size(0), gen, torch::kLong).slice(0, 0, kModeRows));
@@ -54,14 +80,19 @@ void fit_modes(std::vector<double> values, int64_t max_modes, int64_t seed, Colu
   const auto w = mixture.weights().contiguous();
   const auto m = mixture.means().contiguous();
   const auto cov = mixture.covariances().reshape({w.size(0)}).contiguous();
+  int64_t kept = 0;
   for (int64_t k = 0; k < w.size(0); ++k) {
-    if (w[k].item<double>() <= kModeWeight) continue;
-    c.weights.push_back(w[k].item<double>());
+    if (w[k].item<double>() * rest_share <= kModeWeight) continue;
+    ++kept;
+    c.weights.push_back(w[k].item<double>() * rest_share);
     c.means.push_back(m[k][0].item<double>());
     c.stds.push_back(std::max(std::sqrt(cov[k].item<double>()), 1e-6));
   }
-  if (c.means.empty()) {
-    c.means = {all.mean().item<double>()}, c.stds = {std::max(all.std().item<double>(), 1e-6)}, c.weights = {1.0};
+  if (!kept) {  // every component pruned: the heaviest carries the values between the point masses
+    const auto k = w.argmax().item<int64_t>();
+    c.weights.push_back(w[k].item<double>() * rest_share);
+    c.means.push_back(m[k][0].item<double>());
+    c.stds.push_back(std::max(std::sqrt(cov[k].item<double>()), 1e-6));
   }
 }
 
