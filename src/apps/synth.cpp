@@ -286,4 +286,19 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   return out;
 }
 
+Table rows_meeting_rules(const Table& table, const SynthOptions& options) {
+  std::vector<ColumnBounds> bounds;
+  for (const auto& text : options.conditions) bounds.push_back(parse_condition(text, table));
+  auto ok = check_bounds(bounds, table);
+  for (const auto& text : options.constraints) {
+    const auto pass = Constraint::parse(text, table).check(table);
+    for (size_t i = 0; i < ok.size(); ++i) ok[i] &= pass[i];
+  }
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < ok.size(); ++i) {
+    if (ok[i]) rows.push_back(static_cast<int64_t>(i));
+  }
+  return take_rows(table, rows);
+}
+
 }  // namespace gf::apps

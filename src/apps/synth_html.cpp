@@ -158,6 +158,7 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
   h << "<h1>Synthetic data report</h1><p>" << report.value("real_rows", 0) << " real rows, "
     << report.value("synthetic_rows", 0) << " synthetic rows, " << report.value("columns", 0) << " columns";
   if (report.contains("model")) h << "; model <b>" << escape(report["model"].get<std::string>()) << "</b>";
+  if (report.contains("compared_with")) h << "; compared with " << escape(report["compared_with"].get<std::string>());
   h << ". <span style='color:" << kReal << "'>■ real</span> <span style='color:" << kSynthetic
     << "'>■ synthetic</span></p>";
 

@@ -158,6 +158,9 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
   EXPECT_TRUE(report.contains("ml_efficacy_synthetic"));
   EXPECT_TRUE(report.contains("pmse_ratio"));
   EXPECT_EQ(report["synthesis"]["exact_rules"].size(), 2u);
+  // Rows drawn under rules are judged against the real rows that meet them (Gentoo penguins above 4500 g).
+  EXPECT_NE(report["compared_with"].get<std::string>().find("real rows that meet the conditions"), std::string::npos);
+  EXPECT_LT(report["real_rows"].get<int64_t>(), 124);
   EXPECT_NE(test::read_text(dir_.file("syn.report.html")).find("<svg"), std::string::npos);
   // The saved synthesizer samples again, and a private fit states its budget.
   r = test::run_cli({"synth", "--data", penguins, "--from", dir_.file("s.gf"), "-n", "10", "--out",

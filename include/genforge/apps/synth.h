@@ -58,6 +58,10 @@ struct Synthesis {
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);
 
+// The rows of `table` that meet the options' conditions and constraints (what synthetic rows under those rules
+// should be compared with). Rules are parsed against `table`.
+Table rows_meeting_rules(const Table& table, const SynthOptions& options);
+
 // The report page: figures of `report` (eval::table_report's JSON, with "synthesis" and "privacy" objects when
 // present), each column's distribution real vs synthetic, and the pair-trend heat map. Written atomically.
 void write_synth_html(const std::string& path, const Table& real, const Table& synthetic, const nlohmann::json& report);
