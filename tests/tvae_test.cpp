@@ -105,6 +105,15 @@ TEST(Ctgan, LearnsCategoryFrequenciesAndTheModeEachCategoryTakes) {
   EXPECT_NEAR(present.logical_not().to(torch::kFloat64).mean().item<double>(), 0.1, 0.05);
   auto agree = ((x > 0) == (group == 1)).index({present}).to(torch::kFloat64).mean().item<double>();
   EXPECT_GT(agree, 0.9);
+  // A fixed category rides in the condition vector; a range on x is met by drawing again.
+  const double inf = INFINITY;
+  auto only = model.sample_within(500, torch::tensor({0.0, 1.0}, torch::kFloat64), torch::tensor({inf, 1.0}, torch::kFloat64), gen);
+  EXPECT_EQ(only.size(0), 500);
+  EXPECT_TRUE((only.select(1, 1) == 1).all().item<bool>());
+  EXPECT_TRUE((only.select(1, 0) >= 0).all().item<bool>());
+  EXPECT_THROW(model.sample_within(10, torch::tensor({1e6, -inf}, torch::kFloat64),
+                                   torch::tensor({inf, inf}, torch::kFloat64), gen),
+               InvalidArgument);
   CtganOptions bad;
   bad.batch_size = 64;  // not a multiple of pac = 10
   EXPECT_THROW(Ctgan(bad).fit(bimodal(100, 1), test::quiet()), InvalidArgument);

@@ -13,6 +13,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -36,7 +37,7 @@ struct CtganOptions : train::TrainOptions {
   void validate() const;
 };
 
-class Ctgan : public Model {
+class Ctgan : public Model, public BoxConditionalSampler {
  public:
   using Options = CtganOptions;
   static const OptionTable<CtganOptions>& option_table();
@@ -52,6 +53,11 @@ class Ctgan : public Model {
   // Rows with conditions drawn in proportion to the categories' frequencies (CTGAN's sampling). [n, D]
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;
   torch::Tensor score_samples(const torch::Tensor& x) const override;  // NotSupported
+  // Rows meeting the bounds: a fixed category goes into the generator's condition vector (the first one when
+  // several are fixed), the rest of the bounds are met by drawing again. InvalidArgument when fewer than 1 in
+  // 10,000 generated rows meet them.
+  torch::Tensor sample_within(int64_t n, const torch::Tensor& lo, const torch::Tensor& hi,
+                              at::Generator& gen) const override;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;
@@ -61,6 +67,8 @@ class Ctgan : public Model {
   struct Net;  // generator, critic, transformer, condition sampler (src/models/ctgan)
 
  private:
+  // n rows; with condition >= 0 every row's condition vector holds that categorical column's `category`.
+  torch::Tensor generate(int64_t n, int64_t condition, int64_t category, at::Generator& gen) const;
   CtganOptions options_;
   std::shared_ptr<Net> net_;
   nlohmann::json saved_json_;

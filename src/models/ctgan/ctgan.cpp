@@ -309,12 +309,60 @@ FitReport Ctgan::fit(const Dataset& train, const FitContext& ctx) {
   return report_;
 }
 
-torch::Tensor Ctgan::sample(int64_t n, at::Generator& gen) const {
+torch::Tensor Ctgan::sample(int64_t n, at::Generator& gen) const { return generate(n, -1, -1, gen); }
+
+torch::Tensor Ctgan::sample_within(int64_t n, const torch::Tensor& lo_in, const torch::Tensor& hi_in,
+                                   at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train ctgan ...`)", "the CTGAN is not fitted");
+  const auto& cols = net_->transformer.columns();
+  const auto d = static_cast<int64_t>(cols.size());
+  GF_CHECK(lo_in.numel() == d && hi_in.numel() == d, "conditions need ", d, " bounds per side");
+  const auto lo = lo_in.to(torch::kFloat64).contiguous(), hi = hi_in.to(torch::kFloat64).contiguous();
+  // The first fixed category becomes the generator's condition.
+  int64_t condition = -1, category = -1, k = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    if (!cols[static_cast<size_t>(j)].categorical) continue;
+    const double l = lo[j].item<double>();
+    if (condition < 0 && l == hi[j].item<double>()) condition = k, category = static_cast<int64_t>(l);
+    ++k;
+  }
+  auto meets = [&](const torch::Tensor& rows) {
+    auto ok = torch::ones({rows.size(0)}, torch::kBool);
+    for (int64_t j = 0; j < d; ++j) {
+      const double l = lo[j].item<double>(), h = hi[j].item<double>();
+      if (std::isinf(l) && std::isinf(h) && l < 0 && h > 0) continue;
+      auto v = rows.select(1, j);
+      ok &= ~torch::isnan(v) & (v >= l) & (v <= h);
+    }
+    return ok;
+  };
+  std::vector<torch::Tensor> kept;
+  int64_t have = 0, drawn = 0;
+  while (have < n) {
+    const int64_t batch = std::min<int64_t>(100000, 2 * (n - have) + 100);
+    auto rows = generate(batch, condition, category, gen);
+    auto ok = meets(rows);
+    auto good = rows.index({ok});
+    drawn += batch;
+    if (good.size(0) > 0) kept.push_back(good.slice(0, 0, std::min(good.size(0), n - have))), have += kept.back().size(0);
+    GF_CHECK(have >= n || drawn < 10000 || static_cast<double>(have) / static_cast<double>(drawn) >= 1e-4,
+             "the conditions have (almost) no probability under the CTGAN model: ", have, " of ", drawn,
+             " generated rows meet them");
+  }
+  return n == 0 ? torch::empty({0, d}, torch::kFloat64) : torch::cat(kept);
+}
+
+torch::Tensor Ctgan::generate(int64_t n, int64_t condition, int64_t category, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train ctgan ...`)", "the CTGAN is not fitted");
   GF_CHECK(n >= 0, "number of samples must be >= 0, got ", n);
   torch::NoGradGuard no_grad;
   const auto device = neural::device_of(*net_);
   auto c = draw_conditions(*net_, n, options_.log_frequency, true, gen);
+  if (condition >= 0) {  // every row under the one condition asked for
+    const auto& cond = net_->conditions[static_cast<size_t>(condition)];
+    c.vector.zero_();
+    c.vector.select(1, cond.offset + category).fill_(1);
+  }
   auto z = torch::randn({n, options_.embedding_dim}, gen, torch::kFloat32).to(device);
   auto raw = net_->generator->forward(torch::cat({z, c.vector.to(device)}, 1));
   // One-hots are drawn (argmax of logits + Gumbel noise), as CTGAN's Gumbel softmax does.
