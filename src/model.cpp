@@ -132,10 +132,6 @@ FitReport FitReport::from_json(const nlohmann::json& j) {
   return r;
 }
 
-}  // namespace gf
-
-namespace gf {
-
 std::string GraphicalModel::graphviz() const {
   auto quoted = [](const std::string& s) {
     std::string q = "\"";

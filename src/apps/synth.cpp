@@ -271,13 +271,12 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
 
   // The real table's column order, with the ID columns regenerated.
   const auto modelled = model_columns(model);
+  const auto ids = id_like_columns(real);
   Table result("synthetic");
   for (const auto& c : real.columns()) {
     if (std::find(modelled.begin(), modelled.end(), c.name) != modelled.end()) {
       result.add_column(kept.column(c.name));
-    } else if (real.n_rows() >= kMinIdRows &&
-               ((c.type == ColumnType::categorical && c.categories.size() == c.size() && all_distinct(c)) ||
-                (c.type == ColumnType::integer && all_distinct(c)))) {
+    } else if (std::find(ids.begin(), ids.end(), c.name) != ids.end()) {
       result.add_column(regenerate_ids(c, options.n));
       out.id_columns.push_back(c.name);
     }

@@ -95,6 +95,24 @@ void ColumnBuilder::cell_error(const Cell& cell, const std::string& what, const 
   throw DataError(msg("'", source_, "' ", row_word_, " ", cell.row, ", column '", name_, "': ", what), hint);
 }
 
+int ColumnBuilder::recorded_decimals() const {
+  int decimals = 0;
+  for (const auto& c : cells_) {
+    if (c.kind != Cell::kNumber) continue;
+    std::string text = c.text;
+    if (text.empty()) {  // typed sources: the shortest form that reads back as the same number
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.15g", c.number);
+      text = buf;
+    }
+    const int d = decimals_of(text);
+    // More than 10 digits after the point is a computed value (7.716666666666667), not a recorded precision.
+    if (d < 0 || d > 10) return -1;
+    decimals = std::max(decimals, d);
+  }
+  return decimals;
+}
+
 Column ColumnBuilder::build(const ColumnType* forced) const {
   size_t numbers = 0, integers = 0, texts = 0, dates = 0;
   for (const auto& c : cells_) {
@@ -108,20 +126,7 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
     }
   }
   ColumnType type;
-  int decimals = 0;
   std::string date_format;
-  for (const auto& c : cells_) {
-    if (c.kind == Cell::kNumber && decimals >= 0) {
-      std::string text = c.text;
-      if (text.empty()) {  // typed sources: the shortest form that reads back as the same number
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "%.15g", c.number);
-        text = buf;
-      }
-      decimals = std::max(decimals, decimals_of(text));
-      if (decimals_of(text) < 0) decimals = -1;
-    }
-  }
   if (forced) {
     type = *forced;
   } else if (texts == 0 && numbers > 0) {
@@ -182,8 +187,7 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
     col.values.push_back(value);
     col.missing.push_back(missing ? 1 : 0);
   }
-  // More than 10 digits after the point is a computed value (7.716666666666667), not a recorded precision.
-  if (type == ColumnType::continuous) col.decimals = decimals <= 10 ? decimals : -1;
+  if (type == ColumnType::continuous) col.decimals = recorded_decimals();
   // The last date's format writes them all back (a file mixes formats rarely; ISO is the fallback).
   if (type == ColumnType::datetime && date_format != "%Y-%m-%dT%H:%M:%S") col.format = date_format;
   return col;

@@ -25,6 +25,8 @@ class ColumnBuilder {
     std::string text;
     long row;
   };
+  // Digits after the point the file wrote for this column's numbers (-1: exponents or computed values).
+  int recorded_decimals() const;
   [[noreturn]] void cell_error(const Cell& cell, const std::string& what, const std::string& hint) const;
   std::string name_, source_, row_word_;
   std::vector<Cell> cells_;

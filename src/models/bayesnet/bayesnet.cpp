@@ -12,6 +12,7 @@
 #include "privacy/noise.h"
 #include "models/bayesnet/bayesnet_impl.h"
 #include "models/synth_columns.h"
+#include "stats/point_masses.h"
 #include "stats/draws.h"
 
 namespace gf {
@@ -110,17 +111,9 @@ Variable make_variable(const std::string& name, const TableFeature* f, std::vect
   v.kind = Variable::binned;
   // Values holding at least 1/(2 bins) of the rows become states of their own; the rest is cut into equal-count
   // bins.
-  std::vector<double> rest;
-  for (size_t i = 0; i < values.size();) {
-    size_t j = i;
-    while (j < values.size() && values[j] == values[i]) ++j;
-    if (static_cast<double>(j - i) >= static_cast<double>(values.size()) / (2.0 * static_cast<double>(o.bins))) {
-      v.masses.push_back(values[i]);
-    } else {
-      rest.insert(rest.end(), values.begin() + static_cast<long>(i), values.begin() + static_cast<long>(j));
-    }
-    i = j;
-  }
+  auto split = stats::split_point_masses(values, 1.0 / (2.0 * static_cast<double>(o.bins)));
+  v.masses = std::move(split.values);
+  std::vector<double> rest = std::move(split.rest);
   if (rest.empty()) rest = {lo, hi};  // every value is a mass: one spare bin over the range
   const auto n = rest.size();
   const int64_t bins = std::max<int64_t>(1, o.bins - v.n_masses());

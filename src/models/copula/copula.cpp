@@ -78,6 +78,36 @@ void latent_scores(const GaussianCopula::Impl& impl, const at::Tensor& x, const 
   }
 }
 
+// Puts a categorical column's categories in the order of `key` (ties keep the current order; categories without a
+// key go last) and recomputes its latent scores. Returns whether the order changed.
+bool reorder_categories(GaussianCopula::Impl& impl, int64_t c, const std::vector<double>& key, const at::Tensor& x,
+                        const at::Tensor& jitter, at::Tensor& z, at::Tensor& lower, at::Tensor& upper) {
+  auto& col = impl.columns[static_cast<size_t>(c)];
+  std::vector<size_t> order(col.start.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return col.start[a] < col.start[b]; });
+  const auto before = order;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
+  if (order == before) return false;
+  double at = 0;
+  for (size_t q : order) col.start[q] = at, at += col.width[q];
+  latent_scores(impl, x, jitter, c, z, lower, upper);
+  return true;
+}
+
+// The mean of `score` [N] over the rows of each category of column c (infinity for a category without rows).
+std::vector<double> category_means(const at::Tensor& x, int64_t c, size_t k, const double* score) {
+  const int64_t n = x.size(0), d = x.size(1);
+  const double* px = x.data_ptr<double>();
+  std::vector<double> sum(k, 0.0), count(k, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const double code = px[i * d + c];
+    if (!std::isnan(code)) sum[static_cast<size_t>(code)] += score[i], count[static_cast<size_t>(code)] += 1;
+  }
+  for (size_t q = 0; q < k; ++q) sum[q] = count[q] > 0 ? sum[q] / count[q] : INFINITY;
+  return sum;
+}
+
 // A Gaussian copula sees a category column through the order of its intervals, so a strong association with
 // another column (airport -> state) is kept only when that order follows it. Categorical columns, fewest
 // categories first, are put in the order of the mean latent score of the column that explains them best (largest
@@ -127,14 +157,7 @@ void order_categories(GaussianCopula::Impl& impl, const at::Tensor& x, const at:
       }
     }
     anchored[c] = 1;
-    if (best_mean.empty()) continue;
-    std::vector<size_t> order(k);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return col.start[a] < col.start[b]; });
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return best_mean[a] < best_mean[b]; });
-    double at = 0;
-    for (size_t q : order) col.start[q] = at, at += col.width[q];
-    latent_scores(impl, x, jitter, static_cast<int64_t>(c), z, lower, upper);
+    if (!best_mean.empty()) reorder_categories(impl, static_cast<int64_t>(c), best_mean, x, jitter, z, lower, upper);
   }
 }
 
@@ -143,38 +166,29 @@ void order_categories(GaussianCopula::Impl& impl, const at::Tensor& x, const at:
 // that the order serves every association at once. Returns false when no order changed.
 bool reorder_by_prediction(GaussianCopula::Impl& impl, const at::Tensor& x, const at::Tensor& jitter,
                            const at::Tensor& r, at::Tensor& z, at::Tensor& lower, at::Tensor& upper) {
-  const int64_t n = x.size(0), d = x.size(1);
+  const int64_t d = x.size(1);
   const auto q = torch::linalg::inv(r);
   bool changed = false;
-  const double* px = x.data_ptr<double>();
   for (int64_t c = 0; c < d; ++c) {
-    auto& col = impl.columns[static_cast<size_t>(c)];
+    const auto& col = impl.columns[static_cast<size_t>(c)];
     if (!col.categorical) continue;
     const double qcc = q[c][c].item<double>();
     auto predicted = (-(z.matmul(q.select(0, c)) - z.select(1, c) * qcc) / qcc).contiguous();  // [N]
-    const double* pp = predicted.data_ptr<double>();
-    const size_t k = col.start.size();
-    std::vector<double> sum(k, 0.0), count(k, 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const double code = px[i * d + c];
-      if (std::isnan(code)) continue;
-      sum[static_cast<size_t>(code)] += pp[i], count[static_cast<size_t>(code)] += 1;
-    }
-    std::vector<size_t> order(k), before(k);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return col.start[a] < col.start[b]; });
-    before = order;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      const double ma = count[a] > 0 ? sum[a] / count[a] : INFINITY, mb = count[b] > 0 ? sum[b] / count[b] : INFINITY;
-      return ma < mb;
-    });
-    if (order == before) continue;
-    changed = true;
-    double at = 0;
-    for (size_t cat : order) col.start[cat] = at, at += col.width[cat];
-    latent_scores(impl, x, jitter, c, z, lower, upper);
+    const auto key = category_means(x, c, col.start.size(), predicted.data_ptr<double>());
+    changed = reorder_categories(impl, c, key, x, jitter, z, lower, upper) || changed;
   }
   return changed;
+}
+
+// Laplace-noised counts of one column's categories or bins with its missing cells as one more cell (adding or
+// removing a row moves one cell by one: L1 sensitivity 1), negatives cut to 0. Returns the noisy missing rate.
+double noisy_counts(std::vector<double>& counts, double missing, double epsilon, at::Generator& gen) {
+  const auto k = static_cast<int64_t>(counts.size());
+  auto noise = privacy::laplace_noise(k + 1, 1.0 / epsilon, gen);
+  const double* pn = noise.data_ptr<double>();
+  double total = missing = std::max(0.0, missing + pn[k]);
+  for (int64_t b = 0; b < k; ++b) total += (counts[static_cast<size_t>(b)] = std::max(0.0, counts[static_cast<size_t>(b)] + pn[b]));
+  return total > 0 ? missing / total : 0.0;
 }
 
 }  // namespace
@@ -269,14 +283,7 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
       const auto k = static_cast<size_t>(f->n_categories);
       std::vector<double> counts(k, 0.0);
       for (double v : values) counts[static_cast<size_t>(v)] += 1;
-      double missing_count = n_missing;
-      if (dp) {  // noisy counts, the missing cells a bin of their own (add/remove one row: L1 sensitivity 1)
-        auto noise = privacy::laplace_noise(static_cast<int64_t>(k) + 1, 1.0 / eps_column, gen);
-        for (size_t c = 0; c < k; ++c) counts[c] = std::max(0.0, counts[c] + noise[c].item<double>());
-        missing_count = std::max(0.0, missing_count + noise[static_cast<int64_t>(k)].item<double>());
-        const double total = std::accumulate(counts.begin(), counts.end(), 0.0) + missing_count;
-        missing[static_cast<size_t>(j)] = total > 0 ? missing_count / total : 0.0;
-      }
+      if (dp) missing[static_cast<size_t>(j)] = noisy_counts(counts, n_missing, eps_column, gen);
       double total = std::accumulate(counts.begin(), counts.end(), 0.0);
       if (total <= 0) std::fill(counts.begin(), counts.end(), 1.0), total = static_cast<double>(k);
       std::vector<size_t> order(k);
@@ -295,12 +302,7 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
         const auto b = hi > lo ? static_cast<size_t>((v - lo) / (hi - lo) * static_cast<double>(bins)) : 0;
         counts[std::min(b, bins - 1)] += 1;
       }
-      auto noise = privacy::laplace_noise(static_cast<int64_t>(bins) + 1, 1.0 / eps_column, gen);
-      for (size_t b = 0; b < bins; ++b) counts[b] += noise[static_cast<int64_t>(b)].item<double>();
-      const double missing_count = std::max(0.0, n_missing + noise[static_cast<int64_t>(bins)].item<double>());
-      double total = missing_count;
-      for (double c : counts) total += std::max(c, 0.0);
-      missing[static_cast<size_t>(j)] = total > 0 ? missing_count / total : 0.0;
+      missing[static_cast<size_t>(j)] = noisy_counts(counts, n_missing, eps_column, gen);
       col.marginal = Marginal::histogram(lo, hi, counts);
       chosen[col.name] = "histogram";
     } else {
@@ -311,8 +313,6 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     }
     impl->columns.push_back(std::move(col));
   }
-  GF_CHECK_AS(InvalidArgument, per_column.size() <= static_cast<size_t>(d), "name the model's columns",
-              "distributions names more columns than the data has");
   for (const auto& [name, kind] : per_column) {
     const bool known = std::any_of(impl->columns.begin(), impl->columns.end(),
                                    [&](const Impl::ColumnModel& c) { return c.name == name && !c.categorical; });
@@ -361,7 +361,6 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
                {"public", "column ranges, categories and the number of rows"}};
   }
   missing_rate_ = torch::tensor(missing, torch::kFloat64);
-  if (dp) correlation_.fill_diagonal_(1.0);
 
   FitReport report;
   report.converged = true;

@@ -9,6 +9,7 @@
 #include "genforge/core/log.h"
 #include "genforge/core/random.h"
 #include "genforge/models/bgmm.h"
+#include "stats/point_masses.h"
 
 namespace gf::tvae {
 namespace {
@@ -30,21 +31,14 @@ void fit_modes(std::vector<double> values, int64_t max_modes, int64_t seed, Colu
   // A value that holds at least 1/(2 max_modes) of the rows (0 in a column of costs) is a mode of its own with no
   // spread: its rows get a deterministic mode and come back exactly; the mixture models the rest.
   std::sort(values.begin(), values.end());
-  std::vector<double> rest;
   const auto n = static_cast<double>(values.size());
-  for (size_t i = 0; i < values.size();) {
-    size_t j = i;
-    while (j < values.size() && values[j] == values[i]) ++j;
-    const double share = static_cast<double>(j - i) / n;
-    if (share >= 1.0 / (2.0 * static_cast<double>(max_modes))) {
-      c.weights.push_back(share);
-      c.means.push_back(values[i]);
-      c.stds.push_back(1e-9 * std::max(1.0, std::fabs(values[i])));
-    } else {
-      rest.insert(rest.end(), values.begin() + static_cast<long>(i), values.begin() + static_cast<long>(j));
-    }
-    i = j;
+  auto split = stats::split_point_masses(values, 1.0 / (2.0 * static_cast<double>(max_modes)));
+  for (size_t k = 0; k < split.values.size(); ++k) {
+    c.weights.push_back(split.shares[k]);
+    c.means.push_back(split.values[k]);
+    c.stds.push_back(1e-9 * std::max(1.0, std::fabs(split.values[k])));
   }
+  std::vector<double> rest = std::move(split.rest);
   if (rest.size() < 2) {
     if (!rest.empty()) {
       c.weights.push_back(1.0 / n), c.means.push_back(rest[0]), c.stds.push_back(1e-9 * std::max(1.0, std::fabs(rest[0])));
