@@ -1,7 +1,5 @@
 #include "genforge/eval/table_report.h"
 
-#include <numeric>
-
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/eval/table.h"
@@ -58,12 +56,11 @@ nlohmann::json table_report(const Table& real, const Table& synthetic, const Tab
     if (holdout) {
       test = *holdout;
     } else {  // a seeded 70/30 split of the real rows; the generator saw the test rows (the figure flatters it)
-      std::vector<int64_t> order(real.n_rows());
-      std::iota(order.begin(), order.end(), 0);
-      auto perm = torch::randperm(static_cast<int64_t>(order.size()), gen, torch::kLong);
-      const auto cut = static_cast<size_t>(0.7 * static_cast<double>(order.size()));
-      std::vector<int64_t> a, b;
-      for (size_t i = 0; i < order.size(); ++i) (i < cut ? a : b).push_back(perm[static_cast<int64_t>(i)].item<int64_t>());
+      const auto n = static_cast<int64_t>(real.n_rows());
+      auto perm = torch::randperm(n, gen, torch::kLong).contiguous();
+      const int64_t* p = perm.data_ptr<int64_t>();
+      const auto cut = static_cast<int64_t>(0.7 * static_cast<double>(n));
+      std::vector<int64_t> a(p, p + cut), b(p + cut, p + n);
       train = take_rows(real, a), test = take_rows(real, b);
       note = "test rows: 30% of the real table, which the generator saw (give a holdout for an unbiased figure)";
     }

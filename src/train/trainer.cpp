@@ -326,14 +326,14 @@ class Loop : public StepContext {
       auto order_gen = make_generator(static_cast<uint64_t>(o_.seed) * 1000003 + static_cast<uint64_t>(epoch));
       auto order = torch::randperm(n, order_gen, torch::TensorOptions().dtype(torch::kLong));
       for (int64_t b = in_epoch; b < per_epoch && step_ < total_steps_; ++b) {
-        auto idx = order.slice(0, b * o_.batch_size, std::min(n, (b + 1) * o_.batch_size)).to(train.x.device());
-        Batch batch{train.x.index_select(0, idx),
-                    train.labels.defined() ? train.labels.index_select(0, idx) : torch::Tensor()};
         bad_this_step_ = false;
-        if (clipper_) {
+        if (clipper_) {  // DP-SGD draws its own (Poisson) batch
           dp_step(train);
         } else {
-          model_.train_step(batch, *this);
+          auto idx = order.slice(0, b * o_.batch_size, std::min(n, (b + 1) * o_.batch_size)).to(train.x.device());
+          model_.train_step({train.x.index_select(0, idx),
+                             train.labels.defined() ? train.labels.index_select(0, idx) : torch::Tensor()},
+                            *this);
         }
         if (bad_this_step_) {
           ++bad_steps_total_;

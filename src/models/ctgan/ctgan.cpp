@@ -365,13 +365,7 @@ torch::Tensor Ctgan::generate(int64_t n, int64_t condition, int64_t category, at
   }
   auto z = torch::randn({n, options_.embedding_dim}, gen, torch::kFloat32).to(device);
   auto raw = net_->generator->forward(torch::cat({z, c.vector.to(device)}, 1));
-  // One-hots are drawn (argmax of logits + Gumbel noise), as CTGAN's Gumbel softmax does.
-  for (const auto& col : net_->transformer.columns()) {
-    for (const auto& s : col.spans) {
-      if (!s.scalar) raw.slice(1, s.start, s.start + s.width).add_(Net::gumbel({n, s.width}, gen, device));
-    }
-  }
-  return net_->transformer.inverse(raw, {}, gen);
+  return net_->transformer.inverse(raw, {}, gen, /*draw_one_hots=*/true);  // as CTGAN's Gumbel softmax draws them
 }
 
 torch::Tensor Ctgan::score_samples(const torch::Tensor&) const {

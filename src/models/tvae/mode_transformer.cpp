@@ -162,10 +162,20 @@ torch::Tensor ModeTransformer::transform(const torch::Tensor& x_in, at::Generato
   return out;
 }
 
-torch::Tensor ModeTransformer::inverse(const torch::Tensor& raw_in, const torch::Tensor& sigma,
-                                       at::Generator& gen) const {
-  const auto raw = raw_in.to(torch::kCPU, torch::kFloat64).contiguous();
+torch::Tensor ModeTransformer::inverse(const torch::Tensor& raw_in, const torch::Tensor& sigma, at::Generator& gen,
+                                       bool draw_one_hots) const {
+  auto raw = raw_in.to(torch::kCPU, torch::kFloat64).contiguous();
   const int64_t n = raw.size(0);
+  if (draw_one_hots) {
+    raw = raw.clone();
+    for (const auto& c : columns_) {
+      for (const auto& s : c.spans) {
+        if (s.scalar) continue;
+        auto u = torch::rand({n, s.width}, gen, torch::kFloat64).clamp(1e-12, 1 - 1e-12);
+        raw.slice(1, s.start, s.start + s.width).add_(-torch::log(-torch::log(u)));
+      }
+    }
+  }
   auto out = torch::empty({n, static_cast<int64_t>(columns_.size())}, torch::kFloat64);
   for (size_t j = 0; j < columns_.size(); ++j) {
     const auto& c = columns_[j];

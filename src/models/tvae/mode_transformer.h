@@ -40,7 +40,10 @@ class ModeTransformer {
   torch::Tensor transform(const torch::Tensor& x, at::Generator& gen) const;
   // Network outputs [N, width] (raw: scalars before tanh, one-hots as logits) back to [N, D]: scalars through
   // tanh plus N(0, sigma) noise (sigma [width], may be undefined), one-hots by argmax.
-  torch::Tensor inverse(const torch::Tensor& raw, const torch::Tensor& sigma, at::Generator& gen) const;
+  // With `draw_one_hots`, Gumbel noise is added to every one-hot's logits first, so that the argmax is a draw from
+  // their softmax instead of always the most likely outcome (which erases rare categories and missing cells).
+  torch::Tensor inverse(const torch::Tensor& raw, const torch::Tensor& sigma, at::Generator& gen,
+                        bool draw_one_hots = false) const;
 
   nlohmann::json to_json() const;
   static ModeTransformer from_json(const nlohmann::json& j);

@@ -171,20 +171,11 @@ torch::Tensor Tvae::sample(int64_t n, at::Generator& gen) const {
   GF_CHECK(n >= 0, "number of samples must be >= 0, got ", n);
   torch::NoGradGuard no_grad;
   auto z = torch::randn({n, options_.embedding_dim}, gen, torch::kFloat32).to(neural::device_of(*net_));
-  auto raw = net_->decoder->forward(z).to(torch::kCPU, torch::kFloat64);
-  // One-hots are drawn from the decoder's softmax (Gumbel-max) rather than taken at their argmax, as SDV does:
-  // argmax never returns a category the decoder gives less than half the mass, which erases rare categories and
-  // missing cells (a 10 % missing rate came back as 4-5 %).
-  if (options_.sample_categories) {
-    for (const auto& col : net_->transformer.columns()) {
-      for (const auto& s : col.spans) {
-        if (s.scalar) continue;
-        auto u = torch::rand({n, s.width}, gen, torch::kFloat64).clamp(1e-12, 1 - 1e-12);
-        raw.slice(1, s.start, s.start + s.width).add_(-torch::log(-torch::log(u)));
-      }
-    }
-  }
-  return net_->transformer.inverse(raw, net_->noise().to(torch::kCPU, torch::kFloat64), gen);
+  auto raw = net_->decoder->forward(z);
+  // One-hots drawn from the decoder's softmax (sample_categories) rather than taken at their argmax as SDV does:
+  // argmax erased rare categories and missing cells (a 10 % missing rate came back as 4-5 %).
+  return net_->transformer.inverse(raw, net_->noise().to(torch::kCPU, torch::kFloat64), gen,
+                                   options_.sample_categories);
 }
 
 torch::Tensor Tvae::score_samples(const torch::Tensor&) const {
