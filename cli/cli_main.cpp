@@ -32,6 +32,8 @@ const Verb kVerbs[] = {
     {"inpaint", "fill masked pixels of images (a box or a mask PNG) from an image model, K completions each", run_inpaint},
     {"augment", "a labelled synthetic data set (per class) from a model trained on labelled images or a table", run_augment},
     {"synth", "synthetic table with conditions, constraints and optional DP; utility and privacy report", run_synth},
+    {"compress", "lossless compression of text, images or any file by a model's predictions (arithmetic coding)", run_compress},
+    {"decompress", "restore a file from `compress`, bit for bit (same model file)", run_decompress},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

@@ -19,6 +19,8 @@ int run_impute(int argc, char** argv);
 int run_inpaint(int argc, char** argv);
 int run_augment(int argc, char** argv);
 int run_synth(int argc, char** argv);
+int run_compress(int argc, char** argv);
+int run_decompress(int argc, char** argv);
 
 // Full program: dispatch, error reporting (`error: …` / `hint: …`), exit code.
 int main_entry(int argc, char** argv);

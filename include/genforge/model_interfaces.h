@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,27 @@ class TextGenerator {
   // New tokens after `prompt` [T] (int64 ids; empty: the model's start token). [M]
   virtual torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const = 0;
   virtual int64_t context_length() const = 0;  // tokens the model looks back on
+};
+
+// Models that predict every next symbol of sequences, the engine of lossless coding (`genforge compress`): B
+// sequences advance together, one step at a time. Encoder and decoder must compute bit-identical predictions, so
+// a model's streams compute them in one fixed order of arithmetic -- kernels whose per-element order does not
+// depend on the thread count, or LibTorch operators run with one intra-op thread (single_threaded()).
+class SymbolStreams {
+ public:
+  virtual ~SymbolStreams() = default;
+  // Scores of every stream's next step, [B, G, V] float32 or float64: logits or log-probabilities (softmax over V
+  // is the prediction).
+  virtual torch::Tensor next_scores() = 0;
+  virtual void push(const torch::Tensor& symbols) = 0;  // the step's symbols [B, G] int64
+};
+class SymbolPredictor {
+ public:
+  virtual ~SymbolPredictor() = default;
+  virtual int64_t alphabet_size() const = 0;              // V
+  virtual int64_t symbols_per_step() const { return 1; }  // G (an image's channels)
+  virtual bool single_threaded() const { return false; }  // true: the caller runs the streams with one thread
+  virtual std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const = 0;
 };
 
 // Topic models: topics as word distributions.

@@ -11,33 +11,13 @@
 
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
 
 namespace gf {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Reads the whole (possibly gzip-compressed) file: zlib passes plain files through unchanged.
-std::string read_maybe_gzip(const std::string& path) {
-  GF_CHECK_AS(DataError, fs::exists(path), "check the path", "'", path, "': no such file");
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
-  GF_CHECK_AS(DataError, f != nullptr, "check the file's permissions", "'", path, "': cannot open");
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    int got = gzread(f.get(), buf, sizeof(buf));
-    if (got < 0) {
-      int code = 0;
-      const char* why = gzerror(f.get(), &code);
-      throw DataError(msg("'", path, "': cannot decompress (", why, ")"),
-                      "the file is damaged or truncated; reinstall it (e.g. apt install --reinstall "
-                      "dataset-fashion-mnist)");
-    }
-    if (got == 0) break;
-    out.append(buf, static_cast<size_t>(got));
-  }
-  return out;
-}
 
 uint32_t big_endian_u32(const unsigned char* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
@@ -70,7 +50,7 @@ at::Tensor to_bytes(const at::Tensor& images) {
 }  // namespace
 
 torch::Tensor read_idx(const std::string& path) {
-  const std::string bytes = read_maybe_gzip(path);
+  const std::string bytes = read_file_bytes(path, true);
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   GF_CHECK_AS(DataError, bytes.size() >= 4 && p[0] == 0 && p[1] == 0, kIdxHint, "'", path,
               "': bad IDX magic number (the first two bytes must be zero)");

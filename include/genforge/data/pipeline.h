@@ -94,6 +94,7 @@ class InputPipeline {
   torch::Tensor encode_given(const std::vector<std::pair<std::string, std::string>>& given) const;
   // Images: class names (may be empty) and a class given by name or index -> index (InvalidArgument if unknown).
   const std::vector<std::string>& class_names() const { return class_names_; }
+  const std::vector<int64_t>& image_shape() const { return image_shape_; }  // [C, H, W] of the training images
   int64_t class_index(const std::string& name_or_index, int64_t n_classes) const;
   // Token parts (nullptr when the pipeline has none).
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }

@@ -40,7 +40,7 @@ struct GptOptions : train::TrainOptions {
 };
 
 
-class Gpt : public Model, public TextGenerator {
+class Gpt : public Model, public TextGenerator, public SymbolPredictor {
  public:
   using Options = GptOptions;
   static const OptionTable<GptOptions>& option_table();
@@ -70,6 +70,10 @@ class Gpt : public Model, public TextGenerator {
   // Next-token logits for every position of idx [B, T] (T <= block_size). [B, T, V]
   torch::Tensor logits(const torch::Tensor& idx) const;
   int64_t vocab_size() const;
+  // Lossless coding: each stream starts from start_token and slides its window as generate() does (restarting
+  // from the last block_size / 2 tokens), through CPU kernels whose results do not depend on the thread count.
+  int64_t alphabet_size() const override { return vocab_size(); }
+  std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const override;
   int64_t n_parameters() const;
 
   TensorMap state() const override;

@@ -50,7 +50,7 @@ struct PixelCnnOptions : train::TrainOptions {
   void validate() const;
 };
 
-class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer {
+class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer, public SymbolPredictor {
  public:
   using Options = PixelCnnOptions;
   static const OptionTable<PixelCnnOptions>& option_table();
@@ -84,6 +84,13 @@ class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   // The mean of 16 completions (a Monte Carlo estimate of E[missing | observed]) with a fixed seed.
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;
+  // Lossless coding: the images of a batch pixel by pixel in raster order through the cached network, with one
+  // intra-op thread (convolutions' results depend on the thread count). Symbols are the levels 0 .. n_bins - 1
+  // (bernoulli: 0, 1) of each channel. Unconditional models only.
+  int64_t alphabet_size() const override;
+  int64_t symbols_per_step() const override;
+  bool single_threaded() const override { return true; }
+  std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const override;
   // Per-pixel output logits of the network for images x, the causality check's handle. [N, C * P, H, W]
   torch::Tensor output_logits(const torch::Tensor& x) const;
 

@@ -1,5 +1,8 @@
-// One incremental decoding step of the GPT on the CPU, on raw float32 arrays: the per-token work is a handful of
+// Incremental decoding of the GPT on the CPU, on raw float32 arrays: the per-token work is a handful of
 // matrix-vector products, where LibTorch's per-operator overhead would dominate (internal to src/models/gpt/).
+// Every output element is computed in one fixed order of arithmetic (a row's dot product never depends on how rows
+// are split across threads, or on which other rows are computed with it), so the results do not depend on the
+// thread count or the batch -- what lossless coding needs (both sides must see the same probabilities).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -16,8 +19,24 @@ struct Weights {
   int64_t n_embd = 0, n_head = 0, block = 0, vocab = 0;
 };
 
-// Runs `token` at window position `pos` through every block, writing its keys and values into the caches
-// (per layer [H, block, D], positions < pos already filled), and the next-token logits [V] into `logits`.
+// The key and value caches of one sequence: per layer [H, block, D].
+struct Caches {
+  std::vector<float*> k, v;
+};
+
+// One token of one sequence: `token` at window position `pos` of the sequence with caches `caches` (positions
+// < pos filled, or given by earlier rows of the same call).
+struct Row {
+  int64_t token = 0, pos = 0;
+  const Caches* caches = nullptr;
+  float* logits = nullptr;  // next-token logits [V] written here (nullptr: not needed)
+};
+
+// Runs the rows through every block, writing their keys and values into the caches. Rows of one sequence must
+// come in increasing positions.
+void decode_rows(const Weights& w, const std::vector<Row>& rows);
+
+// One token: decode_rows with a single row.
 void decode_step(const Weights& w, int64_t token, int64_t pos, const std::vector<float*>& k_cache,
                  const std::vector<float*>& v_cache, float* logits);
 

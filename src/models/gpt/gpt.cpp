@@ -355,6 +355,88 @@ bool ends_with_stop(const std::vector<int64_t>& out, const std::vector<std::vect
 
 }  // namespace
 
+namespace {
+
+// The CPU kernels' view of the network's tensors (float32, contiguous, on the CPU).
+gpt_cpu::Weights raw_weights(const Gpt::Net& net) {
+  gpt_cpu::Weights raw{net.wte.data_ptr<float>(), net.wpe.data_ptr<float>(), net.ln_f.data_ptr<float>(), {},
+                       net.n_embd, net.n_head, net.block, net.vocab};
+  for (const auto& L : net.h) {
+    raw.layers.push_back({L.ln_1.data_ptr<float>(), L.c_attn.data_ptr<float>(), L.attn_proj.data_ptr<float>(),
+                          L.ln_2.data_ptr<float>(), L.c_fc.data_ptr<float>(), L.mlp_proj.data_ptr<float>()});
+  }
+  return raw;
+}
+
+// B token streams for lossless coding, in lockstep: each starts from the start token and keeps a window of at most
+// block tokens, restarting from its last block / 2 tokens when full (as generate() does), so every prediction sees
+// between block / 2 and block tokens of context once the stream is that long.
+class GptStreams : public SymbolStreams {
+ public:
+  GptStreams(std::shared_ptr<const Gpt::Net> net, int64_t batch, int64_t start) : net_(std::move(net)) {
+    const Gpt::Net& n = *net_;
+    weights_ = raw_weights(n);
+    const int64_t d = n.n_embd / n.n_head;
+    streams_.resize(static_cast<size_t>(batch));
+    for (auto& s : streams_) {
+      s.context.push_back(start);
+      for (int64_t l = 0; l < n.n_layer; ++l) {
+        s.k_store.push_back(torch::zeros({n.n_head, n.block, d}, torch::kFloat32));
+        s.v_store.push_back(torch::zeros({n.n_head, n.block, d}, torch::kFloat32));
+        s.caches.k.push_back(s.k_store.back().data_ptr<float>());
+        s.caches.v.push_back(s.v_store.back().data_ptr<float>());
+      }
+    }
+    logits_ = torch::empty({batch, 1, n.vocab}, torch::kFloat32);
+  }
+  torch::Tensor next_scores() override {
+    const int64_t block = net_->block, vocab = net_->vocab;
+    std::vector<gpt_cpu::Row> rows;
+    for (size_t b = 0; b < streams_.size(); ++b) {
+      Stream& s = streams_[b];
+      const auto size = static_cast<int64_t>(s.context.size());
+      if (size - s.window_start > block) {
+        s.window_start = size - block / 2;
+        s.cached = 0;
+      }
+      for (int64_t t = s.window_start + s.cached; t < size; ++t) {
+        float* out = t + 1 == size ? logits_.data_ptr<float>() + static_cast<int64_t>(b) * vocab : nullptr;
+        rows.push_back({s.context[static_cast<size_t>(t)], t - s.window_start, &s.caches, out});
+      }
+      s.cached = size - s.window_start;
+    }
+    gpt_cpu::decode_rows(weights_, rows);
+    return logits_;
+  }
+  void push(const torch::Tensor& symbols) override {
+    auto ids = symbols.to(torch::kLong).contiguous();
+    GF_CHECK(ids.numel() == static_cast<int64_t>(streams_.size()), "push takes one token per stream");
+    for (size_t b = 0; b < streams_.size(); ++b) streams_[b].context.push_back(ids.data_ptr<int64_t>()[b]);
+  }
+
+ private:
+  struct Stream {
+    std::vector<int64_t> context;
+    int64_t window_start = 0, cached = 0;
+    std::vector<torch::Tensor> k_store, v_store;
+    gpt_cpu::Caches caches;
+  };
+  std::shared_ptr<const Gpt::Net> net_;
+  gpt_cpu::Weights weights_;
+  std::vector<Stream> streams_;
+  torch::Tensor logits_;  // [B, 1, V]
+};
+
+}  // namespace
+
+std::unique_ptr<SymbolStreams> Gpt::open_streams(int64_t batch) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot code text");
+  GF_CHECK(batch >= 1, "batch must be at least 1, got ", batch);
+  GF_CHECK_AS(NotSupported, neural::device_of(*net_).is_cpu() && net_->wte.scalar_type() == torch::kFloat32,
+              "load the model on the CPU", "lossless coding runs the GPT's float32 CPU kernels");
+  return std::make_unique<GptStreams>(net_, batch, start_);
+}
+
 torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot generate");
   g.validate();
@@ -415,12 +497,8 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
   std::vector<float*> k_raw, v_raw;
   torch::Tensor raw_logits;
   if (raw_cpu) {
-    raw = {net.wte.data_ptr<float>(), net.wpe.data_ptr<float>(), net.ln_f.data_ptr<float>(), {}, c, heads, block,
-           net.vocab};
+    raw = raw_weights(net);
     for (size_t l = 0; l < net.h.size(); ++l) {
-      const auto& L = net.h[l];
-      raw.layers.push_back({L.ln_1.data_ptr<float>(), L.c_attn.data_ptr<float>(), L.attn_proj.data_ptr<float>(),
-                            L.ln_2.data_ptr<float>(), L.c_fc.data_ptr<float>(), L.mlp_proj.data_ptr<float>()});
       k_raw.push_back(k_cache[l].data_ptr<float>());
       v_raw.push_back(v_cache[l].data_ptr<float>());
     }

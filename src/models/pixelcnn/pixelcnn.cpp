@@ -260,6 +260,67 @@ struct PixelCnn::Net : torch::nn::Module {
     return torch::round((x + 1) * (0.5 * static_cast<double>(n_bins - 1)));
   }
 
+  // Log-probabilities of every level from output parameters [N, C, P] (unnormalised for softmax). [N, C, n_bins]
+  torch::Tensor bin_scores(const torch::Tensor& params) const {
+    if (output == "softmax") return params;
+    if (output == "bernoulli") {
+      auto l = params.select(2, 0);
+      return torch::stack({-torch::softplus(l), -torch::softplus(-l)}, 2);
+    }
+    const int64_t n = params.size(0), c = params.size(1);
+    auto levels = torch::arange(n_bins, params.options()).expand({n, c, n_bins});
+    return log_prob_values(params.unsqueeze(3).expand({n, c, params.size(2), n_bins}), levels);
+  }
+
+  // The cached network of fast sampling (Ramachandran et al. 2017), stepping through the raster order from row
+  // `first_row`: every layer's vertical outputs v, vertical pre-activations hv and horizontal outputs h, built by
+  // one pass over the input k [N, C, H, W] (bin indices; rows from first_row on are recomputed as they are filled).
+  struct RasterCache {
+    RasterCache(Net& net_, torch::Tensor k_, torch::Tensor condition_, int64_t first_row)
+        : net(net_), k(std::move(k_)), condition(std::move(condition_)), pos(first_row * k.size(3)) {
+      const size_t n_layers = net.layers.size();
+      v.resize(n_layers), hv.resize(n_layers), h.resize(n_layers);
+      x = net.input_of(k);
+      torch::Tensor vi = x, hi = x;
+      for (size_t l = 0; l < n_layers; ++l) {
+        std::tie(v[l], h[l], hv[l]) = net.layers[l]->forward(vi, hi, condition);
+        vi = v[l], hi = h[l];
+      }
+    }
+    // Brings the caches to position `pos` (the vertical stack of its row when it starts a row; the horizontal stack
+    // at it); with `want`, the output parameters there. [N, C * P]
+    torch::Tensor step(bool want) {
+      const int64_t cols = k.size(3), i = pos / cols, j = pos % cols;
+      const size_t n_layers = net.layers.size();
+      if (j == 0) {  // the vertical stack at row i depends only on the rows above -- all final by now
+        for (size_t l = 0; l < n_layers; ++l) {
+          auto row = net.layers[l]->vertical_row(l == 0 ? x : v[l - 1], i, condition);  // [N, 2C, 1, W]
+          hv[l].slice(2, i, i + 1).copy_(row);
+          v[l].slice(2, i, i + 1).copy_(gate(row));
+        }
+      }
+      torch::Tensor hij;
+      for (size_t l = 0; l < n_layers; ++l) {
+        hij = net.layers[l]->horizontal_at(l == 0 ? x : h[l - 1], hv[l], i, j, condition);  // [N, C, 1, 1]
+        h[l].slice(2, i, i + 1).slice(3, j, j + 1).copy_(hij);
+      }
+      return want ? net.head(hij).flatten(1) : torch::Tensor();
+    }
+    // Moves past `pos`, first setting its values [N, C] (bin indices; nullptr: keep them).
+    void advance(const torch::Tensor* values) {
+      const int64_t cols = k.size(3), i = pos / cols, j = pos % cols;
+      if (values) {
+        k.select(3, j).select(2, i).copy_(*values);
+        x.slice(2, i, i + 1).slice(3, j, j + 1).copy_(net.input_of(k.slice(2, i, i + 1).slice(3, j, j + 1)));
+      }
+      ++pos;
+    }
+    Net& net;
+    torch::Tensor k, x, condition;
+    int64_t pos;
+    std::vector<torch::Tensor> v, hv, h;
+  };
+
   // Fills the positions of k [N, C, H, W] where `missing` [N, C, H, W] is true, in raster order from the first
   // missing position; one draw of uniforms [N, C, 2] per position from there on (the same for both paths).
   torch::Tensor complete(torch::Tensor k, const torch::Tensor& missing, const torch::Tensor& condition,
@@ -283,34 +344,17 @@ struct PixelCnn::Net : torch::nn::Module {
       }
       return k;
     }
-    // Caches of every layer's vertical outputs v, vertical pre-activations hv and horizontal outputs h.
-    const size_t n_layers = layers.size();
-    std::vector<torch::Tensor> v(n_layers), hv(n_layers), h(n_layers);
-    auto x = input_of(k);
-    {
-      torch::Tensor vi = x, hi = x;
-      for (size_t l = 0; l < n_layers; ++l) {
-        std::tie(v[l], h[l], hv[l]) = layers[l]->forward(vi, hi, condition);
-        vi = v[l], hi = h[l];
+    RasterCache cache(*this, k, condition, start / cols);
+    for (int64_t pos = (start / cols) * cols; pos < rows * cols; ++pos) {
+      if (pos < start) {
+        cache.step(false);
+        cache.advance(nullptr);
+        continue;
       }
-    }
-    for (int64_t i = start / cols; i < rows; ++i) {
-      // The vertical stack at row i depends only on rows above it (of the input) -- all final by now.
-      for (size_t l = 0; l < n_layers; ++l) {
-        auto row = layers[l]->vertical_row(l == 0 ? x : v[l - 1], i, condition);  // [N, 2C, 1, W]
-        hv[l].slice(2, i, i + 1).copy_(row);
-        v[l].slice(2, i, i + 1).copy_(gate(row));
-      }
-      for (int64_t j = 0; j < cols; ++j) {
-        torch::Tensor hij;
-        for (size_t l = 0; l < n_layers; ++l) {
-          hij = layers[l]->horizontal_at(l == 0 ? x : h[l - 1], hv[l], i, j, condition);  // [N, C, 1, 1]
-          h[l].slice(2, i, i + 1).slice(3, j, j + 1).copy_(hij);
-        }
-        if (i * cols + j < start) continue;
-        draw_at(head(hij).flatten(1), i, j);
-        x.slice(2, i, i + 1).slice(3, j, j + 1).copy_(input_of(k.slice(2, i, i + 1).slice(3, j, j + 1)));
-      }
+      const int64_t i = pos / cols, j = pos % cols;
+      draw_at(cache.step(true), i, j);
+      auto value = k.select(3, j).select(2, i);
+      cache.advance(&value);
     }
     return k;
   }
@@ -557,6 +601,56 @@ torch::Tensor PixelCnn::complete(const torch::Tensor& x_in, at::Generator& gen, 
                                    options_.fast_sampling));
   }
   return (torch::cat(parts) / static_cast<double>(net_->n_bins - 1)).cpu();
+}
+
+namespace {
+
+// B images coded pixel by pixel in raster order through the cached network; the pixels not yet known are 0.
+class PixelStreams : public SymbolStreams {
+ public:
+  PixelStreams(std::shared_ptr<PixelCnn::Net> net, int64_t batch)
+      : net_(std::move(net)), batch_(batch), cache_(make_cache(*net_, batch)) {}
+  torch::Tensor next_scores() override {
+    torch::NoGradGuard no_grad;
+    const int64_t c = net_->geometry.channels();
+    auto params = cache_.step(true).view({batch_, c, net_->per_value});
+    return net_->bin_scores(params).to(torch::kFloat32).cpu().contiguous();  // [B, C, n_bins]
+  }
+  void push(const torch::Tensor& symbols) override {
+    torch::NoGradGuard no_grad;
+    auto values = symbols.to(cache_.k.options()).view({batch_, net_->geometry.channels()});
+    cache_.advance(&values);
+  }
+
+ private:
+  static PixelCnn::Net::RasterCache make_cache(PixelCnn::Net& net, int64_t batch) {
+    torch::NoGradGuard no_grad;
+    auto k = torch::zeros(net.geometry.batch_shape(batch), torch::TensorOptions().device(net.device()));
+    return PixelCnn::Net::RasterCache(net, k, {}, 0);
+  }
+  std::shared_ptr<PixelCnn::Net> net_;
+  int64_t batch_;
+  PixelCnn::Net::RasterCache cache_;
+};
+
+}  // namespace
+
+int64_t PixelCnn::alphabet_size() const {
+  check_fitted(fitted(), "code images");
+  return net_->n_bins;
+}
+
+int64_t PixelCnn::symbols_per_step() const {
+  check_fitted(fitted(), "code images");
+  return net_->geometry.channels();
+}
+
+std::unique_ptr<SymbolStreams> PixelCnn::open_streams(int64_t batch) const {
+  check_fitted(fitted(), "code images");
+  GF_CHECK(batch >= 1, "batch must be at least 1, got ", batch);
+  GF_CHECK_AS(NotSupported, net_->geometry.n_classes == 0, "train an unconditional PixelCNN to compress images",
+              "lossless coding with a class-conditional PixelCNN is not supported (the classes are not coded)");
+  return std::make_unique<PixelStreams>(net_, batch);
 }
 
 torch::Tensor PixelCnn::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
