@@ -294,5 +294,41 @@ TEST(Compress, PixelCnnRoundTripsIdxAndNpyImages) {
   EXPECT_THROW(apps::compress_bytes(model.get(), "s", idx_bytes(grey_binary.squeeze(1)), quiet_options()), DataError);
 }
 
+
+TEST(Compress, CategoricalHmmRoundTripsLinesOfSymbols) {
+  // Two regimes: runs of 'a'/'b' and runs of 'c'/'d'; sequences are lines.
+  std::mt19937 rng(7);
+  std::string csv = "id,symbol\n", lines;
+  for (int seq = 0; seq < 40; ++seq) {
+    std::string line;
+    int regime = 0;
+    for (int t = 0; t < 30; ++t) {
+      if (rng() % 8 == 0) regime ^= 1;
+      const char c = static_cast<char>('a' + 2 * regime + static_cast<int>(rng() % 2));
+      csv += std::to_string(seq) + "," + std::string(1, c) + "\n";
+      line += c;
+    }
+    lines += line + "\n";
+  }
+  test::TempDir dir;
+  test::write_text(dir.file("seq.csv"), csv);
+  auto model = create_model("hmm", {}, {{"emission", "categorical"}, {"n_components", "2"}, {"categorical", "ordinal"},
+                                        {"sequence_column", "id"}});
+  fit_source(*model, data::load_source(dir.file("seq.csv"), DataKind::sequences), test::quiet());
+  for (const std::string& in : {lines, lines.substr(0, lines.size() - 1), std::string("\n\nab\n"), std::string()}) {
+    CompressReport r;
+    const std::string packed = apps::compress_bytes(model.get(), "h", in, quiet_options(), &r);
+    EXPECT_EQ(apps::decompress_bytes(model.get(), "h", packed, quiet_options()), in);
+  }
+  // The coder's bits are the HMM's exact log-likelihood of the sequences.
+  CompressReport r;
+  apps::compress_bytes(model.get(), "h", lines, quiet_options(), &r);
+  const Dataset d = prepare(*model, data::load_source(dir.file("seq.csv"), DataKind::sequences));
+  const auto& hmm = dynamic_cast<const SequenceScorer&>(*model);
+  EXPECT_NEAR(r.model_bits, -hmm.score_sequences(d.x, d.lengths).sum().item<double>() / std::log(2.0), 1e-6 * r.model_bits);
+  EXPECT_LT(r.model_bits / 1200, 1.6);  // the regimes make it well below log2(4) = 2 bits per symbol
+  EXPECT_THROW(apps::compress_bytes(model.get(), "h", "abx\n", quiet_options()), DataError);
+}
+
 }  // namespace
 }  // namespace gf

@@ -193,4 +193,40 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
                "the gmm model has no differentially private fit");
 }
 
+
+TEST_F(Cli, CompressAndDecompressWithAGptAndWithTheBuiltInModel) {
+  std::string text;
+  for (int i = 0; i < 80; ++i) text += "the cat sat on the mat .\n";
+  test::write_text(dir_.file("text.txt"), text);
+  ASSERT_EQ(run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--set", "n_layer=1", "--set", "n_head=2",
+                     "--set", "n_embd=16", "--set", "block_size=32", "--set", "max_steps=40", "--set",
+                     "batch_size=8", "--out", dir_.file("gpt.gf"), "-q"}).rc, 0);
+  // With the model, in two threads; back in one thread.
+  auto r = run_cli({"compress", dir_.file("gpt.gf"), dir_.file("text.txt"), dir_.file("text.gfz"), "--json",
+                    "--threads", "2", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["original_bytes"], text.size());
+  EXPECT_EQ(j["compressed_bytes"], test::read_text(dir_.file("text.gfz")).size());
+  EXPECT_LT(j["bits_per_byte"].get<double>(), 8.0);  // smaller than the text, even from a barely trained model
+  r = run_cli({"decompress", dir_.file("gpt.gf"), dir_.file("text.gfz"), dir_.file("back.txt"), "--threads", "1", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(test::read_text(dir_.file("back.txt")), text);
+  EXPECT_NE(r.out.find("CRC-32 checked"), std::string::npos) << r.out;
+  // The built-in model needs no model file.
+  ASSERT_EQ(run_cli({"compress", dir_.file("text.txt"), dir_.file("b.gfz"), "--order", "3", "-q"}).rc, 0);
+  ASSERT_EQ(run_cli({"decompress", dir_.file("b.gfz"), dir_.file("b.txt"), "-q"}).rc, 0);
+  EXPECT_EQ(test::read_text(dir_.file("b.txt")), text);
+  // Wrong or missing model, a truncated stream, a model that cannot code, bad arguments.
+  expect_error({"decompress", dir_.file("text.gfz"), dir_.file("x.txt")}, "compressed with a gpt model (SHA-256 ");
+  expect_error({"decompress", trained_model(), dir_.file("text.gfz"), dir_.file("x.txt")},
+               "does not predict next symbols");
+  std::string packed = test::read_text(dir_.file("text.gfz"));
+  test::write_text(dir_.file("cut.gfz"), packed.substr(0, packed.size() - 3));
+  expect_error({"decompress", dir_.file("gpt.gf"), dir_.file("cut.gfz"), dir_.file("x.txt")}, "truncated");
+  expect_error({"compress", dir_.file("text.txt")}, "compress takes [MODEL] INPUT OUTPUT, got 1 paths");
+  expect_error({"compress", dir_.file("nope.txt"), dir_.file("x.gfz")}, "'" + dir_.file("nope.txt") + "': no such file");
+  EXPECT_FALSE(test::exists(dir_.file("x.txt")));
+}
+
 }  // namespace gf::cli_test

@@ -48,7 +48,7 @@ struct HmmOptions {
   void validate() const;
 };
 
-class HiddenMarkovModel : public Model, public SequenceScorer, public InformationCriteria {
+class HiddenMarkovModel : public Model, public SequenceScorer, public InformationCriteria, public SymbolPredictor {
  public:
   using Options = HmmOptions;
   static const OptionTable<HmmOptions>& option_table();
@@ -81,6 +81,9 @@ class HiddenMarkovModel : public Model, public SequenceScorer, public Informatio
   torch::Tensor viterbi(const torch::Tensor& x, const torch::Tensor& lengths = {},
                         torch::Tensor* log_prob = nullptr) const;  // [N] int64; log_prob [S] of the best paths
   torch::Tensor predict_proba(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;  // [N, K]
+  // Lossless coding of symbol sequences (categorical emissions): forward filtering, each sequence from startprob.
+  int64_t alphabet_size() const override;
+  std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const override;
   int64_t n_parameters() const;  // free parameters (zero transitions of a left-right model are not counted)
   double aic(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
   double bic(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;

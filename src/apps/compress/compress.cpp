@@ -214,7 +214,8 @@ std::string compress_bytes(const Model* model, const std::string& model_sha256, 
   header["original_bytes"] = data.size();
   header["crc32"] = crc32_of(data);
   header["batch"] = options.batch;
-  std::string payload;
+  std::string payload = layout.side;
+  header["side_bytes"] = layout.side.size();
   std::vector<int64_t> sizes;
   for (const auto& p : payloads) {
     sizes.push_back(static_cast<int64_t>(p.size()));
@@ -224,6 +225,7 @@ std::string compress_bytes(const Model* model, const std::string& model_sha256, 
   const bool stored = payload.size() >= data.size() && !data.empty();
   if (stored) {
     payload = data;
+    header["side_bytes"] = 0;
     sizes.assign(1, static_cast<int64_t>(data.size()));
     header["stored"] = true;
   }
@@ -277,8 +279,12 @@ std::string decompress_bytes(const Model* model, const std::string& model_sha256
   }
   GF_CHECK_AS(DataError, batch >= 1 && batch <= 4096 && original >= 0, damaged,
               "the compressed stream's header is damaged (batch ", batch, ", ", original, " bytes)");
+  const int64_t side_bytes = header.value("side_bytes", int64_t{0});
+  GF_CHECK_AS(DataError, side_bytes >= 0 && offset + static_cast<uint64_t>(side_bytes) <= compressed.size(), damaged,
+              "the compressed stream is truncated (", compressed.size(), " bytes)");
+  const std::string side = compressed.substr(offset, static_cast<size_t>(side_bytes));
   std::vector<std::string> payloads;
-  size_t at = offset;
+  size_t at = offset + static_cast<size_t>(side_bytes);
   for (int64_t s : sizes) {
     GF_CHECK_AS(DataError, s >= 0 && at + static_cast<uint64_t>(s) <= compressed.size(), damaged,
                 "the compressed stream is truncated (", compressed.size(), " bytes; its coded groups need ",
@@ -302,7 +308,7 @@ std::string decompress_bytes(const Model* model, const std::string& model_sha256
     }
     return payloads[0];
   }
-  coding::SymbolLayout layout = coding::layout_from_header(model, header, original);
+  coding::SymbolLayout layout = coding::layout_from_header(model, header, original, side);
   int order = 0;
   if (builtin) order = header.value("order", -1);
   GF_CHECK_AS(DataError, !builtin || (order >= 0 && order <= 7), damaged, "the header names order ", order);
@@ -333,7 +339,8 @@ std::unique_ptr<Model> model_for_coding(const std::string& path, std::string* sh
   if (path.empty()) return nullptr;
   auto model = load_model(path);
   GF_CHECK_AS(NotSupported, dynamic_cast<const SymbolPredictor*>(model.get()) != nullptr,
-              "compress with a gpt (text) or pixelcnn (images) model, or with no model (the built-in order-k model)",
+              "compress with a gpt (text), pixelcnn (images) or categorical hmm (lines of symbols) model, or with no model "
+              "(the built-in order-k model)",
               "a ", model->kind(), " model does not predict next symbols, so it cannot drive a lossless coder");
   *sha = sha256_file_hex(path);
   return model;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "context_model.h"
 #include "genforge/core/error.h"
 #include "genforge/data/pipeline.h"
 #include "genforge/model_interfaces.h"
@@ -96,6 +97,69 @@ void image_streams(SymbolLayout& l, int64_t n_images) {
   split_streams(l, n_images * per_image, per_image);
 }
 
+// Line lengths as LEB128 varints, coded by the built-in order-2 model.
+std::string pack_lengths(const std::vector<int64_t>& offsets) {
+  std::string varints;
+  for (size_t s = 1; s < offsets.size(); ++s) {
+    uint64_t n = static_cast<uint64_t>(offsets[s] - offsets[s - 1]);
+    do {
+      varints.push_back(static_cast<char>((n & 0x7F) | (n > 0x7F ? 0x80 : 0)));
+      n >>= 7;
+    } while (n > 0);
+  }
+  std::string out;
+  Encoder enc(out);
+  ContextModel model(2);
+  Frequencies f;
+  for (char c : varints) {
+    model.predict(f);
+    enc.encode(f, static_cast<uint8_t>(c));
+    model.update(static_cast<uint8_t>(c));
+  }
+  enc.finish();
+  return out;
+}
+
+std::vector<int64_t> unpack_offsets(const std::string& side, int64_t lines, int64_t symbols) {
+  Decoder dec(reinterpret_cast<const uint8_t*>(side.data()), side.size());
+  ContextModel model(2);
+  Frequencies f;
+  std::vector<int64_t> offsets{0};
+  for (int64_t s = 0; s < lines; ++s) {
+    uint64_t n = 0;
+    for (int shift = 0;; shift += 7) {
+      model.predict(f);
+      const auto byte = static_cast<uint8_t>(dec.decode(f));
+      model.update(byte);
+      GF_CHECK_AS(DataError, shift < 63, kDamaged, "the compressed stream's line lengths are damaged");
+      n |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    GF_CHECK_AS(DataError, n <= static_cast<uint64_t>(symbols - offsets.back()), kDamaged,
+                "the compressed stream's line lengths are damaged");
+    offsets.push_back(offsets.back() + static_cast<int64_t>(n));
+  }
+  GF_CHECK_AS(DataError, offsets.back() == symbols, kDamaged, "the compressed stream's line lengths are damaged");
+  return offsets;
+}
+
+// The single-character symbols of a sequence model (one categorical column, ordinal codes).
+void line_symbols(const Model& model, SymbolLayout& l) {
+  const auto& encoders = pipeline_of(model).encoders();
+  const char* hint = "train the HMM on one categorical column of single characters (--categorical ordinal, "
+                     "--emission categorical) to code text lines";
+  GF_CHECK_AS(NotSupported, encoders.size() == 1 && encoders[0].encoding == "ordinal", hint,
+              "lossless coding of lines needs a model of one categorical column");
+  l.alphabet = predictor_of(model).alphabet_size();
+  l.symbol_bytes.clear();
+  for (const auto& c : encoders[0].categories) {
+    GF_CHECK_AS(NotSupported, c.size() == 1 && c != "\n", hint, "the category '", c, "' is not a single character");
+    l.symbol_bytes += c;
+  }
+  GF_CHECK_AS(NotSupported, static_cast<int64_t>(l.symbol_bytes.size()) <= l.alphabet, hint,
+              "the model has fewer symbols than its column has categories");
+}
+
 }  // namespace
 
 nlohmann::json SymbolLayout::header() const {
@@ -110,11 +174,27 @@ nlohmann::json SymbolLayout::header() const {
     j["channels_last"] = channels_last;
   }
   if (format == "bytes") j["order"] = order;
+  if (format == "lines") {
+    j["symbol_bytes"] = std::vector<uint8_t>(symbol_bytes.begin(), symbol_bytes.end());
+    j["lines"] = n_streams();
+    j["trailing_newline"] = trailing_newline;
+  }
   return j;
 }
 
 std::string SymbolLayout::rebuild() const {
   if (format == "text") return tokenizer->decode(data);
+  if (format == "lines") {
+    std::string out;
+    for (int64_t s = 0; s < n_streams(); ++s) {
+      if (s > 0) out += '\n';
+      for (int64_t i = offsets[static_cast<size_t>(s)]; i < offsets[static_cast<size_t>(s + 1)]; ++i) {
+        out += symbol_bytes[static_cast<size_t>(data[static_cast<size_t>(i)])];
+      }
+    }
+    if (trailing_newline) out += '\n';
+    return out;
+  }
   if (format == "bytes") {
     std::string out(data.size(), '\0');
     for (size_t i = 0; i < data.size(); ++i) out[i] = static_cast<char>(data[i]);
@@ -173,6 +253,31 @@ SymbolLayout layout_for(const Model* model, const std::string& bytes, const apps
     split_streams(l, n, l.segment_length);
     return l;
   }
+  if (kind == DataKind::sequences) {
+    l.format = "lines";
+    line_symbols(*model, l);
+    std::vector<int64_t> code(256, -1);
+    for (size_t i = 0; i < l.symbol_bytes.size(); ++i) code[static_cast<uint8_t>(l.symbol_bytes[i])] = static_cast<int64_t>(i);
+    std::string body = bytes;
+    l.trailing_newline = !body.empty() && body.back() == '\n';
+    if (l.trailing_newline) body.pop_back();
+    l.offsets.assign(1, 0);
+    int64_t line = 1;
+    for (char ch : body) {
+      if (ch == '\n') {
+        l.offsets.push_back(static_cast<int64_t>(l.data.size()));
+        ++line;
+        continue;
+      }
+      const int64_t c = code[static_cast<uint8_t>(ch)];
+      GF_CHECK_AS(DataError, c >= 0, "give lines of the model's symbols only",
+                  "line ", line, " has the character '", std::string(1, ch), "', which is not one of the model's symbols");
+      l.data.push_back(c);
+    }
+    if (!bytes.empty()) l.offsets.push_back(static_cast<int64_t>(l.data.size()));
+    l.side = pack_lengths(l.offsets);
+    return l;
+  }
   GF_CHECK_AS(NotSupported, kind == DataKind::images, "compress text with a gpt, images with a pixelcnn",
               "lossless coding of ", to_string(kind), " data is not supported");
   image_geometry(*model, l);
@@ -209,7 +314,8 @@ SymbolLayout layout_for(const Model* model, const std::string& bytes, const apps
   return l;
 }
 
-SymbolLayout layout_from_header(const Model* model, const nlohmann::json& header, int64_t original_bytes) {
+SymbolLayout layout_from_header(const Model* model, const nlohmann::json& header, int64_t original_bytes,
+                                const std::string& side) {
   SymbolLayout l;
   try {
     l.format = header.at("format").get<std::string>();
@@ -236,6 +342,18 @@ SymbolLayout layout_from_header(const Model* model, const nlohmann::json& header
       GF_CHECK_AS(DataError, l.segment_length >= 1, kDamaged, "segment length ", l.segment_length);
       l.data.assign(static_cast<size_t>(symbols), 0);
       split_streams(l, symbols, l.segment_length);
+      return l;
+    }
+    if (l.format == "lines") {
+      line_symbols(*model, l);
+      const auto stored = header.at("symbol_bytes").get<std::vector<uint8_t>>();
+      GF_CHECK_AS(DataError, std::string(stored.begin(), stored.end()) == l.symbol_bytes,
+                  "give the model it was compressed with", "the stream's symbols differ from the model's");
+      l.trailing_newline = header.at("trailing_newline").get<bool>();
+      const int64_t lines = header.at("lines").get<int64_t>();
+      GF_CHECK_AS(DataError, lines >= 0 && lines <= original_bytes + 1, kDamaged, "the header claims ", lines, " lines");
+      l.data.assign(static_cast<size_t>(symbols), 0);
+      l.offsets = unpack_offsets(side, lines, symbols);
       return l;
     }
     GF_CHECK_AS(DataError, l.format == "idx" || l.format == "npy", kDamaged, "unknown format '", l.format, "'");

@@ -1,6 +1,7 @@
 // What a coder codes (internal to src/apps/compress/): the symbols of a file laid out as streams -- text as
-// segments of token ids, images one stream each (pixel after pixel, a step holding every channel), bytes for the
-// built-in model -- and the way back to the file's exact bytes.
+// segments of token ids, images one stream each (pixel after pixel, a step holding every channel), lines of
+// single-character symbols one stream each (sequence models), bytes for the built-in model -- and the way back to
+// the file's exact bytes.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,7 @@
 namespace gf::coding {
 
 struct SymbolLayout {
-  std::string format;               // text | idx | npy | bytes
+  std::string format;               // text | idx | npy | lines | bytes
   int64_t alphabet = 256;           // V
   int64_t per_step = 1;             // G
   std::vector<int64_t> data;        // every symbol, stream after stream
@@ -29,6 +30,11 @@ struct SymbolLayout {
   bool channels_last = false;
   int64_t level_step = 1;           // byte value = symbol * level_step
   int64_t order = 0;                // built-in model
+  // Lines (sequence models): the byte of each symbol, whether the file ends with a line break, and the line
+  // lengths, coded by the built-in model (`side`: stored before the coded groups).
+  std::string symbol_bytes;
+  bool trailing_newline = false;
+  std::string side;
 
   int64_t n_streams() const { return static_cast<int64_t>(offsets.size()) - 1; }
   int64_t steps(int64_t s) const { return (offsets[static_cast<size_t>(s + 1)] - offsets[static_cast<size_t>(s)]) / per_step; }
@@ -42,6 +48,7 @@ struct SymbolLayout {
 // of another shape or with levels the model does not have are DataErrors saying what to do.
 SymbolLayout layout_for(const Model* model, const std::string& bytes, const apps::CompressOptions& options);
 // The layout of a stream being decoded (symbols zero, to be filled); checks the header against the model.
-SymbolLayout layout_from_header(const Model* model, const nlohmann::json& header, int64_t original_bytes);
+SymbolLayout layout_from_header(const Model* model, const nlohmann::json& header, int64_t original_bytes,
+                                const std::string& side);
 
 }  // namespace gf::coding
