@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "genforge/apps/finetune.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/model_interfaces.h"
 #include "genforge/viz/plot.h"
@@ -22,6 +23,9 @@ int run_info(int argc, char** argv) {
   app.add_option("model", model_path, "model file (.gf)");
   app.add_flag("--build", build, "print versions, threads, the BLAS/OpenMP libraries loaded and whether SentencePiece is");
   app.add_option("--graph", graph, "write the model's graph (bayesnet): .dot (Graphviz) or .png");
+  bool parameters = false;
+  app.add_flag("--parameters", parameters, "list the parameter tensors: name, shape, count (what finetune's --freeze "
+                                           "and --train-only globs match)");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
@@ -41,6 +45,23 @@ int run_info(int argc, char** argv) {
       write_file_atomic(graph, [&](std::ostream& o) { o << g->graphviz(); });
     }
     std::cout << "wrote " << graph << " (" << g->edges().size() << " edges)\n";
+    return 0;
+  }
+  if (parameters) {
+    GF_CHECK_AS(InvalidArgument, !model_path.empty(), "genforge info M.gf --parameters", "give a model file");
+    const auto model = load_model(model_path);
+    int64_t total = 0;
+    size_t width = 4;
+    const auto list = apps::parameter_list(*model);
+    for (const auto& p : list) width = std::max(width, p.name.size());
+    for (const auto& p : list) {
+      std::string shape;
+      for (size_t i = 0; i < p.shape.size(); ++i) shape += (i ? " x " : "") + std::to_string(p.shape[i]);
+      std::cout << p.name << std::string(width + 2 - p.name.size(), ' ') << shape
+                << std::string(shape.size() < 20 ? 20 - shape.size() : 1, ' ') << p.count << "\n";
+      total += p.count;
+    }
+    std::cout << list.size() << " tensors, " << total << " parameters\n";
     return 0;
   }
   if (build) {

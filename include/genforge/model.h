@@ -57,6 +57,11 @@ struct FitContext {
   torch::Device device = torch::kCPU;
   bool progress = true;                 // show a progress bar
   const Dataset* validation = nullptr;  // optional held-out data
+  // Fine-tuning (gradient-trained models): start from these tensors (a saved model's state, matched by name and
+  // shape) instead of a fresh initialisation; hold the parameters whose names match a `freeze` glob, or -- when
+  // `train_only` is given -- every parameter matching none of its globs, fixed (bit for bit).
+  const TensorMap* initial_state = nullptr;
+  std::vector<std::string> freeze, train_only;
 };
 
 class Model {

@@ -5,6 +5,8 @@
 #include <torch/optim.h>
 #include <torch/serialize.h>
 
+#include <fnmatch.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "core/cpu_clones.h"
@@ -200,20 +203,42 @@ class Loop : public StepContext {
  public:
   Loop(Trainable& model, const TrainOptions& o, const FitContext& ctx)
       : model_(model), o_(o), ctx_(ctx), noise_(make_generator(static_cast<uint64_t>(o.seed) * 2 + 1)) {
+    if (ctx.initial_state) warm_start(*ctx.initial_state);
+    {
+      const auto state = model.named_state();
+      std::vector<std::string> names;
+      for (const auto& [name, t] : state) names.push_back(name);
+      const auto frozen = frozen_names(names, ctx.freeze, ctx.train_only);
+      for (size_t i = 0; i < state.size(); ++i) {
+        if (frozen[i]) frozen_.insert(state[i].second.unsafeGetTensorImpl());
+      }
+    }
     for (auto& [name, params] : model.parameter_groups()) {
       Group g;
       g.name = name;
-      g.params = params;
-      g.optimizer = make_optimizer(o, model.group_options(name), params, g.base_lr);
+      for (auto& p : params) {
+        if (frozen_.count(p.unsafeGetTensorImpl())) {
+          p.set_requires_grad(false);  // no gradient computed, and no optimizer (nor weight decay) touches it
+        } else {
+          g.params.push_back(p);
+        }
+      }
+      if (!g.params.empty()) g.optimizer = make_optimizer(o, model.group_options(name), g.params, g.base_lr);
       groups_.push_back(std::move(g));
     }
     if (o.ema_decay > 0) {
       for (auto& [name, t] : model.named_state()) ema_.emplace_back(name, t.detach().clone());
     }
   }
+  ~Loop() override {
+    for (auto& [name, t] : model_.named_state()) {
+      if (frozen_.count(t.unsafeGetTensorImpl())) t.set_requires_grad(true);
+    }
+  }
 
   void optimize(const std::string& name, const torch::Tensor& loss) override {
     Group& g = group(name);
+    if (g.params.empty()) return;  // every parameter of the group is frozen
     const double value = loss.item<double>();
     if (clipper_) {  // DP-SGD: one example's gradient, clipped into the step's sum
       for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
@@ -263,6 +288,7 @@ class Loop : public StepContext {
     GF_CHECK_AS(InvalidArgument, groups_.size() == 1, "train it without dp_epsilon, or use a one-network model",
                 "DP-SGD trains one optimizer group; this model has ", groups_.size(), " (", groups_.front().name, ", ",
                 groups_.back().name, ")");
+    GF_CHECK(!groups_.front().params.empty(), "DP-SGD needs parameters to train; every one is frozen");
     dp_q_ = std::min(1.0, static_cast<double>(o_.batch_size) / static_cast<double>(n));
     dp_sigma_ = o_.dp_noise_multiplier > 0
                     ? o_.dp_noise_multiplier
@@ -410,6 +436,24 @@ class Loop : public StepContext {
     throw InternalError(msg("optimizer group '", name, "' does not exist"), "report this as a bug");
   }
 
+  // Copies the tensors of a saved state into the model's, by name; shapes must agree. Tensors the state lacks
+  // (a new head) keep their fresh initialisation; a state that matches nothing is an error.
+  void warm_start(const TensorMap& state) {
+    torch::NoGradGuard no_grad;
+    int64_t matched = 0;
+    for (auto& [name, t] : model_.named_state()) {
+      auto it = state.find(name);
+      if (it == state.end()) continue;
+      GF_CHECK_AS(ModelFileError, it->second.sizes() == t.sizes(),
+                  "fine-tune with the base model's architecture options", "'", name, "' has shape ", it->second.sizes(),
+                  " in the base model but ", t.sizes(), " here");
+      t.copy_(it->second.to(t.device(), t.scalar_type()));
+      ++matched;
+    }
+    GF_CHECK_AS(ModelFileError, matched > 0, "fine-tune a model of the same kind and architecture",
+                "none of the base model's tensors matches this model's");
+  }
+
   void update_ema() {
     if (ema_.empty()) return;
     torch::NoGradGuard no_grad;
@@ -419,6 +463,7 @@ class Loop : public StepContext {
     auto state = model_.named_state();
     for (size_t i = 0; i < state.size(); ++i) {
       auto& e = ema_[i].second;
+      if (frozen_.count(state[i].second.unsafeGetTensorImpl())) continue;  // stays the frozen value, bit for bit
       if (at::isFloatingType(e.scalar_type())) {
         e.mul_(decay).add_(state[i].second.detach(), 1 - decay);
       } else {
@@ -529,7 +574,9 @@ class Loop : public StepContext {
                {"loss_history", loss_history_}};
     for (auto& [name, t] : model_.named_state()) c.tensors["model/" + name] = t.detach();
     for (auto& [name, t] : ema_) c.tensors["ema/" + name] = t;
-    for (auto& g : groups_) c.tensors["optimizer/" + g.name] = optimizer_blob(*g.optimizer);
+    for (auto& g : groups_) {
+      if (g.optimizer) c.tensors["optimizer/" + g.name] = optimizer_blob(*g.optimizer);
+    }
     c.tensors["rng/noise"] = noise_.get_state();
     write_model_file(checkpoint_path(o_.run_dir), c);
   }
@@ -555,7 +602,9 @@ class Loop : public StepContext {
       t.copy_(saved);
     }
     for (auto& [name, t] : ema_) t.copy_(take("ema/" + name));
-    for (auto& g : groups_) load_optimizer_blob(*g.optimizer, take("optimizer/" + g.name));
+    for (auto& g : groups_) {
+      if (g.optimizer) load_optimizer_blob(*g.optimizer, take("optimizer/" + g.name));
+    }
     noise_.set_state(take("rng/noise"));
     step_ = c.extra.at("step").get<int64_t>();
     bad_steps_total_ = c.extra.value("bad_steps_total", int64_t{0});
@@ -574,6 +623,7 @@ class Loop : public StepContext {
   at::Generator noise_;
   std::vector<Group> groups_;
   std::vector<std::pair<std::string, torch::Tensor>> ema_;
+  std::set<const c10::TensorImpl*> frozen_;
   Meter meter_;
   std::vector<double> loss_history_;
   std::string last_line_;
@@ -588,6 +638,35 @@ class Loop : public StepContext {
 };
 
 }  // namespace
+
+std::vector<bool> frozen_names(const std::vector<std::string>& names, const std::vector<std::string>& freeze,
+                               const std::vector<std::string>& train_only) {
+  auto matches = [](const std::string& glob, const std::string& name) {
+    return fnmatch(glob.c_str(), name.c_str(), 0) == 0;
+  };
+  auto check_used = [&](const std::string& glob, const char* flag) {
+    bool any = false;
+    for (const auto& name : names) any = any || matches(glob, name);
+    std::string some;
+    for (size_t i = 0; i < names.size() && i < 6; ++i) some += (i ? ", " : "") + names[i];
+    GF_CHECK(any, flag, " '", glob, "' matches no parameter (they are named like ", some,
+             "; `genforge info MODEL.gf --parameters` lists them)");
+  };
+  for (const auto& g : freeze) check_used(g, "--freeze");
+  for (const auto& g : train_only) check_used(g, "--train-only");
+  std::vector<bool> out;
+  for (const auto& name : names) {
+    bool frozen = false;
+    for (const auto& g : freeze) frozen = frozen || matches(g, name);
+    if (!train_only.empty()) {
+      bool trained = false;
+      for (const auto& g : train_only) trained = trained || matches(g, name);
+      frozen = frozen || !trained;
+    }
+    out.push_back(frozen);
+  }
+  return out;
+}
 
 FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
               const FitContext& ctx) {

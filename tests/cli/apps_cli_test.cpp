@@ -229,4 +229,33 @@ TEST_F(Cli, CompressAndDecompressWithAGptAndWithTheBuiltInModel) {
   EXPECT_FALSE(test::exists(dir_.file("x.txt")));
 }
 
+
+TEST_F(Cli, FinetuneFreezesByNameRecordsTheParentAndInfoListsParameters) {
+  std::string text;
+  for (int i = 0; i < 80; ++i) text += "the cat sat on the mat .\n";
+  test::write_text(dir_.file("text.txt"), text);
+  ASSERT_EQ(run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--set", "n_layer=2", "--set", "n_head=2",
+                     "--set", "n_embd=16", "--set", "block_size=32", "--set", "max_steps=10", "--set",
+                     "batch_size=8", "--out", dir_.file("gpt.gf"), "-q"}).rc, 0);
+  auto r = run_cli({"info", dir_.file("gpt.gf"), "--parameters"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("h1_mlp_c_fc"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tensors, "), std::string::npos);
+  test::write_text(dir_.file("new.txt"), "the mat sat on the cat .\nthe cat sat on the mat .\n");
+  r = run_cli({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--train-only", "h1_*",
+               "--unfreeze-after", "3", "--freeze", "wte", "--max_steps", "6", "--out", dir_.file("ft.gf"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("phase: 3 steps"), std::string::npos) << r.out;
+  r = run_cli({"info", dir_.file("ft.gf")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["fit_report"]["extra"]["finetune"]["parent"]["path"], "gpt.gf");
+  ASSERT_EQ(run_cli({"generate", dir_.file("ft.gf"), "--prompt", "the ", "-n", "5"}).rc, 0);
+  expect_error({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--freeze", "encoder*", "--out",
+                dir_.file("x.gf")},
+               "--freeze 'encoder*' matches no parameter");
+  expect_error({"finetune", trained_model(), "--data", dir_.file("new.txt"), "--out", dir_.file("x.gf")},
+               "is not trained by gradient steps");
+}
+
 }  // namespace gf::cli_test

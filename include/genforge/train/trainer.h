@@ -162,6 +162,11 @@ struct TrainData {
 FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
               const FitContext& ctx);
 
+// Which of `names` fine-tuning holds fixed (FitContext::freeze / train_only): those matching a `freeze` glob, and
+// with `train_only` every name matching none of its globs. A glob that matches no name is InvalidArgument.
+std::vector<bool> frozen_names(const std::vector<std::string>& names, const std::vector<std::string>& freeze,
+                               const std::vector<std::string>& train_only);
+
 // Path of the checkpoint inside a run directory.
 std::string checkpoint_path(const std::string& run_dir);
 

@@ -227,9 +227,19 @@ int64_t Gpt::n_parameters() const {
 FitReport Gpt::fit(const Dataset& train_set, const FitContext& ctx) {
   options_.validate();
   auto ids = token_stream(train_set.x, options_.vocab_size, "training");
+  // Fine-tuning keeps the base model's vocabulary and start token (the new text may use fewer tokens).
+  auto from_base = [&](const char* key) -> int64_t {
+    if (!ctx.initial_state) return -1;
+    auto it = ctx.initial_state->find(key);
+    return it == ctx.initial_state->end() ? -1 : it->second.item<int64_t>();
+  };
+  const int64_t base_vocab = from_base("meta/vocab_size"), base_start = from_base("meta/start_token");
   const int64_t vocab = options_.vocab_size > 0 ? options_.vocab_size
+                        : base_vocab > 0       ? base_vocab
                                                : std::max(train_set.n_symbols, ids.max().item<int64_t>() + 1);
-  const int64_t start = options_.start_token >= 0 ? options_.start_token : std::max<int64_t>(train_set.start_symbol, 0);
+  const int64_t start = options_.start_token >= 0 ? options_.start_token
+                        : base_start >= 0        ? base_start
+                                                 : std::max<int64_t>(train_set.start_symbol, 0);
   GF_CHECK(start < vocab, "start_token ", start, " is outside the vocabulary of ", vocab, " tokens");
   // A view of the text on the CPU: materialising every offset's window on a device would copy the text
   // block_size + 1 times.

@@ -1,0 +1,126 @@
+#include "genforge/apps/finetune.h"
+
+#include <filesystem>
+
+#include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
+#include "genforge/train/trainer.h"
+#include "genforge/workflow.h"
+
+namespace gf::apps {
+namespace fs = std::filesystem;
+
+void FinetuneOptions::validate() const {
+  GF_CHECK(unfreeze_after >= 0, "unfreeze_after must be >= 0, got ", unfreeze_after);
+  GF_CHECK(unfreeze_lr_scale > 0 && unfreeze_lr_scale <= 10, "unfreeze_lr_scale must be in (0, 10], got ",
+           unfreeze_lr_scale);
+  GF_CHECK(unfreeze_after == 0 || !train_only.empty() || !freeze.empty(),
+           "--unfreeze-after needs a first phase that freezes something (--train-only or --freeze)");
+}
+
+std::vector<ParameterInfo> parameter_list(const Model& model) {
+  std::vector<ParameterInfo> out;
+  for (const auto& [name, t] : model.state()) {
+    if (!t.is_floating_point() || name.rfind("meta/", 0) == 0) continue;  // counts and settings, not weights
+    out.push_back({name, t.sizes().vec(), t.numel()});
+  }
+  return out;
+}
+
+namespace {
+
+double option_number(const nlohmann::json& options, const char* key) {
+  GF_CHECK_AS(InternalError, options.contains(key) && options[key].is_number(), "", "the model has no option ", key);
+  return options[key].get<double>();
+}
+
+nlohmann::json names_with_counts(const std::vector<ParameterInfo>& params, const std::vector<bool>& pick, bool want) {
+  nlohmann::json names = nlohmann::json::array();
+  int64_t count = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (pick[i] != want) continue;
+    names.push_back(params[i].name);
+    count += params[i].count;
+  }
+  return {{"names", names}, {"parameters", count}};
+}
+
+}  // namespace
+
+FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
+                        const FitContext& ctx, const data::Source* validation) {
+  options.validate();
+  auto base = load_model(base_path);
+  const nlohmann::json base_options = base->options_json();
+  GF_CHECK_AS(NotSupported, base_options.contains("max_steps") && base_options.contains("optimizer"),
+              "fine-tune a gradient-trained model (vae, gan, gpt, pixelcnn, flow, autoencoder, ...)",
+              "a ", base->kind(), " model is not trained by gradient steps, so it cannot be fine-tuned");
+  const TensorMap base_state = base->state();
+  const data::InputPipeline& pipeline = pipeline_of(*base);
+  GF_CHECK_AS(DataError, train.form == pipeline.form() || pipeline.model_kind() == train.form,
+              "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
+              to_string(train.form), " data; the base ", base->kind(), " model was trained on ",
+              to_string(pipeline.form()));
+  // The same architecture, the new training settings.
+  auto model = create_model(base->kind(), base_options, options.settings);
+  model->set_pipeline_options(pipeline.options());
+  const nlohmann::json run_options = model->options_json();
+  const int64_t total_steps = static_cast<int64_t>(option_number(run_options, "max_steps"));
+  GF_CHECK(options.unfreeze_after == 0 || (total_steps > 0 && options.unfreeze_after < total_steps),
+           "--unfreeze-after (", options.unfreeze_after, ") must be below max_steps (", total_steps,
+           "): set max_steps to the steps of both phases");
+  const Dataset data = pipeline.transform(train);
+  Dataset held_out;
+  FitContext c = ctx;
+  if (validation) {
+    held_out = pipeline.transform(*validation);
+    c.validation = &held_out;
+  }
+  const auto params = parameter_list(*base);
+  std::vector<std::string> names;
+  for (const auto& p : params) names.push_back(p.name);
+  nlohmann::json record;
+  record["parent"] = {{"path", fs::path(base_path).filename().string()},
+                      {"sha256", sha256_file_hex(base_path)},
+                      {"kind", base->kind()}};
+  record["phases"] = nlohmann::json::array();
+  const std::string run_dir = run_options.value("run_dir", "");
+  auto run_phase = [&](const std::vector<std::string>& train_only, int64_t steps, double lr_scale,
+                       const TensorMap& start, const std::string& dir) {
+    FitContext phase = c;
+    phase.initial_state = &start;
+    phase.freeze = options.freeze;
+    phase.train_only = train_only;
+    const auto frozen = train::frozen_names(names, options.freeze, train_only);
+    OptionOverrides sets = {{"max_steps", std::to_string(steps)}};
+    const double lr = option_number(run_options, "lr") * lr_scale;
+    sets.emplace_back("lr", msg(lr));
+    if (!dir.empty()) sets.emplace_back("run_dir", dir);
+    auto trained = create_model(base->kind(), run_options, sets);
+    const FitReport report = trained->fit(data, phase);
+    record["phases"].push_back({{"steps", steps},
+                                {"lr", lr},
+                                {"trained", names_with_counts(params, frozen, false)},
+                                {"frozen", names_with_counts(params, frozen, true)}});
+    return std::make_pair(std::move(trained), report);
+  };
+  std::pair<std::unique_ptr<Model>, FitReport> result;
+  if (options.unfreeze_after > 0) {
+    auto first = run_phase(options.train_only, options.unfreeze_after, 1.0,
+                           base_state, run_dir.empty() ? "" : run_dir + "/phase1");
+    const TensorMap after_first = first.first->state();
+    result = run_phase({}, total_steps - options.unfreeze_after, options.unfreeze_lr_scale, after_first, run_dir);
+  } else {
+    result = run_phase(options.train_only, total_steps, 1.0, base_state, run_dir);
+  }
+  FinetuneResult out;
+  out.model = std::move(result.first);
+  out.model->set_pipeline(std::make_shared<data::InputPipeline>(pipeline));
+  out.report = result.second;
+  out.report.extra["finetune"] = record;
+  out.model->set_fit_report(out.report);
+  out.record = record;
+  return out;
+}
+
+}  // namespace gf::apps

@@ -1,0 +1,165 @@
+// Fine-tuning: training starts from the base model's weights, frozen parameters stay bit for bit, two phases,
+// the parent record, a GPT keeping its vocabulary on text with fewer tokens, and bad input.
+#include <gtest/gtest.h>
+
+#include "genforge/apps/finetune.h"
+#include "genforge/core/error.h"
+#include "genforge/registry.h"
+#include "genforge/train/trainer.h"
+#include "genforge/workflow.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+data::Source image_source(int64_t n, unsigned seed) {
+  torch::manual_seed(seed);
+  data::Source s;
+  s.form = DataKind::images;
+  s.spec = "random images";
+  // Blobs: a bright square at a random place, so there is something to learn.
+  auto images = torch::zeros({n, 1, 8, 8}, torch::kUInt8);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = (i * 3 + seed) % 5, c = (i * 7 + seed) % 5;
+    images[i][0].slice(0, r, r + 3).slice(1, c, c + 3).fill_(255);
+  }
+  s.images.images = images;
+  return s;
+}
+
+std::string trained_vae(const test::TempDir& dir) {
+  auto model = create_model("vae", {}, {{"max_steps", "30"}, {"batch_size", "16"}, {"latent", "4"},
+                                        {"hidden", "32"}, {"checkpoint_every", "0"}});
+  fit_source(*model, image_source(64, 1), test::quiet());
+  const std::string path = dir.file("base.gf");
+  save_model(*model, path);
+  return path;
+}
+
+TEST(Finetune, FrozenParametersStayBitForBitAndTheRestStartsFromTheBase) {
+  test::TempDir dir;
+  const std::string base_path = trained_vae(dir);
+  const auto base = load_model(base_path);
+  const auto names = apps::parameter_list(*base);
+  ASSERT_GE(names.size(), 4u);
+  apps::FinetuneOptions o;
+  o.train_only = {"*fc4*"};  // the decoder's output layer
+  o.settings = {{"max_steps", "20"}, {"lr", "1e-2"}};
+  auto r = apps::finetune(base_path, image_source(32, 2), o, test::quiet());
+  const TensorMap before = base->state(), after = r.model->state();
+  int64_t frozen = 0, trained = 0;
+  for (const auto& p : names) {
+    const bool is_head = p.name.find("fc4") != std::string::npos;
+    if (is_head) {
+      EXPECT_FALSE(torch::equal(before.at(p.name), after.at(p.name))) << p.name << " did not train";
+      ++trained;
+    } else {
+      EXPECT_TRUE(torch::equal(before.at(p.name), after.at(p.name))) << p.name << " changed while frozen";
+      ++frozen;
+    }
+  }
+  EXPECT_EQ(trained, 2);
+  // The record names the parent and what was frozen; the model saves, loads and scores.
+  const auto& record = r.report.extra.at("finetune");
+  EXPECT_EQ(record["parent"]["kind"], "vae");
+  EXPECT_EQ(record["parent"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(record["phases"].size(), 1u);
+  EXPECT_EQ(record["phases"][0]["frozen"]["names"].size(), static_cast<size_t>(frozen));
+  const std::string out = dir.file("tuned.gf");
+  save_model(*r.model, out);
+  auto loaded = load_model(out);
+  EXPECT_EQ(loaded->fit_report().extra.at("finetune")["parent"]["sha256"], record["parent"]["sha256"]);
+  const Dataset d = prepare(*loaded, image_source(8, 3));
+  EXPECT_TRUE(loaded->score_samples(d.x).isfinite().all().item<bool>());
+}
+
+TEST(Finetune, TwoPhasesAndEmaKeepFrozenValues) {
+  test::TempDir dir;
+  const std::string base_path = trained_vae(dir);
+  const auto base = load_model(base_path);
+  apps::FinetuneOptions o;
+  o.freeze = {"*fc1.*"};         // held fixed in both phases
+  o.train_only = {"*fc4*"};      // phase 1
+  o.unfreeze_after = 10;
+  o.settings = {{"max_steps", "25"}, {"ema_decay", "0.9"}};
+  auto r = apps::finetune(base_path, image_source(32, 2), o, test::quiet());
+  const auto& phases = r.record["phases"];
+  ASSERT_EQ(phases.size(), 2u);
+  EXPECT_EQ(phases[0]["steps"], 10);
+  EXPECT_EQ(phases[1]["steps"], 15);
+  EXPECT_NEAR(phases[1]["lr"].get<double>(), 0.1 * phases[0]["lr"].get<double>(), 1e-12);
+  EXPECT_EQ(phases[1]["frozen"]["names"].size(), 2u);  // fc1 weight and bias only
+  const TensorMap before = base->state(), after = r.model->state();
+  for (const auto& [name, t] : before) {
+    if (name.find("fc1.") != std::string::npos) EXPECT_TRUE(torch::equal(t, after.at(name))) << name;
+    if (name.find("fc3.weight") != std::string::npos) EXPECT_FALSE(torch::equal(t, after.at(name))) << name;
+  }
+}
+
+TEST(Finetune, GptKeepsItsVocabularyAndLearnsTheNewText) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += i % 2 ? "abc abd. " : "the cat sat. ";
+  data::Source old_text;
+  old_text.form = DataKind::text;
+  old_text.spec = "old";
+  old_text.text = text;
+  auto base = create_model("gpt", {}, {{"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"}, {"block_size", "16"},
+                                       {"max_steps", "40"}, {"batch_size", "8"}, {"checkpoint_every", "0"}});
+  fit_source(*base, old_text, test::quiet());
+  test::TempDir dir;
+  save_model(*base, dir.file("gpt.gf"));
+  data::Source new_text = old_text;
+  new_text.text = std::string(400, 'a');  // one token of the vocabulary only
+  apps::FinetuneOptions o;
+  o.settings = {{"max_steps", "30"}, {"lr", "1e-2"}};
+  auto r = apps::finetune(dir.file("gpt.gf"), new_text, o, test::quiet());
+  const Dataset ids = prepare(*r.model, new_text), base_ids = prepare(*base, new_text);
+  EXPECT_EQ(r.model->state().at("meta/vocab_size").item<int64_t>(), base->state().at("meta/vocab_size").item<int64_t>());
+  EXPECT_GT(r.model->score_samples(ids.x).mean().item<double>(), base->score_samples(base_ids.x).mean().item<double>());
+}
+
+TEST(Finetune, BadInputGetsClearErrors) {
+  test::TempDir dir;
+  const std::string base_path = trained_vae(dir);
+  auto expect = [&](const apps::FinetuneOptions& o, const data::Source& s, const std::string& words) {
+    try {
+      apps::finetune(base_path, s, o, test::quiet());
+      ADD_FAILURE() << "no error for " << words;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  apps::FinetuneOptions o;
+  o.freeze = {"decoder.*"};
+  o.settings = {{"max_steps", "2"}};
+  expect(o, image_source(8, 1), "--freeze 'decoder.*' matches no parameter (they are named like codec.");
+  o.freeze.clear();
+  o.unfreeze_after = 5;
+  o.train_only = {"*fc4*"};
+  expect(o, image_source(8, 1), "--unfreeze-after (5) must be below max_steps (2)");
+  data::Source text;
+  text.form = DataKind::text;
+  text.spec = "notes.txt";
+  text.text = "hello";
+  expect(apps::FinetuneOptions{}, text, "'notes.txt' is text data; the base vae model was trained on images");
+  // A model that is not gradient-trained.
+  auto gmm = create_model("gmm", {}, {{"n_components", "1"}});
+  data::Source table;
+  table.form = DataKind::table;
+  Column x;
+  x.name = "x";
+  x.values = {0.0, 1.0, 2.0, 3.0, 5.0};
+  x.missing.assign(5, 0);
+  table.table.add_column(x);
+  fit_source(*gmm, table, test::quiet());
+  save_model(*gmm, dir.file("gmm.gf"));
+  try {
+    apps::finetune(dir.file("gmm.gf"), table, {}, test::quiet());
+    ADD_FAILURE() << "no error";
+  } catch (const NotSupported& e) {
+    EXPECT_NE(std::string(e.what()).find("a gmm model is not trained by gradient steps"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace gf
