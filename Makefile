@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: setup build classifier test test-quick demo bench clean
+.PHONY: setup build classifier test test-quick demo bench pretrained clean
 
 setup:
 	./scripts/setup.sh
@@ -28,6 +28,10 @@ test-quick: build classifier
 
 demo: build classifier
 	./scripts/demo.sh
+
+# The base models of the fine-tuning examples (docs/applications/finetune.md) in data/pretrained/, a few minutes.
+pretrained: build
+	./scripts/pretrained.sh
 
 bench: build
 	./scripts/setup.sh --bench

@@ -11,7 +11,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s SPEC OUT\n", argv[0]);
     return 2;
   }
-  const std::string text = gf::load_text(argv[1]);
-  std::ofstream(argv[2], std::ios::binary).write(text.data(), static_cast<std::streamsize>(text.size()));
+  try {
+    const std::string text = gf::load_text(argv[1]);
+    std::ofstream(argv[2], std::ios::binary).write(text.data(), static_cast<std::streamsize>(text.size()));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
   return 0;
 }
