@@ -193,14 +193,21 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
                "the gmm model has no differentially private fit");
 }
 
-
-TEST_F(Cli, CompressAndDecompressWithAGptAndWithTheBuiltInModel) {
+// A tiny GPT trained on 80 lines of one sentence (text.txt) into gpt.gf; returns the text.
+std::string train_tiny_gpt(const test::TempDir& dir, int layers, int steps) {
   std::string text;
   for (int i = 0; i < 80; ++i) text += "the cat sat on the mat .\n";
-  test::write_text(dir_.file("text.txt"), text);
-  ASSERT_EQ(run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--set", "n_layer=1", "--set", "n_head=2",
-                     "--set", "n_embd=16", "--set", "block_size=32", "--set", "max_steps=40", "--set",
-                     "batch_size=8", "--out", dir_.file("gpt.gf"), "-q"}).rc, 0);
+  test::write_text(dir.file("text.txt"), text);
+  EXPECT_EQ(run_cli({"train", "gpt", "--data", dir.file("text.txt"), "--set", "n_layer=" + std::to_string(layers),
+                     "--set", "n_head=2", "--set", "n_embd=16", "--set", "block_size=32", "--set",
+                     "max_steps=" + std::to_string(steps), "--set", "batch_size=8", "--out", dir.file("gpt.gf"), "-q"})
+                .rc,
+            0);
+  return text;
+}
+
+TEST_F(Cli, CompressAndDecompressWithAGptAndWithTheBuiltInModel) {
+  const std::string text = train_tiny_gpt(dir_, 1, 40);
   // With the model, in two threads; back in one thread.
   auto r = run_cli({"compress", dir_.file("gpt.gf"), dir_.file("text.txt"), dir_.file("text.gfz"), "--json",
                     "--threads", "2", "-q"});
@@ -231,12 +238,7 @@ TEST_F(Cli, CompressAndDecompressWithAGptAndWithTheBuiltInModel) {
 
 
 TEST_F(Cli, FinetuneFreezesByNameRecordsTheParentAndInfoListsParameters) {
-  std::string text;
-  for (int i = 0; i < 80; ++i) text += "the cat sat on the mat .\n";
-  test::write_text(dir_.file("text.txt"), text);
-  ASSERT_EQ(run_cli({"train", "gpt", "--data", dir_.file("text.txt"), "--set", "n_layer=2", "--set", "n_head=2",
-                     "--set", "n_embd=16", "--set", "block_size=32", "--set", "max_steps=10", "--set",
-                     "batch_size=8", "--out", dir_.file("gpt.gf"), "-q"}).rc, 0);
+  train_tiny_gpt(dir_, 2, 10);
   auto r = run_cli({"info", dir_.file("gpt.gf"), "--parameters"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("h1_mlp_c_fc"), std::string::npos) << r.out;
