@@ -35,6 +35,7 @@ const Verb kVerbs[] = {
     {"compress", "lossless compression of text, images or any file by a model's predictions (arithmetic coding)", run_compress},
     {"decompress", "restore a file from `compress`, bit for bit (same model file)", run_decompress},
     {"finetune", "train a saved neural model further on new data, parameters frozen by name, in one or two phases", run_finetune},
+    {"export", "a model file in another form (--merge: LoRA adapters folded into the weights)", run_export},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

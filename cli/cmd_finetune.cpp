@@ -36,6 +36,8 @@ int run_finetune(int argc, char** argv) {
                  "steps of the first phase; then everything but --freeze trains (0: one phase)")->capture_default_str();
   app.add_option("--unfreeze-lr-scale", options.unfreeze_lr_scale, "second phase's learning rate = lr x this")
       ->capture_default_str();
+  app.add_option("--lora", options.lora, "LoRA adapters trained alone: rank=R[,alpha=A][,targets=GLOB,...] (gpt: "
+                                         "attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj); `export --merge` folds them in");
   app.add_option("--set", sets, "training option key=value, e.g. --set max_steps=500 --set lr=3e-4 (repeatable)");
   app.add_option("--limit", limit, "use only the first N examples of --data");
   app.add_flag("--json", json, "print the fit report (with the fine-tuning record) as JSON");

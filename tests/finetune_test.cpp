@@ -4,6 +4,8 @@
 
 #include "genforge/apps/finetune.h"
 #include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/models/gpt.h"
 #include "genforge/registry.h"
 #include "genforge/train/trainer.h"
 #include "genforge/workflow.h"
@@ -96,19 +98,29 @@ TEST(Finetune, TwoPhasesAndEmaKeepFrozenValues) {
   }
 }
 
-TEST(Finetune, GptKeepsItsVocabularyAndLearnsTheNewText) {
+data::Source text_source(const std::string& text) {
+  data::Source s;
+  s.form = DataKind::text;
+  s.spec = "text";
+  s.text = text;
+  return s;
+}
+
+// A tiny GPT on two alternating sentences, saved as gpt.gf.
+std::unique_ptr<Model> base_gpt(const test::TempDir& dir) {
   std::string text;
   for (int i = 0; i < 200; ++i) text += i % 2 ? "abc abd. " : "the cat sat. ";
-  data::Source old_text;
-  old_text.form = DataKind::text;
-  old_text.spec = "old";
-  old_text.text = text;
   auto base = create_model("gpt", {}, {{"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"}, {"block_size", "16"},
                                        {"max_steps", "40"}, {"batch_size", "8"}, {"checkpoint_every", "0"}});
-  fit_source(*base, old_text, test::quiet());
-  test::TempDir dir;
+  fit_source(*base, text_source(text), test::quiet());
   save_model(*base, dir.file("gpt.gf"));
-  data::Source new_text = old_text;
+  return base;
+}
+
+TEST(Finetune, GptKeepsItsVocabularyAndLearnsTheNewText) {
+  test::TempDir dir;
+  auto base = base_gpt(dir);
+  data::Source new_text = text_source("");
   new_text.text = std::string(400, 'a');  // one token of the vocabulary only
   apps::FinetuneOptions o;
   o.settings = {{"max_steps", "30"}, {"lr", "1e-2"}};
@@ -159,6 +171,52 @@ TEST(Finetune, BadInputGetsClearErrors) {
   } catch (const NotSupported& e) {
     EXPECT_NE(std::string(e.what()).find("a gmm model is not trained by gradient steps"), std::string::npos);
   }
+}
+
+
+TEST(Finetune, GptLoraTrainsTheAdaptersAloneAndMergesIntoTheSameFunction) {
+  test::TempDir dir;
+  auto base = base_gpt(dir);
+  const data::Source new_text = text_source(std::string(300, 'b') + " the cat sat. ");
+  apps::FinetuneOptions o;
+  o.lora = "rank=2,alpha=4,targets=attn_c_attn,attn_c_proj";
+  o.settings = {{"max_steps", "40"}, {"lr", "1e-2"}};
+  auto r = apps::finetune(dir.file("gpt.gf"), new_text, o, test::quiet());
+  auto& gpt = dynamic_cast<Gpt&>(*r.model);
+  // One layer of width 16: c_attn A [2, 16] + B [48, 2], attn_proj A [2, 16] + B [16, 2].
+  EXPECT_EQ(gpt.adapter_parameters(), 32 + 96 + 32 + 32);
+  EXPECT_EQ(r.record["phases"][0]["trained"]["parameters"], 192);
+  const TensorMap before = base->state(), after = gpt.state();
+  for (const auto& [name, t] : before) {
+    if (t.is_floating_point()) EXPECT_TRUE(torch::equal(t, after.at(name))) << name << " changed";
+  }
+  const Dataset ids = prepare(gpt, new_text), base_ids = prepare(*base, new_text);
+  EXPECT_GT(gpt.score_samples(ids.x).mean().item<double>(), base->score_samples(base_ids.x).mean().item<double>());
+  // Merging keeps the function: logits to float rounding, generation (through the merged CPU kernels) exactly.
+  auto idx = ids.x.reshape({1, -1}).slice(1, 0, 16);
+  const auto logits = gpt.logits(idx);
+  GenerateOptions g;
+  g.max_tokens = 20;
+  auto gen = make_generator(5);
+  const auto text = gpt.generate({}, g, gen);
+  save_model(gpt, dir.file("lora.gf"));
+  auto merged = load_model(dir.file("lora.gf"));
+  auto& m = dynamic_cast<Gpt&>(*merged);
+  m.merge_adapters();
+  EXPECT_EQ(m.adapter_parameters(), 0);
+  EXPECT_TRUE(test::all_close(m.logits(idx), logits, 1e-5, 1e-5));
+  auto gen2 = make_generator(5);
+  EXPECT_TRUE(torch::equal(m.generate({}, g, gen2), text));
+  // --lora on a model without adapters, with --train-only, or badly written.
+  auto vae_path = trained_vae(dir);
+  apps::FinetuneOptions bad;
+  bad.lora = "rank=2";
+  EXPECT_THROW(apps::finetune(vae_path, image_source(8, 1), bad, test::quiet()), NotSupported);
+  bad.train_only = {"h0_*"};
+  EXPECT_THROW(apps::finetune(dir.file("gpt.gf"), new_text, bad, test::quiet()), InvalidArgument);
+  bad.train_only.clear();
+  bad.lora = "alpha=2";
+  EXPECT_THROW(apps::finetune(dir.file("gpt.gf"), new_text, bad, test::quiet()), InvalidArgument);
 }
 
 }  // namespace

@@ -58,6 +58,15 @@ class SymbolPredictor {
   virtual std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const = 0;
 };
 
+// Models with low-rank adapters (LoRA) on some weight matrices: the adapters folded into the matrices they adapt
+// (`genforge export --merge`), leaving a plain model that computes the same function.
+class AdaptedModel {
+ public:
+  virtual ~AdaptedModel() = default;
+  virtual int64_t adapter_parameters() const = 0;  // 0: no adapters
+  virtual void merge_adapters() = 0;
+};
+
 // Topic models: topics as word distributions.
 class TopicModel {
  public:

@@ -45,6 +45,33 @@ nlohmann::json names_with_counts(const std::vector<ParameterInfo>& params, const
   return {{"names", names}, {"parameters", count}};
 }
 
+// "rank=8,alpha=16,targets=a,b" -> lora_rank, lora_alpha, lora_targets settings (a part without '=' continues the
+// previous value, so a target list keeps its commas).
+OptionOverrides lora_settings(const std::string& spec) {
+  OptionOverrides out;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    const size_t comma = spec.find(',', start);
+    const std::string part = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const size_t eq = part.find('=');
+    if (eq == std::string::npos) {
+      GF_CHECK(!out.empty() && !part.empty(), "--lora takes rank=R,alpha=A,targets=GLOB, got '", spec, "'");
+      out.back().second += "," + part;
+    } else {
+      const std::string key = part.substr(0, eq);
+      GF_CHECK(key == "rank" || key == "alpha" || key == "targets", "--lora keys are rank, alpha and targets, got '",
+               key, "' in '", spec, "'");
+      out.emplace_back("lora_" + key, part.substr(eq + 1));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  bool rank = false;
+  for (const auto& kv : out) rank = rank || kv.first == "lora_rank";
+  GF_CHECK(rank, "--lora needs a rank, e.g. --lora rank=8,alpha=16");
+  return out;
+}
+
 }  // namespace
 
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
@@ -61,10 +88,20 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
               "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
               to_string(train.form), " data; the base ", base->kind(), " model was trained on ",
               to_string(pipeline.form()));
-  // The same architecture, the new training settings.
-  auto model = create_model(base->kind(), base_options, options.settings);
+  // The same architecture, the new training settings (and adapters).
+  OptionOverrides settings = options.settings;
+  std::vector<std::string> train_only = options.train_only;
+  if (!options.lora.empty()) {
+    GF_CHECK_AS(NotSupported, model_info(base->kind()).has_option("lora_rank"), "LoRA adapters: gpt",
+                "a ", base->kind(), " model has no LoRA adapters");
+    GF_CHECK(options.train_only.empty() && options.unfreeze_after == 0,
+             "--lora trains the adapters alone: leave out --train-only and --unfreeze-after");
+    for (const auto& kv : lora_settings(options.lora)) settings.push_back(kv);
+    train_only = {"*_lora_*"};
+  }
+  auto model = create_model(base->kind(), base_options, settings);
   model->set_pipeline_options(pipeline.options());
-  const nlohmann::json run_options = model->options_json();
+  const nlohmann::json run_options = model->options_json();  // lora_* included
   const int64_t total_steps = static_cast<int64_t>(option_number(run_options, "max_steps"));
   GF_CHECK(options.unfreeze_after == 0 || (total_steps > 0 && options.unfreeze_after < total_steps),
            "--unfreeze-after (", options.unfreeze_after, ") must be below max_steps (", total_steps,
@@ -76,9 +113,6 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
     held_out = pipeline.transform(*validation);
     c.validation = &held_out;
   }
-  const auto params = parameter_list(*base);
-  std::vector<std::string> names;
-  for (const auto& p : params) names.push_back(p.name);
   nlohmann::json record;
   record["parent"] = {{"path", fs::path(base_path).filename().string()},
                       {"sha256", sha256_file_hex(base_path)},
@@ -91,13 +125,16 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
     phase.initial_state = &start;
     phase.freeze = options.freeze;
     phase.train_only = train_only;
-    const auto frozen = train::frozen_names(names, options.freeze, train_only);
     OptionOverrides sets = {{"max_steps", std::to_string(steps)}};
     const double lr = option_number(run_options, "lr") * lr_scale;
     sets.emplace_back("lr", msg(lr));
     if (!dir.empty()) sets.emplace_back("run_dir", dir);
     auto trained = create_model(base->kind(), run_options, sets);
     const FitReport report = trained->fit(data, phase);
+    const auto params = parameter_list(*trained);
+    std::vector<std::string> names;
+    for (const auto& p : params) names.push_back(p.name);
+    const auto frozen = train::frozen_names(names, options.freeze, train_only);
     record["phases"].push_back({{"steps", steps},
                                 {"lr", lr},
                                 {"trained", names_with_counts(params, frozen, false)},
@@ -106,12 +143,12 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   };
   std::pair<std::unique_ptr<Model>, FitReport> result;
   if (options.unfreeze_after > 0) {
-    auto first = run_phase(options.train_only, options.unfreeze_after, 1.0,
+    auto first = run_phase(train_only, options.unfreeze_after, 1.0,
                            base_state, run_dir.empty() ? "" : run_dir + "/phase1");
     const TensorMap after_first = first.first->state();
     result = run_phase({}, total_steps - options.unfreeze_after, options.unfreeze_lr_scale, after_first, run_dir);
   } else {
-    result = run_phase(options.train_only, total_steps, 1.0, base_state, run_dir);
+    result = run_phase(train_only, total_steps, 1.0, base_state, run_dir);
   }
   FinetuneResult out;
   out.model = std::move(result.first);

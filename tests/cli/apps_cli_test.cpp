@@ -253,6 +253,17 @@ TEST_F(Cli, FinetuneFreezesByNameRecordsTheParentAndInfoListsParameters) {
   const auto info = nlohmann::json::parse(r.out);
   EXPECT_EQ(info["fit_report"]["extra"]["finetune"]["parent"]["path"], "gpt.gf");
   ASSERT_EQ(run_cli({"generate", dir_.file("ft.gf"), "--prompt", "the ", "-n", "5"}).rc, 0);
+  // LoRA adapters, then merged: the same generation.
+  ASSERT_EQ(run_cli({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--lora", "rank=2,alpha=4",
+                     "--max_steps", "3", "--out", dir_.file("lora.gf"), "-q"}).rc, 0);
+  r = run_cli({"export", dir_.file("lora.gf"), "--merge", "--out", dir_.file("merged.gf")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // 2 layers x rank 2 x (16 + 48, 16 + 16, 16 + 64, 64 + 16): every block matrix by default
+  EXPECT_NE(r.out.find("merged 1024 adapter parameters"), std::string::npos) << r.out;
+  const auto a = run_cli({"generate", dir_.file("lora.gf"), "--prompt", "the ", "-n", "8", "--seed", "2"});
+  const auto b = run_cli({"generate", dir_.file("merged.gf"), "--prompt", "the ", "-n", "8", "--seed", "2"});
+  EXPECT_EQ(a.out, b.out);
+  expect_error({"export", dir_.file("merged.gf"), "--merge", "--out", dir_.file("x.gf")}, "has no adapters to merge");
   expect_error({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--freeze", "encoder*", "--out",
                 dir_.file("x.gf")},
                "--freeze 'encoder*' matches no parameter");

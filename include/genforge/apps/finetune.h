@@ -29,6 +29,9 @@ struct FinetuneOptions {
   int64_t unfreeze_after = 0;           // > 0: phase 1 is this many steps, then phase 2 trains all but `freeze`
   double unfreeze_lr_scale = 0.1;       // phase 2's learning rate = lr x this
   OptionOverrides settings;             // the model's training options for this run (max_steps, lr, batch_size, ...)
+  // "rank=8,alpha=16,targets=GLOB[,GLOB]": LoRA adapters (models with lora_* options: gpt) trained alone, every
+  // base weight frozen. Empty: none.
+  std::string lora;
   void validate() const;
 };
 

@@ -35,12 +35,19 @@ struct GptOptions : train::TrainOptions {
   int64_t vocab_size = 0;     // tokens (0: largest id in the data + 1)
   int64_t start_token = -1;   // what sample() starts from, and the context of the first scored token (-1: the
                               // data's start symbol, e.g. a tokenizer's line break; else 0)
+  // LoRA (Hu et al. 2021): adapters W + (alpha / r) B A on the matrices named by lora_targets (globs over
+  // attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj); `finetune --lora` trains them alone. 0: none.
+  int64_t lora_rank = 0;
+  double lora_alpha = 16;
+  std::string lora_targets = "attn_c_attn,attn_c_proj,mlp_c_fc,mlp_c_proj";
   GptOptions();
   void validate() const;
 };
+// Whether the comma-separated globs `targets` name `matrix`.
+bool lora_targets_matrix(const std::string& targets, const std::string& matrix);
 
 
-class Gpt : public Model, public TextGenerator, public SymbolPredictor {
+class Gpt : public Model, public TextGenerator, public SymbolPredictor, public AdaptedModel {
  public:
   using Options = GptOptions;
   static const OptionTable<GptOptions>& option_table();
@@ -75,6 +82,9 @@ class Gpt : public Model, public TextGenerator, public SymbolPredictor {
   int64_t alphabet_size() const override { return vocab_size(); }
   std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const override;
   int64_t n_parameters() const;
+  // LoRA: the adapters' parameter count; merging folds W + (alpha / r) B A into W and drops the adapters.
+  int64_t adapter_parameters() const override;
+  void merge_adapters() override;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;

@@ -1,5 +1,6 @@
 #include "genforge/models/gpt.h"
 
+#include <fnmatch.h>
 #include <torch/nn/module.h>
 
 #include <algorithm>
@@ -37,6 +38,25 @@ void GptOptions::validate() const {
   GF_CHECK(n_embd % n_head == 0, "n_embd (", n_embd, ") must be divisible by n_head (", n_head, ")");
   GF_CHECK(vocab_size >= 0, "vocab_size must be 0 (from the data) or positive, got ", vocab_size);
   GF_CHECK(start_token >= -1, "start_token must be a token id (or -1: from the data), got ", start_token);
+  GF_CHECK(lora_rank >= 0, "lora_rank must be >= 0 (0: no adapters), got ", lora_rank);
+  GF_CHECK(lora_alpha > 0, "lora_alpha must be positive, got ", lora_alpha);
+  if (lora_rank > 0) {
+    bool any = false;
+    for (const char* m : {"attn_c_attn", "attn_c_proj", "mlp_c_fc", "mlp_c_proj"}) any = any || lora_targets_matrix(lora_targets, m);
+    GF_CHECK(any, "lora_targets '", lora_targets, "' names none of attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj");
+  }
+}
+
+bool lora_targets_matrix(const std::string& targets, const std::string& matrix) {
+  size_t start = 0;
+  while (start <= targets.size()) {
+    const size_t comma = targets.find(',', start);
+    const std::string glob = targets.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!glob.empty() && fnmatch(glob.c_str(), matrix.c_str(), 0) == 0) return true;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return false;
 }
 
 void GenerateOptions::validate() const {
@@ -52,7 +72,13 @@ void GenerateOptions::validate() const {
 struct Gpt::Net : torch::nn::Module {
   struct Layer {
     torch::Tensor ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj;  // [C], [3C, C], [C, C], [C], [4C, C], [C, 4C]
+    // LoRA adapters (Hu et al. 2021) of the matrices c_attn, attn_proj, c_fc, mlp_proj (kMatrices order):
+    // W x + (alpha / r) B A x with A [r, in], B [out, r]; undefined where the matrix is not adapted.
+    torch::Tensor lora_a[4], lora_b[4];
+    const torch::Tensor& matrix(int m) const { return m == 0 ? c_attn : m == 1 ? attn_proj : m == 2 ? c_fc : mlp_proj; }
   };
+  static constexpr const char* kMatrices[4] = {"attn_c_attn", "attn_c_proj", "mlp_c_fc", "mlp_c_proj"};
+  double lora_scale = 0;
   int64_t n_layer, n_head, n_embd, block, vocab;
   torch::Tensor wte, wpe, ln_f;  // [V, C], [block, C], [C]
   std::vector<Layer> h;
@@ -72,9 +98,16 @@ struct Gpt::Net : torch::nn::Module {
       L.ln_2 = register_parameter(p + "ln_2", torch::ones({c}));
       L.c_fc = register_parameter(p + "mlp_c_fc", torch::empty({4 * c, c}));
       L.mlp_proj = register_parameter(p + "mlp_c_proj", torch::empty({c, 4 * c}));
+      for (int m = 0; m < 4 && o.lora_rank > 0; ++m) {
+        if (!lora_targets_matrix(o.lora_targets, kMatrices[m])) continue;
+        const auto& w = L.matrix(m);
+        L.lora_a[m] = register_parameter(p + kMatrices[m] + "_lora_A", torch::empty({o.lora_rank, w.size(1)}));
+        L.lora_b[m] = register_parameter(p + kMatrices[m] + "_lora_B", torch::zeros({w.size(0), o.lora_rank}));
+      }
       h.push_back(L);
     }
     ln_f = register_parameter("ln_f", torch::ones({c}));
+    if (o.lora_rank > 0) lora_scale = o.lora_alpha / static_cast<double>(o.lora_rank);
     causal = register_buffer("causal_mask",
                              torch::full({block, block}, -std::numeric_limits<float>::infinity()).triu(1));
   }
@@ -91,7 +124,23 @@ struct Gpt::Net : torch::nn::Module {
       normal(L.attn_proj, proj_std);
       normal(L.c_fc, 0.02);
       normal(L.mlp_proj, proj_std);
+      // A as a layer's usual initialisation, B zero: the adapted model starts as the base (LoRA's choice).
+      for (auto& a : L.lora_a) {
+        if (a.defined()) normal(a, 1.0 / std::sqrt(static_cast<double>(a.size(1))));
+      }
     }
+  }
+
+  // x W_m^T, plus the adapter's (alpha / r) x A^T B^T.
+  torch::Tensor project(const torch::Tensor& x, const Layer& L, int m) const {
+    auto y = torch::linear(x, L.matrix(m));
+    if (L.lora_a[m].defined()) y = y + torch::linear(torch::linear(x, L.lora_a[m]), L.lora_b[m]) * lora_scale;
+    return y;
+  }
+  // W_m + (alpha / r) B A: what the adapted matrix amounts to (the CPU decoding kernels and merging use it).
+  torch::Tensor merged(const Layer& L, int m) const {
+    if (!L.lora_a[m].defined()) return L.matrix(m);
+    return L.matrix(m) + torch::mm(L.lora_b[m], L.lora_a[m]) * lora_scale;
   }
 
   static torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w) {
@@ -102,15 +151,15 @@ struct Gpt::Net : torch::nn::Module {
   // fused operator (attention_cpu.h); elsewhere the same arithmetic in LibTorch operators.
   torch::Tensor attention(const torch::Tensor& x, const Layer& L) const {
     if (x.is_cpu() && x.scalar_type() == torch::kFloat32) {
-      return torch::linear(gpt_cpu::causal_attention(torch::linear(x, L.c_attn), n_head), L.attn_proj);
+      return project(gpt_cpu::causal_attention(project(x, L, 0), n_head), L, 1);
     }
     const int64_t b = x.size(0), t = x.size(1), c = n_embd, d = c / n_head;
-    auto qkv = torch::linear(x, L.c_attn).view({b, t, 3, n_head, d}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
+    auto qkv = project(x, L, 0).view({b, t, 3, n_head, d}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
     auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(d)));
     auto att = torch::matmul(q, qkv[1].transpose(-2, -1)) + causal.slice(0, 0, t).slice(1, 0, t);  // [B, H, T, T]
     att = torch::softmax(att, -1);
     auto y = torch::matmul(att, qkv[2]).transpose(1, 2).reshape({b, t, c});  // [B, T, C]
-    return torch::linear(y, L.attn_proj);
+    return project(y, L, 1);
   }
 
   // Final hidden states [B, T, C] of idx [B, T] starting at absolute position `pos0`.
@@ -119,7 +168,7 @@ struct Gpt::Net : torch::nn::Module {
     auto x = torch::embedding(wte, idx) + wpe.slice(0, pos0, pos0 + t);
     for (const auto& L : h) {
       x = x + attention(norm(x, L.ln_1), L);
-      x = x + torch::linear(torch::gelu(torch::linear(norm(x, L.ln_2), L.c_fc)), L.mlp_proj);
+      x = x + project(torch::gelu(project(norm(x, L.ln_2), L, 2)), L, 3);
     }
     return norm(x, ln_f);
   }
@@ -194,7 +243,11 @@ const OptionTable<GptOptions>& Gpt::option_table() {
         .add("n_embd", &GptOptions::n_embd, "width (divisible by n_head)")
         .add("block_size", &GptOptions::block_size, "context length in tokens")
         .add("vocab_size", &GptOptions::vocab_size, "tokens (0: from the data)")
-        .add("start_token", &GptOptions::start_token, "token that starts sampling and scoring (-1: the data's, e.g. the tokenizer's line break; else 0)");
+        .add("start_token", &GptOptions::start_token, "token that starts sampling and scoring (-1: the data's, e.g. the tokenizer's line break; else 0)")
+        .add("lora_rank", &GptOptions::lora_rank, "LoRA adapters of rank r on the lora_targets matrices (0: none)")
+        .add("lora_alpha", &GptOptions::lora_alpha, "LoRA scale alpha (the adapter adds alpha / r B A)")
+        .add("lora_targets", &GptOptions::lora_targets,
+             "matrices with adapters: globs over attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj (comma-separated)");
     train::add_train_options(t);
     return t;
   }();
@@ -367,13 +420,24 @@ bool ends_with_stop(const std::vector<int64_t>& out, const std::vector<std::vect
 
 namespace {
 
-// The CPU kernels' view of the network's tensors (float32, contiguous, on the CPU).
-gpt_cpu::Weights raw_weights(const Gpt::Net& net) {
-  gpt_cpu::Weights raw{net.wte.data_ptr<float>(), net.wpe.data_ptr<float>(), net.ln_f.data_ptr<float>(), {},
-                       net.n_embd, net.n_head, net.block, net.vocab};
+// The CPU kernels' view of the network's tensors (float32, contiguous, on the CPU): adapted matrices merged, the
+// merged copies kept alive beside the pointers.
+struct RawWeights {
+  gpt_cpu::Weights w;
+  std::vector<torch::Tensor> matrices;
+};
+RawWeights raw_weights(const Gpt::Net& net) {
+  torch::NoGradGuard no_grad;
+  RawWeights raw{{net.wte.data_ptr<float>(), net.wpe.data_ptr<float>(), net.ln_f.data_ptr<float>(), {}, net.n_embd,
+                  net.n_head, net.block, net.vocab},
+                 {}};
   for (const auto& L : net.h) {
-    raw.layers.push_back({L.ln_1.data_ptr<float>(), L.c_attn.data_ptr<float>(), L.attn_proj.data_ptr<float>(),
-                          L.ln_2.data_ptr<float>(), L.c_fc.data_ptr<float>(), L.mlp_proj.data_ptr<float>()});
+    const float* m[4];
+    for (int k = 0; k < 4; ++k) {
+      raw.matrices.push_back(net.merged(L, k).contiguous());
+      m[k] = raw.matrices.back().data_ptr<float>();
+    }
+    raw.w.layers.push_back({L.ln_1.data_ptr<float>(), m[0], m[1], L.ln_2.data_ptr<float>(), m[2], m[3]});
   }
   return raw;
 }
@@ -385,7 +449,7 @@ class GptStreams : public SymbolStreams {
  public:
   GptStreams(std::shared_ptr<const Gpt::Net> net, int64_t batch, int64_t start) : net_(std::move(net)) {
     const Gpt::Net& n = *net_;
-    weights_ = raw_weights(n);
+    raw_ = raw_weights(n);
     const int64_t d = n.n_embd / n.n_head;
     streams_.resize(static_cast<size_t>(batch));
     for (auto& s : streams_) {
@@ -415,7 +479,7 @@ class GptStreams : public SymbolStreams {
       }
       s.cached = size - s.window_start;
     }
-    gpt_cpu::decode_rows(weights_, rows);
+    gpt_cpu::decode_rows(raw_.w, rows);
     return logits_;
   }
   void push(const torch::Tensor& symbols) override {
@@ -432,7 +496,7 @@ class GptStreams : public SymbolStreams {
     gpt_cpu::Caches caches;
   };
   std::shared_ptr<const Gpt::Net> net_;
-  gpt_cpu::Weights weights_;
+  RawWeights raw_;
   std::vector<Stream> streams_;
   torch::Tensor logits_;  // [B, 1, V]
 };
@@ -482,15 +546,15 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
     const int64_t len = t1 - t0;
     for (int64_t l = 0; l < net.n_layer; ++l) {
       const auto& L = net.h[static_cast<size_t>(l)];
-      auto qkv = torch::linear(Net::norm(x, L.ln_1), L.c_attn).view({len, 3, heads, d}).permute({1, 2, 0, 3});
+      auto qkv = net.project(Net::norm(x, L.ln_1), L, 0).view({len, 3, heads, d}).permute({1, 2, 0, 3});
       k_cache[static_cast<size_t>(l)].slice(1, t0, t1).copy_(qkv[1]);
       v_cache[static_cast<size_t>(l)].slice(1, t0, t1).copy_(qkv[2]);
       auto keys = k_cache[static_cast<size_t>(l)].slice(1, 0, t1), values = v_cache[static_cast<size_t>(l)].slice(1, 0, t1);
       auto att = torch::matmul(qkv[0] * (1.0 / std::sqrt(static_cast<double>(d))), keys.transpose(1, 2));  // [H, L, t1]
       att = att + net.causal.slice(0, t0, t1).slice(1, 0, t1);
       auto y = torch::matmul(torch::softmax(att, -1), values).transpose(0, 1).reshape({1, len, c});
-      x = x + torch::linear(y, L.attn_proj);
-      x = x + torch::linear(torch::gelu(torch::linear(Net::norm(x, L.ln_2), L.c_fc)), L.mlp_proj);
+      x = x + net.project(y, L, 1);
+      x = x + net.project(torch::gelu(net.project(Net::norm(x, L.ln_2), L, 2)), L, 3);
     }
     cached = t1;
     return torch::matmul(Net::norm(x[0][len - 1], net.ln_f), net.wte.t());
@@ -503,7 +567,7 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
   }
   // On the CPU, single new tokens go through the raw-array step (same arithmetic, no operator overhead).
   const bool raw_cpu = g.use_cache && device.is_cpu();
-  gpt_cpu::Weights raw;
+  RawWeights raw;
   std::vector<float*> k_raw, v_raw;
   torch::Tensor raw_logits;
   if (raw_cpu) {
@@ -523,7 +587,7 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
     torch::Tensor next_logits;
     const int64_t pending = static_cast<int64_t>(context.size()) - window_start - cached;
     if (raw_cpu && pending == 1) {
-      gpt_cpu::decode_step(raw, context.back(), cached, k_raw, v_raw, raw_logits.data_ptr<float>());
+      gpt_cpu::decode_step(raw.w, context.back(), cached, k_raw, v_raw, raw_logits.data_ptr<float>());
       cached += 1;
       next_logits = raw_logits;
     } else if (g.use_cache) {
@@ -545,6 +609,34 @@ torch::Tensor Gpt::sample(int64_t n, at::Generator& gen) const {
   GenerateOptions g;
   g.max_tokens = n;
   return generate({}, g, gen).unsqueeze(1);
+}
+
+int64_t Gpt::adapter_parameters() const {
+  int64_t n = 0;
+  for (const auto& L : net_ ? net_->h : std::vector<Net::Layer>{}) {
+    for (int m = 0; m < 4; ++m) {
+      if (L.lora_a[m].defined()) n += L.lora_a[m].numel() + L.lora_b[m].numel();
+    }
+  }
+  return n;
+}
+
+void Gpt::merge_adapters() {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet");
+  if (adapter_parameters() == 0) return;
+  torch::NoGradGuard no_grad;
+  TensorMap t = state();
+  for (size_t l = 0; l < net_->h.size(); ++l) {
+    for (int m = 0; m < 4; ++m) {
+      if (!net_->h[l].lora_a[m].defined()) continue;
+      const std::string name = "h" + std::to_string(l) + "_" + Net::kMatrices[m];
+      t[name] = net_->merged(net_->h[l], m).clone();
+      t.erase(name + "_lora_A");
+      t.erase(name + "_lora_B");
+    }
+  }
+  options_.lora_rank = 0;
+  load_state(t);
 }
 
 TensorMap Gpt::state() const {
