@@ -4,7 +4,7 @@
 # lines, 55 KB; bits per character), against the base model without fine-tuning and a model trained from scratch on
 # the same 10 % for the same steps (same architecture, its own BPE tokenizer of the same size, lr 1e-3). Fine-tuning:
 # all parameters at lr 3e-5; two-phase: the last block and the final norm at lr 1e-4 for half the steps, then all at
-# 3e-5. LoRA: rank-4 adapters (alpha 8) on every matrix of every block, trained alone at lr $FT_LORA_LR (1e-3).
+# 3e-5. LoRA: rank-4 adapters (alpha 8) on every matrix of every block, trained alone at lr $FT_LORA_LR (3e-4).
 # Batch 8, steps $FT_STEPS (default "10 25 50"). One JSON line per step count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,7 @@ for steps in ${FT_STEPS:-10 25 50}; do
   $GF finetune "$BASE" --data "$TMP/train.txt" --max_steps "$steps" --batch_size 8 --lr 1e-4 --warmup_steps 0 \
     --train-only 'h3_*' --train-only ln_f --unfreeze-after $((steps / 2)) --unfreeze-lr-scale 0.3 \
     --out "$TMP/ft2.gf" -q > /dev/null
-  $GF finetune "$BASE" --data "$TMP/train.txt" --max_steps "$steps" --batch_size 8 --lr "${FT_LORA_LR:-1e-3}" \
+  $GF finetune "$BASE" --data "$TMP/train.txt" --max_steps "$steps" --batch_size 8 --lr "${FT_LORA_LR:-3e-4}" \
     --warmup_steps 0 --lora rank=4,alpha=8 --json --out "$TMP/lora.gf" -q > "$TMP/lora.json"
   $GF train gpt --data "$TMP/train.txt" --tokenizer bpe --vocab_size 1024 --max_steps "$steps" --batch_size 8 \
     --warmup_steps 0 --out "$TMP/scratch.gf" -q > /dev/null
