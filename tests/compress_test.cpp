@@ -260,6 +260,15 @@ TEST(Compress, PixelCnnRoundTripsIdxAndNpyImages) {
                 1e-3 * r.model_bits);
   }
   set_threads(default_threads());
+  {  // no images at all, and one image
+    auto model = image_model("softmax", grey);
+    for (int64_t n : {0, 1}) {
+      const std::string in = idx_bytes(grey.squeeze(1).slice(0, 0, n));
+      EXPECT_EQ(apps::decompress_bytes(model.get(), "s", apps::compress_bytes(model.get(), "s", in, quiet_options()),
+                                       quiet_options()),
+                in) << n << " images";
+    }
+  }
   // Colour images as .npy uint8, channels first [N, 3, H, W] and channels last [N, H, W, 3].
   auto colour = torch::randint(0, 256, {3, 3, 4, 5}, gen).to(torch::kUInt8);
   auto rgb = image_model("softmax", colour);

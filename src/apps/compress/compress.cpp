@@ -1,9 +1,15 @@
 #include "genforge/apps/compress.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "arithmetic_coder.h"
 #include "container.h"
@@ -125,7 +131,9 @@ double run_coder(const Model* model, int order, coding::SymbolLayout& layout, in
   if (progress && total > 0) bar = std::make_unique<Progress>(encode ? "compress" : "decompress",
                                                               std::max<int64_t>(1, original_bytes / 1024), "KB");
   int64_t done = 0;
+  std::mutex tick_mutex;
   auto tick = [&](int64_t coded) {
+    std::lock_guard<std::mutex> lock(tick_mutex);
     done += coded;
     if (bar) bar->update(static_cast<int64_t>(static_cast<double>(done) / static_cast<double>(total) *
                                               static_cast<double>(original_bytes / 1024)));
@@ -143,24 +151,63 @@ double run_coder(const Model* model, int order, coding::SymbolLayout& layout, in
     if (enc) enc->finish();
   } else {
     const auto& predictor = dynamic_cast<const SymbolPredictor&>(*model);
+    const int workers = predictor.single_threaded() ? threads() : 1;
     ThreadsForCoding threads_guard(predictor.single_threaded());
     const int64_t groups = (layout.n_streams() + batch - 1) / batch;
     if (encode) payloads.assign(static_cast<size_t>(groups), "");
     GF_CHECK_AS(DataError, static_cast<int64_t>(payloads.size()) == groups,
                 "the file is damaged; compress the original again", "the compressed stream lists ",
                 payloads.size(), " coded groups where its layout has ", groups);
-    for (int64_t k = 0; k < groups; ++k) {
+    std::vector<double> group_bits(static_cast<size_t>(groups), 0.0);
+    auto code = [&](int64_t k) {
       std::string& payload = payloads[static_cast<size_t>(k)];
       const int64_t first = k * batch, n = std::min(batch, layout.n_streams() - first);
       if (encode) {
         coding::Encoder enc(payload);
-        bits += code_group(predictor, layout, first, n, &enc, nullptr, tick);
+        group_bits[static_cast<size_t>(k)] = code_group(predictor, layout, first, n, &enc, nullptr, tick);
         enc.finish();
       } else {
         coding::Decoder dec(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
-        bits += code_group(predictor, layout, first, n, nullptr, &dec, tick);
+        group_bits[static_cast<size_t>(k)] = code_group(predictor, layout, first, n, nullptr, &dec, tick);
       }
+    };
+    if (workers <= 1 || groups <= 1) {
+      for (int64_t k = 0; k < groups; ++k) code(k);
+    } else {
+      // Groups are independent: one-thread models code several at once, each group on one thread with one
+      // intra-op thread (so each group's arithmetic is the same as in a sequential run).
+      std::atomic<int64_t> next{0};
+      std::exception_ptr failure;
+      std::mutex failure_mutex;
+      std::vector<std::thread> pool;
+      const int n_workers = static_cast<int>(std::min<int64_t>(workers, groups));
+      // Each worker sets its thread count once, one at a time, and none starts coding before all have: LibTorch
+      // clears its oneDNN caches when a thread count is set, which must not happen under another worker's operator.
+      std::mutex init_mutex;
+      std::condition_variable all_ready;
+      int ready = 0;
+      for (int w = 0; w < n_workers; ++w) {
+        pool.emplace_back([&] {
+          {
+            std::unique_lock<std::mutex> lock(init_mutex);
+            at::set_num_threads(1);
+            ++ready;
+            all_ready.notify_all();
+            all_ready.wait(lock, [&] { return ready == n_workers; });
+          }
+          try {
+            for (int64_t k = next++; k < groups; k = next++) code(k);
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(failure_mutex);
+            if (!failure) failure = std::current_exception();
+            next = groups;
+          }
+        });
+      }
+      for (auto& t : pool) t.join();
+      if (failure) std::rethrow_exception(failure);
     }
+    for (double b : group_bits) bits += b;  // in group order, whatever the schedule
   }
   if (bar) bar->finish();
   return bits;
