@@ -14,15 +14,15 @@
 namespace gf {
 namespace {
 
-data::Source image_source(int64_t n, unsigned seed) {
+data::Source image_source(int64_t n, unsigned seed, int64_t side = 8) {
   torch::manual_seed(seed);
   data::Source s;
   s.form = DataKind::images;
   s.spec = "random images";
   // Blobs: a bright square at a random place, so there is something to learn.
-  auto images = torch::zeros({n, 1, 8, 8}, torch::kUInt8);
+  auto images = torch::zeros({n, 1, side, side}, torch::kUInt8);
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = (i * 3 + seed) % 5, c = (i * 7 + seed) % 5;
+    const int64_t r = (i * 3 + seed) % (side - 3), c = (i * 7 + seed) % (side - 3);
     images[i][0].slice(0, r, r + 3).slice(1, c, c + 3).fill_(255);
   }
   s.images.images = images;
@@ -217,6 +217,30 @@ TEST(Finetune, GptLoraTrainsTheAdaptersAloneAndMergesIntoTheSameFunction) {
   bad.train_only.clear();
   bad.lora = "alpha=2";
   EXPECT_THROW(apps::finetune(dir.file("gpt.gf"), new_text, bad, test::quiet()), InvalidArgument);
+}
+
+
+TEST(Finetune, GanWithBatchNormTrainsOnlyTheNamedLayerAndLeavesBothGroupsUsable) {
+  // Two optimizer groups, one left without trainable parameters, and integer / running-statistics buffers.
+  auto model = create_model("gan", {}, {{"max_steps", "3"}, {"batch_size", "8"}, {"width", "8"}, {"latent", "4"},
+                                        {"checkpoint_every", "0"}});
+  fit_source(*model, image_source(16, 1, 28), test::quiet());
+  test::TempDir dir;
+  save_model(*model, dir.file("gan.gf"));
+  apps::FinetuneOptions o;
+  o.train_only = {"generator.9.*"};
+  o.settings = {{"max_steps", "3"}};
+  auto r = apps::finetune(dir.file("gan.gf"), image_source(16, 2, 28), o, test::quiet());
+  const TensorMap before = model->state(), after = r.model->state();
+  EXPECT_FALSE(torch::equal(before.at("generator.9.weight"), after.at("generator.9.weight")));
+  for (const char* name : {"generator.0.weight", "generator.1.weight", "discriminator.0.weight", "discriminator.8.weight"}) {
+    EXPECT_TRUE(torch::equal(before.at(name), after.at(name))) << name;
+  }
+  // The fine-tuned model trains again as a whole (no parameter left without gradients).
+  apps::FinetuneOptions all;
+  all.settings = {{"max_steps", "2"}};
+  auto again = apps::finetune(dir.file("gan.gf"), image_source(16, 2, 28), all, test::quiet());
+  EXPECT_FALSE(torch::equal(before.at("discriminator.0.weight"), again.model->state().at("discriminator.0.weight")));
 }
 
 }  // namespace

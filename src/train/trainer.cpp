@@ -218,7 +218,10 @@ class Loop : public StepContext {
       g.name = name;
       for (auto& p : params) {
         if (frozen_.count(p.unsafeGetTensorImpl())) {
-          p.set_requires_grad(false);  // no gradient computed, and no optimizer (nor weight decay) touches it
+          if (p.requires_grad()) {
+            p.set_requires_grad(false);  // no gradient computed, and no optimizer (nor weight decay) touches it
+            unfrozen_at_end_.push_back(p);
+          }
         } else {
           g.params.push_back(p);
         }
@@ -231,9 +234,7 @@ class Loop : public StepContext {
     }
   }
   ~Loop() override {
-    for (auto& [name, t] : model_.named_state()) {
-      if (frozen_.count(t.unsafeGetTensorImpl())) t.set_requires_grad(true);
-    }
+    for (auto& p : unfrozen_at_end_) p.set_requires_grad(true);  // the parameters frozen here, as they were
   }
 
   void optimize(const std::string& name, const torch::Tensor& loss) override {
@@ -624,6 +625,7 @@ class Loop : public StepContext {
   std::vector<Group> groups_;
   std::vector<std::pair<std::string, torch::Tensor>> ema_;
   std::set<const c10::TensorImpl*> frozen_;
+  std::vector<torch::Tensor> unfrozen_at_end_;
   Meter meter_;
   std::vector<double> loss_history_;
   std::string last_line_;
