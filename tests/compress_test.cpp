@@ -7,6 +7,7 @@
 #include <random>
 
 #include "apps/compress/arithmetic_coder.h"
+#include "apps/compress/container.h"
 #include "genforge/apps/compress.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
@@ -141,6 +142,12 @@ TEST(Compress, DamagedTruncatedAndForeignStreamsGetClearErrors) {
   std::string version = packed;
   version[4] = 9;
   expect_error(version, "format version 9");
+  // A header (with a valid CRC) that claims more symbols than the payload can hold is refused before allocating.
+  size_t offset = 0;
+  auto header = coding::read_container(packed, &offset);
+  header["symbols"] = int64_t{1} << 34;
+  header["original_bytes"] = int64_t{1} << 35;
+  expect_error(coding::write_container(header, packed.substr(offset)), "payload bytes can hold");
   // Every damaged payload byte is caught by the CRC-32 (or decodes to the same data), never a crash.
   for (size_t at = packed.size() - 200; at < packed.size(); at += 7) {
     std::string damaged = packed;

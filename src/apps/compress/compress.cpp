@@ -355,6 +355,17 @@ std::string decompress_bytes(const Model* model, const std::string& model_sha256
     }
     return payloads[0];
   }
+  // Before allocating: even the most likely symbol costs some bits (every other symbol keeps a frequency of 1), so a
+  // payload of B bytes holds at most 8 B / min_bits symbols; a header claiming more is damaged (or forged).
+  {
+    const double v = std::max(2.0, static_cast<double>(header.value("alphabet", int64_t{2})));
+    const double min_bits = -std::log2(1.0 - (v - 1.0) / static_cast<double>(coding::kMaxTotal));
+    const double payload_bits = 8.0 * static_cast<double>(compressed.size() - offset) + 64.0 * static_cast<double>(sizes.size() + 1);
+    const double claimed = static_cast<double>(header.value("symbols", int64_t{0}));
+    GF_CHECK_AS(DataError, claimed <= payload_bits / min_bits + 1.0, damaged, "the compressed stream's header claims ",
+                header.value("symbols", int64_t{0}), " symbols, more than its ", compressed.size() - offset,
+                " payload bytes can hold");
+  }
   coding::SymbolLayout layout = coding::layout_from_header(model, header, original, side);
   int order = 0;
   if (builtin) order = header.value("order", -1);
