@@ -29,7 +29,7 @@ test-quick: build classifier
 demo: build classifier
 	./scripts/demo.sh
 
-# The base models of the fine-tuning examples (docs/applications/finetune.md) in data/pretrained/, a few minutes.
+# The base models of the fine-tuning examples (docs/applications/finetune.md) in data/pretrained/, ~8 minutes.
 pretrained: build
 	./scripts/pretrained.sh
 
