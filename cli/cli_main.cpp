@@ -42,7 +42,7 @@ const Verb kVerbs[] = {
 void print_usage(std::ostream& out) {
   out << "genforge " << GF_VERSION << " — train, sample, score and evaluate generative models\n\n"
       << "usage: genforge <verb> [options]   (genforge <verb> --help for each verb's options)\n\nverbs:\n";
-  for (const auto& v : kVerbs) out << "  " << v.name << std::string(10 - std::strlen(v.name), ' ') << v.summary << "\n";
+  for (const auto& v : kVerbs) out << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
 }
 
 // An error is one line: control characters in it (a column name ending in \r from a CRLF file, a tab in a cell)

@@ -48,8 +48,8 @@ int run_coder_verb(int argc, char** argv, bool compressing) {
   apps::CompressOptions options;
   bool json = false;
   CommonFlags common;
-  app.add_option("paths", paths, "[MODEL.gf] INPUT OUTPUT: a gpt for text, a pixelcnn for IDX / .npy images, no "
-                                 "model for any file (the built-in order-k model)")->required();
+  app.add_option("paths", paths, "[MODEL.gf] INPUT OUTPUT: a gpt for text, a pixelcnn for IDX / .npy images, a "
+                                 "categorical hmm for lines of symbols, no model for any file (the built-in order-k model)")->required();
   if (compressing) {
     app.add_option("--order", options.order, "built-in model: the longest context in bytes (0-7)")->capture_default_str();
     app.add_option("--batch", options.batch, "text segments or images coded together")->capture_default_str();
