@@ -35,43 +35,34 @@ void quantise_probabilities(const double* p, int64_t v, Frequencies& out) {
 namespace {
 
 template <typename T>
-double max_score(const T* scores, int64_t v) {
+void quantise_scores_impl(const T* scores, int64_t v, Frequencies& out) {
+  thread_local std::vector<double> p;
+  p.resize(static_cast<size_t>(v));
   double top = -std::numeric_limits<double>::infinity();
   for (int64_t s = 0; s < v; ++s) {
     if (std::isfinite(scores[s])) top = std::max(top, static_cast<double>(scores[s]));
   }
-  return top;
-}
-
-template <typename T>
-void quantise_scores_impl(const T* scores, int64_t v, Frequencies& out) {
-  thread_local std::vector<double> p;
-  p.resize(static_cast<size_t>(v));
-  const double top = max_score(scores, v);
-  for (int64_t s = 0; s < v; ++s) {
-    p[static_cast<size_t>(s)] = std::isfinite(scores[s]) ? std::exp(static_cast<double>(scores[s]) - top) : 0.0;
-  }
-  quantise_probabilities(p.data(), v, out);
-}
-
-template <typename T>
-double ideal_bits_impl(const T* scores, int64_t v, int64_t symbol) {
-  const double top = max_score(scores, v);
-  if (!std::isfinite(top)) return std::log2(static_cast<double>(v));
   double sum = 0;
   for (int64_t s = 0; s < v; ++s) {
-    if (std::isfinite(scores[s])) sum += std::exp(static_cast<double>(scores[s]) - top);
+    const double e = std::isfinite(scores[s]) ? std::exp(static_cast<double>(scores[s]) - top) : 0.0;
+    p[static_cast<size_t>(s)] = e;
+    sum += e;
   }
-  if (!std::isfinite(scores[symbol])) return std::numeric_limits<double>::infinity();
-  return (std::log(sum) - (static_cast<double>(scores[symbol]) - top)) / std::log(2.0);
+  quantise_probabilities(p.data(), v, out);
+  out.top = std::isfinite(top) ? top : 0.0;
+  out.log_sum = std::isfinite(top) ? std::log(sum) : std::nan("");
 }
 
 }  // namespace
 
+double Frequencies::ideal_bits(double score) const {
+  if (std::isnan(log_sum)) return std::log2(static_cast<double>(size()));  // all scores -inf: uniform
+  if (!std::isfinite(score)) return std::numeric_limits<double>::infinity();
+  return (log_sum - (score - top)) / std::log(2.0);
+}
+
 void quantise_scores(const float* scores, int64_t v, Frequencies& out) { quantise_scores_impl(scores, v, out); }
 void quantise_scores(const double* scores, int64_t v, Frequencies& out) { quantise_scores_impl(scores, v, out); }
-double ideal_bits(const float* scores, int64_t v, int64_t s) { return ideal_bits_impl(scores, v, s); }
-double ideal_bits(const double* scores, int64_t v, int64_t s) { return ideal_bits_impl(scores, v, s); }
 
 void Encoder::put_bit(int bit) {
   byte_ = (byte_ << 1) | bit;

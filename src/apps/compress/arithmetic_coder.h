@@ -24,19 +24,20 @@ struct Frequencies {
   uint64_t total() const { return cum.back(); }
   int64_t size() const { return static_cast<int64_t>(cum.size()) - 1; }
   int64_t symbol_at(uint64_t target) const;  // the s with cum[s] <= target < cum[s + 1]
+  // Set by quantise_scores: -log2 of a symbol's exact model probability from its score (what an ideal coder would
+  // spend: the model's own cross-entropy), without a second pass over the scores.
+  double ideal_bits(double score) const;
+  double top = 0, log_sum = 0;  // the largest finite score; log sum_s exp(score_s - top) (NaN: uniform)
 };
 
 // Integer frequencies for scores whose softmax is the distribution (logits or log-probabilities; -inf allowed):
 // f_s = 1 + floor(p_s * (kMaxTotal - 2 V)), in one fixed order of double arithmetic, so the same scores give the
-// same frequencies on every run. `ideal_bits` (when given) receives -log2 p of every symbol (for the model's own
-// cross-entropy). Non-finite scores other than -inf are treated as -inf; all -inf is the uniform distribution.
+// same frequencies on every run. Non-finite scores other than -inf are treated as -inf; all -inf is the uniform
+// distribution.
 void quantise_scores(const float* scores, int64_t v, Frequencies& out);
 void quantise_scores(const double* scores, int64_t v, Frequencies& out);
 // The same for probabilities (non-negative, any positive sum).
 void quantise_probabilities(const double* p, int64_t v, Frequencies& out);
-// -log2 of symbol s's exact model probability under the scores (what an ideal coder would spend).
-double ideal_bits(const float* scores, int64_t v, int64_t s);
-double ideal_bits(const double* scores, int64_t v, int64_t s);
 
 class Encoder {
  public:

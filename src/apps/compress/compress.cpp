@@ -61,8 +61,19 @@ double code_group(const SymbolPredictor& model, coding::SymbolLayout& layout, in
     GF_CHECK_AS(InternalError, scores.dim() == 3 && scores.size(0) == n && scores.size(1) == g && scores.size(2) == v,
                 "", "the model's next-symbol scores have shape ", scores.sizes(), ", expected [", n, ", ", g, ", ",
                 v, "]");
-    const bool is_double = scores.scalar_type() == torch::kFloat64;
-    if (!is_double) scores = scores.to(torch::kFloat32);
+    if (scores.scalar_type() != torch::kFloat64) scores = scores.to(torch::kFloat32);
+    // Frequencies of score row `row` (float or double scores), and that row's score of a symbol.
+    auto quantise = [&](int64_t row) {
+      if (scores.scalar_type() == torch::kFloat64) {
+        coding::quantise_scores(scores.data_ptr<double>() + row, v, f);
+      } else {
+        coding::quantise_scores(scores.data_ptr<float>() + row, v, f);
+      }
+    };
+    auto score_of = [&](int64_t row, int64_t symbol) {
+      return scores.scalar_type() == torch::kFloat64 ? scores.data_ptr<double>()[row + symbol]
+                                                     : static_cast<double>(scores.data_ptr<float>()[row + symbol]);
+    };
     int64_t coded = 0;
     for (int64_t b = 0; b < n; ++b) {
       const bool active = t < layout.steps(first + b);
@@ -73,11 +84,7 @@ double code_group(const SymbolPredictor& model, coding::SymbolLayout& layout, in
           continue;
         }
         const int64_t row = (b * g + c) * v;
-        if (is_double) {
-          coding::quantise_scores(scores.data_ptr<double>() + row, v, f);
-        } else {
-          coding::quantise_scores(scores.data_ptr<float>() + row, v, f);
-        }
+        quantise(row);
         int64_t symbol;
         if (encoder) {
           symbol = symbols[c];
@@ -86,8 +93,7 @@ double code_group(const SymbolPredictor& model, coding::SymbolLayout& layout, in
           symbol = decoder->decode(f);
           symbols[c] = symbol;
         }
-        bits += is_double ? coding::ideal_bits(scores.data_ptr<double>() + row, v, symbol)
-                          : coding::ideal_bits(scores.data_ptr<float>() + row, v, symbol);
+        bits += f.ideal_bits(score_of(row, symbol));
         next[b * g + c] = symbol;
         ++coded;
       }
