@@ -50,13 +50,6 @@ std::string options_help(const ModelInfo& info) {
   return out.str();
 }
 
-bool trains_with_trainer(const ModelInfo& info) {
-  for (const auto& s : info.option_specs()) {
-    if (s.name == "run_dir") return true;
-  }
-  return false;
-}
-
 torch::Device parse_device(const std::string& text) {
   std::optional<torch::Device> device;
   try {
@@ -204,7 +197,7 @@ int run_train(int argc, char** argv) {
   OptionOverrides overrides = option_flags(app.remaining(), "train " + model_name);
   for (const auto& kv : parse_set_pairs(sets)) overrides.push_back(kv);
   if (!run_dir.empty()) {
-    GF_CHECK_AS(InvalidArgument, trains_with_trainer(info), "--run-dir and --resume are for gradient-trained models",
+    GF_CHECK_AS(InvalidArgument, info.trains_with_trainer(), "--run-dir and --resume are for gradient-trained models",
                 "model '", model_name, "' does not train in steps, so it keeps no run directory");
     overrides.emplace_back("run_dir", run_dir);
     overrides.emplace_back("resume", resume_dir.empty() ? "false" : "true");
@@ -249,7 +242,7 @@ int run_train(int argc, char** argv) {
   if (json) {
     std::cout << report.to_json().dump(2) << "\n";
   } else {
-    const bool steps = trains_with_trainer(info);
+    const bool steps = info.trains_with_trainer();
     std::cout << model_name << ": " << source.describe() << ", " << report.n_iter
               << (steps ? " steps" : " iterations") << ", "
               << (steps ? "run finished" : report.converged ? "converged" : "NOT converged") << ", "

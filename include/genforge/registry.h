@@ -37,6 +37,9 @@ struct ModelInfo {
   bool has_option(const std::string& key) const;
   // True when `key` is an input-pipeline option of this model's data kind.
   bool is_pipeline_option(const std::string& key) const;
+  // True for models trained by the shared Trainer (their options include its run_dir): run directories, resume,
+  // fine-tuning.
+  bool trains_with_trainer() const { return has_option("run_dir"); }
 };
 
 const std::vector<ModelInfo>& registered_models();

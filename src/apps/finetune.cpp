@@ -79,7 +79,7 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   options.validate();
   auto base = load_model(base_path);
   const nlohmann::json base_options = base->options_json();
-  GF_CHECK_AS(NotSupported, base_options.contains("max_steps") && base_options.contains("optimizer"),
+  GF_CHECK_AS(NotSupported, model_info(base->kind()).trains_with_trainer(),
               "fine-tune a gradient-trained model (vae, gan, gpt, pixelcnn, flow, autoencoder, ...)",
               "a ", base->kind(), " model is not trained by gradient steps, so it cannot be fine-tuned");
   const TensorMap base_state = base->state();
