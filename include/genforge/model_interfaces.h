@@ -28,6 +28,28 @@ struct GenerateOptions {
   void validate() const;
 };
 
+// A token from next-token logits [V]: repetition penalty over `context`, temperature, top-k, min-p, top-p, then a
+// draw by inverse CDF with exactly one uniform from `gen` per token (greedy included), so a seed gives one text.
+int64_t choose_token(const torch::Tensor& logits, const std::vector<int64_t>& context, const GenerateOptions& g,
+                     at::Generator& gen);
+// True when `generated` ends with one of the stop sequences.
+bool ends_with_stop(const std::vector<int64_t>& generated, const std::vector<std::vector<int64_t>>& stops);
+
+// Independent token sequences decoded together, each at its own position, joining and leaving between steps (the
+// continuous batching of `genforge serve`). A sequence's predictions do not depend on which other sequences share
+// its steps, so a request gives the same tokens alone or among many.
+class BatchDecoder {
+ public:
+  virtual ~BatchDecoder() = default;
+  // A new sequence holding `prompt` (token ids; empty: the model's start token); returns its handle.
+  virtual int64_t open(const std::vector<int64_t>& prompt) = 0;
+  virtual void close(int64_t sequence) = 0;
+  // One pass of the model over the tokens of `sequences` it has not seen yet: each one's next-token logits. [S, V]
+  virtual torch::Tensor step(const std::vector<int64_t>& sequences) = 0;
+  virtual void append(int64_t sequence, int64_t token) = 0;
+  virtual const std::vector<int64_t>& tokens(int64_t sequence) const = 0;  // the prompt and every appended token
+};
+
 // Language models: continue a prompt of token ids.
 class TextGenerator {
  public:
@@ -35,6 +57,9 @@ class TextGenerator {
   // New tokens after `prompt` [T] (int64 ids; empty: the model's start token). [M]
   virtual torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const = 0;
   virtual int64_t context_length() const = 0;  // tokens the model looks back on
+  // A decoder for many sequences at once; nullptr where the model generates one sequence at a time. generate()
+  // with the same seed gives the same tokens as a decoder sequence chosen with choose_token.
+  virtual std::unique_ptr<BatchDecoder> open_decoder() const { return nullptr; }
 };
 
 // Models that predict every next symbol of sequences, the engine of lossless coding (`genforge compress`): B

@@ -74,6 +74,8 @@ class Gpt : public Model, public TextGenerator, public SymbolPredictor, public A
   // restarts from its last block_size / 2 tokens (the uncached path uses the same window, so both agree).
   torch::Tensor generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const override;
   int64_t context_length() const override { return options_.block_size; }
+  // On the CPU (float32): sequences through the CPU kernels, each with its own window (as generate()); else nullptr.
+  std::unique_ptr<BatchDecoder> open_decoder() const override;
   // Next-token logits for every position of idx [B, T] (T <= block_size). [B, T, V]
   torch::Tensor logits(const torch::Tensor& idx) const;
   int64_t vocab_size() const;

@@ -113,10 +113,4 @@ void decode_rows(const Weights& w, const std::vector<Row>& rows) {
   }
 }
 
-void decode_step(const Weights& w, int64_t token, int64_t pos, const std::vector<float*>& k_cache,
-                 const std::vector<float*>& v_cache, float* logits) {
-  const Caches caches{k_cache, v_cache};
-  decode_rows(w, {Row{token, pos, &caches, logits}});
-}
-
 }  // namespace gf::gpt_cpu

@@ -36,8 +36,4 @@ struct Row {
 // come in increasing positions.
 void decode_rows(const Weights& w, const std::vector<Row>& rows);
 
-// One token: decode_rows with a single row.
-void decode_step(const Weights& w, int64_t token, int64_t pos, const std::vector<float*>& k_cache,
-                 const std::vector<float*>& v_cache, float* logits);
-
 }  // namespace gf::gpt_cpu

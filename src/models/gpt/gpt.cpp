@@ -1,7 +1,6 @@
 #include "genforge/models/gpt.h"
 
 #include <fnmatch.h>
-#include <torch/nn/module.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,8 +10,7 @@
 #include <optional>
 
 #include "nn/neural.h"
-#include "attention_cpu.h"
-#include "decode_cpu.h"
+#include "net.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 
@@ -59,122 +57,7 @@ bool lora_targets_matrix(const std::string& targets, const std::string& matrix) 
   return false;
 }
 
-void GenerateOptions::validate() const {
-  GF_CHECK(max_tokens >= 0, "max_tokens must be non-negative, got ", max_tokens);
-  GF_CHECK(temperature >= 0 && std::isfinite(temperature), "temperature must be >= 0, got ", temperature);
-  GF_CHECK(top_k >= 0, "top_k must be >= 0 (0: off), got ", top_k);
-  GF_CHECK(top_p > 0 && top_p <= 1, "top_p must be in (0, 1], got ", top_p);
-  GF_CHECK(min_p >= 0 && min_p < 1, "min_p must be in [0, 1), got ", min_p);
-  GF_CHECK(repetition_penalty > 0, "repetition_penalty must be positive, got ", repetition_penalty);
-}
 
-// The network as named tensors (nanoGPT's names with '_' for '.', which LibTorch does not allow).
-struct Gpt::Net : torch::nn::Module {
-  struct Layer {
-    torch::Tensor ln_1, c_attn, attn_proj, ln_2, c_fc, mlp_proj;  // [C], [3C, C], [C, C], [C], [4C, C], [C, 4C]
-    // LoRA adapters (Hu et al. 2021) of the matrices c_attn, attn_proj, c_fc, mlp_proj (kMatrices order):
-    // W x + (alpha / r) B A x with A [r, in], B [out, r]; undefined where the matrix is not adapted.
-    torch::Tensor lora_a[4], lora_b[4];
-    const torch::Tensor& matrix(int m) const { return m == 0 ? c_attn : m == 1 ? attn_proj : m == 2 ? c_fc : mlp_proj; }
-  };
-  static constexpr const char* kMatrices[4] = {"attn_c_attn", "attn_c_proj", "mlp_c_fc", "mlp_c_proj"};
-  double lora_scale = 0;
-  int64_t n_layer, n_head, n_embd, block, vocab;
-  torch::Tensor wte, wpe, ln_f;  // [V, C], [block, C], [C]
-  std::vector<Layer> h;
-  torch::Tensor causal;  // [block, block] 0 on and below the diagonal, -inf above (additive mask)
-
-  Net(const GptOptions& o, int64_t vocab_size)
-      : n_layer(o.n_layer), n_head(o.n_head), n_embd(o.n_embd), block(o.block_size), vocab(vocab_size) {
-    const int64_t c = n_embd;
-    wte = register_parameter("wte", torch::empty({vocab, c}));
-    wpe = register_parameter("wpe", torch::empty({block, c}));
-    for (int64_t l = 0; l < n_layer; ++l) {
-      const std::string p = "h" + std::to_string(l) + "_";
-      Layer L;
-      L.ln_1 = register_parameter(p + "ln_1", torch::ones({c}));
-      L.c_attn = register_parameter(p + "attn_c_attn", torch::empty({3 * c, c}));
-      L.attn_proj = register_parameter(p + "attn_c_proj", torch::empty({c, c}));
-      L.ln_2 = register_parameter(p + "ln_2", torch::ones({c}));
-      L.c_fc = register_parameter(p + "mlp_c_fc", torch::empty({4 * c, c}));
-      L.mlp_proj = register_parameter(p + "mlp_c_proj", torch::empty({c, 4 * c}));
-      for (int m = 0; m < 4 && o.lora_rank > 0; ++m) {
-        if (!lora_targets_matrix(o.lora_targets, kMatrices[m])) continue;
-        const auto& w = L.matrix(m);
-        L.lora_a[m] = register_parameter(p + kMatrices[m] + "_lora_A", torch::empty({o.lora_rank, w.size(1)}));
-        L.lora_b[m] = register_parameter(p + kMatrices[m] + "_lora_B", torch::zeros({w.size(0), o.lora_rank}));
-      }
-      h.push_back(L);
-    }
-    ln_f = register_parameter("ln_f", torch::ones({c}));
-    if (o.lora_rank > 0) lora_scale = o.lora_alpha / static_cast<double>(o.lora_rank);
-    causal = register_buffer("causal_mask",
-                             torch::full({block, block}, -std::numeric_limits<float>::infinity()).triu(1));
-  }
-
-  // GPT-2's initialisation: N(0, 0.02), residual projections N(0, 0.02 / sqrt(2 n_layer)), LayerNorm weights 1.
-  void initialise(at::Generator& gen) {
-    torch::NoGradGuard no_grad;
-    auto normal = [&](torch::Tensor& t, double std) { t.normal_(0.0, std, gen); };
-    normal(wte, 0.02);
-    normal(wpe, 0.02);
-    const double proj_std = 0.02 / std::sqrt(2.0 * static_cast<double>(n_layer));
-    for (auto& L : h) {
-      normal(L.c_attn, 0.02);
-      normal(L.attn_proj, proj_std);
-      normal(L.c_fc, 0.02);
-      normal(L.mlp_proj, proj_std);
-      // A as a layer's usual initialisation, B zero: the adapted model starts as the base (LoRA's choice).
-      for (auto& a : L.lora_a) {
-        if (a.defined()) normal(a, 1.0 / std::sqrt(static_cast<double>(a.size(1))));
-      }
-    }
-  }
-
-  // x W_m^T, plus the adapter's (alpha / r) x A^T B^T.
-  torch::Tensor project(const torch::Tensor& x, const Layer& L, int m) const {
-    auto y = torch::linear(x, L.matrix(m));
-    if (L.lora_a[m].defined()) y = y + torch::linear(torch::linear(x, L.lora_a[m]), L.lora_b[m]) * lora_scale;
-    return y;
-  }
-  // W_m + (alpha / r) B A: what the adapted matrix amounts to (the CPU decoding kernels and merging use it).
-  torch::Tensor merged(const Layer& L, int m) const {
-    if (!L.lora_a[m].defined()) return L.matrix(m);
-    return L.matrix(m) + torch::mm(L.lora_b[m], L.lora_a[m]) * lora_scale;
-  }
-
-  static torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w) {
-    return torch::layer_norm(x, {x.size(-1)}, w, {}, 1e-5);
-  }
-
-  // Causal self-attention over x [B, T, C]: queries see their own and earlier positions only. On the CPU one
-  // fused operator (attention_cpu.h); elsewhere the same arithmetic in LibTorch operators.
-  torch::Tensor attention(const torch::Tensor& x, const Layer& L) const {
-    if (x.is_cpu() && x.scalar_type() == torch::kFloat32) {
-      return project(gpt_cpu::causal_attention(project(x, L, 0), n_head), L, 1);
-    }
-    const int64_t b = x.size(0), t = x.size(1), c = n_embd, d = c / n_head;
-    auto qkv = project(x, L, 0).view({b, t, 3, n_head, d}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
-    auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(d)));
-    auto att = torch::matmul(q, qkv[1].transpose(-2, -1)) + causal.slice(0, 0, t).slice(1, 0, t);  // [B, H, T, T]
-    att = torch::softmax(att, -1);
-    auto y = torch::matmul(att, qkv[2]).transpose(1, 2).reshape({b, t, c});  // [B, T, C]
-    return project(y, L, 1);
-  }
-
-  // Final hidden states [B, T, C] of idx [B, T] starting at absolute position `pos0`.
-  torch::Tensor hidden(const torch::Tensor& idx, int64_t pos0 = 0) const {
-    const int64_t t = idx.size(1);
-    auto x = torch::embedding(wte, idx) + wpe.slice(0, pos0, pos0 + t);
-    for (const auto& L : h) {
-      x = x + attention(norm(x, L.ln_1), L);
-      x = x + project(torch::gelu(project(norm(x, L.ln_2), L, 2)), L, 3);
-    }
-    return norm(x, ln_f);
-  }
-
-  torch::Tensor logits(const torch::Tensor& idx) const { return torch::matmul(hidden(idx), wte.t()); }
-};
 
 namespace {
 
@@ -347,169 +230,6 @@ torch::Tensor Gpt::score_samples(const torch::Tensor& x) const {
   return out;
 }
 
-namespace {
-
-// Turns next-token logits [V] into a token: repetition penalty, temperature, top-k, top-p, min-p, then a draw
-// by inverse CDF with one uniform per token. Plain loops over the V scores: a token's worth of LibTorch operators
-// would cost more than the decoding step itself.
-int64_t choose(const torch::Tensor& logits_in, const std::vector<int64_t>& context, const GenerateOptions& g,
-               at::Generator& gen) {
-  auto logits_t = logits_in.to(torch::kCPU, torch::kFloat32).contiguous();
-  const float* lp = logits_t.data_ptr<float>();
-  const int64_t v = logits_t.numel();
-  std::vector<double> l(lp, lp + v);
-  if (g.repetition_penalty != 1.0) {
-    std::vector<bool> seen(static_cast<size_t>(v), false);
-    for (int64_t t : context) {
-      if (seen[static_cast<size_t>(t)]) continue;
-      seen[static_cast<size_t>(t)] = true;
-      double& x = l[static_cast<size_t>(t)];
-      x = x > 0 ? x / g.repetition_penalty : x * g.repetition_penalty;
-    }
-  }
-  const double u = at::rand({1}, gen, torch::kFloat64).item<double>();  // one draw per token, whatever the filters
-  if (g.temperature == 0) return static_cast<int64_t>(std::max_element(l.begin(), l.end()) - l.begin());
-  const double top = *std::max_element(l.begin(), l.end());
-  std::vector<double> p(static_cast<size_t>(v));
-  for (int64_t i = 0; i < v; ++i) p[static_cast<size_t>(i)] = std::exp((l[static_cast<size_t>(i)] - top) / g.temperature);
-  double total = std::accumulate(p.begin(), p.end(), 0.0);
-  for (double& x : p) x /= total;
-  if (g.top_k > 0 && g.top_k < v) {  // ties at the k-th value stay in
-    std::vector<double> sorted(p);
-    std::nth_element(sorted.begin(), sorted.begin() + (g.top_k - 1), sorted.end(), std::greater<double>());
-    const double kth = sorted[static_cast<size_t>(g.top_k - 1)];
-    for (double& x : p) x = x >= kth ? x : 0.0;
-  }
-  if (g.min_p > 0) {
-    const double cut = *std::max_element(p.begin(), p.end()) * g.min_p;
-    for (double& x : p) x = x >= cut ? x : 0.0;
-  }
-  if (g.top_p < 1.0) {  // the smallest most-likely set holding top_p of the remaining mass
-    std::vector<int64_t> order(static_cast<size_t>(v));
-    std::iota(order.begin(), order.end(), int64_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)]; });
-    const double mass = std::accumulate(p.begin(), p.end(), 0.0);
-    double before = 0;
-    for (int64_t i : order) {
-      const double x = p[static_cast<size_t>(i)];
-      if (before / mass >= g.top_p) p[static_cast<size_t>(i)] = 0.0;
-      before += x;
-    }
-  }
-  total = std::accumulate(p.begin(), p.end(), 0.0);
-  double acc = 0;
-  int64_t last = 0;
-  for (int64_t i = 0; i < v; ++i) {
-    if (p[static_cast<size_t>(i)] <= 0) continue;
-    acc += p[static_cast<size_t>(i)] / total;
-    last = i;
-    if (u < acc) return i;
-  }
-  return last;
-}
-
-bool ends_with_stop(const std::vector<int64_t>& out, const std::vector<std::vector<int64_t>>& stops) {
-  for (const auto& s : stops) {
-    if (!s.empty() && out.size() >= s.size() && std::equal(s.rbegin(), s.rend(), out.rbegin())) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-namespace {
-
-// The CPU kernels' view of the network's tensors (float32, contiguous, on the CPU): adapted matrices merged, the
-// merged copies kept alive beside the pointers.
-struct RawWeights {
-  gpt_cpu::Weights w;
-  std::vector<torch::Tensor> matrices;
-};
-RawWeights raw_weights(const Gpt::Net& net) {
-  torch::NoGradGuard no_grad;
-  RawWeights raw{{net.wte.data_ptr<float>(), net.wpe.data_ptr<float>(), net.ln_f.data_ptr<float>(), {}, net.n_embd,
-                  net.n_head, net.block, net.vocab},
-                 {}};
-  for (const auto& L : net.h) {
-    const float* m[4];
-    for (int k = 0; k < 4; ++k) {
-      raw.matrices.push_back(net.merged(L, k).contiguous());
-      m[k] = raw.matrices.back().data_ptr<float>();
-    }
-    raw.w.layers.push_back({L.ln_1.data_ptr<float>(), m[0], m[1], L.ln_2.data_ptr<float>(), m[2], m[3]});
-  }
-  return raw;
-}
-
-// B token streams for lossless coding, in lockstep: each starts from the start token and keeps a window of at most
-// block tokens, restarting from its last block / 2 tokens when full (as generate() does), so every prediction sees
-// between block / 2 and block tokens of context once the stream is that long.
-class GptStreams : public SymbolStreams {
- public:
-  GptStreams(std::shared_ptr<const Gpt::Net> net, int64_t batch, int64_t start) : net_(std::move(net)) {
-    const Gpt::Net& n = *net_;
-    raw_ = raw_weights(n);
-    const int64_t d = n.n_embd / n.n_head;
-    streams_.resize(static_cast<size_t>(batch));
-    for (auto& s : streams_) {
-      s.context.push_back(start);
-      for (int64_t l = 0; l < n.n_layer; ++l) {
-        s.k_store.push_back(torch::zeros({n.n_head, n.block, d}, torch::kFloat32));
-        s.v_store.push_back(torch::zeros({n.n_head, n.block, d}, torch::kFloat32));
-        s.caches.k.push_back(s.k_store.back().data_ptr<float>());
-        s.caches.v.push_back(s.v_store.back().data_ptr<float>());
-      }
-    }
-    logits_ = torch::empty({batch, 1, n.vocab}, torch::kFloat32);
-  }
-  torch::Tensor next_scores() override {
-    const int64_t block = net_->block, vocab = net_->vocab;
-    std::vector<gpt_cpu::Row> rows;
-    for (size_t b = 0; b < streams_.size(); ++b) {
-      Stream& s = streams_[b];
-      const auto size = static_cast<int64_t>(s.context.size());
-      if (size - s.window_start > block) {
-        s.window_start = size - block / 2;
-        s.cached = 0;
-      }
-      for (int64_t t = s.window_start + s.cached; t < size; ++t) {
-        float* out = t + 1 == size ? logits_.data_ptr<float>() + static_cast<int64_t>(b) * vocab : nullptr;
-        rows.push_back({s.context[static_cast<size_t>(t)], t - s.window_start, &s.caches, out});
-      }
-      s.cached = size - s.window_start;
-    }
-    gpt_cpu::decode_rows(raw_.w, rows);
-    return logits_;
-  }
-  void push(const torch::Tensor& symbols) override {
-    auto ids = symbols.to(torch::kLong).contiguous();
-    GF_CHECK(ids.numel() == static_cast<int64_t>(streams_.size()), "push takes one token per stream");
-    for (size_t b = 0; b < streams_.size(); ++b) streams_[b].context.push_back(ids.data_ptr<int64_t>()[b]);
-  }
-
- private:
-  struct Stream {
-    std::vector<int64_t> context;
-    int64_t window_start = 0, cached = 0;
-    std::vector<torch::Tensor> k_store, v_store;
-    gpt_cpu::Caches caches;
-  };
-  std::shared_ptr<const Gpt::Net> net_;
-  RawWeights raw_;
-  std::vector<Stream> streams_;
-  torch::Tensor logits_;  // [B, 1, V]
-};
-
-}  // namespace
-
-std::unique_ptr<SymbolStreams> Gpt::open_streams(int64_t batch) const {
-  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot code text");
-  GF_CHECK(batch >= 1, "batch must be at least 1, got ", batch);
-  GF_CHECK_AS(NotSupported, neural::device_of(*net_).is_cpu() && net_->wte.scalar_type() == torch::kFloat32,
-              "load the model on the CPU", "lossless coding runs the GPT's float32 CPU kernels");
-  return std::make_unique<GptStreams>(net_, batch, start_);
-}
 
 torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& g, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GPT is not fitted yet, so it cannot generate");
@@ -529,6 +249,20 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
     for (int64_t t : s) GF_CHECK(t >= 0 && t < net.vocab, "stop sequence token ", t, " is outside the vocabulary");
   }
   torch::NoGradGuard no_grad;
+  std::vector<int64_t> out;
+  // On the CPU the cached path is the decoder of the server's batching (the same tokens for the same seed).
+  if (g.use_cache) {
+    if (auto decoder = open_decoder()) {
+      const int64_t sequence = decoder->open(context);
+      for (int64_t step = 0; step < g.max_tokens; ++step) {
+        const int64_t token = choose_token(decoder->step({sequence})[0], decoder->tokens(sequence), g, gen);
+        out.push_back(token);
+        decoder->append(sequence, token);
+        if (ends_with_stop(out, g.stop)) break;
+      }
+      return torch::tensor(out, torch::kLong);
+    }
+  }
   const auto device = neural::device_of(net);
   const auto fopt = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   // The window the model sees: context[window_start ..]; it restarts from the last `half` tokens when full.
@@ -565,38 +299,19 @@ torch::Tensor Gpt::generate(const torch::Tensor& prompt, const GenerateOptions& 
       v_cache.push_back(torch::zeros({heads, block, d}, fopt));
     }
   }
-  // On the CPU, single new tokens go through the raw-array step (same arithmetic, no operator overhead).
-  const bool raw_cpu = g.use_cache && device.is_cpu();
-  RawWeights raw;
-  std::vector<float*> k_raw, v_raw;
-  torch::Tensor raw_logits;
-  if (raw_cpu) {
-    raw = raw_weights(net);
-    for (size_t l = 0; l < net.h.size(); ++l) {
-      k_raw.push_back(k_cache[l].data_ptr<float>());
-      v_raw.push_back(v_cache[l].data_ptr<float>());
-    }
-    raw_logits = torch::empty({net.vocab}, torch::kFloat32);
-  }
-  std::vector<int64_t> out;
   for (int64_t step = 0; step < g.max_tokens; ++step) {
     if (static_cast<int64_t>(context.size()) - window_start > block) {
       window_start = static_cast<int64_t>(context.size()) - half;
       cached = 0;
     }
     torch::Tensor next_logits;
-    const int64_t pending = static_cast<int64_t>(context.size()) - window_start - cached;
-    if (raw_cpu && pending == 1) {
-      gpt_cpu::decode_step(raw.w, context.back(), cached, k_raw, v_raw, raw_logits.data_ptr<float>());
-      cached += 1;
-      next_logits = raw_logits;
-    } else if (g.use_cache) {
+    if (g.use_cache) {
       next_logits = extend();
     } else {
       auto idx = torch::tensor(std::vector<int64_t>(context.begin() + window_start, context.end()), torch::kLong);
       next_logits = net.logits(idx.to(device).unsqueeze(0))[0][idx.numel() - 1];
     }
-    const int64_t token = choose(next_logits, context, g, gen);
+    const int64_t token = choose_token(next_logits, context, g, gen);
     out.push_back(token);
     context.push_back(token);
     if (ends_with_stop(out, g.stop)) break;
