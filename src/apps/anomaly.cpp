@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "genforge/apps/drift.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/data/images.h"
@@ -157,13 +158,7 @@ AnomalyCalibration AnomalyCalibration::load(const std::string& path) {
 torch::Tensor raw_anomaly_scores(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
   GF_CHECK_AS(NotSupported, has_likelihood(model), "use a model that scores data: " + models_with(has_likelihood),
               "a ", model.kind(), " model has no likelihood or score to detect anomalies with");
-  const ScoreResult r = score_source(model, source, overrides);
-  const Table& t = r.per_example;
-  if (t.has_column("nll_nats")) return torch::tensor(t.column("nll_nats").values, torch::kFloat64);
-  for (const char* name : {"log_likelihood", "pseudo_log_likelihood"}) {
-    if (t.has_column(name)) return -torch::tensor(t.column(name).values, torch::kFloat64);
-  }
-  throw InternalError(msg("score_source gave no per-item score for a ", model.kind(), " model"), "report this as a bug");
+  return -item_scores(model, source, overrides);
 }
 
 torch::Tensor input_complexity(const Model& model, const data::Source& source, const OptionOverrides& overrides) {

@@ -1,7 +1,10 @@
 #include "genforge/apps/finetune.h"
 
+#include "genforge/apps/drift.h"
+
 #include <filesystem>
 
+#include "genforge/apps/drift.h"
 #include "genforge/core/error.h"
 #include "genforge/io/bytes.h"
 #include "genforge/train/trainer.h"
@@ -12,6 +15,7 @@ namespace fs = std::filesystem;
 
 void FinetuneOptions::validate() const {
   GF_CHECK(unfreeze_after >= 0, "unfreeze_after must be >= 0, got ", unfreeze_after);
+  GF_CHECK(profile_items >= 0, "profile_items must be >= 0 (0: none), got ", profile_items);
   GF_CHECK(unfreeze_lr_scale > 0 && unfreeze_lr_scale <= 10, "unfreeze_lr_scale must be in (0, 10], got ",
            unfreeze_lr_scale);
   GF_CHECK(unfreeze_after == 0 || !train_only.empty() || !freeze.empty(),
@@ -156,6 +160,11 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   out.report = result.second;
   out.report.extra["finetune"] = record;
   out.model->set_fit_report(out.report);
+  if (options.profile_items > 0) {
+    attach_score_profile(*out.model, validation ? *validation : train, validation ? "validation data" : "training data",
+                         options.profile_items);
+    out.report = out.model->fit_report();
+  }
   out.record = record;
   return out;
 }

@@ -40,5 +40,8 @@ bool parse_datetime(const std::string& text, double& seconds_since_epoch, std::s
 // Digits after the decimal point of a number as written ("3.50" -> 2, "12" -> 0, "1e-3" -> -1: unknown).
 int decimals_of(const std::string& text);
 bool is_na(const std::string& text, const ReadOptions& options);
+// A cell as text, unquoted: a category's label, an integer, a date in the column's format, the shortest number that
+// reads back the same ("" when missing).
+std::string cell_text(const Column& column, size_t row);
 
 }  // namespace gf::detail

@@ -101,15 +101,22 @@ std::vector<Record> parse_records(const std::string& text, char delim, const std
 }
 
 std::string format_cell(const Column& c, size_t row) {
+  std::string text = detail::cell_text(c, row);
+  if (c.type != ColumnType::categorical || text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string q = "\"";
+  for (char ch : text) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return q + "\"";
+}
+
+}  // namespace
+
+namespace detail {
+std::string cell_text(const Column& c, size_t row) {
   if (c.missing[row]) return "";
   double v = c.values[row];
   switch (c.type) {
     case ColumnType::categorical: {
-      const std::string& label = c.categories.at(static_cast<size_t>(v));
-      if (label.find_first_of(",\"\n\r") == std::string::npos) return label;
-      std::string q = "\"";
-      for (char ch : label) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-      return q + "\"";
+      return c.categories.at(static_cast<size_t>(v));
     }
     case ColumnType::integer: {
       char buf[32];
@@ -140,7 +147,7 @@ std::string format_cell(const Column& c, size_t row) {
   }
 }
 
-}  // namespace
+}  // namespace detail
 
 Table read_csv(const std::string& path, const ReadOptions& options) {
   std::string text = read_whole_file(path);
@@ -191,23 +198,25 @@ Table read_csv(const std::string& path, const ReadOptions& options) {
   return table;
 }
 
-void write_csv(const std::string& path, const Table& table) {
-  write_file_atomic(path, [&](std::ostream& out) {
-    const auto& cols = table.columns();
-    for (size_t j = 0; j < cols.size(); ++j) {
-      Column header;
-      header.type = ColumnType::categorical;
-      header.categories = {cols[j].name};
-      header.values = {0};
-      header.missing = {0};
-      out << (j ? "," : "") << format_cell(header, 0);
-    }
+void write_csv(std::ostream& out, const Table& table) {
+  const auto& cols = table.columns();
+  for (size_t j = 0; j < cols.size(); ++j) {
+    Column header;
+    header.type = ColumnType::categorical;
+    header.categories = {cols[j].name};
+    header.values = {0};
+    header.missing = {0};
+    out << (j ? "," : "") << format_cell(header, 0);
+  }
+  out << "\n";
+  for (size_t r = 0; r < table.n_rows(); ++r) {
+    for (size_t j = 0; j < cols.size(); ++j) out << (j ? "," : "") << format_cell(cols[j], r);
     out << "\n";
-    for (size_t r = 0; r < table.n_rows(); ++r) {
-      for (size_t j = 0; j < cols.size(); ++j) out << (j ? "," : "") << format_cell(cols[j], r);
-      out << "\n";
-    }
-  });
+  }
+}
+
+void write_csv(const std::string& path, const Table& table) {
+  write_file_atomic(path, [&](std::ostream& out) { write_csv(out, table); });
 }
 
 Table read_table(const std::string& path, const ReadOptions& options) {

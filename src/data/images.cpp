@@ -165,6 +165,26 @@ ImageSet read_png_folder(const std::string& dir) {
   return read_png_list(files, classes);
 }
 
+torch::Tensor decode_png(const std::string& bytes, const std::string& what, int64_t max_pixels) {
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  GF_CHECK_AS(DataError, bytes.size() < (1u << 31), "send a smaller image", what, " is too large (", bytes.size(),
+              " bytes)");
+  const int size = static_cast<int>(bytes.size());
+  int w = 0, h = 0, c = 0;
+  GF_CHECK_AS(DataError, bytes.size() >= 8 && bytes.compare(1, 3, "PNG") == 0 && stbi_info_from_memory(data, size, &w, &h, &c) != 0,
+              "send PNG bytes", what, " is not a readable PNG");
+  GF_CHECK_AS(DataError, static_cast<int64_t>(w) * h <= max_pixels, "send a smaller image", what, " is ", w, "x", h,
+              " pixels, more than the ", max_pixels, " allowed");
+  const int channels = (c == 1 || c == 2) ? 1 : 3;
+  int got = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load_from_memory(data, size, &w, &h, &got, channels),
+                                                         stbi_image_free);
+  GF_CHECK_AS(DataError, pixels != nullptr, "send an undamaged PNG", what, " cannot be decoded (",
+              stbi_failure_reason(), ")");
+  auto hwc = at::from_blob(pixels.get(), {h, w, channels}, at::TensorOptions().dtype(at::kByte));
+  return hwc.permute({2, 0, 1}).clone();  // [C, H, W]
+}
+
 ImageSet read_png_file(const std::string& path) {
   GF_CHECK_AS(DataError, fs::is_regular_file(path), "check the path", "'", path, "' is not a file");
   return read_png_list({{path, -1}}, {});

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 
 #include "column_builder.h"
@@ -19,6 +20,10 @@ Table read_json_records(const std::string& path, const ReadOptions& options) {
     throw DataError(msg("'", path, "' is not valid JSON (byte ", e.byte, ")"),
                     "JSON records are an array of objects: [{\"a\": 1, \"b\": \"x\"}, ...]");
   }
+  return table_from_records(doc, path, options);
+}
+
+Table table_from_records(const nlohmann::ordered_json& doc, const std::string& path, const ReadOptions& options) {
   GF_CHECK_AS(DataError, doc.is_array(), "JSON records are an array of objects: [{\"a\": 1, \"b\": \"x\"}, ...]",
               "'", path, "' is not an array of records (its top level is ", doc.type_name(), ")");
   GF_CHECK_AS(DataError, !doc.empty(), "give at least one record", "'", path, "' holds no records");
@@ -65,6 +70,27 @@ Table read_json_records(const std::string& path, const ReadOptions& options) {
     table.add_column(builders[j].build(it == options.column_types.end() ? nullptr : &it->second));
   }
   return table;
+}
+
+nlohmann::ordered_json table_to_records(const Table& table) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  const auto& cols = table.columns();
+  for (size_t r = 0; r < table.n_rows(); ++r) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::object();
+    for (const auto& c : cols) {
+      if (c.missing[r]) {
+        row[c.name] = nullptr;
+      } else if (c.type == ColumnType::continuous) {
+        row[c.name] = c.values[r];
+      } else if (c.type == ColumnType::integer) {
+        row[c.name] = static_cast<int64_t>(std::llround(c.values[r]));
+      } else {
+        row[c.name] = detail::cell_text(c, r);
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 }  // namespace gf

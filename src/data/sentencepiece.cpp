@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
 #include "genforge/core/runtime.h"
 #include "genforge/data/tokenizers.h"
 
@@ -100,47 +101,11 @@ const Module& checked_module() {
 
 void append_bytes(void* ctx, const char* data, size_t size) { static_cast<std::string*>(ctx)->append(data, size); }
 
-const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(const std::string& in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
-    out += kBase64[(v >> 18) & 63];
-    out += kBase64[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kBase64[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kBase64[v & 63] : '=';
-  }
-  return out;
-}
-
-std::string base64_decode(const std::string& in) {
-  GF_CHECK_AS(ModelFileError, in.size() % 4 == 0, "train the model again",
-              "the model's SentencePiece record is damaged (base64 length ", in.size(), ")");
-  int value[256];
-  std::fill(value, value + 256, -1);
-  for (int i = 0; i < 64; ++i) value[static_cast<uint8_t>(kBase64[i])] = i;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (size_t i = 0; i < in.size(); i += 4) {
-    uint32_t v = 0;
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = in[i + k];
-      const int d = c == '=' ? 0 : value[static_cast<uint8_t>(c)];
-      pad += c == '=';
-      GF_CHECK_AS(ModelFileError, d >= 0 && (c != '=' || i + 4 == in.size()), "train the model again",
-                  "the model's SentencePiece record is damaged (bad base64 at ", i + k, ")");
-      v = (v << 6) | static_cast<uint32_t>(d);
-    }
-    out += static_cast<char>((v >> 16) & 255);
-    if (pad < 2) out += static_cast<char>((v >> 8) & 255);
-    if (pad < 1) out += static_cast<char>(v & 255);
-  }
-  return out;
+std::string model_bytes(const std::string& base64) {
+  std::string bytes;
+  GF_CHECK_AS(ModelFileError, base64_decode(base64, bytes), "train the model again",
+              "the model's SentencePiece record is damaged (not base64)");
+  return bytes;
 }
 
 // SentencePiece ids for each line, and one more id (the last) for the line break: SentencePiece treats its input
@@ -277,7 +242,7 @@ std::string sentencepiece_piece(const Tokenizer& t, int64_t id) {
 
 namespace detail {
 std::unique_ptr<Tokenizer> sentencepiece_from_json(const nlohmann::json& j) {
-  return std::make_unique<SentencePieceTokens>(base64_decode(j.at("model").get<std::string>()),
+  return std::make_unique<SentencePieceTokens>(model_bytes(j.at("model").get<std::string>()),
                                                j.at("model_type").get<std::string>());
 }
 }  // namespace detail

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -69,6 +70,50 @@ uint32_t crc32_of(const void* data, size_t size) {
     size -= chunk;
   }
   return static_cast<uint32_t>(crc);
+}
+
+namespace {
+const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string base64_encode(const std::string& in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = static_cast<uint32_t>(static_cast<uint8_t>(in[i])) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint32_t>(static_cast<uint8_t>(in[i + 1])) << 8;
+    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kBase64[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kBase64[v & 63] : '=';
+  }
+  return out;
+}
+
+bool base64_decode(const std::string& in, std::string& out) {
+  if (in.size() % 4 != 0) return false;
+  int value[256];
+  std::fill(value, value + 256, -1);
+  for (int i = 0; i < 64; ++i) value[static_cast<uint8_t>(kBase64[i])] = i;
+  out.clear();
+  out.reserve(in.size() / 4 * 3);
+  for (size_t i = 0; i < in.size(); i += 4) {
+    uint32_t v = 0;
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = in[i + k];
+      const bool is_pad = c == '=' && i + 4 == in.size() && k >= 2 && (k == 3 || in[i + 3] == '=');
+      const int d = is_pad ? 0 : value[static_cast<uint8_t>(c)];
+      if (d < 0 || (pad > 0 && !is_pad)) return false;
+      pad += is_pad;
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out += static_cast<char>((v >> 16) & 255);
+    if (pad < 2) out += static_cast<char>((v >> 8) & 255);
+    if (pad < 1) out += static_cast<char>(v & 255);
+  }
+  return true;
 }
 
 }  // namespace gf

@@ -32,6 +32,9 @@ struct FinetuneOptions {
   // "rank=8,alpha=16,targets=GLOB[,GLOB]": LoRA adapters (models with lora_* options: gpt) trained alone, every
   // base weight frozen. Empty: none.
   std::string lora;
+  // Items of the validation (else training) data scored after training, their distribution kept in the model file
+  // for drift checks (apps/drift.h; 0: none).
+  int64_t profile_items = 2000;
   void validate() const;
 };
 

@@ -51,6 +51,10 @@ std::vector<uint8_t> class_flags(const ImageSet& set, const std::vector<std::str
 // or [H, W]; uint8, or floating point in [0, 1], clamped), compressed as stb does (deflate level 8, filtered rows).
 std::string encode_png_pixels(int width, int height, int channels, const uint8_t* pixels);
 std::string encode_png(const torch::Tensor& image);
+// One image from PNG bytes: [C, H, W] uint8 (C = 1 for grey, 3 for colour; alpha dropped). The size is read from
+// the header first: an image over `max_pixels` pixels is refused before decoding. Not a PNG (or damaged): DataError
+// naming `what`.
+torch::Tensor decode_png(const std::string& bytes, const std::string& what, int64_t max_pixels = 1 << 24);
 // Writes interleaved pixels (row-major [H, W, channels], channels 1 or 3) as a PNG file, atomically.
 void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels);
 // Writes one image ([C, H, W] or [H, W]; uint8, or floating point in [0, 1], clamped) atomically.

@@ -1,6 +1,9 @@
 // Table readers and writers: CSV (RFC 4180), JSON records (the vega-datasets format), NumPy .npy. Every data
 // error names the file, the line (or record) and the column.
 #pragma once
+#include <nlohmann/json.hpp>
+
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +23,11 @@ struct ReadOptions {
 
 Table read_csv(const std::string& path, const ReadOptions& options = {});
 Table read_json_records(const std::string& path, const ReadOptions& options = {});
+// JSON records already parsed (an array of objects; `source` names them in errors), typed as read_json_records does.
+Table table_from_records(const nlohmann::ordered_json& records, const std::string& source,
+                         const ReadOptions& options = {});
+// A table as JSON records: numbers as numbers, categories and dates as their text, missing cells as null.
+nlohmann::ordered_json table_to_records(const Table& table);
 // A 1-D or 2-D .npy array (float32/float64/int32/int64, C order) as a table with columns x0, x1, ...; NaN is
 // missing.
 Table read_npy_table(const std::string& path);
@@ -28,5 +36,6 @@ Table read_table(const std::string& path, const ReadOptions& options = {});
 
 // Writes atomically. Missing cells are written empty; numbers with 17 significant digits.
 void write_csv(const std::string& path, const Table& table);
+void write_csv(std::ostream& out, const Table& table);
 
 }  // namespace gf
