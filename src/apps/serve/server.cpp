@@ -224,6 +224,11 @@ struct Server::Impl {
     http.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(io));
     http.set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, options.io_timeout_s)));
     http.set_tcp_nodelay(true);
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind a port in use.
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+    });
     auto handler = [this](const httplib::Request& in, httplib::Response& out) { answer(in, out); };
     for (const char* p : {"/healthz", "/metrics", "/v1/models", "/v1/sample", "/v1/score", "/v1/anomaly",
                           "/v1/impute", "/v1/completions"}) {
