@@ -1,4 +1,11 @@
 // `genforge drift` and `genforge serve`'s refusals through the command line.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 #include <thread>
 
 #include "cli_fixture.h"
@@ -54,6 +61,49 @@ TEST_F(Cli, ServeRefusesBadSettingsBeforeListening) {
   serve::Server holder(serve::load_served_models({model}), o);
   const int port = holder.bind();
   expect_error({"serve", model, "--port", std::to_string(port)}, "cannot listen on 127.0.0.1:" + std::to_string(port));
+}
+
+// The binary itself: it prints where it listens, answers, and on SIGTERM finishes the request in flight and exits 0.
+TEST_F(Cli, ServeStopsOnSigtermAfterTheRequestsInFlight) {
+  const std::string model = trained_model();
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    execl(GF_BINARY, GF_BINARY, "serve", model.c_str(), "--port", "0", "--threads", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string banner;
+  char c;
+  while (read(out[0], &c, 1) == 1 && c != '\n') banner += c;
+  const auto colon = banner.find("127.0.0.1:");
+  ASSERT_NE(colon, std::string::npos) << banner;
+  const int port = std::stoi(banner.substr(colon + 10));
+  httplib::Client client("127.0.0.1", port);
+  auto r = client.Post("/v1/sample", R"({"n": 3, "seed": 1})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // A large request in flight when SIGTERM arrives still gets its answer.
+  auto in_flight = std::async(std::launch::async, [port] {
+    httplib::Client c2("127.0.0.1", port);
+    return c2.Post("/v1/sample", R"({"n": 10000, "seed": 2, "format": "csv"})", "application/json");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(pid, SIGTERM);
+  auto answered = in_flight.get();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::string rest;
+  while (read(out[0], &c, 1) == 1) rest += c;
+  close(out[0]);
+  EXPECT_NE(rest.find("stopped (SIGTERM)"), std::string::npos) << rest;
+  if (answered) EXPECT_EQ(answered->status, 200);  // (it may have arrived after the listener closed: refused)
 }
 
 }  // namespace
