@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 
+#include "nn/neural.h"
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
@@ -71,14 +72,14 @@ torch::Tensor Rbm::sample_from_input(torch::Tensor in, at::Generator& gen) const
   if (!gaussian()) {
     out = bernoulli(has_groups() ? torch::sigmoid(in) : in.sigmoid_(), gen);
   } else {
-    auto noise = at::randn(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var);
+    auto noise = neural::randn_from(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var);
     out = has_groups() ? in + noise : in.add_(noise);
   }
   for (const auto& g : groups) {
     // One unit on per group, drawn from the group's softmax.
     const auto idx = g.to(in.device());
     auto p = torch::softmax(in.index_select(1, idx), 1);                  // [N, k]
-    auto u = at::rand({p.size(0), 1}, gen, p.options().device(torch::kCPU)).to(p.device());
+    auto u = neural::rand_from({p.size(0), 1}, gen, p.options());
     auto pick = (p.cumsum(1) < u).sum(1, true).clamp_max(p.size(1) - 1);  // inverse CDF: [N, 1]
     out.index_copy_(1, idx, torch::zeros_like(p).scatter_(1, pick, 1.0));
   }
@@ -169,8 +170,7 @@ std::vector<torch::Tensor> one_hot_groups(const std::vector<std::string>& column
 
 torch::Tensor bernoulli(const torch::Tensor& p, at::Generator& gen) {
   // u < p written into u itself: 1.0 or 0.0 in p's dtype, one tensor instead of three.
-  if (gen.device() == p.device() || !gen.device().is_cpu()) return at::rand(p.sizes(), gen, p.options()).lt_(p);
-  return at::rand(p.sizes(), gen, p.options().device(torch::kCPU)).to(p.device()).lt_(p);
+  return neural::rand_from(p.sizes(), gen, p.options()).lt_(p);
 }
 
 std::vector<double> tempering_betas(int64_t m) {

@@ -75,7 +75,7 @@ class TorchScript : public FeatureExtractor {
  private:
   std::string path_;
   FeatureOptions o_;
-  mutable torch::jit::script::Module module_;  // forward() is not const in TorchScript's API
+  mutable torch::jit::Module module_;  // forward() is not const in TorchScript's API
 };
 
 // A genforge model's own latent space: the codes its `transform` gives (a VAE's posterior means, an autoencoder's

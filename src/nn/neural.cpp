@@ -195,6 +195,16 @@ void load_module(torch::nn::Module& module, const std::string& prefix, const Ten
   }
 }
 
+torch::Tensor randn_from(at::IntArrayRef shape, at::Generator& gen, const torch::TensorOptions& options) {
+  if (gen.device() == options.device()) return at::randn(shape, gen, options);
+  return at::randn(shape, gen, options.device(gen.device())).to(options.device());
+}
+
+torch::Tensor rand_from(at::IntArrayRef shape, at::Generator& gen, const torch::TensorOptions& options) {
+  if (gen.device() == options.device()) return at::rand(shape, gen, options);
+  return at::rand(shape, gen, options.device(gen.device())).to(options.device());
+}
+
 torch::Device device_of(const torch::nn::Module& module) {
   auto params = module.parameters();
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
@@ -222,7 +232,7 @@ struct ConvTransposeFunction : torch::autograd::Function<ConvTransposeFunction> 
     const int64_t k = weight.size(2);
     const int64_t h = (x.size(2) - 1) * stride - 2 * padding + k, w = (x.size(3) - 1) * stride - 2 * padding + k;
     auto shape_only = at::empty({x.size(0), weight.size(1), h, w}, x.options());  // its values are never read
-    return std::get<0>(at::convolution_backward(x, shape_only, weight, c10::nullopt, {stride, stride},
+    return std::get<0>(at::convolution_backward(x, shape_only, weight, at::OptionalIntArrayRef(), {stride, stride},
                                                 {padding, padding}, {1, 1}, false, {0, 0}, 1, {true, false, false}));
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -235,7 +245,7 @@ struct ConvTransposeFunction : torch::autograd::Function<ConvTransposeFunction> 
     torch::Tensor grad_x, grad_w;
     if (ctx->needs_input_grad(0)) grad_x = at::conv2d(g, weight, {}, {stride, stride}, {padding, padding});
     if (ctx->needs_input_grad(1)) {
-      grad_w = std::get<1>(at::convolution_backward(x, g, weight, c10::nullopt, {stride, stride}, {padding, padding},
+      grad_w = std::get<1>(at::convolution_backward(x, g, weight, at::OptionalIntArrayRef(), {stride, stride}, {padding, padding},
                                                     {1, 1}, false, {0, 0}, 1, {false, true, false}));
     }
     return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};

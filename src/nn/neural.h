@@ -81,6 +81,10 @@ void save_module(const torch::nn::Module& module, const std::string& prefix, Ten
 // Copies tensors into the module, checking that each exists with the module's shape.
 void load_module(torch::nn::Module& module, const std::string& prefix, const TensorMap& in);
 torch::Device device_of(const torch::nn::Module& module);
+// Standard normal / uniform [0, 1) draws of `shape` from `gen`, as `options` (dtype, device): drawn on the
+// generator's device and copied when the tensor lives elsewhere (the trainer's CPU generator driving CUDA tensors).
+torch::Tensor randn_from(at::IntArrayRef shape, at::Generator& gen, const torch::TensorOptions& options);
+torch::Tensor rand_from(at::IntArrayRef shape, at::Generator& gen, const torch::TensorOptions& options);
 
 // Transposed 2-D convolution whose CPU path runs as the input-gradient of a convolution (oneDNN's backward-data
 // primitive) instead of LibTorch 1.13's slow_conv_transpose2d (im2col + GEMM + col2im): on the DCGAN generator's

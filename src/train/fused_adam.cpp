@@ -5,6 +5,8 @@
 
 #include <cfloat>
 #include <cmath>
+#include <sstream>
+#include <type_traits>
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
@@ -48,6 +50,21 @@ GF_CPU_CLONES void adam_slice(float* w, const float* g, float* m, float* v, int6
 }
 }  // namespace
 
+namespace {
+// The key torch::optim keeps a parameter's state under: the TensorImpl's address printed (LibTorch 1.x), or the
+// address itself (2.x), so checkpoints stay those of torch::optim::Adam on both.
+template <class Key>
+Key state_key(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;
+    text << impl;
+    return text.str();
+  } else {
+    return impl;
+  }
+}
+}  // namespace
+
 torch::Tensor FusedAdam::step(LossClosure closure) {
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
@@ -66,7 +83,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = state_key<std::decay_t<decltype(state_)>::key_type>(p.unsafeGetTensorImpl());
       auto it = state_.find(key);
       if (it == state_.end()) {
         auto s = std::make_unique<torch::optim::AdamParamState>();

@@ -338,7 +338,7 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
     auto p = (v.sum(0) + 1) / (n + 2);
     net->base_visible.copy_((p / (1 - p)).log());
     net->bias[0].copy_(net->base_visible);
-    for (auto& w : net->W) w.copy_(at::randn(w.sizes(), gen, w.options()) * options_.init_std);
+    for (auto& w : net->W) w.copy_(neural::randn_from(w.sizes(), gen, w.options()) * options_.init_std);
   }
   if (options_.pretrain_n_iter > 0) {
     // Greedy pre-training with the doubled-input trick; each layer trains on the (doubled) hidden probabilities

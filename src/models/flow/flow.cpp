@@ -52,7 +52,7 @@ struct Dequantizer : torch::nn::Module {
   // (u in (0, 1), log q(u | x)) for images y0 in [0, 1] (the bins' lower edges). [N, C, H, W], [N]
   std::pair<torch::Tensor, torch::Tensor> sample(const torch::Tensor& y0, at::Generator& gen) {
     auto condition = y0 - 0.5;
-    auto eps = at::randn(y0.sizes(), gen, y0.options().device(torch::kCPU)).to(y0.device());
+    auto eps = neural::randn_from(y0.sizes(), gen, y0.options());
     auto log_q = standard_normal_log_density(eps);
     auto h = base->forward(condition);
     const int64_t c = y0.size(1);
@@ -272,7 +272,7 @@ struct NormalizingFlow::Net : torch::nn::Module {
       auto [u, log_q] = dequantizer->sample(k / bins, *gen);
       return {(k + u) / bins, log_q};
     }
-    auto u = at::rand(k.sizes(), *gen, k.options().device(torch::kCPU)).to(k.device());
+    auto u = neural::rand_from(k.sizes(), *gen, k.options());
     return {(k + u) / bins, zero};
   }
 

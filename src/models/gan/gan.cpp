@@ -136,7 +136,7 @@ struct Gan::Net : nn::Module {
     const auto device = neural::device_of(*this);
     for (auto* bn : norms) {
       bn->reset_running_stats();
-      bn->options.momentum(c10::nullopt);
+      bn->options.momentum(std::decay_t<decltype(bn->options.momentum())>());  // none: a cumulative average
     }
     generator->train();
     for (int b = 0; b < 16; ++b) {

@@ -46,7 +46,7 @@ namespace {
 torch::Tensor tvae_loss(Tvae::Net& net, const torch::Tensor& x, double factor, at::Generator& gen) {
   auto h = net.encoder->forward(x);
   auto mu = net.fc_mu->forward(h), logvar = net.fc_logvar->forward(h);
-  auto z = mu + torch::randn(mu.sizes(), gen, mu.options().device(torch::kCPU)).to(mu.device()) * (0.5 * logvar).exp();
+  auto z = mu + neural::randn_from(mu.sizes(), gen, mu.options()) * (0.5 * logvar).exp();
   auto recon = net.decoder->forward(z);
   auto sigma = net.noise();
   std::vector<torch::Tensor> terms;

@@ -69,7 +69,7 @@ class VaeTrainable : public train::Trainable {
   torch::Tensor loss(const train::Batch& b, at::Generator& gen) {
     auto condition = neural::one_hot(b.labels, net_.geometry.n_classes);
     auto [mu, logvar] = net_.encode(b.x, condition);
-    auto eps = at::randn(mu.sizes(), gen, mu.options());
+    auto eps = neural::randn_from(mu.sizes(), gen, mu.options());
     auto z = mu + eps * torch::exp(0.5 * logvar);
     auto kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
     return -net_.log_likelihood(b.x.flatten(1), z, condition) + beta_ * kl;
@@ -198,7 +198,7 @@ torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Ten
       auto xb = x.slice(0, s, e);  // [B, D]
       auto condition = lb.defined() ? neural::one_hot(lb.slice(0, s, e), g.n_classes) : torch::Tensor();
       auto [mu, logvar] = net_->encode(xb.reshape(g.batch_shape(e - s)), condition);  // [B, L]
-      auto eps = at::randn({k, mu.size(0), mu.size(1)}, gen, mu.options());          // [k, B, L]
+      auto eps = neural::randn_from({k, mu.size(0), mu.size(1)}, gen, mu.options());          // [k, B, L]
       auto z = mu + eps * torch::exp(0.5 * logvar);
       auto log_q = (-0.5 * (eps.pow(2) + kLog2Pi) - 0.5 * logvar).sum(-1);  // [k, B]
       auto log_prior = (-0.5 * (z.pow(2) + kLog2Pi)).sum(-1);              // [k, B]
