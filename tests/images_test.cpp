@@ -10,6 +10,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/data/images.h"
+#include "genforge/data/npy.h"
 #include "support/support.h"
 
 namespace gf {
@@ -102,6 +103,55 @@ TEST(Idx, CorruptAndTruncatedFilesAreClearErrors) {
   EXPECT_NE(error_of([&] { read_idx_images(dir.file("img.idx"), dir.file("lab.idx")); })
                 .find("has 3 labels for 2 images"),
             std::string::npos);
+}
+
+// Headers that claim far more data than the file holds are refused before anything is allocated: an IDX of
+// 2^32-1 cubed bytes (its count overflows 64 bits), a .npy of 2^62 rows, a PNG of 20000 x 20000 pixels (stb itself
+// refuses PNGs over 2^30 bytes, such as 65535 x 65535).
+TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
+  test::TempDir dir;
+  test::write_text(dir.file("huge.idx"), idx_bytes(0x08, {0xffffffffu, 0xffffffffu, 0xffffffffu}, std::string(64, 'x')));
+  EXPECT_NE(error_of([&] { read_idx(dir.file("huge.idx")); }).find("truncated"), std::string::npos);
+  auto npy = [&](const std::string& shape, size_t data) {
+    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
+    header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
+    std::string out = "\x93NUMPY\x01";
+    out += '\0';
+    out += static_cast<char>(header.size() & 0xff);
+    out += static_cast<char>(header.size() >> 8);
+    return out + header + std::string(data, '\0');
+  };
+  test::write_text(dir.file("rows.npy"), npy("(4611686018427387904, 2)", 16));
+  const std::string rows_error = error_of([&] { read_npy(dir.file("rows.npy")); });
+  EXPECT_NE(rows_error.find("more data than its 16 bytes"), std::string::npos) << rows_error;
+  test::write_text(dir.file("wrap.npy"), npy("(4294967296, 4294967296)", 0));
+  EXPECT_NE(error_of([&] { read_npy(dir.file("wrap.npy")); }).find("more data than"), std::string::npos);
+  test::write_text(dir.file("neg.npy"), npy("(-1, 2)", 16));
+  EXPECT_NE(error_of([&] { read_npy(dir.file("neg.npy")); }).find("bad shape"), std::string::npos);
+  test::write_text(dir.file("word.npy"), npy("(x, 2)", 16));
+  EXPECT_NE(error_of([&] { read_npy(dir.file("word.npy")); }).find("bad shape"), std::string::npos);
+  EXPECT_EQ(read_npy([&] {
+              test::write_text(dir.file("ok.npy"), npy("(2, 1)", 16));
+              return dir.file("ok.npy");
+            }()).sizes(),
+            (std::vector<int64_t>{2, 1}));
+  // A PNG whose header claims 20000 x 20000 grey pixels (400 MB): refused from the header, from a file or bytes.
+  std::string ihdr = "IHDR";
+  for (uint32_t v : {20000u, 20000u}) {
+    for (int shift = 24; shift >= 0; shift -= 8) ihdr.push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+  ihdr += std::string("\x08\x00\x00\x00\x00", 5);
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(ihdr.data()), static_cast<uInt>(ihdr.size()));
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += std::string("\x00\x00\x00\x0d", 4) + ihdr;
+  for (int shift = 24; shift >= 0; shift -= 8) png.push_back(static_cast<char>((crc >> shift) & 0xff));
+  png += std::string("\x00\x00\x00\x00IEND\xae\x42\x60\x82", 12);
+  test::write_text(dir.file("huge.png"), png);
+  const std::string file_error = error_of([&] { read_png_file(dir.file("huge.png")); });
+  EXPECT_NE(file_error.find("20000x20000 pixels, more than the 67108864"), std::string::npos) << file_error;
+  const std::string bytes_error = error_of([&] { decode_png(png, "the upload"); });
+  EXPECT_NE(bytes_error.find("the upload is 20000x20000 pixels"), std::string::npos) << bytes_error;
+  EXPECT_NE(error_of([&] { decode_png("GIF89a....", "the upload"); }).find("not a readable PNG"), std::string::npos);
 }
 
 TEST(Images, FashionMnistFromTheDebianPackage) {

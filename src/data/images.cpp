@@ -64,7 +64,13 @@ torch::Tensor read_idx(const std::string& path) {
   size_t count = 1;
   for (int i = 0; i < ndim; ++i) {
     dims.push_back(big_endian_u32(p + 4 + 4 * i));
-    count *= static_cast<size_t>(dims.back());
+    // Checked before multiplying: a header announcing more elements than the file holds is refused before any
+    // allocation (and before the count can overflow).
+    const auto d = static_cast<size_t>(dims.back());
+    GF_CHECK_AS(DataError, d == 0 || count <= (bytes.size() - header) / static_cast<size_t>(width) / d, kIdxHint, "'",
+                path, "': truncated: the header announces ", at::IntArrayRef(dims), "... but the file holds ",
+                bytes.size(), " bytes");
+    count *= d;
   }
   const size_t want = header + count * static_cast<size_t>(width);
   GF_CHECK_AS(DataError, bytes.size() >= want, kIdxHint, "'", path, "': truncated: the header announces ",
@@ -101,6 +107,9 @@ ImageSet read_idx_images(const std::string& images_path, const std::string& labe
 
 namespace {
 
+// The largest image read (2^26 pixels, 8192 x 8192): checked in the PNG header before decoding.
+constexpr int64_t kMaxPngPixels = int64_t{1} << 26;
+
 // Decodes PNG files (grayscale or RGB by the first one; all the first one's size) with their labels (-1: none).
 ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files,
                        const std::vector<std::string>& classes) {
@@ -111,6 +120,8 @@ ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files
     int w = 0, h = 0, c = 0;
     GF_CHECK_AS(DataError, stbi_info(path.c_str(), &w, &h, &c) != 0, "the file is not a readable PNG", "'", path,
                 "': cannot read image (", stbi_failure_reason(), ")");
+    GF_CHECK_AS(DataError, static_cast<int64_t>(w) * h <= kMaxPngPixels, "resize the image", "'", path, "' is ", w,
+                "x", h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
     if (images.empty()) {
       width = w, height = h, channels = (c == 1 || c == 2) ? 1 : 3;
     }

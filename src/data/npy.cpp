@@ -1,5 +1,6 @@
 #include "genforge/data/npy.h"
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -79,15 +80,27 @@ torch::Tensor read_npy(const std::string& path) {
   std::vector<int64_t> shape;
   std::stringstream ss(shape_text.substr(1, shape_text.size() - 2));
   std::string part;
-  while (std::getline(ss, part, ',')) {
-    if (part.find_first_not_of(' ') == std::string::npos) continue;
-    shape.push_back(std::stoll(part));
-  }
-  int64_t count = 1;
-  for (auto d : shape) count *= d;
   size_t data_offset = offset + header_len;
+  // Each dimension a non-negative integer, and the element count checked against the bytes present before any
+  // multiplication can overflow: a header claiming 2^62 rows is refused before allocating.
+  uint64_t count = 1;
+  while (std::getline(ss, part, ',')) {
+    const auto first = part.find_first_not_of(' ');
+    if (first == std::string::npos) continue;
+    const auto last = part.find_last_not_of(' ');
+    const std::string digits = part.substr(first, last - first + 1);
+    GF_CHECK_AS(DataError,
+                !digits.empty() && digits.size() <= 19 && digits.find_first_not_of("0123456789") == std::string::npos &&
+                    std::stoull(digits) <= static_cast<uint64_t>(INT64_MAX),
+                hint, "'", path, "' has a bad shape ", shape_text);
+    shape.push_back(static_cast<int64_t>(std::stoull(digits)));
+    const auto d = static_cast<uint64_t>(shape.back());
+    GF_CHECK_AS(DataError, d == 0 || count <= (bytes.size() - data_offset) / d, hint, "'", path, "' claims shape ",
+                shape_text, ", more data than its ", bytes.size() - data_offset, " bytes");
+    count *= d;
+  }
   GF_CHECK_AS(DataError, bytes.size() - data_offset == static_cast<size_t>(count) * item, hint, "'", path,
-              "' is truncated or has trailing bytes: expected ", count * static_cast<int64_t>(item),
+              "' is truncated or has trailing bytes: expected ", count * item,
               " data bytes, found ", bytes.size() - data_offset);
   auto t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
   std::memcpy(t.data_ptr(), bytes.data() + data_offset, static_cast<size_t>(count) * item);

@@ -84,7 +84,7 @@ struct Server::Impl {
     std::ostringstream o;
     o << "# HELP genforge_drift_ks_statistic KS distance of the rolling window of scores from the training scores.\n"
       << "# TYPE genforge_drift_ks_statistic gauge\n";
-    std::ostringstream p, shift, alert, items;
+    std::ostringstream p, shift, alert, items, mean, reference_mean;
     for (const auto& e : models) {
       if (!e->drift) continue;
       const auto r = e->drift->report();
@@ -92,6 +92,8 @@ struct Server::Impl {
       o << "genforge_drift_ks_statistic" << label << " " << r.ks_statistic << "\n";
       p << "genforge_drift_p_value" << label << " " << r.p_value << "\n";
       shift << "genforge_drift_mean_shift_sd" << label << " " << r.shift_sd << "\n";
+      mean << "genforge_drift_window_mean_score" << label << " " << r.mean << "\n";
+      reference_mean << "genforge_drift_reference_mean_score" << label << " " << r.reference_mean << "\n";
       alert << "genforge_drift_alert" << label << " " << (r.drift ? 1 : 0) << "\n";
       items << "genforge_scored_items_total" << label << " " << e->drift->total_items() << "\n";
     }
@@ -99,6 +101,10 @@ struct Server::Impl {
       << "# TYPE genforge_drift_p_value gauge\n" << p.str()
       << "# HELP genforge_drift_mean_shift_sd Window mean score minus the training mean, in training sds.\n"
       << "# TYPE genforge_drift_mean_shift_sd gauge\n" << shift.str()
+      << "# HELP genforge_drift_window_mean_score Mean score of the rolling window.\n"
+      << "# TYPE genforge_drift_window_mean_score gauge\n" << mean.str()
+      << "# HELP genforge_drift_reference_mean_score Mean score of the training score profile.\n"
+      << "# TYPE genforge_drift_reference_mean_score gauge\n" << reference_mean.str()
       << "# HELP genforge_drift_alert 1 while the window's p-value is below the alpha.\n"
       << "# TYPE genforge_drift_alert gauge\n" << alert.str()
       << "# HELP genforge_scored_items_total Items scored (score and anomaly requests).\n"
