@@ -29,6 +29,7 @@ class Regression : public train::Trainable {
   void set_training(bool) override {}
   void train_step(const train::Batch& b, train::StepContext& ctx) override {
     if (interrupt_at >= 0 && ctx.step() == interrupt_at) std::raise(SIGINT);
+    if (die_at >= 0 && ctx.step() == die_at) throw std::runtime_error("killed");  // no checkpoint: a hard kill
     auto noise = at::randn({1}, ctx.generator(), w.options()) * 0.01;
     auto loss = (torch::mv(b.x.to(w.scalar_type()), w) - b.labels.to(w.scalar_type())).pow(2).mean() + noise.sum() * w.sum();
     if (nan_every > 0 && ctx.step() % nan_every == 0) loss = loss * std::nan("");
@@ -41,6 +42,7 @@ class Regression : public train::Trainable {
   }
   torch::Tensor w;
   int64_t interrupt_at = -1;
+  int64_t die_at = -1;
   int64_t nan_every = 0;
   int64_t bad_gradient_every = 0;
 };
@@ -97,6 +99,29 @@ TEST(Trainer, InterruptedAndResumedRunEqualsAStraightRunBitForBit) {
     ++lines;
   }
   EXPECT_EQ(lines, 8);
+}
+
+// A run that dies without a last checkpoint (SIGKILL, power loss) after writing metrics lines past it: the resumed
+// run ends bit for bit as a straight run, and metrics.jsonl has each logged step once (the lines after the
+// checkpoint and a line cut short are dropped on resume).
+TEST(Trainer, HardKilledRunResumesWithoutDuplicatedMetrics) {
+  test::TempDir dir;
+  auto data = regression_data();
+  Regression straight;
+  train::run(straight, data, nullptr, regression_options(dir.file("a")), quiet());
+  Regression dying;
+  dying.die_at = 18;  // checkpoints at 7 and 14; metrics at 5, 10, 15
+  EXPECT_THROW(train::run(dying, data, nullptr, regression_options(dir.file("b")), quiet()), std::runtime_error);
+  { std::ofstream(dir.file("b/metrics.jsonl"), std::ios::app) << "{\"step\": 16, \"loss/mod"; }
+  Regression second;
+  auto resumed = regression_options(dir.file("b"));
+  resumed.resume = true;
+  train::run(second, data, nullptr, resumed, quiet());
+  EXPECT_TRUE(torch::equal(second.w, straight.w)) << second.w << straight.w;
+  std::ifstream metrics(dir.file("b/metrics.jsonl"));
+  std::vector<int64_t> steps;
+  for (std::string line; std::getline(metrics, line);) steps.push_back(nlohmann::json::parse(line)["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{5, 10, 15, 20, 25, 30, 35, 40}));
 }
 
 TEST(Trainer, NonFiniteLossesAreSkippedThenStopWithAClearError) {

@@ -615,7 +615,28 @@ class Loop : public StepContext {
     }
     since_best_ = c.extra.value("since_best", int64_t{0});
     loss_history_ = c.extra.value("loss_history", std::vector<double>{});
+    trim_metrics();
     log::info(msg("resuming from step ", step_, " of '", path, "'"));
+  }
+
+  // A run killed after its last checkpoint has metrics lines the resumed run writes again (and perhaps half a
+  // line): keep the complete lines of steps up to the checkpoint's.
+  void trim_metrics() {
+    const std::string path = (fs::path(o_.run_dir) / "metrics.jsonl").string();
+    if (!fs::exists(path)) return;
+    std::ifstream in(path);
+    std::string kept;
+    for (std::string line; std::getline(in, line);) {
+      try {
+        const auto j = nlohmann::json::parse(line);
+        if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() <= step_) {
+          kept += line + "\n";
+        }
+      } catch (const nlohmann::json::exception&) {  // the line the kill cut short
+      }
+    }
+    in.close();
+    write_file_atomic(path, [&](std::ostream& out) { out << kept; });
   }
 
   Trainable& model_;
