@@ -627,15 +627,11 @@ class Loop : public StepContext {
     std::ifstream in(path);
     std::string kept;
     for (std::string line; std::getline(in, line);) {
-      try {
-        const auto j = nlohmann::json::parse(line);
-        if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() <= step_) {
-          kept += line + "\n";
-        }
-      } catch (const nlohmann::json::exception&) {  // the line the kill cut short
+      const auto j = nlohmann::json::parse(line, nullptr, false);  // discarded (not an object): the line cut short
+      if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() <= step_) {
+        kept += line + "\n";
       }
     }
-    in.close();
     write_file_atomic(path, [&](std::ostream& out) { out << kept; });
   }
 
