@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "genforge/core/error.h"
@@ -70,6 +71,21 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
     std::remove(tmp.c_str());
     throw;
   }
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (e.is_regular_file(ec) && at != std::string::npos && at > 0 && name.size() == at + 11) {
+      removed += fs::remove(e.path(), ec) ? 1 : 0;
+    }
+  }
+  return removed;
 }
 
 }  // namespace gf

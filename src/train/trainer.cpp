@@ -338,7 +338,10 @@ class Loop : public StepContext {
     GF_CHECK_AS(DataError, n >= 1, "give at least one training example", "the training data is empty");
     const int64_t per_epoch = (n + o_.batch_size - 1) / o_.batch_size;
     total_steps_ = o_.max_steps > 0 ? o_.max_steps : o_.epochs * per_epoch;
-    if (!o_.run_dir.empty()) fs::create_directories(o_.run_dir);
+    if (!o_.run_dir.empty()) {  // temporaries a killed run left mid-write go first
+      fs::create_directories(o_.run_dir);
+      for (const auto& d : {fs::path(o_.run_dir), fs::path(o_.run_dir) / "samples"}) remove_stale_temporaries(d.string());
+    }
     if (o_.resume) load_checkpoint();
     SignalGuard signals;
     std::optional<Progress> bar;

@@ -15,4 +15,8 @@ void check_writable(const std::string& path);
 // temporary file is removed and the exception propagates; `path` is untouched.
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+// Removes the temporary files a killed process left in `dir` mid-write (NAME.tmp.XXXXXX; not recursive): for a
+// folder one process owns, such as a training run's, before it writes there again. Returns how many.
+int remove_stale_temporaries(const std::string& dir);
+
 }  // namespace gf
