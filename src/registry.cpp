@@ -231,6 +231,13 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
     given += (given.empty() ? "" : ", ") + key + "=" + value;
   }
   if (!sets.empty()) info->construct(c.options, sets);  // unknown keys and bad values, with their own messages
+  // No family stores NaN (infinities are legitimate: masks, log-probabilities of impossible events): a NaN is damage
+  // that would otherwise sample and score silently.
+  for (const auto& [name, t] : c.tensors) {
+    GF_CHECK_AS(ModelFileError, !t.is_floating_point() || !t.isnan().any().item<bool>(),
+                "the file is damaged; re-create it with `genforge train`", "'", path, "': tensor '", name,
+                "' holds NaN values");
+  }
   const auto damaged = [&](const Error& e) {
     return ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
                           "the file is damaged; re-create it with `genforge train`");

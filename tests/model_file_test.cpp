@@ -5,6 +5,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/io/model_file.h"
+#include "genforge/registry.h"
 #include "support/support.h"
 
 namespace gf {
@@ -98,6 +99,26 @@ TEST(ModelFile, WriteIntoMissingFolderFailsWithoutLeavingFiles) {
               "cannot write '" + dir.file("no/such/m.gf") + "': folder '" + dir.file("no/such") + "' does not exist");
   }
   EXPECT_TRUE(test::list_dir(dir.path()).empty());
+}
+
+// A model file whose parameters hold NaN (damage that would otherwise sample and score silently) is refused on
+// load, naming the tensor; infinities stay legal.
+TEST(ModelFile, NaNInAStoredTensorIsRefusedOnLoad) {
+  test::TempDir dir;
+  auto gmm = create_model("gmm", {}, {{"n_components", "1"}});
+  gmm->fit({torch::randn({50, 2}, torch::kFloat64)});
+  save_model(*gmm, dir.file("m.gf"));
+  auto c = read_model_file(dir.file("m.gf"));
+  ASSERT_TRUE(c.tensors.count("means"));
+  c.tensors["means"] = c.tensors["means"].clone();
+  c.tensors["means"].view(-1)[1] = std::nan("");
+  write_model_file(dir.file("nan.gf"), c);
+  try {
+    load_model(dir.file("nan.gf"));
+    FAIL() << "a NaN loaded";
+  } catch (const ModelFileError& e) {
+    EXPECT_EQ(std::string(e.what()), "'" + dir.file("nan.gf") + "': tensor 'means' holds NaN values");
+  }
 }
 
 }  // namespace
