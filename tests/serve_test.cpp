@@ -143,6 +143,30 @@ TEST(Serve, EndpointsAnswerWhatTheLibraryComputes) {
   EXPECT_DOUBLE_EQ(scores[1].get<double>(), per_line[1].item<double>());
 }
 
+// A sequence model scores each sequence of the rows (grouped by its sequence column), as `genforge score` does.
+TEST(Serve, SequenceModelsScorePerSequence) {
+  test::TempDir dir;
+  auto gen = make_generator(3);
+  const auto x = at::randn({200}, gen, torch::kFloat64) + 3.0 * (at::arange(200) / 10 % 2).to(torch::kFloat64);
+  data::Source rows;
+  rows.form = DataKind::table;
+  rows.table = table_from_matrix(torch::stack({(at::arange(200) / 20).to(torch::kFloat64), x}, 1), {"seq", "x"});
+  auto hmm = create_model("hmm", {}, {{"n_components", "2"}, {"sequence_column", "seq"}});
+  fit_source(*hmm, rows, test::quiet());
+  save_model(*hmm, dir.file("hmm.gf"));
+  serve::Server server(serve::load_served_models({dir.file("hmm.gf")}), {});
+  const std::string body = R"({"rows": [{"seq": 1, "x": 0.1}, {"seq": 1, "x": 0.3}, {"seq": 2, "x": 3.1}, {"seq": 2, "x": 2.9}]})";
+  const auto r = post(server, "/v1/score", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  data::Source two;
+  two.form = DataKind::table;
+  two.table = table_from_records(nlohmann::ordered_json::parse(body)["rows"], "rows");
+  const auto expected = apps::item_scores(*load_model(dir.file("hmm.gf")), two);
+  const auto scores = json::parse(r.body)["scores"];
+  ASSERT_EQ(scores.size(), 2u);
+  for (int64_t i = 0; i < 2; ++i) EXPECT_DOUBLE_EQ(scores[i].get<double>(), expected[i].item<double>());
+}
+
 TEST(Serve, BadRequestsGetAStatusAndAHint) {
   serve::ServeOptions o;
   o.max_items = 50;
