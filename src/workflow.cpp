@@ -139,12 +139,20 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
   }
   auto ll = model.score_samples(ds.x).to(torch::kFloat64);  // [N]
   int64_t missing = 0;
+  auto empty_rows = torch::zeros_like(ll, torch::kBool);
   if (ds.x.dim() == 2 && ds.x.is_floating_point() && ds.x.size(1) > 0) {
     // A row with no observed cell has no likelihood to report: it is missing, not 0 nats.
-    auto empty_rows = ds.x.isnan().all(1);
+    empty_rows = ds.x.isnan().all(1);
     missing = empty_rows.sum().item<int64_t>();
-    if (missing > 0) ll = torch::where(empty_rows, torch::full_like(ll, NAN), ll);
   }
+  // Any other NaN is a broken model or a value it cannot score: an error, never a silent "nan".
+  const auto broken = ll.isnan().logical_and(empty_rows.logical_not()).nonzero();
+  GF_CHECK_AS(NumericalError, broken.numel() == 0,
+              "the model file may be damaged (re-create it with `genforge train`), or the data holds values the "
+              "model cannot score",
+              "the ", model.kind(), " model's log-likelihood is NaN for ", broken.size(0), " of ", ll.numel(),
+              " examples (the first: example ", broken.numel() ? broken[0][0].item<int64_t>() + 1 : 0, ")");
+  if (missing > 0) ll = torch::where(empty_rows, torch::full_like(ll, NAN), ll);
   const auto observed = ll.isnan().logical_not();
   const double mean = observed.any().item<bool>() ? ll.masked_select(observed).mean().item<double>() : NAN;
   r.per_example = table_from_matrix(ll.unsqueeze(1), {"log_likelihood"});

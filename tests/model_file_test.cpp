@@ -121,5 +121,24 @@ TEST(ModelFile, NaNInAStoredTensorIsRefusedOnLoad) {
   }
 }
 
+// A damaged but finite model (a negative Cholesky diagonal of a GMM precision) gives NaN scores: `score` refuses
+// them with a NumericalError instead of printing "nan".
+TEST(ModelFile, NaNScoresFromADamagedModelAreAnError) {
+  test::TempDir dir;
+  auto gmm = create_model("gmm", {}, {{"n_components", "1"}});
+  gmm->fit({torch::randn({50, 2}, torch::kFloat64)});
+  save_model(*gmm, dir.file("m.gf"));
+  auto c = read_model_file(dir.file("m.gf"));
+  c.tensors["precisions_cholesky"] = c.tensors["precisions_cholesky"].clone();
+  c.tensors["precisions_cholesky"].view(-1)[0] = -1.0;
+  write_model_file(dir.file("bad.gf"), c);
+  test::write_text(dir.file("x.csv"), "x0,x1\n0.1,0.2\n0.3,-0.1\n");
+  const auto r = test::run_cli({"score", dir.file("bad.gf"), "--data", dir.file("x.csv")});
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.err.find("error: the gmm model's log-likelihood is NaN for 2 of 2 examples (the first: example 1)"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace gf
