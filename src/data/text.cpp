@@ -213,11 +213,18 @@ std::vector<std::vector<std::string>> load_documents(const std::string& spec) {
     }
     return docs;
   }
-  for (auto& line : read_token_lines(spec)) {
-    for (auto& w : line) w = lowercase(w);
-    docs.push_back(std::move(line));
+  for (const auto& line : read_lines(spec)) {
+    auto words = document_words(line);
+    if (!words.empty()) docs.push_back(std::move(words));
   }
   return docs;
+}
+
+std::vector<std::string> document_words(const std::string& line) {
+  std::istringstream tokens(line);
+  std::vector<std::string> words;
+  for (std::string w; tokens >> w;) words.push_back(lowercase(w));
+  return words;
 }
 
 CharTokenizer CharTokenizer::from_bytes(std::vector<int> bytes) {

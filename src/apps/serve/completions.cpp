@@ -37,9 +37,9 @@ size_t partial_stop_tail(const std::string& text, const std::vector<std::string>
 
 }  // namespace
 
-Batcher::Batcher(const Model& model, const TextGenerator& generator, const Tokenizer& tokenizer,
-                 std::string model_name, const ServeOptions& options, Metrics& metrics)
-    : model_(model), generator_(generator), tokenizer_(tokenizer), name_(std::move(model_name)), options_(options),
+Batcher::Batcher(const TextGenerator& generator, const Tokenizer& tokenizer, std::string model_name,
+                 const ServeOptions& options, Metrics& metrics)
+    : generator_(generator), tokenizer_(tokenizer), name_(std::move(model_name)), options_(options),
       metrics_(metrics), decoder_(generator.open_decoder()) {
   thread_ = std::thread([this] { loop(); });
 }
@@ -225,8 +225,9 @@ Response completions(Context& ctx, const Request& request) {
   bool include_usage = false;
   if (body.has("stream_options")) {
     const json& so = body.at("stream_options");
-    if (!so.is_object() || (so.size() == 1 && !so.contains("include_usage")) || so.size() > 1 ||
-        (so.contains("include_usage") && !so.at("include_usage").is_boolean())) {
+    const bool only_usage = so.is_object() && (so.empty() || (so.size() == 1 && so.contains("include_usage") &&
+                                                               so.at("include_usage").is_boolean()));
+    if (!only_usage) {
       fail(400, "'stream_options' takes only {\"include_usage\": true|false}", "e.g. {\"include_usage\": true}");
     }
     include_usage = so.value("include_usage", false);

@@ -11,6 +11,7 @@
 #include "genforge/core/random.h"
 #include "genforge/data/images.h"
 #include "genforge/data/readers.h"
+#include "genforge/data/text.h"
 #include "genforge/io/bytes.h"
 #include "genforge/workflow.h"
 #include "internal.h"
@@ -130,13 +131,7 @@ data::Source request_source(const Model& model, const Body& body, const ServeOpt
       s.form = DataKind::documents;
       for (const auto& d : docs) {
         if (!d.is_string()) fail(400, "every document is a string of words", kInputHint);
-        std::istringstream words(d.get<std::string>());
-        std::vector<std::string> doc;
-        for (std::string w; words >> w;) {
-          for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          doc.push_back(w);
-        }
-        s.documents.push_back(std::move(doc));
+        s.documents.push_back(document_words(d.get<std::string>()));
       }
       break;
     }

@@ -132,7 +132,7 @@ struct Completion {
 // without one generate a request at a time.
 class Batcher {
  public:
-  Batcher(const Model& model, const TextGenerator& generator, const Tokenizer& tokenizer, std::string model_name,
+  Batcher(const TextGenerator& generator, const Tokenizer& tokenizer, std::string model_name,
           const ServeOptions& options, Metrics& metrics);
   ~Batcher();
   void submit(const std::shared_ptr<Completion>& job);  // 429 when max_queue are waiting
@@ -143,7 +143,6 @@ class Batcher {
   void run_one(const std::shared_ptr<Completion>& job);        // without a decoder
   bool advance(Completion& job, int64_t token);                 // true when the completion is finished
   void finish(Completion& job, const std::string& reason);
-  const Model& model_;
   const TextGenerator& generator_;
   const Tokenizer& tokenizer_;
   std::string name_;

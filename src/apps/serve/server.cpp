@@ -74,7 +74,7 @@ struct Server::Impl {
       const auto* generator = dynamic_cast<const TextGenerator*>(&model);
       const Tokenizer* tokenizer = model.pipeline() ? model.pipeline()->tokenizer() : nullptr;
       if (generator && tokenizer) {
-        e->batcher = std::make_unique<detail::Batcher>(model, *generator, *tokenizer, e->served.name, options, metrics);
+        e->batcher = std::make_unique<detail::Batcher>(*generator, *tokenizer, e->served.name, options, metrics);
       }
       models.push_back(std::move(e));
     }

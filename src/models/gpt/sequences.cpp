@@ -53,6 +53,7 @@ class SequenceSet {
   }
   void close(int64_t id) { sequences_.erase(id); }
   std::vector<int64_t>& tokens(int64_t id) { return find(id).tokens; }
+  const std::vector<int64_t>& tokens(int64_t id) const { return find(id).tokens; }
 
   // The tokens of each sequence not yet in its caches go through the blocks in one call; the next-token logits of
   // sequence i are written to logits + i * vocab.
@@ -84,7 +85,8 @@ class SequenceSet {
     std::vector<torch::Tensor> k_store, v_store;  // per layer [H, block, D]
     gpt_cpu::Caches caches;
   };
-  Sequence& find(int64_t id) {
+  Sequence& find(int64_t id) { return const_cast<Sequence&>(static_cast<const SequenceSet&>(*this).find(id)); }
+  const Sequence& find(int64_t id) const {
     auto it = sequences_.find(id);
     GF_CHECK(it != sequences_.end(), "no open sequence ", id);
     return it->second;
@@ -139,7 +141,7 @@ class GptDecoder : public BatchDecoder {
     set_.tokens(sequence).push_back(token);
   }
   const std::vector<int64_t>& tokens(int64_t sequence) const override {
-    return const_cast<SequenceSet&>(set_).tokens(sequence);
+    return set_.tokens(sequence);
   }
 
  private:
