@@ -63,7 +63,7 @@ void print_table(const nlohmann::json& results) {
 int run_eval_text(int argc, char** argv) {
   CLI::App app("text metrics of hypotheses against one or more reference files (one segment per line)",
                "eval text");
-  std::string hyp_path, metrics = "bleu,chrf", tokenize = "13a", smooth = "exp";
+  std::string hyp_path, metrics = "bleu,chrf", tokenize = "13a", smooth = "exp", convention = "sacrebleu";
   std::string rouge_types = "rouge1,rouge2,rougeL,rougeLsum";
   std::vector<std::string> ref_paths;
   bool json = false, lowercase = false, rouge_stemmer = false;
@@ -73,6 +73,8 @@ int run_eval_text(int argc, char** argv) {
   app.add_option("--metrics", metrics, "comma-separated: bleu, chrf, chrf++, rouge, meteor");
   app.add_option("--tokenize", tokenize, "BLEU tokenizer: 13a, intl, char, none");
   app.add_option("--smooth", smooth, "BLEU smoothing: exp, floor, add-k, none");
+  app.add_option("--bleu-convention", convention,
+                 "sacrebleu (a short segment adds 0 to the n-gram denominator) or nltk (corpus_bleu: adds 1)");
   app.add_flag("--lowercase", lowercase, "case-insensitive BLEU and chrF");
   app.add_option("--rouge-types", rouge_types, "ROUGE types: rouge1..rouge9, rougeL, rougeLsum");
   app.add_flag("--rouge-stemmer", rouge_stemmer, "Porter-stem ROUGE tokens (rouge-score's use_stemmer)");
@@ -85,6 +87,7 @@ int run_eval_text(int argc, char** argv) {
   bo.tokenize = eval::parse_bleu_tokenizer(tokenize);
   bo.smooth = eval::parse_bleu_smoothing(smooth);
   bo.lowercase = lowercase;
+  bo.convention = eval::parse_bleu_convention(convention);
   const auto hyps = read_lines(hyp_path);
   GF_CHECK_AS(DataError, !hyps.empty(), "give a file with one hypothesis per line", "'", hyp_path,
               "' has no lines");

@@ -225,5 +225,26 @@ TEST(NgramMatching, WideVocabulariesMatchAsNarrowOnes) {
   EXPECT_EQ(narrow.correct, (std::vector<int64_t>{8, 7, 4, 3}));  // nltk modified_precision numerators
   EXPECT_EQ(narrow.ref_len, 7);
 }
+// nltk's corpus_bleu adds max(1, count) per segment to each order's denominator; on a corpus with a two-word
+// segment this lowers BLEU. The nltk convention must reproduce nltk for every smoothing, the sacreBLEU one must not.
+TEST(BleuConvention, NltkCountsShortSegments) {
+  const auto golden = test::read_json(test::source_path("tests/reference/bleu_convention_golden.json"));
+  const auto hyps = golden["hypotheses"].get<std::vector<std::string>>();
+  std::vector<std::optional<std::string>> stream;
+  for (const auto& r : golden["references"]) stream.emplace_back(r.get<std::string>());
+  for (const auto& [smooth, expected] : golden["nltk"].items()) {
+    SCOPED_TRACE(smooth);
+    eval::BleuOptions o;
+    o.smooth = eval::parse_bleu_smoothing(smooth);
+    const double sacre = eval::corpus_bleu(hyps, {stream}, o).score;
+    o.convention = eval::parse_bleu_convention("nltk");
+    const auto nltk = eval::corpus_bleu(hyps, {stream}, o);
+    EXPECT_NEAR(nltk.score, expected.get<double>(), 1e-9);
+    EXPECT_GT(sacre, nltk.score + 1.0);
+    EXPECT_EQ(nltk.signature.substr(nltk.signature.size() - 10), "|conv:nltk");
+  }
+  EXPECT_THROW(eval::parse_bleu_convention("moses"), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace gf

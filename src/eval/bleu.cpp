@@ -31,6 +31,12 @@ BleuSmoothing parse_bleu_smoothing(const std::string& name) {
   throw InvalidArgument(msg("unknown BLEU smoothing '", name, "'"), "choose one of exp, floor, add-k, none");
 }
 
+BleuConvention parse_bleu_convention(const std::string& name) {
+  if (name == "sacrebleu") return BleuConvention::sacrebleu;
+  if (name == "nltk") return BleuConvention::nltk;
+  throw InvalidArgument(msg("unknown BLEU convention '", name, "'"), "choose sacrebleu or nltk");
+}
+
 std::string to_string(BleuTokenizer t) {
   switch (t) {
     case BleuTokenizer::v13a: return "13a";
@@ -172,8 +178,10 @@ std::string signature(const std::string& nrefs, const BleuOptions& o) {
     std::snprintf(buf, sizeof buf, "[%.2f]", o.smooth_value.value_or(default_smooth_value(o.smooth)));
     smooth += buf;
   }
+  // sacreBLEU's own signature; the nltk convention says so at the end (sacreBLEU has no such key).
   return "nrefs:" + nrefs + "|case:" + (o.lowercase ? "lc" : "mixed") + "|eff:" + (o.effective_order ? "yes" : "no") +
-         "|tok:" + to_string(o.tokenize) + "|smooth:" + smooth;
+         "|tok:" + to_string(o.tokenize) + "|smooth:" + smooth +
+         (o.convention == BleuConvention::nltk ? "|conv:nltk" : "");
 }
 
 // sacreBLEU's _preprocess_segment followed by the whitespace split of extract_all_word_ngrams.
@@ -265,8 +273,12 @@ BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
   for (const MatchStats& m : detail::match_corpus(hyp_ptrs, ref_ptrs, o.max_order)) {
     sys_len += m.hyp_len;
     ref_len += m.ref_len;
-    for (int k = 0; k < o.max_order; ++k) correct[size_t(k)] += double(m.correct[size_t(k)]),
-                                             total[size_t(k)] += double(m.total[size_t(k)]);
+    for (int k = 0; k < o.max_order; ++k) {
+      correct[size_t(k)] += double(m.correct[size_t(k)]);
+      const int64_t segment_total = o.convention == BleuConvention::nltk ? std::max<int64_t>(1, m.total[size_t(k)])
+                                                                          : m.total[size_t(k)];
+      total[size_t(k)] += double(segment_total);
+    }
   }
   auto r = bleu_from_statistics(correct, total, sys_len, ref_len, o);
   r.signature = signature(ref_counts.size() == 1 ? std::to_string(*ref_counts.begin()) : "var", o);

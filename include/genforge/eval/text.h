@@ -25,6 +25,9 @@ enum class BleuSmoothing { none, floor, add_k, exp };
 
 // "13a" | "intl" | "char" | "none" and "exp" | "floor" | "add-k" | "none" (sacreBLEU's spellings).
 BleuTokenizer parse_bleu_tokenizer(const std::string& name);
+// Whose counting a corpus BLEU follows (see BleuOptions::convention).
+enum class BleuConvention { sacrebleu, nltk };
+BleuConvention parse_bleu_convention(const std::string& name);  // "sacrebleu" | "nltk"
 BleuSmoothing parse_bleu_smoothing(const std::string& name);
 std::string to_string(BleuTokenizer t);
 std::string to_string(BleuSmoothing s);
@@ -36,6 +39,9 @@ struct BleuOptions {
   int max_order = 4;
   bool lowercase = false;
   bool effective_order = false;  // sacreBLEU's default for corpus scores; sentence_bleu turns it on
+  // How a segment shorter than n counts in the order-n denominator: sacreBLEU adds its 0 n-grams, nltk's
+  // corpus_bleu adds 1 (max(1, count)), so on short segments nltk's precisions and score are lower (docs/evaluation.md).
+  BleuConvention convention = BleuConvention::sacrebleu;
 };
 
 struct BleuScore {
