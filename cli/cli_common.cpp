@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "genforge/io/provenance.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
@@ -100,6 +101,7 @@ OptionOverrides option_flags(const std::vector<std::string>& extras, const std::
 }
 
 uint64_t resolve_seed(const std::optional<uint64_t>& seed) {
+  record_provenance_seed(seed ? *seed : 0);
   return seed ? *seed : 0;
 }
 

@@ -1,5 +1,6 @@
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -7,6 +8,7 @@
 #include "commands.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
+#include "genforge/io/provenance.h"
 
 namespace gf::cli {
 namespace {
@@ -38,12 +40,18 @@ const Verb kVerbs[] = {
     {"export", "a model file in another form (--merge: LoRA adapters folded into the weights)", run_export},
     {"drift", "new data's scores against the score distribution kept at training time (KS test, histogram)", run_drift},
     {"serve", "an HTTP server for saved models: sample, score, anomaly, impute, completions; /metrics with drift", run_serve},
+    {"report", "an HTML page about a model: card, curves, samples, metrics, memorisation and bias checks", run_report},
+    {"watermark", "detect the green-list watermark of `generate --watermark-key` in text (z-score, p-value)", run_watermark},
+    {"provenance", "where a generated file came from: genforge version, model SHA-256, seed, time", run_provenance},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
+    {"rate", "human evaluation: make a blind study page, summarise raters' answers", run_rate},
 };
 
 void print_usage(std::ostream& out) {
   out << "genforge " << GF_VERSION << " — train, sample, score and evaluate generative models\n\n"
-      << "usage: genforge <verb> [options]   (genforge <verb> --help for each verb's options)\n\nverbs:\n";
+      << "usage: genforge <verb> [options]   (genforge <verb> --help for each verb's options)\n"
+      << "  every verb: --no-provenance writes files without the provenance record (genforge provenance FILE)\n"
+      << "\nverbs:\n";
   for (const auto& v : kVerbs) out << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
 }
 
@@ -97,7 +105,15 @@ int main_entry(int argc, char** argv) {
       for (const auto& v : kVerbs) names += (names.empty() ? "" : ", ") + std::string(v.name);
       throw InvalidArgument(msg("unknown verb '", argv[1], "'"), "verbs are: " + names + " (genforge --help)");
     }
-    int rc = verb->run(argc - 1, argv + 1);
+    // Files written by the verb carry its provenance unless --no-provenance (any position) says otherwise.
+    std::vector<char*> args(argv + 1, argv + argc);
+    const auto no_provenance = std::find_if(args.begin(), args.end(),
+                                            [](const char* a) { return std::strcmp(a, "--no-provenance") == 0; });
+    const bool with_provenance = no_provenance == args.end();
+    if (!with_provenance) args.erase(no_provenance);
+    ProvenanceScope provenance(with_provenance ? std::optional<Provenance>(new_provenance(verb->name)) : std::nullopt);
+    args.push_back(nullptr);  // argv[argc] is a null pointer, as the C runtime's
+    int rc = verb->run(static_cast<int>(args.size() - 1), args.data());
     print_phase_times();
     return rc;
   } catch (const Error& e) {

@@ -2,6 +2,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/apps/anomaly.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
@@ -71,6 +72,7 @@ int run_anomaly(int argc, char** argv) {
   options.validate();
 
   auto opened = open_model(model_path, overrides);
+  record_provenance_model(model_path, opened.model->kind());
   const Model& model = *opened.model;
   const DataKind kind = model.capabilities().data_kind;
   const auto source = data::load_source(data, kind, source_options(table_flags, limit));

@@ -4,6 +4,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/apps/drift.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
@@ -39,6 +40,7 @@ int run_drift(int argc, char** argv) {
   options.validate();
   if (!out.empty()) check_writable(out);
   auto opened = open_model(model_path, option_flags(app.remaining(), "drift"));
+  record_provenance_model(model_path, opened.model->kind());
   const Model& model = *opened.model;
   const DataKind kind = model.capabilities().data_kind;
   std::optional<apps::ScoreProfile> profile;

@@ -2,9 +2,11 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/apps/watermark.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/io/provenance.h"
 #include "genforge/registry.h"
 #include "genforge/workflow.h"
 
@@ -27,12 +29,25 @@ int run_generate(int argc, char** argv) {
   app.add_option("--repetition-penalty", g.repetition_penalty, "> 1 discourages tokens already in the context");
   app.add_option("--stop", stops, "stop after this text (repeatable)");
   app.add_option("--seed", seed, "random seed (default: a fresh one, printed to stderr)");
+  std::string watermark_secret;
+  g.watermark.strength = 2.0;
+  app.add_option("--watermark-key", watermark_secret,
+                 "watermark the text with this secret (green-list bias; `genforge watermark detect` finds it)");
+  app.add_option("--watermark-strength", g.watermark.strength, "logit bias δ of the green tokens")->capture_default_str();
+  app.add_option("--watermark-fraction", g.watermark.green_fraction, "share γ of the vocabulary that is green")
+      ->capture_default_str();
   app.add_option("--out,-o", out, "write the prompt and its continuation here instead of stdout");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   if (!out.empty()) check_writable(out);
+  if (watermark_secret.empty()) {
+    g.watermark.strength = 0;
+  } else {
+    g.watermark.key = apps::watermark_key(watermark_secret);
+  }
   auto model = load_model(model_path);
+  record_provenance_model(model_path, model->kind());
   as_text_generator(*model, model_path);
   auto gen = make_generator(resolve_seed(seed));
   const GeneratedText result = generate_text(*model, prompt, g, stops, gen);
@@ -41,6 +56,7 @@ int run_generate(int argc, char** argv) {
     std::cout << result.text << (result.text.empty() || result.text.back() != '\n' ? "\n" : "");
   } else {
     write_file_atomic(out, [&](std::ostream& o) { o << result.text; });
+    write_provenance_sidecar(out);
     std::cout << "generated " << result.new_tokens << " tokens; wrote " << out << "\n";
   }
   return 0;

@@ -2,6 +2,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/apps/impute.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
@@ -37,6 +38,7 @@ int run_impute(int argc, char** argv) {
               "--separate writes one file per imputation, so it needs --multiple");
   check_writable(out);
   auto opened = open_model(model_path, option_flags(app.remaining(), "impute"));
+  record_provenance_model(model_path, opened.model->kind());
   const Model& model = *opened.model;
   const auto source = data::load_source(data, model.capabilities().data_kind, source_options(table_flags));
   apps::ImputeOptions options;

@@ -2,6 +2,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/apps/inpaint.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
@@ -67,6 +68,7 @@ int run_inpaint(int argc, char** argv) {
   check_writable(out);
   options.seed = resolve_seed(seed);
   auto opened = open_model(model_path, option_flags(app.remaining(), "inpaint"));
+  record_provenance_model(model_path, opened.model->kind());
   const Model& model = *opened.model;
   apps::require_inpainting(model);
   const auto source = data::load_source(images_spec, DataKind::images, source_options(table_flags, limit));

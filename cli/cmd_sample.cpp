@@ -3,6 +3,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
@@ -42,6 +43,7 @@ int run_sample(int argc, char** argv) {
   GF_CHECK_AS(InvalidArgument, columns >= 0, "give --columns N with N >= 1", "--columns must be >= 1, got ", columns);
   check_writable(out);
   auto opened = open_model(model_path, option_flags(app.remaining(), "sample"));
+  record_provenance_model(model_path, opened.model->kind());
   GF_CHECK_AS(InvalidArgument, opened.input_overrides.empty(), "sample reads no data; give only model settings",
               "'", opened.input_overrides.front().first, "' is an input option and does not apply to sample");
   auto& model = opened.model;

@@ -2,6 +2,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/data/readers.h"
@@ -33,6 +34,7 @@ int run_score(int argc, char** argv) {
   const auto overrides = option_flags(app.remaining(), "score");
   if (!out.empty()) check_writable(out);
   auto opened = open_model(model_path, overrides);
+  record_provenance_model(model_path, opened.model->kind());
   const auto& model = opened.model;
   const auto source = data::load_source(data, model->capabilities().data_kind, source_options(table_flags, limit));
   const ScoreResult r = score_source(*model, source, opened.input_overrides);

@@ -3,6 +3,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "genforge/io/provenance.h"
 #include "genforge/apps/synth.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
@@ -81,6 +82,7 @@ int run_synth(int argc, char** argv) {
                 "fit a new synthesizer (--model NAME) to choose its options or privacy",
                 "--from uses a fitted model as it is: its options and privacy were fixed when it was fitted");
     model = load_model(from);
+    record_provenance_model(from, model->kind());
   } else {
     OptionOverrides overrides = option_flags(app.remaining(), "synth");
     const ModelInfo& info = model_info(model_name);
@@ -148,6 +150,7 @@ int run_synth(int argc, char** argv) {
   if (real.table.n_rows() > static_cast<size_t>(eval_rows) || s.rows.n_rows() > static_cast<size_t>(eval_rows)) {
     report["evaluated_rows"] = eval_rows;
   }
+  add_provenance(report);
   write_file_atomic(report_json, [&](std::ostream& o) { o << report.dump(2) << "\n"; });
   apps::write_synth_html(report_html, real_eval, synth_eval, report);
   auto figure = [&](const char* key) {

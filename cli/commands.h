@@ -25,6 +25,10 @@ int run_finetune(int argc, char** argv);
 int run_export(int argc, char** argv);
 int run_drift(int argc, char** argv);
 int run_serve(int argc, char** argv);
+int run_rate(int argc, char** argv);
+int run_provenance(int argc, char** argv);
+int run_watermark(int argc, char** argv);
+int run_report(int argc, char** argv);
 
 // Full program: dispatch, error reporting (`error: …` / `hint: …`), exit code.
 int main_entry(int argc, char** argv);

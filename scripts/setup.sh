@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libicu-dev libsentencepiece-dev libboost-dev libssl-dev libcpp-httplib-dev
   python3 python3-numpy
   dataset-fashion-mnist wordnet-base
+  chromium chromium-driver
 )
 # The peers of bench/ (../shared/WORKLOADS.md); the tests use only golden values they produced (tests/reference/).
 BENCH_PACKAGES=(

@@ -16,6 +16,20 @@
 
 namespace gf {
 
+// A text watermark (Kirchenbauer et al. 2023, "A Watermark for Large Language Models"): before each draw the
+// logits of a "green" part of the vocabulary -- a pseudo-random fraction chosen by a secret key and the previous
+// token -- gain `strength`. Text so generated holds more green tokens than chance allows; whoever knows the key
+// counts them (detect_watermark in genforge/apps/watermark.h), nobody else can tell the lists apart.
+struct Watermark {
+  uint64_t key = 0;
+  double strength = 0;           // δ added to green logits before temperature; 0: off
+  double green_fraction = 0.25;  // γ: the expected share of green tokens in text without the watermark
+  bool on() const { return strength > 0; }
+};
+// Whether `token` is on the green list that `previous` opens under `key`: a keyed hash of (previous, token) below
+// green_fraction, so each pair is green with probability green_fraction whatever the vocabulary.
+bool is_green_token(uint64_t key, int64_t previous, int64_t token, double green_fraction);
+
 struct GenerateOptions {
   int64_t max_tokens = 200;
   double temperature = 1.0;         // 0: greedy
@@ -25,10 +39,12 @@ struct GenerateOptions {
   double repetition_penalty = 1.0;  // > 1 discourages tokens already in the context (CTRL's rule)
   std::vector<std::vector<int64_t>> stop;  // stop after any of these token sequences (kept in the output)
   bool use_cache = true;            // false: recompute the whole context every token (for checks)
+  Watermark watermark;              // off unless watermark.strength > 0
   void validate() const;
 };
 
-// A token from next-token logits [V]: repetition penalty over `context`, temperature, top-k, min-p, top-p, then a
+// A token from next-token logits [V]: repetition penalty over `context`, the watermark's green-list bias (keyed by
+// the last token of `context`), temperature, top-k, min-p, top-p, then a
 // draw by inverse CDF with exactly one uniform from `gen` per token (greedy included), so a seed gives one text.
 int64_t choose_token(const torch::Tensor& logits, const std::vector<int64_t>& context, const GenerateOptions& g,
                      at::Generator& gen);

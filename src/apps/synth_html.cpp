@@ -6,63 +6,14 @@
 
 #include "genforge/apps/synth.h"
 #include "genforge/core/atomic_file.h"
+#include "genforge/viz/html.h"
 
 namespace gf::apps {
 namespace {
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
-
-std::string fmt(double v, int digits = 3) {
-  if (!std::isfinite(v)) return "–";
-  std::ostringstream s;
-  s.precision(digits);
-  s << std::fixed << v;
-  return s.str();
-}
-
-constexpr const char* kReal = "#1f77b4";
-constexpr const char* kSynthetic = "#ff7f0e";
-
-// Side-by-side bars of two frequency lists (each sums to 1 over its bars), with labels under the bars.
-std::string bars_svg(const std::vector<std::string>& labels, const std::vector<double>& real,
-                     const std::vector<double>& synthetic, bool numeric_axis) {
-  const int w = 360, h = 170, left = 8, bottom = 36;
-  const double top = std::max(*std::max_element(real.begin(), real.end()),
-                              *std::max_element(synthetic.begin(), synthetic.end()));
-  const double slot = static_cast<double>(w - 2 * left) / static_cast<double>(labels.size());
-  std::ostringstream s;
-  s << "<svg width='" << w << "' height='" << h << "' role='img'>";
-  for (size_t k = 0; k < labels.size(); ++k) {
-    const double x = left + slot * static_cast<double>(k);
-    for (int side = 0; side < 2; ++side) {
-      const double v = side == 0 ? real[k] : synthetic[k];
-      const double bh = top > 0 ? v / top * (h - bottom - 6) : 0;
-      s << "<rect x='" << fmt(x + side * slot * 0.45 + slot * 0.05, 1) << "' y='" << fmt(h - bottom - bh, 1)
-        << "' width='" << fmt(slot * 0.45, 1) << "' height='" << fmt(bh, 1) << "' fill='"
-        << (side == 0 ? kReal : kSynthetic) << "'><title>" << escape(labels[k]) << ": "
-        << (side == 0 ? "real " : "synthetic ") << fmt(v * 100, 1) << "%</title></rect>";
-    }
-    const bool show = !numeric_axis || k == 0 || k + 1 == labels.size() || k == labels.size() / 2;
-    if (show) {
-      std::string text = labels[k].size() > 10 ? labels[k].substr(0, 9) + "…" : labels[k];
-      s << "<text x='" << fmt(x + slot / 2, 1) << "' y='" << h - bottom + 14
-        << "' font-size='10' text-anchor='middle'" << (numeric_axis ? "" : " transform='rotate(25 " + fmt(x + slot / 2, 1) + " " + std::to_string(h - bottom + 14) + ")'")
-        << ">" << escape(text) << "</text>";
-    }
-  }
-  s << "</svg>";
-  return s.str();
-}
+using viz::bars_svg;
+using viz::html_escape;
+using viz::html_number;
 
 std::string cell_label(const Column& c, size_t i) {
   return c.missing[i] ? "(missing)" : c.categories[static_cast<size_t>(c.values[i])];
@@ -141,8 +92,8 @@ std::string score_colour(double v) {
 std::string figure_row(const std::string& name, const nlohmann::json& report, const std::string& key,
                        const std::string& note) {
   if (!report.contains(key) || !report[key].is_number()) return "";
-  return "<tr><td>" + escape(name) + "</td><td class='num'>" + fmt(report[key].get<double>()) + "</td><td>" +
-         escape(note) + "</td></tr>";
+  return "<tr><td>" + html_escape(name) + "</td><td class='num'>" + html_number(report[key].get<double>()) + "</td><td>" +
+         html_escape(note) + "</td></tr>";
 }
 
 }  // namespace
@@ -157,9 +108,9 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
        "</style></head><body>";
   h << "<h1>Synthetic data report</h1><p>" << report.value("real_rows", 0) << " real rows, "
     << report.value("synthetic_rows", 0) << " synthetic rows, " << report.value("columns", 0) << " columns";
-  if (report.contains("model")) h << "; model <b>" << escape(report["model"].get<std::string>()) << "</b>";
-  if (report.contains("compared_with")) h << "; compared with " << escape(report["compared_with"].get<std::string>());
-  h << ". <span style='color:" << kReal << "'>■ real</span> <span style='color:" << kSynthetic
+  if (report.contains("model")) h << "; model <b>" << html_escape(report["model"].get<std::string>()) << "</b>";
+  if (report.contains("compared_with")) h << "; compared with " << html_escape(report["compared_with"].get<std::string>());
+  h << ". <span style='color:" << viz::kRealColour << "'>■ real</span> <span style='color:" << viz::kModelColour
     << "'>■ synthetic</span></p>";
 
   h << "<h2>Fidelity and utility</h2><table><tr><th>figure</th><th>value</th><th>meaning</th></tr>";
@@ -174,7 +125,7 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
     << figure_row("pMSE ratio", report, "pmse_ratio", "pMSE / its expectation under one distribution; ≈1 is ideal");
   h << "</table>";
   if (report.contains("details") && report["details"].contains("ml_efficacy")) {
-    h << "<div class='note'>" << escape(report["details"]["ml_efficacy"].value("note", std::string())) << "</div>";
+    h << "<div class='note'>" << html_escape(report["details"]["ml_efficacy"].value("note", std::string())) << "</div>";
   }
 
   h << "<h2>Privacy (empirical checks, not guarantees)</h2><table><tr><th>figure</th><th>value</th><th>meaning</th></tr>"
@@ -185,12 +136,12 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
     << figure_row("new-row synthesis", report, "new_row_synthesis", "share of synthetic rows that copy no real row")
     << "</table>";
   if (report.contains("privacy")) {
-    h << "<p>Differential privacy of the fit: <code>" << escape(report["privacy"].dump()) << "</code></p>";
+    h << "<p>Differential privacy of the fit: <code>" << html_escape(report["privacy"].dump()) << "</code></p>";
   } else {
     h << "<p class='note'>The model was fitted without differential privacy.</p>";
   }
   if (report.contains("synthesis")) {
-    h << "<h2>Sampling</h2><p><code>" << escape(report["synthesis"].dump()) << "</code></p>";
+    h << "<h2>Sampling</h2><p><code>" << html_escape(report["synthesis"].dump()) << "</code></p>";
   }
 
   h << "<h2>Columns</h2><div class='grid'>";
@@ -202,8 +153,8 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
         if (s.value("column", "") == c.name && s["score"].is_number()) score = s["score"].get<double>();
       }
     }
-    h << "<div class='card'><b>" << escape(c.name) << "</b> <span class='note'>" << to_string(c.type)
-      << ", shape score " << fmt(score) << "</span><br>" << column_plot(c, synthetic.column(c.name)) << "</div>";
+    h << "<div class='card'><b>" << html_escape(c.name) << "</b> <span class='note'>" << to_string(c.type)
+      << ", shape score " << html_number(score) << "</span><br>" << column_plot(c, synthetic.column(c.name)) << "</div>";
   }
   h << "</div>";
 
@@ -221,7 +172,7 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
          "loses it; outlined cells are the pairs with a real trend to keep (they count in the quality score)</p>"
          "<table class='heat'>";
     for (const auto& row : names) {
-      h << "<tr><th>" << escape(row) << "</th>";
+      h << "<tr><th>" << html_escape(row) << "</th>";
       for (const auto& col : names) {
         const auto it = pairs.find({row, col});
         if (row == col || it == pairs.end()) {
@@ -232,7 +183,7 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
         const double v = p["score"].is_number() ? p["score"].get<double>() : NAN;
         const bool counts = p.value("meets_threshold", false) && std::isfinite(v);
         h << "<td style='background:" << score_colour(v) << (counts ? ";outline:2px solid #000" : "")
-          << "' title='" << escape(row + " × " + col + ": " + p.value("metric", "") + " " + fmt(v)) << "'></td>";
+          << "' title='" << html_escape(row + " × " + col + ": " + p.value("metric", "") + " " + html_number(v)) << "'></td>";
       }
       h << "</tr>";
     }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "genforge/core/atomic_file.h"
+#include "genforge/io/provenance.h"
 #include "genforge/core/error.h"
 #include "genforge/io/bytes.h"
 
@@ -302,7 +303,7 @@ std::string encode_png_pixels(int width, int height, int channels, const uint8_t
 }
 
 void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
-  const std::string png = encode_png_pixels(width, height, channels, pixels);
+  const std::string png = png_with_provenance(encode_png_pixels(width, height, channels, pixels));
   write_file_atomic(path, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
 }
 
@@ -327,33 +328,15 @@ void write_png(const std::string& path, const torch::Tensor& image) {
                    hwc.data_ptr<uint8_t>());
 }
 
-std::string with_png_text(std::string png, const std::vector<std::pair<std::string, std::string>>& text) {
-  // Chunks go after IHDR: the 8-byte signature, then IHDR's length, type, 13 data bytes and CRC (33 bytes in all).
-  GF_CHECK_AS(InternalError, png.size() > 33 && png.compare(12, 4, "IHDR") == 0, "report this as a bug",
-              "not a PNG with its IHDR chunk first");
-  std::string chunks;
-  for (const auto& [key, value] : text) {
-    GF_CHECK(!key.empty() && key.size() <= 79 && key.find('\0') == std::string::npos,
-             "a PNG text keyword has 1 to 79 characters, got '", key, "'");
-    const std::string body = "tEXt" + key + std::string(1, '\0') + value;
-    const uint32_t length = static_cast<uint32_t>(body.size() - 4);
-    const uint32_t crc = static_cast<uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
-    for (int shift = 24; shift >= 0; shift -= 8) chunks.push_back(static_cast<char>((length >> shift) & 0xff));
-    chunks += body;
-    for (int shift = 24; shift >= 0; shift -= 8) chunks.push_back(static_cast<char>((crc >> shift) & 0xff));
-  }
-  png.insert(33, chunks);
-  return png;
-}
-
 void write_png(const std::string& path, const torch::Tensor& image,
                const std::vector<std::pair<std::string, std::string>>& text) {
-  const std::string png = with_png_text(encode_png(image), text);
+  std::string png = encode_png(image);
+  for (const auto& [keyword, value] : text) png = png_with_text_chunk(png, keyword, value);
+  png = png_with_provenance(std::move(png));
   write_file_atomic(path, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
 }
 
-void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding) {
+torch::Tensor image_grid(const torch::Tensor& images, int64_t columns, int64_t padding) {
   GF_CHECK(images.dim() == 4 && images.size(0) >= 1 && (images.size(1) == 1 || images.size(1) == 3),
            "a grid takes images [N, C, H, W] with N >= 1 and C = 1 or 3, got ", images.sizes());
   GF_CHECK(columns >= 1 && padding >= 0, "columns must be >= 1 and padding >= 0, got ", columns, " and ", padding);
@@ -367,7 +350,11 @@ void write_png_grid(const std::string& path, const torch::Tensor& images, int64_
     const int64_t top = padding + (i / cols) * (h + padding), left = padding + (i % cols) * (w + padding);
     canvas.slice(1, top, top + h).slice(2, left, left + w).copy_(bytes[i]);
   }
-  write_png(path, canvas);
+  return canvas;
+}
+
+void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding) {
+  write_png(path, image_grid(images, columns, padding));
 }
 
 }  // namespace gf

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "genforge/core/atomic_file.h"
+#include "genforge/io/provenance.h"
 #include "genforge/core/error.h"
 #include "genforge/data/matrix.h"
 #include "genforge/data/readers.h"
@@ -133,6 +134,7 @@ void write_npy(const std::string& path, const torch::Tensor& tensor) {
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
   });
+  write_provenance_sidecar(path);
 }
 
 Table read_npy_table(const std::string& path) {

@@ -19,6 +19,28 @@ void GenerateOptions::validate() const {
   GF_CHECK(top_p > 0 && top_p <= 1, "top_p must be in (0, 1], got ", top_p);
   GF_CHECK(min_p >= 0 && min_p < 1, "min_p must be in [0, 1), got ", min_p);
   GF_CHECK(repetition_penalty > 0, "repetition_penalty must be positive, got ", repetition_penalty);
+  GF_CHECK(watermark.strength >= 0 && std::isfinite(watermark.strength),
+           "the watermark strength must be >= 0 (0: off), got ", watermark.strength);
+  GF_CHECK(watermark.green_fraction > 0 && watermark.green_fraction < 1,
+           "the watermark's green fraction must be in (0, 1), got ", watermark.green_fraction);
+}
+
+namespace {
+uint64_t mix64(uint64_t x) {  // splitmix64's finaliser: every input bit reaches every output bit
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+uint64_t green_seed(uint64_t key, int64_t previous) { return mix64(key ^ mix64(static_cast<uint64_t>(previous))); }
+bool green_under(uint64_t seed, int64_t token, double green_fraction) {
+  // The top 53 bits as a uniform double in [0, 1).
+  return static_cast<double>(mix64(seed ^ static_cast<uint64_t>(token)) >> 11) * 0x1.0p-53 < green_fraction;
+}
+}  // namespace
+
+bool is_green_token(uint64_t key, int64_t previous, int64_t token, double green_fraction) {
+  return green_under(green_seed(key, previous), token, green_fraction);
 }
 
 // Plain loops over the V scores: a token's worth of LibTorch operators
@@ -36,6 +58,12 @@ int64_t choose_token(const torch::Tensor& logits_in, const std::vector<int64_t>&
       seen[static_cast<size_t>(t)] = true;
       double& x = l[static_cast<size_t>(t)];
       x = x > 0 ? x / g.repetition_penalty : x * g.repetition_penalty;
+    }
+  }
+  if (g.watermark.on() && !context.empty()) {
+    const uint64_t seed = green_seed(g.watermark.key, context.back());
+    for (int64_t i = 0; i < v; ++i) {
+      if (green_under(seed, i, g.watermark.green_fraction)) l[static_cast<size_t>(i)] += g.watermark.strength;
     }
   }
   const double u = at::rand({1}, gen, torch::kFloat64).item<double>();  // one draw per token, whatever the filters

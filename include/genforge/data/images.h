@@ -59,11 +59,13 @@ torch::Tensor decode_png(const std::string& bytes, const std::string& what, int6
 void write_png_pixels(const std::string& path, int width, int height, int channels, const uint8_t* pixels);
 // Writes one image ([C, H, W] or [H, W]; uint8, or floating point in [0, 1], clamped) atomically.
 void write_png(const std::string& path, const torch::Tensor& image);
-// The same with tEXt chunks (keyword, text; Latin-1), e.g. {"Software", "genforge"}: provenance that image tools show.
+// The same with tEXt chunks (keyword, text; Latin-1), e.g. {"Comment", "flipped"}. Every PNG file written while a
+// ProvenanceScope is open also carries its record in a tEXt chunk (genforge/io/provenance.h).
 void write_png(const std::string& path, const torch::Tensor& image,
                const std::vector<std::pair<std::string, std::string>>& text);
-std::string with_png_text(std::string png, const std::vector<std::pair<std::string, std::string>>& text);
-// Tiles images [N, C, H, W] (uint8 or floating point in [0, 1]) in rows of `columns`, `padding` pixels apart.
+// The grid of images [N, C, H, W] (uint8 or floating point in [0, 1]) in rows of `columns`, `padding` (white)
+// pixels apart: [C, H', W'] uint8, and the same written as a PNG file.
+torch::Tensor image_grid(const torch::Tensor& images, int64_t columns, int64_t padding = 2);
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t padding = 2);
 
 }  // namespace gf

@@ -1,0 +1,120 @@
+// genforge report: the memorisation check flags a planted copy and only it, the coverage check names a planted
+// missing class, the chi-square tail matches known quantiles, and the page has each section for each kind of model.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "genforge/apps/report.h"
+#include "genforge/core/error.h"
+#include "support/support.h"
+#include "cli/cli_fixture.h"
+
+namespace gf {
+namespace {
+
+TEST(Report, MemorisationFlagsAPlantedCopyAndNothingElse) {
+  torch::manual_seed(4);
+  const auto train = torch::randn({300, 5}, torch::kFloat64);
+  const auto holdout = torch::randn({150, 5}, torch::kFloat64);
+  auto samples = torch::randn({80, 5}, torch::kFloat64);
+  samples[7] = train[13];
+  const auto c = apps::memorisation_check(samples, train, holdout);
+  EXPECT_EQ(c.reference, "held-out data");
+  ASSERT_EQ(c.flagged_samples, std::vector<int64_t>{7});
+  ASSERT_EQ(c.shown.size(), 16u);
+  EXPECT_EQ(c.shown[0].sample, 7);
+  EXPECT_EQ(c.shown[0].train, 13);
+  EXPECT_NEAR(c.shown[0].distance, 0.0, 1e-6);
+  EXPECT_TRUE(c.shown[0].flagged);
+  EXPECT_FALSE(c.shown[1].flagged);
+  // New samples from the data's own distribution lie as far from training as held-out data does.
+  EXPECT_NEAR(c.median_ratio, 1.0, 0.2);
+  EXPECT_LT(c.share_below_reference_p05, 0.15);
+  // A model that copies: every sample a training item plus a little noise.
+  const auto copies = train.slice(0, 0, 80) + 0.001 * torch::randn({80, 5}, torch::kFloat64);
+  const auto copied = apps::memorisation_check(copies, train, holdout);
+  EXPECT_EQ(copied.flagged, 80);
+  EXPECT_LT(copied.median_ratio, 0.01);
+  EXPECT_EQ(apps::memorisation_check(samples, train, torch::Tensor()).reference, "training data (leave-one-out)");
+  EXPECT_THROW(apps::memorisation_check(samples, train.slice(1, 0, 4), holdout), InvalidArgument);
+}
+
+TEST(Report, CoverageNamesAPlantedMissingClass) {
+  std::vector<std::string> classes;
+  for (int k = 0; k < 10; ++k) classes.push_back("class " + std::to_string(k));
+  const std::vector<double> real(10, 600.0);
+  std::vector<int64_t> missing_three = {112, 111, 111, 0, 111, 111, 111, 111, 111, 111};
+  const auto c = apps::coverage_check("class", classes, real, missing_three);
+  EXPECT_EQ(c.under, std::vector<std::string>{"class 3"});
+  EXPECT_TRUE(c.over.empty());
+  EXPECT_EQ(c.degrees_of_freedom, 9);
+  EXPECT_LT(c.p_value, 1e-12);
+  // Counts within chance of the training shares: nothing named, a large p-value.
+  const auto fair = apps::coverage_check("class", classes, real, {98, 105, 101, 95, 99, 103, 100, 97, 104, 98});
+  EXPECT_TRUE(fair.under.empty() && fair.over.empty());
+  EXPECT_GT(fair.p_value, 0.5);
+  // A category the model invents is listed apart and left out of the test.
+  const auto invented = apps::coverage_check("colour", {"red", "blue", "mauve"}, {50, 50, 0}, {45, 45, 10});
+  EXPECT_EQ(invented.unseen, std::vector<std::string>{"mauve"});
+  EXPECT_EQ(invented.degrees_of_freedom, 1);
+  EXPECT_THROW(apps::coverage_check("x", {"a"}, {1.0, 2.0}, {1}), InvalidArgument);
+}
+
+TEST(Report, ChiSquareTailMatchesKnownQuantiles) {
+  // scipy.stats.chi2.isf(0.05, k) for k = 1, 10 and isf(0.001, 3).
+  EXPECT_NEAR(apps::chi_square_tail(3.841458820694124, 1), 0.05, 1e-12);
+  EXPECT_NEAR(apps::chi_square_tail(18.307038053275146, 10), 0.05, 1e-12);
+  EXPECT_NEAR(apps::chi_square_tail(16.26623619623813, 3), 0.001, 1e-12);
+  EXPECT_EQ(apps::chi_square_tail(0.0, 4), 1.0);
+}
+
+TEST(Report, TextFeaturesPutNearCopiesClose) {
+  const auto f = apps::text_features({"the jury said it did find that many of the reports were true",
+                                      "the jury said it did find that many of the reports were true .",
+                                      "a completely different line about ships and the sea"});
+  EXPECT_NEAR(f.norm(2, {1}).sum().item<double>(), 3.0, 1e-9);
+  const double near = (f[0] - f[1]).norm().item<double>(), far = (f[0] - f[2]).norm().item<double>();
+  EXPECT_LT(near, 0.2);
+  EXPECT_GT(far, 1.0);
+}
+
+using cli_test::Cli;
+
+TEST_F(Cli, ReportOfATableModelHasEverySectionAndFlagsAPlantedCopy) {
+  const std::string model = trained_model();
+  ASSERT_EQ(test::run_cli({"sample", model, "-n", "100", "--seed", "1", "--out", dir_.file("s.csv")}).rc, 0);
+  // Plant the first data row among the samples.
+  std::string samples = test::read_text(dir_.file("s.csv"));
+  const std::string data = test::read_text(csv_);
+  const size_t first_row = data.find('\n') + 1;
+  samples += data.substr(first_row, data.find('\n', first_row) + 1 - first_row);
+  test::write_text(dir_.file("planted.csv"), samples);
+  auto r = test::run_cli({"report", model, "--data", csv_, "--samples", dir_.file("planted.csv"), "--out",
+                          dir_.file("r.html")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("memorisation: "), std::string::npos) << r.out;
+  const auto figures = test::read_json(dir_.file("r.json"));
+  const auto flagged = figures["memorisation"]["flagged_samples"].get<std::vector<int64_t>>();
+  EXPECT_NE(std::find(flagged.begin(), flagged.end(), 100), flagged.end()) << figures["memorisation"].dump();
+  EXPECT_TRUE(figures["metrics"].contains("likelihood"));
+  EXPECT_TRUE(figures["metrics"].contains("quality_score"));
+  EXPECT_EQ(figures["model"]["kind"], "gmm");
+  const std::string html = test::read_text(dir_.file("r.html"));
+  for (const char* section : {"id='card'", "id='training'", "id='samples'", "id='metrics'", "id='memorisation'"}) {
+    EXPECT_NE(html.find(section), std::string::npos) << section;
+  }
+  EXPECT_EQ(html.find("http://"), std::string::npos) << "the page must not reach the network";
+  EXPECT_EQ(html.find("https://"), std::string::npos) << "the page must not reach the network";
+  // Without data: the card and samples, and a note saying what is missing.
+  ASSERT_EQ(test::run_cli({"report", model, "--out", dir_.file("bare.html")}).rc, 0);
+  EXPECT_NE(test::read_text(dir_.file("bare.html")).find("no --data"), std::string::npos);
+}
+
+TEST_F(Cli, ReportErrors) {
+  const std::string model = trained_model();
+  expect_error({"report", model, "--out", dir_.file("r.txt")}, "--out must end in .html, got '");
+  expect_error({"report", dir_.path(), "--out", dir_.file("r.html")}, "' holds no model.gf");
+  expect_error({"report", model, "--data", dir_.file("missing.csv"), "--out", dir_.file("r.html")}, "missing.csv");
+}
+
+}  // namespace
+}  // namespace gf
