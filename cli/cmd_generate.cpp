@@ -36,6 +36,9 @@ int run_generate(int argc, char** argv) {
   app.add_option("--watermark-strength", g.watermark.strength, "logit bias δ of the green tokens")->capture_default_str();
   app.add_option("--watermark-fraction", g.watermark.green_fraction, "share γ of the vocabulary that is green")
       ->capture_default_str();
+  app.add_option("--watermark-context", g.watermark.context_width,
+                 "previous tokens that pick the green list (more for small vocabularies, e.g. characters)")
+      ->capture_default_str();
   app.add_option("--out,-o", out, "write the prompt and its continuation here instead of stdout");
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;

@@ -28,6 +28,8 @@ int run_watermark(int argc, char** argv) {
   app.add_option("--model", model_path, "the language model whose tokenizer produced the text (.gf)")->required();
   app.add_option("--key", secret, "the secret given to generate --watermark-key")->required();
   app.add_option("--watermark-fraction", watermark.green_fraction, "γ given to generate")->capture_default_str();
+  app.add_option("--watermark-context", watermark.context_width, "the context width given to generate")
+      ->capture_default_str();
   app.add_option("--fpr", fpr, "false-positive rate of the verdict (one-sided z threshold)")->capture_default_str();
   app.add_flag("--count-repeats", count_repeats, "score repeated (previous, token) pairs every time");
   app.add_flag("--json", json, "one JSON object per file");

@@ -20,13 +20,20 @@ namespace {
 TEST(Watermark, GreenListsHoldTheFractionAndDependOnTheKey) {
   int64_t green = 0, same_under_other_key = 0;
   const int64_t pairs = 200000;
+  const Watermark ours{42, 2.0, 0.25, 1}, theirs{43, 2.0, 0.25, 1};
   for (int64_t i = 0; i < pairs; ++i) {
-    const int64_t previous = i % 997, token = i / 997;
-    const bool g = is_green_token(42, previous, token, 0.25);
+    const std::vector<int64_t> previous = {i % 997};
+    const int64_t token = i / 997;
+    const bool g = is_green_token(green_list_seed(ours, previous, 1), token, 0.25);
     green += g;
-    same_under_other_key += g == is_green_token(43, previous, token, 0.25);
-    EXPECT_EQ(g, is_green_token(42, previous, token, 0.25));
+    same_under_other_key += g == is_green_token(green_list_seed(theirs, previous, 1), token, 0.25);
+    EXPECT_EQ(g, is_green_token(green_list_seed(ours, previous, 1), token, 0.25));
   }
+  // A wider context: the list depends on the last `context_width` tokens, and only on them.
+  const Watermark wide{42, 2.0, 0.25, 3};
+  const std::vector<int64_t> a = {9, 1, 2, 3}, b = {8, 1, 2, 3}, c = {9, 1, 5, 3};
+  EXPECT_EQ(green_list_seed(wide, a, 4), green_list_seed(wide, b, 4));
+  EXPECT_NE(green_list_seed(wide, a, 4), green_list_seed(wide, c, 4));
   const double share = static_cast<double>(green) / pairs, sd = std::sqrt(0.25 * 0.75 / pairs);
   EXPECT_NEAR(share, 0.25, 4 * sd);
   // Two keys agree as two independent lists do: γ² + (1 - γ)² = 0.625 of the time.
@@ -38,7 +45,7 @@ TEST(Watermark, GreenListsHoldTheFractionAndDependOnTheKey) {
 TEST(Watermark, TextWithoutTheWatermarkScoresAsChance) {
   std::mt19937_64 rng(7);
   std::uniform_int_distribution<int64_t> token(0, 499);
-  Watermark w{apps::watermark_key("k"), 2.0, 0.25};
+  Watermark w{apps::watermark_key("k"), 2.0, 0.25, 1};
   const double threshold = apps::watermark_threshold(0.01);
   EXPECT_NEAR(threshold, 2.326347874, 1e-8);
   int flagged = 0;
@@ -59,7 +66,7 @@ TEST(Watermark, TextWithoutTheWatermarkScoresAsChance) {
 // 71 % of tokens are green instead of 25 %.
 TEST(Watermark, ChooseTokenLeavesAMarkOnlyItsKeyFinds) {
   GenerateOptions g;
-  g.watermark = {apps::watermark_key("ours"), 2.0, 0.25};
+  g.watermark = {apps::watermark_key("ours"), 2.0, 0.25, 1};
   auto gen = make_generator(3);
   std::vector<int64_t> ids = {0};
   const auto flat = torch::zeros({256});
@@ -73,6 +80,13 @@ TEST(Watermark, ChooseTokenLeavesAMarkOnlyItsKeyFinds) {
   EXPECT_LT(std::abs(apps::detect_watermark(ids, other).z), 3.5);
   std::vector<int64_t> too_short = {1, 2};
   EXPECT_THROW(apps::detect_watermark(too_short, g.watermark), InvalidArgument);
+  // The same with a context of four tokens.
+  g.watermark.context_width = 4;
+  ids = {0};
+  for (int i = 0; i < 200; ++i) ids.push_back(choose_token(flat, ids, g, gen));
+  EXPECT_GT(apps::detect_watermark(ids, g.watermark).z, 8.0);
+  g.watermark.context_width = 1;
+  EXPECT_LT(apps::detect_watermark(ids, g.watermark).z, 3.5);
   g.watermark.green_fraction = 1.0;
   EXPECT_THROW(g.validate(), InvalidArgument);
 }
@@ -95,7 +109,7 @@ TEST(Watermark, GptTextIsDetectedAtFixedSeedsAndPlainTextIsNot) {
   GenerateOptions plain;
   plain.max_tokens = 200;
   GenerateOptions marked = plain;
-  marked.watermark = {apps::watermark_key("brown"), 2.0, 0.25};
+  marked.watermark = {apps::watermark_key("brown"), 2.0, 0.25, 1};
   const double threshold = apps::watermark_threshold(0.01);
   for (uint64_t seed : {1, 2, 3}) {
     SCOPED_TRACE(seed);

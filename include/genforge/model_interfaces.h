@@ -18,17 +18,22 @@ namespace gf {
 
 // A text watermark (Kirchenbauer et al. 2023, "A Watermark for Large Language Models"): before each draw the
 // logits of a "green" part of the vocabulary -- a pseudo-random fraction chosen by a secret key and the previous
-// token -- gain `strength`. Text so generated holds more green tokens than chance allows; whoever knows the key
+// tokens -- gain `strength`. Text so generated holds more green tokens than chance allows; whoever knows the key
 // counts them (detect_watermark in genforge/apps/watermark.h), nobody else can tell the lists apart.
 struct Watermark {
   uint64_t key = 0;
   double strength = 0;           // δ added to green logits before temperature; 0: off
   double green_fraction = 0.25;  // γ: the expected share of green tokens in text without the watermark
+  // How many previous tokens pick the green list (the paper's h). 1 is the paper's default; a small vocabulary
+  // (characters) wants more, or the few common pairs of a language make a key's lists favour all text alike.
+  int64_t context_width = 1;
   bool on() const { return strength > 0; }
 };
-// Whether `token` is on the green list that `previous` opens under `key`: a keyed hash of (previous, token) below
-// green_fraction, so each pair is green with probability green_fraction whatever the vocabulary.
-bool is_green_token(uint64_t key, int64_t previous, int64_t token, double green_fraction);
+// The green list that follows tokens[0, end): a keyed hash of its last context_width tokens (fewer at the start).
+uint64_t green_list_seed(const Watermark& watermark, const std::vector<int64_t>& tokens, size_t end);
+// Whether `token` is on that list: a keyed hash of (list, token) below green_fraction, so each token is green
+// with probability green_fraction whatever the vocabulary.
+bool is_green_token(uint64_t list_seed, int64_t token, double green_fraction);
 
 struct GenerateOptions {
   int64_t max_tokens = 200;

@@ -24,16 +24,19 @@ nlohmann::json WatermarkDetection::to_json() const {
 
 WatermarkDetection detect_watermark(const std::vector<int64_t>& tokens, const Watermark& watermark,
                                     bool count_repeats) {
-  GF_CHECK(watermark.green_fraction > 0 && watermark.green_fraction < 1,
-           "the watermark's green fraction must be in (0, 1), got ", watermark.green_fraction);
+  GenerateOptions check;
+  check.watermark = watermark;
+  check.validate();
   WatermarkDetection d;
   d.tokens = static_cast<int64_t>(tokens.size());
   d.green_fraction = watermark.green_fraction;
-  std::set<std::pair<int64_t, int64_t>> seen;
-  for (size_t i = 1; i < tokens.size(); ++i) {
-    if (!count_repeats && !seen.insert({tokens[i - 1], tokens[i]}).second) continue;
+  std::set<std::pair<uint64_t, int64_t>> seen;
+  // Tokens with their whole context in the text: the lists of the first ones depended on a prompt not given.
+  for (size_t i = static_cast<size_t>(watermark.context_width); i < tokens.size(); ++i) {
+    const uint64_t list = green_list_seed(watermark, tokens, i);
+    if (!count_repeats && !seen.insert({list, tokens[i]}).second) continue;
     ++d.scored;
-    if (is_green_token(watermark.key, tokens[i - 1], tokens[i], watermark.green_fraction)) ++d.green;
+    if (is_green_token(list, tokens[i], watermark.green_fraction)) ++d.green;
   }
   GF_CHECK_AS(InvalidArgument, d.scored >= 2, "give a longer text: the test needs tens of tokens to say anything",
               "the text has ", d.tokens, " tokens, ", d.scored, " of them scored; at least 2 are needed");

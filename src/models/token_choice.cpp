@@ -23,6 +23,8 @@ void GenerateOptions::validate() const {
            "the watermark strength must be >= 0 (0: off), got ", watermark.strength);
   GF_CHECK(watermark.green_fraction > 0 && watermark.green_fraction < 1,
            "the watermark's green fraction must be in (0, 1), got ", watermark.green_fraction);
+  GF_CHECK(watermark.context_width >= 1 && watermark.context_width <= 64,
+           "the watermark's context width must be in 1..64, got ", watermark.context_width);
 }
 
 namespace {
@@ -32,15 +34,18 @@ uint64_t mix64(uint64_t x) {  // splitmix64's finaliser: every input bit reaches
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-uint64_t green_seed(uint64_t key, int64_t previous) { return mix64(key ^ mix64(static_cast<uint64_t>(previous))); }
-bool green_under(uint64_t seed, int64_t token, double green_fraction) {
-  // The top 53 bits as a uniform double in [0, 1).
-  return static_cast<double>(mix64(seed ^ static_cast<uint64_t>(token)) >> 11) * 0x1.0p-53 < green_fraction;
-}
 }  // namespace
 
-bool is_green_token(uint64_t key, int64_t previous, int64_t token, double green_fraction) {
-  return green_under(green_seed(key, previous), token, green_fraction);
+uint64_t green_list_seed(const Watermark& watermark, const std::vector<int64_t>& tokens, size_t end) {
+  uint64_t seed = mix64(watermark.key);
+  const auto width = static_cast<size_t>(watermark.context_width);
+  for (size_t i = end > width ? end - width : 0; i < end; ++i) seed = mix64(seed ^ static_cast<uint64_t>(tokens[i]));
+  return seed;
+}
+
+bool is_green_token(uint64_t list_seed, int64_t token, double green_fraction) {
+  // The top 53 bits as a uniform double in [0, 1).
+  return static_cast<double>(mix64(list_seed ^ mix64(static_cast<uint64_t>(token))) >> 11) * 0x1.0p-53 < green_fraction;
 }
 
 // Plain loops over the V scores: a token's worth of LibTorch operators
@@ -61,9 +66,9 @@ int64_t choose_token(const torch::Tensor& logits_in, const std::vector<int64_t>&
     }
   }
   if (g.watermark.on() && !context.empty()) {
-    const uint64_t seed = green_seed(g.watermark.key, context.back());
+    const uint64_t seed = green_list_seed(g.watermark, context, context.size());
     for (int64_t i = 0; i < v; ++i) {
-      if (green_under(seed, i, g.watermark.green_fraction)) l[static_cast<size_t>(i)] += g.watermark.strength;
+      if (is_green_token(seed, i, g.watermark.green_fraction)) l[static_cast<size_t>(i)] += g.watermark.strength;
     }
   }
   const double u = at::rand({1}, gen, torch::kFloat64).item<double>();  // one draw per token, whatever the filters

@@ -1,10 +1,10 @@
 // Detecting the text watermark of GenerateOptions::watermark (Kirchenbauer et al. 2023). Each token after the
-// first is green or not under the key and its previous token; without the watermark a token is green with
+// first context_width is green or not under the key and the tokens before it; without the watermark a token is green with
 // probability γ (the green fraction), so the count g of green tokens among T scored ones has the one-sided
-// z-score z = (g - γT) / sqrt(T γ (1 - γ)) and p-value 1 - Φ(z). Repeated (previous, token) pairs are scored once
+// z-score z = (g - γT) / sqrt(T γ (1 - γ)) and p-value 1 - Φ(z). Repeated (context, token) pairs are scored once
 // by default: repetitive text would otherwise count the same green pair many times and overstate z.
 //
-//   GenerateOptions g;  g.watermark = {gf::apps::watermark_key("secret"), 2.0, 0.25};
+//   GenerateOptions g;  g.watermark = {gf::apps::watermark_key("secret"), 2.0, 0.25, 1};  // key, δ, γ, h
 //   auto text = gf::generate_text(*gpt, "The jury", g, {}, gen).text;
 //   auto test = gf::apps::detect_watermark_text(*gpt, text, g.watermark);  // test.z, test.p_value
 #pragma once
@@ -24,7 +24,7 @@ uint64_t watermark_key(const std::string& secret);
 
 struct WatermarkDetection {
   int64_t tokens = 0;  // in the text
-  int64_t scored = 0;  // (previous, token) pairs counted: all but the first token, repeats once unless asked
+  int64_t scored = 0;  // (context, token) pairs counted: all but the first context_width, repeats once unless asked
   int64_t green = 0;
   double green_fraction = 0.25;
   double z = 0;        // (green - γ scored) / sqrt(scored γ (1 - γ))
