@@ -116,5 +116,41 @@ TEST_F(Cli, ReportErrors) {
   expect_error({"report", model, "--data", dir_.file("missing.csv"), "--out", dir_.file("r.html")}, "missing.csv");
 }
 
+TEST_F(Cli, ReportOfImageTopicAndTaggerModels) {
+  // An image model trained with a run directory: its metrics.jsonl curves, a sample grid, image pairs.
+  const auto images = cli_test::image_folder(dir_, "images");
+  const auto run = dir_.file("run");
+  ASSERT_EQ(test::run_cli({"train", "vae", "--data", images, "--run-dir", run, "--set", "architecture=conv", "--set",
+                           "hidden=16", "--set", "max_steps=6", "--set", "batch_size=8", "--set", "log_every=2", "-q"})
+                .rc, 0);
+  auto r = test::run_cli({"report", run, "--data", images, "-n", "16", "--out", dir_.file("vae.html")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::string html = test::read_text(dir_.file("vae.html"));
+  for (const char* part : {"<img class='grid'", "<img class='pix'", "run configuration", "<polyline"}) {
+    EXPECT_NE(html.find(part), std::string::npos) << part;
+  }
+  const auto figures = test::read_json(dir_.file("vae.json"));
+  EXPECT_EQ(figures["memorisation"]["samples"], 16);
+  EXPECT_TRUE(figures["coverage"].empty());  // pixels have no classes: the note says how to get them
+  EXPECT_NE(figures["notes"].dump().find("--features fmnist"), std::string::npos) << figures["notes"].dump();
+  // A topic model: its topics are its samples.
+  std::string text;
+  for (int d = 0; d < 30; ++d) text += d % 2 ? "cat dog cat horse dog cow\n" : "bank money loan bank cash money\n";
+  test::write_text(dir_.file("docs.txt"), text);
+  ASSERT_EQ(test::run_cli({"train", "lda", "--data", dir_.file("docs.txt"), "--set", "n_components=2", "--out",
+                           dir_.file("lda.gf"), "-q"}).rc, 0);
+  r = test::run_cli({"report", dir_.file("lda.gf"), "--data", dir_.file("docs.txt"), "--out", dir_.file("lda.html")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  html = test::read_text(dir_.file("lda.html"));
+  EXPECT_NE(html.find("<ol><li>"), std::string::npos);
+  EXPECT_NE(html.find("samples are its topics"), std::string::npos);
+  // A tagger draws no samples: one clear error.
+  test::write_text(dir_.file("tagged.txt"), "He/pps ran/vbd ./.\nThe/at dog/nn barked/vbd ./.\n");
+  ASSERT_EQ(test::run_cli({"train", "pos-tagger", "--data", dir_.file("tagged.txt"), "--out", dir_.file("tagger.gf"),
+                           "-q"}).rc, 0);
+  expect_error({"report", dir_.file("tagger.gf"), "--out", dir_.file("t.html")},
+               "cannot report on '" + dir_.file("tagger.gf") + "': a pos-tagger model tags words");
+}
+
 }  // namespace
 }  // namespace gf

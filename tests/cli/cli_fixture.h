@@ -3,14 +3,33 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <torch/torch.h>
+
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "genforge/data/images.h"
 #include "genforge/data/readers.h"
 #include "genforge/registry.h"
 #include "support/support.h"
 
 namespace gf::cli_test {
+
+// A folder of 28x28 grayscale PNGs in two class sub-folders ("left": bright left half, "top": bright top half).
+inline std::string image_folder(const test::TempDir& dir, const std::string& name, int64_t side = 28) {
+  const std::string root = dir.file(name);
+  for (const std::string cls : {"left", "top"}) {
+    std::filesystem::create_directories(root + "/" + cls);
+    for (int i = 0; i < 12; ++i) {
+      auto img = torch::full({1, side, side}, 0.1 + 0.01 * i);
+      if (cls == "left") img.slice(2, 0, side / 2).fill_(0.9);
+      if (cls == "top") img.slice(1, 0, side / 2).fill_(0.9);
+      write_png(root + "/" + cls + "/" + std::to_string(i) + ".png", img);
+    }
+  }
+  return root;
+}
 
 class Cli : public ::testing::Test {
  protected:

@@ -23,6 +23,7 @@ namespace gf {
 namespace {
 
 using cli_test::Cli;
+using cli_test::image_folder;
 using test::run_cli;
 
 torch::Tensor read_csv_matrix(const std::string& csv) { return numeric_matrix(read_table(csv, {})); }
@@ -173,20 +174,6 @@ TEST_F(Cli, BadModelFilesAreClearErrors) {
   expect_error({"score", model, "--data", dir_.file("two.csv")}, "has no column 'c', which the model was fitted on");
 }
 
-// A folder of 28x28 grayscale PNGs in two class sub-folders ("left": bright left half, "top": bright top half).
-std::string image_folder(const test::TempDir& dir, const std::string& name, int64_t side = 28) {
-  const std::string root = dir.file(name);
-  for (const std::string cls : {"left", "top"}) {
-    std::filesystem::create_directories(root + "/" + cls);
-    for (int i = 0; i < 12; ++i) {
-      auto img = torch::full({1, side, side}, 0.1 + 0.01 * i);
-      if (cls == "left") img.slice(2, 0, side / 2).fill_(0.9);
-      if (cls == "top") img.slice(1, 0, side / 2).fill_(0.9);
-      write_png(root + "/" + cls + "/" + std::to_string(i) + ".png", img);
-    }
-  }
-  return root;
-}
 
 TEST_F(Cli, ImageModelsTrainWithARunDirectoryResumeAndSampleGrids) {
   auto images = image_folder(dir_, "images");
