@@ -34,6 +34,9 @@ CHROME_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1200,900",
+    # chromedriver talks to the browser through a pipe, not a TCP port on "localhost": a minimal system (a chroot,
+    # some containers) may have no /etc/hosts to resolve that name.
+    "--remote-debugging-pipe",
 ]
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C element reference key
 
