@@ -44,10 +44,10 @@ int run_generate(int argc, char** argv) {
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
   if (!out.empty()) check_writable(out);
-  if (watermark_secret.empty()) {
+  if (app.count("--watermark-key") == 0) {
     g.watermark.strength = 0;
   } else {
-    g.watermark.key = apps::watermark_key(watermark_secret);
+    g.watermark.key = apps::watermark_key(watermark_secret);  // an empty secret is an error
   }
   auto model = load_model(model_path);
   record_provenance_model(model_path, model->kind());

@@ -118,9 +118,11 @@ int run_rate(int argc, char** argv) {
       "usage: genforge rate make --a DIR|G.png|T.csv|T.txt --b … [--c … up to --h] [--pairs 100] [--likert K]\n"
       "                          [--attention N] [--seed S] [--title T] [--tile PX] --out STUDY/\n"
       "       genforge rate summarize STUDY/key.json ANSWERS.json … [--json] [--out summary.json] [--include-failed]\n";
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+  GF_CHECK_AS(InvalidArgument, argc >= 2, "use `genforge rate make` (a study page) or `genforge rate summarize` "
+              "(the answers); genforge rate --help shows both", "rate needs a command: make or summarize");
+  if (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << usage;
-    return argc < 2 ? 2 : 0;
+    return 0;
   }
   const std::string what = argv[1];
   if (what == "make") return run_rate_make(argc - 1, argv + 1);

@@ -8,6 +8,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/random.h"
+#include "genforge/core/runtime.h"
 #include "genforge/models/gmm.h"
 #include "support/support.h"
 
@@ -291,6 +292,25 @@ TEST(Gmm, BadInputsAreClearErrors) {
   } catch (const DataError& e) {
     EXPECT_STREQ(e.what(), "the data has 3 columns, the model was fitted on 2");
   }
+}
+
+// A mixture whose EM matrices cannot fit in memory is refused before anything is allocated, with the figures (it
+// used to run k-means silently for minutes, or die with "can't allocate memory ... a genforge bug").
+TEST(Gmm, TooLargeForMemoryIsRefusedBeforeAllocating) {
+  const double machine = static_cast<double>(physical_memory_bytes());
+  if (machine <= 0 || machine > 2e11) GTEST_SKIP() << "the machine holds the 240 GB this test asks for";
+  GmmOptions o;
+  o.n_components = 100000;
+  GaussianMixture gmm(o);
+  try {
+    gmm.fit({torch::randn({100000, 2}, torch::kFloat64)}, test::quiet());
+    FAIL() << "fitted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("gmm with n_components=100000 on 100000 rows of 2 columns needs about 240.0 GB, "
+                                          "more than this machine's ", 0), 0u) << e.what();
+    EXPECT_EQ(e.hint(), "lower n_components, or fit on a sample of the rows (--limit)");
+  }
+  EXPECT_NO_THROW(check_memory_estimate(1e6, "a small thing", ""));
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 // The .gf container: round trip, the strict reader's errors, and a plain Python reader (numpy + json + struct).
 #include <gtest/gtest.h>
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
 
 #include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
 #include "genforge/io/model_file.h"
 #include "genforge/registry.h"
 #include "support/support.h"
@@ -121,23 +127,71 @@ TEST(ModelFile, NaNInAStoredTensorIsRefusedOnLoad) {
   }
 }
 
-// A damaged but finite model (a negative Cholesky diagonal of a GMM precision) gives NaN scores: `score` refuses
-// them with a NumericalError instead of printing "nan".
-TEST(ModelFile, NaNScoresFromADamagedModelAreAnError) {
+// A damaged but finite model is refused on load, naming the tensor: GMM weights that do not sum to 1 (they used to
+// score silently wrong), a negative Cholesky diagonal of a precision (it used to score NaN), HMM transition rows
+// off the simplex.
+TEST(ModelFile, DamagedButFiniteStateIsRefusedOnLoad) {
   test::TempDir dir;
-  auto gmm = create_model("gmm", {}, {{"n_components", "1"}});
+  auto gmm = create_model("gmm", {}, {{"n_components", "2"}});
   gmm->fit({torch::randn({50, 2}, torch::kFloat64)});
   save_model(*gmm, dir.file("m.gf"));
-  auto c = read_model_file(dir.file("m.gf"));
-  c.tensors["precisions_cholesky"] = c.tensors["precisions_cholesky"].clone();
-  c.tensors["precisions_cholesky"].view(-1)[0] = -1.0;
-  write_model_file(dir.file("bad.gf"), c);
-  test::write_text(dir.file("x.csv"), "x0,x1\n0.1,0.2\n0.3,-0.1\n");
-  const auto r = test::run_cli({"score", dir.file("bad.gf"), "--data", dir.file("x.csv")});
-  EXPECT_EQ(r.rc, 2) << r.out;
-  EXPECT_NE(r.err.find("error: the gmm model's log-likelihood is NaN for 2 of 2 examples (the first: example 1)"),
-            std::string::npos)
-      << r.err;
+  auto damaged = [&](const std::string& tensor, const std::function<void(torch::Tensor&)>& edit) {
+    auto c = read_model_file(dir.file("m.gf"));
+    c.tensors[tensor] = c.tensors[tensor].clone();
+    edit(c.tensors[tensor]);
+    write_model_file(dir.file("bad.gf"), c);
+    try {
+      load_model(dir.file("bad.gf"));
+      return std::string("(loaded)");
+    } catch (const ModelFileError& e) {
+      return std::string(e.what());
+    }
+  };
+  const std::string at = "'" + dir.file("bad.gf") + "': ";
+  EXPECT_EQ(damaged("weights", [](torch::Tensor& w) { w.mul_(5); }), at + "stored model is inconsistent: tensor 'weights' does not sum to 1 (it sums to 5)");
+  EXPECT_EQ(damaged("weights", [](torch::Tensor& w) { w[0] = -0.5; w[1] = 1.5; }),
+            at + "stored model is inconsistent: tensor 'weights' holds a negative probability (-0.5)");
+  EXPECT_EQ(damaged("precisions_cholesky", [](torch::Tensor& p) { p.view(-1)[0] = -1.0; }),
+            at + "stored model is inconsistent: tensor 'precisions_cholesky' (its diagonal) must be positive, but holds -1");
+  EXPECT_EQ(damaged("covariances", [](torch::Tensor& c) { c.view(-1)[3] = 0.0; }),
+            at + "stored model is inconsistent: tensor 'covariances' (its diagonal) must be positive, but holds 0");
+  // An HMM whose transition row sums to 1.5.
+  auto hmm = create_model("hmm", {}, {{"n_components", "2"}});
+  hmm->fit({torch::randn({60, 2}, torch::kFloat64)});
+  save_model(*hmm, dir.file("m.gf"));
+  EXPECT_EQ(damaged("transmat", [](torch::Tensor& t) { t[1][0] += 0.5; }),
+            at + "stored model is inconsistent: tensor 'transmat' does not sum to 1 (a row sums to 1.5)");
+}
+
+// A full disk: writing a model into a 256 KiB tmpfs that cannot hold it fails with a clear error and leaves the
+// previous model file intact and no temporary file behind. Needs root (mount); skipped otherwise.
+TEST(ModelFile, AFullDiskLeavesThePreviousFileIntact) {
+  test::TempDir dir;
+  const std::string disk = dir.file("disk");
+  std::filesystem::create_directories(disk);
+  if (geteuid() != 0 || mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=256k") != 0) {
+    GTEST_SKIP() << "mounting a small tmpfs needs root";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount(path.c_str()); }
+  } unmount{disk};
+  auto small = create_model("gmm", {}, {{"n_components", "1"}});
+  small->fit({torch::randn({50, 2}, torch::kFloat64)});
+  save_model(*small, disk + "/m.gf");
+  const std::string before = read_file_bytes(disk + "/m.gf");
+  auto big = create_model("gmm", {}, {{"n_components", "8"}});  // 8 full 60 x 60 covariances and factors: ~460 KB
+  big->fit({torch::randn({400, 60}, torch::kFloat64)});
+  try {
+    save_model(*big, disk + "/m.gf");
+    FAIL() << "a 460 KB model fitted in 256 KiB";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "writing '" + disk + "/m.gf' failed: No space left on device");
+    EXPECT_EQ(e.hint(), "free some disk space (or write elsewhere); the previous file is untouched");
+  }
+  EXPECT_EQ(read_file_bytes(disk + "/m.gf"), before);
+  EXPECT_EQ(test::list_dir(disk), std::vector<std::string>{"m.gf"});
+  EXPECT_NO_THROW(load_model(disk + "/m.gf"));
 }
 
 }  // namespace

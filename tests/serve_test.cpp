@@ -47,17 +47,8 @@ struct Files {
     EXPECT_TRUE(apps::attach_score_profile(*gmm, line_table(600, 2), "validation data"));
     line = dir.file("line.gf");
     save_model(*gmm, line);
-    std::string text;
-    for (int i = 0; i < 60; ++i) text += "the cat sat on the mat .\nthe dog ran to the log .\n";
-    auto lm = create_model("gpt", {}, {{"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"}, {"block_size", "32"},
-                                       {"max_steps", "40"}, {"batch_size", "8"}});
-    data::Source s;
-    s.spec = "cats";
-    s.form = DataKind::text;
-    s.text = text;
-    fit_source(*lm, s, test::quiet());
     gpt = dir.file("gpt.gf");
-    save_model(*lm, gpt);
+    save_model(*test::small_language_model(), gpt);
   }
 };
 const Files& files() {

@@ -91,21 +91,8 @@ TEST(Watermark, ChooseTokenLeavesAMarkOnlyItsKeyFinds) {
   EXPECT_THROW(g.validate(), InvalidArgument);
 }
 
-std::unique_ptr<Model> small_language_model() {
-  std::string text;
-  for (int i = 0; i < 60; ++i) text += "the cat sat on the mat .\nthe dog ran to the log .\n";
-  auto lm = create_model("gpt", {}, {{"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"}, {"block_size", "32"},
-                                     {"max_steps", "40"}, {"batch_size", "8"}});
-  data::Source s;
-  s.spec = "cats";
-  s.form = DataKind::text;
-  s.text = text;
-  fit_source(*lm, s, test::quiet());
-  return lm;
-}
-
 TEST(Watermark, GptTextIsDetectedAtFixedSeedsAndPlainTextIsNot) {
-  const auto lm = small_language_model();
+  const auto lm = test::small_language_model();
   GenerateOptions plain;
   plain.max_tokens = 200;
   GenerateOptions marked = plain;
@@ -124,7 +111,7 @@ TEST(Watermark, GptTextIsDetectedAtFixedSeedsAndPlainTextIsNot) {
 
 TEST(Watermark, CliGeneratesAndDetects) {
   test::TempDir dir;
-  const auto lm = small_language_model();
+  const auto lm = test::small_language_model();
   save_model(*lm, dir.file("lm.gf"));
   ASSERT_EQ(test::run_cli({"generate", dir.file("lm.gf"), "-n", "200", "--seed", "5", "--watermark-key", "team",
                            "--out", dir.file("marked.txt")}).rc, 0);

@@ -52,14 +52,21 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       GF_CHECK_AS(InvalidArgument, out.good(), "check the folder's permissions", "cannot open '", tmp, "'");
+      errno = 0;
       write(out);
       out.flush();
-      GF_CHECK_AS(InvalidArgument, out.good(), "check free disk space", "writing '", path, "' failed");
+      const int write_error = errno;
+      GF_CHECK_AS(DataError, out.good(), "free some disk space (or write elsewhere); the previous file is untouched",
+                  "writing '", path, "' failed", write_error ? std::string(": ") + std::strerror(write_error) : "");
     }
+    // The data must be on the disk before the rename makes it the file: a full disk can surface only here.
     int sync_fd = open(tmp.c_str(), O_RDONLY);
     if (sync_fd >= 0) {
-      fsync(sync_fd);
+      const int synced = fsync(sync_fd);
+      const int sync_error = errno;
       close(sync_fd);
+      GF_CHECK_AS(DataError, synced == 0, "free some disk space (or write elsewhere); the previous file is untouched",
+                  "writing '", path, "' failed: ", std::strerror(sync_error));
     }
     // mkstemp creates 0600; give the result the usual permissions.
     mode_t mask = umask(0);

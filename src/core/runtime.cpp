@@ -6,6 +6,9 @@
 #include <omp.h>
 #include <torch/version.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -57,6 +60,24 @@ void set_threads(int n) {
 }
 
 int threads() { return at::get_num_threads(); }
+
+int64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+}
+
+void check_memory_estimate(double bytes, const std::string& what, const std::string& hint, double share) {
+  const double available = static_cast<double>(physical_memory_bytes());
+  if (available <= 0 || bytes <= share * available) return;
+  auto gigabytes = [](double b) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GB", b / 1e9);
+    return std::string(text);
+  };
+  throw InvalidArgument(msg(what, " needs about ", gigabytes(bytes), ", more than this machine's ",
+                            gigabytes(available), " of memory"),
+                        hint);
+}
 
 nlohmann::json build_info() {
   nlohmann::json info;

@@ -159,6 +159,12 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
             cell_error(c, "'" + (c.text.empty() ? std::to_string(c.number) : c.text) + "' is not a finite number",
                        "replace infinities with finite values or leave the cell empty (missing)");
           }
+          // Models square and sum values; beyond 1e150 that overflows a double and ends in a misleading error.
+          if (std::abs(c.number) > 1e150) {
+            cell_error(c, "'" + (c.text.empty() ? std::to_string(c.number) : c.text) +
+                              "' is too large: models square values, and beyond 1e150 that overflows",
+                       "rescale the column (divide it by a power of ten) or leave the cell empty (missing)");
+          }
           if (type == ColumnType::integer && !c.is_integer) {
             cell_error(c, "'" + c.text + "' is not an integer", "declare the column continuous (--type '" + name_ +
                                                                    "=continuous')");

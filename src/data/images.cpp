@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "genforge/core/atomic_file.h"
@@ -111,6 +113,21 @@ namespace {
 // The largest image read (2^26 pixels, 8192 x 8192): checked in the PNG header before decoding.
 constexpr int64_t kMaxPngPixels = int64_t{1} << 26;
 
+// The size a PNG's IHDR claims (0 x 0 when the file does not start like a PNG): stb refuses a huge image without
+// saying why ("unknown image type"), so the error can name the size instead.
+std::pair<int64_t, int64_t> claimed_png_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[24] = {};
+  if (!in.read(reinterpret_cast<char*>(head), sizeof head) || std::memcmp(head + 1, "PNG", 3) != 0 ||
+      std::memcmp(head + 12, "IHDR", 4) != 0) {
+    return {0, 0};
+  }
+  auto be32 = [&](int at) {
+    return (int64_t{head[at]} << 24) | (int64_t{head[at + 1]} << 16) | (int64_t{head[at + 2]} << 8) | head[at + 3];
+  };
+  return {be32(16), be32(20)};
+}
+
 // Decodes PNG files (grayscale or RGB by the first one; all the first one's size) with their labels (-1: none).
 ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files,
                        const std::vector<std::string>& classes) {
@@ -119,8 +136,13 @@ ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files
   std::vector<int64_t> labels;
   for (const auto& [path, label] : files) {
     int w = 0, h = 0, c = 0;
-    GF_CHECK_AS(DataError, stbi_info(path.c_str(), &w, &h, &c) != 0, "the file is not a readable PNG", "'", path,
-                "': cannot read image (", stbi_failure_reason(), ")");
+    if (stbi_info(path.c_str(), &w, &h, &c) == 0) {
+      const auto [claimed_w, claimed_h] = claimed_png_size(path);
+      GF_CHECK_AS(DataError, claimed_w * claimed_h <= kMaxPngPixels, "resize the image", "'", path, "' claims ",
+                  claimed_w, "x", claimed_h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
+      throw DataError(msg("'", path, "': cannot read image (", stbi_failure_reason(), ")"),
+                      "the file is not a readable PNG");
+    }
     GF_CHECK_AS(DataError, static_cast<int64_t>(w) * h <= kMaxPngPixels, "resize the image", "'", path, "' is ", w,
                 "x", h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
     if (images.empty()) {

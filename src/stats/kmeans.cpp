@@ -4,15 +4,20 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
+#include "genforge/core/progress.h"
 #include "stats/gaussian_mixture.h"
 
 namespace gf::stats {
 namespace {
 // Squared distances between rows of a [N, D] and b [K, D]. [N, K]
+// Rows x components from which an initialisation shows a progress bar (about a second of work and up).
+constexpr double kLongInitialisation = 5e7;
+
 at::Tensor sq_dist(const at::Tensor& a, const at::Tensor& a_sq, const at::Tensor& b) {
   return (a_sq.unsqueeze(1) - 2.0 * at::mm(a, b.t()) + b.square().sum(1).unsqueeze(0)).clamp_min_(0.0);
 }
@@ -29,7 +34,11 @@ at::Tensor kmeans_plusplus(const at::Tensor& x, int64_t k, const at::Tensor& w, 
   int64_t first = at::multinomial(weights.to(at::kDouble).cpu(), 1, false, gen).item<int64_t>();
   centers.push_back(first);
   auto closest = sq_dist(x, x_sq, x[first].unsqueeze(0)).squeeze(1) * weights;  // [N]
+  // Seeding is O(N K): with many components on many rows it takes minutes, so it shows its progress.
+  std::optional<Progress> bar;
+  if (static_cast<double>(n) * static_cast<double>(k) >= kLongInitialisation) bar.emplace("k-means++ seeding", k, "centre");
   for (int64_t c = 1; c < k; ++c) {
+    if (bar && c % 16 == 0) bar->update(c);
     double pot = closest.sum().item<double>();
     at::Tensor candidates;
     if (pot > 0) {
@@ -46,6 +55,7 @@ at::Tensor kmeans_plusplus(const at::Tensor& x, int64_t k, const at::Tensor& w, 
     centers.push_back(candidates[best].item<int64_t>());
     closest = improved[best];
   }
+  if (bar) bar->finish();
   return at::tensor(centers, cpu_long).to(x.device());
 }
 
@@ -133,7 +143,10 @@ at::Tensor kmeans_labels(const at::Tensor& x_in, int64_t k, const at::Tensor& w,
   at::Tensor labels = at::full({x.size(0)}, -1, x.options().dtype(at::kLong));  // [N]
   at::Tensor sums, mass;
   assign(labels, sums, mass);
+  std::optional<Progress> bar;
+  if (static_cast<double>(x.size(0)) * static_cast<double>(k) >= kLongInitialisation) bar.emplace("k-means", max_iter, "iter");
   for (int64_t it = 0; it < max_iter; ++it) {
+    if (bar) bar->update(it);
     // An empty cluster keeps its old centre.
     auto updated = at::where(mass.eq(0).unsqueeze(1), centers, sums / mass.clamp_min(1e-300).unsqueeze(1));
     double shift = (updated - centers).square().sum().item<double>();

@@ -15,11 +15,7 @@ using nlohmann::json;
 using test::run_cli;
 
 void expect_error(const std::vector<std::string>& args, const std::string& contains) {
-  auto r = run_cli(args);
-  EXPECT_EQ(r.rc, 2) << r.err;
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("hint: "), std::string::npos) << r.err;
+  test::expect_cli_error(args, contains);
 }
 
 // A rater who always prefers system a and answers the attention checks as told.

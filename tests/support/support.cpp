@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "genforge/data/source.h"
+#include "genforge/registry.h"
+#include "genforge/workflow.h"
 #include "commands.h"
 #include "genforge/core/progress.h"
 
@@ -98,6 +101,27 @@ torch::Tensor tensor_from_json(const nlohmann::json& j) {
                                        << a.reshape(-1)[idx].item<double>() << " vs "
                                        << b.reshape(-1)[idx].item<double>() << " (rtol " << rtol << ", atol "
                                        << atol << ")";
+}
+
+void expect_cli_error(const std::vector<std::string>& args, const std::string& contains) {
+  auto r = run_cli(args);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hint: "), std::string::npos) << r.err;
+}
+
+std::unique_ptr<Model> small_language_model() {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "the cat sat on the mat .\nthe dog ran to the log .\n";
+  auto lm = create_model("gpt", {}, {{"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"}, {"block_size", "32"},
+                                     {"max_steps", "40"}, {"batch_size", "8"}});
+  data::Source s;
+  s.spec = "cats";
+  s.form = DataKind::text;
+  s.text = text;
+  fit_source(*lm, s, quiet());
+  return lm;
 }
 
 }  // namespace gf::test

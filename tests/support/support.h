@@ -41,6 +41,12 @@ inline FitContext quiet() {
 
 // Runs `genforge <args...>` in-process through the same entry point as the binary.
 CliResult run_cli(const std::vector<std::string>& args);
+// Runs the CLI and expects exit code 2, an `error: ` first line containing `contains`, and a hint line.
+void expect_cli_error(const std::vector<std::string>& args, const std::string& contains);
+
+// A one-layer character GPT fitted for 40 steps on two repeated sentences ("the cat sat on the mat ." and "the dog
+// ran to the log ."): a language model in a fraction of a second.
+std::unique_ptr<Model> small_language_model();
 
 std::string source_path(const std::string& relative);  // path inside the repository
 nlohmann::json read_json(const std::string& path);

@@ -12,6 +12,12 @@ int default_threads();
 void set_threads(int n);
 int threads();
 
+// The machine's physical memory in bytes (0 when unknown), and a check that an allocation of `bytes` for `what`
+// fits in `share` of it: InvalidArgument with both figures and `hint` otherwise -- before the allocation, so a
+// size the user chose by mistake fails in a second with a clear message instead of an out-of-memory crash.
+int64_t physical_memory_bytes();
+void check_memory_estimate(double bytes, const std::string& what, const std::string& hint, double share = 0.8);
+
 // Build and runtime facts for `genforge info --build`: versions, LibTorch's parallel backend and the BLAS,
 // LAPACK and OpenMP shared objects actually loaded into this process.
 nlohmann::json build_info();

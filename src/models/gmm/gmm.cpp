@@ -9,6 +9,8 @@
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
+#include "genforge/core/runtime.h"
+#include "models/state_checks.h"
 #include "stats/gaussian_mixture.h"
 #include "stats/restarts.h"
 
@@ -95,6 +97,14 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   const CovType type = stats::parse_cov_type(options_.covariance_type);
   stats::check_training_matrix(train.x, options_.n_components);
   const int64_t n = train.x.size(0), d = train.x.size(1), k = options_.n_components;
+  {
+    // EM holds a few [N, K] matrices (log-densities, responsibilities) and K covariances and their factors.
+    const double element = options_.dtype == "float32" ? 4.0 : 8.0;
+    const double per_component = type == CovType::full ? 2.0 * static_cast<double>(d) * d : 2.0 * d;
+    check_memory_estimate(element * (3.0 * n * k + k * per_component + 2.0 * n * d),
+                          msg("gmm with n_components=", k, " on ", n, " rows of ", d, " columns"),
+                          "lower n_components, or fit on a sample of the rows (--limit)");
+  }
   auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
   stats::check_rows(x, options_.allow_missing, train.columns, ", and allow_missing is false",
                     "drop or impute incomplete rows, or leave allow_missing true (the GMM then marginalises them)");
@@ -338,6 +348,21 @@ TensorMap GaussianMixture::state() const {
           {"precisions_cholesky", precisions_cholesky_}};
 }
 
+namespace {
+// Mixture weights on the simplex, covariances and precision Cholesky factors with positive diagonals (positive
+// entries for diagonal and spherical types): what a damaged file breaks first.
+void check_loaded_covariances(stats::CovType type, const at::Tensor& w, const at::Tensor& c, const at::Tensor& pc) {
+  state_checks::simplex(w, "weights");
+  if (type == stats::CovType::full || type == stats::CovType::tied) {
+    state_checks::positive_diagonal(c, "covariances");
+    state_checks::positive_diagonal(pc, "precisions_cholesky");
+  } else {
+    state_checks::positive(c, "covariances");
+    state_checks::positive(pc, "precisions_cholesky");
+  }
+}
+}  // namespace
+
 void GaussianMixture::load_state(const TensorMap& t) {
   for (const char* name : {"weights", "means", "covariances", "precisions_cholesky"}) {
     GF_CHECK(t.count(name) == 1, "tensor '", name, "' is missing");
@@ -359,6 +384,7 @@ void GaussianMixture::load_state(const TensorMap& t) {
              options_.dtype);
     GF_CHECK(tensor->isfinite().all().item<bool>(), "tensor holds non-finite values");
   }
+  check_loaded_covariances(stats::parse_cov_type(options_.covariance_type), w, c, pc);
   weights_ = w;
   means_ = m;
   covariances_ = c;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include "models/state_checks.h"
 #include "stats/gaussian_mixture.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
@@ -665,6 +666,19 @@ void HiddenMarkovModel::load_state(const TensorMap& tensors) {
     means_ = get("means");
     covars_ = get("covars");
     if (options_.emission == "gmm") weights_ = get("weights");
+  }
+  // Probabilities on the simplex and positive variances: a damaged file would otherwise score silently wrong.
+  state_checks::simplex(startprob_, "startprob");
+  state_checks::simplex(transmat_, "transmat");
+  if (emissionprob_.defined()) state_checks::simplex(emissionprob_, "emissionprob");
+  if (weights_.defined()) state_checks::simplex(weights_, "weights");
+  if (covars_.defined()) {
+    const CovType type = stats::parse_cov_type(options_.covariance_type);
+    if (type == CovType::full || type == CovType::tied) {
+      state_checks::positive_diagonal(covars_, "covars");
+    } else {
+      state_checks::positive(covars_, "covars");
+    }
   }
 }
 
