@@ -27,14 +27,12 @@ std::pair<std::vector<double>, std::vector<int64_t>> nearest(const torch::Tensor
     const int64_t end = std::min(q.size(0), start + block);
     auto qb = q.slice(0, start, end);
     auto d2 = (qb.pow(2).sum(1, true) - 2 * torch::matmul(qb, r.t()) + r_norms.unsqueeze(0)).clamp_min(0);  // [B, M]
-    if (skip_self) {
-      for (int64_t i = start; i < end; ++i) d2[i - start][i] = std::numeric_limits<double>::infinity();
-    }
+    // Each query row i's own column (i) in this block: the block's diagonal from column `start`.
+    if (skip_self) d2.narrow(1, start, end - start).diagonal().fill_(std::numeric_limits<double>::infinity());
     auto [values, where] = d2.min(1);
-    for (int64_t i = start; i < end; ++i) {
-      distance[static_cast<size_t>(i)] = std::sqrt(values[i - start].item<double>());
-      index[static_cast<size_t>(i)] = where[i - start].item<int64_t>();
-    }
+    const auto roots = values.sqrt().contiguous(), nearest_rows = where.to(torch::kLong).contiguous();
+    std::copy(roots.data_ptr<double>(), roots.data_ptr<double>() + (end - start), distance.begin() + start);
+    std::copy(nearest_rows.data_ptr<int64_t>(), nearest_rows.data_ptr<int64_t>() + (end - start), index.begin() + start);
   }
   return {distance, index};
 }

@@ -72,10 +72,11 @@ torch::Tensor table_features(const Table& t, const Table& reference) {
       out = torch::zeros({static_cast<int64_t>(t.n_rows()), static_cast<int64_t>(index.size()) + 1}, torch::kFloat64);
       if (present) {
         const Column& c = t.column(ref.name);
+        auto cells = out.accessor<double, 2>();
         for (size_t i = 0; i < c.size(); ++i) {
           if (c.missing[i] || c.type != ColumnType::categorical) continue;
           const auto it = index.find(c.categories[static_cast<size_t>(c.values[i])]);
-          out[static_cast<int64_t>(i)][it == index.end() ? static_cast<int64_t>(index.size()) : it->second] =
+          cells[static_cast<int64_t>(i)][it == index.end() ? static_cast<int64_t>(index.size()) : it->second] =
               std::sqrt(0.5);
         }
       }
@@ -86,10 +87,10 @@ torch::Tensor table_features(const Table& t, const Table& reference) {
       }
       const double mean = n > 0 ? sum / n : 0, sd = n > 1 ? std::sqrt(std::max(0.0, sum2 / n - mean * mean)) : 1;
       const Column& c = t.column(ref.name);
+      auto cells = out.accessor<double, 2>();
       for (size_t i = 0; i < c.size(); ++i) {
-        if (!c.missing[i] && c.type != ColumnType::categorical) {
-          out[static_cast<int64_t>(i)][0] = (c.values[i] - mean) / (sd > 0 ? sd : 1);
-        }
+        if (c.missing[i] || c.type == ColumnType::categorical) continue;
+        cells[static_cast<int64_t>(i)][0] = (c.values[i] - mean) / (sd > 0 ? sd : 1);
       }
     }
     parts.push_back(out);
@@ -232,10 +233,10 @@ void image_checks(Page& page, const data::Source& train, const data::Source* hol
   // for T-shirts) then shift both sides alike instead of showing up as the model's bias.
   const auto real_labels = extractor->logits(real).argmax(1);
   const auto fake_labels = extractor->logits(page.samples.images).argmax(1);
-  std::vector<double> real_counts(static_cast<size_t>(classes), 0.0);
-  std::vector<int64_t> fake_counts(static_cast<size_t>(classes), 0);
-  for (int64_t i = 0; i < real_labels.numel(); ++i) real_counts[static_cast<size_t>(real_labels[i].item<int64_t>())] += 1;
-  for (int64_t i = 0; i < fake_labels.numel(); ++i) fake_counts[static_cast<size_t>(fake_labels[i].item<int64_t>())] += 1;
+  const auto real_bins = torch::bincount(real_labels.to(torch::kLong), {}, classes).to(torch::kDouble).contiguous();
+  const auto fake_bins = torch::bincount(fake_labels.to(torch::kLong), {}, classes).to(torch::kLong).contiguous();
+  const std::vector<double> real_counts(real_bins.data_ptr<double>(), real_bins.data_ptr<double>() + classes);
+  const std::vector<int64_t> fake_counts(fake_bins.data_ptr<int64_t>(), fake_bins.data_ptr<int64_t>() + classes);
   page.coverage.push_back(coverage_check("class (" + extractor->name() + ")", names, real_counts, fake_counts));
 }
 
