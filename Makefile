@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: setup build classifier test test-quick demo bench pretrained clean
+.PHONY: setup build classifier test test-quick sanitize fuzz demo bench pretrained clean
 
 setup:
 	./scripts/setup.sh
@@ -18,9 +18,18 @@ build: setup
 classifier: build
 	@if [ ! -f data/fmnist-classifier.gf ]; then $(BUILD)/genforge eval classifier --out data/fmnist-classifier.gf -q; fi
 
-# Every test, long ones (label "long") included.
+# Every test, long ones (label "long") included; then the sanitizer pass (scripts/sanitize.sh: the quick tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer in a clang build, and a short run of every fuzz target).
 test: build classifier
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	JOBS=$(JOBS) ./scripts/sanitize.sh
+
+sanitize: build classifier
+	JOBS=$(JOBS) ./scripts/sanitize.sh
+
+# The fuzzing campaign (docs/reliability.md): every target for 10 million executions.
+fuzz: setup
+	./scripts/fuzz.sh --runs 10000000
 
 # For developers: skips tests labelled "long".
 test-quick: build classifier

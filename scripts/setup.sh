@@ -15,6 +15,7 @@ APT_PACKAGES=(
   python3 python3-numpy
   dataset-fashion-mnist wordnet-base
   chromium chromium-driver
+  clang libclang-rt-14-dev libomp-14-dev
 )
 # The peers of bench/ (../shared/WORKLOADS.md); the tests use only golden values they produced (tests/reference/).
 BENCH_PACKAGES=(

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <c10/util/Exception.h>
+
 #include "genforge/core/error.h"
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bayesnet.h"
@@ -246,6 +248,12 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
     return restore(c, *info, sets);
   } catch (const ModelFileError&) {
     throw;
+  } catch (const c10::Error& e) {
+    // LibTorch refused what the file describes (shapes that overflow, a tensor that cannot be allocated): the file's
+    // fault, named as such; its first line is enough.
+    const std::string what = e.what_without_backtrace();
+    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", what.substr(0, what.find('\n'))),
+                         "the file is damaged; re-create it with `genforge train`");
   } catch (const Error& e) {
     if (sets.empty()) throw damaged(e);
     // The file alone loads: the settings contradict its state (another size), which is the caller's error.

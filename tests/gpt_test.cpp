@@ -47,8 +47,9 @@ TEST(Gpt, FusedCpuAttentionEqualsTheOperatorFormulaWithGradients) {
   // softmax(q k^T / sqrt(D) + causal mask) v per head, written with LibTorch operators, against the fused operator:
   // head widths of the blocked kernels (16, 32, 64) and of the plain one (4), odd and even lengths.
   auto gen = make_generator(3);
-  for (auto [b, t, heads, d] : std::vector<std::array<int64_t, 4>>{{2, 11, 3, 4}, {2, 37, 2, 32}, {1, 16, 3, 16},
-                                                                   {2, 9, 1, 64}, {1, 1, 2, 32}}) {
+  for (const auto& shape : std::vector<std::array<int64_t, 4>>{{2, 11, 3, 4}, {2, 37, 2, 32}, {1, 16, 3, 16},
+                                                               {2, 9, 1, 64}, {1, 1, 2, 32}}) {
+    const int64_t b = shape[0], t = shape[1], heads = shape[2], d = shape[3];  // lambdas cannot capture bindings
     const int64_t c = heads * d;
     auto qkv = torch::randn({b, t, 3 * c}, gen).set_requires_grad(true);
     auto weights = torch::randn({b, t, c}, gen);

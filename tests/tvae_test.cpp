@@ -57,7 +57,8 @@ TEST(Tvae, ModeTransformerFindsTheModesAndRoundTripsRows) {
   auto back = t.inverse(raw, {}, gen);
   auto present = ~torch::isnan(d.x.select(1, 0));
   EXPECT_TRUE(torch::equal(torch::isnan(back.select(1, 0)), ~present));
-  EXPECT_TRUE(test::all_close(back.select(1, 0).index({present}), d.x.select(1, 0).index({present}), 1e-5, 1e-5));
+  // The code is float32: atanh of a rounded tanh near +-1 magnifies its last bit (the clang build differs by ~2e-5).
+  EXPECT_TRUE(test::all_close(back.select(1, 0).index({present}), d.x.select(1, 0).index({present}), 1e-4, 1e-4));
   EXPECT_TRUE(torch::equal(back.select(1, 1), d.x.select(1, 1)));
   const auto again = tvae::ModeTransformer::from_json(t.to_json());
   EXPECT_EQ(again.to_json(), t.to_json());

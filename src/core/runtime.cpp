@@ -66,8 +66,17 @@ int64_t physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
 }
 
+double memory_budget_bytes() {
+  double available = static_cast<double>(physical_memory_bytes());
+  if (const char* limit = std::getenv("GENFORGE_MEMORY_LIMIT_MB")) {
+    const double mb = std::atof(limit);
+    if (mb > 0 && (available <= 0 || mb * 1e6 < available)) available = mb * 1e6;
+  }
+  return available;
+}
+
 void check_memory_estimate(double bytes, const std::string& what, const std::string& hint, double share) {
-  const double available = static_cast<double>(physical_memory_bytes());
+  const double available = memory_budget_bytes();
   if (available <= 0 || bytes <= share * available) return;
   auto gigabytes = [](double b) {
     char text[32];
@@ -75,7 +84,8 @@ void check_memory_estimate(double bytes, const std::string& what, const std::str
     return std::string(text);
   };
   throw InvalidArgument(msg(what, " needs about ", gigabytes(bytes), ", more than this machine's ",
-                            gigabytes(available), " of memory"),
+                            gigabytes(available), " of memory",
+                            std::getenv("GENFORGE_MEMORY_LIMIT_MB") ? " (GENFORGE_MEMORY_LIMIT_MB)" : ""),
                         hint);
 }
 

@@ -21,19 +21,23 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   auto k = header.find("'" + key + "'");
   GF_CHECK_AS(DataError, k != std::string::npos, "write the file with numpy.save", "'", path,
               "' is not a valid .npy file: header has no '", key, "'");
-  auto colon = header.find(':', k);
-  size_t b = header.find_first_not_of(' ', colon + 1);
-  size_t e;
-  if (header[b] == '\'') {
-    e = header.find('\'', b + 1);
-    return header.substr(b + 1, e - b - 1);
+  const auto colon = header.find(':', k);
+  const size_t b = colon == std::string::npos ? colon : header.find_first_not_of(' ', colon + 1);
+  size_t e = std::string::npos;
+  if (b != std::string::npos) {
+    if (header[b] == '\'') {
+      e = header.find('\'', b + 1);
+      if (e != std::string::npos) return header.substr(b + 1, e - b - 1);
+    } else if (header[b] == '(') {
+      e = header.find(')', b);
+      if (e != std::string::npos) return header.substr(b, e - b + 1);
+    } else {
+      e = header.find_first_of(",}", b);
+      if (e != std::string::npos) return header.substr(b, e - b);
+    }
   }
-  if (header[b] == '(') {
-    e = header.find(')', b);
-    return header.substr(b, e - b + 1);
-  }
-  e = header.find_first_of(",}", b);
-  return header.substr(b, e - b);
+  throw DataError(msg("'", path, "' is not a valid .npy file: header value of '", key, "' is malformed"),
+                  "write the file with numpy.save");
 }
 
 }  // namespace
@@ -41,7 +45,11 @@ std::string dict_value(const std::string& header, const std::string& key, const 
 torch::Tensor read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "': no such file or not readable");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_npy(bytes, path);
+}
+
+torch::Tensor parse_npy(const std::string& bytes, const std::string& path) {
   const std::string hint = "write the file with numpy.save (float32/float64/int32/int64, C order)";
   GF_CHECK_AS(DataError, bytes.size() >= 10 && bytes.compare(0, 6, kMagic, 6) == 0, hint, "'", path,
               "' is not a .npy file (bad magic)");
@@ -79,6 +87,8 @@ torch::Tensor read_npy(const std::string& path) {
     throw DataError(msg("'", path, "' has dtype '", descr, "'; supported are <f4, <f8, <i4, <i8"), hint);
   }
   std::vector<int64_t> shape;
+  GF_CHECK_AS(DataError, shape_text.size() >= 2 && shape_text.front() == '(' && shape_text.back() == ')', hint, "'",
+              path, "' has a bad shape ", shape_text);
   std::stringstream ss(shape_text.substr(1, shape_text.size() - 2));
   std::string part;
   size_t data_offset = offset + header_len;
@@ -104,7 +114,8 @@ torch::Tensor read_npy(const std::string& path) {
               "' is truncated or has trailing bytes: expected ", count * item,
               " data bytes, found ", bytes.size() - data_offset);
   auto t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
-  std::memcpy(t.data_ptr(), bytes.data() + data_offset, static_cast<size_t>(count) * item);
+  // An empty tensor has no data pointer (memcpy from or to null is undefined even for 0 bytes).
+  if (count > 0) std::memcpy(t.data_ptr(), bytes.data() + data_offset, static_cast<size_t>(count) * item);
   return t;
 }
 

@@ -387,7 +387,9 @@ torch::Tensor InputPipeline::encode_given(const std::vector<std::pair<std::strin
     if (e.type == ColumnType::categorical) c.categories = e.categories;
     cells.push_back(std::move(c));
   }
-  for (const auto& [name, value] : given) {
+  for (const auto& named_value : given) {
+    const std::string& name = named_value.first;
+    const auto& value = named_value.second;
     auto it = std::find_if(cells.begin(), cells.end(), [&](const Column& c) { return c.name == name; });
     GF_CHECK_AS(InvalidArgument, it != cells.end(), "the model's columns: " + join_commas(input_columns()),
                 "--given names column '", name, "', which the model was not fitted on");

@@ -49,11 +49,20 @@ std::vector<std::string> module_candidates() {
   return out;
 }
 
+#if defined(__has_feature)  // clang names AddressSanitizer this way, gcc by __SANITIZE_ADDRESS__
+#if __has_feature(address_sanitizer)
+#define GF_HAS_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifndef GF_HAS_ADDRESS_SANITIZER
+#define GF_HAS_ADDRESS_SANITIZER 0
+#endif
+
 const Module& module() {
   static Module m;
   static std::once_flag once;
   std::call_once(once, [] {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || GF_HAS_ADDRESS_SANITIZER
     // AddressSanitizer aborts the process on RTLD_DEEPBIND, and without it the two protobuf copies clash.
     m.error = "SentencePiece is unavailable in sanitizer builds (its module needs RTLD_DEEPBIND)";
     return;

@@ -1,6 +1,7 @@
 #include "genforge/data/tokenizers.h"
 
 #include <algorithm>
+#include <functional>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -486,11 +487,31 @@ std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::st
                         "use char, word, bpe, unigram, spm-bpe, spm-unigram or a SentencePiece .model file");
 }
 
+namespace {
+// Every number in `j` (arrays of arrays) is an integer: nlohmann converts 2.5e90 to an int without a check.
+const nlohmann::json& integers(const nlohmann::json& j, const char* key) {
+  std::function<bool(const nlohmann::json&)> ok = [&](const nlohmann::json& v) {
+    if (v.is_array()) return std::all_of(v.begin(), v.end(), ok);
+    return v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < (int64_t{1} << 31);
+  };
+  const auto& v = j.at(key);
+  if (!v.is_array() || !ok(v)) {
+    throw ModelFileError(msg("the model's tokenizer record is damaged: '", key, "' holds a value that is not a token id"),
+                         "train the model again");
+  }
+  return v;
+}
+}  // namespace
+
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
   try {
     const std::string kind = j.at("kind").get<std::string>();
-    if (kind == "char") return std::make_unique<CharTokens>(CharTokenizer::from_bytes(j.at("bytes").get<std::vector<int>>()));
-    if (kind == "bpe") return std::make_unique<BpeTokens>(j.at("merges").get<std::vector<std::pair<int64_t, int64_t>>>());
+    if (kind == "char") {
+      return std::make_unique<CharTokens>(CharTokenizer::from_bytes(integers(j, "bytes").get<std::vector<int>>()));
+    }
+    if (kind == "bpe") {
+      return std::make_unique<BpeTokens>(integers(j, "merges").get<std::vector<std::pair<int64_t, int64_t>>>());
+    }
     if (kind == "unigram") {
       std::vector<std::string> tokens;
       for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, static_cast<char>(b)));

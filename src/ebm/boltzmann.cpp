@@ -13,7 +13,6 @@ namespace gf::ebm {
 
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;
-constexpr double kLog2 = 0.6931471805599453;
 
 // All states of n binary units, rows start .. end - 1 of the enumeration (bit j of the row index is unit j). [M, n]
 torch::Tensor binary_states(int64_t start, int64_t end, int64_t n, const torch::TensorOptions& opts) {

@@ -155,7 +155,8 @@ MlEfficacy ml_efficacy(const Table& real_train, const Table& synthetic, const Ta
     }
     return std::make_pair(x, y);
   };
-  auto [x_test, y_test] = xy(real_test);
+  const auto test_xy = xy(real_test);  // not a structured binding: C++17 lambdas cannot capture those
+  const torch::Tensor &x_test = test_xy.first, &y_test = test_xy.second;
   GF_CHECK_AS(DataError, x_test.size(0) > 0, "give test rows with the target filled in",
               "machine-learning efficacy: no test row has a value in '", target, "'");
   auto score = [&](const std::pair<torch::Tensor, torch::Tensor>& train, double* macro_f1) {

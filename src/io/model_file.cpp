@@ -34,6 +34,7 @@ const DtypeInfo* dtype_by_name(const std::string& n) {
 }
 
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+constexpr uint64_t kMaxDimension = 1ull << 40;
 const char* kHint = "the file is damaged or not a genforge model; re-create it with `genforge train`";
 
 }  // namespace
@@ -82,7 +83,11 @@ ModelFileContents read_model_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   GF_CHECK_AS(ModelFileError, in.good(), "check the path; models are written by `genforge train ... --out M.gf`",
               "cannot open model file '", path, "': no such file or not readable");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_model_file(bytes, path);
+}
+
+ModelFileContents parse_model_file(const std::string& bytes, const std::string& path) {
   auto fail = [&](const std::string& what) { return ModelFileError(msg("'", path, "': ", what), kHint); };
   if (bytes.size() < 8) throw fail(msg("file is too short to be a model (", bytes.size(), " bytes)"));
   uint64_t n = 0;
@@ -159,9 +164,13 @@ ModelFileContents read_model_file(const std::string& path) {
       if (!s.is_number_unsigned() && !(s.is_number_integer() && s.get<int64_t>() >= 0)) {
         throw fail(msg("tensor '", name, "' has a bad shape ", e["shape"].dump()));
       }
-      shape.push_back(s.get<int64_t>());
-      count *= static_cast<uint64_t>(shape.back());
-      if (count > data_size) throw fail(msg("tensor '", name, "' shape ", e["shape"].dump(), " exceeds the file"));
+      // Bounded before multiplying: a claimed shape must not overflow the element count or torch's int64 sizes.
+      const uint64_t dim = s.get<uint64_t>();
+      if (dim > kMaxDimension || (dim != 0 && count > data_size / dim)) {
+        throw fail(msg("tensor '", name, "' shape ", e["shape"].dump(), " exceeds the file"));
+      }
+      shape.push_back(static_cast<int64_t>(dim));
+      count *= dim;
     }
     const auto& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {

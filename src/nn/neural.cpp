@@ -8,6 +8,10 @@
 #include "genforge/core/error.h"
 
 namespace gf::neural {
+namespace {
+constexpr int64_t kMaxExampleElements = int64_t{1} << 26;  // a 3 x 4096 x 4096 image fits; 2^26 values per example
+constexpr int64_t kMaxClasses = int64_t{1} << 20;
+}  // namespace
 
 int64_t Geometry::numel() const {
   int64_t n = 1;
@@ -36,8 +40,14 @@ Geometry Geometry::load(const TensorMap& in) {
   auto s = shape->second.to(torch::kLong).contiguous();
   g.shape.assign(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
   g.n_classes = classes->second.to(torch::kLong).item<int64_t>();
-  for (int64_t v : g.shape) GF_CHECK(v >= 1, "'meta/shape' holds a size < 1");
-  GF_CHECK(g.n_classes >= 0, "'meta/n_classes' is negative");
+  // Bounded before any network is built from them (a damaged file must not make the loader allocate terabytes).
+  double elements = 1;
+  for (int64_t v : g.shape) {
+    GF_CHECK(v >= 1 && v <= kMaxExampleElements, "'meta/shape' holds the size ", v);
+    elements *= static_cast<double>(v);
+  }
+  GF_CHECK(elements <= kMaxExampleElements, "'meta/shape' describes examples of ", elements, " values");
+  GF_CHECK(g.n_classes >= 0 && g.n_classes <= kMaxClasses, "'meta/n_classes' is ", g.n_classes);
   return g;
 }
 

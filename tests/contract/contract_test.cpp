@@ -224,6 +224,32 @@ TEST_P(Contract, SameSeedSameFitOnOneAndTwoThreads) {
   }
 }
 
+// The verbs after the fit: one fitted model samples (same seed) and scores on 1 and then 2 threads.
+TEST_P(Contract, SameSeedSameSamplesAndScoresOnOneAndTwoThreads) {
+  const int before = threads();
+  set_threads(1);
+  auto m = make(GetParam());
+  const auto d = data_for(*m, 1);
+  m->fit(d, quiet());
+  auto verbs_with = [&](int n) {
+    set_threads(n);
+    auto gen = make_generator(5);
+    return std::make_pair(m->sample(24, gen), has_scores(*m) ? m->score_samples(d.x) : torch::Tensor());
+  };
+  const auto one = verbs_with(1), two = verbs_with(2);
+  set_threads(before);
+  const double tolerance = thread_count_changes_the_last_bits(GetParam()) ? 1e-2 : 1e-9;
+  auto same = [&](const torch::Tensor& a, const torch::Tensor& b, const char* what) {
+    SCOPED_TRACE(what);
+    ASSERT_EQ(a.sizes(), b.sizes());
+    const auto x = a.to(torch::kFloat64), y = b.to(torch::kFloat64);
+    EXPECT_TRUE(torch::allclose(x, y, tolerance, tolerance, /*equal_nan=*/true))
+        << "max difference " << (x - y).abs().nan_to_num(0).max().item<double>();
+  };
+  same(one.first, two.first, "samples");
+  if (one.second.defined()) same(one.second, two.second, "scores");
+}
+
 TEST_P(Contract, ClassConditionalModelsSampleTheClassAskedFor) {
   auto m = make(GetParam());
   m->fit(data_for(*m, 1), quiet());

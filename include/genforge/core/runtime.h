@@ -15,6 +15,7 @@ int threads();
 // The machine's physical memory in bytes (0 when unknown), and a check that an allocation of `bytes` for `what`
 // fits in `share` of it: InvalidArgument with both figures and `hint` otherwise -- before the allocation, so a
 // size the user chose by mistake fails in a second with a clear message instead of an out-of-memory crash.
+// GENFORGE_MEMORY_LIMIT_MB lowers the memory the check assumes (the fuzzers run with 1500).
 int64_t physical_memory_bytes();
 void check_memory_estimate(double bytes, const std::string& what, const std::string& hint, double share = 0.8);
 

@@ -33,5 +33,7 @@ struct ModelFileContents {
 void write_model_file(const std::string& path, const ModelFileContents& contents);
 // Reads and validates everything; any violation is a gf::ModelFileError naming the file and the field.
 ModelFileContents read_model_file(const std::string& path);
+// The same from a file's bytes already in memory (`path` names them in errors).
+ModelFileContents parse_model_file(const std::string& bytes, const std::string& path);
 
 }  // namespace gf

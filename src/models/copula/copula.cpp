@@ -313,7 +313,8 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     }
     impl->columns.push_back(std::move(col));
   }
-  for (const auto& [name, kind] : per_column) {
+  for (const auto& named : per_column) {
+    const std::string& name = named.first;
     const bool known = std::any_of(impl->columns.begin(), impl->columns.end(),
                                    [&](const Impl::ColumnModel& c) { return c.name == name && !c.categorical; });
     GF_CHECK_AS(InvalidArgument, known, "name numeric columns of the data", "distributions names column '", name,

@@ -9,6 +9,8 @@
 
 #include "attention_cpu.h"
 #include "decode_cpu.h"
+#include "genforge/core/error.h"
+#include "genforge/core/runtime.h"
 #include "genforge/models/gpt.h"
 
 namespace gf {
@@ -32,6 +34,11 @@ struct Gpt::Net : torch::nn::Module {
   Net(const GptOptions& o, int64_t vocab_size)
       : n_layer(o.n_layer), n_head(o.n_head), n_embd(o.n_embd), block(o.block_size), vocab(vocab_size) {
     const int64_t c = n_embd;
+    // Checked before allocating (options may come from a damaged file): parameters and Adam's two moments.
+    const double parameters = (static_cast<double>(vocab) + block) * c + 12.0 * n_layer * c * c;
+    check_memory_estimate(3 * 4 * parameters, msg("a GPT with n_layer=", n_layer, ", n_embd=", n_embd, ", block_size=",
+                                                  block, " and ", vocab, " tokens"),
+                          "choose smaller n_layer, n_embd, block_size or vocab_size");
     wte = register_parameter("wte", torch::empty({vocab, c}));
     wpe = register_parameter("wpe", torch::empty({block, c}));
     for (int64_t l = 0; l < n_layer; ++l) {

@@ -515,6 +515,12 @@ void RestrictedBoltzmannMachine::load_state(const TensorMap& t) {
   TensorMap with_groups = t;
   if (!with_groups.count("group_of")) with_groups["group_of"] = net->group_of;  // files before softmax groups
   neural::load_module(*net, "", with_groups);
+  // Softmax groups number 0, 1, ... (-1: none); a stored index beyond the visible units is damage, and would make
+  // index_groups build billions of empty groups.
+  const auto& group_of = net->group_of;
+  GF_CHECK(group_of.numel() == 0 ||
+               (group_of.min().item<int64_t>() >= -1 && group_of.max().item<int64_t>() < group_of.numel()),
+           "tensor 'group_of' holds a group index outside -1 .. ", group_of.numel() - 1);
   net->index_groups();
   net_ = net;
 }
