@@ -7,7 +7,7 @@
 #   2. the downstream check: the first 1000 training images (about 100 per class) as the labelled set; genforge's
 #      classifier CNN trained 1500 steps on them alone and on them + 500 synthetic images per class from a conditional
 #      model trained on the same 1000 images; test accuracy on the 10,000 test images (`augment --check`).
-# The table part (a minority class cut to 5 %, balanced accuracy vs SMOTE) is not run yet (python3-imblearn).
+# The table part (a minority class cut to 5 %, balanced accuracy vs SMOTE) is bench/run W13t (bench/w13_tables.py).
 # Usage: bench/w13.sh TMPDIR
 set -euo pipefail
 cd "$(dirname "$0")/.."

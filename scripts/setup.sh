@@ -19,7 +19,7 @@ APT_PACKAGES=(
 )
 # The peers of bench/ (../shared/WORKLOADS.md); the tests use only golden values they produced (tests/reference/).
 BENCH_PACKAGES=(
-  python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim python3-sentencepiece
+  python3-sklearn python3-torch python3-nltk python3-pomegranate python3-gensim python3-sentencepiece python3-imblearn
   xz-utils bzip2 zstd optipng wrk
 )
 if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=("${BENCH_PACKAGES[@]}"); fi

@@ -19,6 +19,12 @@ Table with_origin(Table t, const std::string& origin) {
   return t;
 }
 
+// Synthetic examples for a class of `count` real ones: per_class, or with `balance` as many as bring it up to the
+// largest class (imbalanced-learn's default "not majority" strategy; 0 for the largest class).
+int64_t wanted(const AugmentOptions& o, int64_t count, int64_t largest) {
+  return o.balance ? largest - count : o.per_class;
+}
+
 std::string label_text(const Column& c, double v) {
   if (c.type == ColumnType::categorical) return c.categories[static_cast<size_t>(v)];
   return std::to_string(static_cast<long long>(v));
@@ -36,6 +42,9 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
     a.classes.push_back(c < set.n_classes() ? set.class_names[static_cast<size_t>(c)] : std::to_string(c));
   }
   auto gen = make_generator(o.seed);
+  const auto counts = torch::bincount(set.labels.to(torch::kLong).reshape({-1}), {}, n_classes);  // [K]
+  const int64_t largest = counts.max().item<int64_t>();
+  auto n_for = [&](int64_t c) { return wanted(o, counts[c].item<int64_t>(), largest); };
   std::vector<torch::Tensor> images, labels;
   if (info.has_option("conditional")) {
     OptionOverrides sets = o.sets;
@@ -43,7 +52,8 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
     auto model = info.create({}, sets);
     fit_source(*model, labelled, ctx);
     for (int64_t c = 0; c < n_classes; ++c) {
-      auto y = torch::full({o.per_class}, c, torch::kLong);
+      if (n_for(c) == 0) continue;
+      auto y = torch::full({n_for(c)}, c, torch::kLong);
       images.push_back(model->sample_labelled(y, gen).to(torch::kFloat32));
       labels.push_back(y);
     }
@@ -51,17 +61,19 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
   } else {
     for (int64_t c = 0; c < n_classes; ++c) {
       auto rows = (set.labels == c).nonzero().reshape({-1});
-      if (rows.numel() == 0) continue;
+      if (rows.numel() == 0 || n_for(c) == 0) continue;
       data::Source part = labelled;
       part.images.images = set.images.index_select(0, rows);
       part.images.labels = set.labels.index_select(0, rows);
       auto model = info.create({}, o.sets);
       fit_source(*model, part, ctx);
-      images.push_back(model->sample(o.per_class, gen).to(torch::kFloat32));
-      labels.push_back(torch::full({o.per_class}, c, torch::kLong));
+      images.push_back(model->sample(n_for(c), gen).to(torch::kFloat32));
+      labels.push_back(torch::full({n_for(c)}, c, torch::kLong));
     }
     a.method = "one " + info.name + " per class";
   }
+  GF_CHECK_AS(InvalidArgument, !images.empty(), "drop --balance to draw --per-class examples of every class",
+              "every class of '", labelled.spec, "' has as many examples as the largest, so --balance adds none");
   a.synthetic.spec = "synthetic";
   a.synthetic.form = DataKind::images;
   auto x = torch::cat(images);
@@ -100,26 +112,39 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo& info, 
   a.method = "one " + info.name + " per class";
   auto gen = make_generator(o.seed);
   Table all("synthetic");
-  for (double v : values) {
-    std::vector<int64_t> in_class;
-    for (size_t i = 0; i < label.size(); ++i) {
-      if (label.values[i] == v) in_class.push_back(static_cast<int64_t>(i));
-    }
+  std::vector<std::vector<int64_t>> rows_of(values.size());
+  for (size_t i = 0; i < label.size(); ++i) {
+    const auto at = std::lower_bound(values.begin(), values.end(), label.values[i]) - values.begin();
+    rows_of[static_cast<size_t>(at)].push_back(static_cast<int64_t>(i));
+  }
+  int64_t largest = 0;
+  for (const auto& rows : rows_of) largest = std::max<int64_t>(largest, static_cast<int64_t>(rows.size()));
+  for (size_t k = 0; k < values.size(); ++k) {
+    const double v = values[k];
+    const std::vector<int64_t>& in_class = rows_of[k];
+    a.classes.push_back(label_text(label, v));
+    const int64_t n = wanted(o, static_cast<int64_t>(in_class.size()), largest);
+    if (n == 0) continue;
     data::Source part = labelled;
     part.table = take_rows(t, in_class);
     auto model = info.create({}, sets);
     fit_source(*model, part, ctx);
-    Table rows = samples_table(*model, model->sample(o.per_class, gen));
+    Table rows = samples_table(*model, model->sample(n, gen));
     Column cls = label;
-    cls.values.assign(static_cast<size_t>(o.per_class), v);
-    cls.missing.assign(static_cast<size_t>(o.per_class), 0);
+    cls.values.assign(static_cast<size_t>(n), v);
+    cls.missing.assign(static_cast<size_t>(n), 0);
     rows.add_column(std::move(cls));
     append_rows(all, rows);
-    a.classes.push_back(label_text(label, v));
   }
+  GF_CHECK_AS(InvalidArgument, all.n_rows() > 0, "drop --balance to draw --per-class rows of every class",
+              "every class of '", labelled.spec, "' has as many rows as the largest, so --balance adds none");
   a.synthetic.spec = "synthetic";
   a.synthetic.form = DataKind::table;
-  a.synthetic.table = with_origin(all.select(t.names()), "generated by genforge (" + a.method + ")");
+  std::vector<std::string> columns;  // the data's order; columns the models did not use (`columns=`) are left out
+  for (const auto& name : t.names()) {
+    if (all.has_column(name)) columns.push_back(name);
+  }
+  a.synthetic.table = with_origin(all.select(columns), "generated by genforge (" + a.method + ")");
   return a;
 }
 

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "cli/cli_fixture.h"
 #include "genforge/data/images.h"
 #include "genforge/data/readers.h"
@@ -135,6 +137,31 @@ TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
   EXPECT_EQ(synthetic, 14);
   expect_error({"augment", "--data", dir_.file("labelled.csv"), "--model", "gmm", "--out", dir_.file("a.csv")},
                "a table needs its label column");
+
+  // --balance: each class up to the largest (30 / 10 / 4 rows -> 0 / 20 / 26 new rows), with a column subset.
+  std::string imbalanced = "x,y,unused,kind\n";
+  for (int i = 0; i < 44; ++i) {
+    const char* kind = i < 30 ? "big" : i < 40 ? "mid" : "rare";
+    imbalanced += std::to_string(0.1 * (i % 7) + (i < 30 ? 0 : i < 40 ? 4 : 8)) + "," + std::to_string(0.3 * (i % 5)) +
+                  ",z" + std::to_string(i % 3) + "," + kind + "\n";
+  }
+  test::write_text(dir_.file("imbalanced.csv"), imbalanced);
+  r = run_cli({"augment", "--data", dir_.file("imbalanced.csv"), "--label", "kind", "--model", "gmm", "--set",
+               "n_components=1", "--columns", "x,y", "--balance", "--out", dir_.file("balanced.csv"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["per_class"], "balance");
+  const auto balanced = read_table(dir_.file("balanced.csv"), {});
+  EXPECT_EQ(balanced.names(), (std::vector<std::string>{"x", "y", "kind", "origin"}));
+  std::map<std::string, int> per_kind;
+  const auto& kinds = balanced.column("kind");
+  for (size_t i = 0; i < balanced.n_rows(); ++i) ++per_kind[kinds.categories[static_cast<size_t>(kinds.values[i])]];
+  EXPECT_EQ(per_kind, (std::map<std::string, int>{{"mid", 20}, {"rare", 26}}));
+  expect_error({"augment", "--data", dir_.file("imbalanced.csv"), "--label", "kind", "--model", "gmm", "--balance",
+                "--per-class", "5", "--out", dir_.file("b.csv")},
+               "--per-class excludes --balance");
+  expect_error({"augment", "--data", dir_.file("labelled.csv"), "--label", "kind", "--model", "gmm", "--set",
+                "n_components=1", "--balance", "--out", dir_.file("b.csv")},
+               "so --balance adds none");
 }
 
 }  // namespace

@@ -28,6 +28,9 @@ struct AugmentOptions {
   OptionOverrides sets;        // its options (and its input pipeline's)
   std::string label_column;    // tables: the class column (categorical or integer)
   int64_t per_class = 100;
+  // Instead of per_class: as many examples per class as bring it up to the largest class (the largest gets none),
+  // as imbalanced-learn's SMOTE does by default.
+  bool balance = false;
   uint64_t seed = 0;           // of the samples
   void validate() const;
 };
