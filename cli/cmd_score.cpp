@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <iostream>
 
 #include "cli_common.h"
@@ -7,6 +8,7 @@
 #include "genforge/core/error.h"
 #include "genforge/data/readers.h"
 #include "genforge/registry.h"
+#include "genforge/viz/plot.h"
 #include "genforge/workflow.h"
 
 namespace gf::cli {
@@ -14,7 +16,7 @@ namespace gf::cli {
 int run_score(int argc, char** argv) {
   CLI::App app("log-likelihood (nats) of data under a saved model: per row, sequence, document or line", "score");
   app.allow_extras();
-  std::string model_path, data, out;
+  std::string model_path, data, out, confusion;
   int64_t limit = 0;
   bool json = false;
   CommonFlags common;
@@ -24,6 +26,7 @@ int run_score(int argc, char** argv) {
   app.add_option("--out,-o", out, "CSV with one log_likelihood per example (per sequence / line where grouped)");
   app.add_option("--limit", limit, "score only the first N examples");
   app.add_flag("--json", json, "print the summary as JSON");
+  app.add_option("--confusion", confusion, "models that classify, on labelled data: the confusion matrix as a PNG");
   app.footer("Data laid out differently from the training data: --columns a,b (renames the model's inputs in order), "
              "--sequence-column ID, --weights W, --state-column S. Settings of the saved model for this scoring, "
              "e.g. an RBM's --estimator ais|exact|pseudo_likelihood|stochastic_pl --ais_runs N (see its doc page).");
@@ -33,17 +36,33 @@ int run_score(int argc, char** argv) {
   apply_common_flags(common);
   const auto overrides = option_flags(app.remaining(), "score");
   if (!out.empty()) check_writable(out);
+  if (!confusion.empty()) check_writable(confusion);
   auto opened = open_model(model_path, overrides);
   record_provenance_model(model_path, opened.model->kind());
   const auto& model = opened.model;
   const auto source = data::load_source(data, model->capabilities().data_kind, source_options(table_flags, limit));
   const ScoreResult r = score_source(*model, source, opened.input_overrides);
   if (!out.empty()) write_csv(out, r.per_example);
+  if (!confusion.empty()) {
+    GF_CHECK_AS(NotSupported, r.classification.has_value(),
+                "give labelled data to a model that classifies (a dbn with fine_tune_epochs > 0)", "the ",
+                model->kind(), " model made no class predictions on '", data, "', so there is no confusion matrix");
+    std::vector<std::vector<int64_t>> counts;
+    for (int64_t i = 0; i < r.classification->confusion.size(0); ++i) {
+      const auto row = r.classification->confusion[i].contiguous();
+      counts.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
+    }
+    char figures[64];
+    std::snprintf(figures, sizeof figures, "accuracy %.3f, macro F1 %.3f", r.classification->accuracy,
+                  r.classification->macro_f1);
+    viz::write_confusion_png(confusion, counts, r.class_names, model->kind() + " on " + data + ": " + figures);
+  }
   if (json) {
     std::cout << r.summary.dump() << "\n";
   } else {
     std::cout << r.description << "\n";
     if (!out.empty()) std::cout << "wrote " << out << "\n";
+    if (!confusion.empty()) std::cout << "wrote " << confusion << "\n";
   }
   return 0;
 }

@@ -194,11 +194,13 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
   }
   const auto* classifier = dynamic_cast<const Classifier*>(&model);
   if (classifier && classifier->is_classifier() && ds.labels.defined() && ds.labels.numel() == ll.numel()) {
-    auto predicted = classifier->predict_proba(ds.x).argmax(1);
-    const double accuracy = (predicted == ds.labels.to(torch::kLong).reshape({-1})).to(torch::kFloat64).mean()
-                                .item<double>();
-    r.summary["accuracy"] = accuracy;
-    r.description += format("; classification accuracy %.4f", accuracy);
+    const auto probabilities = classifier->predict_proba(ds.x);  // [N, K]
+    r.classification = eval::classification_report(probabilities.argmax(1), ds.labels, probabilities.size(1));
+    r.class_names = source.images.class_names;
+    r.summary["accuracy"] = r.classification->accuracy;
+    r.summary["classification"] = r.classification->to_json(r.class_names);
+    r.description += format("; classification accuracy %.4f, macro F1 %.4f", r.classification->accuracy,
+                            r.classification->macro_f1);
   }
   return r;
 }

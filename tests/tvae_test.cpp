@@ -57,8 +57,11 @@ TEST(Tvae, ModeTransformerFindsTheModesAndRoundTripsRows) {
   auto back = t.inverse(raw, {}, gen);
   auto present = ~torch::isnan(d.x.select(1, 0));
   EXPECT_TRUE(torch::equal(torch::isnan(back.select(1, 0)), ~present));
-  // The code is float32: atanh of a rounded tanh near +-1 magnifies its last bit (the clang build differs by ~2e-5).
-  EXPECT_TRUE(test::all_close(back.select(1, 0).index({present}), d.x.select(1, 0).index({present}), 1e-4, 1e-4));
+  // Values come back unless their scalar was clipped at +-0.99 (a value drawn into a far mode: which ones depends on
+  // the fitted modes' last bits, so on the build). The code is float32, and atanh near +-1 magnifies its last bit.
+  auto kept = present & (code.select(1, 0).abs() < 0.99);
+  EXPECT_GT(kept.sum().item<int64_t>(), present.sum().item<int64_t>() * 9 / 10);
+  EXPECT_TRUE(test::all_close(back.select(1, 0).index({kept}), d.x.select(1, 0).index({kept}), 1e-4, 1e-4));
   EXPECT_TRUE(torch::equal(back.select(1, 1), d.x.select(1, 1)));
   const auto again = tvae::ModeTransformer::from_json(t.to_json());
   EXPECT_EQ(again.to_json(), t.to_json());

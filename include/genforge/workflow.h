@@ -11,10 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "genforge/data/source.h"
+#include "genforge/eval/classification.h"
 #include "genforge/model.h"
 #include "genforge/model_interfaces.h"
 #include "genforge/registry.h"
@@ -47,6 +49,10 @@ struct ScoreResult {
   Table per_example;
   nlohmann::json summary;
   std::string description;
+  // Models that classify (Classifier), scored on labelled data: accuracy, per-class and macro precision / recall /
+  // F1, the confusion matrix; the data's class names.
+  std::optional<eval::ClassificationReport> classification;
+  std::vector<std::string> class_names;
 };
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "genforge/core/error.h"
+#include "genforge/eval/classification.h"
 #include "genforge/eval/table.h"
 
 namespace gf::eval {
@@ -166,16 +167,11 @@ MlEfficacy ml_efficacy(const Table& real_train, const Table& synthetic, const Ta
       x = x.index({keep}), y = y.index({keep});
       if (x.size(0) == 0) return 0.0;
       const auto k = static_cast<int64_t>(labels.size());
-      auto pred = softmax_fit_predict(x, y, k, x_test, 1e-3).argmax(1);
-      double f1 = 0;
-      for (int64_t c = 0; c < k; ++c) {
-        const double tp = ((pred == c) & (y_test == c)).sum().item<double>();
-        const double fp = ((pred == c) & (y_test != c)).sum().item<double>();
-        const double fn = ((pred != c) & (y_test == c)).sum().item<double>();
-        f1 += tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0.0;
-      }
-      *macro_f1 = f1 / static_cast<double>(k);
-      return (pred == y_test).to(torch::kFloat64).mean().item<double>();
+      const auto predicted = softmax_fit_predict(x, y, k, x_test, 1e-3).argmax(1);
+      const auto known = y_test >= 0;  // test categories the real training data never had cannot be predicted
+      const auto report = classification_report(predicted.index({known}), y_test.index({known}), k);
+      *macro_f1 = report.macro_f1;
+      return report.accuracy;
     }
     if (x.size(0) == 0) return 0.0;
     auto xb = with_intercept(x);

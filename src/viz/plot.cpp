@@ -180,4 +180,44 @@ void write_graph_png(const std::string& path, const std::vector<std::string>& na
   write_png_pixels(path, c.w, c.h, 3, c.rgb.data());
 }
 
+void write_confusion_png(const std::string& path, const std::vector<std::vector<int64_t>>& counts,
+                         const std::vector<std::string>& names, const std::string& title) {
+  const int k = static_cast<int>(counts.size());
+  GF_CHECK(k >= 1 && k <= 200, "a confusion matrix needs 1 to 200 classes, got ", k);
+  auto name_of = [&](int i) {
+    std::string s = std::to_string(i);
+    if (i < static_cast<int>(names.size()) && names[static_cast<size_t>(i)] != s) s += " " + names[static_cast<size_t>(i)];
+    return s;
+  };
+  Canvas probe(1, 1);
+  int label_w = 0;
+  for (int i = 0; i < k; ++i) label_w = std::max(label_w, probe.text_width(name_of(i)));
+  const int cell = k <= 12 ? 44 : k <= 40 ? 22 : 10, left = label_w + 24, top = 70, margin = 20;
+  Canvas c(std::max({420, left + k * cell + margin, probe.text_width(title, 2) + 4 * margin}), top + k * cell + margin);
+  const std::array<uint8_t, 3> black{0, 0, 0}, white{255, 255, 255}, blue{31, 119, 180}, grid{200, 200, 200};
+  for (int i = 0; i < k; ++i) {
+    int64_t row_total = 0;
+    for (int64_t v : counts[static_cast<size_t>(i)]) row_total += v;
+    for (int j = 0; j < k; ++j) {
+      const int64_t v = counts[static_cast<size_t>(i)][static_cast<size_t>(j)];
+      // Shaded by the share of the true class (each row sums to 1), so rare classes read as well as common ones.
+      const double share = row_total > 0 ? static_cast<double>(v) / static_cast<double>(row_total) : 0.0;
+      const int x0 = left + j * cell, y0 = top + i * cell;
+      c.rect(x0, y0, x0 + cell, y0 + cell, grid);
+      c.rect(x0 + 1, y0 + 1, x0 + cell, y0 + cell, white);
+      c.rect(x0 + 1, y0 + 1, x0 + cell, y0 + cell, blue, std::sqrt(share));
+      const std::string text = std::to_string(v);
+      if (cell >= 22 && c.text_width(text) < cell - 2) {
+        c.text(x0 + (cell - c.text_width(text)) / 2, y0 + cell / 2 - 3, text, share > 0.35 ? white : black);
+      }
+    }
+    c.text(left - 8 - c.text_width(name_of(i)), top + i * cell + cell / 2 - 3, name_of(i), black);
+    const std::string column = std::to_string(i);
+    c.text(left + i * cell + (cell - c.text_width(column)) / 2, top - 14, column, black);
+  }
+  c.text(left, top - 30, "predicted class (columns); true class (rows)", black);
+  c.text((c.w - c.text_width(title, 2)) / 2, 10, title, black, 2);
+  write_png_pixels(path, c.w, c.h, 3, c.rgb.data());
+}
+
 }  // namespace gf::viz

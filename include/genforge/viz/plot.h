@@ -32,4 +32,9 @@ void write_scatter_png(const std::string& path, const std::vector<Series>& serie
 void write_graph_png(const std::string& path, const std::vector<std::string>& names,
                      const std::vector<std::pair<int64_t, int64_t>>& edges, const std::string& title);
 
+// A confusion matrix (rows: true class, columns: predicted; counts[i][j]) as a grid shaded by each row's share,
+// with the counts written in the cells and the classes named (`names`, else their indices). Written atomically.
+void write_confusion_png(const std::string& path, const std::vector<std::vector<int64_t>>& counts,
+                         const std::vector<std::string>& names, const std::string& title);
+
 }  // namespace gf::viz
