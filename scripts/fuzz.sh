@@ -71,7 +71,9 @@ for t in "${targets[@]}"; do
   for seeds in "fuzz/corpus/$t" "fuzz/regressions/$t"; do
     [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
   done
-  args=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$out/")
+  # GF_FUZZ_SEED fixes libFuzzer's random seed (with --runs: the same executions every time; 0: a fresh seed).
+  args=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$out/"
+        -seed="${GF_FUZZ_SEED:-0}")
   case "$t" in
     model_file) args+=(-max_len=65536) ;;
     serve) args+=(-max_len=2048) ;;

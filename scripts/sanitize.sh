@@ -3,7 +3,8 @@
 # UndefinedBehaviorSanitizer and -Werror for its own code (build-fuzz/, -DGF_FUZZ=ON), then
 #   1. the quick tests under the sanitizers (SentencePiece keeps its documented skip: its module needs
 #      RTLD_DEEPBIND, which AddressSanitizer refuses), zero reports;
-#   2. every fuzz target for GF_FUZZ_SMOKE_SECONDS (default 10) from its seeds (scripts/fuzz.sh).
+#   2. every fuzz target for GF_FUZZ_SMOKE_RUNS executions (default 20000) from its seeds and regressions, with a
+#      fixed libFuzzer seed so CI runs the same inputs every time (scripts/fuzz.sh; the campaign explores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${GF_FUZZ_BUILD:-build-fuzz}
@@ -14,4 +15,4 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp}
 (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" -L quick -E '^Browser\.')
-./scripts/fuzz.sh "${GF_FUZZ_SMOKE_SECONDS:-10}"
+GF_FUZZ_SEED=${GF_FUZZ_SEED:-1} ./scripts/fuzz.sh --runs "${GF_FUZZ_SMOKE_RUNS:-20000}"

@@ -248,6 +248,10 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
     return restore(c, *info, sets);
   } catch (const ModelFileError&) {
     throw;
+  } catch (const nlohmann::json::exception& e) {
+    // A metadata record of the wrong shape (a key missing, a string where a number belongs).
+    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
+                         "the file is damaged; re-create it with `genforge train`");
   } catch (const c10::Error& e) {
     // LibTorch refused what the file describes (shapes that overflow, a tensor that cannot be allocated): the file's
     // fault, named as such; its first line is enough.

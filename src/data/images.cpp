@@ -204,6 +204,16 @@ torch::Tensor decode_png(const std::string& bytes, const std::string& what, int6
   GF_CHECK_AS(DataError, bytes.size() < (1u << 31), "send a smaller image", what, " is too large (", bytes.size(),
               " bytes)");
   const int size = static_cast<int>(bytes.size());
+  // Every chunk's declared length must fit in the bytes present: stb_image allocates what an IDAT chunk claims
+  // (a 2 GB claim in a 100-byte file) before reading it.
+  for (size_t at = 8; at + 8 <= bytes.size();) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+    const uint64_t length = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | p[3];
+    GF_CHECK_AS(DataError, length + 12 <= bytes.size() - at, "send an undamaged PNG", what,
+                " is damaged: a chunk claims ", length, " bytes but ", bytes.size() - at - 8, " follow");
+    if (std::memcmp(p + 4, "IEND", 4) == 0) break;
+    at += 12 + static_cast<size_t>(length);
+  }
   int w = 0, h = 0, c = 0;
   GF_CHECK_AS(DataError, bytes.size() >= 8 && bytes.compare(1, 3, "PNG") == 0 && stbi_info_from_memory(data, size, &w, &h, &c) != 0,
               "send PNG bytes", what, " is not a readable PNG");
