@@ -47,15 +47,10 @@ int run_score(int argc, char** argv) {
     GF_CHECK_AS(NotSupported, r.classification.has_value(),
                 "give labelled data to a model that classifies (a dbn with fine_tune_epochs > 0)", "the ",
                 model->kind(), " model made no class predictions on '", data, "', so there is no confusion matrix");
-    std::vector<std::vector<int64_t>> counts;
-    for (int64_t i = 0; i < r.classification->confusion.size(0); ++i) {
-      const auto row = r.classification->confusion[i].contiguous();
-      counts.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-    }
     char figures[64];
     std::snprintf(figures, sizeof figures, "accuracy %.3f, macro F1 %.3f", r.classification->accuracy,
                   r.classification->macro_f1);
-    viz::write_confusion_png(confusion, counts, r.class_names, model->kind() + " on " + data + ": " + figures);
+    viz::write_confusion_png(confusion, r.classification->confusion_rows(), r.class_names, model->kind() + " on " + data + ": " + figures);
   }
   if (json) {
     std::cout << r.summary.dump() << "\n";

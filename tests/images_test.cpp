@@ -152,6 +152,15 @@ TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
   const std::string bytes_error = error_of([&] { decode_png(png, "the upload"); });
   EXPECT_NE(bytes_error.find("the upload is 20000x20000 pixels"), std::string::npos) << bytes_error;
   EXPECT_NE(error_of([&] { decode_png("GIF89a....", "the upload"); }).find("not a readable PNG"), std::string::npos);
+  // A small image whose IDAT chunk claims 2 GB (stb_image would allocate the claim): refused from a file or bytes.
+  std::string small = png;
+  small.replace(16, 8, std::string("\x00\x00\x00\x02\x00\x00\x00\x02", 8));  // 2 x 2 (the CRC is not checked first)
+  small.insert(small.size() - 12, std::string("\x7f\xff\xff\xffIDAT\x78\x9c", 10));
+  test::write_text(dir.file("claim.png"), small);
+  for (const auto& error : {error_of([&] { read_png_file(dir.file("claim.png")); }),
+                            error_of([&] { decode_png(small, "the upload"); })}) {
+    EXPECT_NE(error.find("is damaged: a chunk claims 2147483647 bytes"), std::string::npos) << error;
+  }
 }
 
 TEST(Images, FashionMnistFromTheDebianPackage) {

@@ -128,6 +128,19 @@ std::pair<int64_t, int64_t> claimed_png_size(const std::string& path) {
   return {be32(16), be32(20)};
 }
 
+// Every chunk's declared length must fit in the bytes present: stb_image allocates what an IDAT chunk claims
+// (a 2 GB claim in a 100-byte file) before reading it.
+void check_png_chunks(const std::string& bytes, const std::string& what) {
+  for (size_t at = 8; at + 8 <= bytes.size();) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+    const uint64_t length = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | p[3];
+    GF_CHECK_AS(DataError, length + 12 <= bytes.size() - at, "send an undamaged PNG", what,
+                " is damaged: a chunk claims ", length, " bytes but ", bytes.size() - at - 8, " follow");
+    if (std::memcmp(p + 4, "IEND", 4) == 0) break;
+    at += 12 + static_cast<size_t>(length);
+  }
+}
+
 // Decodes PNG files (grayscale or RGB by the first one; all the first one's size) with their labels (-1: none).
 ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files,
                        const std::vector<std::string>& classes) {
@@ -150,9 +163,13 @@ ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files
     }
     GF_CHECK_AS(DataError, w == width && h == height, "resize the images to one size first", "'", path, "' is ", w,
                 "x", h, " but '", files[0].first, "' is ", width, "x", height);
+    const std::string bytes = read_file_bytes(path);
+    check_png_chunks(bytes, "'" + path + "'");
     int got = 0;
-    std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &got, channels),
-                                                           stbi_image_free);
+    std::unique_ptr<unsigned char, void (*)(void*)> pixels(
+        stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
+                              &got, channels),
+        stbi_image_free);
     GF_CHECK_AS(DataError, pixels != nullptr, "the file is not a readable PNG", "'", path, "': cannot decode (",
                 stbi_failure_reason(), ")");
     auto hwc = at::from_blob(pixels.get(), {height, width, channels}, at::TensorOptions().dtype(at::kByte));
@@ -204,16 +221,7 @@ torch::Tensor decode_png(const std::string& bytes, const std::string& what, int6
   GF_CHECK_AS(DataError, bytes.size() < (1u << 31), "send a smaller image", what, " is too large (", bytes.size(),
               " bytes)");
   const int size = static_cast<int>(bytes.size());
-  // Every chunk's declared length must fit in the bytes present: stb_image allocates what an IDAT chunk claims
-  // (a 2 GB claim in a 100-byte file) before reading it.
-  for (size_t at = 8; at + 8 <= bytes.size();) {
-    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
-    const uint64_t length = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | p[3];
-    GF_CHECK_AS(DataError, length + 12 <= bytes.size() - at, "send an undamaged PNG", what,
-                " is damaged: a chunk claims ", length, " bytes but ", bytes.size() - at - 8, " follow");
-    if (std::memcmp(p + 4, "IEND", 4) == 0) break;
-    at += 12 + static_cast<size_t>(length);
-  }
+  check_png_chunks(bytes, what);
   int w = 0, h = 0, c = 0;
   GF_CHECK_AS(DataError, bytes.size() >= 8 && bytes.compare(1, 3, "PNG") == 0 && stbi_info_from_memory(data, size, &w, &h, &c) != 0,
               "send PNG bytes", what, " is not a readable PNG");

@@ -57,14 +57,19 @@ nlohmann::json ClassificationReport::to_json(const std::vector<std::string>& nam
                         {"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}, {"support", s.support}};
     classes.push_back(c);
   }
-  std::vector<std::vector<int64_t>> matrix;
-  for (int64_t i = 0; i < confusion.size(0); ++i) {
-    const auto row = confusion[i].contiguous();
-    matrix.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-  }
   return {{"n", n}, {"accuracy", accuracy}, {"balanced_accuracy", balanced_accuracy},
           {"macro_precision", macro_precision}, {"macro_recall", macro_recall}, {"macro_f1", macro_f1},
-          {"per_class", classes}, {"confusion", matrix}};
+          {"per_class", classes}, {"confusion", confusion_rows()}};
+}
+
+std::vector<std::vector<int64_t>> ClassificationReport::confusion_rows() const {
+  std::vector<std::vector<int64_t>> rows;
+  const auto matrix = confusion.contiguous();
+  for (int64_t i = 0; i < matrix.size(0); ++i) {
+    const int64_t* row = matrix.data_ptr<int64_t>() + i * matrix.size(1);
+    rows.emplace_back(row, row + matrix.size(1));
+  }
+  return rows;
 }
 
 }  // namespace gf::eval

@@ -30,6 +30,7 @@ struct ClassificationReport {
   double balanced_accuracy = 0;  // mean recall over the classes that occur in the true labels
   std::vector<ClassScores> per_class;
   torch::Tensor confusion;  // [K, K] int64, K = the largest index + 1 (or n_classes): rows true, columns predicted
+  std::vector<std::vector<int64_t>> confusion_rows() const;  // the matrix as plain rows
   // `names[k]` names class k where given.
   nlohmann::json to_json(const std::vector<std::string>& names = {}) const;
 };
