@@ -44,6 +44,7 @@ const Verb kVerbs[] = {
     {"watermark", "detect the green-list watermark of `generate --watermark-key` in text (z-score, p-value)", run_watermark},
     {"provenance", "where a generated file came from: genforge version, model SHA-256, seed, time", run_provenance},
     {"eval", "metrics: text (BLEU, chrF) and image (FID, KID, IS, precision/recall) evaluation", run_eval},
+    {"launch", "run a command as N processes of one distributed job (data-parallel training, distributed EM)", run_launch},
     {"rate", "human evaluation: make a blind study page, summarise raters' answers", run_rate},
 };
 
@@ -109,8 +110,9 @@ int main_entry(int argc, char** argv) {
     std::vector<char*> args(argv + 1, argv + argc);
     const auto no_provenance = std::find_if(args.begin(), args.end(),
                                             [](const char* a) { return std::strcmp(a, "--no-provenance") == 0; });
-    const bool with_provenance = no_provenance == args.end();
-    if (!with_provenance) args.erase(no_provenance);
+    // (launch passes its command on untouched; the launched verb applies the flag itself)
+    const bool with_provenance = no_provenance == args.end() || std::strcmp(verb->name, "launch") == 0;
+    if (no_provenance != args.end() && !with_provenance) args.erase(no_provenance);
     ProvenanceScope provenance(with_provenance ? std::optional<Provenance>(new_provenance(verb->name)) : std::nullopt);
     args.push_back(nullptr);  // argv[argc] is a null pointer, as the C runtime's
     int rc = verb->run(static_cast<int>(args.size() - 1), args.data());

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "genforge/apps/drift.h"
 #include "genforge/core/atomic_file.h"
+#include "genforge/core/distributed.h"
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
 #include "genforge/data/npy.h"
@@ -240,7 +241,9 @@ int run_train(int argc, char** argv) {
   const data::Source source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
   std::optional<data::Source> held_out;
   if (!validation.empty()) held_out = data::load_source(validation, info.data_kind, source_options(table_flags));
-  if (!run_dir.empty()) {
+  // In a distributed job (genforge launch, torchrun) every rank fits; rank 0 writes the files and prints.
+  const bool writer = dist::world().writer();
+  if (!run_dir.empty() && writer) {
     std::filesystem::create_directories(run_dir);
     nlohmann::json record = {{"model", model_name},
                              {"options", model->options_json()},
@@ -254,6 +257,7 @@ int run_train(int argc, char** argv) {
                       [&](std::ostream& o) { o << record.dump(2) << "\n"; });
   }
   FitReport report = fit_source(*model, source, ctx, held_out ? &*held_out : nullptr);
+  if (!writer) return 0;
   record_score_profile(*model, held_out ? *held_out : source, held_out.has_value(), profile_items);
   save_model(*model, out);
   if (json) {

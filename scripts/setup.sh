@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake ninja-build git ccache pkg-config ca-certificates
-  libtorch-dev libopenblas-openmp-dev
+  libtorch-dev libgloo-dev libopenblas-openmp-dev
   libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev libbenchmark-dev
   libicu-dev libsentencepiece-dev libboost-dev libssl-dev libcpp-httplib-dev
   python3 python3-numpy

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "genforge/core/distributed.h"
+
 namespace gf::stats {
 
 enum class CovType { full, tied, diag, spherical };
@@ -70,8 +72,12 @@ struct EmData {
   at::Tensor scatter;     // [D, D] sum_n w_n xc_n xc_n^T (tied only)
   at::Tensor row_weight;  // [N] or undefined
   double total_weight = 0;
+  dist::Communicator* across = nullptr;  // set when the rows are shared out among the ranks of a distributed job
 };
-EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovType type);
+// With `across` in a distributed job, every rank passes all rows and keeps its share of them; em_iteration then
+// sums the statistics over the ranks (the same parameters as one process, to rounding).
+EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovType type,
+                       dist::Communicator* across = nullptr);
 // Weighted Gaussian statistics of the data under responsibilities, as scikit-learn's
 // _estimate_gaussian_parameters: component masses (10*eps added), means, covariances (reg_covar added).
 struct GaussianStats {

@@ -181,7 +181,8 @@ at::Tensor mahalanobis_sq(const at::Tensor& x, const at::Tensor& means, const at
   return quad;
 }
 
-EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovType type) {
+EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovType type,
+                       dist::Communicator* across) {
   EmData data;
   data.row_weight = row_weight;
   data.total_weight = row_weight.defined() ? row_weight.sum().item<double>() : static_cast<double>(x.size(0));
@@ -191,6 +192,15 @@ EmData prepare_em_data(const at::Tensor& x, const at::Tensor& row_weight, CovTyp
   if (type == CovType::tied) {
     const auto& xc = data.centred;
     data.scatter = row_weight.defined() ? at::mm(xc.t(), xc * row_weight.unsqueeze(1)) : at::mm(xc.t(), xc);
+  }
+  if (across != nullptr && across->distributed()) {
+    // The shift, total weight and scatter above are of all rows (every rank holds them all); the E-step's
+    // per-row work is this rank's share.
+    const auto [begin, end] = dist::shard(x.size(0), across->rank(), across->size());
+    data.centred = data.centred.slice(0, begin, end);
+    if (data.centred_sq.defined()) data.centred_sq = data.centred_sq.slice(0, begin, end);
+    if (data.row_weight.defined()) data.row_weight = data.row_weight.slice(0, begin, end);
+    data.across = across;
   }
   return data;
 }
@@ -268,6 +278,16 @@ EStepTotals em_iteration(const EmData& data, const at::Tensor& means, const at::
     if (acc[0].moments.defined()) acc[0].moments.add_(acc[t].moments);
   }
   Accumulator& sum = acc[0];
+  if (data.across != nullptr) {  // sums over every rank's rows: one all-reduce per iteration
+    auto totals = at::tensor({sum.log_likelihood, sum.resp_log_resp}, at::kDouble);
+    std::vector<at::Tensor> parts{sum.mass, totals};
+    for (const auto* t : {&sum.first, &sum.second, &sum.moments}) {
+      if (t->defined()) parts.push_back(*t);
+    }
+    data.across->all_reduce_sum(parts);
+    sum.log_likelihood = totals[0].item<double>();
+    sum.resp_log_resp = totals[1].item<double>();
+  }
   if (by_pairs) {
     sum.first = sum.moments.narrow(1, n_pairs, d);
     auto second = at::zeros({k, d, d}, xc.options());

@@ -14,16 +14,19 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <algorithm>
 #include <set>
 #include <sstream>
 
 #include "core/cpu_clones.h"
 #include "genforge/core/atomic_file.h"
+#include "genforge/core/distributed.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
 #include "genforge/data/images.h"
+#include "genforge/io/bytes.h"
 #include "genforge/io/model_file.h"
 #include "genforge/viz/plot.h"
 #include "genforge/privacy/accountant.h"
@@ -202,8 +205,19 @@ struct Meter {
 class Loop : public StepContext {
  public:
   Loop(Trainable& model, const TrainOptions& o, const FitContext& ctx)
-      : model_(model), o_(o), ctx_(ctx), noise_(make_generator(static_cast<uint64_t>(o.seed) * 2 + 1)) {
+      : model_(model),
+        o_(o),
+        ctx_(ctx),
+        comm_(dist::world()),
+        // Rank 0 draws the noise one process would; the others their own stream (distinct noise per example).
+        noise_(make_generator(static_cast<uint64_t>(o.seed) * 2 + 1 +
+                              0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(comm_.rank()))) {
     if (ctx.initial_state) warm_start(*ctx.initial_state);
+    if (comm_.distributed()) {
+      GF_CHECK_AS(InvalidArgument, !o.differentially_private(), "train with DP-SGD in one process",
+                  "DP-SGD (dp_epsilon / dp_noise_multiplier) does not run as a distributed job");
+      start_from_rank0_state();
+    }
     {
       const auto state = model.named_state();
       std::vector<std::string> names;
@@ -227,6 +241,7 @@ class Loop : public StepContext {
         }
       }
       if (!g.params.empty()) g.optimizer = make_optimizer(o, model.group_options(name), g.params, g.base_lr);
+      if (comm_.distributed()) plan_buckets(g.params);
       groups_.push_back(std::move(g));
     }
     if (o.ema_decay > 0) {
@@ -234,6 +249,7 @@ class Loop : public StepContext {
     }
   }
   ~Loop() override {
+    for (auto& [p, handle] : hooks_) p.remove_hook(handle);
     for (auto& p : unfrozen_at_end_) p.set_requires_grad(true);  // the parameters frozen here, as they were
   }
 
@@ -253,14 +269,30 @@ class Loop : public StepContext {
       ++dp_skipped_examples_;
       return;
     }
-    if (!std::isfinite(value)) {
+    double value_all = value;
+    if (comm_.distributed()) {
+      // Every rank learns whether any rank's loss is bad (then all skip the step) and the global mean loss.
+      auto t = torch::tensor({std::isfinite(value) ? 0.0 : 1.0, std::isfinite(value) ? value * share_ : 0.0},
+                             torch::kFloat64);
+      comm_.all_reduce_sum(t);
+      if (t[0].item<double>() > 0) {
+        bad_this_step_ = true;
+        bad_reason_ = msg("the loss was not finite on ", t[0].item<int64_t>(), " rank(s) (here ", value, ")");
+        return;
+      }
+      value_all = t[1].item<double>();
+    } else if (!std::isfinite(value)) {
       bad_this_step_ = true;
       bad_reason_ = msg("the loss was ", value);
       return;
     }
     // Gradients are released rather than zeroed: backward then writes them fresh instead of adding to zeros.
     for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
-    loss.backward();
+    if (comm_.distributed()) {
+      backward_summed(*buckets_[static_cast<size_t>(&g - groups_.data())], loss);
+    } else {
+      loss.backward();
+    }
     // The gradient norm (a monitor, and the clipping threshold's input) costs a pass over every gradient: it is
     // computed on the steps that write a metrics line, and on every step when clipping.
     const bool logged_step = (step_ + 1) % o_.log_every == 0 || step_ + 1 == total_steps_;
@@ -282,7 +314,7 @@ class Loop : public StepContext {
     }
     set_lr(*g.optimizer, scheduled_lr(o_, g.base_lr, step_, total_steps_));
     g.optimizer->step();
-    meter_.add("loss/" + name, value);
+    meter_.add("loss/" + name, value_all);
   }
   // DP-SGD: the noise multiplier for the run (given, or the smallest that keeps ε within dp_epsilon over all steps).
   void start_dp(int64_t n) {
@@ -336,16 +368,20 @@ class Loop : public StepContext {
   FitReport run(const TrainData& train, const TrainData* val) {
     const int64_t n = train.x.size(0);
     GF_CHECK_AS(DataError, n >= 1, "give at least one training example", "the training data is empty");
-    const int64_t per_epoch = (n + o_.batch_size - 1) / o_.batch_size;
+    // batch_size examples per rank and step (PyTorch's DistributedDataParallel convention): a global batch of
+    // batch_size x ranks, taken from the same shuffled order as one process with that batch size would.
+    const int64_t global_batch = o_.batch_size * comm_.size();
+    comm_.check_same("the number of training examples", static_cast<double>(n));
+    const int64_t per_epoch = (n + global_batch - 1) / global_batch;
     total_steps_ = o_.max_steps > 0 ? o_.max_steps : o_.epochs * per_epoch;
-    if (!o_.run_dir.empty()) {  // temporaries a killed run left mid-write go first
+    if (!o_.run_dir.empty() && comm_.writer()) {  // temporaries a killed run left mid-write go first
       fs::create_directories(o_.run_dir);
       for (const auto& d : {fs::path(o_.run_dir), fs::path(o_.run_dir) / "samples"}) remove_stale_temporaries(d.string());
     }
     if (o_.resume) load_checkpoint();
     SignalGuard signals;
     std::optional<Progress> bar;
-    if (ctx_.progress) bar.emplace("train", total_steps_, "step");
+    if (ctx_.progress && comm_.writer()) bar.emplace("train", total_steps_, "step");
     const auto started = std::chrono::steady_clock::now();
     FitReport report;
     model_.set_training(true);
@@ -360,7 +396,14 @@ class Loop : public StepContext {
         if (clipper_) {  // DP-SGD draws its own (Poisson) batch
           dp_step(train);
         } else {
-          auto idx = order.slice(0, b * o_.batch_size, std::min(n, (b + 1) * o_.batch_size)).to(train.x.device());
+          const int64_t first = b * global_batch, in_batch = std::min(n, first + global_batch) - first;
+          auto [lo, hi] = dist::shard(in_batch, comm_.rank(), comm_.size());
+          share_ = static_cast<double>(hi - lo) / static_cast<double>(in_batch);
+          if (hi == lo) {  // fewer examples than ranks: a stand-in example whose gradient counts zero
+            lo = std::min(lo, in_batch - 1);
+            hi = lo + 1;
+          }
+          auto idx = order.slice(0, first + lo, first + hi).to(train.x.device());
           model_.train_step({train.x.index_select(0, idx),
                              train.labels.defined() ? train.labels.index_select(0, idx) : torch::Tensor()},
                             *this);
@@ -387,7 +430,9 @@ class Loop : public StepContext {
         }
         if (o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) save_checkpoint();
         if (o_.sample_every > 0 && step_ % o_.sample_every == 0) write_preview(msg("step_", padded(step_), ".png"));
-        if (g_signal.load() != 0) {
+        bool stop = g_signal.load() != 0;
+        if (comm_.distributed()) stop = comm_.sum(stop ? 1.0 : 0.0) > 0;  // every rank stops at the same step
+        if (stop) {
           save_checkpoint();
           throw Interrupted(msg("training interrupted at step ", step_, " of ", total_steps_),
                             o_.run_dir.empty() ? "give --run-dir to keep checkpoints"
@@ -458,6 +503,139 @@ class Loop : public StepContext {
                 "none of the base model's tensors matches this model's");
   }
 
+  // Every rank starts from rank 0's tensors (equal anyway with one seed; this makes it certain).
+  void start_from_rank0_state() {
+    torch::NoGradGuard no_grad;
+    auto state = model_.named_state();
+    double values = 0;
+    for (const auto& [name, t] : state) values += static_cast<double>(t.numel());
+    comm_.check_same("the model's tensors (count)", static_cast<double>(state.size()));
+    comm_.check_same("the model's tensors (values)", values);
+    std::vector<torch::Tensor> tensors;
+    for (auto& [name, t] : state) tensors.push_back(t.detach().cpu().contiguous());
+    comm_.broadcast(tensors, 0);
+    for (size_t i = 0; i < state.size(); ++i) state[i].second.detach().copy_(tensors[i]);
+  }
+
+  // Distributed training: the global batch's gradient on every rank. Each rank's gradient (of its mean loss) is
+  // weighted by its share of the global batch and summed across ranks in buckets of one dtype and up to 4 M values,
+  // as DistributedDataParallel does: buckets follow the parameters in reverse (the order backward produces their
+  // gradients), a hook copies each gradient into its bucket as soon as autograd has it, and a full bucket is summed
+  // while backward goes on. Buckets start in bucket order on every rank (Gloo pairs collectives by order). A
+  // parameter without a gradient here but with one elsewhere counts as zero here; one with a gradient nowhere keeps
+  // none, as in one process.
+  struct GradientBuckets {
+    std::vector<torch::Tensor> params;         // the group's distinct parameters, in bucket order
+    std::vector<size_t> bucket_of;             // per parameter
+    std::vector<int64_t> offset_of, slot_of;   // its values' offset and its flag's index in the bucket
+    std::vector<torch::Tensor> flats;          // per bucket: [values..., one flag per member] (CPU)
+    std::vector<int64_t> members;              // per bucket
+    std::vector<int64_t> waiting;              // per bucket: members whose gradient has not arrived yet
+    std::vector<std::unique_ptr<dist::Pending>> started;
+    size_t next_to_start = 0;
+  };
+
+  void plan_buckets(const std::vector<torch::Tensor>& params) {
+    constexpr int64_t kBucketValues = int64_t{1} << 22;
+    auto gb = std::make_unique<GradientBuckets>();
+    std::set<const c10::TensorImpl*> seen;
+    for (auto it = params.rbegin(); it != params.rend(); ++it) {
+      if (seen.insert(it->unsafeGetTensorImpl()).second) gb->params.push_back(*it);
+    }
+    std::vector<int64_t> values;
+    for (size_t i = 0; i < gb->params.size(); ++i) {
+      const auto& p = gb->params[i];
+      const bool fresh = values.empty() || values.back() >= kBucketValues ||
+                         gb->params[i - 1].scalar_type() != p.scalar_type();
+      if (fresh) {
+        values.push_back(0);
+        gb->members.push_back(0);
+      }
+      gb->bucket_of.push_back(values.size() - 1);
+      gb->offset_of.push_back(values.back());
+      gb->slot_of.push_back(gb->members.back()++);
+      values.back() += p.numel();
+    }
+    for (size_t b = 0; b < values.size(); ++b) {
+      const auto& first = gb->params[static_cast<size_t>(std::find(gb->bucket_of.begin(), gb->bucket_of.end(), b) -
+                                                         gb->bucket_of.begin())];
+      gb->flats.push_back(torch::zeros({values[b] + gb->members[b]}, first.options().device(torch::kCPU)));
+    }
+    for (size_t i = 0; i < gb->params.size(); ++i) {
+      auto p = gb->params[i];
+      GradientBuckets* owner = gb.get();
+      const unsigned handle = p.register_hook([this, owner, i](const torch::Tensor& grad) { on_gradient(*owner, i, grad); });
+      hooks_.emplace_back(p, handle);
+    }
+    buckets_.push_back(std::move(gb));
+  }
+
+  // A parameter's gradient, as autograd produces it during the backward of the group being optimized.
+  void on_gradient(GradientBuckets& gb, size_t i, const torch::Tensor& grad) {
+    if (active_buckets_ != &gb || !grad.defined()) return;
+    torch::NoGradGuard no_grad;
+    const size_t b = gb.bucket_of[i];
+    if (b < gb.next_to_start) {
+      throw InternalError("a gradient arrived after its bucket was summed", "report this as a bug");
+    }
+    auto& flat = gb.flats[b];
+    const int64_t count = gb.params[i].numel();
+    auto flag = flat[flat.numel() - gb.members[b] + gb.slot_of[i]];
+    auto values = flat.slice(0, gb.offset_of[i], gb.offset_of[i] + count);
+    if (flag.item<double>() > 0) {  // a second gradient for the same parameter: accumulate
+      values.add_(grad.reshape({-1}).to(flat.device(), flat.scalar_type()), share_);
+      return;
+    }
+    values.copy_(grad.reshape({-1}));
+    if (share_ != 1.0) values.mul_(share_);
+    flag.fill_(1);
+    if (--gb.waiting[b] == 0) start_ready_buckets(gb, /*all=*/false);
+  }
+
+  void start_ready_buckets(GradientBuckets& gb, bool all) {
+    while (gb.next_to_start < gb.flats.size() && (all || gb.waiting[gb.next_to_start] == 0)) {
+      gb.started.push_back(comm_.start_all_reduce_sum(gb.flats[gb.next_to_start]));
+      ++gb.next_to_start;
+    }
+  }
+
+  // loss.backward() with the gradients summed across ranks as they appear; on return every parameter of the
+  // group holds the global batch's gradient (a view into its bucket).
+  void backward_summed(GradientBuckets& gb, const torch::Tensor& loss) {
+    for (auto& f : gb.flats) f.zero_();
+    gb.waiting = gb.members;
+    gb.started.clear();
+    gb.next_to_start = 0;
+    active_buckets_ = &gb;
+    std::optional<log::ScopedTimer> timer(std::in_place, "train.backward+sum");
+    try {
+      loss.backward();
+    } catch (...) {
+      active_buckets_ = nullptr;
+      throw;
+    }
+    active_buckets_ = nullptr;
+    timer.reset();
+    log::ScopedTimer waiting("train.sum_wait");
+    start_ready_buckets(gb, /*all=*/true);  // buckets with parameters that got no gradient here
+    for (auto& s : gb.started) s->wait();
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> flags;
+    for (size_t b = 0; b < gb.flats.size(); ++b) {
+      flags.push_back(gb.flats[b].slice(0, gb.flats[b].numel() - gb.members[b]).to(torch::kFloat64).contiguous());
+    }
+    for (size_t i = 0; i < gb.params.size(); ++i) {
+      auto p = gb.params[i];
+      const size_t b = gb.bucket_of[i];
+      if (flags[b].data_ptr<double>()[gb.slot_of[i]] > 0) {
+        p.mutable_grad() =
+            gb.flats[b].slice(0, gb.offset_of[i], gb.offset_of[i] + p.numel()).view(p.sizes()).to(p.device());
+      } else {
+        p.mutable_grad() = torch::Tensor();
+      }
+    }
+  }
+
   void update_ema() {
     if (ema_.empty()) return;
     torch::NoGradGuard no_grad;
@@ -513,7 +691,7 @@ class Loop : public StepContext {
     line["epoch"] = epoch;
     line["lr"] = scheduled_lr(o_, groups_.front().base_lr, step_ - 1, total_steps_);
     line["skipped_steps"] = bad_steps_total_;
-    if (o_.run_dir.empty()) return;
+    if (o_.run_dir.empty() || !comm_.writer()) return;
     std::ofstream out(fs::path(o_.run_dir) / "metrics.jsonl", std::ios::app);
     out << line.dump() << "\n";
   }
@@ -525,7 +703,7 @@ class Loop : public StepContext {
 
   // A grid of the model's preview images, always from the same noise so grids over time are comparable.
   void write_preview(const std::string& file) {
-    if (o_.run_dir.empty()) return;
+    if (o_.run_dir.empty() || !comm_.writer()) return;
     torch::NoGradGuard no_grad;
     const bool was_training = !finished_;
     model_.set_training(false);
@@ -540,7 +718,7 @@ class Loop : public StepContext {
   // loss.png: every loss and the validation loss against the step, from metrics.jsonl (so a resumed run's curve
   // covers the whole run).
   void write_loss_curve() {
-    if (o_.run_dir.empty()) return;
+    if (o_.run_dir.empty() || !comm_.writer()) return;
     std::ifstream in(fs::path(o_.run_dir) / "metrics.jsonl");
     std::map<std::string, viz::Series> curves;
     std::string line;
@@ -568,9 +746,21 @@ class Loop : public StepContext {
 
   void save_checkpoint() {
     if (o_.run_dir.empty()) return;
+    // Every rank's noise stream goes into the checkpoint (rank 0 gathers them), so that a resumed job with as
+    // many ranks continues bit for bit.
+    torch::Tensor noise_states;  // [ranks, state bytes]
+    if (comm_.distributed()) {
+      const auto mine = noise_.get_state();
+      noise_states = torch::zeros({comm_.size(), mine.numel()}, torch::kUInt8);
+      noise_states[comm_.rank()].copy_(mine);
+      comm_.all_reduce_sum(noise_states);
+    }
+    if (!comm_.writer()) return;
     ModelFileContents c;
     c.kind = "checkpoint";
     c.extra = {{"step", step_},
+               {"world_size", comm_.size()},
+               {"global_batch", o_.batch_size * comm_.size()},
                {"bad_steps_total", bad_steps_total_},
                {"bad_in_a_row", bad_in_a_row_},
                {"best_validation_loss", std::isfinite(best_val_) ? nlohmann::json(best_val_) : nlohmann::json()},
@@ -582,14 +772,20 @@ class Loop : public StepContext {
       if (g.optimizer) c.tensors["optimizer/" + g.name] = optimizer_blob(*g.optimizer);
     }
     c.tensors["rng/noise"] = noise_.get_state();
+    for (int r = 1; r < comm_.size(); ++r) c.tensors[msg("rng/noise_rank", r)] = noise_states[r].clone();
     write_model_file(checkpoint_path(o_.run_dir), c);
   }
 
   void load_checkpoint() {
     const std::string path = checkpoint_path(o_.run_dir);
-    GF_CHECK_AS(ModelFileError, fs::exists(path), "train without --resume to start afresh", "no checkpoint to resume: '",
-                path, "' does not exist");
-    ModelFileContents c = read_model_file(path);
+    // Rank 0 reads the checkpoint and hands it to the others (they need not see its file system).
+    std::string bytes;
+    if (comm_.writer()) {
+      GF_CHECK_AS(ModelFileError, fs::exists(path), "train without --resume to start afresh",
+                  "no checkpoint to resume: '", path, "' does not exist");
+      bytes = read_file_bytes(path);
+    }
+    ModelFileContents c = parse_model_file(comm_.broadcast_bytes(bytes, 0), path);
     GF_CHECK_AS(ModelFileError, c.kind == "checkpoint", "give the run directory of a training run", "'", path,
                 "' is not a training checkpoint");
     auto take = [&](const std::string& key) -> const torch::Tensor& {
@@ -609,7 +805,20 @@ class Loop : public StepContext {
     for (auto& g : groups_) {
       if (g.optimizer) load_optimizer_blob(*g.optimizer, take("optimizer/" + g.name));
     }
-    noise_.set_state(take("rng/noise"));
+    const int64_t saved_world = c.extra.value("world_size", int64_t{1});
+    const int64_t saved_batch = c.extra.value("global_batch", o_.batch_size * saved_world);
+    const int64_t global_batch = o_.batch_size * comm_.size();
+    GF_CHECK_AS(InvalidArgument, saved_batch == global_batch,
+                msg("resume with batch_size x ranks = ", saved_batch, " (e.g. batch_size ",
+                    saved_batch % comm_.size() == 0 ? std::to_string(saved_batch / comm_.size()) : "?", " on ",
+                    comm_.size(), " rank(s))"),
+                "the run's global batch was ", saved_batch, " examples per step (", saved_world,
+                " rank(s)); this job's is ", global_batch);
+    if (comm_.rank() == 0) {
+      noise_.set_state(take("rng/noise"));
+    } else if (c.tensors.count(msg("rng/noise_rank", comm_.rank()))) {
+      noise_.set_state(take(msg("rng/noise_rank", comm_.rank())));
+    }  // a rank the saved run did not have keeps its seeded stream (the run continues, not bit for bit)
     step_ = c.extra.at("step").get<int64_t>();
     bad_steps_total_ = c.extra.value("bad_steps_total", int64_t{0});
     bad_in_a_row_ = c.extra.value("bad_in_a_row", int64_t{0});
@@ -618,7 +827,7 @@ class Loop : public StepContext {
     }
     since_best_ = c.extra.value("since_best", int64_t{0});
     loss_history_ = c.extra.value("loss_history", std::vector<double>{});
-    trim_metrics();
+    if (comm_.writer()) trim_metrics();
     log::info(msg("resuming from step ", step_, " of '", path, "'"));
   }
 
@@ -641,6 +850,7 @@ class Loop : public StepContext {
   Trainable& model_;
   const TrainOptions& o_;
   const FitContext& ctx_;
+  dist::Communicator& comm_;
   at::Generator noise_;
   std::vector<Group> groups_;
   std::vector<std::pair<std::string, torch::Tensor>> ema_;
@@ -653,6 +863,10 @@ class Loop : public StepContext {
   bool bad_this_step_ = false, stopped_early_ = false, finished_ = false;
   std::string bad_reason_;  // why the last skipped step was skipped
   double best_val_ = std::numeric_limits<double>::infinity();
+  double share_ = 1.0;  // this rank's part of the current global batch (its gradient's weight in the sum)
+  std::vector<std::unique_ptr<GradientBuckets>> buckets_;  // per optimizer group (distributed jobs only)
+  GradientBuckets* active_buckets_ = nullptr;             // the group whose backward is running
+  std::vector<std::pair<torch::Tensor, unsigned>> hooks_;
   // DP-SGD (options.differentially_private()): the clipper collects each example's gradient while it exists.
   std::optional<PerExampleClipper> clipper_;
   double dp_sigma_ = 0, dp_q_ = 0, dp_loss_sum_ = 0;

@@ -50,6 +50,13 @@ class Interrupted : public Error {
  public:
   int exit_code() const override { return 130; }
 };
+// Another process of a distributed job failed, stopped answering within the timeout, or runs a different job.
+class DistributedError : public Error {
+  using Error::Error;
+
+ public:
+  int exit_code() const override { return 1; }
+};
 // A bug in genforge rather than in the input.
 class InternalError : public Error {
   using Error::Error;

@@ -298,7 +298,8 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
                     "drop or impute incomplete rows, or use gmm, which marginalises missing cells");
   const at::Tensor sw = stats::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
   const Priors priors = resolve_priors(options_, x, sw, type);
-  const stats::EmData data = stats::prepare_em_data(x, sw, type);
+  // In a distributed job (genforge launch) each rank takes a share of the rows; statistics are summed.
+  const stats::EmData data = stats::prepare_em_data(x, sw, type, &dist::world());
   const bool dp = priors.dirichlet_process;
 
   at::Tensor resp_init;

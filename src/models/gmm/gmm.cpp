@@ -156,7 +156,10 @@ FitReport GaussianMixture::fit(const Dataset& train, const FitContext& ctx) {
   const bool warm = options_.warm_start && fitted() && means_.size(1) == d && means_.size(0) == k;
   const int64_t n_init = warm ? 1 : options_.n_init;
   const double total_weight = sw.defined() ? sw.sum().item<double>() : static_cast<double>(n);
-  const stats::EmData em_data = layout.any_missing ? stats::EmData{} : stats::prepare_em_data(x, sw, type);
+  // In a distributed job (genforge launch) each rank takes a share of the complete rows' E-step; statistics are
+  // summed. (With missing cells every rank runs the whole E-step: same result, no speed-up.)
+  const stats::EmData em_data =
+      layout.any_missing ? stats::EmData{} : stats::prepare_em_data(x, sw, type, &dist::world());
   std::optional<Progress> bar;
   if (ctx.progress) bar.emplace("gmm EM", n_init * options_.max_iter, "iter");
   auto start = [&](int64_t) {

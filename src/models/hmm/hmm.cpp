@@ -7,6 +7,7 @@
 
 #include "models/state_checks.h"
 #include "stats/gaussian_mixture.h"
+#include "genforge/core/distributed.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
@@ -407,16 +408,50 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
     clamp = at::where((labels >= 0).unsqueeze(1),
                       at::one_hot(labels.clamp_min(0), k).to(at::kDouble), at::ones({n, k}, dopt));
   }
+  // In a distributed job (genforge launch) each rank runs the E-step on a share of the sequences and the
+  // posteriors are summed; the M-step then sees every row's, as in one process.
+  dist::Communicator& comm = dist::world();
+  const int64_t n_seq = static_cast<int64_t>(offsets.size()) - 1;
+  const bool sharded = comm.distributed() && n_seq >= comm.size();
+  int64_t row0 = 0, row1 = n;
+  std::vector<int64_t> my_offsets = offsets;
+  Observations my_obs;
+  if (sharded) {
+    const auto [q0, q1] = dist::shard(n_seq, comm.rank(), comm.size());
+    row0 = offsets[static_cast<size_t>(q0)];
+    row1 = offsets[static_cast<size_t>(q1)];
+    my_offsets.assign(offsets.begin() + q0, offsets.begin() + q1 + 1);
+    for (auto& off : my_offsets) off -= row0;
+    my_obs = observe(x.slice(0, row0, row1), o, v);
+  }
+  const Observations& e_obs = sharded ? my_obs : obs;
   double ll = -std::numeric_limits<double>::infinity();
   for (int64_t it = 1; it <= (supervised ? 0 : o.max_iter); ++it) {
     log::ScopedTimer timer("hmm.em");
     const double prev = ll;
     Stats st;
     at::Tensor log_scale;
-    auto prob = emission_prob(obs, p, o, &log_scale, mixture ? &st.within : nullptr);  // [N, K]
-    if (clamp.defined()) prob *= clamp;
-    auto fb = stats::forward_backward(prob, log_scale, offsets, p.startprob, p.transmat, /*posteriors=*/true);
+    auto prob = emission_prob(e_obs, p, o, &log_scale, mixture ? &st.within : nullptr);  // [N, K]
+    if (clamp.defined()) prob *= clamp.slice(0, row0, row1);
+    auto fb = stats::forward_backward(prob, log_scale, my_offsets, p.startprob, p.transmat, /*posteriors=*/true);
     ll = fb.seq_log_likelihood.sum().item<double>();
+    if (sharded) {
+      auto gamma = at::zeros({n, k}, dopt);
+      gamma.slice(0, row0, row1).copy_(fb.gamma);
+      auto totals = at::tensor({ll}, at::kDouble);
+      std::vector<at::Tensor> parts{fb.start.contiguous(), fb.trans.contiguous(), gamma, totals};
+      if (mixture) {
+        auto within = at::zeros({n, st.within.size(1)}, dopt);
+        within.slice(0, row0, row1).copy_(st.within);
+        parts.push_back(within);
+      }
+      comm.all_reduce_sum(parts);
+      fb.start = parts[0];
+      fb.trans = parts[1];
+      fb.gamma = parts[2];
+      ll = totals.item<double>();
+      if (mixture) st.within = parts[4];
+    }
     GF_CHECK_AS(NumericalError, std::isfinite(ll),
                 "check that every symbol can be emitted and every sequence is possible under the initial parameters",
                 "the log-likelihood at Baum-Welch iteration ", it, " is ", ll);

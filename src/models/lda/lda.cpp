@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "gibbs.h"
+#include "genforge/core/distributed.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
@@ -396,6 +397,9 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
   for (int64_t c0 = 0; c0 < d_count; c0 += chunk) chunks.push_back(slice_bags(bags, c0, std::min(d_count, c0 + chunk)));
   std::vector<std::vector<double>> last_gamma(chunks.size());
   double num_updates = 0;
+  // In a distributed job (genforge launch) each rank infers a share of each chunk's documents; the topic
+  // statistics and the documents' gammas are summed, so every rank makes the same topic update.
+  dist::Communicator& comm = dist::world();
   for (int64_t pass = 0; pass < o.passes; ++pass) {
     log::ScopedTimer timer("lda.pass");
     int64_t converged = 0;
@@ -406,19 +410,36 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
       int64_t chunk_converged = 0;
       // Each pass starts the documents where the previous one left them (gamma_warm_start), or afresh as gensim.
       std::vector<double> start = (o.gamma_warm_start && pass > 0) ? last_gamma[c] : initial_gamma(nd, k, o, gen);
-      EStep es = e_step(cb, eb, k, alpha, start, o, &chunk_converged);
-      converged += chunk_converged;
-      if (o.learn_alpha) update_alpha(alpha, es.gamma, nd, k, rho);
+      const auto [d0, d1] = dist::shard(nd, comm.rank(), comm.size());
+      std::optional<Bags> share;
+      if (comm.distributed()) {
+        share = slice_bags(cb, d0, d1);
+        start = std::vector<double>(start.begin() + d0 * k, start.begin() + d1 * k);
+      }
+      const Bags& mine = share ? *share : cb;
+      EStep es = e_step(mine, eb, k, alpha, start, o, &chunk_converged);
       // Sufficient statistics sum_d n_dw phi_dwk, added in document order (deterministic for any thread count).
       std::vector<double> stats(static_cast<size_t>(v * k), 0.0);  // word-major
-      for (int64_t d = 0; d < nd; ++d) {
+      for (int64_t d = 0; d < mine.size(); ++d) {
         const double* et = es.exp_elog_theta.data() + d * k;
-        for (int64_t j = cb.offsets[static_cast<size_t>(d)]; j < cb.offsets[static_cast<size_t>(d) + 1]; ++j) {
-          double* st = stats.data() + cb.ids[static_cast<size_t>(j)] * k;
+        for (int64_t j = mine.offsets[static_cast<size_t>(d)]; j < mine.offsets[static_cast<size_t>(d) + 1]; ++j) {
+          double* st = stats.data() + mine.ids[static_cast<size_t>(j)] * k;
           const double r = es.ratio[static_cast<size_t>(j)];
           for (int64_t t = 0; t < k; ++t) st[t] += et[t] * r;
         }
       }
+      if (comm.distributed()) {
+        auto summed_stats = at::from_blob(stats.data(), {v * k}, at::kDouble);  // a view: summed in place
+        auto gamma = at::zeros({nd * k}, at::kDouble);
+        if (d1 > d0) gamma.slice(0, d0 * k, d1 * k).copy_(at::from_blob(es.gamma.data(), {(d1 - d0) * k}, at::kDouble));
+        auto count = at::tensor({static_cast<double>(chunk_converged)}, at::kDouble);
+        std::vector<at::Tensor> parts{summed_stats, gamma, count};
+        comm.all_reduce_sum(parts);
+        es.gamma.assign(gamma.data_ptr<double>(), gamma.data_ptr<double>() + nd * k);
+        chunk_converged = static_cast<int64_t>(count.item<double>());
+      }
+      converged += chunk_converged;
+      if (o.learn_alpha) update_alpha(alpha, es.gamma, nd, k, rho);
       for (size_t i = 0; i < stats.size(); ++i) stats[i] *= eb[i];
       auto fresh = at::from_blob(stats.data(), {v, k}, at::kDouble).t().contiguous();  // [K, V]
       sstats = (1.0 - rho) * sstats + rho * (static_cast<double>(d_count) / static_cast<double>(nd)) * fresh;
