@@ -32,6 +32,7 @@ const Verb kVerbs[] = {
     {"anomaly", "anomaly scores and flags with any model that scores data; ROC-AUC with known outliers", run_anomaly},
     {"impute", "fill in missing table cells: conditional mean or multiple imputation draws", run_impute},
     {"inpaint", "fill masked pixels of images (a box or a mask PNG) from an image model, K completions each", run_inpaint},
+    {"enhance", "enlarge low-resolution images with an image model as the prior (vs bicubic; PSNR with --downscale)", run_enhance},
     {"augment", "a labelled synthetic data set (per class) from a model trained on labelled images or a table", run_augment},
     {"synth", "synthetic table with conditions, constraints and optional DP; utility and privacy report", run_synth},
     {"compress", "lossless compression of text, images or any file by a model's predictions (arithmetic coding)", run_compress},

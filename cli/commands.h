@@ -30,6 +30,7 @@ int run_provenance(int argc, char** argv);
 int run_watermark(int argc, char** argv);
 int run_report(int argc, char** argv);
 int run_launch(int argc, char** argv);
+int run_enhance(int argc, char** argv);
 
 // Full program: dispatch, error reporting (`error: …` / `hint: …`), exit code.
 int main_entry(int argc, char** argv);

@@ -12,15 +12,16 @@ namespace {
 bool samples_images_conditionally(const Model& m) {
   return dynamic_cast<const ConditionalSampler*>(&m) != nullptr && m.capabilities().data_kind == DataKind::images;
 }
+bool can_inpaint(const Model& m) { return samples_images_conditionally(m) || encodes_images(m); }
+
+}  // namespace
+
 bool encodes_images(const Model& m) {
   const auto caps = m.capabilities();
   // Projecting through a bijection (a flow's encode / decode) changes nothing.
   return caps.data_kind == DataKind::images && caps.latent_space && !caps.bijective_latent && m.latent_dim() > 0 &&
          m.n_classes() == 0;
 }
-bool can_inpaint(const Model& m) { return samples_images_conditionally(m) || encodes_images(m); }
-
-}  // namespace
 
 void InpaintOptions::validate() const {
   GF_CHECK_AS(InvalidArgument, completions >= 1 && completions <= 1000, "give --completions K with 1 <= K <= 1000",

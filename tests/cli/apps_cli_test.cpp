@@ -91,6 +91,33 @@ TEST_F(Cli, ImputeFillsMissingCellsOnceOrManyTimes) {
                "--bootstrap must be between 1 and the number of imputations");
 }
 
+TEST_F(Cli, EnhanceEnlargesLowResolutionImagesAndMeasuresItWithDownscale) {
+  const auto model = dir_.file("ae.gf");
+  ASSERT_EQ(run_cli({"train", "autoencoder", "--data", "fashion-mnist:test", "--limit", "64", "--set", "epochs=1",
+                     "--set", "hidden=32", "--set", "latent=4", "--out", model, "-q"}).rc, 0);
+  auto r = run_cli({"enhance", model, "--images", "fashion-mnist:test", "--downscale", "--limit", "3", "--iterations",
+                    "3", "--out", dir_.file("e.png"), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto figures = nlohmann::json::parse(r.out);
+  EXPECT_EQ(figures["from"], nlohmann::json({14, 14}));
+  EXPECT_EQ(figures["to"], nlohmann::json({28, 28}));
+  EXPECT_TRUE(figures["psnr_db"].is_number() && figures["bicubic_psnr_db"].is_number()) << r.out;
+  const auto grid = read_png_file(dir_.file("e.png"));  // 3 rows of: input, bicubic, enhanced, original
+  EXPECT_EQ(grid.images.size(3), 4 * 30 + 2);
+  EXPECT_EQ(grid.images.size(2), 3 * 30 + 2);
+  // Low-resolution PNGs (14x14) enlarged to the model's 28x28.
+  const auto small = cli_test::image_folder(dir_, "small", 14);
+  r = run_cli({"enhance", model, "--images", small, "--limit", "2", "--out", dir_.file("e.npy")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("enhanced 2 images from 14x14 to 28x28"), std::string::npos) << r.out;
+  expect_error({"enhance", model, "--images", "fashion-mnist:test", "--out", dir_.file("o.png")},
+               "images of 28x28 enlarged 2 times have 3136 values, the model's images 784");
+  expect_error({"enhance", trained_model(), "--images", small, "--out", dir_.file("o.png")},
+               "a gmm model cannot enhance images");
+  expect_error({"enhance", model, "--images", small, "--factor", "1", "--out", dir_.file("o.png")},
+               "factor must be in 2..16, got 1");
+}
+
 TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
   const auto model = dir_.file("ae.gf");
   ASSERT_EQ(run_cli({"train", "autoencoder", "--data", "fashion-mnist:test", "--limit", "64", "--set", "epochs=1",

@@ -31,6 +31,9 @@ torch::Tensor box_mask(int64_t height, int64_t width, int64_t x, int64_t y, int6
 // both sizes). [1, 1, H, W]
 torch::Tensor read_mask_png(const std::string& path, int64_t height, int64_t width);
 
+// Image models whose encode / decode projects onto their images (vae, autoencoder; not flows, whose encoding is a
+// bijection, nor class-conditional models): inpainting and enhancement by projection.
+bool encodes_images(const Model& model);
 // NotSupported (naming the models that can) unless the model can inpaint; `inpaint` checks it too.
 void require_inpainting(const Model& model);
 
