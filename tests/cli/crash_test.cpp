@@ -1,9 +1,7 @@
 // Crash consistency: a training run killed with SIGKILL at random points and resumed, twenty times, ends with the
 // parameters of an uninterrupted run; no file of the run directory is ever partial, and metrics.jsonl has every
 // logged step once. (The name carries "Long": CI runs it under the label `long`.)
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,27 +15,8 @@
 namespace gf {
 namespace {
 
-// Starts `genforge ARGS...` with its output discarded; returns its pid.
-pid_t spawn(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null = ::open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    std::vector<char*> argv{const_cast<char*>(GF_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(GF_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+pid_t spawn(const std::vector<std::string>& args) { return test::start_binary(args); }
+using test::wait_exit;
 
 // Every file a killed run left is whole: the checkpoint and config read back, every metrics line is JSON. (A write
 // the kill cut short leaves only its NAME.tmp.XXXXXX file, which the next run removes.)

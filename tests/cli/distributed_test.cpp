@@ -2,9 +2,7 @@
 // process with the global batch (data-parallel training) or of one process (distributed EM); a two-rank checkpoint
 // resumes on one rank; a rank that dies stops the others with an error instead of a hang; a bad environment or
 // ranks that disagree are errors.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -26,27 +24,11 @@ struct Exit {
 // Starts the genforge binary with extra environment variables; its output goes to files in `dir`.
 pid_t start(const test::TempDir& dir, const std::string& tag, const std::vector<std::string>& args,
             const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  const std::string out = dir.file(tag + ".out"), err = dir.file(tag + ".err");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    std::vector<char*> argv{const_cast<char*>(GF_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(GF_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
+  return test::start_binary(args, env, dir.file(tag + ".out"), dir.file(tag + ".err"));
 }
 
 Exit finish(const test::TempDir& dir, const std::string& tag, pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const int rc = test::wait_exit(pid);
   return {rc, test::read_text(dir.file(tag + ".out")), test::read_text(dir.file(tag + ".err"))};
 }
 

@@ -52,6 +52,14 @@ std::string source_path(const std::string& relative);  // path inside the reposi
 nlohmann::json read_json(const std::string& path);
 torch::Tensor tensor_from_json(const nlohmann::json& j);  // nested lists -> float64 tensor
 
+// Starts the genforge binary (GF_BINARY) with `args` and extra environment variables; its standard output and
+// error go to the files named (empty: discarded). Returns the process id.
+int start_binary(const std::vector<std::string>& args,
+                 const std::vector<std::pair<std::string, std::string>>& env = {}, const std::string& out = "",
+                 const std::string& err = "");
+// Waits for the process; its exit status, or 128 + the signal that killed it.
+int wait_exit(int pid);
+
 // Max |a - b| / (atol + rtol |b|) <= 1 elementwise.
 ::testing::AssertionResult all_close(const torch::Tensor& a, const torch::Tensor& b, double rtol, double atol);
 
