@@ -98,6 +98,7 @@ int train_selected(const ModelInfo& info, const nlohmann::json& options, const O
   GF_CHECK_AS(InvalidArgument, !key.empty(), "e.g. --select bic --set n_components=1:10",
               "--select needs one option given as a sweep LO:HI or a|b|c");
   const Selection sel = select_model(info, options, fixed, key, values, criterion, source, ctx);
+  if (!dist::world().writer()) return 0;  // a distributed job: rank 0 writes and prints
   const std::string stem = out.size() > 3 && out.compare(out.size() - 3, 3, ".gf") == 0 ? out.substr(0, out.size() - 3)
                                                                                         : out;
   write_csv(stem + ".selection.csv", sel.table());

@@ -118,7 +118,7 @@ for t in "${targets[@]}"; do
   printf '%-13s %10s executions in %5s s (%s/s)  coverage %s  features %s  corpus %s  peak RSS %s MB  findings %s%s\n' \
     "$t" "$executions" "$elapsed" "$(( executions / (elapsed > 0 ? elapsed : 1) ))" "${coverage:-0}" \
     "${features:-0}" "$(ls "$corpus" | wc -l)" "$peak" "$found" \
-    "$([ "$unreproduced" -gt 0 ] && echo "  (stopped by $unreproduced timeout(s) that did not reproduce alone: load)")"
+    "$([ "$unreproduced" -gt 0 ] && echo "  ($unreproduced timeout(s) ran in time alone: the load, set apart in unreproduced/)")"
   printf '{"target": "%s", "executions": %s, "seconds": %s, "coverage": %s, "features": %s, "corpus": %s, "peak_rss_mb": %s, "findings": %s, "unreproduced": %s, "date": "%s", "commit": "%s"}\n' \
     "$t" "$executions" "$elapsed" "${coverage:-0}" "${features:-0}" "$(ls "$corpus" | wc -l)" "$peak" "$found" \
     "$unreproduced" \
