@@ -1,0 +1,80 @@
+// The GPU path (issue 22 §2): each neural family trains a few steps with FitContext::device = cuda, samples, and —
+// saved and loaded back on the CPU — scores its data as it did on the GPU. The tests carry the CTest label `cuda`
+// (tests/CMakeLists.txt) and skip, saying so, where LibTorch sees no CUDA device (the Debian LibTorch is CPU-only):
+// `ctest -L cuda` on a GPU machine, after building against a CUDA LibTorch (docs/distributed.md, "GPU").
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "genforge/core/random.h"
+#include "genforge/data/source.h"
+#include "genforge/registry.h"
+#include "genforge/workflow.h"
+#include "support/support.h"
+
+namespace gf {
+namespace {
+
+struct Case {
+  const char* kind;
+  OptionOverrides options;
+  DataKind data;
+  const char* spec;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.kind; }
+
+class Cuda : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Cuda, TrainsSamplesAndScoresLikeItsCpuCopy) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch: the GPU tests are skipped";
+  const Case& c = GetParam();
+  test::TempDir dir;
+  std::string spec = c.spec;
+  if (c.data == DataKind::text) {
+    std::string text;
+    for (int i = 0; i < 60; ++i) text += "the cat sat on the mat .\nthe dog ran to the log .\n";
+    test::write_text(dir.file("text.txt"), text);
+    spec = dir.file("text.txt");
+  }
+  data::SourceOptions limit;
+  limit.limit = 256;
+  const auto source = data::load_source(spec, c.data, limit);
+  auto model = create_model(c.kind, {}, c.options);
+  FitContext ctx = test::quiet();
+  ctx.device = torch::Device(torch::kCUDA);
+  fit_source(*model, source, ctx);
+  auto gen = make_generator(0);
+  if (c.data != DataKind::text) {
+    const auto samples = model->sample(8, gen);
+    EXPECT_TRUE(samples.isfinite().all().item<bool>());
+  }
+  save_model(*model, dir.file("m.gf"));
+  auto cpu = load_model(dir.file("m.gf"));
+  if (model->capabilities().likelihood == Likelihood::none) return;
+  // Every figure of the score summary (mean log-likelihood or score, bits per dim or character) agrees.
+  const auto on_gpu = score_source(*model, source).summary, on_cpu = score_source(*cpu, source).summary;
+  int compared = 0;
+  for (const auto& [key, value] : on_cpu.items()) {
+    if (!value.is_number_float() || !on_gpu.contains(key)) continue;
+    const double want = value.get<double>();
+    EXPECT_NEAR(on_gpu[key].get<double>(), want, 1e-3 * std::abs(want) + 1e-3) << key;
+    ++compared;
+  }
+  EXPECT_GT(compared, 0) << on_cpu.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, Cuda,
+    ::testing::Values(Case{"vae", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
+                      Case{"autoencoder", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
+                      Case{"gan", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
+                      Case{"flow", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
+                      Case{"pixelcnn", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
+                      Case{"gpt",
+                           {{"max_steps", "20"}, {"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"},
+                            {"block_size", "32"}, {"batch_size", "8"}},
+                           DataKind::text, ""}),
+    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.kind); });
+
+}  // namespace
+}  // namespace gf
