@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -30,6 +29,7 @@
 #include "genforge/io/model_file.h"
 #include "genforge/viz/plot.h"
 #include "genforge/privacy/accountant.h"
+#include "train/data_parallel.h"
 #include "train/dp_sgd.h"
 #include "train/fused_adam.h"
 
@@ -216,7 +216,8 @@ class Loop : public StepContext {
     if (comm_.distributed()) {
       GF_CHECK_AS(InvalidArgument, !o.differentially_private(), "train with DP-SGD in one process",
                   "DP-SGD (dp_epsilon / dp_noise_multiplier) does not run as a distributed job");
-      start_from_rank0_state();
+      sync_.emplace(comm_);
+      sync_->start_from_rank0(model.named_state());
     }
     {
       const auto state = model.named_state();
@@ -241,7 +242,7 @@ class Loop : public StepContext {
         }
       }
       if (!g.params.empty()) g.optimizer = make_optimizer(o, model.group_options(name), g.params, g.base_lr);
-      if (comm_.distributed()) plan_buckets(g.params);
+      if (sync_) sync_->add_group(g.params);
       groups_.push_back(std::move(g));
     }
     if (o.ema_decay > 0) {
@@ -249,7 +250,6 @@ class Loop : public StepContext {
     }
   }
   ~Loop() override {
-    for (auto& [p, handle] : hooks_) p.remove_hook(handle);
     for (auto& p : unfrozen_at_end_) p.set_requires_grad(true);  // the parameters frozen here, as they were
   }
 
@@ -289,7 +289,7 @@ class Loop : public StepContext {
     // Gradients are released rather than zeroed: backward then writes them fresh instead of adding to zeros.
     for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
     if (comm_.distributed()) {
-      backward_summed(*buckets_[static_cast<size_t>(&g - groups_.data())], loss);
+      sync_->backward_summed(static_cast<size_t>(&g - groups_.data()), loss, share_);
     } else {
       loss.backward();
     }
@@ -501,139 +501,6 @@ class Loop : public StepContext {
     }
     GF_CHECK_AS(ModelFileError, matched > 0, "fine-tune a model of the same kind and architecture",
                 "none of the base model's tensors matches this model's");
-  }
-
-  // Every rank starts from rank 0's tensors (equal anyway with one seed; this makes it certain).
-  void start_from_rank0_state() {
-    torch::NoGradGuard no_grad;
-    auto state = model_.named_state();
-    double values = 0;
-    for (const auto& [name, t] : state) values += static_cast<double>(t.numel());
-    comm_.check_same("the model's tensors (count)", static_cast<double>(state.size()));
-    comm_.check_same("the model's tensors (values)", values);
-    std::vector<torch::Tensor> tensors;
-    for (auto& [name, t] : state) tensors.push_back(t.detach().cpu().contiguous());
-    comm_.broadcast(tensors, 0);
-    for (size_t i = 0; i < state.size(); ++i) state[i].second.detach().copy_(tensors[i]);
-  }
-
-  // Distributed training: the global batch's gradient on every rank. Each rank's gradient (of its mean loss) is
-  // weighted by its share of the global batch and summed across ranks in buckets of one dtype and up to 4 M values,
-  // as DistributedDataParallel does: buckets follow the parameters in reverse (the order backward produces their
-  // gradients), a hook copies each gradient into its bucket as soon as autograd has it, and a full bucket is summed
-  // while backward goes on. Buckets start in bucket order on every rank (Gloo pairs collectives by order). A
-  // parameter without a gradient here but with one elsewhere counts as zero here; one with a gradient nowhere keeps
-  // none, as in one process.
-  struct GradientBuckets {
-    std::vector<torch::Tensor> params;         // the group's distinct parameters, in bucket order
-    std::vector<size_t> bucket_of;             // per parameter
-    std::vector<int64_t> offset_of, slot_of;   // its values' offset and its flag's index in the bucket
-    std::vector<torch::Tensor> flats;          // per bucket: [values..., one flag per member] (CPU)
-    std::vector<int64_t> members;              // per bucket
-    std::vector<int64_t> waiting;              // per bucket: members whose gradient has not arrived yet
-    std::vector<std::unique_ptr<dist::Pending>> started;
-    size_t next_to_start = 0;
-  };
-
-  void plan_buckets(const std::vector<torch::Tensor>& params) {
-    constexpr int64_t kBucketValues = int64_t{1} << 22;
-    auto gb = std::make_unique<GradientBuckets>();
-    std::set<const c10::TensorImpl*> seen;
-    for (auto it = params.rbegin(); it != params.rend(); ++it) {
-      if (seen.insert(it->unsafeGetTensorImpl()).second) gb->params.push_back(*it);
-    }
-    std::vector<int64_t> values;
-    for (size_t i = 0; i < gb->params.size(); ++i) {
-      const auto& p = gb->params[i];
-      const bool fresh = values.empty() || values.back() >= kBucketValues ||
-                         gb->params[i - 1].scalar_type() != p.scalar_type();
-      if (fresh) {
-        values.push_back(0);
-        gb->members.push_back(0);
-      }
-      gb->bucket_of.push_back(values.size() - 1);
-      gb->offset_of.push_back(values.back());
-      gb->slot_of.push_back(gb->members.back()++);
-      values.back() += p.numel();
-    }
-    for (size_t b = 0; b < values.size(); ++b) {
-      const auto& first = gb->params[static_cast<size_t>(std::find(gb->bucket_of.begin(), gb->bucket_of.end(), b) -
-                                                         gb->bucket_of.begin())];
-      gb->flats.push_back(torch::zeros({values[b] + gb->members[b]}, first.options().device(torch::kCPU)));
-    }
-    for (size_t i = 0; i < gb->params.size(); ++i) {
-      auto p = gb->params[i];
-      GradientBuckets* owner = gb.get();
-      const unsigned handle = p.register_hook([this, owner, i](const torch::Tensor& grad) { on_gradient(*owner, i, grad); });
-      hooks_.emplace_back(p, handle);
-    }
-    buckets_.push_back(std::move(gb));
-  }
-
-  // A parameter's gradient, as autograd produces it during the backward of the group being optimized.
-  void on_gradient(GradientBuckets& gb, size_t i, const torch::Tensor& grad) {
-    if (active_buckets_ != &gb || !grad.defined()) return;
-    torch::NoGradGuard no_grad;
-    const size_t b = gb.bucket_of[i];
-    if (b < gb.next_to_start) {
-      throw InternalError("a gradient arrived after its bucket was summed", "report this as a bug");
-    }
-    auto& flat = gb.flats[b];
-    const int64_t count = gb.params[i].numel();
-    auto flag = flat[flat.numel() - gb.members[b] + gb.slot_of[i]];
-    auto values = flat.slice(0, gb.offset_of[i], gb.offset_of[i] + count);
-    if (flag.item<double>() > 0) {  // a second gradient for the same parameter: accumulate
-      values.add_(grad.reshape({-1}).to(flat.device(), flat.scalar_type()), share_);
-      return;
-    }
-    values.copy_(grad.reshape({-1}));
-    if (share_ != 1.0) values.mul_(share_);
-    flag.fill_(1);
-    if (--gb.waiting[b] == 0) start_ready_buckets(gb, /*all=*/false);
-  }
-
-  void start_ready_buckets(GradientBuckets& gb, bool all) {
-    while (gb.next_to_start < gb.flats.size() && (all || gb.waiting[gb.next_to_start] == 0)) {
-      gb.started.push_back(comm_.start_all_reduce_sum(gb.flats[gb.next_to_start]));
-      ++gb.next_to_start;
-    }
-  }
-
-  // loss.backward() with the gradients summed across ranks as they appear; on return every parameter of the
-  // group holds the global batch's gradient (a view into its bucket).
-  void backward_summed(GradientBuckets& gb, const torch::Tensor& loss) {
-    for (auto& f : gb.flats) f.zero_();
-    gb.waiting = gb.members;
-    gb.started.clear();
-    gb.next_to_start = 0;
-    active_buckets_ = &gb;
-    std::optional<log::ScopedTimer> timer(std::in_place, "train.backward+sum");
-    try {
-      loss.backward();
-    } catch (...) {
-      active_buckets_ = nullptr;
-      throw;
-    }
-    active_buckets_ = nullptr;
-    timer.reset();
-    log::ScopedTimer waiting("train.sum_wait");
-    start_ready_buckets(gb, /*all=*/true);  // buckets with parameters that got no gradient here
-    for (auto& s : gb.started) s->wait();
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> flags;
-    for (size_t b = 0; b < gb.flats.size(); ++b) {
-      flags.push_back(gb.flats[b].slice(0, gb.flats[b].numel() - gb.members[b]).to(torch::kFloat64).contiguous());
-    }
-    for (size_t i = 0; i < gb.params.size(); ++i) {
-      auto p = gb.params[i];
-      const size_t b = gb.bucket_of[i];
-      if (flags[b].data_ptr<double>()[gb.slot_of[i]] > 0) {
-        p.mutable_grad() =
-            gb.flats[b].slice(0, gb.offset_of[i], gb.offset_of[i] + p.numel()).view(p.sizes()).to(p.device());
-      } else {
-        p.mutable_grad() = torch::Tensor();
-      }
-    }
   }
 
   void update_ema() {
@@ -864,9 +731,7 @@ class Loop : public StepContext {
   std::string bad_reason_;  // why the last skipped step was skipped
   double best_val_ = std::numeric_limits<double>::infinity();
   double share_ = 1.0;  // this rank's part of the current global batch (its gradient's weight in the sum)
-  std::vector<std::unique_ptr<GradientBuckets>> buckets_;  // per optimizer group (distributed jobs only)
-  GradientBuckets* active_buckets_ = nullptr;             // the group whose backward is running
-  std::vector<std::pair<torch::Tensor, unsigned>> hooks_;
+  std::optional<DataParallel> sync_;  // distributed jobs: the gradient sum across ranks
   // DP-SGD (options.differentially_private()): the clipper collects each example's gradient while it exists.
   std::optional<PerExampleClipper> clipper_;
   double dp_sigma_ = 0, dp_q_ = 0, dp_loss_sum_ = 0;
