@@ -42,6 +42,14 @@ TEST(Csv, ReadsQuotedFieldsMissingCellsAndInfersTypes) {
   EXPECT_EQ(t.column("note").categories[1], "two\nlines");
   EXPECT_DOUBLE_EQ(t.column("when").values[0], 1577923200.0);  // 2020-01-02T00:00:00Z
   EXPECT_DOUBLE_EQ(t.column("when").values[1], 1625056200.0);  // 2021-06-30T12:30:00Z
+  // Seconds that are not digits (the fuzzer's "nan", which strtod takes) or out of range make a cell text, not a
+  // date: no NaN date reaches the writer (fuzz/regressions/csv/datetime_nan_seconds).
+  for (const char* bad : {"2020-01-01T04:09:nan", "2020-01-01T04:09:inf", "2020-01-01T04:09:-1", "2020-01-01T04:09:75",
+                          "2020-01-01T04:09:0x1p3", "2020-01-01T-4:09:00"}) {
+    Table d = parse_csv(std::string("when\n2020-01-02T01:00:00\n") + bad + "\n", "t.csv");
+    EXPECT_NE(d.column("when").type, ColumnType::datetime) << bad;
+  }
+  EXPECT_EQ(parse_csv("when\n2020-01-02T01:00:59.5\n", "t.csv").column("when").type, ColumnType::datetime);
   // Round trip through the writer.
   write_csv(dir.file("u.csv"), t);
   Table u = read_csv(dir.file("u.csv"));

@@ -1,6 +1,7 @@
 #include "column_builder.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -49,12 +50,20 @@ bool parse_datetime(const std::string& text, double& seconds, std::string* forma
     if (rest[0] != 'T' && rest[0] != ' ') return false;
     int used = 0;
     int n = std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &used);
-    if (n != 2 || h > 23 || mi > 59) return false;
+    if (n != 2 || h < 0 || h > 23 || mi < 0 || mi > 59) return false;
     fmt += std::string(1, rest[0]) + "%H:%M";
     std::string tail = rest.substr(1 + static_cast<size_t>(used));
     if (!tail.empty() && tail[0] == ':') {
+      // Seconds are digits with an optional fraction, below 61 (a leap second): strtod alone would also take
+      // "nan", "inf", signs, exponents and hex.
+      const char* digits = tail.c_str() + 1;
+      if (!std::isdigit(static_cast<unsigned char>(*digits))) return false;
       char* end = nullptr;
-      s = std::strtod(tail.c_str() + 1, &end);
+      s = std::strtod(digits, &end);
+      for (const char* c = digits; c < end; ++c) {
+        if (!std::isdigit(static_cast<unsigned char>(*c)) && *c != '.') return false;
+      }
+      if (!(s >= 0 && s < 61)) return false;
       tail = end;
       fmt += ":%S";
     }

@@ -126,6 +126,7 @@ std::string cell_text(const Column& c, size_t row) {
       return buf;
     }
     case ColumnType::datetime: {
+      if (!std::isfinite(v) || std::fabs(v) > 1e15) return "";  // no calendar date (a reader never makes one)
       auto secs = static_cast<time_t>(std::floor(v));
       struct tm t {};
       gmtime_r(&secs, &t);
