@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include "models/hmm/emissions.h"
 #include "models/state_checks.h"
 #include "stats/gaussian_mixture.h"
 #include "genforge/core/distributed.h"
@@ -16,6 +17,7 @@
 
 namespace gf {
 using stats::CovType;
+using namespace hmm_detail;
 
 namespace {
 
@@ -102,20 +104,6 @@ void HiddenMarkovModel::set_init(const std::string& name, const torch::Tensor& v
 
 namespace {
 
-// The parameters EM works on. Gaussian emissions keep K components (gmm: K * M, state-major) in `g`.
-struct HmmParams {
-  at::Tensor startprob, transmat, emissionprob;  // [K], [K, K], [K, V]
-  stats::Params g;                                 // means [C, D], covariances, precisions_chol; C = K or K * M
-  at::Tensor mix;                                // [K, M] (gmm)
-};
-
-// Observations prepared once: categorical symbol ids (-1 = missing) or Gaussian rows with their missing layout.
-struct Observations {
-  at::Tensor x;        // [N, D] float64
-  at::Tensor ids;      // [N] int64 (categorical)
-  at::Tensor missing;  // [N] bool (categorical)
-  stats::MissingLayout layout;
-};
 
 at::Tensor normalise_rows(const at::Tensor& counts, const at::Tensor& fallback) {
   auto total = counts.sum(-1, /*keepdim=*/true);
@@ -141,55 +129,6 @@ torch::Tensor HiddenMarkovModel::prepare_input(const torch::Tensor& x_in, const 
 
 namespace {
 
-Observations observe(const at::Tensor& x, const HmmOptions& o, int64_t n_symbols) {
-  Observations obs;
-  obs.x = x;
-  if (o.emission == "categorical") {
-    GF_CHECK_AS(DataError, x.size(1) == 1, "give one column of symbol ids (0, 1, ...)",
-                "categorical emissions take one column of symbols, the data has ", x.size(1));
-    auto col = x.select(1, 0);
-    obs.missing = col.isnan() | (col < 0);
-    auto filled = at::where(obs.missing, at::zeros_like(col), col);
-    auto bad = (filled != filled.round()).nonzero();
-    GF_CHECK_AS(DataError, bad.numel() == 0, "symbols are integer ids 0, 1, ...", "row ",
-                bad.numel() ? bad[0].item<int64_t>() : 0, " holds ",
-                bad.numel() ? col[bad[0].item<int64_t>()].item<double>() : 0.0, ", which is not a symbol id");
-    obs.ids = filled.to(at::kLong);
-    if (n_symbols > 0) {
-      auto over = (obs.ids >= n_symbols).nonzero();
-      GF_CHECK_AS(DataError, over.numel() == 0, "map unknown symbols to a symbol of the vocabulary (or -1, missing)",
-                  "symbol ", over.numel() ? obs.ids[over[0].item<int64_t>()].item<int64_t>() : 0, " at row ",
-                  over.numel() ? over[0].item<int64_t>() : 0, " is outside the model's ", n_symbols, " symbols");
-    }
-  } else {
-    obs.layout = stats::analyse_missing(x);
-  }
-  return obs;
-}
-
-// Scaled emission probabilities [N, K] and their log scale [N] (see forward_backward); `within` [N, K * M] gets
-// the posterior of each mixture component given its state (gmm emissions) when asked for.
-at::Tensor emission_prob(const Observations& obs, const HmmParams& p, const HmmOptions& o, at::Tensor* log_scale,
-                         at::Tensor* within = nullptr) {
-  if (o.emission == "categorical") {
-    auto prob = p.emissionprob.t().contiguous().index_select(0, obs.ids);  // [N, K]
-    if (obs.missing.any().item<bool>()) prob = at::where(obs.missing.unsqueeze(1), at::ones_like(prob), prob);
-    *log_scale = at::Tensor();
-    return prob.contiguous();
-  }
-  const CovType type = stats::parse_cov_type(o.covariance_type);
-  auto lp = stats::log_prob_with_missing(obs.x, obs.layout, p.g, type);  // [N, C]
-  if (o.emission == "gmm") {
-    const int64_t k = p.mix.size(0), m = p.mix.size(1);
-    auto joint = (lp.view({-1, k, m}) + p.mix.log().unsqueeze(0));  // [N, K, M]
-    lp = at::logsumexp(joint, 2);                                   // [N, K]
-    if (within) *within = (joint - lp.unsqueeze(2)).exp().reshape({-1, k * m});
-  }
-  auto m = std::get<0>(lp.max(1));  // [N]
-  m = at::where(m.isfinite(), m, at::zeros_like(m));
-  *log_scale = m;
-  return (lp - m.unsqueeze(1)).exp().contiguous();
-}
 
 // Statistics of one E-step (or of the labels) that the M-step turns into parameters.
 struct Stats {
