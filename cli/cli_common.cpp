@@ -1,6 +1,7 @@
 #include "cli_common.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 #include "genforge/core/progress.h"
 #include "genforge/core/runtime.h"
 #include "genforge/data/readers.h"
+#include "genforge/viz/plot.h"
 
 namespace gf::cli {
 
@@ -113,6 +115,17 @@ nlohmann::json read_json_file(const std::string& path) {
   } catch (const nlohmann::json::parse_error& e) {
     throw DataError(msg("'", path, "' is not valid JSON (byte ", e.byte, ")"), "fix the JSON syntax");
   }
+}
+
+void write_confusion(const std::string& path, const ScoreResult& r, const std::string& kind, const std::string& data) {
+  GF_CHECK_AS(NotSupported, r.classification.has_value(),
+              "give labelled data to a model that classifies (finetune --new-head classes=K, a dbn with "
+              "fine_tune_epochs > 0)",
+              "the ", kind, " model made no class predictions on '", data, "', so there is no confusion matrix");
+  char figures[64];
+  std::snprintf(figures, sizeof figures, "accuracy %.3f, macro F1 %.3f", r.classification->accuracy,
+                r.classification->macro_f1);
+  viz::write_confusion_png(path, r.classification->confusion_rows(), r.class_names, kind + " on " + data + ": " + figures);
 }
 
 }  // namespace gf::cli

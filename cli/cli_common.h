@@ -12,6 +12,7 @@
 #include "genforge/data/table.h"
 #include "genforge/model.h"
 #include "genforge/registry.h"
+#include "genforge/workflow.h"
 
 namespace gf::cli {
 
@@ -57,5 +58,9 @@ inline bool ends_with(const std::string& s, const std::string& tail) {
 
 // Reads a JSON file (the --config of train).
 nlohmann::json read_json_file(const std::string& path);
+
+// The confusion matrix of a score on labelled data as a PNG (--confusion of score and finetune); NotSupported when the
+// model made no class predictions.
+void write_confusion(const std::string& path, const ScoreResult& r, const std::string& kind, const std::string& data);
 
 }  // namespace gf::cli

@@ -17,7 +17,7 @@ int run_finetune(int argc, char** argv) {
                "by name (two phases: the unfrozen part, then all at a lower learning rate)",
                "finetune");
   app.allow_extras();
-  std::string base, data, out, run_dir, validation;
+  std::string base, data, out, run_dir, validation, test, confusion;
   std::vector<std::string> sets;
   apps::FinetuneOptions options;
   int64_t limit = 0;
@@ -38,6 +38,13 @@ int run_finetune(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--lora", options.lora, "LoRA adapters trained alone: rank=R[,alpha=A][,targets=GLOB,...] (gpt: "
                                          "attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj); `export --merge` folds them in");
+  app.add_option("--new-head", options.new_head,
+                 "classes=K: the base's encoder or discriminator below its last layer with a new K-class softmax head, "
+                 "trained on labelled data (the result is a classifier; head parameters: head.weight, head.bias)");
+  app.add_flag("--reinit", options.reinitialise,
+               "the same network with freshly initialised weights (the from-scratch baseline)");
+  app.add_option("--test", test, "labelled data scored after training: accuracy, macro precision / recall / F1");
+  app.add_option("--confusion", confusion, "with --test: the confusion matrix as a PNG");
   app.add_option("--set", sets, "training option key=value, e.g. --set max_steps=500 --set lr=3e-4 (repeatable)");
   app.add_option("--limit", limit, "use only the first N examples of --data");
   app.add_flag("--json", json, "print the fit report (with the fine-tuning record) as JSON");
@@ -53,6 +60,9 @@ int run_finetune(int argc, char** argv) {
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
   if (!run_dir.empty()) std::filesystem::create_directories(run_dir);
   check_writable(out);
+  GF_CHECK_AS(InvalidArgument, confusion.empty() || !test.empty(), "add --test DATA (labelled)",
+              "--confusion draws the classification of --test data, and no --test was given");
+  if (!confusion.empty()) check_writable(confusion);
   const auto kind = load_model(base)->capabilities().data_kind;
   const data::Source source = data::load_source(data, kind, source_options(table_flags, limit));
   std::optional<data::Source> held_out;
@@ -61,8 +71,15 @@ int run_finetune(int argc, char** argv) {
   ctx.progress = !common.quiet;
   auto result = apps::finetune(base, source, options, ctx, held_out ? &*held_out : nullptr);
   save_model(*result.model, out);
+  std::optional<ScoreResult> tested;
+  if (!test.empty()) {
+    tested = score_source(*result.model, data::load_source(test, kind, source_options(table_flags)));
+    if (!confusion.empty()) write_confusion(confusion, *tested, result.model->kind(), test);
+  }
   if (json) {
-    std::cout << result.report.to_json().dump(2) << "\n";
+    nlohmann::json j = result.report.to_json();
+    if (tested) j["test"] = tested->summary;
+    std::cout << j.dump(2) << "\n";
     return 0;
   }
   for (const auto& phase : result.record["phases"]) {
@@ -75,7 +92,9 @@ int run_finetune(int argc, char** argv) {
   for (const auto& [key, value] : result.report.extra.items()) {
     if (key.rfind("validation_", 0) == 0) std::cout << key.substr(11) << " on " << validation << ": " << value << "\n";
   }
+  if (tested) std::cout << "test (" << test << "): " << tested->description << "\n";
   std::cout << "wrote " << out << "\n";
+  if (!confusion.empty()) std::cout << "wrote " << confusion << "\n";
   return 0;
 }
 

@@ -23,7 +23,8 @@ int run_score(int argc, char** argv) {
   TableFlags table_flags;
   app.add_option("model", model_path, "model file (.gf)")->required();
   app.add_option("--data", data, "data to score, of the kind the model was trained on")->required();
-  app.add_option("--out,-o", out, "CSV with one log_likelihood per example (per sequence / line where grouped)");
+  app.add_option("--out,-o", out, "CSV with one log_likelihood per example (per sequence / line where grouped; a "
+                                  "classifier: the predicted class and the class probabilities)");
   app.add_option("--limit", limit, "score only the first N examples");
   app.add_flag("--json", json, "print the summary as JSON");
   app.add_option("--confusion", confusion, "models that classify, on labelled data: the confusion matrix as a PNG");
@@ -43,15 +44,7 @@ int run_score(int argc, char** argv) {
   const auto source = data::load_source(data, model->capabilities().data_kind, source_options(table_flags, limit));
   const ScoreResult r = score_source(*model, source, opened.input_overrides);
   if (!out.empty()) write_csv(out, r.per_example);
-  if (!confusion.empty()) {
-    GF_CHECK_AS(NotSupported, r.classification.has_value(),
-                "give labelled data to a model that classifies (a dbn with fine_tune_epochs > 0)", "the ",
-                model->kind(), " model made no class predictions on '", data, "', so there is no confusion matrix");
-    char figures[64];
-    std::snprintf(figures, sizeof figures, "accuracy %.3f, macro F1 %.3f", r.classification->accuracy,
-                  r.classification->macro_f1);
-    viz::write_confusion_png(confusion, r.classification->confusion_rows(), r.class_names, model->kind() + " on " + data + ": " + figures);
-  }
+  if (!confusion.empty()) write_confusion(confusion, r, model->kind(), data);
   if (json) {
     std::cout << r.summary.dump() << "\n";
   } else {

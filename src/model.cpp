@@ -107,6 +107,7 @@ nlohmann::json Capabilities::to_json() const {
           {"bijective_latent", bijective_latent},
           {"missing_values", missing_values},
           {"sample_weights", sample_weights},
+          {"generates", generates},
           {"bits_per_dim", bits_per_dim}};
 }
 

@@ -8,6 +8,7 @@
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bayesnet.h"
 #include "genforge/models/bgmm.h"
+#include "genforge/models/classifier.h"
 #include "genforge/models/copula.h"
 #include "genforge/models/ctgan.h"
 #include "genforge/models/dbm.h"
@@ -63,6 +64,8 @@ std::vector<ModelInfo>& registry() {
       make_model_info<Ctgan>("ctgan", "CTGAN synthesizer for mixed tables: conditional WGAN-GP with training by "
                                       "sampling and PacGAN (SDV's defaults); trains through the Trainer",
                              {{"categorical", "ordinal"}}),
+      make_model_info<NeuralClassifier>("classifier", "image classifier: a network cut from a generative model "
+                                                      "(finetune --new-head) or an MLP, and a softmax head"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),
   };
   return models;

@@ -113,7 +113,51 @@ OpenedModel open_model(const std::string& path, const OptionOverrides& settings)
   return out;
 }
 
+namespace {
+
+// Accuracy, per-class and macro precision / recall / F1 and the confusion matrix of a classifier's predictions.
+void add_classification(ScoreResult& r, const torch::Tensor& probabilities, const torch::Tensor& labels,
+                        const data::Source& source) {
+  r.classification = eval::classification_report(probabilities.argmax(1), labels, probabilities.size(1));
+  r.class_names = source.images.class_names;
+  r.summary["accuracy"] = r.classification->accuracy;
+  r.summary["classification"] = r.classification->to_json(r.class_names);
+  r.description += format("; classification accuracy %.4f, macro F1 %.4f", r.classification->accuracy,
+                          r.classification->macro_f1);
+}
+
+// A model that classifies and has no likelihood (the classifier of `finetune --new-head`): per example the
+// predicted class and the class probabilities; on labelled data the classification report.
+ScoreResult score_classifier(const Model& model, const Classifier& classifier, const data::Source& source,
+                             const OptionOverrides& overrides) {
+  const Dataset ds = prepare(model, source, overrides);
+  const auto probabilities = classifier.predict_proba(ds.x).to(torch::kFloat64);  // [N, K]
+  const int64_t n = probabilities.size(0), k = probabilities.size(1);
+  std::vector<std::string> columns = {"predicted"};
+  const auto& names = source.images.class_names;
+  for (int64_t c = 0; c < k; ++c) {
+    columns.push_back("p_" + (static_cast<size_t>(c) < names.size() ? names[c] : std::to_string(c)));
+  }
+  ScoreResult r;
+  r.per_example = table_from_matrix(torch::cat({probabilities.argmax(1, true).to(torch::kFloat64), probabilities}, 1),
+                                    columns);
+  r.summary = {{"examples", n}, {"classes", k}};
+  r.description = std::to_string(n) + " examples classified into " + std::to_string(k) + " classes";
+  if (ds.labels.defined() && ds.labels.numel() == n) {
+    add_classification(r, probabilities, ds.labels, source);
+  } else {
+    r.description += " (no labels to compare with)";
+  }
+  return r;
+}
+
+}  // namespace
+
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
+  const auto* classifier = dynamic_cast<const Classifier*>(&model);
+  if (model.capabilities().likelihood == Likelihood::none && classifier && classifier->is_classifier()) {
+    return score_classifier(model, *classifier, source, overrides);
+  }
   GF_CHECK_AS(NotSupported, model.capabilities().likelihood != Likelihood::none,
               "use a model with a likelihood (vae, gmm, bgmm) or a score (autoencoder)", "model kind '", model.kind(),
               "' has no likelihood to score with");
@@ -192,15 +236,8 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
     r.summary["bits_per_dim_convention"] = bpd_convention;
     r.description += format("; %.4f bits/dim (", bpd) + bpd_convention + ")";
   }
-  const auto* classifier = dynamic_cast<const Classifier*>(&model);
   if (classifier && classifier->is_classifier() && ds.labels.defined() && ds.labels.numel() == ll.numel()) {
-    const auto probabilities = classifier->predict_proba(ds.x);  // [N, K]
-    r.classification = eval::classification_report(probabilities.argmax(1), ds.labels, probabilities.size(1));
-    r.class_names = source.images.class_names;
-    r.summary["accuracy"] = r.classification->accuracy;
-    r.summary["classification"] = r.classification->to_json(r.class_names);
-    r.description += format("; classification accuracy %.4f, macro F1 %.4f", r.classification->accuracy,
-                            r.classification->macro_f1);
+    add_classification(r, classifier->predict_proba(ds.x), ds.labels, source);
   }
   return r;
 }

@@ -35,6 +35,7 @@ struct Capabilities {
   bool bijective_latent = false;      // transform is invertible and decode undoes it exactly (a flow): no compression
   bool missing_values = false;        // fit and score rows with missing cells
   bool sample_weights = false;
+  bool generates = true;              // sample() draws examples (false: a classifier built on a generative model)
   // Non-empty when score_samples is the log-probability (or a bound on it) of discrete data such as 8-bit pixels,
   // so that bits per dimension, -score / (D ln 2), compare across models: the convention, in words.
   std::string bits_per_dim;

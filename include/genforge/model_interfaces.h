@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -196,13 +197,29 @@ class EstimatedLikelihood {
   virtual ScoreEstimator score_estimator() const = 0;
 };
 
-// Models that also classify (a deep belief net fine-tuned as a classifier): `score` reports the accuracy on
-// labelled data beside the likelihood.
+// Models that classify (a deep belief net fine-tuned as a classifier, the classifier of `finetune --new-head`):
+// `score` reports the accuracy on labelled data (beside the likelihood, where there is one).
 class Classifier {
  public:
   virtual ~Classifier() = default;
   virtual bool is_classifier() const = 0;  // false until trained with labels
   virtual torch::Tensor predict_proba(const torch::Tensor& x) const = 0;  // [N, K]
+};
+
+// A recognition network cut below its last layer -- a VAE's or autoencoder's encoder up to its last hidden layer, a
+// GAN's discriminator without its real/fake output -- as a layer stack (src/nn/layer_stack.h) with copies of its
+// weights: the founding recipe's "replace the last layer", `finetune --new-head classes=K`, builds a classifier on it.
+struct TrunkExport {
+  nlohmann::json spec;                           // {"input": [shape], "layers": [...]}
+  std::map<std::string, torch::Tensor> weights;  // by "<layer index>.<name>", CPU copies
+  std::string part;                              // what was cut out, e.g. "vae encoder"
+};
+
+class FeatureTrunk {
+ public:
+  virtual ~FeatureTrunk() = default;
+  // NotSupported for a model whose network takes more than the example (a class-conditional one).
+  virtual TrunkExport feature_trunk() const = 0;
 };
 
 struct TaggingAccuracy {

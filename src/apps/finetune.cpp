@@ -76,6 +76,25 @@ OptionOverrides lora_settings(const std::string& spec) {
   return out;
 }
 
+// "classes=K" -> K.
+int64_t head_classes(const std::string& spec) {
+  GF_CHECK_AS(NotSupported, spec != "vocab", "replace a GPT's vocabulary by training a new model on the new text",
+              "--new-head vocab (a new vocabulary for a GPT) is not built yet");
+  const std::string key = "classes=";
+  GF_CHECK(spec.rfind(key, 0) == 0 && spec.size() > key.size(), "--new-head takes classes=K, got '", spec, "'");
+  const std::string number = spec.substr(key.size());
+  size_t used = 0;
+  int64_t k = 0;
+  try {
+    k = std::stoll(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  GF_CHECK(used == number.size() && k >= 2 && k <= (1 << 20), "--new-head classes=K needs K >= 2, got '", number,
+           "'");
+  return k;
+}
+
 }  // namespace
 
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
@@ -92,18 +111,37 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
               "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
               to_string(train.form), " data; the base ", base->kind(), " model was trained on ",
               to_string(pipeline.form()));
-  // The same architecture, the new training settings (and adapters).
+  // The same architecture (or the base's trunk under a new head), the new training settings (and adapters).
+  std::string kind = base->kind();
+  nlohmann::json arch_options = base_options;
+  TensorMap start_state = base_state;
+  nlohmann::json head_record;
+  if (!options.new_head.empty()) {
+    const int64_t classes = head_classes(options.new_head);
+    const auto* trunk = dynamic_cast<const FeatureTrunk*>(base.get());
+    GF_CHECK_AS(NotSupported, trunk != nullptr,
+                "put a head on a model with an encoder or a discriminator (vae, autoencoder, gan)", "a ",
+                base->kind(), " model has no encoder or discriminator to put a classification head on");
+    const TrunkExport cut = trunk->feature_trunk();
+    kind = "classifier";
+    arch_options = {{"trunk", cut.spec.dump()}, {"classes", classes}};
+    start_state.clear();
+    for (const auto& [name, t] : cut.weights) start_state["trunk." + name] = t;
+    head_record = {{"classes", classes}, {"trunk", cut.part}, {"layers", cut.spec["layers"].size()}};
+  }
+  if (options.reinitialise) start_state.clear();
   OptionOverrides settings = options.settings;
   std::vector<std::string> train_only = options.train_only;
   if (!options.lora.empty()) {
-    GF_CHECK_AS(NotSupported, model_info(base->kind()).has_option("lora_rank"), "LoRA adapters: gpt",
-                "a ", base->kind(), " model has no LoRA adapters");
+    GF_CHECK_AS(NotSupported, model_info(kind).has_option("lora_rank"), "LoRA adapters: gpt",
+                "a ", kind, " model has no LoRA adapters");
+    GF_CHECK(!options.reinitialise, "--lora adapts the base's weights: leave out --reinit");
     GF_CHECK(options.train_only.empty() && options.unfreeze_after == 0,
              "--lora trains the adapters alone: leave out --train-only and --unfreeze-after");
     for (const auto& kv : lora_settings(options.lora)) settings.push_back(kv);
     train_only = {"*_lora_*"};
   }
-  auto model = create_model(base->kind(), base_options, settings);
+  auto model = create_model(kind, arch_options, settings);
   model->set_pipeline_options(pipeline.options());
   const nlohmann::json run_options = model->options_json();  // lora_* included
   const int64_t total_steps = static_cast<int64_t>(option_number(run_options, "max_steps"));
@@ -121,19 +159,21 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   record["parent"] = {{"path", fs::path(base_path).filename().string()},
                       {"sha256", sha256_file_hex(base_path)},
                       {"kind", base->kind()}};
+  if (!head_record.is_null()) record["new_head"] = head_record;
+  if (options.reinitialise) record["reinitialised"] = true;
   record["phases"] = nlohmann::json::array();
   const std::string run_dir = run_options.value("run_dir", "");
   auto run_phase = [&](const std::vector<std::string>& train_only, int64_t steps, double lr_scale,
                        const TensorMap& start, const std::string& dir) {
     FitContext phase = c;
-    phase.initial_state = &start;
+    phase.initial_state = start.empty() ? nullptr : &start;
     phase.freeze = options.freeze;
     phase.train_only = train_only;
     OptionOverrides sets = {{"max_steps", std::to_string(steps)}};
     const double lr = option_number(run_options, "lr") * lr_scale;
     sets.emplace_back("lr", msg(lr));
     if (!dir.empty()) sets.emplace_back("run_dir", dir);
-    auto trained = create_model(base->kind(), run_options, sets);
+    auto trained = create_model(kind, run_options, sets);
     const FitReport report = trained->fit(data, phase);
     const auto params = parameter_list(*trained);
     std::vector<std::string> names;
@@ -148,11 +188,11 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   std::pair<std::unique_ptr<Model>, FitReport> result;
   if (options.unfreeze_after > 0) {
     auto first = run_phase(train_only, options.unfreeze_after, 1.0,
-                           base_state, run_dir.empty() ? "" : run_dir + "/phase1");
+                           start_state, run_dir.empty() ? "" : run_dir + "/phase1");
     const TensorMap after_first = first.first->state();
     result = run_phase({}, total_steps - options.unfreeze_after, options.unfreeze_lr_scale, after_first, run_dir);
   } else {
-    result = run_phase(train_only, total_steps, 1.0, base_state, run_dir);
+    result = run_phase(train_only, total_steps, 1.0, start_state, run_dir);
   }
   FinetuneResult out;
   out.model = std::move(result.first);

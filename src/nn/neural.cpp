@@ -1,5 +1,7 @@
 #include "nn/neural.h"
 
+#include "nn/layer_stack.h"
+
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -334,6 +336,22 @@ torch::Tensor CodecImpl::decode(const torch::Tensor& z, const torch::Tensor& con
   auto h = fc4(torch::relu(fc3(with_condition(z, condition))));
   if (!conv) return h;                                  // [N, D]
   return conv_decoder->forward(torch::relu(h)).flatten(1);  // [N, D]
+}
+
+TrunkExport codec_trunk(const CodecImpl& codec, const Geometry& g, const std::string& part) {
+  GF_CHECK_AS(NotSupported, g.n_classes == 0, "fine-tune a model trained without conditional=true",
+              "the ", part, " of a class-conditional model also takes the class, so it cannot classify");
+  LayerStackWriter w(g.shape);
+  if (codec.conv) {
+    w.add_module(*codec.conv_encoder->conv1);
+    w.add({{"type", "relu"}});
+    w.add_module(*codec.conv_encoder->conv2);
+    w.add({{"type", "relu"}});
+  }
+  w.add({{"type", "flatten"}});
+  w.add_module(*codec.fc1);
+  w.add({{"type", "relu"}});
+  return {w.spec(), w.weights(), part};
 }
 
 }  // namespace gf::neural

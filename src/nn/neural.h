@@ -14,6 +14,7 @@
 
 #include "genforge/io/model_file.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf::neural {
@@ -133,6 +134,10 @@ struct CodecImpl : torch::nn::Module {
   torch::nn::Linear fc1{nullptr}, fc_code{nullptr}, fc3{nullptr}, fc4{nullptr};
 };
 TORCH_MODULE(Codec);
+
+// The encoder up to its last hidden layer (conv features, fc1, ReLU) as a layer stack: FeatureTrunk of the VAE and
+// the autoencoder. NotSupported for a class-conditional codec (its encoder also takes the class).
+TrunkExport codec_trunk(const CodecImpl& codec, const Geometry& g, const std::string& part);
 
 // Checks an architecture name against the geometry (conv needs images with sides divisible by 4).
 void check_architecture(const std::string& architecture, const Geometry& g, const std::string& model);

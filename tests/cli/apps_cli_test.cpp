@@ -326,3 +326,35 @@ TEST_F(Cli, FinetuneFreezesByNameRecordsTheParentAndInfoListsParameters) {
 }
 
 }  // namespace gf::cli_test
+
+namespace gf::cli_test {
+
+TEST_F(Cli, FinetuneNewHeadMakesAClassifierThatScoreAndInfoReport) {
+  const auto images = image_folder(dir_, "images");
+  ASSERT_EQ(run_cli({"train", "vae", "--data", images, "--max_steps", "10", "--hidden", "16", "--latent", "2", "--out",
+                     dir_.file("vae.gf"), "-q"}).rc, 0);
+  auto r = run_cli({"finetune", dir_.file("vae.gf"), "--data", images, "--new-head", "classes=2", "--train-only",
+                    "head.*", "--unfreeze-after", "20", "--max_steps", "40", "--lr", "1e-2", "--batch_size", "8",
+                    "--out", dir_.file("clf.gf"), "--test", images, "--confusion", dir_.file("confusion.png"), "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("phase: 20 steps at lr 0.01, trained 34 parameters (2 tensors)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test (" + images + "): 24 examples classified into 2 classes; classification accuracy 1.0000"),
+            std::string::npos) << r.out;
+  EXPECT_TRUE(test::exists(dir_.file("confusion.png")));
+  r = run_cli({"info", dir_.file("clf.gf")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["kind"], "classifier");
+  EXPECT_EQ(info["fit_report"]["extra"]["finetune"]["new_head"]["trunk"], "vae encoder");
+  r = run_cli({"score", dir_.file("clf.gf"), "--data", images, "--out", dir_.file("pred.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string csv = test::read_text(dir_.file("pred.csv"));
+  EXPECT_NE(csv.find("\npredicted,p_left,p_top\n"), std::string::npos) << csv;
+  expect_error({"sample", dir_.file("clf.gf"), "-n", "4", "--out", dir_.file("s.png")},
+               "a classifier predicts classes; it does not generate examples");
+  expect_error({"finetune", dir_.file("vae.gf"), "--data", images, "--new-head", "classes=2", "--confusion",
+                dir_.file("c.png"), "--out", dir_.file("x.gf")},
+               "--confusion draws the classification of --test data, and no --test was given");
+}
+
+}  // namespace gf::cli_test

@@ -8,6 +8,7 @@
 #include "genforge/core/log.h"
 #include "genforge/core/random.h"
 #include "genforge/core/runtime.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/registry.h"
 #include "support/support.h"
 
@@ -104,6 +105,15 @@ std::unique_ptr<Model> make(const std::string& param) {
 
 bool has_scores(const Model& m) { return m.capabilities().likelihood != Likelihood::none; }
 
+// What a fitted model puts out from `gen`: its samples, or -- for a model that does not generate (a classifier)
+// -- its class probabilities on the contract data.
+torch::Tensor outputs(const Model& m, int64_t n, at::Generator& gen) {
+  if (m.capabilities().generates) return m.sample(n, gen);
+  const auto* classifier = dynamic_cast<const Classifier*>(&m);
+  EXPECT_NE(classifier, nullptr) << m.kind() << " neither generates nor classifies";
+  return classifier ? classifier->predict_proba(data_for(m, 1).x) : torch::Tensor();
+}
+
 using test::quiet;
 
 class Contract : public ::testing::TestWithParam<std::string> {
@@ -132,10 +142,18 @@ TEST_P(Contract, ShapesOfScoresAndSamples) {
   EXPECT_TRUE(m->fitted());
   EXPECT_GE(report.n_iter, 1);
   auto gen = make_generator(0);
-  auto s = m->sample(17, gen);
-  auto want = d.x.sizes().vec();  // samples look like the data: [17, D] rows or [17, C, H, W] images
-  want[0] = 17;
-  EXPECT_EQ(s.sizes().vec(), want);
+  if (!m->capabilities().generates) {
+    EXPECT_THROW(m->sample(17, gen), NotSupported);
+    const auto p = outputs(*m, 17, gen);  // class probabilities [N, K] that sum to one
+    ASSERT_EQ(p.dim(), 2);
+    EXPECT_EQ(p.size(0), d.x.size(0));
+    EXPECT_TRUE(torch::allclose(p.sum(1), torch::ones({p.size(0)}, p.options()), 1e-6, 1e-6));
+  } else {
+    auto s = m->sample(17, gen);
+    auto want = d.x.sizes().vec();  // samples look like the data: [17, D] rows or [17, C, H, W] images
+    want[0] = 17;
+    EXPECT_EQ(s.sizes().vec(), want);
+  }
   if (m->latent_dim() > 0) {
     auto strip = interpolate_latent(*m, 5, 2, gen);
     EXPECT_EQ(strip.size(0), 10);
@@ -155,9 +173,9 @@ TEST_P(Contract, SameSeedSameSamples) {
   auto m = make(GetParam());
   m->fit(data_for(*m, 1), quiet());
   auto g1 = make_generator(42), g2 = make_generator(42), g3 = make_generator(43);
-  auto a = m->sample(50, g1), b = m->sample(50, g2), c = m->sample(50, g3);
+  auto a = outputs(*m, 50, g1), b = outputs(*m, 50, g2), c = outputs(*m, 50, g3);
   EXPECT_TRUE(torch::equal(a, b));
-  EXPECT_FALSE(torch::equal(a, c));
+  if (m->capabilities().generates) EXPECT_FALSE(torch::equal(a, c));
 }
 
 TEST_P(Contract, SaveLoadRoundTripGivesIdenticalScoresAndSamples) {
@@ -173,7 +191,7 @@ TEST_P(Contract, SaveLoadRoundTripGivesIdenticalScoresAndSamples) {
   EXPECT_EQ(loaded->fit_report().n_iter, m->fit_report().n_iter);
   if (has_scores(*m)) EXPECT_TRUE(torch::equal(loaded->score_samples(d.x), m->score_samples(d.x)));
   auto g1 = make_generator(3), g2 = make_generator(3);
-  EXPECT_TRUE(torch::equal(loaded->sample(20, g1), m->sample(20, g2)));
+  EXPECT_TRUE(torch::equal(outputs(*loaded, 20, g1), outputs(*m, 20, g2)));
 }
 
 TEST_P(Contract, RefitIgnoresThePreviousFit) {
@@ -184,7 +202,7 @@ TEST_P(Contract, RefitIgnoresThePreviousFit) {
   once->fit(b, quiet());
   if (has_scores(*once)) EXPECT_TRUE(torch::equal(once->score_samples(b.x), twice->score_samples(b.x)));
   auto g1 = make_generator(5), g2 = make_generator(5);
-  EXPECT_TRUE(torch::equal(once->sample(8, g1), twice->sample(8, g2)));
+  EXPECT_TRUE(torch::equal(outputs(*once, 8, g1), outputs(*twice, 8, g2)));
 }
 
 // Same seed, same result, whatever the thread count: a fit with 1 and with 2 intra-op threads gives the same
@@ -234,7 +252,7 @@ TEST_P(Contract, SameSeedSameSamplesAndScoresOnOneAndTwoThreads) {
   auto verbs_with = [&](int n) {
     set_threads(n);
     auto gen = make_generator(5);
-    return std::make_pair(m->sample(24, gen), has_scores(*m) ? m->score_samples(d.x) : torch::Tensor());
+    return std::make_pair(outputs(*m, 24, gen), has_scores(*m) ? m->score_samples(d.x) : torch::Tensor());
   };
   const auto one = verbs_with(1), two = verbs_with(2);
   set_threads(before);

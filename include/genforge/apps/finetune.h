@@ -9,6 +9,13 @@
 //   o.settings = {{"max_steps", "600"}, {"lr", "3e-4"}};
 //   auto r = gf::apps::finetune("brown-gpt.gf", gf::data::load_source("humor.txt", gf::DataKind::text), o);
 //   gf::save_model(*r.model, "humor-gpt.gf");
+//
+//   o = {};
+//   o.new_head = "classes=10";               // a classifier on the VAE's encoder
+//   o.train_only = {"head.*"};               // phase 1: the head only
+//   o.unfreeze_after = 300;
+//   o.settings = {{"max_steps", "1000"}};
+//   auto c = gf::apps::finetune("vae.gf", gf::data::load_source("fashion-mnist", gf::DataKind::images), o);
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -32,6 +39,13 @@ struct FinetuneOptions {
   // "rank=8,alpha=16,targets=GLOB[,GLOB]": LoRA adapters (models with lora_* options: gpt) trained alone, every
   // base weight frozen. Empty: none.
   std::string lora;
+  // "classes=K": the founding recipe's "replace the last layer for the new number of classes" -- the base's
+  // encoder or discriminator below its last layer (FeatureTrunk) with a new softmax head of K classes, trained on
+  // labelled data with cross-entropy: the result is a `classifier` model. Empty: the base's own objective.
+  std::string new_head;
+  // The base's architecture and input pipeline with freshly initialised weights: the from-scratch baseline of the
+  // same network (with new_head: the same classifier from random init).
+  bool reinitialise = false;
   // Items of the validation (else training) data scored after training, their distribution kept in the model file
   // for drift checks (apps/drift.h; 0: none).
   int64_t profile_items = 2000;
@@ -53,8 +67,9 @@ struct ParameterInfo {
 };
 std::vector<ParameterInfo> parameter_list(const Model& model);
 
-// A model that is not trained by gradient steps (gmm, hmm, lda, ...) is NotSupported; data of another kind than the
-// base's, or that its pipeline cannot encode, is a DataError.
+// A model that is not trained by gradient steps (gmm, hmm, lda, ...) is NotSupported, and so is a new head on a
+// model without an encoder or discriminator to cut (FeatureTrunk); data of another kind than the base's, or that its
+// pipeline cannot encode, is a DataError, and so is a new head's data without labels.
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
                         const FitContext& ctx = {}, const data::Source* validation = nullptr);
 

@@ -34,7 +34,7 @@ struct AutoencoderOptions : train::TrainOptions {
   void validate() const;
 };
 
-class Autoencoder : public Model, public DimensionScorer {
+class Autoencoder : public Model, public DimensionScorer, public FeatureTrunk {
  public:
   using Options = AutoencoderOptions;
   static const OptionTable<AutoencoderOptions>& option_table();
@@ -56,6 +56,7 @@ class Autoencoder : public Model, public DimensionScorer {
   // score_samples. [N, ...]
   torch::Tensor dimension_scores(const torch::Tensor& x) const override;
   torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, latent]
+  TrunkExport feature_trunk() const override;  // the encoder below its code layer
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...]
   torch::Tensor sample_latent(int64_t n, at::Generator& gen) const override;  // from the fitted code Gaussian
   int64_t latent_dim() const override { return options_.latent; }

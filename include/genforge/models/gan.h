@@ -26,6 +26,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -46,7 +47,7 @@ struct GanOptions : train::TrainOptions {
   void validate() const;
 };
 
-class Gan : public Model {
+class Gan : public Model, public FeatureTrunk {
  public:
   using Options = GanOptions;
   static const OptionTable<GanOptions>& option_table();
@@ -67,6 +68,9 @@ class Gan : public Model {
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;  // generator
   // Discriminator probability (bce) or critic value (wgan-gp) of examples. [N]
   torch::Tensor discriminate(const torch::Tensor& x, const torch::Tensor& labels = {}) const;
+  // The discriminator without its real/fake output layer (input scaling included): what `finetune --new-head`
+  // classifies with.
+  TrunkExport feature_trunk() const override;
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;
 

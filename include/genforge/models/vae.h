@@ -38,7 +38,7 @@ struct VaeOptions : train::TrainOptions {
   void validate() const;
 };
 
-class VariationalAutoencoder : public Model, public DimensionScorer {
+class VariationalAutoencoder : public Model, public DimensionScorer, public FeatureTrunk {
  public:
   using Options = VaeOptions;
   static const OptionTable<VaeOptions>& option_table();
@@ -63,6 +63,8 @@ class VariationalAutoencoder : public Model, public DimensionScorer {
   // Per-pixel minus log p(x_d | z) at the posterior mean z (the reconstruction term of the bound). [N, ...]
   torch::Tensor dimension_scores(const torch::Tensor& x) const override;
   torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, latent] means
+  // The encoder below its code layer (conv features, fc1, ReLU): what `finetune --new-head` classifies with.
+  TrunkExport feature_trunk() const override;
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...] means
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;

@@ -177,6 +177,11 @@ torch::Tensor Autoencoder::sample_latent(int64_t n, at::Generator& gen) const {
 
 torch::Tensor Autoencoder::sample(int64_t n, at::Generator& gen) const { return decode(sample_latent(n, gen)); }
 
+TrunkExport Autoencoder::feature_trunk() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this autoencoder is not fitted yet");
+  return neural::codec_trunk(*net_->codec, net_->geometry, "autoencoder encoder");
+}
+
 TensorMap Autoencoder::state() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this autoencoder is not fitted yet");
   TensorMap out;

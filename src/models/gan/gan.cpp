@@ -10,6 +10,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "nn/layer_stack.h"
 #include "nn/neural.h"
 
 namespace gf {
@@ -388,6 +389,20 @@ torch::Tensor Gan::discriminate(const torch::Tensor& x_in, const torch::Tensor& 
   torch::NoGradGuard no_grad;
   auto d = net_->critic(net_->from_data(x), neural::condition_for(labels, g, x.size(0), device));
   return (options_.loss == "bce" ? torch::sigmoid(d) : d).to(torch::kFloat64).cpu();
+}
+
+TrunkExport Gan::feature_trunk() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GAN is not fitted yet");
+  const auto& g = net_->geometry;
+  GF_CHECK_AS(NotSupported, g.n_classes == 0, "fine-tune a GAN trained without conditional=true",
+              "the discriminator of a class-conditional GAN also takes the class, so it cannot classify");
+  neural::LayerStackWriter w(g.is_image() ? g.shape : std::vector<int64_t>{g.numel()});
+  w.add_standardize(net_->data_mean, net_->data_scale);  // the data as the discriminator sees it
+  if (!net_->dcgan) w.add({{"type", "flatten"}});
+  const auto layers = net_->discriminator->children();
+  for (size_t i = 0; i + 1 < layers.size(); ++i) w.add_module(*layers[i]);  // all but the real/fake output
+  if (net_->dcgan) w.add({{"type", "flatten"}});
+  return {w.spec(), w.weights(), "gan discriminator"};
 }
 
 TensorMap Gan::state() const {

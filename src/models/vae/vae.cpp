@@ -274,6 +274,11 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
                 labels);
 }
 
+TrunkExport VariationalAutoencoder::feature_trunk() const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet");
+  return neural::codec_trunk(*net_->codec, net_->geometry, "vae encoder");
+}
+
 TensorMap VariationalAutoencoder::state() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet");
   TensorMap out;
