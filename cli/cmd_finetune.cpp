@@ -21,7 +21,7 @@ int run_finetune(int argc, char** argv) {
   std::vector<std::string> sets;
   apps::FinetuneOptions options;
   int64_t limit = 0;
-  bool json = false;
+  bool json = false, adapters_only = false;
   CommonFlags common;
   TableFlags table_flags;
   app.add_option("base", base, "the trained model to start from (.gf)")->required();
@@ -37,7 +37,10 @@ int run_finetune(int argc, char** argv) {
   app.add_option("--unfreeze-lr-scale", options.unfreeze_lr_scale, "second phase's learning rate = lr x this")
       ->capture_default_str();
   app.add_option("--lora", options.lora, "LoRA adapters trained alone: rank=R[,alpha=A][,targets=GLOB,...] (gpt: "
-                                         "attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj); `export --merge` folds them in");
+                                         "attn_c_attn, attn_c_proj, mlp_c_fc, mlp_c_proj; vae, autoencoder, mlp gan: "
+                                         "linear layers such as codec.fc1, generator.0); `export --merge` folds them in");
+  app.add_flag("--adapters-only", adapters_only,
+               "with --lora: write the adapters alone (a small file that loads with the base model beside it)");
   app.add_option("--new-head", options.new_head,
                  "classes=K: the base's encoder or discriminator below its last layer with a new K-class softmax head, "
                  "trained on labelled data (the result is a classifier; head parameters: head.weight, head.bias)");
@@ -60,6 +63,8 @@ int run_finetune(int argc, char** argv) {
   GF_CHECK_AS(InvalidArgument, !out.empty(), "give --out model.gf (or --run-dir DIR)", "no output file given");
   if (!run_dir.empty()) std::filesystem::create_directories(run_dir);
   check_writable(out);
+  GF_CHECK_AS(InvalidArgument, !adapters_only || !options.lora.empty(), "add --lora rank=R to train adapters",
+              "--adapters-only saves LoRA adapters, and no --lora was given");
   GF_CHECK_AS(InvalidArgument, confusion.empty() || !test.empty(), "add --test DATA (labelled)",
               "--confusion draws the classification of --test data, and no --test was given");
   if (!confusion.empty()) check_writable(confusion);
@@ -70,7 +75,11 @@ int run_finetune(int argc, char** argv) {
   FitContext ctx;
   ctx.progress = !common.quiet;
   auto result = apps::finetune(base, source, options, ctx, held_out ? &*held_out : nullptr);
-  save_model(*result.model, out);
+  if (adapters_only) {
+    save_adapters(*result.model, out, base);
+  } else {
+    save_model(*result.model, out);
+  }
   std::optional<ScoreResult> tested;
   if (!test.empty()) {
     tested = score_source(*result.model, data::load_source(test, kind, source_options(table_flags)));

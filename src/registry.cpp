@@ -1,10 +1,12 @@
 #include "genforge/registry.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <c10/util/Exception.h>
 
 #include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
 #include "genforge/models/autoencoder.h"
 #include "genforge/models/bayesnet.h"
 #include "genforge/models/bgmm.h"
@@ -191,6 +193,29 @@ void save_model(const Model& model, const std::string& path) {
   const auto extra = model.state_json();
   if (!extra.empty()) c.extra = extra;
   if (model.pipeline()) c.pipeline = model.pipeline()->to_json();
+  write_model_file(path, c);
+}
+
+void save_adapters(const Model& model, const std::string& path, const std::string& base_path) {
+  GF_CHECK_AS(NotFitted, model.fitted(), "fit the model before saving it", "cannot save an unfitted ", model.kind(),
+              " model");
+  ModelFileContents c;
+  c.kind = model.kind();
+  c.options = model.options_json();
+  c.schema = model.schema();
+  c.fit_report = model.fit_report().to_json();
+  for (auto& [name, t] : model.state()) {
+    if (name.find("lora_") != std::string::npos) c.tensors[name] = t;
+  }
+  GF_CHECK_AS(InvalidArgument, !c.tensors.empty(), "train adapters with `genforge finetune BASE.gf --lora rank=8 ...`",
+              "the ", model.kind(), " model has no adapters to save alone");
+  const auto extra = model.state_json();
+  if (!extra.empty()) c.extra = extra;
+  if (model.pipeline()) c.pipeline = model.pipeline()->to_json();
+  namespace fs = std::filesystem;
+  const fs::path folder = fs::absolute(fs::path(path)).parent_path();
+  c.base = {{"file", fs::absolute(base_path).lexically_relative(folder).string()},
+            {"sha256", sha256_file_hex(base_path)}};
   write_model_file(path, c);
 }
 

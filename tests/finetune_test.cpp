@@ -211,7 +211,9 @@ TEST(Finetune, GptLoraTrainsTheAdaptersAloneAndMergesIntoTheSameFunction) {
   auto vae_path = trained_vae(dir);
   apps::FinetuneOptions bad;
   bad.lora = "rank=2";
+  bad.new_head = "classes=2";  // a classifier has no adapters
   EXPECT_THROW(apps::finetune(vae_path, image_source(8, 1), bad, test::quiet()), NotSupported);
+  bad.new_head.clear();
   bad.train_only = {"h0_*"};
   EXPECT_THROW(apps::finetune(dir.file("gpt.gf"), new_text, bad, test::quiet()), InvalidArgument);
   bad.train_only.clear();
@@ -241,6 +243,54 @@ TEST(Finetune, GanWithBatchNormTrainsOnlyTheNamedLayerAndLeavesBothGroupsUsable)
   all.settings = {{"max_steps", "2"}};
   auto again = apps::finetune(dir.file("gan.gf"), image_source(16, 2, 28), all, test::quiet());
   EXPECT_FALSE(torch::equal(before.at("discriminator.0.weight"), again.model->state().at("discriminator.0.weight")));
+}
+
+// LoRA on the linear layers of a VAE and an MLP GAN: the base weights stay bit for bit, the adapters train, and
+// merging them gives the same function (VAE codes and decodings, GAN samples).
+TEST(Finetune, VaeAndMlpGanLoraTrainTheAdaptersAloneAndMergeIntoTheSameFunction) {
+  test::TempDir dir;
+  const std::string vae_path = trained_vae(dir);
+  auto gan = create_model("gan", {}, {{"architecture", "mlp"}, {"hidden", "16"}, {"latent", "4"}, {"max_steps", "10"},
+                                      {"batch_size", "16"}, {"checkpoint_every", "0"}});
+  fit_source(*gan, image_source(48, 1), test::quiet());
+  save_model(*gan, dir.file("gan.gf"));
+  for (const std::string base_path : {vae_path, dir.file("gan.gf")}) {
+    SCOPED_TRACE(base_path);
+    const auto base = load_model(base_path);
+    apps::FinetuneOptions o;
+    o.lora = base->kind() == "vae" ? "rank=2,alpha=4,targets=codec.fc1,codec.fc4" : "rank=2,alpha=4";
+    o.settings = {{"max_steps", "15"}, {"lr", "1e-2"}};
+    auto r = apps::finetune(base_path, image_source(32, 2), o, test::quiet());
+    auto& adapted = dynamic_cast<AdaptedModel&>(*r.model);
+    // VAE: fc1 [32, 64] and fc4 [64, 32] with rank 2: (2*64 + 32*2) + (2*32 + 64*2). GAN: the six linear layers.
+    // Generator 4-16-16-64: (8 + 32) + (32 + 32) + (32 + 128); discriminator 64-16-16-1: (128 + 32) + 64 + (32 + 2).
+    const int64_t want = base->kind() == "vae" ? 384 : 264 + 258;
+    EXPECT_EQ(adapted.adapter_parameters(), want);
+    const TensorMap before = base->state(), after = r.model->state();
+    int64_t adapters_trained = 0;
+    for (const auto& [name, t] : after) {
+      if (name.find("lora_") != std::string::npos) {
+        adapters_trained += name.find("lora_B") != std::string::npos && t.abs().sum().item<double>() > 0;
+      } else if (t.is_floating_point() && name.rfind("meta/", 0) != 0) {
+        EXPECT_TRUE(torch::equal(t, before.at(name))) << name << " changed";
+      }
+    }
+    EXPECT_GT(adapters_trained, 0);
+    save_model(*r.model, dir.file("lora.gf"));
+    auto merged = load_model(dir.file("lora.gf"));
+    dynamic_cast<AdaptedModel&>(*merged).merge_adapters();
+    EXPECT_EQ(dynamic_cast<AdaptedModel&>(*merged).adapter_parameters(), 0);
+    for (const auto& [name, t] : merged->state()) EXPECT_EQ(name.find("lora_"), std::string::npos) << name;
+    auto g1 = make_generator(3), g2 = make_generator(3);
+    EXPECT_TRUE(test::all_close(merged->sample(6, g1), r.model->sample(6, g2), 1e-5, 1e-5));
+    if (base->kind() == "vae") {
+      const Dataset d = prepare(*merged, image_source(6, 3));
+      EXPECT_TRUE(test::all_close(merged->transform(d.x), r.model->transform(d.x), 1e-5, 1e-5));
+    }
+  }
+  // A DCGAN has no linear layers to adapt.
+  auto dcgan = create_model("gan", {}, {{"lora_rank", "2"}});
+  EXPECT_THROW(fit_source(*dcgan, image_source(8, 1), test::quiet()), InvalidArgument);
 }
 
 }  // namespace

@@ -81,6 +81,10 @@ ModelInfo make_model_info(std::string name, std::string summary,
 void save_model(const Model& model, const std::string& path);
 // `sets` (key=value texts) change some of the saved model's own options for this use: those that say how it
 // samples or scores (an RBM's estimator, gibbs_steps); unknown keys and input options are InvalidArgument.
+// The adapters of a model with LoRA adapters alone (tensors named *lora_*), with the model's options, schema and
+// pipeline and a reference to `base_path` (its path relative to `path`'s folder and its SHA-256): a file of a few
+// kilobytes that load_model completes from the base. InvalidArgument for a model without adapters.
+void save_adapters(const Model& model, const std::string& path, const std::string& base_path);
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& expected_kind = "",
                                   const OptionOverrides& sets = {});
 // The same from contents already read (`path` names them in errors), for callers that look at the kind first.

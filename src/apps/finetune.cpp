@@ -133,13 +133,14 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   OptionOverrides settings = options.settings;
   std::vector<std::string> train_only = options.train_only;
   if (!options.lora.empty()) {
-    GF_CHECK_AS(NotSupported, model_info(kind).has_option("lora_rank"), "LoRA adapters: gpt",
-                "a ", kind, " model has no LoRA adapters");
+    GF_CHECK_AS(NotSupported, model_info(kind).has_option("lora_rank"),
+                "LoRA adapters: gpt, vae, autoencoder, gan (architecture=mlp)", "a ", kind,
+                " model has no LoRA adapters");
     GF_CHECK(!options.reinitialise, "--lora adapts the base's weights: leave out --reinit");
     GF_CHECK(options.train_only.empty() && options.unfreeze_after == 0,
              "--lora trains the adapters alone: leave out --train-only and --unfreeze-after");
     for (const auto& kv : lora_settings(options.lora)) settings.push_back(kv);
-    train_only = {"*_lora_*"};
+    train_only = {"*lora_*"};  // a GPT's h0_attn_c_attn_lora_A, a VAE's codec.fc1.lora_A
   }
   auto model = create_model(kind, arch_options, settings);
   model->set_pipeline_options(pipeline.options());

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
 
 namespace gf {
+namespace fs = std::filesystem;
 namespace {
 
 struct DtypeInfo {
@@ -52,6 +55,7 @@ void write_model_file(const std::string& path, const ModelFileContents& c) {
   meta["fit_report"] = c.fit_report.dump();
   if (!c.extra.is_null()) meta["extra"] = c.extra.dump();
   if (!c.pipeline.is_null()) meta["pipeline"] = c.pipeline.dump();
+  if (!c.base.is_null()) meta["base"] = c.base.dump();
   header["__metadata__"] = meta;
   std::vector<torch::Tensor> blobs;
   uint64_t offset = 0;
@@ -84,7 +88,23 @@ ModelFileContents read_model_file(const std::string& path) {
   GF_CHECK_AS(ModelFileError, in.good(), "check the path; models are written by `genforge train ... --out M.gf`",
               "cannot open model file '", path, "': no such file or not readable");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_model_file(bytes, path);
+  ModelFileContents c = parse_model_file(bytes, path);
+  if (c.base.is_null()) return c;
+  // Adapters alone: the base model beside them supplies every other tensor.
+  const std::string file = c.base["file"].get<std::string>();
+  const fs::path base_path = fs::path(file).is_absolute() ? fs::path(file) : fs::path(path).parent_path() / file;
+  const std::string keep = "keep the base model at that path, or save the whole model (finetune without "
+                           "--adapters-only, or `genforge export --merge`)";
+  GF_CHECK_AS(ModelFileError, fs::is_regular_file(base_path), keep, "'", path, "' holds adapters for the base model '",
+              base_path.string(), "', which is not there");
+  GF_CHECK_AS(ModelFileError, sha256_file_hex(base_path.string()) == c.base["sha256"].get<std::string>(), keep, "'",
+              base_path.string(), "' is not the base model the adapters in '", path,
+              "' were trained on (its SHA-256 differs)");
+  ModelFileContents base = parse_model_file(read_file_bytes(base_path.string()), base_path.string());
+  GF_CHECK_AS(ModelFileError, base.base.is_null() && base.kind == c.kind, keep, "'", base_path.string(),
+              "' is not a whole ", c.kind, " model to put the adapters of '", path, "' on");
+  for (auto& [name, t] : base.tensors) c.tensors.emplace(name, t);  // the adapters' own tensors stay
+  return c;
 }
 
 ModelFileContents parse_model_file(const std::string& bytes, const std::string& path) {
@@ -141,6 +161,13 @@ ModelFileContents parse_model_file(const std::string& bytes, const std::string& 
   c.fit_report = parse_field("fit_report", true);
   c.extra = parse_field("extra", false);
   c.pipeline = parse_field("pipeline", false);
+  c.base = parse_field("base", false);
+  if (!c.base.is_null()) {
+    if (!c.base.is_object() || !c.base.contains("file") || !c.base["file"].is_string() || !c.base.contains("sha256") ||
+        !c.base["sha256"].is_string() || c.base["sha256"].get<std::string>().size() != 64) {
+      throw fail("metadata field 'base' must be {\"file\": path, \"sha256\": 64 hex digits}");
+    }
+  }
 
   const uint64_t data_begin = 8 + n, data_size = bytes.size() - data_begin;
   struct Span {

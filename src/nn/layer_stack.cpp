@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "genforge/core/error.h"
+#include "nn/lora.h"
 
 namespace gf::neural {
 namespace {
@@ -162,6 +163,14 @@ void LayerStackWriter::add_module(const torch::nn::Module& module) {
     for (const auto& p : module.named_parameters()) weights_[prefix + p.key()] = p.value().detach().cpu().clone();
     for (const auto& b : module.named_buffers()) weights_[prefix + b.key()] = b.value().detach().cpu().clone();
   };
+  if (const auto* adaptable = dynamic_cast<const AdaptableLinearImpl*>(&module)) {
+    // Adapters folded in: the stack holds plain linear layers.
+    add({{"type", "linear"}, {"in", adaptable->in_features}, {"out", adaptable->out_features}, {"bias", true}});
+    torch::NoGradGuard no_grad;
+    weights_[prefix + "weight"] = adaptable->merged_weight().detach().cpu().clone();
+    weights_[prefix + "bias"] = adaptable->bias.detach().cpu().clone();
+    return;
+  }
   if (const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(&module)) {
     const auto& o = linear->options;
     add({{"type", "linear"}, {"in", o.in_features()}, {"out", o.out_features()}, {"bias", o.bias()}});

@@ -181,6 +181,12 @@ void init_like_pytorch(torch::nn::Module& module, at::Generator& gen) {
       weight->fill_(1.0);
       if (bias != nullptr) bias->zero_();
     }
+    // LoRA adapters: A like a layer of the same input, B zero (the adapted layer starts as the base layer).
+    if (auto* a = params.find("lora_A")) {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(a->size(1)));
+      a->uniform_(-bound, bound, gen);
+      if (auto* b = params.find("lora_B")) b->zero_();
+    }
   }
 }
 
@@ -308,7 +314,7 @@ torch::Tensor ConvDecoderImpl::forward(const torch::Tensor& features) {
 }
 
 CodecImpl::CodecImpl(const Geometry& g, const std::string& architecture, int64_t hidden, int64_t code_size,
-                     int64_t latent) {
+                     int64_t latent, const train::LoraOptions& lora) {
   conv = architecture == "conv";
   const int64_t k = g.n_classes;
   int64_t features = g.numel();
@@ -316,14 +322,14 @@ CodecImpl::CodecImpl(const Geometry& g, const std::string& architecture, int64_t
     conv_encoder = register_module("conv_encoder", ConvEncoder(g));
     features = conv_encoder->out_features;
   }
-  fc1 = register_module("fc1", torch::nn::Linear(features + k, hidden));
-  fc_code = register_module("fc_code", torch::nn::Linear(hidden, code_size));
-  fc3 = register_module("fc3", torch::nn::Linear(latent + k, hidden));
+  fc1 = register_module("fc1", adaptable_linear(features + k, hidden, lora, "codec.fc1"));
+  fc_code = register_module("fc_code", adaptable_linear(hidden, code_size, lora, "codec.fc_code"));
+  fc3 = register_module("fc3", adaptable_linear(latent + k, hidden, lora, "codec.fc3"));
   if (conv) {
     conv_decoder = register_module("conv_decoder", ConvDecoder(g));
-    fc4 = register_module("fc4", torch::nn::Linear(hidden, conv_decoder->in_features));
+    fc4 = register_module("fc4", adaptable_linear(hidden, conv_decoder->in_features, lora, "codec.fc4"));
   } else {
-    fc4 = register_module("fc4", torch::nn::Linear(hidden, g.numel()));
+    fc4 = register_module("fc4", adaptable_linear(hidden, g.numel(), lora, "codec.fc4"));
   }
 }
 

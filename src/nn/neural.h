@@ -16,6 +16,7 @@
 #include "genforge/model.h"
 #include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
+#include "nn/lora.h"
 
 namespace gf::neural {
 
@@ -125,13 +126,15 @@ TORCH_MODULE(ConvDecoder);
 // The encoder and decoder of the autoencoder and the VAE. "mlp": x -> hidden -> code; "conv": conv features ->
 // hidden -> code. Labels (one-hot) join the encoder's features and the decoder's code when conditional.
 struct CodecImpl : torch::nn::Module {
-  CodecImpl(const Geometry& g, const std::string& architecture, int64_t hidden, int64_t code_size, int64_t latent);
+  // Linear layers named codec.fc1, codec.fc_code, codec.fc3, codec.fc4 take LoRA adapters as `lora` says.
+  CodecImpl(const Geometry& g, const std::string& architecture, int64_t hidden, int64_t code_size, int64_t latent,
+            const train::LoraOptions& lora = {});
   torch::Tensor encode(const torch::Tensor& x, const torch::Tensor& condition);  // [N, code_size]
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& condition);  // [N, D] logits, flattened
   bool conv = false;
   ConvEncoder conv_encoder{nullptr};
   ConvDecoder conv_decoder{nullptr};
-  torch::nn::Linear fc1{nullptr}, fc_code{nullptr}, fc3{nullptr}, fc4{nullptr};
+  AdaptableLinear fc1{nullptr}, fc_code{nullptr}, fc3{nullptr}, fc4{nullptr};
 };
 TORCH_MODULE(Codec);
 

@@ -317,6 +317,28 @@ TEST_F(Cli, FinetuneFreezesByNameRecordsTheParentAndInfoListsParameters) {
   const auto a = run_cli({"generate", dir_.file("lora.gf"), "--prompt", "the ", "-n", "8", "--seed", "2"});
   const auto b = run_cli({"generate", dir_.file("merged.gf"), "--prompt", "the ", "-n", "8", "--seed", "2"});
   EXPECT_EQ(a.out, b.out);
+  // The adapters alone: a small file that loads with the base beside it and generates as the whole model does.
+  ASSERT_EQ(run_cli({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--lora", "rank=2,alpha=4",
+                     "--max_steps", "3", "--adapters-only", "--out", dir_.file("adapters.gf"), "-q"}).rc, 0);
+  // (this tiny GPT: 1024 adapter values beside ~10000 weights; the metadata, tokenizer included, is most of the file)
+  EXPECT_LT(test::read_text(dir_.file("adapters.gf")).size() * 3, test::read_text(dir_.file("lora.gf")).size());
+  const auto c = run_cli({"generate", dir_.file("adapters.gf"), "--prompt", "the ", "-n", "8", "--seed", "2"});
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_EQ(c.out, a.out);
+  ASSERT_EQ(run_cli({"export", dir_.file("adapters.gf"), "--merge", "--out", dir_.file("merged2.gf")}).rc, 0);
+  std::filesystem::rename(dir_.file("gpt.gf"), dir_.file("moved.gf"));
+  expect_error({"generate", dir_.file("adapters.gf"), "--prompt", "the "},
+               "'" + dir_.file("adapters.gf") + "' holds adapters for the base model '" + dir_.file("gpt.gf") +
+                   "', which is not there");
+  std::filesystem::copy_file(dir_.file("merged.gf"), dir_.file("gpt.gf"));
+  expect_error({"generate", dir_.file("adapters.gf"), "--prompt", "the "},
+               "'" + dir_.file("gpt.gf") + "' is not the base model the adapters in '" + dir_.file("adapters.gf") +
+                   "' were trained on (its SHA-256 differs)");
+  std::filesystem::remove(dir_.file("gpt.gf"));
+  std::filesystem::rename(dir_.file("moved.gf"), dir_.file("gpt.gf"));
+  expect_error({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--adapters-only", "--out",
+                dir_.file("x.gf")},
+               "--adapters-only saves LoRA adapters, and no --lora was given");
   expect_error({"export", dir_.file("merged.gf"), "--merge", "--out", dir_.file("x.gf")}, "has no adapters to merge");
   expect_error({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--freeze", "encoder*", "--out",
                 dir_.file("x.gf")},

@@ -36,8 +36,8 @@ struct FinetuneOptions {
   int64_t unfreeze_after = 0;           // > 0: phase 1 is this many steps, then phase 2 trains all but `freeze`
   double unfreeze_lr_scale = 0.1;       // phase 2's learning rate = lr x this
   OptionOverrides settings;             // the model's training options for this run (max_steps, lr, batch_size, ...)
-  // "rank=8,alpha=16,targets=GLOB[,GLOB]": LoRA adapters (models with lora_* options: gpt) trained alone, every
-  // base weight frozen. Empty: none.
+  // "rank=8,alpha=16,targets=GLOB[,GLOB]": LoRA adapters (models with lora_* options: gpt, vae, autoencoder,
+  // gan with architecture=mlp) trained alone, every base weight frozen. Empty: none.
   std::string lora;
   // "classes=K": the founding recipe's "replace the last layer for the new number of classes" -- the base's
   // encoder or discriminator below its last layer (FeatureTrunk) with a new softmax head of K classes, trained on

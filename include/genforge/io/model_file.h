@@ -26,12 +26,16 @@ struct ModelFileContents {
   nlohmann::json fit_report;      // FitReport::to_json()
   nlohmann::json extra;           // learned state that is not tensors (Model::state_json; optional)
   nlohmann::json pipeline;        // the fitted input pipeline (data::InputPipeline::to_json; optional)
+  // An adapter file (`finetune --lora --adapters-only`): {"file": the base model's path relative to this file's
+  // folder, "sha256": its SHA-256}; `tensors` then holds the adapters alone, and read_model_file adds the base's.
+  nlohmann::json base;
   TensorMap tensors;              // learned state
 };
 
 // Writes atomically (temporary file + rename). Tensors are stored contiguous, little-endian, on CPU.
 void write_model_file(const std::string& path, const ModelFileContents& contents);
-// Reads and validates everything; any violation is a gf::ModelFileError naming the file and the field.
+// Reads and validates everything; any violation is a gf::ModelFileError naming the file and the field. An adapter
+// file comes back whole: the base model it names (beside it, with the recorded SHA-256) supplies the other tensors.
 ModelFileContents read_model_file(const std::string& path);
 // The same from a file's bytes already in memory (`path` names them in errors).
 ModelFileContents parse_model_file(const std::string& bytes, const std::string& path);

@@ -21,11 +21,12 @@
 #include "genforge/core/options.h"
 #include "genforge/model.h"
 #include "genforge/model_interfaces.h"
+#include "genforge/train/lora.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
 
-struct AutoencoderOptions : train::TrainOptions {
+struct AutoencoderOptions : train::TrainOptions, train::LoraOptions {
   std::string architecture = "mlp";  // mlp | conv (image sides divisible by 4)
   int64_t hidden = 400;              // hidden units
   int64_t latent = 20;               // code size
@@ -34,7 +35,7 @@ struct AutoencoderOptions : train::TrainOptions {
   void validate() const;
 };
 
-class Autoencoder : public Model, public DimensionScorer, public FeatureTrunk {
+class Autoencoder : public Model, public DimensionScorer, public FeatureTrunk, public AdaptedModel {
  public:
   using Options = AutoencoderOptions;
   static const OptionTable<AutoencoderOptions>& option_table();
@@ -60,6 +61,10 @@ class Autoencoder : public Model, public DimensionScorer, public FeatureTrunk {
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...]
   torch::Tensor sample_latent(int64_t n, at::Generator& gen) const override;  // from the fitted code Gaussian
   int64_t latent_dim() const override { return options_.latent; }
+
+  // LoRA adapters (lora_rank > 0; finetune --lora): their parameter count, and folding them into the weights.
+  int64_t adapter_parameters() const override;
+  void merge_adapters() override;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;

@@ -27,11 +27,12 @@
 #include "genforge/core/options.h"
 #include "genforge/model.h"
 #include "genforge/model_interfaces.h"
+#include "genforge/train/lora.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
 
-struct GanOptions : train::TrainOptions {
+struct GanOptions : train::TrainOptions, train::LoraOptions {
   GanOptions();                        // Trainer defaults for GANs: batch 64, lr 2e-4, beta1 0.5, EMA 0.999
   std::string architecture = "dcgan";  // dcgan (28x28 or 32x32 images) | mlp
   std::string loss = "bce";            // bce | wgan-gp
@@ -47,7 +48,7 @@ struct GanOptions : train::TrainOptions {
   void validate() const;
 };
 
-class Gan : public Model, public FeatureTrunk {
+class Gan : public Model, public FeatureTrunk, public AdaptedModel {
  public:
   using Options = GanOptions;
   static const OptionTable<GanOptions>& option_table();
@@ -73,6 +74,10 @@ class Gan : public Model, public FeatureTrunk {
   TrunkExport feature_trunk() const override;
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;
+
+  // LoRA adapters (lora_rank > 0; finetune --lora): their parameter count, and folding them into the weights.
+  int64_t adapter_parameters() const override;
+  void merge_adapters() override;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;

@@ -21,11 +21,12 @@
 #include "genforge/core/options.h"
 #include "genforge/model.h"
 #include "genforge/model_interfaces.h"
+#include "genforge/train/lora.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
 
-struct VaeOptions : train::TrainOptions {
+struct VaeOptions : train::TrainOptions, train::LoraOptions {
   std::string architecture = "mlp";   // mlp | conv (two stride-2 convolutions; image sides divisible by 4)
   int64_t hidden = 400;               // hidden units of encoder and decoder
   int64_t latent = 20;                // latent dimensions
@@ -38,7 +39,7 @@ struct VaeOptions : train::TrainOptions {
   void validate() const;
 };
 
-class VariationalAutoencoder : public Model, public DimensionScorer, public FeatureTrunk {
+class VariationalAutoencoder : public Model, public DimensionScorer, public FeatureTrunk, public AdaptedModel {
  public:
   using Options = VaeOptions;
   static const OptionTable<VaeOptions>& option_table();
@@ -68,6 +69,10 @@ class VariationalAutoencoder : public Model, public DimensionScorer, public Feat
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...] means
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;
+
+  // LoRA adapters (lora_rank > 0; finetune --lora): their parameter count, and folding them into the weights.
+  int64_t adapter_parameters() const override;
+  void merge_adapters() override;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;

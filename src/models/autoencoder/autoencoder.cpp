@@ -11,7 +11,7 @@ namespace gf {
 
 struct Autoencoder::Net : torch::nn::Module {
   Net(const neural::Geometry& g, const AutoencoderOptions& o) : geometry(g), bce(o.loss == "bce") {
-    codec = register_module("codec", neural::Codec(g, o.architecture, o.hidden, o.latent, o.latent));
+    codec = register_module("codec", neural::Codec(g, o.architecture, o.hidden, o.latent, o.latent, o));
     code_mean = register_buffer("code_mean", torch::zeros({o.latent}));
     code_chol = register_buffer("code_chol", torch::eye(o.latent));
   }
@@ -60,6 +60,7 @@ class AutoencoderTrainable : public train::Trainable {
 
 void AutoencoderOptions::validate() const {
   train::TrainOptions::validate();
+  validate_lora();
   GF_CHECK(architecture == "mlp" || architecture == "conv", "architecture must be mlp or conv, got '", architecture,
            "'");
   GF_CHECK(hidden >= 1 && latent >= 1, "hidden and latent must be at least 1, got ", hidden, " and ", latent);
@@ -74,6 +75,7 @@ const OptionTable<AutoencoderOptions>& Autoencoder::option_table() {
         .add("latent", &AutoencoderOptions::latent, "code size")
         .add("loss", &AutoencoderOptions::loss, "reconstruction error", {"bce", "mse"});
     train::add_train_options(t);
+    train::add_lora_options(t);
     return t;
   }();
   return table;
@@ -180,6 +182,17 @@ torch::Tensor Autoencoder::sample(int64_t n, at::Generator& gen) const { return 
 TrunkExport Autoencoder::feature_trunk() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this autoencoder is not fitted yet");
   return neural::codec_trunk(*net_->codec, net_->geometry, "autoencoder encoder");
+}
+
+int64_t Autoencoder::adapter_parameters() const { return net_ ? neural::adapter_parameters(*net_) : 0; }
+
+void Autoencoder::merge_adapters() {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this autoencoder is not fitted yet");
+  if (adapter_parameters() == 0) return;
+  TensorMap t = state();
+  neural::merge_adapters(t, options_.lora_alpha / static_cast<double>(options_.lora_rank));
+  options_.lora_rank = 0;
+  load_state(t);
 }
 
 TensorMap Autoencoder::state() const {

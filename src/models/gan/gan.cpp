@@ -53,7 +53,9 @@ nn::Sequential dcgan_discriminator(const neural::Geometry& g, int64_t in, int64_
   return s;
 }
 
-nn::Sequential mlp(int64_t in, int64_t hidden, int64_t out, bool leaky) {
+// Linear layers named `name`.0, .2, .4 (LoRA adapters as `lora` says).
+nn::Sequential mlp(int64_t in, int64_t hidden, int64_t out, bool leaky, const train::LoraOptions& lora,
+                   const std::string& name) {
   nn::Sequential s;
   auto act = [&] {
     if (leaky) {
@@ -62,11 +64,11 @@ nn::Sequential mlp(int64_t in, int64_t hidden, int64_t out, bool leaky) {
       s->push_back(nn::ReLU());
     }
   };
-  s->push_back(nn::Linear(in, hidden));
+  s->push_back(neural::adaptable_linear(in, hidden, lora, name + ".0"));
   act();
-  s->push_back(nn::Linear(hidden, hidden));
+  s->push_back(neural::adaptable_linear(hidden, hidden, lora, name + ".2"));
   act();
-  s->push_back(nn::Linear(hidden, out));
+  s->push_back(neural::adaptable_linear(hidden, out, lora, name + ".4"));
   return s;
 }
 
@@ -81,8 +83,8 @@ struct Gan::Net : nn::Module {
       discriminator =
           register_module("discriminator", dcgan_discriminator(g, g.channels() + k, o.width, o.loss == "bce"));
     } else {
-      generator = register_module("generator", mlp(o.latent + k, o.hidden, g.numel(), false));
-      discriminator = register_module("discriminator", mlp(g.numel() + k, o.hidden, 1, true));
+      generator = register_module("generator", mlp(o.latent + k, o.hidden, g.numel(), false, o, "generator"));
+      discriminator = register_module("discriminator", mlp(g.numel() + k, o.hidden, 1, true, o, "discriminator"));
     }
     // Images live in [-1, 1] inside (x * 2 - 1); rows are standardised per column.
     const int64_t stats = g.is_image() ? 1 : g.numel();
@@ -261,6 +263,9 @@ GanOptions::GanOptions() {
 
 void GanOptions::validate() const {
   train::TrainOptions::validate();
+  validate_lora();
+  GF_CHECK(lora_rank == 0 || architecture == "mlp",
+           "LoRA adapts linear layers, and a dcgan has none (its layers are convolutions): use architecture=mlp");
   GF_CHECK(architecture == "dcgan" || architecture == "mlp", "architecture must be dcgan or mlp, got '", architecture,
            "'");
   GF_CHECK(loss == "bce" || loss == "wgan-gp", "loss must be bce or wgan-gp, got '", loss, "'");
@@ -283,6 +288,7 @@ const OptionTable<GanOptions>& Gan::option_table() {
         .add("label_smoothing", &GanOptions::label_smoothing, "bce: real labels ~ U(1 - s, 1)")
         .add("conditional", &GanOptions::conditional, "class-conditional (labelled data)");
     train::add_train_options(t);
+    train::add_lora_options(t);
     return t;
   }();
   return table;
@@ -403,6 +409,17 @@ TrunkExport Gan::feature_trunk() const {
   for (size_t i = 0; i + 1 < layers.size(); ++i) w.add_module(*layers[i]);  // all but the real/fake output
   if (net_->dcgan) w.add({{"type", "flatten"}});
   return {w.spec(), w.weights(), "gan discriminator"};
+}
+
+int64_t Gan::adapter_parameters() const { return net_ ? neural::adapter_parameters(*net_) : 0; }
+
+void Gan::merge_adapters() {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GAN is not fitted yet");
+  if (adapter_parameters() == 0) return;
+  TensorMap t = state();
+  neural::merge_adapters(t, options_.lora_alpha / static_cast<double>(options_.lora_rank));
+  options_.lora_rank = 0;
+  load_state(t);
 }
 
 TensorMap Gan::state() const {

@@ -15,7 +15,7 @@ constexpr double kLog2Pi = 1.8378770664093453;
 
 struct VariationalAutoencoder::Net : torch::nn::Module {
   Net(const neural::Geometry& g, const VaeOptions& o) : geometry(g), latent(o.latent) {
-    codec = register_module("codec", neural::Codec(g, o.architecture, o.hidden, 2 * o.latent, o.latent));
+    codec = register_module("codec", neural::Codec(g, o.architecture, o.hidden, 2 * o.latent, o.latent, o));
     if (o.decoder == "gaussian") log_var_x = register_parameter("log_var_x", torch::zeros({g.numel()}));
     if (g.n_classes > 0) {
       log_class_prior = register_buffer("log_class_prior",
@@ -96,6 +96,7 @@ class VaeTrainable : public train::Trainable {
 
 void VaeOptions::validate() const {
   train::TrainOptions::validate();
+  validate_lora();
   GF_CHECK(architecture == "mlp" || architecture == "conv", "architecture must be mlp or conv, got '", architecture,
            "'");
   GF_CHECK(hidden >= 1 && latent >= 1, "hidden and latent must be at least 1, got ", hidden, " and ", latent);
@@ -118,6 +119,7 @@ const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
         .add("temperature", &VaeOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
         .add("conditional", &VaeOptions::conditional, "class-conditional (labelled data)");
     train::add_train_options(t);
+    train::add_lora_options(t);
     return t;
   }();
   return table;
@@ -277,6 +279,17 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
 TrunkExport VariationalAutoencoder::feature_trunk() const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet");
   return neural::codec_trunk(*net_->codec, net_->geometry, "vae encoder");
+}
+
+int64_t VariationalAutoencoder::adapter_parameters() const { return net_ ? neural::adapter_parameters(*net_) : 0; }
+
+void VariationalAutoencoder::merge_adapters() {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet");
+  if (adapter_parameters() == 0) return;
+  TensorMap t = state();
+  neural::merge_adapters(t, options_.lora_alpha / static_cast<double>(options_.lora_rank));
+  options_.lora_rank = 0;
+  load_state(t);
 }
 
 TensorMap VariationalAutoencoder::state() const {
