@@ -62,6 +62,13 @@ train pixelcnn pixelcnn "$work/images" --set layers=1 --set hidden=2 --set n_bin
 train rbm rbm "$work/images" --set n_components=3 --set n_iter=1
 train dbn dbn "$work/images" --set layers=3,2 --set layer_n_iter=1,1
 train dbm dbm "$work/images" --set layers=3,2 --set pretrain_n_iter=1 --set n_iter=1
+# A classifier cut from the GAN's discriminator (its layer stack is parsed from the options) and a LoRA-adapted VAE.
+mkdir -p "$work/labelled/a" "$work/labelled/b"
+for k in $(seq -w 0 11); do cp "$work/images/$k.png" "$work/labelled/a/"; done
+for k in $(seq 12 23); do cp "$work/images/$k.png" "$work/labelled/b/"; done
+"$GF" finetune "$work/gan.gf" --data "$work/labelled" --new-head classes=2 --max_steps 1 --out "$models/classifier" -q \
+  >/dev/null
+"$GF" finetune "$work/vae.gf" --data "$work/images" --lora rank=1 --max_steps 1 --out "$models/vae-lora" -q >/dev/null
 for tok in char word bpe unigram; do
   train "gpt-$tok" gpt "$work/text.txt" --tokenizer "$tok" --vocab-size 270 --set n_layer=1 --set n_head=1 \
     --set n_embd=4 --set block_size=8 --set max_steps=1
