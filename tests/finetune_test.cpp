@@ -254,7 +254,7 @@ TEST(Finetune, VaeAndMlpGanLoraTrainTheAdaptersAloneAndMergeIntoTheSameFunction)
                                       {"batch_size", "16"}, {"checkpoint_every", "0"}});
   fit_source(*gan, image_source(48, 1), test::quiet());
   save_model(*gan, dir.file("gan.gf"));
-  for (const std::string base_path : {vae_path, dir.file("gan.gf")}) {
+  for (const std::string& base_path : {vae_path, dir.file("gan.gf")}) {
     SCOPED_TRACE(base_path);
     const auto base = load_model(base_path);
     apps::FinetuneOptions o;
