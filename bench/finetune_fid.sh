@@ -2,7 +2,7 @@
 # Fine-tuning a generative model on few images (issue 21 §3): a conv VAE (3000 steps) and a DCGAN (1500 steps)
 # trained on the Fashion-MNIST classes 0-4, fine-tuned on the first 500 training images of classes 5-9 (about 100 per
 # class) for $FID_STEPS steps, against the same model trained from scratch on the same 500 images for the same steps
-# (same options, `--reinit`: fresh weights). FID with genforge's Fashion-MNIST classifier features between 5000
+# (same options, `--reinit`: fresh weights), and for the VAE rank-8 LoRA adapters saved alone (`--adapters-only`). FID with genforge's Fashion-MNIST classifier features between 5000
 # samples and the 5000 test images of classes 5-9; the base without fine-tuning for reference. Bases kept in
 # $FID_BASES (default a temporary folder). One JSON line per model.
 set -euo pipefail
@@ -37,10 +37,16 @@ for spec in "vae:--architecture conv --max_steps 3000:${FID_STEPS_VAE:-1000}" "g
   few=(--data fashion-mnist --classes 5,6,7,8,9 --limit 500 --max_steps "$steps")
   $GF finetune "$base" "${few[@]}" --out "$TMP/tuned.gf" -q > /dev/null
   $GF finetune "$base" "${few[@]}" --reinit --out "$TMP/scratch.gf" -q > /dev/null
-  python3 - "$kind" "$steps" "$(fid "$base")" "$(fid "$TMP/tuned.gf")" "$(fid "$TMP/scratch.gf")" <<'PY'
+  lora=null
+  if [ "$kind" = "vae" ]; then  # LoRA adapters (rank 8) on the four linear layers, the conv layers frozen
+    $GF finetune "$base" "${few[@]}" --lora rank=8,alpha=16 --adapters-only --out "$TMP/lora.gf" -q > /dev/null
+    lora="{\"fid\": $(fid "$TMP/lora.gf"), \"adapter_file_bytes\": $(wc -c < "$TMP/lora.gf"), \"base_file_bytes\": $(wc -c < "$base")}"
+  fi
+  python3 - "$kind" "$steps" "$(fid "$base")" "$(fid "$TMP/tuned.gf")" "$(fid "$TMP/scratch.gf")" "$lora" <<'PY'
 import json, sys
-kind, steps, base, tuned, scratch = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+kind, steps, base, tuned, scratch = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:6])
 print(json.dumps({"check": "finetune-fid", "model": kind, "images": 500, "steps": steps, "fid_base_0to4": base,
-                  "fid_finetuned": tuned, "fid_from_scratch": scratch, "goal_met": tuned < scratch}))
+                  "fid_finetuned": tuned, "fid_from_scratch": scratch, "lora_r8": json.loads(sys.argv[6]),
+                  "goal_met": tuned < scratch}))
 PY
 done

@@ -112,7 +112,8 @@ for t in "${targets[@]}"; do
       unreproduced=$(( unreproduced + 1 ))
     fi
   done
-  found=$(find "$out" -maxdepth 1 -type f | wc -l)
+  # This run's findings only: files left by an earlier run (fixed, kept as regressions) are not counted again.
+  found=$(find "$out" -maxdepth 1 -type f -newermt "@$start" | wc -l)
   if [ "$status" -ne 0 ] && [ "$found" -eq 0 ] && [ "$unreproduced" -eq 0 ]; then found=1; fi
   findings=$(( findings + found ))
   printf '%-13s %10s executions in %5s s (%s/s)  coverage %s  features %s  corpus %s  peak RSS %s MB  findings %s%s\n' \

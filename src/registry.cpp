@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 
 #include <c10/util/Exception.h>
 
@@ -181,22 +182,9 @@ const ModelInfo& model_info(const std::string& name) {
   throw InvalidArgument(msg("unknown model '", name, "'"), "registered models: " + names + " (`genforge models`)");
 }
 
-void save_model(const Model& model, const std::string& path) {
-  GF_CHECK_AS(NotFitted, model.fitted(), "fit the model before saving it", "cannot save an unfitted ", model.kind(),
-              " model");
-  ModelFileContents c;
-  c.kind = model.kind();
-  c.options = model.options_json();
-  c.schema = model.schema();
-  c.fit_report = model.fit_report().to_json();
-  c.tensors = model.state();
-  const auto extra = model.state_json();
-  if (!extra.empty()) c.extra = extra;
-  if (model.pipeline()) c.pipeline = model.pipeline()->to_json();
-  write_model_file(path, c);
-}
-
-void save_adapters(const Model& model, const std::string& path, const std::string& base_path) {
+namespace {
+// Everything a model file holds of `model` (tensors: those whose names pass `keep`).
+ModelFileContents contents_of(const Model& model, const std::function<bool(const std::string&)>& keep) {
   GF_CHECK_AS(NotFitted, model.fitted(), "fit the model before saving it", "cannot save an unfitted ", model.kind(),
               " model");
   ModelFileContents c;
@@ -205,13 +193,24 @@ void save_adapters(const Model& model, const std::string& path, const std::strin
   c.schema = model.schema();
   c.fit_report = model.fit_report().to_json();
   for (auto& [name, t] : model.state()) {
-    if (name.find("lora_") != std::string::npos) c.tensors[name] = t;
+    if (keep(name)) c.tensors[name] = t;
   }
-  GF_CHECK_AS(InvalidArgument, !c.tensors.empty(), "train adapters with `genforge finetune BASE.gf --lora rank=8 ...`",
-              "the ", model.kind(), " model has no adapters to save alone");
   const auto extra = model.state_json();
   if (!extra.empty()) c.extra = extra;
   if (model.pipeline()) c.pipeline = model.pipeline()->to_json();
+  return c;
+}
+}  // namespace
+
+void save_model(const Model& model, const std::string& path) {
+  write_model_file(path, contents_of(model, [](const std::string&) { return true; }));
+}
+
+void save_adapters(const Model& model, const std::string& path, const std::string& base_path) {
+  ModelFileContents c =
+      contents_of(model, [](const std::string& name) { return name.find("lora_") != std::string::npos; });
+  GF_CHECK_AS(InvalidArgument, !c.tensors.empty(), "train adapters with `genforge finetune BASE.gf --lora rank=8 ...`",
+              "the ", model.kind(), " model has no adapters to save alone");
   namespace fs = std::filesystem;
   const fs::path folder = fs::absolute(fs::path(path)).parent_path();
   c.base = {{"file", fs::absolute(base_path).lexically_relative(folder).string()},

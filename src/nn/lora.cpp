@@ -83,5 +83,12 @@ void merge_adapters(TensorMap& state, double scale) {
   }
 }
 
+void fold_adapters(Model& model, train::LoraOptions& options) {
+  TensorMap t = model.state();
+  merge_adapters(t, options.lora_alpha / static_cast<double>(options.lora_rank));
+  options.lora_rank = 0;
+  model.load_state(t);
+}
+
 }  // namespace neural
 }  // namespace gf

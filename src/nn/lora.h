@@ -8,6 +8,7 @@
 #include <string>
 
 #include "genforge/io/model_file.h"
+#include "genforge/model.h"
 #include "genforge/train/lora.h"
 
 namespace gf::neural {
@@ -29,6 +30,9 @@ AdaptableLinear adaptable_linear(int64_t in, int64_t out, const train::LoraOptio
 
 // Adapter parameters of a module (0: none).
 int64_t adapter_parameters(const torch::nn::Module& module);
+// Model::merge_adapters of the families with these options: the model's state with its adapters folded in, loaded
+// back with lora_rank 0 (the model without adapters, the same function).
+void fold_adapters(Model& model, train::LoraOptions& options);
 // Folds the adapters of a saved state into their weights ("X.weight" += scale "X.lora_B" "X.lora_A", the adapters
 // erased): the state of the same model without adapters.
 void merge_adapters(TensorMap& state, double scale);

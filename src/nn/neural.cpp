@@ -360,4 +360,32 @@ TrunkExport codec_trunk(const CodecImpl& codec, const Geometry& g, const std::st
   return {w.spec(), w.weights(), part};
 }
 
+std::vector<std::pair<std::string, std::vector<torch::Tensor>>> CrossEntropyTrainable::parameter_groups() {
+  return {{"model", net_.parameters()}};
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> CrossEntropyTrainable::named_state() { return named_tensors(net_); }
+
+void CrossEntropyTrainable::train_step(const train::Batch& b, train::StepContext& ctx) {
+  auto logits = logits_(b.x, &ctx.generator());
+  ctx.log("accuracy", (logits.argmax(1) == b.labels).to(torch::kFloat64).mean().item<double>());
+  ctx.optimize("model", torch::cross_entropy_loss(logits, b.labels));
+}
+
+double CrossEntropyTrainable::eval_loss(const train::Batch& b, at::Generator&) {
+  torch::NoGradGuard no_grad;
+  return torch::cross_entropy_loss(logits_(b.x, nullptr), b.labels).item<double>();
+}
+
+double classification_accuracy(const std::function<torch::Tensor(const torch::Tensor&)>& logits, const torch::Tensor& x,
+                               const torch::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  int64_t correct = 0;
+  for (int64_t s = 0; s < x.size(0); s += 4096) {
+    const int64_t e = std::min(x.size(0), s + 4096);
+    correct += (logits(x.slice(0, s, e)).argmax(1) == labels.slice(0, s, e)).sum().item<int64_t>();
+  }
+  return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, x.size(0)));
+}
+
 }  // namespace gf::neural

@@ -138,6 +138,27 @@ struct CodecImpl : torch::nn::Module {
 };
 TORCH_MODULE(Codec);
 
+// The Trainer's view of a classifier network (the classifier model, a DBN's fine-tuned net): cross-entropy of
+// `logits(x, gen)` against the labels (gen: the step's generator, for dropout masks; null when evaluating), every
+// parameter in the group "model", the batch accuracy logged.
+class CrossEntropyTrainable : public train::Trainable {
+ public:
+  using Logits = std::function<torch::Tensor(const torch::Tensor&, at::Generator*)>;
+  CrossEntropyTrainable(torch::nn::Module& net, Logits logits) : net_(net), logits_(std::move(logits)) {}
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override;
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() override;
+  void set_training(bool on) override { net_.train(on); }
+  void train_step(const train::Batch& b, train::StepContext& ctx) override;
+  double eval_loss(const train::Batch& b, at::Generator&) override;
+
+ private:
+  torch::nn::Module& net_;
+  Logits logits_;
+};
+// Share of examples whose largest logit is their label, in chunks of 4096 without gradients.
+double classification_accuracy(const std::function<torch::Tensor(const torch::Tensor&)>& logits, const torch::Tensor& x,
+                               const torch::Tensor& labels);
+
 // The encoder up to its last hidden layer (conv features, fc1, ReLU) as a layer stack: FeatureTrunk of the VAE and
 // the autoencoder. NotSupported for a class-conditional codec (its encoder also takes the class).
 TrunkExport codec_trunk(const CodecImpl& codec, const Geometry& g, const std::string& part);

@@ -55,38 +55,6 @@ struct NeuralClassifier::Net : torch::nn::Module {
 
 namespace {
 
-class ClassifierTrainable : public train::Trainable {
- public:
-  explicit ClassifierTrainable(NeuralClassifier::Net& net) : net_(net) {}
-  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
-    return {{"model", net_.parameters()}};
-  }
-  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
-  void set_training(bool on) override { net_.train(on); }
-  void train_step(const train::Batch& b, train::StepContext& ctx) override {
-    auto logits = net_.forward(b.x, &ctx.generator());
-    ctx.log("accuracy", (logits.argmax(1) == b.labels).to(torch::kFloat64).mean().item<double>());
-    ctx.optimize("model", torch::cross_entropy_loss(logits, b.labels));
-  }
-  double eval_loss(const train::Batch& b, at::Generator&) override {
-    torch::NoGradGuard no_grad;
-    return torch::cross_entropy_loss(net_.forward(b.x), b.labels).item<double>();
-  }
-
- private:
-  NeuralClassifier::Net& net_;
-};
-
-double accuracy(NeuralClassifier::Net& net, const torch::Tensor& x, const torch::Tensor& labels) {
-  torch::NoGradGuard no_grad;
-  int64_t correct = 0;
-  for (int64_t s = 0; s < x.size(0); s += 4096) {
-    const int64_t e = std::min(x.size(0), s + 4096);
-    correct += (net.forward(x.slice(0, s, e)).argmax(1) == labels.slice(0, s, e)).sum().item<int64_t>();
-  }
-  return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, x.size(0)));
-}
-
 torch::Tensor checked_classes(const torch::Tensor& labels, int64_t n, int64_t classes, const char* what) {
   GF_CHECK_AS(DataError, labels.defined() && labels.numel() == n,
               "give labelled data: image class sub-folders, IDX labels or fashion-mnist",
@@ -168,12 +136,14 @@ FitReport NeuralClassifier::fit(const Dataset& train_set, const FitContext& ctx)
     auto vx = neural::checked_input(ctx.validation->x, geometry, ctx.device, false, "classifier", "validate");
     val = train::TrainData{vx, checked_classes(ctx.validation->labels, vx.size(0), classes, "validation").to(ctx.device)};
   }
-  ClassifierTrainable trainable(*net);
+  neural::CrossEntropyTrainable trainable(
+      *net, [&net](const torch::Tensor& x, at::Generator* gen) { return net->forward(x, gen); });
   FitReport report = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
   net->eval();
   report.objective_name = "cross-entropy per example (nats, last logged)";
-  report.extra["train_accuracy"] = accuracy(*net, x, labels);
-  if (val) report.extra["validation_accuracy"] = accuracy(*net, val->x, val->labels);
+  const auto logits = [&net](const torch::Tensor& in) { return net->forward(in); };
+  report.extra["train_accuracy"] = neural::classification_accuracy(logits, x, labels);
+  if (val) report.extra["validation_accuracy"] = neural::classification_accuracy(logits, val->x, val->labels);
   report.extra["classes"] = classes;
   net_ = net;
   report_ = report;

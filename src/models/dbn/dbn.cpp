@@ -102,38 +102,6 @@ struct DeepBeliefNet::ClassifierNet : torch::nn::Module {
   torch::nn::Linear out{nullptr};
 };
 
-namespace {
-class ClassifierTrainable : public train::Trainable {
- public:
-  explicit ClassifierTrainable(DeepBeliefNet::ClassifierNet& net) : net_(net) {}
-  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
-    return {{"model", net_.parameters()}};
-  }
-  std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
-  void set_training(bool on) override { net_.train(on); }
-  void train_step(const train::Batch& b, train::StepContext& ctx) override {
-    ctx.optimize("model", torch::cross_entropy_loss(net_.forward(b.x), b.labels));
-  }
-  double eval_loss(const train::Batch& b, at::Generator&) override {
-    torch::NoGradGuard no_grad;
-    return torch::cross_entropy_loss(net_.forward(b.x), b.labels).item<double>();
-  }
-
- private:
-  DeepBeliefNet::ClassifierNet& net_;
-};
-
-double accuracy(DeepBeliefNet::ClassifierNet& net, const torch::Tensor& x, const torch::Tensor& labels) {
-  torch::NoGradGuard no_grad;
-  int64_t correct = 0;
-  for (int64_t s = 0; s < x.size(0); s += 4096) {
-    const int64_t e = std::min(x.size(0), s + 4096);
-    correct += (net.forward(x.slice(0, s, e)).argmax(1) == labels.slice(0, s, e)).sum().item<int64_t>();
-  }
-  return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, x.size(0)));
-}
-}  // namespace
-
 DeepBeliefNet::DeepBeliefNet(DbnOptions options) : options_(std::move(options)) { options_.validate(); }
 DeepBeliefNet::~DeepBeliefNet() = default;
 
@@ -216,7 +184,8 @@ FitReport DeepBeliefNet::fit(const Dataset& train_set, const FitContext& ctx) {
     t.seed = options_.seed;
     t.checkpoint_every = 0;
     if (!options_.run_dir.empty()) t.run_dir = options_.run_dir + "/fine_tune";
-    ClassifierTrainable trainable(*net);
+    neural::CrossEntropyTrainable trainable(
+        *net, [&net](const torch::Tensor& in, at::Generator*) { return net->forward(in); });
     train::TrainData data{input(train_set.x).to(ctx.device), labels.to(ctx.device)};
     std::optional<train::TrainData> val_data;
     if (ctx.validation && ctx.validation->labels.defined()) {
@@ -227,8 +196,9 @@ FitReport DeepBeliefNet::fit(const Dataset& train_set, const FitContext& ctx) {
     net->eval();
     report.seconds += tuned.seconds;
     nlohmann::json fine = tuned.to_json();
-    fine["train_accuracy"] = accuracy(*net, data.x, data.labels);
-    if (val_data) fine["validation_accuracy"] = accuracy(*net, val_data->x, val_data->labels);
+    const auto logits = [&net](const torch::Tensor& in) { return net->forward(in); };
+    fine["train_accuracy"] = neural::classification_accuracy(logits, data.x, data.labels);
+    if (val_data) fine["validation_accuracy"] = neural::classification_accuracy(logits, val_data->x, val_data->labels);
     report.extra["fine_tune"] = fine;
     classifier_ = net;
   }

@@ -415,11 +415,7 @@ int64_t Gan::adapter_parameters() const { return net_ ? neural::adapter_paramete
 
 void Gan::merge_adapters() {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this GAN is not fitted yet");
-  if (adapter_parameters() == 0) return;
-  TensorMap t = state();
-  neural::merge_adapters(t, options_.lora_alpha / static_cast<double>(options_.lora_rank));
-  options_.lora_rank = 0;
-  load_state(t);
+  if (adapter_parameters() > 0) neural::fold_adapters(*this, options_);
 }
 
 TensorMap Gan::state() const {

@@ -285,11 +285,7 @@ int64_t VariationalAutoencoder::adapter_parameters() const { return net_ ? neura
 
 void VariationalAutoencoder::merge_adapters() {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet");
-  if (adapter_parameters() == 0) return;
-  TensorMap t = state();
-  neural::merge_adapters(t, options_.lora_alpha / static_cast<double>(options_.lora_rank));
-  options_.lora_rank = 0;
-  load_state(t);
+  if (adapter_parameters() > 0) neural::fold_adapters(*this, options_);
 }
 
 TensorMap VariationalAutoencoder::state() const {
