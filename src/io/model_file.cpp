@@ -97,10 +97,11 @@ ModelFileContents read_model_file(const std::string& path) {
                            "--adapters-only, or `genforge export --merge`)";
   GF_CHECK_AS(ModelFileError, fs::is_regular_file(base_path), keep, "'", path, "' holds adapters for the base model '",
               base_path.string(), "', which is not there");
-  GF_CHECK_AS(ModelFileError, sha256_file_hex(base_path.string()) == c.base["sha256"].get<std::string>(), keep, "'",
+  const std::string base_bytes = read_file_bytes(base_path.string());  // read once: hashed, then parsed
+  GF_CHECK_AS(ModelFileError, sha256_hex(base_bytes) == c.base["sha256"].get<std::string>(), keep, "'",
               base_path.string(), "' is not the base model the adapters in '", path,
               "' were trained on (its SHA-256 differs)");
-  ModelFileContents base = parse_model_file(read_file_bytes(base_path.string()), base_path.string());
+  ModelFileContents base = parse_model_file(base_bytes, base_path.string());
   GF_CHECK_AS(ModelFileError, base.base.is_null() && base.kind == c.kind, keep, "'", base_path.string(),
               "' is not a whole ", c.kind, " model to put the adapters of '", path, "' on");
   for (auto& [name, t] : base.tensors) c.tensors.emplace(name, t);  // the adapters' own tensors stay
