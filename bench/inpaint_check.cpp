@@ -2,7 +2,7 @@
 // hidden; genforge's Fashion-MNIST classifier's accuracy on the originals, on the occluded images (the hole black,
 // i.e. background) and on the completions of a model (genforge inpaint's library call, one completion each), and
 // the share of the lost accuracy the completion recovers (goal: at least half). Also PSNR of the filled half.
-// Usage: gf_bench_inpaint_check THREADS MODEL.gf [N] [SEED]
+// Usage: gf_bench_inpaint_check THREADS MODEL.gf [N] [SEED] [METHOD]   (METHOD: auto | sample | project)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,8 +17,8 @@
 #include "genforge/workflow.h"
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 5) {
-    std::fprintf(stderr, "usage: %s THREADS MODEL.gf [N] [SEED]\n", argv[0]);
+  if (argc < 3 || argc > 6) {
+    std::fprintf(stderr, "usage: %s THREADS MODEL.gf [N] [SEED] [METHOD]\n", argv[0]);
     return 2;
   }
   gf::set_threads(std::atoi(argv[1]));
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   const auto occluded = x.masked_fill(mask.expand_as(x), 0.0);
   gf::apps::InpaintOptions o;
   if (argc > 4) o.seed = std::atoll(argv[4]);
+  if (argc > 5) o.method = argv[5];
   const auto start = std::chrono::steady_clock::now();
   const auto completed = gf::apps::inpaint(*model, x, mask, o)[0];
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   const double mse_black = x.pow(2).masked_select(hole).mean().item<double>();
   nlohmann::json out = {{"check", "inpaint bottom half"},
                         {"model", model->kind()},
+                        {"method", o.method},
                         {"images", n},
                         {"accuracy_original", a_orig},
                         {"accuracy_occluded", a_occ},

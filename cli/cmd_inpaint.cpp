@@ -55,6 +55,10 @@ int run_inpaint(int argc, char** argv) {
   app.add_option("--completions,-k", options.completions, "completions per image")->capture_default_str();
   app.add_option("--iterations", options.iterations, "projection steps of latent-variable models")
       ->capture_default_str();
+  app.add_option("--method", options.method,
+                 "auto: draw from the model's conditional when it has one (pixelcnn, rbm, vae), else project; "
+                 "sample; project (vae, autoencoder)")
+      ->capture_default_str();
   app.add_option("--limit", limit, "the first N images")->capture_default_str();
   app.add_option("--seed", seed, "random seed (default 0)");
   add_table_flags(app, table_flags);

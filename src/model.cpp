@@ -133,6 +133,13 @@ FitReport FitReport::from_json(const nlohmann::json& j) {
   return r;
 }
 
+torch::Tensor ConditionalSampler::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
+  GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
+  std::vector<torch::Tensor> draws;
+  for (int64_t i = 0; i < m; ++i) draws.push_back(conditional_sample(x, gen));
+  return torch::stack(draws);
+}
+
 std::string GraphicalModel::graphviz() const {
   auto quoted = [](const std::string& s) {
     std::string q = "\"";

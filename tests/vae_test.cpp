@@ -56,6 +56,51 @@ TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
   EXPECT_THROW(vae.fit({x}, quiet()), DataError);                                // conditional needs labels
 }
 
+TEST(Vae, FillsHiddenPixelsByImportanceResampling) {
+  // Two kinds of 8x8 images: a bright left half, or a bright top half. With the bottom half hidden, the kept top
+  // half says which: the left kind continues down the left side, the top kind is dark below.
+  auto gen = make_generator(2);
+  auto kinds = at::randint(2, {256}, gen, torch::TensorOptions().dtype(torch::kLong));
+  auto left = torch::full({1, 8, 8}, 0.05), top = torch::full({1, 8, 8}, 0.05);
+  left.slice(2, 0, 4).fill_(0.95);
+  top.slice(1, 0, 4).fill_(0.95);
+  auto x = torch::stack({left, top}).index_select(0, kinds);  // [256, 1, 8, 8]
+  VaeOptions o;
+  o.hidden = 64;
+  o.latent = 2;
+  o.max_steps = 300;
+  o.batch_size = 32;
+  o.lr = 3e-3;
+  VariationalAutoencoder vae(o);
+  vae.fit({x}, quiet());
+  auto holes = torch::stack({left, top});  // [2, 1, 8, 8]
+  holes.slice(2, 4, 8).fill_(NAN);
+  auto mean = vae.conditional_mean(holes);
+  ASSERT_EQ(mean.sizes(), holes.sizes());
+  EXPECT_FALSE(torch::isnan(mean).any().item<bool>());
+  EXPECT_TRUE(torch::equal(mean.slice(2, 0, 4), holes.slice(2, 0, 4)));  // kept pixels unchanged
+  auto below = mean.slice(2, 4, 8);
+  EXPECT_GT(below[0].slice(2, 0, 4).mean().item<double>(), 0.7);  // left kind: bright bottom-left
+  EXPECT_LT(below[0].slice(2, 4, 8).mean().item<double>(), 0.3);
+  EXPECT_LT(below[1].mean().item<double>(), 0.3);                  // top kind: dark bottom
+  // With every pixel hidden, draws come from the whole model: both kinds among 64, and seeded.
+  auto blank = torch::full({1, 1, 8, 8}, NAN);
+  auto g1 = make_generator(5), g2 = make_generator(5);
+  auto draws = vae.conditional_samples(blank, 64, g1);  // [64, 1, 1, 8, 8]
+  ASSERT_EQ(draws.sizes(), torch::IntArrayRef({64, 1, 1, 8, 8}));
+  EXPECT_TRUE(torch::equal(draws, vae.conditional_samples(blank, 64, g2)));
+  auto left_kind = (draws.slice(4, 0, 4).mean({1, 2, 3, 4}) > draws.slice(4, 4, 8).mean({1, 2, 3, 4}) + 0.3);
+  auto top_kind = (draws.slice(3, 0, 4).mean({1, 2, 3, 4}) > draws.slice(3, 4, 8).mean({1, 2, 3, 4}) + 0.3);
+  EXPECT_GT(left_kind.sum().item<int64_t>(), 8);
+  EXPECT_GT(top_kind.sum().item<int64_t>(), 8);
+  EXPECT_TRUE(torch::equal(vae.conditional_sample(x.slice(0, 0, 3), g1), x.slice(0, 0, 3)));  // nothing hidden
+  VaeOptions c = o;
+  c.conditional = true;
+  VariationalAutoencoder conditional(c);
+  conditional.fit({x, {}, {}, kinds}, quiet());
+  EXPECT_THROW(conditional.conditional_mean(holes), NotSupported);
+}
+
 TEST(Latent, SlerpKeepsTheRadiusAndHitsTheEnds) {
   auto a = torch::tensor({3.0f, 0.0f}), b = torch::tensor({0.0f, 3.0f});
   EXPECT_TRUE(test::all_close(slerp(a, b, 0), a, 0, 1e-6));

@@ -148,6 +148,9 @@ class ConditionalSampler {
   // complete rows come back unchanged. [N, D]
   virtual torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const = 0;
   virtual torch::Tensor conditional_mean(const torch::Tensor& x) const = 0;
+  // m draws at once, [m, N, D] (multiple imputation). The default calls conditional_sample m times; models that
+  // can share work between draws (a row's conditional computed once) override it.
+  virtual torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const;
 };
 
 // Models that sample rows under conditions on their columns (`synth --condition`): column j of every row within

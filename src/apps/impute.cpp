@@ -11,7 +11,10 @@
 namespace gf::apps {
 namespace {
 
-bool samples_conditionally(const Model& m) { return dynamic_cast<const ConditionalSampler*>(&m) != nullptr; }
+// The hint's list: conditional samplers of tables (image models fill pixels through `genforge inpaint`).
+bool samples_conditionally(const Model& m) {
+  return dynamic_cast<const ConditionalSampler*>(&m) != nullptr && m.capabilities().data_kind != DataKind::images;
+}
 
 // `data` with the missing cells of the model's input columns taken from `decoded` (the model's rows decoded to
 // the user's columns). Categories are matched by label.
@@ -97,8 +100,9 @@ Imputation impute(const Model& model, const data::Source& data, const ImputeOpti
   }
   auto gen = make_generator(options.seed);
   if (options.bootstrap == 0) {
+    const auto draws = sampler->conditional_samples(ds.x, options.multiple, gen);  // [M, N, D]
     for (int64_t m = 0; m < options.multiple; ++m) {
-      r.draws.push_back(merge(data.table, samples_table(model, sampler->conditional_sample(ds.x, gen)), r.filled_columns));
+      r.draws.push_back(merge(data.table, samples_table(model, draws[m]), r.filled_columns));
     }
     return r;
   }
@@ -107,9 +111,10 @@ Imputation impute(const Model& model, const data::Source& data, const ImputeOpti
     const auto* fresh_sampler = dynamic_cast<const ConditionalSampler*>(fresh.get());
     const Dataset fresh_ds = prepare(*fresh, data);
     // Each of the B models gives M / B of the draws (the first M mod B models one more).
-    for (int64_t m = b; m < options.multiple; m += options.bootstrap) {
-      r.draws.push_back(
-          merge(data.table, samples_table(*fresh, fresh_sampler->conditional_sample(fresh_ds.x, gen)), r.filled_columns));
+    const int64_t share = (options.multiple - b + options.bootstrap - 1) / options.bootstrap;
+    const auto draws = fresh_sampler->conditional_samples(fresh_ds.x, share, gen);  // [share, N, D]
+    for (int64_t i = 0; i < share; ++i) {
+      r.draws.push_back(merge(data.table, samples_table(*fresh, draws[i]), r.filled_columns));
     }
   }
   return r;

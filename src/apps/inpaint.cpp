@@ -28,6 +28,8 @@ void InpaintOptions::validate() const {
               "completions must be in 1..1000, got ", completions);
   GF_CHECK_AS(InvalidArgument, iterations >= 1 && iterations <= 10000, "give --iterations N with 1 <= N <= 10000",
               "iterations must be in 1..10000, got ", iterations);
+  GF_CHECK_AS(InvalidArgument, method == "auto" || method == "sample" || method == "project",
+              "give --method auto, sample or project", "unknown inpainting method '", method, "'");
 }
 
 torch::Tensor box_mask(int64_t height, int64_t width, int64_t x, int64_t y, int64_t w, int64_t h) {
@@ -70,14 +72,20 @@ torch::Tensor inpaint(const Model& model, const torch::Tensor& images, const tor
   const auto x = images.to(torch::kFloat32);
   const auto mask = mask_in.to(torch::kBool).expand_as(x);
   std::vector<torch::Tensor> out;
-  if (const auto* sampler = dynamic_cast<const ConditionalSampler*>(&model); sampler && samples_images_conditionally(model)) {
+  const auto* sampler = samples_images_conditionally(model) ? dynamic_cast<const ConditionalSampler*>(&model) : nullptr;
+  GF_CHECK_AS(NotSupported, options.method != "sample" || sampler,
+              "use --method project, or a model that samples conditionally: " +
+                  join_names(registered_models_with(samples_images_conditionally)),
+              "a ", model.kind(), " model does not sample images conditionally");
+  GF_CHECK_AS(NotSupported, options.method != "project" || encodes_images(model),
+              "use --method sample, or a model that encodes images: " + join_names(registered_models_with(encodes_images)),
+              "a ", model.kind(), " model cannot project images through a latent space");
+  if (sampler && options.method != "project") {
     auto gen = make_generator(options.seed);
     const auto holes = x.masked_fill(mask, NAN);
-    for (int64_t k = 0; k < options.completions; ++k) {
-      auto filled = sampler->conditional_sample(holes, gen).reshape(x.sizes()).to(torch::kFloat32);
-      out.push_back(torch::where(mask, filled, x));
-    }
-    return torch::stack(out);
+    auto filled = sampler->conditional_samples(holes, options.completions, gen).reshape(
+        {options.completions, x.size(0), x.size(1), x.size(2), x.size(3)});  // [K, N, C, H, W]
+    return torch::where(mask.unsqueeze(0), filled.to(torch::kFloat32), x.unsqueeze(0));
   }
   // Iterative projection through the latent space.
   const auto keep = mask.logical_not().to(torch::kFloat32);

@@ -223,6 +223,18 @@ torch::Tensor rand_from(at::IntArrayRef shape, at::Generator& gen, const torch::
   return at::rand(shape, gen, options.device(gen.device())).to(options.device());
 }
 
+DefensiveCodes defensive_codes(const torch::Tensor& mu, const torch::Tensor& logvar, int64_t k, at::Generator& gen) {
+  GF_CHECK(k >= 1, "the number of codes must be at least 1, got ", k);
+  auto sd = (0.5 * logvar).exp();
+  const int64_t from_encoder = (k + 1) / 2;
+  auto eps = randn_from({k, mu.size(0), mu.size(1)}, gen, mu.options());  // [k, B, L]
+  auto z = torch::cat({mu + eps.slice(0, 0, from_encoder) * sd, eps.slice(0, from_encoder, k)});
+  const double log_norm = 0.5 * std::log(2 * M_PI);
+  auto log_prior = (-0.5 * z.pow(2) - log_norm).sum(2);                        // [k, B]
+  auto log_q = (-0.5 * ((z - mu) / sd).pow(2) - sd.log() - log_norm).sum(2);  // [k, B]
+  return {z, log_prior - (torch::logaddexp(log_q, log_prior) - std::log(2.0))};
+}
+
 torch::Device device_of(const torch::nn::Module& module) {
   auto params = module.parameters();
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();

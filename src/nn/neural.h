@@ -88,6 +88,15 @@ torch::Device device_of(const torch::nn::Module& module);
 torch::Tensor randn_from(at::IntArrayRef shape, at::Generator& gen, const torch::TensorOptions& options);
 torch::Tensor rand_from(at::IntArrayRef shape, at::Generator& gen, const torch::TensorOptions& options);
 
+// Codes for MIWAE-style imputation (Mattei & Frellsen 2019): k draws per row from the defensive mixture
+// (q(z | x) + p(z)) / 2 of a Gaussian encoder's q = N(mu, exp(logvar)) and the standard normal prior — the first
+// ceil(k/2) from q, the rest from p — with log p(z) - log mixture(z), the factor the importance weight
+// p(observed | z) p(z) / mixture(z) needs besides the likelihood. mu, logvar [B, L] -> z [k, B, L], [k, B].
+struct DefensiveCodes {
+  torch::Tensor z, log_ratio;
+};
+DefensiveCodes defensive_codes(const torch::Tensor& mu, const torch::Tensor& logvar, int64_t k, at::Generator& gen);
+
 // Transposed 2-D convolution whose CPU path runs as the input-gradient of a convolution (oneDNN's backward-data
 // primitive) instead of LibTorch 1.13's slow_conv_transpose2d (im2col + GEMM + col2im): on the DCGAN generator's
 // layers (batch 64, 2 threads) forward + backward took 2.6 / 4.2 / 6.4 ms instead of 10.3 / 21.4 / 28.5 ms.

@@ -135,6 +135,12 @@ TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
   expect_error({"inpaint", trained_model(), "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--out",
                 dir_.file("o.png")},
                "cannot fill in parts of images");
+  expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--method", "sample", "--out",
+                dir_.file("o.png")},
+               "a autoencoder model does not sample images conditionally");
+  expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--method", "guess", "--out",
+                dir_.file("o.png")},
+               "unknown inpainting method 'guess'");
 
   std::string text = "x,y,kind\n";
   for (int i = 0; i < 40; ++i) {

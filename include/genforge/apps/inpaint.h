@@ -1,9 +1,10 @@
 // Inpainting: masked pixels of images filled from an image model, several completions per image.
 //   models that sample conditionally (pixelcnn: completion in raster order, exact when the hole lies below and to
-//   the right of what is kept; rbm: clamped Gibbs sampling): `completions` independent draws
-//   latent-variable models with an encoder (vae, autoencoder): iterative projection -- the hole, first filled with
-//   the observed pixels' mean, is replaced by decode(encode(x)) `iterations` times (Rezende et al. 2014's pseudo-Gibbs
-//   sampler with posterior means); one completion, the same however many are asked for
+//   the right of what is kept; rbm: clamped Gibbs sampling; vae: MIWAE-style importance resampling):
+//   `completions` draws
+//   latent-variable models with an encoder (autoencoder; vae with method "project"): iterative projection -- the
+//   hole, first filled with the observed pixels' mean, is replaced by decode(encode(x)) `iterations` times (Rezende
+//   et al. 2014's pseudo-Gibbs sampler with posterior means); one completion, the same however many are asked for
 //
 //   auto mask = gf::apps::box_mask(28, 28, 0, 14, 28, 14);      // the bottom half
 //   auto filled = gf::apps::inpaint(*model, images, mask, {});  // [K, N, C, H, W]
@@ -20,6 +21,7 @@ namespace gf::apps {
 struct InpaintOptions {
   int64_t completions = 1;   // draws per image (conditional samplers)
   int64_t iterations = 50;   // projection steps (latent-variable models)
+  std::string method = "auto";  // auto: sample when the model samples conditionally, else project | sample | project
   uint64_t seed = 0;
   void validate() const;
 };

@@ -72,6 +72,8 @@ class GaussianMixture : public Model, public InformationCriteria, public Conditi
   // means) or by a draw from p(x_missing | x_observed). Rows without NaN are returned unchanged. [N, D]
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
+  // m draws with each missing pattern's conditional computed once. [m, N, D]
+  torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;
   double criterion(Criterion which, const Dataset& data) const override {
     return which == Criterion::bic ? bic(data.x) : aic(data.x);
   }

@@ -20,6 +20,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -36,10 +37,16 @@ struct TvaeOptions : train::TrainOptions {
   double loss_factor = 2.0;                 // weight of the reconstruction term
   int64_t max_modes = 10;                   // mixture components per numeric column (before pruning)
   bool sample_categories = true;            // sampling: one-hots drawn from the softmax (false: argmax, as SDV)
+  int64_t impute_samples = 200;             // imputation: importance-weighted codes per row (MIWAE-style)
   void validate() const;
 };
 
-class Tvae : public Model {
+// Missing cells (NaN) are filled as in MIWAE (Mattei & Frellsen 2019): `impute_samples` codes per row from the
+// defensive mixture (q(z | row) + p(z)) / 2, the encoder reading the row with its missing cells left out, each
+// weighted by p(observed cells | z) p(z) / q; the mean is the weighted mean of the decoder's expected values
+// (categories: the most likely), a draw decodes one code picked by its weight (sampling importance resampling;
+// m draws at once share a pool of max(impute_samples, 5 m) codes).
+class Tvae : public Model, public ConditionalSampler {
  public:
   using Options = TvaeOptions;
   static const OptionTable<TvaeOptions>& option_table();
@@ -56,6 +63,9 @@ class Tvae : public Model {
   torch::Tensor score_samples(const torch::Tensor& x) const override;  // NotSupported: no likelihood of the rows
   int64_t latent_dim() const override { return options_.embedding_dim; }
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;  // [N, D] rows
+  torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;  // [N, D]
+  torch::Tensor conditional_mean(const torch::Tensor& x) const override;                       // [N, D]
+  torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;  // [m, N, D]
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;
@@ -65,6 +75,11 @@ class Tvae : public Model {
   struct Net;  // encoder, decoder, data transformer (src/models/tvae)
 
  private:
+  // `draws` copies of x [N, D] with the missing cells filled by fill(rows [B, D]) -> [draws, B, D], called on
+  // chunks of the rows with a missing cell (chunks sized for `pool` codes per row). [draws, N, D]
+  template <typename Fill>
+  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws, int64_t pool, Fill&& fill) const;
+
   TvaeOptions options_;
   std::shared_ptr<Net> net_;
   nlohmann::json transformer_json_;  // kept until load_state builds the network

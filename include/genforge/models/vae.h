@@ -35,11 +35,21 @@ struct VaeOptions : train::TrainOptions, train::LoraOptions {
   int64_t iw_samples = 1;             // k of score_samples' importance-weighted bound (1: ELBO)
   double temperature = 1.0;           // sampling: codes drawn from N(0, T^2 I); T < 1 gives more typical samples
   bool conditional = false;           // class-conditional (needs labelled data)
+  int64_t impute_samples = 200;       // filling missing pixels: importance-weighted codes per image (MIWAE-style)
 
   void validate() const;
 };
 
-class VariationalAutoencoder : public Model, public DimensionScorer, public FeatureTrunk, public AdaptedModel {
+// Missing pixels (NaN; `genforge inpaint`) are filled as in MIWAE (Mattei & Frellsen 2019): the holes first set by
+// 20 rounds of decode(encode(x)) with the kept pixels fixed, so the encoder reads a whole image; then
+// `impute_samples` codes from (q(z | that image) + p(z)) / 2, each weighted by p(kept pixels | z) p(z) / q. The mean
+// is the weighted mean of the decoder means; a draw is the decoder mean of one code picked by its weight. Not for
+// class-conditional models.
+class VariationalAutoencoder : public Model,
+                               public DimensionScorer,
+                               public FeatureTrunk,
+                               public AdaptedModel,
+                               public ConditionalSampler {
  public:
   using Options = VaeOptions;
   static const OptionTable<VaeOptions>& option_table();
@@ -70,6 +80,11 @@ class VariationalAutoencoder : public Model, public DimensionScorer, public Feat
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;
 
+  // Images [N, ...] with NaN pixels filled (others unchanged). [N, ...]; conditional_samples: [m, N, ...]
+  torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
+  torch::Tensor conditional_mean(const torch::Tensor& x) const override;
+  torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;
+
   // LoRA adapters (lora_rank > 0; finetune --lora): their parameter count, and folding them into the weights.
   int64_t adapter_parameters() const override;
   void merge_adapters() override;
@@ -80,6 +95,10 @@ class VariationalAutoencoder : public Model, public DimensionScorer, public Feat
   struct Net;  // the torch module (defined in src/models/vae/)
 
  private:
+  // `draws` fills of the images with NaN pixels: fill(images [B, D] with NaN, start [B, D] complete) -> [draws, B, D].
+  template <typename Fill>
+  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws, Fill&& fill) const;
+
   VaeOptions options_;
   std::shared_ptr<Net> net_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
@@ -135,10 +136,12 @@ torch::Tensor ModeTransformer::transform(const torch::Tensor& x_in, at::Generato
     const auto& c = columns_[j];
     auto col = x.select(1, static_cast<int64_t>(j));
     auto missing = torch::isnan(col);
+    // A column without a "missing" outcome leaves a missing cell's spans at zero (the scatter writes 0 there).
+    auto present = c.has_missing ? torch::ones({n, 1}, torch::kFloat32) : (~missing).to(torch::kFloat32).unsqueeze(1);
     if (c.categorical) {
-      auto code = torch::where(missing, torch::full_like(col, static_cast<double>(c.n_categories)), col).to(torch::kLong);
-      out.slice(1, c.spans[0].start, c.spans[0].start + c.spans[0].width)
-          .scatter_(1, code.unsqueeze(1), torch::ones({n, 1}, torch::kFloat32));
+      const double missing_code = c.has_missing ? static_cast<double>(c.n_categories) : 0.0;
+      auto code = torch::where(missing, torch::full_like(col, missing_code), col).to(torch::kLong);
+      out.slice(1, c.spans[0].start, c.spans[0].start + c.spans[0].width).scatter_(1, code.unsqueeze(1), present);
       continue;
     }
     auto v = torch::where(missing, torch::full_like(col, c.means[0]), col).unsqueeze(1);  // [N, 1]
@@ -152,8 +155,7 @@ torch::Tensor ModeTransformer::transform(const torch::Tensor& x_in, at::Generato
                      .unsqueeze(1);
     alpha = torch::where(missing.unsqueeze(1), torch::zeros_like(alpha), alpha);
     out.slice(1, c.spans[0].start, c.spans[0].start + 1).copy_(alpha);
-    out.slice(1, c.spans[1].start, c.spans[1].start + c.spans[1].width)
-        .scatter_(1, mode, torch::ones({n, 1}, torch::kFloat32));
+    out.slice(1, c.spans[1].start, c.spans[1].start + c.spans[1].width).scatter_(1, mode, present);
     if (c.has_missing) {
       out.slice(1, c.spans[2].start, c.spans[2].start + 2)
           .scatter_(1, missing.to(torch::kLong).unsqueeze(1), torch::ones({n, 1}, torch::kFloat32));
@@ -198,6 +200,71 @@ torch::Tensor ModeTransformer::inverse(const torch::Tensor& raw_in, const torch:
     out.select(1, static_cast<int64_t>(j)).copy_(v);
   }
   return out;
+}
+
+torch::Tensor ModeTransformer::observed_log_likelihood(const torch::Tensor& raw_in, const torch::Tensor& x_in,
+                                                       const torch::Tensor& sigma_in) const {
+  const auto raw = raw_in.to(torch::kFloat64), x = x_in.to(raw.device(), torch::kFloat64);
+  const auto sigma = sigma_in.to(raw.device(), torch::kFloat64);
+  auto total = torch::zeros({raw.size(0)}, raw.options());  // [M]
+  auto span = [&](const Span& s) { return raw.slice(1, s.start, s.start + s.width); };
+  for (size_t j = 0; j < columns_.size(); ++j) {
+    const auto& c = columns_[j];
+    auto v = x.select(1, static_cast<int64_t>(j));  // [M]
+    auto observed = ~torch::isnan(v);
+    auto safe = torch::where(observed, v, torch::zeros_like(v));
+    torch::Tensor term;
+    if (c.categorical) {
+      auto logp = torch::log_softmax(span(c.spans[0]), 1);  // [M, width]
+      term = logp.gather(1, safe.clamp(0, static_cast<double>(c.n_categories - 1)).to(torch::kLong).unsqueeze(1)).squeeze(1);
+    } else {
+      auto opts = raw.options();
+      auto mu = torch::tensor(c.means, opts).unsqueeze(0), sd = torch::tensor(c.stds, opts).unsqueeze(0);  // [1, K]
+      auto alpha = (safe.unsqueeze(1) - mu) / (4 * sd);                                                  // [M, K]
+      auto mean = torch::tanh(span(c.spans[0]));                                                         // [M, 1]
+      auto s = sigma[c.spans[0].start];
+      auto log_density = -0.5 * ((alpha - mean) / s).pow(2) - s.log() - 0.5 * std::log(2 * M_PI) - (4 * sd).log();
+      term = torch::logsumexp(torch::log_softmax(span(c.spans[1]), 1) + log_density, 1);
+    }
+    total += torch::where(observed, term, torch::zeros_like(term));
+    // A missing cell is imputed as the value it would have had: every cell is present, so where the column had
+    // missing cells in training the codes are weighted by p(present | z) too (an observed category implies it).
+    if (c.has_missing && !c.categorical) total += torch::log_softmax(span(c.spans[2]), 1).select(1, 0);
+    if (c.has_missing && c.categorical) {
+      auto present = torch::log1p(-torch::softmax(span(c.spans[0]), 1).select(1, c.n_categories).clamp_max(1 - 1e-12));
+      total += torch::where(observed, torch::zeros_like(present), present);
+    }
+  }
+  return total;
+}
+
+torch::Tensor ModeTransformer::weighted_mean(const torch::Tensor& raw_in, const torch::Tensor& w_in) const {
+  const auto raw = raw_in.to(torch::kFloat64), w = w_in.to(raw.device(), torch::kFloat64).unsqueeze(2);  // w [K, B, 1]
+  auto out = torch::empty({raw.size(1), static_cast<int64_t>(columns_.size())}, raw.options());
+  for (size_t j = 0; j < columns_.size(); ++j) {
+    const auto& c = columns_[j];
+    auto span = [&](const Span& s) { return raw.slice(2, s.start, s.start + s.width); };
+    if (c.categorical) {
+      auto p = (torch::softmax(span(c.spans[0]), 2) * w).sum(0).slice(1, 0, c.n_categories);  // [B, C]
+      out.select(1, static_cast<int64_t>(j)).copy_(p.argmax(1).to(torch::kFloat64));
+      continue;
+    }
+    auto opts = raw.options();
+    auto mu = torch::tensor(c.means, opts), sd = torch::tensor(c.stds, opts);           // [K]
+    auto value = (4 * sd * torch::tanh(span(c.spans[0])) + mu).clamp(c.lo, c.hi);      // [K', B, modes]
+    auto expected = (torch::softmax(span(c.spans[1]), 2) * value).sum(2, true);          // [K', B, 1]
+    out.select(1, static_cast<int64_t>(j)).copy_((expected * w).sum(0).squeeze(1));
+  }
+  return out;
+}
+
+void ModeTransformer::forbid_missing(torch::Tensor& raw) const {
+  const double minus_inf = -std::numeric_limits<double>::infinity();
+  for (const auto& c : columns_) {
+    if (!c.has_missing) continue;
+    const auto& s = c.spans.back();
+    raw.select(-1, c.categorical ? s.start + s.width - 1 : s.start + 1).fill_(minus_inf);
+  }
 }
 
 nlohmann::json ModeTransformer::to_json() const {

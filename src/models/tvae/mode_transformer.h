@@ -36,8 +36,19 @@ class ModeTransformer {
            int64_t max_modes, int64_t seed);
   int64_t width() const { return width_; }
   const std::vector<ColumnCode>& columns() const { return columns_; }
-  // [N, D] -> [N, width] float32; a value's mode is drawn from its posterior over the kept modes.
+  // [N, D] -> [N, width] float32; a value's mode is drawn from its posterior over the kept modes. A missing cell of
+  // a column that had none in training (imputation) leaves its spans at zero.
   torch::Tensor transform(const torch::Tensor& x, at::Generator& gen) const;
+  // log p(observed cells of x | decoder output) per row, missing cells (NaN) left out: a number by its density
+  // under the decoder's mixture over the modes, sum_m pi_m N(alpha_m; tanh(r), sigma) / (4 sd_m) (and the
+  // probability of being present where the column had missing cells); a category by its probability.
+  // raw [M, width], x [M, D] -> [M] float64
+  torch::Tensor observed_log_likelihood(const torch::Tensor& raw, const torch::Tensor& x, const torch::Tensor& sigma) const;
+  // Conditional means from raw [K, B, width] weighted by w [K, B] (each column of w sums to 1): numbers by
+  // sum_k w_k E[v | raw_k], categories by the most likely under sum_k w_k p(c | raw_k); never "missing". [B, D]
+  torch::Tensor weighted_mean(const torch::Tensor& raw, const torch::Tensor& w) const;
+  // Sets the logits of every "missing" outcome of raw [.., width] to -inf (imputed cells are present).
+  void forbid_missing(torch::Tensor& raw) const;
   // Network outputs [N, width] (raw: scalars before tanh, one-hots as logits) back to [N, D]: scalars through
   // tanh plus N(0, sigma) noise (sigma [width], may be undefined), one-hots by argmax.
   // With `draw_one_hots`, Gumbel noise is added to every one-hot's logits first, so that the argmax is a draw from

@@ -90,6 +90,21 @@ class TvaeTrainable : public train::Trainable {
   double factor_;
 };
 
+// MIWAE-style codes for rows x [B, D] (NaN = missing): k draws from the defensive mixture (neural::defensive_codes),
+// weighted by p(observed | z) p(z) / mixture(z). Returns the decoder's outputs [k, B, width] and normalised weights [k, B].
+std::pair<torch::Tensor, torch::Tensor> weighted_codes(Tvae::Net& net, const torch::Tensor& x, int64_t k,
+                                                       at::Generator& gen) {
+  const auto device = neural::device_of(net);
+  const int64_t b = x.size(0);
+  auto h = net.encoder->forward(net.transformer.transform(x, gen).to(device));
+  auto codes = neural::defensive_codes(net.fc_mu->forward(h).to(torch::kFloat64),
+                                       net.fc_logvar->forward(h).to(torch::kFloat64), k, gen);
+  auto raw = net.decoder->forward(codes.z.to(torch::kFloat32));  // [k, B, width]
+  auto x_rows = x.to(device).unsqueeze(0).expand({k, b, x.size(1)}).reshape({k * b, x.size(1)});
+  auto log_obs = net.transformer.observed_log_likelihood(raw.reshape({k * b, -1}), x_rows, net.noise()).view({k, b});
+  return {raw, torch::softmax(log_obs + codes.log_ratio, 0)};
+}
+
 }  // namespace
 
 void TvaeOptions::validate() const {
@@ -99,6 +114,7 @@ void TvaeOptions::validate() const {
   for (auto h : parse_int_list("decompress_dims", decompress_dims)) GF_CHECK(h >= 1, "decompress_dims must be positive");
   GF_CHECK(loss_factor > 0, "loss_factor must be > 0, got ", loss_factor);
   GF_CHECK(max_modes >= 1, "max_modes must be at least 1, got ", max_modes);
+  GF_CHECK(impute_samples >= 1 && impute_samples <= 100000, "impute_samples must be in 1..100000, got ", impute_samples);
 }
 
 const OptionTable<TvaeOptions>& Tvae::option_table() {
@@ -110,7 +126,8 @@ const OptionTable<TvaeOptions>& Tvae::option_table() {
         .add("loss_factor", &TvaeOptions::loss_factor, "weight of the reconstruction term")
         .add("max_modes", &TvaeOptions::max_modes, "mixture components per numeric column before pruning")
         .add("sample_categories", &TvaeOptions::sample_categories,
-             "draw modes and categories from the decoder's softmax (false: argmax, as SDV)");
+             "draw modes and categories from the decoder's softmax (false: argmax, as SDV)")
+        .add("impute_samples", &TvaeOptions::impute_samples, "imputation: importance-weighted codes per row");
     train::add_train_options(t);
     return t;
   }();
@@ -176,6 +193,57 @@ torch::Tensor Tvae::sample(int64_t n, at::Generator& gen) const {
   // argmax erased rare categories and missing cells (a 10 % missing rate came back as 4-5 %).
   return net_->transformer.inverse(raw, net_->noise().to(torch::kCPU, torch::kFloat64), gen,
                                    options_.sample_categories);
+}
+
+template <typename Fill>
+torch::Tensor Tvae::fill_missing(const torch::Tensor& x_in, int64_t draws, int64_t pool, Fill&& fill) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
+  const auto d = static_cast<int64_t>(net_->transformer.columns().size());
+  GF_CHECK(x_in.dim() == 2 && x_in.size(1) == d, "rows must be [N, ", d, "], got ", x_in.sizes());
+  GF_CHECK(draws >= 1, "the number of draws must be at least 1, got ", draws);
+  torch::NoGradGuard no_grad;
+  auto x = x_in.to(torch::kCPU, torch::kFloat64);
+  auto out = x.unsqueeze(0).repeat({draws, 1, 1});  // [draws, N, D]
+  auto rows = torch::isnan(x).any(1).nonzero().squeeze(1);
+  const int64_t chunk = std::max<int64_t>(1, 65536 / pool);
+  for (int64_t s = 0; s < rows.size(0); s += chunk) {
+    auto index = rows.slice(0, s, std::min(rows.size(0), s + chunk));
+    auto part = x.index_select(0, index);                                      // [B, D]
+    auto filled = fill(part).to(torch::kCPU, torch::kFloat64);                 // [draws, B, D]
+    out.index_copy_(1, index, torch::where(torch::isnan(part).unsqueeze(0), filled, part.unsqueeze(0)));
+  }
+  return out;
+}
+
+torch::Tensor Tvae::conditional_mean(const torch::Tensor& x) const {
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 2);
+  return fill_missing(x, 1, options_.impute_samples, [&](const torch::Tensor& rows) {
+    auto [raw, w] = weighted_codes(*net_, rows, options_.impute_samples, gen);
+    return net_->transformer.weighted_mean(raw, w).unsqueeze(0);
+  })[0];
+}
+
+torch::Tensor Tvae::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+  return conditional_samples(x, 1, gen)[0];
+}
+
+// Sampling importance resampling: m codes per row picked by their weights from one weighted pool of
+// max(impute_samples, 5 m) codes, each decoded with fresh noise.
+torch::Tensor Tvae::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
+  const int64_t pool = std::min<int64_t>(std::max(options_.impute_samples, 5 * m), 100000);
+  return fill_missing(x, m, pool, [&](const torch::Tensor& rows) {
+    auto [raw, w] = weighted_codes(*net_, rows, pool, gen);  // [pool, B, width], [pool, B]
+    const int64_t b = rows.size(0), width = raw.size(2);
+    auto pick = torch::multinomial(w.t().to(torch::kCPU).contiguous(), m, true, gen);  // [B, m]
+    auto chosen = raw.to(torch::kCPU, torch::kFloat64)
+                      .permute({1, 0, 2})
+                      .gather(1, pick.unsqueeze(2).expand({b, m, width}))  // [B, m, width]
+                      .permute({1, 0, 2})
+                      .reshape({m * b, width});
+    net_->transformer.forbid_missing(chosen);
+    auto sigma = net_->noise().to(torch::kCPU, torch::kFloat64);
+    return net_->transformer.inverse(chosen, sigma, gen, true).view({m, b, -1});
+  });
 }
 
 torch::Tensor Tvae::score_samples(const torch::Tensor&) const {

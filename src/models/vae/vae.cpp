@@ -36,7 +36,10 @@ struct VariationalAutoencoder::Net : torch::nn::Module {
   // log p(x_d | z) per pixel; x [N, D]. [N, D] (or [k, N, D] for z [k, N, L])
   torch::Tensor log_likelihood_per_pixel(const torch::Tensor& x, const torch::Tensor& z,
                                          const torch::Tensor& condition) {
-    auto out = decode_logits(z, condition);
+    return log_likelihood_of_logits(x, decode_logits(z, condition));
+  }
+  // The same from the decoder's logits. [N, D] or [k, N, D]
+  torch::Tensor log_likelihood_of_logits(const torch::Tensor& x, const torch::Tensor& out) {
     if (!log_var_x.defined()) {
       return -torch::binary_cross_entropy_with_logits(out, x.expand_as(out), {}, {}, at::Reduction::None);
     }
@@ -105,6 +108,7 @@ void VaeOptions::validate() const {
   GF_CHECK(beta >= 0 && std::isfinite(beta), "beta must be >= 0, got ", beta);
   GF_CHECK(iw_samples >= 1, "iw_samples must be at least 1, got ", iw_samples);
   GF_CHECK(temperature > 0 && temperature <= 10, "temperature must be in (0, 10], got ", temperature);
+  GF_CHECK(impute_samples >= 1 && impute_samples <= 100000, "impute_samples must be in 1..100000, got ", impute_samples);
 }
 
 const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
@@ -117,7 +121,8 @@ const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
         .add("beta", &VaeOptions::beta, "weight of the KL term (beta-VAE)")
         .add("iw_samples", &VaeOptions::iw_samples, "importance samples of score_samples (1: ELBO)")
         .add("temperature", &VaeOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
-        .add("conditional", &VaeOptions::conditional, "class-conditional (labelled data)");
+        .add("conditional", &VaeOptions::conditional, "class-conditional (labelled data)")
+        .add("impute_samples", &VaeOptions::impute_samples, "filling missing pixels: importance-weighted codes per image");
     train::add_train_options(t);
     train::add_lora_options(t);
     return t;
@@ -274,6 +279,82 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
   return decode(options_.temperature *
                     at::randn({labels.size(0), options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)),
                 labels);
+}
+
+template <typename Fill>
+torch::Tensor VariationalAutoencoder::fill_missing(const torch::Tensor& x_in, int64_t draws, Fill&& fill) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot fill in pixels");
+  const auto& g = net_->geometry;
+  GF_CHECK_AS(NotSupported, g.n_classes == 0, "fill in images with an unconditional VAE or autoencoder",
+              "a class-conditional VAE fills in images only given their class, which is not offered yet");
+  GF_CHECK(x_in.numel() > 0 && x_in.numel() % g.numel() == 0 && x_in.size(0) * g.numel() == x_in.numel(),
+           "images must be [N, ", g.numel(), "] or [N, ...] of the training shape, got ", x_in.sizes());
+  GF_CHECK(draws >= 1, "the number of draws must be at least 1, got ", draws);
+  const auto device = neural::device_of(*net_);
+  torch::NoGradGuard no_grad;
+  auto x = x_in.reshape({x_in.size(0), g.numel()}).to(device, torch::kFloat32);  // [N, D]
+  auto out = x.unsqueeze(0).repeat({draws, 1, 1});                              // [draws, N, D]
+  auto missing = torch::isnan(x);
+  auto rows = missing.any(1).nonzero().squeeze(1);
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / (options_.impute_samples * g.numel()));
+  for (int64_t s = 0; s < rows.size(0); s += chunk) {
+    auto index = rows.slice(0, s, std::min(rows.size(0), s + chunk));
+    auto part = x.index_select(0, index), holes = missing.index_select(0, index);  // [B, D]
+    // The holes start at the mean of the kept pixels, then 20 rounds of decode(encode(.)) with the kept ones fixed.
+    auto keep = holes.logical_not().to(torch::kFloat32);
+    auto kept_mean = (part.nan_to_num(0) * keep).sum(1, true) / keep.sum(1, true).clamp_min(1);
+    auto start = torch::where(holes, kept_mean.expand_as(part), part);
+    for (int i = 0; i < 20; ++i) {
+      auto mu = net_->encode(start.reshape(g.batch_shape(start.size(0))), {}).first;
+      start = torch::where(holes, torch::sigmoid(net_->decode_logits(mu, {})), part);
+    }
+    auto filled = fill(part, start);  // [draws, B, D]
+    out.index_copy_(1, index, torch::where(holes.unsqueeze(0), filled, part.unsqueeze(0)));
+  }
+  std::vector<int64_t> shape{draws};
+  for (auto v : g.batch_shape(x.size(0))) shape.push_back(v);
+  return out.reshape(shape).cpu();
+}
+
+namespace {
+// MIWAE-style codes for images with holes: z [k, B, L] from neural::defensive_codes around the encoding of `start`,
+// the decoder's logits [k, B, D] and normalised weights p(kept pixels | z) p(z) / mixture(z) [k, B].
+struct WeightedImageCodes {
+  torch::Tensor logits, w;
+};
+WeightedImageCodes weighted_image_codes(VariationalAutoencoder::Net& net, const torch::Tensor& part,
+                                        const torch::Tensor& start, int64_t k, at::Generator& gen) {
+  auto [mu, logvar] = net.encode(start.reshape(net.geometry.batch_shape(start.size(0))), {});
+  auto codes = neural::defensive_codes(mu.to(torch::kFloat64), logvar.to(torch::kFloat64), k, gen);
+  auto logits = net.decode_logits(codes.z.to(torch::kFloat32), {});  // [k, B, D]
+  auto keep = torch::isnan(part).logical_not();
+  auto log_obs = torch::where(keep, net.log_likelihood_of_logits(part.nan_to_num(0), logits), torch::zeros_like(logits))
+                     .sum(2)
+                     .to(torch::kFloat64);  // [k, B]
+  return {logits, torch::softmax(log_obs + codes.log_ratio, 0)};
+}
+}  // namespace
+
+torch::Tensor VariationalAutoencoder::conditional_mean(const torch::Tensor& x) const {
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 3);
+  return fill_missing(x, 1, [&](const torch::Tensor& part, const torch::Tensor& start) {
+    auto c = weighted_image_codes(*net_, part, start, options_.impute_samples, gen);
+    return (torch::sigmoid(c.logits) * c.w.to(torch::kFloat32).unsqueeze(2)).sum(0).unsqueeze(0);  // [1, B, D]
+  })[0];
+}
+
+torch::Tensor VariationalAutoencoder::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+  return conditional_samples(x, 1, gen)[0];
+}
+
+torch::Tensor VariationalAutoencoder::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
+  return fill_missing(x, m, [&](const torch::Tensor& part, const torch::Tensor& start) {
+    auto c = weighted_image_codes(*net_, part, start, options_.impute_samples, gen);
+    const int64_t b = part.size(0), d = part.size(1);
+    auto pick = torch::multinomial(c.w.t().to(torch::kCPU).contiguous(), m, true, gen).to(c.logits.device());  // [B, m]
+    auto chosen = c.logits.permute({1, 0, 2}).gather(1, pick.unsqueeze(2).expand({b, m, d}));                   // [B, m, D]
+    return torch::sigmoid(chosen).permute({1, 0, 2});                                                           // [m, B, D]
+  });
 }
 
 TrunkExport VariationalAutoencoder::feature_trunk() const {
