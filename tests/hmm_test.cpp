@@ -126,6 +126,83 @@ TEST(Hmm, GaussianAndMissingObservationsMatchEnumeration) {
   EXPECT_NEAR(m.score_sequences(x).item<double>(), std::log(total), 1e-12);
 }
 
+TEST(Hmm, FillsMissingObservationsAsEnumerationOfEveryPathSays) {
+  // The model and sequence of the test above: step 3 missing, step 5 missing its second coordinate.
+  const double nan = std::nan("");
+  auto x = torch::tensor({0.1, 0.3, 1.9, 2.2, nan, nan, 0.4, -0.2, 2.5, nan}, f64).view({5, 2});
+  auto means = torch::tensor({0.0, 0.0, 2.0, 2.0}, f64).view({2, 2});
+  auto covars = torch::tensor({1.0, 0.5, 0.8, 1.5}, f64).view({2, 2});
+  auto start = torch::tensor({0.7, 0.3}, f64), trans = torch::tensor({0.9, 0.1, 0.3, 0.7}, f64).view({2, 2});
+  HmmOptions o;
+  o.n_components = 2;
+  o.covariance_type = "diag";
+  auto m = fixed_model(o, {{"startprob", start}, {"transmat", trans}, {"means", means}, {"covars", covars}}, {x});
+  std::vector<std::vector<double>> e;
+  for (int64_t t = 0; t < 5; ++t) {
+    std::vector<double> row;
+    for (int64_t k = 0; k < 2; ++k) {
+      double logp = 0;
+      for (int64_t j = 0; j < 2; ++j) {
+        const double v = x[t][j].item<double>(), var = covars[k][j].item<double>(), mu = means[k][j].item<double>();
+        if (!std::isnan(v)) logp += -0.5 * std::log(2 * M_PI * var) - 0.5 * (v - mu) * (v - mu) / var;
+      }
+      row.push_back(std::exp(logp));
+    }
+    e.push_back(row);
+  }
+  // E[cell | sequence] and E[cell^2 | sequence] of the three missing cells, summed over every path.
+  const std::vector<std::pair<int64_t, int64_t>> cells{{2, 0}, {2, 1}, {4, 1}};
+  std::vector<double> first(3, 0.0), second(3, 0.0);
+  double total = 0;
+  enumerate_paths(e, start, trans, [&](const std::vector<int64_t>& z, double p) {
+    total += p;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const auto [t, j] = cells[c];
+      const double mu = means[z[static_cast<size_t>(t)]][j].item<double>();
+      first[c] += p * mu;
+      second[c] += p * (mu * mu + covars[z[static_cast<size_t>(t)]][j].item<double>());
+    }
+  });
+  auto mean = m.sequence_mean(x, {});
+  auto gen = make_generator(3);
+  auto draws = m.sequence_samples(x, {}, 20000, gen);  // [20000, 5, 2]
+  for (size_t c = 0; c < cells.size(); ++c) {
+    const auto [t, j] = cells[c];
+    const double expected = first[c] / total, variance = second[c] / total - expected * expected;
+    EXPECT_NEAR(mean[t][j].item<double>(), expected, 1e-10);
+    auto d = draws.select(1, t).select(1, j);
+    EXPECT_NEAR(d.mean().item<double>(), expected, 4 * std::sqrt(variance / 20000));
+    EXPECT_NEAR(d.var().item<double>(), variance, 0.05 * variance);
+  }
+  auto observed = ~torch::isnan(x);
+  EXPECT_TRUE(torch::equal(mean.masked_select(observed), x.masked_select(observed)));
+  EXPECT_TRUE(torch::equal(draws[7].masked_select(observed), x.masked_select(observed)));
+  auto again = make_generator(3);
+  EXPECT_TRUE(torch::equal(m.sequence_samples(x, {}, 20000, again)[19999], draws[19999]));
+  // Two sequences are filled each on its own: the same as filling them one by one.
+  auto split = m.sequence_mean(x, torch::tensor({2, 3}));
+  EXPECT_TRUE(torch::allclose(split.slice(0, 2), m.sequence_mean(x.slice(0, 2), {})));
+  EXPECT_FALSE(torch::allclose(split.slice(0, 2), mean.slice(0, 2)));
+  // Categorical: the missing symbol is the most probable one given the whole sequence.
+  HmmOptions c;
+  c.emission = "categorical";
+  c.n_components = 3;
+  auto symbols = torch::tensor({0.0, 2.0, -1.0, 2.0, 2.0}, f64).unsqueeze(1);
+  auto cm = fixed_model(c, {{"startprob", kStart}, {"transmat", kTrans}, {"emissionprob", kEmit}}, {symbols});
+  std::vector<double> p_symbol(3, 0.0);
+  enumerate_paths(categorical_emissions({0, 2, -1, 2, 2}, kEmit), kStart, kTrans,
+                  [&](const std::vector<int64_t>& z, double p) {
+                    for (int64_t v = 0; v < 3; ++v) p_symbol[static_cast<size_t>(v)] += p * kEmit[z[2]][v].item<double>();
+                  });
+  const auto best = std::max_element(p_symbol.begin(), p_symbol.end()) - p_symbol.begin();
+  EXPECT_EQ(cm.sequence_mean(symbols, {})[2][0].item<double>(), static_cast<double>(best));
+  auto symbol_draws = cm.sequence_samples(symbols, {}, 20000, gen).select(1, 2).select(1, 0);
+  const double norm = p_symbol[0] + p_symbol[1] + p_symbol[2];
+  for (int64_t v = 0; v < 3; ++v) {
+    EXPECT_NEAR((symbol_draws == v).to(torch::kFloat64).mean().item<double>(), p_symbol[static_cast<size_t>(v)] / norm, 0.015);
+  }
+}
+
 TEST(Hmm, BaumWelchMatchesPomegranate) {
   auto g = test::read_json(test::source_path("tests/reference/hmm_golden.json"));
   std::vector<double> ids;

@@ -153,6 +153,19 @@ class ConditionalSampler {
   virtual torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const;
 };
 
+// Sequence models that fill in missing observations given the rest of their sequence (`genforge impute` on a table
+// with a sequence column): x [N, D] with NaN cells (symbols: NaN or negative), lengths [S] as in Dataset (undefined:
+// one sequence). Observed cells come back unchanged.
+class SequenceImputer {
+ public:
+  virtual ~SequenceImputer() = default;
+  // The posterior mean of each missing cell given its whole sequence (a symbol: the most probable one). [N, D]
+  virtual torch::Tensor sequence_mean(const torch::Tensor& x, const torch::Tensor& lengths) const = 0;
+  // m draws from p(missing | observed), jointly over each sequence. [m, N, D]
+  virtual torch::Tensor sequence_samples(const torch::Tensor& x, const torch::Tensor& lengths, int64_t m,
+                                         at::Generator& gen) const = 0;
+};
+
 // Models that sample rows under conditions on their columns (`synth --condition`): column j of every row within
 // [lo[j], hi[j]] (lo = hi: that value; -inf / +inf: free; a categorical column's ordinal code only fixed). The
 // conditioned columns are never missing in the rows drawn. A condition the model gives (almost) no probability is

@@ -11,9 +11,22 @@
 namespace gf::apps {
 namespace {
 
-// The hint's list: conditional samplers of tables (image models fill pixels through `genforge inpaint`).
+// The hint's list: conditional samplers of tables and sequences (image models fill pixels through `genforge
+// inpaint`).
 bool samples_conditionally(const Model& m) {
-  return dynamic_cast<const ConditionalSampler*>(&m) != nullptr && m.capabilities().data_kind != DataKind::images;
+  return (dynamic_cast<const ConditionalSampler*>(&m) != nullptr && m.capabilities().data_kind != DataKind::images) ||
+         dynamic_cast<const SequenceImputer*>(&m) != nullptr;
+}
+
+// The conditional mean and m draws [m, N, D] of a model's missing cells: rows one by one (ConditionalSampler) or
+// whole sequences (SequenceImputer, with the data's sequence lengths).
+torch::Tensor fill_mean(const Model& model, const Dataset& ds) {
+  if (const auto* seq = dynamic_cast<const SequenceImputer*>(&model)) return seq->sequence_mean(ds.x, ds.lengths);
+  return dynamic_cast<const ConditionalSampler&>(model).conditional_mean(ds.x);
+}
+torch::Tensor fill_draws(const Model& model, const Dataset& ds, int64_t m, at::Generator& gen) {
+  if (const auto* seq = dynamic_cast<const SequenceImputer*>(&model)) return seq->sequence_samples(ds.x, ds.lengths, m, gen);
+  return dynamic_cast<const ConditionalSampler&>(model).conditional_samples(ds.x, m, gen);
 }
 
 // `data` with the missing cells of the model's input columns taken from `decoded` (the model's rows decoded to
@@ -77,8 +90,9 @@ void ImputeOptions::validate() const {
 Imputation impute(const Model& model, const data::Source& data, const ImputeOptions& options,
                   const OptionOverrides& overrides) {
   options.validate();
-  const auto* sampler = dynamic_cast<const ConditionalSampler*>(&model);
-  GF_CHECK_AS(NotSupported, sampler != nullptr,
+  GF_CHECK_AS(NotSupported,
+              dynamic_cast<const ConditionalSampler*>(&model) != nullptr ||
+                  dynamic_cast<const SequenceImputer*>(&model) != nullptr,
               "use a model that samples given the observed cells: " +
                   join_names(registered_models_with(samples_conditionally)),
               "a ", model.kind(), " model cannot fill in missing cells of a table");
@@ -95,12 +109,12 @@ Imputation impute(const Model& model, const data::Source& data, const ImputeOpti
   // Rows with every cell missing have nothing to condition on: they are drawn from (or set to the mean of) the
   // model's marginal, which the conditional sampler does with an empty condition.
   if (options.multiple == 0) {
-    r.filled = merge(data.table, samples_table(model, sampler->conditional_mean(ds.x)), r.filled_columns);
+    r.filled = merge(data.table, samples_table(model, fill_mean(model, ds)), r.filled_columns);
     return r;
   }
   auto gen = make_generator(options.seed);
   if (options.bootstrap == 0) {
-    const auto draws = sampler->conditional_samples(ds.x, options.multiple, gen);  // [M, N, D]
+    const auto draws = fill_draws(model, ds, options.multiple, gen);  // [M, N, D]
     for (int64_t m = 0; m < options.multiple; ++m) {
       r.draws.push_back(merge(data.table, samples_table(model, draws[m]), r.filled_columns));
     }
@@ -108,11 +122,10 @@ Imputation impute(const Model& model, const data::Source& data, const ImputeOpti
   }
   for (int64_t b = 0; b < options.bootstrap; ++b) {
     const auto fresh = bootstrap_fit(model, data, gen);
-    const auto* fresh_sampler = dynamic_cast<const ConditionalSampler*>(fresh.get());
     const Dataset fresh_ds = prepare(*fresh, data);
     // Each of the B models gives M / B of the draws (the first M mod B models one more).
     const int64_t share = (options.multiple - b + options.bootstrap - 1) / options.bootstrap;
-    const auto draws = fresh_sampler->conditional_samples(fresh_ds.x, share, gen);  // [share, N, D]
+    const auto draws = fill_draws(*fresh, fresh_ds, share, gen);  // [share, N, D]
     for (int64_t i = 0; i < share; ++i) {
       r.draws.push_back(merge(data.table, samples_table(*fresh, draws[i]), r.filled_columns));
     }

@@ -1,5 +1,5 @@
-// Imputation with any model that samples conditionally (ConditionalSampler: gmm, rbm, ...): missing cells of a
-// table filled by the model's conditional expectation E[missing | observed] (single imputation), or by M draws from
+// Imputation with any model that samples conditionally (ConditionalSampler: gmm, copula, bayesnet, tvae, rbm; or
+// SequenceImputer: hmm, given each cell's whole sequence): missing cells of a table filled by the model's conditional expectation E[missing | observed] (single imputation), or by M draws from
 // p(missing | observed) (multiple imputation, Rubin's sense: each a complete table; the spread of the draws is the
 // uncertainty of the filled cells). Cells come back in the user's columns (categories as labels, integers rounded,
 // standardisation undone); observed cells and columns the model does not use are copied unchanged.

@@ -48,7 +48,11 @@ struct HmmOptions {
   void validate() const;
 };
 
-class HiddenMarkovModel : public Model, public SequenceScorer, public InformationCriteria, public SymbolPredictor {
+class HiddenMarkovModel : public Model,
+                          public SequenceScorer,
+                          public InformationCriteria,
+                          public SymbolPredictor,
+                          public SequenceImputer {
  public:
   using Options = HmmOptions;
   static const OptionTable<HmmOptions>& option_table();
@@ -81,6 +85,13 @@ class HiddenMarkovModel : public Model, public SequenceScorer, public Informatio
   torch::Tensor viterbi(const torch::Tensor& x, const torch::Tensor& lengths = {},
                         torch::Tensor* log_prob = nullptr) const;  // [N] int64; log_prob [S] of the best paths
   torch::Tensor predict_proba(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;  // [N, K]
+  // Missing observations filled (src/models/hmm/hmm_impute.cpp): the mean by smoothing — p(state | sequence) from
+  // forward-backward, then each state's (gmm: each component's) conditional Gaussian given the step's observed
+  // cells; a symbol by the most probable one. Draws by forward filtering, backward sampling of a state path, then
+  // the component and the missing cells given it.
+  torch::Tensor sequence_mean(const torch::Tensor& x, const torch::Tensor& lengths) const override;  // [N, D]
+  torch::Tensor sequence_samples(const torch::Tensor& x, const torch::Tensor& lengths, int64_t m,
+                                 at::Generator& gen) const override;  // [m, N, D]
   // Lossless coding of symbol sequences (categorical emissions): forward filtering, each sequence from startprob.
   int64_t alphabet_size() const override;
   std::unique_ptr<SymbolStreams> open_streams(int64_t batch) const override;

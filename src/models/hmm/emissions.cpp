@@ -54,4 +54,24 @@ at::Tensor emission_prob(const Observations& obs, const HmmParams& p, const HmmO
   *log_scale = m;
   return (lp - m.unsqueeze(1)).exp().contiguous();
 }
+
+HmmParams params_of(const HiddenMarkovModel& m) {
+  HmmParams p;
+  p.startprob = m.startprob();
+  p.transmat = m.transmat();
+  p.emissionprob = m.emissionprob();
+  if (m.means().defined()) {
+    const int64_t d = m.means().size(-1);
+    const bool mixture = m.options().emission == "gmm";
+    const int64_t c = mixture ? m.means().size(0) * m.means().size(1) : m.means().size(0);
+    p.g.means = m.means().reshape({c, d});
+    auto shape = stats::covariance_shape(stats::parse_cov_type(m.options().covariance_type), c, d);
+    p.g.covariances = m.covars().reshape(shape);
+    p.g.precisions_chol = stats::precisions_cholesky(p.g.covariances, stats::parse_cov_type(m.options().covariance_type),
+                                                   at::ones({c}, at::kDouble), m.options().reg_covar);
+    p.mix = m.weights();
+  }
+  return p;
+}
+
 }  // namespace gf::hmm_detail

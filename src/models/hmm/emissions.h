@@ -24,6 +24,8 @@ struct Observations {
   at::Tensor missing;  // [N] bool (categorical)
   stats::MissingLayout layout;
 };
+// A fitted model's parameters in EM's form.
+HmmParams params_of(const HiddenMarkovModel& m);
 // Checks and prepares `x` [N, D] (categorical: one column of symbol ids below n_symbols when n_symbols > 0).
 Observations observe(const at::Tensor& x, const HmmOptions& o, int64_t n_symbols);
 // Scaled emission probabilities [N, K] and their log scale [N] (see forward_backward); `within` [N, K * M] gets
