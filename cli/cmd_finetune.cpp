@@ -43,7 +43,9 @@ int run_finetune(int argc, char** argv) {
                "with --lora: write the adapters alone (a small file that loads with the base model beside it)");
   app.add_option("--new-head", options.new_head,
                  "classes=K: the base's encoder or discriminator below its last layer with a new K-class softmax head, "
-                 "trained on labelled data (the result is a classifier; head parameters: head.weight, head.bias)");
+                 "trained on labelled data (the result is a classifier; head parameters: head.weight, head.bias); "
+                 "vocab: a language model's network on a tokenizer learned from --data (same kind and settings), "
+                 "token rows shared with the base's vocabulary kept");
   app.add_flag("--reinit", options.reinitialise,
                "the same network with freshly initialised weights (the from-scratch baseline)");
   app.add_option("--test", test, "labelled data scored after training: accuracy, macro precision / recall / F1");

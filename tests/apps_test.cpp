@@ -330,10 +330,10 @@ TEST(Impute, CompleteTablesAndModelsWithoutConditionalSampling) {
   EXPECT_EQ(r.filled.column("x3").values, data.table.column("x3").values);
   auto gen = make_generator(1);
   const auto table = table_source(at::randn({60, 2}, gen, torch::kFloat64), {"a", "b"}, "t");
-  auto flow = fitted("flow", table, {{"epochs", "1"}});
+  auto ctgan = fitted("ctgan", table, {{"epochs", "1"}, {"batch_size", "60"}});
   try {
-    apps::impute(*flow, table, {});
-    FAIL() << "a flow does not sample conditionally";
+    apps::impute(*ctgan, table, {});
+    FAIL() << "ctgan does not sample given some cells";
   } catch (const NotSupported& e) {
     EXPECT_NE(std::string(e.hint()).find("gmm"), std::string::npos) << e.hint();
   }

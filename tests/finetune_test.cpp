@@ -130,6 +130,52 @@ TEST(Finetune, GptKeepsItsVocabularyAndLearnsTheNewText) {
   EXPECT_GT(r.model->score_samples(ids.x).mean().item<double>(), base->score_samples(base_ids.x).mean().item<double>());
 }
 
+TEST(Finetune, GptGetsANewVocabularyAndKeepsTheRowsOfSharedTokens) {
+  test::TempDir dir;
+  auto base = base_gpt(dir);  // characters of "abc abd. the cat sat. "
+  data::Source new_text = text_source("");
+  for (int i = 0; i < 100; ++i) new_text.text += i % 2 ? "XYZ xyz! " : "a cab, a bat. ";
+  apps::FinetuneOptions o;
+  o.new_head = "vocab";
+  o.train_only = {"h0_*"};  // the embedding stays as it starts, so its rows can be checked
+  o.settings = {{"max_steps", "20"}, {"lr", "1e-2"}};
+  auto r = apps::finetune(dir.file("gpt.gf"), new_text, o, test::quiet());
+  const auto* old_tokens = pipeline_of(*base).tokenizer();
+  const auto* new_tokens = pipeline_of(*r.model).tokenizer();
+  ASSERT_NE(new_tokens, nullptr);
+  const TensorMap before = base->state(), after = r.model->state();
+  EXPECT_EQ(after.at("meta/vocab_size").item<int64_t>(), new_tokens->size());
+  EXPECT_EQ(after.at("wte").size(0), new_tokens->size());
+  int64_t shared = 0;
+  for (int64_t id = 0; id < new_tokens->size(); ++id) {
+    const std::string token = new_tokens->decode({id});
+    int64_t old_id = -1;
+    for (int64_t j = 0; j < old_tokens->size(); ++j) {
+      if (old_tokens->decode({j}) == token) old_id = j;
+    }
+    if (old_id < 0) continue;
+    ++shared;
+    EXPECT_TRUE(torch::equal(after.at("wte")[id], before.at("wte")[old_id])) << "token '" << token << "'";
+  }
+  EXPECT_EQ(shared, 6);  // a b c t . and the space
+  EXPECT_EQ(r.record["new_head"]["shared_tokens"].get<int64_t>(), shared);
+  EXPECT_EQ(r.record["new_head"]["tokens"].get<int64_t>(), new_tokens->size());
+  EXPECT_TRUE(torch::equal(after.at("wpe"), before.at("wpe")));  // frozen by --train-only, from the base
+  // The new characters are tokens now: the text scores, and generation can write them.
+  const Dataset ids = prepare(*r.model, new_text);
+  EXPECT_TRUE(r.model->score_samples(ids.x).isfinite().all().item<bool>());
+  EXPECT_THROW(prepare(*base, new_text), DataError);  // the base cannot even read it
+  // Only language models have a vocabulary.
+  apps::FinetuneOptions bad;
+  bad.new_head = "vocab";
+  try {
+    apps::finetune(trained_vae(dir), image_source(8, 1), bad, test::quiet());
+    ADD_FAILURE() << "no error";
+  } catch (const NotSupported& e) {
+    EXPECT_NE(std::string(e.what()).find("a vae model does not read tokens"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Finetune, BadInputGetsClearErrors) {
   test::TempDir dir;
   const std::string base_path = trained_vae(dir);

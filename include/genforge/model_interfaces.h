@@ -231,6 +231,18 @@ struct TrunkExport {
   std::string part;                              // what was cut out, e.g. "vae encoder"
 };
 
+// Models whose inputs and outputs are the tokens of their pipeline's tokenizer (`finetune --new-head vocab`: the
+// base's network on a new tokenizer's vocabulary).
+class TokenModel {
+ public:
+  virtual ~TokenModel() = default;
+  // State entries indexed by token id along their first dimension (a GPT's tied embedding `wte` [V, C]).
+  virtual std::vector<std::string> token_tensors() const = 0;
+  // State entries that record the vocabulary (its size, the start token): left out of a start state so that a fit
+  // takes them from the new data.
+  virtual std::vector<std::string> vocabulary_records() const = 0;
+};
+
 class FeatureTrunk {
  public:
   virtual ~FeatureTrunk() = default;

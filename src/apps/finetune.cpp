@@ -1,12 +1,14 @@
 #include "genforge/apps/finetune.h"
 
-#include "genforge/apps/drift.h"
-
 #include <filesystem>
+#include <map>
 
 #include "genforge/apps/drift.h"
 #include "genforge/core/error.h"
+#include "genforge/core/random.h"
+#include "genforge/data/tokenizers.h"
 #include "genforge/io/bytes.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 #include "genforge/workflow.h"
 
@@ -78,10 +80,9 @@ OptionOverrides lora_settings(const std::string& spec) {
 
 // "classes=K" -> K.
 int64_t head_classes(const std::string& spec) {
-  GF_CHECK_AS(NotSupported, spec != "vocab", "replace a GPT's vocabulary by training a new model on the new text",
-              "--new-head vocab (a new vocabulary for a GPT) is not built yet");
   const std::string key = "classes=";
-  GF_CHECK(spec.rfind(key, 0) == 0 && spec.size() > key.size(), "--new-head takes classes=K, got '", spec, "'");
+  GF_CHECK(spec.rfind(key, 0) == 0 && spec.size() > key.size(), "--new-head takes classes=K or vocab, got '", spec,
+           "'");
   const std::string number = spec.substr(key.size());
   size_t used = 0;
   int64_t k = 0;
@@ -95,6 +96,41 @@ int64_t head_classes(const std::string& spec) {
   return k;
 }
 
+// --new-head vocab: the base's state for a network on `fresh`'s vocabulary. Token rows whose text is a token of
+// the base's tokenizer too start from the base's row; the others from N(0, 0.02^2) (GPT-2's initialisation).
+// Returns the state and a record of the mapping.
+std::pair<TensorMap, nlohmann::json> state_for_vocabulary(const TokenModel& model, const TensorMap& base_state,
+                                                          const Tokenizer& old_tokens, const Tokenizer& fresh,
+                                                          uint64_t seed) {
+  std::map<std::string, int64_t> old_ids;
+  for (int64_t id = 0; id < old_tokens.size(); ++id) old_ids.emplace(old_tokens.decode({id}), id);
+  std::vector<int64_t> source(static_cast<size_t>(fresh.size()), -1);  // the base's row of each new token
+  int64_t shared = 0;
+  for (int64_t id = 0; id < fresh.size(); ++id) {
+    auto it = old_ids.find(fresh.decode({id}));
+    if (it != old_ids.end()) source[static_cast<size_t>(id)] = it->second, ++shared;
+  }
+  TensorMap state = base_state;
+  for (const auto& name : model.vocabulary_records()) state.erase(name);
+  auto gen = make_generator(seed);
+  for (const auto& name : model.token_tensors()) {
+    auto it = base_state.find(name);
+    GF_CHECK(it != base_state.end() && it->second.dim() >= 1 && it->second.size(0) == old_tokens.size(),
+             "the base model's '", name, "' is not indexed by its ", old_tokens.size(), " tokens");
+    const auto& old = it->second;  // [V, ...]
+    std::vector<int64_t> shape = old.sizes().vec();
+    shape[0] = fresh.size();
+    auto rows = 0.02 * at::randn(shape, gen, old.options().device(torch::kCPU));
+    for (int64_t id = 0; id < fresh.size(); ++id) {
+      if (source[static_cast<size_t>(id)] >= 0) rows[id].copy_(old[source[static_cast<size_t>(id)]]);
+    }
+    state[name] = rows;
+  }
+  nlohmann::json record = {{"base_tokens", old_tokens.size()}, {"tokens", fresh.size()}, {"shared_tokens", shared},
+                           {"tokenizer", fresh.kind()}};
+  return {state, record};
+}
+
 }  // namespace
 
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
@@ -106,17 +142,32 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
               "fine-tune a gradient-trained model (vae, gan, gpt, pixelcnn, flow, autoencoder, ...)",
               "a ", base->kind(), " model is not trained by gradient steps, so it cannot be fine-tuned");
   const TensorMap base_state = base->state();
-  const data::InputPipeline& pipeline = pipeline_of(*base);
-  GF_CHECK_AS(DataError, train.form == pipeline.form() || pipeline.model_kind() == train.form,
+  auto pipeline_holder = std::make_shared<data::InputPipeline>(pipeline_of(*base));
+  const data::InputPipeline& base_pipeline = pipeline_of(*base);
+  GF_CHECK_AS(DataError, train.form == base_pipeline.form() || base_pipeline.model_kind() == train.form,
               "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
               to_string(train.form), " data; the base ", base->kind(), " model was trained on ",
-              to_string(pipeline.form()));
+              to_string(base_pipeline.form()));
   // The same architecture (or the base's trunk under a new head), the new training settings (and adapters).
   std::string kind = base->kind();
   nlohmann::json arch_options = base_options;
   TensorMap start_state = base_state;
   nlohmann::json head_record;
-  if (!options.new_head.empty()) {
+  if (options.new_head == "vocab") {
+    // The base's network on a tokenizer learned from the new text (same kind and settings).
+    const auto* tokens = dynamic_cast<const TokenModel*>(base.get());
+    GF_CHECK_AS(NotSupported, tokens != nullptr && base_pipeline.tokenizer() != nullptr,
+                "give a new vocabulary to a language model (gpt)", "a ", base->kind(),
+                " model does not read tokens, so it has no vocabulary to replace");
+    pipeline_holder = std::make_shared<data::InputPipeline>(base_pipeline.model_kind(), base_pipeline.options());
+    pipeline_holder->fit(train);
+    auto [state, vocab_record] = state_for_vocabulary(*tokens, base_state, *base_pipeline.tokenizer(),
+                                                      *pipeline_holder->tokenizer(),
+                                                      static_cast<uint64_t>(option_number(base_options, "seed")) + 1);
+    start_state = std::move(state);
+    arch_options["vocab_size"] = 0;  // from the new tokenizer
+    head_record = vocab_record;
+  } else if (!options.new_head.empty()) {
     const int64_t classes = head_classes(options.new_head);
     const auto* trunk = dynamic_cast<const FeatureTrunk*>(base.get());
     GF_CHECK_AS(NotSupported, trunk != nullptr,
@@ -142,6 +193,7 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
     for (const auto& kv : lora_settings(options.lora)) settings.push_back(kv);
     train_only = {"*lora_*"};  // a GPT's h0_attn_c_attn_lora_A, a VAE's codec.fc1.lora_A
   }
+  const data::InputPipeline& pipeline = *pipeline_holder;
   auto model = create_model(kind, arch_options, settings);
   model->set_pipeline_options(pipeline.options());
   const nlohmann::json run_options = model->options_json();  // lora_* included
@@ -197,7 +249,7 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   }
   FinetuneResult out;
   out.model = std::move(result.first);
-  out.model->set_pipeline(std::make_shared<data::InputPipeline>(pipeline));
+  out.model->set_pipeline(pipeline_holder);
   out.report = result.second;
   out.report.extra["finetune"] = record;
   out.model->set_fit_report(out.report);

@@ -41,7 +41,10 @@ struct FinetuneOptions {
   std::string lora;
   // "classes=K": the founding recipe's "replace the last layer for the new number of classes" -- the base's
   // encoder or discriminator below its last layer (FeatureTrunk) with a new softmax head of K classes, trained on
-  // labelled data with cross-entropy: the result is a `classifier` model. Empty: the base's own objective.
+  // labelled data with cross-entropy: the result is a `classifier` model. "vocab": a language model (TokenModel)
+  // on a tokenizer learned from the new data with the base's tokenizer settings; rows of the token tensors whose
+  // token text the base also has start from the base's rows, the others from N(0, 0.02^2); the rest of the network
+  // is the base's. Empty: the base's own objective.
   std::string new_head;
   // The base's architecture and input pipeline with freshly initialised weights: the from-scratch baseline of the
   // same network (with new_head: the same classifier from random init).

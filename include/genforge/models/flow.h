@@ -35,6 +35,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/train/trainer.h"
 
 namespace gf {
@@ -58,12 +59,18 @@ struct FlowOptions : train::TrainOptions {
   double tail_bound = 3.0;    // spline: the spline acts on [-B, B] (standardised units); identity outside
   double temperature = 1.0;   // sampling: codes are drawn from N(0, T^2 I)
   bool conditional = false;   // class-conditional prior (labelled data)
+  int64_t mcmc_steps = 200;   // filling missing cells / pixels: Langevin (MALA) steps, the first half adapting
   std::string dtype = "float32";  // float32 | float64
 
   void validate() const;
 };
 
-class NormalizingFlow : public Model {
+// Missing cells of rows and pixels of images (NaN) are filled by Metropolis-adjusted Langevin sampling (MALA;
+// Roberts & Tweedie 1996) of p(missing | observed) in the flow's own space, where the density and its gradient
+// are exact: chains start from an unconditional sample in the holes, take `mcmc_steps` steps whose size adapts per
+// row toward an acceptance rate of 0.574 during the first half, and the draw is the last state; the mean averages
+// the second half of the chain. Unconditional flows only.
+class NormalizingFlow : public Model, public ConditionalSampler {
  public:
   using Options = FlowOptions;
   static const OptionTable<FlowOptions>& option_table();
@@ -102,6 +109,14 @@ class NormalizingFlow : public Model {
   torch::Tensor flow_inverse(const torch::Tensor& z) const;
   int64_t latent_dim() const override;
   int64_t n_classes() const override;
+  // [N, ...] with NaN cells filled (src/models/flow/flow_conditional.cpp); conditional_samples [m, N, ...].
+  torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
+  torch::Tensor conditional_mean(const torch::Tensor& x) const override;
+  torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;
+  // Examples [N, ...] (images in [0, 1], taken at the centre of their bins) -> the flow's input space, on its
+  // device and dtype; and back (images quantised to their bins unless `continuous`). [N, ...]
+  torch::Tensor to_flow_space(const torch::Tensor& x) const;
+  torch::Tensor from_flow_space(const torch::Tensor& v, bool continuous = false) const;
 
   TensorMap state() const override;
   void load_state(const TensorMap& tensors) override;
@@ -110,6 +125,9 @@ class NormalizingFlow : public Model {
 
  private:
   torch::Tensor decode_codes(const torch::Tensor& z, const torch::Tensor& labels, bool quantise) const;
+  // MALA chains for rows x [B, ...] with NaN: `draws` states each (the last; with `average`, the mean of the
+  // second half of the chain). [draws, B, ...] in the flow's space.
+  torch::Tensor langevin(const torch::Tensor& x, int64_t draws, bool average, at::Generator& gen) const;
   FlowOptions options_;
   std::shared_ptr<Net> net_;
 };

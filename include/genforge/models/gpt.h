@@ -47,7 +47,7 @@ struct GptOptions : train::TrainOptions {
 bool lora_targets_matrix(const std::string& targets, const std::string& matrix);
 
 
-class Gpt : public Model, public TextGenerator, public SymbolPredictor, public AdaptedModel {
+class Gpt : public Model, public TextGenerator, public SymbolPredictor, public AdaptedModel, public TokenModel {
  public:
   using Options = GptOptions;
   static const OptionTable<GptOptions>& option_table();
@@ -86,6 +86,9 @@ class Gpt : public Model, public TextGenerator, public SymbolPredictor, public A
   int64_t n_parameters() const;
   // LoRA: the adapters' parameter count; merging folds W + (alpha / r) B A into W and drops the adapters.
   int64_t adapter_parameters() const override;
+  // The token embedding `wte` (tied to the output layer); meta/vocab_size and meta/start_token.
+  std::vector<std::string> token_tensors() const override { return {"wte"}; }
+  std::vector<std::string> vocabulary_records() const override { return {"meta/vocab_size", "meta/start_token"}; }
   void merge_adapters() override;
 
   TensorMap state() const override;

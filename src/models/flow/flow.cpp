@@ -371,6 +371,7 @@ void FlowOptions::validate() const {
   GF_CHECK(spline_bins >= 2, "spline_bins must be at least 2, got ", spline_bins);
   GF_CHECK(tail_bound > 0 && std::isfinite(tail_bound), "tail_bound must be positive, got ", tail_bound);
   GF_CHECK(temperature > 0 && std::isfinite(temperature), "temperature must be positive, got ", temperature);
+  GF_CHECK(mcmc_steps >= 2 && mcmc_steps <= 1000000, "mcmc_steps must be in 2..1000000, got ", mcmc_steps);
   GF_CHECK(dtype == "float32" || dtype == "float64", "dtype must be float32 or float64, got '", dtype, "'");
 }
 
@@ -396,6 +397,7 @@ const OptionTable<FlowOptions>& NormalizingFlow::option_table() {
         .add("tail_bound", &FlowOptions::tail_bound, "spline: interval [-B, B] of the splines")
         .add("temperature", &FlowOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
         .add("conditional", &FlowOptions::conditional, "class-conditional prior (labelled data)")
+        .add("mcmc_steps", &FlowOptions::mcmc_steps, "filling missing values: Langevin steps")
         .add("dtype", &FlowOptions::dtype, "floating-point type", {"float32", "float64"});
     train::add_train_options(t);
     return t;
@@ -580,6 +582,20 @@ torch::Tensor NormalizingFlow::flow_inverse(const torch::Tensor& z) const {
   check_fitted(fitted(), "run");
   GF_CHECK(net_->geometry.n_classes == 0, "flow_inverse is for unconditional flows");
   return net_->flow_inverse(z.to(net_->device(), net_->dtype()), {});
+}
+
+torch::Tensor NormalizingFlow::to_flow_space(const torch::Tensor& x_in) const {
+  check_fitted(fitted(), "run");
+  auto x = model_input(x_in, net_->geometry, net_->device(), net_->discrete, options_.n_bins, net_->dtype(), "encode");
+  return net_->to_flow_space(net_->dequantise(x, nullptr).first).first;
+}
+
+torch::Tensor NormalizingFlow::from_flow_space(const torch::Tensor& v, bool continuous) const {
+  check_fitted(fitted(), "run");
+  auto y = net_->from_flow_space(v);
+  if (!net_->discrete || continuous) return y;
+  const double bins = static_cast<double>(options_.n_bins);
+  return torch::floor(y * bins).clamp(0, bins - 1) / (bins - 1);
 }
 
 torch::Tensor NormalizingFlow::sample(int64_t n, at::Generator& gen) const {
