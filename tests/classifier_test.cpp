@@ -204,9 +204,9 @@ TEST(Classifier, BadInputGetsClearErrors) {
   expect_error<InvalidArgument>([&] { attempt(vae, "classes=1", two_class_images(16, 1)); },
                                       "--new-head classes=K needs K >= 2, got '1'");
   expect_error<InvalidArgument>([&] { attempt(vae, "labels=3", two_class_images(16, 1)); },
-                                      "--new-head takes classes=K, got 'labels=3'");
+                                      "--new-head takes classes=K or vocab, got 'labels=3'");
   expect_error<NotSupported>([&] { attempt(vae, "vocab", two_class_images(16, 1)); },
-                                   "--new-head vocab (a new vocabulary for a GPT) is not built yet");
+                                   "a vae model does not read tokens, so it has no vocabulary to replace");
   auto unlabelled = two_class_images(16, 1);
   unlabelled.images.labels = torch::Tensor();
   expect_error<DataError>([&] { attempt(vae, "classes=2", unlabelled); },

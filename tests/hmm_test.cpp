@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <functional>
 
 #include "genforge/core/error.h"
@@ -95,66 +96,58 @@ TEST(Hmm, ForwardPosteriorsAndViterbiMatchEnumerationOfEveryPath) {
   EXPECT_NEAR(logp.item<double>(), std::log(best), 1e-12);
 }
 
-TEST(Hmm, GaussianAndMissingObservationsMatchEnumeration) {
-  // Two 2-D diagonal Gaussian states; the third step is missing entirely, the fifth in one coordinate.
-  const double nan = std::nan("");
-  auto x = torch::tensor({0.1, 0.3, 1.9, 2.2, nan, nan, 0.4, -0.2, 2.5, nan}, f64).view({5, 2});
-  auto means = torch::tensor({0.0, 0.0, 2.0, 2.0}, f64).view({2, 2});
-  auto covars = torch::tensor({1.0, 0.5, 0.8, 1.5}, f64).view({2, 2});
-  auto start = torch::tensor({0.7, 0.3}, f64), trans = torch::tensor({0.9, 0.1, 0.3, 0.7}, f64).view({2, 2});
-  HmmOptions o;
-  o.n_components = 2;
-  o.covariance_type = "diag";
-  auto m = fixed_model(o, {{"startprob", start}, {"transmat", trans}, {"means", means}, {"covars", covars}}, {x});
-  std::vector<std::vector<double>> e;
-  for (int64_t t = 0; t < 5; ++t) {
-    std::vector<double> row;
-    for (int64_t k = 0; k < 2; ++k) {
-      double logp = 0;
-      for (int64_t j = 0; j < 2; ++j) {
-        double v = x[t][j].item<double>();
-        if (std::isnan(v)) continue;
-        double var = covars[k][j].item<double>(), mu = means[k][j].item<double>();
-        logp += -0.5 * std::log(2 * M_PI * var) - 0.5 * (v - mu) * (v - mu) / var;
-      }
-      row.push_back(std::exp(logp));
-    }
-    e.push_back(row);
+// Two 2-D diagonal Gaussian states and a sequence whose third step is missing entirely, the fifth in one
+// coordinate; e[t][k] the emission probabilities of the observed cells, for enumeration.
+struct GaussianWithGaps {
+  static constexpr double kGap = std::numeric_limits<double>::quiet_NaN();
+  torch::Tensor x = torch::tensor({0.1, 0.3, 1.9, 2.2, kGap, kGap, 0.4, -0.2, 2.5, kGap}, f64).view({5, 2});
+  torch::Tensor means = torch::tensor({0.0, 0.0, 2.0, 2.0}, f64).view({2, 2});
+  torch::Tensor covars = torch::tensor({1.0, 0.5, 0.8, 1.5}, f64).view({2, 2});
+  torch::Tensor start = torch::tensor({0.7, 0.3}, f64), trans = torch::tensor({0.9, 0.1, 0.3, 0.7}, f64).view({2, 2});
+  HiddenMarkovModel model() const {
+    HmmOptions o;
+    o.n_components = 2;
+    o.covariance_type = "diag";
+    return fixed_model(o, {{"startprob", start}, {"transmat", trans}, {"means", means}, {"covars", covars}}, {x});
   }
+  std::vector<std::vector<double>> emissions() const {
+    std::vector<std::vector<double>> e;
+    for (int64_t t = 0; t < 5; ++t) {
+      std::vector<double> row;
+      for (int64_t k = 0; k < 2; ++k) {
+        double logp = 0;
+        for (int64_t j = 0; j < 2; ++j) {
+          const double v = x[t][j].item<double>(), var = covars[k][j].item<double>(), mu = means[k][j].item<double>();
+          if (!std::isnan(v)) logp += -0.5 * std::log(2 * M_PI * var) - 0.5 * (v - mu) * (v - mu) / var;
+        }
+        row.push_back(std::exp(logp));
+      }
+      e.push_back(row);
+    }
+    return e;
+  }
+};
+
+TEST(Hmm, GaussianAndMissingObservationsMatchEnumeration) {
+  const GaussianWithGaps g;
+  auto m = g.model();
   double total = 0;
-  enumerate_paths(e, start, trans, [&](const std::vector<int64_t>&, double p) { total += p; });
-  EXPECT_NEAR(m.score_sequences(x).item<double>(), std::log(total), 1e-12);
+  enumerate_paths(g.emissions(), g.start, g.trans, [&](const std::vector<int64_t>&, double p) { total += p; });
+  EXPECT_NEAR(m.score_sequences(g.x).item<double>(), std::log(total), 1e-12);
 }
 
 TEST(Hmm, FillsMissingObservationsAsEnumerationOfEveryPathSays) {
-  // The model and sequence of the test above: step 3 missing, step 5 missing its second coordinate.
-  const double nan = std::nan("");
-  auto x = torch::tensor({0.1, 0.3, 1.9, 2.2, nan, nan, 0.4, -0.2, 2.5, nan}, f64).view({5, 2});
-  auto means = torch::tensor({0.0, 0.0, 2.0, 2.0}, f64).view({2, 2});
-  auto covars = torch::tensor({1.0, 0.5, 0.8, 1.5}, f64).view({2, 2});
-  auto start = torch::tensor({0.7, 0.3}, f64), trans = torch::tensor({0.9, 0.1, 0.3, 0.7}, f64).view({2, 2});
-  HmmOptions o;
-  o.n_components = 2;
-  o.covariance_type = "diag";
-  auto m = fixed_model(o, {{"startprob", start}, {"transmat", trans}, {"means", means}, {"covars", covars}}, {x});
-  std::vector<std::vector<double>> e;
-  for (int64_t t = 0; t < 5; ++t) {
-    std::vector<double> row;
-    for (int64_t k = 0; k < 2; ++k) {
-      double logp = 0;
-      for (int64_t j = 0; j < 2; ++j) {
-        const double v = x[t][j].item<double>(), var = covars[k][j].item<double>(), mu = means[k][j].item<double>();
-        if (!std::isnan(v)) logp += -0.5 * std::log(2 * M_PI * var) - 0.5 * (v - mu) * (v - mu) / var;
-      }
-      row.push_back(std::exp(logp));
-    }
-    e.push_back(row);
-  }
+  const GaussianWithGaps g;
+  auto m = g.model();
+  const auto& x = g.x;
+  const auto& means = g.means;
+  const auto& covars = g.covars;
+  const auto e = g.emissions();
   // E[cell | sequence] and E[cell^2 | sequence] of the three missing cells, summed over every path.
   const std::vector<std::pair<int64_t, int64_t>> cells{{2, 0}, {2, 1}, {4, 1}};
   std::vector<double> first(3, 0.0), second(3, 0.0);
   double total = 0;
-  enumerate_paths(e, start, trans, [&](const std::vector<int64_t>& z, double p) {
+  enumerate_paths(e, g.start, g.trans, [&](const std::vector<int64_t>& z, double p) {
     total += p;
     for (size_t c = 0; c < cells.size(); ++c) {
       const auto [t, j] = cells[c];

@@ -13,14 +13,24 @@ namespace {
 
 using test::quiet;
 
-TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
-  // Class 0: bright left half; class 1: bright top half (1x8x8).
-  auto gen = make_generator(1);
-  auto labels = at::randint(2, {256}, gen, torch::TensorOptions().dtype(torch::kLong));
+// Kind 0: bright left half; kind 1: bright top half (1x8x8). The two prototypes [2, 1, 8, 8], and 256 images of
+// kinds drawn with `seed` (the kinds in *kinds).
+torch::Tensor left_or_top() {
   auto left = torch::full({1, 8, 8}, 0.05), top = torch::full({1, 8, 8}, 0.05);
   left.slice(2, 0, 4).fill_(0.95);
   top.slice(1, 0, 4).fill_(0.95);
-  auto x = torch::stack({left, top}).index_select(0, labels);  // [256, 1, 8, 8]
+  return torch::stack({left, top});
+}
+torch::Tensor left_or_top_images(uint64_t seed, torch::Tensor* kinds) {
+  auto gen = make_generator(seed);
+  *kinds = at::randint(2, {256}, gen, torch::TensorOptions().dtype(torch::kLong));
+  return left_or_top().index_select(0, *kinds);  // [256, 1, 8, 8]
+}
+
+TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
+  auto gen = make_generator(1);
+  torch::Tensor labels;
+  auto x = left_or_top_images(1, &labels);
   VaeOptions o;
   o.conditional = true;
   o.architecture = "conv";
@@ -59,12 +69,8 @@ TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
 TEST(Vae, FillsHiddenPixelsByImportanceResampling) {
   // Two kinds of 8x8 images: a bright left half, or a bright top half. With the bottom half hidden, the kept top
   // half says which: the left kind continues down the left side, the top kind is dark below.
-  auto gen = make_generator(2);
-  auto kinds = at::randint(2, {256}, gen, torch::TensorOptions().dtype(torch::kLong));
-  auto left = torch::full({1, 8, 8}, 0.05), top = torch::full({1, 8, 8}, 0.05);
-  left.slice(2, 0, 4).fill_(0.95);
-  top.slice(1, 0, 4).fill_(0.95);
-  auto x = torch::stack({left, top}).index_select(0, kinds);  // [256, 1, 8, 8]
+  torch::Tensor kinds;
+  auto x = left_or_top_images(2, &kinds);
   VaeOptions o;
   o.hidden = 64;
   o.latent = 2;
@@ -73,7 +79,7 @@ TEST(Vae, FillsHiddenPixelsByImportanceResampling) {
   o.lr = 3e-3;
   VariationalAutoencoder vae(o);
   vae.fit({x}, quiet());
-  auto holes = torch::stack({left, top});  // [2, 1, 8, 8]
+  auto holes = left_or_top();  // [2, 1, 8, 8]
   holes.slice(2, 4, 8).fill_(NAN);
   auto mean = vae.conditional_mean(holes);
   ASSERT_EQ(mean.sizes(), holes.sizes());
