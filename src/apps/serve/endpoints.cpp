@@ -151,7 +151,10 @@ std::vector<std::string> endpoints_of(const Model& model) {
     out.push_back("/v1/score");
     out.push_back("/v1/anomaly");
   }
-  if (dynamic_cast<const ConditionalSampler*>(&model)) out.push_back("/v1/impute");
+  // Rows with null cells: conditional samplers of tables (image models fill pixels through `genforge inpaint`).
+  if (dynamic_cast<const ConditionalSampler*>(&model) && pipeline_of(model).form() == DataKind::table) {
+    out.push_back("/v1/impute");
+  }
   if (text) out.push_back("/v1/completions");
   return out;
 }
