@@ -95,6 +95,16 @@ TEST(DpSgd, NoiseMultiplierFromTheBudgetAndEpsilonReported) {
   LeastSquares again;
   train::run(again, d, nullptr, o, quiet());
   EXPECT_TRUE(torch::equal(model.w, again.w));
+  // The PRV accountant is tighter: less noise for the same budget, and it reports its own ε.
+  o.dp_accountant = "prv";
+  LeastSquares prv;
+  const auto prv_report = train::run(prv, d, nullptr, o, quiet());
+  const auto& q = prv_report.extra["privacy"];
+  EXPECT_EQ(q["accountant"], "prv");
+  EXPECT_DOUBLE_EQ(q["noise_multiplier"].get<double>(), privacy::noise_multiplier_for(2.0, 1e-5, 0.1, 30, "prv"));
+  EXPECT_LT(q["noise_multiplier"].get<double>(), p["noise_multiplier"].get<double>());
+  EXPECT_LE(q["epsilon"].get<double>(), 2.0);
+  EXPECT_GT(q["epsilon"].get<double>(), 1.98);
 }
 
 TEST(DpSgd, RegisteredNeuralModelsTrainPrivatelyAndKeepTheBudgetInTheFile) {

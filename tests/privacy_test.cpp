@@ -51,7 +51,6 @@ TEST(Privacy, NoiseMultiplierSearchAndGdpMatchOpacus) {
   const auto v = vectors();
   for (const auto& c : v["cases"]) {
     const std::string id = c["id"];
-    if (c["accountant"] == "prv") continue;  // the PRV accountant is not implemented
     if (id.rfind("get_noise_multiplier", 0) == 0) {
       const double q = c["sample_rate"];
       const int64_t steps = c.contains("steps") ? c["steps"].get<int64_t>()
@@ -60,6 +59,10 @@ TEST(Privacy, NoiseMultiplierSearchAndGdpMatchOpacus) {
       EXPECT_NEAR(sigma, c["expected_noise_multiplier"].get<double>(), 0.5 * std::pow(10.0, -c["places"].get<int>()))
           << id;
       ++checked;
+    } else if (id == "prv_accountant") {
+      const auto spent = privacy::epsilon_spent("prv", c["noise_multiplier"], c["sample_rate"], c["steps"], c["delta"]);
+      EXPECT_NEAR(spent.epsilon, c["expected_epsilon"].get<double>(), 0.5 * std::pow(10.0, -c["places"].get<int>()));
+      ++checked;
     } else if (id == "gdp_accountant") {
       const auto spent = privacy::epsilon_spent("gdp", c["noise_multiplier"], c["sample_rate"], c["steps"], c["delta"]);
       EXPECT_GE(spent.epsilon, c["expected_epsilon_range"][0].get<double>());
@@ -67,12 +70,12 @@ TEST(Privacy, NoiseMultiplierSearchAndGdpMatchOpacus) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(checked, 7);
 }
 
 TEST(Privacy, TooSmallABudgetIsAClearError) {
   EXPECT_THROW(privacy::noise_multiplier_for(1e-9, 1e-5, 0.5, 100000), InvalidArgument);
-  EXPECT_THROW(privacy::epsilon_spent("prv", 1.0, 0.1, 10, 1e-5), InvalidArgument);
+  EXPECT_THROW(privacy::epsilon_spent("moments", 1.0, 0.1, 10, 1e-5), InvalidArgument);
 }
 
 // The analytic Gaussian mechanism: δ at the σ returned equals the target (Balle & Wang 2018, Theorem 8), and σ

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "genforge/core/error.h"
+#include "privacy/prv.h"
 
 namespace gf::privacy {
 namespace {
@@ -163,7 +164,9 @@ Spent epsilon_spent(const std::string& accountant, double noise_multiplier, doub
   if (accountant == "rdp") {
     return rdp_epsilon(default_orders(), compute_rdp(sample_rate, noise_multiplier, steps, default_orders()), delta);
   }
-  GF_CHECK_AS(InvalidArgument, accountant == "gdp", "use rdp or gdp", "unknown privacy accountant '", accountant, "'");
+  if (accountant == "prv") return {prv_epsilon(noise_multiplier, sample_rate, steps, delta).upper, NAN};
+  GF_CHECK_AS(InvalidArgument, accountant == "gdp", "use rdp, prv or gdp", "unknown privacy accountant '", accountant,
+              "'");
   const double mu = std::sqrt(std::exp(1 / (noise_multiplier * noise_multiplier)) - 1) *
                     std::sqrt(static_cast<double>(steps)) * sample_rate;
   return {gdp_epsilon(mu, delta), NAN};

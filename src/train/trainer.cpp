@@ -57,6 +57,8 @@ void TrainOptions::validate() const {
   GF_CHECK(!resume || !run_dir.empty(), "resume needs the run directory of the run to continue (run_dir)");
   GF_CHECK(dp_epsilon >= 0 && dp_noise_multiplier >= 0, "dp_epsilon and dp_noise_multiplier must be >= 0");
   GF_CHECK(dp_delta > 0 && dp_delta < 1, "dp_delta must be in (0, 1), got ", dp_delta);
+  GF_CHECK(dp_accountant == "rdp" || dp_accountant == "prv", "dp_accountant must be rdp or prv, got '", dp_accountant,
+           "'");
   GF_CHECK(dp_max_grad_norm > 0, "dp_max_grad_norm must be > 0, got ", dp_max_grad_norm);
 }
 
@@ -231,7 +233,7 @@ class Loop : public StepContext {
     dp_q_ = std::min(1.0, static_cast<double>(o_.batch_size) / static_cast<double>(n));
     dp_sigma_ = o_.dp_noise_multiplier > 0
                     ? o_.dp_noise_multiplier
-                    : privacy::noise_multiplier_for(o_.dp_epsilon, o_.dp_delta, dp_q_, total_steps_);
+                    : privacy::noise_multiplier_for(o_.dp_epsilon, o_.dp_delta, dp_q_, total_steps_, o_.dp_accountant);
     clipper_.emplace(groups_.front().params, o_.dp_max_grad_norm);
     log::info(msg("DP-SGD: noise multiplier ", dp_sigma_, ", sample rate ", dp_q_, ", ", total_steps_, " steps"));
   }
@@ -368,12 +370,12 @@ class Loop : public StepContext {
     if (best_val_ < std::numeric_limits<double>::infinity()) report.extra["best_validation_loss"] = best_val_;
     report.extra["stopped_early"] = stopped_early_;
     if (clipper_) {
-      const auto spent = privacy::epsilon_spent("rdp", dp_sigma_, dp_q_, step_, o_.dp_delta);
+      const auto spent = privacy::epsilon_spent(o_.dp_accountant, dp_sigma_, dp_q_, step_, o_.dp_delta);
       report.extra["privacy"] = {{"mechanism", "DP-SGD: Poisson sampling, per-example clipping, Gaussian noise"},
                                  {"epsilon", spent.epsilon},
                                  {"delta", o_.dp_delta},
-                                 {"accountant", "rdp"},
-                                 {"rdp_order", spent.order},
+                                 {"accountant", o_.dp_accountant},
+                                 {"rdp_order", std::isnan(spent.order) ? nlohmann::json() : nlohmann::json(spent.order)},
                                  {"noise_multiplier", dp_sigma_},
                                  {"max_grad_norm", o_.dp_max_grad_norm},
                                  {"sample_rate", dp_q_},

@@ -2,6 +2,8 @@
 // it, so that an ε reported by genforge and by Opacus for the same run agree:
 //   RDP  Rényi DP of the sampled Gaussian mechanism (Mironov et al. 2019), at Opacus' default orders, converted to
 //        (ε, δ) by Balle et al. 2020, Theorem 21; the default accountant
+//   PRV  numerical composition of privacy loss random variables by FFT (Gopi, Lee & Wutschitz 2021), Opacus'
+//        PRVAccountant: the upper bound of ε with eps_error 0.01 and delta_error δ/1000 (tighter than RDP)
 //   GDP  Gaussian DP by the central limit theorem (Dong, Roth & Su 2019), Poisson sampling
 // and the noise multiplier σ that reaches a target ε, by Opacus' own binary search (get_noise_multiplier).
 #pragma once
@@ -23,7 +25,7 @@ struct Spent {
 };
 // The smallest ε over the orders for this δ.
 Spent rdp_epsilon(const std::vector<double>& orders, const std::vector<double>& rdp, double delta);
-// ε of `steps` DP-SGD steps: accountant "rdp" (default orders) or "gdp".
+// ε of `steps` DP-SGD steps: accountant "rdp" (default orders), "prv" or "gdp".
 Spent epsilon_spent(const std::string& accountant, double noise_multiplier, double sample_rate, int64_t steps,
                     double delta);
 

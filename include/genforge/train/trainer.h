@@ -54,12 +54,13 @@ struct TrainOptions {
   // DP-SGD (Abadi et al. 2016, as Opacus): each step takes every example with probability batch_size / N
   // (Poisson sampling), clips each example's gradient to dp_max_grad_norm, adds Gaussian noise of
   // dp_noise_multiplier x dp_max_grad_norm to the sum and divides by the expected batch size. The noise multiplier
-  // is chosen for dp_epsilon at dp_delta over the run's steps (RDP accountant) unless given; the ε spent is in the
-  // fit report ("privacy"). One optimizer group only.
+  // is chosen for dp_epsilon at dp_delta over the run's steps (by dp_accountant) unless given; the ε spent is in
+  // the fit report ("privacy"). One optimizer group only.
   double dp_epsilon = 0;               // > 0: train with DP-SGD to this ε
   double dp_delta = 1e-5;
   double dp_max_grad_norm = 1.0;       // per-example clipping norm C
   double dp_noise_multiplier = 0;      // σ (noise std / C); 0: chosen from dp_epsilon
+  std::string dp_accountant = "rdp";   // rdp | prv (tighter; Opacus' PRVAccountant): chooses σ and reports ε
   void validate() const;
   bool differentially_private() const { return dp_epsilon > 0 || dp_noise_multiplier > 0; }
 };
@@ -108,12 +109,14 @@ void add_train_options(OptionTable<Options>& t,
       .add(n("run_dir"), static_cast<std::string O::*>(&TrainOptions::run_dir), "run directory (checkpoints, metrics)")
       .add(n("resume"), static_cast<bool O::*>(&TrainOptions::resume), "continue the run in run_dir from its checkpoint")
       .add(n("dp_epsilon"), static_cast<double O::*>(&TrainOptions::dp_epsilon),
-           "DP-SGD: train to this epsilon (0: off; noise multiplier chosen by the RDP accountant)")
+           "DP-SGD: train to this epsilon (0: off; noise multiplier chosen by dp_accountant)")
       .add(n("dp_delta"), static_cast<double O::*>(&TrainOptions::dp_delta), "DP-SGD: delta")
       .add(n("dp_max_grad_norm"), static_cast<double O::*>(&TrainOptions::dp_max_grad_norm),
            "DP-SGD: per-example gradient clipping norm")
       .add(n("dp_noise_multiplier"), static_cast<double O::*>(&TrainOptions::dp_noise_multiplier),
-           "DP-SGD: noise std / clipping norm (0: from dp_epsilon)");
+           "DP-SGD: noise std / clipping norm (0: from dp_epsilon)")
+      .add(n("dp_accountant"), static_cast<std::string O::*>(&TrainOptions::dp_accountant),
+           "DP-SGD: privacy accountant choosing the noise and reporting epsilon", {"rdp", "prv"});
 }
 
 struct Batch {
