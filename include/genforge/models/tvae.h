@@ -14,6 +14,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,8 +78,8 @@ class Tvae : public Model, public ConditionalSampler {
  private:
   // `draws` copies of x [N, D] with the missing cells filled by fill(rows [B, D]) -> [draws, B, D], called on
   // chunks of the rows with a missing cell (chunks sized for `pool` codes per row). [draws, N, D]
-  template <typename Fill>
-  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws, int64_t pool, Fill&& fill) const;
+  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws, int64_t pool,
+                             const std::function<torch::Tensor(const torch::Tensor&)>& fill) const;
 
   TvaeOptions options_;
   std::shared_ptr<Net> net_;

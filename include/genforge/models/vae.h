@@ -14,6 +14,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,8 +97,8 @@ class VariationalAutoencoder : public Model,
 
  private:
   // `draws` fills of the images with NaN pixels: fill(images [B, D] with NaN, start [B, D] complete) -> [draws, B, D].
-  template <typename Fill>
-  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws, Fill&& fill) const;
+  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws,
+                             const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& fill) const;
 
   VaeOptions options_;
   std::shared_ptr<Net> net_;

@@ -7,6 +7,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/models/flow.h"
+#include "nn/missing.h"
 #include "nn/neural.h"
 
 namespace gf {
@@ -75,39 +76,21 @@ torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, int64_t draws
   return out.reshape(shape).transpose(0, 1).cpu();  // [draws, B, ...]
 }
 
-torch::Tensor NormalizingFlow::conditional_samples(const torch::Tensor& x_in, int64_t m, at::Generator& gen) const {
+torch::Tensor NormalizingFlow::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this flow is not fitted yet, so it cannot fill in values");
-  GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
-  auto x = x_in.to(torch::kCPU, torch::kFloat64);
-  auto out = x.unsqueeze(0).repeat_interleave(m, 0).contiguous();  // [m, N, ...]
-  auto rows = torch::isnan(x.reshape({x.size(0), -1})).any(1).nonzero().squeeze(1);
-  const int64_t chunk = std::max<int64_t>(1, 4096 / m);
-  for (int64_t s = 0; s < rows.size(0); s += chunk) {
-    auto index = rows.slice(0, s, std::min(rows.size(0), s + chunk));
-    auto part = x.index_select(0, index);
-    auto filled = langevin(part, m, false, gen).to(torch::kFloat64).reshape(out.index_select(1, index).sizes());
-    out.index_copy_(1, index, torch::where(torch::isnan(part).unsqueeze(0), filled, part.unsqueeze(0)));
-  }
-  return out;
+  return neural::fill_missing_rows(x.to(torch::kCPU, torch::kFloat64), m, 4096 / std::max<int64_t>(m, 1),
+                                   [&](const torch::Tensor& part) { return langevin(part, m, false, gen); });
 }
 
 torch::Tensor NormalizingFlow::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
   return conditional_samples(x, 1, gen)[0];
 }
 
-torch::Tensor NormalizingFlow::conditional_mean(const torch::Tensor& x_in) const {
+torch::Tensor NormalizingFlow::conditional_mean(const torch::Tensor& x) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this flow is not fitted yet, so it cannot fill in values");
   auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 4);
-  auto x = x_in.to(torch::kCPU, torch::kFloat64);
-  auto out = x.clone();
-  auto rows = torch::isnan(x.reshape({x.size(0), -1})).any(1).nonzero().squeeze(1);
-  for (int64_t s = 0; s < rows.size(0); s += 4096) {
-    auto index = rows.slice(0, s, std::min(rows.size(0), s + 4096));
-    auto part = x.index_select(0, index);
-    auto mean = langevin(part, 1, true, gen)[0].to(torch::kFloat64).reshape(part.sizes());
-    out.index_copy_(0, index, torch::where(torch::isnan(part), mean, part));
-  }
-  return out;
+  return neural::fill_missing_rows(x.to(torch::kCPU, torch::kFloat64), 1, 4096,
+                                   [&](const torch::Tensor& part) { return langevin(part, 1, true, gen); })[0];
 }
 
 }  // namespace gf

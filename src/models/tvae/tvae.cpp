@@ -5,6 +5,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "models/tvae/mode_transformer.h"
+#include "nn/missing.h"
 #include "nn/neural.h"
 
 namespace gf {
@@ -195,24 +196,14 @@ torch::Tensor Tvae::sample(int64_t n, at::Generator& gen) const {
                                    options_.sample_categories);
 }
 
-template <typename Fill>
-torch::Tensor Tvae::fill_missing(const torch::Tensor& x_in, int64_t draws, int64_t pool, Fill&& fill) const {
+// The rows of x [N, D] with a missing cell, in chunks of rows sized for `pool` codes each, filled by `fill`. [draws, N, D]
+torch::Tensor Tvae::fill_missing(const torch::Tensor& x_in, int64_t draws, int64_t pool,
+                                 const std::function<torch::Tensor(const torch::Tensor&)>& fill) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
   const auto d = static_cast<int64_t>(net_->transformer.columns().size());
   GF_CHECK(x_in.dim() == 2 && x_in.size(1) == d, "rows must be [N, ", d, "], got ", x_in.sizes());
-  GF_CHECK(draws >= 1, "the number of draws must be at least 1, got ", draws);
   torch::NoGradGuard no_grad;
-  auto x = x_in.to(torch::kCPU, torch::kFloat64);
-  auto out = x.unsqueeze(0).repeat({draws, 1, 1});  // [draws, N, D]
-  auto rows = torch::isnan(x).any(1).nonzero().squeeze(1);
-  const int64_t chunk = std::max<int64_t>(1, 65536 / pool);
-  for (int64_t s = 0; s < rows.size(0); s += chunk) {
-    auto index = rows.slice(0, s, std::min(rows.size(0), s + chunk));
-    auto part = x.index_select(0, index);                                      // [B, D]
-    auto filled = fill(part).to(torch::kCPU, torch::kFloat64);                 // [draws, B, D]
-    out.index_copy_(1, index, torch::where(torch::isnan(part).unsqueeze(0), filled, part.unsqueeze(0)));
-  }
-  return out;
+  return neural::fill_missing_rows(x_in.to(torch::kCPU, torch::kFloat64), draws, 65536 / pool, fill);
 }
 
 torch::Tensor Tvae::conditional_mean(const torch::Tensor& x) const {

@@ -5,6 +5,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "nn/missing.h"
 #include "nn/neural.h"
 
 namespace gf {
@@ -281,26 +282,22 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
                 labels);
 }
 
-template <typename Fill>
-torch::Tensor VariationalAutoencoder::fill_missing(const torch::Tensor& x_in, int64_t draws, Fill&& fill) const {
+torch::Tensor VariationalAutoencoder::fill_missing(
+    const torch::Tensor& x_in, int64_t draws,
+    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& fill) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot fill in pixels");
   const auto& g = net_->geometry;
   GF_CHECK_AS(NotSupported, g.n_classes == 0, "fill in images with an unconditional VAE or autoencoder",
               "a class-conditional VAE fills in images only given their class, which is not offered yet");
   GF_CHECK(x_in.numel() > 0 && x_in.numel() % g.numel() == 0 && x_in.size(0) * g.numel() == x_in.numel(),
            "images must be [N, ", g.numel(), "] or [N, ...] of the training shape, got ", x_in.sizes());
-  GF_CHECK(draws >= 1, "the number of draws must be at least 1, got ", draws);
   const auto device = neural::device_of(*net_);
   torch::NoGradGuard no_grad;
   auto x = x_in.reshape({x_in.size(0), g.numel()}).to(device, torch::kFloat32);  // [N, D]
-  auto out = x.unsqueeze(0).repeat({draws, 1, 1});                              // [draws, N, D]
-  auto missing = torch::isnan(x);
-  auto rows = missing.any(1).nonzero().squeeze(1);
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / (options_.impute_samples * g.numel()));
-  for (int64_t s = 0; s < rows.size(0); s += chunk) {
-    auto index = rows.slice(0, s, std::min(rows.size(0), s + chunk));
-    auto part = x.index_select(0, index), holes = missing.index_select(0, index);  // [B, D]
+  const int64_t chunk = (int64_t{1} << 23) / (options_.impute_samples * g.numel());
+  auto out = neural::fill_missing_rows(x, draws, chunk, [&](const torch::Tensor& part) {
     // The holes start at the mean of the kept pixels, then 20 rounds of decode(encode(.)) with the kept ones fixed.
+    auto holes = torch::isnan(part);
     auto keep = holes.logical_not().to(torch::kFloat32);
     auto kept_mean = (part.nan_to_num(0) * keep).sum(1, true) / keep.sum(1, true).clamp_min(1);
     auto start = torch::where(holes, kept_mean.expand_as(part), part);
@@ -308,9 +305,8 @@ torch::Tensor VariationalAutoencoder::fill_missing(const torch::Tensor& x_in, in
       auto mu = net_->encode(start.reshape(g.batch_shape(start.size(0))), {}).first;
       start = torch::where(holes, torch::sigmoid(net_->decode_logits(mu, {})), part);
     }
-    auto filled = fill(part, start);  // [draws, B, D]
-    out.index_copy_(1, index, torch::where(holes.unsqueeze(0), filled, part.unsqueeze(0)));
-  }
+    return fill(part, start);  // [draws, B, D]
+  });
   std::vector<int64_t> shape{draws};
   for (auto v : g.batch_shape(x.size(0))) shape.push_back(v);
   return out.reshape(shape).cpu();
