@@ -29,6 +29,7 @@ struct Golden {
 std::unique_ptr<RestrictedBoltzmannMachine> model_with(const ebm::Rbm& p, RbmOptions o = {}) {
   o.n_components = p.n_hidden();
   o.visible = p.gaussian() ? "gaussian" : "bernoulli";
+  o.hidden_units = p.relu() ? "relu" : "bernoulli";
   o.dtype = "float64";
   TensorMap t;
   t["W"] = p.W.to(torch::kFloat64);
@@ -137,7 +138,9 @@ TEST(Rbm, TheLossGradientIsTheContrastiveDivergenceUpdate) {
     EXPECT_TRUE(all_close(W.grad(), dW, 1e-12, 1e-12)) << loss_kind;
     EXPECT_TRUE(all_close(b.grad(), db, 1e-12, 1e-12)) << loss_kind;
     EXPECT_TRUE(all_close(c.grad(), dc, 1e-12, 1e-12)) << loss_kind;
-    if (loss_kind == 1) EXPECT_TRUE(all_close(q, torch::cat({hp, hn}), 1e-12, 1e-12));
+    if (loss_kind == 1) {
+      EXPECT_TRUE(all_close(q, torch::cat({hp, hn}), 1e-12, 1e-12));
+    }
   }
 }
 

@@ -1,10 +1,14 @@
 #include "ebm/boltzmann.h"
 
+#include <torch/special.h>
+
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 
 #include "nn/neural.h"
+#include "stats/truncated_normal.h"
 #include "genforge/core/error.h"
 #include "genforge/core/progress.h"
 #include "genforge/core/random.h"
@@ -26,6 +30,32 @@ Visible visible_from_string(const std::string& name) {
   if (name == "bernoulli") return Visible::bernoulli;
   GF_CHECK(name == "gaussian", "visible units must be bernoulli or gaussian, got '", name, "'");
   return Visible::gaussian;
+}
+
+Hidden hidden_from_string(const std::string& name) {
+  if (name == "bernoulli") return Hidden::bernoulli;
+  GF_CHECK(name == "relu", "hidden units must be bernoulli or relu, got '", name, "'");
+  return Hidden::relu;
+}
+
+torch::Tensor hidden_log_partition(Hidden kind, const torch::Tensor& a) {
+  if (kind == Hidden::bernoulli) return torch::softplus(a);
+  return 0.5 * a.pow(2) + torch::special::log_ndtr(a) + 0.5 * kLog2Pi;
+}
+
+torch::Tensor hidden_mean(Hidden kind, const torch::Tensor& a) {
+  if (kind == Hidden::bernoulli) return torch::sigmoid(a);
+  // a + phi(a) / Phi(a), written with erfcx so that it stays accurate far below zero (where it tends to -1 / a).
+  return (a + std::sqrt(2.0 / M_PI) / torch::special::erfcx(-a * M_SQRT1_2)).clamp_min(0);
+}
+
+torch::Tensor sample_hidden(Hidden kind, const torch::Tensor& a, at::Generator& gen) {
+  if (kind == Hidden::bernoulli) return bernoulli(torch::sigmoid(a), gen);
+  // Inverse-CDF draws in float64: Phi's tails underflow in float32 within a few units of zero.
+  auto a64 = a.to(torch::kFloat64);
+  auto zero = torch::zeros({}, a64.options());
+  auto inf = torch::full({}, std::numeric_limits<double>::infinity(), a64.options());
+  return stats::truncated_normal(a64, torch::ones({}, a64.options()), zero, inf, gen).to(a.scalar_type());
 }
 
 torch::Tensor independent_units(int64_t n_visible, const std::vector<torch::Tensor>& groups,
@@ -53,7 +83,13 @@ torch::Tensor Rbm::hidden_input(const torch::Tensor& v) const {
   return torch::addmm(c, scaled_visible(v), W.t());
 }
 
-torch::Tensor Rbm::hidden_probs(const torch::Tensor& v) const { return hidden_input(v).sigmoid_(); }
+torch::Tensor Rbm::hidden_probs(const torch::Tensor& v) const {
+  return relu() ? hidden_mean(hidden, hidden_input(v)) : hidden_input(v).sigmoid_();
+}
+
+torch::Tensor Rbm::sample_hidden(const torch::Tensor& v, at::Generator& gen) const {
+  return ebm::sample_hidden(hidden, hidden_input(v), gen);
+}
 
 torch::Tensor Rbm::visible_input(const torch::Tensor& h) const { return torch::addmm(b, h, W); }
 
@@ -115,7 +151,7 @@ double Rbm::visible_log_partition(const torch::Tensor& bias_in) const {
 }
 
 torch::Tensor Rbm::free_energy_from_input(const torch::Tensor& v, const torch::Tensor& input) const {
-  return -visible_term(v) - torch::softplus(input).sum(1);
+  return -visible_term(v) - hidden_log_partition(hidden, input).sum(1);
 }
 
 torch::Tensor Rbm::free_energy(const torch::Tensor& v) const { return free_energy_from_input(v, hidden_input(v)); }
@@ -218,11 +254,12 @@ double tempered_sweep(const Rbm& rbm, const torch::Tensor& base_visible, const s
   GF_CHECK(C * M == v.size(0), "tempered chains: ", v.size(0), " rows are not ", M, " temperatures x chains");
   auto beta = ladder_betas(betas, C, v.options());  // [M * C, 1]
   auto b_base = base_visible.to(v.options());
-  h = bernoulli(torch::sigmoid(beta * rbm.hidden_input(v)), gen);
+  h = sample_hidden(rbm.hidden, beta * rbm.hidden_input(v), gen);
   auto in = rbm.visible_input(h);  // [M * C, D]
   v = rbm.sample_from_input((1 - beta) * b_base + beta * in, gen);
   if (M == 1) return 0.0;
-  // g(v, h) = -E(v, h) + E_base(v) = visible term - base visible term + h.c + (W^T h).(v / s2)
+  // g(v, h) = -E(v, h) + E_base(v) = visible term - base visible term + h.c + (W^T h).(v / s2) (a rectified
+  // Gaussian unit's h^2 / 2 is in both energies: every temperature keeps it)
   Rbm base = rbm;
   base.b = b_base;
   auto g = (rbm.visible_term(v) - base.visible_term(v) + torch::mv(h, rbm.c) +
@@ -252,8 +289,9 @@ torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::T
   torch::Tensor q;
   {
     torch::NoGradGuard no_grad;
-    q = torch::sigmoid(input.detach());
+    q = hidden_mean(rbm.hidden, input.detach());
   }
+  // (A rectified Gaussian unit's E[h^2] / 2 holds no parameter: it is left out.)
   auto energy = -(rbm.visible_term(v) + (q * input).sum(1));  // [B + C]
   if (q_out) *q_out = q;
   if (input_out) *input_out = input;
@@ -261,6 +299,10 @@ torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::T
 }
 
 int64_t enumerated_units(const Rbm& rbm) {
+  if (rbm.relu()) {
+    // Continuous hidden units: only Bernoulli visible states can be summed.
+    return rbm.gaussian() || rbm.has_groups() ? std::numeric_limits<int32_t>::max() : rbm.n_visible();
+  }
   return rbm.gaussian() || rbm.has_groups() ? rbm.n_hidden() : std::min(rbm.n_hidden(), rbm.n_visible());
 }
 
@@ -271,6 +313,10 @@ std::string log_partition_method(const std::string& estimator, const Rbm& rbm) {
 
 double exact_log_z(const Rbm& rbm_in, int64_t max_units) {
   const int64_t n = enumerated_units(rbm_in);
+  GF_CHECK_AS(InvalidArgument, !rbm_in.relu() || !(rbm_in.gaussian() || rbm_in.has_groups()),
+              "use the AIS estimate (estimator=ais)",
+              "exact log Z of rectified Gaussian hidden units sums over visible states, which needs Bernoulli visible "
+              "units without softmax groups");
   GF_CHECK_AS(InvalidArgument, n <= max_units,
               "use the AIS estimate (estimator=ais) for larger models",
               "exact log Z enumerates 2^", n, " states; at most 2^", max_units, " are allowed");
@@ -278,7 +324,8 @@ double exact_log_z(const Rbm& rbm_in, int64_t max_units) {
   // float64 throughout: the sum spans many orders of magnitude.
   Rbm rbm{rbm_in.visible, rbm_in.W.to(torch::kFloat64), rbm_in.b.to(torch::kFloat64), rbm_in.c.to(torch::kFloat64),
           rbm_in.log_var.defined() ? rbm_in.log_var.to(torch::kFloat64) : torch::Tensor(), rbm_in.groups};
-  const bool over_hidden = n == rbm.n_hidden();
+  rbm.hidden = rbm_in.hidden;
+  const bool over_hidden = !rbm.relu() && n == rbm.n_hidden();
   const auto opts = rbm.W.options();
   const int64_t total = int64_t{1} << n;
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(total, (int64_t{1} << 22) / std::max<int64_t>(
@@ -327,7 +374,7 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
   // Z_0 = prod_j (1 + exp(c_base_j)) * Z(visible part).
   auto c_base = base_hidden.defined() ? base_hidden.to(rbm.W.options()) : torch::zeros({H}, rbm.W.options());
   auto c_base64 = c_base.to(torch::kFloat64);
-  out.log_z_base = torch::softplus(c_base64).sum().item<double>() + rbm.visible_log_partition(b_base);
+  out.log_z_base = hidden_log_partition(rbm.hidden, c_base64).sum().item<double>() + rbm.visible_log_partition(b_base);
   // p*_beta(v) = exp((1 - beta) (-E_base(v)) + beta g_model(v)) * prod_j (1 + exp(beta a_j(v) + (1 - beta) c_base_j)),
   // a = c + W (v/s2). The log weight grows by (beta_k - beta_{k-1}) * delta(v) + sum_j [softplus(input at beta_k) -
   // softplus(input at beta_{k-1})], delta(v) = visible term of the model minus that of the base.
@@ -346,12 +393,12 @@ AisEstimate ais_log_z(const Rbm& rbm, const torch::Tensor& base_visible, const A
     auto a = rbm.hidden_input(v);  // [R, H]
     auto a64 = a.to(torch::kFloat64);
     log_w += (beta - previous) * visible_delta(v) +
-             (torch::softplus(beta * a64 + (1 - beta) * c_base64) -
-              torch::softplus(previous * a64 + (1 - previous) * c_base64))
+             (hidden_log_partition(rbm.hidden, beta * a64 + (1 - beta) * c_base64) -
+              hidden_log_partition(rbm.hidden, previous * a64 + (1 - previous) * c_base64))
                  .sum(1);
     if (k == steps) break;  // the last transition does not change the weights
     // One Gibbs sweep that leaves p_beta invariant.
-    auto h = bernoulli(torch::sigmoid(beta * a + (1 - beta) * c_base), gen);
+    auto h = sample_hidden(rbm.hidden, beta * a + (1 - beta) * c_base, gen);
     v = rbm.sample_from_input((1 - beta) * b_base + beta * rbm.visible_input(h), gen);  // [R, D]
     if (bar && (k % 50 == 0)) bar->update(k);
   }
@@ -393,7 +440,8 @@ torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v) {
               "the pseudo-likelihood is defined here for Bernoulli visible units only (no softmax groups)");
   torch::NoGradGuard no_grad;
   const int64_t n = v.size(0), D = rbm.n_visible();
-  // Flipping bit i changes -F by sign_i b_i + sum_j [softplus(a_j + sign_i W_ji) - softplus(a_j)].
+  // Flipping bit i changes -F by sign_i b_i + sum_j [softplus(a_j + sign_i W_ji) - softplus(a_j)] (for rectified
+  // Gaussian units their log partition in place of softplus).
   const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, D * rbm.n_hidden()));
   std::vector<torch::Tensor> out;
   for (int64_t s = 0; s < n; s += chunk) {
@@ -402,8 +450,8 @@ torch::Tensor pseudo_log_likelihood(const Rbm& rbm, const torch::Tensor& v) {
     auto sign = 1 - 2 * x;                             // [B, D]
     auto neg_f0 = -rbm.free_energy_from_input(x, a);   // [B]
     auto a_flip = a.unsqueeze(1) + sign.unsqueeze(2) * rbm.W.t().unsqueeze(0);  // [B, D, H]
-    auto neg_f1 = (neg_f0 - torch::softplus(a).sum(1)).unsqueeze(1) + sign * rbm.b +
-                  torch::softplus(a_flip).sum(2);  // [B, D]
+    auto neg_f1 = (neg_f0 - hidden_log_partition(rbm.hidden, a).sum(1)).unsqueeze(1) + sign * rbm.b +
+                  hidden_log_partition(rbm.hidden, a_flip).sum(2);  // [B, D]
     auto f0 = neg_f0.to(torch::kFloat64).unsqueeze(1), f1 = neg_f1.to(torch::kFloat64);
     out.push_back((f0 - torch::logaddexp(f0, f1)).sum(1));
   }

@@ -7,6 +7,10 @@
 // Gaussian visible units (Cho et al. 2011, with variances s2 [D]):
 //   E(v, h) = sum_i (v_i - b_i)^2 / (2 s2_i) - c.h - h W (v / s2)
 // so p(h_j = 1 | v) = sigmoid(c_j + W_j (v / s2)) and p(v | h) = N(b + W^T h, s2) (Bernoulli: sigmoid(b + W^T h)).
+// Rectified Gaussian hidden units ("relu"; h_j >= 0, the energy gains sum_j h_j^2 / 2): p(h_j | v) is N(a_j, 1)
+// truncated to [0, inf) with a = c + W (v / s2), whose mean a + phi(a) / Phi(a) is a smooth rectifier, and
+// summing a unit out gives log integral_0^inf exp(-h^2 / 2 + a h) dh = a^2 / 2 + log Phi(a) + log(2 pi) / 2 in place
+// of softplus(a). (Nair & Hinton's NReLU, max(0, a + N(0, sigmoid(a))), approximates such units.)
 #pragma once
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
@@ -21,6 +25,14 @@ namespace gf::ebm {
 
 enum class Visible { bernoulli, gaussian };
 Visible visible_from_string(const std::string& name);  // "bernoulli" | "gaussian"
+enum class Hidden { bernoulli, relu };
+Hidden hidden_from_string(const std::string& name);  // "bernoulli" | "relu"
+
+// One hidden unit of kind `kind` with input a (elementwise, any shape): log sum_h exp(h a - E_h(h)) (softplus(a), or
+// the rectified Gaussian's a^2 / 2 + log Phi(a) + log(2 pi) / 2), E[h | a], and a draw.
+torch::Tensor hidden_log_partition(Hidden kind, const torch::Tensor& input);
+torch::Tensor hidden_mean(Hidden kind, const torch::Tensor& input);
+torch::Tensor sample_hidden(Hidden kind, const torch::Tensor& input, at::Generator& gen);
 
 // One RBM's parameters (a view: tensors are shared, not copied). Softmax groups (one-hot columns of a table) are
 // visible units of which exactly one is on, p(v_g | h) = softmax(b_g + W_g^T h); the other visible units are all
@@ -33,16 +45,19 @@ struct Rbm {
   torch::Tensor log_var;  // [D] Gaussian visible units only: log s2
   std::vector<torch::Tensor> groups;  // softmax groups: each [k] int64 visible unit indices (none: empty)
   torch::Tensor independent_mask;     // [D] independent_units(...) computed once (optional: else per call)
+  Hidden hidden = Hidden::bernoulli;
 
   int64_t n_visible() const { return W.size(1); }
   int64_t n_hidden() const { return W.size(0); }
   bool gaussian() const { return visible == Visible::gaussian; }
   bool has_groups() const { return !groups.empty(); }
+  bool relu() const { return hidden == Hidden::relu; }
 
   // v scaled as the hidden units see it: v / s2 (Gaussian units) or v. [N, D]
   torch::Tensor scaled_visible(const torch::Tensor& v) const;
   torch::Tensor hidden_input(const torch::Tensor& v) const;  // c + W (v / s2). [N, H]
-  torch::Tensor hidden_probs(const torch::Tensor& v) const;  // p(h = 1 | v). [N, H]
+  torch::Tensor hidden_probs(const torch::Tensor& v) const;  // E[h | v]: p(h = 1 | v) for Bernoulli units. [N, H]
+  torch::Tensor sample_hidden(const torch::Tensor& v, at::Generator& gen) const;  // h ~ p(h | v). [N, H]
   torch::Tensor visible_input(const torch::Tensor& h) const;  // b + W^T h. [N, D]
   torch::Tensor visible_mean(const torch::Tensor& h) const;   // E[v | h]. [N, D]
   torch::Tensor sample_visible(const torch::Tensor& h, at::Generator& gen) const;  // [N, D]
@@ -111,9 +126,10 @@ torch::Tensor cd_loss(const Rbm& rbm, const torch::Tensor& v_pos, const torch::T
                       torch::Tensor* input);
 
 // log Z exactly, by enumerating the hidden states (or, for Bernoulli visible units, the visible states when there
-// are fewer). The enumerated layer must have at most `max_units` units (2^max_units states).
+// are fewer; always the visible states for rectified Gaussian hidden units, which then need Bernoulli visible units
+// without softmax groups). The enumerated layer must have at most `max_units` units (2^max_units states).
 double exact_log_z(const Rbm& rbm, int64_t max_units = 24);
-// The number of units exact_log_z enumerates.
+// The number of units exact_log_z enumerates (a huge number where it cannot).
 int64_t enumerated_units(const Rbm& rbm);
 // How log Z is found for an `estimator` option: "exact" and "ais" as given; anything else ("auto", or a
 // pseudo-likelihood that needs no log Z) picks exact enumeration up to 2^20 states, else AIS.

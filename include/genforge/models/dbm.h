@@ -32,6 +32,9 @@ struct DbmOptions : RbmOptions {
   std::string layers = "500,1000";      // hidden units of the 2 or 3 hidden layers, bottom to top
   int64_t pretrain_n_iter = 10;          // epochs of greedy pre-training per layer (0: start from small weights)
   double pretrain_learning_rate = 0.05;  // learning rate of the pre-training RBMs
+  std::string pretrain = "doubled";      // doubled: every layer, with the doubled-input trick | bottom: only the
+                                         // bottom layer, as a plain RBM; the layers above start near zero, so the
+                                         // pre-trained machine is that RBM beside nearly independent units
   int64_t mf_steps = 10;                 // mean-field updates per data batch and per score
 
   DbmOptions();

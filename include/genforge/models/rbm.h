@@ -1,5 +1,5 @@
 // Restricted Boltzmann machine: Bernoulli or Gaussian visible units (the Gaussian variance fixed or learned),
-// Bernoulli hidden units; trained by CD-k or persistent CD (PCD / SML, scikit-learn's BernoulliRBM) through the
+// Bernoulli or rectified Gaussian ("relu") hidden units; trained by CD-k or persistent CD (PCD / SML, scikit-learn's BernoulliRBM) through the
 // shared Trainer (SGD with momentum, weight decay and learning-rate schedules; checkpoints and resume), with an
 // optional sparsity target.
 //
@@ -33,6 +33,8 @@ namespace gf {
 struct RbmOptions : train::TrainOptions {
   int64_t n_components = 256;          // hidden units
   std::string visible = "bernoulli";   // bernoulli (values in [0, 1]) | gaussian (real values; standardize tables)
+  std::string hidden_units = "bernoulli";  // bernoulli | relu (rectified Gaussian units: h >= 0, E[h | v] a smooth
+                                       // rectifier of the input; Bernoulli visible units only)
   std::string softmax_groups = "auto";  // auto: one-hot columns of a table ("col=value") are softmax groups | none
   bool learn_variance = false;         // gaussian: learn the per-unit variances (else fixed at the data's)
   int64_t cd_k = 1;                    // Gibbs steps per update
@@ -72,6 +74,8 @@ void add_rbm_options(OptionTable<Options>& t, bool with_size) {
   auto s = [](std::string R::*m) { return static_cast<std::string O::*>(m); };
   if (with_size) t.add("n_components", i(&R::n_components), "hidden units");
   t.add("visible", s(&R::visible), "visible units", {"bernoulli", "gaussian"})
+      .add("hidden_units", s(&R::hidden_units), "hidden units: bernoulli | relu (rectified Gaussian)",
+           {"bernoulli", "relu"})
       .add("softmax_groups", s(&R::softmax_groups), "one-hot columns as softmax groups (auto) or separate units",
            {"auto", "none"})
       .add("learn_variance", b(&R::learn_variance), "gaussian: learn each unit's variance")

@@ -16,21 +16,6 @@ at::Tensor cholesky_of(const at::Tensor& cov) {
 
 }  // namespace
 
-torch::Tensor truncated_normal(const torch::Tensor& mean, const torch::Tensor& sd, const torch::Tensor& a,
-                               const torch::Tensor& b, at::Generator& gen) {
-  auto alpha = (a - mean) / sd, beta = (b - mean) / sd;
-  // Draw in whichever tail keeps both standardized bounds small: flip when the interval lies above the mean.
-  auto flip = alpha > 0;
-  auto lo = torch::where(flip, -beta, alpha), hi = torch::where(flip, -alpha, beta);
-  auto plo = torch::special::ndtr(lo), phi = torch::special::ndtr(hi);
-  auto u = plo + torch::rand(mean.sizes(), gen, mean.options()) * (phi - plo);
-  auto z = torch::special::ndtri(u.clamp(1e-300, 1 - 1e-16));
-  // Intervals too far out for Φ to tell the bounds apart: the bound nearer the mean.
-  z = torch::where(phi - plo > 1e-300, z, hi.clamp_max(0).maximum(lo));
-  z = torch::maximum(torch::minimum(z, hi), lo);
-  return mean + sd * torch::where(flip, -z, z);
-}
-
 torch::Tensor draw_conditional(const torch::Tensor& r, const std::vector<int64_t>& fixed, const torch::Tensor& z_fixed,
                                const std::vector<int64_t>& truncated, const torch::Tensor& a, const torch::Tensor& b,
                                int64_t n, int64_t sweeps, at::Generator& gen) {

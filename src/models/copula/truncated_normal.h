@@ -6,12 +6,11 @@
 
 #include <vector>
 
+#include "stats/truncated_normal.h"
+
 namespace gf::copula {
 
-// z ~ N(mean, sd²) truncated to [a, b], elementwise (inverse-CDF draws taken in the lower tail, where Φ is
-// accurate; ±inf bounds allowed). All [n]; sd may be a scalar tensor.
-torch::Tensor truncated_normal(const torch::Tensor& mean, const torch::Tensor& sd, const torch::Tensor& a,
-                               const torch::Tensor& b, at::Generator& gen);
+using stats::truncated_normal;
 
 // Rows [n, D] of N(0, R) given z[:, fixed] = z_fixed [n, F] and a <= z[:, truncated] <= b ([n, T] each): the
 // truncated block by Gibbs sweeps (a single exact draw when T = 1), the rest from the conditional Gaussian.

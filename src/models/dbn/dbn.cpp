@@ -32,6 +32,8 @@ void DbnOptions::validate() const {
   for (int64_t s : sizes) {
     GF_CHECK(s >= 1, "every layer needs at least one hidden unit: layers = '", layers, "'");
   }
+  GF_CHECK(hidden_units == "bernoulli", "a deep belief net stacks Bernoulli hidden layers (each the next RBM's "
+           "visible units); got hidden_units = ", hidden_units);
   GF_CHECK(layer_n_iter.empty() || parse_int_list("layer_n_iter", layer_n_iter).size() == sizes.size(),
            "layer_n_iter must give one value per layer (", sizes.size(), "), got '", layer_n_iter, "'");
   GF_CHECK(layer_learning_rate.empty() ||

@@ -15,7 +15,7 @@ namespace gf {
 
 struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
   Net(const neural::Geometry& g, const RbmOptions& o, int64_t n_visible)
-      : geometry(g), visible(ebm::visible_from_string(o.visible)) {
+      : geometry(g), visible(ebm::visible_from_string(o.visible)), hidden(ebm::hidden_from_string(o.hidden_units)) {
     const auto opts = torch::TensorOptions().dtype(o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
     const int64_t H = o.n_components, chains = o.n_chains > 0 ? o.n_chains : o.batch_size;
     W = register_parameter("W", torch::zeros({H, n_visible}, opts));
@@ -36,9 +36,10 @@ struct RestrictedBoltzmannMachine::Net : torch::nn::Module {
     for (int64_t k = 0; k < n_groups; ++k) groups.push_back(torch::nonzero(g == k).reshape({-1}));
     independent = groups.empty() ? torch::Tensor() : ebm::independent_units(W.size(1), groups, W.options());
   }
-  ebm::Rbm rbm() const { return {visible, W, b, c, log_var, groups, independent}; }
+  ebm::Rbm rbm() const { return {visible, W, b, c, log_var, groups, independent, hidden}; }
   neural::Geometry geometry;
   ebm::Visible visible;
+  ebm::Hidden hidden;
   torch::Tensor W, b, c, log_var;  // [H, D], [D], [H], [D] (gaussian)
   torch::Tensor base_visible;       // [D] the AIS base model's visible biases (and the start of sampling chains)
   torch::Tensor chain;              // [chains, H] persistent hidden states (PCD)
@@ -74,7 +75,7 @@ void run_chains(const RestrictedBoltzmannMachine::Net& net, torch::Tensor v, int
       auto cold_v = v.slice(0, 0, C), cold_h = h.slice(0, 0, C);
       collect(s, cold_h, cold_v);
     } else {
-      h = ebm::bernoulli(rbm.hidden_probs(v), gen);
+      h = rbm.sample_hidden(v, gen);
       v = rbm.sample_visible(h, gen);
       collect(s, h, v);
     }
@@ -123,10 +124,10 @@ class RbmTrainable : public train::Trainable {
     } else {
       torch::NoGradGuard no_grad;
       // Hidden states where the negative chains start: the persistent chains, or samples given the data (CD).
-      auto h = o_.persistent ? net_.chain : ebm::bernoulli(rbm.hidden_probs(v_pos), gen);
+      auto h = o_.persistent ? net_.chain : rbm.sample_hidden(v_pos, gen);
       for (int64_t k = 0; k < o_.cd_k; ++k) {
         v_neg = rbm.sample_visible(h, gen);
-        if (k + 1 < o_.cd_k) h = ebm::bernoulli(rbm.hidden_probs(v_neg), gen);
+        if (k + 1 < o_.cd_k) h = rbm.sample_hidden(v_neg, gen);
       }
     }
     torch::Tensor q, input;
@@ -137,7 +138,10 @@ class RbmTrainable : public train::Trainable {
       const double p = o_.sparsity_target;
       loss = loss - o_.sparsity_cost * (p * mean_q.log() + (1 - p) * (1 - mean_q).log()).sum();
     }
-    if (o_.persistent && !pt_chain_.defined()) net_.chain.copy_(ebm::bernoulli(q.slice(0, B), gen));
+    if (o_.persistent && !pt_chain_.defined()) {
+      torch::NoGradGuard no_grad;
+      net_.chain.copy_(ebm::sample_hidden(rbm.hidden, input.detach().slice(0, B), gen));
+    }
     if ((ctx.step() + 1) % o_.log_every == 0) {
       // The free-energy gap, data minus chains, on the steps that write a metrics line.
       torch::NoGradGuard no_grad;
@@ -203,6 +207,13 @@ void RbmOptions::validate() const {
   GF_CHECK(visible == "bernoulli" || visible == "gaussian", "visible must be bernoulli or gaussian, got '", visible,
            "'");
   GF_CHECK(!learn_variance || visible == "gaussian", "learn_variance applies to gaussian visible units only");
+  GF_CHECK(hidden_units == "bernoulli" || hidden_units == "relu", "hidden_units must be bernoulli or relu, got '",
+           hidden_units, "'");
+  GF_CHECK(hidden_units == "bernoulli" || visible == "bernoulli",
+           "relu (rectified Gaussian) hidden units need bernoulli visible units: with gaussian ones the machine need "
+           "not be normalisable");
+  GF_CHECK(hidden_units == "bernoulli" || sparsity_cost == 0,
+           "the sparsity penalty targets a probability of activation: it applies to bernoulli hidden units only");
   GF_CHECK(cd_k >= 1, "cd_k (Gibbs steps per update) must be at least 1, got ", cd_k);
   GF_CHECK(n_chains >= 0, "n_chains must be >= 0 (0: batch_size), got ", n_chains);
   GF_CHECK(sparsity_target > 0 && sparsity_target < 1, "sparsity_target must be in (0, 1), got ", sparsity_target);
