@@ -1,5 +1,5 @@
 // Deep Boltzmann machines: log Z and the bound against brute force on tiny machines, mean-field fixed points,
-// learning, sampling and bad options.
+// learning, sampling, bottom-only pre-training and bad options.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -133,6 +133,39 @@ TEST(Dbm, MeanFieldReachesAFixedPointAndLearningRaisesTheBound) {
   EXPECT_LT(((b0 - b0.mean()) * (b4 - b4.mean())).mean().item<double>(), -0.03);
 }
 
+TEST(Dbm, BottomPretrainingStartsAsThatRbmBesideFreeUnits) {
+  // pretrain=bottom trains the bottom layer as a plain RBM and leaves the layers above near zero: before joint
+  // training (one step at a vanishing rate) the machine is that RBM times independent units, and its bound is the
+  // RBM's exact log-likelihood (the mean-field posterior of an RBM's hidden layer is exact).
+  auto gen = make_generator(6);
+  auto x = two_prototypes(400, gen);
+  auto m = create_model("dbm", {}, {{"layers", "5,3"}, {"pretrain", "bottom"}, {"pretrain_n_iter", "40"},
+                                    {"pretrain_learning_rate", "0.2"}, {"batch_size", "20"}, {"init_std", "1e-5"},
+                                    {"n_iter", "1"}, {"max_steps", "1"}, {"learning_rate", "1e-12"}});
+  m->fit({x}, quiet());
+  const auto t = m->state();
+  auto W0 = t.at("W0").to(torch::kFloat64), b0 = t.at("bias0").to(torch::kFloat64);
+  auto b1 = t.at("bias1").to(torch::kFloat64);
+  EXPECT_LT(t.at("W1").abs().max().item<double>(), 1e-3);  // the top layer was not pre-trained
+  EXPECT_GT(W0.abs().max().item<double>(), 0.3);           // the bottom one was
+  auto states = all_states(8);
+  auto log_rbm = [&](const torch::Tensor& v) {  // -F(v) of the bottom RBM
+    return torch::mv(v, b0) + torch::softplus(torch::addmm(b1, v, W0.t())).sum(1);
+  };
+  const double log_z_rbm = torch::logsumexp(log_rbm(states), 0).item<double>();
+  auto v = x.slice(0, 0, 50).to(torch::kFloat64);
+  auto expected = log_rbm(v) - log_z_rbm;
+  auto bound = m->score_samples(v.to(torch::kFloat32));
+  EXPECT_LT((bound - expected).abs().max().item<double>(), 1e-3) << bound.slice(0, 0, 3) << expected.slice(0, 0, 3);
+  // The doubled pre-training is something else: the same settings give another machine.
+  auto doubled = create_model("dbm", {}, {{"layers", "5,3"}, {"pretrain_n_iter", "40"},
+                                          {"pretrain_learning_rate", "0.2"}, {"batch_size", "20"},
+                                          {"init_std", "1e-5"}, {"n_iter", "1"}, {"max_steps", "1"},
+                                          {"learning_rate", "1e-12"}});
+  doubled->fit({x}, quiet());
+  EXPECT_GT(doubled->state().at("W1").abs().max().item<double>(), 0.1);
+}
+
 TEST(Dbm, ParallelTemperingChainsTrainAndSample) {
   auto gen = make_generator(5);
   auto x = two_prototypes(400, gen);
@@ -164,6 +197,7 @@ TEST(Dbm, BadOptionsGetClearErrors) {
   expect_message({{"visible", "gaussian"}}, "Bernoulli visible units");
   expect_message({{"estimator", "stochastic_pl"}}, "scores by its variational bound");
   expect_message({{"mf_steps", "0"}}, "mf_steps must be at least 1");
+  expect_message({{"pretrain", "greedy"}}, "option 'pretrain' must be one of doubled | bottom, got 'greedy'");
   EXPECT_THROW(create_model("dbm")->score_samples(torch::rand({3, 4})), NotFitted);
 }
 

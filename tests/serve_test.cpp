@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "genforge/apps/drift.h"
+#include "genforge/apps/impute.h"
 #include "genforge/apps/serve.h"
 #include "genforge/core/random.h"
 #include "genforge/data/matrix.h"
@@ -37,10 +38,26 @@ data::Source line_table(int64_t n, uint64_t seed, double shift = 0) {
 
 std::string rows_json(const data::Source& s) { return table_to_records(s.table).dump(); }
 
-// The two model files of these tests, written once.
+// Sequences (column id) that sit at 0 for ten steps, then at 5: `n` sequences of 20 rows, x and y near the level.
+data::Source level_sequences(int64_t n) {
+  std::string text = "id,x,y\n";
+  for (int64_t s = 0; s < n; ++s) {
+    for (int t = 0; t < 20; ++t) {
+      const double base = t < 10 ? 0.0 : 5.0, wiggle = 0.3 * std::sin(1.7 * static_cast<double>(s * 20 + t));
+      text += "s" + std::to_string(s) + "," + std::to_string(base + wiggle) + "," + std::to_string(base - wiggle) + "\n";
+    }
+  }
+  data::Source src;
+  src.spec = "levels";
+  src.form = DataKind::table;
+  src.table = parse_csv(text, "levels");
+  return src;
+}
+
+// The model files of these tests, written once.
 struct Files {
   test::TempDir dir;
-  std::string line, gpt;
+  std::string line, gpt, hmm;
   Files() {
     auto gmm = create_model("gmm", {}, {{"n_components", "2"}});
     fit_source(*gmm, line_table(600, 1), test::quiet());
@@ -49,6 +66,10 @@ struct Files {
     save_model(*gmm, line);
     gpt = dir.file("gpt.gf");
     save_model(*test::small_language_model(), gpt);
+    auto levels = create_model("hmm", {}, {{"n_components", "2"}, {"sequence_column", "id"}});
+    fit_source(*levels, level_sequences(20), test::quiet());
+    hmm = dir.file("levels.gf");
+    save_model(*levels, hmm);
   }
 };
 const Files& files() {
@@ -120,6 +141,31 @@ TEST(Serve, EndpointsAnswerWhatTheLibraryComputes) {
   EXPECT_EQ(filled["missing_cells"], 1);
   EXPECT_NEAR(filled["rows"][0]["y"].get<double>(), 3.0, 0.3);
   EXPECT_DOUBLE_EQ(filled["rows"][1]["y"].get<double>(), 2.5);
+
+  // Sequences: an HMM fills a wholly missing step from its neighbours, as `genforge impute` does.
+  serve::Server seq_server(serve::load_served_models({files().hmm}), {});
+  const auto hmm_models = json::parse(seq_server.handle({"GET", "/v1/models", "", {}}).body).at("data");
+  EXPECT_EQ(hmm_models[0]["endpoints"].back(), "/v1/impute");
+  json steps = json::array();
+  for (int t = 0; t < 20; ++t) {
+    const bool gap = t == 4 || t == 15;
+    steps.push_back({{"id", "q"}, {"x", gap ? json() : json(t < 10 ? 0.1 : 5.1)}, {"y", gap ? json() : json(t < 10 ? -0.1 : 4.9)}});
+  }
+  r = post(seq_server, "/v1/impute", json{{"model", "levels"}, {"rows", steps}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  filled = json::parse(r.body);
+  EXPECT_EQ(filled["missing_cells"], 4);
+  EXPECT_NEAR(filled["rows"][4]["x"].get<double>(), 0.0, 1.0);
+  EXPECT_NEAR(filled["rows"][15]["y"].get<double>(), 5.0, 1.0);
+  data::Source request_rows;
+  request_rows.spec = "rows";
+  request_rows.form = DataKind::table;
+  request_rows.table = table_from_records(steps, "rows");
+  const auto library = apps::impute(*load_model(files().hmm), request_rows, {});
+  EXPECT_EQ(filled["rows"].dump(), table_to_records(library.filled).dump());
+  r = post(seq_server, "/v1/impute", json{{"model", "levels"}, {"rows", steps}, {"multiple", 2}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["draws"].size(), 2u);
 
   // Text is scored per line, as `genforge score` does.
   const std::string lines = "the cat sat on the mat .\ntmo.hee  sgt odac\n";

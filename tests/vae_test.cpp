@@ -66,6 +66,53 @@ TEST(Vae, ConditionalModelDrawsTheClassAskedForAndScoresTheMarginal) {
   EXPECT_THROW(vae.fit({x}, quiet()), DataError);                                // conditional needs labels
 }
 
+TEST(Vae, ConditionalCodesComeFromEachClasssFittedAggregatePosterior) {
+  // code_prior=class: after fit, each class's code distribution is the Gaussian moment-matched to its training
+  // codes (mean of the posterior means; their covariance plus the mean posterior variance on the diagonal), and
+  // sample_labelled decodes mean_c + T chol_c eps.
+  torch::Tensor labels;
+  auto x = left_or_top_images(3, &labels);
+  VaeOptions o;
+  o.conditional = true;
+  o.hidden = 32;
+  o.latent = 3;
+  o.max_steps = 100;
+  o.batch_size = 32;
+  o.lr = 3e-3;
+  o.temperature = 0.5;
+  VariationalAutoencoder vae(o);
+  vae.fit({x, {}, {}, labels}, quiet());
+  const auto t = vae.state();
+  auto mu = vae.transform(x, labels).to(torch::kFloat64);  // [256, 3]
+  for (int64_t k = 0; k < 2; ++k) {
+    auto m = mu.index_select(0, (labels == k).nonzero().reshape({-1}));
+    auto mean = m.mean(0);
+    EXPECT_TRUE(test::all_close(t.at("class_code_mean")[k].to(torch::kFloat64), mean, 1e-5, 1e-5)) << k;
+    auto chol = t.at("class_code_chol")[k].to(torch::kFloat64);
+    auto cov = chol.mm(chol.t());
+    auto centred = m - mean;
+    auto extra = cov - centred.t().mm(centred) / static_cast<double>(m.size(0) - 1);  // the mean posterior variance
+    EXPECT_LT((extra - torch::diag(extra.diagonal())).abs().max().item<double>(), 1e-5) << k;
+    EXPECT_GT(extra.diagonal().min().item<double>(), 0.0) << k;
+  }
+  auto want = torch::tensor({0, 1, 1, 0, 1}, torch::kLong);
+  auto g1 = make_generator(9), g2 = make_generator(9);
+  auto drawn = vae.sample_labelled(want, g1);
+  auto eps = 0.5 * at::randn({5, 3}, g2, torch::TensorOptions().dtype(torch::kFloat32));
+  auto z = t.at("class_code_mean").index_select(0, want) +
+           torch::bmm(t.at("class_code_chol").index_select(0, want), eps.unsqueeze(2)).squeeze(2);
+  EXPECT_TRUE(test::all_close(drawn, vae.decode(z, want), 1e-6, 1e-6));
+  // A file written before the class prior has no such tensors: its classes sample N(0, T^2 I) codes, as before.
+  auto old_state = t;
+  old_state.erase("class_code_mean");
+  old_state.erase("class_code_chol");
+  VariationalAutoencoder old(o);
+  old.load_state(old_state);
+  auto g3 = make_generator(9), g4 = make_generator(9);
+  auto standard = vae.decode(0.5 * at::randn({5, 3}, g4, torch::TensorOptions().dtype(torch::kFloat32)), want);
+  EXPECT_TRUE(test::all_close(old.sample_labelled(want, g3), standard, 1e-6, 1e-6));
+}
+
 TEST(Vae, FillsHiddenPixelsByImportanceResampling) {
   // Two kinds of 8x8 images: a bright left half, or a bright top half. With the bottom half hidden, the kept top
   // half says which: the left kind continues down the left side, the top kind is dark below.

@@ -36,6 +36,8 @@ struct VaeOptions : train::TrainOptions, train::LoraOptions {
   int64_t iw_samples = 1;             // k of score_samples' importance-weighted bound (1: ELBO)
   double temperature = 1.0;           // sampling: codes drawn from N(0, T^2 I); T < 1 gives more typical samples
   bool conditional = false;           // class-conditional (needs labelled data)
+  std::string code_prior = "class";   // conditional models, sampling a class: class (codes from a Gaussian fitted to
+                                      // that class's training codes, "ex-post density estimation") | standard (N(0, I))
   int64_t impute_samples = 200;       // filling missing pixels: importance-weighted codes per image (MIWAE-style)
 
   void validate() const;

@@ -151,8 +151,10 @@ std::vector<std::string> endpoints_of(const Model& model) {
     out.push_back("/v1/score");
     out.push_back("/v1/anomaly");
   }
-  // Rows with null cells: conditional samplers of tables (image models fill pixels through `genforge inpaint`).
-  if (dynamic_cast<const ConditionalSampler*>(&model) && pipeline_of(model).form() == DataKind::table) {
+  // Rows with null cells: conditional samplers of tables, and sequence models (the rows carry the model's sequence
+  // column; consecutive rows with one value form a sequence). Image models fill pixels through `genforge inpaint`.
+  const bool fills = dynamic_cast<const ConditionalSampler*>(&model) || dynamic_cast<const SequenceImputer*>(&model);
+  if (fills && pipeline_of(model).form() == DataKind::table) {
     out.push_back("/v1/impute");
   }
   if (text) out.push_back("/v1/completions");

@@ -1,5 +1,7 @@
 #include "genforge/models/vae.h"
 
+#include <torch/linalg.h>
+
 #include <cmath>
 #include <optional>
 
@@ -21,6 +23,9 @@ struct VariationalAutoencoder::Net : torch::nn::Module {
     if (g.n_classes > 0) {
       log_class_prior = register_buffer("log_class_prior",
                                         torch::full({g.n_classes}, -std::log(static_cast<double>(g.n_classes))));
+      // N(0, I) for every class until fit_class_codes (and in files written before it).
+      class_code_mean = register_buffer("class_code_mean", torch::zeros({g.n_classes, o.latent}));
+      class_code_chol = register_buffer("class_code_chol", torch::eye(o.latent).repeat({g.n_classes, 1, 1}));
     }
   }
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& condition) {
@@ -56,9 +61,42 @@ struct VariationalAutoencoder::Net : torch::nn::Module {
   neural::Codec codec{nullptr};
   torch::Tensor log_var_x;        // [D] Gaussian decoder only
   torch::Tensor log_class_prior;  // [K] conditional only: training class frequencies
+  torch::Tensor class_code_mean;  // [K, L] conditional only: mean of each class's aggregate posterior
+  torch::Tensor class_code_chol;  // [K, L, L] and the Cholesky factor of its covariance
 };
 
 namespace {
+
+// Ex-post density estimation (Ghosh et al. 2020) per class: each class's aggregate posterior (1/n) sum_i q(z | x_i, c)
+// over its training images, moment-matched by a Gaussian: mean of the posterior means, covariance of the posterior
+// means plus the mean posterior variance. Codes drawn from it agree with the class the decoder is given, where
+// N(0, I) codes can carry another class's look (the encoder also sees the image).
+void fit_class_codes(VariationalAutoencoder::Net& net, const torch::Tensor& x, const torch::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = net.is_training();
+  net.eval();
+  const int64_t K = net.geometry.n_classes, L = net.latent;
+  std::vector<torch::Tensor> mus, vars;
+  for (int64_t s = 0; s < x.size(0); s += 2048) {
+    const int64_t e = std::min(x.size(0), s + 2048);
+    auto [mu, logvar] = net.encode(x.slice(0, s, e), neural::one_hot(labels.slice(0, s, e), K));
+    mus.push_back(mu);
+    vars.push_back(logvar.exp());
+  }
+  auto mu = torch::cat(mus).to(torch::kFloat64), var = torch::cat(vars).to(torch::kFloat64);  // [N, L]
+  for (int64_t k = 0; k < K; ++k) {
+    auto rows = (labels == k).nonzero().reshape({-1});
+    if (rows.numel() < 2) continue;  // too few to estimate: N(0, I)
+    auto m = mu.index_select(0, rows), v = var.index_select(0, rows);  // [n_k, L]
+    auto mean = m.mean(0);
+    auto centred = m - mean;
+    auto cov = centred.t().mm(centred) / static_cast<double>(rows.numel() - 1) + torch::diag(v.mean(0)) +
+               1e-6 * torch::eye(L, mu.options());
+    net.class_code_mean[k].copy_(mean);
+    net.class_code_chol[k].copy_(torch::linalg::cholesky(cov));
+  }
+  net.train(was_training);
+}
 
 // The Trainer's view of the model.
 class VaeTrainable : public train::Trainable {
@@ -109,6 +147,8 @@ void VaeOptions::validate() const {
   GF_CHECK(beta >= 0 && std::isfinite(beta), "beta must be >= 0, got ", beta);
   GF_CHECK(iw_samples >= 1, "iw_samples must be at least 1, got ", iw_samples);
   GF_CHECK(temperature > 0 && temperature <= 10, "temperature must be in (0, 10], got ", temperature);
+  GF_CHECK(code_prior == "class" || code_prior == "standard", "code_prior must be class or standard, got '",
+           code_prior, "'");
   GF_CHECK(impute_samples >= 1 && impute_samples <= 100000, "impute_samples must be in 1..100000, got ", impute_samples);
 }
 
@@ -123,6 +163,9 @@ const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
         .add("iw_samples", &VaeOptions::iw_samples, "importance samples of score_samples (1: ELBO)")
         .add("temperature", &VaeOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
         .add("conditional", &VaeOptions::conditional, "class-conditional (labelled data)")
+        .add("code_prior", &VaeOptions::code_prior,
+             "conditional sampling: codes from a Gaussian fitted to the class's training codes, or N(0, I)",
+             {"class", "standard"})
         .add("impute_samples", &VaeOptions::impute_samples, "filling missing pixels: importance-weighted codes per image");
     train::add_train_options(t);
     train::add_lora_options(t);
@@ -180,6 +223,7 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
   }
   report_ = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "negative ELBO per example (nats, last logged)";
+  if (labels.defined()) fit_class_codes(*net, x, labels);
   net_ = net;
   schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()},
              {"n_classes", geometry.n_classes}};
@@ -277,9 +321,14 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot sample");
   if (net_->geometry.n_classes == 0) return Model::sample_labelled(labels, gen);
   check_class_labels(labels, net_->geometry.n_classes);
-  return decode(options_.temperature *
-                    at::randn({labels.size(0), options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32)),
-                labels);
+  auto eps = options_.temperature *
+             at::randn({labels.size(0), options_.latent}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+  if (options_.code_prior == "standard") return decode(eps, labels);
+  // z = mean_c + T chol_c eps: the class's fitted code distribution, at temperature T.
+  auto idx = labels.to(torch::kLong).cpu();
+  auto mean = net_->class_code_mean.cpu().index_select(0, idx);                        // [n, L]
+  auto chol = net_->class_code_chol.cpu().index_select(0, idx);                        // [n, L, L]
+  return decode(mean + torch::bmm(chol, eps.unsqueeze(2)).squeeze(2), labels);
 }
 
 torch::Tensor VariationalAutoencoder::fill_missing(
@@ -377,7 +426,13 @@ void VariationalAutoencoder::load_state(const TensorMap& t) {
   auto geometry = neural::Geometry::load(t);
   neural::check_architecture(options_.architecture, geometry, "VAE");
   auto net = std::make_shared<Net>(geometry, options_);
-  neural::load_module(*net, "", t);
+  TensorMap with_codes = t;
+  if (net->class_code_mean.defined() && !t.count("class_code_mean")) {
+    // A file from before the class code prior: every class samples N(0, I) codes, as it did.
+    with_codes["class_code_mean"] = net->class_code_mean;
+    with_codes["class_code_chol"] = net->class_code_chol;
+  }
+  neural::load_module(*net, "", with_codes);
   net->eval();
   net_ = net;
 }
