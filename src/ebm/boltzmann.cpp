@@ -69,12 +69,19 @@ torch::Tensor Rbm::independent() const {
   return independent_mask.defined() ? independent_mask : independent_units(n_visible(), groups, W.options());
 }
 
+std::pair<torch::Tensor, torch::Tensor> Rbm::unit_masks() const {
+  auto ind = has_groups() ? independent() : torch::ones({n_visible()}, W.options().requires_grad(false));
+  if (!mixed()) return {ind, torch::zeros_like(ind)};
+  auto bern = ind * bernoulli_units.to(ind.options());
+  return {ind - bern, bern};
+}
+
 torch::Tensor Rbm::scaled_visible(const torch::Tensor& v) const {
   if (!gaussian()) return v;
   auto inv_var = torch::exp(-log_var);
-  if (has_groups()) {
-    auto ind = independent();
-    inv_var = inv_var * ind + (1 - ind);  // group units are not scaled
+  if (has_groups() || mixed()) {
+    auto gauss = unit_masks().first;
+    inv_var = inv_var * gauss + (1 - gauss);  // group and Bernoulli units are not scaled
   }
   return v * inv_var;
 }
@@ -94,7 +101,8 @@ torch::Tensor Rbm::sample_hidden(const torch::Tensor& v, at::Generator& gen) con
 torch::Tensor Rbm::visible_input(const torch::Tensor& h) const { return torch::addmm(b, h, W); }
 
 torch::Tensor Rbm::mean_from_input(const torch::Tensor& in) const {
-  auto out = gaussian() ? in.clone() : torch::sigmoid(in);
+  auto out = !gaussian() ? torch::sigmoid(in)
+                         : mixed() ? torch::where(unit_masks().second > 0, torch::sigmoid(in), in) : in.clone();
   for (const auto& g : groups) {
     const auto idx = g.to(in.device());
     out.index_copy_(1, idx, torch::softmax(in.index_select(1, idx), 1));
@@ -108,7 +116,8 @@ torch::Tensor Rbm::sample_from_input(torch::Tensor in, at::Generator& gen) const
     out = bernoulli(has_groups() ? torch::sigmoid(in) : in.sigmoid_(), gen);
   } else {
     auto noise = neural::randn_from(in.sizes(), gen, in.options()) * torch::exp(0.5 * log_var);
-    out = has_groups() ? in + noise : in.add_(noise);
+    out = has_groups() || mixed() ? in + noise : in.add_(noise);
+    if (mixed()) out = torch::where(unit_masks().second > 0, bernoulli(torch::sigmoid(in), gen), out);
   }
   for (const auto& g : groups) {
     // One unit on per group, drawn from the group's softmax.
@@ -130,15 +139,19 @@ torch::Tensor Rbm::sample_visible(const torch::Tensor& h, at::Generator& gen) co
 torch::Tensor Rbm::visible_term(const torch::Tensor& v) const {
   if (!gaussian()) return torch::mv(v, b);
   auto quadratic = (v - b).pow(2) * torch::exp(-log_var);  // [N, D]
-  if (!has_groups()) return -0.5 * quadratic.sum(1);
-  auto ind = independent();
-  return -0.5 * (quadratic * ind).sum(1) + torch::mv(v, b * (1 - ind));
+  if (!has_groups() && !mixed()) return -0.5 * quadratic.sum(1);
+  auto gauss = unit_masks().first;  // the other units' term is linear: b.v
+  return -0.5 * (quadratic * gauss).sum(1) + torch::mv(v, b * (1 - gauss));
 }
 
 double Rbm::visible_log_partition(const torch::Tensor& bias_in) const {
   torch::NoGradGuard no_grad;
   auto bias = bias_in.to(torch::kFloat64);
   auto per_unit = gaussian() ? 0.5 * (log_var.to(torch::kFloat64) + kLog2Pi) : torch::softplus(bias);  // [D]
+  if (mixed()) {
+    auto [gauss, bern] = unit_masks();
+    per_unit = per_unit * gauss.to(torch::kFloat64) + torch::softplus(bias) * bern.to(torch::kFloat64);
+  }
   double total = 0;
   if (has_groups()) {
     auto ind = independent().to(torch::kFloat64);
@@ -165,6 +178,10 @@ torch::Tensor Rbm::hidden_log_marginal(const torch::Tensor& h) const {
   } else {
     // integral of exp(-(v - b)^2 / (2 s2) + v (W^T h) / s2) dv = sqrt(2 pi s2) exp(((b + W^T h)^2 - b^2) / (2 s2))
     per_unit = 0.5 * (in.pow(2) - b.pow(2)) * torch::exp(-log_var) + 0.5 * (log_var + kLog2Pi);
+    if (mixed()) {
+      auto [gauss, bern] = unit_masks();
+      per_unit = per_unit * gauss + torch::softplus(in) * bern;
+    }
   }
   if (!has_groups()) return out + per_unit.sum(1);
   out = out + torch::mv(per_unit, independent());
@@ -176,6 +193,10 @@ torch::Tensor Rbm::log_visible_given_hidden(const torch::Tensor& v, const torch:
   auto in = visible_input(h);  // [N, D]
   auto per_unit = gaussian() ? -0.5 * ((v - in).pow(2) * torch::exp(-log_var) + log_var + kLog2Pi)
                              : v * in - torch::softplus(in);  // Bernoulli: -cross-entropy with logits
+  if (mixed()) {
+    auto [gauss, bern] = unit_masks();
+    per_unit = per_unit * gauss + (v * in - torch::softplus(in)) * bern;
+  }
   if (!has_groups()) return per_unit.sum(1);
   auto out = torch::mv(per_unit, independent());
   for (const auto& g : groups) {
@@ -325,6 +346,7 @@ double exact_log_z(const Rbm& rbm_in, int64_t max_units) {
   Rbm rbm{rbm_in.visible, rbm_in.W.to(torch::kFloat64), rbm_in.b.to(torch::kFloat64), rbm_in.c.to(torch::kFloat64),
           rbm_in.log_var.defined() ? rbm_in.log_var.to(torch::kFloat64) : torch::Tensor(), rbm_in.groups};
   rbm.hidden = rbm_in.hidden;
+  rbm.bernoulli_units = rbm_in.bernoulli_units;
   const bool over_hidden = !rbm.relu() && n == rbm.n_hidden();
   const auto opts = rbm.W.options();
   const int64_t total = int64_t{1} << n;

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "genforge/models/log_partition.h"
@@ -46,12 +47,16 @@ struct Rbm {
   std::vector<torch::Tensor> groups;  // softmax groups: each [k] int64 visible unit indices (none: empty)
   torch::Tensor independent_mask;     // [D] independent_units(...) computed once (optional: else per call)
   Hidden hidden = Hidden::bernoulli;
+  // Gaussian visible only: 1 for units that are Bernoulli instead (undefined: none). A Gaussian-visible DBM's
+  // log Z is that of an RBM over its visible layer (Gaussian) and second hidden layer (Bernoulli) together.
+  torch::Tensor bernoulli_units;  // [D]
 
   int64_t n_visible() const { return W.size(1); }
   int64_t n_hidden() const { return W.size(0); }
   bool gaussian() const { return visible == Visible::gaussian; }
   bool has_groups() const { return !groups.empty(); }
   bool relu() const { return hidden == Hidden::relu; }
+  bool mixed() const { return gaussian() && bernoulli_units.defined(); }
 
   // v scaled as the hidden units see it: v / s2 (Gaussian units) or v. [N, D]
   torch::Tensor scaled_visible(const torch::Tensor& v) const;
@@ -80,6 +85,9 @@ struct Rbm {
 
  private:
   torch::Tensor independent() const;  // [D] 1 for units outside every group, 0 inside (defined with groups)
+  // Gaussian visible units with groups or Bernoulli units among them: [D] masks of the Gaussian units and of the
+  // Bernoulli ones (group units in neither).
+  std::pair<torch::Tensor, torch::Tensor> unit_masks() const;
 };
 
 // 1 for visible units outside every group, 0 inside. [D] in `options`

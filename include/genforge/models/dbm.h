@@ -1,11 +1,12 @@
-// Deep Boltzmann machine (Salakhutdinov & Hinton 2009) with two or three hidden layers of Bernoulli units:
+// Deep Boltzmann machine (Salakhutdinov & Hinton 2009) with two or three hidden layers of Bernoulli units over
+// Bernoulli or Gaussian (visible=gaussian; real-valued, standardised tables) visible units:
 // greedy pre-training of the layers as RBMs with the doubled-input trick (bottom: bottom-up input doubled; top:
 // top-down input doubled; a middle layer: both, its weights halved when stacked), then joint training by
 // stochastic maximum likelihood: mean-field inference q(h | v) for the data term, persistent Gibbs chains for the
 // model term.
 //
-// log Z: summing out v and h2 analytically leaves an RBM over h1 and h3, so log Z comes from the same AIS (or
-// enumeration) as an RBM's. score_samples is the variational lower bound
+// log Z: summing out v and h2 analytically leaves an RBM over h1 and h3 (Gaussian v: summing out h1 and h3 leaves
+// one over v and h2), so log Z comes from the same AIS (or enumeration) as an RBM's. score_samples is the variational lower bound
 //   log p(v) >= E_q[-E(v, h)] + H(q) - log Z
 // with the mean-field posterior q, an estimate whose error is the AIS standard error of log Z.
 //

@@ -22,9 +22,11 @@ torch::Tensor binary_entropy(const torch::Tensor& q) {
 }  // namespace
 
 // Units x_0 = v, x_1 .. x_L; weights W[l] [H_{l+1}, H_l] join x_l and x_{l+1}; biases bias[l] [H_l].
-// E(x) = -sum_l bias_l . x_l - sum_l x_{l+1}^T W_l x_l.
+// E(x) = -sum_l bias_l . x_l - sum_l x_{l+1}^T W_l x_l (Bernoulli v), or with Gaussian visible units of variances
+// s2 = exp(log_var): sum_i (v_i - bias_0i)^2 / (2 s2_i) - sum_{l>=1} bias_l . x_l - x_1^T W_0 (v / s2) - ...
 struct DeepBoltzmannMachine::Net : torch::nn::Module {
-  Net(const neural::Geometry& g, const std::vector<int64_t>& widths, const DbmOptions& o) : geometry(g) {
+  Net(const neural::Geometry& g, const std::vector<int64_t>& widths, const DbmOptions& o)
+      : geometry(g), gaussian(o.visible == "gaussian") {
     const auto opts = torch::TensorOptions().dtype(o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
     const int64_t chains = o.n_chains > 0 ? o.n_chains : o.batch_size;
     for (size_t l = 0; l < widths.size(); ++l) {
@@ -35,20 +37,33 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
       }
     }
     base_visible = register_buffer("base_visible", torch::zeros({widths[0]}, opts));
+    if (gaussian) log_var = register_parameter("log_var", torch::zeros({widths[0]}, opts), o.learn_variance);
+  }
+  // x_0 as the layer above sees it: v / s2 (Gaussian units) or v. [N, D]
+  torch::Tensor scaled(const torch::Tensor& v) const { return gaussian ? v * torch::exp(-log_var) : v; }
+  // The visible units' part of -E: bias_0 . v or -sum (v - bias_0)^2 / (2 s2), with visible biases `b0`. [N]
+  torch::Tensor visible_term(const torch::Tensor& v, const torch::Tensor& b0) const {
+    return gaussian ? -0.5 * ((v - b0).pow(2) * torch::exp(-log_var)).sum(1) : torch::mv(v, b0);
+  }
+  // E[v] and a draw of v from the visible units' input (their mean for Gaussian units, logits for Bernoulli). [N, D]
+  torch::Tensor visible_mean(const torch::Tensor& input) const { return gaussian ? input : torch::sigmoid(input); }
+  torch::Tensor draw_visible(const torch::Tensor& input, at::Generator& gen) const {
+    if (!gaussian) return ebm::bernoulli(torch::sigmoid(input), gen);
+    return input + neural::randn_from(input.sizes(), gen, input.options()) * torch::exp(0.5 * log_var);
   }
   size_t n_layers() const { return bias.size(); }  // visible included
   // Input to layer l from its neighbours' states x (x[l-1] from below, x[l+1] from above). [N, H_l]
   torch::Tensor layer_input(size_t l, const std::vector<torch::Tensor>& x) const {
     torch::Tensor in = bias[l].expand({x[l == 0 ? 1 : l - 1].size(0), -1});
-    if (l > 0) in = torch::addmm(in, x[l - 1], W[l - 1].t());
+    if (l > 0) in = torch::addmm(in, l == 1 ? scaled(x[0]) : x[l - 1], W[l - 1].t());
     if (l + 1 < n_layers()) in = torch::addmm(in, x[l + 1], W[l]);
     return in;
   }
   // -E(x) for states or mean-field probabilities (linear in each layer's values). [N]
   torch::Tensor negative_energy(const std::vector<torch::Tensor>& x) const {
-    torch::Tensor out = torch::mv(x[0], bias[0]);
+    torch::Tensor out = visible_term(x[0], bias[0]);
     for (size_t l = 1; l < n_layers(); ++l) {
-      out = out + torch::mv(x[l], bias[l]) + (torch::mm(x[l - 1], W[l - 1].t()) * x[l]).sum(1);
+      out = out + torch::mv(x[l], bias[l]) + (torch::mm(l == 1 ? scaled(x[0]) : x[l - 1], W[l - 1].t()) * x[l]).sum(1);
     }
     return out;
   }
@@ -58,7 +73,7 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     std::vector<torch::Tensor> q{v};
     for (size_t l = 1; l < n_layers(); ++l) {
       const double scale = l + 1 < n_layers() ? 2.0 : 1.0;
-      q.push_back(torch::sigmoid(torch::addmm(bias[l], q[l - 1], W[l - 1].t(), 1.0, scale)));
+      q.push_back(torch::sigmoid(torch::addmm(bias[l], l == 1 ? scaled(v) : q[l - 1], W[l - 1].t(), 1.0, scale)));
     }
     for (int64_t s = 0; s < steps; ++s) {
       for (size_t l = 1; l < n_layers(); l += 2) q[l] = torch::sigmoid(layer_input(l, q));  // odd, then even
@@ -69,10 +84,12 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
   // One Gibbs sweep: odd layers given even ones, then even layers (v included) given odd ones.
   void gibbs(std::vector<torch::Tensor>& x, at::Generator& gen) const {
     for (size_t l = 1; l < n_layers(); l += 2) x[l] = ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
-    for (size_t l = 0; l < n_layers(); l += 2) x[l] = ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
+    for (size_t l = 0; l < n_layers(); l += 2) {
+      x[l] = l == 0 ? draw_visible(layer_input(0, x), gen) : ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
+    }
   }
-  // Parallel tempering on the path p_beta(x) ~ exp(b_base.v + beta g(x)), g = -E(x) - b_base.v, from the base model
-  // (v at the data's log-odds, hidden units free) to the machine: x holds C chains at each of the inverse
+  // Parallel tempering on the path p_beta(x) ~ exp(-E_base(v) + beta g(x)), g = -E(x) + E_base(v), from the base
+  // model (v at the data's log-odds or, Gaussian, its means; hidden units free) to the machine: x holds C chains at each of the inverse
   // temperatures `betas` (rows m*C .. m*C + C - 1 at betas[m]); one sweep at every temperature, then exchanges
   // between neighbours. Returns the fraction of exchanges accepted.
   double tempered_gibbs(std::vector<torch::Tensor>& x, const std::vector<double>& betas, at::Generator& gen,
@@ -81,53 +98,73 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     auto beta = ebm::ladder_betas(betas, C, x[0].options());  // [M * C, 1]
     auto draw = [&](size_t l) {
       auto in = beta * layer_input(l, x);
-      if (l == 0) in = in + (1 - beta) * base_visible;
-      x[l] = ebm::bernoulli(torch::sigmoid(in), gen);
+      if (l == 0) {
+        x[0] = draw_visible(in + (1 - beta) * base_visible, gen);  // Gaussian: the mean mixes as the logits do
+      } else {
+        x[l] = ebm::bernoulli(torch::sigmoid(in), gen);
+      }
     };
     for (size_t l = 1; l < n_layers(); l += 2) draw(l);
     for (size_t l = 0; l < n_layers(); l += 2) draw(l);
-    auto g = (negative_energy(x) - torch::mv(x[0], base_visible)).to(torch::kFloat64);  // [M * C]
+    auto g = (negative_energy(x) - visible_term(x[0], base_visible)).to(torch::kFloat64);  // [M * C]
     std::vector<torch::Tensor*> states;
     for (auto& layer : x) states.push_back(&layer);
     return ebm::tempering_exchange(betas, g, states, gen, parity);
   }
-  // The RBM left after summing out v and h2 (x_0, x_2): its "visible" units are h1 and h3 (x_1, x_3), its
-  // "hidden" units v and h2. Its log Z is the DBM's.
-  ebm::Rbm even_layer_rbm() const {
-    std::vector<int64_t> even, odd;  // kept: x_1, x_3 ("even" hidden layers h1, h3); summed: x_0, x_2
-    for (size_t l = 0; l < n_layers(); ++l) (l % 2 ? even : odd).push_back(static_cast<int64_t>(l));
+  // The RBM left after summing out every other layer; its log Z is the DBM's. Bernoulli v: v and h2 (x_0, x_2) are
+  // summed out, so its "visible" units are h1 and h3 and its "hidden" units v and h2 (Salakhutdinov & Hinton).
+  // Gaussian v: h1 and h3 are summed out instead (a Gaussian sum over v would couple h1's units), leaving an RBM
+  // whose "visible" units are v (Gaussian) and h2 (Bernoulli) and whose "hidden" units are h1 and h3.
+  ebm::Rbm reduced_rbm() const {
+    const size_t kept_parity = gaussian ? 0 : 1;
+    std::vector<int64_t> kept, summed;
+    for (size_t l = 0; l < n_layers(); ++l) (l % 2 == kept_parity ? kept : summed).push_back(static_cast<int64_t>(l));
     std::vector<torch::Tensor> rows;
-    for (int64_t o : odd) {
+    for (int64_t o : summed) {
       std::vector<torch::Tensor> blocks;
-      for (int64_t e : even) {
-        const auto& w_opts = W[0].options();
+      for (int64_t e : kept) {
         if (e == o + 1) {
-          blocks.push_back(W[o].t());  // [H_o, H_e]
+          blocks.push_back(W[o].t());  // W[o] joins x_o (below) and x_e: [H_o, H_e]
         } else if (e == o - 1) {
           blocks.push_back(W[e]);  // W[e] joins x_e (below) and x_o: [H_o, H_e]
         } else {
-          blocks.push_back(torch::zeros({bias[o].size(0), bias[e].size(0)}, w_opts));
+          blocks.push_back(torch::zeros({bias[o].size(0), bias[e].size(0)}, W[0].options()));
         }
       }
       rows.push_back(torch::cat(blocks, 1));
     }
-    std::vector<torch::Tensor> even_bias, odd_bias;
-    for (int64_t e : even) even_bias.push_back(bias[e]);
-    for (int64_t o : odd) odd_bias.push_back(bias[o]);
-    return {ebm::Visible::bernoulli, torch::cat(rows, 0), torch::cat(even_bias), torch::cat(odd_bias), {}};
+    std::vector<torch::Tensor> kept_bias, summed_bias;
+    for (int64_t e : kept) kept_bias.push_back(bias[e]);
+    for (int64_t o : summed) summed_bias.push_back(bias[o]);
+    ebm::Rbm out{ebm::Visible::bernoulli, torch::cat(rows, 0), torch::cat(kept_bias), torch::cat(summed_bias), {}};
+    if (gaussian) {
+      const int64_t D = bias[0].size(0), rest = out.n_visible() - D;
+      out.visible = ebm::Visible::gaussian;
+      out.log_var = torch::cat({log_var, torch::zeros({rest}, log_var.options())});
+      out.bernoulli_units = torch::cat({torch::zeros({D}, log_var.options()), torch::ones({rest}, log_var.options())});
+    }
+    return out;
   }
   neural::Geometry geometry;
+  bool gaussian;  // Gaussian visible units (variances start at the data's; learned with learn_variance)
   std::vector<torch::Tensor> W, bias, chain;
-  torch::Tensor base_visible;  // [D] log-odds of the data's means (AIS base visible part, chain start)
+  torch::Tensor base_visible;  // [D] log-odds of the data's means, or its means (AIS base visible part, chain start)
+  torch::Tensor log_var;       // [D] Gaussian visible units: log s2
 };
 
 namespace {
 
 // One RBM of the greedy pre-training: hidden input c + up * W x, visible input b + down * W^T h (the doubled-input
-// trick). Trained by PCD-1 on the expected-energy gap.
+// trick). Trained by PCD-1 on the expected-energy gap. The bottom layer of a Gaussian-visible machine has `log_var`
+// (its fixed variances): x is read as x / s2 and drawn as N(b + W^T h, s2).
 struct PretrainLayer {
   torch::Tensor W, b, c, chain;  // [H, D], [D], [H], [C, H]
+  torch::Tensor log_var;         // [D] Gaussian visible units only
   double up = 1, down = 1;
+  torch::Tensor scaled(const torch::Tensor& x) const { return log_var.defined() ? x * torch::exp(-log_var) : x; }
+  torch::Tensor visible_term(const torch::Tensor& x) const {
+    return log_var.defined() ? -0.5 * ((x - b).pow(2) * torch::exp(-log_var)).sum(1) : torch::mv(x, b);
+  }
 };
 
 class PretrainTrainable : public train::Trainable {
@@ -146,24 +183,28 @@ class PretrainTrainable : public train::Trainable {
     torch::Tensor v_neg;
     {
       torch::NoGradGuard no_grad;
-      v_neg = ebm::bernoulli(torch::sigmoid(torch::addmm(l_.b, l_.chain, l_.W, 1.0, l_.down)), gen);
+      auto mean = torch::addmm(l_.b, l_.chain, l_.W, 1.0, l_.down);
+      v_neg = l_.log_var.defined()
+                  ? mean + neural::randn_from(mean.sizes(), gen, mean.options()) * torch::exp(0.5 * l_.log_var)
+                  : ebm::bernoulli(torch::sigmoid(mean), gen);
     }
     auto v = torch::cat({batch.x, v_neg});
-    auto input = torch::addmm(l_.c, v, l_.W.t(), 1.0, l_.up);
+    auto input = torch::addmm(l_.c, l_.scaled(v), l_.W.t(), 1.0, l_.up);
     torch::Tensor q;
     {
       torch::NoGradGuard no_grad;
       q = torch::sigmoid(input.detach());
       l_.chain.copy_(ebm::bernoulli(q.slice(0, B), gen));
     }
-    auto energy = -(torch::mv(v, l_.b) + (q * torch::addmm(l_.c, v, l_.W.t())).sum(1));
+    auto energy = -(l_.visible_term(v) + (q * torch::addmm(l_.c, l_.scaled(v), l_.W.t())).sum(1));
     ctx.optimize("model", energy.slice(0, 0, B).mean() - energy.slice(0, B).mean());
   }
   double eval_loss(const train::Batch& batch, at::Generator&) override {
     torch::NoGradGuard no_grad;
-    auto h = torch::sigmoid(torch::addmm(l_.c, batch.x, l_.W.t(), 1.0, l_.up));
-    auto r = torch::sigmoid(torch::addmm(l_.b, h, l_.W, 1.0, l_.down));
-    return torch::binary_cross_entropy(r, batch.x, {}, at::Reduction::None).sum(1).mean().item<double>();
+    auto h = torch::sigmoid(torch::addmm(l_.c, l_.scaled(batch.x), l_.W.t(), 1.0, l_.up));
+    auto r = torch::addmm(l_.b, h, l_.W, 1.0, l_.down);
+    if (l_.log_var.defined()) return (r - batch.x).pow(2).sum(1).mean().item<double>();  // squared error
+    return torch::binary_cross_entropy(torch::sigmoid(r), batch.x, {}, at::Reduction::None).sum(1).mean().item<double>();
   }
 
  private:
@@ -184,6 +225,7 @@ class JointTrainable : public train::Trainable {
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     std::vector<torch::Tensor> params(net_.W.begin(), net_.W.end());
     params.insert(params.end(), net_.bias.begin(), net_.bias.end());
+    if (o_.learn_variance) params.push_back(net_.log_var);
     return {{"model", params}};
   }
   std::vector<std::pair<std::string, torch::Tensor>> named_state() override {
@@ -230,12 +272,12 @@ class JointTrainable : public train::Trainable {
     torch::NoGradGuard no_grad;
     auto x = start_states(net_, n, gen);
     for (int s = 0; s < 100; ++s) net_.gibbs(x, gen);
-    return torch::sigmoid(net_.layer_input(0, x)).to(torch::kFloat32).reshape(net_.geometry.batch_shape(n));
+    return net_.visible_mean(net_.layer_input(0, x)).to(torch::kFloat32).reshape(net_.geometry.batch_shape(n));
   }
   // Chains start at the base-rate visible model and empty hidden layers.
   static std::vector<torch::Tensor> start_states(const DeepBoltzmannMachine::Net& net, int64_t n,
                                                  at::Generator& gen) {
-    std::vector<torch::Tensor> x{ebm::bernoulli(torch::sigmoid(net.base_visible).expand({n, -1}).contiguous(), gen)};
+    std::vector<torch::Tensor> x{net.draw_visible(net.base_visible.expand({n, -1}).contiguous(), gen)};
     for (size_t l = 1; l < net.n_layers(); ++l) x.push_back(torch::zeros({n, net.bias[l].size(0)}, net.W[0].options()));
     return x;
   }
@@ -260,7 +302,6 @@ void DbmOptions::validate() const {
   GF_CHECK(sizes.size() == 2 || sizes.size() == 3, "a deep Boltzmann machine has 2 or 3 hidden layers: layers = '",
            layers, "'");
   for (int64_t s : sizes) GF_CHECK(s >= 1, "every layer needs at least one hidden unit: layers = '", layers, "'");
-  GF_CHECK(visible == "bernoulli", "the deep Boltzmann machine has Bernoulli visible units; got visible = ", visible);
   GF_CHECK(hidden_units == "bernoulli", "the deep Boltzmann machine has Bernoulli hidden units; got hidden_units = ",
            hidden_units);
   GF_CHECK(estimator == "auto" || estimator == "ais" || estimator == "exact",
@@ -311,10 +352,10 @@ namespace {
 // Data as the visible layer reads it: checked, flattened, binarized as the options say. [N, D]
 torch::Tensor visible_units(const torch::Tensor& x, const DeepBoltzmannMachine::Net& net, const DbmOptions& o,
                             const char* what) {
-  auto v = neural::checked_input(x, net.geometry, net.W[0].device(), true, "DBM", what)
+  auto v = neural::checked_input(x, net.geometry, net.W[0].device(), !net.gaussian, "DBM (visible=bernoulli)", what)
                .reshape({x.size(0), -1})
                .to(net.W[0].scalar_type());
-  return ebm::binarized(v, o.binarize, o.strict, o.seed);
+  return net.gaussian ? v : ebm::binarized(v, o.binarize, o.strict, o.seed);
 }
 }  // namespace
 
@@ -342,8 +383,14 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
   {
     torch::NoGradGuard no_grad;
     const double n = static_cast<double>(v.size(0));
-    auto p = (v.sum(0) + 1) / (n + 2);
-    net->base_visible.copy_((p / (1 - p)).log());
+    if (net->gaussian) {
+      // Means and variances (at least 0.01) of the data; the base model is that independent Gaussian.
+      net->base_visible.copy_(v.mean(0));
+      net->log_var.copy_(v.var(0, false).clamp_min(1e-2).log());
+    } else {
+      auto p = (v.sum(0) + 1) / (n + 2);
+      net->base_visible.copy_((p / (1 - p)).log());
+    }
     net->bias[0].copy_(net->base_visible);
     for (auto& w : net->W) w.copy_(neural::randn_from(w.sizes(), gen, w.options()) * options_.init_std);
   }
@@ -361,6 +408,7 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
       layer.b = (l == 0 ? net->base_visible.clone() : torch::zeros({widths[l]}, opts)).requires_grad_();
       layer.c = torch::zeros({widths[l + 1]}, opts).requires_grad_();
       layer.chain = torch::zeros({chains, widths[l + 1]}, opts);
+      if (l == 0 && net->gaussian) layer.log_var = net->log_var.detach();
       layer.up = l + 1 < L && !bottom_only ? 2.0 : 1.0;
       layer.down = l > 0 ? 2.0 : 1.0;
       train::TrainOptions t = options_;
@@ -375,7 +423,7 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
       report.seconds += r.seconds;
       pretrain.push_back(r.to_json());
       torch::NoGradGuard no_grad;
-      if (l + 1 < L) data = torch::sigmoid(torch::addmm(layer.c, data, layer.W.t(), 1.0, layer.up));
+      if (l + 1 < L) data = torch::sigmoid(torch::addmm(layer.c, layer.scaled(data), layer.W.t(), 1.0, layer.up));
       trained.push_back(layer);
     }
     torch::NoGradGuard no_grad;
@@ -416,15 +464,22 @@ double DeepBoltzmannMachine::log_partition() const { return log_partition(Progre
 double DeepBoltzmannMachine::log_partition(bool show_progress) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this deep Boltzmann machine is not fitted yet");
   torch::NoGradGuard no_grad;
-  const auto even = net_->even_layer_rbm();
-  const std::string method = ebm::log_partition_method(options_.estimator, even);
+  const auto reduced = net_->reduced_rbm();
+  const std::string method = ebm::log_partition_method(options_.estimator, reduced);
+  if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas) && net_->gaussian) {
+    // AIS base: no weights; v at the data's means (with the model's variances), h2 and the summed h1, h3 free.
+    auto base = torch::cat({net_->base_visible,
+                            torch::zeros({reduced.n_visible() - net_->base_visible.size(0)}, reduced.W.options())});
+    log_z_ = ebm::estimate_log_partition(reduced, base, method, {options_.ais_runs, options_.ais_betas},
+                                         static_cast<uint64_t>(options_.seed) + 777, show_progress);
+  }
   if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas)) {
     // AIS base: no weights; v (a "hidden" unit of the even-layer RBM) at the data's log-odds, h1, h2, h3 free.
     // (h1 at the persistent chains' marginals instead, or AIS over v and h2 with h1 summed out, gave estimates
     // 1.6 to 2.6 nats lower on a DBM grown from an RBM at 50000 temperatures: dbm.md.)
-    auto base_hidden = torch::cat({net_->base_visible, torch::zeros({even.n_hidden() - net_->base_visible.size(0)},
-                                                                    even.W.options())});
-    log_z_ = ebm::estimate_log_partition(even, torch::zeros_like(even.b), method,
+    auto base_hidden = torch::cat({net_->base_visible, torch::zeros({reduced.n_hidden() - net_->base_visible.size(0)},
+                                                                    reduced.W.options())});
+    log_z_ = ebm::estimate_log_partition(reduced, torch::zeros_like(reduced.b), method,
                                          {options_.ais_runs, options_.ais_betas},
                                          static_cast<uint64_t>(options_.seed) + 777, show_progress, base_hidden);
   }
@@ -451,7 +506,10 @@ torch::Tensor DeepBoltzmannMachine::decode(const torch::Tensor& h, const torch::
            "], got ", h.sizes());
   torch::NoGradGuard no_grad;
   auto x = h.to(net_->W[0].device(), net_->W[0].scalar_type());
-  for (size_t l = top; l-- > 0;) x = torch::sigmoid(torch::addmm(net_->bias[l], x, net_->W[l]));
+  for (size_t l = top; l-- > 0;) {
+    auto input = torch::addmm(net_->bias[l], x, net_->W[l]);
+    x = l == 0 ? net_->visible_mean(input) : torch::sigmoid(input);
+  }
   return x.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(h.size(0)));
 }
 
@@ -496,8 +554,9 @@ torch::Tensor DeepBoltzmannMachine::sample(int64_t n, at::Generator& gen) const 
     }
   }
   for (auto& layer : x) layer = layer.slice(0, 0, n);  // the beta = 1 chains
-  auto mean = torch::sigmoid(net_->layer_input(0, x));  // p(v = 1 | h1)
-  return mean.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(n));
+  // Bernoulli units: p(v = 1 | h1), the picture of a sample; Gaussian units: the draws.
+  auto out = net_->gaussian ? x[0] : torch::sigmoid(net_->layer_input(0, x));
+  return out.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(n));
 }
 
 TensorMap DeepBoltzmannMachine::state() const {
