@@ -156,6 +156,36 @@ TEST(Gan, DcganMakes32x32ColourImagesAndRefusesOtherSizes) {
   EXPECT_THROW(needs_labels.fit({torch::rand({16, 1, 28, 28})}, quiet()), DataError);  // no labels
 }
 
+TEST(Gan, TruncationRedrawsNoiseOutsideTheBoundAndKeepsItsDistribution) {
+  // The truncation trick: every component inside [-t, t], distributed as N(0, 1) restricted there (variance of the
+  // truncated normal); the generator sees that noise; off by default; bad values refused.
+  GanOptions o;
+  o.architecture = "mlp";
+  o.latent = 8;
+  o.max_steps = 2;
+  o.truncation = 0.5;
+  Gan gan(o);
+  gan.fit({ring_data(64, 0)}, quiet());
+  auto gen = make_generator(3);
+  auto z = gan.sample_latent(20000, gen).to(torch::kFloat64);
+  EXPECT_LE(z.abs().max().item<double>(), 0.5);
+  const double phi = std::exp(-0.125) / std::sqrt(2 * M_PI), mass = std::erf(0.5 / std::sqrt(2.0));
+  const double variance = 1 - 2 * 0.5 * phi / mass;  // of N(0, 1) truncated to [-0.5, 0.5]
+  EXPECT_NEAR(z.var().item<double>(), variance, 0.01 * 4) << variance;
+  EXPECT_NEAR(z.mean().item<double>(), 0.0, 0.01);
+  auto g1 = make_generator(4), g2 = make_generator(4);
+  EXPECT_TRUE(torch::equal(gan.sample(10, g1), gan.decode(gan.sample_latent(10, g2))));
+  GanOptions plain = o;
+  plain.truncation = 0;
+  Gan untruncated(plain);
+  untruncated.fit({ring_data(64, 0)}, quiet());
+  auto free = untruncated.sample_latent(20000, gen);
+  EXPECT_GT(free.abs().max().item<double>(), 3.0);
+  GanOptions bad = o;
+  bad.truncation = 0.01;
+  EXPECT_THROW(bad.validate(), InvalidArgument);
+}
+
 TEST(Gan, ScoringIsNotSupportedWithAHint) {
   GanOptions o;
   o.architecture = "mlp";

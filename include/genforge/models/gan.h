@@ -43,6 +43,8 @@ struct GanOptions : train::TrainOptions, train::LoraOptions {
   double gp_weight = 10.0;             // wgan-gp penalty weight
   double label_smoothing = 0.0;        // bce: real labels ~ U(1 - s, 1)
   bool conditional = false;            // class-conditional (labelled data)
+  double truncation = 0.0;             // sampling: noise components beyond +-truncation redrawn (BigGAN's truncation
+                                       // trick: fidelity for variety); 0: off
 
   int64_t critic_steps() const { return n_critic > 0 ? n_critic : (loss == "wgan-gp" ? 5 : 1); }
   void validate() const;
@@ -73,6 +75,8 @@ class Gan : public Model, public FeatureTrunk, public AdaptedModel {
   // classifies with.
   TrunkExport feature_trunk() const override;
   int64_t latent_dim() const override { return options_.latent; }
+  // N(0, I) noise [n, latent], truncated to [-truncation, truncation] by redrawing when that option is set.
+  torch::Tensor sample_latent(int64_t n, at::Generator& gen) const override;
   int64_t n_classes() const override;
 
   // LoRA adapters (lora_rank > 0; finetune --lora): their parameter count, and folding them into the weights.

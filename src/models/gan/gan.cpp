@@ -273,6 +273,8 @@ void GanOptions::validate() const {
   GF_CHECK(n_critic >= 0, "n_critic must be >= 0 (0: automatic), got ", n_critic);
   GF_CHECK(gp_weight >= 0 && std::isfinite(gp_weight), "gp_weight must be >= 0, got ", gp_weight);
   GF_CHECK(label_smoothing >= 0 && label_smoothing < 1, "label_smoothing must be in [0, 1), got ", label_smoothing);
+  GF_CHECK(truncation == 0 || (truncation >= 0.05 && std::isfinite(truncation)),
+           "truncation must be 0 (off) or at least 0.05, got ", truncation);
 }
 
 const OptionTable<GanOptions>& Gan::option_table() {
@@ -286,7 +288,9 @@ const OptionTable<GanOptions>& Gan::option_table() {
         .add("n_critic", &GanOptions::n_critic, "discriminator steps per generator step (0: 1 bce, 5 wgan-gp)")
         .add("gp_weight", &GanOptions::gp_weight, "wgan-gp gradient penalty weight")
         .add("label_smoothing", &GanOptions::label_smoothing, "bce: real labels ~ U(1 - s, 1)")
-        .add("conditional", &GanOptions::conditional, "class-conditional (labelled data)");
+        .add("conditional", &GanOptions::conditional, "class-conditional (labelled data)")
+        .add("truncation", &GanOptions::truncation,
+             "sampling: noise components beyond +-T redrawn (truncation trick; 0: off)");
     train::add_train_options(t);
     train::add_lora_options(t);
     return t;
@@ -364,6 +368,20 @@ torch::Tensor Gan::decode(const torch::Tensor& z, const torch::Tensor& labels) c
   const auto device = neural::device_of(*net_);
   auto condition = neural::condition_for(labels, g, z.size(0), device);
   return net_->to_data(net_->generate(z.to(device, torch::kFloat32), condition)).cpu();
+}
+
+torch::Tensor Gan::sample_latent(int64_t n, at::Generator& gen) const {
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  auto z = at::randn({n, options_.latent}, gen, opts);
+  const double t = options_.truncation;
+  if (t <= 0) return z;
+  // Redraw the components outside [-t, t] until none is left (at t = 0.05 each try keeps 4 %: the cap is far).
+  for (int round = 0; round < 2000; ++round) {
+    auto outside = z.abs() > t;
+    if (!outside.any().item<bool>()) return z;
+    z = torch::where(outside, at::randn({n, options_.latent}, gen, opts), z);
+  }
+  return z.clamp(-t, t);
 }
 
 torch::Tensor Gan::sample(int64_t n, at::Generator& gen) const {
