@@ -9,20 +9,23 @@ namespace gf::stats {
 torch::Tensor ndtri_of_log(const torch::Tensor& log_p_in) {
   // p = 1 exactly (a uniform of 1 against an unbounded interval) would give +inf: the largest p below 1 instead.
   auto log_p = log_p_in.clamp_max(-1.2e-16);
-  // Start: LibTorch's ndtri where p is not tiny, else the tail asymptote log p ~ -z^2/2 - log|z| - log(2 pi)/2.
+  // LibTorch's ndtri is accurate to 1e-10 down to p ~ 1e-9 (z ~ -6): it serves there. Below, start from the tail
+  // asymptote log p ~ -z^2/2 - log|z| - log(2 pi)/2 and refine by Newton's method on f(z) = log Phi(z) - log p
+  // (f' = phi(z) / Phi(z), written with erfcx): f is concave, so the iterates approach the root from below after
+  // the first step, to full precision in a few steps. Only those elements are refined.
   auto p = log_p.exp();
-  auto t2 = -2 * log_p;  // z^2 + 2 log|z| + log 2 pi in the tail
-  auto asymptote = -(t2 - torch::log(t2.clamp_min(1.0)) - std::log(2 * M_PI)).clamp_min(1e-12).sqrt();
-  auto z = torch::where(p > 1e-10, torch::special::ndtri(p.clamp(1e-10, 1.0)), asymptote);
-  // Newton's method on f(z) = log Phi(z) - log p (f' = phi(z) / Phi(z), written with erfcx): f is concave, so the
-  // iterates approach the root from below after the first step, to full precision in a few steps. Above p = 0.1,
-  // where log Phi flattens, ndtri itself is accurate.
-  auto tail = p < 0.1;
+  auto z = torch::special::ndtri(p).contiguous();
+  auto tail = (p.reshape({-1}) < 1e-9).nonzero().reshape({-1});
+  if (tail.numel() == 0) return z;
+  auto flat = z.view({-1});  // refined values are written back into z through it
+  auto lp = log_p.reshape({-1}).index_select(0, tail);
+  auto t2 = -2 * lp;  // z^2 + 2 log|z| + log 2 pi in the tail
+  auto zt = -(t2 - torch::log(t2) - std::log(2 * M_PI)).clamp_min(1e-12).sqrt();
   for (int i = 0; i < 8; ++i) {
-    auto slope = std::sqrt(2.0 / M_PI) / torch::special::erfcx(-z * M_SQRT1_2);
-    auto step = (torch::special::log_ndtr(z) - log_p) / slope;
-    z = torch::where(tail, z - step, z);
+    auto slope = std::sqrt(2.0 / M_PI) / torch::special::erfcx(-zt * M_SQRT1_2);
+    zt = zt - (torch::special::log_ndtr(zt) - lp) / slope;
   }
+  flat.index_copy_(0, tail, zt);
   return z;
 }
 
