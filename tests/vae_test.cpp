@@ -147,11 +147,21 @@ TEST(Vae, FillsHiddenPixelsByImportanceResampling) {
   EXPECT_GT(left_kind.sum().item<int64_t>(), 8);
   EXPECT_GT(top_kind.sum().item<int64_t>(), 8);
   EXPECT_TRUE(torch::equal(vae.conditional_sample(x.slice(0, 0, 3), g1), x.slice(0, 0, 3)));  // nothing hidden
+  // A class-conditional model: the class is one more latent variable, chosen by the kept pixels.
   VaeOptions c = o;
   c.conditional = true;
   VariationalAutoencoder conditional(c);
   conditional.fit({x, {}, {}, kinds}, quiet());
-  EXPECT_THROW(conditional.conditional_mean(holes), NotSupported);
+  auto filled = conditional.conditional_mean(holes).slice(2, 4, 8);
+  EXPECT_GT(filled[0].slice(2, 0, 4).mean().item<double>(), 0.7);
+  EXPECT_LT(filled[0].slice(2, 4, 8).mean().item<double>(), 0.3);
+  EXPECT_LT(filled[1].mean().item<double>(), 0.3);
+  auto g3 = make_generator(6);
+  auto from_nothing = conditional.conditional_samples(blank, 64, g3);
+  auto left_c = (from_nothing.slice(4, 0, 4).mean({1, 2, 3, 4}) > from_nothing.slice(4, 4, 8).mean({1, 2, 3, 4}) + 0.3);
+  auto top_c = (from_nothing.slice(3, 0, 4).mean({1, 2, 3, 4}) > from_nothing.slice(3, 4, 8).mean({1, 2, 3, 4}) + 0.3);
+  EXPECT_GT(left_c.sum().item<int64_t>(), 8);
+  EXPECT_GT(top_c.sum().item<int64_t>(), 8);
 }
 
 TEST(Latent, SlerpKeepsTheRadiusAndHitsTheEnds) {

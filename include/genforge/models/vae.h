@@ -46,8 +46,9 @@ struct VaeOptions : train::TrainOptions, train::LoraOptions {
 // Missing pixels (NaN; `genforge inpaint`) are filled as in MIWAE (Mattei & Frellsen 2019): the holes first set by
 // 20 rounds of decode(encode(x)) with the kept pixels fixed, so the encoder reads a whole image; then
 // `impute_samples` codes from (q(z | that image) + p(z)) / 2, each weighted by p(kept pixels | z) p(z) / q. The mean
-// is the weighted mean of the decoder means; a draw is the decoder mean of one code picked by its weight. Not for
-// class-conditional models.
+// is the weighted mean of the decoder means; a draw is the decoder mean of one code picked by its weight. A
+// class-conditional model treats the class as one more latent variable: the same for every class c (start, codes
+// from q(z | image, c)), each weight also times p(c), all classes' codes pooled — so the kept pixels choose the class.
 class VariationalAutoencoder : public Model,
                                public DimensionScorer,
                                public FeatureTrunk,
@@ -98,9 +99,11 @@ class VariationalAutoencoder : public Model,
   struct Net;  // the torch module (defined in src/models/vae/)
 
  private:
-  // `draws` fills of the images with NaN pixels: fill(images [B, D] with NaN, start [B, D] complete) -> [draws, B, D].
-  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws,
-                             const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& fill) const;
+  // `draws` fills of the images with NaN pixels: fill(images [B, D] with NaN, starts: per class (one for an
+  // unconditional model) [B, D] complete) -> [draws, B, D].
+  torch::Tensor fill_missing(
+      const torch::Tensor& x, int64_t draws,
+      const std::function<torch::Tensor(const torch::Tensor&, const std::vector<torch::Tensor>&)>& fill) const;
 
   VaeOptions options_;
   std::shared_ptr<Net> net_;

@@ -331,30 +331,44 @@ torch::Tensor VariationalAutoencoder::sample_labelled(const torch::Tensor& label
   return decode(mean + torch::bmm(chol, eps.unsqueeze(2)).squeeze(2), labels);
 }
 
+namespace {
+// One-hot class c for n images of a conditional model; undefined for an unconditional one. [n, K]
+torch::Tensor class_condition(const VariationalAutoencoder::Net& net, int64_t c, int64_t n) {
+  if (net.geometry.n_classes == 0) return {};
+  auto labels = torch::full({n}, c, torch::TensorOptions().dtype(torch::kLong).device(neural::device_of(net)));
+  return neural::one_hot(labels, net.geometry.n_classes);
+}
+}  // namespace
+
 torch::Tensor VariationalAutoencoder::fill_missing(
     const torch::Tensor& x_in, int64_t draws,
-    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& fill) const {
+    const std::function<torch::Tensor(const torch::Tensor&, const std::vector<torch::Tensor>&)>& fill) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot fill in pixels");
   const auto& g = net_->geometry;
-  GF_CHECK_AS(NotSupported, g.n_classes == 0, "fill in images with an unconditional VAE or autoencoder",
-              "a class-conditional VAE fills in images only given their class, which is not offered yet");
   GF_CHECK(x_in.numel() > 0 && x_in.numel() % g.numel() == 0 && x_in.size(0) * g.numel() == x_in.numel(),
            "images must be [N, ", g.numel(), "] or [N, ...] of the training shape, got ", x_in.sizes());
   const auto device = neural::device_of(*net_);
   torch::NoGradGuard no_grad;
   auto x = x_in.reshape({x_in.size(0), g.numel()}).to(device, torch::kFloat32);  // [N, D]
-  const int64_t chunk = (int64_t{1} << 23) / (options_.impute_samples * g.numel());
+  const int64_t classes = std::max<int64_t>(1, g.n_classes);
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / (options_.impute_samples * classes * g.numel()));
   auto out = neural::fill_missing_rows(x, draws, chunk, [&](const torch::Tensor& part) {
-    // The holes start at the mean of the kept pixels, then 20 rounds of decode(encode(.)) with the kept ones fixed.
+    // The holes start at the mean of the kept pixels, then 20 rounds of decode(encode(.)) with the kept ones fixed
+    // (given each class in turn for a conditional model).
     auto holes = torch::isnan(part);
     auto keep = holes.logical_not().to(torch::kFloat32);
     auto kept_mean = (part.nan_to_num(0) * keep).sum(1, true) / keep.sum(1, true).clamp_min(1);
-    auto start = torch::where(holes, kept_mean.expand_as(part), part);
-    for (int i = 0; i < 20; ++i) {
-      auto mu = net_->encode(start.reshape(g.batch_shape(start.size(0))), {}).first;
-      start = torch::where(holes, torch::sigmoid(net_->decode_logits(mu, {})), part);
+    std::vector<torch::Tensor> starts;
+    for (int64_t c = 0; c < classes; ++c) {
+      auto condition = class_condition(*net_, c, part.size(0));
+      auto start = torch::where(holes, kept_mean.expand_as(part), part);
+      for (int i = 0; i < 20; ++i) {
+        auto mu = net_->encode(start.reshape(g.batch_shape(start.size(0))), condition).first;
+        start = torch::where(holes, torch::sigmoid(net_->decode_logits(mu, condition)), part);
+      }
+      starts.push_back(start);
     }
-    return fill(part, start);  // [draws, B, D]
+    return fill(part, starts);  // [draws, B, D]
   });
   std::vector<int64_t> shape{draws};
   for (auto v : g.batch_shape(x.size(0))) shape.push_back(v);
@@ -362,28 +376,37 @@ torch::Tensor VariationalAutoencoder::fill_missing(
 }
 
 namespace {
-// MIWAE-style codes for images with holes: z [k, B, L] from neural::defensive_codes around the encoding of `start`,
-// the decoder's logits [k, B, D] and normalised weights p(kept pixels | z) p(z) / mixture(z) [k, B].
+// MIWAE-style codes for images with holes: z [k, B, L] from neural::defensive_codes around the encoding of the
+// start, the decoder's logits [k, B, D] and normalised weights p(kept pixels | z) p(z) / mixture(z) [k, B]. A
+// conditional model: k codes per class c from its start, each weight times p(c), pooled: [K k, B, D] and [K k, B].
 struct WeightedImageCodes {
   torch::Tensor logits, w;
 };
 WeightedImageCodes weighted_image_codes(VariationalAutoencoder::Net& net, const torch::Tensor& part,
-                                        const torch::Tensor& start, int64_t k, at::Generator& gen) {
-  auto [mu, logvar] = net.encode(start.reshape(net.geometry.batch_shape(start.size(0))), {});
-  auto codes = neural::defensive_codes(mu.to(torch::kFloat64), logvar.to(torch::kFloat64), k, gen);
-  auto logits = net.decode_logits(codes.z.to(torch::kFloat32), {});  // [k, B, D]
+                                        const std::vector<torch::Tensor>& starts, int64_t k, at::Generator& gen) {
   auto keep = torch::isnan(part).logical_not();
-  auto log_obs = torch::where(keep, net.log_likelihood_of_logits(part.nan_to_num(0), logits), torch::zeros_like(logits))
-                     .sum(2)
-                     .to(torch::kFloat64);  // [k, B]
-  return {logits, torch::softmax(log_obs + codes.log_ratio, 0)};
+  std::vector<torch::Tensor> all_logits, all_log_w;
+  for (size_t c = 0; c < starts.size(); ++c) {
+    auto condition = class_condition(net, static_cast<int64_t>(c), part.size(0));
+    auto [mu, logvar] = net.encode(starts[c].reshape(net.geometry.batch_shape(part.size(0))), condition);
+    auto codes = neural::defensive_codes(mu.to(torch::kFloat64), logvar.to(torch::kFloat64), k, gen);
+    auto logits = net.decode_logits(codes.z.to(torch::kFloat32), condition);  // [k, B, D]
+    auto log_obs = torch::where(keep, net.log_likelihood_of_logits(part.nan_to_num(0), logits), torch::zeros_like(logits))
+                       .sum(2)
+                       .to(torch::kFloat64);  // [k, B]
+    auto log_w = log_obs + codes.log_ratio;
+    if (condition.defined()) log_w = log_w + net.log_class_prior[static_cast<int64_t>(c)].item<double>();
+    all_logits.push_back(logits);
+    all_log_w.push_back(log_w);
+  }
+  return {torch::cat(all_logits), torch::softmax(torch::cat(all_log_w), 0)};
 }
 }  // namespace
 
 torch::Tensor VariationalAutoencoder::conditional_mean(const torch::Tensor& x) const {
   auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 3);
-  return fill_missing(x, 1, [&](const torch::Tensor& part, const torch::Tensor& start) {
-    auto c = weighted_image_codes(*net_, part, start, options_.impute_samples, gen);
+  return fill_missing(x, 1, [&](const torch::Tensor& part, const std::vector<torch::Tensor>& starts) {
+    auto c = weighted_image_codes(*net_, part, starts, options_.impute_samples, gen);
     return (torch::sigmoid(c.logits) * c.w.to(torch::kFloat32).unsqueeze(2)).sum(0).unsqueeze(0);  // [1, B, D]
   })[0];
 }
@@ -393,8 +416,8 @@ torch::Tensor VariationalAutoencoder::conditional_sample(const torch::Tensor& x,
 }
 
 torch::Tensor VariationalAutoencoder::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
-  return fill_missing(x, m, [&](const torch::Tensor& part, const torch::Tensor& start) {
-    auto c = weighted_image_codes(*net_, part, start, options_.impute_samples, gen);
+  return fill_missing(x, m, [&](const torch::Tensor& part, const std::vector<torch::Tensor>& starts) {
+    auto c = weighted_image_codes(*net_, part, starts, options_.impute_samples, gen);
     const int64_t b = part.size(0), d = part.size(1);
     auto pick = torch::multinomial(c.w.t().to(torch::kCPU).contiguous(), m, true, gen).to(c.logits.device());  // [B, m]
     auto chosen = c.logits.permute({1, 0, 2}).gather(1, pick.unsqueeze(2).expand({b, m, d}));                   // [B, m, D]
