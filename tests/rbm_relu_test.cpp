@@ -219,22 +219,14 @@ TEST(RbmRelu, TheModelFileKeepsTheUnitsAndBadSettingsAreRefused) {
   auto loaded = load_model(dir.file("relu.gf"));
   EXPECT_EQ(loaded->options_json()["hidden_units"], "relu");
   EXPECT_TRUE(torch::equal(loaded->score_samples(x), before));
-  auto expect_message = [](auto&& f, const std::string& part) {
-    try {
-      f();
-      ADD_FAILURE() << "no error; expected one containing: " << part;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-    }
-  };
-  expect_message([] { create_model("rbm", {}, {{"hidden_units", "relu"}, {"visible", "gaussian"}}); },
+  test::expect_error_message([] { create_model("rbm", {}, {{"hidden_units", "relu"}, {"visible", "gaussian"}}); },
                  "relu (rectified Gaussian) hidden units need bernoulli visible units");
-  expect_message([] { create_model("rbm", {}, {{"hidden_units", "relu"}, {"sparsity_cost", "0.1"}}); },
+  test::expect_error_message([] { create_model("rbm", {}, {{"hidden_units", "relu"}, {"sparsity_cost", "0.1"}}); },
                  "it applies to bernoulli hidden units only");
-  expect_message([] { create_model("rbm", {}, {{"hidden_units", "tanh"}}); }, "tanh");
-  expect_message([] { create_model("dbm", {}, {{"hidden_units", "relu"}}); },
+  test::expect_error_message([] { create_model("rbm", {}, {{"hidden_units", "tanh"}}); }, "tanh");
+  test::expect_error_message([] { create_model("dbm", {}, {{"hidden_units", "relu"}}); },
                  "the deep Boltzmann machine has Bernoulli hidden units; got hidden_units = relu");
-  expect_message([] { create_model("dbn", {}, {{"hidden_units", "relu"}}); }, "a deep belief net stacks Bernoulli");
+  test::expect_error_message([] { create_model("dbn", {}, {{"hidden_units", "relu"}}); }, "a deep belief net stacks Bernoulli");
 }
 
 }  // namespace

@@ -417,25 +417,17 @@ TEST(Rbm, SoftmaxGroupsForOneHotColumns) {
 }
 
 TEST(Rbm, BadInputGetsClearErrors) {
-  auto expect_message = [](auto&& f, const std::string& part) {
-    try {
-      f();
-      ADD_FAILURE() << "no error; expected one containing: " << part;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-    }
-  };
   auto x = torch::full({20, 6}, 0.5);
-  expect_message([&] { create_model("rbm", {}, {{"n_components", "0"}})->fit({x}, quiet()); },
+  test::expect_error_message([&] { create_model("rbm", {}, {{"n_components", "0"}})->fit({x}, quiet()); },
                  "an RBM needs at least one hidden unit: n_components must be >= 1, got 0");
-  expect_message([&] { create_model("rbm", {}, {{"estimator", "magic"}}); }, "magic");
-  expect_message([&] { create_model("rbm", {}, {{"strict", "true"}})->fit({x}, quiet()); },
+  test::expect_error_message([&] { create_model("rbm", {}, {{"estimator", "magic"}}); }, "magic");
+  test::expect_error_message([&] { create_model("rbm", {}, {{"strict", "true"}})->fit({x}, quiet()); },
                  "strict Bernoulli units need values 0 and 1; the data has other values");
   auto with_nan = x.clone();
   with_nan[3][2] = NAN;
-  expect_message([&] { create_model("rbm")->fit({with_nan}, quiet()); }, "holds NaN or inf");
-  expect_message([&] { create_model("rbm")->fit({x * 3}, quiet()); }, "needs values in [0, 1]");
-  expect_message([&] { create_model("rbm", {}, {{"visible", "gaussian"}, {"estimator", "pseudo_likelihood"}})
+  test::expect_error_message([&] { create_model("rbm")->fit({with_nan}, quiet()); }, "holds NaN or inf");
+  test::expect_error_message([&] { create_model("rbm")->fit({x * 3}, quiet()); }, "needs values in [0, 1]");
+  test::expect_error_message([&] { create_model("rbm", {}, {{"visible", "gaussian"}, {"estimator", "pseudo_likelihood"}})
                            ->fit({x}, quiet()); },
                  "the pseudo-likelihood estimators need bernoulli visible units");
   EXPECT_THROW(create_model("rbm")->score_samples(x), NotFitted);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "genforge/core/error.h"
 #include "genforge/model.h"
 
 #include <string>
@@ -37,6 +38,17 @@ inline FitContext quiet() {
   FitContext c;
   c.progress = false;
   return c;
+}
+
+// Runs f, which must throw a gf::Error whose message contains `part`.
+template <class F>
+void expect_error_message(F&& f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one containing: " << part;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
 }
 
 // Runs `genforge <args...>` in-process through the same entry point as the binary.
