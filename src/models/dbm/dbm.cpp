@@ -39,31 +39,28 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     base_visible = register_buffer("base_visible", torch::zeros({widths[0]}, opts));
     if (gaussian) log_var = register_parameter("log_var", torch::zeros({widths[0]}, opts), o.learn_variance);
   }
-  // x_0 as the layer above sees it: v / s2 (Gaussian units) or v. [N, D]
-  torch::Tensor scaled(const torch::Tensor& v) const { return gaussian ? v * torch::exp(-log_var) : v; }
-  // The visible units' part of -E: bias_0 . v or -sum (v - bias_0)^2 / (2 s2), with visible biases `b0`. [N]
-  torch::Tensor visible_term(const torch::Tensor& v, const torch::Tensor& b0) const {
-    return gaussian ? -0.5 * ((v - b0).pow(2) * torch::exp(-log_var)).sum(1) : torch::mv(v, b0);
+  // The visible layer and h1 as an RBM (visible biases `b0`), for the RBM kernels' visible-unit operations: v as h1
+  // sees it (v / s2 for Gaussian units), the visible part of -E, E[v] and draws of v from their input.
+  ebm::Rbm visible_layer(const torch::Tensor& b0) const {
+    return {gaussian ? ebm::Visible::gaussian : ebm::Visible::bernoulli, W[0], b0, bias[1], log_var};
   }
-  // E[v] and a draw of v from the visible units' input (their mean for Gaussian units, logits for Bernoulli). [N, D]
-  torch::Tensor visible_mean(const torch::Tensor& input) const { return gaussian ? input : torch::sigmoid(input); }
-  torch::Tensor draw_visible(const torch::Tensor& input, at::Generator& gen) const {
-    if (!gaussian) return ebm::bernoulli(torch::sigmoid(input), gen);
-    return input + neural::randn_from(input.sizes(), gen, input.options()) * torch::exp(0.5 * log_var);
+  // The state of the layer below l as layer l sees it. [N, H_{l-1}]
+  torch::Tensor from_below(size_t l, const std::vector<torch::Tensor>& x) const {
+    return l == 1 ? visible_layer(bias[0]).scaled_visible(x[0]) : x[l - 1];
   }
   size_t n_layers() const { return bias.size(); }  // visible included
   // Input to layer l from its neighbours' states x (x[l-1] from below, x[l+1] from above). [N, H_l]
   torch::Tensor layer_input(size_t l, const std::vector<torch::Tensor>& x) const {
     torch::Tensor in = bias[l].expand({x[l == 0 ? 1 : l - 1].size(0), -1});
-    if (l > 0) in = torch::addmm(in, l == 1 ? scaled(x[0]) : x[l - 1], W[l - 1].t());
+    if (l > 0) in = torch::addmm(in, from_below(l, x), W[l - 1].t());
     if (l + 1 < n_layers()) in = torch::addmm(in, x[l + 1], W[l]);
     return in;
   }
   // -E(x) for states or mean-field probabilities (linear in each layer's values). [N]
   torch::Tensor negative_energy(const std::vector<torch::Tensor>& x) const {
-    torch::Tensor out = visible_term(x[0], bias[0]);
+    torch::Tensor out = visible_layer(bias[0]).visible_term(x[0]);
     for (size_t l = 1; l < n_layers(); ++l) {
-      out = out + torch::mv(x[l], bias[l]) + (torch::mm(l == 1 ? scaled(x[0]) : x[l - 1], W[l - 1].t()) * x[l]).sum(1);
+      out = out + torch::mv(x[l], bias[l]) + (torch::mm(from_below(l, x), W[l - 1].t()) * x[l]).sum(1);
     }
     return out;
   }
@@ -73,7 +70,7 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     std::vector<torch::Tensor> q{v};
     for (size_t l = 1; l < n_layers(); ++l) {
       const double scale = l + 1 < n_layers() ? 2.0 : 1.0;
-      q.push_back(torch::sigmoid(torch::addmm(bias[l], l == 1 ? scaled(v) : q[l - 1], W[l - 1].t(), 1.0, scale)));
+      q.push_back(torch::sigmoid(torch::addmm(bias[l], from_below(l, q), W[l - 1].t(), 1.0, scale)));
     }
     for (int64_t s = 0; s < steps; ++s) {
       for (size_t l = 1; l < n_layers(); l += 2) q[l] = torch::sigmoid(layer_input(l, q));  // odd, then even
@@ -85,7 +82,8 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
   void gibbs(std::vector<torch::Tensor>& x, at::Generator& gen) const {
     for (size_t l = 1; l < n_layers(); l += 2) x[l] = ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
     for (size_t l = 0; l < n_layers(); l += 2) {
-      x[l] = l == 0 ? draw_visible(layer_input(0, x), gen) : ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
+      x[l] = l == 0 ? visible_layer(bias[0]).sample_from_input(layer_input(0, x), gen)
+                    : ebm::bernoulli(torch::sigmoid(layer_input(l, x)), gen);
     }
   }
   // Parallel tempering on the path p_beta(x) ~ exp(-E_base(v) + beta g(x)), g = -E(x) + E_base(v), from the base
@@ -99,14 +97,15 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     auto draw = [&](size_t l) {
       auto in = beta * layer_input(l, x);
       if (l == 0) {
-        x[0] = draw_visible(in + (1 - beta) * base_visible, gen);  // Gaussian: the mean mixes as the logits do
+        // Gaussian units: the mean mixes as the logits do.
+        x[0] = visible_layer(bias[0]).sample_from_input(in + (1 - beta) * base_visible, gen);
       } else {
         x[l] = ebm::bernoulli(torch::sigmoid(in), gen);
       }
     };
     for (size_t l = 1; l < n_layers(); l += 2) draw(l);
     for (size_t l = 0; l < n_layers(); l += 2) draw(l);
-    auto g = (negative_energy(x) - visible_term(x[0], base_visible)).to(torch::kFloat64);  // [M * C]
+    auto g = (negative_energy(x) - visible_layer(base_visible).visible_term(x[0])).to(torch::kFloat64);  // [M * C]
     std::vector<torch::Tensor*> states;
     for (auto& layer : x) states.push_back(&layer);
     return ebm::tempering_exchange(betas, g, states, gen, parity);
@@ -161,10 +160,7 @@ struct PretrainLayer {
   torch::Tensor W, b, c, chain;  // [H, D], [D], [H], [C, H]
   torch::Tensor log_var;         // [D] Gaussian visible units only
   double up = 1, down = 1;
-  torch::Tensor scaled(const torch::Tensor& x) const { return log_var.defined() ? x * torch::exp(-log_var) : x; }
-  torch::Tensor visible_term(const torch::Tensor& x) const {
-    return log_var.defined() ? -0.5 * ((x - b).pow(2) * torch::exp(-log_var)).sum(1) : torch::mv(x, b);
-  }
+  ebm::Rbm rbm() const { return {log_var.defined() ? ebm::Visible::gaussian : ebm::Visible::bernoulli, W, b, c, log_var}; }
 };
 
 class PretrainTrainable : public train::Trainable {
@@ -183,25 +179,23 @@ class PretrainTrainable : public train::Trainable {
     torch::Tensor v_neg;
     {
       torch::NoGradGuard no_grad;
-      auto mean = torch::addmm(l_.b, l_.chain, l_.W, 1.0, l_.down);
-      v_neg = l_.log_var.defined()
-                  ? mean + neural::randn_from(mean.sizes(), gen, mean.options()) * torch::exp(0.5 * l_.log_var)
-                  : ebm::bernoulli(torch::sigmoid(mean), gen);
+      v_neg = l_.rbm().sample_from_input(torch::addmm(l_.b, l_.chain, l_.W, 1.0, l_.down), gen);
     }
     auto v = torch::cat({batch.x, v_neg});
-    auto input = torch::addmm(l_.c, l_.scaled(v), l_.W.t(), 1.0, l_.up);
+    const auto rbm = l_.rbm();
+    auto input = torch::addmm(l_.c, rbm.scaled_visible(v), l_.W.t(), 1.0, l_.up);
     torch::Tensor q;
     {
       torch::NoGradGuard no_grad;
       q = torch::sigmoid(input.detach());
       l_.chain.copy_(ebm::bernoulli(q.slice(0, B), gen));
     }
-    auto energy = -(l_.visible_term(v) + (q * torch::addmm(l_.c, l_.scaled(v), l_.W.t())).sum(1));
+    auto energy = -(rbm.visible_term(v) + (q * rbm.hidden_input(v)).sum(1));
     ctx.optimize("model", energy.slice(0, 0, B).mean() - energy.slice(0, B).mean());
   }
   double eval_loss(const train::Batch& batch, at::Generator&) override {
     torch::NoGradGuard no_grad;
-    auto h = torch::sigmoid(torch::addmm(l_.c, l_.scaled(batch.x), l_.W.t(), 1.0, l_.up));
+    auto h = torch::sigmoid(torch::addmm(l_.c, l_.rbm().scaled_visible(batch.x), l_.W.t(), 1.0, l_.up));
     auto r = torch::addmm(l_.b, h, l_.W, 1.0, l_.down);
     if (l_.log_var.defined()) return (r - batch.x).pow(2).sum(1).mean().item<double>();  // squared error
     return torch::binary_cross_entropy(torch::sigmoid(r), batch.x, {}, at::Reduction::None).sum(1).mean().item<double>();
@@ -272,12 +266,16 @@ class JointTrainable : public train::Trainable {
     torch::NoGradGuard no_grad;
     auto x = start_states(net_, n, gen);
     for (int s = 0; s < 100; ++s) net_.gibbs(x, gen);
-    return net_.visible_mean(net_.layer_input(0, x)).to(torch::kFloat32).reshape(net_.geometry.batch_shape(n));
+    return net_.visible_layer(net_.bias[0])
+        .mean_from_input(net_.layer_input(0, x))
+        .to(torch::kFloat32)
+        .reshape(net_.geometry.batch_shape(n));
   }
   // Chains start at the base-rate visible model and empty hidden layers.
   static std::vector<torch::Tensor> start_states(const DeepBoltzmannMachine::Net& net, int64_t n,
                                                  at::Generator& gen) {
-    std::vector<torch::Tensor> x{net.draw_visible(net.base_visible.expand({n, -1}).contiguous(), gen)};
+    std::vector<torch::Tensor> x{
+        net.visible_layer(net.bias[0]).sample_from_input(net.base_visible.expand({n, -1}).contiguous(), gen)};
     for (size_t l = 1; l < net.n_layers(); ++l) x.push_back(torch::zeros({n, net.bias[l].size(0)}, net.W[0].options()));
     return x;
   }
@@ -423,7 +421,9 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
       report.seconds += r.seconds;
       pretrain.push_back(r.to_json());
       torch::NoGradGuard no_grad;
-      if (l + 1 < L) data = torch::sigmoid(torch::addmm(layer.c, layer.scaled(data), layer.W.t(), 1.0, layer.up));
+      if (l + 1 < L) {
+        data = torch::sigmoid(torch::addmm(layer.c, layer.rbm().scaled_visible(data), layer.W.t(), 1.0, layer.up));
+      }
       trained.push_back(layer);
     }
     torch::NoGradGuard no_grad;
@@ -466,21 +466,18 @@ double DeepBoltzmannMachine::log_partition(bool show_progress) const {
   torch::NoGradGuard no_grad;
   const auto reduced = net_->reduced_rbm();
   const std::string method = ebm::log_partition_method(options_.estimator, reduced);
-  if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas) && net_->gaussian) {
-    // AIS base: no weights; v at the data's means (with the model's variances), h2 and the summed h1, h3 free.
-    auto base = torch::cat({net_->base_visible,
-                            torch::zeros({reduced.n_visible() - net_->base_visible.size(0)}, reduced.W.options())});
-    log_z_ = ebm::estimate_log_partition(reduced, base, method, {options_.ais_runs, options_.ais_betas},
-                                         static_cast<uint64_t>(options_.seed) + 777, show_progress);
-  }
   if (!log_z_.matches(method, options_.ais_runs, options_.ais_betas)) {
-    // AIS base: no weights; v (a "hidden" unit of the even-layer RBM) at the data's log-odds, h1, h2, h3 free.
-    // (h1 at the persistent chains' marginals instead, or AIS over v and h2 with h1 summed out, gave estimates
-    // 1.6 to 2.6 nats lower on a DBM grown from an RBM at 50000 temperatures: dbm.md.)
-    auto base_hidden = torch::cat({net_->base_visible, torch::zeros({reduced.n_hidden() - net_->base_visible.size(0)},
-                                                                    reduced.W.options())});
-    log_z_ = ebm::estimate_log_partition(reduced, torch::zeros_like(reduced.b), method,
-                                         {options_.ais_runs, options_.ais_betas},
+    // AIS base: no weights, every unit free but v: at the data's log-odds (Bernoulli; a "hidden" unit of the reduced
+    // RBM) or at its means with the model's variances (Gaussian; a "visible" unit of it).
+    // (On a DBM grown from an RBM, h1 at the persistent chains' marginals instead, or AIS over v and h2 with h1
+    // summed out, gave estimates 1.6 to 2.6 nats lower at 50000 temperatures: dbm.md.)
+    const int64_t D = net_->base_visible.size(0);
+    auto with_v = [&](int64_t units) {
+      return torch::cat({net_->base_visible, torch::zeros({units - D}, reduced.W.options())});
+    };
+    const auto base_visible = net_->gaussian ? with_v(reduced.n_visible()) : torch::zeros_like(reduced.b);
+    const auto base_hidden = net_->gaussian ? torch::Tensor() : with_v(reduced.n_hidden());
+    log_z_ = ebm::estimate_log_partition(reduced, base_visible, method, {options_.ais_runs, options_.ais_betas},
                                          static_cast<uint64_t>(options_.seed) + 777, show_progress, base_hidden);
   }
   return log_z_.value;
@@ -508,7 +505,7 @@ torch::Tensor DeepBoltzmannMachine::decode(const torch::Tensor& h, const torch::
   auto x = h.to(net_->W[0].device(), net_->W[0].scalar_type());
   for (size_t l = top; l-- > 0;) {
     auto input = torch::addmm(net_->bias[l], x, net_->W[l]);
-    x = l == 0 ? net_->visible_mean(input) : torch::sigmoid(input);
+    x = l == 0 ? net_->visible_layer(net_->bias[0]).mean_from_input(input) : torch::sigmoid(input);
   }
   return x.to(torch::kFloat32).cpu().reshape(net_->geometry.batch_shape(h.size(0)));
 }
