@@ -273,8 +273,10 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
   };
   try {
     return restore(c, *info, sets);
-  } catch (const ModelFileError&) {
-    throw;
+  } catch (const ModelFileError& e) {
+    // A family's own refusal ("no tensor 'x'") gains the file's name; one that names it already passes through.
+    if (std::string(e.what()).rfind("'" + path + "'", 0) == 0) throw;
+    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()), e.hint());
   } catch (const nlohmann::json::exception& e) {
     // A metadata record of the wrong shape (a key missing, a string where a number belongs).
     throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),

@@ -234,4 +234,19 @@ ModelFileContents parse_model_file(const std::string& bytes, const std::string& 
   return c;
 }
 
+const torch::Tensor& stored_tensor(const TensorMap& tensors, const std::string& name) {
+  const auto found = tensors.find(name);
+  GF_CHECK(found != tensors.end(), "tensor '", name, "' is missing");
+  return found->second;
+}
+
+const torch::Tensor& stored_tensor(const TensorMap& tensors, const std::string& name,
+                                   const std::vector<int64_t>& shape) {
+  const auto& t = stored_tensor(tensors, name);
+  bool fits = t.dim() == static_cast<int64_t>(shape.size());
+  for (size_t i = 0; fits && i < shape.size(); ++i) fits = shape[i] < 0 || t.size(static_cast<int64_t>(i)) == shape[i];
+  GF_CHECK(fits, "tensor '", name, "' has shape ", t.sizes(), ", expected ", c10::IntArrayRef(shape));
+  return t;
+}
+
 }  // namespace gf

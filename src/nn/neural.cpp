@@ -205,11 +205,7 @@ void save_module(const torch::nn::Module& module, const std::string& prefix, Ten
 void load_module(torch::nn::Module& module, const std::string& prefix, const TensorMap& in) {
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : named_tensors(module, prefix)) {
-    auto found = in.find(name);
-    GF_CHECK(found != in.end(), "tensor '", name, "' is missing");
-    GF_CHECK(found->second.sizes() == t.sizes(), "tensor '", name, "' has shape ", found->second.sizes(),
-             ", expected ", t.sizes());
-    t.copy_(found->second);
+    t.copy_(stored_tensor(in, name, t.sizes().vec()));
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace gf {
 
@@ -39,5 +40,12 @@ void write_model_file(const std::string& path, const ModelFileContents& contents
 ModelFileContents read_model_file(const std::string& path);
 // The same from a file's bytes already in memory (`path` names them in errors).
 ModelFileContents parse_model_file(const std::string& bytes, const std::string& path);
+
+// The tensor `name` of a stored state for Model::load_state, with its shape checked where `shape` is given (-1: any
+// size along that axis). A file without it, or with another shape, is a gf::Error naming the tensor (load_model
+// reports it as a damaged file).
+const torch::Tensor& stored_tensor(const TensorMap& tensors, const std::string& name);
+const torch::Tensor& stored_tensor(const TensorMap& tensors, const std::string& name,
+                                   const std::vector<int64_t>& shape);
 
 }  // namespace gf

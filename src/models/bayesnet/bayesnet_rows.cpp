@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "genforge/core/error.h"
+#include "genforge/io/model_file.h"
 #include "genforge/models/bayesnet.h"
 #include "models/bayesnet/bayesnet_impl.h"
 
@@ -165,9 +166,10 @@ void BayesianNetwork::load_state(const TensorMap& tensors) {
   for (size_t j = 0; j < impl_->cpts.size(); ++j) {
     auto& c = impl_->cpts[j];
     const std::string p = "cpt." + std::to_string(j) + ".";
-    const auto keys = tensors.at(p + "keys").to(torch::kLong).contiguous();
-    const auto probs = tensors.at(p + "probs").to(torch::kFloat64).contiguous();
-    const auto fallback = tensors.at(p + "fallback").to(torch::kFloat64).contiguous();
+    const int64_t states = impl_->vars[j].states();
+    const auto keys = stored_tensor(tensors, p + "keys", {-1}).to(torch::kLong).contiguous();
+    const auto probs = stored_tensor(tensors, p + "probs", {keys.size(0), states}).to(torch::kFloat64).contiguous();
+    const auto fallback = stored_tensor(tensors, p + "fallback", {states}).to(torch::kFloat64).contiguous();
     c.row_of.clear();
     for (int64_t r = 0; r < keys.size(0); ++r) c.row_of[keys[r].item<int64_t>()] = r;
     c.probs.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
@@ -188,6 +190,46 @@ nlohmann::json BayesianNetwork::state_json() const {
   return {{"variables", vars}, {"order", impl_->order}};
 }
 
+namespace {
+// A stored structure that sampling can walk: variables with states and their codes' tables, parents among the
+// variables, an order that puts every parent first (a damaged file is refused here, not at the first draw).
+void check_structure(const std::vector<Variable>& vars, const std::vector<bayesnet::Cpt>& cpts,
+                     const std::vector<int64_t>& order) {
+  const auto d = static_cast<int64_t>(vars.size());
+  for (const auto& v : vars) {
+    GF_CHECK(v.kind == Variable::categorical || v.kind == Variable::discrete ||
+                 v.kind == Variable::binned,
+             "variable '", v.name, "' has an unknown kind ", static_cast<int>(v.kind));
+    GF_CHECK(v.n_values >= 1, "variable '", v.name, "' has ", v.n_values, " values");
+    if (v.kind == Variable::discrete) {
+      GF_CHECK(static_cast<int64_t>(v.values.size()) == v.n_values, "variable '", v.name, "' lists ",
+               v.values.size(), " values for ", v.n_values, " states");
+    }
+    if (v.kind == Variable::binned) {
+      GF_CHECK(v.edges.size() >= 2 && v.n_values == v.n_masses() + static_cast<int64_t>(v.edges.size()) - 1 &&
+                   (v.knots.empty() || v.knots.size() == v.edges.size() - 1),
+               "variable '", v.name, "' has ", v.n_values, " states for ", v.masses.size(), " point masses, ",
+               v.edges.size(), " bin edges and ", v.knots.size(), " bins' knots");
+    }
+  }
+  std::vector<int64_t> position(static_cast<size_t>(d), -1);
+  GF_CHECK(static_cast<int64_t>(order.size()) == d, "the sampling order has ", order.size(),
+           " entries for ", d, " variables");
+  for (size_t i = 0; i < order.size(); ++i) {
+    const int64_t j = order[i];
+    GF_CHECK(j >= 0 && j < d && position[static_cast<size_t>(j)] < 0, "the sampling order is not a permutation of the ",
+             d, " variables (", j, " at position ", i, ")");
+    position[static_cast<size_t>(j)] = static_cast<int64_t>(i);
+  }
+  for (int64_t j = 0; j < d; ++j) {
+    for (const int64_t parent : cpts[static_cast<size_t>(j)].parents) {
+      GF_CHECK(parent >= 0 && parent < d && position[static_cast<size_t>(parent)] < position[static_cast<size_t>(j)],
+               "variable ", j, " has parent ", parent, ", which is not a variable sampled before it");
+    }
+  }
+}
+}  // namespace
+
 void BayesianNetwork::load_state_json(const nlohmann::json& state) {
   if (!state.contains("variables")) return;  // unfitted
   auto impl = std::make_shared<Impl>();
@@ -207,6 +249,7 @@ void BayesianNetwork::load_state_json(const nlohmann::json& state) {
     impl->cpts.push_back(std::move(c));
   }
   impl->order = state.at("order").get<std::vector<int64_t>>();
+  check_structure(impl->vars, impl->cpts, impl->order);
   impl_ = impl;
 }
 

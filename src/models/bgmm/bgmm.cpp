@@ -457,21 +457,14 @@ TensorMap BayesianGaussianMixture::state() const {
 }
 
 void BayesianGaussianMixture::load_state(const TensorMap& t) {
-  for (const char* name : {"weights", "weight_concentration", "mean_precision", "means", "degrees_of_freedom",
-                           "covariances", "precisions_cholesky", "scalar_priors", "mean_prior", "covariance_prior",
-                           "lower_bound"}) {
-    GF_CHECK(t.count(name) == 1, "tensor '", name, "' is missing");
-  }
   const int64_t k = options_.n_components;
-  const auto& m = t.at("means");
+  const auto& m = stored_tensor(t, "means");
   GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
   const int64_t d = m.size(1);
   const CovType type = stats::parse_cov_type(options_.covariance_type);
   const bool dp = options_.weight_concentration_prior_type == "dirichlet_process";
   auto expect = [&](const char* name, std::vector<int64_t> shape) {
-    const auto& v = t.at(name);
-    GF_CHECK(v.sizes().vec() == shape, "tensor '", name, "' has shape ", v.sizes(), ", expected ",
-             at::IntArrayRef(shape));
+    const auto& v = stored_tensor(t, name, shape);
     GF_CHECK(v.scalar_type() == model_dtype(options_), "tensor '", name, "' has dtype ", v.scalar_type(),
              ", expected ", options_.dtype);
     GF_CHECK(v.isfinite().all().item<bool>(), "tensor '", name, "' holds non-finite values");
@@ -494,7 +487,7 @@ void BayesianGaussianMixture::load_state(const TensorMap& t) {
   precisions_cholesky_ = t.at("precisions_cholesky");
   scalar_priors_ = t.at("scalar_priors");
   mean_prior_ = t.at("mean_prior");
-  covariance_prior_ = t.at("covariance_prior");
+  covariance_prior_ = stored_tensor(t, "covariance_prior");
   lower_bound_ = t.at("lower_bound").item<double>();
 }
 

@@ -148,8 +148,11 @@ TensorMap GaussianCopula::state() const {
 }
 
 void GaussianCopula::load_state(const TensorMap& tensors) {
-  correlation_ = tensors.at("correlation").to(torch::kFloat64).contiguous();
-  missing_rate_ = tensors.at("missing_rate").to(torch::kFloat64).contiguous();
+  GF_CHECK_AS(ModelFileError, impl_ != nullptr, "re-create the file with `genforge train copula`",
+              "the copula's columns are missing from the model file");
+  const auto d = static_cast<int64_t>(impl_->columns.size());
+  correlation_ = stored_tensor(tensors, "correlation", {d, d}).to(torch::kFloat64).contiguous();
+  missing_rate_ = stored_tensor(tensors, "missing_rate", {d}).to(torch::kFloat64).contiguous();
 }
 
 nlohmann::json GaussianCopula::state_json() const {

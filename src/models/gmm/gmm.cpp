@@ -382,13 +382,10 @@ void check_loaded_covariances(stats::CovType type, const at::Tensor& w, const at
 }  // namespace
 
 void GaussianMixture::load_state(const TensorMap& t) {
-  for (const char* name : {"weights", "means", "covariances", "precisions_cholesky"}) {
-    GF_CHECK(t.count(name) == 1, "tensor '", name, "' is missing");
-  }
-  const auto& w = t.at("weights");
-  const auto& m = t.at("means");
-  const auto& c = t.at("covariances");
-  const auto& pc = t.at("precisions_cholesky");
+  const auto& w = stored_tensor(t, "weights");
+  const auto& m = stored_tensor(t, "means");
+  const auto& c = stored_tensor(t, "covariances");
+  const auto& pc = stored_tensor(t, "precisions_cholesky");
   const int64_t k = options_.n_components;
   GF_CHECK(m.dim() == 2 && m.size(0) == k, "means has shape ", m.sizes(), ", expected [", k, ", D]");
   const int64_t d = m.size(1);

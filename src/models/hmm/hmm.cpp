@@ -603,21 +603,27 @@ TensorMap HiddenMarkovModel::state() const {
 }
 
 void HiddenMarkovModel::load_state(const TensorMap& tensors) {
-  auto get = [&](const char* name) {
-    auto it = tensors.find(name);
-    GF_CHECK_AS(ModelFileError, it != tensors.end(), "the model file is incomplete; train the model again",
-                "the hmm model file has no tensor '", name, "'");
-    return it->second.to(at::kDouble);
+  auto get = [&](const char* name, const std::vector<int64_t>& shape) {
+    return stored_tensor(tensors, name, shape).to(at::kDouble);
   };
-  startprob_ = get("startprob");
-  transmat_ = get("transmat");
+  const int64_t k = options_.n_components;
+  const bool mixture = options_.emission == "gmm";
+  startprob_ = get("startprob", {k});
+  transmat_ = get("transmat", {k, k});
   emissionprob_ = means_ = covars_ = weights_ = at::Tensor();
   if (options_.emission == "categorical") {
-    emissionprob_ = get("emissionprob");
+    emissionprob_ = get("emissionprob", {k, -1});
   } else {
-    means_ = get("means");
-    covars_ = get("covars");
-    if (options_.emission == "gmm") weights_ = get("weights");
+    means_ = get("means", mixture ? std::vector<int64_t>{k, options_.n_mix, -1} : std::vector<int64_t>{k, -1});
+    // As fit() shapes them: the mixture's k * n_mix components split into [k, n_mix].
+    auto covars = stats::covariance_shape(stats::parse_cov_type(options_.covariance_type),
+                                          mixture ? k * options_.n_mix : k, means_.size(-1));
+    if (mixture) {
+      covars[0] = options_.n_mix;
+      covars.insert(covars.begin(), k);
+    }
+    covars_ = get("covars", covars);
+    if (mixture) weights_ = get("weights", {k, options_.n_mix});
   }
   // Probabilities on the simplex and positive variances: a damaged file would otherwise score silently wrong.
   state_checks::simplex(startprob_, "startprob");

@@ -594,12 +594,8 @@ TensorMap LatentDirichletAllocation::state() const {
 }
 
 void LatentDirichletAllocation::load_state(const TensorMap& tensors) {
-  for (const char* name : {"lambda", "alpha"}) {
-    GF_CHECK_AS(ModelFileError, tensors.count(name), "the model file is incomplete; train the model again",
-                "the lda model file has no tensor '", name, "'");
-  }
-  lambda_ = tensors.at("lambda").to(at::kDouble);
-  alpha_ = tensors.at("alpha").to(at::kDouble);
+  lambda_ = stored_tensor(tensors, "lambda").to(at::kDouble);
+  alpha_ = stored_tensor(tensors, "alpha").to(at::kDouble);
   GF_CHECK_AS(ModelFileError, lambda_.dim() == 2 && alpha_.dim() == 1 && alpha_.size(0) == lambda_.size(0),
               "the model file is damaged; train the model again", "the lda model file's lambda ", lambda_.sizes(),
               " and alpha ", alpha_.sizes(), " do not fit together");
