@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <set>
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/io/model_file.h"
+#include "genforge/registry.h"
 #include "genforge/models/bayesnet.h"
 #include "support/support.h"
 
@@ -127,6 +130,38 @@ TEST(BayesNet, RefusesConstantCategoriesEmptyColumnsAndOneHot) {
   EXPECT_THROW(net.sample_within(5, torch::tensor({-inf, -inf, -inf, -inf, 1e6}, torch::kFloat64),
                                  torch::tensor({inf, inf, inf, inf, inf}, torch::kFloat64), gen),
                InvalidArgument);
+}
+
+// A damaged file is refused on load with the part named, not at the first draw: a sampling order that repeats a
+// variable, a parent that is no variable, a binned column whose states and edges disagree, a table of another shape.
+TEST(BayesNet, DamagedStructureOrTablesAreRefusedOnLoad) {
+  BayesianNetwork net;
+  net.fit(planted_chain(300, 7), quiet());
+  test::TempDir dir;
+  save_model(net, dir.file("m.gf"));
+  const auto whole = read_model_file(dir.file("m.gf"));
+  const auto refused = [&](const std::function<void(ModelFileContents&)>& damage, const std::string& message) {
+    auto c = whole;
+    damage(c);
+    write_model_file(dir.file("bad.gf"), c);
+    try {
+      load_model(dir.file("bad.gf"));
+      ADD_FAILURE() << "loaded; expected: " << message;
+    } catch (const ModelFileError& e) {
+      EXPECT_EQ(std::string(e.what()), "'" + dir.file("bad.gf") + "': stored model is inconsistent: " + message);
+    }
+  };
+  refused([](ModelFileContents& c) { c.extra["order"] = {0, 0, 1, 2, 3}; },
+          "the sampling order is not a permutation of the 5 variables (0 at position 1)");
+  refused([](ModelFileContents& c) { c.extra["variables"][2]["parents"] = {7}; },
+          "variable 2 has parent 7, which is not a variable sampled before it");
+  refused([](ModelFileContents& c) { c.extra["variables"][4]["n_values"] = 1000; },
+          "variable 'E' has 1000 states for " + std::to_string(whole.extra["variables"][4]["masses"].size()) +
+              " point masses, " + std::to_string(whole.extra["variables"][4]["edges"].size()) + " bin edges and " +
+              std::to_string(whole.extra["variables"][4]["knots"].size()) + " bins' knots");
+  refused([](ModelFileContents& c) { c.tensors["cpt.0.fallback"] = torch::full({5}, 0.2, torch::kFloat64); },
+          "tensor 'cpt.0.fallback' has shape [5], expected [3]");
+  refused([](ModelFileContents& c) { c.tensors.erase("cpt.2.probs"); }, "tensor 'cpt.2.probs' is missing");
 }
 
 }  // namespace
