@@ -37,13 +37,14 @@ std::vector<int64_t> parse_box(const std::string& text) {
 int run_inpaint(int argc, char** argv) {
   CLI::App app("fill the masked pixels of images from an image model; several completions per image", "inpaint");
   app.allow_extras();
-  std::string model_path, images_spec, mask_path, box, out;
+  std::string model_path, images_spec, mask_path, box, out, label;
+  bool given_class = false;
   int64_t limit = 16;
   std::optional<uint64_t> seed;
   apps::InpaintOptions options;
   CommonFlags common;
   TableFlags table_flags;
-  app.add_option("model", model_path, "model file (.gf): pixelcnn, rbm (conditional draws), vae, autoencoder")
+  app.add_option("model", model_path, "model file (.gf): pixelcnn, rbm, vae, flow (conditional draws), autoencoder")
       ->required();
   app.add_option("--images", images_spec, "images: fashion-mnist[:test], a PNG file or folder, an IDX file")
       ->required();
@@ -59,6 +60,9 @@ int run_inpaint(int argc, char** argv) {
                  "auto: draw from the model's conditional when it has one (pixelcnn, rbm, vae), else project; "
                  "sample; project (vae, autoencoder)")
       ->capture_default_str();
+  app.add_option("--class", label, "fill every image given this class, by name or index (class-conditional models)");
+  app.add_flag("--given-class", given_class, "fill each image given its own label (labelled images, class-conditional "
+                                             "vae, flow or pixelcnn)");
   app.add_option("--limit", limit, "the first N images")->capture_default_str();
   app.add_option("--seed", seed, "random seed (default 0)");
   add_table_flags(app, table_flags);
@@ -85,6 +89,14 @@ int run_inpaint(int argc, char** argv) {
     mask = apps::box_mask(h, w, b[0], b[1], b[2], b[3]);
   } else {
     mask = apps::read_mask_png(mask_path, h, w);
+  }
+  GF_CHECK_AS(InvalidArgument, label.empty() || !given_class, "give --class C or --given-class",
+              "--class and --given-class together");
+  if (!label.empty()) options.labels = torch::full({ds.x.size(0)}, class_index(model, label), torch::kLong);
+  if (given_class) {
+    GF_CHECK_AS(InvalidArgument, ds.labels.defined(), "give labelled images (fashion-mnist, or a folder of class folders)",
+                "'", images_spec, "' has no labels for --given-class");
+    options.labels = ds.labels;
   }
   const auto filled = apps::inpaint(model, ds.x, mask, options);  // [K, N, C, H, W]
   if (ends_with(out, ".npy")) {

@@ -45,6 +45,15 @@ void check_class_labels(const torch::Tensor& labels, int64_t n_classes) {
            " classes (0 to ", n_classes - 1, ")");
 }
 
+torch::Tensor row_classes(const torch::Tensor& labels, int64_t rows, int64_t n_classes) {
+  GF_CHECK_AS(NotSupported, n_classes > 0, "fill in without the class", "the model is not class-conditional");
+  GF_CHECK_AS(InvalidArgument, labels.defined() && labels.numel() == rows, "give one class per row",
+              "got ", labels.defined() ? labels.numel() : 0, " classes for ", rows, " rows");
+  auto out = labels.reshape({rows}).to(torch::kCPU);
+  check_class_labels(out, n_classes);
+  return out.to(torch::kLong);
+}
+
 torch::Tensor slerp(const torch::Tensor& z0, const torch::Tensor& z1, double t) {
   auto a = z0.to(torch::kFloat64), b = z1.to(torch::kFloat64);
   const double cos_omega = std::clamp((a.dot(b) / (a.norm() * b.norm())).item<double>(), -1.0, 1.0);
@@ -138,6 +147,12 @@ torch::Tensor ConditionalSampler::conditional_samples(const torch::Tensor& x, in
   std::vector<torch::Tensor> draws;
   for (int64_t i = 0; i < m; ++i) draws.push_back(conditional_sample(x, gen));
   return torch::stack(draws);
+}
+
+torch::Tensor ConditionalSampler::conditional_samples_given_class(const torch::Tensor&, const torch::Tensor&, int64_t,
+                                                                 at::Generator&) const {
+  throw NotSupported("this model does not fill in values given a class",
+                     "use a class-conditional vae, flow or pixelcnn, or fill in without the class");
 }
 
 std::string GraphicalModel::graphviz() const {

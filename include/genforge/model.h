@@ -134,5 +134,8 @@ torch::Tensor interpolate_latent(const Model& model, int64_t steps, int64_t rows
 
 // Checks class indices [N] of a model with n_classes classes; an index outside [0, n_classes) is InvalidArgument.
 void check_class_labels(const torch::Tensor& labels, int64_t n_classes);
+// One class per row for a model with `n_classes` (> 0: else NotSupported): labels of any shape holding `rows`
+// integers in range, as a CPU int64 vector [rows] (InvalidArgument otherwise).
+torch::Tensor row_classes(const torch::Tensor& labels, int64_t rows, int64_t n_classes);
 
 }  // namespace gf

@@ -151,6 +151,10 @@ class ConditionalSampler {
   // m draws at once, [m, N, D] (multiple imputation). The default calls conditional_sample m times; models that
   // can share work between draws (a row's conditional computed once) override it.
   virtual torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const;
+  // m draws given each row's class as well (class-conditional models; labels [N] int64 in 0..n_classes-1):
+  // [m, N, D]. The default refuses (NotSupported): models without classes, or that cannot condition on one.
+  virtual torch::Tensor conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels, int64_t m,
+                                                        at::Generator& gen) const;
 };
 
 // Sequence models that fill in missing observations given the rest of their sequence (`genforge impute` on a table

@@ -73,6 +73,13 @@ torch::Tensor inpaint(const Model& model, const torch::Tensor& images, const tor
   const auto mask = mask_in.to(torch::kBool).expand_as(x);
   std::vector<torch::Tensor> out;
   const auto* sampler = samples_images_conditionally(model) ? dynamic_cast<const ConditionalSampler*>(&model) : nullptr;
+  if (options.labels.defined()) {
+    GF_CHECK_AS(InvalidArgument, sampler != nullptr,
+                "fill given a class with a class-conditional model that samples (vae, flow, pixelcnn)", "a ",
+                model.kind(), " model fills in by projection, which takes no class");
+    GF_CHECK_AS(InvalidArgument, options.method != "project", "drop --method project to fill given the class",
+                "projection fills in without the class");
+  }
   GF_CHECK_AS(NotSupported, options.method != "sample" || sampler,
               "use --method project, or a model that samples conditionally: " +
                   join_names(registered_models_with(samples_images_conditionally)),
@@ -83,8 +90,10 @@ torch::Tensor inpaint(const Model& model, const torch::Tensor& images, const tor
   if (sampler && options.method != "project") {
     auto gen = make_generator(options.seed);
     const auto holes = x.masked_fill(mask, NAN);
-    auto filled = sampler->conditional_samples(holes, options.completions, gen).reshape(
-        {options.completions, x.size(0), x.size(1), x.size(2), x.size(3)});  // [K, N, C, H, W]
+    const auto drawn = options.labels.defined()
+                           ? sampler->conditional_samples_given_class(holes, options.labels, options.completions, gen)
+                           : sampler->conditional_samples(holes, options.completions, gen);
+    const auto filled = drawn.reshape({options.completions, x.size(0), x.size(1), x.size(2), x.size(3)});  // [K, N, C, H, W]
     return torch::where(mask.unsqueeze(0), filled.to(torch::kFloat32), x.unsqueeze(0));
   }
   // Iterative projection through the latent space.

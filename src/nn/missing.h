@@ -12,5 +12,8 @@ namespace gf::neural {
 // x's dtype and device.
 torch::Tensor fill_missing_rows(const torch::Tensor& x, int64_t draws, int64_t chunk,
                                 const std::function<torch::Tensor(const torch::Tensor&)>& fill);
+// The same with the chunk's row indices into x [B] (int64) passed along: per-row side information (classes).
+torch::Tensor fill_missing_rows(const torch::Tensor& x, int64_t draws, int64_t chunk,
+                                const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& fill);
 
 }  // namespace gf::neural

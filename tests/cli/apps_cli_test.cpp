@@ -9,6 +9,7 @@
 
 #include "cli/cli_fixture.h"
 #include "genforge/data/images.h"
+#include "genforge/data/npy.h"
 #include "genforge/data/readers.h"
 #include "support/support.h"
 
@@ -175,6 +176,27 @@ TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
   expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--method", "guess", "--out",
                 dir_.file("o.png")},
                "unknown inpainting method 'guess'");
+  // Given the class: a class-conditional VAE fills each image given its own label, or one class named for all.
+  const auto cvae = dir_.file("cvae.gf");
+  ASSERT_EQ(run_cli({"train", "vae", "--data", "fashion-mnist:test", "--limit", "64", "--set", "epochs=1", "--set",
+                     "hidden=32", "--set", "latent=4", "--set", "conditional=true", "--out", cvae, "-q"}).rc, 0);
+  for (const auto& given : {std::vector<std::string>{"--given-class"}, std::vector<std::string>{"--class", "Sneaker"}}) {
+    std::vector<std::string> args{"inpaint", cvae, "--images", "fashion-mnist:test", "--limit", "3", "--box",
+                                  "0,14,28,14", "--out", dir_.file("given.npy")};
+    args.insert(args.end(), given.begin(), given.end());
+    r = run_cli(args);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(read_npy(dir_.file("given.npy")).sizes(), torch::IntArrayRef({1, 3, 1, 28, 28}));
+  }
+  expect_error({"inpaint", cvae, "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--class", "1",
+                "--given-class", "--out", dir_.file("o.png")},
+               "--class and --given-class together");
+  expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--class", "1", "--out",
+                dir_.file("o.png")},
+               "the autoencoder model is not class-conditional");
+  expect_error({"inpaint", cvae, "--images", "fashion-mnist:test", "--box", "0,0,4,4", "--given-class", "--method",
+                "project", "--out", dir_.file("o.png")},
+               "projection fills in without the class");
 
   std::string text = "x,y,kind\n";
   for (int i = 0; i < 40; ++i) {

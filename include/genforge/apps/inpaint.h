@@ -23,6 +23,9 @@ struct InpaintOptions {
   int64_t iterations = 50;   // projection steps (latent-variable models)
   std::string method = "auto";  // auto: sample when the model samples conditionally, else project | sample | project
   uint64_t seed = 0;
+  // Each image's class [N] (int64, the model's class indices): a class-conditional model that samples (vae, flow,
+  // pixelcnn) fills given it. Undefined: without the class (a conditional VAE then weighs every class).
+  torch::Tensor labels;
   void validate() const;
 };
 

@@ -113,6 +113,9 @@ class NormalizingFlow : public Model, public ConditionalSampler {
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;
   torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;
+  // A class-conditional flow fills in given each row's class (labels [N]): [m, N, ...].
+  torch::Tensor conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels, int64_t m,
+                                                at::Generator& gen) const override;
   // Examples [N, ...] (images in [0, 1], taken at the centre of their bins) -> the flow's input space, on its
   // device and dtype; and back (images quantised to their bins unless `continuous`). [N, ...]
   torch::Tensor to_flow_space(const torch::Tensor& x) const;
@@ -126,8 +129,12 @@ class NormalizingFlow : public Model, public ConditionalSampler {
  private:
   torch::Tensor decode_codes(const torch::Tensor& z, const torch::Tensor& labels, bool quantise) const;
   // MALA chains for rows x [B, ...] with NaN: `draws` states each (the last; with `average`, the mean of the
-  // second half of the chain). [draws, B, ...] in the flow's space.
-  torch::Tensor langevin(const torch::Tensor& x, int64_t draws, bool average, at::Generator& gen) const;
+  // second half of the chain), given the rows' classes `labels` [B] for a class-conditional flow. [draws, B, ...]
+  // in the flow's space.
+  torch::Tensor langevin(const torch::Tensor& x, const torch::Tensor& labels, int64_t draws, bool average,
+                         at::Generator& gen) const;
+  // log p(v | class) of points v [N, ...] of the flow's own space, differentiable in v. [N]
+  torch::Tensor flow_space_log_density(const torch::Tensor& v, const torch::Tensor& labels) const;
   FlowOptions options_;
   std::shared_ptr<Net> net_;
 };

@@ -84,6 +84,9 @@ class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   // The mean of 16 completions (a Monte Carlo estimate of E[missing | observed]) with a fixed seed.
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;
+  // A class-conditional PixelCNN completes given each image's class (labels [N]): m completions [m, N, C, H, W].
+  torch::Tensor conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels, int64_t m,
+                                                at::Generator& gen) const override;
   // Lossless coding: the images of a batch pixel by pixel in raster order through the cached network, with one
   // intra-op thread (convolutions' results depend on the thread count). Symbols are the levels 0 .. n_bins - 1
   // (bernoulli: 0, 1) of each channel. Unconditional models only.

@@ -88,6 +88,9 @@ class VariationalAutoencoder : public Model,
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;
   torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;
+  // A conditional VAE fills in given each image's class (labels [N]) instead of weighing every class. [m, N, ...]
+  torch::Tensor conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels, int64_t m,
+                                                at::Generator& gen) const override;
 
   // LoRA adapters (lora_rank > 0; finetune --lora): their parameter count, and folding them into the weights.
   int64_t adapter_parameters() const override;
@@ -97,13 +100,20 @@ class VariationalAutoencoder : public Model,
   void load_state(const TensorMap& tensors) override;
 
   struct Net;  // the torch module (defined in src/models/vae/)
+  // Internal to filling in, one way of explaining the kept pixels: the decoder's condition for the rows (a class
+  // one-hot [B, K]; undefined for an unconditional model), that class's log prior (0 when the class is given) and
+  // the hole's start [B, D].
+  struct FillBranch {
+    torch::Tensor condition, start;
+    double log_prior = 0;
+  };
 
  private:
-  // `draws` fills of the images with NaN pixels: fill(images [B, D] with NaN, starts: per class (one for an
-  // unconditional model) [B, D] complete) -> [draws, B, D].
+  // `draws` fills of the images with NaN pixels: fill(images [B, D] with NaN, branches: one per class of a
+  // conditional model -- or the row's own class when `labels` [N] are given -- else one) -> [draws, B, D].
   torch::Tensor fill_missing(
-      const torch::Tensor& x, int64_t draws,
-      const std::function<torch::Tensor(const torch::Tensor&, const std::vector<torch::Tensor>&)>& fill) const;
+      const torch::Tensor& x, int64_t draws, const torch::Tensor& labels,
+      const std::function<torch::Tensor(const torch::Tensor&, const std::vector<FillBranch>&)>& fill) const;
 
   VaeOptions options_;
   std::shared_ptr<Net> net_;

@@ -584,6 +584,12 @@ torch::Tensor NormalizingFlow::flow_inverse(const torch::Tensor& z) const {
   return net_->flow_inverse(z.to(net_->device(), net_->dtype()), {});
 }
 
+torch::Tensor NormalizingFlow::flow_space_log_density(const torch::Tensor& v, const torch::Tensor& labels) const {
+  auto [z, ld_flow] = net_->flow_forward(v, net_->condition_of(labels, v));
+  auto [eps, ld_prior] = net_->standardise(z, labels);
+  return standard_normal_log_density(eps) + ld_prior + ld_flow;
+}
+
 torch::Tensor NormalizingFlow::to_flow_space(const torch::Tensor& x_in) const {
   check_fitted(fitted(), "run");
   auto x = model_input(x_in, net_->geometry, net_->device(), net_->discrete, options_.n_bins, net_->dtype(), "encode");

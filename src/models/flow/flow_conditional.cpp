@@ -18,20 +18,24 @@ constexpr double kTargetAcceptance = 0.574;  // optimal for MALA (Roberts & Rose
 
 }  // namespace
 
-torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, int64_t draws, bool average, at::Generator& gen) const {
-  GF_CHECK_AS(NotSupported, n_classes() == 0, "fill in values with an unconditional flow",
-              "a class-conditional flow fills in values only given the class, which is not offered yet");
+torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::Tensor& labels_in, int64_t draws,
+                                        bool average, at::Generator& gen) const {
+  GF_CHECK_AS(NotSupported, n_classes() == 0 || labels_in.defined(),
+              "give the images' classes (`genforge inpaint --given-class`), or use an unconditional flow",
+              "a class-conditional flow fills in values given the class");
   const int64_t b = x_in.size(0);
-  // Each chain starts from an unconditional sample in the holes; `draws` chains per row.
+  // Each chain starts from a sample (of the row's class) in the holes; `draws` chains per row.
   auto x = x_in.repeat_interleave(draws, 0);                                    // [draws B, ...]
+  const auto labels = labels_in.defined() ? labels_in.repeat_interleave(draws, 0) : labels_in;
   auto missing = torch::isnan(x);
-  auto start = torch::where(missing, sample(x.size(0), gen).reshape(x.sizes()).to(x.scalar_type()), x);
+  auto drawn = labels.defined() ? sample_labelled(labels.cpu(), gen) : sample(x.size(0), gen);
+  auto start = torch::where(missing, drawn.reshape(x.sizes()).to(x.scalar_type()), x);
   auto v = to_flow_space(start).detach();                                       // [draws B, ...]
   auto mask = missing.reshape(v.sizes()).to(v.device(), v.scalar_type());
-  auto log_density = [&](const torch::Tensor& at) {                             // log p(v) and its gradient
+  const auto labels_on_device = labels.defined() ? labels.to(v.device(), torch::kLong) : labels;
+  auto log_density = [&](const torch::Tensor& at) {                             // log p(v | class) and its gradient
     auto leaf = at.detach().requires_grad_(true);
-    auto [z, log_det] = flow_forward(leaf);
-    auto lp = -0.5 * (z.pow(2) + kLog2Pi).flatten(1).sum(1) + log_det;         // [R]
+    auto lp = flow_space_log_density(leaf, labels_on_device);                   // [R]
     auto grad = torch::autograd::grad({lp.sum()}, {leaf})[0];
     return std::make_pair(lp.detach(), grad.detach() * mask);
   };
@@ -79,7 +83,18 @@ torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, int64_t draws
 torch::Tensor NormalizingFlow::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this flow is not fitted yet, so it cannot fill in values");
   return neural::fill_missing_rows(x.to(torch::kCPU, torch::kFloat64), m, 4096 / std::max<int64_t>(m, 1),
-                                   [&](const torch::Tensor& part) { return langevin(part, m, false, gen); });
+                                   [&](const torch::Tensor& part) { return langevin(part, {}, m, false, gen); });
+}
+
+torch::Tensor NormalizingFlow::conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels,
+                                                               int64_t m, at::Generator& gen) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this flow is not fitted yet, so it cannot fill in values");
+  GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
+  const auto rows = x.to(torch::kCPU, torch::kFloat64);
+  const auto classes = row_classes(labels, rows.size(0), n_classes());
+  return neural::fill_missing_rows(rows, m, 4096 / m, [&](const torch::Tensor& part, const torch::Tensor& index) {
+    return langevin(part, classes.index_select(0, index), m, false, gen);
+  });
 }
 
 torch::Tensor NormalizingFlow::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
@@ -90,7 +105,7 @@ torch::Tensor NormalizingFlow::conditional_mean(const torch::Tensor& x) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this flow is not fitted yet, so it cannot fill in values");
   auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 4);
   return neural::fill_missing_rows(x.to(torch::kCPU, torch::kFloat64), 1, 4096,
-                                   [&](const torch::Tensor& part) { return langevin(part, 1, true, gen); })[0];
+                                   [&](const torch::Tensor& part) { return langevin(part, {}, 1, true, gen); })[0];
 }
 
 }  // namespace gf

@@ -616,8 +616,20 @@ std::unique_ptr<SymbolStreams> PixelCnn::open_streams(int64_t batch) const {
 
 torch::Tensor PixelCnn::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
   check_fitted(fitted(), "complete images");
-  GF_CHECK(net_->geometry.n_classes == 0, "a class-conditional PixelCNN completes with complete(x, gen, labels)");
+  GF_CHECK_AS(NotSupported, net_->geometry.n_classes == 0,
+              "give the images' classes (`genforge inpaint --given-class`), or use an unconditional PixelCNN",
+              "a class-conditional PixelCNN completes images given their class");
   return complete(x, gen);
+}
+
+torch::Tensor PixelCnn::conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels, int64_t m,
+                                                        at::Generator& gen) const {
+  check_fitted(fitted(), "complete images");
+  GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
+  const auto classes = row_classes(labels, x.size(0), net_->geometry.n_classes);
+  std::vector<torch::Tensor> draws;
+  for (int64_t i = 0; i < m; ++i) draws.push_back(complete(x, gen, classes));
+  return torch::stack(draws);
 }
 
 torch::Tensor PixelCnn::conditional_mean(const torch::Tensor& x) const {

@@ -341,8 +341,8 @@ torch::Tensor class_condition(const VariationalAutoencoder::Net& net, int64_t c,
 }  // namespace
 
 torch::Tensor VariationalAutoencoder::fill_missing(
-    const torch::Tensor& x_in, int64_t draws,
-    const std::function<torch::Tensor(const torch::Tensor&, const std::vector<torch::Tensor>&)>& fill) const {
+    const torch::Tensor& x_in, int64_t draws, const torch::Tensor& labels,
+    const std::function<torch::Tensor(const torch::Tensor&, const std::vector<FillBranch>&)>& fill) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot fill in pixels");
   const auto& g = net_->geometry;
   GF_CHECK(x_in.numel() > 0 && x_in.numel() % g.numel() == 0 && x_in.size(0) * g.numel() == x_in.numel(),
@@ -350,25 +350,33 @@ torch::Tensor VariationalAutoencoder::fill_missing(
   const auto device = neural::device_of(*net_);
   torch::NoGradGuard no_grad;
   auto x = x_in.reshape({x_in.size(0), g.numel()}).to(device, torch::kFloat32);  // [N, D]
-  const int64_t classes = std::max<int64_t>(1, g.n_classes);
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / (options_.impute_samples * classes * g.numel()));
-  auto out = neural::fill_missing_rows(x, draws, chunk, [&](const torch::Tensor& part) {
+  const auto classes = labels.defined() ? row_classes(labels, x.size(0), g.n_classes) : labels;
+  const int64_t n_branches = classes.defined() ? 1 : std::max<int64_t>(1, g.n_classes);
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / (options_.impute_samples * n_branches * g.numel()));
+  auto out = neural::fill_missing_rows(x, draws, chunk, [&](const torch::Tensor& part, const torch::Tensor& index) {
     // The holes start at the mean of the kept pixels, then 20 rounds of decode(encode(.)) with the kept ones fixed
-    // (given each class in turn for a conditional model).
+    // (given each class in turn for a conditional model, or the row's own class when given).
     auto holes = torch::isnan(part);
     auto keep = holes.logical_not().to(torch::kFloat32);
     auto kept_mean = (part.nan_to_num(0) * keep).sum(1, true) / keep.sum(1, true).clamp_min(1);
-    std::vector<torch::Tensor> starts;
-    for (int64_t c = 0; c < classes; ++c) {
-      auto condition = class_condition(*net_, c, part.size(0));
+    std::vector<FillBranch> branches;
+    for (int64_t c = 0; c < n_branches; ++c) {
+      FillBranch branch;
+      if (classes.defined()) {
+        branch.condition = neural::one_hot(classes.index_select(0, index.cpu()).to(device), g.n_classes);
+      } else if (g.n_classes > 0) {
+        branch.condition = class_condition(*net_, c, part.size(0));
+        branch.log_prior = net_->log_class_prior[c].item<double>();
+      }
       auto start = torch::where(holes, kept_mean.expand_as(part), part);
       for (int i = 0; i < 20; ++i) {
-        auto mu = net_->encode(start.reshape(g.batch_shape(start.size(0))), condition).first;
-        start = torch::where(holes, torch::sigmoid(net_->decode_logits(mu, condition)), part);
+        auto mu = net_->encode(start.reshape(g.batch_shape(start.size(0))), branch.condition).first;
+        start = torch::where(holes, torch::sigmoid(net_->decode_logits(mu, branch.condition)), part);
       }
-      starts.push_back(start);
+      branch.start = start;
+      branches.push_back(branch);
     }
-    return fill(part, starts);  // [draws, B, D]
+    return fill(part, branches);  // [draws, B, D]
   });
   std::vector<int64_t> shape{draws};
   for (auto v : g.batch_shape(x.size(0))) shape.push_back(v);
@@ -376,37 +384,43 @@ torch::Tensor VariationalAutoencoder::fill_missing(
 }
 
 namespace {
-// MIWAE-style codes for images with holes: z [k, B, L] from neural::defensive_codes around the encoding of the
-// start, the decoder's logits [k, B, D] and normalised weights p(kept pixels | z) p(z) / mixture(z) [k, B]. A
-// conditional model: k codes per class c from its start, each weight times p(c), pooled: [K k, B, D] and [K k, B].
+// MIWAE-style codes for images with holes: z [k, B, L] from neural::defensive_codes around the encoding of each
+// branch's start, the decoder's logits [k, B, D] and normalised weights p(kept pixels | z) p(z) / mixture(z)
+// [k, B], each times the branch's prior (a class's p(c)); pooled over the branches: [n k, B, D] and [n k, B].
 struct WeightedImageCodes {
   torch::Tensor logits, w;
 };
 WeightedImageCodes weighted_image_codes(VariationalAutoencoder::Net& net, const torch::Tensor& part,
-                                        const std::vector<torch::Tensor>& starts, int64_t k, at::Generator& gen) {
+                                        const std::vector<VariationalAutoencoder::FillBranch>& branches, int64_t k,
+                                        at::Generator& gen) {
   auto keep = torch::isnan(part).logical_not();
   std::vector<torch::Tensor> all_logits, all_log_w;
-  for (size_t c = 0; c < starts.size(); ++c) {
-    auto condition = class_condition(net, static_cast<int64_t>(c), part.size(0));
-    auto [mu, logvar] = net.encode(starts[c].reshape(net.geometry.batch_shape(part.size(0))), condition);
+  for (const auto& branch : branches) {
+    auto [mu, logvar] = net.encode(branch.start.reshape(net.geometry.batch_shape(part.size(0))), branch.condition);
     auto codes = neural::defensive_codes(mu.to(torch::kFloat64), logvar.to(torch::kFloat64), k, gen);
-    auto logits = net.decode_logits(codes.z.to(torch::kFloat32), condition);  // [k, B, D]
+    auto logits = net.decode_logits(codes.z.to(torch::kFloat32), branch.condition);  // [k, B, D]
     auto log_obs = torch::where(keep, net.log_likelihood_of_logits(part.nan_to_num(0), logits), torch::zeros_like(logits))
                        .sum(2)
                        .to(torch::kFloat64);  // [k, B]
-    auto log_w = log_obs + codes.log_ratio;
-    if (condition.defined()) log_w = log_w + net.log_class_prior[static_cast<int64_t>(c)].item<double>();
     all_logits.push_back(logits);
-    all_log_w.push_back(log_w);
+    all_log_w.push_back(log_obs + codes.log_ratio + branch.log_prior);
   }
   return {torch::cat(all_logits), torch::softmax(torch::cat(all_log_w), 0)};
+}
+
+// m draws per row from the pooled weighted codes: the decoder's means of codes picked by weight. [m, B, D]
+torch::Tensor draw_from_codes(const WeightedImageCodes& c, int64_t m, at::Generator& gen) {
+  const int64_t b = c.logits.size(1), d = c.logits.size(2);
+  auto pick = torch::multinomial(c.w.t().to(torch::kCPU).contiguous(), m, true, gen).to(c.logits.device());  // [B, m]
+  auto chosen = c.logits.permute({1, 0, 2}).gather(1, pick.unsqueeze(2).expand({b, m, d}));                   // [B, m, D]
+  return torch::sigmoid(chosen).permute({1, 0, 2});
 }
 }  // namespace
 
 torch::Tensor VariationalAutoencoder::conditional_mean(const torch::Tensor& x) const {
   auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 3);
-  return fill_missing(x, 1, [&](const torch::Tensor& part, const std::vector<torch::Tensor>& starts) {
-    auto c = weighted_image_codes(*net_, part, starts, options_.impute_samples, gen);
+  return fill_missing(x, 1, {}, [&](const torch::Tensor& part, const std::vector<FillBranch>& branches) {
+    auto c = weighted_image_codes(*net_, part, branches, options_.impute_samples, gen);
     return (torch::sigmoid(c.logits) * c.w.to(torch::kFloat32).unsqueeze(2)).sum(0).unsqueeze(0);  // [1, B, D]
   })[0];
 }
@@ -416,12 +430,15 @@ torch::Tensor VariationalAutoencoder::conditional_sample(const torch::Tensor& x,
 }
 
 torch::Tensor VariationalAutoencoder::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
-  return fill_missing(x, m, [&](const torch::Tensor& part, const std::vector<torch::Tensor>& starts) {
-    auto c = weighted_image_codes(*net_, part, starts, options_.impute_samples, gen);
-    const int64_t b = part.size(0), d = part.size(1);
-    auto pick = torch::multinomial(c.w.t().to(torch::kCPU).contiguous(), m, true, gen).to(c.logits.device());  // [B, m]
-    auto chosen = c.logits.permute({1, 0, 2}).gather(1, pick.unsqueeze(2).expand({b, m, d}));                   // [B, m, D]
-    return torch::sigmoid(chosen).permute({1, 0, 2});                                                           // [m, B, D]
+  return fill_missing(x, m, {}, [&](const torch::Tensor& part, const std::vector<FillBranch>& branches) {
+    return draw_from_codes(weighted_image_codes(*net_, part, branches, options_.impute_samples, gen), m, gen);
+  });
+}
+
+torch::Tensor VariationalAutoencoder::conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels,
+                                                                      int64_t m, at::Generator& gen) const {
+  return fill_missing(x, m, labels, [&](const torch::Tensor& part, const std::vector<FillBranch>& branches) {
+    return draw_from_codes(weighted_image_codes(*net_, part, branches, options_.impute_samples, gen), m, gen);
   });
 }
 
