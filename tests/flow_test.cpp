@@ -239,6 +239,18 @@ TEST(Flow, GlowLearnsImagesAndReportsBitsPerDim) {
   const double right_side = below.index({left_kind}).slice(3, 4, 8).mean().item<double>();
   EXPECT_GT(left_side, right_side + 0.4);                                   // about 0.9 vs 0.08 in the data
   EXPECT_LT(below.index({~left_kind}).mean().item<double>(), 0.35);          // top kind: dark below
+  // Each chain starts from the most probable of `mcmc_starts` (16) completions by the model's own samples: with two
+  // steps only, the start alone fills nearly every row with its own kind; a single start, about half of them.
+  auto rows_of_their_kind = [&](const std::string& starts) {
+    auto quick = load_model(dir.file("glow.gf"), "flow", {{"mcmc_steps", "2"}, {"mcmc_starts", starts}});
+    auto g = make_generator(5);
+    auto b = dynamic_cast<const ConditionalSampler&>(*quick).conditional_sample(holes, g).slice(2, 4, 8);
+    auto left_minus_right = b.slice(3, 0, 4).mean({1, 2, 3}) - b.slice(3, 4, 8).mean({1, 2, 3});  // [32]
+    auto right = torch::where(left_kind, left_minus_right > 0.4, b.mean({1, 2, 3}) < 0.35);
+    return right.sum().item<int64_t>();
+  };
+  EXPECT_GE(rows_of_their_kind("16"), 29);
+  EXPECT_LE(rows_of_their_kind("1"), 25);
 }
 
 TEST(Flow, FillsMissingCellsFromTheExactConditional) {

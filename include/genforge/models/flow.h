@@ -60,6 +60,7 @@ struct FlowOptions : train::TrainOptions {
   double temperature = 1.0;   // sampling: codes are drawn from N(0, T^2 I)
   bool conditional = false;   // class-conditional prior (labelled data)
   int64_t mcmc_steps = 200;   // filling missing cells / pixels: Langevin (MALA) steps, the first half adapting
+  int64_t mcmc_starts = 16;   // filling: draws in the holes per chain; the most probable completed one starts it
   std::string dtype = "float32";  // float32 | float64
 
   void validate() const;
@@ -67,9 +68,10 @@ struct FlowOptions : train::TrainOptions {
 
 // Missing cells of rows and pixels of images (NaN) are filled by Metropolis-adjusted Langevin sampling (MALA;
 // Roberts & Tweedie 1996) of p(missing | observed) in the flow's own space, where the density and its gradient
-// are exact: chains start from an unconditional sample in the holes, take `mcmc_steps` steps whose size adapts per
-// row toward an acceptance rate of 0.574 during the first half, and the draw is the last state; the mean averages
-// the second half of the chain. Unconditional flows only.
+// are exact: each chain starts from the most probable of `mcmc_starts` completions by the model's own samples (of
+// the row's class, for a class-conditional flow given it), takes `mcmc_steps` steps whose size adapts per row toward
+// an acceptance rate of 0.574 during the first half, and the draw is the last state; the mean averages the second
+// half of the chain. A class-conditional flow fills in given the class only (conditional_samples_given_class).
 class NormalizingFlow : public Model, public ConditionalSampler {
  public:
   using Options = FlowOptions;

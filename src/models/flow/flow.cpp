@@ -372,6 +372,7 @@ void FlowOptions::validate() const {
   GF_CHECK(tail_bound > 0 && std::isfinite(tail_bound), "tail_bound must be positive, got ", tail_bound);
   GF_CHECK(temperature > 0 && std::isfinite(temperature), "temperature must be positive, got ", temperature);
   GF_CHECK(mcmc_steps >= 2 && mcmc_steps <= 1000000, "mcmc_steps must be in 2..1000000, got ", mcmc_steps);
+  GF_CHECK(mcmc_starts >= 1 && mcmc_starts <= 1000, "mcmc_starts must be in 1..1000, got ", mcmc_starts);
   GF_CHECK(dtype == "float32" || dtype == "float64", "dtype must be float32 or float64, got '", dtype, "'");
 }
 
@@ -398,6 +399,8 @@ const OptionTable<FlowOptions>& NormalizingFlow::option_table() {
         .add("temperature", &FlowOptions::temperature, "sampling: codes drawn from N(0, T^2 I)")
         .add("conditional", &FlowOptions::conditional, "class-conditional prior (labelled data)")
         .add("mcmc_steps", &FlowOptions::mcmc_steps, "filling missing values: Langevin steps")
+        .add("mcmc_starts", &FlowOptions::mcmc_starts,
+             "filling missing values: the model's draws tried per chain, the most probable completion starts it")
         .add("dtype", &FlowOptions::dtype, "floating-point type", {"float32", "float64"});
     train::add_train_options(t);
     return t;

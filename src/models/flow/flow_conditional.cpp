@@ -24,15 +24,35 @@ torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::
               "give the images' classes (`genforge inpaint --given-class`), or use an unconditional flow",
               "a class-conditional flow fills in values given the class");
   const int64_t b = x_in.size(0);
-  // Each chain starts from a sample (of the row's class) in the holes; `draws` chains per row.
+  // `draws` chains per row, each starting from the most probable of `mcmc_starts` completions by the model's own
+  // samples (of the row's class): a single sample's hole rarely fits the kept part (a shoe's sole under a shirt),
+  // and a chain of local steps takes long to leave it. The start does not change what the chain converges to.
   auto x = x_in.repeat_interleave(draws, 0);                                    // [draws B, ...]
   const auto labels = labels_in.defined() ? labels_in.repeat_interleave(draws, 0) : labels_in;
   auto missing = torch::isnan(x);
-  auto drawn = labels.defined() ? sample_labelled(labels.cpu(), gen) : sample(x.size(0), gen);
-  auto start = torch::where(missing, drawn.reshape(x.sizes()).to(x.scalar_type()), x);
-  auto v = to_flow_space(start).detach();                                       // [draws B, ...]
+  torch::Tensor v, best;
+  torch::Tensor labels_on_device;
+  for (int64_t s = 0; s < options_.mcmc_starts; ++s) {
+    auto drawn = labels.defined() ? sample_labelled(labels.cpu(), gen) : sample(x.size(0), gen);
+    auto candidate = to_flow_space(torch::where(missing, drawn.reshape(x.sizes()).to(x.scalar_type()), x)).detach();
+    if (!labels_on_device.defined() && labels.defined()) labels_on_device = labels.to(candidate.device(), torch::kLong);
+    torch::Tensor lp;
+    {
+      torch::NoGradGuard no_grad;
+      lp = flow_space_log_density(candidate, labels_on_device);                 // [draws B]
+      lp = torch::where(torch::isnan(lp), torch::full_like(lp, -INFINITY), lp);
+    }
+    if (!v.defined()) {
+      v = candidate, best = lp;
+      continue;
+    }
+    auto better = lp > best;
+    std::vector<int64_t> shape{better.size(0)};
+    for (int64_t d = 1; d < candidate.dim(); ++d) shape.push_back(1);
+    v = torch::where(better.view(shape), candidate, v);
+    best = torch::where(better, lp, best);
+  }
   auto mask = missing.reshape(v.sizes()).to(v.device(), v.scalar_type());
-  const auto labels_on_device = labels.defined() ? labels.to(v.device(), torch::kLong) : labels;
   auto log_density = [&](const torch::Tensor& at) {                             // log p(v | class) and its gradient
     auto leaf = at.detach().requires_grad_(true);
     auto lp = flow_space_log_density(leaf, labels_on_device);                   // [R]
