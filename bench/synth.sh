@@ -6,8 +6,8 @@
 # curve of the private fits on penguins (3 seeds each) and its plot. No peer: SDV is not packaged for Debian; the
 # metrics are SDMetrics' own (tests/eval_table_test.cpp pins them to its values).
 # The neural synthesizers get a stated budget per table (SDV's defaults otherwise): penguins 1000 epochs of batch 100
-# (3500 steps), birdstrikes 100 epochs (2000 steps), flights-200k 3 epochs (1200 steps); the log prints seconds
-# per epoch.
+# (3500 steps; CTGAN 3000 epochs), birdstrikes 100 epochs (2000 steps; TVAE 3000 epochs, about half an hour),
+# flights-200k 3 epochs (1200 steps); the log prints seconds per epoch.
 # Usage: [MODELS="copula bayesnet tvae ctgan"] bench/synth.sh TMPDIR [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +24,8 @@ for table in penguins.json birdstrikes.csv flights-200k.json; do
     budget=""
     if [ "$model" = tvae ] || [ "$model" = ctgan ]; then
       case $table in
-        penguins.json) budget="--epochs 1000 --batch_size 100" ;;
-        birdstrikes.csv) budget="--epochs 100" ;;
+        penguins.json) budget="--epochs $([ "$model" = ctgan ] && echo 3000 || echo 1000) --batch_size 100" ;;
+        birdstrikes.csv) budget="--epochs $([ "$model" = tvae ] && echo 3000 || echo 100)" ;;
         flights-200k.json) budget="--epochs 3" ;;
       esac
     fi
