@@ -13,7 +13,6 @@
 namespace gf {
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093453;
 constexpr double kTargetAcceptance = 0.574;  // optimal for MALA (Roberts & Rosenthal 1998)
 
 }  // namespace
