@@ -13,6 +13,7 @@
 #include "genforge/models/flow.h"
 #include "genforge/models/gmm.h"
 #include "genforge/registry.h"
+#include "support/quarters.h"
 #include "support/support.h"
 
 namespace gf {
@@ -353,19 +354,15 @@ TEST(Flow, ConditionalPriorDrawsTheClassAskedFor) {
   EXPECT_TRUE((marginal >= best + std::log(0.35)).all().item<bool>());
   // Filling in given the class: only the top-left quarter kept (bright in both kinds), the class decides whether
   // the bottom-left (left kind) or the top-right (top kind) is bright. Kept pixels stay; seeded.
-  auto quarter = test.x.slice(0, 0, 8).clone();
-  quarter.slice(2, 4, 8).fill_(NAN);
-  quarter.slice(2, 0, 4).slice(3, 4, 8).fill_(NAN);
+  auto quarter = test::keep_top_left_quarter(test.x.slice(0, 0, 8));
   auto g3 = make_generator(3), g4 = make_generator(3);
   auto as_left = flow.conditional_samples_given_class(quarter, torch::zeros({8}, torch::kLong), 2, g3);
   EXPECT_TRUE(torch::equal(as_left, flow.conditional_samples_given_class(quarter, torch::zeros({8}, torch::kLong), 2, g4)));
   auto as_top = flow.conditional_samples_given_class(quarter, torch::ones({8}, torch::kLong), 2, g3);
   ASSERT_EQ(as_left.sizes(), torch::IntArrayRef({2, 8, 1, 8, 8}));
   EXPECT_TRUE(torch::equal(as_left.slice(3, 0, 4).slice(4, 0, 4), quarter.slice(2, 0, 4).slice(3, 0, 4).unsqueeze(0).expand({2, 8, 1, 4, 4}).to(as_left.scalar_type())));
-  auto bottom_left = [](const torch::Tensor& s) { return s.slice(3, 4, 8).slice(4, 0, 4).mean().item<double>(); };
-  auto top_right = [](const torch::Tensor& s) { return s.slice(3, 0, 4).slice(4, 4, 8).mean().item<double>(); };
-  EXPECT_GT(bottom_left(as_left), top_right(as_left) + 0.5);  // about 0.9 vs 0.08 in the data
-  EXPECT_GT(top_right(as_top), bottom_left(as_top) + 0.5);
+  EXPECT_GT(test::bottom_left_mean(as_left), test::top_right_mean(as_left) + 0.5);  // about 0.9 vs 0.08 in the data
+  EXPECT_GT(test::top_right_mean(as_top), test::bottom_left_mean(as_top) + 0.5);
   // Without the class a conditional flow refuses to fill in, naming the way; an unconditional one takes no class.
   test::expect_error_message([&] { flow.conditional_sample(quarter, g3); }, "a class-conditional flow fills in values given the class");
   EXPECT_THROW(flow.conditional_samples_given_class(quarter, torch::zeros({3}, torch::kLong), 1, g3), InvalidArgument);

@@ -8,6 +8,7 @@
 #include "genforge/core/random.h"
 #include "genforge/models/pixelcnn.h"
 #include "genforge/registry.h"
+#include "support/quarters.h"
 #include "support/support.h"
 
 namespace gf {
@@ -138,16 +139,12 @@ TEST(PixelCnn, LearnsBinaryImagesAndTheClassAskedFor) {
   EXPECT_LT(std::abs(lr(s1)), 0.3);
   // Completion given the class: only the top-left quarter kept (on in both kinds); the class decides whether the
   // bottom-left (left kind) or the top-right (top kind) is on. Without the class the model refuses, naming the way.
-  auto quarter = test.x.slice(0, 0, 16).clone().to(torch::kFloat64);
-  quarter.slice(2, 4, 8).fill_(NAN);
-  quarter.slice(2, 0, 4).slice(3, 4, 8).fill_(NAN);
+  auto quarter = test::keep_top_left_quarter(test.x.slice(0, 0, 16).to(torch::kFloat64));
   auto as_left = model.conditional_samples_given_class(quarter, torch::zeros({16}, torch::kLong), 2, gen);
   auto as_top = model.conditional_samples_given_class(quarter, torch::ones({16}, torch::kLong), 2, gen);
   ASSERT_EQ(as_left.sizes(), torch::IntArrayRef({2, 16, 1, 8, 8}));
-  auto bottom_left = [](const torch::Tensor& s) { return s.slice(3, 4, 8).slice(4, 0, 4).mean().item<double>(); };
-  auto top_right = [](const torch::Tensor& s) { return s.slice(3, 0, 4).slice(4, 4, 8).mean().item<double>(); };
-  EXPECT_GT(bottom_left(as_left), top_right(as_left) + 0.6);
-  EXPECT_GT(top_right(as_top), bottom_left(as_top) + 0.6);
+  EXPECT_GT(test::bottom_left_mean(as_left), test::top_right_mean(as_left) + 0.6);
+  EXPECT_GT(test::top_right_mean(as_top), test::bottom_left_mean(as_top) + 0.6);
   EXPECT_TRUE(torch::equal(as_top.slice(3, 0, 4).slice(4, 0, 4).to(torch::kFloat64),
                            quarter.slice(2, 0, 4).slice(3, 0, 4).unsqueeze(0).expand({2, 16, 1, 4, 4})));
   test::expect_error_message([&] { model.conditional_sample(quarter, gen); },

@@ -6,6 +6,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/models/vae.h"
+#include "support/quarters.h"
 #include "support/support.h"
 
 namespace gf {
@@ -164,16 +165,12 @@ TEST(Vae, FillsHiddenPixelsByImportanceResampling) {
   EXPECT_GT(top_c.sum().item<int64_t>(), 8);
   // Given the class: only the top-left quarter kept (bright in both kinds), the class decides whether the
   // bottom-left (left kind) or the top-right (top kind) is bright; an unconditional VAE takes no class.
-  auto quarter = left_or_top().clone();
-  quarter.slice(2, 4, 8).fill_(NAN);
-  quarter.slice(2, 0, 4).slice(3, 4, 8).fill_(NAN);
+  auto quarter = test::keep_top_left_quarter(left_or_top());
   auto as_left = conditional.conditional_samples_given_class(quarter, torch::zeros({2}, torch::kLong), 16, g3);
   auto as_top = conditional.conditional_samples_given_class(quarter, torch::ones({2}, torch::kLong), 16, g3);
   ASSERT_EQ(as_left.sizes(), torch::IntArrayRef({16, 2, 1, 8, 8}));
-  auto bottom_left = [](const torch::Tensor& s) { return s.slice(3, 4, 8).slice(4, 0, 4).mean().item<double>(); };
-  auto top_right = [](const torch::Tensor& s) { return s.slice(3, 0, 4).slice(4, 4, 8).mean().item<double>(); };
-  EXPECT_GT(bottom_left(as_left), top_right(as_left) + 0.5);
-  EXPECT_GT(top_right(as_top), bottom_left(as_top) + 0.5);
+  EXPECT_GT(test::bottom_left_mean(as_left), test::top_right_mean(as_left) + 0.5);
+  EXPECT_GT(test::top_right_mean(as_top), test::bottom_left_mean(as_top) + 0.5);
   test::expect_error_message([&] { vae.conditional_samples_given_class(quarter, torch::zeros({2}, torch::kLong), 1, g3); },
                              "the model is not class-conditional");
 }
