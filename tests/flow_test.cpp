@@ -363,8 +363,17 @@ TEST(Flow, ConditionalPriorDrawsTheClassAskedFor) {
   EXPECT_TRUE(torch::equal(as_left.slice(3, 0, 4).slice(4, 0, 4), quarter.slice(2, 0, 4).slice(3, 0, 4).unsqueeze(0).expand({2, 8, 1, 4, 4}).to(as_left.scalar_type())));
   EXPECT_GT(test::bottom_left_mean(as_left), test::top_right_mean(as_left) + 0.5);  // about 0.9 vs 0.08 in the data
   EXPECT_GT(test::top_right_mean(as_top), test::bottom_left_mean(as_top) + 0.5);
-  // Without the class a conditional flow refuses to fill in, naming the way; an unconditional one takes no class.
-  test::expect_error_message([&] { flow.conditional_sample(quarter, g3); }, "a class-conditional flow fills in values given the class");
+  // Without the class, from log sum_c p(c) p(x | c): the kept top half chooses -- a left-kind image continues bright
+  // on the left, a top-kind one is dark below.
+  auto bottom_hidden = test.x.slice(0, 0, 8).clone();
+  bottom_hidden.slice(2, 4, 8).fill_(NAN);
+  auto below = flow.conditional_sample(bottom_hidden, g3).slice(2, 4, 8);  // [8, 1, 4, 8]
+  auto left_kind = test.labels.slice(0, 0, 8) == 0;
+  ASSERT_GT(left_kind.sum().item<int64_t>(), 0);
+  ASSERT_LT(left_kind.sum().item<int64_t>(), 8);
+  EXPECT_GT(below.index({left_kind}).slice(3, 0, 4).mean().item<double>(),
+            below.index({left_kind}).slice(3, 4, 8).mean().item<double>() + 0.4);
+  EXPECT_LT(below.index({~left_kind}).mean().item<double>(), 0.35);
   EXPECT_THROW(flow.conditional_samples_given_class(quarter, torch::zeros({3}, torch::kLong), 1, g3), InvalidArgument);
   EXPECT_THROW(flow.conditional_samples_given_class(quarter, torch::full({8}, 2, torch::kLong), 1, g3), Error);
 }

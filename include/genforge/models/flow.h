@@ -71,7 +71,8 @@ struct FlowOptions : train::TrainOptions {
 // are exact: each chain starts from the most probable of `mcmc_starts` completions by the model's own samples (of
 // the row's class, for a class-conditional flow given it), takes `mcmc_steps` steps whose size adapts per row toward
 // an acceptance rate of 0.574 during the first half, and the draw is the last state; the mean averages the second
-// half of the chain. A class-conditional flow fills in given the class only (conditional_samples_given_class).
+// half of the chain. A class-conditional flow fills in given each row's class (conditional_samples_given_class), or
+// without it from log sum_c p(c) p(x | c) (K times the work per step).
 class NormalizingFlow : public Model, public ConditionalSampler {
  public:
   using Options = FlowOptions;
@@ -135,7 +136,8 @@ class NormalizingFlow : public Model, public ConditionalSampler {
   // in the flow's space.
   torch::Tensor langevin(const torch::Tensor& x, const torch::Tensor& labels, int64_t draws, bool average,
                          at::Generator& gen) const;
-  // log p(v | class) of points v [N, ...] of the flow's own space, differentiable in v. [N]
+  // log p(v | class) of points v [N, ...] of the flow's own space, differentiable in v; without labels, a
+  // class-conditional flow's log sum_c p(c) p(v | c). [N]
   torch::Tensor flow_space_log_density(const torch::Tensor& v, const torch::Tensor& labels) const;
   FlowOptions options_;
   std::shared_ptr<Net> net_;

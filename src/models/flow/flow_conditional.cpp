@@ -19,9 +19,6 @@ constexpr double kTargetAcceptance = 0.574;  // optimal for MALA (Roberts & Rose
 
 torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::Tensor& labels_in, int64_t draws,
                                         bool average, at::Generator& gen) const {
-  GF_CHECK_AS(NotSupported, n_classes() == 0 || labels_in.defined(),
-              "give the images' classes (`genforge inpaint --given-class`), or use an unconditional flow",
-              "a class-conditional flow fills in values given the class");
   const int64_t b = x_in.size(0);
   // `draws` chains per row, each starting from the most probable of `mcmc_starts` completions by the model's own
   // samples (of the row's class): a single sample's hole rarely fits the kept part (a shoe's sole under a shirt),
