@@ -267,35 +267,33 @@ std::unique_ptr<Model> model_from_contents(const ModelFileContents& c, const std
                 "the file is damaged; re-create it with `genforge train`", "'", path, "': tensor '", name,
                 "' holds NaN values");
   }
-  const auto damaged = [&](const Error& e) {
-    return ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
-                          "the file is damaged; re-create it with `genforge train`");
+  // The file's own fault, named with the file: what restoring it ran into (a family's own refusal -- "tensor 'x'
+  // is missing" -- keeps its hint).
+  const auto inconsistent = [&](const std::string& what,
+                                const std::string& hint = "the file is damaged; re-create it with `genforge train`") {
+    return ModelFileError(msg("'", path, "': stored model is inconsistent: ", what), hint);
   };
   try {
     return restore(c, *info, sets);
   } catch (const ModelFileError& e) {
-    // A family's own refusal ("no tensor 'x'") gains the file's name; one that names it already passes through.
-    if (std::string(e.what()).rfind("'" + path + "'", 0) == 0) throw;
-    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()), e.hint());
+    throw inconsistent(e.what(), e.hint());
   } catch (const nlohmann::json::exception& e) {
     // A metadata record of the wrong shape (a key missing, a string where a number belongs).
-    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", e.what()),
-                         "the file is damaged; re-create it with `genforge train`");
+    throw inconsistent(e.what());
   } catch (const c10::Error& e) {
     // LibTorch refused what the file describes (shapes that overflow, a tensor that cannot be allocated): the file's
     // fault, named as such; its first line is enough.
     const std::string what = e.what_without_backtrace();
-    throw ModelFileError(msg("'", path, "': stored model is inconsistent: ", what.substr(0, what.find('\n'))),
-                         "the file is damaged; re-create it with `genforge train`");
+    throw inconsistent(what.substr(0, what.find('\n')));
   } catch (const Error& e) {
-    if (sets.empty()) throw damaged(e);
+    if (sets.empty()) throw inconsistent(e.what());
     // The file alone loads: the settings contradict its state (another size), which is the caller's error.
     try {
       restore(c, *info, {});
-    } catch (const ModelFileError&) {
-      throw;
+    } catch (const ModelFileError& plain) {
+      throw inconsistent(plain.what(), plain.hint());
     } catch (const Error& plain) {
-      throw damaged(plain);
+      throw inconsistent(plain.what());
     }
     throw InvalidArgument(msg("the setting ", given, " does not fit the saved ", c.kind, " model: ", e.what()),
                           "only settings of how a model samples or scores can change after training; retrain to "

@@ -58,9 +58,9 @@ torch::Tensor log_class_frequencies(const torch::Tensor& labels, int64_t n_class
 torch::Tensor draw_classes(const torch::Tensor& log_prior, int64_t n, at::Generator& gen);
 // One-hot conditions 0, 1, ..., K-1, 0, 1, ... for n preview images (undefined when not conditional).
 torch::Tensor cycling_condition(int64_t n, const Geometry& g, const torch::Device& device);
-// log p(x) [N] of a class-conditional model from `log_p_given(labels)` = log p(x | labels) [N] (float64, CPU): with
-// labels (or for an unconditional model, called with undefined labels) that alone; without labels the marginal
-// log sum_c p(c) p(x | c) over the classes of `log_prior` [K].
+// log p(x) [N] of a class-conditional model from `log_p_given(labels)` = log p(x | labels) [N] (any dtype and
+// device; the sum stays differentiable): with labels (or for an unconditional model, called with undefined labels)
+// that alone; without labels the marginal log sum_c p(c) p(x | c) over the classes of `log_prior` [K].
 torch::Tensor marginal_over_classes(const Geometry& g, const torch::Tensor& labels, const torch::Tensor& log_prior,
                                     int64_t n, const torch::Device& device,
                                     const std::function<torch::Tensor(const torch::Tensor&)>& log_p_given);

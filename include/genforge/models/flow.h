@@ -136,7 +136,8 @@ class NormalizingFlow : public Model, public ConditionalSampler {
   // in the flow's space.
   torch::Tensor langevin(const torch::Tensor& x, const torch::Tensor& labels, int64_t draws, bool average,
                          at::Generator& gen) const;
-  // log p(v | class) of points v [N, ...] of the flow's own space, differentiable in v; without labels, a
+  // log p(v | class) of points v [N, ...] of the flow's own space (labels [N] on any device), differentiable in v;
+  // without labels, a
   // class-conditional flow's log sum_c p(c) p(v | c). [N]
   torch::Tensor flow_space_log_density(const torch::Tensor& v, const torch::Tensor& labels) const;
   FlowOptions options_;

@@ -588,19 +588,13 @@ torch::Tensor NormalizingFlow::flow_inverse(const torch::Tensor& z) const {
 }
 
 torch::Tensor NormalizingFlow::flow_space_log_density(const torch::Tensor& v, const torch::Tensor& labels) const {
-  const int64_t k = net_->geometry.n_classes;
-  if (k > 0 && !labels.defined()) {
-    // A class-conditional flow without the class: log sum_c p(c) p(v | c), K passes.
-    std::vector<torch::Tensor> terms;
-    for (int64_t c = 0; c < k; ++c) {
-      auto given = torch::full({v.size(0)}, c, torch::TensorOptions().dtype(torch::kLong).device(v.device()));
-      terms.push_back(flow_space_log_density(v, given) + net_->log_class_prior[c].to(v.scalar_type()));
-    }
-    return torch::logsumexp(torch::stack(terms, 1), 1);
-  }
-  auto [z, ld_flow] = net_->flow_forward(v, net_->condition_of(labels, v));
-  auto [eps, ld_prior] = net_->standardise(z, labels);
-  return standard_normal_log_density(eps) + ld_prior + ld_flow;
+  const auto given = labels.defined() ? labels.to(v.device(), torch::kLong) : labels;
+  return neural::marginal_over_classes(net_->geometry, given, net_->log_class_prior, v.size(0), v.device(),
+                                       [&](const torch::Tensor& lb) {
+                                         auto [z, ld_flow] = net_->flow_forward(v, net_->condition_of(lb, v));
+                                         auto [eps, ld_prior] = net_->standardise(z, lb);
+                                         return standard_normal_log_density(eps) + ld_prior + ld_flow;
+                                       });
 }
 
 torch::Tensor NormalizingFlow::to_flow_space(const torch::Tensor& x_in) const {

@@ -15,6 +15,13 @@ namespace {
 
 constexpr double kTargetAcceptance = 0.574;  // optimal for MALA (Roberts & Rosenthal 1998)
 
+// A value per row [R] viewed against states [R, ...] for broadcasting: [R, 1, ..., 1].
+torch::Tensor against(const torch::Tensor& per_row, const torch::Tensor& states) {
+  std::vector<int64_t> shape(static_cast<size_t>(states.dim()), 1);
+  shape[0] = per_row.size(0);
+  return per_row.view(shape);
+}
+
 }  // namespace
 
 torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::Tensor& labels_in, int64_t draws,
@@ -27,15 +34,13 @@ torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::
   const auto labels = labels_in.defined() ? labels_in.repeat_interleave(draws, 0) : labels_in;
   auto missing = torch::isnan(x);
   torch::Tensor v, best;
-  torch::Tensor labels_on_device;
   for (int64_t s = 0; s < options_.mcmc_starts; ++s) {
-    auto drawn = labels.defined() ? sample_labelled(labels.cpu(), gen) : sample(x.size(0), gen);
+    auto drawn = labels.defined() ? sample_labelled(labels, gen) : sample(x.size(0), gen);
     auto candidate = to_flow_space(torch::where(missing, drawn.reshape(x.sizes()).to(x.scalar_type()), x)).detach();
-    if (!labels_on_device.defined() && labels.defined()) labels_on_device = labels.to(candidate.device(), torch::kLong);
     torch::Tensor lp;
     {
       torch::NoGradGuard no_grad;
-      lp = flow_space_log_density(candidate, labels_on_device);                 // [draws B]
+      lp = flow_space_log_density(candidate, labels);  // [draws B]
       lp = torch::where(torch::isnan(lp), torch::full_like(lp, -INFINITY), lp);
     }
     if (!v.defined()) {
@@ -43,15 +48,13 @@ torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::
       continue;
     }
     auto better = lp > best;
-    std::vector<int64_t> shape{better.size(0)};
-    for (int64_t d = 1; d < candidate.dim(); ++d) shape.push_back(1);
-    v = torch::where(better.view(shape), candidate, v);
+    v = torch::where(against(better, v), candidate, v);
     best = torch::where(better, lp, best);
   }
   auto mask = missing.reshape(v.sizes()).to(v.device(), v.scalar_type());
   auto log_density = [&](const torch::Tensor& at) {                             // log p(v | class) and its gradient
     auto leaf = at.detach().requires_grad_(true);
-    auto lp = flow_space_log_density(leaf, labels_on_device);                   // [R]
+    auto lp = flow_space_log_density(leaf, labels);                             // [R]
     auto grad = torch::autograd::grad({lp.sum()}, {leaf})[0];
     return std::make_pair(lp.detach(), grad.detach() * mask);
   };
@@ -59,29 +62,24 @@ torch::Tensor NormalizingFlow::langevin(const torch::Tensor& x_in, const torch::
   auto per_row = [&](const torch::Tensor& t) { return t.view({rows, -1}); };
   auto [lp, grad] = log_density(v);
   auto step = torch::full({rows}, 0.01, v.options());  // per-row step size, adapted during burn-in
-  auto unsqueezed = [&](const torch::Tensor& s) {
-    std::vector<int64_t> shape{rows};
-    for (int64_t d = 1; d < v.dim(); ++d) shape.push_back(1);
-    return s.view(shape);
-  };
   // log q(to | from) of the Langevin proposal N(from + step grad(from), 2 step) over the missing coordinates. [R]
   auto log_proposal = [&](const torch::Tensor& to, const torch::Tensor& from, const torch::Tensor& g) {
-    auto diff = per_row((to - from - unsqueezed(step) * g) * mask);
+    auto diff = per_row((to - from - against(step, v) * g) * mask);
     return -diff.pow(2).sum(1) / (4 * step);
   };
   const int64_t steps = options_.mcmc_steps, burn_in = steps / 2;
   torch::Tensor sum;
   for (int64_t t = 0; t < steps; ++t) {
     auto noise = neural::randn_from(v.sizes(), gen, v.options());
-    auto proposal = v + (unsqueezed(step) * grad + (2 * unsqueezed(step)).sqrt() * noise) * mask;
+    auto proposal = v + (against(step, v) * grad + (2 * against(step, v)).sqrt() * noise) * mask;
     auto [lp_new, grad_new] = log_density(proposal);
     auto log_accept = lp_new - lp + log_proposal(v, proposal, grad_new) - log_proposal(proposal, v, grad);
     log_accept = torch::where(torch::isfinite(log_accept), log_accept, torch::full_like(log_accept, -INFINITY));
     auto u = neural::rand_from({rows}, gen, v.options());
     auto accept = u.log() < log_accept;  // [R]
-    v = torch::where(unsqueezed(accept), proposal, v);
+    v = torch::where(against(accept, v), proposal, v);
     lp = torch::where(accept, lp_new, lp);
-    grad = torch::where(unsqueezed(accept), grad_new, grad);
+    grad = torch::where(against(accept, grad), grad_new, grad);
     if (t < burn_in) {
       auto rate = log_accept.clamp_max(0).exp();
       step = (step.log() + 0.5 * (rate - kTargetAcceptance)).exp().clamp(1e-6, 10.0);
