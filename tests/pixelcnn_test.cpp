@@ -28,6 +28,20 @@ Dataset binary_halves(int64_t n, int64_t side, uint64_t seed) {
   return {(x - flip).abs(), {}, {}, labels};
 }
 
+// Images [N, 1, H, W] with the top half hidden: only the bottom half (bright on the left, or dark) shows the kind.
+torch::Tensor hide_top_half(const torch::Tensor& x) {
+  auto out = x.clone();
+  out.slice(2, 0, x.size(2) / 2).fill_(NAN);
+  return out;
+}
+
+// The share of filled images whose top-right quarter is bright exactly when they are of the top kind (label 1).
+double kind_agreement(const torch::Tensor& filled, const torch::Tensor& labels) {
+  const int64_t h = filled.size(2), w = filled.size(3);
+  auto bright = filled.slice(2, 0, h / 2).slice(3, w / 2, w).mean({1, 2, 3}) > 0.5;
+  return (bright == (labels == 1)).to(torch::kFloat64).mean().item<double>();
+}
+
 PixelCnnOptions small(const std::string& output) {
   PixelCnnOptions o;
   o.output = output;
@@ -147,8 +161,47 @@ TEST(PixelCnn, LearnsBinaryImagesAndTheClassAskedFor) {
   EXPECT_GT(test::top_right_mean(as_top), test::bottom_left_mean(as_top) + 0.6);
   EXPECT_TRUE(torch::equal(as_top.slice(3, 0, 4).slice(4, 0, 4).to(torch::kFloat64),
                            quarter.slice(2, 0, 4).slice(3, 0, 4).unsqueeze(0).expand({2, 16, 1, 4, 4})));
-  test::expect_error_message([&] { model.conditional_sample(quarter, gen); },
-                             "a class-conditional PixelCNN completes images given their class");
+  // Without the class the completion infers it from the pixels shown: with the top half hidden, from the bottom half
+  // (which the raster order reaches only after the gap); with the top-left quarter alone, bright in both kinds,
+  // either kind, each one whole.
+  auto labels = test.labels.slice(0, 0, 64);
+  EXPECT_GT(kind_agreement(model.conditional_sample(hide_top_half(test.x.slice(0, 0, 64)), gen), labels), 0.95);
+  auto either = model.conditional_sample(test::keep_top_left_quarter(test.x.slice(0, 0, 64)), gen);
+  auto bottom_left = either.slice(2, 4, 8).slice(3, 0, 4).mean({1, 2, 3}) > 0.5;
+  auto top_right = either.slice(2, 0, 4).slice(3, 4, 8).mean({1, 2, 3}) > 0.5;
+  EXPECT_GE((bottom_left != top_right).sum().item<int64_t>(), 60);
+  const double left_share = bottom_left.to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(left_share, 0.25);
+  EXPECT_LT(left_share, 0.75);
+}
+
+TEST(PixelCnn, FillingInResamplesCompletionsByThePixelsAfterTheGap) {
+  PixelCnnOptions o;
+  o.layers = 3;
+  o.hidden = 16;
+  o.first_kernel = 5;
+  o.epochs = 30;
+  o.batch_size = 32;
+  o.lr = 3e-3;
+  PixelCnn model(o);
+  model.fit({binary_halves(256, 8, 4).x}, quiet());
+  test::TempDir dir;
+  save_model(model, dir.file("p.gf"));
+  auto resampling = load_model(dir.file("p.gf"), "pixelcnn", {{"fill_particles", "16"}});
+  // The top half hidden: the raster-order draw fills the top-right quarter before it reaches the bottom half, which
+  // alone tells the kind, so it guesses; 16 completions weighted by the bottom half's probability pick the right one.
+  auto test = binary_halves(64, 8, 7);
+  auto hidden = hide_top_half(test.x);
+  auto gen = make_generator(1);
+  const double plain = kind_agreement(model.conditional_sample(hidden, gen), test.labels);
+  auto filled = dynamic_cast<const ConditionalSampler&>(*resampling).conditional_sample(hidden, gen);
+  EXPECT_LT(plain, 0.8);
+  EXPECT_GT(kind_agreement(filled, test.labels), 0.95) << "plain raster-order draws: " << plain;
+  EXPECT_TRUE(torch::equal(filled.slice(2, 4, 8).to(torch::kFloat32), test.x.slice(2, 4, 8)));
+  PixelCnnOptions bad = o;
+  bad.fill_particles = 0;
+  test::expect_error_message([&] { PixelCnn(bad).fit(binary_halves(8, 8, 1), quiet()); },
+                             "fill_particles must be at least 1, got 0");
 }
 
 TEST(PixelCnn, BadInputGetsClearErrors) {

@@ -43,6 +43,8 @@ struct PixelCnnOptions : train::TrainOptions {
   int64_t mixtures = 5;               // logistic_mixture: components per pixel and channel
   bool conditional = false;           // class-conditional (labelled data)
   bool fast_sampling = true;          // cached sampling (false: the whole network per pixel; same samples)
+  int64_t fill_particles = 1;         // completion: raster-order completions per class, one kept by its weight
+                                      // (observed pixels' probability; 1: the plain raster-order draw)
   std::string precision = "auto";     // convolution arithmetic: auto | float32 | bfloat16 (inputs and weights
                                       // rounded to bfloat16, float32 accumulation and master weights); auto:
                                       // bfloat16 on CPUs that compute it natively (AMX, AVX512-BF16), else float32
@@ -81,6 +83,13 @@ class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer
   // come after the observed ones, e.g. the bottom of an image given its top rows; observed pixels after a missing
   // one are kept but not conditioned on). `labels` for a conditional model. [N, C, H, W]
   torch::Tensor complete(const torch::Tensor& x, at::Generator& gen, const torch::Tensor& labels = {}) const;
+  // Filling in by sampling importance resampling over whole completions: `fill_particles` raster-order completions
+  // per class (a conditional model without labels: per class of every class), one kept per image with probability
+  // proportional to p(class) x P(observed pixels | the completion), the pixels the raster-order draw could not
+  // condition on and, across classes, the evidence for each. With the observed pixels all before the missing ones
+  // the class is drawn from its exact posterior p(c | observed). [N, C, H, W]
+  torch::Tensor resampled_completion(const torch::Tensor& x, at::Generator& gen, const torch::Tensor& labels = {}) const;
+  // resampled_completion without labels: a class-conditional model infers the class from the observed pixels.
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   // The mean of 16 completions (a Monte Carlo estimate of E[missing | observed]) with a fixed seed.
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;

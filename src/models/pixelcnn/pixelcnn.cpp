@@ -614,12 +614,64 @@ std::unique_ptr<SymbolStreams> PixelCnn::open_streams(int64_t batch) const {
   return std::make_unique<PixelStreams>(net_, batch);
 }
 
-torch::Tensor PixelCnn::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+torch::Tensor PixelCnn::resampled_completion(const torch::Tensor& x_in, at::Generator& gen,
+                                             const torch::Tensor& labels) const {
   check_fitted(fitted(), "complete images");
-  GF_CHECK_AS(NotSupported, net_->geometry.n_classes == 0,
-              "give the images' classes (`genforge inpaint --given-class`), or use an unconditional PixelCNN",
-              "a class-conditional PixelCNN completes images given their class");
-  return complete(x, gen);
+  const auto& g = net_->geometry;
+  const auto device = net_->device();
+  const int64_t n = x_in.size(0);
+  // The candidates' classes: the given labels (or none, unconditional), else every class in turn.
+  std::vector<torch::Tensor> class_of_candidates;
+  if (g.n_classes > 0 && !labels.defined()) {
+    for (int64_t c = 0; c < g.n_classes; ++c) class_of_candidates.push_back(torch::full({n}, c, torch::kLong));
+  } else {
+    class_of_candidates.push_back(labels);
+  }
+  const int64_t particles = options_.fill_particles;
+  if (class_of_candidates.size() == 1 && particles == 1) return complete(x_in, gen, labels);
+  auto missing = model_values(x_in, g, device, options_, output_, "complete", true).isnan();  // [N, C, H, W]
+  // log p(c) + log P(observed pixels | completion, c) per image. [N]
+  auto log_weight = [&](const torch::Tensor& filled, const torch::Tensor& lb) {
+    torch::NoGradGuard no_grad;
+    auto k = model_values(filled, g, device, options_, output_, "complete");
+    std::vector<torch::Tensor> out;
+    for (int64_t s = 0; s < n; s += 100) {
+      const int64_t e = std::min(n, s + 100);
+      auto kb = k.slice(0, s, e);
+      torch::Tensor condition;
+      if (lb.defined()) condition = neural::one_hot(lb.slice(0, s, e).to(device), g.n_classes);
+      auto params = net_->logits(net_->input_of(kb), condition)
+                        .view({kb.size(0), kb.size(1), net_->per_value, kb.size(2), kb.size(3)});
+      auto per_pixel = net_->log_prob_values(params, kb).masked_fill(missing.slice(0, s, e), 0.0);
+      out.push_back(per_pixel.sum({1, 2, 3}));
+    }
+    auto w = torch::cat(out).to(torch::kCPU, torch::kFloat64);
+    if (lb.defined()) w = w + net_->log_class_prior.to(torch::kCPU, torch::kFloat64).index_select(0, lb.cpu());
+    return w;
+  };
+  // One completion kept per image, streaming: the candidate with the largest log weight + Gumbel noise is a draw
+  // from the normalised weights (the Gumbel-max trick), with one candidate in memory at a time.
+  torch::Tensor kept, kept_key;
+  for (const auto& lb : class_of_candidates) {
+    for (int64_t p = 0; p < particles; ++p) {
+      auto filled = complete(x_in, gen, lb);
+      auto u = torch::rand({n}, gen, torch::kFloat64).clamp_min(1e-300);
+      auto key = log_weight(filled, lb) - torch::log(-torch::log(u));
+      if (!kept.defined()) {
+        kept = filled;
+        kept_key = key;
+        continue;
+      }
+      auto better = key > kept_key;
+      kept = torch::where(better.view({n, 1, 1, 1}), filled, kept);
+      kept_key = torch::maximum(key, kept_key);
+    }
+  }
+  return kept;
+}
+
+torch::Tensor PixelCnn::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+  return resampled_completion(x, gen);
 }
 
 torch::Tensor PixelCnn::conditional_samples_given_class(const torch::Tensor& x, const torch::Tensor& labels, int64_t m,
@@ -628,7 +680,7 @@ torch::Tensor PixelCnn::conditional_samples_given_class(const torch::Tensor& x, 
   GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
   const auto classes = row_classes(labels, x.size(0), net_->geometry.n_classes);
   std::vector<torch::Tensor> draws;
-  for (int64_t i = 0; i < m; ++i) draws.push_back(complete(x, gen, classes));
+  for (int64_t i = 0; i < m; ++i) draws.push_back(resampled_completion(x, gen, classes));
   return torch::stack(draws);
 }
 

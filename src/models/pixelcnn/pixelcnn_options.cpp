@@ -15,6 +15,7 @@ void PixelCnnOptions::validate() const {
   GF_CHECK(binarize == "none" || binarize == "threshold", "binarize must be none or threshold, got '", binarize, "'");
   GF_CHECK(n_bins >= 2 && n_bins <= 65536, "n_bins must be in [2, 65536], got ", n_bins);
   GF_CHECK(mixtures >= 1, "mixtures must be at least 1, got ", mixtures);
+  GF_CHECK(fill_particles >= 1, "fill_particles must be at least 1, got ", fill_particles);
   GF_CHECK(precision == "auto" || precision == "float32" || precision == "bfloat16",
            "precision must be auto, float32 or bfloat16, got '", precision, "'");
 }
@@ -34,6 +35,8 @@ const OptionTable<PixelCnnOptions>& PixelCnn::option_table() {
         .add("mixtures", &PixelCnnOptions::mixtures, "logistic_mixture: components")
         .add("conditional", &PixelCnnOptions::conditional, "class-conditional (labelled data)")
         .add("fast_sampling", &PixelCnnOptions::fast_sampling, "cached sampling (false: whole network per pixel)")
+        .add("fill_particles", &PixelCnnOptions::fill_particles,
+             "completion: raster-order completions per class, one kept by the observed pixels' probability")
         .add("precision", &PixelCnnOptions::precision,
              "convolution arithmetic (auto: bfloat16 on CPUs with native bfloat16, else float32)",
              {"auto", "float32", "bfloat16"});
