@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "genforge/core/error.h"
+#include "genforge/core/log.h"
 #include "genforge/data/matrix.h"
 
 namespace gf::data {
@@ -37,6 +38,8 @@ const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
              {"number", "error"})
         .add("standardize", &PipelineOptions::standardize,
              "scale numeric columns to zero mean and unit variance (undone on samples)")
+        .add("drop_incomplete", &PipelineOptions::drop_incomplete,
+             "train on the rows without a missing input cell (for models that fit complete rows only)")
         .add("pixel_scale", &PipelineOptions::pixel_scale, "pixel values are divided by this (255: [0, 1])")
         .add("tokenizer", &PipelineOptions::tokenizer,
              "char | word | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | spm-bpe | "
@@ -52,7 +55,7 @@ const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
 
 std::vector<std::string> PipelineOptions::names_for(DataKind kind) {
   switch (kind) {
-    case DataKind::table: return {"columns", "weights", "categorical", "datetime", "standardize"};
+    case DataKind::table: return {"columns", "weights", "categorical", "datetime", "standardize", "drop_incomplete"};
     case DataKind::sequences:
       return {"columns", "weights", "sequence_column", "state_column", "categorical", "datetime", "standardize"};
     case DataKind::images: return {"columns", "pixel_scale", "categorical", "datetime", "standardize"};  // + tables
@@ -264,6 +267,25 @@ void InputPipeline::fit(const Source& source) {
     case DataKind::tagged_text: break;
   }
   fitted_ = true;
+}
+
+Dataset InputPipeline::fit_transform(const Source& source) {
+  fit(source);
+  Dataset ds = transform(source);
+  if (!options_.drop_incomplete || !ds.x.defined() || !ds.x.is_floating_point()) return ds;
+  GF_CHECK_AS(InvalidArgument, !ds.lengths.defined(), "leave drop_incomplete off for sequences",
+              "drop_incomplete does not apply to sequences: dropping a step would join its neighbours");
+  auto keep = ds.x.isnan().flatten(1).any(1).logical_not().nonzero().squeeze(1);  // [N'] complete rows
+  const int64_t dropped = ds.x.size(0) - keep.numel();
+  GF_CHECK_AS(DataError, keep.numel() > 0, "impute the table first, or train a gmm (it marginalises missing cells)",
+              "every training row of '", source.spec, "' has a missing cell, so drop_incomplete leaves none");
+  if (dropped == 0) return ds;
+  ds.x = ds.x.index_select(0, keep);
+  if (ds.sample_weight.defined()) ds.sample_weight = ds.sample_weight.index_select(0, keep);
+  if (ds.labels.defined()) ds.labels = ds.labels.index_select(0, keep);
+  log::warn("training on " + std::to_string(keep.numel()) + " of " + std::to_string(keep.numel() + dropped) +
+            " rows: " + std::to_string(dropped) + " with a missing cell left out (drop_incomplete)");
+  return ds;
 }
 
 Dataset InputPipeline::transform(const Source& source) const {

@@ -89,7 +89,9 @@ torch::Tensor checked_input(const torch::Tensor& x, const Geometry& g, const tor
               std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end()), ", the ", model, " expects ",
               g.describe());
   auto out = x.to(device, torch::kFloat32).reshape(g.batch_shape(x.size(0)));
-  GF_CHECK_AS(DataError, out.isfinite().all().item<bool>(), "remove NaN or infinite values",
+  GF_CHECK_AS(DataError, out.isfinite().all().item<bool>(),
+              std::string(what) == "fit" ? "train on the complete rows with --set drop_incomplete=true, or impute them"
+                                         : "remove NaN or infinite values",
               "the data to ", what, " holds NaN or inf");
   if (unit_range && out.numel() > 0) {
     const double lo = out.min().item<double>(), hi = out.max().item<double>();

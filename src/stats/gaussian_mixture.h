@@ -114,12 +114,23 @@ MissingLayout analyse_missing(const at::Tensor& x);
 
 // Gaussian conditioning of one group's rows on their observed coordinates, for every component.
 struct Conditional {
-  at::Tensor log_prob;  // [n, K] marginal log N(x_obs | mu_k,obs, Sigma_k,obs)
-  at::Tensor mean;      // [K, n, M] E[x_mis | x_obs, k]
-  at::Tensor cov;       // [K, M, M] Cov[x_mis | x_obs, k]
+  at::Tensor log_prob;     // [n, K] marginal log N(x_obs | mu_k,obs, Sigma_k,obs)
+  at::Tensor mahalanobis;  // [n, K] (x_obs - mu_k,obs)' Sigma_k,obs^-1 (x_obs - mu_k,obs)
+  at::Tensor log_det;      // [K] log |Sigma_k,obs|
+  at::Tensor mean;         // [K, n, M] E[x_mis | x_obs, k]
+  at::Tensor cov;          // [K, M, M] Cov[x_mis | x_obs, k]
 };
 Conditional condition_group(const at::Tensor& x_rows, const MissingLayout::Group& group, const at::Tensor& means,
                             const at::Tensor& full_cov);
+
+// The NaN cells of rows x [N, D] filled from a mixture's conditional given each row's observed cells: a component
+// by its posterior given them, then its conditional. Components are Gaussian (`dof` undefined) or multivariate
+// Student-t with `dof` [K] degrees of freedom and scale matrices `full_cov` (a Bayesian mixture's posterior
+// predictive): the conditional of a t is a t with dof + O degrees of freedom and its scale stretched by
+// (dof + Mahalanobis) / (dof + O), O the observed cells. draws == 0: the conditional mean [1, N, D]; else `draws`
+// fills [draws, N, D] from gen; each missing pattern's conditional is computed once for all of them.
+at::Tensor fill_from_mixture(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& means,
+                             const at::Tensor& full_cov, const at::Tensor& dof, int64_t draws, at::Generator* gen);
 
 // log N for all rows, marginalising missing coordinates. [N, K]
 at::Tensor log_prob_with_missing(const at::Tensor& x, const MissingLayout& layout, const Params& p, CovType type);

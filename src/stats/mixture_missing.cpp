@@ -1,8 +1,10 @@
 // Missing values: rows are grouped by their pattern of NaN cells; each group is handled by conditioning every
 // component on the group's observed coordinates (marginal likelihood for the E-step, conditional moments for
 // the M-step's expected sufficient statistics and for imputation).
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "genforge/core/error.h"
 #include "stats/gaussian_mixture.h"
@@ -55,6 +57,8 @@ Conditional condition_group(const at::Tensor& x_rows, const MissingLayout::Group
   Conditional c;
   if (o == 0) {
     c.log_prob = at::zeros({n, k}, x_rows.options());
+    c.mahalanobis = at::zeros({n, k}, x_rows.options());
+    c.log_det = at::zeros({k}, x_rows.options());
     c.mean = mu_m.unsqueeze(1).expand({k, n, m}).contiguous();
     c.cov = s_mm;
     return c;
@@ -71,6 +75,8 @@ Conditional condition_group(const at::Tensor& x_rows, const MissingLayout::Group
   auto maha = z.square().sum(1);                                    // [K, n]
   auto logdet = 2.0 * l.diagonal(0, -2, -1).log().sum(-1);          // [K]
   c.log_prob = (-0.5 * (maha + static_cast<double>(o) * kLog2Pi) - 0.5 * logdet.unsqueeze(1)).t();  // [n, K]
+  c.mahalanobis = maha.t();
+  c.log_det = logdet;
   if (m == 0) return c;
   auto s_mo = cov.index_select(1, g.missing).index_select(2, g.observed);  // [K, M, O]
   auto alpha = at::linalg_solve_triangular(l.transpose(1, 2), z, /*upper=*/true);  // [K, O, n] = S_oo^-1 diff
@@ -78,6 +84,67 @@ Conditional condition_group(const at::Tensor& x_rows, const MissingLayout::Group
   auto v = at::linalg_solve_triangular(l, s_mo.transpose(1, 2), /*upper=*/false);    // [K, O, M]
   c.cov = s_mm - at::bmm(v.transpose(1, 2), v);
   return c;
+}
+
+namespace {
+// `draws` fills for one group's rows: a component by its posterior, then the conditional Gaussian, its covariance
+// stretched by `spread` [n, K] and, for Student-t components, the draw by sqrt(dof / chi2(dof)) with dof `t_dof`
+// [K] (undefined: Gaussian). [draws, n, M]
+at::Tensor draw_conditionally(const Conditional& c, const at::Tensor& post, const at::Tensor& spread,
+                              const at::Tensor& t_dof, int64_t draws, at::Generator& gen) {
+  const int64_t n = post.size(0), width = c.cov.size(-1);
+  auto cpu = at::TensorOptions().dtype(at::kDouble);
+  auto chol = at::linalg_cholesky(c.cov.to(at::kCPU, at::kDouble));  // [K, M, M]
+  auto mean = c.mean.to(at::kCPU, at::kDouble);                      // [K, n, M]
+  auto rows = at::arange(n, cpu.dtype(at::kLong));
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < draws; ++i) {
+    auto comp = at::multinomial(post.to(at::kCPU, at::kDouble), 1, true, gen).squeeze(1);
+    auto z = at::randn({n, width}, gen, cpu);
+    auto mu = mean.index({comp, rows});   // [n, M]
+    auto l = chol.index_select(0, comp);  // [n, M, M]
+    auto step = at::bmm(l, z.unsqueeze(2)).squeeze(2);
+    if (t_dof.defined()) {
+      auto dof = t_dof.to(at::kCPU, at::kDouble).index_select(0, comp);  // [n]
+      auto chi2 = 2.0 * at::_standard_gamma(0.5 * dof, gen);
+      auto stretch = spread.to(at::kCPU, at::kDouble).index({rows, comp}) * dof / chi2;  // [n]
+      step = step * stretch.sqrt().unsqueeze(1);
+    }
+    out.push_back(mu + step);
+  }
+  return at::stack(out).to(post.device(), post.scalar_type());
+}
+}  // namespace
+
+at::Tensor fill_from_mixture(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& means,
+                             const at::Tensor& full_cov, const at::Tensor& dof, int64_t draws, at::Generator* gen) {
+  GF_CHECK(draws == 0 || gen != nullptr, "draws need a generator");
+  auto layout = analyse_missing(x);
+  auto out = x.unsqueeze(0).repeat({std::max<int64_t>(draws, 1), 1, 1});  // [draws, N, D]
+  if (!layout.any_missing) return out;
+  for (const auto& g : layout.groups) {
+    auto rows = x.index_select(0, g.rows);
+    auto c = condition_group(rows, g, means, full_cov);
+    auto log_marginal = c.log_prob;  // [n, K]
+    at::Tensor spread, t_dof;
+    if (dof.defined()) {
+      // Student-t: the observed cells' marginal is a t with the same dof; the missing cells' conditional a t with
+      // dof + O degrees of freedom and scale (dof + Mahalanobis) / (dof + O) times the Gaussian conditional's.
+      const double o = static_cast<double>(g.observed.numel());
+      auto nu = dof.unsqueeze(0);  // [1, K]
+      log_marginal = at::lgamma(0.5 * (nu + o)) - at::lgamma(0.5 * nu) - 0.5 * o * at::log(nu * M_PI) -
+                     0.5 * c.log_det.unsqueeze(0) - 0.5 * (nu + o) * at::log1p(c.mahalanobis / nu);
+      spread = (nu + c.mahalanobis) / (nu + o);
+      t_dof = dof + o;
+    }
+    auto post = at::softmax(log_marginal + weights.log().unsqueeze(0), 1);  // [n, K]
+    auto values = draws == 0 ? (c.mean * post.t().unsqueeze(2)).sum(0).unsqueeze(0)  // [1, n, M]: t's mean is its location
+                             : draw_conditionally(c, post, spread, t_dof, draws, *gen);
+    auto block = rows.unsqueeze(0).repeat({values.size(0), 1, 1});  // [draws, n, D]
+    block.index_copy_(2, g.missing, values);
+    out.index_copy_(1, g.rows, block);
+  }
+  return out;
 }
 
 at::Tensor log_prob_with_missing(const at::Tensor& x, const MissingLayout& layout, const Params& p, CovType type) {

@@ -94,6 +94,44 @@ TEST_F(Cli, ImputeFillsMissingCellsOnceOrManyTimes) {
                "--bootstrap must be between 1 and the number of imputations");
 }
 
+TEST_F(Cli, ABayesianMixtureTrainsOnTheCompleteRowsAndImputesTheOthers) {
+  // y = 2x (+ small noise); every sixth row lacks y, one of them also x. The BGMM fits complete rows only: refused
+  // with the way out; with drop_incomplete it trains on the 50 complete rows (a warning says so) and fills the 11
+  // missing cells of the other 10.
+  std::string text = "x,y,w\n";
+  for (int i = 0; i < 60; ++i) {
+    const double x = 0.1 * (i % 13);
+    const bool gap = i % 6 == 0;
+    text += (i == 6 ? std::string() : std::to_string(x)) + "," +
+            (gap ? std::string() : std::to_string(2 * x + 0.01 * (i % 3))) + "," + std::to_string(1 + i % 2) + "\n";
+  }
+  test::write_text(dir_.file("gaps.csv"), text);
+  const auto model = dir_.file("b.gf");
+  expect_error({"train", "bgmm", "--data", dir_.file("gaps.csv"), "--columns", "x,y", "--out", model},
+               "the Bayesian GMM fits complete rows only");
+  auto r = run_cli({"train", "bgmm", "--data", dir_.file("gaps.csv"), "--columns", "x,y", "--weights", "w", "--out",
+                    model, "--set", "drop_incomplete=true"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("training on 50 of 60 rows: 10 with a missing cell left out (drop_incomplete)"),
+            std::string::npos) << r.err;
+  r = run_cli({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("filled.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("filled 11 cells with the conditional mean"), std::string::npos) << r.out;
+  const auto filled = read_table(dir_.file("filled.csv"), {});
+  EXPECT_EQ(filled.n_rows(), 60u);
+  EXPECT_EQ(filled.column("y").n_missing(), 0u);
+  EXPECT_EQ(filled.column("x").n_missing(), 0u);
+  EXPECT_NEAR(filled.column("y").values[12], 2 * filled.column("x").values[12], 0.05);
+  EXPECT_NEAR(filled.column("x").values[1], 0.1, 1e-9);  // observed cells unchanged
+  // Every row incomplete: nothing to train on.
+  std::string holes = "x,y\n";
+  for (int i = 0; i < 10; ++i) holes += std::to_string(i) + ",\n";
+  test::write_text(dir_.file("holes.csv"), holes);
+  expect_error({"train", "bgmm", "--data", dir_.file("holes.csv"), "--out", dir_.file("h.gf"), "--set",
+                "drop_incomplete=true"},
+               "has a missing cell, so drop_incomplete leaves none");
+}
+
 TEST_F(Cli, ImputeFillsSequenceStepsFromTheirNeighboursWithAnHmm) {
   // Sequences that sit at 0 for ten steps, then at 5 for ten; every seventh step wholly missing. Given its
   // neighbours, an HMM puts a missing step at its run's level; a mixture of the rows, blind to order, cannot.

@@ -319,13 +319,51 @@ TEST_P(Contract, ClassConditionalModelsSampleTheClassAskedFor) {
   EXPECT_THROW(m->sample_labelled(torch::tensor({-1}), gen), InvalidArgument);
 }
 
+// A model that fills in (ConditionalSampler: imputation, inpainting) returns the rows' shape with every missing cell
+// filled and the observed ones kept (to the model's value resolution: a PixelCNN's 256 levels), the same fill for
+// the same seed; a class-conditional one fills both given each row's class and without it.
+TEST_P(Contract, ConditionalSamplersFillOnlyTheMissingCells) {
+  auto m = make(GetParam());
+  const auto* sampler = dynamic_cast<const ConditionalSampler*>(m.get());
+  const auto kind = m->capabilities().data_kind;
+  if (sampler == nullptr || (kind != DataKind::table && kind != DataKind::images)) {
+    GTEST_SKIP() << m->kind() << " does not fill in rows or images";
+  }
+  const auto d = data_for(*m, 1);
+  m->fit(d, quiet());
+  auto x = d.x.slice(0, 0, 6).clone();
+  if (kind == DataKind::images) {
+    x.slice(2, 14, 28).fill_(NAN);  // the bottom half
+  } else {
+    x[0][0] = NAN, x[1][2] = NAN, x[2][0] = NAN, x[2][1] = NAN;  // one cell, another, two of a row
+  }
+  const auto observed = x.isnan().logical_not();
+  auto check = [&](const torch::Tensor& filled, const char* what) {
+    ASSERT_EQ(filled.sizes(), x.sizes()) << what;
+    EXPECT_TRUE(torch::isfinite(filled).all().item<bool>()) << what;
+    const double moved =
+        (filled.to(torch::kFloat64) - x.nan_to_num(0.0)).abs().masked_select(observed).max().item<double>();
+    EXPECT_LE(moved, 2.5e-3) << what << ": an observed cell changed";
+  };
+  auto gen = make_generator(5), again = make_generator(5);
+  const auto filled = sampler->conditional_sample(x, gen);
+  check(filled, "conditional_sample");
+  EXPECT_TRUE(torch::equal(filled, sampler->conditional_sample(x, again))) << "the same seed filled differently";
+  if (m->n_classes() > 0) {
+    const auto given = sampler->conditional_samples_given_class(x, d.labels.slice(0, 0, 6), 2, gen);
+    ASSERT_EQ(given.size(0), 2);
+    check(given[0], "given the class");
+    check(given[1], "given the class (second draw)");
+  }
+}
+
 // Every registered model with its defaults, plus the variants whose networks or training differ.
 std::vector<std::string> model_names() {
   std::vector<std::string> out;
   for (const auto& m : registered_models()) out.push_back(m.name);
   for (const char* v : {"vae:architecture=conv", "vae:conditional=true,decoder=gaussian", "autoencoder:architecture=conv",
                         "gan:architecture=mlp", "gan:loss=wgan-gp", "gan:conditional=true",
-                        "hmm:emission=categorical", "hmm:emission=gmm,covariance_type=full"}) {
+                        "pixelcnn:conditional=true", "flow:conditional=true", "hmm:emission=categorical", "hmm:emission=gmm,covariance_type=full"}) {
     out.push_back(v);
   }
   return out;

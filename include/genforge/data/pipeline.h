@@ -35,6 +35,8 @@ struct PipelineOptions {
   std::string categorical = "error";   // table: error | onehot | ordinal
   std::string datetime = "number";     // table: number (seconds since 1970) | error
   bool standardize = false;            // table: numeric columns to zero mean, unit variance (undone on samples)
+  bool drop_incomplete = false;        // table: training rows with a missing input cell are left out (only in
+                                       // fit_transform: imputing and scoring still see every row)
   double pixel_scale = 255;            // images: pixel values are divided by this
   std::string tokenizer = "char";      // text: char | word | bpe | unigram | spm-bpe | spm-unigram | FILE.model
   int64_t vocab_size = 1000;           // text: tokens in all, for subword and word tokenizers
@@ -76,10 +78,8 @@ class InputPipeline {
   // column, an unseen category or a sequence column absent from scoring data are DataErrors. The state labels are
   // read only where the data has that column.
   Dataset transform(const Source& source) const;
-  Dataset fit_transform(const Source& source) {
-    fit(source);
-    return transform(source);
-  }
+  // fit, then transform the training data (without its incomplete rows when drop_incomplete says so).
+  Dataset fit_transform(const Source& source);
 
   // Table part.
   const std::vector<ColumnEncoder>& encoders() const { return encoders_; }

@@ -5,7 +5,8 @@
 // Its score is honest: score_samples is the log posterior predictive density, a mixture of Student-t
 // distributions (Bishop, PRML eq. 10.81), which is a proper density of new data. scikit-learn's score_samples
 // is the log of exp(E_q[log p(x, z)]), a lower bound that is not normalised; it is available here as
-// variational_log_prob for comparison.
+// variational_log_prob for comparison. Imputation (`genforge impute`) draws from the same predictive: given a row's
+// observed cells, a component by its Student-t marginal, then that component's conditional t.
 //
 //   gf::BgmmOptions o;
 //   o.n_components = 10;                            // an upper bound; unused components get ~0 weight
@@ -19,6 +20,7 @@
 
 #include "genforge/core/options.h"
 #include "genforge/model.h"
+#include "genforge/model_interfaces.h"
 
 namespace gf {
 
@@ -46,7 +48,7 @@ struct BgmmOptions {
   void validate() const;
 };
 
-class BayesianGaussianMixture : public Model {
+class BayesianGaussianMixture : public Model, public ConditionalSampler {
  public:
   using Options = BgmmOptions;
   static const OptionTable<BgmmOptions>& option_table();
@@ -67,6 +69,11 @@ class BayesianGaussianMixture : public Model {
   torch::Tensor variational_log_prob(const torch::Tensor& x) const;   // [N] scikit-learn's score_samples
   torch::Tensor predict_proba(const torch::Tensor& x) const;          // [N, K] variational responsibilities
   torch::Tensor predict(const torch::Tensor& x) const;                // [N] int64
+  // Rows [N, D] with NaN cells filled from the posterior predictive given their observed cells (a mixture of
+  // Student-t conditionals): E[missing | observed], one draw, or m draws [m, N, D].
+  torch::Tensor conditional_mean(const torch::Tensor& x) const override;
+  torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
+  torch::Tensor conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const override;
 
   // Posterior parameters (scikit-learn's names and shapes).
   const torch::Tensor& weights() const { return weights_; }                            // [K] E[pi]
@@ -82,7 +89,9 @@ class BayesianGaussianMixture : public Model {
   void load_state(const TensorMap& tensors) override;
 
  private:
-  torch::Tensor prepare_input(const torch::Tensor& x, const char* what) const;
+  torch::Tensor prepare_input(const torch::Tensor& x, const char* what, bool allow_missing = false) const;
+  // Fills NaN cells: draws == 0 the conditional mean [1, N, D], else draws [draws, N, D].
+  torch::Tensor fill_missing(const torch::Tensor& x, int64_t draws, at::Generator* gen) const;
   BgmmOptions options_;
   // Resolved priors: [weight concentration, mean precision, degrees of freedom], mean [D], covariance.
   torch::Tensor scalar_priors_, mean_prior_, covariance_prior_;

@@ -257,6 +257,7 @@ Capabilities BayesianGaussianMixture::capabilities() const {
   c.data_kind = DataKind::table;
   c.likelihood = Likelihood::exact;  // the posterior predictive is a normalised density
   c.sample_weights = true;
+  c.conditional_sampling = true;  // imputation from the posterior predictive
   return c;
 }
 
@@ -274,7 +275,8 @@ void BayesianGaussianMixture::set_init(const std::string& name, const torch::Ten
   }
 }
 
-torch::Tensor BayesianGaussianMixture::prepare_input(const torch::Tensor& x, const char* what) const {
+torch::Tensor BayesianGaussianMixture::prepare_input(const torch::Tensor& x, const char* what,
+                                                     bool allow_missing) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train bgmm ...`) or load a fitted one",
               "this BayesianGaussianMixture is not fitted yet, so it cannot ", what);
   GF_CHECK(x.defined() && x.dim() == 2, "data for ", what, " must be a 2-D [N, D] matrix, got ",
@@ -282,8 +284,13 @@ torch::Tensor BayesianGaussianMixture::prepare_input(const torch::Tensor& x, con
   GF_CHECK_AS(DataError, x.size(1) == means_.size(1), "give the same columns the model was fitted on",
               "the data has ", x.size(1), " columns, the model was fitted on ", means_.size(1));
   auto out = x.to(means_.device(), means_.scalar_type());
-  GF_CHECK_AS(DataError, out.isfinite().all().item<bool>(), "drop or impute rows with missing or infinite cells",
-              "the data holds NaN or infinite values (bgmm does not marginalise missing cells; gmm does)");
+  if (allow_missing) {
+    GF_CHECK_AS(DataError, !out.isinf().any().item<bool>(), "replace infinities with finite values or NaN",
+                "the data holds infinite values");
+  } else {
+    GF_CHECK_AS(DataError, out.isfinite().all().item<bool>(), "drop or impute rows with missing or infinite cells",
+                "the data holds NaN or infinite values (bgmm does not marginalise missing cells; gmm does)");
+  }
   return out;
 }
 
@@ -295,7 +302,8 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
   const int64_t n = train.x.size(0), d = train.x.size(1), k = options_.n_components;
   auto x = train.x.to(ctx.device, model_dtype(options_));  // [N, D]
   stats::check_rows(x, /*allow_missing=*/false, train.columns, ": the Bayesian GMM fits complete rows only",
-                    "drop or impute incomplete rows, or use gmm, which marginalises missing cells");
+                    "train on the complete rows with --set drop_incomplete=true, or use gmm, which marginalises "
+                    "missing cells");
   const at::Tensor sw = stats::checked_sample_weight(train.sample_weight, x);  // [N] or undefined
   const Priors priors = resolve_priors(options_, x, sw, type);
   // In a distributed job (genforge launch) each rank takes a share of the rows; statistics are summed.
@@ -439,6 +447,28 @@ torch::Tensor BayesianGaussianMixture::sample(int64_t n, at::Generator& gen) con
     out.index_copy_(0, rows, draws + means[c]);
   }
   return out.to(means_.device());
+}
+
+torch::Tensor BayesianGaussianMixture::fill_missing(const torch::Tensor& x_in, int64_t draws, at::Generator* gen) const {
+  auto x = prepare_input(x_in, "impute", /*allow_missing=*/true);
+  const int64_t k = means_.size(0), d = means_.size(1);
+  const auto t = predictive(degrees_of_freedom_, mean_precision_, d);
+  auto scale = stats::full_covariances(covariances_, stats::parse_cov_type(options_.covariance_type), k, d) *
+               t.scale.view({k, 1, 1});  // [K, D, D] the predictive t's scale matrices
+  return stats::fill_from_mixture(x, weights_, means_, scale, t.dof, draws, gen);
+}
+
+torch::Tensor BayesianGaussianMixture::conditional_mean(const torch::Tensor& x) const {
+  return fill_missing(x, 0, nullptr)[0];
+}
+
+torch::Tensor BayesianGaussianMixture::conditional_sample(const torch::Tensor& x, at::Generator& gen) const {
+  return fill_missing(x, 1, &gen)[0];
+}
+
+torch::Tensor BayesianGaussianMixture::conditional_samples(const torch::Tensor& x, int64_t m, at::Generator& gen) const {
+  GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
+  return fill_missing(x, m, &gen);
 }
 
 TensorMap BayesianGaussianMixture::state() const {

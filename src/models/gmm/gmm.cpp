@@ -294,54 +294,11 @@ torch::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen, torch::Tens
   return out.to(means_.device());
 }
 
-namespace {
-// Shared by conditional_mean and conditional_sample(s): for each missing-pattern group, the posterior over
-// components given the observed cells and the per-component conditional moments, computed once for all `draws`
-// fills. fill(conditional, posterior) -> [draws, n, M] values for the group's n rows and M missing cells.
-template <class Fill>
-torch::Tensor fill_conditionally(const torch::Tensor& x, const stats::Params& p, CovType type, int64_t draws, Fill fill) {
-  auto layout = stats::analyse_missing(x);
-  auto out = x.unsqueeze(0).repeat({draws, 1, 1});  // [draws, N, D]
-  if (!layout.any_missing) return out;
-  auto full = stats::full_covariances(p.covariances, type, p.means.size(0), p.means.size(1));
-  for (const auto& g : layout.groups) {
-    auto rows = x.index_select(0, g.rows);
-    auto c = stats::condition_group(rows, g, p.means, full);
-    auto post = at::softmax(c.log_prob + p.weights.log().unsqueeze(0), 1);  // [n, K]
-    auto values = fill(c, post);                                            // [draws, n, M]
-    auto block = rows.unsqueeze(0).repeat({draws, 1, 1});                   // [draws, n, D]
-    block.index_copy_(2, g.missing, values);
-    out.index_copy_(1, g.rows, block);
-  }
-  return out;
-}
-
-// m draws for a group's rows: a component by its posterior, then the conditional Gaussian. [m, n, M]
-torch::Tensor draw_conditionally(const stats::Conditional& c, const at::Tensor& post, int64_t m, at::Generator& gen) {
-  const int64_t n = post.size(0), width = c.cov.size(-1);
-  auto cpu = at::TensorOptions().dtype(at::kDouble);
-  auto chol = at::linalg_cholesky(c.cov.to(at::kCPU, at::kDouble));  // [K, M, M]
-  auto mean = c.mean.to(at::kCPU, at::kDouble);                      // [K, n, M]
-  auto rows = at::arange(n, cpu.dtype(at::kLong));
-  std::vector<at::Tensor> out;
-  for (int64_t i = 0; i < m; ++i) {
-    auto comp = at::multinomial(post.to(at::kCPU, at::kDouble), 1, true, gen).squeeze(1);
-    auto z = at::randn({n, width}, gen, cpu);
-    auto mu = mean.index({comp, rows});             // [n, M]
-    auto l = chol.index_select(0, comp);            // [n, M, M]
-    out.push_back(mu + at::bmm(l, z.unsqueeze(2)).squeeze(2));
-  }
-  return at::stack(out).to(post.device(), post.scalar_type());
-}
-}  // namespace
-
 torch::Tensor GaussianMixture::conditional_mean(const torch::Tensor& x_in) const {
   auto x = prepare_input(x_in, "impute");
-  stats::Params p{weights_, means_, covariances_, precisions_cholesky_};
-  return fill_conditionally(x, p, stats::parse_cov_type(options_.covariance_type), 1,
-                            [](const stats::Conditional& c, const at::Tensor& post) {
-                              return (c.mean * post.t().unsqueeze(2)).sum(0).unsqueeze(0);  // [1, n, M]
-                            })[0];
+  const auto full = stats::full_covariances(covariances_, stats::parse_cov_type(options_.covariance_type),
+                                            means_.size(0), means_.size(1));
+  return stats::fill_from_mixture(x, weights_, means_, full, {}, 0, nullptr)[0];
 }
 
 torch::Tensor GaussianMixture::conditional_sample(const torch::Tensor& x_in, at::Generator& gen) const {
@@ -351,11 +308,9 @@ torch::Tensor GaussianMixture::conditional_sample(const torch::Tensor& x_in, at:
 torch::Tensor GaussianMixture::conditional_samples(const torch::Tensor& x_in, int64_t m, at::Generator& gen) const {
   GF_CHECK(m >= 1, "the number of draws must be at least 1, got ", m);
   auto x = prepare_input(x_in, "impute");
-  stats::Params p{weights_, means_, covariances_, precisions_cholesky_};
-  return fill_conditionally(x, p, stats::parse_cov_type(options_.covariance_type), m,
-                            [&](const stats::Conditional& c, const at::Tensor& post) {
-                              return draw_conditionally(c, post, m, gen);
-                            });
+  const auto full = stats::full_covariances(covariances_, stats::parse_cov_type(options_.covariance_type),
+                                            means_.size(0), means_.size(1));
+  return stats::fill_from_mixture(x, weights_, means_, full, {}, m, &gen);
 }
 
 TensorMap GaussianMixture::state() const {
