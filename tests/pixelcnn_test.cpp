@@ -42,6 +42,19 @@ double kind_agreement(const torch::Tensor& filled, const torch::Tensor& labels) 
   return (bright == (labels == 1)).to(torch::kFloat64).mean().item<double>();
 }
 
+// A network and schedule that learn binary_halves (the tests of sampling, completion and classes).
+PixelCnnOptions learning_on_binary_halves(bool conditional) {
+  PixelCnnOptions o;
+  o.layers = 3;
+  o.hidden = 16;
+  o.first_kernel = 5;
+  o.epochs = 30;
+  o.batch_size = 32;
+  o.lr = 3e-3;
+  o.conditional = conditional;
+  return o;
+}
+
 PixelCnnOptions small(const std::string& output) {
   PixelCnnOptions o;
   o.output = output;
@@ -124,15 +137,7 @@ TEST(PixelCnn, LikelihoodsOfAllImagesSumToOne) {
 }
 
 TEST(PixelCnn, LearnsBinaryImagesAndTheClassAskedFor) {
-  PixelCnnOptions o;
-  o.layers = 3;
-  o.hidden = 16;
-  o.first_kernel = 5;
-  o.epochs = 30;
-  o.batch_size = 32;
-  o.lr = 3e-3;
-  o.conditional = true;
-  PixelCnn model(o);
+  PixelCnn model(learning_on_binary_halves(/*conditional=*/true));
   auto d = binary_halves(256, 8, 4);
   model.fit(d, quiet());
   EXPECT_EQ(model.resolved_output(), "bernoulli");
@@ -176,13 +181,7 @@ TEST(PixelCnn, LearnsBinaryImagesAndTheClassAskedFor) {
 }
 
 TEST(PixelCnn, FillingInResamplesCompletionsByThePixelsAfterTheGap) {
-  PixelCnnOptions o;
-  o.layers = 3;
-  o.hidden = 16;
-  o.first_kernel = 5;
-  o.epochs = 30;
-  o.batch_size = 32;
-  o.lr = 3e-3;
+  auto o = learning_on_binary_halves(/*conditional=*/false);
   PixelCnn model(o);
   model.fit({binary_halves(256, 8, 4).x}, quiet());
   test::TempDir dir;
