@@ -224,8 +224,24 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::string& ex
 }
 
 namespace {
+// The networks' example shape ('meta/shape', stored by every neural family) against the shape the file's schema
+// states, before a network is built from it: a damaged shape would otherwise build a network of its size first
+// (seconds for a wide one) only for its tensors to refute it.
+void check_shape_against_schema(const ModelFileContents& c) {
+  const auto stored = c.tensors.find("meta/shape");
+  if (stored == c.tensors.end() || !c.schema.is_object() || !c.schema.contains("example_shape")) return;
+  const auto& t = stored->second;
+  if (t.dim() != 1 || t.numel() > 3 || t.is_floating_point() || t.is_complex()) return;  // Geometry::load says why
+  const auto values = t.to(torch::kLong).contiguous();
+  const std::vector<int64_t> shape(values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + values.numel());
+  const auto& stated = c.schema["example_shape"];
+  GF_CHECK(stated.is_array() && stated == nlohmann::json(shape), "tensor 'meta/shape' holds ",
+           nlohmann::json(shape).dump(), " but the schema states examples of shape ", stated.dump());
+}
+
 // The model of `c`: constructed from its options (then `sets`), its state and pipeline loaded. Errors pass through.
 std::unique_ptr<Model> restore(const ModelFileContents& c, const ModelInfo& info, const OptionOverrides& sets) {
+  check_shape_against_schema(c);
   auto model = info.construct(c.options, sets);  // the model's own options as saved, then this use's settings
   model->set_schema(c.schema);                   // before the state: some families read names from it
   model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);

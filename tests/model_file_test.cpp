@@ -161,6 +161,15 @@ TEST(ModelFile, DamagedButFiniteStateIsRefusedOnLoad) {
   save_model(*hmm, dir.file("m.gf"));
   EXPECT_EQ(damaged("transmat", [](torch::Tensor& t) { t[1][0] += 0.5; }),
             at + "stored model is inconsistent: tensor 'transmat' does not sum to 1 (a row sums to 1.5)");
+  // A flow whose stored example shape disagrees with its schema (the fuzzer's: 43265 channels of 8 x 8 pixels,
+  // whose 2.8 million-wide network took seconds to build before its tensors refuted it) is refused first.
+  auto flow = create_model("flow", {}, {{"architecture", "realnvp_mlp"}, {"hidden", "4"}, {"layers", "2"},
+                                         {"max_steps", "1"}});
+  flow->fit({torch::rand({16, 1, 8, 8})});
+  save_model(*flow, dir.file("m.gf"));
+  EXPECT_EQ(damaged("meta/shape", [](torch::Tensor& t) { t[0] = 43265; }),
+            at + "stored model is inconsistent: tensor 'meta/shape' holds [43265,8,8] but the schema states examples "
+                 "of shape [1,8,8]");
 }
 
 // A full disk: writing a model into a 256 KiB tmpfs that cannot hold it fails with a clear error and leaves the

@@ -639,7 +639,11 @@ void NormalizingFlow::load_state(const TensorMap& t) {
   auto geometry = neural::Geometry::load(t);
   const auto arch = choose_architecture(options_, geometry);
   auto gen = make_generator(0);
-  auto net = std::make_shared<Net>(geometry, options_, arch, gen);
+  std::shared_ptr<Net> net;
+  {
+    flow::SkipRandomStart restored_below;  // every parameter comes from the file
+    net = std::make_shared<Net>(geometry, options_, arch, gen);
+  }
   net->to(scalar_type(options_));
   neural::load_module(*net, "", t);
   net->eval();

@@ -13,9 +13,16 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-// U(-bound, bound) from `gen` into t (PyTorch's default initialisation with bound = 1 / sqrt(fan_in)).
+thread_local bool skip_random_start = false;
+
+// U(-bound, bound) from `gen` into t (PyTorch's default initialisation with bound = 1 / sqrt(fan_in)); zeros
+// while a SkipRandomStart is alive.
 void fill_uniform(const torch::Tensor& t, double bound, at::Generator& gen) {
   torch::NoGradGuard no_grad;
+  if (skip_random_start) {
+    t.zero_();
+    return;
+  }
   t.copy_(at::rand(t.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32)) * (2 * bound) - bound);
 }
 
@@ -119,9 +126,15 @@ std::vector<torch::Tensor> lu_decompose(const torch::Tensor& w) {
   return {p, l, torch::triu(a)};
 }
 
+SkipRandomStart::SkipRandomStart() : previous_(skip_random_start) { skip_random_start = true; }
+SkipRandomStart::~SkipRandomStart() { skip_random_start = previous_; }
+
 Invertible1x1::Invertible1x1(int64_t channels, at::Generator& gen) {
-  auto q = std::get<0>(torch::linalg_qr(at::randn({channels, channels}, gen, torch::kFloat64)));
-  auto plu = lu_decompose(q);
+  auto plu = skip_random_start ? std::vector<torch::Tensor>{torch::eye(channels, torch::kFloat64),
+                                                            torch::eye(channels, torch::kFloat64),
+                                                            torch::eye(channels, torch::kFloat64)}
+                               : lu_decompose(std::get<0>(
+                                     torch::linalg_qr(at::randn({channels, channels}, gen, torch::kFloat64))));
   auto diag = plu[2].diagonal();
   auto f = torch::kFloat32;
   p = register_buffer("p", plu[0].to(f));

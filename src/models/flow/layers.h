@@ -14,6 +14,21 @@
 
 namespace gf::flow {
 
+// While one is alive on this thread, the layers' constructors skip their random start (parameters are left at
+// zero, an Invertible1x1 at the identity): for a network whose every tensor is about to be restored from a file.
+// A wide network's random start costs seconds -- also for a damaged file whose claimed width its tensors then
+// refute.
+class SkipRandomStart {
+ public:
+  SkipRandomStart();
+  ~SkipRandomStart();
+  SkipRandomStart(const SkipRandomStart&) = delete;
+  SkipRandomStart& operator=(const SkipRandomStart&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // What passes from layer to layer. Multi-scale splits move half of the tensor into `factored` (each piece
 // standardised, so N(0, I) under the model) and take their piece back on the way down.
 struct FlowState {
