@@ -335,7 +335,7 @@ TEST_P(Contract, ConditionalSamplersFillOnlyTheMissingCells) {
   if (kind == DataKind::images) {
     x.slice(2, 14, 28).fill_(NAN);  // the bottom half
   } else {
-    x[0][0] = NAN, x[1][2] = NAN, x[2][0] = NAN, x[2][1] = NAN;  // one cell, another, two of a row
+    for (auto [row, column] : {std::pair{0, 0}, {1, 2}, {2, 0}, {2, 1}}) x[row][column] = NAN;  // two in row 2
   }
   const auto observed = x.isnan().logical_not();
   auto check = [&](const torch::Tensor& filled, const char* what) {
