@@ -363,7 +363,7 @@ std::vector<std::string> model_names() {
   for (const auto& m : registered_models()) out.push_back(m.name);
   for (const char* v : {"vae:architecture=conv", "vae:conditional=true,decoder=gaussian", "autoencoder:architecture=conv",
                         "gan:architecture=mlp", "gan:loss=wgan-gp", "gan:conditional=true",
-                        "pixelcnn:conditional=true", "flow:conditional=true", "hmm:emission=categorical", "hmm:emission=gmm,covariance_type=full"}) {
+                        "flow:conditional=true", "hmm:emission=categorical", "hmm:emission=gmm,covariance_type=full"}) {
     out.push_back(v);
   }
   return out;
