@@ -144,8 +144,9 @@ TEST(Bgmm, ImputesFromThePosteriorPredictiveAsQuadratureSays) {
   auto gen = make_generator(11);
   auto opts = torch::TensorOptions().dtype(torch::kFloat64);
   auto a = torch::randn({12, 2}, gen, opts), b = torch::randn({9, 2}, gen, opts);
-  auto x = torch::cat({torch::stack({a.select(1, 0) - 2.0, 0.8 * a.select(1, 0) + 0.5 * a.select(1, 1)}, 1),
-                       torch::stack({b.select(1, 0) * 0.7 + 2.5, -0.6 * b.select(1, 0) + 0.4 * b.select(1, 1) + 3.0}, 1)});
+  auto first = torch::stack({a.select(1, 0) - 2.0, 0.8 * a.select(1, 0) + 0.5 * a.select(1, 1)}, 1);
+  auto second = torch::stack({b.select(1, 0) * 0.7 + 2.5, -0.6 * b.select(1, 0) + 0.4 * b.select(1, 1) + 3.0}, 1);
+  auto x = torch::cat({first, second});
   for (const char* type : {"full", "diag"}) {
     BgmmOptions o;
     o.n_components = 2;

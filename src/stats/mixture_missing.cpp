@@ -138,7 +138,8 @@ at::Tensor fill_from_mixture(const at::Tensor& x, const at::Tensor& weights, con
       t_dof = dof + o;
     }
     auto post = at::softmax(log_marginal + weights.log().unsqueeze(0), 1);  // [n, K]
-    auto values = draws == 0 ? (c.mean * post.t().unsqueeze(2)).sum(0).unsqueeze(0)  // [1, n, M]: t's mean is its location
+    // [draws or 1, n, M]; a t's mean is its location
+    auto values = draws == 0 ? (c.mean * post.t().unsqueeze(2)).sum(0).unsqueeze(0)
                              : draw_conditionally(c, post, spread, t_dof, draws, *gen);
     auto block = rows.unsqueeze(0).repeat({values.size(0), 1, 1});  // [draws, n, D]
     block.index_copy_(2, g.missing, values);

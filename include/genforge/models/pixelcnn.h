@@ -88,7 +88,8 @@ class PixelCnn : public Model, public ConditionalSampler, public DimensionScorer
   // proportional to p(class) x P(observed pixels | the completion), the pixels the raster-order draw could not
   // condition on and, across classes, the evidence for each. With the observed pixels all before the missing ones
   // the class is drawn from its exact posterior p(c | observed). [N, C, H, W]
-  torch::Tensor resampled_completion(const torch::Tensor& x, at::Generator& gen, const torch::Tensor& labels = {}) const;
+  torch::Tensor resampled_completion(const torch::Tensor& x, at::Generator& gen,
+                                     const torch::Tensor& labels = {}) const;
   // resampled_completion without labels: a class-conditional model infers the class from the observed pixels.
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;
   // The mean of 16 completions (a Monte Carlo estimate of E[missing | observed]) with a fixed seed.
