@@ -58,7 +58,8 @@ std::vector<std::string> PipelineOptions::names_for(DataKind kind) {
     case DataKind::table: return {"columns", "weights", "categorical", "datetime", "standardize", "drop_incomplete"};
     case DataKind::sequences:
       return {"columns", "weights", "sequence_column", "state_column", "categorical", "datetime", "standardize"};
-    case DataKind::images: return {"columns", "pixel_scale", "categorical", "datetime", "standardize"};  // + tables
+    case DataKind::images:  // + tables
+      return {"columns", "pixel_scale", "categorical", "datetime", "standardize", "drop_incomplete"};
     case DataKind::text: return {"tokenizer", "vocab_size"};
     case DataKind::documents: return {"min_df", "max_df", "max_words", "columns", "sequence_column"};
     case DataKind::tagged_text: return {};
