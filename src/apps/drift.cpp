@@ -180,9 +180,29 @@ std::optional<ScoreProfile> stored_profile(const Model& model) {
   return ScoreProfile::from_json(extra.at("score_profile"));
 }
 
+namespace {
+// The rows of a table without a missing cell in the model's input columns, for a model trained on those alone
+// (drop_incomplete): its profile is of the rows it learnt from. Other data and models as they are.
+data::Source rows_like_training(const Model& model, const data::Source& source) {
+  const auto* pipeline = model.pipeline();
+  if (pipeline == nullptr || !pipeline->options().drop_incomplete || source.form != DataKind::table) return source;
+  std::vector<const Column*> inputs;
+  for (const auto& name : pipeline->input_columns()) inputs.push_back(&source.table.column(name));
+  std::vector<int64_t> complete;
+  for (int64_t r = 0; r < source.size(); ++r) {
+    const bool any_missing = std::any_of(inputs.begin(), inputs.end(),
+                                         [&](const Column* c) { return c->missing[static_cast<size_t>(r)] != 0; });
+    if (!any_missing) complete.push_back(r);
+  }
+  data::Source out = source;
+  out.table = take_rows(source.table, complete);
+  return out;
+}
+}  // namespace
+
 bool attach_score_profile(Model& model, const data::Source& source, const std::string& on, int64_t max_items) {
   if (model.capabilities().likelihood == Likelihood::none) return false;
-  const data::Source subset = spread_subset(source, max_items);
+  const data::Source subset = spread_subset(rows_like_training(model, source), max_items);
   const auto scores = item_scores(model, subset);
   if (scores.isfinite().sum().item<int64_t>() < 2) return false;
   FitReport report = model.fit_report();

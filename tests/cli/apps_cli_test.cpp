@@ -11,6 +11,7 @@
 #include "genforge/data/images.h"
 #include "genforge/data/npy.h"
 #include "genforge/data/readers.h"
+#include "genforge/registry.h"
 #include "support/support.h"
 
 namespace gf {
@@ -114,6 +115,9 @@ TEST_F(Cli, ABayesianMixtureTrainsOnTheCompleteRowsAndImputesTheOthers) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.err.find("training on 50 of 60 rows: 10 with a missing cell left out (drop_incomplete)"),
             std::string::npos) << r.err;
+  // Its score profile (for drift and serve) is of the rows it learnt from.
+  const auto profile = load_model(model)->fit_report().extra.at("score_profile");
+  EXPECT_EQ(profile.at("items").get<int64_t>(), 50) << profile.dump();
   r = run_cli({"impute", model, "--data", dir_.file("gaps.csv"), "--out", dir_.file("filled.csv")});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("filled 11 cells with the conditional mean"), std::string::npos) << r.out;
