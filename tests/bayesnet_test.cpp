@@ -162,6 +162,8 @@ TEST(BayesNet, DamagedStructureOrTablesAreRefusedOnLoad) {
   refused([](ModelFileContents& c) { c.tensors["cpt.0.fallback"] = torch::full({5}, 0.2, torch::kFloat64); },
           "tensor 'cpt.0.fallback' has shape [5], expected [3]");
   refused([](ModelFileContents& c) { c.tensors.erase("cpt.2.probs"); }, "tensor 'cpt.2.probs' is missing");
+  // The fuzzer's (session 24): a kind outside the enumerators, refused before it becomes one (UBSan: invalid load).
+  refused([](ModelFileContents& c) { c.extra["variables"][1]["kind"] = 5; }, "variable 'B' has an unknown kind 5");
 }
 
 }  // namespace

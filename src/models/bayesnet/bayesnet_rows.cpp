@@ -197,9 +197,6 @@ void check_structure(const std::vector<Variable>& vars, const std::vector<bayesn
                      const std::vector<int64_t>& order) {
   const auto d = static_cast<int64_t>(vars.size());
   for (const auto& v : vars) {
-    GF_CHECK(v.kind == Variable::categorical || v.kind == Variable::discrete ||
-                 v.kind == Variable::binned,
-             "variable '", v.name, "' has an unknown kind ", static_cast<int>(v.kind));
     GF_CHECK(v.n_values >= 1, "variable '", v.name, "' has ", v.n_values, " values");
     if (v.kind == Variable::discrete) {
       GF_CHECK(static_cast<int64_t>(v.values.size()) == v.n_values, "variable '", v.name, "' lists ",
@@ -236,7 +233,11 @@ void BayesianNetwork::load_state_json(const nlohmann::json& state) {
   for (const auto& j : state.at("variables")) {
     Variable v;
     v.name = j.at("name").get<std::string>();
-    v.kind = static_cast<Variable::Kind>(j.at("kind").get<int>());
+    // Checked before the cast: an int outside the enumerators is no Variable::Kind at all (undefined behaviour).
+    const int kind = j.at("kind").get<int>();
+    GF_CHECK(kind == Variable::categorical || kind == Variable::discrete || kind == Variable::binned,
+             "variable '", v.name, "' has an unknown kind ", kind);
+    v.kind = static_cast<Variable::Kind>(kind);
     v.n_values = j.at("n_values").get<int64_t>();
     v.has_missing = j.at("has_missing").get<bool>();
     v.values = j.at("values").get<std::vector<double>>();
