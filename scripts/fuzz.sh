@@ -13,6 +13,8 @@
 # starting from fuzz/corpus/TARGET and fuzz/regressions/TARGET; findings land in build-fuzz/fuzz-findings/. A
 # finding is a crash, a sanitizer report, an exception other than a genforge error, a leak, an input slower than 10 s
 # or an allocation above 2 GB. One line per target goes to build-fuzz/fuzz-results.jsonl. Exit 1 on any finding.
+# GF_FUZZ_TIMEOUT (default 10) is the wall-clock seconds an input may take: a campaign run niced beside other work
+# raises it, and reports its slowest input instead (docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -72,7 +74,7 @@ for t in "${targets[@]}"; do
     [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
   done
   # GF_FUZZ_SEED fixes libFuzzer's random seed (with --runs: the same executions every time; 0: a fresh seed).
-  args=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$out/"
+  args=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="${GF_FUZZ_TIMEOUT:-10}" -print_final_stats=1 -artifact_prefix="$out/"
         -seed="${GF_FUZZ_SEED:-0}")
   case "$t" in
     model_file) args+=(-max_len=65536) ;;
@@ -120,6 +122,7 @@ for t in "${targets[@]}"; do
     "$t" "$executions" "$elapsed" "$(( executions / (elapsed > 0 ? elapsed : 1) ))" "${coverage:-0}" \
     "${features:-0}" "$(ls "$corpus" | wc -l)" "$peak" "$found" \
     "$([ "$unreproduced" -gt 0 ] && echo "  ($unreproduced timeout(s) ran in time alone: the load, set apart in unreproduced/)")"
+  grep -h -o 'Slowest unit: [0-9]* s' "$log" | sort -t' ' -k3 -n | tail -1 | sed 's/^/  /' || true
   printf '{"target": "%s", "executions": %s, "seconds": %s, "coverage": %s, "features": %s, "corpus": %s, "peak_rss_mb": %s, "findings": %s, "unreproduced": %s, "date": "%s", "commit": "%s"}\n' \
     "$t" "$executions" "$elapsed" "${coverage:-0}" "${features:-0}" "$(ls "$corpus" | wc -l)" "$peak" "$found" \
     "$unreproduced" \

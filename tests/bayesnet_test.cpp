@@ -1,7 +1,7 @@
 // Bayesian network: planted structures and conditional tables recovered, point masses kept, conditioning agrees with
 // the planted conditionals, PrivBayes runs under its budget, and clear errors.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <functional>
 #include <set>

@@ -1,7 +1,8 @@
 // Gaussian copula: planted dependence recovered, exact log density for normal marginals, conditioning equal to
 // rejection, missing rates, differential privacy, and clear errors.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"

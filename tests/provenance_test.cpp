@@ -1,7 +1,7 @@
 // Provenance records: each file format keeps one and read_provenance reads it back; the CSV reader skips the line
 // (keeping line numbers); nothing is written when no scope is open.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "genforge/core/error.h"
 #include "genforge/data/images.h"

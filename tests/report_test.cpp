@@ -1,7 +1,8 @@
 // genforge report: the memorisation check flags a planted copy and only it, the coverage check names a planted
 // missing class, the chi-square tail matches known quantiles, and the page has each section for each kind of model.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "genforge/apps/report.h"
 #include "genforge/core/error.h"

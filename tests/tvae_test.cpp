@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"

@@ -1,7 +1,7 @@
 // The green-list text watermark: the lists are keyed and hold γ of the vocabulary, plain text scores as chance,
 // watermarked text from choose_token and from a GPT is detected, and the CLI round trip works.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <random>
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 
+#include "core/constants.h"
 #include "nn/neural.h"
 #include "stats/truncated_normal.h"
 #include "genforge/core/error.h"
@@ -16,7 +17,6 @@
 namespace gf::ebm {
 
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
 
 // All states of n binary units, rows start .. end - 1 of the enumeration (bit j of the row index is unit j). [M, n]
 torch::Tensor binary_states(int64_t start, int64_t end, int64_t n, const torch::TensorOptions& opts) {

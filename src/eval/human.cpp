@@ -138,7 +138,7 @@ std::vector<std::string> read_study_items(const std::string& path) {
     const Table table = read_csv(path);
     for (size_t r = 0; r < table.n_rows(); ++r) {
       std::vector<std::string> values;
-      for (const auto& column : table.columns()) values.push_back(detail::cell_text(column, r));
+      for (const auto& column : table.columns()) values.push_back(gf::detail::cell_text(column, r));
       items.push_back(record_item_html(table.names(), values));
     }
     GF_CHECK_AS(DataError, !items.empty(), "give a table with a header line and at least one row",

@@ -2,7 +2,7 @@
 // SDMetrics where it changes the last digits (TVComplement's Counter order and its 1e-6 regularisation).
 #include "genforge/eval/table.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

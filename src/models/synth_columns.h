@@ -1,7 +1,7 @@
 // Internal: what the table synthesizers (copula, bayesnet) take from a Dataset: one column's name, its feature
 // description, and its present values, with the errors they share.
 #pragma once
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <string>

@@ -1,6 +1,6 @@
 #include "nn/missing.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <vector>

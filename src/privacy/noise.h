@@ -1,7 +1,7 @@
 // Internal: noise of the differential-privacy mechanisms the synthesizers use.
 #pragma once
 #include <ATen/core/Generator.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace gf::privacy {
 

@@ -1,7 +1,7 @@
 // Internal: E[missing | observed] estimated from conditional draws, for models that sample conditionally but have
 // no closed-form conditional mean (copula, Bayesian network).
 #pragma once
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <functional>
 #include <vector>

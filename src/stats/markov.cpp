@@ -30,7 +30,7 @@ std::vector<int64_t> block_bounds(const std::vector<int64_t>& offsets) {
   return bounds;
 }
 
-struct Accumulator {
+struct ForwardSums {
   std::vector<double> start, xi;  // [K], [K * K] (sum of alpha_{t-1} v_t^T, multiplied by A at the end)
 };
 
@@ -62,13 +62,13 @@ ForwardBackward forward_backward(const at::Tensor& prob_in, const at::Tensor& lo
 
   const auto bounds = block_bounds(offsets);
   const int64_t n_blocks = static_cast<int64_t>(bounds.size()) - 1;
-  std::vector<Accumulator> acc(static_cast<size_t>(n_blocks));
+  std::vector<ForwardSums> acc(static_cast<size_t>(n_blocks));
 
   at::parallel_for(0, n_blocks, 1, [&](int64_t b0, int64_t b1) {
     std::vector<double> cur(static_cast<size_t>(k)), prev(static_cast<size_t>(k)), c;
     std::vector<double> beta(static_cast<size_t>(k)), beta_prev(static_cast<size_t>(k)), v(static_cast<size_t>(k));
     for (int64_t b = b0; b < b1; ++b) {
-      Accumulator& a = acc[static_cast<size_t>(b)];
+      ForwardSums& a = acc[static_cast<size_t>(b)];
       a.start.assign(static_cast<size_t>(k), 0.0);
       if (posteriors) a.xi.assign(static_cast<size_t>(k * k), 0.0);
       for (int64_t q = bounds[static_cast<size_t>(b)]; q < bounds[static_cast<size_t>(b) + 1]; ++q) {

@@ -2,12 +2,12 @@
 // factors, 10*eps added to component masses) so results match it to rounding.
 #include <cmath>
 
+#include "core/constants.h"
 #include "genforge/core/error.h"
 #include "stats/gaussian_mixture.h"
 
 namespace gf::stats {
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;  // log(2*pi)
 }  // namespace
 
 CovType parse_cov_type(const std::string& name) {

@@ -11,11 +11,11 @@
 #include <cmath>
 #include <vector>
 
+#include "core/constants.h"
 #include "stats/gaussian_mixture.h"
 
 namespace gf::stats {
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;  // log(2*pi)
 
 // Per-iteration constants of the E-step, built once from the parameters.
 struct EStepPlan {

@@ -6,12 +6,12 @@
 #include <map>
 #include <vector>
 
+#include "core/constants.h"
 #include "genforge/core/error.h"
 #include "stats/gaussian_mixture.h"
 
 namespace gf::stats {
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
 }
 
 MissingLayout analyse_missing(const at::Tensor& x) {

@@ -1,6 +1,7 @@
 #include "train/dp_sgd.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

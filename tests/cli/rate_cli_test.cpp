@@ -3,7 +3,8 @@
 // errors with hints. The statistics are pinned by tests/human_eval_test.cpp; the page by Browser.Study.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "genforge/data/images.h"
 #include "support/support.h"

@@ -2,7 +2,7 @@
 // pixel hidden but the top-left quarter -- bright in both kinds -- only the class can say whether the bottom-left
 // (left kind) or the top-right (top kind) should be bright.
 #pragma once
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // The report's two checks: memorisation (nearest-neighbour distances) and coverage (chi-square of category
 // frequencies), and the hashed character n-gram features that put texts in a space with distances.
 #include <boost/math/special_functions/gamma.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

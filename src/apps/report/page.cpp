@@ -1,5 +1,5 @@
 // The report page: one self-contained HTML file (inline PNG and SVG, inline CSS, no script, no network).
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <sstream>

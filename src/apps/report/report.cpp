@@ -1,6 +1,6 @@
 // genforge report: gathers the model card, curves, samples, metrics and the two checks (apps/report.h), then
 // writes the page (page.cpp).
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cctype>

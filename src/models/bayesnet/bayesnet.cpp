@@ -1,6 +1,6 @@
 #include "genforge/models/bayesnet.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

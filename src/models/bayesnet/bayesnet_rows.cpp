@@ -1,5 +1,5 @@
 // The Bayesian network's conditioning (likelihood weighting with importance resampling) and saved state.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // The Bayesian network's variables, structure learning (hill climbing, Chow-Liu, PrivBayes) and ancestral
 // sampling with evidence.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

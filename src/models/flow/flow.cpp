@@ -3,6 +3,7 @@
 #include <cmath>
 #include <optional>
 
+#include "core/constants.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "models/flow/layers.h"
@@ -11,7 +12,6 @@
 namespace gf {
 
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
 
 bool is_image_architecture(const std::string& a) { return a == "realnvp" || a == "glow"; }
 

@@ -1,6 +1,6 @@
 #include "models/tvae/mode_transformer.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <optional>
 
+#include "core/constants.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "nn/missing.h"
@@ -13,7 +14,6 @@
 namespace gf {
 
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
 }
 
 struct VariationalAutoencoder::Net : torch::nn::Module {
