@@ -17,7 +17,7 @@ namespace {
 using test::all_close;
 using test::tensor_from_json;
 
-const nlohmann::json& golden() {
+const nlohmann::json& bgmm_golden() {
   static const nlohmann::json g = test::read_json(test::source_path("tests/reference/bgmm_golden.json"));
   return g;
 }
@@ -27,7 +27,7 @@ using test::quiet;
 class BgmmGolden : public ::testing::TestWithParam<int> {};
 
 TEST_P(BgmmGolden, MatchesScikitLearnFromTheSameResponsibilities) {
-  const auto& g = golden();
+  const auto& g = bgmm_golden();
   const auto& f = g["fits"][GetParam()];
   const auto& p = f["params"];
   BgmmOptions o;

@@ -56,7 +56,7 @@ apps::FinetuneResult head_only(const std::string& base, int64_t steps = 30) {
 }
 
 template <class E, class F>
-void expect_error(F&& f, const std::string& words) {
+void expect_classifier_error(F&& f, const std::string& words) {
   try {
     f();
     ADD_FAILURE() << "no error for " << words;
@@ -201,45 +201,45 @@ TEST(Classifier, BadInputGetsClearErrors) {
     o.settings = {{"max_steps", "2"}};
     apps::finetune(base, data, o, test::quiet());
   };
-  expect_error<InvalidArgument>([&] { attempt(vae, "classes=1", two_class_images(16, 1)); },
+  expect_classifier_error<InvalidArgument>([&] { attempt(vae, "classes=1", two_class_images(16, 1)); },
                                       "--new-head classes=K needs K >= 2, got '1'");
-  expect_error<InvalidArgument>([&] { attempt(vae, "labels=3", two_class_images(16, 1)); },
+  expect_classifier_error<InvalidArgument>([&] { attempt(vae, "labels=3", two_class_images(16, 1)); },
                                       "--new-head takes classes=K or vocab, got 'labels=3'");
-  expect_error<NotSupported>([&] { attempt(vae, "vocab", two_class_images(16, 1)); },
+  expect_classifier_error<NotSupported>([&] { attempt(vae, "vocab", two_class_images(16, 1)); },
                                    "a vae model does not read tokens, so it has no vocabulary to replace");
   auto unlabelled = two_class_images(16, 1);
   unlabelled.images.labels = torch::Tensor();
-  expect_error<DataError>([&] { attempt(vae, "classes=2", unlabelled); },
+  expect_classifier_error<DataError>([&] { attempt(vae, "classes=2", unlabelled); },
                                 "a classifier fit needs one class label per example; the data has no labels");
   auto three = two_class_images(16, 1);
   three.images.labels[0] = 2;
-  expect_error<DataError>([&] { attempt(vae, "classes=2", three); },
+  expect_classifier_error<DataError>([&] { attempt(vae, "classes=2", three); },
                                 "a class label is 2 but the classifier has 2 classes");
   const std::string conditional =
       save_fitted(dir, "vae", {{"hidden", "8"}, {"latent", "2"}, {"conditional", "true"}}, "cvae.gf");
-  expect_error<NotSupported>([&] { attempt(conditional, "classes=2", two_class_images(16, 1)); },
+  expect_classifier_error<NotSupported>([&] { attempt(conditional, "classes=2", two_class_images(16, 1)); },
                                    "the vae encoder of a class-conditional model also takes the class");
   const std::string pixelcnn = save_fitted(dir, "pixelcnn", {{"max_steps", "2"}}, "pixelcnn.gf");
-  expect_error<NotSupported>([&] { attempt(pixelcnn, "classes=2", two_class_images(16, 1)); },
+  expect_classifier_error<NotSupported>([&] { attempt(pixelcnn, "classes=2", two_class_images(16, 1)); },
                              "a pixelcnn model has no encoder or discriminator to put a classification head on");
   // Layer stacks read from a file are checked before anything is built.
   using neural::build_layer_stack;
   auto stack = [](const char* text) { return build_layer_stack(nlohmann::json::parse(text)); };
-  expect_error<InvalidArgument>([&] { stack(R"({"input": [4], "layers": [{"type": "softmax"}]})"); },
+  expect_classifier_error<InvalidArgument>([&] { stack(R"({"input": [4], "layers": [{"type": "softmax"}]})"); },
                                       "layer 0 has an unknown type 'softmax'");
-  expect_error<InvalidArgument>(
+  expect_classifier_error<InvalidArgument>(
       [&] { stack(R"({"input": [1, 8, 8], "layers": [{"type": "linear", "in": 64, "out": 4}]})"); },
       "layer 0 (linear 64 -> 4) gets examples of shape 1x8x8 (flatten first)");
-  expect_error<InvalidArgument>(
+  expect_classifier_error<InvalidArgument>(
       [&] { stack(R"({"input": [1, 8, 8], "layers": [{"type": "relu"}]})"); },
       "a layer stack must end with flat features (add a flatten layer), it ends with 1x8x8");
-  expect_error<InvalidArgument>(
+  expect_classifier_error<InvalidArgument>(
       [&] {
         stack(R"({"input": [4], "layers": [{"type": "linear", "in": 4, "out": 1048576},
                  {"type": "linear", "in": 1048576, "out": 1048576}]})");
       },
       "a layer stack holds at most 268435456 weights");
-  expect_error<InvalidArgument>(
+  expect_classifier_error<InvalidArgument>(
       [&] { stack(R"({"input": [2], "layers": [{"type": "standardize", "mean": [0, 1, 2], "scale": [1]}]})"); },
       "layer 0 (standardize): 'mean' holds 3 values for examples of shape 2 (1 or one per element)");
 }

@@ -226,7 +226,7 @@ TEST(Compress, GptStreamsErrorsOnTextTheTokenizerCannotGiveBackAndOnTheWrongMode
 }
 
 // IDX bytes of uint8 images [N, H, W].
-std::string idx_bytes(const torch::Tensor& images) {
+std::string compress_idx_bytes(const torch::Tensor& images) {
   std::string out = {0, 0, 0x08, 3};
   for (int64_t d : images.sizes()) {
     for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((d >> s) & 0xFF));
@@ -254,7 +254,7 @@ TEST(Compress, PixelCnnRoundTripsIdxAndNpyImages) {
     auto model = image_model(output, grey);
     CompressOptions o = quiet_options();
     o.batch = 2;
-    const std::string in = idx_bytes(grey.squeeze(1));
+    const std::string in = compress_idx_bytes(grey.squeeze(1));
     set_threads(2);
     CompressReport r;
     const std::string packed = apps::compress_bytes(model.get(), "sha", in, o, &r);
@@ -270,7 +270,7 @@ TEST(Compress, PixelCnnRoundTripsIdxAndNpyImages) {
   {  // no images at all, and one image
     auto model = image_model("softmax", grey);
     for (int64_t n : {0, 1}) {
-      const std::string in = idx_bytes(grey.squeeze(1).slice(0, 0, n));
+      const std::string in = compress_idx_bytes(grey.squeeze(1).slice(0, 0, n));
       EXPECT_EQ(apps::decompress_bytes(model.get(), "s", apps::compress_bytes(model.get(), "s", in, quiet_options()),
                                        quiet_options()),
                 in) << n << " images";
@@ -295,19 +295,19 @@ TEST(Compress, PixelCnnRoundTripsIdxAndNpyImages) {
   // A binary model codes 0/255 images and refuses grey levels; a wrong shape is refused.
   auto binary = (torch::randint(0, 2, {4, 1, 5, 5}, gen) * 255).to(torch::kUInt8);
   auto model = image_model("bernoulli", binary);
-  const std::string in = idx_bytes(binary.squeeze(1));
+  const std::string in = compress_idx_bytes(binary.squeeze(1));
   EXPECT_EQ(apps::decompress_bytes(model.get(), "s", apps::compress_bytes(model.get(), "s", in, quiet_options()),
                                    quiet_options()),
             in);
-  EXPECT_THROW(apps::compress_bytes(model.get(), "s", idx_bytes(grey.squeeze(1).slice(1, 0, 5).slice(2, 0, 5)),
+  EXPECT_THROW(apps::compress_bytes(model.get(), "s", compress_idx_bytes(grey.squeeze(1).slice(1, 0, 5).slice(2, 0, 5)),
                                     quiet_options()),
                DataError);
-  EXPECT_THROW(apps::compress_bytes(model.get(), "s", idx_bytes(binary.squeeze(1).slice(1, 0, 4)), quiet_options()),
+  EXPECT_THROW(apps::compress_bytes(model.get(), "s", compress_idx_bytes(binary.squeeze(1).slice(1, 0, 4)), quiet_options()),
                DataError);
   EXPECT_THROW(apps::compress_bytes(model.get(), "s", "plain text", quiet_options()), DataError);
   auto grey_binary = binary.clone();
   grey_binary[0][0][0][0] = 128;
-  EXPECT_THROW(apps::compress_bytes(model.get(), "s", idx_bytes(grey_binary.squeeze(1)), quiet_options()), DataError);
+  EXPECT_THROW(apps::compress_bytes(model.get(), "s", compress_idx_bytes(grey_binary.squeeze(1)), quiet_options()), DataError);
 }
 
 

@@ -15,7 +15,7 @@ namespace {
 using test::quiet;
 
 // Rows of N(0, R) through chosen marginals: x0 lognormal, x1 = 5 + 2 z1, x2 three categories cut at -0.5, 0.7.
-Dataset planted(int64_t n, uint64_t seed, const torch::Tensor& r) {
+Dataset copula_planted(int64_t n, uint64_t seed, const torch::Tensor& r) {
   auto gen = make_generator(seed);
   auto z = torch::randn({n, 3}, gen, torch::kFloat64).matmul(torch::linalg_cholesky(r).t());
   auto x = torch::stack({z.select(1, 0).exp(), 5 + 2 * z.select(1, 1),
@@ -32,7 +32,7 @@ torch::Tensor planted_r() {
 
 TEST(Copula, RecoversAPlantedCorrelationThroughSkewedAndCategoricalMarginals) {
   GaussianCopula c;
-  c.fit(planted(20000, 1, planted_r()), quiet());
+  c.fit(copula_planted(20000, 1, planted_r()), quiet());
   const auto r = c.correlation();
   EXPECT_NEAR(r[0][1].item<double>(), 0.7, 0.02);
   // The category's latent score is known only up to its interval: Hoff's sampler recovers the correlation that
@@ -49,7 +49,7 @@ TEST(Copula, RecoversAPlantedCorrelationThroughSkewedAndCategoricalMarginals) {
 }
 
 TEST(Copula, SamplesKeepMarginalsCategoryFrequenciesAndMissingRates) {
-  auto d = planted(8000, 2, planted_r());
+  auto d = copula_planted(8000, 2, planted_r());
   auto gen0 = make_generator(9);
   d.x.select(1, 1).masked_fill_(torch::rand({8000}, gen0, torch::kFloat64) < 0.2, NAN);  // 20 % missing
   GaussianCopula c;
@@ -87,7 +87,7 @@ TEST(Copula, ScoreIsTheMultivariateNormalDensityForNormalMarginals) {
 // rows that fall in the range.
 TEST(Copula, RangeConditionsMatchRejectionSampling) {
   GaussianCopula c;
-  c.fit(planted(20000, 5, planted_r()), quiet());
+  c.fit(copula_planted(20000, 5, planted_r()), quiet());
   auto gen = make_generator(6);
   auto all = c.sample(300000, gen);
   const double inf = INFINITY;
@@ -127,7 +127,7 @@ TEST(Copula, ConditionalSampleFillsOnlyMissingCellsFromTheConditionalGaussian) {
 }
 
 TEST(Copula, DifferentiallyPrivateFitUsesNoisyHistogramsAndStatesItsBudget) {
-  auto d = planted(5000, 8, planted_r());
+  auto d = copula_planted(5000, 8, planted_r());
   CopulaOptions o;
   o.dp_epsilon = 1.0;
   GaussianCopula c(o);
@@ -149,7 +149,7 @@ TEST(Copula, DifferentiallyPrivateFitUsesNoisyHistogramsAndStatesItsBudget) {
 }
 
 TEST(Copula, SameSeedSameRowsOnOneOrTwoThreads) {
-  auto d = planted(3000, 10, planted_r());
+  auto d = copula_planted(3000, 10, planted_r());
   const int before = torch::get_num_threads();
   torch::Tensor rows[2];
   for (int t = 1; t <= 2; ++t) {
@@ -164,7 +164,7 @@ TEST(Copula, SameSeedSameRowsOnOneOrTwoThreads) {
 }
 
 TEST(Copula, RefusesConstantCategoriesEmptyColumnsOneHotAndImpossibleConditions) {
-  auto d = planted(200, 12, planted_r());
+  auto d = copula_planted(200, 12, planted_r());
   auto single = d;
   single.x = d.x.clone();
   single.features[2].n_categories = 1;

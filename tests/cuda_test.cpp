@@ -14,20 +14,20 @@
 namespace gf {
 namespace {
 
-struct Case {
+struct CudaCase {
   const char* kind;
   OptionOverrides options;
   DataKind data;
   const char* spec;
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.kind; }
+void PrintTo(const CudaCase& c, std::ostream* os) { *os << c.kind; }
 
-class Cuda : public ::testing::TestWithParam<Case> {};
+class Cuda : public ::testing::TestWithParam<CudaCase> {};
 
 TEST_P(Cuda, TrainsSamplesAndScoresLikeItsCpuCopy) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch: the GPU tests are skipped";
-  const Case& c = GetParam();
+  const CudaCase& c = GetParam();
   test::TempDir dir;
   std::string spec = c.spec;
   if (c.data == DataKind::text) {
@@ -65,16 +65,16 @@ TEST_P(Cuda, TrainsSamplesAndScoresLikeItsCpuCopy) {
 
 INSTANTIATE_TEST_SUITE_P(
     Families, Cuda,
-    ::testing::Values(Case{"vae", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
-                      Case{"autoencoder", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
-                      Case{"gan", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
-                      Case{"flow", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
-                      Case{"pixelcnn", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
-                      Case{"gpt",
+    ::testing::Values(CudaCase{"vae", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"autoencoder", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"gan", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"flow", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"pixelcnn", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"gpt",
                            {{"max_steps", "20"}, {"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"},
                             {"block_size", "32"}, {"batch_size", "8"}},
                            DataKind::text, ""}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.kind); });
+    [](const ::testing::TestParamInfo<CudaCase>& info) { return std::string(info.param.kind); });
 
 }  // namespace
 }  // namespace gf

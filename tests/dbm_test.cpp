@@ -16,7 +16,7 @@ namespace {
 using test::quiet;
 
 // Binary rows [N, 8] from two prototypes with 10 % of the bits flipped.
-torch::Tensor two_prototypes(int64_t n, at::Generator& gen) {
+torch::Tensor dbm_two_prototypes(int64_t n, at::Generator& gen) {
   auto protos = torch::tensor({{1, 1, 1, 1, 0, 0, 0, 0}, {0, 0, 1, 1, 1, 1, 0, 1}}, torch::kFloat32);
   auto which = at::randint(2, {n}, gen, torch::TensorOptions().dtype(torch::kLong));
   auto flip = (at::rand({n, 8}, gen) < 0.1).to(torch::kFloat32);
@@ -76,7 +76,7 @@ std::unique_ptr<Model> tiny_dbm(const std::string& layers, const torch::Tensor& 
 
 TEST(Dbm, LogZAndTheBoundMatchBruteForceOnTinyMachines) {
   auto gen = make_generator(1);
-  auto x = two_prototypes(200, gen);
+  auto x = dbm_two_prototypes(200, gen);
   for (const std::string layers : {"3,2", "3,2,2"}) {
     auto m = tiny_dbm(layers, x, 3);
     const auto t = m->state();
@@ -101,7 +101,7 @@ TEST(Dbm, LogZAndTheBoundMatchBruteForceOnTinyMachines) {
 
 TEST(Dbm, MeanFieldReachesAFixedPointAndLearningRaisesTheBound) {
   auto gen = make_generator(2);
-  auto x = two_prototypes(400, gen);
+  auto x = dbm_two_prototypes(400, gen);
   auto untrained = create_model("dbm", {}, {{"layers", "6,4"}, {"n_iter", "1"}, {"learning_rate", "1e-9"},
                                             {"pretrain_n_iter", "0"}});
   untrained->fit({x}, quiet());
@@ -138,7 +138,7 @@ TEST(Dbm, BottomPretrainingStartsAsThatRbmBesideFreeUnits) {
   // training (one step at a vanishing rate) the machine is that RBM times independent units, and its bound is the
   // RBM's exact log-likelihood (the mean-field posterior of an RBM's hidden layer is exact).
   auto gen = make_generator(6);
-  auto x = two_prototypes(400, gen);
+  auto x = dbm_two_prototypes(400, gen);
   auto m = create_model("dbm", {}, {{"layers", "5,3"}, {"pretrain", "bottom"}, {"pretrain_n_iter", "40"},
                                     {"pretrain_learning_rate", "0.2"}, {"batch_size", "20"}, {"init_std", "1e-5"},
                                     {"n_iter", "1"}, {"max_steps", "1"}, {"learning_rate", "1e-12"}});
@@ -238,7 +238,7 @@ TEST(Dbm, GaussianVisibleUnitsFitAStandardizedTable) {
 
 TEST(Dbm, ParallelTemperingChainsTrainAndSample) {
   auto gen = make_generator(5);
-  auto x = two_prototypes(400, gen);
+  auto x = dbm_two_prototypes(400, gen);
   auto m = create_model("dbm", {}, {{"layers", "6,4"}, {"n_iter", "30"}, {"pretrain_n_iter", "10"},
                                     {"batch_size", "20"}, {"learning_rate", "0.02"}, {"momentum", "0.5"},
                                     {"pt_temperatures", "4"}, {"gibbs_steps", "100"}});

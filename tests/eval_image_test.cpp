@@ -1,4 +1,4 @@
-// Image metrics against the reference vectors (tests/reference/vectors/image_metrics.json: pytorch-fid's own tests
+// Image metrics against the reference image_vectors (tests/reference/vectors/image_metrics.json: pytorch-fid's own tests
 // and values computed by pytorch-fid, torch-fidelity, clean-fid and clovaai/prdc on small inputs).
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@ namespace {
 
 using eval::GaussianStatistics;
 
-const nlohmann::json& vectors() {
+const nlohmann::json& image_vectors() {
   static const nlohmann::json v = test::read_json(test::source_path("tests/reference/vectors/image_metrics.json"));
   return v;
 }
@@ -46,7 +46,7 @@ GaussianStatistics stats_of(const torch::Tensor& mean, const torch::Tensor& cov)
 
 TEST(Fid, MatchesEveryReferenceCase) {
   int checked = 0;
-  for (const auto& c : vectors()["fid"]) {
+  for (const auto& c : image_vectors()["fid"]) {
     SCOPED_TRACE(c["id"].get<std::string>());
     const auto& in = c["input"];
     if (in.contains("features")) {  // pytorch-fid's statistics test: np.cov divides by N - 1
@@ -81,7 +81,7 @@ TEST(Fid, MatchesEveryReferenceCase) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, int(vectors()["fid"].size()));
+  EXPECT_EQ(checked, int(image_vectors()["fid"].size()));
 }
 
 TEST(Fid, MixedPrecisionStatisticsAgreeWithFloat64OnWideFeatures) {
@@ -202,7 +202,7 @@ TEST(Fid, RejectsMismatchedOrTooFewFeatures) {
 }
 
 TEST(InceptionScore, MatchesTorchFidelity) {
-  for (const auto& c : vectors()["inception_score"]) {
+  for (const auto& c : image_vectors()["inception_score"]) {
     SCOPED_TRACE(c["id"].get<std::string>());
     auto r = eval::inception_score(test::tensor_from_json(c["logits"]), c["splits"].get<int64_t>());
     EXPECT_NEAR(r.mean, c["computed"]["inception_score_mean"].get<double>(), 1e-9);
@@ -211,7 +211,7 @@ TEST(InceptionScore, MatchesTorchFidelity) {
 }
 
 TEST(Kid, MatchesTorchFidelityAndCleanFid) {
-  for (const auto& c : vectors()["kid"]) {
+  for (const auto& c : image_vectors()["kid"]) {
     SCOPED_TRACE(c["id"].get<std::string>());
     auto x = test::tensor_from_json(c["features1"]), y = test::tensor_from_json(c["features2"]);
     if (c.contains("kernel_matrices")) {
@@ -249,7 +249,7 @@ TEST(Kid, SubsetLargerThanTheDataIsAnError) {
 }
 
 TEST(Prdc, MatchesPrdcAndTorchFidelity) {
-  for (const auto& c : vectors()["precision_recall_density_coverage"]) {
+  for (const auto& c : image_vectors()["precision_recall_density_coverage"]) {
     SCOPED_TRACE(c["id"].get<std::string>());
     auto real = test::tensor_from_json(c["real"]), fake = test::tensor_from_json(c["fake"]);
     eval::PrdcOptions o;
@@ -269,7 +269,7 @@ TEST(Prdc, MatchesPrdcAndTorchFidelity) {
 }
 
 TEST(Ppl, TrimsAtTheFirstAndNinetyNinthPercentile) {
-  for (const auto& c : vectors()["ppl"]) {
+  for (const auto& c : image_vectors()["ppl"]) {
     auto d = torch::arange(200, torch::kDouble).pow(2) / 7.0;  // "d_i = i^2/7 for i=0..199"
     auto t = eval::trimmed_path_length(d);
     EXPECT_NEAR(t.low, c["lo"].get<double>(), 1e-12);

@@ -1,4 +1,4 @@
-// ROUGE, the Porter stemmer and METEOR against the reference vectors (tests/reference/vectors/{rouge,
+// ROUGE, the Porter stemmer and METEOR against the reference rouge_meteor_vectors (tests/reference/vectors/{rouge,
 // porter_stemmer,meteor_nltk}.json: rouge-score's and nltk's own tests plus values computed by them), and the
 // WordNet reader against facts of WordNet 3.0.
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 namespace gf {
 namespace {
 
-nlohmann::json vectors(const std::string& name) {
+nlohmann::json rouge_meteor_vectors(const std::string& name) {
   return test::read_json(test::source_path("tests/reference/vectors/" + name));
 }
 
@@ -24,7 +24,7 @@ void expect_almost_equal(double got, double expected, int places) {
 }
 
 TEST(PorterStemmer, MatchesNltkInEveryMode) {
-  const auto v = vectors("porter_stemmer.json");
+  const auto v = rouge_meteor_vectors("porter_stemmer.json");
   int checked = 0;
   for (const auto& c : v["cases"]) {
     const auto word = c["word"].get<std::string>();
@@ -39,7 +39,7 @@ TEST(PorterStemmer, MatchesNltkInEveryMode) {
 }
 
 TEST(Rouge, MatchesEveryReferenceCase) {
-  const auto v = vectors("rouge.json");
+  const auto v = rouge_meteor_vectors("rouge.json");
   int checked = 0;
   for (const auto* group : {&v["cases"], &v["computed_cases"]}) {
     for (const auto& c : *group) {
@@ -67,7 +67,7 @@ TEST(Rouge, MatchesEveryReferenceCase) {
 }
 
 TEST(Rouge, LcsInternalsMatchRougeScore) {
-  const auto v = vectors("rouge.json");
+  const auto v = rouge_meteor_vectors("rouge.json");
   int checked = 0;
   for (const auto& c : v["internal_function_cases"]) {
     const auto id = c["id"].get<std::string>();
@@ -151,7 +151,7 @@ TEST(WordNet, ReadsWordNet30) {
 }
 
 TEST(Meteor, MatchesEveryNltkCase) {
-  const auto v = vectors("meteor_nltk.json");
+  const auto v = rouge_meteor_vectors("meteor_nltk.json");
   int checked = 0;
   for (const auto* group : {&v["cases"], &v["computed_cases"]}) {
     for (const auto& c : *group) {

@@ -14,7 +14,7 @@
 namespace gf {
 namespace {
 
-nlohmann::json golden() { return test::read_json(test::source_path("tests/reference/sdmetrics_golden.json")); }
+nlohmann::json table_metric_golden() { return test::read_json(test::source_path("tests/reference/sdmetrics_golden.json")); }
 
 nlohmann::json vector_case(const std::string& id) {
   const auto v = test::read_json(test::source_path("tests/reference/vectors/sdmetrics.json"));
@@ -129,7 +129,7 @@ TEST(TableMetrics, SdmetricsUnitTestVectors) {
 }
 
 TEST(TableMetrics, QualityReportMatchesSdmetrics) {
-  const auto g = golden();
+  const auto g = table_metric_golden();
   const auto real = tabular("real"), synthetic = tabular("synthetic");
   const auto q = eval::quality_report(real, synthetic);
   EXPECT_NEAR(q.score, g["quality_score"].get<double>(), 1e-12);
@@ -168,7 +168,7 @@ TEST(TableMetrics, QualityReportMatchesSdmetrics) {
 }
 
 TEST(TableMetrics, PrivacyMatchesSdmetrics) {
-  const auto g = golden();
+  const auto g = table_metric_golden();
   const auto real = tabular("real"), synthetic = tabular("synthetic"), holdout = tabular("holdout");
   const auto d = eval::distance_to_closest_record(synthetic, real);
   const auto expected = g["dcr_synthetic_to_real"].get<std::vector<double>>();
@@ -194,7 +194,7 @@ TEST(TableMetrics, PrivacyMatchesSdmetrics) {
 }
 
 TEST(TableMetrics, RocAucAndDetection) {
-  const auto g = golden()["roc_auc"];
+  const auto g = table_metric_golden()["roc_auc"];
   EXPECT_NEAR(eval::roc_auc(g["labels"].get<std::vector<int>>(), g["scores"].get<std::vector<double>>()),
               g["expected"].get<double>(), 1e-15);
   EXPECT_THROW(eval::roc_auc({1, 1}, {0.1, 0.2}), InvalidArgument);

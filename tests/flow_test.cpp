@@ -22,7 +22,7 @@ namespace {
 using test::quiet;
 
 // Two bright-half image classes (left or top), 1 x side x side, pixel values k / 255.
-Dataset two_class_images(int64_t n, int64_t side, uint64_t seed) {
+Dataset flow_two_class_images(int64_t n, int64_t side, uint64_t seed) {
   auto gen = make_generator(seed);
   auto labels = at::randint(2, {n}, gen, torch::TensorOptions().dtype(torch::kLong));
   auto left = torch::full({1, side, side}, 20.0), top = torch::full({1, side, side}, 20.0);
@@ -93,7 +93,7 @@ TEST_P(FlowExactness, InverseUndoesForwardAndLogDetMatchesTheJacobian) {
   o.batch_size = 16;
   if (param.architecture.find("spline") == 0) o.tail_bound = 2.0;  // some test points fall in the linear tails
   NormalizingFlow flow(o);
-  Dataset d = param.images ? two_class_images(32, 4, 1) : Dataset{banana(64, 1)};
+  Dataset d = param.images ? flow_two_class_images(32, 4, 1) : Dataset{banana(64, 1)};
   if (!param.images) d.x = torch::cat({d.x, d.x.slice(1, 0, 1) * d.x.slice(1, 1, 2)}, 1);  // 3 features
   flow.fit(d, quiet());
   auto p = perturbed(flow, 0.1);
@@ -130,8 +130,8 @@ TEST(Flow, TrainedFloat32FlowsInvertTo1e5) {
     o.epochs = 10;
     o.batch_size = 32;
     NormalizingFlow flow(o);
-    flow.fit(two_class_images(256, 8, 2), quiet());
-    auto test = two_class_images(16, 8, 3);
+    flow.fit(flow_two_class_images(256, 8, 2), quiet());
+    auto test = flow_two_class_images(16, 8, 3);
     auto gen = make_generator(4);
     auto v = flow.options().architecture == std::string("glow") ? test.x.to(torch::kFloat32) - 0.5
                                                                 : torch::logit(0.05 + 0.9 * test.x.to(torch::kFloat32));
@@ -197,10 +197,10 @@ TEST(Flow, GlowLearnsImagesAndReportsBitsPerDim) {
   o.epochs = 20;
   o.batch_size = 32;
   NormalizingFlow flow(o);
-  auto d = two_class_images(256, 8, 3);
+  auto d = flow_two_class_images(256, 8, 3);
   auto report = flow.fit(d, quiet());
   EXPECT_TRUE(std::isfinite(report.objective));
-  auto test = two_class_images(128, 8, 4);
+  auto test = flow_two_class_images(128, 8, 4);
   const double bpd = flow.bits_per_dim(test.x);
   EXPECT_NEAR(bpd, -flow.score(test.x) / (64 * std::log(2.0)), 1e-9);
   // Each pixel is one of 31 values around its class level: about log2(31) + 1 bit (the class) per 64 pixels.
@@ -311,7 +311,7 @@ TEST(Flow, VariationalDequantisationAndRealNvpTrainWithoutNaN) {
     o.epochs = 4;
     o.batch_size = 32;
     NormalizingFlow flow(o);
-    auto d = two_class_images(128, 8, 5);
+    auto d = flow_two_class_images(128, 8, 5);
     auto report = flow.fit(d, quiet());
     ASSERT_FALSE(report.history.empty()) << arch;
     EXPECT_TRUE(std::isfinite(report.objective)) << arch;
@@ -329,7 +329,7 @@ TEST(Flow, ConditionalPriorDrawsTheClassAskedFor) {
   o.epochs = 25;
   o.batch_size = 32;
   NormalizingFlow flow(o);
-  auto d = two_class_images(256, 8, 6);
+  auto d = flow_two_class_images(256, 8, 6);
   flow.fit(d, quiet());
   ASSERT_EQ(flow.n_classes(), 2);
   auto gen = make_generator(2);
@@ -345,7 +345,7 @@ TEST(Flow, ConditionalPriorDrawsTheClassAskedFor) {
   EXPECT_GT(top_minus_bottom(s1), left_minus_right(s1) + 0.2);
   // Scores given the right class beat the wrong one; without labels, log sum_c p(c) p(x | c) lies between the best
   // class's term (p(c) about 1/2) and its full likelihood.
-  auto test = two_class_images(64, 8, 7);
+  auto test = flow_two_class_images(64, 8, 7);
   auto right = flow.score_samples(test.x, test.labels), wrong = flow.score_samples(test.x, 1 - test.labels);
   EXPECT_GT((right - wrong).mean().item<double>(), 10.0);
   auto marginal = flow.score_samples(test.x);
@@ -400,7 +400,7 @@ TEST(Flow, BadInputGetsClearErrors) {
   EXPECT_THROW(too_deep.fit({torch::rand({8, 1, 12, 12})}, quiet()), DataError);  // 12 halves twice, not 3 times
   // Rows for an image architecture.
   EXPECT_THROW(flow.fit({torch::rand({8, 5})}, quiet()), DataError);
-  flow.fit(two_class_images(16, 8, 1), quiet());
+  flow.fit(flow_two_class_images(16, 8, 1), quiet());
   // A trained model refuses other image sizes, NaN and out-of-range pixels.
   EXPECT_THROW(flow.score_samples(torch::rand({2, 1, 4, 4})), DataError);
   auto nan = torch::rand({2, 1, 8, 8});

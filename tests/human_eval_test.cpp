@@ -47,7 +47,7 @@ std::string read_text(const std::string& path) {
 // Summaries and keys are ordered_json (fields in a readable order); compared here as plain json.
 json plain(const nlohmann::ordered_json& j) { return json::parse(j.dump()); }
 
-const json& golden() {
+const json& human_eval_golden() {
   static const json g = json::parse(read_text(std::string(GF_SOURCE_DIR) + "/tests/reference/agreement_golden.json"));
   return g;
 }
@@ -64,7 +64,7 @@ eval::RatingMatrix matrix_of(const json& rows) {
 
 // Runs `body` and checks it throws ErrorType with `text` in its message and a hint.
 template <class ErrorType, class Body>
-void expect_error(Body body, const std::string& text) {
+void expect_human_eval_error(Body body, const std::string& text) {
   try {
     body();
     ADD_FAILURE() << "no error; expected one containing: " << text;
@@ -147,7 +147,7 @@ TEST(HumanEval, BradleyTerryRecoversStrengths) {
 }
 
 TEST(HumanEval, CohenKappa) {
-  const auto& g = golden()["cohen_wikipedia"];
+  const auto& g = human_eval_golden()["cohen_wikipedia"];
   const auto m = matrix_of(g["ratings"]);
   EXPECT_NEAR(eval::cohen_kappa(m[0], m[1]), g["kappa"].get<double>(), 1e-12);
   EXPECT_NEAR(eval::cohen_kappa(m[0], m[1]), 0.4, 1e-12);  // Wikipedia
@@ -158,8 +158,8 @@ TEST(HumanEval, CohenKappa) {
   // Several raters: nltk's mean over pairs.
   for (const char* set : {"pairs_four_raters", "likert_three_raters"}) {
     int pairs = 0;
-    EXPECT_NEAR(eval::mean_pairwise_cohen_kappa(matrix_of(golden()[set]["ratings"]), &pairs),
-                golden()[set]["mean_pairwise_kappa"].get<double>(), 1e-12)
+    EXPECT_NEAR(eval::mean_pairwise_cohen_kappa(matrix_of(human_eval_golden()[set]["ratings"]), &pairs),
+                human_eval_golden()[set]["mean_pairwise_kappa"].get<double>(), 1e-12)
         << set;
     EXPECT_EQ(pairs, std::string(set) == "pairs_four_raters" ? 6 : 3);
   }
@@ -167,7 +167,7 @@ TEST(HumanEval, CohenKappa) {
 }
 
 TEST(HumanEval, FleissKappa) {
-  const auto& g = golden()["fleiss_wikipedia"];
+  const auto& g = human_eval_golden()["fleiss_wikipedia"];
   std::vector<std::vector<double>> counts;
   for (const auto& row : g["counts"]) counts.push_back(row.get<std::vector<double>>());
   EXPECT_NEAR(eval::fleiss_kappa_counts(counts), g["fleiss_kappa"].get<double>(), 1e-12);
@@ -176,24 +176,24 @@ TEST(HumanEval, FleissKappa) {
   EXPECT_NEAR(eval::fleiss_kappa(matrix_of(g["ratings"]), &units), 0.20993070442195522, 1e-12);
   EXPECT_EQ(units, 10);
   for (const char* set : {"pairs_four_raters", "likert_three_raters"}) {
-    EXPECT_NEAR(eval::fleiss_kappa(matrix_of(golden()[set]["ratings"])), golden()[set]["fleiss_kappa"].get<double>(),
+    EXPECT_NEAR(eval::fleiss_kappa(matrix_of(human_eval_golden()[set]["ratings"])), human_eval_golden()[set]["fleiss_kappa"].get<double>(),
                 1e-12)
         << set;
   }
   // Only units every rater rated count.
-  auto m = matrix_of(golden()["likert_three_raters"]["missing_ratings"]);
+  auto m = matrix_of(human_eval_golden()["likert_three_raters"]["missing_ratings"]);
   eval::fleiss_kappa(m, &units);
   EXPECT_EQ(units, 21);
 }
 
 TEST(HumanEval, KrippendorffAlpha) {
-  const auto& k = golden()["krippendorff_2011"];
+  const auto& k = human_eval_golden()["krippendorff_2011"];
   const auto m = matrix_of(k["ratings"]);  // missing values; unit 12 has one value and is left out
   EXPECT_NEAR(eval::krippendorff_alpha(m, eval::AlphaLevel::nominal), k["alpha_nominal"].get<double>(), 1e-12);
   EXPECT_NEAR(eval::krippendorff_alpha(m, eval::AlphaLevel::interval), k["alpha_interval"].get<double>(), 1e-12);
   EXPECT_NEAR(eval::krippendorff_alpha(m, eval::AlphaLevel::nominal), 0.743, 5e-4);   // Krippendorff 2011
   EXPECT_NEAR(eval::krippendorff_alpha(m, eval::AlphaLevel::interval), 0.849, 5e-4);
-  const auto& l = golden()["likert_three_raters"];
+  const auto& l = human_eval_golden()["likert_three_raters"];
   EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(l["ratings"]), eval::AlphaLevel::interval),
               l["alpha_interval"].get<double>(), 1e-12);
   EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(l["ratings"]), eval::AlphaLevel::nominal),
@@ -202,10 +202,10 @@ TEST(HumanEval, KrippendorffAlpha) {
               l["missing_alpha_interval"].get<double>(), 1e-12);
   EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(l["missing_ratings"]), eval::AlphaLevel::nominal),
               l["missing_alpha_nominal"].get<double>(), 1e-12);
-  EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(golden()["pairs_four_raters"]["ratings"]), eval::AlphaLevel::nominal),
-              golden()["pairs_four_raters"]["alpha_nominal"].get<double>(), 1e-12);
-  EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(golden()["fleiss_wikipedia"]["ratings"]), eval::AlphaLevel::nominal),
-              golden()["fleiss_wikipedia"]["alpha_nominal"].get<double>(), 1e-12);
+  EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(human_eval_golden()["pairs_four_raters"]["ratings"]), eval::AlphaLevel::nominal),
+              human_eval_golden()["pairs_four_raters"]["alpha_nominal"].get<double>(), 1e-12);
+  EXPECT_NEAR(eval::krippendorff_alpha(matrix_of(human_eval_golden()["fleiss_wikipedia"]["ratings"]), eval::AlphaLevel::nominal),
+              human_eval_golden()["fleiss_wikipedia"]["alpha_nominal"].get<double>(), 1e-12);
   EXPECT_TRUE(std::isnan(eval::krippendorff_alpha({{1, 1}, {1, 1}}, eval::AlphaLevel::nominal)));
 }
 
@@ -403,21 +403,21 @@ TEST(HumanEval, Errors) {
   Folder dir;
   eval::StudyOptions o;
   o.pairs = 0;
-  expect_error<InvalidArgument>([&] { eval::make_study({text_system("a", 2), text_system("b", 2)}, o); },
+  expect_human_eval_error<InvalidArgument>([&] { eval::make_study({text_system("a", 2), text_system("b", 2)}, o); },
                                 "--pairs must be at least 1; got 0");
   o.pairs = 10;
-  expect_error<InvalidArgument>([&] { eval::make_study({text_system("a", 2)}, o); },
+  expect_human_eval_error<InvalidArgument>([&] { eval::make_study({text_system("a", 2)}, o); },
                                 "pairs need at least 2 systems; got 1");
   write_text(dir.file("x.jpg"), "not a source");
-  expect_error<InvalidArgument>([&] { eval::read_study_items(dir.file("x.jpg")); },
+  expect_human_eval_error<InvalidArgument>([&] { eval::read_study_items(dir.file("x.jpg")); },
                                 "item source '" + dir.file("x.jpg") + "' is of an unknown kind (.jpg)");
   write_text(dir.file("empty.txt"), "\n  \n");
-  expect_error<DataError>([&] { eval::read_study_items(dir.file("empty.txt")); },
+  expect_human_eval_error<DataError>([&] { eval::read_study_items(dir.file("empty.txt")); },
                           "item source '" + dir.file("empty.txt") + "' holds no items (no non-empty line)");
   fs::create_directory(dir.file("nopng"));
-  expect_error<DataError>([&] { eval::read_study_items(dir.file("nopng")); }, "holds no .png files");
+  expect_human_eval_error<DataError>([&] { eval::read_study_items(dir.file("nopng")); }, "holds no .png files");
   write_text(dir.file("grid.png"), std::string("\x89PNG\r\n\x1a\n", 8));
-  expect_error<InvalidArgument>([&] { eval::read_study_items(dir.file("grid.png")); }, "is a single PNG file");
+  expect_human_eval_error<InvalidArgument>([&] { eval::read_study_items(dir.file("grid.png")); }, "is a single PNG file");
 
   o.study_id = "1111111111111111";
   const auto study = eval::make_study({text_system("a", 3), text_system("b", 3)}, o);
@@ -429,36 +429,36 @@ TEST(HumanEval, Errors) {
   json other = good;
   other["study_id"] = "2222222222222222";
   write_text(dir.file("other.json"), other.dump());
-  expect_error<DataError>([&] { eval::summarize_study_files({key, dir.file("other.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, dir.file("other.json")}); },
                           "'" + dir.file("other.json") + "' answers study 2222222222222222 but the key '" + key +
                               "' is of study 1111111111111111");
-  expect_error<DataError>([&] { eval::summarize_study_files({bob, bob}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({bob, bob}); },
                           "no study key among the 2 files given");
-  expect_error<DataError>([&] { eval::summarize_study_files({key}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key}); },
                           "no answer files: study 1111111111111111 ('" + key + "') has no raters' answers");
   write_text(dir.file("broken.json"), "{\"type\": ");
-  expect_error<DataError>([&] { eval::summarize_study_files({key, dir.file("broken.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, dir.file("broken.json")}); },
                           "'" + dir.file("broken.json") + "' is not JSON");
   json no_rater = good;
   no_rater.erase("rater");
   write_text(dir.file("norater.json"), no_rater.dump());
-  expect_error<DataError>([&] { eval::summarize_study_files({key, dir.file("norater.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, dir.file("norater.json")}); },
                           "'" + dir.file("norater.json") + "' is an answer file without \"rater\"");
   write_text(dir.file("plain.json"), "{\"answers\": []}");
-  expect_error<DataError>([&] { eval::summarize_study_files({key, dir.file("plain.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, dir.file("plain.json")}); },
                           "is neither a study key nor a rater's answers");
   json stray = good;
   stray["answers"].push_back({{"id", 999}, {"choice", "left"}});
   write_text(dir.file("stray.json"), stray.dump());
-  expect_error<DataError>([&] { eval::summarize_study_files({key, dir.file("stray.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, dir.file("stray.json")}); },
                           "'" + dir.file("stray.json") + "': question id 999 is not in the key '" + key + "'");
   write_text(dir.file("bob2.json"), good.dump());
-  expect_error<DataError>([&] { eval::summarize_study_files({key, bob, dir.file("bob2.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, bob, dir.file("bob2.json")}); },
                           "two answer files are from the rater 'bob': '" + bob + "' and '" + dir.file("bob2.json") + "'");
   json bad_choice = good;
   bad_choice["answers"][0]["choice"] = "up";
   write_text(dir.file("badchoice.json"), bad_choice.dump());
-  expect_error<DataError>([&] { eval::summarize_study_files({key, dir.file("badchoice.json")}); },
+  expect_human_eval_error<DataError>([&] { eval::summarize_study_files({key, dir.file("badchoice.json")}); },
                           "has choice 'up' (expected left, right or tie)");
 }
 

@@ -32,7 +32,7 @@ void write_gzip(const std::string& path, const std::string& bytes) {
   gzclose(f);
 }
 
-std::string error_of(const std::function<void()>& f) {
+std::string image_error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const DataError& e) {
@@ -76,18 +76,18 @@ TEST(Idx, CorruptAndTruncatedFilesAreClearErrors) {
   test::TempDir dir;
   auto good = idx_bytes(0x08, {2, 2, 2}, std::string(8, '\x01'));
   test::write_text(dir.file("magic.idx"), "\x01" + good.substr(1));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("magic.idx")); }).find("bad IDX magic number"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("magic.idx")); }).find("bad IDX magic number"), std::string::npos);
   test::write_text(dir.file("type.idx"), idx_bytes(0x07, {2}, "ab"));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("type.idx")); }).find("unknown IDX element type code 0x7"),
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("type.idx")); }).find("unknown IDX element type code 0x7"),
             std::string::npos);
   test::write_text(dir.file("short.idx"), good.substr(0, good.size() - 3));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("short.idx")); }).find("truncated"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("short.idx")); }).find("truncated"), std::string::npos);
   write_gzip(dir.file("short.idx.gz"), good.substr(0, good.size() - 3));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("short.idx.gz")); }).find("truncated"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("short.idx.gz")); }).find("truncated"), std::string::npos);
   test::write_text(dir.file("long.idx"), good + "xyz");
-  EXPECT_NE(error_of([&] { read_idx(dir.file("long.idx")); }).find("3 bytes after the data"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("long.idx")); }).find("3 bytes after the data"), std::string::npos);
   test::write_text(dir.file("head.idx"), good.substr(0, 9));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("head.idx")); }).find("ends inside the IDX header"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("head.idx")); }).find("ends inside the IDX header"), std::string::npos);
   // A gzip stream cut in the middle.
   write_gzip(dir.file("cut.gz"), std::string(100000, 'a'));
   auto whole = [&] {
@@ -95,12 +95,12 @@ TEST(Idx, CorruptAndTruncatedFilesAreClearErrors) {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }();
   test::write_text(dir.file("cut.gz"), whole.substr(0, whole.size() / 2));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("cut.gz")); }).find("cut.gz"), std::string::npos);
-  EXPECT_NE(error_of([&] { read_idx(dir.file("none.idx")); }).find("no such file"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("cut.gz")); }).find("cut.gz"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("none.idx")); }).find("no such file"), std::string::npos);
   // Labels that do not match the images.
   test::write_text(dir.file("img.idx"), good);
   test::write_text(dir.file("lab.idx"), idx_bytes(0x08, {3}, "\x01\x02\x03"));
-  EXPECT_NE(error_of([&] { read_idx_images(dir.file("img.idx"), dir.file("lab.idx")); })
+  EXPECT_NE(image_error_of([&] { read_idx_images(dir.file("img.idx"), dir.file("lab.idx")); })
                 .find("has 3 labels for 2 images"),
             std::string::npos);
 }
@@ -111,7 +111,7 @@ TEST(Idx, CorruptAndTruncatedFilesAreClearErrors) {
 TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
   test::TempDir dir;
   test::write_text(dir.file("huge.idx"), idx_bytes(0x08, {0xffffffffu, 0xffffffffu, 0xffffffffu}, std::string(64, 'x')));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("huge.idx")); }).find("truncated"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_idx(dir.file("huge.idx")); }).find("truncated"), std::string::npos);
   auto npy = [&](const std::string& shape, size_t data) {
     std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
     header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
@@ -122,14 +122,14 @@ TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
     return out + header + std::string(data, '\0');
   };
   test::write_text(dir.file("rows.npy"), npy("(4611686018427387904, 2)", 16));
-  const std::string rows_error = error_of([&] { read_npy(dir.file("rows.npy")); });
+  const std::string rows_error = image_error_of([&] { read_npy(dir.file("rows.npy")); });
   EXPECT_NE(rows_error.find("more data than its 16 bytes"), std::string::npos) << rows_error;
   test::write_text(dir.file("wrap.npy"), npy("(4294967296, 4294967296)", 0));
-  EXPECT_NE(error_of([&] { read_npy(dir.file("wrap.npy")); }).find("more data than"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_npy(dir.file("wrap.npy")); }).find("more data than"), std::string::npos);
   test::write_text(dir.file("neg.npy"), npy("(-1, 2)", 16));
-  EXPECT_NE(error_of([&] { read_npy(dir.file("neg.npy")); }).find("bad shape"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_npy(dir.file("neg.npy")); }).find("bad shape"), std::string::npos);
   test::write_text(dir.file("word.npy"), npy("(x, 2)", 16));
-  EXPECT_NE(error_of([&] { read_npy(dir.file("word.npy")); }).find("bad shape"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_npy(dir.file("word.npy")); }).find("bad shape"), std::string::npos);
   EXPECT_EQ(read_npy([&] {
               test::write_text(dir.file("ok.npy"), npy("(2, 1)", 16));
               return dir.file("ok.npy");
@@ -147,18 +147,18 @@ TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
   for (int shift = 24; shift >= 0; shift -= 8) png.push_back(static_cast<char>((crc >> shift) & 0xff));
   png += std::string("\x00\x00\x00\x00IEND\xae\x42\x60\x82", 12);
   test::write_text(dir.file("huge.png"), png);
-  const std::string file_error = error_of([&] { read_png_file(dir.file("huge.png")); });
+  const std::string file_error = image_error_of([&] { read_png_file(dir.file("huge.png")); });
   EXPECT_NE(file_error.find("20000x20000 pixels, more than the 67108864"), std::string::npos) << file_error;
-  const std::string bytes_error = error_of([&] { decode_png(png, "the upload"); });
+  const std::string bytes_error = image_error_of([&] { decode_png(png, "the upload"); });
   EXPECT_NE(bytes_error.find("the upload is 20000x20000 pixels"), std::string::npos) << bytes_error;
-  EXPECT_NE(error_of([&] { decode_png("GIF89a....", "the upload"); }).find("not a readable PNG"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { decode_png("GIF89a....", "the upload"); }).find("not a readable PNG"), std::string::npos);
   // A small image whose IDAT chunk claims 2 GB (stb_image would allocate the claim): refused from a file or bytes.
   std::string small = png;
   small.replace(16, 8, std::string("\x00\x00\x00\x02\x00\x00\x00\x02", 8));  // 2 x 2 (the CRC is not checked first)
   small.insert(small.size() - 12, std::string("\x7f\xff\xff\xffIDAT\x78\x9c", 10));
   test::write_text(dir.file("claim.png"), small);
-  for (const auto& error : {error_of([&] { read_png_file(dir.file("claim.png")); }),
-                            error_of([&] { decode_png(small, "the upload"); })}) {
+  for (const auto& error : {image_error_of([&] { read_png_file(dir.file("claim.png")); }),
+                            image_error_of([&] { decode_png(small, "the upload"); })}) {
     EXPECT_NE(error.find("is damaged: a chunk claims 2147483647 bytes"), std::string::npos) << error;
   }
 }
@@ -198,15 +198,15 @@ TEST(Images, PngFolderWithClassesRoundTrips) {
 TEST(Images, PngFolderErrors) {
   test::TempDir dir;
   std::filesystem::create_directories(dir.file("empty"));
-  EXPECT_NE(error_of([&] { read_png_folder(dir.file("empty")); }).find("holds no PNG images"), std::string::npos);
-  EXPECT_NE(error_of([&] { read_png_folder(dir.file("missing")); }).find("is not a folder"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("empty")); }).find("holds no PNG images"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("missing")); }).find("is not a folder"), std::string::npos);
   std::filesystem::create_directories(dir.file("mixed"));
   write_png(dir.file("mixed/a.png"), torch::zeros({1, 4, 4}, torch::kByte));
   write_png(dir.file("mixed/b.png"), torch::zeros({1, 5, 4}, torch::kByte));
-  EXPECT_NE(error_of([&] { read_png_folder(dir.file("mixed")); }).find("is 4x5 but"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("mixed")); }).find("is 4x5 but"), std::string::npos);
   std::filesystem::create_directories(dir.file("bad"));
   test::write_text(dir.file("bad/x.png"), "not a png");
-  EXPECT_NE(error_of([&] { read_png_folder(dir.file("bad")); }).find("cannot read image"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("bad")); }).find("cannot read image"), std::string::npos);
 }
 
 TEST(Images, GridPlacesTilesWithPadding) {
@@ -235,9 +235,9 @@ TEST(Images, GridPlacesTilesWithPadding) {
   ASSERT_EQ(back.sizes(), (std::vector<int64_t>{5, 1, 2, 3}));
   EXPECT_TRUE(torch::equal(back.to(torch::kFloat64), (tiles * 255).round()));
   EXPECT_EQ(read_png_grid(dir.file("g.png"), 2, 3, 1).images.size(0), 4);
-  EXPECT_NE(error_of([&] { read_png_grid(dir.file("g.png"), 3, 3, 1); }).find("not a whole number of 3x3 tiles"),
+  EXPECT_NE(image_error_of([&] { read_png_grid(dir.file("g.png"), 3, 3, 1); }).find("not a whole number of 3x3 tiles"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_png_grid(dir.file("g.png"), 2, 3, 1, 7); }).find("holds 6 tiles"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_png_grid(dir.file("g.png"), 2, 3, 1, 7); }).find("holds 6 tiles"), std::string::npos);
 }
 
 }  // namespace

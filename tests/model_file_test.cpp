@@ -29,7 +29,7 @@ ModelFileContents sample_contents() {
   return c;
 }
 
-std::string error_of(const std::string& path) {
+std::string model_file_error_of(const std::string& path) {
   try {
     read_model_file(path);
   } catch (const ModelFileError& e) {
@@ -74,9 +74,9 @@ TEST(ModelFile, StrictReaderNamesWhatIsWrong) {
   std::string bytes = test::read_text(good);
   auto variant = [&](const std::string& name, const std::string& content) {
     test::write_text(dir.file(name), content);
-    return error_of(dir.file(name));
+    return model_file_error_of(dir.file(name));
   };
-  EXPECT_EQ(error_of(dir.file("missing.gf")),
+  EXPECT_EQ(model_file_error_of(dir.file("missing.gf")),
             "cannot open model file '" + dir.file("missing.gf") + "': no such file or not readable");
   EXPECT_EQ(variant("short.gf", "abc"), "'" + dir.file("short.gf") + "': file is too short to be a model (3 bytes)");
   EXPECT_NE(variant("magic.gf", "PK\x03\x04 this is a zip file, not a model").find("bad magic"), std::string::npos);

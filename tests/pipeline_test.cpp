@@ -13,7 +13,7 @@
 namespace gf {
 namespace {
 
-data::Source table_source(const std::string& path) { return data::load_source(path, DataKind::table); }
+data::Source pipeline_table_source(const std::string& path) { return data::load_source(path, DataKind::table); }
 
 TEST(Pipeline, EncodersFitTransformAndDecode) {
   test::TempDir dir;
@@ -23,7 +23,7 @@ TEST(Pipeline, EncodersFitTransformAndDecode) {
   o.standardize = true;
   o.weights = "w";
   data::InputPipeline p(DataKind::table, o);
-  const Dataset ds = p.fit_transform(table_source(dir.file("t.csv")));
+  const Dataset ds = p.fit_transform(pipeline_table_source(dir.file("t.csv")));
   EXPECT_EQ(ds.columns, (std::vector<std::string>{"x", "c=a", "c=b", "c=c"}));
   ASSERT_EQ(ds.x.sizes(), (std::vector<int64_t>{4, 4}));
   const double sd = std::sqrt(8.0 / 3.0);  // population std of 1, 3, 5
@@ -38,11 +38,11 @@ TEST(Pipeline, EncodersFitTransformAndDecode) {
   // Saved and restored, the pipeline transforms new data identically; an unseen category is an error.
   const auto restored = data::InputPipeline::from_json(p.to_json());
   test::write_text(dir.file("new.csv"), "c,x,w\nb,2,1\n");
-  EXPECT_TRUE(torch::equal(restored.transform(table_source(dir.file("new.csv"))).x,
-                           p.transform(table_source(dir.file("new.csv"))).x));
+  EXPECT_TRUE(torch::equal(restored.transform(pipeline_table_source(dir.file("new.csv"))).x,
+                           p.transform(pipeline_table_source(dir.file("new.csv"))).x));
   test::write_text(dir.file("unseen.csv"), "c,x,w\nz,2,1\n");
   try {
-    p.transform(table_source(dir.file("unseen.csv")));
+    p.transform(pipeline_table_source(dir.file("unseen.csv")));
     FAIL() << "no error";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("column 'c': category 'z' was not seen in training"), std::string::npos)
@@ -55,7 +55,7 @@ TEST(Pipeline, CategoricalColumnsAreRefusedByDefaultWithAHint) {
   test::write_text(dir.file("t.csv"), "x,c\n1,a\n2,b\n");
   data::InputPipeline p(DataKind::table, {});
   try {
-    p.fit(table_source(dir.file("t.csv")));
+    p.fit(pipeline_table_source(dir.file("t.csv")));
     FAIL() << "no error";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("'c' (categorical)"), std::string::npos);
@@ -77,7 +77,7 @@ TEST(Pipeline, FilesOfFormatVersionOneLoadWithTheirColumns) {
   test::TempDir dir;
   test::write_text(dir.file("t.csv"), "a,b\n1,2\n2,4\n3,5\n4,9\n");
   auto gmm = create_model("gmm");
-  fit_source(*gmm, table_source(dir.file("t.csv")), test::quiet());
+  fit_source(*gmm, pipeline_table_source(dir.file("t.csv")), test::quiet());
   // A version 1 file: no pipeline, the columns in the schema.
   ModelFileContents c;
   c.kind = "gmm";
@@ -94,7 +94,7 @@ TEST(Pipeline, FilesOfFormatVersionOneLoadWithTheirColumns) {
   const auto old = load_model(dir.file("v1.gf"));
   ASSERT_NE(old->pipeline(), nullptr);
   EXPECT_EQ(old->pipeline()->input_columns(), (std::vector<std::string>{"a", "b"}));
-  const auto source = table_source(dir.file("t.csv"));
+  const auto source = pipeline_table_source(dir.file("t.csv"));
   EXPECT_TRUE(torch::equal(prepare(*old, source).x, prepare(*gmm, source).x));
   EXPECT_EQ(score_source(*old, source).per_example.column("log_likelihood").values,
             score_source(*gmm, source).per_example.column("log_likelihood").values);
@@ -106,8 +106,8 @@ TEST(Workflow, RowsWithEveryCellMissingScoreAsMissing) {
   test::write_text(dir.file("t.csv"), "a,b\n1,2\n2,4\n3,5\n4,9\n");
   test::write_text(dir.file("holes.csv"), "a,b\n1,2\n,\n");
   auto gmm = create_model("gmm");
-  fit_source(*gmm, table_source(dir.file("t.csv")), test::quiet());
-  const auto r = score_source(*gmm, table_source(dir.file("holes.csv")));
+  fit_source(*gmm, pipeline_table_source(dir.file("t.csv")), test::quiet());
+  const auto r = score_source(*gmm, pipeline_table_source(dir.file("holes.csv")));
   EXPECT_EQ(r.summary["missing_rows"], 1);
   EXPECT_EQ(r.per_example.column("log_likelihood").missing, (std::vector<uint8_t>{0, 1}));
   EXPECT_NEAR(r.summary["mean_log_likelihood"].get<double>(), r.per_example.column("log_likelihood").values[0], 1e-12);

@@ -12,10 +12,10 @@
 namespace gf {
 namespace {
 
-nlohmann::json vectors() { return test::read_json(test::source_path("tests/reference/vectors/dp_accounting.json")); }
+nlohmann::json privacy_vectors() { return test::read_json(test::source_path("tests/reference/vectors/dp_accounting.json")); }
 
 TEST(Privacy, RdpAccountantReproducesOpacusTestAnchor) {
-  const auto v = vectors();
+  const auto v = privacy_vectors();
   for (const auto& c : v["cases"]) {
     if (c["id"] != "rdp_accountant") continue;
     const auto spent = privacy::epsilon_spent("rdp", c["noise_multiplier"], c["sample_rate"], c["steps"], c["delta"]);
@@ -27,7 +27,7 @@ TEST(Privacy, RdpAccountantReproducesOpacusTestAnchor) {
 
 TEST(Privacy, RdpValuesAndEpsilonsMatchOpacusAtEveryComputedCase) {
   int cases = 0;
-  const auto v = vectors();
+  const auto v = privacy_vectors();
   for (const auto& c : v["computed_cases"]) {
     const auto& orders = privacy::default_orders();
     const auto rdp = privacy::compute_rdp(c["sample_rate"], c["noise_multiplier"], c["steps"], orders);
@@ -48,7 +48,7 @@ TEST(Privacy, RdpValuesAndEpsilonsMatchOpacusAtEveryComputedCase) {
 
 TEST(Privacy, NoiseMultiplierSearchAndGdpMatchOpacus) {
   int checked = 0;
-  const auto v = vectors();
+  const auto v = privacy_vectors();
   for (const auto& c : v["cases"]) {
     const std::string id = c["id"];
     if (id.rfind("get_noise_multiplier", 0) == 0) {

@@ -31,7 +31,7 @@ ebm::Rbm relu_rbm(const torch::Tensor& W, const torch::Tensor& b, const torch::T
 }
 
 // Every state of n binary units. [2^n, n]
-torch::Tensor all_states(int64_t n) {
+torch::Tensor relu_all_states(int64_t n) {
   auto s = torch::zeros({int64_t{1} << n, n}, kF64);
   for (int64_t k = 0; k < (int64_t{1} << n); ++k) {
     for (int64_t i = 0; i < n; ++i) s[k][i] = static_cast<double>((k >> i) & 1);
@@ -112,7 +112,7 @@ TEST(RbmRelu, ExactLogZSumsVisibleStatesAndAgreesWithIntegratingTheHiddenUnits) 
               {"meta/n_classes", torch::tensor({int64_t{0}})}};
   RestrictedBoltzmannMachine m(o);
   m.load_state(t);
-  EXPECT_NEAR(torch::logsumexp(m.score_samples(all_states(5)), 0).item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(torch::logsumexp(m.score_samples(relu_all_states(5)), 0).item<double>(), 0.0, 1e-9);
   EXPECT_EQ(m.score_estimator().name, "exact");
   // Softmax groups cannot be enumerated under rectified units: exact is refused with a hint, auto picks AIS.
   auto grouped = r;
@@ -190,7 +190,7 @@ TEST(RbmRelu, PcdRecoversAPlantedMachine) {
   RestrictedBoltzmannMachine rbm(o);
   rbm.fit({x.to(torch::kFloat32)}, quiet());
   EXPECT_EQ(rbm.score_estimator().name, "exact");
-  auto states = all_states(10);
+  auto states = relu_all_states(10);
   auto log_p = -planted.free_energy(states) - ebm::exact_log_z(planted);
   auto log_q = rbm.score_samples(states);
   const double kl = (log_p.exp() * (log_p - log_q)).sum().item<double>();

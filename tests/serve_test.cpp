@@ -82,7 +82,7 @@ serve::Response post(serve::Server& s, const std::string& path, const std::strin
   return s.handle({"POST", path, body, std::move(headers)});
 }
 
-void expect_error(const serve::Response& r, int status, const std::string& part) {
+void expect_serve_error(const serve::Response& r, int status, const std::string& part) {
   EXPECT_EQ(r.status, status) << r.body;
   const auto j = json::parse(r.body);
   EXPECT_NE(j.at("error").get<std::string>().find(part), std::string::npos) << r.body;
@@ -209,30 +209,30 @@ TEST(Serve, BadRequestsGetAStatusAndAHint) {
   o.max_items = 50;
   o.max_body_bytes = 4096;
   serve::Server server(serve::load_served_models({files().line, files().gpt}), o);
-  expect_error(post(server, "/v1/score", R"({"rows": [{"x": 1, "y": 2}]})"), 400, "several models");
-  expect_error(post(server, "/v1/score", R"({"model": "nope", "rows": []})"), 404, "no model named 'nope'");
-  expect_error(post(server, "/v1/score", R"({"model": "line", "rowz": 1})"), 400, "unknown field 'rowz'");
-  expect_error(post(server, "/v1/score", R"({"model": "line", "rows": [{"x": 1, "y)"), 400, "not valid JSON");
-  expect_error(post(server, "/v1/score", R"([1, 2])"), 400, "not an object");
-  expect_error(post(server, "/v1/score", R"({"model": "line", "rows": []})"), 400, "non-empty array");
-  expect_error(post(server, "/v1/score", R"({"model": "line", "rows": [[1, 2, 3]]})"), 400, "inputs are 2");
-  expect_error(post(server, "/v1/score", R"({"model": "line", "rows": [{"x": "a", "y": 2}]})"), 400, "");
-  expect_error(post(server, "/v1/sample", R"({"model": "line", "n": -3})"), 400, "'n' must be in [1, 50]");
-  expect_error(post(server, "/v1/sample", R"({"model": "line", "n": 1e300})"), 400, "'n' must be an integer");
-  expect_error(post(server, "/v1/sample", R"({"model": "line", "n": 99999999999999999999999})"), 400, "'n'");
-  expect_error(post(server, "/v1/sample", R"({"model": "line", "n": "5"})"), 400, "'n' must be an integer");
-  expect_error(post(server, "/v1/sample", R"({"model": "line", "format": "png"})"), 400, "png is for image models");
-  expect_error(post(server, "/v1/sample", R"({"model": "gpt"})"), 400, "");
-  expect_error(post(server, "/v1/impute", R"({"model": "gpt", "text": "a"})"), 400, "");
-  expect_error(post(server, "/v1/completions", R"({"model": "line", "prompt": "a"})"), 400, "does not generate text");
-  expect_error(post(server, "/v1/completions", R"({"model": "gpt", "max_tokens": 100000})"), 400, "'max_tokens'");
-  expect_error(post(server, "/v1/completions", R"({"model": "gpt", "n": 2})"), 400, "'n'");
-  expect_error(post(server, "/v1/completions", R"({"model": "gpt", "temperature": -1})"), 400, "'temperature'");
-  expect_error(post(server, "/v1/completions", R"({"model": "gpt", "prompt": "\u00e9\u4e2d"})"), 400, "");
-  expect_error(post(server, "/v1/score", "{\"model\": \"gpt\", \"text\": \"\xff\xfe\"}"), 400, "not valid JSON");
-  expect_error(post(server, "/v1/score", std::string(5000, ' ')), 413, "more than the 4096 allowed");
-  expect_error(server.handle({"GET", "/v1/score", "", {}}), 405, "GET /v1/score");
-  expect_error(server.handle({"GET", "/etc/passwd", "", {}}), 404, "no endpoint /etc/passwd");
+  expect_serve_error(post(server, "/v1/score", R"({"rows": [{"x": 1, "y": 2}]})"), 400, "several models");
+  expect_serve_error(post(server, "/v1/score", R"({"model": "nope", "rows": []})"), 404, "no model named 'nope'");
+  expect_serve_error(post(server, "/v1/score", R"({"model": "line", "rowz": 1})"), 400, "unknown field 'rowz'");
+  expect_serve_error(post(server, "/v1/score", R"({"model": "line", "rows": [{"x": 1, "y)"), 400, "not valid JSON");
+  expect_serve_error(post(server, "/v1/score", R"([1, 2])"), 400, "not an object");
+  expect_serve_error(post(server, "/v1/score", R"({"model": "line", "rows": []})"), 400, "non-empty array");
+  expect_serve_error(post(server, "/v1/score", R"({"model": "line", "rows": [[1, 2, 3]]})"), 400, "inputs are 2");
+  expect_serve_error(post(server, "/v1/score", R"({"model": "line", "rows": [{"x": "a", "y": 2}]})"), 400, "");
+  expect_serve_error(post(server, "/v1/sample", R"({"model": "line", "n": -3})"), 400, "'n' must be in [1, 50]");
+  expect_serve_error(post(server, "/v1/sample", R"({"model": "line", "n": 1e300})"), 400, "'n' must be an integer");
+  expect_serve_error(post(server, "/v1/sample", R"({"model": "line", "n": 99999999999999999999999})"), 400, "'n'");
+  expect_serve_error(post(server, "/v1/sample", R"({"model": "line", "n": "5"})"), 400, "'n' must be an integer");
+  expect_serve_error(post(server, "/v1/sample", R"({"model": "line", "format": "png"})"), 400, "png is for image models");
+  expect_serve_error(post(server, "/v1/sample", R"({"model": "gpt"})"), 400, "");
+  expect_serve_error(post(server, "/v1/impute", R"({"model": "gpt", "text": "a"})"), 400, "");
+  expect_serve_error(post(server, "/v1/completions", R"({"model": "line", "prompt": "a"})"), 400, "does not generate text");
+  expect_serve_error(post(server, "/v1/completions", R"({"model": "gpt", "max_tokens": 100000})"), 400, "'max_tokens'");
+  expect_serve_error(post(server, "/v1/completions", R"({"model": "gpt", "n": 2})"), 400, "'n'");
+  expect_serve_error(post(server, "/v1/completions", R"({"model": "gpt", "temperature": -1})"), 400, "'temperature'");
+  expect_serve_error(post(server, "/v1/completions", R"({"model": "gpt", "prompt": "\u00e9\u4e2d"})"), 400, "");
+  expect_serve_error(post(server, "/v1/score", "{\"model\": \"gpt\", \"text\": \"\xff\xfe\"}"), 400, "not valid JSON");
+  expect_serve_error(post(server, "/v1/score", std::string(5000, ' ')), 413, "more than the 4096 allowed");
+  expect_serve_error(server.handle({"GET", "/v1/score", "", {}}), 405, "GET /v1/score");
+  expect_serve_error(server.handle({"GET", "/etc/passwd", "", {}}), 404, "no endpoint /etc/passwd");
   EXPECT_EQ(server.handle({"GET", "/healthz", "", {}}).status, 200);
   // Every failure was counted, under a bounded set of endpoint labels.
   const std::string metrics = server.metrics_text();
@@ -245,8 +245,8 @@ TEST(Serve, BearerTokenGuardsEverythingButHealth) {
   serve::ServeOptions o;
   o.token = "s3cret-token";
   serve::Server server(serve::load_served_models({files().line}), o);
-  expect_error(server.handle({"GET", "/v1/models", "", {}}), 401, "bearer token");
-  expect_error(server.handle({"GET", "/metrics", "", {{"authorization", "Bearer wrong"}}}), 401, "bearer token");
+  expect_serve_error(server.handle({"GET", "/v1/models", "", {}}), 401, "bearer token");
+  expect_serve_error(server.handle({"GET", "/metrics", "", {{"authorization", "Bearer wrong"}}}), 401, "bearer token");
   EXPECT_EQ(server.handle({"GET", "/v1/models", "", {{"authorization", "Bearer s3cret-token"}}}).status, 200);
   EXPECT_EQ(server.handle({"GET", "/healthz", "", {}}).status, 200);
 }

@@ -189,7 +189,7 @@ TEST(Trainer, ResumeWithoutACheckpointIsAClearError) {
 }
 
 // Images of two kinds (bright left or bright top half) with noise, in [0, 1].
-torch::Tensor two_kinds(int64_t n, uint64_t seed) {
+torch::Tensor trainer_two_kinds(int64_t n, uint64_t seed) {
   auto gen = make_generator(seed);
   auto kind = torch::rand({n, 1, 1, 1}, gen) < 0.5;
   auto left = torch::zeros({1, 1, 8, 8}), top = torch::zeros({1, 1, 8, 8});
@@ -205,11 +205,11 @@ TEST(Vae, LearnsAndTheImportanceWeightedBoundTightensWithK) {
   o.epochs = 30;
   o.batch_size = 32;
   VariationalAutoencoder vae(o);
-  auto x = two_kinds(256, 1);
+  auto x = trainer_two_kinds(256, 1);
   auto report = vae.fit({x}, quiet());
   ASSERT_GE(report.history.size(), 2u);
   EXPECT_LT(report.history.back(), report.history.front() - 3.0);
-  auto test = two_kinds(128, 2);
+  auto test = trainer_two_kinds(128, 2);
   const double elbo = vae.importance_weighted_bound(test, 1).mean().item<double>();
   const double k10 = vae.importance_weighted_bound(test, 10).mean().item<double>();
   const double k100 = vae.importance_weighted_bound(test, 100).mean().item<double>();

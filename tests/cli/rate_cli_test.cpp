@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 using test::run_cli;
 
-void expect_error(const std::vector<std::string>& args, const std::string& contains) {
+void expect_rate_error(const std::vector<std::string>& args, const std::string& contains) {
   test::expect_cli_error(args, contains);
 }
 
@@ -85,7 +85,7 @@ TEST(RateCli, PngGridsCutIntoTiles) {
   EXPECT_EQ(key["systems"][0]["items"], 5);
   EXPECT_EQ(key["systems"][1]["items"], 5);
   EXPECT_NE(test::read_text(dir.file("study/index.html")).find("data:image/png;base64,"), std::string::npos);
-  expect_error({"rate", "make", "--a", dir.file("a.png"), "--b", dir.file("b.png"), "--out", dir.file("s2")},
+  expect_rate_error({"rate", "make", "--a", dir.file("a.png"), "--b", dir.file("b.png"), "--out", dir.file("s2")},
                "is a single PNG file");
 }
 
@@ -94,18 +94,18 @@ TEST(RateCli, Errors) {
   test::write_text(dir.file("a.txt"), "one\ntwo\n");
   test::write_text(dir.file("b.txt"), "three\n");
   test::write_text(dir.file("x.jpg"), "?");
-  expect_error({"rate", "make", "--a", dir.file("a.txt"), "--out", dir.file("s")},
+  expect_rate_error({"rate", "make", "--a", dir.file("a.txt"), "--out", dir.file("s")},
                "pairs need at least 2 systems; got 1");
-  expect_error({"rate", "make", "--a", dir.file("a.txt"), "--b", dir.file("b.txt"), "--pairs", "0", "--out",
+  expect_rate_error({"rate", "make", "--a", dir.file("a.txt"), "--b", dir.file("b.txt"), "--pairs", "0", "--out",
                 dir.file("s")},
                "--pairs must be at least 1; got 0");
-  expect_error({"rate", "make", "--a", dir.file("x.jpg"), "--b", dir.file("b.txt"), "--out", dir.file("s")},
+  expect_rate_error({"rate", "make", "--a", dir.file("x.jpg"), "--b", dir.file("b.txt"), "--out", dir.file("s")},
                "is of an unknown kind (.jpg)");
   EXPECT_FALSE(test::exists(dir.file("s")));
   test::write_text(dir.file("ans.json"), R"({"type": "genforge study answers", "study_id": "x", "rater": "r",
                                             "answers": []})");
-  expect_error({"rate", "summarize", dir.file("ans.json")}, "no study key among the 1 files given");
-  expect_error({"rate", "frob"}, "unknown rate command 'frob'");
+  expect_rate_error({"rate", "summarize", dir.file("ans.json")}, "no study key among the 1 files given");
+  expect_rate_error({"rate", "frob"}, "unknown rate command 'frob'");
 }
 
 }  // namespace
