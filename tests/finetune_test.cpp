@@ -93,8 +93,8 @@ TEST(Finetune, TwoPhasesAndEmaKeepFrozenValues) {
   EXPECT_EQ(phases[1]["frozen"]["names"].size(), 2u);  // fc1 weight and bias only
   const TensorMap before = base->state(), after = r.model->state();
   for (const auto& [name, t] : before) {
-    if (name.find("fc1.") != std::string::npos) EXPECT_TRUE(torch::equal(t, after.at(name))) << name;
-    if (name.find("fc3.weight") != std::string::npos) EXPECT_FALSE(torch::equal(t, after.at(name))) << name;
+    if (name.find("fc1.") != std::string::npos) { EXPECT_TRUE(torch::equal(t, after.at(name))) << name; }
+    if (name.find("fc3.weight") != std::string::npos) { EXPECT_FALSE(torch::equal(t, after.at(name))) << name; }
   }
 }
 
@@ -220,7 +220,7 @@ TEST(Finetune, GptLoraTrainsTheAdaptersAloneAndMergesIntoTheSameFunction) {
   EXPECT_EQ(r.record["phases"][0]["trained"]["parameters"], 192);
   const TensorMap before = base->state(), after = gpt.state();
   for (const auto& [name, t] : before) {
-    if (t.is_floating_point()) EXPECT_TRUE(torch::equal(t, after.at(name))) << name << " changed";
+    if (t.is_floating_point()) { EXPECT_TRUE(torch::equal(t, after.at(name))) << name << " changed"; }
   }
   const Dataset ids = prepare(gpt, new_text), base_ids = prepare(*base, new_text);
   EXPECT_GT(gpt.score_samples(ids.x).mean().item<double>(), base->score_samples(base_ids.x).mean().item<double>());

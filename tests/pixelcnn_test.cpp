@@ -82,7 +82,7 @@ TEST(PixelCnn, OutputAtAPixelDependsOnlyOnPixelsBeforeIt) {
         auto g = x.grad().reshape({-1}).abs();
         const int64_t pos = r * 8 + c;
         EXPECT_EQ(g.slice(0, pos).max().item<double>(), 0.0) << output << " at " << r << "," << c;
-        if (pos > 0) EXPECT_GT(g.slice(0, 0, pos).max().item<double>(), 0.0) << output << " at " << r << "," << c;
+        if (pos > 0) { EXPECT_GT(g.slice(0, 0, pos).max().item<double>(), 0.0) << output << " at " << r << "," << c; }
       }
     }
   }

@@ -22,8 +22,10 @@ using test::wait_exit;
 // the kill cut short leaves only its NAME.tmp.XXXXXX file, which the next run removes.)
 void expect_whole(const test::TempDir& dir, const std::string& run) {
   const std::string checkpoint = dir.file(run + "/checkpoint.gf");
-  if (test::exists(checkpoint)) EXPECT_NO_THROW(read_model_file(checkpoint)) << "a partial checkpoint";
-  if (test::exists(dir.file(run + "/config.json"))) EXPECT_NO_THROW(test::read_json(dir.file(run + "/config.json")));
+  if (test::exists(checkpoint)) { EXPECT_NO_THROW(read_model_file(checkpoint)) << "a partial checkpoint"; }
+  if (test::exists(dir.file(run + "/config.json"))) {
+    EXPECT_NO_THROW(test::read_json(dir.file(run + "/config.json")));
+  }
   std::ifstream metrics(dir.file(run + "/metrics.jsonl"));
   for (std::string line; std::getline(metrics, line);) EXPECT_NO_THROW((void)nlohmann::json::parse(line)) << line;
 }

@@ -86,7 +86,7 @@ TEST(Distributed, LaunchedTrainingEqualsOneProcessWithTheGlobalBatch) {
   ASSERT_EQ(gan.rc, 0) << gan.err;
   EXPECT_NE(gan.out.find("3 steps"), std::string::npos) << gan.out;
   for (const auto& [name, t] : read_model_file(dir.file("gan.gf")).tensors) {
-    if (at::isFloatingType(t.scalar_type())) EXPECT_TRUE(t.isfinite().all().item<bool>()) << name;
+    if (at::isFloatingType(t.scalar_type())) { EXPECT_TRUE(t.isfinite().all().item<bool>()) << name; }
   }
 }
 

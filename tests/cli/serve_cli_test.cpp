@@ -103,7 +103,8 @@ TEST_F(Cli, ServeStopsOnSigtermAfterTheRequestsInFlight) {
   while (read(out[0], &c, 1) == 1) rest += c;
   close(out[0]);
   EXPECT_NE(rest.find("stopped (SIGTERM)"), std::string::npos) << rest;
-  if (answered) EXPECT_EQ(answered->status, 200);  // (it may have arrived after the listener closed: refused)
+  // (it may have arrived after the listener closed: refused)
+  if (answered) { EXPECT_EQ(answered->status, 200); }
 }
 
 }  // namespace

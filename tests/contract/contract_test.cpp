@@ -131,7 +131,7 @@ TEST_P(Contract, UnfittedModelRefusesWithNotFitted) {
   EXPECT_FALSE(m->fitted());
   EXPECT_THROW(m->sample(3, gen), NotFitted);
   EXPECT_THROW(m->score_samples(data_for(*m, 1).x), NotFitted);
-  if (m->latent_dim() > 0) EXPECT_THROW(m->decode(torch::zeros({2, m->latent_dim()})), NotFitted);
+  if (m->latent_dim() > 0) { EXPECT_THROW(m->decode(torch::zeros({2, m->latent_dim()})), NotFitted); }
   EXPECT_THROW(m->state(), NotFitted);
   test::TempDir dir;
   EXPECT_THROW(save_model(*m, dir.file("m.gf")), NotFitted);
@@ -168,7 +168,7 @@ TEST_P(Contract, ShapesOfScoresAndSamples) {
   auto ll = m->score_samples(d.x);
   EXPECT_EQ(ll.sizes(), (std::vector<int64_t>{d.x.size(0)}));
   EXPECT_TRUE(ll.isfinite().all().item<bool>());
-  if (m->capabilities().data_kind == DataKind::table) EXPECT_EQ(m->schema()["columns"], nlohmann::json(d.columns));
+  if (m->capabilities().data_kind == DataKind::table) { EXPECT_EQ(m->schema()["columns"], nlohmann::json(d.columns)); }
 }
 
 TEST_P(Contract, SameSeedSameSamples) {
@@ -177,7 +177,7 @@ TEST_P(Contract, SameSeedSameSamples) {
   auto g1 = make_generator(42), g2 = make_generator(42), g3 = make_generator(43);
   auto a = outputs(*m, 50, g1), b = outputs(*m, 50, g2), c = outputs(*m, 50, g3);
   EXPECT_TRUE(torch::equal(a, b));
-  if (m->capabilities().generates) EXPECT_FALSE(torch::equal(a, c));
+  if (m->capabilities().generates) { EXPECT_FALSE(torch::equal(a, c)); }
 }
 
 TEST_P(Contract, SaveLoadRoundTripGivesIdenticalScoresAndSamples) {
@@ -191,7 +191,7 @@ TEST_P(Contract, SaveLoadRoundTripGivesIdenticalScoresAndSamples) {
   EXPECT_EQ(loaded->options_json(), m->options_json());
   EXPECT_EQ(loaded->schema(), m->schema());
   EXPECT_EQ(loaded->fit_report().n_iter, m->fit_report().n_iter);
-  if (has_scores(*m)) EXPECT_TRUE(torch::equal(loaded->score_samples(d.x), m->score_samples(d.x)));
+  if (has_scores(*m)) { EXPECT_TRUE(torch::equal(loaded->score_samples(d.x), m->score_samples(d.x))); }
   auto g1 = make_generator(3), g2 = make_generator(3);
   EXPECT_TRUE(torch::equal(outputs(*loaded, 20, g1), outputs(*m, 20, g2)));
 }
@@ -237,7 +237,7 @@ TEST_P(Contract, RefitIgnoresThePreviousFit) {
   twice->fit(a, quiet());
   twice->fit(b, quiet());
   once->fit(b, quiet());
-  if (has_scores(*once)) EXPECT_TRUE(torch::equal(once->score_samples(b.x), twice->score_samples(b.x)));
+  if (has_scores(*once)) { EXPECT_TRUE(torch::equal(once->score_samples(b.x), twice->score_samples(b.x))); }
   auto g1 = make_generator(5), g2 = make_generator(5);
   EXPECT_TRUE(torch::equal(outputs(*once, 8, g1), outputs(*twice, 8, g2)));
 }
