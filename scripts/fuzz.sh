@@ -74,8 +74,8 @@ for t in "${targets[@]}"; do
     [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
   done
   # GF_FUZZ_SEED fixes libFuzzer's random seed (with --runs: the same executions every time; 0: a fresh seed).
-  args=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="${GF_FUZZ_TIMEOUT:-10}" -print_final_stats=1 -artifact_prefix="$out/"
-        -seed="${GF_FUZZ_SEED:-0}")
+  args=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="${GF_FUZZ_TIMEOUT:-10}" -print_final_stats=1
+        -artifact_prefix="$out/" -seed="${GF_FUZZ_SEED:-0}")
   case "$t" in
     model_file) args+=(-max_len=65536) ;;
     serve) args+=(-max_len=2048) ;;

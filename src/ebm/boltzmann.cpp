@@ -17,7 +17,6 @@
 namespace gf::ebm {
 
 namespace {
-
 // All states of n binary units, rows start .. end - 1 of the enumeration (bit j of the row index is unit j). [M, n]
 torch::Tensor binary_states(int64_t start, int64_t end, int64_t n, const torch::TensorOptions& opts) {
   auto index = torch::arange(start, end, torch::TensorOptions().dtype(torch::kLong).device(opts.device()));

@@ -7,8 +7,6 @@
 #include "stats/gaussian_mixture.h"
 
 namespace gf::stats {
-namespace {
-}  // namespace
 
 CovType parse_cov_type(const std::string& name) {
   if (name == "full") return CovType::full;

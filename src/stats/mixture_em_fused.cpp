@@ -16,7 +16,6 @@
 
 namespace gf::stats {
 namespace {
-
 // Per-iteration constants of the E-step, built once from the parameters.
 struct EStepPlan {
   CovType type;

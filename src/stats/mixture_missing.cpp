@@ -11,8 +11,6 @@
 #include "stats/gaussian_mixture.h"
 
 namespace gf::stats {
-namespace {
-}
 
 MissingLayout analyse_missing(const at::Tensor& x) {
   MissingLayout layout;

@@ -12,7 +12,6 @@
 namespace gf {
 
 namespace {
-
 bool is_image_architecture(const std::string& a) { return a == "realnvp" || a == "glow"; }
 
 // log N(z; 0, I) summed per example. [N]

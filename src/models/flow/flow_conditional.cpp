@@ -1,8 +1,8 @@
 // Filling missing values with a normalizing flow: Metropolis-adjusted Langevin sampling of p(missing | observed) in
 // the flow's own space (after pre-processing or standardisation), where log p and its gradient are exact.
+#include <torch/autograd.h>
 #include <torch/types.h>
 #include <torch/utils.h>
-#include <torch/autograd.h>
 
 #include <cmath>
 

@@ -13,9 +13,6 @@
 
 namespace gf {
 
-namespace {
-}
-
 struct VariationalAutoencoder::Net : torch::nn::Module {
   Net(const neural::Geometry& g, const VaeOptions& o) : geometry(g), latent(o.latent) {
     codec = register_module("codec", neural::Codec(g, o.architecture, o.hidden, 2 * o.latent, o.latent, o));
