@@ -6,6 +6,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "core/allocation_limit.h"
 #include "genforge/core/error.h"
 #include "genforge/io/bytes.h"
 #include "genforge/models/autoencoder.h"
@@ -239,13 +240,30 @@ void check_shape_against_schema(const ModelFileContents& c) {
            nlohmann::json(shape).dump(), " but the schema states examples of shape ", stated.dump());
 }
 
+// What building the model of `c` may allocate: its networks are filled from the file's tensors (and its tables from
+// its state record), so a few times what those hold -- float32 weights widened to float64, the initial weights drawn
+// before they are overwritten, masks rebuilt -- plus room for the small buffers every model has. A damaged or hostile
+// size (an example shape, a width) that would build more is refused at the first allocation past it, in any family
+// (the fuzzers found a flow whose damaged shape built a 45 GB network).
+double allocation_limit_for(const ModelFileContents& c) {
+  double stored = c.extra.is_null() ? 0.0 : static_cast<double>(c.extra.dump().size());
+  for (const auto& [name, t] : c.tensors) stored += static_cast<double>(t.nbytes());
+  return 8 * stored + 256e6;
+}
+
 // The model of `c`: constructed from its options (then `sets`), its state and pipeline loaded. Errors pass through.
 std::unique_ptr<Model> restore(const ModelFileContents& c, const ModelInfo& info, const OptionOverrides& sets) {
   check_shape_against_schema(c);
-  auto model = info.construct(c.options, sets);  // the model's own options as saved, then this use's settings
-  model->set_schema(c.schema);                   // before the state: some families read names from it
-  model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);
-  model->load_state(c.tensors);
+  std::unique_ptr<Model> model;
+  {
+    const AllocationLimit limit(allocation_limit_for(c), "building the stored " + c.kind + " model",
+                                "the file is damaged: its sizes describe a model far larger than its weights; "
+                                "re-create it with `genforge train`");
+    model = info.construct(c.options, sets);  // the model's own options as saved, then this use's settings
+    model->set_schema(c.schema);              // before the state: some families read names from it
+    model->load_state_json(c.extra.is_null() ? nlohmann::json::object() : c.extra);
+    model->load_state(c.tensors);
+  }
   model->set_pipeline(std::make_shared<data::InputPipeline>(
       c.pipeline.is_null() ? data::InputPipeline::from_legacy_schema(info.data_kind, c.schema)
                            : data::InputPipeline::from_json(c.pipeline)));

@@ -170,6 +170,21 @@ TEST(ModelFile, DamagedButFiniteStateIsRefusedOnLoad) {
   EXPECT_EQ(damaged("meta/shape", [](torch::Tensor& t) { t[0] = 43265; }),
             at + "stored model is inconsistent: tensor 'meta/shape' holds [43265,8,8] but the schema states examples "
                  "of shape [1,8,8]");
+  // The same with the schema's shape lost too (the fuzzer's "example\x7fshape"): the network for 4096 x 4096 examples
+  // (512 MB for its first coupling) is refused at the first allocation past what the file can fill, in any family.
+  auto c = read_model_file(dir.file("m.gf"));
+  c.schema.erase("example_shape");
+  c.tensors["meta/shape"] = torch::tensor({int64_t{1}, int64_t{4096}, int64_t{4096}});
+  write_model_file(dir.file("bad.gf"), c);
+  try {
+    load_model(dir.file("bad.gf"));
+    FAIL() << "a flow for 4096 x 4096 images loaded from a file of 8 x 8 weights";
+  } catch (const ModelFileError& e) {
+    EXPECT_EQ(std::string(e.what()).substr(0, at.size() + 89),
+              at + "stored model is inconsistent: building the stored flow model allocates more than 256 MB (");
+    EXPECT_EQ(e.hint(), "the file is damaged: its sizes describe a model far larger than its weights; re-create it "
+                        "with `genforge train`");
+  }
 }
 
 // A full disk: writing a model into a 256 KiB tmpfs that cannot hold it fails with a clear error and leaves the

@@ -128,14 +128,14 @@ struct NormalizingFlow::Net : torch::nn::Module {
       if (architecture == "realnvp_mlp" || architecture == "spline_coupling") {
         // Reorder features so that one checkerboard mask's conditioning set comes first (pixels with (i + j) even,
         // or even feature indices of rows), then couple the two halves alternately.
-        std::vector<int64_t> first, second;
-        for (int64_t f = 0; f < d; ++f) {
-          const bool even = images ? ((f % (g.height() * g.width())) / g.width() + f % g.width()) % 2 == 0 : f % 2 == 0;
-          (even ? second : first).push_back(f);  // the W7 mask m = (i + j) % 2 conditions on odd pixels first
-        }
-        const int64_t split_at = static_cast<int64_t>(first.size());
-        first.insert(first.end(), second.begin(), second.end());
-        auto order = torch::tensor(first, torch::kLong);
+        // Tensor operations, not a loop: a size read from a damaged file meets the loader's allocation limit at once.
+        const auto f = torch::arange(d, torch::kLong);
+        const auto even = images ? (torch::div(f.remainder(g.height() * g.width()), g.width(), "floor") +
+                                    f.remainder(g.width())).remainder(2) == 0
+                                 : f.remainder(2) == 0;
+        // The W7 mask m = (i + j) % 2 conditions on odd pixels first.
+        const auto order = torch::cat({f.masked_select(even.logical_not()), f.masked_select(even)});
+        const int64_t split_at = d - even.sum().item<int64_t>();
         perm = order;  // plain tensors, rebuilt from the geometry (Module::to would turn buffers into floats)
         inverse_perm = torch::argsort(order);
         const bool spline = architecture == "spline_coupling";
@@ -153,9 +153,10 @@ struct NormalizingFlow::Net : torch::nn::Module {
         }
       } else {  // maf | spline
         const int64_t k = o.layers > 0 ? o.layers : 5;
-        std::vector<int64_t> forward_order(static_cast<size_t>(d)), reversed;
-        for (int64_t f = 0; f < d; ++f) forward_order[static_cast<size_t>(f)] = f;
-        reversed.assign(forward_order.rbegin(), forward_order.rend());
+        // Counted by the loader's allocation limit before the orders are copied out.
+        const auto ascending = torch::arange(d, torch::kLong);
+        const std::vector<int64_t> forward_order(ascending.data_ptr<int64_t>(), ascending.data_ptr<int64_t>() + d);
+        const std::vector<int64_t> reversed(forward_order.rbegin(), forward_order.rend());
         for (int64_t i = 0; i < k; ++i) {
           layers.push_back(register_module("norm" + std::to_string(i), std::make_shared<flow::ActNorm>(d)));
           layers.push_back(register_module(

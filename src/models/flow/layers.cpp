@@ -418,13 +418,14 @@ Made::Made(int64_t features_, int64_t hidden, int64_t params_per_feature, const 
            int64_t condition_features, at::Generator& gen)
     : features(features_), n_params(params_per_feature), order(order_) {
   GF_CHECK(static_cast<int64_t>(order.size()) == features, "MADE order must list every feature");
+  // The masks first: sizes from a damaged file meet the loader's allocation limit before the loops below.
+  auto mask1 = torch::zeros({hidden, features}), mask2 = torch::zeros({hidden, hidden});
+  auto mask3 = torch::zeros({n_params * features, hidden});
   std::vector<int64_t> degree(static_cast<size_t>(features));
   for (int64_t k = 0; k < features; ++k) degree[static_cast<size_t>(order[static_cast<size_t>(k)])] = k + 1;
   std::vector<int64_t> hidden_degree(static_cast<size_t>(hidden));
   const int64_t span = std::max<int64_t>(1, features - 1);
   for (int64_t j = 0; j < hidden; ++j) hidden_degree[static_cast<size_t>(j)] = j % span + 1;
-  auto mask1 = torch::zeros({hidden, features}), mask2 = torch::zeros({hidden, hidden});
-  auto mask3 = torch::zeros({n_params * features, hidden});
   auto m1a = mask1.accessor<float, 2>(), m2a = mask2.accessor<float, 2>(), m3a = mask3.accessor<float, 2>();
   for (int64_t j = 0; j < hidden; ++j) {
     const int64_t hj = hidden_degree[static_cast<size_t>(j)];
