@@ -134,10 +134,11 @@ int run_synth(int argc, char** argv) {
       compared = msg("the whole real table (only ", meeting.n_rows(), " real rows meet the rules)");
     }
   }
-  const Table real_eval = at_most(reference, eval_rows, gen);
-  const Table synth_eval = at_most(s.rows, eval_rows, gen);
+  const auto evaluated = s.evaluated_columns();  // the ID columns left out
+  const Table real_eval = at_most(reference.select(evaluated), eval_rows, gen);
+  const Table synth_eval = at_most(s.rows.select(evaluated), eval_rows, gen);
   std::optional<Table> holdout;
-  if (!holdout_path.empty()) holdout = at_most(load_table(holdout_path, table_flags).select(s.rows.names()), eval_rows, gen);
+  if (!holdout_path.empty()) holdout = at_most(load_table(holdout_path, table_flags).select(evaluated), eval_rows, gen);
   eval::TableReportOptions ro;
   ro.target = target;
   ro.seed = options.seed;

@@ -12,6 +12,7 @@
 #include "genforge/core/random.h"
 #include "genforge/data/readers.h"
 #include "genforge/eval/table.h"
+#include "genforge/eval/table_report.h"
 #include "genforge/registry.h"
 #include "genforge/workflow.h"
 #include "support/support.h"
@@ -210,6 +211,39 @@ TEST(Synth, UtilityMetricsSeparateACopyFromAShiftedTable) {
   const auto r = eval::ml_efficacy(real, real, real, "total");
   EXPECT_EQ(r.task, "regression");
   EXPECT_GT(r.real_score, 0.8);  // total is nearly linear in price and qty
+}
+
+// An identifier as the target (vega's us-state-capitals, whose last column names a city per row): every test value is
+// new to the training rows. Named by the caller it is the caller's error; as the report's default target (the last
+// column) the efficacy is left out with the reason and the other figures stand (synth used to fail on such tables).
+TEST(Synth, AnIdentifierTargetLeavesTheEfficacyOutOfTheDefaultReport) {
+  Shop shop;
+  Table ids_last("ids_last");
+  for (const auto& name : shop.source.table.names()) {
+    if (name != "order_id") ids_last.add_column(shop.source.table.column(name));
+  }
+  ids_last.add_column(shop.source.table.column("order_id"));
+  std::vector<int64_t> first, last;
+  for (int64_t i = 0; i < 300; ++i) (i < 200 ? first : last).push_back(i);
+  const Table train = take_rows(ids_last, first), test = take_rows(ids_last, last);
+  try {
+    eval::ml_efficacy(train, train, test, "order_id");
+    FAIL() << "an identifier target was scored";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "machine-learning efficacy: none of the 100 test values of 'order_id' occurs in "
+                                     "the training rows");
+  }
+  eval::TableReportOptions options;
+  options.metrics = {"efficacy", "newrows"};
+  const auto report = eval::table_report(ids_last, ids_last, nullptr, options);
+  EXPECT_FALSE(report.contains("ml_efficacy_synthetic"));
+  EXPECT_TRUE(report["details"]["ml_efficacy"]["skipped"].get<bool>());
+  EXPECT_EQ(report["details"]["ml_efficacy"]["note"].get<std::string>(),
+            "not measured: machine-learning efficacy: none of the 90 test values of 'order_id' occurs in the training "
+            "rows");
+  EXPECT_DOUBLE_EQ(report["new_row_synthesis"].get<double>(), 0.0);  // a copy: no new row
+  options.target = "order_id";
+  EXPECT_THROW(eval::table_report(ids_last, ids_last, nullptr, options), DataError);
 }
 
 }  // namespace

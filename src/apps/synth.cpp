@@ -162,6 +162,14 @@ nlohmann::json Synthesis::to_json() const {
           {"rejection_rules", rejection}, {"id_columns", id_columns}};
 }
 
+std::vector<std::string> Synthesis::evaluated_columns() const {
+  std::vector<std::string> out;
+  for (const auto& name : rows.names()) {
+    if (std::find(id_columns.begin(), id_columns.end(), name) == id_columns.end()) out.push_back(name);
+  }
+  return out;
+}
+
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options) {
   options.validate();
   const auto& pipeline = pipeline_of(model);

@@ -64,17 +64,27 @@ nlohmann::json table_report(const Table& real, const Table& synthetic, const Tab
       train = take_rows(real, a), test = take_rows(real, b);
       note = "test rows: 30% of the real table, which the generator saw (give a holdout for an unbiased figure)";
     }
-    const auto e = ml_efficacy(train, synthetic, test, target);
-    out["ml_efficacy_target"] = e.target;
-    out["ml_efficacy_real"] = e.real_score;
-    out["ml_efficacy_synthetic"] = e.synthetic_score;
-    details["ml_efficacy"] = {{"target", e.target}, {"task", e.task},
-                              {"metric", e.task == "classification" ? "accuracy" : "R2"},
-                              {"real", e.real_score}, {"synthetic", e.synthetic_score}, {"ratio", e.ratio()},
-                              {"test_rows", test.n_rows()}, {"note", note}};
-    if (e.task == "classification") {
-      details["ml_efficacy"]["real_macro_f1"] = e.real_macro_f1;
-      details["ml_efficacy"]["synthetic_macro_f1"] = e.synthetic_macro_f1;
+    MlEfficacy e;
+    try {
+      e = ml_efficacy(train, synthetic, test, target);
+    } catch (const DataError& unsuitable) {
+      if (!options.target.empty()) throw;  // a target the caller chose: the caller's error
+      // The default target (the last column) does not suit the task, e.g. a name per row: the other figures stand.
+      details["ml_efficacy"] = {{"target", target}, {"skipped", true},
+                                {"note", std::string("not measured: ") + unsuitable.what()}};
+    }
+    if (!details.contains("ml_efficacy")) {
+      out["ml_efficacy_target"] = e.target;
+      out["ml_efficacy_real"] = e.real_score;
+      out["ml_efficacy_synthetic"] = e.synthetic_score;
+      details["ml_efficacy"] = {{"target", e.target}, {"task", e.task},
+                                {"metric", e.task == "classification" ? "accuracy" : "R2"},
+                                {"real", e.real_score}, {"synthetic", e.synthetic_score}, {"ratio", e.ratio()},
+                                {"test_rows", test.n_rows()}, {"note", note}};
+      if (e.task == "classification") {
+        details["ml_efficacy"]["real_macro_f1"] = e.real_macro_f1;
+        details["ml_efficacy"]["synthetic_macro_f1"] = e.synthetic_macro_f1;
+      }
     }
   }
   if (wanted.count("pmse")) {

@@ -123,7 +123,7 @@ MlEfficacy ml_efficacy(const Table& real_train, const Table& synthetic, const Ta
                        const std::string& target) {
   GF_CHECK_AS(InvalidArgument, real_train.has_column(target), "name a column of the table with --target",
               "machine-learning efficacy: the table has no column '", target, "'");
-  GF_CHECK_AS(InvalidArgument, real_train.n_cols() >= 2, "give a table with a target and at least one other column",
+  GF_CHECK_AS(DataError, real_train.n_cols() >= 2, "give a table with a target and at least one other column",
               "machine-learning efficacy needs columns besides the target '", target, "'");
   const Features features(real_train, {target});
   const Column& tc = real_train.column(target);
@@ -160,6 +160,11 @@ MlEfficacy ml_efficacy(const Table& real_train, const Table& synthetic, const Ta
   const torch::Tensor &x_test = test_xy.first, &y_test = test_xy.second;
   GF_CHECK_AS(DataError, x_test.size(0) > 0, "give test rows with the target filled in",
               "machine-learning efficacy: no test row has a value in '", target, "'");
+  // An identifier-like target (a name per row) leaves the test rows only values the training rows never had.
+  GF_CHECK_AS(DataError, !classify || (y_test >= 0).any().item<bool>(),
+              "choose a target whose values repeat across rows (a class, not an identifier) with --target",
+              "machine-learning efficacy: none of the ", x_test.size(0), " test values of '", target,
+              "' occurs in the training rows");
   auto score = [&](const std::pair<torch::Tensor, torch::Tensor>& train, double* macro_f1) {
     auto [x, y] = train;
     if (classify) {

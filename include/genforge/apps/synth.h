@@ -53,6 +53,9 @@ struct Synthesis {
   std::vector<std::string> rejection;   // rules met by rejecting rows
   std::vector<std::string> id_columns;  // regenerated
   nlohmann::json to_json() const;       // the figures above, without the rows
+  // The columns to evaluate: all but the regenerated ID columns, whose new values say nothing of the model (SDMetrics
+  // leaves columns of sdtype id out of its reports likewise).
+  std::vector<std::string> evaluated_columns() const;
 };
 
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
