@@ -63,6 +63,42 @@ TEST(Pipeline, CategoricalColumnsAreRefusedByDefaultWithAHint) {
   }
 }
 
+// Names, codes and identifiers (nearly a distinct value per row) are refused for one-hot encoding, all of them named
+// with the columns to keep (airports.csv's 'iata', 'name' and 'city' made 9,300 one-hot columns); ordinal codes and
+// a short table's categories pass.
+TEST(Pipeline, NameLikeColumnsAreRefusedForOneHotEncoding) {
+  test::TempDir dir;
+  std::string csv = "code,size,name,kind\n";
+  for (int i = 0; i < 30; ++i) {
+    csv += "c" + std::to_string(i) + "," + std::to_string(i % 7) + ",n" + std::to_string(i % 20) + "," +
+           (i % 3 ? "a" : "b") + "\n";
+  }
+  test::write_text(dir.file("t.csv"), csv);
+  data::PipelineOptions onehot;
+  onehot.categorical = "onehot";
+  try {
+    data::InputPipeline(DataKind::table, onehot).fit(pipeline_table_source(dir.file("t.csv")));
+    FAIL() << "one-hot columns for a name per row";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "'" + dir.file("t.csv") + "' has categorical columns with nearly a distinct "
+              "value per row, which one-hot would turn into about a feature per row: 'code' (30 values in 30 rows), "
+              "'name' (20 values in 30 rows)");
+    EXPECT_EQ(e.hint(), "leave them out with --columns size,kind");
+  }
+  onehot.columns = "size,kind";
+  data::InputPipeline kept(DataKind::table, onehot);
+  EXPECT_EQ(kept.fit_transform(pipeline_table_source(dir.file("t.csv"))).x.size(1), 3);  // size, kind=a, kind=b
+  data::PipelineOptions ordinal;
+  ordinal.categorical = "ordinal";
+  data::InputPipeline codes(DataKind::table, ordinal);
+  EXPECT_EQ(codes.fit_transform(pipeline_table_source(dir.file("t.csv"))).x.size(1), 4);
+  test::write_text(dir.file("short.csv"), "code,size\nx,1\ny,2\nz,3\n");
+  data::PipelineOptions short_onehot;
+  short_onehot.categorical = "onehot";
+  EXPECT_EQ(data::InputPipeline(DataKind::table, short_onehot).fit_transform(
+                pipeline_table_source(dir.file("short.csv"))).x.size(1), 4);  // code=x, y, z, size
+}
+
 TEST(DataSource, WrongKindsAreNamed) {
   try {
     data::load_source("fashion-mnist:test", DataKind::table);

@@ -1,11 +1,9 @@
 #include "genforge/apps/synth.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <functional>
 #include <optional>
-#include <set>
 
 #include "genforge/apps/constraints.h"
 #include "genforge/core/error.h"
@@ -16,22 +14,6 @@
 
 namespace gf::apps {
 namespace {
-
-constexpr size_t kMinIdRows = 20;
-
-bool has_id_name(const std::string& name) {
-  std::string l = name;
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return l == "id" || (l.size() > 2 && (l.substr(l.size() - 2) == "id" || l.substr(0, 3) == "id_" || l.find("_id") != std::string::npos));
-}
-
-bool all_distinct(const Column& c) {
-  std::set<double> seen;
-  for (size_t i = 0; i < c.size(); ++i) {
-    if (c.missing[i] || !seen.insert(c.values[i]).second) return false;
-  }
-  return true;
-}
 
 // New identifiers that follow the real ones' form and never repeat them: PREFIX + zero-padded numbers after the
 // largest real one when the real IDs are written so, else "syn-" + a running number; integers after the maximum.
@@ -122,23 +104,12 @@ std::vector<std::string> model_columns(const Model& model) { return pipeline_of(
 
 }  // namespace
 
-std::vector<std::string> id_like_columns(const Table& table) {
-  std::vector<std::string> out;
-  if (table.n_rows() < kMinIdRows) return out;
-  for (const auto& c : table.columns()) {
-    const bool text_id = c.type == ColumnType::categorical && c.categories.size() == c.size() && all_distinct(c);
-    const bool number_id = c.type == ColumnType::integer && has_id_name(c.name) && all_distinct(c);
-    if (text_id || number_id) out.push_back(c.name);
-  }
-  return out;
-}
-
 FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx) {
   GF_CHECK_AS(InvalidArgument, model.capabilities().data_kind == DataKind::table && real.form == DataKind::table,
               "synthesize tables with a table model (copula, gmm, ...)", "the ", model.kind(),
               " model does not take tables");
   auto options = model.pipeline_options();
-  const auto ids = id_like_columns(real.table);
+  const auto ids = identifier_columns(real.table);
   if (options.columns.empty() && !ids.empty()) {
     std::string keep;
     for (const auto& name : real.table.names()) {
@@ -279,7 +250,7 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
 
   // The real table's column order, with the ID columns regenerated.
   const auto modelled = model_columns(model);
-  const auto ids = id_like_columns(real);
+  const auto ids = identifier_columns(real);
   Table result("synthetic");
   for (const auto& c : real.columns()) {
     if (std::find(modelled.begin(), modelled.end(), c.name) != modelled.end()) {

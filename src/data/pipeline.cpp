@@ -96,6 +96,35 @@ std::vector<std::string> InputPipeline::feature_names() const {
   return out;
 }
 
+namespace {
+// Categorical columns with (nearly) a distinct value per row -- names, codes, identifiers -- one-hot encode into
+// about one feature per row (airports.csv's 'iata', 'name' and 'city': 9,300 columns, a GMM that ran for minutes on
+// them) and describe nothing a model can learn: refused, naming them and the columns to keep. (Ordinal codes cost a
+// column each; the synthesizers that use them leave identifiers out themselves.)
+void refuse_name_columns(const Table& table, const std::vector<std::string>& use) {
+  constexpr size_t kMinRows = 20;  // a short table's categories may all differ honestly
+  std::string names;
+  std::vector<std::string> kept;
+  for (const auto& name : use) {
+    const Column& c = table.column(name);
+    size_t present = 0;
+    for (size_t i = 0; i < c.size(); ++i) present += c.missing[i] ? 0 : 1;
+    if (c.type == ColumnType::categorical && present >= kMinRows && 2 * c.categories.size() > present) {
+      names += msg(names.empty() ? "" : ", ", "'", name, "' (", c.categories.size(), " values in ", present, " rows)");
+    } else {
+      kept.push_back(name);
+    }
+  }
+  if (names.empty()) return;
+  std::string list = join_commas(kept);
+  if (list.find_first_of(" ()") != std::string::npos) list = "'" + list + "'";
+  throw DataError(msg("'", table.source(), "' has categorical columns with nearly a distinct value per row, which "
+                      "one-hot would turn into about a feature per row: ", names),
+                  kept.empty() ? std::string("give columns that describe the rows")
+                               : "leave them out with --columns " + list);
+}
+}  // namespace
+
 void InputPipeline::fit_table(const Table& table) {
   std::vector<std::string> use = split_list(options_.columns);
   if (options_.columns.empty()) {
@@ -108,6 +137,7 @@ void InputPipeline::fit_table(const Table& table) {
   GF_CHECK_AS(DataError, !use.empty(), "name the columns with --columns a,b,c", "'", table.source(),
               "' has no columns to use");
   encoders_.clear();
+  if (options_.categorical == "onehot") refuse_name_columns(table, use);
   std::string refused;
   for (const auto& name : use) {
     const Column& c = table.column(name);

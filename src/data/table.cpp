@@ -1,10 +1,32 @@
 #include "genforge/data/table.h"
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "genforge/core/error.h"
 
 namespace gf {
+namespace {
+
+constexpr size_t kMinIdentifierRows = 20;
+
+bool has_id_name(const std::string& name) {
+  std::string l = name;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return l == "id" || (l.size() > 2 && (l.substr(l.size() - 2) == "id" || l.substr(0, 3) == "id_" || l.find("_id") != std::string::npos));
+}
+
+bool all_distinct(const Column& c) {
+  std::set<double> seen;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c.missing[i] || !seen.insert(c.values[i]).second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 
 const char* to_string(ColumnType type) {
   switch (type) {
@@ -106,6 +128,17 @@ void append_rows(Table& all, const Table& part) {
     merged.add_column(std::move(c));
   }
   all = std::move(merged);
+}
+
+std::vector<std::string> identifier_columns(const Table& table) {
+  std::vector<std::string> out;
+  if (table.n_rows() < kMinIdentifierRows) return out;
+  for (const auto& c : table.columns()) {
+    const bool text_id = c.type == ColumnType::categorical && c.categories.size() == c.size() && all_distinct(c);
+    const bool number_id = c.type == ColumnType::integer && has_id_name(c.name) && all_distinct(c);
+    if (text_id || number_id) out.push_back(c.name);
+  }
+  return out;
 }
 
 }  // namespace gf

@@ -27,11 +27,7 @@
 
 namespace gf::apps {
 
-// Columns that identify rows rather than describe them: categorical with a distinct value in every row, or
-// integer with distinct values and "id" in the name (at least 20 rows either way).
-std::vector<std::string> id_like_columns(const Table& table);
-
-// Fits `model` on the table's columns except the ID-like ones (unless the model's `columns` option names its
+// Fits `model` on the table's columns except the identifiers (identifier_columns) (unless the model's `columns` option names its
 // columns already).
 FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx = {});
 

@@ -54,6 +54,10 @@ class Table {
   std::vector<Column> columns_;
 };
 
+// Columns that identify rows rather than describe them: categorical with a distinct value in every row, or
+// integer with distinct values and "id" in the name (at least 20 rows either way). Synthesizers regenerate them.
+std::vector<std::string> identifier_columns(const Table& table);
+
 // The rows of `t` at `rows` (repeats allowed: a bootstrap resample), in that order.
 Table take_rows(const Table& t, const std::vector<int64_t>& rows);
 // Appends the rows of `part` to `all` (columns found by name; categories matched by label, new ones added). An empty
