@@ -58,6 +58,30 @@ TEST(Csv, ReadsQuotedFieldsMissingCellsAndInfersTypes) {
   EXPECT_EQ(u.column("age").missing, t.column("age").missing);
 }
 
+// Dates with English month names (vega's sp500 and stocks write "Jan 1 2000", movies "Aug 07 1998"; they were read as
+// categories): read as dates, written back in their own form, padded days kept padded; not-quite dates stay text.
+TEST(Csv, MonthNameDatesAreDatesAndRoundTripInTheirForm) {
+  test::TempDir dir;
+  const Table t = parse_csv("sp500,movies,long\nJan 1 2000,Jun 12 1998,\"January 1, 2000\"\n"
+                            "Feb 29 2000,Aug 07 1998,\"december 31, 1999\"\n",
+                            "t.csv");
+  for (const char* name : {"sp500", "movies", "long"}) EXPECT_EQ(t.column(name).type, ColumnType::datetime) << name;
+  EXPECT_DOUBLE_EQ(t.column("sp500").values[0], 946684800.0);   // 2000-01-01T00:00:00Z
+  EXPECT_DOUBLE_EQ(t.column("sp500").values[1], 951782400.0);   // 2000-02-29
+  EXPECT_DOUBLE_EQ(t.column("movies").values[1], 902448000.0);  // 1998-08-07
+  EXPECT_DOUBLE_EQ(t.column("long").values[1], 946598400.0);    // 1999-12-31
+  write_csv(dir.file("u.csv"), t);
+  EXPECT_EQ(test::read_text(dir.file("u.csv")),
+            "sp500,movies,long\nJan 1 2000,Jun 12 1998,\"January 1, 2000\"\nFeb 29 2000,Aug 07 1998,\"December 31, "
+            "1999\"\n");
+  EXPECT_EQ(parse_csv("d\nJan 1 2000 12:30\n", "t.csv").column("d").values[0], 946729800.0);  // with a time of day
+  for (const char* text : {"Jam 1 2000", "Jan 1 00", "Jan 123 2000", "Jan 32 2000", "Jan1 2000", "Jan 1 2000x"}) {
+    EXPECT_NE(parse_csv(std::string("d\nJan 2 2000\n") + text + "\n", "t.csv").column("d").type,
+              ColumnType::datetime)
+        << text;
+  }
+}
+
 TEST(Csv, TypeOverrideAndExtraMissingMarkers) {
   test::TempDir dir;
   auto path = dir.file("t.csv");

@@ -36,44 +36,105 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
 }
 }  // namespace
 
+namespace {
+// "HH:MM[:SS[.fff]][Z]" after the date's 'T' or ' ' (`rest` starts with that separator, or is empty), appending its
+// strftime form to `fmt`.
+bool parse_time_of_day(const std::string& rest, int& h, int& mi, double& s, std::string& fmt) {
+  if (rest.empty()) return true;
+  if (rest[0] != 'T' && rest[0] != ' ') return false;
+  int used = 0;
+  int n = std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &used);
+  if (n != 2 || h < 0 || h > 23 || mi < 0 || mi > 59) return false;
+  fmt += std::string(1, rest[0]) + "%H:%M";
+  std::string tail = rest.substr(1 + static_cast<size_t>(used));
+  if (!tail.empty() && tail[0] == ':') {
+    // Seconds are digits with an optional fraction, below 61 (a leap second): strtod alone would also take
+    // "nan", "inf", signs, exponents and hex.
+    const char* digits = tail.c_str() + 1;
+    if (!std::isdigit(static_cast<unsigned char>(*digits))) return false;
+    char* end = nullptr;
+    s = std::strtod(digits, &end);
+    for (const char* c = digits; c < end; ++c) {
+      if (!std::isdigit(static_cast<unsigned char>(*c)) && *c != '.') return false;
+    }
+    if (!(s >= 0 && s < 61)) return false;
+    tail = end;
+    fmt += ":%S";
+  }
+  if (!(tail.empty() || tail == "Z")) return false;
+  fmt += tail;
+  return true;
+}
+
+// "Jan 1 2000", "Aug 07 1998", "January 1, 2000" (vega's sp500, stocks and movies): the month by its English name
+// or abbreviation, any case; the day with or without a leading zero, an optional comma, a four-digit year. Returns
+// the characters used (0: not this form) and the strftime form ("%b %-d %Y": glibc's unpadded day).
+size_t parse_month_name_date(const std::string& text, int& y, int& mo, int& d, std::string& fmt) {
+  static const char* const kMonths[] = {"january", "february", "march",     "april",   "may",      "june",
+                                        "july",    "august",   "september", "october", "november", "december"};
+  size_t i = 0;
+  while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+  std::string word = text.substr(0, i);
+  std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  mo = 0;
+  bool full = false;
+  for (int m = 0; m < 12; ++m) {
+    const std::string name = kMonths[m];
+    if (word == name || (word.size() == 3 && name.compare(0, 3, word) == 0)) {
+      mo = m + 1;
+      full = word.size() > 3;  // "May" is both: %b writes it the same
+    }
+  }
+  if (mo == 0 || i >= text.size() || text[i] != ' ') return 0;
+  const size_t day_start = ++i;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  const size_t day_digits = i - day_start;
+  if (day_digits < 1 || day_digits > 2) return 0;
+  d = std::atoi(text.c_str() + day_start);
+  const bool comma = i < text.size() && text[i] == ',';
+  i += comma;
+  if (i >= text.size() || text[i] != ' ') return 0;
+  const size_t year_start = ++i;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i - year_start != 4 || d < 1 || d > 31) return 0;
+  y = std::atoi(text.c_str() + year_start);
+  fmt = std::string(full ? "%B" : "%b") + (day_digits == 2 && text[day_start] == '0' ? " %d" : " %-d") +
+        (comma ? ", %Y" : " %Y");
+  return i;
+}
+}  // namespace
+
 bool parse_datetime(const std::string& text, double& seconds, std::string* format) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0;
   double s = 0;
   char sep1 = 0, sep2 = 0;
   int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d%c%2d%c%2d%n", &y, &sep1, &mo, &sep2, &d, &consumed) != 5) return false;
-  if (!((sep1 == '-' && sep2 == '-') || (sep1 == '/' && sep2 == '/'))) return false;
-  if (consumed != 10 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
-  std::string fmt = sep1 == '-' ? "%Y-%m-%d" : "%Y/%m/%d";
-  std::string rest = text.substr(static_cast<size_t>(consumed));
-  if (!rest.empty()) {
-    if (rest[0] != 'T' && rest[0] != ' ') return false;
-    int used = 0;
-    int n = std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &used);
-    if (n != 2 || h < 0 || h > 23 || mi < 0 || mi > 59) return false;
-    fmt += std::string(1, rest[0]) + "%H:%M";
-    std::string tail = rest.substr(1 + static_cast<size_t>(used));
-    if (!tail.empty() && tail[0] == ':') {
-      // Seconds are digits with an optional fraction, below 61 (a leap second): strtod alone would also take
-      // "nan", "inf", signs, exponents and hex.
-      const char* digits = tail.c_str() + 1;
-      if (!std::isdigit(static_cast<unsigned char>(*digits))) return false;
-      char* end = nullptr;
-      s = std::strtod(digits, &end);
-      for (const char* c = digits; c < end; ++c) {
-        if (!std::isdigit(static_cast<unsigned char>(*c)) && *c != '.') return false;
-      }
-      if (!(s >= 0 && s < 61)) return false;
-      tail = end;
-      fmt += ":%S";
-    }
-    if (!(tail.empty() || tail == "Z")) return false;
-    fmt += tail;
+  std::string fmt;
+  if (std::sscanf(text.c_str(), "%4d%c%2d%c%2d%n", &y, &sep1, &mo, &sep2, &d, &consumed) == 5) {
+    if (!((sep1 == '-' && sep2 == '-') || (sep1 == '/' && sep2 == '/'))) return false;
+    if (consumed != 10 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+    fmt = sep1 == '-' ? "%Y-%m-%d" : "%Y/%m/%d";
+  } else {
+    consumed = static_cast<int>(parse_month_name_date(text, y, mo, d, fmt));
+    if (consumed == 0) return false;
   }
+  if (!parse_time_of_day(text.substr(static_cast<size_t>(consumed)), h, mi, s, fmt)) return false;
   seconds = static_cast<double>(days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))) * 86400.0 +
             h * 3600.0 + mi * 60.0 + s;
   if (format) *format = fmt;
   return true;
+}
+
+std::string merge_date_formats(const std::string& seen, const std::string& next) {
+  if (seen.empty() || seen == next) return next;
+  // One column with "Aug 07" and "Jun 12": the zero-padded form writes both back as they were.
+  auto padded = [](std::string f) {
+    const auto at = f.find("%-d");
+    if (at != std::string::npos) f.replace(at, 3, "%d");
+    return f;
+  };
+  if (padded(seen) == padded(next)) return seen.find("%-d") == std::string::npos ? seen : next;
+  return next;
 }
 
 int decimals_of(const std::string& text) {
@@ -135,7 +196,7 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
     }
   }
   ColumnType type;
-  std::string date_format;
+  std::string date_format, cell_format;
   if (forced) {
     type = *forced;
   } else if (texts == 0 && numbers > 0) {
@@ -181,11 +242,12 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
           value = c.number;
           break;
         case ColumnType::datetime:
-          if (c.kind != Cell::kText || !parse_datetime(c.text, value, &date_format)) {
+          if (c.kind != Cell::kText || !parse_datetime(c.text, value, &cell_format)) {
             cell_error(c, "'" + (c.kind == Cell::kText ? c.text : std::to_string(c.number)) +
-                              "' is not a date (YYYY-MM-DD[ HH:MM[:SS]])",
+                              "' is not a date (YYYY-MM-DD or Mon D YYYY, [ HH:MM[:SS]])",
                        type_hint);
           }
+          date_format = merge_date_formats(date_format, cell_format);
           break;
         case ColumnType::categorical: {
           std::string label = c.kind == Cell::kText || !c.text.empty() ? c.text : msg(c.number);

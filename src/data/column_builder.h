@@ -34,9 +34,13 @@ class ColumnBuilder {
 
 // Parses a number the way a data file writes it: decimal or exponent form, optional sign, inf/infinity.
 bool parse_number(const std::string& text, double& value, bool& is_integer);
-// Parses ISO-like dates: YYYY-MM-DD or YYYY/MM/DD, optionally followed by [T ]HH:MM[:SS[.fff]] and Z.
-// `format` (when given) receives the strftime format that writes the text back ("%Y-%m-%d %H:%M").
+// Parses dates: YYYY-MM-DD or YYYY/MM/DD, or an English month name or abbreviation, the day and the year ("Jan 1
+// 2000", "Aug 07 1998", "January 1, 2000"); optionally followed by [T ]HH:MM[:SS[.fff]] and Z. `format` (when
+// given) receives the strftime format that writes the text back ("%Y-%m-%d %H:%M", "%b %-d %Y").
 bool parse_datetime(const std::string& text, double& seconds_since_epoch, std::string* format = nullptr);
+// The format of a column whose cells parsed with formats `seen` so far and `next` now: "%b %d %Y" (zero-padded)
+// over "%b %-d %Y" when the cells differ only there (days 10-31 read either way), else the latest.
+std::string merge_date_formats(const std::string& seen, const std::string& next);
 // Digits after the decimal point of a number as written ("3.50" -> 2, "12" -> 0, "1e-3" -> -1: unknown).
 int decimals_of(const std::string& text);
 bool is_na(const std::string& text, const ReadOptions& options);

@@ -104,7 +104,9 @@ std::vector<Record> parse_records(const std::string& text, char delim, const std
 
 std::string format_cell(const Column& c, size_t row) {
   std::string text = detail::cell_text(c, row);
-  if (c.type != ColumnType::categorical || text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  // Labels and dates ("January 1, 2000") may hold the delimiter; numbers never do.
+  const bool text_type = c.type == ColumnType::categorical || c.type == ColumnType::datetime;
+  if (!text_type || text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string q = "\"";
   for (char ch : text) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
   return q + "\"";
