@@ -1,7 +1,6 @@
 #include "core/allocation_limit.h"
 
 #include <c10/core/Allocator.h>
-#include <torch/version.h>
 
 #include <cstdio>
 #include <cstring>
@@ -16,16 +15,18 @@ thread_local AllocationLimit* active_limit = nullptr;
 
 // LibTorch's CPU allocator with the thread's limit in front. Memory comes from (and goes back to) the allocator it
 // replaces: the data pointers are the inner allocator's own, deleter included.
+// The interface moved between releases: `allocate` is const in 1.13 and not in 2.x, and 2.x adds a pure `copy_data`.
+// Both forms of `allocate` are defined and none is marked `override`, so that the one the installed LibTorch declares
+// is overridden whichever it is (the other is a plain overload), without version macros to get wrong.
 struct LimitedCpuAllocator final : c10::Allocator {
   explicit LimitedCpuAllocator(c10::Allocator* inner_) : inner(inner_) {}
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) const {
     if (active_limit != nullptr) active_limit->count(n);
     return inner->allocate(n);
   }
-  c10::DeleterFnPtr raw_deleter() const override { return inner->raw_deleter(); }
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
-#endif
+  c10::DataPtr allocate(size_t n) { return static_cast<const LimitedCpuAllocator*>(this)->allocate(n); }
+  c10::DeleterFnPtr raw_deleter() const { return inner->raw_deleter(); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
   c10::Allocator* inner;
 };
 
