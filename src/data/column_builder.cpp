@@ -34,9 +34,7 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
-}  // namespace
 
-namespace {
 // "HH:MM[:SS[.fff]][Z]" after the date's 'T' or ' ' (`rest` starts with that separator, or is empty), appending its
 // strftime form to `fmt`.
 bool parse_time_of_day(const std::string& rest, int& h, int& mi, double& s, std::string& fmt) {

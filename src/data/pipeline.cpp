@@ -97,6 +97,13 @@ std::vector<std::string> InputPipeline::feature_names() const {
 }
 
 namespace {
+// The --columns value naming `names`, quoted for the shell when a name needs it.
+std::string columns_flag_value(const std::vector<std::string>& names) {
+  std::string list = join_commas(names);
+  if (list.find_first_of(" ()") != std::string::npos) list = "'" + list + "'";
+  return list;
+}
+
 // Categorical columns with (nearly) a distinct value per row -- names, codes, identifiers -- one-hot encode into
 // about one feature per row (airports.csv's 'iata', 'name' and 'city': 9,300 columns, a GMM that ran for minutes on
 // them) and describe nothing a model can learn: refused, naming them and the columns to keep. (Ordinal codes cost a
@@ -107,21 +114,20 @@ void refuse_name_columns(const Table& table, const std::vector<std::string>& use
   std::vector<std::string> kept;
   for (const auto& name : use) {
     const Column& c = table.column(name);
-    size_t present = 0;
-    for (size_t i = 0; i < c.size(); ++i) present += c.missing[i] ? 0 : 1;
-    if (c.type == ColumnType::categorical && present >= kMinRows && 2 * c.categories.size() > present) {
+    const auto present = c.type == ColumnType::categorical
+                             ? static_cast<size_t>(std::count(c.missing.begin(), c.missing.end(), 0))
+                             : size_t{0};
+    if (present >= kMinRows && 2 * c.categories.size() > present) {
       names += msg(names.empty() ? "" : ", ", "'", name, "' (", c.categories.size(), " values in ", present, " rows)");
     } else {
       kept.push_back(name);
     }
   }
   if (names.empty()) return;
-  std::string list = join_commas(kept);
-  if (list.find_first_of(" ()") != std::string::npos) list = "'" + list + "'";
   throw DataError(msg("'", table.source(), "' has categorical columns with nearly a distinct value per row, which "
                       "one-hot would turn into about a feature per row: ", names),
                   kept.empty() ? std::string("give columns that describe the rows")
-                               : "leave them out with --columns " + list);
+                               : "leave them out with --columns " + columns_flag_value(kept));
 }
 }  // namespace
 
@@ -178,8 +184,7 @@ void InputPipeline::fit_table(const Table& table) {
     for (const auto& name : use) {
       if (table.column(name).is_numeric()) numeric.push_back(name);
     }
-    std::string list = join_commas(numeric);
-    if (list.find_first_of(" ()") != std::string::npos) list = "'" + list + "'";
+    const std::string list = columns_flag_value(numeric);
     throw DataError(msg("'", table.source(), "' has non-numeric columns this model cannot use: ", refused),
                     (numeric.empty() ? std::string("encode them") : "choose numeric columns with --columns " + list +
                                                                         ", or encode them") +

@@ -27,8 +27,8 @@
 
 namespace gf::apps {
 
-// Fits `model` on the table's columns except the identifiers (identifier_columns) (unless the model's `columns` option names its
-// columns already).
+// Fits `model` on the table's columns except the identifiers (`identifier_columns`), unless the model's `columns`
+// option names its columns already.
 FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx = {});
 
 struct SynthOptions {
