@@ -62,12 +62,15 @@ void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--type", flags.types, "column type override, e.g. --type age=continuous (repeatable)");
   app.add_option("--classes", flags.classes, "images: keep only these classes, by name or index (e.g. --classes 0,7)")
       ->delimiter(',');
+  app.add_option("--image-size", flags.image_size,
+                 "images: resize every image to this size, 28 or HxW (antialiased bilinear, as torchvision's Resize)");
 }
 
 data::SourceOptions source_options(const TableFlags& flags, int64_t limit) {
   data::SourceOptions o;
   o.limit = limit;
   o.classes = flags.classes;
+  if (!flags.image_size.empty()) o.image_size = parse_image_size(flags.image_size);
   for (const auto& na : flags.na) o.read.na_tokens.push_back(na);
   for (const auto& kv : parse_set_pairs(flags.types, "--type")) {
     o.read.column_types[kv.first] = column_type_from_string(kv.second);

@@ -29,7 +29,7 @@ int run_enhance(int argc, char** argv) {
   TableFlags table_flags;
   app.add_option("model", model_path, "model file (.gf): vae, autoencoder")->required();
   app.add_option("--images", images_spec,
-                 "low-resolution images (their sides times the factor are the model's): a PNG file or folder, an IDX "
+                 "low-resolution images (their sides times the factor are the model's): an image file or folder, an IDX "
                  "file; with --downscale, images of the model's size (e.g. fashion-mnist:test)")
       ->required();
   app.add_option("--out,-o", out, ".png: a grid, one row per image, the first 32 (input, bicubic, enhanced[, original]); .npy: the "

@@ -170,7 +170,7 @@ torch::Tensor load_images_for_eval(const std::string& spec, int64_t n, uint64_t 
     return x.clamp(0, 1);
   }
   const auto source = data::load_source(spec, DataKind::images, source_options(flags, n));
-  GF_CHECK_AS(DataError, source.form == DataKind::images, "give images: fashion-mnist[:test], a PNG folder or an IDX file",
+  GF_CHECK_AS(DataError, source.form == DataKind::images, "give images: fashion-mnist[:test], a folder of image files or an IDX file",
               "'", spec, "' holds rows, not images");
   return data::scale_images(source.images.images);
 }
@@ -185,7 +185,7 @@ int run_eval_image(int argc, char** argv) {
   bool json = false;
   CommonFlags common;
   TableFlags flags;
-  app.add_option("--real", real, "real images: fashion-mnist[:test], PNG folder, IDX file")->required();
+  app.add_option("--real", real, "real images: fashion-mnist[:test], image folder, IDX file")->required();
   app.add_option("--fake", fake, "generated images: as --real, or a model file (.gf) sampled -n times")->required();
   app.add_option("-n,--n", n, "images to use from each side (samples to draw from a .gf model)");
   app.add_option("--features", features,

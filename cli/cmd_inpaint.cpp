@@ -46,7 +46,7 @@ int run_inpaint(int argc, char** argv) {
   TableFlags table_flags;
   app.add_option("model", model_path, "model file (.gf): pixelcnn, rbm, vae, flow (conditional draws), autoencoder")
       ->required();
-  app.add_option("--images", images_spec, "images: fashion-mnist[:test], a PNG file or folder, an IDX file")
+  app.add_option("--images", images_spec, "images: fashion-mnist[:test], an image file or folder, an IDX file")
       ->required();
   app.add_option("--mask", mask_path, "PNG of the images' size: white pixels are filled");
   app.add_option("--box", box, "the rectangle to fill, x,y,w,h (e.g. 0,14,28,14: the bottom half of 28x28 images)");

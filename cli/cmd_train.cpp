@@ -151,7 +151,7 @@ int run_train(int argc, char** argv) {
   app.add_option("model", model_name, "registered model name (genforge models)");
   app.add_option("--data", data,
                  "training data (docs/data.md): a table (.csv .tsv .json records .npy), fashion-mnist[:test], a folder "
-                 "of PNGs (class sub-folders), an IDX file, brown[:CATEGORIES], a text file");
+                 "of images (PNG, JPEG, BMP, GIF, TGA, PNM; class sub-folders), an IDX file, brown[:CATEGORIES], a text file");
   app.add_option("--out,-o", out, "model file to write (.gf; default RUN_DIR/model.gf with --run-dir)");
   app.add_option("--config", config, "JSON file of options ({\"options\": {...}} or a flat object)");
   app.add_option("--set", sets, "option override key=value (repeatable; applied after --config)");
@@ -200,6 +200,12 @@ int run_train(int argc, char** argv) {
     if (data.empty()) data = cfg.value("data", "");
     if (limit == 0) limit = cfg.value("limit", int64_t{0});
     if (validation.empty()) validation = cfg.value("validation", "");
+    // How the data was read (--na, --type, --classes, --image-size): the same data again unless given now.
+    const auto read = cfg.value("read", nlohmann::json::object());
+    if (table_flags.na.empty()) table_flags.na = read.value("na", std::vector<std::string>{});
+    if (table_flags.types.empty()) table_flags.types = read.value("type", std::vector<std::string>{});
+    if (table_flags.classes.empty()) table_flags.classes = read.value("classes", std::vector<std::string>{});
+    if (table_flags.image_size.empty()) table_flags.image_size = read.value("image_size", "");
     run_dir = resume_dir;
   }
   GF_CHECK_AS(InvalidArgument, !model_name.empty(), "e.g. genforge train gmm --data t.csv --out m.gf",
@@ -251,7 +257,12 @@ int run_train(int argc, char** argv) {
                              {"pipeline", nlohmann::json::object()},
                              {"data", data},
                              {"limit", limit},
-                             {"validation", validation}};
+                             {"validation", validation},
+                             {"read",
+                              {{"na", table_flags.na},
+                               {"type", table_flags.types},
+                               {"classes", table_flags.classes},
+                               {"image_size", table_flags.image_size}}}};
     const auto all = data::PipelineOptions::option_table().to_json(model->pipeline_options());
     for (const auto& s : info.pipeline_option_specs()) record["pipeline"][s.name] = all[s.name];
     write_file_atomic((std::filesystem::path(run_dir) / "config.json").string(),

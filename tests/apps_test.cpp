@@ -187,7 +187,7 @@ TEST(AnomalyMaps, PerPixelScoresSumToTheModelsScore) {
 
   test::TempDir dir;
   apps::write_anomaly_maps(dir.file("maps.png"), *ae, images, {0, 5, 7}, 2);
-  const auto grid = read_png_file(dir.file("maps.png"));
+  const auto grid = read_image_file(dir.file("maps.png"));
   EXPECT_EQ(grid.images.size(1), 3);  // RGB: images beside coloured maps
   EXPECT_EQ(apps::anomaly_maps(*ae, images).sizes(), (std::vector<int64_t>{32, 28, 28}));
 }

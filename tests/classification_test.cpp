@@ -50,7 +50,7 @@ TEST(Classification, RefusesMismatchedOrNegativeLabels) {
 TEST(Classification, ConfusionPictureShadesRowsAndNamesClasses) {
   test::TempDir dir;
   viz::write_confusion_png(dir.file("c.png"), {{8, 2, 0}, {1, 9, 0}, {0, 0, 4}}, {"cat", "dog", "bird"}, "pets");
-  const auto image = read_png_file(dir.file("c.png")).images[0];  // [3, H, W] uint8
+  const auto image = read_image_file(dir.file("c.png")).images[0];  // [3, H, W] uint8
   EXPECT_GE(image.size(2), 420);
   // Blue cells: the picture is not blank, and the darkest pixel belongs to a full-row cell.
   EXPECT_LT(image[0].min().item<int>(), 60);

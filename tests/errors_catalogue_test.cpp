@@ -84,7 +84,7 @@ std::vector<std::string> listing() {
 // The folder the page's commands run in.
 void make_fixture(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(test::source_path("tests/reference/bad_inputs"))) {
-    fs::copy_file(entry.path(), fs::path(dir) / entry.path().filename());
+    fs::copy(entry.path(), fs::path(dir) / entry.path().filename(), fs::copy_options::recursive);
   }
   std::string table = "a,b,c\n";
   for (int i = 0; i < 60; ++i) {
@@ -115,7 +115,8 @@ TEST(ErrorsCatalogue, EveryDocumentedBadInputGetsItsDocumentedLines) {
   if (const char* keep = std::getenv("GF_KEEP_ERRORS_FIXTURE")) {  // for scripts/errors_catalogue.py
     fs::create_directories(keep);
     for (const auto& entry : fs::directory_iterator(dir.path())) {
-      fs::copy_file(entry.path(), fs::path(keep) / entry.path().filename(), fs::copy_options::overwrite_existing);
+      fs::copy(entry.path(), fs::path(keep) / entry.path().filename(),
+               fs::copy_options::overwrite_existing | fs::copy_options::recursive);
     }
   }
   const fs::path home = fs::current_path();

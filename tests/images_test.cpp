@@ -1,7 +1,9 @@
 // Image data: IDX reading (raw and gzip, every element type, corrupt and truncated files), Fashion-MNIST from
-// the Debian package, PNG folders with classes, PNG and grid writing.
+// the Debian package, image folders with classes (PNG, JPEG, BMP, TGA; grey and colour; resizing), PNG and grid
+// writing.
 #include <gtest/gtest.h>
 #include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -147,7 +149,7 @@ TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
   for (int shift = 24; shift >= 0; shift -= 8) png.push_back(static_cast<char>((crc >> shift) & 0xff));
   png += std::string("\x00\x00\x00\x00IEND\xae\x42\x60\x82", 12);
   test::write_text(dir.file("huge.png"), png);
-  const std::string file_error = image_error_of([&] { read_png_file(dir.file("huge.png")); });
+  const std::string file_error = image_error_of([&] { read_image_file(dir.file("huge.png")); });
   EXPECT_NE(file_error.find("20000x20000 pixels, more than the 67108864"), std::string::npos) << file_error;
   const std::string bytes_error = image_error_of([&] { decode_png(png, "the upload"); });
   EXPECT_NE(bytes_error.find("the upload is 20000x20000 pixels"), std::string::npos) << bytes_error;
@@ -157,7 +159,7 @@ TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
   small.replace(16, 8, std::string("\x00\x00\x00\x02\x00\x00\x00\x02", 8));  // 2 x 2 (the CRC is not checked first)
   small.insert(small.size() - 12, std::string("\x7f\xff\xff\xffIDAT\x78\x9c", 10));
   test::write_text(dir.file("claim.png"), small);
-  for (const auto& error : {image_error_of([&] { read_png_file(dir.file("claim.png")); }),
+  for (const auto& error : {image_error_of([&] { read_image_file(dir.file("claim.png")); }),
                             image_error_of([&] { decode_png(small, "the upload"); })}) {
     EXPECT_NE(error.find("is damaged: a chunk claims 2147483647 bytes"), std::string::npos) << error;
   }
@@ -187,7 +189,7 @@ TEST(Images, PngFolderWithClassesRoundTrips) {
   write_png(dir.file("set/cat/a.png"), images[0]);
   write_png(dir.file("set/cat/b.png"), images[1]);
   write_png(dir.file("set/dog/a.png"), images[3]);
-  auto set = read_png_folder(dir.file("set"));
+  auto set = read_image_folder(dir.file("set"));
   ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{4, 3, 5, 6}));
   EXPECT_EQ(set.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_TRUE(set.labels.equal(torch::tensor({0, 0, 1, 1}, torch::kLong)));
@@ -198,15 +200,99 @@ TEST(Images, PngFolderWithClassesRoundTrips) {
 TEST(Images, PngFolderErrors) {
   test::TempDir dir;
   std::filesystem::create_directories(dir.file("empty"));
-  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("empty")); }).find("holds no PNG images"), std::string::npos);
-  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("missing")); }).find("is not a folder"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_image_folder(dir.file("empty")); }).find("holds no images"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_image_folder(dir.file("missing")); }).find("is not a folder"), std::string::npos);
   std::filesystem::create_directories(dir.file("mixed"));
   write_png(dir.file("mixed/a.png"), torch::zeros({1, 4, 4}, torch::kByte));
   write_png(dir.file("mixed/b.png"), torch::zeros({1, 5, 4}, torch::kByte));
-  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("mixed")); }).find("is 4x5 but"), std::string::npos);
+  const std::string mixed = image_error_of([&] { read_image_folder(dir.file("mixed")); });
+  EXPECT_NE(mixed.find("'" + dir.file("mixed/b.png") + "' is 4x5 but '" + dir.file("mixed/a.png") + "' is 4x4"),
+            std::string::npos) << mixed;
   std::filesystem::create_directories(dir.file("bad"));
   test::write_text(dir.file("bad/x.png"), "not a png");
-  EXPECT_NE(image_error_of([&] { read_png_folder(dir.file("bad")); }).find("cannot read image"), std::string::npos);
+  EXPECT_NE(image_error_of([&] { read_image_folder(dir.file("bad")); }).find("cannot read image"), std::string::npos);
+}
+
+// [H, W, C] interleaved bytes of a [C, H, W] image, for stb's writers.
+std::vector<uint8_t> interleaved(const torch::Tensor& chw) {
+  const auto hwc = chw.permute({1, 2, 0}).contiguous();
+  return std::vector<uint8_t>(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
+}
+
+TEST(Images, FolderReadsJpegBmpAndTgaBesidePngInColourWhenAnyIsColour) {
+  test::TempDir dir;
+  auto gen = torch::make_generator<at::CPUGeneratorImpl>(3);
+  const auto grey = torch::randint(0, 256, {1, 6, 8}, gen, torch::kLong).to(torch::kByte);
+  const auto colour = torch::randint(0, 256, {3, 6, 8}, gen, torch::kLong).to(torch::kByte);
+  // A smooth colour image for the lossy JPEG: gradients, which JPEG keeps to a few levels.
+  const auto y = torch::arange(6, torch::kFloat).view({1, 6, 1}), x = torch::arange(8, torch::kFloat).view({1, 1, 8});
+  std::filesystem::create_directories(dir.file("set"));
+  const auto smooth = torch::cat({y * 30 + x * 10, 200 - x * 20 + y * 0, y * 0 + x * 0 + 90}).clamp(0, 255).to(torch::kByte);
+  write_png(dir.file("set/a.png"), grey);
+  const auto c = interleaved(colour), g = interleaved(grey), s = interleaved(smooth);
+  ASSERT_NE(stbi_write_bmp(dir.file("set/b.BMP").c_str(), 8, 6, 3, c.data()), 0);
+  ASSERT_NE(stbi_write_tga(dir.file("set/c.tga").c_str(), 8, 6, 1, g.data()), 0);
+  ASSERT_NE(stbi_write_jpg(dir.file("set/d.jpg").c_str(), 8, 6, 3, s.data(), 100), 0);
+  test::write_text(dir.file("set/notes.txt"), "not an image");
+  const auto set = read_image_folder(dir.file("set"));
+  ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{4, 3, 6, 8}));
+  EXPECT_FALSE(set.labels.defined());
+  EXPECT_TRUE(set.images[0].equal(grey.expand({3, 6, 8})));  // grey images repeated over the 3 channels
+  EXPECT_TRUE(set.images[1].equal(colour));
+  EXPECT_TRUE(set.images[2].equal(grey.expand({3, 6, 8})));
+  const double jpeg_error = (set.images[3].to(torch::kFloat) - smooth.to(torch::kFloat)).abs().mean().item<double>();
+  EXPECT_LT(jpeg_error, 3.0);
+  // Without a colour image the set stays grey; one image file reads the same way.
+  std::filesystem::remove(dir.file("set/b.BMP"));
+  std::filesystem::remove(dir.file("set/d.jpg"));
+  EXPECT_TRUE(read_image_folder(dir.file("set")).images.equal(torch::stack({grey, grey})));
+  EXPECT_TRUE(load_images(dir.file("set/c.tga")).images.equal(grey.unsqueeze(0)));
+}
+
+TEST(Images, MixedSizesAreRefusedNamingImageSizeOrResized) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.file("set"));
+  write_png(dir.file("set/a.png"), torch::full({1, 4, 4}, 77, torch::kByte));
+  write_png(dir.file("set/b.png"), torch::full({1, 9, 6}, 200, torch::kByte));
+  try {
+    read_image_folder(dir.file("set"));
+    ADD_FAILURE() << "mixed sizes were read";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.hint(), "resize them to one size with --image-size HxW (e.g. --image-size 4x4)");
+  }
+  const auto set = load_images(dir.file("set"), parse_image_size("5x7"));
+  ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{2, 1, 5, 7}));
+  EXPECT_TRUE(set.images[0].eq(77).all().item<bool>());  // a flat image stays flat at any size
+  EXPECT_TRUE(set.images[1].eq(200).all().item<bool>());
+  // The same size is no change; a whole set (IDX, Fashion-MNIST) is resized too.
+  const auto ramp = torch::arange(48, torch::kLong).view({1, 1, 6, 8}).mul(5).to(torch::kByte);
+  EXPECT_TRUE(resize_images(ramp, {6, 8}).equal(ramp));
+  EXPECT_TRUE(resize_images(ramp, {}).equal(ramp));
+  EXPECT_EQ(resize_images(ramp.expand({3, 2, 6, 8}).contiguous(), {3, 4}).sizes(), (std::vector<int64_t>{3, 2, 3, 4}));
+}
+
+TEST(Images, ResizeMatchesPillowsBilinear) {
+  // tests/reference/make_resize_golden.py: Pillow's BILINEAR, antialiased when shrinking.
+  const auto golden = test::read_json(test::source_path("tests/reference/resize_golden.json"));
+  const int64_t height = golden["height"], width = golden["width"];
+  const auto image =
+      torch::tensor(golden["pixels"].get<std::vector<int64_t>>()).view({1, 1, height, width}).to(torch::kByte);
+  for (const auto& r : golden["resized"]) {
+    const int64_t h = r["height"], w = r["width"];
+    const auto want = torch::tensor(r["pixels"].get<std::vector<int64_t>>()).view({1, 1, h, w});
+    const auto got = resize_images(image, {h, w}).to(torch::kLong);
+    EXPECT_LE((got - want).abs().max().item<int64_t>(), 1) << h << "x" << w << "\n" << got << "\n" << want;
+  }
+}
+
+TEST(Images, ImageSizeParsesSquareAndHeightByWidth) {
+  EXPECT_EQ(parse_image_size("28").height, 28);
+  EXPECT_EQ(parse_image_size("28").width, 28);
+  EXPECT_EQ(parse_image_size("32x48").height, 32);
+  EXPECT_EQ(parse_image_size("32x48").width, 48);
+  for (const char* bad : {"", "0", "abc", "28x", "x28", "9000", "28x-3", "2.5"}) {
+    EXPECT_THROW(parse_image_size(bad), InvalidArgument) << bad;
+  }
 }
 
 TEST(Images, GridPlacesTilesWithPadding) {

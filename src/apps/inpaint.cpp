@@ -42,7 +42,7 @@ torch::Tensor box_mask(int64_t height, int64_t width, int64_t x, int64_t y, int6
 }
 
 torch::Tensor read_mask_png(const std::string& path, int64_t height, int64_t width) {
-  const ImageSet m = read_png_file(path);
+  const ImageSet m = read_image_file(path);
   const auto& px = m.images;  // [1, C, H, W] uint8
   GF_CHECK_AS(InvalidArgument, px.size(2) == height && px.size(3) == width,
               "draw the mask at the images' size (white = fill, black = keep)", "the mask '", path, "' is ",

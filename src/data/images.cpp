@@ -2,6 +2,7 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+#include <torch/nn/functional/upsampling.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -141,39 +142,62 @@ void check_png_chunks(const std::string& bytes, const std::string& what) {
   }
 }
 
-// Decodes PNG files (grayscale or RGB by the first one; all the first one's size) with their labels (-1: none).
-ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files,
-                       const std::vector<std::string>& classes) {
-  int width = 0, height = 0, channels = 0;
+const char* kImageFormats = "PNG, JPEG, BMP, GIF, TGA or PNM";
+
+// The size in a file's header, and whether it is in colour; a file stb cannot read is a DataError (naming the size a
+// PNG header claims when that is why: stb refuses huge images without saying so).
+struct ImageHeader {
+  int64_t width = 0, height = 0;
+  bool colour = false;
+};
+ImageHeader read_image_header(const std::string& path) {
+  int w = 0, h = 0, c = 0;
+  if (stbi_info(path.c_str(), &w, &h, &c) == 0) {
+    const auto [claimed_w, claimed_h] = claimed_png_size(path);
+    GF_CHECK_AS(DataError, claimed_w * claimed_h <= kMaxPngPixels, "resize the image", "'", path, "' claims ",
+                claimed_w, "x", claimed_h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
+    throw DataError(msg("'", path, "': cannot read image (", stbi_failure_reason(), ")"),
+                    std::string("the file is not a readable image (") + kImageFormats + ")");
+  }
+  GF_CHECK_AS(DataError, static_cast<int64_t>(w) * h <= kMaxPngPixels, "resize the image", "'", path, "' is ", w,
+              "x", h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
+  return {w, h, c >= 3};
+}
+
+// Decodes image files with their labels (-1: none): grey when all are grey, else RGB; one size, or each resized.
+ImageSet read_image_list(const std::vector<std::pair<std::string, int64_t>>& files,
+                         const std::vector<std::string>& classes, ImageSize resize) {
+  std::vector<ImageHeader> headers;
+  bool colour = false;
+  for (const auto& file : files) {
+    headers.push_back(read_image_header(file.first));
+    colour = colour || headers.back().colour;
+    GF_CHECK_AS(DataError,
+                !resize.empty() || (headers.back().width == headers[0].width &&
+                                    headers.back().height == headers[0].height),
+                "resize them to one size with --image-size HxW (e.g. --image-size " +
+                    std::to_string(headers[0].height) + "x" + std::to_string(headers[0].width) + ")",
+                "'", file.first, "' is ", headers.back().width, "x", headers.back().height, " but '", files[0].first,
+                "' is ", headers[0].width, "x", headers[0].height);
+  }
+  const int channels = colour ? 3 : 1;
   std::vector<at::Tensor> images;
   std::vector<int64_t> labels;
-  for (const auto& [path, label] : files) {
-    int w = 0, h = 0, c = 0;
-    if (stbi_info(path.c_str(), &w, &h, &c) == 0) {
-      const auto [claimed_w, claimed_h] = claimed_png_size(path);
-      GF_CHECK_AS(DataError, claimed_w * claimed_h <= kMaxPngPixels, "resize the image", "'", path, "' claims ",
-                  claimed_w, "x", claimed_h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
-      throw DataError(msg("'", path, "': cannot read image (", stbi_failure_reason(), ")"),
-                      "the file is not a readable PNG");
-    }
-    GF_CHECK_AS(DataError, static_cast<int64_t>(w) * h <= kMaxPngPixels, "resize the image", "'", path, "' is ", w,
-                "x", h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
-    if (images.empty()) {
-      width = w, height = h, channels = (c == 1 || c == 2) ? 1 : 3;
-    }
-    GF_CHECK_AS(DataError, w == width && h == height, "resize the images to one size first", "'", path, "' is ", w,
-                "x", h, " but '", files[0].first, "' is ", width, "x", height);
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto& [path, label] = files[i];
     const std::string bytes = read_file_bytes(path);
-    check_png_chunks(bytes, "'" + path + "'");
-    int got = 0;
+    if (bytes.size() >= 8 && bytes.compare(1, 3, "PNG") == 0) check_png_chunks(bytes, "'" + path + "'");
+    int w = 0, h = 0, got = 0;
     std::unique_ptr<unsigned char, void (*)(void*)> pixels(
         stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
                               &got, channels),
         stbi_image_free);
-    GF_CHECK_AS(DataError, pixels != nullptr, "the file is not a readable PNG", "'", path, "': cannot decode (",
-                stbi_failure_reason(), ")");
-    auto hwc = at::from_blob(pixels.get(), {height, width, channels}, at::TensorOptions().dtype(at::kByte));
-    images.push_back(hwc.permute({2, 0, 1}).clone());  // [C, H, W]
+    GF_CHECK_AS(DataError, pixels != nullptr && w == headers[i].width && h == headers[i].height,
+                std::string("the file is not a readable image (") + kImageFormats + ")", "'", path,
+                "': cannot decode (", pixels ? "the file changed while read" : stbi_failure_reason(), ")");
+    auto hwc = at::from_blob(pixels.get(), {h, w, channels}, at::TensorOptions().dtype(at::kByte));
+    auto chw = hwc.permute({2, 0, 1}).clone();  // [C, H, W]
+    images.push_back(resize.empty() ? chw : resize_images(chw.unsqueeze(0), resize)[0]);
     labels.push_back(label);
   }
   ImageSet set;
@@ -187,8 +211,53 @@ ImageSet read_png_list(const std::vector<std::pair<std::string, int64_t>>& files
 
 }  // namespace
 
-ImageSet read_png_folder(const std::string& dir) {
-  GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of PNG files (or of class sub-folders)", "'", dir,
+ImageSize parse_image_size(const std::string& text) {
+  const char* hint = "write --image-size 28 (28 x 28) or --image-size 32x48 (height x width)";
+  auto side = [&](const std::string& part) {
+    GF_CHECK_AS(InvalidArgument, !part.empty() && part.size() <= 5 && std::all_of(part.begin(), part.end(), ::isdigit),
+                hint, "image size '", text, "' is not a number of pixels or HxW");
+    const int64_t v = std::stoll(part);
+    GF_CHECK_AS(InvalidArgument, v >= 1 && v <= 8192, hint, "image size '", text, "': sides must be 1 to 8192, got ",
+                v);
+    return v;
+  };
+  const auto x = text.find_first_of("xX");
+  if (x == std::string::npos) {
+    const int64_t s = side(text);
+    return {s, s};
+  }
+  return {side(text.substr(0, x)), side(text.substr(x + 1))};
+}
+
+torch::Tensor resize_images(const torch::Tensor& images, ImageSize size) {
+  GF_CHECK(images.dim() == 4 && images.scalar_type() == at::kByte, "resize_images takes [N, C, H, W] uint8, got ",
+           images.scalar_type(), " ", images.sizes());
+  if (size.empty() || (images.size(2) == size.height && images.size(3) == size.width)) return images;
+  namespace F = torch::nn::functional;
+  const auto options = F::InterpolateFuncOptions()
+                           .size(std::vector<int64_t>{size.height, size.width})
+                           .mode(torch::kBilinear)
+                           .align_corners(false)
+                           .antialias(true);
+  std::vector<at::Tensor> parts;  // a chunk at a time: 60000 images need not be float at once
+  for (int64_t at = 0; at < images.size(0); at += 1024) {
+    const auto chunk = images.slice(0, at, std::min<int64_t>(at + 1024, images.size(0))).to(at::kFloat);
+    parts.push_back(F::interpolate(chunk, options).round().clamp(0, 255).to(at::kByte));
+  }
+  return parts.empty() ? images.new_empty({0, images.size(1), size.height, size.width}) : at::cat(parts);
+}
+
+bool is_image_file_name(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".pnm", ".ppm", ".pgm"}) {
+    if (ext == known) return true;
+  }
+  return false;
+}
+
+ImageSet read_image_folder(const std::string& dir, ImageSize resize) {
+  GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of image files (or of class sub-folders)", "'", dir,
               "' is not a folder");
   std::vector<std::string> classes;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -199,9 +268,7 @@ ImageSet read_png_folder(const std::string& dir) {
   auto collect = [&](const fs::path& folder, int64_t label) {
     std::vector<std::string> found;
     for (const auto& e : fs::directory_iterator(folder)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (e.is_regular_file() && ext == ".png") found.push_back(e.path().string());
+      if (e.is_regular_file() && is_image_file_name(e.path().string())) found.push_back(e.path().string());
     }
     std::sort(found.begin(), found.end());
     for (auto& f : found) files.emplace_back(std::move(f), label);
@@ -211,9 +278,10 @@ ImageSet read_png_folder(const std::string& dir) {
   } else {
     for (size_t c = 0; c < classes.size(); ++c) collect(fs::path(dir) / classes[c], static_cast<int64_t>(c));
   }
-  GF_CHECK_AS(DataError, !files.empty(), "put .png files in the folder or in one sub-folder per class", "'", dir,
-              "' holds no PNG images");
-  return read_png_list(files, classes);
+  GF_CHECK_AS(DataError, !files.empty(),
+              std::string("put image files (") + kImageFormats + ") in the folder or in one sub-folder per class", "'",
+              dir, "' holds no images");
+  return read_image_list(files, classes, resize);
 }
 
 torch::Tensor decode_png(const std::string& bytes, const std::string& what, int64_t max_pixels) {
@@ -237,16 +305,16 @@ torch::Tensor decode_png(const std::string& bytes, const std::string& what, int6
   return hwc.permute({2, 0, 1}).clone();  // [C, H, W]
 }
 
-ImageSet read_png_file(const std::string& path) {
+ImageSet read_image_file(const std::string& path, ImageSize resize) {
   GF_CHECK_AS(DataError, fs::is_regular_file(path), "check the path", "'", path, "' is not a file");
-  return read_png_list({{path, -1}}, {});
+  return read_image_list({{path, -1}}, {}, resize);
 }
 
 ImageSet read_png_grid(const std::string& path, int64_t tile_height, int64_t tile_width, int64_t padding,
                        int64_t count) {
   GF_CHECK(tile_height >= 1 && tile_width >= 1 && padding >= 0, "tile size must be >= 1 and padding >= 0, got ",
            tile_height, "x", tile_width, " and ", padding);
-  auto canvas = read_png_file(path).images[0];  // [C, H, W] uint8
+  auto canvas = read_image_file(path).images[0];  // [C, H, W] uint8
   const int64_t h = canvas.size(1), w = canvas.size(2);
   const bool fits = (h - padding) % (tile_height + padding) == 0 && (w - padding) % (tile_width + padding) == 0 &&
                     h > padding && w > padding;
@@ -304,7 +372,7 @@ const std::vector<std::string>& fashion_mnist_classes() {
   return names;
 }
 
-ImageSet load_images(const std::string& spec) {
+ImageSet load_images(const std::string& spec, ImageSize resize) {
   if (spec == "fashion-mnist" || spec == "fashion-mnist:train" || spec == "fashion-mnist:test") {
     const std::string split = spec == "fashion-mnist:test" ? "t10k" : "train";
     const std::string dir = fashion_mnist_dir();
@@ -312,12 +380,11 @@ ImageSet load_images(const std::string& spec) {
                 "Fashion-MNIST is not installed in '", dir, "'");
     auto set = read_idx_images(dir + "/" + split + "-images-idx3-ubyte.gz", dir + "/" + split + "-labels-idx1-ubyte.gz");
     set.class_names = fashion_mnist_classes();
+    set.images = resize_images(set.images, resize);
     return set;
   }
-  if (fs::is_directory(spec)) return read_png_folder(spec);
-  std::string ext = fs::path(spec).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  if (ext == ".png") return read_png_file(spec);
+  if (fs::is_directory(spec)) return read_image_folder(spec, resize);
+  if (is_image_file_name(spec)) return read_image_file(spec, resize);
   // An IDX images file: look for its labels next to it.
   std::string labels;
   const auto pos = spec.find("-images-idx3-ubyte");
@@ -327,7 +394,9 @@ ImageSet load_images(const std::string& spec) {
       if (fs::exists(candidate)) labels = candidate;
     }
   }
-  return read_idx_images(spec, labels);
+  auto set = read_idx_images(spec, labels);
+  set.images = resize_images(set.images, resize);
+  return set;
 }
 
 std::string encode_png_pixels(int width, int height, int channels, const uint8_t* pixels) {

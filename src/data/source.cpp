@@ -37,7 +37,7 @@ std::string wrong_kind_hint(DataKind wanted) {
   switch (wanted) {
     case DataKind::table:
     case DataKind::sequences: return "this model takes a table: give a .csv, .tsv, .json (records) or .npy file";
-    case DataKind::images: return "this model takes images: fashion-mnist[:test], a PNG folder, an IDX file or a table";
+    case DataKind::images: return "this model takes images: fashion-mnist[:test], a folder of image files, an image file, an IDX file or a table";
     case DataKind::text: return "this model takes text: brown[:CATEGORIES] or a text file";
     case DataKind::documents: return "this model takes documents: brown[:CATEGORIES] or a text file, one per line";
     case DataKind::tagged_text: return "this model takes word/tag sentences: brown[:CATEGORIES] or a word/tag file";
@@ -56,7 +56,7 @@ bool is_table_file(const std::string& path) {
 
 bool is_image_spec(const std::string& spec) {
   if (spec.rfind("fashion-mnist", 0) == 0) return true;
-  if (ends_with(spec, ".png") || spec.find("idx3-ubyte") != std::string::npos) return true;
+  if (is_image_file_name(spec) || spec.find("idx3-ubyte") != std::string::npos) return true;
   std::error_code ec;
   return fs::is_directory(spec, ec) && !fs::exists(fs::path(spec) / "package.json", ec);
 }
@@ -133,6 +133,11 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
   GF_CHECK_AS(InvalidArgument, options.limit >= 0, "give --limit N with N >= 1, or leave it out",
               "--limit must be >= 0, got ", options.limit);
   GF_CHECK_AS(InvalidArgument, !spec.empty(), "e.g. --data table.csv or --data fashion-mnist", "no data given");
+  GF_CHECK_AS(InvalidArgument,
+              options.image_size.empty() || (wanted == DataKind::images && is_image_spec(spec) && !is_table_file(spec)),
+              "leave --image-size out: it resizes image files and folders", "--image-size ",
+              options.image_size.height, "x", options.image_size.width, " was given for '", spec, "', which is not ",
+              wanted == DataKind::images ? "image files" : "read as images");
   log::ScopedTimer timer("read data");
   Source s;
   s.spec = spec;
@@ -152,7 +157,7 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
         s.table = cut_table(read_table(spec, options.read), options.limit);
       } else {
         s.form = DataKind::images;
-        s.images = load_images(spec);
+        s.images = load_images(spec, options.image_size);
         if (!options.classes.empty()) s.images = keep_classes(std::move(s.images), options.classes, spec);
         if (options.limit > 0 && options.limit < s.images.images.size(0)) {
           s.images.images = s.images.images.slice(0, 0, options.limit);

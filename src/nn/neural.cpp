@@ -85,8 +85,12 @@ torch::Tensor checked_input(const torch::Tensor& x, const Geometry& g, const tor
               " must be [N, ...], got ", x.defined() ? x.dim() : 0, " dimensions");
   const bool same = x.numel() / std::max<int64_t>(1, x.size(0)) == g.numel() &&
                     (x.dim() == 2 || std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end()) == g.shape);
-  GF_CHECK_AS(DataError, same, "give examples of the size the model was trained on", "each example is ",
-              std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end()), ", the ", model, " expects ",
+  GF_CHECK_AS(DataError, same,
+              g.is_image() ? msg("give images of the size the model was trained on (--image-size ", g.shape[1], "x",
+                                 g.shape[2], " resizes image files)")
+                           : std::string("give examples of the size the model was trained on"),
+              "each example is ", Geometry{std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end())}.describe(),
+              ", the ", model, " expects ",
               g.describe());
   auto out = x.to(device, torch::kFloat32).reshape(g.batch_shape(x.size(0)));
   GF_CHECK_AS(DataError, out.isfinite().all().item<bool>(),

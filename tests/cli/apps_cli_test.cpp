@@ -179,7 +179,7 @@ TEST_F(Cli, EnhanceEnlargesLowResolutionImagesAndMeasuresItWithDownscale) {
   EXPECT_EQ(figures["from"], nlohmann::json({14, 14}));
   EXPECT_EQ(figures["to"], nlohmann::json({28, 28}));
   EXPECT_TRUE(figures["psnr_db"].is_number() && figures["bicubic_psnr_db"].is_number()) << r.out;
-  const auto grid = read_png_file(dir_.file("e.png"));  // 3 rows of: input, bicubic, enhanced, original
+  const auto grid = read_image_file(dir_.file("e.png"));  // 3 rows of: input, bicubic, enhanced, original
   EXPECT_EQ(grid.images.size(3), 4 * 30 + 2);
   EXPECT_EQ(grid.images.size(2), 3 * 30 + 2);
   // Low-resolution PNGs (14x14) enlarged to the model's 28x28.
@@ -203,7 +203,7 @@ TEST_F(Cli, InpaintFillsABoxAndAugmentWritesLabelledRows) {
                     "2", "--out", dir_.file("filled.png")});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("filled 1176 pixels in 3 images"), std::string::npos) << r.out;
-  const auto grid = read_png_file(dir_.file("filled.png"));  // 3 rows of: masked, 2 completions, original
+  const auto grid = read_image_file(dir_.file("filled.png"));  // 3 rows of: masked, 2 completions, original
   EXPECT_EQ(grid.images.size(3), 4 * 30 + 2);
   EXPECT_EQ(grid.images.size(2), 3 * 30 + 2);
   expect_error({"inpaint", model, "--images", "fashion-mnist:test", "--box", "20,20,10,10", "--out", dir_.file("o.png")},

@@ -1,6 +1,7 @@
 // The verbs end to end, in-process: the happy path, and every bad input giving a one-line error with a hint,
 // exit code 2 and no partial output file.
 #include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -236,6 +237,40 @@ TEST_F(Cli, ImageModelsTrainWithARunDirectoryResumeAndSampleGrids) {
   expect_error({"train", "--resume", dir_.file("images"), "--out", dir_.file("x.gf")}, "has no config.json");
 }
 
+TEST_F(Cli, ImageFoldersOfMixedFormatsAndSizesTrainWithImageSizeAndResumeReadsTheSameImages) {
+  // Class "a": grey PNGs of 10x12; class "b": colour JPEGs of 14x14 (stb's writer), so the set is RGB.
+  const auto photos = dir_.file("photos");
+  std::filesystem::create_directories(photos + "/a");
+  std::filesystem::create_directories(photos + "/b");
+  for (int i = 0; i < 4; ++i) {
+    write_png(photos + "/a/" + std::to_string(i) + ".png", torch::full({1, 10, 12}, 0.2 + 0.1 * i));
+    std::vector<uint8_t> rgb(14 * 14 * 3, static_cast<uint8_t>(40 * i + 30));
+    ASSERT_NE(stbi_write_jpg((photos + "/b/" + std::to_string(i) + ".jpg").c_str(), 14, 14, 3, rgb.data(), 95), 0);
+  }
+  expect_error({"train", "vae", "--data", photos, "--out", dir_.file("v.gf")}, "' is 14x14 but '");
+  const auto run = dir_.file("run");
+  auto r = run_cli({"train", "vae", "--data", photos, "--image-size", "8", "--classes", "b", "--run-dir", run, "--set",
+                    "max_steps=2", "--set", "batch_size=4", "--set", "hidden=8", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("4 examples, 2 steps"), std::string::npos) << r.out;
+  // --resume reads the data as the run did: the same class, the same size.
+  r = run_cli({"train", "--resume", run, "--set", "max_steps=3", "-q"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("4 examples, 3 steps"), std::string::npos) << r.out;
+  const auto model = run + "/model.gf";
+  r = run_cli({"score", model, "--data", photos, "--image-size", "8x8"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_cli({"score", model, "--data", photos, "--image-size", "16"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("error: each example is 3x16x16, the VAE expects 3x8x8\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hint: give images of the size the model was trained on (--image-size 8x8 resizes image files)"),
+            std::string::npos)
+      << r.err;
+  expect_error({"train", "gmm", "--data", csv_, "--image-size", "8", "--out", dir_.file("g.gf")},
+               "--image-size 8x8 was given for '" + csv_ + "', which is not read as images");
+  expect_error({"score", model, "--data", photos, "--image-size", "8y8"}, "image size '8y8' is not");
+}
+
 TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
   auto images = image_folder(dir_, "images");
   auto model = dir_.file("gan.gf");
@@ -258,7 +293,7 @@ TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
   expect_error({"sample", trained_model(), "-n", "4", "--out", dir_.file("g.png")}, "does not produce images");
   std::filesystem::remove(dir_.file("m.gf"));
   std::filesystem::create_directories(dir_.file("empty"));
-  expect_error({"train", "gan", "--data", dir_.file("empty"), "--out", dir_.file("e.gf")}, "no PNG");
+  expect_error({"train", "gan", "--data", dir_.file("empty"), "--out", dir_.file("e.gf")}, "holds no images");
   test::write_text(dir_.file("bad-images-idx3-ubyte"), std::string("\x00\x00\x08\x03\x00\x00", 6));
   expect_error({"train", "vae", "--data", dir_.file("bad-images-idx3-ubyte"), "--out", dir_.file("e.gf")},
                "bad-images-idx3-ubyte");

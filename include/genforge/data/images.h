@@ -1,5 +1,5 @@
-// Image data: IDX files (the MNIST / Fashion-MNIST format, raw or gzip), folders of PNG files with one
-// sub-folder per class, and PNG writers for single images and grids. Fashion-MNIST from Debian's
+// Image data: IDX files (the MNIST / Fashion-MNIST format, raw or gzip), folders of image files (PNG, JPEG, BMP,
+// GIF, TGA, PNM) with one sub-folder per class, resizing, and PNG writers for single images and grids. Fashion-MNIST from Debian's
 // dataset-fashion-mnist is the default data set.
 //
 //   auto train = gf::load_images("fashion-mnist");        // [60000, 1, 28, 28] uint8 + labels
@@ -26,20 +26,32 @@ struct ImageSet {
 torch::Tensor read_idx(const std::string& path);
 // IDX images ([N, H, W] unsigned bytes) and optional labels ([N]); counts must agree.
 ImageSet read_idx_images(const std::string& images_path, const std::string& labels_path = "");
-// PNG files in class sub-folders (class = folder name, sorted) or directly in the folder (no labels).
-// Grayscale or RGB (by the first image); every image must have the first one's size.
-ImageSet read_png_folder(const std::string& dir);
-// One PNG file as a set of one image.
-ImageSet read_png_file(const std::string& path);
+// A size to resize images to (torchvision's Resize((height, width))); 0 x 0: keep the images' own size.
+struct ImageSize {
+  int64_t height = 0, width = 0;
+  bool empty() const { return height == 0 && width == 0; }
+};
+// "28" (28 x 28) or "32x48" (height x width); anything else, or a side outside 1..8192, is InvalidArgument.
+ImageSize parse_image_size(const std::string& text);
+// Every image resized to `size` (antialiased bilinear, as torchvision's Resize): [N, C, H, W] uint8 -> uint8.
+torch::Tensor resize_images(const torch::Tensor& images, ImageSize size);
+// True for the image file extensions read (.png .jpg .jpeg .bmp .gif .tga .pnm .ppm .pgm, any case).
+bool is_image_file_name(const std::string& path);
+// Image files in class sub-folders (class = folder name, sorted) or directly in the folder (no labels), in name
+// order. Grey when every image is grey, else RGB (grey images repeated over 3 channels; alpha dropped; a GIF's first
+// frame). Every image must have one size unless `resize` is given, which brings each to that size.
+ImageSet read_image_folder(const std::string& dir, ImageSize resize = {});
+// One image file as a set of one image.
+ImageSet read_image_file(const std::string& path, ImageSize resize = {});
 // The tiles of a grid as write_png_grid lays them out (tile_height x tile_width images separated and framed by
 // `padding` pixels), row by row. count >= 0 keeps the first `count` tiles; count < 0 drops trailing tiles that are
 // pure padding colour (the unfilled end of the last row -- and so also a last image that happens to be all that
 // colour: pass the count when it matters). A size that is not a whole number of tiles is a DataError.
 ImageSet read_png_grid(const std::string& path, int64_t tile_height, int64_t tile_width, int64_t padding = 2,
                        int64_t count = -1);
-// "fashion-mnist" (= ":train") or "fashion-mnist:test", a PNG folder, one .png file, or an IDX images file (labels taken from
-// the matching "-labels-idx1-ubyte[.gz]" file when present).
-ImageSet load_images(const std::string& spec);
+// "fashion-mnist" (= ":train") or "fashion-mnist:test", an image folder, one image file, or an IDX images file (labels
+// taken from the matching "-labels-idx1-ubyte[.gz]" file when present); every image resized to `resize` if given.
+ImageSet load_images(const std::string& spec, ImageSize resize = {});
 // Where Fashion-MNIST is: $GF_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist.
 std::string fashion_mnist_dir();
 const std::vector<std::string>& fashion_mnist_classes();

@@ -23,6 +23,7 @@ struct SourceOptions {
   int64_t limit = 0;  // keep the first `limit` rows / images / lines / documents / sentences (0: all)
   std::vector<std::string> classes;  // images: keep only these classes (names or indices), before `limit`
   ReadOptions read;   // table readers: missing-value markers, column type overrides
+  ImageSize image_size;  // image files and sets: every image resized to this size (0 x 0: as they are)
 };
 
 // Typed data as read; `form` says which member holds it.
@@ -40,7 +41,8 @@ struct Source {
 
 // Reads `spec` as data for a model that takes `wanted`:
 //   table, sequences   a table file (.csv .tsv .txt .json records .npy)
-//   images             fashion-mnist[:train|:test], a PNG folder (class = sub-folder), one .png, an IDX file
+//   images             fashion-mnist[:train|:test], a folder of image files (class = sub-folder), one image file
+//                      (.png .jpg .bmp .gif .tga .pnm), an IDX file
 //                      (.gz or raw), or a table file (rows of pixels or features)
 //   text               brown[:CATEGORIES] (one sentence per line) or a text file read whole
 //   documents          brown[:CATEGORIES] (one document per Brown file) or a text file (one document per line);

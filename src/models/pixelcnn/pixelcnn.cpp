@@ -99,7 +99,7 @@ torch::Tensor model_values(const torch::Tensor& x_in, const neural::Geometry& g,
 FitReport PixelCnn::fit(const Dataset& train_set, const FitContext& ctx) {
   options_.validate();
   auto geometry = neural::geometry_of(train_set, options_.conditional, "PixelCNN");
-  GF_CHECK_AS(DataError, geometry.is_image(), "give images [N, C, H, W] (a PNG folder, an IDX file, fashion-mnist)",
+  GF_CHECK_AS(DataError, geometry.is_image(), "give images [N, C, H, W] (an image folder, an IDX file, fashion-mnist)",
               "PixelCNN models images, but the data are rows of ", geometry.numel(), " features");
   auto x = neural::checked_input(train_set.x, geometry, torch::kCPU, true, "PixelCNN", "fit");
   if (options_.binarize == "threshold") x = (x >= 0.5).to(torch::kFloat32);
