@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the fuzz seed corpora that need no genforge binary (fuzz/corpus/{csv,json_records,npy,idx,png}); the
+"""Writes the fuzz seed corpora that need no genforge binary (fuzz/corpus/{csv,json_records,npy,idx,png,image_file}:
+the JPEG and GIF seeds with Pillow where it is installed, python3-pil, else the committed ones are kept); the
 model, tokenizer, compressed-stream and server seeds come from scripts/fuzz.sh --make-seeds, which runs the binary.
 Small on purpose: libFuzzer mutates from these."""
 import gzip, io, json, os, struct, zlib
@@ -73,6 +74,30 @@ put("png", "rgba_2x2_sub_filter", png(2, 2, 6, rgba))
 palette = struct.pack(">I", 6) + b"PLTE" + bytes([255, 0, 0, 0, 0, 255])
 palette += struct.pack(">I", zlib.crc32(b"PLTE" + bytes([255, 0, 0, 0, 0, 255])) & 0xFFFFFFFF)
 put("png", "palette_2x2", png(2, 2, 3, b"\x00\x00\x01\x00\x01\x00", extra=palette))
+# Image files of the other formats an image folder may hold: BMP (24-bit, bottom-up rows padded to 4 bytes), binary
+# PGM and PPM, an uncompressed grey TGA, and with Pillow a baseline and a progressive JPEG and a GIF.
+bmp_rows = b"".join(bytes((x * 60 + y * 20 + c * 40) % 256 for x in range(3) for c in range(3)) + b"\0\0\0"
+                    for y in range(2))
+bmp_header = b"BM" + struct.pack("<IHHI", 54 + len(bmp_rows), 0, 0, 54)
+bmp_info = struct.pack("<IiiHHIIiiII", 40, 3, 2, 1, 24, 0, len(bmp_rows), 2835, 2835, 0, 0)
+put("image_file", "rgb_3x2.bmp", bmp_header + bmp_info + bmp_rows)
+put("image_file", "gray_4x3.pgm", b"P5\n4 3\n255\n" + bytes(range(0, 240, 20)))
+put("image_file", "rgb_2x2.ppm", b"P6\n2 2\n255\n" + bytes(range(0, 240, 20)))
+put("image_file", "gray_3x2.tga", struct.pack("<BBBHHBHHHHBB", 0, 0, 3, 0, 0, 0, 0, 0, 3, 2, 8, 0) + bytes(range(6)))
+put("image_file", "gray_5x4.png", png(5, 4, 0, gray))
+try:
+    from PIL import Image
+    picture = Image.new("RGB", (9, 7))
+    picture.putdata([((x * 28) % 256, (y * 36) % 256, (x * y * 5) % 256) for y in range(7) for x in range(9)])
+    for name, options in [("rgb_9x7.jpg", {"quality": 80}), ("rgb_9x7_progressive.jpg", {"progressive": True})]:
+        out = io.BytesIO()
+        picture.save(out, "JPEG", **options)
+        put("image_file", name, out.getvalue())
+    out = io.BytesIO()
+    picture.convert("P").save(out, "GIF")
+    put("image_file", "palette_9x7.gif", out.getvalue())
+except ImportError:
+    pass
 # Server requests: the first byte chooses the endpoint (fuzz/targets.h: 0 sample, 1 score, 2 anomaly, 3 impute,
 # 4 completions, 5 models), the rest is the body.
 serve = {

@@ -70,6 +70,17 @@ inline void idx(const std::string& bytes) {
 // PNG through stb_image, as the server and the image readers decode it (the size read from the header first).
 inline void png(const std::string& bytes) { decode_png(bytes, "fuzz.png", int64_t{1} << 22); }
 
+// Image files of every format an image folder may hold (PNG, JPEG, BMP, GIF, TGA, PNM: stb_image's decoders),
+// through a file as `--data DIR` reads them (the size from the header first, then the whole file decoded).
+inline void image_file(const std::string& bytes) {
+  static const std::string path = "/dev/shm/genforge-fuzz-image-" + std::to_string(getpid());
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  read_image_file(path);
+}
+
 // A model's tokenizer record (char, word, byte-level BPE, unigram; SentencePiece's protobuf is its own project's
 // parser): restored, then used — a record that loads must encode and decode without reading out of bounds.
 inline void tokenizer(const std::string& bytes) {
@@ -151,7 +162,7 @@ inline const std::map<std::string, Target>& targets() {
   static const std::map<std::string, Target> all = {
       {"model_file", model_file}, {"csv", csv},   {"json_records", json_records}, {"npy", npy},
       {"idx", idx},               {"png", png},   {"tokenizer", tokenizer},       {"compressed", compressed},
-      {"serve", serve_request}};
+      {"serve", serve_request},   {"image_file", image_file}};
   return all;
 }
 

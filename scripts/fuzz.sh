@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${GF_FUZZ_BUILD:-build-fuzz}
-ALL_TARGETS=(model_file csv json_records npy idx png tokenizer compressed serve)
+ALL_TARGETS=(model_file csv json_records npy idx png tokenizer compressed serve image_file)
 
 seconds=30 runs=0 jobs=1 make_seeds=0 configure_only=0 targets=()
 while [ $# -gt 0 ]; do

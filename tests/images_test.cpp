@@ -249,6 +249,23 @@ TEST(Images, FolderReadsJpegBmpAndTgaBesidePngInColourWhenAnyIsColour) {
   EXPECT_TRUE(load_images(dir.file("set/c.tga")).images.equal(grey.unsqueeze(0)));
 }
 
+TEST(Images, EveryFormatAFolderMayHoldDecodes) {
+  // The image_file fuzz seeds (fuzz/make_seeds.py): BMP, PGM, PPM, TGA, PNG, baseline and progressive JPEG (Pillow),
+  // GIF; each named KIND_WxH.EXT.
+  int formats = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(test::source_path("fuzz/corpus/image_file"))) {
+    const std::string name = entry.path().filename().string();
+    SCOPED_TRACE(name);
+    const auto size = name.substr(name.find('_') + 1, name.find_first_of("_.", name.find('_') + 1) - name.find('_') - 1);
+    const int64_t width = std::stoll(size.substr(0, size.find('x'))), height = std::stoll(size.substr(size.find('x') + 1));
+    const auto image = load_images(entry.path().string()).images;
+    const int64_t channels = name.rfind("gray", 0) == 0 ? 1 : 3;
+    EXPECT_EQ(image.sizes(), (std::vector<int64_t>{1, channels, height, width}));
+    ++formats;
+  }
+  EXPECT_GE(formats, 6);
+}
+
 TEST(Images, MixedSizesAreRefusedNamingImageSizeOrResized) {
   test::TempDir dir;
   std::filesystem::create_directories(dir.file("set"));
