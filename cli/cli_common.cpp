@@ -60,6 +60,9 @@ std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vect
 void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--na", flags.na, "extra text that marks a missing cell (repeatable)");
   app.add_option("--type", flags.types, "column type override, e.g. --type age=continuous (repeatable)");
+  app.add_option("--delimiter", flags.delimiter,
+                 "table files: the field delimiter, one character or 'tab' (default: tab for .tsv, else sniffed from "
+                 "the first lines among , ; tab |)");
   app.add_option("--classes", flags.classes, "images: keep only these classes, by name or index (e.g. --classes 0,7)")
       ->delimiter(',');
   app.add_option("--image-size", flags.image_size,
@@ -72,6 +75,13 @@ data::SourceOptions source_options(const TableFlags& flags, int64_t limit) {
   o.classes = flags.classes;
   if (!flags.image_size.empty()) o.image_size = parse_image_size(flags.image_size);
   for (const auto& na : flags.na) o.read.na_tokens.push_back(na);
+  if (!flags.delimiter.empty()) {
+    const std::string& d = flags.delimiter;
+    GF_CHECK_AS(InvalidArgument, (d.size() == 1 && d != "\"" && d != "\n" && d != "\r") || d == "tab" || d == "\\t",
+                "give one character, e.g. --delimiter ';' or --delimiter tab", "--delimiter '", d,
+                "' is not one character");
+    o.read.delimiter = d.size() == 1 ? d[0] : '\t';
+  }
   for (const auto& kv : parse_set_pairs(flags.types, "--type")) {
     o.read.column_types[kv.first] = column_type_from_string(kv.second);
   }

@@ -34,11 +34,12 @@ std::vector<std::pair<std::string, std::string>> parse_set_pairs(const std::vect
 struct TableFlags {
   std::vector<std::string> na;     // extra missing-value markers
   std::vector<std::string> types;  // column=type overrides
+  std::string delimiter;           // table files: one character or "tab" (empty: sniffed)
   std::vector<std::string> classes;  // images: keep only these classes
   std::string image_size;            // images: resize to this size ("28", "32x48")
 };
 void add_table_flags(CLI::App& app, TableFlags& flags);
-// The data-source options of --na, --type, --classes, --image-size and --limit.
+// The data-source options of --na, --type, --delimiter, --classes, --image-size and --limit.
 data::SourceOptions source_options(const TableFlags& flags, int64_t limit = 0);
 // Reads a table with the reader chosen by extension, applying --na and --type.
 Table load_table(const std::string& path, const TableFlags& flags);

@@ -200,10 +200,11 @@ int run_train(int argc, char** argv) {
     if (data.empty()) data = cfg.value("data", "");
     if (limit == 0) limit = cfg.value("limit", int64_t{0});
     if (validation.empty()) validation = cfg.value("validation", "");
-    // How the data was read (--na, --type, --classes, --image-size): the same data again unless given now.
+    // How the data was read (--na, --type, --delimiter, --classes, --image-size): the same data again unless given now.
     const auto read = cfg.value("read", nlohmann::json::object());
     if (table_flags.na.empty()) table_flags.na = read.value("na", std::vector<std::string>{});
     if (table_flags.types.empty()) table_flags.types = read.value("type", std::vector<std::string>{});
+    if (table_flags.delimiter.empty()) table_flags.delimiter = read.value("delimiter", "");
     if (table_flags.classes.empty()) table_flags.classes = read.value("classes", std::vector<std::string>{});
     if (table_flags.image_size.empty()) table_flags.image_size = read.value("image_size", "");
     run_dir = resume_dir;
@@ -261,6 +262,7 @@ int run_train(int argc, char** argv) {
                              {"read",
                               {{"na", table_flags.na},
                                {"type", table_flags.types},
+                               {"delimiter", table_flags.delimiter},
                                {"classes", table_flags.classes},
                                {"image_size", table_flags.image_size}}}};
     const auto all = data::PipelineOptions::option_table().to_json(model->pipeline_options());

@@ -82,6 +82,39 @@ TEST(Csv, MonthNameDatesAreDatesAndRoundTripInTheirForm) {
   }
 }
 
+TEST(Csv, TheDelimiterIsSniffedAndDecimalCommasAreNumbers) {
+  test::TempDir dir;
+  // Excel in a locale with a decimal comma: `;` between fields, "3,25" in them; a quoted field holding both.
+  test::write_text(dir.file("semi.csv"),
+                   "city;temp;count;code;note\n\"Graz\";3,25;4;1,2,3;\"a; b, c\"\nLinz;-0,5;12;A-7;x\n"
+                   "Wien;1,5e2;;B-9;y\nWels;NA;3;C-4;z\n");
+  const Table semi = read_table(dir.file("semi.csv"));
+  ASSERT_EQ(semi.n_cols(), 5u);
+  EXPECT_EQ(semi.column("temp").type, ColumnType::continuous);
+  EXPECT_DOUBLE_EQ(semi.column("temp").values[0], 3.25);
+  EXPECT_DOUBLE_EQ(semi.column("temp").values[1], -0.5);
+  EXPECT_DOUBLE_EQ(semi.column("temp").values[2], 150.0);
+  EXPECT_TRUE(semi.column("temp").missing[3]);
+  EXPECT_EQ(semi.column("count").type, ColumnType::integer);
+  EXPECT_EQ(semi.column("code").type, ColumnType::categorical);  // "1,2,3" is not a number: the column stays text
+  EXPECT_EQ(semi.column("note").categories.at(static_cast<size_t>(semi.column("note").values[0])), "a; b, c");
+  // Tabs in a .txt file, pipes; a one-column file and a comma file keep the comma (decimal points only).
+  test::write_text(dir.file("tabs.txt"), "a\tb\n1\t2,5\n3\t4\n");
+  EXPECT_EQ(read_table(dir.file("tabs.txt")).n_cols(), 2u);
+  EXPECT_DOUBLE_EQ(read_table(dir.file("tabs.txt")).column("b").values[0], 2.5);
+  test::write_text(dir.file("pipes.csv"), "a|b|c\n1|2|3\n4|5|6\n");
+  EXPECT_EQ(read_table(dir.file("pipes.csv")).n_cols(), 3u);
+  test::write_text(dir.file("one.csv"), "x;y\n1;2\n3\n");  // inconsistent under ';': one column of text
+  EXPECT_EQ(read_table(dir.file("one.csv")).n_cols(), 1u);
+  test::write_text(dir.file("comma.csv"), "a,b\n\"1,5\",2\n3,4\n");
+  const Table comma = read_table(dir.file("comma.csv"));
+  EXPECT_EQ(comma.column("a").type, ColumnType::categorical);
+  // An explicit delimiter wins over the sniffing.
+  ReadOptions semicolon;
+  semicolon.delimiter = ';';
+  EXPECT_EQ(read_table(dir.file("pipes.csv"), semicolon).n_cols(), 1u);
+}
+
 TEST(Csv, TypeOverrideAndExtraMissingMarkers) {
   test::TempDir dir;
   auto path = dir.file("t.csv");

@@ -13,7 +13,9 @@
 namespace gf {
 
 struct ReadOptions {
-  char delimiter = 0;  // 0: ',' (or '\t' for .tsv files)
+  // 0: '\t' for .tsv files, else sniffed from the first 30 lines (, ; tab |: the first that splits every line into
+  // one number of fields, more than one; else ','). Not ',': numbers with a decimal comma ("3,25") are numbers.
+  char delimiter = 0;
   bool header = true;  // first CSV line names the columns; without it columns are named x0, x1, ...
   // Cells equal to one of these (after trimming unquoted spaces) are missing.
   std::vector<std::string> na_tokens = {"", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "?"};
