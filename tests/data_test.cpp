@@ -1,6 +1,8 @@
 // Table readers and writers: typing, quoting, missing values, and every data error naming file, line and column.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <cmath>
 
 #include "genforge/core/error.h"
@@ -161,6 +163,42 @@ TEST(JsonRecords, ReadsVegaStyleRecordsWithNullsInFileOrder) {
   test::write_text(dir.file("bad.json"), "{\"a\": 1}");
   EXPECT_EQ(error_of([&] { read_json_records(dir.file("bad.json")); }),
             "'" + dir.file("bad.json") + "' is not an array of records (its top level is object)");
+}
+
+TEST(JsonRecords, JsonLinesAndGzippedTablesReadAsTheirPlainForms) {
+  test::TempDir dir;
+  test::write_text(dir.file("r.jsonl"), "{\"a\": 1, \"b\": \"x\"}\n\n{\"a\": 2.5, \"c\": null}\r\n{\"b\": \"y\"}");
+  const Table lines = read_table(dir.file("r.jsonl"));
+  ASSERT_EQ(lines.n_rows(), 3u);
+  EXPECT_EQ(lines.column("a").type, ColumnType::continuous);
+  EXPECT_TRUE(lines.column("a").missing[2]);
+  EXPECT_EQ(lines.column("b").categories.at(static_cast<size_t>(lines.column("b").values[2])), "y");
+  test::write_text(dir.file("bad.ndjson"), "{\"a\": 1}\n[1, 2]\n");
+  EXPECT_EQ(error_of([&] { read_table(dir.file("bad.ndjson")); }),
+            "'" + dir.file("bad.ndjson") + "' line 2 is array, not an object");
+  test::write_text(dir.file("broken.jsonl"), "{\"a\": 1}\n{\"a\": \n");
+  EXPECT_EQ(error_of([&] { read_table(dir.file("broken.jsonl")); }),
+            "'" + dir.file("broken.jsonl") + "' line 2 is not valid JSON (byte 7)");
+  // gzip: the same tables as the plain files (a .tsv.gz keeps its tab).
+  auto gzip = [&](const std::string& path, const std::string& bytes) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  };
+  const std::string csv = "a,b\n1,x\n2.5,y\n";
+  gzip(dir.file("t.csv.gz"), csv);
+  test::write_text(dir.file("t.csv"), csv);
+  gzip(dir.file("t.tsv.gz"), "a\tb\n1\tx,z\n2.5\ty\n");
+  gzip(dir.file("t.json.gz"), "[{\"a\": 1, \"b\": \"x\"}, {\"a\": 2.5, \"b\": \"y\"}]");
+  gzip(dir.file("t.jsonl.gz"), "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2.5, \"b\": \"y\"}\n");
+  const Table plain = read_table(dir.file("t.csv"));
+  for (const char* name : {"t.csv.gz", "t.json.gz", "t.jsonl.gz"}) {
+    const Table t = read_table(dir.file(name));
+    EXPECT_EQ(t.column("a").values, plain.column("a").values) << name;
+    EXPECT_EQ(t.column("b").categories, plain.column("b").categories) << name;
+  }
+  EXPECT_EQ(read_table(dir.file("t.tsv.gz")).column("b").categories, (std::vector<std::string>{"x,z", "y"}));
 }
 
 TEST(JsonRecords, ReadsThePackagedPenguins) {

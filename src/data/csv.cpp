@@ -11,6 +11,7 @@
 #include "genforge/io/provenance.h"
 #include "genforge/core/error.h"
 #include "genforge/data/readers.h"
+#include "genforge/io/bytes.h"
 
 namespace gf {
 namespace {
@@ -235,7 +236,15 @@ std::string cell_text(const Column& c, size_t row) {
 
 }  // namespace detail
 
-Table read_csv(const std::string& path, const ReadOptions& options) { return parse_csv(read_whole_file(path), path, options); }
+Table read_csv(const std::string& path, const ReadOptions& options) {
+  std::string text = read_whole_file(path);
+  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b) {
+    text = read_file_bytes(path, /*gunzip=*/true);  // FILE.csv.gz
+  }
+  ReadOptions o = options;
+  if (o.delimiter == 0 && path.size() > 7 && path.compare(path.size() - 7, 7, ".tsv.gz") == 0) o.delimiter = '\t';
+  return parse_csv(std::move(text), path, o);
+}
 
 Table parse_csv(std::string text, const std::string& path, const ReadOptions& options) {
   // The provenance line genforge writes first (io/provenance.h) is blanked, not removed: line numbers stay true.
@@ -317,7 +326,10 @@ Table read_table(const std::string& path, const ReadOptions& options) {
     std::string e(ext);
     return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0;
   };
-  if (ends_with(".json")) return read_json_records(path, options);
+  if (ends_with(".json") || ends_with(".json.gz")) return read_json_records(path, options);
+  if (ends_with(".jsonl") || ends_with(".ndjson") || ends_with(".jsonl.gz") || ends_with(".ndjson.gz")) {
+    return read_json_lines(path, options);
+  }
   if (ends_with(".npy")) return read_npy_table(path);
   return read_csv(path, options);
 }

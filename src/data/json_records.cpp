@@ -6,21 +6,49 @@
 #include "column_builder.h"
 #include "genforge/core/error.h"
 #include "genforge/data/readers.h"
+#include "genforge/io/bytes.h"
 
 namespace gf {
 
 Table read_json_records(const std::string& path, const ReadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  GF_CHECK_AS(DataError, in.good(), "check the path (a relative path starts from the current folder)",
-              "cannot open '", path, "': no such file or not readable");
+  GF_CHECK_AS(DataError, std::ifstream(path, std::ios::binary).good(),
+              "check the path (a relative path starts from the current folder)", "cannot open '", path,
+              "': no such file or not readable");
+  const std::string text = read_file_bytes(path, /*gunzip=*/true);
   nlohmann::ordered_json doc;
   try {
-    doc = nlohmann::ordered_json::parse(in);
+    doc = nlohmann::ordered_json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw DataError(msg("'", path, "' is not valid JSON (byte ", e.byte, ")"),
                     "JSON records are an array of objects: [{\"a\": 1, \"b\": \"x\"}, ...]");
   }
   return table_from_records(doc, path, options);
+}
+
+Table read_json_lines(const std::string& path, const ReadOptions& options) {
+  GF_CHECK_AS(DataError, std::ifstream(path, std::ios::binary).good(),
+              "check the path (a relative path starts from the current folder)", "cannot open '", path,
+              "': no such file or not readable");
+  const std::string text = read_file_bytes(path, /*gunzip=*/true);
+  auto records = nlohmann::ordered_json::array();
+  size_t line = 0;
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    ++line;
+    const std::string record = text.substr(at, end - at);
+    at = end + 1;
+    if (record.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines (a last newline) skipped
+    try {
+      records.push_back(nlohmann::ordered_json::parse(record));
+    } catch (const nlohmann::json::parse_error& e) {
+      throw DataError(msg("'", path, "' line ", line, " is not valid JSON (byte ", e.byte, ")"),
+                      "JSON Lines hold one object per line: {\"a\": 1, \"b\": \"x\"}");
+    }
+    GF_CHECK_AS(DataError, records.back().is_object(), "JSON Lines hold one object per line: {\"a\": 1, \"b\": \"x\"}",
+                "'", path, "' line ", line, " is ", records.back().type_name(), ", not an object");
+  }
+  return table_from_records(records, path, options);
 }
 
 Table table_from_records(const nlohmann::ordered_json& doc, const std::string& path, const ReadOptions& options) {

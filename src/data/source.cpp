@@ -48,7 +48,8 @@ std::string wrong_kind_hint(DataKind wanted) {
 }  // namespace
 
 bool is_table_file(const std::string& path) {
-  for (const char* ext : {".csv", ".tsv", ".json", ".npy"}) {
+  for (const char* ext : {".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".npy", ".csv.gz", ".tsv.gz", ".json.gz",
+                          ".jsonl.gz", ".ndjson.gz"}) {
     if (ends_with(path, ext)) return true;
   }
   return false;

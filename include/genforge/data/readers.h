@@ -27,6 +27,8 @@ Table read_csv(const std::string& path, const ReadOptions& options = {});
 // CSV text already in memory; `source` names it in errors (and a ".tsv" ending chooses the tab delimiter).
 Table parse_csv(std::string text, const std::string& source, const ReadOptions& options = {});
 Table read_json_records(const std::string& path, const ReadOptions& options = {});
+// JSON Lines (.jsonl, .ndjson): one object per line, typed as read_json_records does; blank lines skipped.
+Table read_json_lines(const std::string& path, const ReadOptions& options = {});
 // JSON records already parsed (an array of objects; `source` names them in errors), typed as read_json_records does.
 Table table_from_records(const nlohmann::ordered_json& records, const std::string& source,
                          const ReadOptions& options = {});

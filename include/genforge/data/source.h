@@ -51,7 +51,7 @@ struct Source {
 // Data of the wrong kind for the model is a DataError that names both kinds.
 Source load_source(const std::string& spec, DataKind wanted, const SourceOptions& options = {});
 
-// True for the extensions read as tables (.csv .tsv .json .npy).
+// True for the extensions read as tables (.csv .tsv .json .jsonl .ndjson .npy; the text ones also gzipped: .csv.gz …).
 bool is_table_file(const std::string& path);
 // True for the built-in image sets and image files / folders (what load_source reads as images).
 bool is_image_spec(const std::string& spec);
