@@ -7,6 +7,7 @@
 #include <map>
 
 #include "genforge/core/error.h"
+#include "genforge/data/text.h"
 #include "genforge/data/tokenizers.h"
 #include "support/support.h"
 
@@ -40,6 +41,16 @@ TEST(Tokenizers, WordsKeepTheMostFrequentAndMapTheRestToUnk) {
   EXPECT_EQ(again->encode("sat the dog\n"), t->encode("sat the dog\n"));
   EXPECT_THROW(train_word_tokenizer("a b\n", 2), InvalidArgument);
   EXPECT_THROW(train_word_tokenizer(" \n\n", 10), DataError);
+}
+
+TEST(Tokenizers, DocumentWordsLowerUnicodeAsPythonAndKeepOtherBytesApart) {
+  // UTF-8: Python's "Über ÜBER\u00a0Straße ΣΟΦΟΣ".lower().split() (no-break space, final sigma).
+  EXPECT_EQ(document_words("\xc3\x9c" "ber \xc3\x9c" "BER\xc2\xa0Stra\xc3\x9f" "e \xce\xa3\xce\x9f\xce\xa6\xce\x9f\xce\xa3"),
+            (std::vector<std::string>{"\xc3\xbc" "ber", "\xc3\xbc" "ber", "stra\xc3\x9f" "e",
+                                      "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x82"}));
+  // Latin-1 bytes (not UTF-8): ASCII spaces and A-Z only; é (0xe9) and É (0xc9) stay two words.
+  EXPECT_EQ(document_words("Caf\xe9 CAF\xc9\tTea"), (std::vector<std::string>{"caf\xe9", "caf\xc9", "tea"}));
+  EXPECT_EQ(document_words("  The CAT  sat \r"), (std::vector<std::string>{"the", "cat", "sat"}));
 }
 
 TEST(Tokenizers, BytePairEncodingLearnsTheMostFrequentPairsFirstAndRoundTrips) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 
 namespace gf {
@@ -221,6 +222,10 @@ std::vector<std::vector<std::string>> load_documents(const std::string& spec) {
 }
 
 std::vector<std::string> document_words(const std::string& line) {
+  // UTF-8 text as Python's str.lower().split() (Unicode case and spaces: "Über" and "über" are one word); other
+  // bytes (Latin-1 …) split at ASCII spaces, only A-Z lowered, so distinct letters stay distinct words.
+  const bool ascii = std::all_of(line.begin(), line.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (!ascii && unicode::encode(unicode::decode(line)) == line) return unicode::split(unicode::lower(line));
   std::istringstream tokens(line);
   std::vector<std::string> words;
   for (std::string w; tokens >> w;) words.push_back(lowercase(w));

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "eval/ngram.h"
-#include "eval/unicode.h"
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 #include "genforge/eval/text.h"
 

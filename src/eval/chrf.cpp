@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "eval/ngram.h"
-#include "eval/unicode.h"
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 #include "genforge/eval/text.h"
 

@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "eval/unicode.h"
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 #include "genforge/eval/text.h"
 #include "genforge/eval/wordnet.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "eval/unicode.h"
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 #include "genforge/eval/text.h"
 

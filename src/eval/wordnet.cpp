@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "eval/unicode.h"
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 
 namespace gf::eval {

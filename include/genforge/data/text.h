@@ -94,7 +94,8 @@ std::string load_text(const std::string& spec);
 // Documents for bag-of-words models from a spec: "brown" / "brown:CATEGORIES" (one document per Brown file, words
 // lowercased, alphabetic words only) or a text file with one document per line (whitespace tokens, lowercased).
 std::vector<std::vector<std::string>> load_documents(const std::string& spec);
-// One document of a text file as load_documents reads it: the line's whitespace tokens, lowercased.
+// One document of a text file as load_documents reads it: the line's whitespace tokens, lowercased (UTF-8 lines as
+// Python's str.lower().split(); other bytes split at ASCII spaces with only A-Z lowered).
 std::vector<std::string> document_words(const std::string& line);
 
 }  // namespace gf

@@ -1,4 +1,4 @@
-#include "eval/unicode.h"
+#include "core/unicode.h"
 
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
