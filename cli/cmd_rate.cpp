@@ -16,7 +16,7 @@ namespace gf::cli {
 namespace {
 
 // A source's items: a .png file is a grid cut into tile x tile images (padding as write_png_grid lays them out);
-// anything else is the library's (PNG folder, .csv, .txt).
+// anything else is the library's (image folder, .csv, .txt).
 std::vector<std::string> study_items(const std::string& path, int64_t tile) {
   const bool png_file = std::filesystem::is_regular_file(path) && ends_with(path, ".png");
   if (!png_file || tile <= 0) return eval::read_study_items(path);
