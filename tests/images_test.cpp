@@ -154,6 +154,12 @@ TEST(ResourceBounds, HugeClaimsAreRefusedBeforeAllocating) {
   const std::string bytes_error = image_error_of([&] { decode_png(png, "the upload"); });
   EXPECT_NE(bytes_error.find("the upload is 20000x20000 pixels"), std::string::npos) << bytes_error;
   EXPECT_NE(image_error_of([&] { decode_png("GIF89a....", "the upload"); }).find("not a readable PNG"), std::string::npos);
+  // Sides near 2^32 (the image_file fuzzer's finding): their area overflows 64-bit integers; refused by its size.
+  std::string vast = png;
+  vast.replace(16, 8, std::string("\xc0\x69\x18\xd9\xb8\x92\x41\xc8", 8));
+  test::write_text(dir.file("vast.png"), vast);
+  const std::string vast_error = image_error_of([&] { read_image_file(dir.file("vast.png")); });
+  EXPECT_NE(vast_error.find("claims 3228113113x3096592840 pixels"), std::string::npos) << vast_error;
   // A small image whose IDAT chunk claims 2 GB (stb_image would allocate the claim): refused from a file or bytes.
   std::string small = png;
   small.replace(16, 8, std::string("\x00\x00\x00\x02\x00\x00\x00\x02", 8));  // 2 x 2 (the CRC is not checked first)

@@ -154,7 +154,9 @@ ImageHeader read_image_header(const std::string& path) {
   int w = 0, h = 0, c = 0;
   if (stbi_info(path.c_str(), &w, &h, &c) == 0) {
     const auto [claimed_w, claimed_h] = claimed_png_size(path);
-    GF_CHECK_AS(DataError, claimed_w * claimed_h <= kMaxPngPixels, "resize the image", "'", path, "' claims ",
+    // Each side is below 2^32 (four header bytes), so the product is taken in floating point: in int64 it overflows.
+    GF_CHECK_AS(DataError, double(claimed_w) * double(claimed_h) <= double(kMaxPngPixels), "resize the image", "'", path,
+                "' claims ",
                 claimed_w, "x", claimed_h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
     throw DataError(msg("'", path, "': cannot read image (", stbi_failure_reason(), ")"),
                     std::string("the file is not a readable image (") + kImageFormats + ")");
