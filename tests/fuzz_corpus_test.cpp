@@ -50,9 +50,13 @@ TEST_P(FuzzCorpus, EveryInputEndsNormallyOrWithAGenforgeError) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus,
-                         ::testing::Values("model_file", "csv", "json_records", "npy", "idx", "png", "tokenizer",
-                                           "compressed", "serve"));
+std::vector<std::string> every_target() {
+  std::vector<std::string> names;
+  for (const auto& target : gf::fuzz::targets()) names.push_back(target.first);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus, ::testing::ValuesIn(every_target()));
 
 // The rule itself can fail: an input the parser must refuse is refused with a genforge error, not accepted, and
 // an InternalError escapes run_one (it is a bug, so a finding).
