@@ -5,7 +5,9 @@
 #   independent draws of each column (the floor), a bootstrap resample of the real rows (what a perfect model's
 #   10,000-row sample scores: the ceiling), and a prototype Gaussian *mixture* copula -- normal scores of frequency
 #   intervals (categories) and ranks (numbers), a K-component full-covariance mixture fitted to them (scikit-learn),
-#   samples mapped back through each column's mixture marginal CDF -- for K = 1, 5, 20, 50.
+#   samples mapped back through each column's mixture marginal CDF -- for K = 1, 5, 20, 50; and a single Gaussian
+#   with the categories' frequency intervals ordered by the first dimension of a multiple correspondence analysis
+#   (homogeneity analysis) of the four high-cardinality columns instead of by frequency.
 # Usage: bench/synth_pairs_ceiling.py [BIRDSTRIKES.csv]   (numpy, scipy, scikit-learn: make bench installs them)
 import collections, csv, sys
 import numpy as np
@@ -68,3 +70,35 @@ for k in (1, 5, 20, 50):
         order, start = back[j]
         synthetic[c] = [order[i] for i in np.clip(np.searchsorted(start, u, side="right") - 1, 0, len(order) - 1)]
     report(f"latent mixture K={k}", synthetic)
+
+
+# Frequency intervals in the order of the first MCA dimension (alternating: row scores = mean of their categories'
+# quantifications, quantifications = mean row score of their rows) for the four high-cardinality columns.
+big = ["Airport Name", "Aircraft Make Model", "Aircraft Airline Operator", "Origin State"]
+codes = {c: np.unique(data[c], return_inverse=True) for c in big}
+x = rng.standard_normal(n)
+for _ in range(200):
+    quant = {c: np.bincount(codes[c][1], weights=x) / np.bincount(codes[c][1]) for c in big}
+    x = sum(quant[c][codes[c][1]] for c in big) / len(big)
+    x = (x - x.mean()) / x.std()
+z_mca, back_mca = np.zeros((n, len(cols))), []
+for j, c in enumerate(cols):
+    if c in big:
+        count = collections.Counter(data[c])
+        order = [codes[c][0][i] for i in np.argsort(quant[c])]
+        width = np.array([count[k] for k in order]) / n
+        start = np.concatenate([[0], np.cumsum(width)[:-1]])
+        position = {k: i for i, k in enumerate(order)}
+        index = np.array([position[v] for v in data[c]])
+        u = start[index] + width[index] * rng.uniform(size=n)
+        z_mca[:, j] = norm.ppf(np.clip(u, 1e-6, 1 - 1e-6))
+        back_mca.append((order, start))
+    else:
+        z_mca[:, j] = z[:, j]
+        back_mca.append(back[j])
+s = rng.multivariate_normal(np.zeros(len(cols)), np.corrcoef(z_mca.T), size=n)
+synthetic = {}
+for j, c in enumerate(cats):
+    order, start = back_mca[j]
+    synthetic[c] = [order[i] for i in np.clip(np.searchsorted(start, norm.cdf(s[:, j]), side="right") - 1, 0, len(order) - 1)]
+report("MCA-ordered Gaussian", synthetic)
