@@ -95,9 +95,17 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   status=0
   (cd "$BUILD/fuzz-logs" && "$ROOT/$BUILD/fuzz/fuzz_$t" "${args[@]}" "$corpus") >"$log" 2>&1 || status=$?
-  if [ "$jobs" -gt 1 ]; then cat "$BUILD"/fuzz-logs/fuzz-*.log >>"$log" 2>/dev/null || true; rm -f "$BUILD"/fuzz-logs/fuzz-*.log; fi
+  # With several workers libFuzzer's own log already echoes each worker's output, so the statistics come from the
+  # workers' logs alone (counted once), which are then kept in the target's log.
+  statlog="$log"
+  if [ "$jobs" -gt 1 ]; then
+    statlog="$log.workers"
+    cat "$BUILD"/fuzz-logs/fuzz-*.log >"$statlog" 2>/dev/null || true
+    cat "$statlog" >>"$log"
+    rm -f "$BUILD"/fuzz-logs/fuzz-*.log
+  fi
   elapsed=$(( $(date +%s) - start ))
-  stat() { grep -o "$1 *[0-9]*" "$log" | awk "$2" || true; }
+  stat() { grep -o "$1 *[0-9]*" "$statlog" | awk "$2" || true; }
   executions=$(stat 'stat::number_of_executed_units:' '{s += $2} END {print s + 0}')
   peak=$(stat 'stat::peak_rss_mb:' '{if ($2 > m) m = $2} END {print m + 0}')
   coverage=$(stat 'cov:' '{c = $2} END {print c + 0}')

@@ -188,19 +188,20 @@ TEST(Images, FashionMnistFromTheDebianPackage) {
 TEST(Images, PngFolderWithClassesRoundTrips) {
   test::TempDir dir;
   auto gen = torch::make_generator<at::CPUGeneratorImpl>(7);
-  auto images = torch::randint(0, 256, {4, 3, 5, 6}, gen, torch::kLong).to(torch::kByte);
+  auto images = torch::randint(0, 256, {5, 3, 5, 6}, gen, torch::kLong).to(torch::kByte);
   std::filesystem::create_directories(dir.file("set/cat"));
-  std::filesystem::create_directories(dir.file("set/dog"));
+  std::filesystem::create_directories(dir.file("set/dog/puppies"));
   write_png(dir.file("set/dog/b.png"), images[2]);
   write_png(dir.file("set/cat/a.png"), images[0]);
   write_png(dir.file("set/cat/b.png"), images[1]);
   write_png(dir.file("set/dog/a.png"), images[3]);
+  write_png(dir.file("set/dog/puppies/c.png"), images[4]);  // below its class folder: still a dog
   auto set = read_image_folder(dir.file("set"));
-  ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{4, 3, 5, 6}));
+  ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{5, 3, 5, 6}));
   EXPECT_EQ(set.class_names, (std::vector<std::string>{"cat", "dog"}));
-  EXPECT_TRUE(set.labels.equal(torch::tensor({0, 0, 1, 1}, torch::kLong)));
-  // Files are read in class, then name order: cat/a, cat/b, dog/a, dog/b.
-  EXPECT_TRUE(set.images.equal(torch::stack({images[0], images[1], images[3], images[2]})));
+  EXPECT_TRUE(set.labels.equal(torch::tensor({0, 0, 1, 1, 1}, torch::kLong)));
+  // Files are read in class, then path order: cat/a, cat/b, dog/a, dog/b, dog/puppies/c.
+  EXPECT_TRUE(set.images.equal(torch::stack({images[0], images[1], images[3], images[2], images[4]})));
 }
 
 TEST(Images, PngFolderErrors) {

@@ -267,10 +267,17 @@ ImageSet read_image_folder(const std::string& dir, ImageSize resize) {
   }
   std::sort(classes.begin(), classes.end());
   std::vector<std::pair<std::string, int64_t>> files;  // path, label (-1: none)
+  // A class's images may sit in folders below its own (as torchvision's ImageFolder walks them); without classes,
+  // the folder's own files.
   auto collect = [&](const fs::path& folder, int64_t label) {
     std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(folder)) {
+    auto take = [&](const fs::directory_entry& e) {
       if (e.is_regular_file() && is_image_file_name(e.path().string())) found.push_back(e.path().string());
+    };
+    if (label >= 0) {
+      for (const auto& e : fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink)) take(e);
+    } else {
+      for (const auto& e : fs::directory_iterator(folder)) take(e);
     }
     std::sort(found.begin(), found.end());
     for (auto& f : found) files.emplace_back(std::move(f), label);

@@ -37,8 +37,8 @@ ImageSize parse_image_size(const std::string& text);
 torch::Tensor resize_images(const torch::Tensor& images, ImageSize size);
 // True for the image file extensions read (.png .jpg .jpeg .bmp .gif .tga .pnm .ppm .pgm, any case).
 bool is_image_file_name(const std::string& path);
-// Image files in class sub-folders (class = folder name, sorted) or directly in the folder (no labels), in name
-// order. Grey when every image is grey, else RGB (grey images repeated over 3 channels; alpha dropped; a GIF's first
+// Image files in class sub-folders (class = folder name, sorted; a class's files may sit in folders below it) or
+// directly in the folder (no labels), in path order. Grey when every image is grey, else RGB (grey images repeated over 3 channels; alpha dropped; a GIF's first
 // frame). Every image must have one size unless `resize` is given, which brings each to that size.
 ImageSet read_image_folder(const std::string& dir, ImageSize resize = {});
 // One image file as a set of one image.
