@@ -16,8 +16,10 @@
 namespace gf::cli {
 
 int run_info(int argc, char** argv) {
-  CLI::App app("describe a model file, or the build (--build)", "info");
-  std::string model_path, graph;
+  CLI::App app("describe a model file, a data source (--data), or the build (--build)", "info");
+  std::string model_path, graph, data, read_as;
+  int64_t limit = 0;
+  TableFlags table_flags;
   bool build = false;
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)");
@@ -26,9 +28,28 @@ int run_info(int argc, char** argv) {
   bool parameters = false;
   app.add_flag("--parameters", parameters, "list the parameter tensors: name, shape, count (what finetune's --freeze "
                                            "and --train-only globs match)");
+  app.add_option("--data", data,
+                 "describe how genforge reads this data (docs/data.md): types, missing cells, ranges, categories, "
+                 "image sizes and classes");
+  app.add_option("--as", read_as,
+                 "read --data as table | images | sequences | text | documents | tagged-text (default: images for "
+                 "image files and folders, table for table files, else text)");
+  app.add_option("--limit", limit, "read only the first N rows / images / lines");
+  add_table_flags(app, table_flags);
   add_common_flags(app, common);
   if (!parse_or_help(app, argc, argv)) return 0;
   apply_common_flags(common);
+  if (!data.empty()) {
+    GF_CHECK_AS(InvalidArgument, model_path.empty(), "genforge info --data T (no model file)",
+                "give a model file or --data, not both");
+    const DataKind kind = !read_as.empty()            ? data_kind_from_string(read_as)
+                          : data::is_table_file(data) ? DataKind::table
+                          : data::is_image_spec(data) ? DataKind::images
+                                                      : DataKind::text;
+    std::cout << data::describe_source(data::load_source(data, kind, source_options(table_flags, limit))).dump(2)
+              << "\n";
+    return 0;
+  }
   if (!graph.empty()) {
     GF_CHECK_AS(InvalidArgument, !model_path.empty(), "genforge info M.gf --graph G.png", "give a model file");
     check_writable(graph);

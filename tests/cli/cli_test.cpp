@@ -271,6 +271,46 @@ TEST_F(Cli, ImageFoldersOfMixedFormatsAndSizesTrainWithImageSizeAndResumeReadsTh
   expect_error({"score", model, "--data", photos, "--image-size", "8y8"}, "image size '8y8' is not");
 }
 
+TEST_F(Cli, InfoDataDescribesHowATableAnImageFolderAndATextAreRead) {
+  test::write_text(dir_.file("eu.csv"), "Stadt;Temp;Tag\nGraz;3,25;2024-01-05\nLinz;-0,5;\nGraz;1,5;2024-03-01\n");
+  auto r = run_cli({"info", "--data", dir_.file("eu.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["read_as"], "table");
+  EXPECT_EQ(info["rows"], 3);
+  const auto& columns = info["columns"];
+  ASSERT_EQ(columns.size(), 3u);
+  EXPECT_EQ(columns[0]["type"], "categorical");
+  EXPECT_EQ(columns[0]["most_frequent"][0], (nlohmann::json{{"value", "Graz"}, {"count", 2}}));
+  EXPECT_EQ(columns[1]["type"], "continuous");
+  EXPECT_EQ(columns[1]["min"], "-0.50");  // as the file's two decimals write it
+  EXPECT_EQ(columns[1]["max"], "3.25");
+  EXPECT_NEAR(columns[1]["mean"].get<double>(), 4.25 / 3, 1e-12);
+  EXPECT_EQ(columns[2]["type"], "datetime");
+  EXPECT_EQ(columns[2]["missing"], 1);
+  EXPECT_EQ(columns[2]["min"], "2024-01-05");
+  // An image folder: sizes and images per class, resized as asked.
+  const auto images = image_folder(dir_, "images", 12);
+  r = run_cli({"info", "--data", images, "--image-size", "6x8"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["images"], 24);
+  EXPECT_EQ(info["channels"], 1);
+  EXPECT_EQ(info["height"], 6);
+  EXPECT_EQ(info["width"], 8);
+  EXPECT_EQ(info["classes"], (nlohmann::json{{"left", 12}, {"top", 12}}));
+  // A text file read as documents (one per line).
+  test::write_text(dir_.file("docs.txt"), "The cat sat\nthe dog\n");
+  r = run_cli({"info", "--data", dir_.file("docs.txt"), "--as", "documents"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["documents"], 2);
+  EXPECT_EQ(info["tokens"], 5);
+  EXPECT_EQ(info["distinct_words"], 4);
+  expect_error({"info", trained_model(), "--data", csv_}, "give a model file or --data, not both");
+  expect_error({"info", "--data", csv_, "--as", "pictures"}, "pictures");
+}
+
 TEST_F(Cli, ConditionalGanSamplesAClassAndRefusesAnUnknownOne) {
   auto images = image_folder(dir_, "images");
   auto model = dir_.file("gan.gf");

