@@ -142,7 +142,7 @@ void check_png_chunks(const std::string& bytes, const std::string& what) {
   }
 }
 
-const char* kImageFormats = "PNG, JPEG, BMP, GIF, TGA or PNM";
+constexpr char kImageFormats[] = "PNG, JPEG, BMP, GIF, TGA or PNM";
 
 // The size in a file's header, and whether it is in colour; a file stb cannot read is a DataError (naming the size a
 // PNG header claims when that is why: stb refuses huge images without saying so).
@@ -155,9 +155,9 @@ ImageHeader read_image_header(const std::string& path) {
   if (stbi_info(path.c_str(), &w, &h, &c) == 0) {
     const auto [claimed_w, claimed_h] = claimed_png_size(path);
     // Each side is below 2^32 (four header bytes), so the product is taken in floating point: in int64 it overflows.
-    GF_CHECK_AS(DataError, double(claimed_w) * double(claimed_h) <= double(kMaxPngPixels), "resize the image", "'", path,
-                "' claims ",
-                claimed_w, "x", claimed_h, " pixels, more than the ", kMaxPngPixels, " genforge reads");
+    GF_CHECK_AS(DataError, double(claimed_w) * double(claimed_h) <= double(kMaxPngPixels), "resize the image", "'",
+                path, "' claims ", claimed_w, "x", claimed_h, " pixels, more than the ", kMaxPngPixels,
+                " genforge reads");
     throw DataError(msg("'", path, "': cannot read image (", stbi_failure_reason(), ")"),
                     std::string("the file is not a readable image (") + kImageFormats + ")");
   }
@@ -216,8 +216,9 @@ ImageSet read_image_list(const std::vector<std::pair<std::string, int64_t>>& fil
 ImageSize parse_image_size(const std::string& text) {
   const char* hint = "write --image-size 28 (28 x 28) or --image-size 32x48 (height x width)";
   auto side = [&](const std::string& part) {
-    GF_CHECK_AS(InvalidArgument, !part.empty() && part.size() <= 5 && std::all_of(part.begin(), part.end(), ::isdigit),
-                hint, "image size '", text, "' is not a number of pixels or HxW");
+    const bool digits = std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    GF_CHECK_AS(InvalidArgument, !part.empty() && part.size() <= 5 && digits, hint, "image size '", text,
+                "' is not a number of pixels or HxW");
     const int64_t v = std::stoll(part);
     GF_CHECK_AS(InvalidArgument, v >= 1 && v <= 8192, hint, "image size '", text, "': sides must be 1 to 8192, got ",
                 v);
@@ -242,8 +243,8 @@ torch::Tensor resize_images(const torch::Tensor& images, ImageSize size) {
                            .align_corners(false)
                            .antialias(true);
   std::vector<at::Tensor> parts;  // a chunk at a time: 60000 images need not be float at once
-  for (int64_t at = 0; at < images.size(0); at += 1024) {
-    const auto chunk = images.slice(0, at, std::min<int64_t>(at + 1024, images.size(0))).to(at::kFloat);
+  for (int64_t start = 0; start < images.size(0); start += 1024) {
+    const auto chunk = images.slice(0, start, std::min<int64_t>(start + 1024, images.size(0))).to(at::kFloat);
     parts.push_back(F::interpolate(chunk, options).round().clamp(0, 255).to(at::kByte));
   }
   return parts.empty() ? images.new_empty({0, images.size(1), size.height, size.width}) : at::cat(parts);
