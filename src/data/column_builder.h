@@ -44,6 +44,10 @@ std::string merge_date_formats(const std::string& seen, const std::string& next)
 // Digits after the decimal point of a number as written ("3.50" -> 2, "12" -> 0, "1e-3" -> -1: unknown).
 int decimals_of(const std::string& text);
 bool is_na(const std::string& text, const ReadOptions& options);
+bool ends_with(const std::string& s, const std::string& tail);
+// The whole of a table file, gunzipped when it is gzip-compressed (FILE.csv.gz); a missing or unreadable file is a
+// DataError naming it.
+std::string read_table_text(const std::string& path);
 // A cell as text, unquoted: a category's label, an integer, a date in the column's format, the shortest number that
 // reads back the same ("" when missing).
 std::string cell_text(const Column& column, size_t row);

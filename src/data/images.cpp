@@ -276,7 +276,8 @@ ImageSet read_image_folder(const std::string& dir, ImageSize resize) {
       if (e.is_regular_file() && is_image_file_name(e.path().string())) found.push_back(e.path().string());
     };
     if (label >= 0) {
-      for (const auto& e : fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink)) take(e);
+      const auto options = fs::directory_options::follow_directory_symlink;
+      for (const auto& e : fs::recursive_directory_iterator(folder, options)) take(e);
     } else {
       for (const auto& e : fs::directory_iterator(folder)) take(e);
     }

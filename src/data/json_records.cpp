@@ -1,20 +1,15 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <fstream>
 
 #include "column_builder.h"
 #include "genforge/core/error.h"
 #include "genforge/data/readers.h"
-#include "genforge/io/bytes.h"
 
 namespace gf {
 
 Table read_json_records(const std::string& path, const ReadOptions& options) {
-  GF_CHECK_AS(DataError, std::ifstream(path, std::ios::binary).good(),
-              "check the path (a relative path starts from the current folder)", "cannot open '", path,
-              "': no such file or not readable");
-  const std::string text = read_file_bytes(path, /*gunzip=*/true);
+  const std::string text = detail::read_table_text(path);
   nlohmann::ordered_json doc;
   try {
     doc = nlohmann::ordered_json::parse(text);
@@ -26,10 +21,7 @@ Table read_json_records(const std::string& path, const ReadOptions& options) {
 }
 
 Table read_json_lines(const std::string& path, const ReadOptions& options) {
-  GF_CHECK_AS(DataError, std::ifstream(path, std::ios::binary).good(),
-              "check the path (a relative path starts from the current folder)", "cannot open '", path,
-              "': no such file or not readable");
-  const std::string text = read_file_bytes(path, /*gunzip=*/true);
+  const std::string text = detail::read_table_text(path);
   auto records = nlohmann::ordered_json::array();
   size_t line = 0;
   for (size_t at = 0; at < text.size();) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "column_builder.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 
@@ -10,9 +11,7 @@ namespace gf::data {
 namespace fs = std::filesystem;
 namespace {
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
+using gf::detail::ends_with;
 
 bool is_brown_spec(const std::string& spec) { return spec == "brown" || spec.rfind("brown:", 0) == 0; }
 
@@ -37,7 +36,9 @@ std::string wrong_kind_hint(DataKind wanted) {
   switch (wanted) {
     case DataKind::table:
     case DataKind::sequences: return "this model takes a table: give a .csv, .tsv, .json (records) or .npy file";
-    case DataKind::images: return "this model takes images: fashion-mnist[:test], a folder of image files, an image file, an IDX file or a table";
+    case DataKind::images:
+      return "this model takes images: fashion-mnist[:test], a folder of image files, an image file, an IDX file or "
+             "a table";
     case DataKind::text: return "this model takes text: brown[:CATEGORIES] or a text file";
     case DataKind::documents: return "this model takes documents: brown[:CATEGORIES] or a text file, one per line";
     case DataKind::tagged_text: return "this model takes word/tag sentences: brown[:CATEGORIES] or a word/tag file";
