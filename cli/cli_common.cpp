@@ -63,7 +63,7 @@ void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--delimiter", flags.delimiter,
                  "table files: the field delimiter, one character or 'tab' (default: tab for .tsv, else sniffed from "
                  "the first lines among , ; tab |)");
-  app.add_option("--classes", flags.classes, "images: keep only these classes, by name or index (e.g. --classes 0,7)")
+  app.add_option("--classes", flags.classes, "labelled images or documents (class sub-folders, IDX labels, brown genres): keep only these classes, by name or index (e.g. --classes 0,7)")
       ->delimiter(',');
   app.add_option("--image-size", flags.image_size,
                  "images: resize every image to this size, 28 or HxW (antialiased bilinear, as torchvision's Resize)");

@@ -93,14 +93,13 @@ int run_anomaly(int argc, char** argv) {
   std::vector<int> is_outlier;
   if (!labels.empty() || !normal_classes.empty()) is_outlier = apps::outlier_labels(source, labels, normal_classes);
 
-  if (!out.empty()) write_csv(out, apps::anomaly_table(result, is_outlier));
+  if (!out.empty()) write_csv(out, apps::anomaly_table(result, is_outlier, source.item_files()));
   std::string threshold_file = save_threshold;
   if (threshold_file.empty() && threshold_from.empty() && !out.empty()) threshold_file = threshold_path_for(out);
   if (!threshold_file.empty()) calibration.save(threshold_file);
   if (!maps.empty()) {
-    const int64_t k = std::min<int64_t>(maps_count, result.score.numel());
-    auto top = std::get<1>(result.score.topk(k));
-    std::vector<int64_t> items(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
+    std::vector<int64_t> items;
+    for (const auto& top : apps::most_anomalous(result, maps_count)) items.push_back(top.item);
     apps::write_anomaly_maps(maps, model, source, items, 4, opened.input_overrides);
   }
 
@@ -109,6 +108,13 @@ int run_anomaly(int argc, char** argv) {
                             {"flagged", flagged},
                             {"evidence", calibration.evidence},
                             {"calibration", calibration.to_json()}};
+  const auto top = apps::most_anomalous(result, 5, source.item_files());
+  summary["most_anomalous"] = nlohmann::json::array();
+  for (const auto& t : top) {
+    nlohmann::json item = {{"item", t.item}, {"anomaly_score", t.score}};
+    if (!t.file.empty()) item["file"] = t.file;
+    summary["most_anomalous"].push_back(item);
+  }
   eval::DetectionReport report;
   if (!is_outlier.empty()) {
     std::vector<double> scores(result.score.data_ptr<double>(), result.score.data_ptr<double>() + result.score.numel());
@@ -126,6 +132,12 @@ int run_anomaly(int argc, char** argv) {
             << ", threshold " << calibration.threshold << " (" << calibration.contamination * 100
             << " % contamination of " << calibration.calibration_items << " items of '" << calibration.calibrated_on
             << "')\n";
+  std::cout << "most anomalous:";
+  for (size_t i = 0; i < top.size(); ++i) {
+    std::cout << (i ? ";" : "") << " item " << top[i].item << (top[i].file.empty() ? "" : " (" + top[i].file + ")")
+              << " " << top[i].score;
+  }
+  std::cout << "\n";
   if (!is_outlier.empty()) std::cout << report.describe() << "\n";
   if (!out.empty()) std::cout << "wrote " << out << "\n";
   if (!threshold_file.empty()) std::cout << "wrote " << threshold_file << " (reuse with --threshold-from)\n";

@@ -151,9 +151,22 @@ ScoreResult score_classifier(const Model& model, const Classifier& classifier, c
   return r;
 }
 
+ScoreResult score_examples(const Model& model, const data::Source& source, const OptionOverrides& overrides);
+
 }  // namespace
 
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
+  ScoreResult r = score_examples(model, source, overrides);
+  const auto& files = source.item_files();
+  if (!files.empty() && files.size() == r.per_example.n_rows()) {
+    r.per_example = insert_column(r.per_example, 0, text_column("file", files));
+  }
+  return r;
+}
+
+namespace {
+
+ScoreResult score_examples(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
   const auto* classifier = dynamic_cast<const Classifier*>(&model);
   if (model.capabilities().likelihood == Likelihood::none && classifier && classifier->is_classifier()) {
     return score_classifier(model, *classifier, source, overrides);
@@ -241,6 +254,8 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
   }
   return r;
 }
+
+}  // namespace
 
 bool samples_are_images(const Model& model) {
   if (model.pipeline()) return model.pipeline()->form() == DataKind::images;
@@ -431,7 +446,7 @@ std::vector<std::vector<int64_t>> encode_documents(const Model& model, const dat
   GF_CHECK_AS(InvalidArgument, vocabulary != nullptr, "train it from text so it keeps its words", "the ",
               model.kind(), " model has no vocabulary");
   std::vector<std::vector<int64_t>> out;
-  for (const auto& d : documents.documents) out.push_back(vocabulary->encode(d));
+  for (const auto& d : documents.documents.words) out.push_back(vocabulary->encode(d));
   return out;
 }
 

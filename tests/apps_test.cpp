@@ -32,20 +32,10 @@ std::unique_ptr<Model> fitted(const std::string& kind, const data::Source& data,
 }
 
 data::Source few_images(int64_t n, const std::vector<std::string>& classes = {}) {
-  data::Source s;
-  s.spec = "fashion-mnist:test";
-  s.form = DataKind::images;
-  s.images = load_images("fashion-mnist:test");
-  if (!classes.empty()) {
-    const auto flags = class_flags(s.images, classes);
-    auto keep = torch::tensor(std::vector<int64_t>(flags.begin(), flags.end())).to(torch::kBool);
-    auto rows = keep.index_select(0, s.images.labels).nonzero().reshape({-1});
-    s.images.images = s.images.images.index_select(0, rows);
-    s.images.labels = s.images.labels.index_select(0, rows);
-  }
-  s.images.images = s.images.images.slice(0, 0, n);
-  s.images.labels = s.images.labels.slice(0, 0, n);
-  return s;
+  data::SourceOptions options;
+  options.limit = n;
+  options.classes = classes;
+  return data::load_source("fashion-mnist:test", DataKind::images, options);
 }
 
 TEST(Detection, MatchesScikitLearnAndPyod) {

@@ -196,12 +196,20 @@ TEST(Images, PngFolderWithClassesRoundTrips) {
   write_png(dir.file("set/cat/b.png"), images[1]);
   write_png(dir.file("set/dog/a.png"), images[3]);
   write_png(dir.file("set/dog/puppies/c.png"), images[4]);  // below its class folder: still a dog
+  // Hidden folders are neither classes nor read (Jupyter's checkpoints, a .git folder), nor are hidden files.
+  std::filesystem::create_directories(dir.file("set/.ipynb_checkpoints"));
+  std::filesystem::create_directories(dir.file("set/dog/.thumbs"));
+  write_png(dir.file("set/.ipynb_checkpoints/a.png"), images[0]);
+  write_png(dir.file("set/dog/.thumbs/a.png"), images[0]);
+  write_png(dir.file("set/dog/.a.png"), images[0]);
   auto set = read_image_folder(dir.file("set"));
   ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{5, 3, 5, 6}));
   EXPECT_EQ(set.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_TRUE(set.labels.equal(torch::tensor({0, 0, 1, 1, 1}, torch::kLong)));
   // Files are read in class, then path order: cat/a, cat/b, dog/a, dog/b, dog/puppies/c.
   EXPECT_TRUE(set.images.equal(torch::stack({images[0], images[1], images[3], images[2], images[4]})));
+  EXPECT_EQ(set.files, (std::vector<std::string>{"cat/a.png", "cat/b.png", "dog/a.png", "dog/b.png", "dog/puppies/c.png"}));
+  EXPECT_EQ(read_image_file(dir.file("set/cat/b.png")).files, (std::vector<std::string>{"b.png"}));
 }
 
 TEST(Images, PngFolderErrors) {

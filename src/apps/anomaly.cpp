@@ -6,12 +6,14 @@
 #include <array>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 #include "genforge/apps/drift.h"
 #include "genforge/core/atomic_file.h"
 #include "genforge/core/error.h"
 #include "genforge/data/images.h"
+#include "genforge/data/source.h"
 #include "genforge/model_interfaces.h"
 #include "genforge/workflow.h"
 
@@ -247,7 +249,8 @@ AnomalyResult detect_anomalies(const Model& model, const data::Source& data, con
   return r;
 }
 
-Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier) {
+Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier,
+                    const std::vector<std::string>& files) {
   std::vector<torch::Tensor> columns{torch::arange(result.score.numel(), torch::kFloat64), result.score,
                                      result.flag.to(torch::kFloat64)};
   std::vector<std::string> names{"item", "anomaly_score", "flag"};
@@ -271,7 +274,32 @@ Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outl
     c.missing.assign(c.values.size(), 0);
     t.add_column(std::move(c));
   }
+  if (!files.empty() && static_cast<int64_t>(files.size()) == result.score.numel()) {
+    return insert_column(t, 1, text_column("file", files));
+  }
   return t;
+}
+
+std::vector<AnomalousItem> most_anomalous(const AnomalyResult& result, int64_t k,
+                                          const std::vector<std::string>& files) {
+  const auto score = result.score.to(torch::kFloat64).contiguous();
+  const double* v = score.data_ptr<double>();
+  std::vector<int64_t> order(static_cast<size_t>(score.numel()));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  k = std::clamp<int64_t>(k, 0, score.numel());
+  // NaN (an item with nothing to score) last.
+  auto higher = [&](int64_t a, int64_t b) {
+    if (std::isnan(v[a]) != std::isnan(v[b])) return std::isnan(v[b]);
+    return v[a] > v[b] || (!(v[b] > v[a]) && a < b);
+  };
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), higher);
+  const bool named = static_cast<int64_t>(files.size()) == score.numel();
+  std::vector<AnomalousItem> out;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t item = order[static_cast<size_t>(i)];
+    out.push_back({item, named ? files[static_cast<size_t>(item)] : std::string(), v[item]});
+  }
+  return out;
 }
 
 std::vector<int> outlier_labels(const data::Source& data, const std::string& label_column,
@@ -297,14 +325,17 @@ std::vector<int> outlier_labels(const data::Source& data, const std::string& lab
     }
     return out;
   }
-  GF_CHECK_AS(InvalidArgument, data.form == DataKind::images && data.images.labels.defined(),
-              "give --labels COLUMN (a table column, 1 = outlier) or labelled images with --normal-classes",
+  const auto labels = data.labels();
+  GF_CHECK_AS(InvalidArgument, labels.defined(),
+              "give --labels COLUMN (a table column, 1 = outlier), or labelled images or documents (class "
+              "sub-folders, IDX labels, brown) with --normal-classes",
               "'", data.spec, "' has no labels to evaluate against");
   GF_CHECK_AS(InvalidArgument, !normal_classes.empty(), "say which classes are normal, e.g. --normal-classes 0",
-              "labelled images need --normal-classes to know which classes are normal");
-  const auto normal = class_flags(data.images, normal_classes);
-  auto labels = data.images.labels.to(torch::kLong).contiguous();
-  for (int64_t i = 0; i < labels.numel(); ++i) out.push_back(normal[static_cast<size_t>(labels.data_ptr<int64_t>()[i])] ? 0 : 1);
+              "labelled ", to_string(data.form), " need --normal-classes to know which classes are normal");
+  const auto l = labels.to(torch::kLong).contiguous();
+  const int64_t n_classes = l.numel() ? l.max().item<int64_t>() + 1 : 0;
+  const auto normal = data::class_flags(data.class_names(), n_classes, normal_classes);
+  for (int64_t i = 0; i < l.numel(); ++i) out.push_back(normal[static_cast<size_t>(l.data_ptr<int64_t>()[i])] ? 0 : 1);
   return out;
 }
 

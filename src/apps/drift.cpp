@@ -160,7 +160,7 @@ data::Source spread_subset(const data::Source& source, int64_t max_items) {
       break;
     }
     case DataKind::documents:
-      for (int64_t k : picked) out.documents.push_back(source.documents[static_cast<size_t>(k)]);
+      for (int64_t k : picked) out.documents.words.push_back(source.documents.words[static_cast<size_t>(k)]);
       break;
     case DataKind::tagged_text:
       for (int64_t k : picked) out.sentences.push_back(source.sentences[static_cast<size_t>(k)]);

@@ -49,6 +49,21 @@ nlohmann::json describe_column(const Column& c, bool identifier) {
   return j;
 }
 
+// "classes": examples per class, for labelled images and documents (classes with none left out).
+void add_class_counts(nlohmann::json& j, const Source& source) {
+  const auto labels = source.labels();
+  if (!labels.defined() || labels.numel() == 0) return;
+  const auto& names = source.class_names();
+  nlohmann::json classes = nlohmann::json::object();
+  const auto counts = labels.bincount();
+  for (int64_t k = 0; k < counts.size(0); ++k) {
+    if (counts[k].item<int64_t>() == 0) continue;
+    const std::string name = k < static_cast<int64_t>(names.size()) ? names[static_cast<size_t>(k)] : std::to_string(k);
+    classes[name] = counts[k].item<int64_t>();
+  }
+  j["classes"] = classes;
+}
+
 }  // namespace
 
 nlohmann::json describe_source(const Source& source) {
@@ -70,15 +85,7 @@ nlohmann::json describe_source(const Source& source) {
       j["channels"] = set.images.size(1);
       j["height"] = set.images.size(2);
       j["width"] = set.images.size(3);
-      if (set.labels.defined() && set.labels.numel() > 0) {
-        nlohmann::json classes = nlohmann::json::object();
-        const auto counts = set.labels.bincount();
-        for (int64_t k = 0; k < counts.size(0); ++k) {
-          const std::string name = k < set.n_classes() ? set.class_names[static_cast<size_t>(k)] : std::to_string(k);
-          classes[name] = counts[k].item<int64_t>();
-        }
-        j["classes"] = classes;
-      }
+      add_class_counts(j, source);
       break;
     }
     case DataKind::text: {
@@ -91,13 +98,14 @@ nlohmann::json describe_source(const Source& source) {
     case DataKind::documents: {
       std::set<std::string> words;
       size_t tokens = 0;
-      for (const auto& d : source.documents) {
+      for (const auto& d : source.documents.words) {
         tokens += d.size();
         words.insert(d.begin(), d.end());
       }
       j["documents"] = source.documents.size();
       j["tokens"] = tokens;
       j["distinct_words"] = words.size();
+      add_class_counts(j, source);
       break;
     }
     case DataKind::tagged_text: {

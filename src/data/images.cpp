@@ -16,6 +16,7 @@
 #include "genforge/io/provenance.h"
 #include "genforge/core/error.h"
 #include "genforge/io/bytes.h"
+#include "data/class_folder.h"
 
 namespace gf {
 namespace fs = std::filesystem;
@@ -262,37 +263,13 @@ bool is_image_file_name(const std::string& path) {
 ImageSet read_image_folder(const std::string& dir, ImageSize resize) {
   GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of image files (or of class sub-folders)", "'", dir,
               "' is not a folder");
-  std::vector<std::string> classes;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_directory()) classes.push_back(e.path().filename().string());
-  }
-  std::sort(classes.begin(), classes.end());
-  std::vector<std::pair<std::string, int64_t>> files;  // path, label (-1: none)
-  // A class's images may sit in folders below its own (as torchvision's ImageFolder walks them); without classes,
-  // the folder's own files.
-  auto collect = [&](const fs::path& folder, int64_t label) {
-    std::vector<std::string> found;
-    auto take = [&](const fs::directory_entry& e) {
-      if (e.is_regular_file() && is_image_file_name(e.path().string())) found.push_back(e.path().string());
-    };
-    if (label >= 0) {
-      const auto options = fs::directory_options::follow_directory_symlink;
-      for (const auto& e : fs::recursive_directory_iterator(folder, options)) take(e);
-    } else {
-      for (const auto& e : fs::directory_iterator(folder)) take(e);
-    }
-    std::sort(found.begin(), found.end());
-    for (auto& f : found) files.emplace_back(std::move(f), label);
-  };
-  if (classes.empty()) {
-    collect(dir, -1);
-  } else {
-    for (size_t c = 0; c < classes.size(); ++c) collect(fs::path(dir) / classes[c], static_cast<int64_t>(c));
-  }
-  GF_CHECK_AS(DataError, !files.empty(),
+  const auto listed = detail::list_class_folder(dir, is_image_file_name);
+  GF_CHECK_AS(DataError, !listed.files.empty(),
               std::string("put image files (") + kImageFormats + ") in the folder or in one sub-folder per class", "'",
               dir, "' holds no images");
-  return read_image_list(files, classes, resize);
+  ImageSet set = read_image_list(listed.files, listed.classes, resize);
+  for (const auto& file : listed.files) set.files.push_back(detail::path_under(dir, file.first));
+  return set;
 }
 
 torch::Tensor decode_png(const std::string& bytes, const std::string& what, int64_t max_pixels) {
@@ -318,7 +295,9 @@ torch::Tensor decode_png(const std::string& bytes, const std::string& what, int6
 
 ImageSet read_image_file(const std::string& path, ImageSize resize) {
   GF_CHECK_AS(DataError, fs::is_regular_file(path), "check the path", "'", path, "' is not a file");
-  return read_image_list({{path, -1}}, {}, resize);
+  ImageSet set = read_image_list({{path, -1}}, {}, resize);
+  set.files = {fs::path(path).filename().string()};
+  return set;
 }
 
 ImageSet read_png_grid(const std::string& path, int64_t tile_height, int64_t tile_width, int64_t padding,
@@ -356,25 +335,6 @@ ImageSet read_png_grid(const std::string& path, int64_t tile_height, int64_t til
 std::string fashion_mnist_dir() {
   const char* env = std::getenv("GF_FASHION_MNIST_DIR");
   return env && *env ? env : "/usr/share/datasets/fashion-mnist";
-}
-
-std::vector<uint8_t> class_flags(const ImageSet& set, const std::vector<std::string>& classes) {
-  const int64_t n_classes =
-      std::max<int64_t>(set.n_classes(), set.labels.defined() && set.labels.numel() ? set.labels.max().item<int64_t>() + 1 : 0);
-  std::vector<uint8_t> flags(static_cast<size_t>(n_classes), 0);
-  for (const auto& name : classes) {
-    const auto named = std::find(set.class_names.begin(), set.class_names.end(), name);
-    int64_t index = named - set.class_names.begin();
-    if (named == set.class_names.end()) {
-      char* end = nullptr;
-      const long v = std::strtol(name.c_str(), &end, 10);
-      GF_CHECK_AS(InvalidArgument, !name.empty() && end && *end == 0 && v >= 0 && v < n_classes,
-                  "give class names or indices 0.." + std::to_string(n_classes - 1), "unknown class '", name, "'");
-      index = v;
-    }
-    flags[static_cast<size_t>(index)] = 1;
-  }
-  return flags;
 }
 
 const std::vector<std::string>& fashion_mnist_classes() {

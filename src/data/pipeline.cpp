@@ -296,7 +296,7 @@ void InputPipeline::fit(const Source& source) {
       v.min_df = options_.min_df;
       v.max_df = options_.max_df;
       v.max_size = options_.max_words;
-      vocabulary_ = Vocabulary::build(source.documents, v);
+      vocabulary_ = Vocabulary::build(source.documents.words, v);
       GF_CHECK_AS(DataError, vocabulary_->size() > 0, "lower --min-df or raise --max-df", "no document keeps a word");
       break;
     }
@@ -348,7 +348,7 @@ Dataset InputPipeline::transform(const Source& source) const {
     case DataKind::documents: {
       std::vector<double> ids;
       std::vector<int64_t> lengths;
-      for (const auto& d : source.documents) {
+      for (const auto& d : source.documents.words) {
         const auto encoded = vocabulary_->encode(d);
         if (encoded.empty()) continue;  // a document with no vocabulary word says nothing about the topics
         ids.insert(ids.end(), encoded.begin(), encoded.end());

@@ -1,5 +1,7 @@
 #include "genforge/data/source.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -39,8 +41,10 @@ std::string wrong_kind_hint(DataKind wanted) {
     case DataKind::images:
       return "this model takes images: fashion-mnist[:test], a folder of image files, an image file, an IDX file or "
              "a table";
-    case DataKind::text: return "this model takes text: brown[:CATEGORIES] or a text file";
-    case DataKind::documents: return "this model takes documents: brown[:CATEGORIES] or a text file, one per line";
+    case DataKind::text: return "this model takes text: brown[:CATEGORIES], a text file or a folder of text files";
+    case DataKind::documents:
+      return "this model takes documents: brown[:CATEGORIES], a text file (one per line) or a folder of text files "
+             "(one per file)";
     case DataKind::tagged_text: return "this model takes word/tag sentences: brown[:CATEGORIES] or a word/tag file";
   }
   return "";
@@ -60,7 +64,42 @@ bool is_image_spec(const std::string& spec) {
   if (spec.rfind("fashion-mnist", 0) == 0) return true;
   if (is_image_file_name(spec) || spec.find("idx3-ubyte") != std::string::npos) return true;
   std::error_code ec;
-  return fs::is_directory(spec, ec) && !fs::exists(fs::path(spec) / "package.json", ec);
+  if (!fs::is_directory(spec, ec)) return false;
+  // A folder is image data when it holds an image file (in it or below it); else it is text files.
+  const auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+  for (auto it = fs::recursive_directory_iterator(spec, options, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory(ec) && !name.empty() && name[0] == '.') {
+      it.disable_recursion_pending();
+    } else if (it->is_regular_file(ec) && is_image_file_name(name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<uint8_t> class_flags(const std::vector<std::string>& class_names, int64_t n_classes,
+                                 const std::vector<std::string>& classes) {
+  n_classes = std::max<int64_t>(n_classes, static_cast<int64_t>(class_names.size()));
+  std::vector<uint8_t> flags(static_cast<size_t>(n_classes), 0);
+  for (const auto& name : classes) {
+    const auto named = std::find(class_names.begin(), class_names.end(), name);
+    int64_t index = named - class_names.begin();
+    if (named == class_names.end()) {
+      char* end = nullptr;
+      const long v = std::strtol(name.c_str(), &end, 10);
+      std::string known;
+      for (size_t k = 0; k < class_names.size() && k < 20; ++k) known += (k ? ", " : "") + class_names[k];
+      GF_CHECK_AS(InvalidArgument, !name.empty() && end && *end == 0 && v >= 0 && v < n_classes,
+                  "give class names or indices 0.." + std::to_string(n_classes - 1) +
+                      (known.empty() ? std::string() : " (" + known + (class_names.size() > 20 ? ", …)" : ")")),
+                  "unknown class '", name, "'");
+      index = v;
+    }
+    flags[static_cast<size_t>(index)] = 1;
+  }
+  return flags;
 }
 
 torch::Tensor sequence_lengths(const Column& column) {
@@ -98,6 +137,22 @@ int64_t Source::size() const {
   return 0;
 }
 
+torch::Tensor Source::labels() const {
+  if (form == DataKind::images) return images.labels;
+  if (form == DataKind::documents && !documents.labels.empty()) return torch::tensor(documents.labels, torch::kLong);
+  return {};
+}
+
+const std::vector<std::string>& Source::class_names() const {
+  static const std::vector<std::string> none;
+  return form == DataKind::images ? images.class_names : form == DataKind::documents ? documents.class_names : none;
+}
+
+const std::vector<std::string>& Source::item_files() const {
+  static const std::vector<std::string> none;
+  return form == DataKind::images ? images.files : form == DataKind::documents ? documents.files : none;
+}
+
 std::string Source::describe() const {
   std::ostringstream o;
   switch (form) {
@@ -118,15 +173,48 @@ std::string Source::describe() const {
 
 namespace {
 
-ImageSet keep_classes(ImageSet set, const std::vector<std::string>& classes, const std::string& spec) {
-  GF_CHECK_AS(DataError, set.labels.defined(), "--classes needs labelled images (class sub-folders, IDX labels)",
-              "'", spec, "' has no class labels to select by");
-  const auto selected = class_flags(set, classes);
-  auto keep = torch::tensor(std::vector<int64_t>(selected.begin(), selected.end()), torch::kLong).to(torch::kBool);
-  auto rows = keep.index_select(0, set.labels.to(torch::kLong)).nonzero().reshape({-1});
-  set.images = set.images.index_select(0, rows);
-  set.labels = set.labels.index_select(0, rows);
-  return set;
+// The examples of `source` whose flag in `keep` is 1, labels and file names with them.
+void keep_items(Source& source, const std::vector<uint8_t>& keep) {
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < keep.size(); ++i) {
+    if (keep[i]) rows.push_back(static_cast<int64_t>(i));
+  }
+  auto pick = [&](auto& v) {
+    if (v.empty()) return;
+    std::remove_reference_t<decltype(v)> out;
+    for (int64_t r : rows) out.push_back(std::move(v[static_cast<size_t>(r)]));
+    v = std::move(out);
+  };
+  if (source.form == DataKind::images) {
+    auto index = torch::tensor(rows, torch::kLong);
+    source.images.images = source.images.images.index_select(0, index);
+    if (source.images.labels.defined()) source.images.labels = source.images.labels.index_select(0, index);
+    pick(source.images.files);
+  } else {
+    pick(source.documents.words);
+    pick(source.documents.labels);
+    pick(source.documents.files);
+  }
+}
+
+void keep_classes(Source& source, const std::vector<std::string>& classes) {
+  const auto labels = source.labels();
+  GF_CHECK_AS(DataError, labels.defined(),
+              "--classes needs labelled data (image or text files in class sub-folders, IDX labels, brown)", "'",
+              source.spec, "' has no class labels to select by");
+  const int64_t n_classes = labels.numel() ? labels.max().item<int64_t>() + 1 : 0;
+  const auto selected = class_flags(source.class_names(), n_classes, classes);
+  std::vector<uint8_t> keep(static_cast<size_t>(labels.numel()));
+  const auto l = labels.to(torch::kLong).contiguous();
+  for (int64_t i = 0; i < l.numel(); ++i) keep[static_cast<size_t>(i)] = selected[static_cast<size_t>(l.data_ptr<int64_t>()[i])];
+  keep_items(source, keep);
+}
+
+void keep_first_items(Source& source, int64_t limit) {
+  if (limit <= 0 || limit >= source.size()) return;
+  std::vector<uint8_t> keep(static_cast<size_t>(source.size()), 0);
+  std::fill(keep.begin(), keep.begin() + limit, 1);
+  keep_items(source, keep);
 }
 
 }  // namespace
@@ -135,6 +223,9 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
   GF_CHECK_AS(InvalidArgument, options.limit >= 0, "give --limit N with N >= 1, or leave it out",
               "--limit must be >= 0, got ", options.limit);
   GF_CHECK_AS(InvalidArgument, !spec.empty(), "e.g. --data table.csv or --data fashion-mnist", "no data given");
+  GF_CHECK_AS(InvalidArgument, options.classes.empty() || wanted == DataKind::images || wanted == DataKind::documents,
+              "leave --classes out: it selects classes of labelled images or documents", "--classes was given for '",
+              spec, "', read as ", to_string(wanted));
   GF_CHECK_AS(InvalidArgument,
               options.image_size.empty() || (wanted == DataKind::images && is_image_spec(spec) && !is_table_file(spec)),
               "leave --image-size out: it resizes image files and folders", "--image-size ",
@@ -157,14 +248,12 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
       if (is_table_file(spec)) {
         s.form = DataKind::table;
         s.table = cut_table(read_table(spec, options.read), options.limit);
+        if (!options.classes.empty()) keep_classes(s, options.classes);  // a table has none: says so
       } else {
         s.form = DataKind::images;
         s.images = load_images(spec, options.image_size);
-        if (!options.classes.empty()) s.images = keep_classes(std::move(s.images), options.classes, spec);
-        if (options.limit > 0 && options.limit < s.images.images.size(0)) {
-          s.images.images = s.images.images.slice(0, 0, options.limit);
-          if (s.images.labels.defined()) s.images.labels = s.images.labels.slice(0, 0, options.limit);
-        }
+        if (!options.classes.empty()) keep_classes(s, options.classes);
+        keep_first_items(s, options.limit);
       }
       break;
     case DataKind::text: {
@@ -190,7 +279,8 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
       } else {
         s.form = DataKind::documents;
         s.documents = load_documents(spec);
-        keep_first(s.documents, options.limit);
+        if (!options.classes.empty()) keep_classes(s, options.classes);
+        keep_first_items(s, options.limit);
       }
       break;
     case DataKind::tagged_text:

@@ -88,6 +88,29 @@ Table Table::select(const std::vector<std::string>& names) const {
   return out;
 }
 
+Column text_column(std::string name, const std::vector<std::string>& values) {
+  Column c{std::move(name)};
+  c.type = ColumnType::categorical;
+  std::map<std::string, size_t> code;
+  for (const auto& v : values) {
+    const auto [it, added] = code.emplace(v, c.categories.size());
+    if (added) c.categories.push_back(v);
+    c.values.push_back(static_cast<double>(it->second));
+  }
+  c.missing.assign(values.size(), 0);
+  return c;
+}
+
+Table insert_column(const Table& t, size_t position, Column column) {
+  GF_CHECK(position <= t.n_cols(), "column position ", position, " is past the table's ", t.n_cols(), " columns");
+  Table out(t.source());
+  for (size_t k = 0; k <= t.n_cols(); ++k) {
+    if (k == position) out.add_column(std::move(column));
+    if (k < t.n_cols()) out.add_column(t.columns()[k]);
+  }
+  return out;
+}
+
 Table take_rows(const Table& t, const std::vector<int64_t>& rows) {
   Table out(t.source());
   for (const Column& original : t.columns()) {

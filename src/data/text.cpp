@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "core/unicode.h"
+#include "data/class_folder.h"
 #include "genforge/core/error.h"
+#include "genforge/io/bytes.h"
 
 namespace gf {
 namespace fs = std::filesystem;
@@ -69,8 +71,7 @@ std::vector<TaggedSentence> parse_tagged(std::istream& in, const std::string& na
 }  // namespace
 
 std::vector<TaggedSentence> read_tagged_text(const std::string& path, bool coarse) {
-  std::ifstream in(path);
-  GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");
+  std::istringstream in(read_text_file(path));
   auto out = parse_tagged(in, path, coarse);
   GF_CHECK_AS(DataError, !out.empty(), "give one sentence of word/tag tokens per line", "'", path,
               "' holds no tagged sentences");
@@ -198,25 +199,62 @@ std::string lowercase(std::string w) {
 
 }  // namespace
 
-std::vector<std::vector<std::string>> load_documents(const std::string& spec) {
-  std::vector<std::vector<std::string>> docs;
-  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
-    for (const auto& d : read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : "")) {
-      std::vector<std::string> words;
-      for (const auto& s : d.sentences) {
-        for (const auto& w : s.words) {
-          if (std::all_of(w.begin(), w.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); })) {
-            words.push_back(lowercase(w));
-          }
+const std::vector<std::string>& brown_genres() {
+  static const std::vector<std::string> genres = {
+      "news",    "editorial", "reviews", "religion", "hobbies", "lore",   "belles_lettres", "government",
+      "learned", "fiction",   "mystery", "science_fiction", "adventure", "romance", "humor"};
+  return genres;
+}
+
+namespace {
+
+// Category letter a..r (no i, o, q) -> index into brown_genres().
+int64_t brown_genre_index(char category) {
+  static const std::string letters = "abcdefghjklmnpr";
+  const auto at = letters.find(category);
+  GF_CHECK_AS(DataError, at != std::string::npos, "Brown categories are a..r without i, o, q",
+              "unknown Brown category '", std::string(1, category), "'");
+  return static_cast<int64_t>(at);
+}
+
+DocumentSet brown_documents(const std::vector<BrownDocument>& brown) {
+  DocumentSet docs;
+  docs.class_names = brown_genres();
+  for (const auto& d : brown) {
+    std::vector<std::string> words;
+    for (const auto& s : d.sentences) {
+      for (const auto& w : s.words) {
+        if (std::all_of(w.begin(), w.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); })) {
+          words.push_back(lowercase(w));
         }
       }
-      docs.push_back(std::move(words));
     }
+    docs.words.push_back(std::move(words));
+    docs.labels.push_back(brown_genre_index(d.category));
+    docs.files.push_back(d.name);
+  }
+  return docs;
+}
+
+}  // namespace
+
+DocumentSet load_documents(const std::string& spec) {
+  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
+    return brown_documents(read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : ""));
+  }
+  if (is_brown_folder(spec)) return brown_documents(read_brown(spec));
+  DocumentSet docs;
+  if (fs::is_directory(spec)) {
+    TextFolder folder = read_text_folder(spec);
+    for (const auto& text : folder.texts) docs.words.push_back(document_words(text));
+    docs.labels = std::move(folder.labels);
+    docs.class_names = std::move(folder.class_names);
+    docs.files = std::move(folder.files);
     return docs;
   }
   for (const auto& line : read_lines(spec)) {
     auto words = document_words(line);
-    if (!words.empty()) docs.push_back(std::move(words));
+    if (!words.empty()) docs.words.push_back(std::move(words));
   }
   return docs;
 }
@@ -314,20 +352,61 @@ std::string load_text(const std::string& spec) {
       for (size_t i = 0; i < s.words.size(); ++i) text += (i ? " " : "") + s.words[i];
       text += "\n";
     }
+  } else if (is_brown_folder(spec)) {
+    for (const auto& s : brown_sentences(read_brown(spec))) {
+      for (size_t i = 0; i < s.words.size(); ++i) text += (i ? " " : "") + s.words[i];
+      text += "\n";
+    }
+  } else if (fs::is_directory(spec)) {
+    for (const auto& file : read_text_folder(spec).texts) {
+      text += file;
+      if (!file.empty() && file.back() != '\n') text += '\n';
+    }
   } else {
-    std::ifstream in(spec, std::ios::binary);
-    GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", spec, "'");
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
+    text = read_text_file(spec);
   }
   GF_CHECK_AS(DataError, !text.empty(), "give a file with text in it", "'", spec, "' holds no text");
   return text;
 }
 
+std::string read_text_file(const std::string& path) {
+  std::string text = read_file_bytes(path, /*gunzip=*/true);
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  return text;
+}
+
+bool is_brown_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && brown_file_name(entry.path().filename().string())) return true;
+  }
+  return false;
+}
+
+TextFolder read_text_folder(const std::string& dir) {
+  GF_CHECK_AS(DataError, fs::is_directory(dir), "give a folder of text files (or of class sub-folders)", "'", dir,
+              "' is not a folder");
+  const auto listed = detail::list_class_folder(dir, [](const std::string&) { return true; });
+  GF_CHECK_AS(DataError, !listed.files.empty(), "put text files in the folder or in one sub-folder per class", "'",
+              dir, "' holds no files");
+  TextFolder out;
+  out.class_names = listed.classes;
+  for (const auto& [path, label] : listed.files) {
+    std::string text = read_text_file(path);
+    const auto nul = text.find('\0');
+    GF_CHECK_AS(DataError, nul == std::string::npos,
+                "keep only text files in the folder (convert PDFs and word-processor files to plain text)", "'", path,
+                "' is not text: it holds a NUL byte at offset ", nul);
+    out.files.push_back(detail::path_under(dir, path));
+    out.texts.push_back(std::move(text));
+    if (label >= 0) out.labels.push_back(label);
+  }
+  return out;
+}
+
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  GF_CHECK_AS(DataError, in.good(), "check the path", "cannot open '", path, "'");
+  std::istringstream in(read_text_file(path));
   std::vector<std::string> lines;
   bool any = false;
   for (std::string line; std::getline(in, line);) {

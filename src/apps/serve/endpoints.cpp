@@ -131,7 +131,7 @@ data::Source request_source(const Model& model, const Body& body, const ServeOpt
       s.form = DataKind::documents;
       for (const auto& d : docs) {
         if (!d.is_string()) fail(400, "every document is a string of words", kInputHint);
-        s.documents.push_back(document_words(d.get<std::string>()));
+        s.documents.words.push_back(document_words(d.get<std::string>()));
       }
       break;
     }
