@@ -24,6 +24,7 @@ const Verb kVerbs[] = {
     {"train", "fit a model to data and save it (.gf)", run_train},
     {"sample", "draw samples from a saved model", run_sample},
     {"score", "per-row log-likelihood of data under a model", run_score},
+    {"transform", "each item's mixture component, hidden state or topic with probabilities, or its latent code", run_transform},
     {"info", "describe a model file (or the build with --build)", run_info},
     {"plot", "scatter plot of two columns of one or more tables (PNG)", run_plot},
     {"tag", "label words with a sequence tagger (genforge train pos-tagger)", run_tag},

@@ -93,7 +93,8 @@ int run_anomaly(int argc, char** argv) {
   std::vector<int> is_outlier;
   if (!labels.empty() || !normal_classes.empty()) is_outlier = apps::outlier_labels(source, labels, normal_classes);
 
-  if (!out.empty()) write_csv(out, apps::anomaly_table(result, is_outlier, source.item_files()));
+  const Column names = item_names(model, source, opened.input_overrides);
+  if (!out.empty()) write_csv(out, apps::anomaly_table(result, is_outlier, names));
   std::string threshold_file = save_threshold;
   if (threshold_file.empty() && threshold_from.empty() && !out.empty()) threshold_file = threshold_path_for(out);
   if (!threshold_file.empty()) calibration.save(threshold_file);
@@ -108,11 +109,11 @@ int run_anomaly(int argc, char** argv) {
                             {"flagged", flagged},
                             {"evidence", calibration.evidence},
                             {"calibration", calibration.to_json()}};
-  const auto top = apps::most_anomalous(result, 5, source.item_files());
+  const auto top = apps::most_anomalous(result, 5, names);
   summary["most_anomalous"] = nlohmann::json::array();
   for (const auto& t : top) {
     nlohmann::json item = {{"item", t.item}, {"anomaly_score", t.score}};
-    if (!t.file.empty()) item["file"] = t.file;
+    if (!t.name.empty()) item[names.name] = t.name;
     summary["most_anomalous"].push_back(item);
   }
   eval::DetectionReport report;
@@ -134,7 +135,7 @@ int run_anomaly(int argc, char** argv) {
             << "')\n";
   std::cout << "most anomalous:";
   for (size_t i = 0; i < top.size(); ++i) {
-    std::cout << (i ? ";" : "") << " item " << top[i].item << (top[i].file.empty() ? "" : " (" + top[i].file + ")")
+    std::cout << (i ? ";" : "") << " item " << top[i].item << (top[i].name.empty() ? "" : " (" + top[i].name + ")")
               << " " << top[i].score;
   }
   std::cout << "\n";

@@ -8,6 +8,7 @@ int run_models(int argc, char** argv);
 int run_train(int argc, char** argv);
 int run_sample(int argc, char** argv);
 int run_score(int argc, char** argv);
+int run_transform(int argc, char** argv);
 int run_info(int argc, char** argv);
 int run_plot(int argc, char** argv);
 int run_eval(int argc, char** argv);

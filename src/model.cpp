@@ -112,6 +112,7 @@ nlohmann::json Capabilities::to_json() const {
           {"likelihood", to_string(likelihood)},
           {"conditional_sampling", conditional_sampling},
           {"latent_space", latent_space},
+          {"encoder", encoder},
           {"standard_normal_prior", standard_normal_prior},
           {"bijective_latent", bijective_latent},
           {"missing_values", missing_values},

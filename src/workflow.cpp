@@ -157,11 +157,25 @@ ScoreResult score_examples(const Model& model, const data::Source& source, const
 
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
   ScoreResult r = score_examples(model, source, overrides);
-  const auto& files = source.item_files();
-  if (!files.empty() && files.size() == r.per_example.n_rows()) {
-    r.per_example = insert_column(r.per_example, 0, text_column("file", files));
+  Column names = item_names(model, source, overrides);
+  if (names.size() > 0 && names.size() == r.per_example.n_rows() && !r.per_example.has_column(names.name)) {
+    r.per_example = insert_column(r.per_example, 0, std::move(names));
   }
   return r;
+}
+
+Column item_names(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
+  const auto& files = source.item_files();
+  if (!files.empty()) return text_column("file", files);
+  if (source.form == DataKind::table && model.pipeline() && dynamic_cast<const SequenceScorer*>(&model)) {
+    const auto& fitted = *model.pipeline();
+    const std::string column =
+        (overrides.empty() ? fitted : fitted.with_overrides(overrides)).options().sequence_column;
+    if (!column.empty() && source.table.has_column(column)) {
+      return text_column(column, data::sequence_ids(source.table.column(column)));
+    }
+  }
+  return Column{};
 }
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include "genforge/apps/anomaly.h"
 #include "genforge/core/error.h"
+#include "genforge/core/log.h"
 #include "genforge/data/source.h"
 #include "genforge/data/text.h"
 #include "genforge/model_interfaces.h"
@@ -165,17 +166,55 @@ TEST(TextData, ScoresAndAnomaliesNameEachFile) {
 
   // With one topic (the corpus's word frequencies) the long file of words seen once is the most anomalous, named.
   const auto result = apps::detect_anomalies_self_calibrated(*model, source, {});
-  const auto top = apps::most_anomalous(result, 2, source.item_files());
+  const Column names = item_names(*model, source);
+  EXPECT_EQ(names.name, "file");
+  const auto top = apps::most_anomalous(result, 2, names);
   ASSERT_EQ(top.size(), 2u);
   EXPECT_EQ(top[0].item, 4);
-  EXPECT_EQ(top[0].file, "tech/chip.txt");
+  EXPECT_EQ(top[0].name, "tech/chip.txt");
   EXPECT_DOUBLE_EQ(top[0].score, result.score[4].item<double>());
   EXPECT_GE(top[0].score, top[1].score);
   const auto is_outlier = apps::outlier_labels(source, "", {"sport"});
   EXPECT_EQ(is_outlier, (std::vector<int>{0, 0, 0, 0, 1}));
-  const Table t = apps::anomaly_table(result, is_outlier, source.item_files());
+  const Table t = apps::anomaly_table(result, is_outlier, names);
   EXPECT_EQ(t.names(), (std::vector<std::string>{"item", "file", "anomaly_score", "flag", "is_outlier"}));
   EXPECT_EQ(apps::most_anomalous(result, 99).size(), 5u);
+}
+
+// Sequences of a table: each scored sequence is named by its sequence-column value; rows sorted by time rather than
+// by sequence (ids interleaved) are warned about instead of silently becoming sequences of one step.
+TEST(TextData, SequencesAreNamedByTheirColumnAndInterleavedIdsWarn) {
+  test::TempDir dir;
+  std::string grouped = "trip,speed\n", interleaved = "trip,speed\n";
+  for (int step = 0; step < 6; ++step) grouped += "north," + std::to_string(1 + step % 2) + "\n";
+  for (int step = 0; step < 4; ++step) grouped += "south," + std::to_string(5 + step % 2) + "\n";
+  for (int step = 0; step < 4; ++step) {
+    interleaved += "north," + std::to_string(1 + step % 2) + "\nsouth," + std::to_string(5 + step % 2) + "\n";
+  }
+  test::write_text(dir.file("grouped.csv"), grouped);
+  test::write_text(dir.file("interleaved.csv"), interleaved);
+  std::vector<std::string> warnings;
+  auto old = log::set_warning_sink([&](const std::string& m) { warnings.push_back(m); });
+  const auto source = data::load_source(dir.file("grouped.csv"), DataKind::sequences);
+  auto model = create_model("hmm", {}, {{"n_components", "2"}, {"sequence_column", "trip"}, {"seed", "0"}});
+  fit_source(*model, source, test::quiet());
+  EXPECT_TRUE(warnings.empty());
+  const auto scores = score_source(*model, source);
+  ASSERT_EQ(scores.per_example.names(), (std::vector<std::string>{"trip", "length", "log_likelihood"}));
+  const Column& trip = scores.per_example.column("trip");
+  EXPECT_EQ(trip.categories, (std::vector<std::string>{"north", "south"}));
+  EXPECT_EQ(scores.per_example.column("length").values, (std::vector<double>{6, 4}));
+  const auto result = apps::detect_anomalies_self_calibrated(*model, source, {});
+  const auto top = apps::most_anomalous(result, 1, item_names(*model, source));
+  EXPECT_TRUE(top[0].name == "north" || top[0].name == "south");
+
+  const auto rows = data::load_source(dir.file("interleaved.csv"), DataKind::sequences);
+  EXPECT_EQ(score_source(*model, rows).per_example.n_rows(), 8u);  // runs, as documented
+  log::set_warning_sink(old);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], "column 'trip' starts sequence 'north' again at row 3 after other values (and 1 more values "
+                         "do so): each run of equal values is one sequence; sort the table by 'trip' (keeping each "
+                         "sequence's order) if the runs belong together");
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ struct Capabilities {
   Likelihood likelihood = Likelihood::exact;
   bool conditional_sampling = false;  // can fill in missing columns given the others
   bool latent_space = false;          // decode (and, with an encoder, transform)
+  bool encoder = false;               // transform maps examples to codes (`genforge transform`)
   bool standard_normal_prior = true;  // latent codes are drawn from N(0, I) (else from a fitted code distribution)
   bool bijective_latent = false;      // transform is invertible and decode undoes it exactly (a flow): no compression
   bool missing_values = false;        // fit and score rows with missing cells

@@ -122,6 +122,21 @@ class TopicModel {
   virtual std::vector<std::vector<int64_t>> top_words(int64_t n) const = 0;
 };
 
+// Models that spread each item over K parts, for `genforge transform`: mixture components (gmm, bgmm: per row),
+// hidden states (hmm: per step of the sequences grouped by lengths [S]), topics (lda: per document of word ids
+// grouped by lengths).
+class PartAssigner {
+ public:
+  virtual ~PartAssigner() = default;
+  virtual std::string part_name() const = 0;  // "component" | "state" | "topic"
+  // Each item's probability of each part (the posterior; a document's topic proportions), rows summing to 1. [N, K]
+  virtual torch::Tensor part_probabilities(const torch::Tensor& x, const torch::Tensor& lengths) const = 0;
+  // Each item's part: the most probable one, or (hmm) the decoder's path. [N] int64
+  virtual torch::Tensor assign_parts(const torch::Tensor& x, const torch::Tensor& lengths) const {
+    return part_probabilities(x, lengths).argmax(1);
+  }
+};
+
 // Models that score whole sequences (rows grouped by lengths [S]). [S] nats
 class SequenceScorer {
  public:

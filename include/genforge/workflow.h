@@ -55,6 +55,23 @@ struct ScoreResult {
   std::vector<std::string> class_names;
 };
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
+// The representation of each item of `source` under a model (`genforge transform`; sklearn's predict_proba and
+// transform, hmmlearn's predict, gensim's document topics). A PartAssigner (gmm, bgmm: per row; hmm: per step; lda:
+// per document) gives each item's part and every part's probability (`component, p_component_0 …`); a model with
+// an encoder (capabilities().encoder: vae, autoencoder, flow, rbm, dbn, dbm) its code (`z0 …`: a VAE's posterior mean,
+// an RBM's hidden probabilities). `item` counts the items from 0, and item_names (per sequence: repeated over its
+// steps) follows it. Other models are NotSupported, naming those that can.
+struct TransformResult {
+  Table per_item;
+  nlohmann::json summary;   // items, what each holds, parts with their item counts
+  std::string description;  // the one-line summary
+};
+TransformResult transform_source(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
+
+// What names each item score_source scores, when the data says: `file` for images and documents read from files
+// (Source::item_files), the sequence column's value of each sequence of a table scored by a sequence model (`id` …).
+// A column of no rows otherwise. score_source writes it first; anomaly_table after `item`.
+Column item_names(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
 
 // Whether samples of this model are images (written as PNG grids) rather than table rows.
 bool samples_are_images(const Model& model);

@@ -249,39 +249,37 @@ AnomalyResult detect_anomalies(const Model& model, const data::Source& data, con
   return r;
 }
 
-Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier,
-                    const std::vector<std::string>& files) {
+Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier, const Column& names) {
   std::vector<torch::Tensor> columns{torch::arange(result.score.numel(), torch::kFloat64), result.score,
                                      result.flag.to(torch::kFloat64)};
-  std::vector<std::string> names{"item", "anomaly_score", "flag"};
+  std::vector<std::string> titles{"item", "anomaly_score", "flag"};
   if (result.calibration.correction != AnomalyCorrection::none) {
     columns.push_back(result.raw);
-    names.emplace_back("raw_score");
+    titles.emplace_back("raw_score");
   }
   if (result.complexity.defined()) {
     columns.push_back(result.complexity);
-    names.emplace_back("complexity_nats");
+    titles.emplace_back("complexity_nats");
   }
   if (!is_outlier.empty()) {
     columns.push_back(torch::tensor(std::vector<double>(is_outlier.begin(), is_outlier.end()), torch::kFloat64));
-    names.emplace_back("is_outlier");
+    titles.emplace_back("is_outlier");
   }
   Table t("anomaly");
   for (size_t k = 0; k < columns.size(); ++k) {
-    Column c{names[k]};
-    c.type = (k == 0 || names[k] == "flag" || names[k] == "is_outlier") ? ColumnType::integer : ColumnType::continuous;
+    Column c{titles[k]};
+    c.type = (k == 0 || titles[k] == "flag" || titles[k] == "is_outlier") ? ColumnType::integer : ColumnType::continuous;
     c.values = to_vector(columns[k]);
     c.missing.assign(c.values.size(), 0);
     t.add_column(std::move(c));
   }
-  if (!files.empty() && static_cast<int64_t>(files.size()) == result.score.numel()) {
-    return insert_column(t, 1, text_column("file", files));
+  if (names.size() > 0 && static_cast<int64_t>(names.size()) == result.score.numel() && !t.has_column(names.name)) {
+    return insert_column(t, 1, names);
   }
   return t;
 }
 
-std::vector<AnomalousItem> most_anomalous(const AnomalyResult& result, int64_t k,
-                                          const std::vector<std::string>& files) {
+std::vector<AnomalousItem> most_anomalous(const AnomalyResult& result, int64_t k, const Column& names) {
   const auto score = result.score.to(torch::kFloat64).contiguous();
   const double* v = score.data_ptr<double>();
   std::vector<int64_t> order(static_cast<size_t>(score.numel()));
@@ -293,11 +291,13 @@ std::vector<AnomalousItem> most_anomalous(const AnomalyResult& result, int64_t k
     return v[a] > v[b] || (!(v[b] > v[a]) && a < b);
   };
   std::partial_sort(order.begin(), order.begin() + k, order.end(), higher);
-  const bool named = static_cast<int64_t>(files.size()) == score.numel();
+  const bool named = static_cast<int64_t>(names.size()) == score.numel() && names.type == ColumnType::categorical;
   std::vector<AnomalousItem> out;
   for (int64_t i = 0; i < k; ++i) {
-    const int64_t item = order[static_cast<size_t>(i)];
-    out.push_back({item, named ? files[static_cast<size_t>(item)] : std::string(), v[item]});
+    const auto item = static_cast<size_t>(order[static_cast<size_t>(i)]);
+    const bool known = named && !names.missing[item];
+    out.push_back({static_cast<int64_t>(item),
+                   known ? names.categories[static_cast<size_t>(names.values[item])] : std::string(), v[item]});
   }
   return out;
 }

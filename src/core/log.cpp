@@ -3,12 +3,17 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace gf::log {
 namespace {
 int g_verbosity = 1;
 std::mutex g_mutex;
-WarningSink g_sink = [](const std::string& m) { std::cerr << "warning: " << m << "\n"; };
+// The same warning twice (one input read by two steps of a verb) says nothing new: printed once per process.
+WarningSink g_sink = [](const std::string& m) {
+  static std::set<std::string> shown;
+  if (shown.insert(m).second) std::cerr << "warning: " << m << "\n";
+};
 std::map<std::string, PhaseTime>& phases() {
   static std::map<std::string, PhaseTime> table;
   return table;

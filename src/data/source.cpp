@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "column_builder.h"
@@ -102,18 +103,51 @@ std::vector<uint8_t> class_flags(const std::vector<std::string>& class_names, in
   return flags;
 }
 
-torch::Tensor sequence_lengths(const Column& column) {
-  std::vector<int64_t> lengths;
+namespace {
+
+// The first row of each run of equal values (missing cells equal each other).
+std::vector<size_t> run_starts(const Column& column) {
+  std::vector<size_t> starts;
   for (size_t i = 0; i < column.size(); ++i) {
     const bool same = i > 0 && column.missing[i] == column.missing[i - 1] &&
                       (column.missing[i] || column.values[i] == column.values[i - 1]);
-    if (same) {
-      ++lengths.back();
-    } else {
-      lengths.push_back(1);
+    if (!same) starts.push_back(i);
+  }
+  return starts;
+}
+
+}  // namespace
+
+torch::Tensor sequence_lengths(const Column& column) {
+  const auto starts = run_starts(column);
+  std::vector<int64_t> lengths;
+  std::map<std::string, size_t> seen;  // value -> runs
+  std::string first_again;
+  size_t again_row = 0, values_again = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    lengths.push_back(static_cast<int64_t>((k + 1 < starts.size() ? starts[k + 1] : column.size()) - starts[k]));
+    const std::string value = detail::cell_text(column, starts[k]);
+    if (++seen[value] == 2) {
+      if (values_again++ == 0) {
+        first_again = value;
+        again_row = starts[k] + 1;
+      }
     }
   }
+  if (values_again > 0) {
+    // Interleaved sequences (rows sorted by time, not by sequence) would silently become many short ones.
+    log::warn(msg("column '", column.name, "' starts sequence '", first_again, "' again at row ", again_row,
+                  " after other values", values_again > 1 ? msg(" (and ", values_again - 1, " more values do so)") : "",
+                  ": each run of equal values is one sequence; sort the table by '", column.name,
+                  "' (keeping each sequence's order) if the runs belong together"));
+  }
   return torch::tensor(lengths, torch::kLong);
+}
+
+std::vector<std::string> sequence_ids(const Column& column) {
+  std::vector<std::string> ids;
+  for (size_t start : run_starts(column)) ids.push_back(detail::cell_text(column, start));
+  return ids;
 }
 
 torch::Tensor scale_images(const torch::Tensor& images, double scale) {

@@ -83,20 +83,19 @@ AnomalyResult detect_anomalies(const Model& model, const data::Source& data, con
 // contamination quantile of the data's own scores.
 AnomalyResult detect_anomalies_self_calibrated(const Model& model, const data::Source& data,
                                                const AnomalyOptions& options, const OptionOverrides& overrides = {});
-// The per-item table `genforge anomaly --out` writes: item, file (with `files`: data::Source::item_files()),
-// anomaly_score, flag (+ raw_score and complexity with a correction; + is_outlier with known labels).
-Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier = {},
-                    const std::vector<std::string>& files = {});
+// The per-item table `genforge anomaly --out` writes: item, the items' names (gf::item_names: `file`, a sequence
+// column) when given, anomaly_score, flag (+ raw_score and complexity with a correction; + is_outlier with known
+// labels).
+Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier = {}, const Column& names = {});
 
-// The `k` items with the highest anomaly scores, highest first (ties: the earlier item first), with their files when
-// `files` names every item. What `genforge anomaly` prints and draws maps of.
+// The `k` items with the highest anomaly scores, highest first (ties: the earlier item first), with their names when
+// `names` (gf::item_names) names every item. What `genforge anomaly` prints and draws maps of.
 struct AnomalousItem {
   int64_t item = 0;
-  std::string file;
+  std::string name;
   double score = 0;
 };
-std::vector<AnomalousItem> most_anomalous(const AnomalyResult& result, int64_t k,
-                                          const std::vector<std::string>& files = {});
+std::vector<AnomalousItem> most_anomalous(const AnomalyResult& result, int64_t k, const Column& names = {});
 
 // Known outliers of `data` for evaluation: with `label_column`, a table column (numbers: non-zero = outlier;
 // categories: any value not in `normal_classes`); without it, image class labels (any class not in

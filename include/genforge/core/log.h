@@ -11,7 +11,8 @@ namespace gf::log {
 void set_verbosity(int level);
 int verbosity();
 
-// Where warnings go; the default prints `warning: …` to stderr. Tests install a sink to capture them.
+// Where warnings go; the default prints `warning: …` to stderr, each distinct message once per process. Tests install
+// a sink to capture them.
 using WarningSink = std::function<void(const std::string&)>;
 WarningSink set_warning_sink(WarningSink sink);  // returns the previous sink
 void warn(const std::string& message);

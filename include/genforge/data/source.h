@@ -76,8 +76,11 @@ nlohmann::json describe_source(const Source& source);
 bool is_table_file(const std::string& path);
 // True for the built-in image sets, image files and folders holding image files (what load_source reads as images).
 bool is_image_spec(const std::string& spec);
-// Consecutive rows with the same value of `column` form one sequence. [S] int64 lengths
+// Consecutive rows with the same value of `column` form one sequence. [S] int64 lengths. A value that starts a run
+// again after other values is a warning (sequences interleaved row by row become many short ones).
 torch::Tensor sequence_lengths(const Column& column);
+// The value of `column` for each of those sequences, as the file writes it (empty for missing). [S]
+std::vector<std::string> sequence_ids(const Column& column);
 // uint8 images [N, C, H, W] -> float32 in [0, 1] (divided by `scale`): the one place pixels are scaled.
 torch::Tensor scale_images(const torch::Tensor& images, double scale = 255.0);
 

@@ -48,7 +48,7 @@ struct BgmmOptions {
   void validate() const;
 };
 
-class BayesianGaussianMixture : public Model, public ConditionalSampler {
+class BayesianGaussianMixture : public Model, public ConditionalSampler, public PartAssigner {
  public:
   using Options = BgmmOptions;
   static const OptionTable<BgmmOptions>& option_table();
@@ -69,6 +69,10 @@ class BayesianGaussianMixture : public Model, public ConditionalSampler {
   torch::Tensor variational_log_prob(const torch::Tensor& x) const;   // [N] scikit-learn's score_samples
   torch::Tensor predict_proba(const torch::Tensor& x) const;          // [N, K] variational responsibilities
   torch::Tensor predict(const torch::Tensor& x) const;                // [N] int64
+  std::string part_name() const override { return "component"; }
+  torch::Tensor part_probabilities(const torch::Tensor& x, const torch::Tensor&) const override {
+    return predict_proba(x);
+  }
   // Rows [N, D] with NaN cells filled from the posterior predictive given their observed cells (a mixture of
   // Student-t conditionals): E[missing | observed], one draw, or m draws [m, N, D].
   torch::Tensor conditional_mean(const torch::Tensor& x) const override;

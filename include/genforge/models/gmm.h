@@ -42,7 +42,7 @@ struct GmmOptions {
   void validate() const;
 };
 
-class GaussianMixture : public Model, public InformationCriteria, public ConditionalSampler {
+class GaussianMixture : public Model, public InformationCriteria, public ConditionalSampler, public PartAssigner {
  public:
   using Options = GmmOptions;
   static const OptionTable<GmmOptions>& option_table();
@@ -64,6 +64,10 @@ class GaussianMixture : public Model, public InformationCriteria, public Conditi
 
   torch::Tensor predict_proba(const torch::Tensor& x) const;  // [N, K] responsibilities
   torch::Tensor predict(const torch::Tensor& x) const;        // [N] int64 most likely component
+  std::string part_name() const override { return "component"; }
+  torch::Tensor part_probabilities(const torch::Tensor& x, const torch::Tensor&) const override {
+    return predict_proba(x);
+  }
   double bic(const torch::Tensor& x) const;
   double aic(const torch::Tensor& x) const;
   int64_t n_parameters() const;

@@ -52,7 +52,8 @@ class HiddenMarkovModel : public Model,
                           public SequenceScorer,
                           public InformationCriteria,
                           public SymbolPredictor,
-                          public SequenceImputer {
+                          public SequenceImputer,
+                          public PartAssigner {
  public:
   using Options = HmmOptions;
   static const OptionTable<HmmOptions>& option_table();
@@ -85,6 +86,13 @@ class HiddenMarkovModel : public Model,
   torch::Tensor viterbi(const torch::Tensor& x, const torch::Tensor& lengths = {},
                         torch::Tensor* log_prob = nullptr) const;  // [N] int64; log_prob [S] of the best paths
   torch::Tensor predict_proba(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;  // [N, K]
+  std::string part_name() const override { return "state"; }
+  torch::Tensor part_probabilities(const torch::Tensor& x, const torch::Tensor& lengths) const override {
+    return predict_proba(x, lengths);
+  }
+  torch::Tensor assign_parts(const torch::Tensor& x, const torch::Tensor& lengths) const override {
+    return predict(x, lengths);
+  }
   // Missing observations filled (src/models/hmm/hmm_impute.cpp): the mean by smoothing — p(state | sequence) from
   // forward-backward, then each state's (gmm: each component's) conditional Gaussian given the step's observed
   // cells; a symbol by the most probable one. Draws by forward filtering, backward sampling of a state path, then

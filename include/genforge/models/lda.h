@@ -58,7 +58,7 @@ struct LdaPerplexity {
   double per_word_document_bound = 0, perplexity = 0;
 };
 
-class LatentDirichletAllocation : public Model, public TopicModel, public SequenceScorer {
+class LatentDirichletAllocation : public Model, public TopicModel, public SequenceScorer, public PartAssigner {
  public:
   using Options = LdaOptions;
   static const OptionTable<LdaOptions>& option_table();
@@ -87,6 +87,10 @@ class LatentDirichletAllocation : public Model, public TopicModel, public Sequen
   }
   // Topic mixture E[theta | document] of each document (the variational posterior's mean). [D, K]
   torch::Tensor doc_topics(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
+  std::string part_name() const override { return "topic"; }
+  torch::Tensor part_probabilities(const torch::Tensor& x, const torch::Tensor& lengths) const override {
+    return doc_topics(x, lengths);
+  }
   LdaPerplexity perplexity(const torch::Tensor& x, const torch::Tensor& lengths = {}) const;
 
   torch::Tensor topics() const;  // [K, V] E[beta] (rows of lambda normalised)

@@ -89,6 +89,7 @@ Capabilities Autoencoder::capabilities() const {
   c.data_kind = DataKind::images;
   c.likelihood = Likelihood::score;
   c.latent_space = true;
+  c.encoder = true;
   c.standard_normal_prior = false;
   return c;
 }

@@ -112,6 +112,7 @@ Capabilities DeepBeliefNet::capabilities() const {
   c.data_kind = DataKind::images;
   c.likelihood = Likelihood::lower_bound;
   c.latent_space = true;
+  c.encoder = true;
   c.standard_normal_prior = false;
   return c;
 }

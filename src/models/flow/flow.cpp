@@ -416,6 +416,7 @@ Capabilities NormalizingFlow::capabilities() const {
   c.data_kind = DataKind::images;
   c.likelihood = net_ && net_->discrete ? Likelihood::lower_bound : Likelihood::exact;
   c.latent_space = true;
+  c.encoder = true;
   c.bijective_latent = true;
   if (net_ && net_->discrete) {
     c.bits_per_dim = "-log2 P(image) / D with the pixels' " + std::to_string(options_.n_bins) + " bins dequantised (" +

@@ -252,6 +252,7 @@ Capabilities RestrictedBoltzmannMachine::capabilities() const {
   c.likelihood = Likelihood::estimated;
   c.conditional_sampling = true;
   c.latent_space = true;
+  c.encoder = true;
   c.standard_normal_prior = false;
   return c;
 }

@@ -179,6 +179,7 @@ Capabilities VariationalAutoencoder::capabilities() const {
   c.data_kind = DataKind::images;
   c.likelihood = Likelihood::lower_bound;
   c.latent_space = true;
+  c.encoder = true;
   return c;
 }
 
