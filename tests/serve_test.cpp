@@ -98,7 +98,7 @@ TEST(Serve, EndpointsAnswerWhatTheLibraryComputes) {
   ASSERT_EQ(models.size(), 2u);
   EXPECT_EQ(models[0]["id"], "line");
   EXPECT_EQ(models[0]["kind"], "gmm");
-  EXPECT_EQ(models[0]["endpoints"], json({"/v1/sample", "/v1/score", "/v1/anomaly", "/v1/impute"}));
+  EXPECT_EQ(models[0]["endpoints"], json({"/v1/sample", "/v1/score", "/v1/anomaly", "/v1/transform", "/v1/impute"}));
   EXPECT_EQ(models[0]["score_profile"]["items"], 600);
   EXPECT_EQ(models[1]["endpoints"], json({"/v1/score", "/v1/anomaly", "/v1/completions"}));
 
@@ -115,6 +115,15 @@ TEST(Serve, EndpointsAnswerWhatTheLibraryComputes) {
   r = post(server, "/v1/score", json{{"model", "line"}, {"rows", arrays}}.dump());
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_DOUBLE_EQ(json::parse(r.body)["scores"][4].get<double>(), expected[4].item<double>());
+
+  // Transform: each row's mixture component and responsibilities, as `genforge transform` writes them.
+  r = post(server, "/v1/transform", R"({"model": "line", "rows": )" + rows_json(rows) + "}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto parts = json::parse(r.body);
+  EXPECT_EQ(parts["part"], "component");
+  EXPECT_EQ(parts["rows"], json::parse(table_to_records(transform_source(*gmm, rows).per_item).dump()));
+  expect_serve_error(post(server, "/v1/transform", R"({"model": "gpt", "text": "the cat"})"), 400,
+                     "has no parts (components, states, topics) or encoder");
 
   // Samples: seeded, as `genforge sample` draws them; CSV with the same rows.
   r = post(server, "/v1/sample", R"({"model": "line", "n": 3, "seed": 5})");

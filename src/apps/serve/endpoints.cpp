@@ -151,6 +151,7 @@ std::vector<std::string> endpoints_of(const Model& model) {
     out.push_back("/v1/score");
     out.push_back("/v1/anomaly");
   }
+  if (dynamic_cast<const PartAssigner*>(&model) || caps.encoder) out.push_back("/v1/transform");
   // Rows with null cells: conditional samplers of tables, and sequence models (the rows carry the model's sequence
   // column; consecutive rows with one value form a sequence). Image models fill pixels through `genforge inpaint`.
   const bool fills = dynamic_cast<const ConditionalSampler*>(&model) || dynamic_cast<const SequenceImputer*>(&model);
@@ -309,6 +310,19 @@ Response score(Context& ctx, const Request& request) {
                         {"mean", std::isfinite(mean) ? json(mean) : json(nullptr)},
                         {"unit", "nats"},
                         {"likelihood", to_string(model.capabilities().likelihood)}});
+}
+
+Response transform(Context& ctx, const Request& request) {
+  const Body body(request.body, {"model", "rows", "images", "text", "documents"});
+  Entry& entry = find_model(ctx, body);
+  const Model& model = *entry.served.model;
+  const data::Source source = request_source(model, body, ctx.options);
+  auto ticket = ctx.gate.enter(deadline_of(ctx.options));
+  const TransformResult r = transform_source(model, source);
+  json out = json_of(r.summary);
+  out["model"] = entry.served.name;
+  out["rows"] = table_to_records(r.per_item);
+  return json_response(out);
 }
 
 Response anomaly(Context& ctx, const Request& request) {

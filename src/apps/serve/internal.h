@@ -177,6 +177,7 @@ Response list_models(Context& ctx);
 Response sample(Context& ctx, const Request& request);
 Response score(Context& ctx, const Request& request);
 Response anomaly(Context& ctx, const Request& request);
+Response transform(Context& ctx, const Request& request);
 Response impute(Context& ctx, const Request& request);
 Response completions(Context& ctx, const Request& request);
 // The model a request names ("model"; may be left out when one model is served): 404 for an unknown name.

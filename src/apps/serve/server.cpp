@@ -14,6 +14,25 @@
 #include "internal.h"
 
 namespace gf::serve {
+namespace {
+
+// Every endpoint, once: the GET ones the server answers itself, the POST ones by their function.
+using Endpoint = Response (*)(detail::Context&, const Request&);
+const char* const kGetPaths[] = {"/healthz", "/metrics", "/v1/models"};
+const std::pair<const char*, Endpoint> kPostEndpoints[] = {
+    {"/v1/sample", detail::sample},   {"/v1/score", detail::score},     {"/v1/anomaly", detail::anomaly},
+    {"/v1/transform", detail::transform}, {"/v1/impute", detail::impute}, {"/v1/completions", detail::completions}};
+
+const std::vector<std::string>& all_paths() {
+  static const std::vector<std::string> paths = [] {
+    std::vector<std::string> out(std::begin(kGetPaths), std::end(kGetPaths));
+    for (const auto& [path, endpoint] : kPostEndpoints) out.emplace_back(path);
+    return out;
+  }();
+  return paths;
+}
+
+}  // namespace
 
 void ServeOptions::validate() const {
   GF_CHECK_AS(InvalidArgument, port >= 0 && port <= 65535, "give a port 1..65535 (0: any free one)",
@@ -132,20 +151,14 @@ struct Server::Impl {
       r.body = metrics.text() + drift_metrics();
       return r;
     }
-    using Endpoint = Response (*)(detail::Context&, const Request&);
-    static const std::pair<const char*, Endpoint> kPost[] = {{"/v1/sample", detail::sample},
-                                                             {"/v1/score", detail::score},
-                                                             {"/v1/anomaly", detail::anomaly},
-                                                             {"/v1/impute", detail::impute},
-                                                             {"/v1/completions", detail::completions}};
-    for (const auto& [name, endpoint] : kPost) {
+    std::string posts;
+    for (const auto& [name, endpoint] : kPostEndpoints) {
+      posts += std::string(" ") + name;
       if (path != name) continue;
       if (request.method != "POST") detail::fail(405, msg(request.method, " ", path), "use POST with a JSON body");
       return endpoint(ctx, request);
     }
-    detail::fail(404, "no endpoint " + path,
-                 "the endpoints: GET /v1/models /healthz /metrics; POST /v1/sample /v1/score /v1/anomaly /v1/impute "
-                 "/v1/completions");
+    detail::fail(404, "no endpoint " + path, "the endpoints: GET /v1/models /healthz /metrics; POST" + posts);
   }
 
   // route() with every failure turned into its answer, and the request counted.
@@ -188,8 +201,7 @@ struct Server::Impl {
   }
 
   static std::string known_endpoint(const std::string& path) {
-    for (const char* p : {"/healthz", "/metrics", "/v1/models", "/v1/sample", "/v1/score", "/v1/anomaly", "/v1/impute",
-                          "/v1/completions"}) {
+    for (const auto& p : all_paths()) {
       if (path == p) return p;
     }
     return "other";  // a bounded label set, whatever paths clients try
@@ -236,8 +248,7 @@ struct Server::Impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
     });
     auto handler = [this](const httplib::Request& in, httplib::Response& out) { answer(in, out); };
-    for (const char* p : {"/healthz", "/metrics", "/v1/models", "/v1/sample", "/v1/score", "/v1/anomaly",
-                          "/v1/impute", "/v1/completions"}) {
+    for (const auto& p : all_paths()) {
       http.Get(p, handler);
       http.Post(p, handler);
     }
