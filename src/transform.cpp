@@ -81,9 +81,23 @@ TransformResult transform_source(const Model& model, const data::Source& source,
     r.description = std::to_string(n) + " items: a code of " + std::to_string(codes.size(1)) + " numbers each";
   }
   Table out = insert_column(t, 0, number_column("item", torch::arange(n), ColumnType::integer));
+  size_t next = 1;
   Column names = names_of_items(item_names(model, source, overrides), ds.lengths, n);
   if (static_cast<int64_t>(names.size()) == n && n > 0 && !out.has_column(names.name)) {
-    out = insert_column(out, 1, std::move(names));
+    out = insert_column(out, next++, std::move(names));
+  }
+  // Labelled images and documents keep their class beside the code (a latent space coloured by class).
+  const auto labels = source.labels();
+  if (labels.defined() && labels.numel() == n && !out.has_column("class")) {
+    const auto& class_names = source.class_names();
+    const auto l = labels.to(torch::kLong).contiguous();
+    std::vector<std::string> classes;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = l.data_ptr<int64_t>()[i];
+      classes.push_back(c >= 0 && c < static_cast<int64_t>(class_names.size()) ? class_names[static_cast<size_t>(c)]
+                                                                               : std::to_string(c));
+    }
+    out = insert_column(out, next, text_column("class", classes));
   }
   r.per_item = std::move(out);
   return r;

@@ -9,6 +9,7 @@
 #include "genforge/models/gmm.h"
 #include "genforge/models/hmm.h"
 #include "genforge/models/lda.h"
+#include "genforge/viz/plot.h"
 #include "genforge/workflow.h"
 #include "support/support.h"
 
@@ -97,7 +98,10 @@ TEST(Transform, DocumentTopicsAndCodes) {
   auto lda = create_model("lda", {}, {{"n_components", "2"}, {"seed", "0"}, {"passes", "20"}});
   fit_source(*lda, docs, test::quiet());
   const auto topics = transform_source(*lda, docs);
-  ASSERT_EQ(topics.per_item.names(), (std::vector<std::string>{"item", "file", "topic", "p_topic_0", "p_topic_1"}));
+  ASSERT_EQ(topics.per_item.names(),
+            (std::vector<std::string>{"item", "file", "class", "topic", "p_topic_0", "p_topic_1"}));
+  const Column& folder = topics.per_item.column("class");
+  EXPECT_EQ(folder.categories[static_cast<size_t>(folder.values[7])], "b");
   const auto ds = prepare(*lda, docs);
   const auto theta = dynamic_cast<const LatentDirichletAllocation&>(*lda).doc_topics(ds.x, ds.lengths);
   EXPECT_TRUE(test::all_close(column_values(topics.per_item, "p_topic_0"), theta.select(1, 0).to(torch::kFloat64), 0, 0));
@@ -135,6 +139,29 @@ TEST(Transform, TheVerbWritesTheTable) {
   EXPECT_NE(test::read_text(dir.file("c.csv")).find("\nitem,component,p_component_0,p_component_1\n0,"),
             std::string::npos);
   test::expect_cli_error({"transform", dir.file("m.gf"), "--data", dir.file("t.csv")}, "--out is required");
+}
+
+// A latent space coloured by class: transform's class column splits the points into one series per class.
+TEST(Transform, PlotSeriesPerValueOfAColumn) {
+  Table t("codes");
+  Column z0{"z0"}, z1{"z1"};
+  z0.values = {0, 1, 2, 3, 4};
+  z1.values = {5, 6, 7, 8, 9};
+  z0.missing = z1.missing = std::vector<uint8_t>(5, 0);
+  t.add_column(z0);
+  t.add_column(z1);
+  t.add_column(text_column("class", {"Coat", "Bag", "Coat", "Bag", "Sandal"}));
+  const auto series = viz::table_series(t, "z0", "z1", "class");
+  ASSERT_EQ(series.size(), 3u);
+  EXPECT_EQ(series[0].label, "Coat");
+  EXPECT_EQ(series[0].x, (std::vector<double>{0, 2}));
+  EXPECT_EQ(series[1].y, (std::vector<double>{6, 8}));
+  EXPECT_EQ(series[2].label, "Sandal");
+  EXPECT_NE(series[0].color, series[1].color);
+  EXPECT_EQ(viz::table_series(t, "z0", "z1", "class", "run 1")[1].label, "run 1: Bag");
+  EXPECT_EQ(viz::table_series(t, "z0", "z1").size(), 1u);
+  test::expect_error_message([&] { viz::table_series(t, "class", "z1", "", "", false, 0, "codes.csv"); },
+                             "column 'class' of 'codes.csv' is categorical");
 }
 
 }  // namespace

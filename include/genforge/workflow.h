@@ -59,8 +59,9 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
 // transform, hmmlearn's predict, gensim's document topics). A PartAssigner (gmm, bgmm: per row; hmm: per step; lda:
 // per document) gives each item's part and every part's probability (`component, p_component_0 …`); a model with
 // an encoder (capabilities().encoder: vae, autoencoder, flow, rbm, dbn, dbm) its code (`z0 …`: a VAE's posterior mean,
-// an RBM's hidden probabilities). `item` counts the items from 0, and item_names (per sequence: repeated over its
-// steps) follows it. Other models are NotSupported, naming those that can.
+// an RBM's hidden probabilities). `item` counts the items from 0; item_names (per sequence: repeated over its
+// steps) and the `class` of labelled images and documents follow it. Other models are NotSupported, naming those
+// that can.
 struct TransformResult {
   Table per_item;
   nlohmann::json summary;   // items, what each holds, parts with their item counts

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "genforge/core/error.h"
+#include "genforge/data/table.h"
 
 namespace gf::viz {
 namespace {
@@ -70,8 +71,10 @@ std::vector<double> ticks(double lo, double hi) {
 }  // namespace
 
 std::array<uint8_t, 3> series_color(size_t i) {
-  static const std::array<std::array<uint8_t, 3>, 4> palette = {
-      {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}}};
+  // matplotlib's tab10 colours (the first four in the order genforge's plots have always used).
+  static const std::array<std::array<uint8_t, 3>, 10> palette = {
+      {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {148, 103, 189}, {255, 127, 14}, {140, 86, 75},
+       {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}}};
   return palette[i % palette.size()];
 }
 
@@ -123,7 +126,12 @@ void write_scatter_png(const std::string& path, const std::vector<Series>& serie
   c.text((o.width - c.text_width(o.title, 2)) / 2, 10, o.title, black, 2);
   c.text((left + right - c.text_width(o.x_label)) / 2, bottom + 30, o.x_label, black);
   c.text(8, top - 16, o.y_label, black);
-  int ly = top + 10;
+  int ly = top + 10, legend_width = 0;
+  for (const auto& s : series) legend_width = std::max(legend_width, c.text_width(s.label));
+  const std::array<uint8_t, 3> white{255, 255, 255};
+  for (int y = ly - 5; y < ly + 16 * static_cast<int>(series.size()) + 1; ++y) {  // points behind stay faintly seen
+    for (int x = right - 156; x < right - 128 + legend_width; ++x) c.blend(x, y, white, 0.8);
+  }
   for (const auto& s : series) {
     c.rect(right - 150, ly, right - 140, ly + 10, s.color);
     c.text(right - 134, ly + 1, s.label, black);
@@ -218,6 +226,60 @@ void write_confusion_png(const std::string& path, const std::vector<std::vector<
   c.text(left, top - 30, "predicted class (columns); true class (rows)", black);
   c.text((c.w - c.text_width(title, 2)) / 2, 10, title, black, 2);
   write_png_pixels(path, c.w, c.h, 3, c.rgb.data());
+}
+
+namespace {
+
+// A cell as a legend shows it: the category, the integer, the number.
+std::string legend_text(const Column& c, size_t row) {
+  if (c.missing[row]) return "(missing)";
+  if (c.type == ColumnType::categorical) return c.categories.at(static_cast<size_t>(c.values[row]));
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, c.type == ColumnType::integer ? "%.0f" : "%g", c.values[row]);
+  return buffer;
+}
+
+}  // namespace
+
+std::vector<Series> table_series(const Table& t, const std::string& x, const std::string& y,
+                                 const std::string& group_by, const std::string& label, bool lines,
+                                 size_t first_color, const std::string& what) {
+  std::vector<const Column*> axes;
+  for (const auto* name : {&x, &y}) {
+    const Column& c = t.column(*name);
+    GF_CHECK_AS(DataError, c.is_numeric() || c.type == ColumnType::datetime, "plot numeric columns", "column '",
+                *name, "' of '", what, "' is ", to_string(c.type));
+    axes.push_back(&c);
+  }
+  std::vector<Series> out;
+  std::vector<std::string> groups;  // series index -> group value
+  const Column* group = group_by.empty() ? nullptr : &t.column(group_by);
+  for (size_t r = 0; r < t.n_rows(); ++r) {
+    const std::string value = group ? legend_text(*group, r) : std::string();
+    size_t k = std::find(groups.begin(), groups.end(), value) - groups.begin();
+    if (k == groups.size()) {
+      groups.push_back(value);
+      Series s;
+      s.label = !group ? label : label.empty() ? value : label + ": " + value;
+      s.color = series_color(first_color + k);
+      out.push_back(std::move(s));
+    }
+    out[k].x.push_back(axes[0]->missing[r] ? NAN : axes[0]->values[r]);
+    out[k].y.push_back(axes[1]->missing[r] ? NAN : axes[1]->values[r]);
+  }
+  if (out.empty()) out.push_back({{}, {}, series_color(first_color), label, false});
+  if (lines) {  // a curve: points in the order of x
+    for (auto& s : out) {
+      std::vector<size_t> order(s.x.size());
+      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.x[a] < s.x[b]; });
+      Series sorted;
+      for (size_t k : order) sorted.x.push_back(s.x[k]), sorted.y.push_back(s.y[k]);
+      s.x = std::move(sorted.x), s.y = std::move(sorted.y);
+      s.line = true;
+    }
+  }
+  return out;
 }
 
 }  // namespace gf::viz

@@ -7,6 +7,10 @@
 #include <utility>
 #include <vector>
 
+namespace gf {
+class Table;
+}  // namespace gf
+
 namespace gf::viz {
 
 struct Series {
@@ -23,6 +27,14 @@ struct PlotOptions {
 
 // The colour of the i-th series of a plot (a fixed, distinguishable cycle).
 std::array<uint8_t, 3> series_color(size_t i);
+
+// Columns `x` and `y` of a table (numbers or datetimes; missing cells are NaN) as one series labelled `label`, or
+// with `group_by` one series per value of that column (in order of first appearance; labelled by the value, after
+// `label` when given), coloured from series_color(first_color) on. `lines` orders each series' points by x and joins
+// them. An unknown or non-numeric column is a DataError naming it and `what` (the table's file).
+std::vector<Series> table_series(const Table& t, const std::string& x, const std::string& y,
+                                 const std::string& group_by = "", const std::string& label = "", bool lines = false,
+                                 size_t first_color = 0, const std::string& what = "the table");
 
 // Writes atomically. Non-finite points are skipped (and break a line).
 void write_scatter_png(const std::string& path, const std::vector<Series>& series, const PlotOptions& options);
