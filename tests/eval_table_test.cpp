@@ -9,6 +9,7 @@
 #include "genforge/core/random.h"
 #include "genforge/data/readers.h"
 #include "genforge/eval/table.h"
+#include "genforge/eval/table_report.h"
 #include "support/support.h"
 
 namespace gf {
@@ -220,6 +221,39 @@ TEST(TableMetrics, RocAucAndDetection) {
   // Same seed, same folds, same score.
   auto g1 = make_generator(5), g2 = make_generator(5);
   EXPECT_EQ(eval::logistic_detection(real, synthetic, g1).score, eval::logistic_detection(real, synthetic, g2).score);
+}
+
+// A column of thousands of labels (a city, a name): detection pools the rare ones and stays a quick, working
+// classifier; machine-learning efficacy's default target passes over a class of too many labels.
+TEST(TableMetrics, ColumnsOfManyLabelsStayTractable) {
+  auto gen = make_generator(1);
+  auto make = [&](const std::string& name, double shift) {
+    Table t(name);
+    std::vector<std::string> cities, regions;
+    Column x{"x"};
+    for (int i = 0; i < 600; ++i) {
+      cities.push_back("city" + std::to_string(i % 300));  // 300 labels, each twice
+      regions.push_back("r" + std::to_string(i % 70));     // 70 labels
+      x.values.push_back(shift + torch::randn({1}, gen, torch::kFloat64).item<double>());
+    }
+    x.missing.assign(600, 0);
+    t.add_column(x);
+    t.add_column(text_column("city", cities));
+    t.add_column(text_column("region", regions));
+    return t;
+  };
+  const Table real = make("real", 0), far = make("far", 5);
+  eval::DetectionOptions pooled;
+  pooled.max_levels = 50;
+  const auto d = eval::logistic_detection(real, far, gen, pooled);
+  EXPECT_EQ(d.pooled_columns, (std::vector<std::string>{"city", "region"}));
+  EXPECT_LT(d.score, 0.05);  // x alone separates them
+  EXPECT_EQ(eval::logistic_detection(real, far, gen).pooled_columns, (std::vector<std::string>{"city"}));  // 250
+
+  eval::TableReportOptions options;
+  options.metrics = {"efficacy"};
+  const auto report = eval::table_report(real, make("synthetic", 0), nullptr, options);
+  EXPECT_EQ(report["ml_efficacy_target"], "x");  // region (70 labels) and city passed over
 }
 
 TEST(TableMetrics, BadInput) {

@@ -235,7 +235,17 @@ TEST(Synth, AnIdentifierTargetLeavesTheEfficacyOutOfTheDefaultReport) {
   }
   eval::TableReportOptions options;
   options.metrics = {"efficacy", "newrows"};
-  const auto report = eval::table_report(ids_last, ids_last, nullptr, options);
+  // The default target passes over a last column of too many labels (the identifier) to one a model can learn.
+  const auto measured = eval::table_report(ids_last, ids_last, nullptr, options);
+  EXPECT_NE(measured["ml_efficacy_target"], "order_id");
+  EXPECT_TRUE(measured.contains("ml_efficacy_synthetic"));
+  // When every column has too many labels, the last one is tried, and a target no model can learn is left out.
+  Table ids_only("ids");
+  std::vector<std::string> refs;
+  for (int64_t i = 0; i < 300; ++i) refs.push_back("ref" + std::to_string(i));
+  ids_only.add_column(text_column("ref", refs));
+  ids_only.add_column(shop.source.table.column("order_id"));
+  const auto report = eval::table_report(ids_only, ids_only, nullptr, options);
   EXPECT_FALSE(report.contains("ml_efficacy_synthetic"));
   EXPECT_TRUE(report["details"]["ml_efficacy"]["skipped"].get<bool>());
   EXPECT_EQ(report["details"]["ml_efficacy"]["note"].get<std::string>(),

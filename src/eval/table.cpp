@@ -383,8 +383,11 @@ QualityReport quality_report(const Table& real, const Table& synthetic, const Qu
 namespace {
 
 // SDMetrics' HyperTransformer fitted on the real table: numeric columns imputed with the real mean, categories
-// one-hot over the real table's labels (missing is a label; a label only the synthetic table has is all zeros).
-torch::Tensor detection_features(const Table& table, const Table& real) {
+// one-hot over the real table's labels (missing is a label; a label only the synthetic table has is all zeros). A
+// column of more than `max_levels` labels keeps its most frequent ones (ties: label order) and pools the others in a
+// last column (named in `pooled`).
+torch::Tensor detection_features(const Table& table, const Table& real, int64_t max_levels,
+                                 std::vector<std::string>* pooled = nullptr) {
   const int64_t n = int64_t(table.n_rows());
   std::vector<torch::Tensor> blocks;
   for (const auto& rc : real.columns()) {
@@ -402,14 +405,23 @@ torch::Tensor detection_features(const Table& table, const Table& real) {
       for (int64_t i = 0; i < n; ++i) a[i][0] = c.missing[size_t(i)] ? mean : c.values[size_t(i)];
       blocks.push_back(col);
     } else {
-      std::map<std::string, int64_t> slot;  // sorted, as OneHotEncoder's categories
-      for (size_t i = 0; i < rc.size(); ++i) slot.emplace(key_of(rc, i), 0);
+      std::map<std::string, int64_t> slot;  // sorted, as OneHotEncoder's categories; first the label counts
+      for (size_t i = 0; i < rc.size(); ++i) ++slot[key_of(rc, i)];
+      int64_t other = -1;  // the pooled column, when there is one
+      if (static_cast<int64_t>(slot.size()) > max_levels) {
+        std::vector<std::pair<int64_t, std::string>> by_count;
+        for (const auto& [label, count] : slot) by_count.emplace_back(-count, label);
+        std::sort(by_count.begin(), by_count.end());
+        for (size_t r = 0; r < by_count.size(); ++r) slot[by_count[r].second] = int64_t(r) < max_levels ? 0 : -1;
+        if (pooled) pooled->push_back(rc.name);
+      }
       int64_t k = 0;
-      for (auto& kv : slot) kv.second = k++;
+      for (auto& kv : slot) kv.second = kv.second < 0 ? -1 : k++;
+      if (static_cast<int64_t>(slot.size()) > k) other = k++;
       auto col = torch::zeros({n, k}, torch::kFloat64);
       auto a = col.accessor<double, 2>();
       for (int64_t i = 0; i < n; ++i)
-        if (auto it = slot.find(key_of(c, size_t(i))); it != slot.end()) a[i][it->second] = 1;
+        if (auto it = slot.find(key_of(c, size_t(i))); it != slot.end()) a[i][it->second < 0 ? other : it->second] = 1;
       blocks.push_back(col);
     }
   }
@@ -456,7 +468,10 @@ DetectionResult logistic_detection(const Table& real, const Table& synthetic, at
               "give at least as many rows as folds", "detection: ", real.n_rows(), " real and ", synthetic.n_rows(),
               " synthetic rows for ", options.folds, " folds");
   for (const auto& c : real.columns()) check_pair(c, synthetic.column(c.name));
-  auto x = torch::cat({detection_features(real, real), detection_features(synthetic, real)});  // [N, D]
+  DetectionResult out;
+  GF_CHECK(options.max_levels >= 1, "detection's max_levels must be >= 1, got ", options.max_levels);
+  auto x = torch::cat({detection_features(real, real, options.max_levels, &out.pooled_columns),
+                       detection_features(synthetic, real, options.max_levels)});  // [N, D]
   const int64_t n_real = int64_t(real.n_rows()), n = x.size(0);
   auto y = torch::cat({torch::ones({n_real}, torch::kFloat64), torch::zeros({n - n_real}, torch::kFloat64)});
   // Stratified folds: each class shuffled and cut into `folds` nearly equal parts.
@@ -467,7 +482,6 @@ DetectionResult logistic_detection(const Table& real, const Table& synthetic, at
     auto p = perm.accessor<int64_t, 1>();
     for (int64_t i = 0; i < count; ++i) fold_of[size_t(begin + p[i])] = i * options.folds / count;
   }
-  DetectionResult out;
   double sum = 0;
   for (int f = 0; f < options.folds; ++f) {
     std::vector<int64_t> train, test;

@@ -1,10 +1,24 @@
 #include "genforge/eval/table_report.h"
 
 #include "genforge/core/error.h"
+#include "genforge/core/log.h"
 #include "genforge/core/random.h"
 #include "genforge/eval/table.h"
 
 namespace gf::eval {
+namespace {
+
+// The target of machine-learning efficacy when none is given: the last column that is a number or a class of at
+// most 50 labels (a county of 1,929 would ask a classifier for 1,929 classes), else the last column.
+std::string default_efficacy_target(const Table& real) {
+  const auto& columns = real.columns();
+  for (auto c = columns.rbegin(); c != columns.rend(); ++c) {
+    if (c->type != ColumnType::categorical || c->categories.size() <= 50) return c->name;
+  }
+  return columns.back().name;
+}
+
+}  // namespace
 
 nlohmann::json table_report(const Table& real, const Table& synthetic, const Table* holdout,
                             const TableReportOptions& options) {
@@ -32,6 +46,16 @@ nlohmann::json table_report(const Table& real, const Table& synthetic, const Tab
     const auto d = logistic_detection(real, synthetic, gen);
     out["detection_score"] = d.score;
     details["detection_auc"] = d.auc;
+    double mean_auc = 0;
+    for (double a : d.auc) mean_auc += a / static_cast<double>(d.auc.size());
+    if (mean_auc < 0.4) {
+      // Below chance: columns of nearly unique labels (names, titles) whose real rows' labels the classifier saw
+      // only on synthetic rows in training. The score's 1 then says little.
+      details["detection_note"] = msg("the classifier's mean AUC is ", mean_auc, ", well below 0.5: typical of "
+                                      "columns of nearly unique labels; the detection score says little here");
+      log::warn("detection: " + details["detection_note"].get<std::string>());
+    }
+    if (!d.pooled_columns.empty()) details["detection_pooled_columns"] = d.pooled_columns;
   }
   if (wanted.count("dcr")) {
     const auto b = dcr_baseline_protection(real, synthetic, gen);
@@ -50,7 +74,7 @@ nlohmann::json table_report(const Table& real, const Table& synthetic, const Tab
     out["new_rows"] = r.new_rows;
   }
   if (wanted.count("efficacy")) {
-    const std::string target = options.target.empty() ? real.names().back() : options.target;
+    const std::string target = options.target.empty() ? default_efficacy_target(real) : options.target;
     Table train = real, test;
     std::string note = "test rows: the holdout, never seen by the generator";
     if (holdout) {

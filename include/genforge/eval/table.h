@@ -92,10 +92,15 @@ QualityReport quality_report(const Table& real, const Table& synthetic, const Qu
 struct DetectionOptions {
   int folds = 3;
   double c = 1.0;  // inverse L2 strength of the logistic regression
+  // A categorical column with more labels one-hots its `max_levels` most frequent ones and pools the rest in one
+  // "other" column (SDMetrics one-hots every label: a city or title column of thousands would make the logistic
+  // regression's Newton steps take hours and gigabytes).
+  int64_t max_levels = 250;
 };
 struct DetectionResult {
   double score = 0;         // 1 = indistinguishable (AUC 0.5), 0 = perfectly separable
   std::vector<double> auc;  // per fold
+  std::vector<std::string> pooled_columns;  // columns whose rarer labels were pooled (max_levels), for the report
 };
 DetectionResult logistic_detection(const Table& real, const Table& synthetic, at::Generator& gen,
                                    const DetectionOptions& options = {});

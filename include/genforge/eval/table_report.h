@@ -14,7 +14,8 @@ struct TableReportOptions {
   // Any of quality, detection, dcr, newrows, efficacy, pmse.
   std::set<std::string> metrics = {"quality", "detection", "dcr", "newrows", "efficacy", "pmse"};
   double tolerance = 0.01;  // new-row synthesis: relative numeric match tolerance
-  std::string target;       // machine-learning efficacy: the column to predict (empty: the last column)
+  std::string target;       // machine-learning efficacy: the column to predict (empty: the last column that is a
+                            // number or a class of at most 50 labels)
   uint64_t seed = 0;        // detection folds, the random DCR baseline
 };
 
