@@ -109,6 +109,13 @@ OptionOverrides option_flags(const std::vector<std::string>& extras, const std::
     } else {
       value = "true";
     }
+    if (key == "set") {  // --set KEY=VALUE, as `train` writes it, on every verb that takes model settings
+      const auto kv = value.find('=');
+      GF_CHECK_AS(InvalidArgument, kv != std::string::npos && kv > 0, "write --set key=value, e.g. --set epochs=5",
+                  "--set '", value, "' is not key=value");
+      key = value.substr(0, kv);
+      value = value.substr(kv + 1);
+    }
     std::replace(key.begin(), key.end(), '-', '_');
     out.emplace_back(key, value);
   }

@@ -45,8 +45,8 @@ data::SourceOptions source_options(const TableFlags& flags, int64_t limit = 0);
 Table load_table(const std::string& path, const TableFlags& flags);
 
 // Flags the verb does not know, as option key=value pairs: `--min-df 5`, `--min-df=5` and a bare `--flag` (true)
-// become min_df=5 and flag=true. They are the model's and its input pipeline's options (train MODEL --help lists
-// them); anything else is an error naming the flag.
+// become min_df=5 and flag=true; `--set epochs=5` (train's spelling) becomes epochs=5. They are the model's and its
+// input pipeline's options (train MODEL --help lists them); anything else is an error naming the flag.
 OptionOverrides option_flags(const std::vector<std::string>& extras, const std::string& verb);
 
 // The seed of a sampling verb: --seed when given; else 0, reproducible from call to call (the verb's output says

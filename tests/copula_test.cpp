@@ -170,6 +170,16 @@ TEST(Copula, RefusesConstantCategoriesEmptyColumnsOneHotAndImpossibleConditions)
   single.features[2].n_categories = 1;
   single.x.select(1, 2).fill_(0);
   EXPECT_THROW(GaussianCopula().fit(single, quiet()), DataError);
+  // One level with missing cells is a flag (set or not): fitted, its missing rate kept.
+  auto flag = single;
+  flag.x = single.x.clone();
+  flag.x.select(1, 2).slice(0, 0, 50).fill_(NAN);  // 50 of 200 unset
+  GaussianCopula flagged;
+  flagged.fit(flag, quiet());
+  auto flag_gen = make_generator(2);
+  const auto drawn = flagged.sample(4000, flag_gen).select(1, 2);
+  EXPECT_NEAR(drawn.isnan().to(torch::kFloat64).mean().item<double>(), 0.25, 0.03);
+  EXPECT_TRUE((drawn.masked_select(drawn.isnan().logical_not()) == 0).all().item<bool>());
   auto empty = d;
   empty.x = d.x.clone();
   empty.x.select(1, 1).fill_(NAN);

@@ -139,6 +139,16 @@ TEST(Transform, TheVerbWritesTheTable) {
   EXPECT_NE(test::read_text(dir.file("c.csv")).find("\nitem,component,p_component_0,p_component_1\n0,"),
             std::string::npos);
   test::expect_cli_error({"transform", dir.file("m.gf"), "--data", dir.file("t.csv")}, "--out is required");
+  // Settings written as `train` writes them (--set KEY=VALUE) reach the model on every verb.
+  r = test::run_cli({"transform", dir.file("m.gf"), "--data", dir.file("t.csv"), "--out", dir.file("c2.csv"), "--set",
+                     "columns=x,y"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  test::expect_cli_error({"transform", dir.file("m.gf"), "--data", dir.file("t.csv"), "--out", dir.file("c3.csv"),
+                          "--set", "columns"},
+                         "--set 'columns' is not key=value");
+  test::expect_cli_error({"transform", dir.file("m.gf"), "--data", dir.file("t.csv"), "--out", dir.file("c3.csv"),
+                          "--set", "no_such_option=1"},
+                         "no_such_option");
 }
 
 // A latent space coloured by class: transform's class column splits the points into one series per class.

@@ -20,7 +20,7 @@ struct ColumnView {
 };
 
 // Column j of x [N, D] (contiguous float64). A one-hot column, a column without values and a category column with
-// a single level are DataErrors naming the column.
+// a single level and no missing cell are DataErrors naming the column.
 inline ColumnView column_view(const Dataset& train, const torch::Tensor& x, int64_t j, const std::string& model) {
   const int64_t n = x.size(0), d = x.size(1);
   ColumnView c;
@@ -35,7 +35,8 @@ inline ColumnView column_view(const Dataset& train, const torch::Tensor& x, int6
   }
   GF_CHECK_AS(DataError, !c.values.empty(), "leave the column out (--columns) or give it values", "column '", c.name,
               "' has no values: every cell is missing");
-  GF_CHECK_AS(DataError, !c.categorical() || c.feature->n_categories >= 2,
+  // One value and missing cells is a flag (set or not: monarchs' "commonwealth"), learnt through its missing rate.
+  GF_CHECK_AS(DataError, !c.categorical() || c.feature->n_categories >= 2 || static_cast<int64_t>(c.values.size()) < n,
               "a column with one value carries nothing to learn: leave it out (--columns)", "categorical column '",
               c.name, "' has a single level");
   return c;
