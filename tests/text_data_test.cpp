@@ -76,6 +76,14 @@ TEST(TextData, AFolderIsOneDocumentPerFileWithItsSubFolderAsClass) {
   // For a language model the files are one text, each ending with a line end.
   const auto text = data::load_source(docs, DataKind::text);
   EXPECT_EQ(text.text, "Caf\xC3\xA9 owners cheer\nThe Team won\r\nthe FINAL\r\nfaster chips\nmore cache\n");
+  EXPECT_EQ(text.text, load_text(docs));
+  // Each line keeps its file, for per-line scores and anomalies.
+  EXPECT_EQ(text.item_files(), (std::vector<std::string>{"news/2024/a.txt", "news/b.txt", "news/b.txt",
+                                                         "tech/c.txt.gz", "tech/c.txt.gz"}));
+  data::SourceOptions two_lines;
+  two_lines.limit = 2;
+  EXPECT_EQ(data::load_source(docs, DataKind::text, two_lines).item_files(),
+            (std::vector<std::string>{"news/2024/a.txt", "news/b.txt"}));
   test::expect_error_message([&] { data::load_source(docs, DataKind::text, tech); },
                              "--classes was given for '" + docs + "', read as text");
 }

@@ -184,7 +184,12 @@ const std::vector<std::string>& Source::class_names() const {
 
 const std::vector<std::string>& Source::item_files() const {
   static const std::vector<std::string> none;
-  return form == DataKind::images ? images.files : form == DataKind::documents ? documents.files : none;
+  switch (form) {
+    case DataKind::images: return images.files;
+    case DataKind::documents: return documents.files;
+    case DataKind::text: return text_line_files;
+    default: return none;
+  }
 }
 
 std::string Source::describe() const {
@@ -293,7 +298,13 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
     case DataKind::text: {
       GF_CHECK_AS(DataError, !is_image_spec(spec), wrong_kind_hint(wanted), "'", spec, "' is image data, not text");
       s.form = DataKind::text;
-      s.text = load_text(spec);
+      if (fs::is_directory(spec) && !is_brown_folder(spec)) {
+        s.text = join_text_folder(read_text_folder(spec), &s.text_line_files);
+        GF_CHECK_AS(DataError, !s.text.empty(), "give a folder of files with text in them", "'", spec,
+                    "' holds no text");
+      } else {
+        s.text = load_text(spec);
+      }
       if (options.limit > 0) {  // the first `limit` lines
         size_t pos = 0;
         for (int64_t line = 0; line < options.limit && pos != std::string::npos; ++line) {
@@ -301,6 +312,7 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
           if (pos != std::string::npos) ++pos;
         }
         if (pos != std::string::npos) s.text.resize(pos);
+        if (static_cast<int64_t>(s.text_line_files.size()) > options.limit) s.text_line_files.resize(options.limit);
       }
       break;
     }

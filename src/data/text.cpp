@@ -358,10 +358,7 @@ std::string load_text(const std::string& spec) {
       text += "\n";
     }
   } else if (fs::is_directory(spec)) {
-    for (const auto& file : read_text_folder(spec).texts) {
-      text += file;
-      if (!file.empty() && file.back() != '\n') text += '\n';
-    }
+    text = join_text_folder(read_text_folder(spec));
   } else {
     text = read_text_file(spec);
   }
@@ -403,6 +400,18 @@ TextFolder read_text_folder(const std::string& dir) {
     if (label >= 0) out.labels.push_back(label);
   }
   return out;
+}
+
+std::string join_text_folder(const TextFolder& folder, std::vector<std::string>* line_files) {
+  std::string text;
+  for (size_t f = 0; f < folder.texts.size(); ++f) {
+    const std::string& file = folder.texts[f];
+    text += file;
+    if (!file.empty() && file.back() != '\n') text += '\n';
+    if (line_files) line_files->resize(line_files->size() + std::count(file.begin(), file.end(), '\n') +
+                                       (!file.empty() && file.back() != '\n'), folder.files[f]);
+  }
+  return text;
 }
 
 std::vector<std::string> read_lines(const std::string& path) {

@@ -34,6 +34,7 @@ struct Source {
   Table table;                                       // form table
   ImageSet images;                                   // form images: uint8 [N, C, H, W] (+ labels, class names)
   std::string text;                                  // form text
+  std::vector<std::string> text_line_files;          // form text from a folder of files: each line's file
   DocumentSet documents;                             // form documents: tokens of each (+ classes, files)
   std::vector<TaggedSentence> sentences;             // form tagged_text
   int64_t size() const;                              // rows, images, lines, documents or sentences
@@ -42,7 +43,7 @@ struct Source {
   // the class names.
   torch::Tensor labels() const;
   const std::vector<std::string>& class_names() const;
-  // Where each image or document came from, when read from files ("Coat/017.png", "cn01"); else empty.
+  // Where each image, document or text line came from, when read from files ("Coat/017.png", "cn01"); else empty.
   const std::vector<std::string>& item_files() const;
 };
 

