@@ -142,8 +142,12 @@ int run_models(int argc, char** argv) {
   if (!parse_or_help(app, argc, argv)) return 0;
   nlohmann::json all = nlohmann::json::array();
   for (const auto& info : registered_models()) {
-    auto caps = info.create(nlohmann::json::object(), {})->capabilities().to_json();
-    all.push_back({{"name", info.name}, {"summary", info.summary}, {"capabilities", caps}});
+    const auto model = info.create(nlohmann::json::object(), {});
+    const auto caps = model->capabilities().to_json();
+    // What `genforge transform` gives per item: a part (component, state, topic), a code, or nothing.
+    const auto* parts = dynamic_cast<const PartAssigner*>(model.get());
+    const std::string transform = parts ? parts->part_name() : caps["encoder"].get<bool>() ? "code" : "";
+    all.push_back({{"name", info.name}, {"summary", info.summary}, {"capabilities", caps}, {"transform", transform}});
   }
   if (json) {
     std::cout << all.dump(2) << "\n";
@@ -156,7 +160,9 @@ int run_models(int argc, char** argv) {
               << (c["conditional_sampling"].get<bool>() ? ", conditional sampling" : "")
               << (c["missing_values"].get<bool>() ? ", missing values" : "")
               << (c["sample_weights"].get<bool>() ? ", sample weights" : "")
-              << (c["latent_space"].get<bool>() ? ", latent space" : "") << "\n";
+              << (c["latent_space"].get<bool>() ? ", latent space" : "")
+              << (m["transform"].get<std::string>().empty() ? "" : ", transform: " + m["transform"].get<std::string>())
+              << "\n";
   }
   return 0;
 }

@@ -64,6 +64,16 @@ TEST_F(Cli, ModelsAndHelpListOptionsWithDefaults) {
   auto r = run_cli({"models"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("gmm"), std::string::npos);
+  EXPECT_NE(r.out.find("missing values, sample weights, transform: component\n"), std::string::npos) << r.out;
+  r = run_cli({"models", "--json"});
+  for (const auto& m : nlohmann::json::parse(r.out)) {
+    const std::string expected = m["name"] == "hmm"   ? "state"
+                                 : m["name"] == "lda" ? "topic"
+                                 : m["name"] == "vae" ? "code"
+                                 : m["name"] == "gpt" ? ""
+                                                      : m["transform"].get<std::string>();
+    EXPECT_EQ(m["transform"], expected) << m["name"];
+  }
   r = run_cli({"train", "gmm", "--help"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("n_components (int, default 1)"), std::string::npos) << r.out;
