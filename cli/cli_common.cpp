@@ -63,6 +63,9 @@ void add_table_flags(CLI::App& app, TableFlags& flags) {
   app.add_option("--delimiter", flags.delimiter,
                  "table files: the field delimiter, one character or 'tab' (default: tab for .tsv, else sniffed from "
                  "the first lines among , ; tab |)");
+  app.add_option("--thousands", flags.thousands,
+                 "table files: the digit-group separator of numbers, , . ' or space (\"1,234.5\"; with '.', "
+                 "\"1.234,5\"); default none");
   app.add_option("--classes", flags.classes, "labelled images or documents (class sub-folders, IDX labels, brown genres): keep only these classes, by name or index (e.g. --classes 0,7)")
       ->delimiter(',');
   app.add_option("--image-size", flags.image_size,
@@ -81,6 +84,12 @@ data::SourceOptions source_options(const TableFlags& flags, int64_t limit) {
                 "give one character, e.g. --delimiter ';' or --delimiter tab", "--delimiter '", d,
                 "' is not one character");
     o.read.delimiter = d.size() == 1 ? d[0] : '\t';
+  }
+  if (!flags.thousands.empty()) {
+    const std::string& t = flags.thousands;
+    GF_CHECK_AS(InvalidArgument, t == "," || t == "." || t == "'" || t == " " || t == "space",
+                "give , . ' or space, e.g. --thousands ,", "--thousands '", t, "' is not a digit-group separator");
+    o.read.thousands = t == "space" ? ' ' : t[0];
   }
   for (const auto& kv : parse_set_pairs(flags.types, "--type")) {
     o.read.column_types[kv.first] = column_type_from_string(kv.second);

@@ -35,6 +35,7 @@ struct TableFlags {
   std::vector<std::string> na;     // extra missing-value markers
   std::vector<std::string> types;  // column=type overrides
   std::string delimiter;           // table files: one character or "tab" (empty: sniffed)
+  std::string thousands;           // table files: the digit-group separator (, . ' or "space"; empty: none)
   std::vector<std::string> classes;  // images: keep only these classes
   std::string image_size;            // images: resize to this size ("28", "32x48")
 };

@@ -205,6 +205,7 @@ int run_train(int argc, char** argv) {
     if (table_flags.na.empty()) table_flags.na = read.value("na", std::vector<std::string>{});
     if (table_flags.types.empty()) table_flags.types = read.value("type", std::vector<std::string>{});
     if (table_flags.delimiter.empty()) table_flags.delimiter = read.value("delimiter", "");
+    if (table_flags.thousands.empty()) table_flags.thousands = read.value("thousands", "");
     if (table_flags.classes.empty()) table_flags.classes = read.value("classes", std::vector<std::string>{});
     if (table_flags.image_size.empty()) table_flags.image_size = read.value("image_size", "");
     run_dir = resume_dir;
@@ -263,6 +264,7 @@ int run_train(int argc, char** argv) {
                               {{"na", table_flags.na},
                                {"type", table_flags.types},
                                {"delimiter", table_flags.delimiter},
+                               {"thousands", table_flags.thousands},
                                {"classes", table_flags.classes},
                                {"image_size", table_flags.image_size}}}};
     const auto all = data::PipelineOptions::option_table().to_json(model->pipeline_options());

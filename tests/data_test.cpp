@@ -117,6 +117,43 @@ TEST(Csv, TheDelimiterIsSniffedAndDecimalCommasAreNumbers) {
   EXPECT_EQ(read_table(dir.file("pipes.csv"), semicolon).n_cols(), 1u);
 }
 
+TEST(Csv, ThousandsSeparatorsWhenNamed) {
+  test::TempDir dir;
+  // A US export (grouped numbers quoted in a comma file), a European one (';', '.' groups, ',' decimals).
+  test::write_text(dir.file("us.csv"), "name,revenue,code\na,\"1,234,567.5\",\"1,2\"\nb,987,\"3,4\"\nc,NA,\"5,6\"\n"
+                                       "d,-12.25,\"7,8\"\n");
+  test::write_text(dir.file("eu.csv"), "name;revenue\na;1.234.567,5\nb;987\nc;-2.000\nd;3,5\n");
+  try {  // not told of the separator: the grouped number is a bad cell, and the hint names --thousands
+    read_table(dir.file("us.csv"));
+    ADD_FAILURE() << "a grouped number was read without --thousands";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("'1,234,567.5' is not a number"), std::string::npos) << e.what();
+    EXPECT_EQ(e.hint(), "if it groups digits, name the separator: --thousands , (or . ' space)");
+  }
+  ReadOptions comma;
+  comma.thousands = ',';
+  const Table us = read_table(dir.file("us.csv"), comma);
+  const Column& revenue = us.column("revenue");
+  EXPECT_EQ(revenue.type, ColumnType::continuous);
+  EXPECT_DOUBLE_EQ(revenue.values[0], 1234567.5);
+  EXPECT_DOUBLE_EQ(revenue.values[1], 987);
+  EXPECT_TRUE(revenue.missing[2]);
+  EXPECT_DOUBLE_EQ(revenue.values[3], -12.25);
+  EXPECT_EQ(us.column("code").type, ColumnType::categorical);  // "1,2" is not grouped by three: the column stays text
+  ReadOptions point;
+  point.thousands = '.';
+  const Table eu = read_table(dir.file("eu.csv"), point);
+  EXPECT_DOUBLE_EQ(eu.column("revenue").values[0], 1234567.5);
+  EXPECT_DOUBLE_EQ(eu.column("revenue").values[2], -2000);
+  EXPECT_DOUBLE_EQ(eu.column("revenue").values[3], 3.5);
+  // The CLI flag, and a separator that is not one.
+  auto r = test::run_cli({"info", "--data", dir.file("eu.csv"), "--thousands", "."});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["columns"][1]["type"], "continuous");
+  test::expect_cli_error({"info", "--data", dir.file("eu.csv"), "--thousands", "x"},
+                         "--thousands 'x' is not a digit-group separator");
+}
+
 TEST(Csv, TypeOverrideAndExtraMissingMarkers) {
   test::TempDir dir;
   auto path = dir.file("t.csv");

@@ -222,7 +222,15 @@ Column ColumnBuilder::build(const ColumnType* forced) const {
       switch (type) {
         case ColumnType::continuous:
         case ColumnType::integer:
-          if (c.kind != Cell::kNumber) cell_error(c, "'" + c.text + "' is not a number", type_hint);
+          if (c.kind != Cell::kNumber) {
+            // "1,234.5" among numbers: digit groups the reader was not told of.
+            const bool grouped = c.text.find_first_of(",.' ") != std::string::npos &&
+                                 std::count_if(c.text.begin(), c.text.end(),
+                                               [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }) >= 4 &&
+                                 c.text.find_first_not_of("0123456789,.' -+") == std::string::npos;
+            cell_error(c, "'" + c.text + "' is not a number",
+                       grouped ? "if it groups digits, name the separator: --thousands , (or . ' space)" : type_hint);
+          }
           if (!std::isfinite(c.number)) {
             cell_error(c, "'" + (c.text.empty() ? std::to_string(c.number) : c.text) + "' is not a finite number",
                        "replace infinities with finite values or leave the cell empty (missing)");

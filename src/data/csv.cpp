@@ -155,6 +155,79 @@ bool is_plain_integer(const std::string& f) {
                                          [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
 }
 
+// With `thousands`, a number whose integer part is grouped by three ("1,234,567.5"; with '.', "1.234.567,5", the
+// comma its decimal mark) without its separators and with a decimal point ("1234567.5"); "" when `f` is not one.
+std::string ungrouped(const std::string& f, char thousands) {
+  const char decimal = thousands == '.' ? ',' : '.';
+  size_t i = (!f.empty() && (f[0] == '-' || f[0] == '+')) ? 1 : 0;
+  std::string out = f.substr(0, i);
+  size_t run = 0;
+  bool grouped = false;
+  for (; i < f.size() && f[i] != decimal; ++i) {
+    if (std::isdigit(static_cast<unsigned char>(f[i]))) {
+      out += f[i];
+      ++run;
+    } else if (f[i] == thousands && run > 0 && (grouped ? run == 3 : run <= 3)) {
+      grouped = true;
+      run = 0;
+    } else {
+      return "";
+    }
+  }
+  if (!grouped || run != 3) return "";
+  if (i < f.size()) {
+    out += '.';
+    if (++i == f.size()) return "";
+    for (; i < f.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(f[i]))) return "";
+      out += f[i];
+    }
+  }
+  return out;
+}
+
+// A number too small to need a group separator ("12", "-3.5"; "3,5" where '.' separates groups): with a point.
+std::string ungroupable(const std::string& f, char thousands) {
+  std::string plain = f;
+  if (thousands == '.') std::replace(plain.begin(), plain.end(), ',', '.');
+  const size_t start = (!plain.empty() && (plain[0] == '-' || plain[0] == '+')) ? 1 : 0;
+  size_t points = 0, digits = 0;
+  for (size_t i = start; i < plain.size(); ++i) {
+    if (plain[i] == '.') {
+      ++points;
+    } else if (std::isdigit(static_cast<unsigned char>(plain[i]))) {
+      ++digits;
+    } else {
+      return "";
+    }
+  }
+  return digits > 0 && points <= 1 ? plain : "";
+}
+
+// With a thousands separator, a column whose cells are all numbers, some grouped by it, is read as numbers.
+void read_grouped_numbers(std::vector<Record>& records, size_t first_data, size_t columns, const ReadOptions& options) {
+  if (options.thousands == 0) return;
+  for (size_t j = 0; j < columns; ++j) {
+    bool any_grouped = false, all_numbers = true;
+    for (size_t r = first_data; r < records.size() && all_numbers; ++r) {
+      if (j >= records[r].fields.size()) continue;  // a short row: the field-count check names it
+      const std::string& f = records[r].fields[j];
+      if (!records[r].quoted[j] && detail::is_na(f, options)) continue;
+      const bool grouped = !ungrouped(f, options.thousands).empty();
+      any_grouped = any_grouped || grouped;
+      all_numbers = grouped || !ungroupable(f, options.thousands).empty();
+    }
+    if (!any_grouped || !all_numbers) continue;
+    for (size_t r = first_data; r < records.size(); ++r) {
+      if (j >= records[r].fields.size()) continue;
+      auto& field = records[r].fields[j];
+      if (!records[r].quoted[j] && detail::is_na(field, options)) continue;
+      const std::string grouped = ungrouped(field, options.thousands);
+      field = grouped.empty() ? ungroupable(field, options.thousands) : grouped;
+    }
+  }
+}
+
 // In a file not delimited by commas, a column whose cells are all numbers, some with a decimal comma ("3,25"), is
 // read as numbers: the comma becomes a point.
 void read_decimal_commas(std::vector<Record>& records, size_t first_data, size_t columns, const ReadOptions& options) {
@@ -269,6 +342,7 @@ Table parse_csv(std::string text, const std::string& path, const ReadOptions& op
   } else {
     for (size_t j = 0; j < records[0].fields.size(); ++j) names.push_back("x" + std::to_string(j));
   }
+  read_grouped_numbers(records, first_data, names.size(), options);
   if (delim != ',') read_decimal_commas(records, first_data, names.size(), options);
   std::vector<detail::ColumnBuilder> builders;
   for (const auto& name : names) builders.emplace_back(name, path, "line");

@@ -16,6 +16,9 @@ struct ReadOptions {
   // 0: '\t' for .tsv files, else sniffed from the first 30 lines (, ; tab |: the first that splits every line into
   // one number of fields, more than one; else ','). Not ',': numbers with a decimal comma ("3,25") are numbers.
   char delimiter = 0;
+  // A digit-group separator (, . ' or space; 0: none): a column whose numbers group their integer part by three
+  // ("1,234,567.5", quoted in a comma-separated file; with '.', "1.234.567,5", the comma its decimal mark) is numbers.
+  char thousands = 0;
   bool header = true;  // first CSV line names the columns; without it columns are named x0, x1, ...
   // Cells equal to one of these (after trimming unquoted spaces) are missing.
   std::vector<std::string> na_tokens = {"", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "?"};
