@@ -204,50 +204,52 @@ std::string ungroupable(const std::string& f, char thousands) {
   return digits > 0 && points <= 1 ? plain : "";
 }
 
+// Column by column: where every cell (missing markers aside) is a number as `marked` or `plain` read it (the text
+// without marks, with a decimal point; "" when it is not one) and at least one is `marked`, every cell is replaced by
+// that reading.
+template <class Marked, class Plain>
+void read_marked_numbers(std::vector<Record>& records, size_t first_data, size_t columns, const ReadOptions& options,
+                         const Marked& marked, const Plain& plain) {
+  auto skipped = [&](size_t r, size_t j) {  // a short row (the field-count check names it) or a missing cell
+    return j >= records[r].fields.size() || (!records[r].quoted[j] && detail::is_na(records[r].fields[j], options));
+  };
+  for (size_t j = 0; j < columns; ++j) {
+    bool any_marked = false, all_numbers = true;
+    for (size_t r = first_data; r < records.size() && all_numbers; ++r) {
+      if (skipped(r, j)) continue;
+      const bool is_marked = !marked(records[r].fields[j]).empty();
+      any_marked = any_marked || is_marked;
+      all_numbers = is_marked || !plain(records[r].fields[j]).empty();
+    }
+    if (!any_marked || !all_numbers) continue;
+    for (size_t r = first_data; r < records.size(); ++r) {
+      if (skipped(r, j)) continue;
+      auto& field = records[r].fields[j];
+      const std::string read = marked(field);
+      field = read.empty() ? plain(field) : read;
+    }
+  }
+}
+
 // With a thousands separator, a column whose cells are all numbers, some grouped by it, is read as numbers.
 void read_grouped_numbers(std::vector<Record>& records, size_t first_data, size_t columns, const ReadOptions& options) {
   if (options.thousands == 0) return;
-  for (size_t j = 0; j < columns; ++j) {
-    bool any_grouped = false, all_numbers = true;
-    for (size_t r = first_data; r < records.size() && all_numbers; ++r) {
-      if (j >= records[r].fields.size()) continue;  // a short row: the field-count check names it
-      const std::string& f = records[r].fields[j];
-      if (!records[r].quoted[j] && detail::is_na(f, options)) continue;
-      const bool grouped = !ungrouped(f, options.thousands).empty();
-      any_grouped = any_grouped || grouped;
-      all_numbers = grouped || !ungroupable(f, options.thousands).empty();
-    }
-    if (!any_grouped || !all_numbers) continue;
-    for (size_t r = first_data; r < records.size(); ++r) {
-      if (j >= records[r].fields.size()) continue;
-      auto& field = records[r].fields[j];
-      if (!records[r].quoted[j] && detail::is_na(field, options)) continue;
-      const std::string grouped = ungrouped(field, options.thousands);
-      field = grouped.empty() ? ungroupable(field, options.thousands) : grouped;
-    }
-  }
+  read_marked_numbers(
+      records, first_data, columns, options, [&](const std::string& f) { return ungrouped(f, options.thousands); },
+      [&](const std::string& f) { return ungroupable(f, options.thousands); });
 }
 
 // In a file not delimited by commas, a column whose cells are all numbers, some with a decimal comma ("3,25"), is
 // read as numbers: the comma becomes a point.
 void read_decimal_commas(std::vector<Record>& records, size_t first_data, size_t columns, const ReadOptions& options) {
-  for (size_t j = 0; j < columns; ++j) {
-    bool any_comma = false, all_numbers = true;
-    for (size_t r = first_data; r < records.size() && all_numbers; ++r) {
-      if (j >= records[r].fields.size()) continue;  // a short row: the field-count check names it
-      const std::string& f = records[r].fields[j];
-      if (!records[r].quoted[j] && detail::is_na(f, options)) continue;
-      const bool comma = has_decimal_comma(f);
-      any_comma = any_comma || comma;
-      all_numbers = comma || is_plain_integer(f);
-    }
-    if (!any_comma || !all_numbers) continue;
-    for (size_t r = first_data; r < records.size(); ++r) {
-      if (j >= records[r].fields.size()) continue;
-      auto& field = records[r].fields[j];
-      std::replace(field.begin(), field.end(), ',', '.');
-    }
-  }
+  auto with_point = [](std::string f) {
+    std::replace(f.begin(), f.end(), ',', '.');
+    return f;
+  };
+  read_marked_numbers(
+      records, first_data, columns, options,
+      [&](const std::string& f) { return has_decimal_comma(f) ? with_point(f) : std::string(); },
+      [](const std::string& f) { return is_plain_integer(f) ? f : std::string(); });
 }
 
 std::string format_cell(const Column& c, size_t row) {
