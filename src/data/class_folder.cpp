@@ -47,6 +47,20 @@ ClassFolderFiles list_class_folder(const std::string& dir, const std::function<b
   return out;
 }
 
+bool folder_holds(const std::string& dir, const std::function<bool(const std::string&)>& keep) {
+  std::error_code ec;
+  const auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+  for (auto it = fs::recursive_directory_iterator(dir, options, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (hidden(it->path())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+    } else if (it->is_regular_file(ec) && keep(it->path().string())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string path_under(const std::string& dir, const std::string& path) {
   return fs::path(path).lexically_relative(dir).generic_string();
 }

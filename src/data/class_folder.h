@@ -19,6 +19,10 @@ struct ClassFolderFiles {
 // are skipped, and so is every file `keep` refuses.
 ClassFolderFiles list_class_folder(const std::string& dir, const std::function<bool(const std::string&)>& keep);
 
+// True when the folder holds a file `keep` accepts, in it or at any depth below it (hidden ones skipped as above);
+// stops at the first. What tells a folder of images from one of text files.
+bool folder_holds(const std::string& dir, const std::function<bool(const std::string&)>& keep);
+
 // "sport/d1.txt" for dir/sport/d1.txt: a file's path under the folder, for per-example outputs.
 std::string path_under(const std::string& dir, const std::string& path);
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "column_builder.h"
+#include "data/class_folder.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 
@@ -16,7 +17,6 @@ namespace {
 
 using gf::detail::ends_with;
 
-bool is_brown_spec(const std::string& spec) { return spec == "brown" || spec.rfind("brown:", 0) == 0; }
 
 template <class T>
 void keep_first(std::vector<T>& v, int64_t limit) {
@@ -65,19 +65,8 @@ bool is_image_spec(const std::string& spec) {
   if (spec.rfind("fashion-mnist", 0) == 0) return true;
   if (is_image_file_name(spec) || spec.find("idx3-ubyte") != std::string::npos) return true;
   std::error_code ec;
-  if (!fs::is_directory(spec, ec)) return false;
   // A folder is image data when it holds an image file (in it or below it); else it is text files.
-  const auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
-  for (auto it = fs::recursive_directory_iterator(spec, options, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (it->is_directory(ec) && !name.empty() && name[0] == '.') {
-      it.disable_recursion_pending();
-    } else if (it->is_regular_file(ec) && is_image_file_name(name)) {
-      return true;
-    }
-  }
-  return false;
+  return fs::is_directory(spec, ec) && detail::folder_holds(spec, is_image_file_name);
 }
 
 std::vector<uint8_t> class_flags(const std::vector<std::string>& class_names, int64_t n_classes,
@@ -298,13 +287,7 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
     case DataKind::text: {
       GF_CHECK_AS(DataError, !is_image_spec(spec), wrong_kind_hint(wanted), "'", spec, "' is image data, not text");
       s.form = DataKind::text;
-      if (fs::is_directory(spec) && !is_brown_folder(spec)) {
-        s.text = join_text_folder(read_text_folder(spec), &s.text_line_files);
-        GF_CHECK_AS(DataError, !s.text.empty(), "give a folder of files with text in them", "'", spec,
-                    "' holds no text");
-      } else {
-        s.text = load_text(spec);
-      }
+      s.text = load_text(spec, &s.text_line_files);
       if (options.limit > 0) {  // the first `limit` lines
         size_t pos = 0;
         for (int64_t line = 0; line < options.limit && pos != std::string::npos; ++line) {

