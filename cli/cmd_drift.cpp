@@ -43,6 +43,7 @@ int run_drift(int argc, char** argv) {
   record_provenance_model(model_path, opened.model->kind());
   const Model& model = *opened.model;
   const DataKind kind = model.capabilities().data_kind;
+  require_likelihood(model);
   std::optional<apps::ScoreProfile> profile;
   if (!reference.empty()) {
     const auto ref = data::load_source(reference, kind, source_options(table_flags));

@@ -1,4 +1,5 @@
 // genforge transform: each item's part (mixture component, hidden state, topic) or code, as a table.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,7 @@ Column number_column(std::string name, const torch::Tensor& values, ColumnType t
   c.type = type;
   const auto v = values.to(torch::kCPU, torch::kFloat64).contiguous();
   c.values.assign(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
-  c.missing.assign(c.values.size(), 0);
+  for (double value : c.values) c.missing.push_back(std::isnan(value) ? 1 : 0);  // rows the model could not take
   return c;
 }
 
@@ -52,8 +53,12 @@ TransformResult transform_source(const Model& model, const data::Source& source,
   Table t("transform");
   int64_t n = 0;
   if (const auto* assigner = dynamic_cast<const PartAssigner*>(&model)) {
-    const auto probabilities = assigner->part_probabilities(ds.x, ds.lengths).to(torch::kFloat64);  // [N, K]
-    const auto parts = assigner->assign_parts(ds.x, ds.lengths).to(torch::kLong);                  // [N]
+    const auto probabilities = over_complete_rows(model, ds.x, "gives", [&](const torch::Tensor& x) {
+                                 return assigner->part_probabilities(x, ds.lengths);
+                               }).to(torch::kFloat64);  // [N, K]
+    const auto parts = over_complete_rows(model, ds.x, "gives", [&](const torch::Tensor& x) {
+                         return assigner->assign_parts(x, ds.lengths).to(torch::kFloat64);
+                       });  // [N], NaN: not assigned
     GF_CHECK_AS(InternalError, probabilities.dim() == 2 && parts.numel() == probabilities.size(0),
                 "report this as a bug", "part probabilities ", probabilities.sizes(), " and ", parts.numel(), " parts");
     n = probabilities.size(0);
@@ -64,15 +69,17 @@ TransformResult transform_source(const Model& model, const data::Source& source,
       t.add_column(number_column("p_" + part + "_" + std::to_string(j), probabilities.select(1, j),
                                  ColumnType::continuous));
     }
-    const auto counts = parts.bincount({}, k);
+    const auto counts = parts.masked_select(parts.isnan().logical_not()).to(torch::kLong).bincount({}, k);
     r.summary = {{"items", n}, {"part", part}, {"parts", k},
                  {"items_per_part", std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + k)}};
     r.description = std::to_string(n) + " items: the " + part + " of each (of " + std::to_string(k) +
                     ") and each " + part + "'s probability";
   } else {
-    const auto codes = model.transform(ds.x, model.n_classes() > 0 ? ds.labels : torch::Tensor())
-                           .to(torch::kFloat64)
-                           .reshape({ds.x.size(0), -1});  // [N, L]
+    const auto labels = model.n_classes() > 0 ? ds.labels : torch::Tensor();
+    const auto codes = labels.defined() ? model.transform(ds.x, labels).to(torch::kFloat64)
+                                        : over_complete_rows(model, ds.x, "gives", [&](const torch::Tensor& x) {
+                                            return model.transform(x, {}).to(torch::kFloat64).reshape({x.size(0), -1});
+                                          }).reshape({ds.x.size(0), -1});  // [N, L]
     n = codes.size(0);
     for (int64_t j = 0; j < codes.size(1); ++j) {
       t.add_column(number_column("z" + std::to_string(j), codes.select(1, j), ColumnType::continuous));

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "genforge/core/error.h"
+#include "genforge/core/log.h"
 #include "genforge/data/matrix.h"
 #include "genforge/eval/text.h"
 
@@ -178,6 +179,38 @@ Column item_names(const Model& model, const data::Source& source, const OptionOv
   return Column{};
 }
 
+void require_likelihood(const Model& model) {
+  auto scores = [](const Model& m) { return m.capabilities().likelihood != Likelihood::none; };
+  GF_CHECK_AS(NotSupported, scores(model),
+              "use a model with a likelihood or a score: " + join_names(registered_models_with(scores)),
+              "a ", model.kind(), " model has no likelihood or score to score data with");
+}
+
+torch::Tensor over_complete_rows(const Model& model, const torch::Tensor& x, const std::string& what,
+                                 const std::function<torch::Tensor(const torch::Tensor&)>& per_row) {
+  const bool rows = x.defined() && x.dim() == 2 && x.is_floating_point() && x.size(1) > 0;
+  if (!rows || model.capabilities().missing_values || !x.isnan().any().item<bool>()) return per_row(x);
+  const auto incomplete = x.isnan().any(1);                            // [N]
+  const auto complete = incomplete.logical_not().nonzero().squeeze(1);  // [N']
+  const int64_t skipped = x.size(0) - complete.numel();
+  auto takes_missing = [](const Model& m) {
+    const auto c = m.capabilities();
+    return c.missing_values && c.data_kind == DataKind::table && c.likelihood != Likelihood::none;
+  };
+  const std::string remedy = "impute them first (genforge impute) or use a model that takes missing cells: " +
+                             join_names(registered_models_with(takes_missing));
+  GF_CHECK_AS(DataError, complete.numel() > 0, remedy, "every one of the ", x.size(0),
+              " rows has a missing cell, which a ", model.kind(), " model cannot take");
+  log::warn(msg(skipped, " of ", x.size(0), " rows have a missing cell, which a ", model.kind(),
+                " model cannot take: they are left empty in what it ", what, "; ", remedy));
+  auto part = per_row(x.index_select(0, complete)).to(torch::kFloat64);  // [N', ...]
+  auto shape = part.sizes().vec();
+  shape[0] = x.size(0);
+  auto out = torch::full(shape, NAN, part.options());
+  out.index_copy_(0, complete.to(part.device()), part);
+  return out;
+}
+
 namespace {
 
 ScoreResult score_examples(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
@@ -185,9 +218,7 @@ ScoreResult score_examples(const Model& model, const data::Source& source, const
   if (model.capabilities().likelihood == Likelihood::none && classifier && classifier->is_classifier()) {
     return score_classifier(model, *classifier, source, overrides);
   }
-  GF_CHECK_AS(NotSupported, model.capabilities().likelihood != Likelihood::none,
-              "use a model with a likelihood (vae, gmm, bgmm) or a score (autoencoder)", "model kind '", model.kind(),
-              "' has no likelihood to score with");
+  require_likelihood(model);
   const Dataset ds = prepare(model, source, overrides);
   if (model.capabilities().data_kind == DataKind::text) return score_text(model, source, ds);
   ScoreResult r;
@@ -208,12 +239,16 @@ ScoreResult score_examples(const Model& model, const data::Source& source, const
                     (unit[0] == 'd' ? "document)" : "sequence)");
     return r;
   }
-  auto ll = model.score_samples(ds.x).to(torch::kFloat64);  // [N]
+  auto ll = over_complete_rows(model, ds.x, "scores", [&](const torch::Tensor& rows) {
+              return model.score_samples(rows);
+            }).to(torch::kFloat64);  // [N]
   int64_t missing = 0;
   auto empty_rows = torch::zeros_like(ll, torch::kBool);
+  const bool takes_missing = model.capabilities().missing_values;
   if (ds.x.dim() == 2 && ds.x.is_floating_point() && ds.x.size(1) > 0) {
-    // A row with no observed cell has no likelihood to report: it is missing, not 0 nats.
-    empty_rows = ds.x.isnan().all(1);
+    // A row with no observed cell has no likelihood to report: it is missing, not 0 nats. So is a row with a
+    // missing cell under a model that takes none.
+    empty_rows = takes_missing ? ds.x.isnan().all(1) : ds.x.isnan().any(1);
     missing = empty_rows.sum().item<int64_t>();
   }
   // Any other NaN is a broken model or a value it cannot score: an error, never a silent "nan".
@@ -253,7 +288,9 @@ ScoreResult score_examples(const Model& model, const data::Source& source, const
                     to_string(model.capabilities().likelihood) + " likelihood)";
   }
   if (missing > 0) {
-    r.description += "; " + std::to_string(missing) + " rows with every cell missing are reported as missing";
+    r.description += "; " + std::to_string(missing) +
+                     (takes_missing ? " rows with every cell missing" : " rows with a missing cell (not scored)") +
+                     " are reported as missing";
   }
   const std::string bpd_convention = model.capabilities().bits_per_dim;
   if (!bpd_convention.empty() && ds.x.dim() >= 2) {

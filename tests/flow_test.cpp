@@ -190,6 +190,66 @@ TEST(Flow, ScoresCountTheJacobianOfTheFlowsOwnStandardisation) {
   EXPECT_LT((diff - diff.mean()).abs().max().item<double>(), 1e-6);
 }
 
+TEST(Flow, DiscreteColumnsAreDequantisedOverTheirGrid) {
+  // Column a takes 10, 15, 20, 25 with probabilities 0.1 .. 0.4; b = a / 5 + noise. A density on a's four values
+  // alone grows without bound; dequantised over cells of width 5, the flow learns P(a) and p(b | a): its samples
+  // land on the grid with those frequencies, and exp(score) over b sums to P(a) per value.
+  auto gen = make_generator(3);
+  const int64_t n = 4000;
+  auto a = 10.0 + 5.0 * at::multinomial(torch::tensor({0.1, 0.2, 0.3, 0.4}, torch::kFloat64), n, true, gen)
+                            .to(torch::kFloat64);
+  auto b = a / 5 + 0.3 * at::randn({n}, gen, torch::TensorOptions().dtype(torch::kFloat64));
+  Dataset data{torch::stack({a, b}, 1)};
+  data.columns = {"a", "b"};
+  data.features = {{"a", ColumnType::integer, "number", 0}, {"b", ColumnType::continuous, "number", 0}};
+  FlowOptions o;
+  o.architecture = "maf";
+  o.hidden = 32;
+  o.max_steps = 400;
+  o.batch_size = 256;
+  o.lr = 3e-3;
+  o.dtype = "float64";
+  NormalizingFlow flow(o);
+  flow.fit(data, quiet());
+  auto sample_gen = make_generator(4);
+  auto s = flow.sample(4000, sample_gen);  // [4000, 2]
+  auto sa = s.select(1, 0);
+  std::vector<double> expected = {0.1, 0.2, 0.3, 0.4};
+  int64_t on_grid = 0;
+  for (int64_t k = 0; k < 4; ++k) {
+    const auto share = sa.eq(10.0 + 5.0 * static_cast<double>(k)).to(torch::kFloat64).mean().item<double>();
+    EXPECT_NEAR(share, expected[static_cast<size_t>(k)], 0.05) << "a = " << 10 + 5 * k;
+    on_grid += sa.eq(10.0 + 5.0 * static_cast<double>(k)).sum().item<int64_t>();
+  }
+  EXPECT_GT(on_grid, 3900);  // a few fall into a neighbouring cell (5 or 30)
+  EXPECT_TRUE(s.select(1, 1).isfinite().all().item<bool>());
+  // exp(score) = p(a + (u - 1/2) 5, b) x 5 averages over the noise to the cell's mass: summed over a fine grid of b
+  // it gives P(a).
+  const auto bs = torch::linspace(-2, 8, 2000, torch::kFloat64);
+  const double db = 10.0 / 1999;
+  double total = 0;
+  for (int64_t k = 0; k < 4; ++k) {
+    auto rows = torch::stack({torch::full({2000}, 10.0 + 5.0 * static_cast<double>(k), torch::kFloat64), bs}, 1);
+    const double mass = flow.score_samples(rows).exp().sum().item<double>() * db;
+    EXPECT_NEAR(mass, expected[static_cast<size_t>(k)], 0.04) << "a = " << 10 + 5 * k;
+    total += mass;
+  }
+  EXPECT_NEAR(total, 1.0, 0.06);
+  // The grid travels with the model: a copy from its state scores and samples the same.
+  NormalizingFlow copy(flow.options());
+  copy.load_state(flow.state());
+  EXPECT_TRUE(torch::allclose(copy.score_samples(data.x.slice(0, 0, 50)), flow.score_samples(data.x.slice(0, 0, 50))));
+  auto g1 = make_generator(9), g2 = make_generator(9);
+  EXPECT_TRUE(torch::equal(copy.sample(100, g1), flow.sample(100, g2)));
+  // Without the column kinds (a plain tensor), or with dequantize = none, the columns stay continuous.
+  o.max_steps = 20;
+  o.dequantize = "none";
+  NormalizingFlow plain(o);
+  plain.fit(data, quiet());
+  auto g3 = make_generator(4);
+  EXPECT_GT(plain.sample(200, g3).select(1, 0).remainder(5.0).ne(0).sum().item<int64_t>(), 150);  // off the grid
+}
+
 TEST(Flow, GlowLearnsImagesAndReportsBitsPerDim) {
   FlowOptions o;
   o.architecture = "glow";

@@ -4,8 +4,12 @@
 
 #include <filesystem>
 
+#include "genforge/apps/anomaly.h"
+#include "genforge/apps/drift.h"
+#include "genforge/core/error.h"
 #include "genforge/core/random.h"
 #include "genforge/data/matrix.h"
+#include "genforge/models/bgmm.h"
 #include "genforge/models/gmm.h"
 #include "genforge/models/hmm.h"
 #include "genforge/models/lda.h"
@@ -120,6 +124,65 @@ TEST(Transform, DocumentTopicsAndCodes) {
 
   test::expect_error_message([&] { transform_source(*test::small_language_model(), docs); },
                              "a gpt model has no parts (components, states, topics) or encoder to describe items by");
+}
+
+TEST(Transform, RowsWithAMissingCellAreLeftEmptyByModelsThatCannotTakeThem) {
+  // A bgmm takes no missing cell: scores, parts, anomaly scores and drift scores cover the complete rows (the
+  // model's own figures for them) and leave the others empty instead of refusing the whole table.
+  auto x = two_clusters(60);
+  auto model = create_model("bgmm", {}, {{"n_components", "2"}, {"seed", "0"}});
+  fit_source(*model, table_of(x, {"a", "b"}), test::quiet());
+  auto holes = x.clone();
+  holes[3][0] = NAN, holes[40][1] = NAN, holes[41][0] = NAN, holes[41][1] = NAN;
+  const auto source = table_of(holes, {"a", "b"});
+  const std::vector<int64_t> incomplete = {3, 40, 41};
+  auto complete = torch::ones({60}, torch::kBool);
+  for (int64_t i : incomplete) complete[i] = false;
+  const auto& bgmm = dynamic_cast<const BayesianGaussianMixture&>(*model);
+  const auto kept = x.index_select(0, complete.nonzero().squeeze(1));
+
+  const auto scored = score_source(*model, source);
+  const Column& ll = scored.per_example.column("log_likelihood");
+  EXPECT_EQ(scored.summary["missing_rows"], 3);
+  const auto own = bgmm.score_samples(kept).contiguous();
+  for (int64_t i = 0, k = 0; i < 60; ++i) {
+    const bool hole = std::find(incomplete.begin(), incomplete.end(), i) != incomplete.end();
+    EXPECT_EQ(ll.missing[static_cast<size_t>(i)] != 0, hole) << "row " << i;
+    if (!hole) {
+      EXPECT_DOUBLE_EQ(ll.values[static_cast<size_t>(i)], own[k++].item<double>()) << "row " << i;
+    }
+  }
+  EXPECT_NEAR(scored.summary["mean_log_likelihood"].get<double>(), own.mean().item<double>(), 1e-12);
+
+  const auto parts = transform_source(*model, source).per_item;
+  const Column& component = parts.column("component");
+  const auto predicted = bgmm.predict(kept).contiguous();
+  for (int64_t i = 0, k = 0; i < 60; ++i) {
+    const bool hole = !complete[i].item<bool>();
+    EXPECT_EQ(component.missing[static_cast<size_t>(i)] != 0, hole) << "row " << i;
+    if (!hole) {
+      EXPECT_EQ(component.values[static_cast<size_t>(i)], predicted[k++].item<int64_t>()) << "row " << i;
+    }
+  }
+
+  const auto item = apps::item_scores(*model, source);
+  EXPECT_TRUE(item.isnan().equal(complete.logical_not()));  // NaN, not 0, for the rows not scored
+  const auto anomalies = apps::detect_anomalies_self_calibrated(*model, source, {});
+  const auto table = apps::anomaly_table(anomalies);
+  for (int64_t i : incomplete) {
+    EXPECT_TRUE(table.column("flag").missing[static_cast<size_t>(i)]) << "row " << i;
+    EXPECT_TRUE(table.column("anomaly_score").missing[static_cast<size_t>(i)]) << "row " << i;
+  }
+  EXPECT_FALSE(table.column("flag").missing[0]);
+
+  // Every row incomplete: nothing to score, said once.
+  auto all = x.clone();
+  all.select(1, 0).fill_(NAN);
+  test::expect_error_message([&] { score_source(*model, table_of(all, {"a", "b"})); },
+                                "every one of the 60 rows has a missing cell, which a bgmm model cannot take");
+  // A model with no likelihood or score is refused by name.
+  test::expect_error_message([&] { require_likelihood(*create_model("ctgan", {}, {})); },
+                                   "a ctgan model has no likelihood or score to score data with");
 }
 
 TEST(Transform, TheVerbWritesTheTable) {

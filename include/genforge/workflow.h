@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,9 @@ struct ScoreResult {
   std::vector<std::string> class_names;
 };
 ScoreResult score_source(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
+// NotSupported, naming the models that score, unless the model has a likelihood or a score (classifiers score by
+// their predictions in score_source, not here).
+void require_likelihood(const Model& model);
 // The representation of each item of `source` under a model (`genforge transform`; sklearn's predict_proba and
 // transform, hmmlearn's predict, gensim's document topics). A PartAssigner (gmm, bgmm: per row; hmm: per step; lda:
 // per document) gives each item's part and every part's probability (`component, p_component_0 …`); a model with
@@ -68,6 +72,12 @@ struct TransformResult {
   std::string description;  // the one-line summary
 };
 TransformResult transform_source(const Model& model, const data::Source& source, const OptionOverrides& overrides = {});
+
+// `per_row` (a result [n, ...] for n rows) over table rows x [N, D]: a model that takes no missing cells
+// (capabilities().missing_values false: flow, bgmm, ...) gets only the complete rows, and the rows with a missing
+// cell get NaN (a warning names their count and the models that do take them). Other data go through whole.
+torch::Tensor over_complete_rows(const Model& model, const torch::Tensor& x, const std::string& what,
+                                 const std::function<torch::Tensor(const torch::Tensor&)>& per_row);
 
 // What names each item score_source scores, when the data says: `file` for images and documents read from files
 // (Source::item_files), the sequence column's value of each sequence of a table scored by a sequence model (`id` …).

@@ -266,11 +266,16 @@ Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outl
     titles.emplace_back("is_outlier");
   }
   Table t("anomaly");
+  const std::vector<double> scores = to_vector(result.score);
   for (size_t k = 0; k < columns.size(); ++k) {
     Column c{titles[k]};
     c.type = (k == 0 || titles[k] == "flag" || titles[k] == "is_outlier") ? ColumnType::integer : ColumnType::continuous;
     c.values = to_vector(columns[k]);
-    c.missing.assign(c.values.size(), 0);
+    // An item with no score (nothing the model could take) is neither flagged nor passed: its cells stay empty.
+    const bool scored_only = titles[k] == "anomaly_score" || titles[k] == "flag" || titles[k] == "raw_score";
+    for (size_t i = 0; i < c.values.size(); ++i) {
+      c.missing.push_back(std::isnan(c.values[i]) || (scored_only && std::isnan(scores[i])) ? 1 : 0);
+    }
     t.add_column(std::move(c));
   }
   if (names.size() > 0 && static_cast<int64_t>(names.size()) == result.score.numel() && !t.has_column(names.name)) {

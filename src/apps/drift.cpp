@@ -102,9 +102,18 @@ ScoreProfile ScoreProfile::from_json(const nlohmann::json& j) {
 torch::Tensor item_scores(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
   const ScoreResult r = score_source(model, source, overrides);
   const Table& t = r.per_example;
-  if (t.has_column("nll_nats")) return -torch::tensor(t.column("nll_nats").values, torch::kFloat64);
+  // An item the model could not score (nothing observed, or a missing cell it cannot take) is NaN, not 0.
+  auto values = [&](const char* name) {
+    const Column& c = t.column(name);
+    std::vector<double> v = c.values;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (c.missing[i]) v[i] = NAN;
+    }
+    return torch::tensor(v, torch::kFloat64);
+  };
+  if (t.has_column("nll_nats")) return -values("nll_nats");
   for (const char* name : {"log_likelihood", "pseudo_log_likelihood"}) {
-    if (t.has_column(name)) return torch::tensor(t.column(name).values, torch::kFloat64);
+    if (t.has_column(name)) return values(name);
   }
   throw InternalError(msg("score_source gave no per-item score for a ", model.kind(), " model"), "report this as a bug");
 }

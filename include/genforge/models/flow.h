@@ -18,8 +18,13 @@
 // u ~ U[0, 1)^D (`dequantize = uniform`) or u ~ q(u | x), a learned conditional flow (`variational`; Ho et al. 2019).
 // score_samples then gives log P(k) >= E_u[log p(y) - log q(u | x)] - D log n_bins in nats -- a bound on the
 // probability of the discrete image (one fixed draw of u) -- and bits/dim = -score / (D ln 2). With 256 bins this is
-// the convention of the RealNVP / Glow / PixelCNN papers. Tables are continuous: the flow standardises each column
-// itself and counts the Jacobian of that standardisation, so scores are log-densities in the data's own units.
+// the convention of the RealNVP / Glow / PixelCNN papers. Tables: the flow standardises each column itself and
+// counts the Jacobian of that standardisation, so scores are log-densities in the data's own units. Discrete columns
+// (integer, or a categorical column's one-hot / ordinal features, known from Dataset::features) would let the
+// density grow without bound on their few values; they are dequantised over their grid (smallest value + j x the
+// smallest gap between training values): y = x + (u - 1/2) step, and scores are then E_u[log p(y)] + sum log step,
+// a bound on log [P(discrete cells) p(continuous | cells)]; samples land on the grid. `dequantize = none` keeps them
+// continuous.
 //
 //   gf::FlowOptions o;
 //   o.architecture = "maf";
@@ -51,7 +56,8 @@ struct FlowOptions : train::TrainOptions {
   int64_t res_blocks = 1;     // realnvp: residual blocks per coupling network
   std::string coupling = "affine";  // affine | additive (volume preserving)
   double scale_clamp = 2.0;   // log-scales are soft-clamped to (-c, c) by c * tanh(s / c)
-  std::string dequantize = "uniform";  // images: uniform | variational | none (values taken as continuous)
+  std::string dequantize = "uniform";  // images: uniform | variational | none (values taken as continuous); rows'
+                                       // discrete columns: uniform (variational too) | none
   int64_t n_bins = 256;       // images: quantisation levels of the data (256 for 8-bit pixels)
   std::string preprocess = "auto";  // images: logit | center | none; auto: logit for realnvp*, center for glow
   double logit_alpha = 0.05;  // logit pre-processing: logit(alpha + (1 - 2 alpha) y)

@@ -39,8 +39,15 @@ struct TvaeOptions : train::TrainOptions {
   int64_t max_modes = 10;                   // mixture components per numeric column (before pruning)
   bool sample_categories = true;            // sampling: one-hots drawn from the softmax (false: argmax, as SDV)
   int64_t impute_samples = 200;             // imputation: importance-weighted codes per row (MIWAE-style)
+  int64_t iw_samples = 50;                  // score_samples: codes per row of the importance-weighted bound
   void validate() const;
 };
+
+// score_samples is an importance-weighted bound (Burda et al. 2016) on log p(row) in nats, the row's own units:
+// iw_samples codes from the same defensive mixture, log mean_k p(observed cells | z_k) p(z_k) / q(z_k), where a
+// number's density is the decoder's mixture over the column's modes, sum_m pi_m N(alpha_m; tanh r, sigma) / (4 sd_m),
+// and a category's probability its softmax (missing cells left out: the bound of the observed ones). One fixed draw
+// of codes per call, so a row scores the same every time. transform gives the encoder's posterior means [N, L].
 
 // Missing cells (NaN) are filled as in MIWAE (Mattei & Frellsen 2019): `impute_samples` codes per row from the
 // defensive mixture (q(z | row) + p(z)) / 2, the encoder reading the row with its missing cells left out, each
@@ -61,7 +68,8 @@ class Tvae : public Model, public ConditionalSampler {
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
   bool fitted() const override { return net_ != nullptr; }
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;  // [n, D]
-  torch::Tensor score_samples(const torch::Tensor& x) const override;  // NotSupported: no likelihood of the rows
+  torch::Tensor score_samples(const torch::Tensor& x) const override;  // [N] the importance-weighted bound, nats
+  torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, L] means
   int64_t latent_dim() const override { return options_.embedding_dim; }
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;  // [N, D] rows
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;  // [N, D]

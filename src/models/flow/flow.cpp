@@ -1,7 +1,9 @@
 #include "genforge/models/flow.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
+#include <vector>
 
 #include "core/constants.h"
 #include "genforge/core/error.h"
@@ -263,9 +265,17 @@ struct NormalizingFlow::Net : torch::nn::Module {
 
   // Images: bin indices k -> y in [0, 1] with dequantisation noise from `gen` (or the bins' centres), and
   // log q(u | x) (0 for uniform noise). Rows and continuous images pass through.
+  // Rows: integer and categorical columns move by uniform noise over their grid cell, x + (u - 1/2) step, and
+  // log q = -sum log step (cell centres without `gen`).
   std::pair<torch::Tensor, torch::Tensor> dequantise(const torch::Tensor& k, at::Generator* gen) {
     auto zero = torch::zeros({k.size(0)}, k.options());
-    if (!discrete) return {k, zero};
+    if (!discrete) {
+      if (!grid_step.defined()) return {k, zero};
+      auto log_q = torch::full({k.size(0)}, -grid_log_cell, k.options());
+      if (!gen) return {k, log_q};
+      auto u = neural::rand_from(k.sizes(), *gen, k.options());
+      return {k + (u - 0.5) * grid_step.to(k.device(), k.scalar_type()), log_q};
+    }
     const double bins = static_cast<double>(n_bins);
     if (!gen) return {(k + 0.5) / bins, zero};
     if (dequantizer) {
@@ -290,9 +300,26 @@ struct NormalizingFlow::Net : torch::nn::Module {
   // Standardised codes -> examples (images quantised to their bins, as k / (n_bins - 1)).
   torch::Tensor decode(const torch::Tensor& eps, const torch::Tensor& labels, bool quantise) {
     auto y = from_flow_space(flow_inverse(unstandardise(eps, labels), condition_of(labels, eps)));
-    if (!discrete || !quantise) return y;
+    if (!quantise) return y;
+    if (!discrete) return snap_to_grid(y);
     const double bins = static_cast<double>(n_bins);
     return torch::floor(y * bins).clamp(0, bins - 1) / (bins - 1);
+  }
+
+  // Rows: values of the discrete columns moved to the nearest point of their grid (others unchanged).
+  torch::Tensor snap_to_grid(const torch::Tensor& y) const {
+    if (!grid_step.defined()) return y;
+    auto step = grid_step.to(y.device(), y.scalar_type()), origin = grid_origin.to(y.device(), y.scalar_type());
+    auto safe = torch::where(step > 0, step, torch::ones_like(step));
+    return torch::where(step > 0, origin + torch::round((y - origin) / safe) * safe, y);
+  }
+  // Rows: the grid of each discrete column, origin + j step (step 0: a continuous column); both [D] float64, or
+  // undefined when no column is discrete. grid_log_cell = sum of log step over the discrete columns.
+  void set_grid(const torch::Tensor& origin, const torch::Tensor& step) {
+    grid_origin = origin.to(torch::kCPU, torch::kFloat64).contiguous();
+    grid_step = step.to(torch::kCPU, torch::kFloat64).contiguous();
+    auto positive = grid_step.masked_select(grid_step > 0);
+    grid_log_cell = positive.numel() > 0 ? positive.log().sum().item<double>() : 0.0;
   }
 
   neural::Geometry geometry;
@@ -307,6 +334,8 @@ struct NormalizingFlow::Net : torch::nn::Module {
   torch::Tensor class_mean, class_log_scale;        // [K, D] class-conditional prior
   torch::Tensor log_class_prior;                    // [K]
   std::shared_ptr<Dequantizer> dequantizer;
+  torch::Tensor grid_origin, grid_step;  // plain tensors, saved as "dequantize_grid" [2, D]
+  double grid_log_cell = 0;
 };
 
 namespace {
@@ -389,7 +418,10 @@ const OptionTable<FlowOptions>& NormalizingFlow::option_table() {
         .add("res_blocks", &FlowOptions::res_blocks, "realnvp: residual blocks per coupling network")
         .add("coupling", &FlowOptions::coupling, "coupling transform", {"affine", "additive"})
         .add("scale_clamp", &FlowOptions::scale_clamp, "log-scales soft-clamped to (-c, c)")
-        .add("dequantize", &FlowOptions::dequantize, "images: dequantisation noise", {"uniform", "variational", "none"})
+        .add("dequantize", &FlowOptions::dequantize,
+             "dequantisation noise: images' pixels; rows' integer and categorical columns (uniform over their grid "
+             "cells either way)",
+             {"uniform", "variational", "none"})
         .add("n_bins", &FlowOptions::n_bins, "images: quantisation levels (256: 8-bit pixels)")
         .add("preprocess", &FlowOptions::preprocess, "images: pre-processing (auto: logit for realnvp, center for glow)",
              {"auto", "logit", "center", "none"})
@@ -414,7 +446,8 @@ NormalizingFlow::~NormalizingFlow() = default;
 Capabilities NormalizingFlow::capabilities() const {
   Capabilities c;
   c.data_kind = DataKind::images;
-  c.likelihood = net_ && net_->discrete ? Likelihood::lower_bound : Likelihood::exact;
+  // Dequantised pixels or discrete columns: a bound on the probability of the discrete values.
+  c.likelihood = net_ && (net_->discrete || net_->grid_step.defined()) ? Likelihood::lower_bound : Likelihood::exact;
   c.latent_space = true;
   c.encoder = true;
   c.bijective_latent = true;
@@ -460,6 +493,42 @@ std::string choose_architecture(const FlowOptions& o, const neural::Geometry& g)
   return arch;
 }
 
+// The grid of each discrete column of table rows (an integer column, or a categorical one's one-hot or ordinal
+// features): its smallest value and the smallest gap between its distinct values (gaps under 1e-9 of the column's
+// range are rounding; a column of one value gets step 1). A continuous density on such values grows without bound
+// (training diverges), so the flow learns them dequantised. Both [D] float64; undefined when no column is discrete
+// or the data carry no column kinds (a plain tensor).
+std::pair<torch::Tensor, torch::Tensor> discrete_grid(const Dataset& data) {
+  const int64_t cols = data.x.size(1);
+  if (data.x.dim() != 2 || static_cast<int64_t>(data.features.size()) != cols) return {};
+  auto x = data.x.to(torch::kCPU, torch::kFloat64).contiguous();
+  auto origin = torch::zeros({cols}, torch::kFloat64), step = torch::zeros({cols}, torch::kFloat64);
+  bool any = false;
+  for (int64_t j = 0; j < cols; ++j) {
+    const ColumnType type = data.features[static_cast<size_t>(j)].type;
+    if (type != ColumnType::integer && type != ColumnType::categorical) continue;
+    std::vector<double> values;
+    const auto column = x.select(1, j).contiguous();
+    const double* p = column.data_ptr<double>();
+    for (int64_t i = 0; i < column.numel(); ++i) {
+      if (std::isfinite(p[i])) values.push_back(p[i]);
+    }
+    if (values.empty()) continue;
+    std::sort(values.begin(), values.end());
+    const double tolerance = 1e-9 * (values.back() - values.front());
+    double gap = INFINITY;
+    for (size_t i = 1; i < values.size(); ++i) {
+      const double d = values[i] - values[i - 1];
+      if (d > tolerance) gap = std::min(gap, d);
+    }
+    origin[j] = values.front();
+    step[j] = std::isfinite(gap) ? gap : 1.0;
+    any = true;
+  }
+  if (!any) return {};
+  return {origin, step};
+}
+
 }  // namespace
 
 FitReport NormalizingFlow::fit(const Dataset& train_set, const FitContext& ctx) {
@@ -476,6 +545,10 @@ FitReport NormalizingFlow::fit(const Dataset& train_set, const FitContext& ctx) 
     auto mean = x.mean(0), sd = x.std(0, false);
     net->shift.copy_(mean);
     net->scale.copy_(torch::where(sd > 0, sd, torch::ones_like(sd)));
+    if (options_.dequantize != "none") {
+      auto [origin, step] = discrete_grid(train_set);
+      if (step.defined()) net->set_grid(origin, step);
+    }
   }
   auto labels = neural::checked_labels(train_set.labels, geometry, x.size(0), ctx.device);
   if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
@@ -607,7 +680,8 @@ torch::Tensor NormalizingFlow::to_flow_space(const torch::Tensor& x_in) const {
 torch::Tensor NormalizingFlow::from_flow_space(const torch::Tensor& v, bool continuous) const {
   check_fitted(fitted(), "run");
   auto y = net_->from_flow_space(v);
-  if (!net_->discrete || continuous) return y;
+  if (continuous) return y;
+  if (!net_->discrete) return net_->snap_to_grid(y);
   const double bins = static_cast<double>(options_.n_bins);
   return torch::floor(y * bins).clamp(0, bins - 1) / (bins - 1);
 }
@@ -633,6 +707,7 @@ TensorMap NormalizingFlow::state() const {
   TensorMap out;
   neural::save_module(*net_, "", out);
   net_->geometry.save(out);
+  if (net_->grid_step.defined()) out["dequantize_grid"] = torch::stack({net_->grid_origin, net_->grid_step});
   return out;
 }
 
@@ -647,6 +722,15 @@ void NormalizingFlow::load_state(const TensorMap& t) {
   }
   net->to(scalar_type(options_));
   neural::load_module(*net, "", t);
+  if (const auto grid = t.find("dequantize_grid"); grid != t.end()) {  // files from before it: none
+    const auto& g = grid->second;
+    GF_CHECK_AS(ModelFileError,
+                !geometry.is_image() && g.dim() == 2 && g.size(0) == 2 && g.size(1) == geometry.numel() &&
+                    g.is_floating_point() && g.isfinite().all().item<bool>() && (g[1] >= 0).all().item<bool>(),
+                "re-create the file with `genforge train flow`", "the flow's dequantisation grid is malformed (shape ",
+                g.sizes(), ")");
+    net->set_grid(g[0], g[1]);
+  }
   net->eval();
   net_ = net;
 }

@@ -42,6 +42,11 @@ struct Tvae::Net : torch::nn::Module {
 
 namespace {
 
+// Rows handled at once when each takes `per_row` numbers of decoder output (codes x width): about 4 M numbers
+// (16 MB of float32) per chunk, so a table of thousands of one-hot slots (movies' titles) does not allocate
+// gigabytes for one chunk.
+int64_t rows_per_chunk(int64_t per_row) { return std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, per_row)); }
+
 // SDV's loss: per row, the scalars' Gaussian error with the learned noise (and its log normaliser) plus every
 // one-hot's cross-entropy, times loss_factor; plus the KL divergence of the codes.
 torch::Tensor tvae_loss(Tvae::Net& net, const torch::Tensor& x, double factor, at::Generator& gen) {
@@ -116,6 +121,7 @@ void TvaeOptions::validate() const {
   GF_CHECK(loss_factor > 0, "loss_factor must be > 0, got ", loss_factor);
   GF_CHECK(max_modes >= 1, "max_modes must be at least 1, got ", max_modes);
   GF_CHECK(impute_samples >= 1 && impute_samples <= 100000, "impute_samples must be in 1..100000, got ", impute_samples);
+  GF_CHECK(iw_samples >= 1 && iw_samples <= 100000, "iw_samples must be in 1..100000, got ", iw_samples);
 }
 
 const OptionTable<TvaeOptions>& Tvae::option_table() {
@@ -128,7 +134,8 @@ const OptionTable<TvaeOptions>& Tvae::option_table() {
         .add("max_modes", &TvaeOptions::max_modes, "mixture components per numeric column before pruning")
         .add("sample_categories", &TvaeOptions::sample_categories,
              "draw modes and categories from the decoder's softmax (false: argmax, as SDV)")
-        .add("impute_samples", &TvaeOptions::impute_samples, "imputation: importance-weighted codes per row");
+        .add("impute_samples", &TvaeOptions::impute_samples, "imputation: importance-weighted codes per row")
+        .add("iw_samples", &TvaeOptions::iw_samples, "scoring: codes per row of the importance-weighted bound");
     train::add_train_options(t);
     return t;
   }();
@@ -141,8 +148,9 @@ Tvae::~Tvae() = default;
 Capabilities Tvae::capabilities() const {
   Capabilities c;
   c.data_kind = DataKind::table;
-  c.likelihood = Likelihood::none;
+  c.likelihood = Likelihood::lower_bound;
   c.latent_space = true;
+  c.encoder = true;
   c.missing_values = true;
   return c;
 }
@@ -203,7 +211,8 @@ torch::Tensor Tvae::fill_missing(const torch::Tensor& x_in, int64_t draws, int64
   const auto d = static_cast<int64_t>(net_->transformer.columns().size());
   GF_CHECK(x_in.dim() == 2 && x_in.size(1) == d, "rows must be [N, ", d, "], got ", x_in.sizes());
   torch::NoGradGuard no_grad;
-  return neural::fill_missing_rows(x_in.to(torch::kCPU, torch::kFloat64), draws, 65536 / pool, fill);
+  return neural::fill_missing_rows(x_in.to(torch::kCPU, torch::kFloat64), draws,
+                                   rows_per_chunk(pool * net_->transformer.width()), fill);
 }
 
 torch::Tensor Tvae::conditional_mean(const torch::Tensor& x) const {
@@ -237,10 +246,54 @@ torch::Tensor Tvae::conditional_samples(const torch::Tensor& x, int64_t m, at::G
   });
 }
 
-torch::Tensor Tvae::score_samples(const torch::Tensor&) const {
+namespace {
+// Rows x [N, D] in chunks of rows_per_chunk(per_row) rows, through `part` (rows [B, D] -> [B, ...]). [N, ...]
+torch::Tensor in_chunks(const torch::Tensor& x, int64_t per_row,
+                        const std::function<torch::Tensor(const torch::Tensor&)>& part) {
+  const int64_t chunk = rows_per_chunk(per_row);
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < x.size(0); s += chunk) parts.push_back(part(x.slice(0, s, std::min(x.size(0), s + chunk))));
+  return parts.empty() ? torch::empty({0}, torch::kFloat64) : torch::cat(parts);
+}
+}  // namespace
+
+torch::Tensor Tvae::score_samples(const torch::Tensor& x_in) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
-  throw NotSupported("TVAE gives no likelihood of table rows (its bound is on the transformed representation)",
-                     "score tables with copula, bayesnet, gmm or flow");
+  const auto d = static_cast<int64_t>(net_->transformer.columns().size());
+  GF_CHECK(x_in.dim() == 2 && x_in.size(1) == d, "rows must be [N, ", d, "], got ", x_in.sizes());
+  GF_CHECK_AS(DataError, !x_in.isinf().any().item<bool>(), "replace infinities with finite values or NaN",
+              "the data to score holds infinite values");
+  torch::NoGradGuard no_grad;
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 3);  // the same codes every call
+  const int64_t k = options_.iw_samples;
+  const auto device = neural::device_of(*net_);
+  const auto x = x_in.to(torch::kCPU, torch::kFloat64);
+  return in_chunks(x, k * net_->transformer.width(), [&](const torch::Tensor& rows) {
+    const int64_t b = rows.size(0);
+    auto h = net_->encoder->forward(net_->transformer.transform(rows, gen).to(device));
+    auto codes = neural::defensive_codes(net_->fc_mu->forward(h).to(torch::kFloat64),
+                                         net_->fc_logvar->forward(h).to(torch::kFloat64), k, gen);
+    auto raw = net_->decoder->forward(codes.z.to(torch::kFloat32));  // [k, B, width]
+    auto x_rows = rows.to(device).unsqueeze(0).expand({k, b, rows.size(1)}).reshape({k * b, rows.size(1)});
+    auto log_obs = net_->transformer.observed_log_likelihood(raw.reshape({k * b, -1}), x_rows, net_->noise());
+    auto log_w = log_obs.view({k, b}).to(torch::kFloat64) + codes.log_ratio.to(log_obs.device());  // [k, B]
+    return (torch::logsumexp(log_w, 0) - std::log(static_cast<double>(k))).cpu();
+  });
+}
+
+torch::Tensor Tvae::transform(const torch::Tensor& x_in, const torch::Tensor&) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train tvae ...`)", "the TVAE is not fitted");
+  const auto d = static_cast<int64_t>(net_->transformer.columns().size());
+  GF_CHECK(x_in.dim() == 2 && x_in.size(1) == d, "rows must be [N, ", d, "], got ", x_in.sizes());
+  torch::NoGradGuard no_grad;
+  // A number's code holds the mode it is drawn into: a fixed generator, so a row encodes the same every call.
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 5);
+  const auto device = neural::device_of(*net_);
+  const auto x = x_in.to(torch::kCPU, torch::kFloat64);
+  return in_chunks(x, net_->transformer.width(), [&](const torch::Tensor& rows) {
+    return net_->fc_mu->forward(net_->encoder->forward(net_->transformer.transform(rows, gen).to(device)))
+        .to(torch::kCPU, torch::kFloat64);
+  });
 }
 
 TensorMap Tvae::state() const {
