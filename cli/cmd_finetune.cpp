@@ -98,6 +98,9 @@ int run_finetune(int argc, char** argv) {
               << phase["trained"]["parameters"] << " parameters (" << phase["trained"]["names"].size()
               << " tensors), frozen " << phase["frozen"]["parameters"] << "\n";
   }
+  if (result.record.contains("method")) {
+    std::cout << result.model->kind() << ": " << result.record["method"].get<std::string>() << "\n";
+  }
   std::cout << result.model->kind() << " fine-tuned from " << base << " on " << source.describe() << ", "
             << result.report.objective_name << " " << result.report.objective << "\n";
   for (const auto& [key, value] : result.report.extra.items()) {

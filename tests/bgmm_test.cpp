@@ -67,6 +67,27 @@ TEST_P(BgmmGolden, MatchesScikitLearnFromTheSameResponsibilities) {
 
 INSTANTIATE_TEST_SUITE_P(PriorsAndCovarianceTypes, BgmmGolden, ::testing::Range(0, 9));
 
+TEST(Bgmm, UpdateContinuesLikeScikitLearnsWarmStart) {
+  const auto& g = bgmm_golden();
+  const auto& want = g["warm_start"];
+  BgmmOptions o;
+  o.n_components = 5;
+  o.covariance_type = want["params"]["covariance_type"];
+  o.weight_concentration_prior_type = want["params"]["weight_concentration_prior_type"];
+  o.tol = 1e-8;
+  o.max_iter = 500;
+  o.resp_init = tensor_from_json(g["resp_init"]);
+  BayesianGaussianMixture m(o);
+  m.fit({tensor_from_json(g["x"])}, quiet());
+  auto report = m.update({tensor_from_json(g["more"])}, quiet());
+  EXPECT_EQ(report.n_iter, want["n_iter"].get<int64_t>());
+  EXPECT_NEAR(m.lower_bound(), want["lower_bound"].get<double>(), 1e-7 * std::abs(want["lower_bound"].get<double>()));
+  EXPECT_TRUE(all_close(m.weights(), tensor_from_json(want["weights"]), 1e-6, 1e-9));
+  EXPECT_TRUE(all_close(m.means(), tensor_from_json(want["means"]), 1e-7, 1e-8));
+  EXPECT_TRUE(all_close(m.mean_precision(), tensor_from_json(want["mean_precision"]), 1e-7, 1e-9));
+  EXPECT_TRUE(all_close(m.covariances(), tensor_from_json(want["covariances"]), 1e-6, 1e-8));
+}
+
 // 2-D data from two well-separated Gaussians.
 torch::Tensor two_blobs(int64_t n, uint64_t seed) {
   auto gen = make_generator(seed);

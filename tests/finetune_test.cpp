@@ -5,7 +5,9 @@
 #include "genforge/apps/finetune.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/models/gmm.h"
 #include "genforge/models/gpt.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/registry.h"
 #include "genforge/train/trainer.h"
 #include "genforge/workflow.h"
@@ -26,6 +28,19 @@ data::Source image_source(int64_t n, unsigned seed, int64_t side = 8) {
     images[i][0].slice(0, r, r + 3).slice(1, c, c + 3).fill_(255);
   }
   s.images.images = images;
+  return s;
+}
+
+// A one-column table `x`.
+data::Source table_source(const std::vector<double>& values) {
+  data::Source s;
+  s.form = DataKind::table;
+  s.spec = "table";
+  Column x;
+  x.name = "x";
+  x.values = values;
+  x.missing.assign(values.size(), 0);
+  s.table.add_column(x);
   return s;
 }
 
@@ -186,23 +201,56 @@ TEST(Finetune, BadInputGetsClearErrors) {
   text.spec = "notes.txt";
   text.text = "hello";
   expect(apps::FinetuneOptions{}, text, "'notes.txt' is text data; the base vae model was trained on images");
-  // A model that is not gradient-trained.
-  auto gmm = create_model("gmm", {}, {{"n_components", "1"}});
-  data::Source table;
-  table.form = DataKind::table;
-  Column x;
-  x.name = "x";
-  x.values = {0.0, 1.0, 2.0, 3.0, 5.0};
-  x.missing.assign(5, 0);
-  table.table.add_column(x);
-  fit_source(*gmm, table, test::quiet());
-  save_model(*gmm, dir.file("gmm.gf"));
+  // A model that neither takes gradient steps nor continues its own fit.
+  auto copula = create_model("copula", {}, {});
+  data::Source table = table_source({0.0, 1.0, 2.0, 3.0, 5.0, 4.0, 2.5, 1.5});
+  fit_source(*copula, table, test::quiet());
+  save_model(*copula, dir.file("copula.gf"));
   try {
-    apps::finetune(dir.file("gmm.gf"), table, {}, test::quiet());
+    apps::finetune(dir.file("copula.gf"), table, {}, test::quiet());
     ADD_FAILURE() << "no error";
   } catch (const NotSupported& e) {
-    EXPECT_NE(std::string(e.what()).find("a gmm model is not trained by gradient steps"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("a copula model is not trained by gradient steps and cannot continue its fit"),
+              std::string::npos);
+    EXPECT_NE(e.hint().find("gmm, bgmm"), std::string::npos) << e.hint();  // the hint names who can
   }
+}
+
+TEST(Finetune, EstimatorModelsContinueTheirOwnFit) {
+  // gmm (and bgmm, hmm, lda) are Updatable: finetune runs their update through the base's own input pipeline --
+  // the same parameters as loading the base and calling update on the encoded rows.
+  test::TempDir dir;
+  std::vector<double> first, second;
+  auto gen = make_generator(3);
+  auto a = torch::randn({200}, gen, torch::kFloat64), b = torch::randn({150}, gen, torch::kFloat64) * 2 + 1;
+  first.assign(a.data_ptr<double>(), a.data_ptr<double>() + 200);
+  second.assign(b.data_ptr<double>(), b.data_ptr<double>() + 150);
+  auto gmm = create_model("gmm", {}, {{"n_components", "2"}, {"standardize", "true"}});
+  fit_source(*gmm, table_source(first), test::quiet());
+  save_model(*gmm, dir.file("gmm.gf"));
+  apps::FinetuneOptions o;
+  o.settings = {{"max_iter", "50"}};
+  auto result = apps::finetune(dir.file("gmm.gf"), table_source(second), o, test::quiet());
+  EXPECT_EQ(result.record["method"], "EM from the current parameters (warm start)");
+  EXPECT_EQ(result.record["parent"]["kind"], "gmm");
+  EXPECT_TRUE(result.report.extra.contains("finetune"));
+  auto direct = load_model(dir.file("gmm.gf"), "", {{"max_iter", "50"}});
+  const auto encoded = pipeline_of(*direct).transform(table_source(second));  // the base's standardisation
+  dynamic_cast<Updatable&>(*direct).update(encoded, test::quiet());
+  EXPECT_TRUE(torch::equal(dynamic_cast<const GaussianMixture&>(*result.model).means(),
+                           dynamic_cast<const GaussianMixture&>(*direct).means()));
+  EXPECT_FALSE(torch::equal(dynamic_cast<const GaussianMixture&>(*result.model).means(),
+                            dynamic_cast<const GaussianMixture&>(*gmm).means()));
+  // Flags that pick weights for gradient steps, and run directories, are refused.
+  apps::FinetuneOptions frozen;
+  frozen.freeze = {"means"};
+  test::expect_error_message([&] { apps::finetune(dir.file("gmm.gf"), table_source(second), frozen, test::quiet()); },
+                             "a gmm model is trained further by EM from the current parameters (warm start)");
+  apps::FinetuneOptions with_run_dir;
+  with_run_dir.settings = {{"run_dir", dir.file("run")}};
+  test::expect_error_message(
+      [&] { apps::finetune(dir.file("gmm.gf"), table_source(second), with_run_dir, test::quiet()); },
+      "a gmm model trains without a run directory");
 }
 
 

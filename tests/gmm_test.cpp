@@ -57,6 +57,34 @@ TEST_P(GmmGolden, MatchesScikitLearnFromTheSameInitialParameters) {
 
 INSTANTIATE_TEST_SUITE_P(CovarianceTypes, GmmGolden, ::testing::Values("full", "tied", "diag", "spherical"));
 
+TEST(Gmm, UpdateContinuesLikeScikitLearnsWarmStart) {
+  // fit(x) from the explicit start, then update(more): scikit-learn's warm_start=True fit(x).fit(more).
+  const auto& g = golden();
+  for (const std::string cov : {"full", "diag"}) {
+    const auto& want = g["warm_start"][cov];
+    GmmOptions o;
+    o.n_components = 3;
+    o.covariance_type = cov;
+    o.tol = 1e-6;
+    o.max_iter = 200;
+    o.weights_init = tensor_from_json(g["weights_init"]);
+    o.means_init = tensor_from_json(g["means_init"]);
+    o.precisions_init = tensor_from_json(g["fits"][cov]["precisions_init"]);
+    GaussianMixture gmm(o);
+    gmm.fit({tensor_from_json(g["x"])}, quiet());
+    auto report = gmm.update({tensor_from_json(g["more"])}, quiet());
+    EXPECT_EQ(report.n_iter, want["n_iter"].get<int64_t>()) << cov;
+    EXPECT_NEAR(report.objective, want["lower_bound"].get<double>(), 1e-10) << cov;
+    EXPECT_TRUE(all_close(gmm.weights(), tensor_from_json(want["weights"]), 1e-9, 1e-12)) << cov;
+    EXPECT_TRUE(all_close(gmm.means(), tensor_from_json(want["means"]), 1e-9, 1e-10)) << cov;
+    EXPECT_TRUE(all_close(gmm.covariances(), tensor_from_json(want["covariances"]), 1e-8, 1e-10)) << cov;
+    EXPECT_FALSE(gmm.options().warm_start);  // the option is left as it was
+  }
+  GaussianMixture unfitted;
+  test::expect_error_message([&] { unfitted.update({tensor_from_json(g["more"])}, quiet()); },
+                             "is not fitted yet, so it cannot be updated");
+}
+
 // Draws n rows from a known 2-component mixture in 2-D.
 torch::Tensor planted(int64_t n, uint64_t seed) {
   auto gen = make_generator(seed);

@@ -282,6 +282,31 @@ TEST(Hmm, BaumWelchRecoversTheParametersOfSampledSequences) {
   EXPECT_NEAR(m.transmat()[high][high].item<double>(), 0.8, 0.02);
 }
 
+TEST(Hmm, UpdateContinuesBaumWelchFromTheCurrentParameters) {
+  // hmmlearn's init_params="": update() starts EM where the last fit ended, so its first E-step sees the old model's
+  // likelihood of the new sequences, and EM only climbs from there to the planted parameters.
+  HmmOptions o;
+  o.n_components = 2;
+  o.max_iter = 3;
+  HiddenMarkovModel m(o);
+  m.fit(gaussian_sequences(100, 100, 1), quiet());
+  auto more = gaussian_sequences(100, 100, 2);
+  const double before = m.score_sequences(more.x, more.lengths).sum().item<double>();
+  const auto means_before = m.means().clone();
+  auto report = m.update(more, quiet());
+  ASSERT_FALSE(report.history.empty());
+  EXPECT_NEAR(report.history[0], before, 1e-8 * std::abs(before));
+  for (size_t i = 1; i < report.history.size(); ++i) EXPECT_GE(report.history[i], report.history[i - 1] - 1e-8);
+  EXPECT_GT(m.score_sequences(more.x, more.lengths).sum().item<double>(), before);
+  // The states keep their identity (no re-initialisation): each mean moves, if at all, towards its own planted one.
+  for (int64_t s = 0; s < 2; ++s) {
+    const double planted = means_before[s][0].item<double>() < 0.5 ? -2.0 : 3.0;
+    EXPECT_LE(std::abs(m.means()[s][0].item<double>() - planted),
+              std::abs(means_before[s][0].item<double>() - planted) + 1e-9);
+  }
+  EXPECT_EQ(m.options().init_params, "ste");  // left as it was
+}
+
 TEST(Hmm, GmmEmissionsWithOneComponentEqualGaussianEmissions) {
   auto d = gaussian_sequences(20, 50, 2);
   HmmOptions o;

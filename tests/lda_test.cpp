@@ -52,6 +52,20 @@ void check_against_gensim(const std::string& variant, bool learn_alpha, int64_t 
   EXPECT_TRUE(test::all_close(lda.doc_topics(test_docs.x, test_docs.lengths),
                               test::tensor_from_json(want["heldout_doc_topics"]), 1e-8, 1e-12))
       << variant;
+  // LdaModel.update on 30 more documents: the same topics and alpha, also from a copy made from the model's state
+  // (the counts gensim keeps between calls travel in the file).
+  LatentDirichletAllocation copy(o);
+  copy.load_state(lda.state());
+  auto more = documents(g["more"].get<std::vector<std::vector<int64_t>>>());
+  lda.update(more, quiet());
+  const auto& updated = want["updated"];
+  EXPECT_TRUE(test::all_close(lda.lambda(), test::tensor_from_json(updated["lambda"]), 1e-9, 1e-12)) << variant;
+  EXPECT_TRUE(test::all_close(lda.alpha(), test::tensor_from_json(updated["alpha"]), 1e-9, 1e-12)) << variant;
+  const auto counts = lda.state().at("update_counts");
+  EXPECT_EQ(counts[0].item<double>(), updated["numdocs"].get<double>()) << variant;
+  EXPECT_EQ(counts[1].item<double>(), updated["num_updates"].get<double>()) << variant;
+  copy.update(more, quiet());
+  EXPECT_TRUE(torch::equal(copy.lambda(), lda.lambda())) << variant;
 }
 
 TEST(Lda, VariationalBayesMatchesGensim) { check_against_gensim("symmetric", false); }

@@ -14,6 +14,7 @@
 
 #include "genforge/data/dataset.h"
 #include "genforge/data/text.h"
+#include "genforge/model.h"
 
 namespace gf {
 
@@ -153,6 +154,20 @@ class InformationCriteria {
   virtual ~InformationCriteria() = default;
   // The criterion of `data` under the fitted model (lower is better).
   virtual double criterion(Criterion which, const Dataset& data) const = 0;
+};
+
+// Models that continue training on more data from where their fit left them, by their own estimator rather than
+// gradient steps: scikit-learn's warm_start (gmm, bgmm: EM from the current parameters), hmmlearn's init_params=""
+// (hmm: Baum-Welch from them), gensim's LdaModel.update (lda: online variational Bayes, the topics blended with the
+// new documents' statistics). `genforge finetune` calls it for these models.
+class Updatable {
+ public:
+  virtual ~Updatable() = default;
+  // How the update trains, one phrase for messages and records (e.g. "EM from the current parameters").
+  virtual std::string update_method() const = 0;
+  // Continues training on `more` (rows, sequences or documents encoded by the model's own input pipeline). The
+  // model must be fitted (NotFitted otherwise); its options (max_iter, passes, ...) apply to this run.
+  virtual FitReport update(const Dataset& more, const FitContext& ctx = {}) = 0;
 };
 
 // Models that fill in missing cells given the others (`sample --given`, imputation).

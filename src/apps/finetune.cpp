@@ -131,6 +131,56 @@ std::pair<TensorMap, nlohmann::json> state_for_vocabulary(const TokenModel& mode
   return {state, record};
 }
 
+// The parent model's file, for the record of what was fine-tuned.
+nlohmann::json parent_record(const std::string& base_path, const Model& base) {
+  return {{"path", fs::path(base_path).filename().string()}, {"sha256", sha256_file_hex(base_path)},
+          {"kind", base.kind()}};
+}
+
+// Models trained by their own estimator (Updatable): the base file with the run's options, trained further on the
+// new data through its own input pipeline.
+FinetuneResult update_by_estimator(const std::string& base_path, const Model& base, const data::Source& train,
+                                   const FinetuneOptions& options, const FitContext& ctx,
+                                   const data::Source* validation) {
+  const bool gradient_only = !options.freeze.empty() || !options.train_only.empty() || options.unfreeze_after > 0 ||
+                             !options.lora.empty() || !options.new_head.empty() || options.reinitialise;
+  GF_CHECK_AS(InvalidArgument, !gradient_only,
+              "leave out --freeze, --train-only, --unfreeze-after, --lora, --new-head and --reinit",
+              "those flags choose which weights gradient steps train; a ", base.kind(), " model is trained further by ",
+              dynamic_cast<const Updatable&>(base).update_method());
+  for (const auto& kv : options.settings) {
+    GF_CHECK_AS(InvalidArgument, kv.first != "run_dir", "give --out M.gf",
+                "a ", base.kind(), " model trains without a run directory (no checkpoints or loss curves): --run-dir "
+                "is for gradient-trained models");
+  }
+  auto model = load_model(base_path, "", options.settings);
+  auto& updatable = dynamic_cast<Updatable&>(*model);
+  const data::InputPipeline& pipeline = pipeline_of(*model);
+  GF_CHECK_AS(DataError, train.form == pipeline.form() || pipeline.model_kind() == train.form,
+              "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
+              to_string(train.form), " data; the base ", base.kind(), " model was trained on ",
+              to_string(pipeline.form()));
+  const Dataset data = pipeline.transform(train);  // the base's columns, scaling, vocabulary
+  Dataset held_out;
+  FitContext c = ctx;
+  if (validation) {
+    held_out = pipeline.transform(*validation);
+    c.validation = &held_out;
+  }
+  FinetuneResult out;
+  out.report = updatable.update(data, c);
+  out.record = {{"parent", parent_record(base_path, base)}, {"method", updatable.update_method()}};
+  out.report.extra["finetune"] = out.record;
+  out.model = std::move(model);
+  out.model->set_fit_report(out.report);
+  if (options.profile_items > 0) {
+    attach_score_profile(*out.model, validation ? *validation : train, validation ? "validation data" : "training data",
+                         options.profile_items);
+    out.report = out.model->fit_report();
+  }
+  return out;
+}
+
 }  // namespace
 
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
@@ -138,9 +188,16 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   options.validate();
   auto base = load_model(base_path);
   const nlohmann::json base_options = base->options_json();
+  if (!model_info(base->kind()).trains_with_trainer() && dynamic_cast<const Updatable*>(base.get()) != nullptr) {
+    return update_by_estimator(base_path, *base, train, options, ctx, validation);
+  }
+  auto can_finetune = [](const Model& m) {
+    return m.options_json().contains("run_dir") || dynamic_cast<const Updatable*>(&m) != nullptr;
+  };
   GF_CHECK_AS(NotSupported, model_info(base->kind()).trains_with_trainer(),
-              "fine-tune a gradient-trained model (vae, gan, gpt, pixelcnn, flow, autoencoder, ...)",
-              "a ", base->kind(), " model is not trained by gradient steps, so it cannot be fine-tuned");
+              "fine-tune a gradient-trained model, or one that continues its own fit: " +
+                  join_names(registered_models_with(can_finetune)),
+              "a ", base->kind(), " model is not trained by gradient steps and cannot continue its fit");
   const TensorMap base_state = base->state();
   auto pipeline_holder = std::make_shared<data::InputPipeline>(pipeline_of(*base));
   const data::InputPipeline& base_pipeline = pipeline_of(*base);
@@ -209,9 +266,7 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
     c.validation = &held_out;
   }
   nlohmann::json record;
-  record["parent"] = {{"path", fs::path(base_path).filename().string()},
-                      {"sha256", sha256_file_hex(base_path)},
-                      {"kind", base->kind()}};
+  record["parent"] = parent_record(base_path, *base);
   if (!head_record.is_null()) record["new_head"] = head_record;
   if (options.reinitialise) record["reinitialised"] = true;
   record["phases"] = nlohmann::json::array();

@@ -10,6 +10,7 @@ covariance type with each weight prior at scikit-learn's default priors, plus on
 Recorded: posterior parameters, n_iter_, converged_, lower_bound_, score_samples and predict_proba on the test
 rows, and the log posterior predictive density of the test rows: a mixture of multivariate Student-t densities
 evaluated with scipy.stats.multivariate_t (weights_, dof nu+1-D, scale (1+beta) nu / ((nu+1-D) beta) * cov).
+Then warm_start: the first fit continued on 200 transformed rows (`more`), as genforge's update does.
 """
 import json
 import sys
@@ -79,6 +80,17 @@ def main():
             "predict_proba_test": bg.predict_proba(test).tolist(),
             "predictive_log_density_test": predictive_log_density(bg, test).tolist(),
         })
+    # warm_start: the first fit continued on 200 transformed rows (genforge's update / finetune).
+    more = x[:200] * 1.1 + 0.5
+    out["more"] = more.tolist()
+    bg = BayesianGaussianMixture(n_components=k, tol=1e-8, max_iter=500, reg_covar=1e-6, random_state=0,
+                                 warm_start=True, **runs[0])
+    bg._initialize_parameters = lambda X, random_state, bg=bg: bg._initialize(X, resp)
+    bg.fit(x)
+    bg.fit(more)
+    out["warm_start"] = {"params": runs[0], "weights": bg.weights_.tolist(), "means": bg.means_.tolist(),
+                         "covariances": bg.covariances_.tolist(), "mean_precision": bg.mean_precision_.tolist(),
+                         "n_iter": int(bg.n_iter_), "lower_bound": float(bg.lower_bound_)}
     json.dump(out, sys.stdout, indent=None)
     sys.stdout.write("\n")
 

@@ -6,7 +6,8 @@ Run:  /usr/bin/python3 tests/reference/make_gmm_golden.py > tests/reference/gmm_
 Data: 3 well-separated 3-D Gaussian clusters (numpy default_rng(0)), 360 rows, plus 20 test rows. Each covariance
 type is fitted from the same explicit initial weights, means and precisions (so the result does not depend on
 k-means' random numbers), with tol=1e-6 and max_iter=200. Recorded: the fitted parameters, n_iter_, converged_,
-lower_bound_, score_samples and predict_proba on the test rows, bic and aic on the training rows.
+lower_bound_, score_samples and predict_proba on the test rows, bic and aic on the training rows. Then warm_start:
+the full and diag fits continued on 200 transformed rows (`more`), as genforge's update does.
 """
 import json
 import sys
@@ -59,6 +60,20 @@ def main():
             "predict_proba_test": gm.predict_proba(test).tolist(),
             "bic": float(gm.bic(x)), "aic": float(gm.aic(x)),
         }
+    # warm_start: fit(x) from the explicit start, then fit(more) from where it ended (genforge's update / finetune).
+    more = x[:200] * 1.1 + 0.5
+    out["more"] = more.tolist()
+    out["warm_start"] = {}
+    for cov in ("full", "diag"):
+        prec = out["fits"][cov]["precisions_init"]
+        gm = GaussianMixture(n_components=k, covariance_type=cov, tol=1e-6, max_iter=200, reg_covar=1e-6,
+                             weights_init=weights_init, means_init=means_init, precisions_init=np.array(prec),
+                             random_state=0, warm_start=True)
+        gm.fit(x)
+        gm.fit(more)
+        out["warm_start"][cov] = {"weights": gm.weights_.tolist(), "means": gm.means_.tolist(),
+                                  "covariances": gm.covariances_.tolist(), "n_iter": int(gm.n_iter_),
+                                  "lower_bound": float(gm.lower_bound_)}
     json.dump(out, sys.stdout, indent=None)
     sys.stdout.write("\n")
 

@@ -48,7 +48,7 @@ struct BgmmOptions {
   void validate() const;
 };
 
-class BayesianGaussianMixture : public Model, public ConditionalSampler, public PartAssigner {
+class BayesianGaussianMixture : public Model, public ConditionalSampler, public PartAssigner, public Updatable {
  public:
   using Options = BgmmOptions;
   static const OptionTable<BgmmOptions>& option_table();
@@ -63,6 +63,9 @@ class BayesianGaussianMixture : public Model, public ConditionalSampler, public 
   void set_init(const std::string& name, const torch::Tensor& value) override;
 
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  // scikit-learn's warm_start: variational EM on `more` from the current posterior.
+  std::string update_method() const override { return "variational EM from the current posterior (warm start)"; }
+  FitReport update(const Dataset& more, const FitContext& ctx = {}) override;
   bool fitted() const override { return means_.defined(); }
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;  // [n, D] from the posterior predictive
   torch::Tensor score_samples(const torch::Tensor& x) const override;  // [N] log posterior predictive, nats

@@ -42,7 +42,11 @@ struct GmmOptions {
   void validate() const;
 };
 
-class GaussianMixture : public Model, public InformationCriteria, public ConditionalSampler, public PartAssigner {
+class GaussianMixture : public Model,
+                        public InformationCriteria,
+                        public ConditionalSampler,
+                        public PartAssigner,
+                        public Updatable {
  public:
   using Options = GmmOptions;
   static const OptionTable<GmmOptions>& option_table();
@@ -57,6 +61,10 @@ class GaussianMixture : public Model, public InformationCriteria, public Conditi
   void set_init(const std::string& name, const torch::Tensor& value) override;
 
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  // scikit-learn's warm_start: EM on `more` from the current parameters (one initialisation), the same as
+  // GaussianMixture(warm_start=True).fit(old).fit(more).
+  std::string update_method() const override { return "EM from the current parameters (warm start)"; }
+  FitReport update(const Dataset& more, const FitContext& ctx = {}) override;
   bool fitted() const override { return weights_.defined(); }
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;        // [n, D], rows in random order
   torch::Tensor sample(int64_t n, at::Generator& gen, torch::Tensor* components) const;  // also [n] labels

@@ -53,7 +53,8 @@ class HiddenMarkovModel : public Model,
                           public InformationCriteria,
                           public SymbolPredictor,
                           public SequenceImputer,
-                          public PartAssigner {
+                          public PartAssigner,
+                          public Updatable {
  public:
   using Options = HmmOptions;
   static const OptionTable<HmmOptions>& option_table();
@@ -72,6 +73,9 @@ class HiddenMarkovModel : public Model,
   // Baum-Welch. With labels, labelled steps are clamped to their state: all labelled = supervised maximum
   // likelihood (one EM step gives the counts), some labelled = semi-supervised EM started from the labelled counts.
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  // hmmlearn's init_params="": Baum-Welch (or the supervised counts) on `more` from the current parameters.
+  std::string update_method() const override { return "Baum-Welch from the current parameters"; }
+  FitReport update(const Dataset& more, const FitContext& ctx = {}) override;
   bool fitted() const override { return startprob_.defined(); }
   // One sequence of n steps. [n, D] (categorical: int64 [n, 1] symbols)
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;

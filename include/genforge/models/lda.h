@@ -58,7 +58,11 @@ struct LdaPerplexity {
   double per_word_document_bound = 0, perplexity = 0;
 };
 
-class LatentDirichletAllocation : public Model, public TopicModel, public SequenceScorer, public PartAssigner {
+class LatentDirichletAllocation : public Model,
+                                  public TopicModel,
+                                  public SequenceScorer,
+                                  public PartAssigner,
+                                  public Updatable {
  public:
   using Options = LdaOptions;
   static const OptionTable<LdaOptions>& option_table();
@@ -75,6 +79,13 @@ class LatentDirichletAllocation : public Model, public TopicModel, public Sequen
 
   // x [N, 1] word ids (documents concatenated), lengths [D]; undefined lengths = one document.
   FitReport fit(const Dataset& train, const FitContext& ctx = {}) override;
+  // gensim's LdaModel.update(more): `passes` passes of online variational Bayes over the new documents (in chunks of
+  // `chunksize`, 0: all at once), the topics' statistics blended with theirs at rho = (offset + pass + updates /
+  // chunk)^-decay and scaled to every document seen so far; the learned alpha too with learn_alpha. The counts
+  // gensim keeps between calls (documents seen, updates made) are saved in the model file. A Gibbs-fitted model is
+  // updated the same way from its topics.
+  std::string update_method() const override { return "online variational Bayes on the new documents (gensim's update)"; }
+  FitReport update(const Dataset& more, const FitContext& ctx = {}) override;
   bool fitted() const override { return lambda_.defined(); }
   // One document of n words: theta ~ Dir(alpha), z ~ theta, w ~ topic z. int64 [n, 1]
   torch::Tensor sample(int64_t n, at::Generator& gen) const override;
@@ -111,6 +122,8 @@ class LatentDirichletAllocation : public Model, public TopicModel, public Sequen
   LdaOptions options_;
   torch::Tensor sstats_init_;
   torch::Tensor lambda_, alpha_;  // [K, V] float64, [K]
+  double num_updates_ = 0;         // documents counted in first passes (gensim's num_updates)
+  int64_t numdocs_ = 0;            // documents the topics have seen (gensim's LdaState.numdocs)
 };
 
 }  // namespace gf

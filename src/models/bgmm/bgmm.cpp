@@ -310,8 +310,9 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
   const stats::EmData data = stats::prepare_em_data(x, sw, type, &dist::world());
   const bool dp = priors.dirichlet_process;
 
+  const bool warm = options_.warm_start && fitted() && means_.size(0) == k && means_.size(1) == d;
   at::Tensor resp_init;
-  if (options_.resp_init.defined()) {
+  if (options_.resp_init.defined() && !warm) {  // a warm start continues the fit; rows may differ in number
     resp_init = options_.resp_init.to(x.device(), x.scalar_type());
     GF_CHECK(resp_init.dim() == 2 && resp_init.size(0) == n && resp_init.size(1) == k,
              "resp_init must have shape [", n, ", ", k, "], got ", resp_init.sizes());
@@ -320,7 +321,6 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
   }
 
   at::Generator gen = make_generator(static_cast<uint64_t>(options_.seed));
-  const bool warm = options_.warm_start && fitted() && means_.size(0) == k && means_.size(1) == d;
   const int64_t n_init = warm ? 1 : options_.n_init;
   std::optional<Progress> bar;
   if (ctx.progress) bar.emplace("bgmm VB", n_init * options_.max_iter, "iter");
@@ -384,6 +384,25 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
   best.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report_ = best;
   return report_;
+}
+
+FitReport BayesianGaussianMixture::update(const Dataset& more, const FitContext& ctx) {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train bgmm ...`)",
+              "this BayesianGaussianMixture is not fitted yet, so it cannot be updated");
+  GF_CHECK_AS(DataError, more.x.defined() && more.x.dim() == 2 && more.x.size(1) == means_.size(1),
+              "give the columns the model was fitted on", "the new data has ",
+              more.x.defined() && more.x.dim() == 2 ? more.x.size(1) : 0, " columns, the model was fitted on ",
+              means_.size(1));
+  const bool warm = options_.warm_start;
+  options_.warm_start = true;  // fit() then starts from the current parameters, one initialisation
+  try {
+    FitReport report = fit(more, ctx);
+    options_.warm_start = warm;
+    return report;
+  } catch (...) {
+    options_.warm_start = warm;
+    throw;
+  }
 }
 
 torch::Tensor BayesianGaussianMixture::score_samples(const torch::Tensor& x_in) const {

@@ -212,6 +212,29 @@ Stats label_stats(const at::Tensor& labels, const std::vector<int64_t>& offsets,
 
 }  // namespace
 
+FitReport HiddenMarkovModel::update(const Dataset& more, const FitContext& ctx) {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train hmm ...`)",
+              "this HiddenMarkovModel is not fitted yet, so it cannot be updated");
+  // hmmlearn's init_params="": every parameter starts where the last fit left it.
+  const TensorMap given = init_;
+  const std::string init_params = options_.init_params;
+  const std::map<std::string, at::Tensor> current = {{"startprob", startprob_}, {"transmat", transmat_},
+                                                     {"emissionprob", emissionprob_}, {"means", means_},
+                                                     {"covars", covars_}, {"weights", weights_}};
+  for (const auto& name : init_names()) init_[name] = current.at(name).to(at::kDouble);
+  options_.init_params = "";
+  try {
+    FitReport report = fit(more, ctx);
+    init_ = given;
+    options_.init_params = init_params;
+    return report;
+  } catch (...) {
+    init_ = given;
+    options_.init_params = init_params;
+    throw;
+  }
+}
+
 FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
   options_.validate();
   const auto started = std::chrono::steady_clock::now();

@@ -333,70 +333,21 @@ double topic_bound(const at::Tensor& lambda, double eta) {
   return s;
 }
 
-}  // namespace
-
-FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext& ctx) {
-  options_.validate();
-  const auto started = std::chrono::steady_clock::now();
-  const LdaOptions& o = options_;
-  const int64_t k = o.n_components;
-  const Bags bags = make_bags(train.x, train.lengths, o.n_features);
-  int64_t v = o.n_features;
-  if (v == 0) {
-    GF_CHECK_AS(DataError, !bags.ids.empty(), "give documents with words", "the corpus has no words");
-    v = *std::max_element(bags.ids.begin(), bags.ids.end()) + 1;
-  }
-  const int64_t d_count = bags.size();
-  const double alpha0 = o.alpha > 0 ? o.alpha : 1.0 / static_cast<double>(k);
-  const double eta = o.eta > 0 ? o.eta : 1.0 / static_cast<double>(k);
-  std::vector<double> alpha(static_cast<size_t>(k), alpha0);
-  at::Generator gen = make_generator(static_cast<uint64_t>(o.seed));
-  if (o.algorithm == "gibbs") {
-    // Tokens from the bags (order within a document does not matter to LDA).
-    std::vector<int64_t> tokens, offsets{0};
-    for (int64_t d = 0; d < d_count; ++d) {
-      for (int64_t j = bags.offsets[static_cast<size_t>(d)]; j < bags.offsets[static_cast<size_t>(d) + 1]; ++j) {
-        tokens.insert(tokens.end(), static_cast<size_t>(bags.counts[static_cast<size_t>(j)]), bags.ids[static_cast<size_t>(j)]);
-      }
-      offsets.push_back(static_cast<int64_t>(tokens.size()));
-    }
-    std::optional<Progress> bar;
-    if (ctx.progress) bar.emplace("lda collapsed Gibbs", o.sweeps, "sweep");
-    auto result = lda::collapsed_gibbs(tokens, offsets, k, v, alpha0, eta, o.sweeps, static_cast<uint64_t>(o.seed),
-                                       [&](int64_t s, double ll) {
-                                         if (bar) bar->update(s + 1, msg("log p(w | z) ", ll));
-                                       });
-    if (bar) bar->finish();
-    lambda_ = result.topic_word + eta;
-    alpha_ = at::full({k}, alpha0, at::kDouble);
-    FitReport report;
-    report.history = result.log_likelihood;
-    report.n_iter = o.sweeps;
-    report.extra["history"] = "log p(words | topic assignments) after each sweep (nats)";
-    return finish_fit(report, train, ctx, started, v, d_count,
-                      static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0)), eta);
-  }
-  at::Tensor sstats;  // [K, V]
-  if (sstats_init_.defined()) {
-    GF_CHECK(sstats_init_.sizes() == at::IntArrayRef({k, v}), "sstats must have shape [", k, ", ", v, "], got ",
-             sstats_init_.sizes());
-    sstats = sstats_init_.clone();
-  } else {
-    sstats = at::_standard_gamma(at::full({k, v}, 100.0, at::kDouble), gen) / 100.0;
-  }
-  // gensim's first E-step uses the expectation of the initial statistics themselves (without eta).
-  std::vector<double> eb = exp_elog_beta_word_major(sstats);
-  FitReport report;
+// gensim's online variational Bayes (LdaModel.update; Hoffman et al. 2010) over `bags`: `passes` passes, the
+// documents in chunks of `chunk`, each chunk's E-step from `eb` (exp E[log beta] of the current topics, word-major)
+// and one topic update with rho = (offset + pass + num_updates / chunk)^-decay, the chunk's statistics scaled to
+// `target_docs` (every document the topics have seen: gensim's LdaState.blend); updates are counted in the first
+// pass only. One chunk = batch VB. sstats [K, V], alpha and num_updates are updated in place; the report gets
+// each pass's share of converged documents.
+void online_vb(const Bags& bags, const LdaOptions& o, int64_t chunk, double target_docs, double eta,
+               std::vector<double> eb, at::Tensor& sstats, std::vector<double>& alpha, double& num_updates,
+               at::Generator& gen, const FitContext& ctx, FitReport& report) {
+  const int64_t k = sstats.size(0), v = sstats.size(1), d_count = bags.size();
   std::optional<Progress> bar;
   if (ctx.progress) bar.emplace("lda variational Bayes", o.passes, "pass");
-  // Online variational Bayes (Hoffman et al. 2010) as gensim runs it: the corpus in chunks, one topic update per
-  // chunk with rho = (offset + pass + updates / chunksize)^-decay, the chunk's statistics scaled to the corpus
-  // (D / chunk documents); updates are counted in the first pass only. One chunk = batch VB.
-  const int64_t chunk = o.chunksize > 0 ? std::min(o.chunksize, d_count) : d_count;
   std::vector<Bags> chunks;
   for (int64_t c0 = 0; c0 < d_count; c0 += chunk) chunks.push_back(slice_bags(bags, c0, std::min(d_count, c0 + chunk)));
   std::vector<std::vector<double>> last_gamma(chunks.size());
-  double num_updates = 0;
   // In a distributed job (genforge launch) each rank infers a share of each chunk's documents; the topic
   // statistics and the documents' gammas are summed, so every rank makes the same topic update.
   dist::Communicator& comm = dist::world();
@@ -442,7 +393,7 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
       if (o.learn_alpha) update_alpha(alpha, es.gamma, nd, k, rho);
       for (size_t i = 0; i < stats.size(); ++i) stats[i] *= eb[i];
       auto fresh = at::from_blob(stats.data(), {v, k}, at::kDouble).t().contiguous();  // [K, V]
-      sstats = (1.0 - rho) * sstats + rho * (static_cast<double>(d_count) / static_cast<double>(nd)) * fresh;
+      sstats = (1.0 - rho) * sstats + rho * (target_docs / static_cast<double>(nd)) * fresh;
       if (pass == 0) num_updates += static_cast<double>(nd);
       eb = exp_elog_beta_word_major(sstats + eta);
       last_gamma[c] = std::move(es.gamma);
@@ -452,11 +403,103 @@ FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext&
     if (bar) bar->update(pass + 1, msg("documents converged ", converged, "/", d_count));
   }
   if (bar) bar->finish();
+}
+
+}  // namespace
+
+FitReport LatentDirichletAllocation::fit(const Dataset& train, const FitContext& ctx) {
+  options_.validate();
+  const auto started = std::chrono::steady_clock::now();
+  const LdaOptions& o = options_;
+  const int64_t k = o.n_components;
+  const Bags bags = make_bags(train.x, train.lengths, o.n_features);
+  int64_t v = o.n_features;
+  if (v == 0) {
+    GF_CHECK_AS(DataError, !bags.ids.empty(), "give documents with words", "the corpus has no words");
+    v = *std::max_element(bags.ids.begin(), bags.ids.end()) + 1;
+  }
+  const int64_t d_count = bags.size();
+  const double alpha0 = o.alpha > 0 ? o.alpha : 1.0 / static_cast<double>(k);
+  const double eta = o.eta > 0 ? o.eta : 1.0 / static_cast<double>(k);
+  std::vector<double> alpha(static_cast<size_t>(k), alpha0);
+  at::Generator gen = make_generator(static_cast<uint64_t>(o.seed));
+  if (o.algorithm == "gibbs") {
+    // Tokens from the bags (order within a document does not matter to LDA).
+    std::vector<int64_t> tokens, offsets{0};
+    for (int64_t d = 0; d < d_count; ++d) {
+      for (int64_t j = bags.offsets[static_cast<size_t>(d)]; j < bags.offsets[static_cast<size_t>(d) + 1]; ++j) {
+        tokens.insert(tokens.end(), static_cast<size_t>(bags.counts[static_cast<size_t>(j)]), bags.ids[static_cast<size_t>(j)]);
+      }
+      offsets.push_back(static_cast<int64_t>(tokens.size()));
+    }
+    std::optional<Progress> bar;
+    if (ctx.progress) bar.emplace("lda collapsed Gibbs", o.sweeps, "sweep");
+    auto result = lda::collapsed_gibbs(tokens, offsets, k, v, alpha0, eta, o.sweeps, static_cast<uint64_t>(o.seed),
+                                       [&](int64_t s, double ll) {
+                                         if (bar) bar->update(s + 1, msg("log p(w | z) ", ll));
+                                       });
+    if (bar) bar->finish();
+    lambda_ = result.topic_word + eta;
+    alpha_ = at::full({k}, alpha0, at::kDouble);
+    numdocs_ = d_count;
+    num_updates_ = static_cast<double>(d_count);
+    FitReport report;
+    report.history = result.log_likelihood;
+    report.n_iter = o.sweeps;
+    report.extra["history"] = "log p(words | topic assignments) after each sweep (nats)";
+    return finish_fit(report, train, ctx, started, v, d_count,
+                      static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0)), eta);
+  }
+  at::Tensor sstats;  // [K, V]
+  if (sstats_init_.defined()) {
+    GF_CHECK(sstats_init_.sizes() == at::IntArrayRef({k, v}), "sstats must have shape [", k, ", ", v, "], got ",
+             sstats_init_.sizes());
+    sstats = sstats_init_.clone();
+  } else {
+    sstats = at::_standard_gamma(at::full({k, v}, 100.0, at::kDouble), gen) / 100.0;
+  }
+  // gensim's first E-step uses the expectation of the initial statistics themselves (without eta).
+  FitReport report;
+  num_updates_ = 0;
+  numdocs_ = d_count;
+  online_vb(bags, o, o.chunksize > 0 ? std::min(o.chunksize, d_count) : d_count, static_cast<double>(d_count), eta,
+            exp_elog_beta_word_major(sstats), sstats, alpha, num_updates_, gen, ctx, report);
   lambda_ = sstats + eta;
   alpha_ = at::tensor(alpha, at::kDouble);
   report.extra["history"] = "fraction of documents whose variational iterations converged, per pass";
   return finish_fit(report, train, ctx, started, v, d_count,
                       static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0)), eta);
+}
+
+FitReport LatentDirichletAllocation::update(const Dataset& more, const FitContext& ctx) {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train lda ...`) or load a fitted one",
+              "this LatentDirichletAllocation is not fitted yet, so it cannot be updated");
+  options_.validate();
+  const auto started = std::chrono::steady_clock::now();
+  const LdaOptions& o = options_;
+  const int64_t k = lambda_.size(0), v = lambda_.size(1);
+  GF_CHECK_AS(DataError, more.x.defined() && more.x.numel() > 0, "give documents with words",
+              "there are no words to update the topics with");
+  const Bags bags = make_bags(more.x, more.lengths, v);
+  const int64_t d_count = bags.size();
+  const double eta = o.eta > 0 ? o.eta : 1.0 / static_cast<double>(k);
+  if (numdocs_ == 0) {  // a file from before these counts were kept: its fit's documents stand for both
+    numdocs_ = report_.extra.value("n_documents", int64_t{0});
+    num_updates_ = static_cast<double>(numdocs_);
+  }
+  numdocs_ += d_count;  // gensim adds the new corpus before the first blend
+  at::Tensor sstats = lambda_ - eta;  // [K, V]
+  std::vector<double> alpha(alpha_.data_ptr<double>(), alpha_.data_ptr<double>() + k);
+  at::Generator gen = make_generator(static_cast<uint64_t>(o.seed) + static_cast<uint64_t>(numdocs_));
+  FitReport report;
+  online_vb(bags, o, o.chunksize > 0 ? std::min(o.chunksize, d_count) : d_count, static_cast<double>(numdocs_), eta,
+            exp_elog_beta_word_major(lambda_), sstats, alpha, num_updates_, gen, ctx, report);
+  lambda_ = sstats + eta;
+  alpha_ = at::tensor(alpha, at::kDouble);
+  report.extra["history"] = "fraction of documents whose variational iterations converged, per pass";
+  report.extra["documents_seen"] = numdocs_;
+  return finish_fit(report, more, ctx, started, v, d_count,
+                    static_cast<int64_t>(std::accumulate(bags.words.begin(), bags.words.end(), 0.0)), eta);
 }
 
 FitReport LatentDirichletAllocation::finish_fit(FitReport report, const Dataset& train, const FitContext& ctx,
@@ -590,7 +633,9 @@ torch::Tensor LatentDirichletAllocation::sample(int64_t n, at::Generator& gen) c
 
 TensorMap LatentDirichletAllocation::state() const {
   check_fitted(*this, "be saved");
-  return {{"lambda", lambda_}, {"alpha", alpha_}};
+  // gensim's counts between updates: [documents seen, updates counted].
+  return {{"lambda", lambda_}, {"alpha", alpha_},
+          {"update_counts", at::tensor({static_cast<double>(numdocs_), num_updates_}, at::kDouble)}};
 }
 
 void LatentDirichletAllocation::load_state(const TensorMap& tensors) {
@@ -599,6 +644,17 @@ void LatentDirichletAllocation::load_state(const TensorMap& tensors) {
   GF_CHECK_AS(ModelFileError, lambda_.dim() == 2 && alpha_.dim() == 1 && alpha_.size(0) == lambda_.size(0),
               "the model file is damaged; train the model again", "the lda model file's lambda ", lambda_.sizes(),
               " and alpha ", alpha_.sizes(), " do not fit together");
+  numdocs_ = 0, num_updates_ = 0;  // files from before the counts: update() takes the fit's documents
+  if (const auto it = tensors.find("update_counts"); it != tensors.end()) {
+    const auto& c = it->second;
+    GF_CHECK_AS(ModelFileError, c.numel() == 2 && c.is_floating_point() && c.isfinite().all().item<bool>() &&
+                                    (c >= 0).all().item<bool>(),
+                "the model file is damaged; train the model again", "the lda model file's update counts ",
+                c.sizes(), " are malformed");
+    const auto counts = c.to(at::kDouble).contiguous();
+    numdocs_ = static_cast<int64_t>(counts.data_ptr<double>()[0]);
+    num_updates_ = counts.data_ptr<double>()[1];
+  }
 }
 
 }  // namespace gf
