@@ -99,6 +99,8 @@ void make_fixture(const std::string& dir) {
   fs::copy_file(test::source_path("data/vega-datasets/data/penguins.json"), dir + "/penguins.json");
   ASSERT_EQ(test::run_cli({"train", "gmm", "--data", dir + "/data.csv", "--out", dir + "/m.gf", "--set",
                            "n_components=2", "-q", "--no-provenance"}).rc, 0);
+  ASSERT_EQ(test::run_cli({"train", "copula", "--data", dir + "/data.csv", "--out", dir + "/copula.gf", "-q",
+                           "--no-provenance"}).rc, 0);
   save_model(*test::small_language_model(), dir + "/lm.gf");
   test::write_text(dir + "/truncated.gf", read_file_bytes(dir + "/m.gf").substr(0, 200));
   auto contents = read_model_file(dir + "/m.gf");  // finite but damaged: mixture weights summing to 5

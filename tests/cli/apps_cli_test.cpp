@@ -447,8 +447,14 @@ TEST_F(Cli, FinetuneFreezesByNameRecordsTheParentAndInfoListsParameters) {
   expect_error({"finetune", dir_.file("gpt.gf"), "--data", dir_.file("new.txt"), "--freeze", "encoder*", "--out",
                 dir_.file("x.gf")},
                "--freeze 'encoder*' matches no parameter");
-  expect_error({"finetune", trained_model(), "--data", dir_.file("new.txt"), "--out", dir_.file("x.gf")},
-               "is not trained by gradient steps");
+  // A gmm continues its own fit (EM from where it stopped); a copula neither steps nor continues.
+  auto tuned = test::run_cli({"finetune", trained_model(), "--data", csv_, "--out", dir_.file("tuned.gf"), "-q"});
+  EXPECT_EQ(tuned.rc, 0) << tuned.err;
+  EXPECT_NE(tuned.out.find("gmm: EM from the current parameters (warm start)"), std::string::npos) << tuned.out;
+  std::filesystem::remove(dir_.file("tuned.gf"));
+  ASSERT_EQ(test::run_cli({"train", "copula", "--data", csv_, "--out", dir_.file("copula.gf"), "-q"}).rc, 0);
+  expect_error({"finetune", dir_.file("copula.gf"), "--data", csv_, "--out", dir_.file("x.gf")},
+               "a copula model is not trained by gradient steps and cannot continue its fit");
 }
 
 }  // namespace gf::cli_test

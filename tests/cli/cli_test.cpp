@@ -64,7 +64,9 @@ TEST_F(Cli, ModelsAndHelpListOptionsWithDefaults) {
   auto r = run_cli({"models"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_NE(r.out.find("gmm"), std::string::npos);
-  EXPECT_NE(r.out.find("missing values, sample weights, transform: component\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("missing values, sample weights, transform: component, finetune: EM from the current parameters"),
+            std::string::npos)
+      << r.out;
   r = run_cli({"models", "--json"});
   for (const auto& m : nlohmann::json::parse(r.out)) {
     const std::string expected = m["name"] == "hmm"   ? "state"
@@ -73,6 +75,12 @@ TEST_F(Cli, ModelsAndHelpListOptionsWithDefaults) {
                                  : m["name"] == "gpt" ? ""
                                                       : m["transform"].get<std::string>();
     EXPECT_EQ(m["transform"], expected) << m["name"];
+    const std::string how = m["finetune"];
+    const std::string expected_how = m["name"] == "lda"                        ? "online variational Bayes on the new documents (gensim's update)"
+                                     : m["name"] == "gpt" || m["name"] == "vae" ? "gradient steps"
+                                     : m["name"] == "copula"                    ? ""
+                                                                                : how;
+    EXPECT_EQ(how, expected_how) << m["name"];
   }
   r = run_cli({"train", "gmm", "--help"});
   EXPECT_EQ(r.rc, 0);
