@@ -118,7 +118,8 @@ nlohmann::json Capabilities::to_json() const {
           {"missing_values", missing_values},
           {"sample_weights", sample_weights},
           {"generates", generates},
-          {"bits_per_dim", bits_per_dim}};
+          {"bits_per_dim", bits_per_dim},
+          {"score_meaning", score_meaning}};
 }
 
 nlohmann::json FitReport::to_json() const {

@@ -281,8 +281,9 @@ ScoreResult score_examples(const Model& model, const data::Source& source, const
                       e.name + ": " + e.description + ")";
     }
   } else if (model.capabilities().likelihood == Likelihood::score) {
-    r.description = std::to_string(rows) + format(" rows, mean score %.6f", mean) +
-                    " (not a likelihood: minus the reconstruction error)";
+    const std::string meaning = model.capabilities().score_meaning;
+    r.description = std::to_string(rows) + format(" rows, mean score %.6f", mean) + " (not a likelihood" +
+                    (meaning.empty() ? std::string(")") : ": " + meaning + ")");
   } else {
     r.description = std::to_string(rows) + format(" rows, mean log-likelihood %.6f nats per row", mean) + " (" +
                     to_string(model.capabilities().likelihood) + " likelihood)";

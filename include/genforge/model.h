@@ -40,6 +40,8 @@ struct Capabilities {
   // Non-empty when score_samples is the log-probability (or a bound on it) of discrete data such as 8-bit pixels,
   // so that bits per dimension, -score / (D ln 2), compare across models: the convention, in words.
   std::string bits_per_dim;
+  // Likelihood::score: what score_samples gives, in words ("minus the reconstruction error"), for messages.
+  std::string score_meaning;
   nlohmann::json to_json() const;
 };
 

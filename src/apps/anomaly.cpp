@@ -50,15 +50,23 @@ torch::Tensor corrected(const torch::Tensor& raw, const torch::Tensor& complexit
   return raw;
 }
 
-std::string evidence_of(const Model& model) {
+}  // namespace
+
+std::string anomaly_evidence(const Model& model) {
   const auto caps = model.capabilities();
-  if (caps.likelihood == Likelihood::score) return "reconstruction error";
+  if (caps.likelihood == Likelihood::score) {
+    const std::string& m = caps.score_meaning;
+    if (m.rfind("minus ", 0) == 0) return m.substr(6);  // "the reconstruction error"
+    return "minus the score: " + (m.empty() ? std::string("the model's own") : m);
+  }
   std::string e = "negative log-likelihood";
   if (caps.likelihood == Likelihood::lower_bound) e += " (upper bound: from a lower bound on the likelihood)";
   if (caps.likelihood == Likelihood::estimated) e += " (estimated)";
   if (caps.data_kind == DataKind::text) return e + ", nats per line";
   return e + ", nats";
 }
+
+namespace {
 
 // An inferno-like ramp: black, purple, red, orange, pale yellow.
 std::array<double, 3> heat_color(double t) {
@@ -192,7 +200,7 @@ AnomalyCalibration calibrate_from(const Model& model, const std::string& spec, c
                                   const torch::Tensor& complexity, const AnomalyOptions& options) {
   AnomalyCalibration c;
   c.model_kind = model.kind();
-  c.evidence = evidence_of(model);
+  c.evidence = anomaly_evidence(model);
   c.correction = options.correction;
   c.contamination = options.contamination;
   c.calibrated_on = spec;

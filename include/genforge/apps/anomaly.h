@@ -74,6 +74,11 @@ torch::Tensor input_complexity(const Model& model, const data::Source& source, c
 
 // Calibrates on `reference` (training or validation data): the typical score and the threshold at the
 // (1 - contamination) quantile of its corrected scores (numpy's linear percentile, as PyOD).
+// What the anomaly score is for this model, in words: "negative log-likelihood, nats" (with "upper bound" or
+// "estimated" as the likelihood is), or, for a model whose score is no likelihood, what it is ("the reconstruction
+// error"; "minus the score: ..." from Capabilities::score_meaning).
+std::string anomaly_evidence(const Model& model);
+
 AnomalyCalibration calibrate_anomaly(const Model& model, const data::Source& reference, const AnomalyOptions& options,
                                      const OptionOverrides& overrides = {});
 // Scores and flags `data` with a calibration (its correction and threshold).

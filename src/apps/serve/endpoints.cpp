@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "genforge/apps/anomaly.h"
 #include "genforge/apps/impute.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
@@ -355,9 +356,7 @@ Response anomaly(Context& ctx, const Request& request) {
                         {"flags", flags},
                         {"threshold", threshold},
                         {"calibrated_on", calibrated},
-                        {"evidence", model.capabilities().likelihood == Likelihood::score
-                                         ? "reconstruction error"
-                                         : "negative log-likelihood (nats)"}});
+                        {"evidence", apps::anomaly_evidence(model)}});
 }
 
 Response impute(Context& ctx, const Request& request) {

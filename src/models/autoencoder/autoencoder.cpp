@@ -88,6 +88,7 @@ Capabilities Autoencoder::capabilities() const {
   Capabilities c;
   c.data_kind = DataKind::images;
   c.likelihood = Likelihood::score;
+  c.score_meaning = "minus the reconstruction error";
   c.latent_space = true;
   c.encoder = true;
   c.standard_normal_prior = false;

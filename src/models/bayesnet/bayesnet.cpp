@@ -61,6 +61,7 @@ Capabilities BayesianNetwork::capabilities() const {
   Capabilities c;
   c.data_kind = DataKind::table;
   c.likelihood = Likelihood::score;
+  c.score_meaning = "the log-probability of the bins and categories plus the log uniform density inside each bin";
   c.conditional_sampling = true;
   c.missing_values = true;
   c.standard_normal_prior = false;

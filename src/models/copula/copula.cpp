@@ -240,6 +240,7 @@ Capabilities GaussianCopula::capabilities() const {
   Capabilities c;
   c.data_kind = DataKind::table;
   c.likelihood = Likelihood::score;
+  c.score_meaning = "the log-density of the numbers, categories and repeated values by their probability (mixed)";
   c.conditional_sampling = true;
   c.missing_values = true;
   c.standard_normal_prior = false;
