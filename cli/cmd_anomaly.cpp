@@ -1,3 +1,4 @@
+#include <cmath>
 #include <iostream>
 
 #include "cli_common.h"
@@ -117,10 +118,23 @@ int run_anomaly(int argc, char** argv) {
     summary["most_anomalous"].push_back(item);
   }
   eval::DetectionReport report;
+  int64_t unscored = 0;
   if (!is_outlier.empty()) {
-    std::vector<double> scores(result.score.data_ptr<double>(), result.score.data_ptr<double>() + result.score.numel());
-    report = eval::evaluate_detection(is_outlier, scores);
+    // Items the model could not score (nothing observed, or a missing cell it cannot take) are left out.
+    std::vector<double> scores;
+    std::vector<int> labels;
+    const double* s = result.score.data_ptr<double>();
+    for (int64_t i = 0; i < result.score.numel(); ++i) {
+      if (std::isnan(s[i])) {
+        ++unscored;
+        continue;
+      }
+      scores.push_back(s[i]);
+      labels.push_back(is_outlier[static_cast<size_t>(i)]);
+    }
+    report = eval::evaluate_detection(labels, scores);
     summary["evaluation"] = report.to_json();
+    summary["evaluation"]["unscored_items"] = unscored;
   }
   if (json) {
     std::cout << summary.dump() << "\n";
@@ -139,7 +153,9 @@ int run_anomaly(int argc, char** argv) {
               << " " << top[i].score;
   }
   std::cout << "\n";
-  if (!is_outlier.empty()) std::cout << report.describe() << "\n";
+  if (!is_outlier.empty()) {
+    std::cout << report.describe() << (unscored ? msg(" (", unscored, " items without a score left out)") : "") << "\n";
+  }
   if (!out.empty()) std::cout << "wrote " << out << "\n";
   if (!threshold_file.empty()) std::cout << "wrote " << threshold_file << " (reuse with --threshold-from)\n";
   if (!maps.empty()) std::cout << "wrote " << maps << "\n";

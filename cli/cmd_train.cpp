@@ -280,7 +280,12 @@ int run_train(int argc, char** argv) {
     std::cout << report.to_json().dump(2) << "\n";
   } else {
     const bool steps = info.trains_with_trainer();
-    std::cout << model_name << ": " << source.describe() << ", " << report.n_iter
+    std::string described = source.describe();
+    if (const auto* p = model->pipeline(); p && source.form == DataKind::table) {
+      const size_t used = p->input_columns().size();  // --columns, or the sequence / weight columns set aside
+      if (used != static_cast<size_t>(source.table.n_cols())) described += msg(" (", used, " used)");
+    }
+    std::cout << model_name << ": " << described << ", " << report.n_iter
               << (steps ? " steps" : " iterations") << ", "
               << (steps ? "run finished" : report.converged ? "converged" : "NOT converged") << ", "
               << report.objective_name << " " << report.objective << ", " << report.seconds << " s\n";

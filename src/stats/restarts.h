@@ -73,4 +73,26 @@ BestRun<State> best_of_restarts(int64_t n_init, int64_t max_iter, double tol,
   return std::move(*best);
 }
 
+// scikit-learn's warm_start as an update (gf::Updatable): the mixture must be fitted and `more` must have its `d`
+// columns; `fit` then runs with `warm_start` set -- from the current parameters, one start -- and the option is put
+// back as it was, also when fit throws.
+inline FitReport warm_start_update(bool fitted, int64_t d, const std::string& kind, bool& warm_start,
+                                   const Dataset& more, const std::function<FitReport()>& fit) {
+  GF_CHECK_AS(NotFitted, fitted, "fit the model first (`genforge train " + kind + " ...`)", "this ", kind,
+              " model is not fitted yet, so it cannot be updated");
+  GF_CHECK_AS(DataError, more.x.defined() && more.x.dim() == 2 && more.x.size(1) == d,
+              "give the columns the model was fitted on", "the new data has ",
+              more.x.defined() && more.x.dim() == 2 ? more.x.size(1) : 0, " columns, the model was fitted on ", d);
+  const bool was = warm_start;
+  warm_start = true;
+  try {
+    FitReport report = fit();
+    warm_start = was;
+    return report;
+  } catch (...) {
+    warm_start = was;
+    throw;
+  }
+}
+
 }  // namespace gf::stats

@@ -47,6 +47,20 @@ TEST_F(Cli, AnomalyScoresFlagsEvaluatesAndReusesTheThreshold) {
                "--out", dir_.file("again.csv")});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(read_table(dir_.file("again.csv"), {}).column("flag").values, scores.column("flag").values);
+  // A model that takes no missing cell (bgmm) leaves a row with one unscored and unflagged, and the evaluation
+  // leaves it out, saying so.
+  ASSERT_EQ(run_cli({"train", "bgmm", "--data", dir_.file("train.csv"), "--out", dir_.file("b.gf"), "--set",
+                     "n_components=1", "-q"}).rc, 0);
+  test::write_text(dir_.file("holes.csv"), test + ",-4.2,1\n");
+  r = run_cli({"anomaly", dir_.file("b.gf"), "--data", dir_.file("holes.csv"), "--calibrate", dir_.file("train.csv"),
+               "--labels", "outlier", "--out", dir_.file("h.csv")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("ROC-AUC 1.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(1 items without a score left out)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("1 of 87 rows have a missing cell, which a bgmm model cannot take"), std::string::npos) << r.err;
+  const auto holes = read_table(dir_.file("h.csv"), {});
+  EXPECT_TRUE(holes.column("flag").missing[86]);
+  EXPECT_FALSE(holes.column("flag").missing[85]);
   expect_error({"anomaly", model, "--data", dir_.file("test.csv"), "--threshold-from", dir_.file("s.threshold.json"),
                 "--correction", "typicality"},
                "--threshold-from cannot be combined");

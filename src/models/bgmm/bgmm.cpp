@@ -387,22 +387,8 @@ FitReport BayesianGaussianMixture::fit(const Dataset& train, const FitContext& c
 }
 
 FitReport BayesianGaussianMixture::update(const Dataset& more, const FitContext& ctx) {
-  GF_CHECK_AS(NotFitted, fitted(), "fit the model first (`genforge train bgmm ...`)",
-              "this BayesianGaussianMixture is not fitted yet, so it cannot be updated");
-  GF_CHECK_AS(DataError, more.x.defined() && more.x.dim() == 2 && more.x.size(1) == means_.size(1),
-              "give the columns the model was fitted on", "the new data has ",
-              more.x.defined() && more.x.dim() == 2 ? more.x.size(1) : 0, " columns, the model was fitted on ",
-              means_.size(1));
-  const bool warm = options_.warm_start;
-  options_.warm_start = true;  // fit() then starts from the current parameters, one initialisation
-  try {
-    FitReport report = fit(more, ctx);
-    options_.warm_start = warm;
-    return report;
-  } catch (...) {
-    options_.warm_start = warm;
-    throw;
-  }
+  return stats::warm_start_update(fitted(), fitted() ? means_.size(1) : 0, "bgmm", options_.warm_start, more,
+                                  [&] { return fit(more, ctx); });
 }
 
 torch::Tensor BayesianGaussianMixture::score_samples(const torch::Tensor& x_in) const {
