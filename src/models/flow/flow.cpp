@@ -1,13 +1,12 @@
 #include "genforge/models/flow.h"
 
-#include <algorithm>
 #include <cmath>
 #include <optional>
-#include <vector>
 
 #include "core/constants.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "models/flow/grid.h"
 #include "models/flow/layers.h"
 #include "nn/neural.h"
 
@@ -493,41 +492,6 @@ std::string choose_architecture(const FlowOptions& o, const neural::Geometry& g)
   return arch;
 }
 
-// The grid of each discrete column of table rows (an integer column, or a categorical one's one-hot or ordinal
-// features): its smallest value and the smallest gap between its distinct values (gaps under 1e-9 of the column's
-// range are rounding; a column of one value gets step 1). A continuous density on such values grows without bound
-// (training diverges), so the flow learns them dequantised. Both [D] float64; undefined when no column is discrete
-// or the data carry no column kinds (a plain tensor).
-std::pair<torch::Tensor, torch::Tensor> discrete_grid(const Dataset& data) {
-  const int64_t cols = data.x.size(1);
-  if (data.x.dim() != 2 || static_cast<int64_t>(data.features.size()) != cols) return {};
-  auto x = data.x.to(torch::kCPU, torch::kFloat64).contiguous();
-  auto origin = torch::zeros({cols}, torch::kFloat64), step = torch::zeros({cols}, torch::kFloat64);
-  bool any = false;
-  for (int64_t j = 0; j < cols; ++j) {
-    const ColumnType type = data.features[static_cast<size_t>(j)].type;
-    if (type != ColumnType::integer && type != ColumnType::categorical) continue;
-    std::vector<double> values;
-    const auto column = x.select(1, j).contiguous();
-    const double* p = column.data_ptr<double>();
-    for (int64_t i = 0; i < column.numel(); ++i) {
-      if (std::isfinite(p[i])) values.push_back(p[i]);
-    }
-    if (values.empty()) continue;
-    std::sort(values.begin(), values.end());
-    const double tolerance = 1e-9 * (values.back() - values.front());
-    double gap = INFINITY;
-    for (size_t i = 1; i < values.size(); ++i) {
-      const double d = values[i] - values[i - 1];
-      if (d > tolerance) gap = std::min(gap, d);
-    }
-    origin[j] = values.front();
-    step[j] = std::isfinite(gap) ? gap : 1.0;
-    any = true;
-  }
-  if (!any) return {};
-  return {origin, step};
-}
 
 }  // namespace
 
@@ -546,7 +510,7 @@ FitReport NormalizingFlow::fit(const Dataset& train_set, const FitContext& ctx) 
     net->shift.copy_(mean);
     net->scale.copy_(torch::where(sd > 0, sd, torch::ones_like(sd)));
     if (options_.dequantize != "none") {
-      auto [origin, step] = discrete_grid(train_set);
+      auto [origin, step] = flow::discrete_grid(train_set);
       if (step.defined()) net->set_grid(origin, step);
     }
   }
