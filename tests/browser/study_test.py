@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from webdriver import Browser, ink_fraction  # noqa: E402
+from webdriver import Browser, inked_screenshot  # noqa: E402
 
 
 def run(binary, *args):
@@ -107,8 +107,8 @@ def pairs_study(binary, work, browser):
                 start(browser, page, rater)
                 assert progress(browser) == (6, total), browser.text("#progress")
             if n == 2:
-                png = browser.screenshot(os.path.join(work, f"pairs-{rater}.png"))
-                assert ink_fraction(png) > 0.002, "the question view looks blank"
+                _, ink = inked_screenshot(browser, os.path.join(work, f"pairs-{rater}.png"))
+                assert ink > 0.002, f"the question view looks blank (ink {ink:.5f})"
             answer_pair(browser, careless, use_keys=(rater == "alice" and n % 3 == 0))
             assert progress(browser)[0] == n + 1, browser.text("#progress")
         answers = export(browser, key["study_id"], rater, total)

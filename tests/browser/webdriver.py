@@ -275,6 +275,18 @@ def ink_fraction(png):
     return 1 - max(counts.values()) / total if total else 0.0
 
 
+def inked_screenshot(browser, path, min_ink=0.002, wait=5.0):
+    """Screenshots until at least `min_ink` of the pixels are drawn or `wait` seconds have passed (a loaded machine
+    may paint late); returns (png, ink) of the last one, which the caller checks."""
+    deadline = time.time() + wait
+    while True:
+        png = browser.screenshot(path)
+        ink = ink_fraction(png)
+        if ink >= min_ink or time.time() > deadline:
+            return png, ink
+        time.sleep(0.2)
+
+
 def check_page(html_path, screenshot_path, min_ink=0.002, browser=None):
     """Loads a local HTML file in headless Chromium, saves a screenshot, and asserts that it is not blank (at least
     `min_ink` of the pixels differ from the background colour) and that the console shows no errors (SEVERE
@@ -285,8 +297,7 @@ def check_page(html_path, screenshot_path, min_ink=0.002, browser=None):
     try:
         browser.open(html_path)
         time.sleep(0.2)  # let scripts that run after load (timers, fonts) finish drawing
-        png = browser.screenshot(screenshot_path)
-        ink = ink_fraction(png)
+        png, ink = inked_screenshot(browser, screenshot_path, min_ink)
         assert ink >= min_ink, f"{html_path}: the screenshot {screenshot_path} looks blank (ink {ink:.5f})"
         browser.assert_no_console_errors()
         return {"ink": ink, "console": browser.console_log()}
