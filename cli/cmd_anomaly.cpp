@@ -1,4 +1,3 @@
-#include <cmath>
 #include <iostream>
 
 #include "cli_common.h"
@@ -120,19 +119,7 @@ int run_anomaly(int argc, char** argv) {
   eval::DetectionReport report;
   int64_t unscored = 0;
   if (!is_outlier.empty()) {
-    // Items the model could not score (nothing observed, or a missing cell it cannot take) are left out.
-    std::vector<double> scores;
-    std::vector<int> labels;
-    const double* s = result.score.data_ptr<double>();
-    for (int64_t i = 0; i < result.score.numel(); ++i) {
-      if (std::isnan(s[i])) {
-        ++unscored;
-        continue;
-      }
-      scores.push_back(s[i]);
-      labels.push_back(is_outlier[static_cast<size_t>(i)]);
-    }
-    report = eval::evaluate_detection(labels, scores);
+    report = apps::evaluate_anomalies(result, is_outlier, &unscored);
     summary["evaluation"] = report.to_json();
     summary["evaluation"]["unscored_items"] = unscored;
   }

@@ -147,11 +147,8 @@ int run_models(int argc, char** argv) {
     // What `genforge transform` gives per item: a part (component, state, topic), a code, or nothing.
     const auto* parts = dynamic_cast<const PartAssigner*>(model.get());
     const std::string transform = parts ? parts->part_name() : caps["encoder"].get<bool>() ? "code" : "";
-    // How `genforge finetune` trains it further: gradient steps, its own estimator from where it stopped, or not.
-    const auto* updatable = dynamic_cast<const Updatable*>(model.get());
-    const std::string finetune = info.trains_with_trainer() ? "gradient steps" : updatable ? updatable->update_method() : "";
     all.push_back({{"name", info.name}, {"summary", info.summary}, {"capabilities", caps}, {"transform", transform},
-                   {"finetune", finetune}});
+                   {"finetune", apps::finetune_method(info)}});
   }
   if (json) {
     std::cout << all.dump(2) << "\n";

@@ -174,6 +174,12 @@ TEST(Transform, RowsWithAMissingCellAreLeftEmptyByModelsThatCannotTakeThem) {
     EXPECT_TRUE(table.column("anomaly_score").missing[static_cast<size_t>(i)]) << "row " << i;
   }
   EXPECT_FALSE(table.column("flag").missing[0]);
+  std::vector<int> outliers(60, 0);
+  outliers[59] = 1;
+  int64_t unscored = -1;
+  const auto report = apps::evaluate_anomalies(anomalies, outliers, &unscored);
+  EXPECT_EQ(unscored, 3);  // the evaluation leaves the unscored rows out
+  EXPECT_EQ(report.outliers, 1);
 
   // Every row incomplete: nothing to score, said once.
   auto all = x.clone();

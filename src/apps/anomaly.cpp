@@ -257,6 +257,27 @@ AnomalyResult detect_anomalies(const Model& model, const data::Source& data, con
   return r;
 }
 
+eval::DetectionReport evaluate_anomalies(const AnomalyResult& result, const std::vector<int>& is_outlier,
+                                         int64_t* unscored) {
+  GF_CHECK_AS(InvalidArgument, static_cast<int64_t>(is_outlier.size()) == result.score.numel(),
+              "give one label per item", is_outlier.size(), " outlier labels for ", result.score.numel(), " items");
+  const auto score = result.score.to(torch::kFloat64).contiguous();
+  const double* s = score.data_ptr<double>();
+  std::vector<double> scores;
+  std::vector<int> labels;
+  int64_t left_out = 0;
+  for (int64_t i = 0; i < score.numel(); ++i) {
+    if (std::isnan(s[i])) {
+      ++left_out;
+      continue;
+    }
+    scores.push_back(s[i]);
+    labels.push_back(is_outlier[static_cast<size_t>(i)]);
+  }
+  if (unscored) *unscored = left_out;
+  return eval::evaluate_detection(labels, scores);
+}
+
 Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier, const Column& names) {
   std::vector<torch::Tensor> columns{torch::arange(result.score.numel(), torch::kFloat64), result.score,
                                      result.flag.to(torch::kFloat64)};

@@ -131,6 +131,22 @@ std::pair<TensorMap, nlohmann::json> state_for_vocabulary(const TokenModel& mode
   return {state, record};
 }
 
+// Fine-tuning data must be of the kind the base's pipeline reads.
+void check_data_kind(const data::Source& train, const data::InputPipeline& pipeline, const std::string& kind) {
+  GF_CHECK_AS(DataError, train.form == pipeline.form() || pipeline.model_kind() == train.form,
+              "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
+              to_string(train.form), " data; the base ", kind, " model was trained on ", to_string(pipeline.form()));
+}
+
+// The score profile of the result on the validation (else training) data, kept in its fit report for drift checks.
+void attach_profile(FinetuneResult& out, const FinetuneOptions& options, const data::Source& train,
+                    const data::Source* validation) {
+  if (options.profile_items <= 0) return;
+  attach_score_profile(*out.model, validation ? *validation : train, validation ? "validation data" : "training data",
+                       options.profile_items);
+  out.report = out.model->fit_report();
+}
+
 // The parent model's file, for the record of what was fine-tuned.
 nlohmann::json parent_record(const std::string& base_path, const Model& base) {
   return {{"path", fs::path(base_path).filename().string()}, {"sha256", sha256_file_hex(base_path)},
@@ -156,10 +172,7 @@ FinetuneResult update_by_estimator(const std::string& base_path, const Model& ba
   auto model = load_model(base_path, "", options.settings);
   auto& updatable = dynamic_cast<Updatable&>(*model);
   const data::InputPipeline& pipeline = pipeline_of(*model);
-  GF_CHECK_AS(DataError, train.form == pipeline.form() || pipeline.model_kind() == train.form,
-              "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
-              to_string(train.form), " data; the base ", base.kind(), " model was trained on ",
-              to_string(pipeline.form()));
+  check_data_kind(train, pipeline, base.kind());
   const Dataset data = pipeline.transform(train);  // the base's columns, scaling, vocabulary
   Dataset held_out;
   FitContext c = ctx;
@@ -173,15 +186,18 @@ FinetuneResult update_by_estimator(const std::string& base_path, const Model& ba
   out.report.extra["finetune"] = out.record;
   out.model = std::move(model);
   out.model->set_fit_report(out.report);
-  if (options.profile_items > 0) {
-    attach_score_profile(*out.model, validation ? *validation : train, validation ? "validation data" : "training data",
-                         options.profile_items);
-    out.report = out.model->fit_report();
-  }
+  attach_profile(out, options, train, validation);
   return out;
 }
 
 }  // namespace
+
+std::string finetune_method(const ModelInfo& info) {
+  if (info.trains_with_trainer()) return "gradient steps";
+  const auto model = info.create();
+  const auto* updatable = dynamic_cast<const Updatable*>(model.get());
+  return updatable ? updatable->update_method() : "";
+}
 
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
                         const FitContext& ctx, const data::Source* validation) {
@@ -191,20 +207,17 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   if (!model_info(base->kind()).trains_with_trainer() && dynamic_cast<const Updatable*>(base.get()) != nullptr) {
     return update_by_estimator(base_path, *base, train, options, ctx, validation);
   }
-  auto can_finetune = [](const Model& m) {
-    return m.options_json().contains("run_dir") || dynamic_cast<const Updatable*>(&m) != nullptr;
-  };
+  std::vector<std::string> can_finetune;
+  for (const auto& info : registered_models()) {
+    if (!finetune_method(info).empty()) can_finetune.push_back(info.name);
+  }
   GF_CHECK_AS(NotSupported, model_info(base->kind()).trains_with_trainer(),
-              "fine-tune a gradient-trained model, or one that continues its own fit: " +
-                  join_names(registered_models_with(can_finetune)),
+              "fine-tune a gradient-trained model, or one that continues its own fit: " + join_names(can_finetune),
               "a ", base->kind(), " model is not trained by gradient steps and cannot continue its fit");
   const TensorMap base_state = base->state();
   auto pipeline_holder = std::make_shared<data::InputPipeline>(pipeline_of(*base));
   const data::InputPipeline& base_pipeline = pipeline_of(*base);
-  GF_CHECK_AS(DataError, train.form == base_pipeline.form() || base_pipeline.model_kind() == train.form,
-              "fine-tune on data of the kind the base model was trained on", "'", train.spec, "' is ",
-              to_string(train.form), " data; the base ", base->kind(), " model was trained on ",
-              to_string(base_pipeline.form()));
+  check_data_kind(train, base_pipeline, base->kind());
   // The same architecture (or the base's trunk under a new head), the new training settings (and adapters).
   std::string kind = base->kind();
   nlohmann::json arch_options = base_options;
@@ -308,11 +321,7 @@ FinetuneResult finetune(const std::string& base_path, const data::Source& train,
   out.report = result.second;
   out.report.extra["finetune"] = record;
   out.model->set_fit_report(out.report);
-  if (options.profile_items > 0) {
-    attach_score_profile(*out.model, validation ? *validation : train, validation ? "validation data" : "training data",
-                         options.profile_items);
-    out.report = out.model->fit_report();
-  }
+  attach_profile(out, options, train, validation);
   out.record = record;
   return out;
 }

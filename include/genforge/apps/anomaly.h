@@ -91,6 +91,10 @@ AnomalyResult detect_anomalies_self_calibrated(const Model& model, const data::S
 // The per-item table `genforge anomaly --out` writes: item, the items' names (gf::item_names: `file`, a sequence
 // column) when given, anomaly_score, flag (+ raw_score and complexity with a correction; + is_outlier with known
 // labels).
+// ROC-AUC, average precision and precision @ n of the scores against known outliers (is_outlier [N], non-zero =
+// outlier), the items without a score (NaN: nothing the model could take) left out; `unscored` gets their count.
+eval::DetectionReport evaluate_anomalies(const AnomalyResult& result, const std::vector<int>& is_outlier,
+                                         int64_t* unscored = nullptr);
 Table anomaly_table(const AnomalyResult& result, const std::vector<int>& is_outlier = {}, const Column& names = {});
 
 // The `k` items with the highest anomaly scores, highest first (ties: the earlier item first), with their names when

@@ -73,6 +73,10 @@ std::vector<ParameterInfo> parameter_list(const Model& model);
 // A model that is not trained by gradient steps (gmm, hmm, lda, ...) is NotSupported, and so is a new head on a
 // model without an encoder or discriminator to cut (FeatureTrunk); data of another kind than the base's, or that its
 // pipeline cannot encode, is a DataError, and so is a new head's data without labels.
+// How finetune trains a registered model further: "gradient steps" (Trainer models), its update_method()
+// (Updatable: gmm, bgmm, hmm, lda), or "" (it cannot: copula, bayesnet, the tagger).
+std::string finetune_method(const ModelInfo& info);
+
 FinetuneResult finetune(const std::string& base_path, const data::Source& train, const FinetuneOptions& options,
                         const FitContext& ctx = {}, const data::Source* validation = nullptr);
 

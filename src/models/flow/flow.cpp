@@ -3,10 +3,9 @@
 #include <cmath>
 #include <optional>
 
-#include "core/constants.h"
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
-#include "models/flow/grid.h"
+#include "models/flow/dequantize.h"
 #include "models/flow/layers.h"
 #include "nn/neural.h"
 
@@ -14,11 +13,6 @@ namespace gf {
 
 namespace {
 bool is_image_architecture(const std::string& a) { return a == "realnvp" || a == "glow"; }
-
-// log N(z; 0, I) summed per example. [N]
-torch::Tensor standard_normal_log_density(const torch::Tensor& z) {
-  return -0.5 * (z.pow(2) + kLog2Pi).flatten(1).sum(1);
-}
 
 torch::ScalarType scalar_type(const FlowOptions& o) { return o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32; }
 
@@ -37,35 +31,6 @@ torch::Tensor model_input(const torch::Tensor& x, const neural::Geometry& g, con
   auto out = x.to(device, dtype).reshape(g.batch_shape(x.size(0)));
   return discrete ? torch::round(out * static_cast<double>(n_bins - 1)) : out;
 }
-
-// The learned q(u | x) of variational dequantisation: u = sigmoid(v), where v comes from eps ~ N(0, I) through a
-// per-pixel affine map and two checkerboard couplings, all conditioned on the image (centred).
-struct Dequantizer : torch::nn::Module {
-  Dequantizer(int64_t channels, int64_t hidden, double clamp, at::Generator& gen) {
-    base = register_module("base", std::make_shared<flow::ConvNet>(channels, hidden, 2 * channels, 0, gen));
-    for (int64_t parity = 0; parity < 2; ++parity) {
-      couplings.push_back(register_module(
-          "coupling" + std::to_string(parity),
-          std::make_shared<flow::ConvCoupling>(channels, channels, hidden, 0, true, parity, true, clamp, gen)));
-    }
-  }
-  // (u in (0, 1), log q(u | x)) for images y0 in [0, 1] (the bins' lower edges). [N, C, H, W], [N]
-  std::pair<torch::Tensor, torch::Tensor> sample(const torch::Tensor& y0, at::Generator& gen) {
-    auto condition = y0 - 0.5;
-    auto eps = neural::randn_from(y0.sizes(), gen, y0.options());
-    auto log_q = standard_normal_log_density(eps);
-    auto h = base->forward(condition);
-    const int64_t c = y0.size(1);
-    auto log_scale = flow::soft_clamp(h.slice(1, c), 3.0);
-    flow::FlowState s{h.slice(1, 0, c) + eps * log_scale.exp(), log_scale.flatten(1).sum(1), {}, condition};
-    for (auto& layer : couplings) layer->forward(s);
-    // log q(u) = log N(eps) - log|dv/deps| - log|du/dv|, du/dv = u (1 - u).
-    auto log_sigmoid_deriv = torch::log_sigmoid(s.x) + torch::log_sigmoid(-s.x);
-    return {torch::sigmoid(s.x), log_q - s.logdet - log_sigmoid_deriv.flatten(1).sum(1)};
-  }
-  std::shared_ptr<flow::ConvNet> base;
-  std::vector<std::shared_ptr<flow::ConvCoupling>> couplings;
-};
 
 }  // namespace
 
@@ -180,7 +145,7 @@ struct NormalizingFlow::Net : torch::nn::Module {
     }
     if (discrete && o.dequantize == "variational") {
       dequantizer = register_module(
-          "dequantizer", std::make_shared<Dequantizer>(g.channels(), o.hidden > 0 ? std::min<int64_t>(o.hidden, 32) : 32,
+          "dequantizer", std::make_shared<flow::Dequantizer>(g.channels(), o.hidden > 0 ? std::min<int64_t>(o.hidden, 32) : 32,
                                                        o.scale_clamp, gen));
     }
   }
@@ -291,7 +256,7 @@ struct NormalizingFlow::Net : torch::nn::Module {
     auto [v, ld_pre] = to_flow_space(y);
     auto [z, ld_flow] = flow_forward(v, condition_of(labels, v));
     auto [eps, ld_prior] = standardise(z, labels);
-    auto lp = standard_normal_log_density(eps) + ld_prior + ld_flow + ld_pre - log_q;
+    auto lp = flow::standard_normal_log_density(eps) + ld_prior + ld_flow + ld_pre - log_q;
     if (discrete) lp = lp - static_cast<double>(geometry.numel()) * std::log(static_cast<double>(n_bins));
     return lp;
   }
@@ -332,7 +297,7 @@ struct NormalizingFlow::Net : torch::nn::Module {
   torch::Tensor shift, scale;                       // rows: the flow's own standardisation [D]
   torch::Tensor class_mean, class_log_scale;        // [K, D] class-conditional prior
   torch::Tensor log_class_prior;                    // [K]
-  std::shared_ptr<Dequantizer> dequantizer;
+  std::shared_ptr<flow::Dequantizer> dequantizer;
   torch::Tensor grid_origin, grid_step;  // plain tensors, saved as "dequantize_grid" [2, D]
   double grid_log_cell = 0;
 };
@@ -631,7 +596,7 @@ torch::Tensor NormalizingFlow::flow_space_log_density(const torch::Tensor& v, co
                                        [&](const torch::Tensor& lb) {
                                          auto [z, ld_flow] = net_->flow_forward(v, net_->condition_of(lb, v));
                                          auto [eps, ld_prior] = net_->standardise(z, lb);
-                                         return standard_normal_log_density(eps) + ld_prior + ld_flow;
+                                         return flow::standard_normal_log_density(eps) + ld_prior + ld_flow;
                                        });
 }
 

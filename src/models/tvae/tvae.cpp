@@ -97,9 +97,11 @@ class TvaeTrainable : public train::Trainable {
 };
 
 // MIWAE-style codes for rows x [B, D] (NaN = missing): k draws from the defensive mixture (neural::defensive_codes),
-// weighted by p(observed | z) p(z) / mixture(z). Returns the decoder's outputs [k, B, width] and normalised weights [k, B].
-std::pair<torch::Tensor, torch::Tensor> weighted_codes(Tvae::Net& net, const torch::Tensor& x, int64_t k,
-                                                       at::Generator& gen) {
+// each with its log weight log p(observed | z) + log p(z) - log mixture(z). Returns the decoder's outputs
+// [k, B, width] and the log weights [k, B] float64: their softmax over k weights the codes (imputation), their
+// log-mean is the importance-weighted bound (score).
+std::pair<torch::Tensor, torch::Tensor> coded_log_weights(Tvae::Net& net, const torch::Tensor& x, int64_t k,
+                                                          at::Generator& gen) {
   const auto device = neural::device_of(net);
   const int64_t b = x.size(0);
   auto h = net.encoder->forward(net.transformer.transform(x, gen).to(device));
@@ -108,7 +110,14 @@ std::pair<torch::Tensor, torch::Tensor> weighted_codes(Tvae::Net& net, const tor
   auto raw = net.decoder->forward(codes.z.to(torch::kFloat32));  // [k, B, width]
   auto x_rows = x.to(device).unsqueeze(0).expand({k, b, x.size(1)}).reshape({k * b, x.size(1)});
   auto log_obs = net.transformer.observed_log_likelihood(raw.reshape({k * b, -1}), x_rows, net.noise()).view({k, b});
-  return {raw, torch::softmax(log_obs + codes.log_ratio, 0)};
+  return {raw, log_obs.to(torch::kFloat64) + codes.log_ratio.to(log_obs.device())};
+}
+
+// The same codes with their normalised weights [k, B].
+std::pair<torch::Tensor, torch::Tensor> weighted_codes(Tvae::Net& net, const torch::Tensor& x, int64_t k,
+                                                       at::Generator& gen) {
+  auto [raw, log_w] = coded_log_weights(net, x, k, gen);
+  return {raw, torch::softmax(log_w, 0)};
 }
 
 }  // namespace
@@ -266,17 +275,9 @@ torch::Tensor Tvae::score_samples(const torch::Tensor& x_in) const {
   torch::NoGradGuard no_grad;
   auto gen = make_generator(static_cast<uint64_t>(options_.seed) + 3);  // the same codes every call
   const int64_t k = options_.iw_samples;
-  const auto device = neural::device_of(*net_);
   const auto x = x_in.to(torch::kCPU, torch::kFloat64);
   return in_chunks(x, k * net_->transformer.width(), [&](const torch::Tensor& rows) {
-    const int64_t b = rows.size(0);
-    auto h = net_->encoder->forward(net_->transformer.transform(rows, gen).to(device));
-    auto codes = neural::defensive_codes(net_->fc_mu->forward(h).to(torch::kFloat64),
-                                         net_->fc_logvar->forward(h).to(torch::kFloat64), k, gen);
-    auto raw = net_->decoder->forward(codes.z.to(torch::kFloat32));  // [k, B, width]
-    auto x_rows = rows.to(device).unsqueeze(0).expand({k, b, rows.size(1)}).reshape({k * b, rows.size(1)});
-    auto log_obs = net_->transformer.observed_log_likelihood(raw.reshape({k * b, -1}), x_rows, net_->noise());
-    auto log_w = log_obs.view({k, b}).to(torch::kFloat64) + codes.log_ratio.to(log_obs.device());  // [k, B]
+    const auto log_w = coded_log_weights(*net_, rows, k, gen).second;  // [k, B]
     return (torch::logsumexp(log_w, 0) - std::log(static_cast<double>(k))).cpu();
   });
 }

@@ -1,14 +1,35 @@
-#include "models/flow/grid.h"
+#include "models/flow/dequantize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/constants.h"
+#include "nn/neural.h"
+
 namespace gf::flow {
 
+torch::Tensor standard_normal_log_density(const torch::Tensor& z) {
+  return -0.5 * (z.pow(2) + kLog2Pi).flatten(1).sum(1);
+}
+
+std::pair<torch::Tensor, torch::Tensor> Dequantizer::sample(const torch::Tensor& y0, at::Generator& gen) {
+  auto condition = y0 - 0.5;
+  auto eps = neural::randn_from(y0.sizes(), gen, y0.options());
+  auto log_q = standard_normal_log_density(eps);
+  auto h = base->forward(condition);
+  const int64_t c = y0.size(1);
+  auto log_scale = soft_clamp(h.slice(1, c), 3.0);
+  FlowState s{h.slice(1, 0, c) + eps * log_scale.exp(), log_scale.flatten(1).sum(1), {}, condition};
+  for (auto& layer : couplings) layer->forward(s);
+  // log q(u) = log N(eps) - log|dv/deps| - log|du/dv|, du/dv = u (1 - u).
+  auto log_sigmoid_deriv = torch::log_sigmoid(s.x) + torch::log_sigmoid(-s.x);
+  return {torch::sigmoid(s.x), log_q - s.logdet - log_sigmoid_deriv.flatten(1).sum(1)};
+}
+
 std::pair<torch::Tensor, torch::Tensor> discrete_grid(const Dataset& data) {
+  if (!data.x.defined() || data.x.dim() != 2 || static_cast<int64_t>(data.features.size()) != data.x.size(1)) return {};
   const int64_t cols = data.x.size(1);
-  if (data.x.dim() != 2 || static_cast<int64_t>(data.features.size()) != cols) return {};
   auto x = data.x.to(torch::kCPU, torch::kFloat64).contiguous();
   auto origin = torch::zeros({cols}, torch::kFloat64), step = torch::zeros({cols}, torch::kFloat64);
   bool any = false;
