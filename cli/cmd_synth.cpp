@@ -119,6 +119,7 @@ int run_synth(int argc, char** argv) {
   std::cout << "wrote " << s.rows.n_rows() << " rows to " << out << " (seed " << options.seed << "; " << s.drawn
             << " drawn, acceptance " << s.acceptance * 100 << "%)\n";
   if (!s.id_columns.empty()) std::cout << "regenerated ID columns: " << join_names(s.id_columns) << "\n";
+  std::cout << apps::rare_label_summary(s.rare_labels) << "\n";
   if (no_report) return 0;
 
   auto gen = make_generator(options.seed);

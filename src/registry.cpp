@@ -33,6 +33,8 @@ namespace gf {
 namespace {
 
 std::vector<ModelInfo>& registry() {
+  // The synthesizers' tables: categories as ordinal codes, rare labels pooled (data/pipeline.h).
+  const nlohmann::json kSynthesizerPipeline = {{"categorical", "ordinal"}, {"rare_labels", data::kSynthesizerRareLabels}};
   static std::vector<ModelInfo> models = {
       make_model_info<GaussianMixture>("gmm", "Gaussian mixture model fitted by EM (full/diag/tied/spherical)"),
       make_model_info<BayesianGaussianMixture>("bgmm", "variational Bayesian Gaussian mixture (Dirichlet process or "
@@ -59,15 +61,15 @@ std::vector<ModelInfo>& registry() {
                                             "logistic mixture; exact likelihood; cached sampling; completion"),
       make_model_info<GaussianCopula>("copula", "Gaussian copula synthesizer for mixed tables: marginals chosen per "
                                                 "column, exact conditioning on values and ranges, optional DP",
-                                      {{"categorical", "ordinal"}}),
+                                      kSynthesizerPipeline),
       make_model_info<BayesianNetwork>("bayesnet", "Bayesian network synthesizer for mixed tables: hill climbing (BIC/K2) "
                                                    "or Chow-Liu; conditioning by likelihood weighting; PrivBayes DP",
-                                       {{"categorical", "ordinal"}}),
+                                       kSynthesizerPipeline),
       make_model_info<Tvae>("tvae", "TVAE synthesizer for mixed tables: VAE on mode-specific normalisation (SDV's "
-                                    "defaults); trains through the Trainer", {{"categorical", "ordinal"}}),
+                                    "defaults); trains through the Trainer", kSynthesizerPipeline),
       make_model_info<Ctgan>("ctgan", "CTGAN synthesizer for mixed tables: conditional WGAN-GP with training by "
                                       "sampling and PacGAN (SDV's defaults); trains through the Trainer",
-                             {{"categorical", "ordinal"}}),
+                             kSynthesizerPipeline),
       make_model_info<NeuralClassifier>("classifier", "image classifier: a network cut from a generative model "
                                                       "(finetune --new-head) or an MLP, and a softmax head"),
       make_model_info<Gpt>("gpt", "GPT-style decoder-only Transformer language model (KV-cache sampling)"),

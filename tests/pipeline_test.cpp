@@ -99,6 +99,68 @@ TEST(Pipeline, NameLikeColumnsAreRefusedForOneHotEncoding) {
                 pipeline_table_source(dir.file("short.csv"))).x.size(1), 4);  // code=x, y, z, size
 }
 
+// Labels seen in fewer than rare_labels rows become one label, _RARE_, which also takes labels the model never saw;
+// it survives save and load; rare_labels 0 keeps every label; the synthesizers pool by default, other models not.
+TEST(Pipeline, RareLabelsArePooledAndUnseenLabelsReadAsThem) {
+  test::TempDir dir;
+  std::string csv = "x,c\n";
+  for (int i = 0; i < 10; ++i) csv += std::to_string(i) + ",a\n";
+  for (int i = 0; i < 6; ++i) csv += std::to_string(i) + ",b\n";
+  csv += "1,r1\n2,r1\n3,r2\n4,\n";
+  test::write_text(dir.file("t.csv"), csv);
+  data::PipelineOptions o;
+  o.categorical = "ordinal";
+  o.rare_labels = 5;
+  data::InputPipeline p(DataKind::table, o);
+  const Dataset ds = p.fit_transform(pipeline_table_source(dir.file("t.csv")));
+  ASSERT_EQ(p.encoders().size(), 2u);
+  const auto& c = p.encoders()[1];
+  EXPECT_EQ(c.categories, (std::vector<std::string>{"a", "b", "_RARE_"}));
+  EXPECT_EQ(c.pooled_labels, 2);
+  EXPECT_EQ(c.pooled_rows, 3);
+  EXPECT_EQ(ds.x[16][1].item<double>(), 2.0);  // r1
+  EXPECT_EQ(ds.x[18][1].item<double>(), 2.0);  // r2
+  EXPECT_TRUE(std::isnan(ds.x[19][1].item<double>()));
+  const Column back = p.decode_rows(ds.x.slice(0, 18, 19)).column("c");
+  EXPECT_EQ(back.categories.at(static_cast<size_t>(back.values.at(0))), "_RARE_");
+  test::write_text(dir.file("new.csv"), "x,c\n1,zz\n2,b\n3,r2\n");
+  const auto restored = data::InputPipeline::from_json(p.to_json());
+  EXPECT_EQ(restored.encoders()[1].pooled_rows, 3);
+  const auto x = restored.transform(pipeline_table_source(dir.file("new.csv"))).x;
+  EXPECT_TRUE(torch::equal(x.select(1, 1), torch::tensor({2.0, 1.0, 2.0}, torch::kFloat64))) << x;
+  try {
+    restored.encode_given({{"c", "r1"}});
+    FAIL() << "a pooled label given as a condition";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.hint(), "its categories: a,b,_RARE_ (2 rare labels pooled into _RARE_: rare_labels 5)");
+  }
+  o.rare_labels = 0;
+  data::InputPipeline every(DataKind::table, o);
+  every.fit(pipeline_table_source(dir.file("t.csv")));
+  EXPECT_EQ(every.encoders()[1].categories, (std::vector<std::string>{"a", "b", "r1", "r2"}));
+  EXPECT_THROW(every.transform(pipeline_table_source(dir.file("new.csv"))), DataError);
+  o.rare_labels = -2;
+  EXPECT_THROW(o.validate(), InvalidArgument);
+  // One-hot: a column of names pooled to a few labels is no longer a feature per row.
+  std::string names = "name,size\n";
+  for (int i = 0; i < 40; ++i) names += (i < 30 ? "n" + std::to_string(i) : std::string("common")) + ",1\n";
+  test::write_text(dir.file("names.csv"), names);
+  data::PipelineOptions onehot;
+  onehot.categorical = "onehot";
+  EXPECT_THROW(data::InputPipeline(DataKind::table, onehot).fit(pipeline_table_source(dir.file("names.csv"))),
+               DataError);
+  onehot.rare_labels = 5;
+  data::InputPipeline pooled(DataKind::table, onehot);
+  EXPECT_EQ(pooled.fit_transform(pipeline_table_source(dir.file("names.csv"))).columns,
+            (std::vector<std::string>{"name=common", "name=_RARE_", "size"}));
+  EXPECT_EQ(create_model("copula")->pipeline_options().rare_labels, data::kSynthesizerRareLabels);
+  EXPECT_EQ(create_model("ctgan")->pipeline_options().rare_labels, data::kSynthesizerRareLabels);
+  EXPECT_EQ(create_model("gmm")->pipeline_options().rare_labels, -1);
+  auto gmm = create_model("gmm", {}, {{"categorical", "onehot"}});
+  fit_source(*gmm, pipeline_table_source(dir.file("t.csv")), test::quiet());
+  EXPECT_EQ(pipeline_of(*gmm).encoders()[1].categories.size(), 4u);  // auto, outside `synth`: every label
+}
+
 TEST(DataSource, WrongKindsAreNamed) {
   try {
     data::load_source("fashion-mnist:test", DataKind::table);

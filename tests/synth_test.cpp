@@ -191,6 +191,50 @@ TEST(Synth, BadRulesAreClearErrors) {
   throws([&] { apps::synthesize(*model, t, impossible); }, "accept 0 of the");
 }
 
+// A label seen in fewer than 5 rows names its rows: copula and bayesnet pool such labels into _RARE_ (as `synth` does
+// for any model), so no synthetic cell carries one, the pool keeps their share, and the report counts what was
+// copied; with rare_labels 0 the same fit copies dozens of them, and the count says so.
+TEST(Synth, RareLabelsAreNeverCopied) {
+  test::TempDir dir;
+  std::ostringstream csv;
+  csv << "city,income\n";
+  auto gen = make_generator(3);
+  const auto u = torch::rand({300}, gen, torch::kFloat64);
+  const char* common[] = {"Lyon", "Paris", "Nice"};
+  for (int i = 0; i < 300; ++i) {
+    const std::string city = i < 240 ? common[i % 3] : "town" + std::to_string(i);
+    csv << city << "," << static_cast<int>(20000 + 40000 * u[i].item<double>()) << "\n";
+  }
+  test::write_text(dir.file("people.csv"), csv.str());
+  const auto source = data::load_source(dir.file("people.csv"), DataKind::table);
+  apps::SynthOptions o;
+  o.n = 2000;
+  for (const std::string kind : {"copula", "bayesnet", "gmm"}) {
+    auto model = create_model(kind, {}, kind == "gmm" ? OptionOverrides{{"categorical", "onehot"}} : OptionOverrides{});
+    apps::fit_synthesizer(*model, source, quiet());
+    const auto s = apps::synthesize(*model, source.table, o);
+    const auto& rare = s.rare_labels;
+    EXPECT_EQ(rare["min_rows"], 5) << kind;
+    EXPECT_EQ(rare["pooled"]["city"]["labels"], 60) << kind;
+    EXPECT_EQ(rare["pooled"]["city"]["rows"], 60) << kind;
+    EXPECT_EQ(rare["copied"]["cells"], 0) << kind;
+    const Column& city = s.rows.column("city");
+    int64_t pooled = 0;
+    for (size_t i = 0; i < city.size(); ++i) pooled += city.categories[static_cast<size_t>(city.values[i])] == "_RARE_";
+    EXPECT_NEAR(static_cast<double>(pooled) / 2000.0, 0.2, 0.05) << kind;
+    EXPECT_EQ(apps::rare_label_summary(rare),
+              "rare labels: 60 seen in fewer than 5 rows pooled into _RARE_ (city 60); no synthetic cell carries a "
+              "label seen in fewer than 5 real rows");
+  }
+  auto every = create_model("copula", {}, {{"rare_labels", "0"}});
+  apps::fit_synthesizer(*every, source, quiet());
+  const auto s = apps::synthesize(*every, source.table, o);
+  EXPECT_GT(s.rare_labels["copied"]["labels"].get<int64_t>(), 30);
+  EXPECT_NEAR(s.rare_labels["copied"]["cells"].get<double>() / 2000.0, 0.2, 0.05);
+  EXPECT_EQ(apps::rare_label_summary(s.rare_labels).find("rare labels: every label kept (rare_labels 0); "), 0u)
+      << apps::rare_label_summary(s.rare_labels);
+}
+
 TEST(Synth, UtilityMetricsSeparateACopyFromAShiftedTable) {
   Shop shop;
   const Table& real = shop.source.table;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "genforge/apps/constraints.h"
 #include "genforge/core/error.h"
@@ -102,6 +104,39 @@ ModelBounds model_bounds(const data::InputPipeline& p, const std::vector<ColumnB
 
 std::vector<std::string> model_columns(const Model& model) { return pipeline_of(model).input_columns(); }
 
+// What the model pooled, and the real labels seen in fewer than `min_rows` rows (kSynthesizerRareLabels where the
+// model pooled none) that the synthetic rows carry nonetheless: the check holds for any model, pooled or not.
+nlohmann::json rare_label_report(const data::InputPipeline& p, const Table& real, const Table& synthetic) {
+  nlohmann::json pooled = nlohmann::json::object();
+  for (const auto& e : p.encoders()) {
+    if (e.pooled_labels > 0) pooled[e.name] = {{"labels", e.pooled_labels}, {"rows", e.pooled_rows}};
+  }
+  const int64_t min_rows = std::max<int64_t>(p.options().rare_labels, 0);
+  const int64_t below = min_rows > 0 ? min_rows : data::kSynthesizerRareLabels;
+  int64_t labels = 0, cells = 0;
+  for (const auto& s : synthetic.columns()) {
+    if (s.type != ColumnType::categorical || !real.has_column(s.name)) continue;
+    const Column& r = real.column(s.name);
+    if (r.type != ColumnType::categorical) continue;
+    std::unordered_map<std::string, int64_t> count;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (!r.missing[i]) ++count[r.categories[static_cast<size_t>(r.values[i])]];
+    }
+    std::unordered_set<std::string> copied;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s.missing[i]) continue;
+      const std::string& label = s.categories[static_cast<size_t>(s.values[i])];
+      const auto it = count.find(label);
+      if (it != count.end() && it->second < below) ++cells, copied.insert(label);
+    }
+    labels += static_cast<int64_t>(copied.size());
+  }
+  return {{"min_rows", min_rows},
+          {"label", data::kRareLabel},
+          {"pooled", pooled},
+          {"copied", {{"below", below}, {"labels", labels}, {"cells", cells}}}};
+}
+
 }  // namespace
 
 FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx) {
@@ -118,8 +153,9 @@ FitReport fit_synthesizer(Model& model, const data::Source& real, const FitConte
     GF_CHECK_AS(DataError, !keep.empty(), "give a table with columns that describe the rows", "every column of '",
                 real.spec, "' is an identifier (a distinct value per row)");
     options.columns = keep;
-    model.set_pipeline_options(options);
   }
+  if (options.rare_labels < 0) options.rare_labels = data::kSynthesizerRareLabels;
+  model.set_pipeline_options(options);
   return fit_source(model, real, ctx);
 }
 
@@ -130,7 +166,7 @@ void SynthOptions::validate() const {
 
 nlohmann::json Synthesis::to_json() const {
   return {{"rows", rows.n_rows()}, {"drawn", drawn}, {"acceptance", acceptance}, {"exact_rules", exact},
-          {"rejection_rules", rejection}, {"id_columns", id_columns}};
+          {"rejection_rules", rejection}, {"id_columns", id_columns}, {"rare_labels", rare_labels}};
 }
 
 std::vector<std::string> Synthesis::evaluated_columns() const {
@@ -261,6 +297,33 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
     }
   }
   out.rows = std::move(result);
+  out.rare_labels = rare_label_report(pipeline, real, out.rows);
+  return out;
+}
+
+std::string rare_label_summary(const nlohmann::json& rare) {
+  if (!rare.is_object() || !rare.contains("copied")) return "rare labels: not checked";
+  const auto& pooled = rare["pooled"];
+  std::string out = "rare labels: ";
+  if (pooled.empty()) {
+    out += rare["min_rows"].get<int64_t>() > 0 ? msg("none pooled (every label seen in at least ", rare["min_rows"],
+                                                     " rows)")
+                                               : std::string("every label kept (rare_labels 0)");
+  } else {
+    int64_t labels = 0;
+    std::string columns;
+    for (auto it = pooled.begin(); it != pooled.end(); ++it) {
+      labels += it.value()["labels"].get<int64_t>();
+      columns += msg(columns.empty() ? "" : ", ", it.key(), " ", it.value()["labels"].get<int64_t>());
+    }
+    out += msg(labels, " seen in fewer than ", rare["min_rows"], " rows pooled into ", data::kRareLabel, " (",
+               columns, ")");
+  }
+  const auto& copied = rare["copied"];
+  const auto cells = copied["cells"].get<int64_t>();
+  out += cells == 0 ? msg("; no synthetic cell carries a label seen in fewer than ", copied["below"], " real rows")
+                    : msg("; ", cells, " synthetic cells carry ", copied["labels"], " labels seen in fewer than ",
+                          copied["below"], " real rows");
   return out;
 }
 

@@ -40,6 +40,10 @@ const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
              "scale numeric columns to zero mean and unit variance (undone on samples)")
         .add("drop_incomplete", &PipelineOptions::drop_incomplete,
              "train on the rows without a missing input cell (for models that fit complete rows only)")
+        .add("rare_labels", &PipelineOptions::rare_labels,
+             "labels seen in fewer training rows than this are pooled into one label, _RARE_, so that samples never "
+             "carry a label that points at a few rows (0: keep every label; -1: auto, 5 for the synthesizers and in "
+             "`synth`, else 0)")
         .add("pixel_scale", &PipelineOptions::pixel_scale, "pixel values are divided by this (255: [0, 1])")
         .add("tokenizer", &PipelineOptions::tokenizer,
              "char | word | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | spm-bpe | "
@@ -55,11 +59,13 @@ const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
 
 std::vector<std::string> PipelineOptions::names_for(DataKind kind) {
   switch (kind) {
-    case DataKind::table: return {"columns", "weights", "categorical", "datetime", "standardize", "drop_incomplete"};
+    case DataKind::table:
+      return {"columns", "weights", "categorical", "rare_labels", "datetime", "standardize", "drop_incomplete"};
     case DataKind::sequences:
-      return {"columns", "weights", "sequence_column", "state_column", "categorical", "datetime", "standardize"};
+      return {"columns",     "weights",  "sequence_column", "state_column", "categorical",
+              "rare_labels", "datetime", "standardize"};
     case DataKind::images:  // + tables
-      return {"columns", "pixel_scale", "categorical", "datetime", "standardize", "drop_incomplete"};
+      return {"columns", "pixel_scale", "categorical", "rare_labels", "datetime", "standardize", "drop_incomplete"};
     case DataKind::text: return {"tokenizer", "vocab_size"};
     case DataKind::documents: return {"min_df", "max_df", "max_words", "columns", "sequence_column"};
     case DataKind::tagged_text: return {};
@@ -73,6 +79,7 @@ void PipelineOptions::validate() const {
   GF_CHECK(min_df >= 1, "min_df must be at least 1, got ", min_df);
   GF_CHECK(max_df > 0 && max_df <= 1, "max_df must be in (0, 1], got ", max_df);
   GF_CHECK(max_words >= 0, "max_words must be >= 0, got ", max_words);
+  GF_CHECK(rare_labels >= -1, "rare_labels must be >= 0 (or -1: auto), got ", rare_labels);
 }
 
 InputPipeline::InputPipeline(DataKind model_kind, PipelineOptions options)
@@ -107,20 +114,22 @@ std::string columns_flag_value(const std::vector<std::string>& names) {
 // Categorical columns with (nearly) a distinct value per row -- names, codes, identifiers -- one-hot encode into
 // about one feature per row (airports.csv's 'iata', 'name' and 'city': 9,300 columns, a GMM that ran for minutes on
 // them) and describe nothing a model can learn: refused, naming them and the columns to keep. (Ordinal codes cost a
-// column each; the synthesizers that use them leave identifiers out themselves.)
-void refuse_name_columns(const Table& table, const std::vector<std::string>& use) {
+// column each; the synthesizers that use them leave identifiers out themselves. With rare labels pooled, a column
+// counts by the labels it keeps.)
+void refuse_name_columns(const Table& table, const std::vector<ColumnEncoder>& encoders) {
   constexpr size_t kMinRows = 20;  // a short table's categories may all differ honestly
   std::string names;
   std::vector<std::string> kept;
-  for (const auto& name : use) {
-    const Column& c = table.column(name);
-    const auto present = c.type == ColumnType::categorical
+  for (const auto& e : encoders) {
+    const Column& c = table.column(e.name);
+    const auto present = e.encoding == "onehot"
                              ? static_cast<size_t>(std::count(c.missing.begin(), c.missing.end(), 0))
                              : size_t{0};
-    if (present >= kMinRows && 2 * c.categories.size() > present) {
-      names += msg(names.empty() ? "" : ", ", "'", name, "' (", c.categories.size(), " values in ", present, " rows)");
+    if (present >= kMinRows && 2 * e.categories.size() > present) {
+      names += msg(names.empty() ? "" : ", ", "'", e.name, "' (", e.categories.size(), " values in ", present,
+                   " rows)");
     } else {
-      kept.push_back(name);
+      kept.push_back(e.name);
     }
   }
   if (names.empty()) return;
@@ -128,6 +137,30 @@ void refuse_name_columns(const Table& table, const std::vector<std::string>& use
                       "one-hot would turn into about a feature per row: ", names),
                   kept.empty() ? std::string("give columns that describe the rows")
                                : "leave them out with --columns " + columns_flag_value(kept));
+}
+
+// A column's labels seen in fewer than `threshold` rows become one label, kRareLabel (kept in the encoder only when
+// some row has one): a label seen once or twice names its rows, and a synthesizer copying it into samples tells who is
+// in the training data (the rare-category protection of privacy-minded synthesizers such as MOSTLY AI's). Labels
+// seen in no row are dropped.
+void pool_rare_labels(const Column& c, int64_t threshold, ColumnEncoder& e) {
+  std::vector<int64_t> count(c.categories.size(), 0);
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (!c.missing[i]) ++count[static_cast<size_t>(c.values[i])];
+  }
+  std::vector<std::string> kept;
+  for (size_t k = 0; k < count.size(); ++k) {
+    if (count[k] >= threshold) {
+      kept.push_back(c.categories[k]);
+    } else if (count[k] > 0) {
+      ++e.pooled_labels;
+      e.pooled_rows += count[k];
+    }
+  }
+  if (e.pooled_labels > 0 && std::find(kept.begin(), kept.end(), kRareLabel) == kept.end()) {
+    kept.push_back(kRareLabel);
+  }
+  if (!kept.empty()) e.categories = std::move(kept);
 }
 }  // namespace
 
@@ -143,7 +176,6 @@ void InputPipeline::fit_table(const Table& table) {
   GF_CHECK_AS(DataError, !use.empty(), "name the columns with --columns a,b,c", "'", table.source(),
               "' has no columns to use");
   encoders_.clear();
-  if (options_.categorical == "onehot") refuse_name_columns(table, use);
   std::string refused;
   for (const auto& name : use) {
     const Column& c = table.column(name);
@@ -159,6 +191,7 @@ void InputPipeline::fit_table(const Table& table) {
       }
       e.encoding = options_.categorical;
       e.categories = c.categories;
+      if (options_.rare_labels > 0) pool_rare_labels(c, options_.rare_labels, e);
     } else if (c.type == ColumnType::datetime && options_.datetime == "error") {
       refused += (refused.empty() ? "'" : ", '") + name + "' (datetime)";
       continue;
@@ -190,6 +223,7 @@ void InputPipeline::fit_table(const Table& table) {
                                                                         ", or encode them") +
                         " with --set categorical=onehot (or ordinal)");
   }
+  refuse_name_columns(table, encoders_);
 }
 
 torch::Tensor InputPipeline::encode_matrix(const Table& table) const {
@@ -206,7 +240,10 @@ torch::Tensor InputPipeline::encode_matrix(const Table& table) const {
     if (e.encoding == "onehot" || e.encoding == "ordinal") {
       GF_CHECK_AS(DataError, c.type == ColumnType::categorical, "give the column as categories",
                   "column '", e.name, "' was categorical in training, but is ", to_string(c.type), " here");
-      std::vector<int64_t> recode(c.categories.size(), -1);
+      // Labels the model pooled, and labels it never saw, read as the pooled label where it has one.
+      const auto rare = std::find(e.categories.begin(), e.categories.end(), kRareLabel);
+      const int64_t rare_code = e.pooled_labels > 0 ? rare - e.categories.begin() : -1;
+      std::vector<int64_t> recode(c.categories.size(), rare_code);
       for (size_t k = 0; k < c.categories.size(); ++k) {
         auto it = std::find(e.categories.begin(), e.categories.end(), c.categories[k]);
         if (it != e.categories.end()) recode[k] = it - e.categories.begin();
@@ -453,7 +490,12 @@ torch::Tensor InputPipeline::encode_given(const std::vector<std::pair<std::strin
                 "--given names column '", name, "', which the model was not fitted on");
     if (it->type == ColumnType::categorical) {
       auto cat = std::find(it->categories.begin(), it->categories.end(), value);
-      GF_CHECK_AS(InvalidArgument, cat != it->categories.end(), "its categories: " + join_commas(it->categories),
+      const auto& encoder = encoders_[static_cast<size_t>(it - cells.begin())];
+      GF_CHECK_AS(InvalidArgument, cat != it->categories.end(),
+                  "its categories: " + join_commas(it->categories) +
+                      (encoder.pooled_labels > 0 ? msg(" (", encoder.pooled_labels, " rare labels pooled into ",
+                                                       kRareLabel, ": rare_labels ", options_.rare_labels, ")")
+                                                 : std::string()),
                   "column '", name, "' has no category '", value, "'");
       it->values[0] = static_cast<double>(cat - it->categories.begin());
     } else {
@@ -517,6 +559,7 @@ nlohmann::json InputPipeline::to_json() const {
       if (!e.categories.empty()) c["categories"] = e.categories;
       if (e.decimals >= 0) c["decimals"] = e.decimals;
       if (!e.format.empty()) c["format"] = e.format;
+      if (e.pooled_labels > 0) c["pooled_labels"] = e.pooled_labels, c["pooled_rows"] = e.pooled_rows;
       cols.push_back(c);
     }
     j["columns"] = cols;
@@ -544,6 +587,8 @@ InputPipeline InputPipeline::from_json(const nlohmann::json& j) {
       e.categories = c.value("categories", std::vector<std::string>{});
       e.decimals = c.value("decimals", -1);
       e.format = c.value("format", std::string());
+      e.pooled_labels = c.value("pooled_labels", int64_t{0});
+      e.pooled_rows = c.value("pooled_rows", int64_t{0});
       p.encoders_.push_back(std::move(e));
     }
     p.class_names_ = j.value("class_names", std::vector<std::string>{});

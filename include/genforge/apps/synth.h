@@ -28,7 +28,8 @@
 namespace gf::apps {
 
 // Fits `model` on the table's columns except the identifiers (`identifier_columns`), unless the model's `columns`
-// option names its columns already.
+// option names its columns already; with `rare_labels` at auto, labels seen in fewer than kSynthesizerRareLabels rows
+// are pooled (data/pipeline.h), so that no sample carries a label that points at a few real rows.
 FitReport fit_synthesizer(Model& model, const data::Source& real, const FitContext& ctx = {});
 
 struct SynthOptions {
@@ -48,11 +49,17 @@ struct Synthesis {
   std::vector<std::string> exact;       // rules the model's sampler met exactly
   std::vector<std::string> rejection;   // rules met by rejecting rows
   std::vector<std::string> id_columns;  // regenerated
+  nlohmann::json rare_labels;           // {min_rows, label, pooled: {column: {labels, rows}}}: the model's pooled
+                                        // rare labels (data::PipelineOptions::rare_labels); copied: {below, labels,
+                                        // cells}: real labels seen in fewer than `below` rows found in `rows`
   nlohmann::json to_json() const;       // the figures above, without the rows
   // The columns to evaluate: all but the regenerated ID columns, whose new values say nothing of the model (SDMetrics
   // leaves columns of sdtype id out of its reports likewise).
   std::vector<std::string> evaluated_columns() const;
 };
+
+// One line on Synthesis::rare_labels: what was pooled, and how many synthetic cells carry rare real labels.
+std::string rare_label_summary(const nlohmann::json& rare_labels);
 
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);

@@ -37,6 +37,9 @@ struct PipelineOptions {
   bool standardize = false;            // table: numeric columns to zero mean, unit variance (undone on samples)
   bool drop_incomplete = false;        // table: training rows with a missing input cell are left out (only in
                                        // fit_transform: imputing and scoring still see every row)
+  int64_t rare_labels = -1;            // table: a categorical column's labels seen in fewer training rows than
+                                       // this are pooled into one label, kRareLabel (0: every label kept; -1: auto,
+                                       // which is 0 unless a model's registry line or `synth` sets it)
   double pixel_scale = 255;            // images: pixel values are divided by this
   std::string tokenizer = "char";      // text: char | word | bpe | unigram | spm-bpe | spm-unigram | FILE.model
   int64_t vocab_size = 1000;           // text: tokens in all, for subword and word tokenizers
@@ -50,6 +53,11 @@ struct PipelineOptions {
   void validate() const;
 };
 
+// The label that stands for a column's rare labels (PipelineOptions::rare_labels) in the model and in its samples.
+inline constexpr const char* kRareLabel = "_RARE_";
+// rare_labels of the synthesizers and of `synth` (auto): a label must be seen in this many rows to be reproduced.
+inline constexpr int64_t kSynthesizerRareLabels = 5;
+
 // How one input column becomes model features.
 struct ColumnEncoder {
   std::string name;
@@ -59,6 +67,7 @@ struct ColumnEncoder {
   std::vector<std::string> categories;  // onehot, ordinal: the training categories in order
   int decimals = -1;                    // continuous: samples are rounded to the data's digits (-1: not rounded)
   std::string format;                   // datetime: how the data wrote them (empty: ISO 8601)
+  int64_t pooled_labels = 0, pooled_rows = 0;  // rare labels pooled into kRareLabel, and the training rows they had
   int64_t width() const { return encoding == "onehot" ? static_cast<int64_t>(categories.size()) : 1; }
 };
 
@@ -75,7 +84,8 @@ class InputPipeline {
   // Learns the columns and encoders, the tokenizer, the vocabulary or the class names from the training data.
   void fit(const Source& source);
   // Model tensors from data of the form the pipeline was fitted on. Columns are found by name; a missing input
-  // column, an unseen category or a sequence column absent from scoring data are DataErrors. The state labels are
+  // column, an unseen category (except in a column with pooled rare labels, where it reads as kRareLabel) or a
+  // sequence column absent from scoring data are DataErrors. The state labels are
   // read only where the data has that column.
   Dataset transform(const Source& source) const;
   // fit, then transform the training data (without its incomplete rows when drop_incomplete says so).
