@@ -123,8 +123,10 @@ int run_synth(int argc, char** argv) {
   if (no_report) return 0;
 
   auto gen = make_generator(options.seed);
-  // Rows drawn under rules are compared with the real rows that meet the same rules (when there are enough).
-  Table reference = real.table.select(s.rows.names());
+  // Rows drawn under rules are compared with the real rows that meet the same rules (when there are enough), their
+  // rare labels pooled as the model pooled them: the figures measure the model, not the protection.
+  const auto& pipeline = pipeline_of(*model);
+  Table reference = pipeline.with_rare_labels_pooled(real.table.select(s.rows.names()));
   std::string compared = "the whole real table";
   if (!conditions.empty() || !constraints.empty()) {
     const Table meeting = apps::rows_meeting_rules(reference, options);
@@ -139,12 +141,16 @@ int run_synth(int argc, char** argv) {
   const Table real_eval = at_most(reference.select(evaluated), eval_rows, gen);
   const Table synth_eval = at_most(s.rows.select(evaluated), eval_rows, gen);
   std::optional<Table> holdout;
-  if (!holdout_path.empty()) holdout = at_most(load_table(holdout_path, table_flags).select(evaluated), eval_rows, gen);
+  if (!holdout_path.empty()) {
+    holdout = at_most(pipeline.with_rare_labels_pooled(load_table(holdout_path, table_flags).select(evaluated)),
+                      eval_rows, gen);
+  }
   eval::TableReportOptions ro;
   ro.target = target;
   ro.seed = options.seed;
   nlohmann::json report = eval::table_report(real_eval, synth_eval, holdout ? &*holdout : nullptr, ro);
   report["model"] = model->kind();
+  if (!s.rare_labels["pooled"].empty()) compared += msg(", its rare labels read as ", data::kRareLabel);
   report["compared_with"] = compared;
   report["fit_seconds"] = fit_seconds;
   report["synthesis"] = s.to_json();

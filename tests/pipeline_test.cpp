@@ -128,6 +128,13 @@ TEST(Pipeline, RareLabelsArePooledAndUnseenLabelsReadAsThem) {
   EXPECT_EQ(restored.encoders()[1].pooled_rows, 3);
   const auto x = restored.transform(pipeline_table_source(dir.file("new.csv"))).x;
   EXPECT_TRUE(torch::equal(x.select(1, 1), torch::tensor({2.0, 1.0, 2.0}, torch::kFloat64))) << x;
+  const Table as_seen = restored.with_rare_labels_pooled(pipeline_table_source(dir.file("new.csv")).table);
+  const Column& seen = as_seen.column("c");
+  std::vector<std::string> labels;
+  for (double v : seen.values) labels.push_back(seen.categories.at(static_cast<size_t>(v)));
+  EXPECT_EQ(labels, (std::vector<std::string>{"_RARE_", "b", "_RARE_"}));
+  EXPECT_EQ(seen.categories, (std::vector<std::string>{"_RARE_", "b"}));
+  EXPECT_EQ(as_seen.column("x").values, (std::vector<double>{1, 2, 3}));
   try {
     restored.encode_given({{"c", "r1"}});
     FAIL() << "a pooled label given as a condition";

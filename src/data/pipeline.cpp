@@ -469,6 +469,30 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
   return out;
 }
 
+Table InputPipeline::with_rare_labels_pooled(const Table& table) const {
+  Table out(table.source());
+  for (Column c : table.columns()) {
+    const auto e = std::find_if(encoders_.begin(), encoders_.end(), [&](const ColumnEncoder& x) {
+      return x.name == c.name && x.pooled_labels > 0;
+    });
+    if (e != encoders_.end() && c.type == ColumnType::categorical) {
+      std::vector<std::string> labels;  // the column's labels as the model reads them, in first-seen order
+      std::vector<double> recode(c.categories.size());
+      for (size_t k = 0; k < c.categories.size(); ++k) {
+        const bool kept = std::find(e->categories.begin(), e->categories.end(), c.categories[k]) != e->categories.end();
+        const std::string label = kept ? c.categories[k] : kRareLabel;
+        auto at = std::find(labels.begin(), labels.end(), label);
+        if (at == labels.end()) at = labels.insert(labels.end(), label);
+        recode[k] = static_cast<double>(at - labels.begin());
+      }
+      for (size_t i = 0; i < c.size(); ++i) c.values[i] = c.missing[i] ? 0.0 : recode[static_cast<size_t>(c.values[i])];
+      c.categories = std::move(labels);
+    }
+    out.add_column(std::move(c));
+  }
+  return out;
+}
+
 torch::Tensor InputPipeline::encode_given(const std::vector<std::pair<std::string, std::string>>& given) const {
   GF_CHECK_AS(InvalidArgument, !encoders_.empty(), "give --given only for models fitted on tables",
               "the model was not fitted on a table, so it has no columns to condition on");

@@ -333,6 +333,13 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
   // Rows drawn under rules are judged against the real rows that meet them (Gentoo penguins above 4500 g).
   EXPECT_NE(report["compared_with"].get<std::string>().find("real rows that meet the conditions"), std::string::npos);
   EXPECT_LT(report["real_rows"].get<int64_t>(), 124);
+  // Penguins' one "." in Sex is pooled: no sample carries it, and the real rows are read the same way.
+  EXPECT_NE(r.out.find("rare labels: 1 seen in fewer than 5 rows pooled into _RARE_ (Sex 1); no synthetic cell "
+                       "carries a label seen in fewer than 5 real rows\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(report["synthesis"]["rare_labels"]["pooled"]["Sex"]["rows"], 1);
+  EXPECT_NE(report["compared_with"].get<std::string>().find(", its rare labels read as _RARE_"), std::string::npos);
   EXPECT_NE(test::read_text(dir_.file("syn.report.html")).find("<svg"), std::string::npos);
   // The saved synthesizer samples again, and a private fit states its budget.
   r = test::run_cli({"synth", "--data", penguins, "--from", dir_.file("s.gf"), "-n", "10", "--out",

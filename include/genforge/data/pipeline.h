@@ -98,6 +98,9 @@ class InputPipeline {
   // Model rows [N, D] (samples) back to the user's columns: standardization undone, integers rounded, one-hot
   // and ordinal codes to their categories, datetimes as datetimes.
   Table decode_rows(const torch::Tensor& rows) const;
+  // `table` with the cells of each column that pooled rare labels relabelled as the model reads them: a label it
+  // pooled or never saw becomes kRareLabel (what synthetic rows are compared with). Other columns are as they were.
+  Table with_rare_labels_pooled(const Table& table) const;
   // One model row [1, D] from given cells of the user's columns (text as in a CSV cell: numbers, category
   // labels, datetimes as seconds), NaN in every cell not given: the condition of `sample --given`. An unknown
   // column or category is InvalidArgument.

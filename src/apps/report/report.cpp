@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "genforge/core/atomic_file.h"
@@ -240,16 +241,20 @@ void image_checks(Page& page, const data::Source& train, const data::Source* hol
   page.coverage.push_back(coverage_check("class (" + extractor->name() + ")", names, real_counts, fake_counts));
 }
 
-void table_checks(Page& page, const data::Source& train, const data::Source* holdout) {
-  const Table& real = train.table;
+// The real rows are read as the model reads them: labels it pooled as rare are _RARE_ there as in its samples.
+void table_checks(Page& page, const data::InputPipeline& pipeline, const data::Source& train,
+                  const data::Source* holdout) {
+  const Table real = pipeline.with_rare_labels_pooled(train.table);
+  const std::optional<Table> held =
+      holdout ? std::optional<Table>(pipeline.with_rare_labels_pooled(holdout->table)) : std::nullopt;
   const Table& fake = page.samples.table;
   page.train.table = real;
   page.feature_space = "standardised numeric columns and one-hot categories of the training table";
   page.memorisation = memorisation_check(table_features(fake, real), table_features(real, real),
-                                         holdout ? table_features(holdout->table, real) : torch::Tensor());
+                                         held ? table_features(*held, real) : torch::Tensor());
   eval::TableReportOptions tro;
   tro.metrics = {"quality"};
-  const auto quality = eval::table_report(real, fake, holdout ? &holdout->table : nullptr, tro);
+  const auto quality = eval::table_report(real, fake, held ? &*held : nullptr, tro);
   page.metrics["quality_score"] = quality.value("quality_score", 0.0);
   int shown = 0;
   for (const auto& column : real.columns()) {
@@ -369,7 +374,7 @@ nlohmann::json write_report(const std::string& target, const std::string& out_ht
     }
     switch (page.samples.form) {
       case Samples::Form::images: image_checks(page, train, held, o); break;
-      case Samples::Form::table: table_checks(page, train, held); break;
+      case Samples::Form::table: table_checks(page, pipeline_of(*model), train, held); break;
       case Samples::Form::texts: text_checks(page, train, held, o); break;
       case Samples::Form::topics:
         page.notes.push_back("a topic model's samples are its topics: no memorisation or coverage check");
