@@ -1,5 +1,6 @@
 #include <ATen/Context.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -36,7 +37,12 @@ void print_specs(std::ostream& out, const std::vector<OptionSpec>& specs) {
 std::string options_help(const ModelInfo& info) {
   std::ostringstream out;
   out << "\nOptions of model '" << info.name << "' (set with --set key=value, --key value, or in --config):\n";
-  print_specs(out, info.option_specs());
+  // A model option named like a pipeline option of its data (gpt's vocab_size for token-id data) is set through the
+  // pipeline by that name, so only the pipeline's is shown.
+  auto own = info.option_specs();
+  own.erase(std::remove_if(own.begin(), own.end(), [&](const OptionSpec& s) { return info.is_pipeline_option(s.name); }),
+            own.end());
+  print_specs(out, own);
   const auto pipeline = info.pipeline_option_specs();
   if (!pipeline.empty()) {
     out << "\nInput pipeline for " << to_string(info.data_kind) << " data (fitted with the model, saved in the .gf; "

@@ -143,7 +143,9 @@ std::unique_ptr<Model> ModelInfo::create(const nlohmann::json& options_in, const
     (is_pipeline_key(data_kind, it.key()) ? pipeline : own)[it.key()] = it.value();
   }
   std::vector<std::string> known;
-  for (const auto& s : option_specs()) known.push_back(s.name);
+  for (const auto& s : option_specs()) {
+    if (!is_pipeline_key(data_kind, s.name)) known.push_back(s.name);  // else set through the pipeline
+  }
   for (const auto& s : pipeline_option_specs()) known.push_back(s.name);
   auto check_known = [&](const std::string& key) {
     for (DataKind other : all_data_kinds()) {

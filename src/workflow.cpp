@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/unicode.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/data/matrix.h"
@@ -473,7 +474,15 @@ GeneratedText generate_text(const Model& model, const std::string& prompt, Gener
   }
   auto ids = generator.generate(prompt_ids, options, gen).contiguous();
   out.new_tokens = ids.numel();
-  out.text = prompt + tokens->decode(std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel()));
+  // Bytes a sampled sequence leaves as invalid UTF-8 show as U+FFFD, as Hugging Face's byte-level decoders do
+  // (errors="replace").
+  std::vector<int64_t> kept_prompt;
+  if (prompt_ids.defined()) {
+    kept_prompt.assign(prompt_ids.data_ptr<int64_t>(), prompt_ids.data_ptr<int64_t>() + prompt_ids.numel());
+  }
+  const std::string continuation = decode_continuation(
+      *tokens, kept_prompt, std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel()));
+  out.text = prompt + unicode::encode(unicode::decode(continuation));
   return out;
 }
 

@@ -7,7 +7,10 @@
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/random.h"
+#include "genforge/data/source.h"
 #include "genforge/models/gpt.h"
+#include "genforge/registry.h"
+#include "genforge/workflow.h"
 #include "models/gpt/attention_cpu.h"
 
 #include <torch/autograd.h>
@@ -182,6 +185,46 @@ TEST(Gpt, BadInputGetsClearErrors) {
     EXPECT_EQ(std::string(e.what()),
               "the text for training has 10 tokens; one training window needs block_size + 1 = 65");
   }
+}
+
+// Whether `s` is well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
+bool well_formed_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const size_t len = b < 0x80 ? 1 : b >= 0xC2 && b < 0xE0 ? 2 : b >= 0xE0 && b < 0xF0 ? 3 : b >= 0xF0 && b < 0xF5 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    uint32_t c = len == 1 ? b : b & (0xFF >> (len + 1));
+    for (size_t k = 1; k < len; ++k) {
+      const auto cb = static_cast<unsigned char>(s[i + k]);
+      if ((cb & 0xC0) != 0x80) return false;
+      c = (c << 6) | (cb & 0x3F);
+    }
+    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) || (c >= 0xD800 && c <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// A byte-level model of UTF-8 text, barely trained, samples byte sequences that are not UTF-8: `generate` shows
+// them as U+FFFD rather than printing broken bytes, and keeps the prompt as given.
+TEST(Gpt, GeneratedTextIsWellFormedUtf8) {
+  test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "Café crème — naïve façade, 日本語のテキスト. Ελληνικά.\n";
+  test::write_text(dir.file("t.txt"), text);
+  auto lm = create_model("gpt", {}, {{"tokenizer", "bpe"}, {"vocab_size", "300"}, {"n_layer", "1"}, {"n_embd", "16"},
+                                     {"n_head", "2"}, {"block_size", "16"}, {"max_steps", "2"}});
+  fit_source(*lm, data::load_source(dir.file("t.txt"), DataKind::text), quiet());
+  GenerateOptions g;
+  g.max_tokens = 200;
+  g.temperature = 1.5;
+  auto gen = make_generator(0);
+  const std::string out = generate_text(*lm, "Café ", g, {}, gen).text;
+  EXPECT_EQ(out.substr(0, 6), "Café ");
+  EXPECT_TRUE(well_formed_utf8(out)) << out;
+  EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos) << "no replacement character: the test lost its point";
 }
 
 }  // namespace

@@ -41,6 +41,13 @@ TEST(Tokenizers, WordsKeepTheMostFrequentAndMapTheRestToUnk) {
   EXPECT_EQ(again->encode("sat the dog\n"), t->encode("sat the dog\n"));
   EXPECT_THROW(train_word_tokenizer("a b\n", 2), InvalidArgument);
   EXPECT_THROW(train_word_tokenizer(" \n\n", 10), DataError);
+  // A continuation of words starts with the space that joins it to the prompt ("the cat" + " sat", not "catsat");
+  // after a line break, with none; byte-level tokens continue exactly.
+  EXPECT_EQ(decode_continuation(*t, t->encode("the cat"), t->encode("sat the")), " sat the");
+  EXPECT_EQ(decode_continuation(*t, t->encode("the cat\n"), t->encode("sat")), "sat");
+  EXPECT_EQ(decode_continuation(*t, {}, t->encode("sat")), "sat");
+  auto bytes = train_bpe_tokenizer("the cat sat\nthe dog sat\n", 260);
+  EXPECT_EQ(decode_continuation(*bytes, bytes->encode("the ca"), bytes->encode("t sat")), "t sat");
 }
 
 TEST(Tokenizers, DocumentWordsLowerUnicodeAsPythonAndKeepOtherBytesApart) {

@@ -503,6 +503,15 @@ const nlohmann::json& integers(const nlohmann::json& j, const char* key) {
 }
 }  // namespace
 
+std::string decode_continuation(const Tokenizer& tokenizer, const std::vector<int64_t>& prompt,
+                                const std::vector<int64_t>& added) {
+  if (prompt.empty()) return tokenizer.decode(added);
+  std::vector<int64_t> all = prompt;
+  all.insert(all.end(), added.begin(), added.end());
+  const std::string before = tokenizer.decode(prompt), whole = tokenizer.decode(all);
+  return whole.compare(0, before.size(), before) == 0 ? whole.substr(before.size()) : tokenizer.decode(added);
+}
+
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j) {
   try {
     const std::string kind = j.at("kind").get<std::string>();

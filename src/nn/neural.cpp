@@ -100,8 +100,11 @@ torch::Tensor checked_input(const torch::Tensor& x, const Geometry& g, const tor
   if (unit_range && out.numel() > 0) {
     const double lo = out.min().item<double>(), hi = out.max().item<double>();
     GF_CHECK_AS(DataError, lo >= 0 && hi <= 1,
-                "scale pixels to [0, 1] (images are divided by 255 when loaded)", "the ", model,
-                " needs values in [0, 1]; the data range is [", lo, ", ", hi, "]");
+                g.is_image() ? "scale pixels to [0, 1] (images are divided by 255 when loaded)"
+                             : "for rows of real numbers choose the model's Gaussian form (decoder=gaussian, "
+                               "visible=gaussian or loss=mse: see `genforge train MODEL --help`), or scale the "
+                               "columns to [0, 1]",
+                "the ", model, " needs values in [0, 1]; the data range is [", lo, ", ", hi, "]");
   }
   return out;
 }

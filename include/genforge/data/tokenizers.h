@@ -24,6 +24,12 @@ class Tokenizer {
   virtual nlohmann::json to_json() const = 0;
 };
 
+// The text that `added` tokens append to `prompt` tokens: decoding both minus decoding the prompt, so tokenizers that
+// join words with spaces (word, SentencePiece) put the separator between them ("a kind of" + " from", not "offrom").
+// Falls back to decoding `added` alone where the prompt's text is not a prefix of the whole.
+std::string decode_continuation(const Tokenizer& tokenizer, const std::vector<int64_t>& prompt,
+                                const std::vector<int64_t>& added);
+
 // Characters: the sorted bytes of `text`.
 std::unique_ptr<Tokenizer> train_char_tokenizer(const std::string& text);
 // Words (whitespace-separated) with the vocab_size - 2 most frequent seen at least min_count times, "<unk>" for the

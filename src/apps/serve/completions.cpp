@@ -78,7 +78,7 @@ void Batcher::finish(Completion& job, const std::string& reason) {
 bool Batcher::advance(Completion& job, int64_t token) {
   std::lock_guard<std::mutex> lock(job.mutex);
   job.generated.push_back(token);
-  job.text = tokenizer_.decode(job.generated);
+  job.text = decode_continuation(tokenizer_, job.prompt, job.generated);
   for (const auto& s : job.stops) {
     const size_t at = job.text.find(s);
     if (at != std::string::npos) {
