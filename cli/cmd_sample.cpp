@@ -27,7 +27,7 @@ int run_sample(int argc, char** argv) {
   CommonFlags common;
   app.add_option("model", model_path, "model file (.gf)")->required();
   app.add_option("-n,--n", n, "number of samples");
-  app.add_option("--out,-o", out, "output file: .csv or .npy; .png for image models (a grid)")->required();
+  app.add_option("--out,-o", out, "output file: .csv or .npy; .png for image models (a grid); .txt for a sequence model trained on text")->required();
   app.add_option("--seed", seed, "random seed (same seed, same samples; default 0)");
   app.add_option("--class", label, "class to sample, by name or index (class-conditional models)");
   app.add_option("--given", given, "fix a column, COLUMN=VALUE (repeatable): the rest is drawn from p(rest | given)");
@@ -68,6 +68,9 @@ int run_sample(int argc, char** argv) {
     write_png_grid(out, samples, columns);
   } else if (ends_with(out, ".npy")) {
     write_npy(out, samples);
+  } else if (ends_with(out, ".txt")) {
+    const std::string text = samples_text(*model, samples);
+    write_file_atomic(out, [&](std::ostream& o) { o << text; });
   } else {
     write_csv(out, samples_table(*model, samples));
   }

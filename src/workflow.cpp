@@ -167,6 +167,11 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
 }
 
 Column item_names(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
+  if (source.form == DataKind::text && model.pipeline() && model.capabilities().data_kind == DataKind::sequences) {
+    // Lines of symbols: each sequence named by its line's number (lines without a symbol are no sequence).
+    const Table lines = data::text_sequences(source.text, model.pipeline()->options().symbols);
+    return text_column(data::kLineColumn, data::sequence_ids(lines.column(data::kLineColumn)));
+  }
   const auto& files = source.item_files();
   if (!files.empty()) return text_column("file", files);
   if (source.form == DataKind::table && model.pipeline() && dynamic_cast<const SequenceScorer*>(&model)) {
@@ -351,6 +356,23 @@ Table samples_table(const Model& model, const torch::Tensor& samples) {
   if (model.pipeline()) return model.pipeline()->decode_rows(samples);
   static const data::InputPipeline no_pipeline;
   return no_pipeline.decode_rows(samples);
+}
+
+std::string samples_text(const Model& model, const torch::Tensor& samples) {
+  const auto* p = model.pipeline();
+  GF_CHECK_AS(InvalidArgument, p && p->form() == DataKind::text && model.capabilities().data_kind == DataKind::sequences,
+              "write .txt samples of a sequence model trained on text (genforge train hmm --data FILE.txt); else .csv",
+              "a ", model.kind(), " model not trained on lines of text has no symbols to write as text");
+  const Table t = p->decode_rows(samples);
+  const Column& c = t.column(data::kSymbolColumn);
+  const bool words = p->options().symbols == "words";
+  std::string out;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c.missing[i]) continue;
+    if (words && !out.empty()) out += ' ';
+    out += c.categories[static_cast<size_t>(c.values[i])];
+  }
+  return out + "\n";
 }
 
 namespace {

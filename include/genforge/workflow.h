@@ -98,6 +98,9 @@ torch::Tensor draw_conditional(const Model& model, int64_t n,
                                const std::vector<std::pair<std::string, std::string>>& given, at::Generator& gen);
 // Samples [n, ...] back to the user's columns (inverse encoders of the pipeline).
 Table samples_table(const Model& model, const torch::Tensor& samples);
+// A sequence model's samples as a line of text, of a model trained on text (data::text_sequences): the characters
+// joined, or the words with spaces. InvalidArgument for other models.
+std::string samples_text(const Model& model, const torch::Tensor& samples);
 
 // Model selection: one model per value of option `key` (the other options as given), each fitted on `train`, and
 // the one with the lowest information criterion on the training data kept. Models without InformationCriteria

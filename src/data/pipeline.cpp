@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 #include "genforge/core/error.h"
@@ -45,6 +47,9 @@ const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
              "carry a label that points at a few rows (0: keep every label; -1: auto, 5 for the synthesizers and in "
              "`synth`, else 0)")
         .add("pixel_scale", &PipelineOptions::pixel_scale, "pixel values are divided by this (255: [0, 1])")
+        .add("symbols", &PipelineOptions::symbols,
+             "sequences read from text: each line's characters (bytes) or its whitespace-separated words",
+             {"chars", "words"})
         .add("tokenizer", &PipelineOptions::tokenizer,
              "char | word | bpe (byte-level byte-pair encoding) | unigram (unigram language model) | spm-bpe | "
              "spm-unigram (SentencePiece) | FILE.model (a SentencePiece model)")
@@ -63,7 +68,7 @@ std::vector<std::string> PipelineOptions::names_for(DataKind kind) {
       return {"columns", "weights", "categorical", "rare_labels", "datetime", "standardize", "drop_incomplete"};
     case DataKind::sequences:
       return {"columns",     "weights",  "sequence_column", "state_column", "categorical",
-              "rare_labels", "datetime", "standardize"};
+              "rare_labels", "datetime", "standardize",     "symbols"};
     case DataKind::images:  // + tables
       return {"columns", "pixel_scale", "categorical", "rare_labels", "datetime", "standardize", "drop_incomplete"};
     case DataKind::text: return {"tokenizer", "vocab_size"};
@@ -326,6 +331,13 @@ void InputPipeline::fit(const Source& source) {
       image_shape_ = source.images.images.sizes().slice(1).vec();
       break;
     case DataKind::text:
+      if (model_kind_ == DataKind::sequences) {
+        // Lines of symbols: one sequence per line, the symbols as categories (codes), unless the options say else.
+        if (options_.sequence_column.empty()) options_.sequence_column = kLineColumn;
+        if (options_.categorical == "error") options_.categorical = "ordinal";
+        fit_table(text_sequences(source.text, options_.symbols));
+        break;
+      }
       tokenizer_ = make_tokenizer(options_.tokenizer, source.text, options_.vocab_size);
       break;
     case DataKind::documents: {
@@ -376,6 +388,7 @@ Dataset InputPipeline::transform(const Source& source) const {
       ds.label_names = source.images.class_names;
       return ds;
     case DataKind::text: {
+      if (model_kind_ == DataKind::sequences) return transform_table(text_sequences(source.text, options_.symbols));
       const auto ids = tokenizer_->encode(source.text, "'" + source.spec + "'");
       ds.x = torch::tensor(ids, torch::kLong).unsqueeze(1);  // [N, 1]
       ds.n_symbols = tokenizer_->size();
@@ -467,6 +480,37 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
     j0 += e.width();
   }
   return out;
+}
+
+Table text_sequences(const std::string& text, const std::string& symbols) {
+  GF_CHECK(symbols == "chars" || symbols == "words", "symbols must be chars or words, got '", symbols, "'");
+  std::vector<double> lines;
+  std::vector<std::string> cells;
+  int64_t number = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    ++number;
+    if (symbols == "chars") {
+      for (char c : line) cells.emplace_back(1, c), lines.push_back(static_cast<double>(number));
+    } else {
+      std::istringstream words{std::string(line)};
+      for (std::string w; words >> w;) cells.push_back(w), lines.push_back(static_cast<double>(number));
+    }
+    start = end + 1;
+  }
+  GF_CHECK_AS(DataError, !cells.empty(), "give text with at least one symbol", "the text has no ",
+              symbols == "chars" ? "characters" : "words");
+  Table t("text");
+  Column line{kLineColumn};
+  line.type = ColumnType::integer;
+  line.values = std::move(lines);
+  line.missing.assign(line.values.size(), 0);
+  t.add_column(std::move(line));
+  t.add_column(text_column(kSymbolColumn, cells));
+  return t;
 }
 
 Table InputPipeline::with_rare_labels_pooled(const Table& table) const {

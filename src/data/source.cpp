@@ -263,7 +263,12 @@ Source load_source(const std::string& spec, DataKind wanted, const SourceOptions
   Source s;
   s.spec = spec;
   const bool brown = is_brown_spec(spec);
-  switch (wanted) {
+  // Sequence models read text as lines of symbols (InputPipeline::fit): Brown's sentences, a .txt file, a folder.
+  std::error_code ec;
+  const bool text_for_sequences =
+      wanted == DataKind::sequences && !is_table_file(spec) && !is_image_spec(spec) &&
+      (brown || ends_with(spec, ".txt") || ends_with(spec, ".txt.gz") || fs::is_directory(spec, ec));
+  switch (text_for_sequences ? DataKind::text : wanted) {
     case DataKind::table:
     case DataKind::sequences:
       GF_CHECK_AS(DataError, !brown && !(is_image_spec(spec) && !is_table_file(spec)), wrong_kind_hint(wanted), "'",

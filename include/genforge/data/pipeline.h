@@ -41,6 +41,7 @@ struct PipelineOptions {
                                        // this are pooled into one label, kRareLabel (0: every label kept; -1: auto,
                                        // which is 0 unless a model's registry line or `synth` sets it)
   double pixel_scale = 255;            // images: pixel values are divided by this
+  std::string symbols = "chars";       // sequences read from text: each line's chars (bytes) | words
   std::string tokenizer = "char";      // text: char | word | bpe | unigram | spm-bpe | spm-unigram | FILE.model
   int64_t vocab_size = 1000;           // text: tokens in all, for subword and word tokenizers
   int64_t min_df = 1;                  // documents: drop words in fewer documents than this
@@ -52,6 +53,13 @@ struct PipelineOptions {
   static std::vector<std::string> names_for(DataKind kind);
   void validate() const;
 };
+
+// Text as sequences (a sequence model given text): each line with a symbol is one sequence, its symbols its
+// bytes (`symbols` chars) or whitespace-separated words; a table of two columns, `line` (the line's number from 1,
+// the sequence column) and `symbol` (one category per distinct symbol). What the pipeline fits and transforms.
+Table text_sequences(const std::string& text, const std::string& symbols);
+inline constexpr const char* kLineColumn = "line";
+inline constexpr const char* kSymbolColumn = "symbol";
 
 // The label that stands for a column's rare labels (PipelineOptions::rare_labels) in the model and in its samples.
 inline constexpr const char* kRareLabel = "_RARE_";
@@ -91,7 +99,7 @@ class InputPipeline {
   // fit, then transform the training data (without its incomplete rows when drop_incomplete says so).
   Dataset fit_transform(const Source& source);
 
-  // Table part.
+  // Table part (also of sequences read from text: text_sequences).
   const std::vector<ColumnEncoder>& encoders() const { return encoders_; }
   std::vector<std::string> input_columns() const;
   std::vector<std::string> feature_names() const;  // model columns after encoding ("colour=red" for one-hot)

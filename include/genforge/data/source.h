@@ -53,7 +53,8 @@ std::vector<uint8_t> class_flags(const std::vector<std::string>& class_names, in
                                  const std::vector<std::string>& classes);
 
 // Reads `spec` as data for a model that takes `wanted`:
-//   table, sequences   a table file (.csv .tsv .txt .json records .npy)
+//   table, sequences   a table file (.csv .tsv .txt .json records .npy); sequences also text (brown[:CATEGORIES], a
+//                      .txt or .txt.gz file, a folder of text files), which the pipeline reads as lines of symbols
 //   images             fashion-mnist[:train|:test], a folder of image files (class = sub-folder), one image file
 //                      (.png .jpg .bmp .gif .tga .pnm), an IDX file
 //                      (.gz or raw), or a table file (rows of pixels or features)

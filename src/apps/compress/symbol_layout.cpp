@@ -146,8 +146,8 @@ std::vector<int64_t> unpack_offsets(const std::string& side, int64_t lines, int6
 // The single-character symbols of a sequence model (one categorical column, ordinal codes).
 void line_symbols(const Model& model, SymbolLayout& l) {
   const auto& encoders = pipeline_of(model).encoders();
-  const char* hint = "train the HMM on one categorical column of single characters (--categorical ordinal, "
-                     "--emission categorical) to code text lines";
+  const char* hint = "train the HMM on the text's characters (genforge train hmm --data FILE.txt --emission "
+                     "categorical) to code text lines";
   GF_CHECK_AS(NotSupported, encoders.size() == 1 && encoders[0].encoding == "ordinal", hint,
               "lossless coding of lines needs a model of one categorical column");
   l.alphabet = predictor_of(model).alphabet_size();

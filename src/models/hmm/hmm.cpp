@@ -1,5 +1,6 @@
 #include "genforge/models/hmm.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -248,8 +249,18 @@ FitReport HiddenMarkovModel::fit(const Dataset& train, const FitContext& ctx) {
   const auto offsets = sequence_offsets(train.lengths, n);
   const bool categorical = o.emission == "categorical", mixture = o.emission == "gmm";
   const int64_t n_mix = mixture ? o.n_mix : 1;
+  // Category codes (a text's characters or words, an ordinal column) are symbols, not numbers on a line.
+  const bool codes = !train.features.empty() &&
+                     std::all_of(train.features.begin(), train.features.end(), [](const TableFeature& f) {
+                       return f.type == ColumnType::categorical && f.encoding == "ordinal";
+                     });
+  GF_CHECK_AS(DataError, categorical || !codes, "train with --emission categorical: each state emits symbols",
+              "the data is category codes (column '", train.features.front().column, "', ",
+              train.features.front().n_categories, " categories), which ", o.emission,
+              " emissions would read as numbers");
 
   int64_t v = o.n_features;
+  if (categorical && v == 0 && codes && train.features.size() == 1) v = train.features.front().n_categories;
   if (categorical && init_.count("emissionprob")) v = init_.at("emissionprob").size(1);
   Observations obs = observe(x, o, v);
   if (categorical && v == 0) {
