@@ -93,6 +93,14 @@ TransformResult transform_source(const Model& model, const data::Source& source,
   if (static_cast<int64_t>(names.size()) == n && n > 0 && !out.has_column(names.name)) {
     out = insert_column(out, next++, std::move(names));
   }
+  // Lines of text: each step's symbol beside its state (which letters or words a state emits).
+  if (source.form == DataKind::text && model.capabilities().data_kind == DataKind::sequences && model.pipeline()) {
+    Column symbols =
+        data::text_sequences(source.text, model.pipeline()->options().symbols).column(data::kSymbolColumn);
+    if (static_cast<int64_t>(symbols.size()) == n && !out.has_column(symbols.name)) {
+      out = insert_column(out, next++, std::move(symbols));
+    }
+  }
   // Labelled images and documents keep their class beside the code (a latent space coloured by class).
   const auto labels = source.labels();
   if (labels.defined() && labels.numel() == n && !out.has_column("class")) {

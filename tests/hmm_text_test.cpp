@@ -66,6 +66,19 @@ TEST(Hmm, LinesOfTextAreSequencesOfCharactersAndTwoStatesSplitVowelsFromConsonan
   const Column& line = scored.per_example.column("line");
   EXPECT_EQ(line.categories[static_cast<size_t>(line.values[100])], "101");
   EXPECT_EQ(line.categories[static_cast<size_t>(line.values[101])], "103");
+  // States per character, the character beside its state: vowels in one state, consonants in the other.
+  const auto states = transform_source(*model, source).per_item;
+  ASSERT_EQ(states.names(), (std::vector<std::string>{"item", "line", "symbol", "state", "p_state_0", "p_state_1"}));
+  const Column& symbol = states.column("symbol");
+  const Column& state = states.column("state");
+  int vowel_state_agrees = 0, vowel_count = 0;
+  const auto vowel_state = vowel_mass[0] > vowel_mass[1] ? 0.0 : 1.0;
+  for (size_t i = 0; i < symbol.size(); ++i) {
+    const bool v = kVowels.find(symbol.categories[static_cast<size_t>(symbol.values[i])]) != std::string::npos;
+    vowel_count += v;
+    vowel_state_agrees += v && state.values[i] == vowel_state;
+  }
+  EXPECT_GT(static_cast<double>(vowel_state_agrees) / vowel_count, 0.9);
   // Samples as text: consonant-vowel alternation, the letters of the training text.
   auto gen = make_generator(3);
   const std::string sampled = samples_text(*model, model->sample(400, gen));
