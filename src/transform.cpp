@@ -95,8 +95,7 @@ TransformResult transform_source(const Model& model, const data::Source& source,
   }
   // Lines of text: each step's symbol beside its state (which letters or words a state emits).
   if (source.form == DataKind::text && model.capabilities().data_kind == DataKind::sequences && model.pipeline()) {
-    Column symbols =
-        data::text_sequences(source.text, model.pipeline()->options().symbols).column(data::kSymbolColumn);
+    Column symbols = model.pipeline()->as_table(source).column(data::kSymbolColumn);
     if (static_cast<int64_t>(symbols.size()) == n && !out.has_column(symbols.name)) {
       out = insert_column(out, next++, std::move(symbols));
     }

@@ -169,7 +169,7 @@ ScoreResult score_source(const Model& model, const data::Source& source, const O
 Column item_names(const Model& model, const data::Source& source, const OptionOverrides& overrides) {
   if (source.form == DataKind::text && model.pipeline() && model.capabilities().data_kind == DataKind::sequences) {
     // Lines of symbols: each sequence named by its line's number (lines without a symbol are no sequence).
-    const Table lines = data::text_sequences(source.text, model.pipeline()->options().symbols);
+    const Table lines = model.pipeline()->as_table(source);
     return text_column(data::kLineColumn, data::sequence_ids(lines.column(data::kLineColumn)));
   }
   const auto& files = source.item_files();

@@ -145,6 +145,12 @@ TEST_F(Cli, ReportOfImageTopicAndTaggerModels) {
   html = test::read_text(dir_.file("lda.html"));
   EXPECT_NE(html.find("<ol><li>"), std::string::npos);
   EXPECT_NE(html.find("samples are its topics"), std::string::npos);
+  // An HMM on the same lines of text (characters): samples of symbols, compared with the text's symbols.
+  ASSERT_EQ(test::run_cli({"train", "hmm", "--data", dir_.file("docs.txt"), "--emission", "categorical",
+                           "--n_components", "2", "--out", dir_.file("hmm.gf"), "-q"}).rc, 0);
+  r = test::run_cli({"report", dir_.file("hmm.gf"), "--data", dir_.file("docs.txt"), "--out", dir_.file("hmm.html")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(test::read_json(dir_.file("hmm.json")).contains("memorisation"));
   // A tagger draws no samples: one clear error.
   test::write_text(dir_.file("tagged.txt"), "He/pps ran/vbd ./.\nThe/at dog/nn barked/vbd ./.\n");
   ASSERT_EQ(test::run_cli({"train", "pos-tagger", "--data", dir_.file("tagged.txt"), "--out", dir_.file("tagger.gf"),

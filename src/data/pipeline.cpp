@@ -335,7 +335,7 @@ void InputPipeline::fit(const Source& source) {
         // Lines of symbols: one sequence per line, the symbols as categories (codes), unless the options say else.
         if (options_.sequence_column.empty()) options_.sequence_column = kLineColumn;
         if (options_.categorical == "error") options_.categorical = "ordinal";
-        fit_table(text_sequences(source.text, options_.symbols));
+        fit_table(as_table(source));
         break;
       }
       tokenizer_ = make_tokenizer(options_.tokenizer, source.text, options_.vocab_size);
@@ -388,7 +388,7 @@ Dataset InputPipeline::transform(const Source& source) const {
       ds.label_names = source.images.class_names;
       return ds;
     case DataKind::text: {
-      if (model_kind_ == DataKind::sequences) return transform_table(text_sequences(source.text, options_.symbols));
+      if (model_kind_ == DataKind::sequences) return transform_table(as_table(source));
       const auto ids = tokenizer_->encode(source.text, "'" + source.spec + "'");
       ds.x = torch::tensor(ids, torch::kLong).unsqueeze(1);  // [N, 1]
       ds.n_symbols = tokenizer_->size();
@@ -482,7 +482,7 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
   return out;
 }
 
-Table text_sequences(const std::string& text, const std::string& symbols) {
+Table text_sequences(const std::string& text, const std::string& symbols, const std::string& name) {
   GF_CHECK(symbols == "chars" || symbols == "words", "symbols must be chars or words, got '", symbols, "'");
   std::vector<double> lines;
   std::vector<std::string> cells;
@@ -503,7 +503,7 @@ Table text_sequences(const std::string& text, const std::string& symbols) {
   }
   GF_CHECK_AS(DataError, !cells.empty(), "give text with at least one symbol", "the text has no ",
               symbols == "chars" ? "characters" : "words");
-  Table t("text");
+  Table t(name);
   Column line{kLineColumn};
   line.type = ColumnType::integer;
   line.values = std::move(lines);
@@ -511,6 +511,14 @@ Table text_sequences(const std::string& text, const std::string& symbols) {
   t.add_column(std::move(line));
   t.add_column(text_column(kSymbolColumn, cells));
   return t;
+}
+
+Table InputPipeline::as_table(const Source& source) const {
+  if (source.form == DataKind::table) return source.table;
+  GF_CHECK_AS(InvalidArgument, source.form == DataKind::text && model_kind_ == DataKind::sequences,
+              "give a table, or text to a sequence model", "'", source.spec, "' is ", to_string(source.form),
+              " data, not rows of a table");
+  return text_sequences(source.text, options_.symbols, source.spec);
 }
 
 Table InputPipeline::with_rare_labels_pooled(const Table& table) const {

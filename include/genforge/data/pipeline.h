@@ -57,7 +57,7 @@ struct PipelineOptions {
 // Text as sequences (a sequence model given text): each line with a symbol is one sequence, its symbols its
 // bytes (`symbols` chars) or whitespace-separated words; a table of two columns, `line` (the line's number from 1,
 // the sequence column) and `symbol` (one category per distinct symbol). What the pipeline fits and transforms.
-Table text_sequences(const std::string& text, const std::string& symbols);
+Table text_sequences(const std::string& text, const std::string& symbols, const std::string& name = "text");
 inline constexpr const char* kLineColumn = "line";
 inline constexpr const char* kSymbolColumn = "symbol";
 
@@ -106,6 +106,9 @@ class InputPipeline {
   // Model rows [N, D] (samples) back to the user's columns: standardization undone, integers rounded, one-hot
   // and ordinal codes to their categories, datetimes as datetimes.
   Table decode_rows(const torch::Tensor& rows) const;
+  // The table the pipeline reads from `source`: a table as it is, a text as lines of symbols for a sequence model
+  // (text_sequences); other forms are InvalidArgument.
+  Table as_table(const Source& source) const;
   // `table` with the cells of each column that pooled rare labels relabelled as the model reads them: a label it
   // pooled or never saw becomes kRareLabel (what synthetic rows are compared with). Other columns are as they were.
   Table with_rare_labels_pooled(const Table& table) const;

@@ -241,13 +241,17 @@ void image_checks(Page& page, const data::Source& train, const data::Source* hol
   page.coverage.push_back(coverage_check("class (" + extractor->name() + ")", names, real_counts, fake_counts));
 }
 
-// The real rows are read as the model reads them: labels it pooled as rare are _RARE_ there as in its samples.
+// The real rows are read as the model reads them (a text as lines of symbols; labels it pooled as rare as _RARE_, as
+// in its samples).
 void table_checks(Page& page, const data::InputPipeline& pipeline, const data::Source& train,
                   const data::Source* holdout) {
-  const Table real = pipeline.with_rare_labels_pooled(train.table);
-  const std::optional<Table> held =
-      holdout ? std::optional<Table>(pipeline.with_rare_labels_pooled(holdout->table)) : std::nullopt;
   const Table& fake = page.samples.table;
+  // The samples' columns only: a sequence model's samples have no sequence column.
+  auto as_sampled = [&](const data::Source& s) {
+    return pipeline.with_rare_labels_pooled(pipeline.as_table(s)).select(fake.names());
+  };
+  const Table real = as_sampled(train);
+  const std::optional<Table> held = holdout ? std::optional<Table>(as_sampled(*holdout)) : std::nullopt;
   page.train.table = real;
   page.feature_space = "standardised numeric columns and one-hot categories of the training table";
   page.memorisation = memorisation_check(table_features(fake, real), table_features(real, real),
