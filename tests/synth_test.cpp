@@ -226,6 +226,31 @@ TEST(Synth, RareLabelsAreNeverCopied) {
               "rare labels: 60 seen in fewer than 5 rows pooled into _RARE_ (city 60); no synthetic cell carries a "
               "label seen in fewer than 5 real rows");
   }
+  // A column of names each seen once or twice would pool into one constant label: it is left out of the model and
+  // written as _RARE_ (missing at the real rate), and out of the evaluation, like an identifier.
+  std::ostringstream named;
+  named << "name,city,income\n";
+  for (int i = 0; i < 300; ++i) {
+    named << (i % 10 == 0 ? std::string() : "person" + std::to_string(i / 2)) << "," << common[i % 3] << ","
+          << 20000 + 100 * i << "\n";
+  }
+  test::write_text(dir.file("named.csv"), named.str());
+  const auto named_source = data::load_source(dir.file("named.csv"), DataKind::table);
+  auto copula = create_model("copula");
+  apps::fit_synthesizer(*copula, named_source, quiet());
+  EXPECT_EQ(pipeline_of(*copula).input_columns(), (std::vector<std::string>{"city", "income"}));
+  const auto with_names = apps::synthesize(*copula, named_source.table, o);
+  EXPECT_EQ(with_names.rows.names(), (std::vector<std::string>{"name", "city", "income"}));
+  EXPECT_EQ(with_names.rare_columns, std::vector<std::string>{"name"});
+  EXPECT_EQ(with_names.evaluated_columns(), (std::vector<std::string>{"city", "income"}));
+  const Column& name = with_names.rows.column("name");
+  EXPECT_EQ(name.categories, std::vector<std::string>{"_RARE_"});
+  EXPECT_NEAR(static_cast<double>(name.n_missing()) / 2000.0, 0.1, 0.03);
+  EXPECT_EQ(with_names.rare_labels["pooled"]["name"]["rows"], 270);
+  EXPECT_EQ(with_names.rare_labels["copied"]["cells"], 0);
+  EXPECT_EQ(apps::rare_label_summary(with_names.rare_labels),
+            "rare labels: 150 seen in fewer than 5 rows pooled into _RARE_ (name 150: the whole column); no synthetic "
+            "cell carries a label seen in fewer than 5 real rows");
   auto every = create_model("copula", {}, {{"rare_labels", "0"}});
   apps::fit_synthesizer(*every, source, quiet());
   const auto s = apps::synthesize(*every, source.table, o);

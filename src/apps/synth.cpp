@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -104,13 +105,55 @@ ModelBounds model_bounds(const data::InputPipeline& p, const std::vector<ColumnB
 
 std::vector<std::string> model_columns(const Model& model) { return pipeline_of(model).input_columns(); }
 
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Categorical columns (identifiers aside) whose every label is seen in fewer than `min_rows` rows: pooled, each would
+// be one constant label (names in a table of people), so synthesizers leave them out and `synthesize` writes them as
+// kRareLabel. Each with its distinct labels and the rows holding one.
+struct RareColumn {
+  std::string name;
+  int64_t labels = 0, rows = 0;
+};
+std::vector<RareColumn> rare_only_columns(const Table& t, int64_t min_rows) {
+  std::vector<RareColumn> out;
+  if (min_rows <= 0) return out;
+  const auto ids = identifier_columns(t);
+  for (const auto& c : t.columns()) {
+    if (c.type != ColumnType::categorical || contains(ids, c.name)) continue;
+    std::vector<int64_t> count(c.categories.size(), 0);
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (!c.missing[i]) ++count[static_cast<size_t>(c.values[i])];
+    }
+    const int64_t rows = std::accumulate(count.begin(), count.end(), int64_t{0});
+    if (rows == 0 || *std::max_element(count.begin(), count.end()) >= min_rows) continue;
+    out.push_back({c.name, std::count_if(count.begin(), count.end(), [](int64_t k) { return k > 0; }), rows});
+  }
+  return out;
+}
+
+// A column of `n` kRareLabel cells, missing at `real`'s rate (drawn from gen).
+Column rare_label_column(const Column& real, int64_t n, at::Generator& gen) {
+  const double missing_rate = static_cast<double>(real.n_missing()) / static_cast<double>(std::max<size_t>(real.size(), 1));
+  const auto u = torch::rand({n}, gen, torch::kFloat64).contiguous();
+  Column c{real.name};
+  c.type = ColumnType::categorical;
+  c.categories = {data::kRareLabel};
+  c.values.assign(static_cast<size_t>(n), 0.0);
+  for (int64_t i = 0; i < n; ++i) c.missing.push_back(u.data_ptr<double>()[i] < missing_rate ? 1 : 0);
+  return c;
+}
+
 // What the model pooled, and the real labels seen in fewer than `min_rows` rows (kSynthesizerRareLabels where the
 // model pooled none) that the synthetic rows carry nonetheless: the check holds for any model, pooled or not.
-nlohmann::json rare_label_report(const data::InputPipeline& p, const Table& real, const Table& synthetic) {
+nlohmann::json rare_label_report(const data::InputPipeline& p, const std::vector<RareColumn>& rare_only,
+                                 const Table& real, const Table& synthetic) {
   nlohmann::json pooled = nlohmann::json::object();
   for (const auto& e : p.encoders()) {
     if (e.pooled_labels > 0) pooled[e.name] = {{"labels", e.pooled_labels}, {"rows", e.pooled_rows}};
   }
+  for (const auto& c : rare_only) pooled[c.name] = {{"labels", c.labels}, {"rows", c.rows}, {"whole_column", true}};
   const int64_t min_rows = std::max<int64_t>(p.options().rare_labels, 0);
   const int64_t below = min_rows > 0 ? min_rows : data::kSynthesizerRareLabels;
   int64_t labels = 0, cells = 0;
@@ -144,17 +187,19 @@ FitReport fit_synthesizer(Model& model, const data::Source& real, const FitConte
               "synthesize tables with a table model (copula, gmm, ...)", "the ", model.kind(),
               " model does not take tables");
   auto options = model.pipeline_options();
-  const auto ids = identifier_columns(real.table);
-  if (options.columns.empty() && !ids.empty()) {
+  if (options.rare_labels < 0) options.rare_labels = data::kSynthesizerRareLabels;
+  auto left_out = identifier_columns(real.table);
+  for (const auto& c : rare_only_columns(real.table, options.rare_labels)) left_out.push_back(c.name);
+  if (options.columns.empty() && !left_out.empty()) {
     std::string keep;
     for (const auto& name : real.table.names()) {
-      if (std::find(ids.begin(), ids.end(), name) == ids.end()) keep += (keep.empty() ? "" : ",") + name;
+      if (!contains(left_out, name)) keep += (keep.empty() ? "" : ",") + name;
     }
     GF_CHECK_AS(DataError, !keep.empty(), "give a table with columns that describe the rows", "every column of '",
-                real.spec, "' is an identifier (a distinct value per row)");
+                real.spec, "' is an identifier (a distinct value per row) or holds only labels seen in fewer than ",
+                options.rare_labels, " rows (rare_labels)");
     options.columns = keep;
   }
-  if (options.rare_labels < 0) options.rare_labels = data::kSynthesizerRareLabels;
   model.set_pipeline_options(options);
   return fit_source(model, real, ctx);
 }
@@ -166,13 +211,14 @@ void SynthOptions::validate() const {
 
 nlohmann::json Synthesis::to_json() const {
   return {{"rows", rows.n_rows()}, {"drawn", drawn}, {"acceptance", acceptance}, {"exact_rules", exact},
-          {"rejection_rules", rejection}, {"id_columns", id_columns}, {"rare_labels", rare_labels}};
+          {"rejection_rules", rejection}, {"id_columns", id_columns}, {"rare_columns", rare_columns},
+          {"rare_labels", rare_labels}};
 }
 
 std::vector<std::string> Synthesis::evaluated_columns() const {
   std::vector<std::string> out;
   for (const auto& name : rows.names()) {
-    if (std::find(id_columns.begin(), id_columns.end(), name) == id_columns.end()) out.push_back(name);
+    if (!contains(id_columns, name) && !contains(rare_columns, name)) out.push_back(name);
   }
   return out;
 }
@@ -287,17 +333,24 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   // The real table's column order, with the ID columns regenerated.
   const auto modelled = model_columns(model);
   const auto ids = identifier_columns(real);
+  std::vector<RareColumn> rare_only;
+  for (const auto& c : rare_only_columns(real, pipeline.options().rare_labels)) {
+    if (!contains(modelled, c.name)) rare_only.push_back(c);
+  }
   Table result("synthetic");
   for (const auto& c : real.columns()) {
-    if (std::find(modelled.begin(), modelled.end(), c.name) != modelled.end()) {
+    if (contains(modelled, c.name)) {
       result.add_column(kept.column(c.name));
-    } else if (std::find(ids.begin(), ids.end(), c.name) != ids.end()) {
+    } else if (contains(ids, c.name)) {
       result.add_column(regenerate_ids(c, options.n));
       out.id_columns.push_back(c.name);
+    } else if (std::any_of(rare_only.begin(), rare_only.end(), [&](const RareColumn& r) { return r.name == c.name; })) {
+      result.add_column(rare_label_column(c, options.n, gen));
+      out.rare_columns.push_back(c.name);
     }
   }
   out.rows = std::move(result);
-  out.rare_labels = rare_label_report(pipeline, real, out.rows);
+  out.rare_labels = rare_label_report(pipeline, rare_only, real, out.rows);
   return out;
 }
 
@@ -314,7 +367,8 @@ std::string rare_label_summary(const nlohmann::json& rare) {
     std::string columns;
     for (auto it = pooled.begin(); it != pooled.end(); ++it) {
       labels += it.value()["labels"].get<int64_t>();
-      columns += msg(columns.empty() ? "" : ", ", it.key(), " ", it.value()["labels"].get<int64_t>());
+      columns += msg(columns.empty() ? "" : ", ", it.key(), " ", it.value()["labels"].get<int64_t>(),
+                     it.value().value("whole_column", false) ? ": the whole column" : "");
     }
     out += msg(labels, " seen in fewer than ", rare["min_rows"], " rows pooled into ", data::kRareLabel, " (",
                columns, ")");

@@ -119,8 +119,7 @@ std::string columns_flag_value(const std::vector<std::string>& names) {
 // Categorical columns with (nearly) a distinct value per row -- names, codes, identifiers -- one-hot encode into
 // about one feature per row (airports.csv's 'iata', 'name' and 'city': 9,300 columns, a GMM that ran for minutes on
 // them) and describe nothing a model can learn: refused, naming them and the columns to keep. (Ordinal codes cost a
-// column each; the synthesizers that use them leave identifiers out themselves. With rare labels pooled, a column
-// counts by the labels it keeps.)
+// column each; synthesizers leave identifiers out themselves. Pooled rare labels count as one.)
 void refuse_name_columns(const Table& table, const std::vector<ColumnEncoder>& encoders) {
   constexpr size_t kMinRows = 20;  // a short table's categories may all differ honestly
   std::string names;
@@ -486,19 +485,17 @@ Table text_sequences(const std::string& text, const std::string& symbols, const 
   GF_CHECK(symbols == "chars" || symbols == "words", "symbols must be chars or words, got '", symbols, "'");
   std::vector<double> lines;
   std::vector<std::string> cells;
-  int64_t number = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
+  for (size_t start = 0, number = 1; start < text.size(); ++number) {
+    const size_t end = std::min(text.find('\n', start), text.size());
     std::string_view line(text.data() + start, end - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    ++number;
     if (symbols == "chars") {
-      for (char c : line) cells.emplace_back(1, c), lines.push_back(static_cast<double>(number));
+      for (char c : line) cells.emplace_back(1, c);
     } else {
       std::istringstream words{std::string(line)};
-      for (std::string w; words >> w;) cells.push_back(w), lines.push_back(static_cast<double>(number));
+      for (std::string w; words >> w;) cells.push_back(w);
     }
+    lines.resize(cells.size(), static_cast<double>(number));  // this line's symbols
     start = end + 1;
   }
   GF_CHECK_AS(DataError, !cells.empty(), "give text with at least one symbol", "the text has no ",

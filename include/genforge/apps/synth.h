@@ -49,12 +49,14 @@ struct Synthesis {
   std::vector<std::string> exact;       // rules the model's sampler met exactly
   std::vector<std::string> rejection;   // rules met by rejecting rows
   std::vector<std::string> id_columns;  // regenerated
+  std::vector<std::string> rare_columns;  // every label rare (seen in fewer than rare_labels rows): left out of the
+                                          // model and written as _RARE_ (missing at the real rate)
   nlohmann::json rare_labels;           // {min_rows, label, pooled: {column: {labels, rows}}}: the model's pooled
                                         // rare labels (data::PipelineOptions::rare_labels); copied: {below, labels,
                                         // cells}: real labels seen in fewer than `below` rows found in `rows`
   nlohmann::json to_json() const;       // the figures above, without the rows
-  // The columns to evaluate: all but the regenerated ID columns, whose new values say nothing of the model (SDMetrics
-  // leaves columns of sdtype id out of its reports likewise).
+  // The columns to evaluate: all but the regenerated ID columns and the rare columns, whose new values say nothing of
+  // the model (SDMetrics leaves columns of sdtype id out of its reports likewise).
   std::vector<std::string> evaluated_columns() const;
 };
 
