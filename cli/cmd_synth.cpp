@@ -42,6 +42,7 @@ int run_synth(int argc, char** argv) {
   std::optional<double> dp_epsilon, dp_delta;
   std::optional<uint64_t> seed;
   double min_acceptance = 1e-3;
+  int64_t protect_extremes = apps::SynthOptions().protect_extremes;
   bool no_report = false;
   CommonFlags common;
   TableFlags table_flags;
@@ -63,6 +64,8 @@ int run_synth(int argc, char** argv) {
   app.add_flag("--no-report", no_report, "skip the evaluation (fastest)");
   app.add_option("--eval-rows", eval_rows, "evaluate on at most this many rows of each table (random, seeded)");
   app.add_option("--save", save, "also save the fitted synthesizer (.gf)");
+  app.add_option("--protect-extremes", protect_extremes, "keep numbers within each column's K-th smallest and "
+                                                        "largest real value (0: off, the default)");
   app.add_option("--min-acceptance", min_acceptance, "error when the rules accept fewer rows than this fraction");
   app.add_option("--seed", seed, "random seed of the sampling and the evaluation (default 0)");
   add_table_flags(app, table_flags);
@@ -114,12 +117,13 @@ int run_synth(int argc, char** argv) {
   options.constraints = constraints;
   options.seed = resolve_seed(seed);
   options.min_acceptance = min_acceptance;
+  options.protect_extremes = protect_extremes;
   const auto s = apps::synthesize(*model, real.table, options);
   write_csv(out, s.rows);
   std::cout << "wrote " << s.rows.n_rows() << " rows to " << out << " (seed " << options.seed << "; " << s.drawn
             << " drawn, acceptance " << s.acceptance * 100 << "%)\n";
   if (!s.id_columns.empty()) std::cout << "regenerated ID columns: " << join_names(s.id_columns) << "\n";
-  std::cout << apps::rare_label_summary(s.rare_labels) << "\n";
+  std::cout << apps::rare_label_summary(s.rare_labels) << "\n" << apps::extremes_summary(s.extremes) << "\n";
   if (no_report) return 0;
 
   auto gen = make_generator(options.seed);

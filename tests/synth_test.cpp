@@ -251,6 +251,30 @@ TEST(Synth, RareLabelsAreNeverCopied) {
   EXPECT_EQ(apps::rare_label_summary(with_names.rare_labels),
             "rare labels: 150 seen in fewer than 5 rows pooled into _RARE_ (name 150: the whole column); no synthetic "
             "cell carries a label seen in fewer than 5 real rows");
+  // Numbers stay between the 5th smallest and 5th largest real value: the one large income is not approached.
+  {
+    std::ostringstream rich;
+    rich << "income\n";
+    for (int i = 0; i < 299; ++i) rich << 20000 + 100 * i << "\n";
+    rich << 10000000 << "\n";
+    test::write_text(dir.file("rich.csv"), rich.str());
+    const auto rich_source = data::load_source(dir.file("rich.csv"), DataKind::table);
+    auto model = create_model("copula");
+    apps::fit_synthesizer(*model, rich_source, quiet());
+    apps::SynthOptions protect = o;
+    protect.protect_extremes = 5;
+    const auto clipped = apps::synthesize(*model, rich_source.table, protect);
+    const auto& v = clipped.rows.column("income").values;
+    EXPECT_EQ(*std::max_element(v.begin(), v.end()), 20000 + 100 * 295);  // the 5th largest real value
+    EXPECT_EQ(*std::min_element(v.begin(), v.end()), 20000 + 100 * 4);  // the 5th smallest
+    EXPECT_GT(clipped.extremes["columns"]["income"]["clipped"].get<int64_t>(), 0);
+    EXPECT_EQ(apps::extremes_summary(clipped.extremes).substr(0, 84),
+              "extremes: numbers kept between each column's 5th smallest and 5th largest real value");
+    const auto unclipped = apps::synthesize(*model, rich_source.table, o);  // off by default
+    EXPECT_EQ(apps::extremes_summary(unclipped.extremes), "extremes: not protected (protect_extremes 0)");
+    const auto& w = unclipped.rows.column("income").values;
+    EXPECT_GT(*std::max_element(w.begin(), w.end()), 20000 + 100 * 295);
+  }
   auto every = create_model("copula", {}, {{"rare_labels", "0"}});
   apps::fit_synthesizer(*every, source, quiet());
   const auto s = apps::synthesize(*every, source.table, o);

@@ -133,6 +133,48 @@ std::vector<RareColumn> rare_only_columns(const Table& t, int64_t min_rows) {
   return out;
 }
 
+// Each numeric column's k-th smallest and largest real value (protect_extremes), for the columns the model draws
+// with at least 2k values.
+struct Extreme {
+  std::string name;
+  double lo = 0, hi = 0;
+  int64_t clipped = 0;
+};
+std::vector<Extreme> extreme_bounds(const Table& real, const std::vector<std::string>& columns, int64_t k) {
+  std::vector<Extreme> out;
+  if (k <= 0) return out;
+  for (const auto& name : columns) {
+    const Column& c = real.column(name);
+    if (c.type == ColumnType::categorical) continue;
+    std::vector<double> v;
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (!c.missing[i]) v.push_back(c.values[i]);
+    }
+    if (static_cast<int64_t>(v.size()) < 2 * k) continue;
+    std::sort(v.begin(), v.end());
+    out.push_back({name, v[static_cast<size_t>(k - 1)], v[v.size() - static_cast<size_t>(k)], 0});
+  }
+  return out;
+}
+
+// `rows` with the cells past their column's bounds clipped to them (counted in `extremes`).
+Table clip_extremes(const Table& rows, std::vector<Extreme>& extremes) {
+  if (extremes.empty()) return rows;
+  Table out(rows.source());
+  for (Column c : rows.columns()) {
+    for (auto& e : extremes) {
+      if (e.name != c.name) continue;
+      for (size_t i = 0; i < c.size(); ++i) {
+        if (c.missing[i] || (c.values[i] >= e.lo && c.values[i] <= e.hi)) continue;
+        c.values[i] = std::clamp(c.values[i], e.lo, e.hi);
+        ++e.clipped;
+      }
+    }
+    out.add_column(std::move(c));
+  }
+  return out;
+}
+
 // A column of `n` kRareLabel cells, missing at `real`'s rate (drawn from gen).
 Column rare_label_column(const Column& real, int64_t n, at::Generator& gen) {
   const double missing_rate = static_cast<double>(real.n_missing()) / static_cast<double>(std::max<size_t>(real.size(), 1));
@@ -207,12 +249,13 @@ FitReport fit_synthesizer(Model& model, const data::Source& real, const FitConte
 void SynthOptions::validate() const {
   GF_CHECK(n >= 1, "synthesize at least one row, got n = ", n);
   GF_CHECK(min_acceptance > 0 && min_acceptance <= 1, "min_acceptance must be in (0, 1], got ", min_acceptance);
+  GF_CHECK(protect_extremes >= 0, "protect_extremes must be >= 0, got ", protect_extremes);
 }
 
 nlohmann::json Synthesis::to_json() const {
   return {{"rows", rows.n_rows()}, {"drawn", drawn}, {"acceptance", acceptance}, {"exact_rules", exact},
           {"rejection_rules", rejection}, {"id_columns", id_columns}, {"rare_columns", rare_columns},
-          {"rare_labels", rare_labels}};
+          {"extremes", extremes},         {"rare_labels", rare_labels}};
 }
 
 std::vector<std::string> Synthesis::evaluated_columns() const {
@@ -288,6 +331,7 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   }
   for (const auto& p : predicates) out.rejection.push_back(p.text());
 
+  auto extremes = extreme_bounds(real, model_columns(model), options.protect_extremes);
   Table kept;
   std::optional<Progress> bar;  // large tables take a while to draw, decode and check
   if (Progress::enabled() && options.n >= 100000) bar.emplace("synth", options.n, "row");
@@ -297,7 +341,7 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   while (accepted < options.n) {
     const int64_t need = options.n - accepted;
     const auto batch = std::clamp<int64_t>(static_cast<int64_t>(static_cast<double>(need) / rate * 1.2) + 16, 16, 200000);
-    const Table rows = samples_table(model, draw(batch));
+    const Table rows = clip_extremes(samples_table(model, draw(batch)), extremes);  // before the rules check them
     auto ok = check_bounds(merged, rows);
     for (const auto& p : predicates) {
       const auto pass = p.check(rows);
@@ -351,6 +395,9 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   }
   out.rows = std::move(result);
   out.rare_labels = rare_label_report(pipeline, rare_only, real, out.rows);
+  nlohmann::json clipped = nlohmann::json::object();
+  for (const auto& e : extremes) clipped[e.name] = {{"lo", e.lo}, {"hi", e.hi}, {"clipped", e.clipped}};
+  out.extremes = {{"k", options.protect_extremes}, {"columns", clipped}};
   return out;
 }
 
@@ -379,6 +426,16 @@ std::string rare_label_summary(const nlohmann::json& rare) {
                     : msg("; ", cells, " synthetic cells carry ", copied["labels"], " labels seen in fewer than ",
                           copied["below"], " real rows");
   return out;
+}
+
+std::string extremes_summary(const nlohmann::json& extremes) {
+  if (!extremes.is_object() || extremes.value("k", int64_t{0}) <= 0) return "extremes: not protected (protect_extremes 0)";
+  int64_t cells = 0;
+  for (const auto& c : extremes["columns"]) cells += c["clipped"].get<int64_t>();
+  const auto k = extremes["k"].get<int64_t>();
+  const char* suffix = k % 100 / 10 == 1 ? "th" : k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+  return msg("extremes: numbers kept between each column's ", k, suffix, " smallest and ", k, suffix,
+             " largest real value (", extremes["columns"].size(), " columns; ", cells, " synthetic cells clipped)");
 }
 
 Table rows_meeting_rules(const Table& table, const SynthOptions& options) {

@@ -136,7 +136,8 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
     << figure_row("new-row synthesis", report, "new_row_synthesis", "share of synthetic rows that copy no real row")
     << "</table>";
   if (report.contains("synthesis") && report["synthesis"].contains("rare_labels")) {
-    h << "<p>" << html_escape(rare_label_summary(report["synthesis"]["rare_labels"])) << ".</p>";
+    h << "<p>" << html_escape(rare_label_summary(report["synthesis"]["rare_labels"])) << ".<br>"
+      << html_escape(extremes_summary(report["synthesis"].value("extremes", nlohmann::json()))) << ".</p>";
   }
   if (report.contains("privacy")) {
     h << "<p>Differential privacy of the fit: <code>" << html_escape(report["privacy"].dump()) << "</code></p>";

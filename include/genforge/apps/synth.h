@@ -38,6 +38,11 @@ struct SynthOptions {
   std::vector<std::string> constraints;
   uint64_t seed = 0;
   double min_acceptance = 1e-3;  // fewer accepted rows than this fraction of those drawn: an error
+  // Numbers, integers and dates clipped to each column's k-th smallest and largest real value, so that no synthetic
+  // cell reaches past a real extreme (the richest person's income: MOSTLY AI's value protection); 0: off (the
+  // default: it costs quality, 0.912 -> 0.883 on penguins at k = 5). Columns with fewer than 2k values are left as
+  // they are.
+  int64_t protect_extremes = 0;
   void validate() const;
 };
 
@@ -51,6 +56,8 @@ struct Synthesis {
   std::vector<std::string> id_columns;  // regenerated
   std::vector<std::string> rare_columns;  // every label rare (seen in fewer than rare_labels rows): left out of the
                                           // model and written as _RARE_ (missing at the real rate)
+  nlohmann::json extremes;              // {k, columns: {column: {lo, hi, clipped}}}: protect_extremes's bounds and
+                                        // the synthetic cells clipped to them
   nlohmann::json rare_labels;           // {min_rows, label, pooled: {column: {labels, rows}}}: the model's pooled
                                         // rare labels (data::PipelineOptions::rare_labels); copied: {below, labels,
                                         // cells}: real labels seen in fewer than `below` rows found in `rows`
@@ -62,6 +69,8 @@ struct Synthesis {
 
 // One line on Synthesis::rare_labels: what was pooled, and how many synthetic cells carry rare real labels.
 std::string rare_label_summary(const nlohmann::json& rare_labels);
+// One line on Synthesis::extremes.
+std::string extremes_summary(const nlohmann::json& extremes);
 
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);
