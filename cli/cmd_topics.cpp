@@ -3,6 +3,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "genforge/core/error.h"
+#include "genforge/core/log.h"
 #include "genforge/eval/topics.h"
 #include "genforge/registry.h"
 #include "genforge/workflow.h"
@@ -25,6 +26,16 @@ int run_topics(int argc, char** argv) {
   auto model = load_model(model_path);
   as_topic_model(*model, model_path);
   const auto words = topic_words(*model, n);
+  std::vector<std::string> shared;  // stop words: among the top words of most topics
+  const Vocabulary* vocabulary = pipeline_of(*model).vocabulary();
+  for (int64_t w : eval::words_in_most_topics(as_topic_model(*model).top_words(n))) {
+    shared.push_back(vocabulary->words[static_cast<size_t>(w)]);
+  }
+  if (!shared.empty()) {
+    log::warn(msg(join_names(shared), shared.size() == 1 ? " is" : " are",
+                  " among the top words of most topics: stop words, which make the topics look alike; train again "
+                  "without them: --max_df F drops the words in more than a fraction F of the documents"));
+  }
   eval::Coherence umass, npmi;
   if (!data.empty()) {
     const auto tops = as_topic_model(*model).top_words(n);
@@ -42,7 +53,7 @@ int run_topics(int argc, char** argv) {
     out.push_back(row);
   }
   if (json) {
-    nlohmann::json all = {{"topics", out}};
+    nlohmann::json all = {{"topics", out}, {"words_in_most_topics", shared}};
     if (!data.empty()) all["umass_mean"] = umass.mean, all["npmi_mean"] = npmi.mean;
     std::cout << all.dump(2) << "\n";
     return 0;

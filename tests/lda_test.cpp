@@ -154,6 +154,11 @@ TEST(Lda, CoherenceDefinitions) {
   EXPECT_NEAR(npmi.per_topic[0], std::log(0.5 / 0.375) / -std::log(0.5), 1e-12);
   EXPECT_EQ(npmi.per_topic[1], -1.0);
   EXPECT_THROW(eval::umass_coherence({{7, 0}}, docs), DataError);  // word 7 occurs nowhere: log(x / 0)
+  // Stop words: among the top words of at least 80 % of the topics (4 of 5 here), in order of first appearance.
+  EXPECT_EQ(eval::words_in_most_topics({{0, 9, 1}, {1, 0, 2}, {0, 3, 1}, {4, 0, 1}, {5, 6, 7}}),
+            (std::vector<int64_t>{0, 1}));
+  EXPECT_TRUE(eval::words_in_most_topics({{0, 1}, {0, 1}}).empty());  // two topics: too few to tell
+  EXPECT_TRUE(eval::words_in_most_topics({{0, 1}, {2, 3}, {0, 4}}).empty());
 }
 
 TEST(Lda, BadInputGetsClearErrors) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -87,6 +89,22 @@ Coherence npmi_coherence(const std::vector<std::vector<int64_t>>& top_words,
     if (pij >= 1.0) return 1.0;
     return std::log(pij / ((di / n) * (dj / n))) / -std::log(pij);
   });
+}
+
+std::vector<int64_t> words_in_most_topics(const std::vector<std::vector<int64_t>>& top_words, double share) {
+  std::vector<int64_t> out;
+  if (top_words.size() < 3) return out;
+  std::map<int64_t, size_t> topics_with;
+  for (const auto& topic : top_words) {
+    for (int64_t w : std::set<int64_t>(topic.begin(), topic.end())) ++topics_with[w];
+  }
+  for (const auto& topic : top_words) {
+    for (int64_t w : topic) {
+      const bool most = static_cast<double>(topics_with[w]) >= share * static_cast<double>(top_words.size());
+      if (most && std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
+    }
+  }
+  return out;
 }
 
 }  // namespace gf::eval

@@ -22,4 +22,8 @@ Coherence umass_coherence(const std::vector<std::vector<int64_t>>& top_words,
 Coherence npmi_coherence(const std::vector<std::vector<int64_t>>& top_words,
                          const std::vector<std::vector<int64_t>>& documents);
 
+// Words among the top words of at least `share` of the topics (with 3 topics or more): stop words the vocabulary
+// kept ("the", "of"), which make topics look alike; in order of first appearance.
+std::vector<int64_t> words_in_most_topics(const std::vector<std::vector<int64_t>>& top_words, double share = 0.8);
+
 }  // namespace gf::eval
