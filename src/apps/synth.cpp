@@ -157,17 +157,19 @@ std::vector<Extreme> extreme_bounds(const Table& real, const std::vector<std::st
   return out;
 }
 
-// `rows` with the cells past their column's bounds clipped to them (counted in `extremes`).
-Table clip_extremes(const Table& rows, std::vector<Extreme>& extremes) {
+// `rows` with the cells past their column's bounds clipped to them; `clipped` [extremes][rows] marks them.
+Table clip_extremes(const Table& rows, const std::vector<Extreme>& extremes, std::vector<std::vector<uint8_t>>& clipped) {
+  clipped.assign(extremes.size(), std::vector<uint8_t>(rows.n_rows(), 0));
   if (extremes.empty()) return rows;
   Table out(rows.source());
   for (Column c : rows.columns()) {
-    for (auto& e : extremes) {
+    for (size_t k = 0; k < extremes.size(); ++k) {
+      const Extreme& e = extremes[k];
       if (e.name != c.name) continue;
       for (size_t i = 0; i < c.size(); ++i) {
         if (c.missing[i] || (c.values[i] >= e.lo && c.values[i] <= e.hi)) continue;
         c.values[i] = std::clamp(c.values[i], e.lo, e.hi);
-        ++e.clipped;
+        clipped[k][i] = 1;
       }
     }
     out.add_column(std::move(c));
@@ -341,7 +343,8 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   while (accepted < options.n) {
     const int64_t need = options.n - accepted;
     const auto batch = std::clamp<int64_t>(static_cast<int64_t>(static_cast<double>(need) / rate * 1.2) + 16, 16, 200000);
-    const Table rows = clip_extremes(samples_table(model, draw(batch)), extremes);  // before the rules check them
+    std::vector<std::vector<uint8_t>> clipped;  // before the rules check them
+    const Table rows = clip_extremes(samples_table(model, draw(batch)), extremes, clipped);
     auto ok = check_bounds(merged, rows);
     for (const auto& p : predicates) {
       const auto pass = p.check(rows);
@@ -350,6 +353,9 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
     std::vector<int64_t> keep;
     for (size_t i = 0; i < ok.size() && accepted + static_cast<int64_t>(keep.size()) < options.n; ++i) {
       if (ok[i]) keep.push_back(static_cast<int64_t>(i));
+    }
+    for (size_t k = 0; k < extremes.size(); ++k) {
+      for (int64_t i : keep) extremes[k].clipped += clipped[k][static_cast<size_t>(i)];
     }
     out.drawn += batch;
     const int64_t passed = std::count(ok.begin(), ok.end(), uint8_t{1});
