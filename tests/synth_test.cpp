@@ -225,6 +225,12 @@ TEST(Synth, RareLabelsAreNeverCopied) {
     EXPECT_EQ(apps::rare_label_summary(rare),
               "rare labels: 60 seen in fewer than 5 rows pooled into _RARE_ (city 60); no synthetic cell carries a "
               "label seen in fewer than 5 real rows");
+    // A condition on a pooled label says so (the samplers could never meet it).
+    apps::SynthOptions town = o;
+    town.conditions = {"city=town250"};
+    test::expect_error_message([&] { apps::synthesize(*model, source.table, town); },
+                               kind == "gmm" ? "column 'city' has no category 'town250'"
+                                             : "'town250' is seen in too few rows of column 'city' to be reproduced");
   }
   // A column of names each seen once or twice would pool into one constant label: it is left out of the model and
   // written as _RARE_ (missing at the real rate), and out of the evaluation, like an identifier.

@@ -86,6 +86,10 @@ ModelBounds model_bounds(const data::InputPipeline& p, const std::vector<ColumnB
     if (!enc || enc->encoding == "onehot") continue;
     if (!b.category.empty()) {
       const auto it = std::find(enc->categories.begin(), enc->categories.end(), b.category);
+      GF_CHECK_AS(InvalidArgument, it != enc->categories.end() || enc->pooled_labels == 0,
+                  msg("condition on a label the model kept, or on ", data::kRareLabel, " (all the rare ones)"), "'",
+                  b.category, "' is seen in too few rows of column '", b.column, "' to be reproduced: the model pooled it "
+                  "with the column's other rare labels into ", data::kRareLabel);
       if (it == enc->categories.end()) continue;
       out.lo[j] = out.hi[j] = static_cast<double>(it - enc->categories.begin());
     } else {
