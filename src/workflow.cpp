@@ -528,8 +528,9 @@ std::vector<std::vector<int64_t>> encode_documents(const Model& model, const dat
   const Vocabulary* vocabulary = pipeline_of(model).vocabulary();
   GF_CHECK_AS(InvalidArgument, vocabulary != nullptr, "train it from text so it keeps its words", "the ",
               model.kind(), " model has no vocabulary");
+  const bool strip = pipeline_of(model).options().punctuation == "strip";  // as the pipeline read its documents
   std::vector<std::vector<int64_t>> out;
-  for (const auto& d : documents.documents.words) out.push_back(vocabulary->encode(d));
+  for (const auto& d : documents.documents.words) out.push_back(vocabulary->encode(strip ? strip_punctuation(d) : d));
   return out;
 }
 

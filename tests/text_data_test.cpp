@@ -9,6 +9,7 @@
 #include "genforge/apps/anomaly.h"
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
+#include "genforge/data/pipeline.h"
 #include "genforge/data/source.h"
 #include "genforge/data/text.h"
 #include "genforge/model_interfaces.h"
@@ -191,6 +192,26 @@ TEST(TextData, ScoresAndAnomaliesNameEachFile) {
 
 // Sequences of a table: each scored sequence is named by its sequence-column value; rows sorted by time rather than
 // by sequence (ids interleaved) are warned about instead of silently becoming sequences of one step.
+// Words with punctuation attached ('"the', 'genus,') are other words unless the pipeline strips it.
+TEST(TextData, PunctuationStrippedFromWordsOnRequest) {
+  EXPECT_EQ(strip_punctuation({"\"the", "genus,", "(especially", "--", "don't", "«ça»", "x"}),
+            (std::vector<std::string>{"the", "genus", "especially", "don't", "ça", "x"}));
+  test::TempDir dir;
+  test::write_text(dir.file("d.txt"), "\"the cat, the dog.\nthe cat sat (the end)\n");
+  const auto docs = data::load_source(dir.file("d.txt"), DataKind::documents);
+  data::PipelineOptions o;
+  data::InputPipeline kept(DataKind::documents, o);
+  kept.fit(docs);
+  EXPECT_EQ(kept.vocabulary()->size(), 8);  // "the the cat, cat dog. sat (the end)
+  o.punctuation = "strip";
+  data::InputPipeline stripped(DataKind::documents, o);
+  const Dataset ds = stripped.fit_transform(docs);
+  EXPECT_EQ(stripped.vocabulary()->size(), 5);  // the cat dog sat end
+  EXPECT_EQ(ds.x.size(0), 9);
+  EXPECT_TRUE(torch::equal(ds.lengths, torch::tensor({4, 5}, torch::kLong)));
+  EXPECT_EQ(data::InputPipeline::from_json(stripped.to_json()).options().punctuation, "strip");
+}
+
 TEST(TextData, SequencesAreNamedByTheirColumnAndInterleavedIdsWarn) {
   test::TempDir dir;
   std::string grouped = "trip,speed\n", interleaved = "trip,speed\n";

@@ -23,6 +23,14 @@ bool is_selection_key(const std::string& key) {
   return key == "columns" || key == "weights" || key == "sequence_column" || key == "state_column";
 }
 
+// The documents' words as the options read them (punctuation stripped or kept).
+std::vector<std::vector<std::string>> documents_as_read(const Source& source, const PipelineOptions& o) {
+  if (o.punctuation == "keep") return source.documents.words;
+  std::vector<std::vector<std::string>> out;
+  for (const auto& d : source.documents.words) out.push_back(strip_punctuation(d));
+  return out;
+}
+
 }  // namespace
 
 const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
@@ -56,7 +64,10 @@ const OptionTable<PipelineOptions>& PipelineOptions::option_table() {
         .add("vocab_size", &PipelineOptions::vocab_size, "tokens in all, for word and subword tokenizers")
         .add("min_df", &PipelineOptions::min_df, "drop words in fewer documents than this")
         .add("max_df", &PipelineOptions::max_df, "drop words in more than this fraction of documents (stop words)")
-        .add("max_words", &PipelineOptions::max_words, "keep only the most frequent words (0: all)");
+        .add("max_words", &PipelineOptions::max_words, "keep only the most frequent words (0: all)")
+        .add("punctuation", &PipelineOptions::punctuation,
+             "each word's leading and trailing punctuation: kept ('\"the' apart from 'the') or stripped",
+             {"keep", "strip"});
     return t;
   }();
   return table;
@@ -72,7 +83,7 @@ std::vector<std::string> PipelineOptions::names_for(DataKind kind) {
     case DataKind::images:  // + tables
       return {"columns", "pixel_scale", "categorical", "rare_labels", "datetime", "standardize", "drop_incomplete"};
     case DataKind::text: return {"tokenizer", "vocab_size"};
-    case DataKind::documents: return {"min_df", "max_df", "max_words", "columns", "sequence_column"};
+    case DataKind::documents: return {"min_df", "max_df", "max_words", "punctuation", "columns", "sequence_column"};
     case DataKind::tagged_text: return {};
   }
   return {};
@@ -344,7 +355,7 @@ void InputPipeline::fit(const Source& source) {
       v.min_df = options_.min_df;
       v.max_df = options_.max_df;
       v.max_size = options_.max_words;
-      vocabulary_ = Vocabulary::build(source.documents.words, v);
+      vocabulary_ = Vocabulary::build(documents_as_read(source, options_), v);
       GF_CHECK_AS(DataError, vocabulary_->size() > 0, "lower --min-df or raise --max-df", "no document keeps a word");
       break;
     }
@@ -397,7 +408,7 @@ Dataset InputPipeline::transform(const Source& source) const {
     case DataKind::documents: {
       std::vector<double> ids;
       std::vector<int64_t> lengths;
-      for (const auto& d : source.documents.words) {
+      for (const auto& d : documents_as_read(source, options_)) {
         const auto encoded = vocabulary_->encode(d);
         if (encoded.empty()) continue;  // a document with no vocabulary word says nothing about the topics
         ids.insert(ids.end(), encoded.begin(), encoded.end());
@@ -479,35 +490,6 @@ Table InputPipeline::decode_rows(const torch::Tensor& rows_in) const {
     j0 += e.width();
   }
   return out;
-}
-
-Table text_sequences(const std::string& text, const std::string& symbols, const std::string& name) {
-  GF_CHECK(symbols == "chars" || symbols == "words", "symbols must be chars or words, got '", symbols, "'");
-  std::vector<double> lines;
-  std::vector<std::string> cells;
-  for (size_t start = 0, number = 1; start < text.size(); ++number) {
-    const size_t end = std::min(text.find('\n', start), text.size());
-    std::string_view line(text.data() + start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (symbols == "chars") {
-      for (char c : line) cells.emplace_back(1, c);
-    } else {
-      std::istringstream words{std::string(line)};
-      for (std::string w; words >> w;) cells.push_back(w);
-    }
-    lines.resize(cells.size(), static_cast<double>(number));  // this line's symbols
-    start = end + 1;
-  }
-  GF_CHECK_AS(DataError, !cells.empty(), "give text with at least one symbol", "the text has no ",
-              symbols == "chars" ? "characters" : "words");
-  Table t(name);
-  Column line{kLineColumn};
-  line.type = ColumnType::integer;
-  line.values = std::move(lines);
-  line.missing.assign(line.values.size(), 0);
-  t.add_column(std::move(line));
-  t.add_column(text_column(kSymbolColumn, cells));
-  return t;
 }
 
 Table InputPipeline::as_table(const Source& source) const {

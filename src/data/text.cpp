@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "core/unicode.h"
 #include "data/class_folder.h"
@@ -441,5 +442,50 @@ std::vector<std::vector<std::string>> read_token_lines(const std::string& path) 
   }
   return out;
 }
+
+std::vector<std::string> strip_punctuation(const std::vector<std::string>& words) {
+  std::vector<std::string> out;
+  for (const auto& w : words) {
+    std::u32string s = unicode::decode(w);
+    size_t begin = 0, end = s.size();
+    while (begin < end && unicode::is_punctuation(s[begin])) ++begin;
+    while (end > begin && unicode::is_punctuation(s[end - 1])) --end;
+    if (begin < end) out.push_back(unicode::encode(s.substr(begin, end - begin)));
+  }
+  return out;
+}
+
+namespace data {
+
+Table text_sequences(const std::string& text, const std::string& symbols, const std::string& name) {
+  GF_CHECK(symbols == "chars" || symbols == "words", "symbols must be chars or words, got '", symbols, "'");
+  std::vector<double> lines;
+  std::vector<std::string> cells;
+  for (size_t start = 0, number = 1; start < text.size(); ++number) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view line(text.data() + start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (symbols == "chars") {
+      for (char c : line) cells.emplace_back(1, c);
+    } else {
+      std::istringstream words{std::string(line)};
+      for (std::string w; words >> w;) cells.push_back(w);
+    }
+    lines.resize(cells.size(), static_cast<double>(number));  // this line's symbols
+    start = end + 1;
+  }
+  GF_CHECK_AS(DataError, !cells.empty(), "give text with at least one symbol", "the text has no ",
+              symbols == "chars" ? "characters" : "words");
+  Table t(name);
+  Column line{kLineColumn};
+  line.type = ColumnType::integer;
+  line.values = std::move(lines);
+  line.missing.assign(line.values.size(), 0);
+  t.add_column(std::move(line));
+  t.add_column(text_column(kSymbolColumn, cells));
+  return t;
+}
+
+}  // namespace data
 
 }  // namespace gf

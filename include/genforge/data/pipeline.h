@@ -47,19 +47,13 @@ struct PipelineOptions {
   int64_t min_df = 1;                  // documents: drop words in fewer documents than this
   double max_df = 1.0;                 // documents: drop words in more than this fraction of documents
   int64_t max_words = 0;               // documents: keep only the most frequent words (0: all)
+  std::string punctuation = "keep";    // documents: keep | strip (each word's leading and trailing punctuation)
 
   static const OptionTable<PipelineOptions>& option_table();
   // The option names that apply to a model taking `kind`, in table order.
   static std::vector<std::string> names_for(DataKind kind);
   void validate() const;
 };
-
-// Text as sequences (a sequence model given text): each line with a symbol is one sequence, its symbols its
-// bytes (`symbols` chars) or whitespace-separated words; a table of two columns, `line` (the line's number from 1,
-// the sequence column) and `symbol` (one category per distinct symbol). What the pipeline fits and transforms.
-Table text_sequences(const std::string& text, const std::string& symbols, const std::string& name = "text");
-inline constexpr const char* kLineColumn = "line";
-inline constexpr const char* kSymbolColumn = "symbol";
 
 // The label that stands for a column's rare labels (PipelineOptions::rare_labels) in the model and in its samples.
 inline constexpr const char* kRareLabel = "_RARE_";

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "genforge/data/table.h"
+
 namespace gf {
 
 struct TaggedSentence {
@@ -131,5 +133,19 @@ DocumentSet load_documents(const std::string& spec);
 // One document of a text file as load_documents reads it: the line's whitespace tokens, lowercased (UTF-8 lines as
 // Python's str.lower().split(); other bytes split at ASCII spaces with only A-Z lowered).
 std::vector<std::string> document_words(const std::string& line);
+
+// A document's tokens without their leading and trailing punctuation (Unicode P*: '"the' and 'genus,' become 'the'
+// and 'genus', as gensim's simple_preprocess and scikit-learn's token pattern leave them); tokens of punctuation only
+// are dropped.
+std::vector<std::string> strip_punctuation(const std::vector<std::string>& words);
+
+namespace data {
+// Text as sequences (a sequence model given text): each line with a symbol is one sequence, its symbols its
+// bytes (`symbols` chars) or whitespace-separated words; a table of two columns, `line` (the line's number from 1,
+// the sequence column) and `symbol` (one category per distinct symbol). What the pipeline fits and transforms.
+Table text_sequences(const std::string& text, const std::string& symbols, const std::string& name = "text");
+inline constexpr const char* kLineColumn = "line";
+inline constexpr const char* kSymbolColumn = "symbol";
+}  // namespace data
 
 }  // namespace gf
