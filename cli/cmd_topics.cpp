@@ -26,9 +26,10 @@ int run_topics(int argc, char** argv) {
   auto model = load_model(model_path);
   as_topic_model(*model, model_path);
   const auto words = topic_words(*model, n);
+  const auto tops = as_topic_model(*model).top_words(n);
   std::vector<std::string> shared;  // stop words: among the top words of most topics
   const Vocabulary* vocabulary = pipeline_of(*model).vocabulary();
-  for (int64_t w : eval::words_in_most_topics(as_topic_model(*model).top_words(n))) {
+  for (int64_t w : eval::words_in_most_topics(tops)) {
     shared.push_back(vocabulary->words[static_cast<size_t>(w)]);
   }
   if (!shared.empty()) {
@@ -38,7 +39,6 @@ int run_topics(int argc, char** argv) {
   }
   eval::Coherence umass, npmi;
   if (!data.empty()) {
-    const auto tops = as_topic_model(*model).top_words(n);
     const auto docs = encode_documents(*model, data::load_source(data, DataKind::documents));
     umass = eval::umass_coherence(tops, docs);
     npmi = eval::npmi_coherence(tops, docs);

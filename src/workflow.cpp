@@ -483,25 +483,21 @@ GeneratedText generate_text(const Model& model, const std::string& prompt, Gener
     options.stop.push_back(tokens->encode(s, "--stop"));
   }
   GeneratedText out;
-  torch::Tensor prompt_ids;
+  std::vector<int64_t> kept_prompt;  // the prompt's tokens the model sees
   if (!prompt.empty()) {
-    auto ids = tokens->encode(prompt, "the prompt");
+    kept_prompt = tokens->encode(prompt, "the prompt");
     const auto keep = static_cast<size_t>(generator.context_length());
-    if (ids.size() > keep) {
-      out.notice = msg("the prompt has ", ids.size(), " tokens; the model sees its last ", keep,
+    if (kept_prompt.size() > keep) {
+      out.notice = msg("the prompt has ", kept_prompt.size(), " tokens; the model sees its last ", keep,
                        " (its context length)");
-      ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));
+      kept_prompt.erase(kept_prompt.begin(), kept_prompt.end() - static_cast<std::ptrdiff_t>(keep));
     }
-    prompt_ids = torch::tensor(ids, torch::kLong);
   }
+  const auto prompt_ids = kept_prompt.empty() ? torch::Tensor() : torch::tensor(kept_prompt, torch::kLong);
   auto ids = generator.generate(prompt_ids, options, gen).contiguous();
   out.new_tokens = ids.numel();
   // Bytes a sampled sequence leaves as invalid UTF-8 show as U+FFFD, as Hugging Face's byte-level decoders do
   // (errors="replace").
-  std::vector<int64_t> kept_prompt;
-  if (prompt_ids.defined()) {
-    kept_prompt.assign(prompt_ids.data_ptr<int64_t>(), prompt_ids.data_ptr<int64_t>() + prompt_ids.numel());
-  }
   const std::string continuation = decode_continuation(
       *tokens, kept_prompt, std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel()));
   out.text = prompt + unicode::encode(unicode::decode(continuation));

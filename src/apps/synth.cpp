@@ -162,9 +162,9 @@ std::vector<Extreme> extreme_bounds(const Table& real, const std::vector<std::st
 }
 
 // `rows` with the cells past their column's bounds clipped to them; `clipped` [extremes][rows] marks them.
-Table clip_extremes(const Table& rows, const std::vector<Extreme>& extremes, std::vector<std::vector<uint8_t>>& clipped) {
+Table clip_extremes(Table rows, const std::vector<Extreme>& extremes, std::vector<std::vector<uint8_t>>& clipped) {
   clipped.assign(extremes.size(), std::vector<uint8_t>(rows.n_rows(), 0));
-  if (extremes.empty()) return rows;
+  if (extremes.empty()) return rows;  // the default: the batch passes through without a copy
   Table out(rows.source());
   for (Column c : rows.columns()) {
     for (size_t k = 0; k < extremes.size(); ++k) {
