@@ -40,6 +40,7 @@ int run_synth(int argc, char** argv) {
   int64_t n = 0, eval_rows = 10000;
   std::vector<std::string> constraints, conditions;
   std::optional<double> dp_epsilon, dp_delta;
+  std::optional<std::string> dp_bounds;
   std::optional<uint64_t> seed;
   double min_acceptance = 1e-3;
   int64_t protect_extremes = apps::SynthOptions().protect_extremes;
@@ -58,6 +59,8 @@ int run_synth(int argc, char** argv) {
                                               "9]\", \"c == 'label' or y >= 2\", \"fixed(a, b)\"");
   app.add_option("--dp-epsilon", dp_epsilon, "fit with differential privacy at this epsilon (copula)");
   app.add_option("--dp-delta", dp_delta, "delta of the differentially private fit (default 1e-5)");
+  app.add_option("--dp-bounds", dp_bounds, "public ranges of numeric columns, \"age:0..120,income:0..1e6\" (the "
+                                           "others are estimated privately; \"data\": min and max, not private)");
   app.add_option("--target", target, "column that machine-learning efficacy predicts (default: the last)");
   app.add_option("--report", report_path, "report page (.html; the figures also as .json beside it; default "
                                           "OUT_STEM.report.html)");
@@ -81,7 +84,7 @@ int run_synth(int argc, char** argv) {
   std::unique_ptr<Model> model;
   double fit_seconds = 0;
   if (!from.empty()) {
-    GF_CHECK_AS(InvalidArgument, !dp_epsilon && !dp_delta && app.remaining().empty(),
+    GF_CHECK_AS(InvalidArgument, !dp_epsilon && !dp_delta && !dp_bounds && app.remaining().empty(),
                 "fit a new synthesizer (--model NAME) to choose its options or privacy",
                 "--from uses a fitted model as it is: its options and privacy were fixed when it was fitted");
     model = load_model(from);
@@ -89,16 +92,18 @@ int run_synth(int argc, char** argv) {
   } else {
     OptionOverrides overrides = option_flags(app.remaining(), "synth");
     const ModelInfo& info = model_info(model_name);
-    if (dp_epsilon || dp_delta) {
+    if (dp_epsilon || dp_delta || dp_bounds) {
       GF_CHECK_AS(InvalidArgument, info.has_option("dp_epsilon"),
                   "models with a differentially private fit: " + join_names(registered_models_with(has_dp)),
                   "the ", model_name, " model has no differentially private fit");
-      GF_CHECK_AS(InvalidArgument, dp_epsilon.has_value(), "give --dp-epsilon E with --dp-delta",
-                  "--dp-delta needs --dp-epsilon");
+      GF_CHECK_AS(InvalidArgument, dp_epsilon.has_value(), msg("give --dp-epsilon E with ",
+                                                               dp_delta ? "--dp-delta" : "--dp-bounds"),
+                  dp_delta ? "--dp-delta" : "--dp-bounds", " needs --dp-epsilon");
       GF_CHECK_AS(InvalidArgument, *dp_epsilon > 0, "give a positive epsilon, e.g. --dp-epsilon 1",
                   "--dp-epsilon must be > 0, got ", *dp_epsilon);
       overrides.emplace_back("dp_epsilon", msg(*dp_epsilon));
       if (dp_delta) overrides.emplace_back("dp_delta", msg(*dp_delta));
+      if (dp_bounds) overrides.emplace_back("dp_bounds", *dp_bounds);
     }
     // One seed for the whole run: the model's own (noise of a private fit, positions in categories) too.
     if (seed && info.has_option("seed")) overrides.emplace_back("seed", std::to_string(*seed));
@@ -108,6 +113,8 @@ int run_synth(int argc, char** argv) {
     const auto report = apps::fit_synthesizer(*model, real, ctx);
     fit_seconds = report.seconds;
     std::cout << "fitted " << model->kind() << " on " << real.describe() << " in " << report.seconds << " s\n";
+    const auto ranges = apps::private_ranges_summary(report.extra.value("privacy", nlohmann::json()));
+    if (!ranges.empty()) std::cout << ranges << "\n";
     if (!save.empty()) save_model(*model, save);
   }
 

@@ -136,8 +136,10 @@ TEST(Copula, DifferentiallyPrivateFitUsesNoisyHistogramsAndStatesItsBudget) {
   ASSERT_TRUE(report.extra.contains("privacy"));
   EXPECT_DOUBLE_EQ(report.extra["privacy"]["epsilon"].get<double>(), 1.0);
   EXPECT_GT(report.extra["privacy"]["correlation"]["sigma"].get<double>(), 0);
-  // A huge budget adds almost no noise: the correlation of the clipped scores is close to the planted one.
+  // A huge budget adds almost no noise: the correlation of the clipped scores is close to the planted one (with
+  // bins fine enough for the lognormal column: its private range reaches to the octave edge 64).
   o.dp_epsilon = 1e6;
+  o.dp_bins = 128;
   GaussianCopula loose(o);
   loose.fit(d, quiet());
   EXPECT_NEAR(loose.correlation()[0][1].item<double>(), 0.7, 0.08);
@@ -146,6 +148,49 @@ TEST(Copula, DifferentiallyPrivateFitUsesNoisyHistogramsAndStatesItsBudget) {
   GaussianCopula c2(o);
   c2.fit(d, quiet());
   EXPECT_TRUE(torch::equal(loose.sample(50, g1), c2.sample(50, g2)));
+}
+
+// A private fit never reads a column's min and max: one row of 1e6 among values near 50 leaves the samples (and the
+// model's range) at the octaves of the bulk; declared ranges bound the samples and spend nothing; "data" is the old
+// behaviour, stated as not private.
+TEST(Copula, PrivateFitKeepsAnExtremeRowOutOfTheRangesUnlessDeclaredOrAskedForTheData) {
+  auto d = copula_planted(3000, 12, planted_r());
+  d.x = d.x.clone();
+  d.x[0][1] = 1e6;  // "score": 5 + 2 z elsewhere
+  CopulaOptions o;
+  o.dp_epsilon = 1.0;
+  GaussianCopula c(o);
+  const auto report = c.fit(d, quiet());
+  const auto& ranges = report.extra["privacy"]["ranges"];
+  EXPECT_EQ(ranges["columns"]["score"]["how"], "private");
+  EXPECT_LE(ranges["columns"]["score"]["hi"].get<double>(), 32);
+  EXPECT_DOUBLE_EQ(ranges["epsilon"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(ranges["epsilon_per_column"].get<double>(), 0.05);
+  auto gen = make_generator(3);
+  const auto present_max = [](const torch::Tensor& v) { return v.masked_select(~torch::isnan(v)).max().item<double>(); };
+  const auto present_min = [](const torch::Tensor& v) { return v.masked_select(~torch::isnan(v)).min().item<double>(); };
+  EXPECT_LE(present_max(c.sample(5000, gen).select(1, 1)), 32);
+
+  o.dp_bounds = "score:0..12,income:0..20";
+  GaussianCopula declared(o);
+  const auto declared_report = declared.fit(d, quiet());
+  EXPECT_EQ(declared_report.extra["privacy"]["ranges"]["epsilon"].get<double>(), 0);
+  const auto s = declared.sample(5000, gen).select(1, 1);
+  EXPECT_GE(present_min(s), 0);
+  EXPECT_LE(present_max(s), 12);
+  // The histogram over the declared range keeps the bulk's shape: mean 5.
+  EXPECT_NEAR(s.masked_select(~torch::isnan(s)).mean().item<double>(), 5, 0.5);
+
+  o.dp_bounds = "data";
+  GaussianCopula from_data(o);
+  const auto data_report = from_data.fit(d, quiet());
+  EXPECT_EQ(data_report.extra["privacy"]["ranges"]["columns"]["score"]["hi"].get<double>(), 1e6);
+  EXPECT_NE(data_report.extra["privacy"]["public"].get<std::string>().find("column ranges (dp_bounds=data)"),
+            std::string::npos);
+  o.dp_bounds = "level:0..2";
+  GaussianCopula categorical(o);
+  test::expect_error_message([&] { categorical.fit(d, quiet()); },
+                             "dp_bounds names column 'level', which is not a numeric column of the data");
 }
 
 TEST(Copula, SameSeedSameRowsOnOneOrTwoThreads) {

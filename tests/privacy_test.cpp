@@ -1,11 +1,14 @@
 // Privacy accounting against Opacus: its own test anchors and values computed by its rdp.py
-// (tests/reference/vectors/dp_accounting.json, copied from the project's reference vectors).
+// (tests/reference/vectors/dp_accounting.json, copied from the project's reference vectors); declared and private
+// column ranges.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "genforge/core/error.h"
+#include "genforge/core/random.h"
 #include "genforge/privacy/accountant.h"
+#include "genforge/privacy/bounds.h"
 #include "stats/marginal.h"
 #include "support/support.h"
 
@@ -91,6 +94,76 @@ TEST(Privacy, AnalyticGaussianSigmaMeetsDeltaExactly) {
       EXPECT_LT(sigma, std::sqrt(2 * std::log(1.25 / delta)) * sens / eps);
     }
   }
+}
+
+std::vector<double> uniform_values(int64_t n, double lo, double hi, uint64_t seed) {
+  auto gen = make_generator(seed);
+  auto u = torch::rand({n}, gen, torch::kFloat64).contiguous();
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = lo + (hi - lo) * u.data_ptr<double>()[i];
+  return v;
+}
+
+// The private range spans the octaves that hold the data: [100, 900] -> [64, 1024], [-300, -5] -> [-512, -4].
+TEST(PrivateRange, SpansTheOctavesOfTheData) {
+  auto gen = make_generator(1);
+  const auto r = privacy::private_range(uniform_values(5000, 100, 900, 2), 1.0, gen);
+  EXPECT_EQ(r.lo, 64);
+  EXPECT_EQ(r.hi, 1024);
+  EXPECT_EQ(r.how, "private");
+  const auto n = privacy::private_range(uniform_values(5000, -300, -5, 3), 1.0, gen);
+  EXPECT_EQ(n.lo, -512);
+  EXPECT_EQ(n.hi, -4);
+  // Straddling zero: values in (-1, 3) reach from the octave [-1, -0.5) to [2, 4).
+  const auto z = privacy::private_range(uniform_values(20000, -1, 3, 4), 1.0, gen);
+  EXPECT_EQ(z.lo, -1);
+  EXPECT_EQ(z.hi, 4);
+  // No bin passes the threshold (ln(193 / 0.002) / 0.01 = 1148 rows): the fullest noisy bin, here the data's.
+  const auto weak = privacy::private_range(std::vector<double>(900, 3.0), 0.01, gen);
+  EXPECT_EQ(weak.lo, 2);
+  EXPECT_EQ(weak.hi, 4);
+}
+
+// The point of it: one person's extreme value does not show. A row of 1e9 among 1000 values in [100, 900] never
+// moves the upper bound (the data's own max would be 1e9), over 200 seeds.
+TEST(PrivateRange, OneExtremeRowDoesNotMoveTheRange) {
+  auto values = uniform_values(1000, 100, 900, 5);
+  values.push_back(1e9);
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    auto gen = make_generator(seed);
+    const auto r = privacy::private_range(values, 1.0, gen);
+    ASSERT_EQ(r.hi, 1024) << "seed " << seed;
+  }
+  auto gen = make_generator(0);
+  const auto plan = privacy::plan_ranges("data", {"x"}, {values}, 1.0, gen);
+  EXPECT_EQ(plan.ranges.at("x").hi, 1e9);
+  EXPECT_EQ(plan.ranges.at("x").how, "data (not private)");
+  EXPECT_EQ(plan.epsilon, 0);
+}
+
+// Declared ranges spend nothing; the others share the budget.
+TEST(PrivateRange, DeclaredRangesAreTakenAsGivenAndTheRestShareEpsilon) {
+  auto gen = make_generator(0);
+  const auto v = uniform_values(2000, 10, 50, 6);
+  const auto plan = privacy::plan_ranges("age:0..120", {"age", "income", "score"}, {v, v, v}, 0.5, gen);
+  EXPECT_EQ(plan.ranges.at("age").lo, 0);
+  EXPECT_EQ(plan.ranges.at("age").hi, 120);
+  EXPECT_EQ(plan.ranges.at("age").how, "declared");
+  EXPECT_EQ(plan.ranges.at("income").how, "private");
+  EXPECT_DOUBLE_EQ(plan.epsilon_per_column, 0.25);
+  const auto all = privacy::plan_ranges("age:0..120, income:-1e3..1e6,score:0..1", {"age", "income", "score"},
+                                        {v, v, v}, 0.5, gen);
+  EXPECT_EQ(all.epsilon, 0);
+  EXPECT_EQ(all.ranges.at("income").lo, -1000);
+  EXPECT_EQ(all.ranges.at("income").hi, 1e6);
+  test::expect_error_message([] { privacy::parse_declared_ranges("age:120..0"); },
+                             "dp_bounds: 'age:120..0' has its lower bound above its upper bound");
+  test::expect_error_message([] { privacy::parse_declared_ranges("age 0..120"); },
+                             "dp_bounds: 'age 0..120' is not column:lo..hi");
+  test::expect_error_message([] { privacy::parse_declared_ranges("age:0..old"); },
+                             "dp_bounds: 'old' in 'age:0..old' is not a number");
+  test::expect_error_message([&] { privacy::plan_ranges("height:0..3", {"age"}, {v}, 1.0, gen); },
+                             "dp_bounds names column 'height', which is not a numeric column of the data");
 }
 
 }  // namespace

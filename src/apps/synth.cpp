@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <unordered_map>
@@ -181,9 +182,10 @@ Table clip_extremes(Table rows, const std::vector<Extreme>& extremes, std::vecto
   return out;
 }
 
-// A column of `n` kRareLabel cells, missing at `real`'s rate (drawn from gen).
-Column rare_label_column(const Column& real, int64_t n, at::Generator& gen) {
-  const double missing_rate = static_cast<double>(real.n_missing()) / static_cast<double>(std::max<size_t>(real.size(), 1));
+// A column of `n` kRareLabel cells, missing at `real`'s rate (drawn from gen) unless the rate must stay private.
+Column rare_label_column(const Column& real, int64_t n, bool private_fit, at::Generator& gen) {
+  const double missing_rate =
+      private_fit ? 0.0 : static_cast<double>(real.n_missing()) / static_cast<double>(std::max<size_t>(real.size(), 1));
   const auto u = torch::rand({n}, gen, torch::kFloat64).contiguous();
   Column c{real.name};
   c.type = ColumnType::categorical;
@@ -274,6 +276,12 @@ std::vector<std::string> Synthesis::evaluated_columns() const {
 
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options) {
   options.validate();
+  const bool private_fit = model.fit_report().extra.contains("privacy");
+  GF_CHECK_AS(InvalidArgument, !private_fit || options.protect_extremes == 0,
+              "leave --protect-extremes off: the private fit already bounds each column",
+              "protect_extremes clips to each column's ", options.protect_extremes,
+              "-th smallest and largest real values, which are not private, and the ", model.kind(),
+              " model was fitted with differential privacy");
   const auto& pipeline = pipeline_of(model);
   const Table schema = real.select(model_columns(model));
   std::vector<ColumnBounds> bounds;
@@ -399,7 +407,7 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
       result.add_column(regenerate_ids(c, options.n));
       out.id_columns.push_back(c.name);
     } else if (std::any_of(rare_only.begin(), rare_only.end(), [&](const RareColumn& r) { return r.name == c.name; })) {
-      result.add_column(rare_label_column(c, options.n, gen));
+      result.add_column(rare_label_column(c, options.n, private_fit, gen));
       out.rare_columns.push_back(c.name);
     }
   }
@@ -408,6 +416,23 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   nlohmann::json clipped = nlohmann::json::object();
   for (const auto& e : extremes) clipped[e.name] = {{"lo", e.lo}, {"hi", e.hi}, {"clipped", e.clipped}};
   out.extremes = {{"k", options.protect_extremes}, {"columns", clipped}};
+  return out;
+}
+
+std::string private_ranges_summary(const nlohmann::json& privacy) {
+  if (!privacy.is_object() || !privacy.contains("ranges")) return "";
+  const auto& ranges = privacy["ranges"];
+  std::map<std::string, std::string> by_how;
+  for (const auto& [name, r] : ranges["columns"].items()) {
+    auto& line = by_how[r["how"].get<std::string>()];
+    line += msg(line.empty() ? "" : ", ", name, " ", r["lo"].get<double>(), "..", r["hi"].get<double>());
+  }
+  std::string out;
+  for (const auto& [how, columns] : by_how) {
+    out += (out.empty() ? "ranges " : "; ") + how;
+    if (how == "private") out += msg(" (ε ", ranges["epsilon_per_column"].get<double>(), " each)");
+    out += ": " + columns;
+  }
   return out;
 }
 

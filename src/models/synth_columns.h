@@ -9,6 +9,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/data/dataset.h"
+#include "genforge/privacy/bounds.h"
 
 namespace gf::synth {
 
@@ -40,6 +41,18 @@ inline ColumnView column_view(const Dataset& train, const torch::Tensor& x, int6
               "a column with one value carries nothing to learn: leave it out (--columns)", "categorical column '",
               c.name, "' has a single level");
   return c;
+}
+
+// A private fit's ranges of the numeric columns among `views` (privacy::plan_ranges: declared, private at `epsilon`
+// in all, or from the data).
+inline privacy::RangePlan numeric_ranges(const std::vector<ColumnView>& views, const std::string& declared,
+                                         double epsilon, at::Generator& gen) {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> values;
+  for (const auto& view : views) {
+    if (!view.categorical()) names.push_back(view.name), values.push_back(view.values);
+  }
+  return privacy::plan_ranges(declared, names, values, epsilon, gen);
 }
 
 }  // namespace gf::synth

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from webdriver import Browser, inked_screenshot  # noqa: E402
@@ -38,6 +39,20 @@ def start(browser, page, rater):
     browser.clear("#rater")
     browser.type("#rater", rater)
     browser.click("#start")
+
+
+def reload_until_answers_kept(browser, page, rater, expected, seconds=5.0):
+    """Reopens the page as `rater` until it shows `expected` progress. Chromium hands a page's localStorage writes
+    to its browser process asynchronously, so a reload in the same millisecond as the last answer (which no person
+    manages, but a loaded CI machine running this script can) may open before they arrive; a few tries within
+    `seconds` tell that race from answers really lost."""
+    deadline = time.time() + seconds
+    while True:
+        start(browser, page, rater)
+        if progress(browser) == expected or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert progress(browser) == expected, browser.text("#progress")
 
 
 def progress(browser):
@@ -104,8 +119,7 @@ def pairs_study(binary, work, browser):
         assert progress(browser) == (0, total)
         for n in range(total):
             if rater == "alice" and n == 6:  # reload half-way: the six answers are kept
-                start(browser, page, rater)
-                assert progress(browser) == (6, total), browser.text("#progress")
+                reload_until_answers_kept(browser, page, rater, (6, total))
             if n == 2:
                 _, ink = inked_screenshot(browser, os.path.join(work, f"pairs-{rater}.png"))
                 assert ink > 0.002, f"the question view looks blank (ink {ink:.5f})"

@@ -41,7 +41,7 @@ struct SynthOptions {
   // Numbers, integers and dates clipped to each column's k-th smallest and largest real value, so that no synthetic
   // cell reaches past a real extreme (the richest person's income: MOSTLY AI's value protection); 0: off (the
   // default: it costs quality, 0.912 -> 0.883 on penguins at k = 5). Columns with fewer than 2k values are left as
-  // they are.
+  // they are. A differentially private fit refuses it (real quantiles are not private; its ranges bound columns).
   int64_t protect_extremes = 0;
   void validate() const;
 };
@@ -55,7 +55,8 @@ struct Synthesis {
   std::vector<std::string> rejection;   // rules met by rejecting rows
   std::vector<std::string> id_columns;  // regenerated
   std::vector<std::string> rare_columns;  // every label rare (seen in fewer than rare_labels rows): left out of the
-                                          // model and written as _RARE_ (missing at the real rate)
+                                          // model and written as _RARE_ (missing at the real rate; in no
+                                          // cell after a differentially private fit, as that rate is not private)
   nlohmann::json extremes;              // {k, columns: {column: {lo, hi, clipped}}}: protect_extremes's bounds and
                                         // the synthetic cells clipped to them
   nlohmann::json rare_labels;           // {min_rows, label, pooled: {column: {labels, rows}}}: the model's pooled
@@ -71,6 +72,8 @@ struct Synthesis {
 std::string rare_label_summary(const nlohmann::json& rare_labels);
 // One line on Synthesis::extremes.
 std::string extremes_summary(const nlohmann::json& extremes);
+// One line on the numeric ranges of a private fit (its fit report's "privacy" object), empty when it has none.
+std::string private_ranges_summary(const nlohmann::json& privacy);
 
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);

@@ -6,8 +6,8 @@
 // with importance resampling.
 // With dp_epsilon > 0 the fit is PrivBayes (Zhang et al. 2017): the graph chosen greedily by the exponential
 // mechanism on mutual information (a share dp_structure_share of ε), the conditional tables from Laplace-noised
-// joint counts (the rest); bins are equal-width over each column's range, and ranges, categories and the row
-// count are treated as public.
+// joint counts (the rest); bins are equal-width over each numeric column's range, declared (dp_bounds) or
+// estimated privately with a share of ε (privacy/bounds.h); categories and the row count are treated as public.
 //
 //   gf::BayesNetOptions o;          // categories come as ordinal codes (the registry's pipeline default)
 //   gf::BayesianNetwork net(o);
@@ -37,6 +37,9 @@ struct BayesNetOptions {
   double dp_epsilon = 0;                 // > 0: PrivBayes with this ε (pure ε-DP)
   double dp_structure_share = 0.3;       // the part of ε spent choosing the graph
   int64_t dp_bins = 8;                   // equal-width bins of a numeric column under DP
+  std::string dp_bounds;                 // DP: public ranges "age:0..120"; other numeric columns' ranges are
+                                         // private estimates ("data": the data's min and max, not private)
+  double dp_bounds_share = 0.1;          // DP: the part of ε spent on the ranges not declared
   int64_t seed = 0;                      // PrivBayes' noise and choices
   void validate() const;
 };

@@ -6,8 +6,9 @@
 // Conditioning is exact: fixed values and ranges become a truncated multivariate normal in normal-score space
 // (one range: a direct draw; several: Gibbs sweeps), then the free columns come from the conditional Gaussian.
 // With dp_epsilon > 0 the fit is (ε, δ)-differentially private: Laplace-noised histograms for the marginals and a
-// Gaussian-noised correlation of L2-clipped normal scores (the analytic Gaussian mechanism); the columns' ranges,
-// categories and the row count are treated as public.
+// Gaussian-noised correlation of L2-clipped normal scores (the analytic Gaussian mechanism). Numeric columns' ranges
+// are declared (dp_bounds) or estimated privately with a share of ε (privacy/bounds.h), never read off the data
+// unless dp_bounds=data says so; the categories and the row count are treated as public.
 //
 //   gf::CopulaOptions o;                 // categories come as ordinal codes (the registry's pipeline default)
 //   gf::GaussianCopula copula(o);
@@ -39,6 +40,9 @@ struct CopulaOptions {
   double dp_delta = 1e-5;             // δ of the correlation's Gaussian mechanism
   double dp_marginal_share = 0.5;     // the part of ε spent on the marginals (split evenly over the columns)
   int64_t dp_bins = 16;               // histogram bins of a numeric marginal under DP
+  std::string dp_bounds;              // DP: public ranges "age:0..120,income:0..1e6"; other numeric columns' ranges
+                                      // are private estimates ("data": the data's min and max, not private)
+  double dp_bounds_share = 0.1;       // DP: the part of ε spent on the ranges not declared
   int64_t seed = 0;                   // positions inside categories and point masses when fitting
   void validate() const;
 };

@@ -34,6 +34,8 @@ void BayesNetOptions::validate() const {
   GF_CHECK(dp_structure_share > 0 && dp_structure_share < 1, "dp_structure_share must be in (0, 1), got ",
            dp_structure_share);
   GF_CHECK(dp_bins >= 2, "dp_bins must be at least 2, got ", dp_bins);
+  GF_CHECK(dp_bounds_share > 0 && dp_bounds_share < 1, "dp_bounds_share must be in (0, 1), got ", dp_bounds_share);
+  privacy::parse_declared_ranges(dp_bounds);
 }
 
 const OptionTable<BayesNetOptions>& BayesianNetwork::option_table() {
@@ -49,6 +51,9 @@ const OptionTable<BayesNetOptions>& BayesianNetwork::option_table() {
         .add("dp_epsilon", &BayesNetOptions::dp_epsilon, "differential privacy (PrivBayes): ε of the fit (0: off)")
         .add("dp_structure_share", &BayesNetOptions::dp_structure_share, "part of ε spent choosing the graph")
         .add("dp_bins", &BayesNetOptions::dp_bins, "equal-width bins of a numeric column under DP")
+        .add("dp_bounds", &BayesNetOptions::dp_bounds,
+             "DP: public ranges, e.g. age:0..120,income:0..1e6 (others estimated privately; data: min and max)")
+        .add("dp_bounds_share", &BayesNetOptions::dp_bounds_share, "DP: part of ε spent on the ranges not declared")
         .add("seed", &BayesNetOptions::seed, "PrivBayes' noise and choices");
     return t;
   }();
@@ -77,8 +82,9 @@ void BayesianNetwork::check_fitted() const {
 
 namespace {
 
+// `range`: the column's range under DP (declared or private), else null.
 Variable make_variable(const std::string& name, const TableFeature* f, std::vector<double> values, bool has_missing,
-                       const BayesNetOptions& o) {
+                       const BayesNetOptions& o, const privacy::Range* range) {
   Variable v;
   v.name = name;
   v.has_missing = has_missing;
@@ -88,8 +94,8 @@ Variable make_variable(const std::string& name, const TableFeature* f, std::vect
     return v;
   }
   std::sort(values.begin(), values.end());
-  const double lo = values.front(), hi = values.back();
-  if (o.dp_epsilon > 0) {  // data-independent states: the public range cut evenly (integers one by one)
+  if (range) {  // data-independent states: the private or declared range cut evenly (integers one by one)
+    const double lo = range->lo, hi = range->hi;
     const bool integers = std::all_of(values.begin(), values.end(), [](double x) { return x == std::round(x); });
     if (integers && hi - lo + 1 <= static_cast<double>(o.dp_bins)) {
       v.kind = Variable::discrete;
@@ -101,6 +107,7 @@ Variable make_variable(const std::string& name, const TableFeature* f, std::vect
     v.n_values = static_cast<int64_t>(v.kind == Variable::discrete ? v.values.size() : v.edges.size() - 1);
     return v;
   }
+  const double lo = values.front(), hi = values.back();
   std::vector<double> distinct = values;
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   if (static_cast<int64_t>(distinct.size()) <= o.bins) {
@@ -215,13 +222,17 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
               " features for ", d, " columns");
   const double* px = x.data_ptr<double>();
   auto impl = std::make_shared<Impl>();
-  for (int64_t j = 0; j < d; ++j) {
-    auto view = synth::column_view(train, x, j, "Bayesian network");
-    const std::string name = view.name;
-    const TableFeature* f = view.feature;
-    std::vector<double> values = std::move(view.values);
-    const bool has_missing = static_cast<int64_t>(values.size()) < n;
-    impl->vars.push_back(make_variable(name, f, std::move(values), has_missing, options_));
+  auto gen = make_generator(static_cast<uint64_t>(options_.seed));
+  const bool dp = options_.dp_epsilon > 0;
+  std::vector<synth::ColumnView> views;
+  for (int64_t j = 0; j < d; ++j) views.push_back(synth::column_view(train, x, j, "Bayesian network"));
+  privacy::RangePlan ranges;  // DP: the numeric columns' ranges, declared or private
+  if (dp) ranges = synth::numeric_ranges(views, options_.dp_bounds, options_.dp_epsilon * options_.dp_bounds_share, gen);
+  for (auto& view : views) {
+    const bool has_missing = static_cast<int64_t>(view.values.size()) < n;
+    const auto range = ranges.ranges.find(view.name);
+    impl->vars.push_back(make_variable(view.name, view.feature, std::move(view.values), has_missing, options_,
+                                       range == ranges.ranges.end() ? nullptr : &range->second));
   }
   Codes codes;
   codes.n = n, codes.d = d;
@@ -229,19 +240,18 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < d; ++j) codes.states[static_cast<size_t>(i * d + j)] = impl->vars[static_cast<size_t>(j)].state_of(px[i * d + j]);
   }
-  auto gen = make_generator(static_cast<uint64_t>(options_.seed));
-  const bool dp = options_.dp_epsilon > 0;
   int64_t moves = 0;
+  const double eps_rest = options_.dp_epsilon - ranges.epsilon;  // the graph's and the tables'
   std::vector<std::vector<int64_t>> parents;
   if (dp) {
-    parents = bayesnet::private_structure(codes, impl->vars, options_.max_parents,
-                                          options_.dp_epsilon * options_.dp_structure_share, gen);
+    parents = bayesnet::private_structure(codes, impl->vars, options_.max_parents, eps_rest * options_.dp_structure_share,
+                                          gen);
   } else if (options_.structure == "chow_liu") {
     parents = bayesnet::chow_liu(codes, impl->vars);
   } else {
     parents = bayesnet::hill_climb(codes, impl->vars, options_, &moves);
   }
-  const double eps_table = dp ? options_.dp_epsilon * (1 - options_.dp_structure_share) / static_cast<double>(d) : 0.0;
+  const double eps_table = dp ? eps_rest * (1 - options_.dp_structure_share) / static_cast<double>(d) : 0.0;
   for (int64_t j = 0; j < d; ++j) {
     impl->cpts.push_back(fit_cpt(codes, impl->vars, j, parents[static_cast<size_t>(j)], options_, eps_table, gen));
   }
@@ -263,10 +273,11 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
                                {"delta", 0.0},
                                {"mechanism", "PrivBayes: exponential mechanism on mutual information for the graph, "
                                              "Laplace noise on each column's joint counts with its parents"},
-                               {"structure_epsilon", options_.dp_epsilon * options_.dp_structure_share},
+                               {"structure_epsilon", eps_rest * options_.dp_structure_share},
                                {"table_epsilon_each", eps_table},
-                               {"public", "column ranges, categories, which columns have missing cells and the "
-                                          "number of rows"}};
+                               {"ranges", ranges.to_json()},
+                               {"public", privacy::public_facts(options_.dp_bounds) +
+                                              ", which columns have missing cells"}};
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   set_schema({{"columns", train.columns}, {"dim", d}});

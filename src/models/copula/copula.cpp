@@ -208,6 +208,8 @@ void CopulaOptions::validate() const {
   GF_CHECK(dp_marginal_share > 0 && dp_marginal_share < 1, "dp_marginal_share must be in (0, 1), got ",
            dp_marginal_share);
   GF_CHECK(dp_bins >= 2, "dp_bins must be at least 2, got ", dp_bins);
+  GF_CHECK(dp_bounds_share > 0 && dp_bounds_share < 1, "dp_bounds_share must be in (0, 1), got ", dp_bounds_share);
+  privacy::parse_declared_ranges(dp_bounds);
 }
 
 const OptionTable<CopulaOptions>& GaussianCopula::option_table() {
@@ -228,6 +230,9 @@ const OptionTable<CopulaOptions>& GaussianCopula::option_table() {
         .add("dp_delta", &CopulaOptions::dp_delta, "differential privacy: δ of the correlation's Gaussian noise")
         .add("dp_marginal_share", &CopulaOptions::dp_marginal_share, "part of ε spent on the marginals")
         .add("dp_bins", &CopulaOptions::dp_bins, "histogram bins of a numeric marginal under DP")
+        .add("dp_bounds", &CopulaOptions::dp_bounds,
+             "DP: public ranges, e.g. age:0..120,income:0..1e6 (others estimated privately; data: min and max)")
+        .add("dp_bounds_share", &CopulaOptions::dp_bounds_share, "DP: part of ε spent on the ranges not declared")
         .add("seed", &CopulaOptions::seed, "random positions inside categories and point masses when fitting");
     return t;
   }();
@@ -269,11 +274,16 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
   auto gen = make_generator(static_cast<uint64_t>(options_.seed));
   auto impl = std::make_shared<Impl>();
   std::vector<double> missing(static_cast<size_t>(d));
-  const double eps_column = options_.dp_epsilon * options_.dp_marginal_share / static_cast<double>(d);
+  std::vector<synth::ColumnView> views;
+  for (int64_t j = 0; j < d; ++j) views.push_back(synth::column_view(train, x, j, "copula"));
+  privacy::RangePlan ranges;  // DP: the numeric columns' ranges, declared or private
+  if (dp) ranges = synth::numeric_ranges(views, options_.dp_bounds, options_.dp_epsilon * options_.dp_bounds_share, gen);
+  const double eps_rest = options_.dp_epsilon - ranges.epsilon;  // the marginals' and the correlation's
+  const double eps_column = eps_rest * options_.dp_marginal_share / static_cast<double>(d);
   nlohmann::json chosen = nlohmann::json::object();
   for (int64_t j = 0; j < d; ++j) {
     Impl::ColumnModel col;
-    auto view = synth::column_view(train, x, j, "copula");
+    auto& view = views[static_cast<size_t>(j)];
     col.name = view.name;
     const TableFeature* f = view.feature;
     col.categorical = view.categorical();
@@ -295,13 +305,13 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
       for (size_t c : order) col.start[c] = at, col.width[c] = counts[c] / total, at += counts[c] / total;
       chosen[col.name] = "categorical";
     } else if (dp) {
-      const double lo = *std::min_element(values.begin(), values.end());
-      const double hi = *std::max_element(values.begin(), values.end());
+      const auto& range = ranges.ranges.at(col.name);
+      const double lo = range.lo, hi = range.hi;
       const auto bins = static_cast<size_t>(options_.dp_bins);
       std::vector<double> counts(bins, 0.0);
-      for (double v : values) {
-        const auto b = hi > lo ? static_cast<size_t>((v - lo) / (hi - lo) * static_cast<double>(bins)) : 0;
-        counts[std::min(b, bins - 1)] += 1;
+      for (double v : values) {  // cells outside the range count in its end bins
+        const double at = hi > lo ? std::clamp((v - lo) / (hi - lo), 0.0, 1.0) * static_cast<double>(bins) : 0.0;
+        counts[std::min(static_cast<size_t>(at), bins - 1)] += 1;
       }
       missing[static_cast<size_t>(j)] = noisy_counts(counts, n_missing, eps_column, gen);
       col.marginal = Marginal::histogram(lo, hi, counts);
@@ -345,7 +355,7 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     const double clip = std::sqrt(2.0 * static_cast<double>(d));
     auto norms = z.norm(2, 1, true).clamp_min(1e-12);
     auto zc = z * (clip / norms).clamp_max(1.0);
-    const double eps_corr = options_.dp_epsilon * (1 - options_.dp_marginal_share);
+    const double eps_corr = eps_rest * (1 - options_.dp_marginal_share);
     const double sigma = privacy::analytic_gaussian_sigma(eps_corr, options_.dp_delta, clip * clip);
     auto noise = torch::randn({d, d}, gen, torch::kFloat64) * sigma;
     noise = noise.triu() + noise.triu(1).t();
@@ -360,7 +370,8 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
                                 {"epsilon", eps_corr},
                                 {"clip_norm", clip},
                                 {"sigma", sigma}}},
-               {"public", "column ranges, categories and the number of rows"}};
+               {"ranges", ranges.to_json()},
+               {"public", privacy::public_facts(options_.dp_bounds)}};
   }
   missing_rate_ = torch::tensor(missing, torch::kFloat64);
 
