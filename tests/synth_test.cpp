@@ -290,6 +290,48 @@ TEST(Synth, RareLabelsAreNeverCopied) {
       << apps::rare_label_summary(s.rare_labels);
 }
 
+// A private fit keeps every promise of its report: no column's range comes from one person's value (the richest
+// income never shows), the real quantiles of --protect-extremes are refused, and a column of names is written
+// without its real missing rate.
+TEST(Synth, PrivateFitsReadNoRangeOrRateOffTheData) {
+  test::TempDir dir;
+  std::ostringstream csv;
+  csv << "name,city,income\n";
+  const char* common[] = {"Lyon", "Paris", "Nice"};
+  for (int i = 0; i < 300; ++i) {
+    csv << (i % 10 == 0 ? std::string() : "person" + std::to_string(i)) << "," << common[i % 3] << ","
+        << (i == 7 ? 10000000 : 20000 + 100 * i) << "\n";
+  }
+  test::write_text(dir.file("rich.csv"), csv.str());
+  const auto source = data::load_source(dir.file("rich.csv"), DataKind::table);
+  apps::SynthOptions o;
+  o.n = 2000;
+  for (const std::string kind : {"copula", "bayesnet"}) {
+    auto model = create_model(kind, {}, {{"dp_epsilon", "1"}});
+    apps::fit_synthesizer(*model, source, quiet());
+    const auto s = apps::synthesize(*model, source.table, o);
+    const Column& income = s.rows.column("income");
+    double top = 0;
+    for (size_t i = 0; i < income.size(); ++i) {
+      if (!income.missing[i]) top = std::max(top, income.values[i]);
+    }
+    EXPECT_LE(top, 65536) << kind;  // the octave above 49,900; the data's max is 10,000,000
+    const auto& ranges = model->fit_report().extra["privacy"]["ranges"]["columns"];
+    EXPECT_EQ(ranges["income"]["how"], "private") << kind;
+    EXPECT_EQ(ranges["income"]["hi"].get<double>(), 65536) << kind;
+    EXPECT_EQ(apps::private_ranges_summary(model->fit_report().extra["privacy"]),
+              "ranges private (ε 0.2 each): income 16384..65536") << kind;
+    const Column& name = s.rows.column("name");
+    EXPECT_EQ(name.categories, std::vector<std::string>{"_RARE_"}) << kind;
+    EXPECT_EQ(name.n_missing(), 0u) << kind;  // the real column misses 10 %
+    apps::SynthOptions protect = o;
+    protect.protect_extremes = 5;
+    test::expect_error_message([&] { apps::synthesize(*model, source.table, protect); },
+                               "protect_extremes clips to each column's 5th smallest and largest real values, which "
+                               "are not private, and the " + kind + " model was fitted with differential privacy");
+  }
+}
+
 TEST(Synth, UtilityMetricsSeparateACopyFromAShiftedTable) {
   Shop shop;
   const Table& real = shop.source.table;

@@ -182,6 +182,12 @@ Table clip_extremes(Table rows, const std::vector<Extreme>& extremes, std::vecto
   return out;
 }
 
+// 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st.
+std::string ordinal(int64_t k) {
+  const char* suffix = k % 100 / 10 == 1 ? "th" : k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+  return msg(k, suffix);
+}
+
 // A column of `n` kRareLabel cells, missing at `real`'s rate (drawn from gen) unless the rate must stay private.
 Column rare_label_column(const Column& real, int64_t n, bool private_fit, at::Generator& gen) {
   const double missing_rate =
@@ -279,8 +285,8 @@ Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& 
   const bool private_fit = model.fit_report().extra.contains("privacy");
   GF_CHECK_AS(InvalidArgument, !private_fit || options.protect_extremes == 0,
               "leave --protect-extremes off: the private fit already bounds each column",
-              "protect_extremes clips to each column's ", options.protect_extremes,
-              "-th smallest and largest real values, which are not private, and the ", model.kind(),
+              "protect_extremes clips to each column's ", ordinal(options.protect_extremes),
+              " smallest and largest real values, which are not private, and the ", model.kind(),
               " model was fitted with differential privacy");
   const auto& pipeline = pipeline_of(model);
   const Table schema = real.select(model_columns(model));
@@ -467,10 +473,8 @@ std::string extremes_summary(const nlohmann::json& extremes) {
   if (!extremes.is_object() || extremes.value("k", int64_t{0}) <= 0) return "extremes: not protected (protect_extremes 0)";
   int64_t cells = 0;
   for (const auto& c : extremes["columns"]) cells += c["clipped"].get<int64_t>();
-  const auto k = extremes["k"].get<int64_t>();
-  const char* suffix = k % 100 / 10 == 1 ? "th" : k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
-  return msg("extremes: numbers kept between each column's ", k, suffix, " smallest and ", k, suffix,
-             " largest real value (", extremes["columns"].size(), " columns; ", cells, " synthetic cells clipped)");
+  const auto k = ordinal(extremes["k"].get<int64_t>());
+  return msg("extremes: numbers kept between each column's ", k, " smallest and ", k, " largest real value (", extremes["columns"].size(), " columns; ", cells, " synthetic cells clipped)");
 }
 
 Table rows_meeting_rules(const Table& table, const SynthOptions& options) {

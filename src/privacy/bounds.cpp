@@ -21,6 +21,7 @@ constexpr int kLowestOctave = -32, kHighestOctave = 63;
 constexpr int kOctaves = kHighestOctave - kLowestOctave + 1;
 constexpr int kBins = 2 * kOctaves + 1;  // negative octaves (largest magnitude first), the zero bin, positive ones
 constexpr double kFalsePositive = 1e-3;  // β: the chance that any empty bin passes the threshold
+constexpr double kNeighbourShare = 0.25;  // a bin next to the range joins it with this share of the fullest's count
 
 int bin_of(double x) {
   const double a = std::fabs(x);
@@ -101,7 +102,13 @@ Range private_range(const std::vector<double>& values, double epsilon, at::Gener
       last = b;
     }
   }
-  if (first < 0) first = last = static_cast<int>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+  const auto fullest = std::max_element(counts.begin(), counts.end());
+  if (first < 0) first = last = static_cast<int>(fullest - counts.begin());
+  // Neighbours holding a fair share of the fullest bin join too, as long as they run on: at small n·ε the bulk of
+  // a column often straddles an octave edge with both halves below the threshold.
+  const double share = *fullest * kNeighbourShare;
+  while (first > 0 && counts[static_cast<size_t>(first - 1)] >= share) --first;
+  while (last + 1 < kBins && counts[static_cast<size_t>(last + 1)] >= share) ++last;
   return {lower_edge(first), upper_edge(last), "private"};
 }
 
@@ -133,6 +140,10 @@ RangePlan plan_ranges(const std::string& declared, const std::vector<std::string
     }
   }
   return plan;
+}
+
+int64_t private_bins(double n, double epsilon, double factor, int64_t lo, int64_t hi) {
+  return std::clamp<int64_t>(static_cast<int64_t>(std::llround(factor * std::sqrt(n * epsilon))), lo, hi);
 }
 
 std::string public_facts(const std::string& declared) {

@@ -348,6 +348,17 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
   r = test::run_cli({"synth", "--data", penguins, "--dp-epsilon", "1", "--out", dir_.file("dp.csv"), "-q"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_DOUBLE_EQ(test::read_json(dir_.file("dp.report.json"))["privacy"]["epsilon"].get<double>(), 1.0);
+  r = test::run_cli({"synth", "--data", penguins, "--dp-epsilon", "1", "--dp-bounds", "Body Mass (g):2000..8000",
+                     "--out", dir_.file("dp.csv"), "--no-report"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("ranges declared: Body Mass (g) 2000..8000; private (ε 0.0666667 each): Beak Depth (mm) "),
+            std::string::npos)
+      << r.out;
+  expect_error({"synth", "--data", penguins, "--dp-bounds", "Body Mass (g):0..9000", "--out", dir_.file("x.csv")},
+               "--dp-bounds needs --dp-epsilon");
+  expect_error({"synth", "--data", penguins, "--dp-epsilon", "1", "--dp-bounds", "Mass:0..9000", "--out",
+                dir_.file("x.csv")},
+               "dp_bounds names column 'Mass', which is not a numeric column of the data");
   // A Bayesian network: conditioned rows, its graph as DOT and PNG; a model without a graph says which have one.
   r = test::run_cli({"synth", "--data", penguins, "--model", "bayesnet", "-n", "50", "--out", dir_.file("bn.csv"),
                      "--condition", "Island=Dream", "--save", dir_.file("bn.gf"), "--no-report", "-q"});

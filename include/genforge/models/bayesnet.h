@@ -36,10 +36,11 @@ struct BayesNetOptions {
   int64_t particles = 200;               // likelihood weighting: particles per conditioned row
   double dp_epsilon = 0;                 // > 0: PrivBayes with this ε (pure ε-DP)
   double dp_structure_share = 0.3;       // the part of ε spent choosing the graph
-  int64_t dp_bins = 8;                   // equal-width bins of a numeric column under DP
+  int64_t dp_bins = 0;                   // equal-width bins of a numeric column under DP (0: √(n ε) of a table,
+                                         // within 3..8: a joint table multiplies them)
   std::string dp_bounds;                 // DP: public ranges "age:0..120"; other numeric columns' ranges are
                                          // private estimates ("data": the data's min and max, not private)
-  double dp_bounds_share = 0.1;          // DP: the part of ε spent on the ranges not declared
+  double dp_bounds_share = 0.2;          // DP: the part of ε spent on the ranges not declared
   int64_t seed = 0;                      // PrivBayes' noise and choices
   void validate() const;
 };

@@ -39,10 +39,11 @@ struct CopulaOptions {
   double dp_epsilon = 0;              // > 0: differentially private fit with this ε
   double dp_delta = 1e-5;             // δ of the correlation's Gaussian mechanism
   double dp_marginal_share = 0.5;     // the part of ε spent on the marginals (split evenly over the columns)
-  int64_t dp_bins = 16;               // histogram bins of a numeric marginal under DP
+  int64_t dp_bins = 0;                // histogram bins of a numeric marginal under DP (0: 2 √(n ε) of the column,
+                                      // within 4..64)
   std::string dp_bounds;              // DP: public ranges "age:0..120,income:0..1e6"; other numeric columns' ranges
                                       // are private estimates ("data": the data's min and max, not private)
-  double dp_bounds_share = 0.1;       // DP: the part of ε spent on the ranges not declared
+  double dp_bounds_share = 0.2;       // DP: the part of ε spent on the ranges not declared
   int64_t seed = 0;                   // positions inside categories and point masses when fitting
   void validate() const;
 };

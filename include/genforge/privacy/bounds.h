@@ -25,8 +25,11 @@ bool ranges_from_data(const std::string& text);
 // histogram over data-independent bins — a zero bin |x| < 2^-32, then the octaves [2^k, 2^k+1) of each sign for
 // k = -32..63 (larger magnitudes count in the last) — and the range spans the outermost bins whose noisy count
 // passes ln(bins / 2β) / ε, so that an empty bin passes with probability at most β = 1e-3 in all (Google's
-// ApproxBounds). When no bin passes, the fullest noisy bin. The bounds are octave edges: up to twice as wide as
-// the data, and a handful of rows in an octave of their own are left outside (a fit clips them).
+// ApproxBounds); when none passes, the fullest noisy bin. Then the range grows by each next bin whose noisy count
+// is at least a quarter of the fullest's (small n·ε: a column's bulk often straddles an octave edge with both
+// halves below the threshold). All of it reads only the noisy histogram, so the range is ε-DP. The bounds are
+// octave edges: up to twice as wide as the data, and a handful of rows in an octave of their own are left
+// outside (a fit clips them).
 Range private_range(const std::vector<double>& values, double epsilon, at::Generator& gen);
 
 // The ranges of a private fit's numeric columns (`names`, `values` their present cells): the declared ones
@@ -38,6 +41,11 @@ struct RangePlan {
   double epsilon_per_column = 0;  // of each private range
   nlohmann::json to_json() const;
 };
+// Equal-width bins of a private histogram over a column's range, from the public row count and the ε of each
+// count: factor · √(n ε), within [lo, hi]. Each bin's count carries Laplace noise of scale 1/ε whatever the bins,
+// so fewer rows or less ε call for fewer, fuller bins (penguins at ε = 1: 8 or 9 where 16 were noise).
+int64_t private_bins(double n, double epsilon, double factor, int64_t lo, int64_t hi);
+
 // What a private synthesizer's fit treats as public, for its privacy report: the row count, the categories, the
 // columns' formats, and the ranges too when `declared` is "data".
 std::string public_facts(const std::string& declared);

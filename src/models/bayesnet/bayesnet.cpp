@@ -33,7 +33,7 @@ void BayesNetOptions::validate() const {
   GF_CHECK(dp_epsilon >= 0, "dp_epsilon must be >= 0 (0: no differential privacy), got ", dp_epsilon);
   GF_CHECK(dp_structure_share > 0 && dp_structure_share < 1, "dp_structure_share must be in (0, 1), got ",
            dp_structure_share);
-  GF_CHECK(dp_bins >= 2, "dp_bins must be at least 2, got ", dp_bins);
+  GF_CHECK(dp_bins == 0 || dp_bins >= 2, "dp_bins must be 0 (auto) or at least 2, got ", dp_bins);
   GF_CHECK(dp_bounds_share > 0 && dp_bounds_share < 1, "dp_bounds_share must be in (0, 1), got ", dp_bounds_share);
   privacy::parse_declared_ranges(dp_bounds);
 }
@@ -50,7 +50,8 @@ const OptionTable<BayesNetOptions>& BayesianNetwork::option_table() {
         .add("particles", &BayesNetOptions::particles, "likelihood weighting: particles per conditioned row")
         .add("dp_epsilon", &BayesNetOptions::dp_epsilon, "differential privacy (PrivBayes): ε of the fit (0: off)")
         .add("dp_structure_share", &BayesNetOptions::dp_structure_share, "part of ε spent choosing the graph")
-        .add("dp_bins", &BayesNetOptions::dp_bins, "equal-width bins of a numeric column under DP")
+        .add("dp_bins", &BayesNetOptions::dp_bins,
+             "equal-width bins of a numeric column under DP (0: sqrt(n eps) of a table, within 3..8)")
         .add("dp_bounds", &BayesNetOptions::dp_bounds,
              "DP: public ranges, e.g. age:0..120,income:0..1e6 (others estimated privately; data: min and max)")
         .add("dp_bounds_share", &BayesNetOptions::dp_bounds_share, "DP: part of ε spent on the ranges not declared")
@@ -228,10 +229,14 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
   for (int64_t j = 0; j < d; ++j) views.push_back(synth::column_view(train, x, j, "Bayesian network"));
   privacy::RangePlan ranges;  // DP: the numeric columns' ranges, declared or private
   if (dp) ranges = synth::numeric_ranges(views, options_.dp_bounds, options_.dp_epsilon * options_.dp_bounds_share, gen);
+  const double eps_rest = options_.dp_epsilon - ranges.epsilon;  // the graph's and the tables'
+  const double eps_table = dp ? eps_rest * (1 - options_.dp_structure_share) / static_cast<double>(d) : 0.0;
+  BayesNetOptions variable_options = options_;  // dp_bins at auto: from the row count and each table's ε
+  if (dp && options_.dp_bins == 0) variable_options.dp_bins = privacy::private_bins(static_cast<double>(n), eps_table, 1, 3, 8);
   for (auto& view : views) {
     const bool has_missing = static_cast<int64_t>(view.values.size()) < n;
     const auto range = ranges.ranges.find(view.name);
-    impl->vars.push_back(make_variable(view.name, view.feature, std::move(view.values), has_missing, options_,
+    impl->vars.push_back(make_variable(view.name, view.feature, std::move(view.values), has_missing, variable_options,
                                        range == ranges.ranges.end() ? nullptr : &range->second));
   }
   Codes codes;
@@ -241,7 +246,6 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
     for (int64_t j = 0; j < d; ++j) codes.states[static_cast<size_t>(i * d + j)] = impl->vars[static_cast<size_t>(j)].state_of(px[i * d + j]);
   }
   int64_t moves = 0;
-  const double eps_rest = options_.dp_epsilon - ranges.epsilon;  // the graph's and the tables'
   std::vector<std::vector<int64_t>> parents;
   if (dp) {
     parents = bayesnet::private_structure(codes, impl->vars, options_.max_parents, eps_rest * options_.dp_structure_share,
@@ -251,7 +255,6 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
   } else {
     parents = bayesnet::hill_climb(codes, impl->vars, options_, &moves);
   }
-  const double eps_table = dp ? eps_rest * (1 - options_.dp_structure_share) / static_cast<double>(d) : 0.0;
   for (int64_t j = 0; j < d; ++j) {
     impl->cpts.push_back(fit_cpt(codes, impl->vars, j, parents[static_cast<size_t>(j)], options_, eps_table, gen));
   }
@@ -275,6 +278,7 @@ FitReport BayesianNetwork::fit(const Dataset& train, const FitContext&) {
                                              "Laplace noise on each column's joint counts with its parents"},
                                {"structure_epsilon", eps_rest * options_.dp_structure_share},
                                {"table_epsilon_each", eps_table},
+                               {"bins", variable_options.dp_bins},
                                {"ranges", ranges.to_json()},
                                {"public", privacy::public_facts(options_.dp_bounds) +
                                               ", which columns have missing cells"}};

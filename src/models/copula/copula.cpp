@@ -207,7 +207,7 @@ void CopulaOptions::validate() const {
   GF_CHECK(dp_delta > 0 && dp_delta < 1, "dp_delta must be in (0, 1), got ", dp_delta);
   GF_CHECK(dp_marginal_share > 0 && dp_marginal_share < 1, "dp_marginal_share must be in (0, 1), got ",
            dp_marginal_share);
-  GF_CHECK(dp_bins >= 2, "dp_bins must be at least 2, got ", dp_bins);
+  GF_CHECK(dp_bins == 0 || dp_bins >= 2, "dp_bins must be 0 (auto) or at least 2, got ", dp_bins);
   GF_CHECK(dp_bounds_share > 0 && dp_bounds_share < 1, "dp_bounds_share must be in (0, 1), got ", dp_bounds_share);
   privacy::parse_declared_ranges(dp_bounds);
 }
@@ -229,7 +229,8 @@ const OptionTable<CopulaOptions>& GaussianCopula::option_table() {
         .add("dp_epsilon", &CopulaOptions::dp_epsilon, "differential privacy: ε of the fit (0: off)")
         .add("dp_delta", &CopulaOptions::dp_delta, "differential privacy: δ of the correlation's Gaussian noise")
         .add("dp_marginal_share", &CopulaOptions::dp_marginal_share, "part of ε spent on the marginals")
-        .add("dp_bins", &CopulaOptions::dp_bins, "histogram bins of a numeric marginal under DP")
+        .add("dp_bins", &CopulaOptions::dp_bins,
+             "histogram bins of a numeric marginal under DP (0: 2 sqrt(n eps) of the column, within 4..64)")
         .add("dp_bounds", &CopulaOptions::dp_bounds,
              "DP: public ranges, e.g. age:0..120,income:0..1e6 (others estimated privately; data: min and max)")
         .add("dp_bounds_share", &CopulaOptions::dp_bounds_share, "DP: part of ε spent on the ranges not declared")
@@ -280,6 +281,8 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
   if (dp) ranges = synth::numeric_ranges(views, options_.dp_bounds, options_.dp_epsilon * options_.dp_bounds_share, gen);
   const double eps_rest = options_.dp_epsilon - ranges.epsilon;  // the marginals' and the correlation's
   const double eps_column = eps_rest * options_.dp_marginal_share / static_cast<double>(d);
+  const int64_t dp_bins = options_.dp_bins > 0 ? options_.dp_bins
+                                               : privacy::private_bins(static_cast<double>(n), eps_column, 2, 4, 64);
   nlohmann::json chosen = nlohmann::json::object();
   for (int64_t j = 0; j < d; ++j) {
     Impl::ColumnModel col;
@@ -307,7 +310,7 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     } else if (dp) {
       const auto& range = ranges.ranges.at(col.name);
       const double lo = range.lo, hi = range.hi;
-      const auto bins = static_cast<size_t>(options_.dp_bins);
+      const auto bins = static_cast<size_t>(dp_bins);
       std::vector<double> counts(bins, 0.0);
       for (double v : values) {  // cells outside the range count in its end bins
         const double at = hi > lo ? std::clamp((v - lo) / (hi - lo), 0.0, 1.0) * static_cast<double>(bins) : 0.0;
@@ -365,7 +368,8 @@ FitReport GaussianCopula::fit(const Dataset& train, const FitContext&) {
     privacy = {{"epsilon", options_.dp_epsilon},
                {"delta", options_.dp_delta},
                {"marginals", {{"mechanism", "Laplace histograms, one per column (missing cells a bin)"},
-                              {"epsilon_per_column", eps_column}}},
+                              {"epsilon_per_column", eps_column},
+                              {"bins", dp_bins}}},
                {"correlation", {{"mechanism", "analytic Gaussian on the clipped normal scores' Gram matrix"},
                                 {"epsilon", eps_corr},
                                 {"clip_norm", clip},
