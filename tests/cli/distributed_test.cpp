@@ -112,7 +112,9 @@ TEST(Distributed, ATwoRankCheckpointResumesOnOneRank) {
   auto one = run(dir, "one", concat(train, {"--set", "batch_size=32", "--set", "max_steps=8", "--out",
                                             dir.file("one.gf")}));
   ASSERT_EQ(one.rc, 0) << one.err;
-  expect_same_model(dir.file("run/model.gf"), dir.file("one.gf"), 1e-5, 1e-6);
+  // float32 sums of the two ranks' gradients round otherwise than one rank's, and Adam's steps carry it on: 1e-4
+  // (measured 1.3e-6 at 0.013 with OpenBLAS's Prescott kernels, 0 with its SkylakeX ones).
+  expect_same_model(dir.file("run/model.gf"), dir.file("one.gf"), 1e-4, 1e-5);
   // metrics.jsonl: steps 1..8 once each (rank 0 alone wrote the two-rank part).
   std::ifstream metrics(dir.file("run/metrics.jsonl"));
   std::vector<int64_t> steps;
