@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "genforge/core/error.h"
+#include "genforge/core/openblas.h"
 
 namespace gf {
 namespace {
@@ -38,6 +39,35 @@ Fn openblas_symbol(const char* name) {
 }
 
 }  // namespace
+
+std::string openblas_core() {
+  auto corename = openblas_symbol<char* (*)()>("openblas_get_corename");
+  return corename ? std::string(corename()) : std::string();
+}
+
+std::string better_openblas_core() {
+  const std::string core = openblas_core();
+  const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem";  // SSE kernels
+  if (!generic || std::getenv("OPENBLAS_CORETYPE")) return "";
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl")) {
+    return "SkylakeX";
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
+}
+
+void reexec_with_better_openblas_core(char** argv) {
+  if (std::getenv("GENFORGE_KEEP_OPENBLAS_CORE")) return;
+  const std::string better = better_openblas_core();
+  if (better.empty()) return;
+  setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE");  // the exec failed: carry on with the kernels loaded
+}
 
 int default_threads() {
   if (const char* env = std::getenv("GENFORGE_THREADS")) {
@@ -104,6 +134,13 @@ nlohmann::json build_info() {
   }
   info["loaded_libraries"] = blas;
   if (auto config = openblas_symbol<char* (*)()>("openblas_get_config")) info["openblas_config"] = config();
+  const std::string core = openblas_core();
+  if (!core.empty()) info["openblas_core"] = core;
+  const std::string better = better_openblas_core();
+  if (!better.empty()) {
+    info["openblas_note"] = msg("OpenBLAS does not know this CPU and runs its generic ", core, " kernels; ",
+                                "OPENBLAS_CORETYPE=", better, " selects faster ones (the genforge command does so)");
+  }
   if (auto parallel = openblas_symbol<int (*)()>("openblas_get_parallel")) {
     int p = parallel();
     info["openblas_threading"] = p == 0 ? "sequential" : p == 1 ? "pthreads" : p == 2 ? "openmp" : "unknown";

@@ -93,6 +93,29 @@ TEST_F(Cli, ModelsAndHelpListOptionsWithDefaults) {
   EXPECT_TRUE(nlohmann::json::parse(r.out).contains("sentencepiece"));
 }
 
+// The genforge command runs OpenBLAS's best kernels for the CPU: where OpenBLAS fell back to its generic ones (a CPU
+// newer than it knows), the binary runs itself again with OPENBLAS_CORETYPE set, so its own report has nothing
+// better to suggest. With GENFORGE_KEEP_OPENBLAS_CORE it keeps what OpenBLAS chose, and says so when that is generic.
+TEST_F(Cli, TheBinaryRunsOpenBlasKernelsThatFitTheCpu) {
+  auto build_report = [&](const std::vector<std::pair<std::string, std::string>>& env) {
+    const int pid = test::start_binary({"info", "--build"}, env, dir_.file("build.json"));
+    EXPECT_EQ(test::wait_exit(pid), 0);
+    return nlohmann::json::parse(test::read_text(dir_.file("build.json")));
+  };
+  const auto chosen = build_report({});
+  ASSERT_TRUE(chosen.contains("openblas_core")) << chosen.dump();
+  EXPECT_FALSE(chosen.contains("openblas_note")) << chosen.dump();
+  const auto kept = build_report({{"GENFORGE_KEEP_OPENBLAS_CORE", "1"}});
+  const std::string core = kept["openblas_core"];
+  const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem";
+  if (kept.contains("openblas_note")) {
+    EXPECT_TRUE(generic) << kept.dump();
+    EXPECT_NE(chosen["openblas_core"], core);  // the binary ran other kernels than OpenBLAS's own choice
+  } else {
+    EXPECT_EQ(chosen["openblas_core"], core);  // OpenBLAS knows this CPU (or nothing better fits it)
+  }
+}
+
 TEST_F(Cli, BadDataIsAClearError) {
   auto out = dir_.file("m.gf");
   expect_error({"train", "gmm", "--data", dir_.file("none.csv"), "--out", out}, "no such file");
