@@ -113,8 +113,9 @@ int run_synth(int argc, char** argv) {
     const auto report = apps::fit_synthesizer(*model, real, ctx);
     fit_seconds = report.seconds;
     std::cout << "fitted " << model->kind() << " on " << real.describe() << " in " << report.seconds << " s\n";
-    const auto ranges = apps::private_ranges_summary(report.extra.value("privacy", nlohmann::json()));
-    if (!ranges.empty()) std::cout << ranges << "\n";
+    if (report.extra.contains("privacy")) {
+      for (const auto& line : apps::privacy_summary(report.extra["privacy"])) std::cout << line << "\n";
+    }
     if (!save.empty()) save_model(*model, save);
   }
 

@@ -306,6 +306,7 @@ TEST(Synth, PrivateFitsReadNoRangeOrRateOffTheData) {
   const auto source = data::load_source(dir.file("rich.csv"), DataKind::table);
   apps::SynthOptions o;
   o.n = 2000;
+  EXPECT_EQ(apps::privacy_summary(nlohmann::json()), std::vector<std::string>{"fitted without differential privacy"});
   for (const std::string kind : {"copula", "bayesnet"}) {
     auto model = create_model(kind, {}, {{"dp_epsilon", "1"}});
     apps::fit_synthesizer(*model, source, quiet());
@@ -321,6 +322,10 @@ TEST(Synth, PrivateFitsReadNoRangeOrRateOffTheData) {
     EXPECT_EQ(ranges["income"]["hi"].get<double>(), 65536) << kind;
     EXPECT_EQ(apps::private_ranges_summary(model->fit_report().extra["privacy"]),
               "ranges private (ε 0.2 each): income 16384..65536") << kind;
+    const auto lines = apps::privacy_summary(model->fit_report().extra["privacy"]);
+    ASSERT_EQ(lines.size(), 3u) << kind;
+    EXPECT_EQ(lines[0], kind == "copula" ? "differential privacy: ε 1, δ 1e-05" : "differential privacy: ε 1 (pure ε)");
+    EXPECT_EQ(lines[2].rfind("treated as public: the number of rows, the categories", 0), 0u) << lines[2];
     const Column& name = s.rows.column("name");
     EXPECT_EQ(name.categories, std::vector<std::string>{"_RARE_"}) << kind;
     EXPECT_EQ(name.n_missing(), 0u) << kind;  // the real column misses 10 %

@@ -442,6 +442,18 @@ std::string private_ranges_summary(const nlohmann::json& privacy) {
   return out;
 }
 
+std::vector<std::string> privacy_summary(const nlohmann::json& privacy) {
+  if (!privacy.is_object() || !privacy.contains("epsilon")) return {"fitted without differential privacy"};
+  std::vector<std::string> lines;
+  const double delta = privacy.value("delta", 0.0);
+  lines.push_back(msg("differential privacy: ε ", privacy["epsilon"].get<double>(),
+                      delta > 0 ? msg(", δ ", delta) : std::string(" (pure ε)")));
+  const auto ranges = private_ranges_summary(privacy);
+  if (!ranges.empty()) lines.push_back(ranges);
+  if (privacy.contains("public")) lines.push_back("treated as public: " + privacy["public"].get<std::string>());
+  return lines;
+}
+
 std::string rare_label_summary(const nlohmann::json& rare) {
   if (!rare.is_object() || !rare.contains("copied")) return "rare labels: not checked";
   const auto& pooled = rare["pooled"];

@@ -140,7 +140,10 @@ void write_synth_html(const std::string& path, const Table& real, const Table& s
       << html_escape(extremes_summary(report["synthesis"].value("extremes", nlohmann::json()))) << ".</p>";
   }
   if (report.contains("privacy")) {
-    h << "<p>Differential privacy of the fit: <code>" << html_escape(report["privacy"].dump()) << "</code></p>";
+    h << "<h3>Differential privacy of the fit</h3><ul>";
+    for (const auto& line : privacy_summary(report["privacy"])) h << "<li>" << html_escape(line) << "</li>";
+    h << "</ul><details><summary>accounting</summary><code>" << html_escape(report["privacy"].dump())
+      << "</code></details>";
   } else {
     h << "<p class='note'>The model was fitted without differential privacy.</p>";
   }

@@ -348,6 +348,8 @@ TEST_F(Cli, SynthWritesRowsAndAReportAndRefusesBadRules) {
   r = test::run_cli({"synth", "--data", penguins, "--dp-epsilon", "1", "--out", dir_.file("dp.csv"), "-q"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_DOUBLE_EQ(test::read_json(dir_.file("dp.report.json"))["privacy"]["epsilon"].get<double>(), 1.0);
+  EXPECT_NE(test::read_text(dir_.file("dp.report.html")).find("<li>differential privacy: ε 1, δ 1e-05</li>"),
+            std::string::npos);
   r = test::run_cli({"synth", "--data", penguins, "--dp-epsilon", "1", "--dp-bounds", "Body Mass (g):2000..8000",
                      "--out", dir_.file("dp.csv"), "--no-report"});
   ASSERT_EQ(r.rc, 0) << r.err;

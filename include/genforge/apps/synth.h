@@ -74,6 +74,9 @@ std::string rare_label_summary(const nlohmann::json& rare_labels);
 std::string extremes_summary(const nlohmann::json& extremes);
 // One line on the numeric ranges of a private fit (its fit report's "privacy" object), empty when it has none.
 std::string private_ranges_summary(const nlohmann::json& privacy);
+// The privacy of a fit in lines a person reads: "differential privacy: ε 1, δ 1e-05", the ranges, what is treated as
+// public; {"fitted without differential privacy"} when `privacy` is null.
+std::vector<std::string> privacy_summary(const nlohmann::json& privacy);
 
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);
