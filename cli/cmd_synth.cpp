@@ -101,6 +101,7 @@ int run_synth(int argc, char** argv) {
                   dp_delta ? "--dp-delta" : "--dp-bounds", " needs --dp-epsilon");
       GF_CHECK_AS(InvalidArgument, *dp_epsilon > 0, "give a positive epsilon, e.g. --dp-epsilon 1",
                   "--dp-epsilon must be > 0, got ", *dp_epsilon);
+      apps::check_extremes_protection(true, protect_extremes, model_name);  // before the fit, not after it
       overrides.emplace_back("dp_epsilon", msg(*dp_epsilon));
       if (dp_delta) overrides.emplace_back("dp_delta", msg(*dp_delta));
       if (dp_bounds) overrides.emplace_back("dp_bounds", *dp_bounds);

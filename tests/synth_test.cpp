@@ -333,7 +333,7 @@ TEST(Synth, PrivateFitsReadNoRangeOrRateOffTheData) {
     protect.protect_extremes = 5;
     test::expect_error_message([&] { apps::synthesize(*model, source.table, protect); },
                                "protect_extremes clips to each column's 5th smallest and largest real values, which "
-                               "are not private, and the " + kind + " model was fitted with differential privacy");
+                               "are not private, and the " + kind + " model is fitted with differential privacy");
   }
 }
 

@@ -283,11 +283,7 @@ std::vector<std::string> Synthesis::evaluated_columns() const {
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options) {
   options.validate();
   const bool private_fit = model.fit_report().extra.contains("privacy");
-  GF_CHECK_AS(InvalidArgument, !private_fit || options.protect_extremes == 0,
-              "leave --protect-extremes off: the private fit already bounds each column",
-              "protect_extremes clips to each column's ", ordinal(options.protect_extremes),
-              " smallest and largest real values, which are not private, and the ", model.kind(),
-              " model was fitted with differential privacy");
+  check_extremes_protection(private_fit, options.protect_extremes, model.kind());
   const auto& pipeline = pipeline_of(model);
   const Table schema = real.select(model_columns(model));
   std::vector<ColumnBounds> bounds;
@@ -440,6 +436,14 @@ std::string private_ranges_summary(const nlohmann::json& privacy) {
     out += ": " + columns;
   }
   return out;
+}
+
+void check_extremes_protection(bool private_fit, int64_t protect_extremes, const std::string& kind) {
+  GF_CHECK_AS(InvalidArgument, !private_fit || protect_extremes == 0,
+              "leave --protect-extremes off: the private fit already bounds each column",
+              "protect_extremes clips to each column's ", ordinal(protect_extremes),
+              " smallest and largest real values, which are not private, and the ", kind,
+              " model is fitted with differential privacy");
 }
 
 std::vector<std::string> privacy_summary(const nlohmann::json& privacy) {

@@ -78,6 +78,10 @@ std::string private_ranges_summary(const nlohmann::json& privacy);
 // public; {"fitted without differential privacy"} when `privacy` is null.
 std::vector<std::string> privacy_summary(const nlohmann::json& privacy);
 
+// protect_extremes > 0 with a differentially private fit is InvalidArgument (real quantiles are not private):
+// synthesize checks it, and a program can before a long private fit.
+void check_extremes_protection(bool private_fit, int64_t protect_extremes, const std::string& kind);
+
 // `real` is the table the model was fitted on: its columns, fixed combinations and ID formats.
 Synthesis synthesize(const Model& model, const Table& real, const SynthOptions& options);
 
