@@ -167,7 +167,16 @@ TEST(PrivateRange, DeclaredRangesAreTakenAsGivenAndTheRestShareEpsilon) {
   test::expect_error_message([] { privacy::parse_declared_ranges("age 0..120"); },
                              "dp_bounds: 'age 0..120' is not column:lo..hi");
   test::expect_error_message([] { privacy::parse_declared_ranges("age:0..old"); },
-                             "dp_bounds: 'old' in 'age:0..old' is not a number");
+                             "dp_bounds: 'old' in 'age:0..old' is not a number or a date");
+  // Dates and datetimes in the data's own spelling, as seconds since 1970; colons in times and names are no
+  // separators.
+  const auto dates = privacy::parse_declared_ranges("Flight Date:1990-01-01..2003-01-01,t:2000-01-01T00:00..2000-01-02 "
+                                                    "12:30,a:b:1..2");
+  EXPECT_EQ(dates.at("Flight Date").lo, 631152000);
+  EXPECT_EQ(dates.at("Flight Date").hi, 1041379200);
+  EXPECT_EQ(dates.at("t").lo, 946684800);
+  EXPECT_EQ(dates.at("t").hi, 946684800 + 86400 + 12 * 3600 + 30 * 60);
+  EXPECT_EQ(dates.at("a:b").lo, 1);
   test::expect_error_message([&] { privacy::plan_ranges("height:0..3", {"age"}, {v}, 1.0, gen); },
                              "dp_bounds names column 'height', which is not a numeric column of the data");
 }

@@ -6,6 +6,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/options.h"
+#include "data/column_builder.h"
 #include "privacy/noise.h"
 
 namespace gf::privacy {
@@ -42,18 +43,38 @@ double upper_edge(int b) {
   return -std::ldexp(1.0, kOctaves - 1 - b + kLowestOctave);
 }
 
-double parse_number(const std::string& text, const std::string& entry) {
+// A bound: a number, or a date or datetime as data files write them (then in the model's units: seconds since 1970).
+bool parse_bound(const std::string& text, double& value) {
   size_t used = 0;
-  double v = 0;
   try {
-    v = std::stod(text, &used);
+    value = std::stod(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
-  GF_CHECK_AS(InvalidArgument, used == text.size() && !text.empty() && std::isfinite(v),
-              "write each range as column:lo..hi, e.g. age:0..120", "dp_bounds: '", text, "' in '", entry,
-              "' is not a number");
+  if (!text.empty() && used == text.size() && std::isfinite(value)) return true;
+  return detail::parse_datetime(text, value);
+}
+
+double checked_bound(const std::string& text, const std::string& entry) {
+  double v = 0;
+  GF_CHECK_AS(InvalidArgument, parse_bound(text, v),
+              "write each range as column:lo..hi, e.g. age:0..120 or date:2020-01-01..2021-01-01", "dp_bounds: '",
+              text, "' in '", entry, "' is not a number or a date");
   return v;
+}
+
+// The colon that ends the column's name: the first one after which lo..hi parse (column names and times may hold
+// colons too: "t:2000-01-01T00:00..2000-01-02 12:30", "a:b:1..2"); else the last one, for the error messages.
+size_t name_end(const std::string& entry) {
+  for (size_t p = entry.find(':', 1); p != std::string::npos; p = entry.find(':', p + 1)) {
+    const auto dots = entry.find("..", p);
+    double lo = 0, hi = 0;
+    if (dots != std::string::npos && parse_bound(trim(entry.substr(p + 1, dots - p - 1)), lo) &&
+        parse_bound(trim(entry.substr(dots + 2)), hi)) {
+      return p;
+    }
+  }
+  return entry.rfind(':');
 }
 
 }  // namespace
@@ -65,7 +86,7 @@ std::map<std::string, Range> parse_declared_ranges(const std::string& text) {
   if (trim(text).empty() || ranges_from_data(text)) return out;
   for (const auto& raw : split_list(text)) {
     const std::string entry = trim(raw);
-    const auto eq = entry.rfind(':');
+    const auto eq = name_end(entry);
     const auto dots = entry.find("..", eq == std::string::npos ? 0 : eq);
     GF_CHECK_AS(InvalidArgument, eq != std::string::npos && eq > 0 && dots != std::string::npos,
                 "write each range as column:lo..hi, e.g. age:0..120 (or dp_bounds=data: the data's own ranges, "
@@ -73,8 +94,8 @@ std::map<std::string, Range> parse_declared_ranges(const std::string& text) {
                 "dp_bounds: '", entry, "' is not column:lo..hi");
     const std::string name = trim(entry.substr(0, eq));
     Range r;
-    r.lo = parse_number(trim(entry.substr(eq + 1, dots - eq - 1)), entry);
-    r.hi = parse_number(trim(entry.substr(dots + 2)), entry);
+    r.lo = checked_bound(trim(entry.substr(eq + 1, dots - eq - 1)), entry);
+    r.hi = checked_bound(trim(entry.substr(dots + 2)), entry);
     r.how = "declared";
     GF_CHECK_AS(InvalidArgument, r.lo <= r.hi, "give the lower bound first", "dp_bounds: '", entry,
                 "' has its lower bound above its upper bound");

@@ -15,8 +15,8 @@ struct Range {
   std::string how;  // "declared" | "private" | "data (not private)"
 };
 
-// Ranges the user declares, "col:lo..hi,col2:lo..hi" (numbers in the model's units: datetimes as seconds since
-// 1970). Empty text: none. "data": every range from the data, not private (returns an empty map; see
+// Ranges the user declares, "col:lo..hi,col2:lo..hi": numbers, or dates and datetimes as data files write them
+// ("date:2020-01-01..2021-06-30"; the model's units are seconds since 1970). Empty text: none. "data": every range from the data, not private (returns an empty map; see
 // ranges_from_data). A malformed entry or lo > hi is InvalidArgument.
 std::map<std::string, Range> parse_declared_ranges(const std::string& text);
 bool ranges_from_data(const std::string& text);
