@@ -119,6 +119,16 @@ TEST(DpSgd, RegisteredNeuralModelsTrainPrivatelyAndKeepTheBudgetInTheFile) {
   const auto& p = loaded->fit_report().extra["privacy"];
   EXPECT_LE(p["epsilon"].get<double>(), 8.0);
   EXPECT_GT(p["noise_multiplier"].get<double>(), 0.0);
+  EXPECT_NE(p["public"].get<std::string>().find("DP-SGD covers the gradient steps"), std::string::npos);
+  // TVAE's mode-specific normalisation is fitted before DP-SGD, without noise: its report says so.
+  auto tvae = create_model("tvae", {}, {{"epochs", "1"}, {"batch_size", "16"}, {"dp_epsilon", "8"}});
+  Dataset rows{torch::randn({64, 2}, gen, torch::kFloat64), {}, {"a", "b"}};
+  tvae->fit(rows, quiet());
+  EXPECT_EQ(tvae->fit_report().extra["privacy"]["public"].get<std::string>().rfind(
+                "the mode-specific normalisation (each numeric column's modes and range, fitted on the data without "
+                "noise)",
+                0),
+            0u);
   // Two optimizer groups (a GAN) are refused with the reason.
   TwoGroups two;
   train::TrainOptions o;

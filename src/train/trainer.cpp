@@ -380,7 +380,10 @@ class Loop : public StepContext {
                                  {"max_grad_norm", o_.dp_max_grad_norm},
                                  {"sample_rate", dp_q_},
                                  {"steps", step_},
-                                 {"skipped_examples", dp_skipped_examples_}};
+                                 {"skipped_examples", dp_skipped_examples_},
+                                 {"public", "what was read off the data before training (the input pipeline's "
+                                            "categories and scaling) and the number of examples; DP-SGD covers "
+                                            "the gradient steps"}};
     }
     return report;
   }

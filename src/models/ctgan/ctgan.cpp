@@ -303,6 +303,10 @@ FitReport Ctgan::fit(const Dataset& train, const FitContext& ctx) {
   report_ = train::run(trainable, {x, {}}, nullptr, options_, ctx);
   report_.objective_name = "generator loss (last logged)";
   report_.extra["width"] = transformer.width();
+  if (report_.extra.contains("privacy")) {
+    report_.extra["privacy"]["public"] = std::string(tvae::kModeTransformerPublicFacts) +
+                                         ", and each category's frequency (training-by-sampling's conditions)";
+  }
   net->eval();
   net_ = net;
   schema_ = {{"columns", train.columns}, {"dim", train.x.size(1)}};

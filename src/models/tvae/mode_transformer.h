@@ -29,6 +29,12 @@ struct ColumnCode {
   std::vector<Span> spans;                 // numeric: scalar, modes[, missing]; categorical: categories(+ missing)
 };
 
+// What a DP-SGD fit of a model on this transformer reads off the data without noise (its privacy report's
+// "public"): DP-SGD covers the network's training, not the transformer fitted before it.
+inline constexpr const char* kModeTransformerPublicFacts =
+    "the mode-specific normalisation (each numeric column's modes and range, fitted on the data without noise), "
+    "the categories (labels seen in at least rare_labels rows) and the number of rows";
+
 class ModeTransformer {
  public:
   // Learns the codes of x [N, D] (NaN = missing); features as the pipeline describes them (empty: all numeric).

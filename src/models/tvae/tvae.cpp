@@ -187,6 +187,7 @@ FitReport Tvae::fit(const Dataset& train, const FitContext& ctx) {
   report_ = train::run(trainable, {x, {}}, val ? &*val : nullptr, options_, ctx);
   report_.objective_name = "loss per row: factor x reconstruction + KL (last logged)";
   report_.extra["width"] = transformer.width();
+  if (report_.extra.contains("privacy")) report_.extra["privacy"]["public"] = tvae::kModeTransformerPublicFacts;
   net->eval();
   net_ = net;
   schema_ = {{"columns", train.columns}, {"dim", train.x.size(1)}};
