@@ -10,6 +10,7 @@
 #include "data/column_builder.h"
 #include "genforge/core/error.h"
 #include "genforge/core/options.h"
+#include "core/trim.h"
 
 namespace gf::apps {
 
@@ -29,11 +30,6 @@ using NodePtr = std::shared_ptr<const Node>;
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   return s;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
 const Column& column_named(const Table& schema, const std::string& name, const std::string& rule) {
@@ -382,11 +378,11 @@ std::string row_key(const Table& t, const std::vector<size_t>& cols, size_t i) {
 
 Constraint Constraint::parse(const std::string& text_in, const Table& schema) {
   Constraint c;
-  c.text_ = trim(text_in);
+  c.text_ = trim_blanks(text_in);
   GF_CHECK_AS(InvalidArgument, !c.text_.empty(), "write a rule such as \"x > 0\"", "a constraint is empty");
   if (lower(c.text_.substr(0, 6)) == "fixed(" && c.text_.back() == ')') {
     for (const auto& part : split_list(c.text_.substr(6, c.text_.size() - 7))) {
-      const std::string name = trim(part);
+      const std::string name = trim_blanks(part);
       column_named(schema, name, c.text_);
       c.fixed_columns_.push_back(name);
     }
@@ -424,13 +420,13 @@ std::vector<uint8_t> Constraint::check(const Table& rows) const {
 }
 
 ColumnBounds parse_condition(const std::string& text_in, const Table& schema) {
-  const std::string text = trim(text_in);
+  const std::string text = trim_blanks(text_in);
   const std::string hint = "write col=value or \"col in [lo, hi]\"";
   ColumnBounds b;
   b.require_present = true;
   const auto in = lower(text).find(" in [");
   if (in != std::string::npos) {
-    b.column = trim(text.substr(0, in));
+    b.column = trim_blanks(text.substr(0, in));
     const Column& c = column_named(schema, b.column, text);
     GF_CHECK_AS(InvalidArgument, c.type != ColumnType::categorical, "condition a category column on one value: col=value",
                 "condition '", text, "': column '", c.name, "' is categorical, so it has no range");
@@ -438,8 +434,8 @@ ColumnBounds parse_condition(const std::string& text_in, const Table& schema) {
     const auto comma = inside.find(','), close = inside.rfind(']');
     GF_CHECK_AS(InvalidArgument, comma != std::string::npos && close != std::string::npos && close > comma, hint,
                 "condition '", text, "' is not a range [lo, hi]");
-    b.lo = number_for(c, trim(inside.substr(0, comma)), text);
-    b.hi = number_for(c, trim(inside.substr(comma + 1, close - comma - 1)), text);
+    b.lo = number_for(c, trim_blanks(inside.substr(0, comma)), text);
+    b.hi = number_for(c, trim_blanks(inside.substr(comma + 1, close - comma - 1)), text);
     GF_CHECK_AS(InvalidArgument, b.lo <= b.hi, "give the smaller bound first", "condition '", text,
                 "' has its lower bound above its upper bound");
     return b;
@@ -447,9 +443,9 @@ ColumnBounds parse_condition(const std::string& text_in, const Table& schema) {
   const auto eq = text.find('=');
   GF_CHECK_AS(InvalidArgument, eq != std::string::npos && eq > 0, hint, "condition '", text,
               "' is neither col=value nor a range");
-  b.column = trim(text.substr(0, eq));
+  b.column = trim_blanks(text.substr(0, eq));
   const Column& c = column_named(schema, b.column, text);
-  std::string value = trim(text.substr(eq + 1));
+  std::string value = trim_blanks(text.substr(eq + 1));
   if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front()) {
     value = value.substr(1, value.size() - 2);
   }

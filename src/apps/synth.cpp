@@ -490,7 +490,8 @@ std::string extremes_summary(const nlohmann::json& extremes) {
   int64_t cells = 0;
   for (const auto& c : extremes["columns"]) cells += c["clipped"].get<int64_t>();
   const auto k = ordinal(extremes["k"].get<int64_t>());
-  return msg("extremes: numbers kept between each column's ", k, " smallest and ", k, " largest real value (", extremes["columns"].size(), " columns; ", cells, " synthetic cells clipped)");
+  return msg("extremes: numbers kept between each column's ", k, " smallest and ", k, " largest real value (",
+             extremes["columns"].size(), " columns; ", cells, " synthetic cells clipped)");
 }
 
 Table rows_meeting_rules(const Table& table, const SynthOptions& options) {

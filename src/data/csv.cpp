@@ -12,16 +12,10 @@
 #include "genforge/core/error.h"
 #include "genforge/data/readers.h"
 #include "genforge/io/bytes.h"
+#include "core/trim.h"
 
 namespace gf {
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
 
 // Splits RFC 4180 text into records of fields. `quoted` marks fields that were quoted (kept verbatim).
 struct Record {
@@ -76,7 +70,7 @@ std::vector<Record> parse_records(const std::string& text, char delim, const std
       } else {
         while (i < n && text[i] != delim && text[i] != '\n' && text[i] != '\r') field += text[i++];
       }
-      rec.fields.push_back(quoted ? field : trim(field));
+      rec.fields.push_back(quoted ? field : trim_blanks(field));
       rec.quoted.push_back(quoted);
       if (i >= n) {
         end_of_record = true;

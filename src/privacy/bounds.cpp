@@ -6,17 +6,13 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/options.h"
+#include "core/trim.h"
 #include "data/column_builder.h"
 #include "privacy/noise.h"
 
 namespace gf::privacy {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  const auto a = s.find_first_not_of(" \t");
-  return a == std::string::npos ? std::string() : s.substr(a, s.find_last_not_of(" \t") - a + 1);
-}
 
 constexpr int kLowestOctave = -32, kHighestOctave = 63;
 constexpr int kOctaves = kHighestOctave - kLowestOctave + 1;
@@ -69,8 +65,8 @@ size_t name_end(const std::string& entry) {
   for (size_t p = entry.find(':', 1); p != std::string::npos; p = entry.find(':', p + 1)) {
     const auto dots = entry.find("..", p);
     double lo = 0, hi = 0;
-    if (dots != std::string::npos && parse_bound(trim(entry.substr(p + 1, dots - p - 1)), lo) &&
-        parse_bound(trim(entry.substr(dots + 2)), hi)) {
+    if (dots != std::string::npos && parse_bound(trim_blanks(entry.substr(p + 1, dots - p - 1)), lo) &&
+        parse_bound(trim_blanks(entry.substr(dots + 2)), hi)) {
       return p;
     }
   }
@@ -79,23 +75,23 @@ size_t name_end(const std::string& entry) {
 
 }  // namespace
 
-bool ranges_from_data(const std::string& text) { return trim(text) == "data"; }
+bool ranges_from_data(const std::string& text) { return trim_blanks(text) == "data"; }
 
 std::map<std::string, Range> parse_declared_ranges(const std::string& text) {
   std::map<std::string, Range> out;
-  if (trim(text).empty() || ranges_from_data(text)) return out;
+  if (trim_blanks(text).empty() || ranges_from_data(text)) return out;
   for (const auto& raw : split_list(text)) {
-    const std::string entry = trim(raw);
+    const std::string entry = trim_blanks(raw);
     const auto eq = name_end(entry);
     const auto dots = entry.find("..", eq == std::string::npos ? 0 : eq);
     GF_CHECK_AS(InvalidArgument, eq != std::string::npos && eq > 0 && dots != std::string::npos,
                 "write each range as column:lo..hi, e.g. age:0..120 (or dp_bounds=data: the data's own ranges, "
                 "not private)",
                 "dp_bounds: '", entry, "' is not column:lo..hi");
-    const std::string name = trim(entry.substr(0, eq));
+    const std::string name = trim_blanks(entry.substr(0, eq));
     Range r;
-    r.lo = checked_bound(trim(entry.substr(eq + 1, dots - eq - 1)), entry);
-    r.hi = checked_bound(trim(entry.substr(dots + 2)), entry);
+    r.lo = checked_bound(trim_blanks(entry.substr(eq + 1, dots - eq - 1)), entry);
+    r.hi = checked_bound(trim_blanks(entry.substr(dots + 2)), entry);
     r.how = "declared";
     GF_CHECK_AS(InvalidArgument, r.lo <= r.hi, "give the lower bound first", "dp_bounds: '", entry,
                 "' has its lower bound above its upper bound");
