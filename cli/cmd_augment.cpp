@@ -12,6 +12,8 @@
 #include "genforge/data/readers.h"
 #include "genforge/eval/classifier.h"
 #include "genforge/eval/features.h"
+#include "genforge/io/provenance.h"
+#include "genforge/workflow.h"
 
 namespace gf::cli {
 namespace {
@@ -32,9 +34,14 @@ bool fmnist_shaped(const torch::Tensor& images) {
 }  // namespace
 
 int run_augment(int argc, char** argv) {
-  CLI::App app("a labelled synthetic data set from a generative model trained on labelled data", "augment");
+  CLI::App app("a labelled synthetic data set from a generative model: sampled per class, or interpolated between "
+               "same-class examples in a model's latent space",
+               "augment");
   app.allow_extras();
-  std::string data, model = "vae", out, label, check_data = "fashion-mnist:test";
+  std::string data, model = "vae", from, method = "sample", out, label, check_data = "fashion-mnist:test";
+  int64_t neighbours = 5;
+  bool keep_detail = false;
+  std::string towards;
   std::vector<std::string> sets;
   int64_t per_class = 100, limit = 0, check_steps = 1500;
   std::optional<uint64_t> seed;
@@ -47,6 +54,17 @@ int run_augment(int argc, char** argv) {
                                    "pixelcnn), else one model per class (gmm, ...)")
       ->capture_default_str();
   app.add_option("--set", sets, "model option key=value (repeatable)");
+  app.add_option("--from", from, "use this trained model (.gf) instead of training one: class-conditional for "
+                                 "--method sample; any encoder (e.g. trained on unlabelled data) for interpolate");
+  app.add_option("--method", method, "sample: draw from the model per class | interpolate: SMOTE in the model's "
+                                     "latent space (a new example between a real one and a same-class neighbour)")
+      ->capture_default_str();
+  app.add_option("--neighbours", neighbours, "interpolate: nearest same-class codes to interpolate towards")
+      ->capture_default_str();
+  app.add_flag("--keep-detail", keep_detail, "interpolate: add the decoded change to the real example it starts from "
+                                             "(keeps its sharpness) instead of taking the decoded point");
+  app.add_option("--towards", towards, "interpolate: take the neighbours from these examples (unlabelled, e.g. the "
+                                       "data the --from model was trained on) instead of the class's own");
   app.add_option("--label", label, "tables: the class column");
   auto* per_class_option =
       app.add_option("--per-class", per_class, "synthetic examples per class")->capture_default_str();
@@ -68,15 +86,33 @@ int run_augment(int argc, char** argv) {
   apply_common_flags(common);
   apps::AugmentOptions options;
   options.model = model;
+  options.method = method;
+  options.neighbours = neighbours;
+  options.keep_detail = keep_detail;
   options.sets = parse_set_pairs(sets);
   for (const auto& kv : option_flags(app.remaining(), "augment")) options.sets.push_back(kv);
+  std::unique_ptr<Model> trained;
+  if (!from.empty()) {
+    GF_CHECK_AS(InvalidArgument, app.count("--model") == 0 && options.sets.empty(),
+                "drop --model and --set: --from uses a trained model as it is",
+                "--from and --model / --set both choose the model");
+    trained = load_model(from);
+    record_provenance_model(from, trained->kind());
+    options.trained = trained.get();
+  }
   options.label_column = label;
   options.per_class = per_class;
   options.balance = balance;
   options.seed = resolve_seed(seed);
   options.validate();
-  const ModelInfo& info = model_info(model);
-  const auto labelled = data::load_source(data, info.data_kind, source_options(table_flags, limit));
+  const DataKind kind = trained ? trained->capabilities().data_kind : model_info(model).data_kind;
+  const auto labelled = data::load_source(data, kind, source_options(table_flags, limit));
+  data::Source towards_source;
+  if (!towards.empty()) {
+    GF_CHECK_AS(InvalidArgument, method == "interpolate", "add --method interpolate", "--towards applies to interpolation");
+    towards_source = data::load_source(towards, kind, source_options(table_flags));
+    options.towards = &towards_source;
+  }
   const bool images = labelled.form == DataKind::images;
   GF_CHECK_AS(InvalidArgument, !check || images, "--check trains genforge's image classifier; for tables compare "
                                                  "classifiers on the written CSV",

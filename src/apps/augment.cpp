@@ -1,6 +1,8 @@
 #include "genforge/apps/augment.h"
 
 #include <algorithm>
+#include <limits>
+#include <memory>
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
@@ -25,12 +27,71 @@ int64_t wanted(const AugmentOptions& o, int64_t count, int64_t largest) {
   return o.balance ? largest - count : o.per_class;
 }
 
+bool encodes_and_decodes(const Model& m) {
+  const auto c = m.capabilities();
+  return c.encoder && c.latent_space;
+}
+
+bool interpolating(const AugmentOptions& o) { return o.method == "interpolate"; }
+
+// The model that interpolates: the given one, or one fitted here on every labelled example (`sets` as given; its
+// labels reach it only when it is conditional). `owned` keeps the fitted one alive.
+const Model& interpolation_model(const data::Source& labelled, const ModelInfo* info, const OptionOverrides& sets,
+                                 const AugmentOptions& o, const FitContext& ctx, std::unique_ptr<Model>& owned) {
+  if (o.trained == nullptr) {
+    owned = info->create({}, sets);
+    fit_source(*owned, labelled, ctx);
+  }
+  const Model& m = o.trained != nullptr ? *o.trained : *owned;
+  GF_CHECK_AS(NotSupported, encodes_and_decodes(m),
+              "interpolate with a model that encodes and decodes: " +
+                  join_names(registered_models_with(encodes_and_decodes)) + "; or use --method sample",
+              "a ", m.kind(), " model has no encoder and decoder to interpolate codes with");
+  return m;
+}
+
+// The codes of `o.towards` (complete rows of a table), the targets of interpolation; undefined without it.
+torch::Tensor pool_codes(const Model& m, const AugmentOptions& o) {
+  if (o.towards == nullptr) return {};
+  GF_CHECK_AS(InvalidArgument, m.n_classes() == 0, "interpolate towards unlabelled examples with an unconditional model",
+              "a class-conditional ", m.kind(), " model needs the classes of the examples it encodes");
+  auto x = prepare(m, *o.towards).x;
+  if (o.towards->form == DataKind::table) {
+    x = x.index_select(0, x.isnan().flatten(1).any(1).logical_not().nonzero().reshape({-1}));
+  }
+  GF_CHECK_AS(InvalidArgument, x.size(0) > 0, "give examples to interpolate towards", "'", o.towards->spec,
+              "' has no complete examples");
+  return m.transform(x);  // [P, L]
+}
+
+// `n` new examples of class `label` from the prepared examples x [M, ...] of that class: their codes interpolated
+// (SMOTE) and decoded; with `keep_detail`, the decoded change from the base example's own code added to that real
+// example instead. [n, ...] in the model's space
+torch::Tensor interpolated_examples(const Model& m, const torch::Tensor& x, int64_t label, const std::string& name,
+                                    int64_t n, const AugmentOptions& o, const torch::Tensor& pool_codes,
+                                    at::Generator& gen) {
+  GF_CHECK_AS(InvalidArgument, x.size(0) >= (pool_codes.defined() ? 1 : 2), "give each class two or more complete examples, or use --method sample",
+              "class '", name, "' has ", x.size(0), " complete example", x.size(0) == 1 ? "" : "s",
+              ": interpolation needs two");
+  const bool conditional = m.n_classes() > 0;
+  const auto labels_of = [&](int64_t count) {
+    return conditional ? torch::full({count}, label, torch::kLong) : torch::Tensor();
+  };
+  const auto codes = m.transform(x, labels_of(x.size(0)));  // [M, L]
+  const auto step = interpolate_codes(codes, n, o.neighbours, gen, pool_codes);
+  const auto decoded = m.decode(step.codes, labels_of(n));
+  if (!o.keep_detail) return decoded;
+  const auto base_decoded = m.decode(codes.index_select(0, step.base), labels_of(n));
+  return x.index_select(0, step.base).to(decoded.scalar_type()) + (decoded - base_decoded).reshape(x.index_select(0, step.base).sizes());
+}
+
 std::string label_text(const Column& c, double v) {
   if (c.type == ColumnType::categorical) return c.categories[static_cast<size_t>(v)];
   return std::to_string(static_cast<long long>(v));
 }
 
-Augmentation augment_images(const data::Source& labelled, const ModelInfo& info, const AugmentOptions& o,
+// `info`: the kind to train here, null when the model is given trained (o.trained).
+Augmentation augment_images(const data::Source& labelled, const ModelInfo* info, const AugmentOptions& o,
                             const FitContext& ctx) {
   GF_CHECK_AS(InvalidArgument, labelled.images.labels.defined() && labelled.images.labels.numel() > 0,
               "give labelled images: class sub-folders, or fashion-mnist", "'", labelled.spec,
@@ -46,10 +107,36 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
   const int64_t largest = counts.max().item<int64_t>();
   auto n_for = [&](int64_t c) { return wanted(o, counts[c].item<int64_t>(), largest); };
   std::vector<torch::Tensor> images, labels;
-  if (info.has_option("conditional")) {
+  if (interpolating(o)) {
+    std::unique_ptr<Model> owned;
+    const Model& m = interpolation_model(labelled, info, o.sets, o, ctx, owned);
+    const Dataset ds = prepare(m, labelled);
+    const auto towards = pool_codes(m, o);
+    const auto y = set.labels.to(torch::kLong).reshape({-1});
+    for (int64_t c = 0; c < n_classes; ++c) {
+      if (n_for(c) == 0 || counts[c].item<int64_t>() == 0) continue;
+      const auto x = ds.x.index_select(0, (y == c).nonzero().reshape({-1}));
+      images.push_back(interpolated_examples(m, x, c, a.classes[static_cast<size_t>(c)], n_for(c), o, towards, gen)
+                           .to(torch::kFloat32));
+      labels.push_back(torch::full({n_for(c)}, c, torch::kLong));
+    }
+    a.method = "SMOTE in a " + m.kind() + "'s latent space";
+  } else if (o.trained != nullptr) {
+    const Model& m = *o.trained;
+    GF_CHECK_AS(InvalidArgument, m.n_classes() >= n_classes,
+                "give a class-conditional model (--set conditional=true) or use --method interpolate",
+                "the given ", m.kind(), " model draws ", m.n_classes(), " classes; the data has ", n_classes);
+    for (int64_t c = 0; c < n_classes; ++c) {
+      if (n_for(c) == 0) continue;
+      auto y = torch::full({n_for(c)}, c, torch::kLong);
+      images.push_back(m.sample_labelled(y, gen).to(torch::kFloat32));
+      labels.push_back(y);
+    }
+    a.method = "class-conditional " + m.kind();
+  } else if (info->has_option("conditional")) {
     OptionOverrides sets = o.sets;
     sets.emplace_back("conditional", "true");
-    auto model = info.create({}, sets);
+    auto model = info->create({}, sets);
     fit_source(*model, labelled, ctx);
     for (int64_t c = 0; c < n_classes; ++c) {
       if (n_for(c) == 0) continue;
@@ -57,7 +144,7 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
       images.push_back(model->sample_labelled(y, gen).to(torch::kFloat32));
       labels.push_back(y);
     }
-    a.method = "class-conditional " + info.name;
+    a.method = "class-conditional " + info->name;
   } else {
     for (int64_t c = 0; c < n_classes; ++c) {
       auto rows = (set.labels == c).nonzero().reshape({-1});
@@ -65,12 +152,12 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
       data::Source part = labelled;
       part.images.images = set.images.index_select(0, rows);
       part.images.labels = set.labels.index_select(0, rows);
-      auto model = info.create({}, o.sets);
+      auto model = info->create({}, o.sets);
       fit_source(*model, part, ctx);
       images.push_back(model->sample(n_for(c), gen).to(torch::kFloat32));
       labels.push_back(torch::full({n_for(c)}, c, torch::kLong));
     }
-    a.method = "one " + info.name + " per class";
+    a.method = "one " + info->name + " per class";
   }
   GF_CHECK_AS(InvalidArgument, !images.empty(), "drop --balance to draw --per-class examples of every class",
               "every class of '", labelled.spec, "' has as many examples as the largest, so --balance adds none");
@@ -83,7 +170,7 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo& info,
   return a;
 }
 
-Augmentation augment_table(const data::Source& labelled, const ModelInfo& info, const AugmentOptions& o,
+Augmentation augment_table(const data::Source& labelled, const ModelInfo* info, const AugmentOptions& o,
                            const FitContext& ctx) {
   GF_CHECK_AS(InvalidArgument, !o.label_column.empty(), "name the class column, e.g. --label species",
               "a table needs its label column to augment by class");
@@ -108,8 +195,28 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo& info, 
     for (const auto& n : inputs) joined += (joined.empty() ? "" : ",") + n;
     sets.emplace_back("columns", joined);
   }
+  GF_CHECK_AS(InvalidArgument, o.trained == nullptr || interpolating(o),
+              "augment a table with a given model by --method interpolate; to sample, let augment fit one model per "
+              "class (--model KIND)",
+              "a given model samples a table's classes only by interpolation");
   Augmentation a;
-  a.method = "one " + info.name + " per class";
+  std::unique_ptr<Model> owned;
+  const Model* interpolator = nullptr;
+  torch::Tensor towards;
+  if (interpolating(o)) {
+    interpolator = &interpolation_model(labelled, info, sets, o, ctx, owned);
+    data::Source first_row = labelled;
+    first_row.table = take_rows(t, {0});
+    const auto features = prepare(*interpolator, first_row).features;
+    GF_CHECK_AS(InvalidArgument, std::none_of(features.begin(), features.end(),
+                                              [&](const TableFeature& f) { return f.column == o.label_column; }),
+                "give a model trained without the class column (--columns)", "the ", interpolator->kind(),
+                " model reads the class column '", o.label_column, "' as an input");
+    a.method = "SMOTE in a " + interpolator->kind() + "'s latent space";
+    towards = pool_codes(*interpolator, o);
+  } else {
+    a.method = "one " + info->name + " per class";
+  }
   auto gen = make_generator(o.seed);
   Table all("synthetic");
   std::vector<std::vector<int64_t>> rows_of(values.size());
@@ -127,9 +234,17 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo& info, 
     if (n == 0) continue;
     data::Source part = labelled;
     part.table = take_rows(t, in_class);
-    auto model = info.create({}, sets);
-    fit_source(*model, part, ctx);
-    Table rows = samples_table(*model, model->sample(n, gen));
+    Table rows;
+    if (interpolator != nullptr) {
+      const auto x = prepare(*interpolator, part).x;  // [M, D]; codes of complete rows only
+      const auto complete = x.isnan().flatten(1).any(1).logical_not().nonzero().reshape({-1});
+      rows = samples_table(*interpolator, interpolated_examples(*interpolator, x.index_select(0, complete), 0,
+                                                                a.classes.back(), n, o, towards, gen));
+    } else {
+      auto model = info->create({}, sets);
+      fit_source(*model, part, ctx);
+      rows = samples_table(*model, model->sample(n, gen));
+    }
     Column cls = label;
     cls.values.assign(static_cast<size_t>(n), v);
     cls.missing.assign(static_cast<size_t>(n), 0);
@@ -153,14 +268,44 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo& info, 
 void AugmentOptions::validate() const {
   GF_CHECK_AS(InvalidArgument, per_class >= 1 && per_class <= 1000000, "give --per-class N with N >= 1",
               "per_class must be in 1..1000000, got ", per_class);
+  GF_CHECK_AS(InvalidArgument, method == "sample" || method == "interpolate", "give --method sample or interpolate",
+              "unknown augmentation method '", method, "'");
+  GF_CHECK_AS(InvalidArgument, neighbours >= 1 && neighbours <= 1000, "give --neighbours K with 1 <= K <= 1000",
+              "neighbours must be in 1..1000, got ", neighbours);
+}
+
+Interpolation interpolate_codes(const torch::Tensor& codes, int64_t n, int64_t k, at::Generator& gen,
+                                const torch::Tensor& towards) {
+  const bool own = !towards.defined();
+  GF_CHECK_AS(InvalidArgument, codes.dim() == 2 && codes.size(0) >= (own ? 2 : 1), "give two or more codes",
+              "interpolation needs codes [M >= 2, L], got ", codes.sizes());
+  const auto c = codes.to(torch::kFloat64);
+  const auto t = own ? c : towards.to(torch::kFloat64);
+  GF_CHECK_AS(InvalidArgument, t.dim() == 2 && t.size(1) == c.size(1) && t.size(0) >= 1,
+              "give codes to interpolate towards of the same width", "codes ", codes.sizes(), " and targets ",
+              towards.sizes());
+  auto distance = torch::cdist(c, t);  // [M, P]
+  // A code is not its own neighbour, nor is an example also present in the targets, whose code there may differ in
+  // the last bits (float32, computed in another batch): closer than 1e-4 of the code's norm counts as the same.
+  const auto same = distance <= 1e-4 * (1 + c.norm(2, 1, /*keepdim=*/true));
+  distance.masked_fill_(same, std::numeric_limits<double>::infinity());
+  const int64_t m = codes.size(0), kk = std::min(k, own ? m - 1 : t.size(0));
+  const auto nearest = std::get<1>(distance.topk(kk, 1, /*largest=*/false));  // [M, kk]
+  const auto base = torch::randint(0, m, {n}, gen, torch::kLong);
+  const auto pick = torch::randint(0, kk, {n}, gen, torch::kLong);
+  const auto other = nearest.index({base, pick});                       // [n]
+  const auto step = torch::rand({n, 1}, gen, torch::kFloat64);           // [n, 1] in [0, 1)
+  const auto from = c.index_select(0, base);
+  return {(from + step * (t.index_select(0, other) - from)).to(codes.scalar_type()), base};
 }
 
 Augmentation augment(const data::Source& labelled, const AugmentOptions& options, const FitContext& ctx) {
   options.validate();
-  const ModelInfo& info = model_info(options.model);
-  GF_CHECK_AS(NotSupported, info.data_kind == DataKind::images || info.data_kind == DataKind::table,
-              "augment images or tables with an image or table model (vae, gan, gmm, ...)", "a ", info.name,
-              " model does not generate images or table rows");
+  const ModelInfo* info = options.trained != nullptr ? nullptr : &model_info(options.model);
+  const DataKind kind = info != nullptr ? info->data_kind : options.trained->capabilities().data_kind;
+  GF_CHECK_AS(NotSupported, kind == DataKind::images || kind == DataKind::table,
+              "augment images or tables with an image or table model (vae, gan, gmm, ...)", "a ",
+              info != nullptr ? info->name : options.trained->kind(), " model does not generate images or table rows");
   if (labelled.form == DataKind::images) return augment_images(labelled, info, options, ctx);
   GF_CHECK_AS(InvalidArgument, labelled.form == DataKind::table, "give labelled images or a table", "'",
               labelled.spec, "' is neither images nor a table");

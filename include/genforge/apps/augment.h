@@ -1,8 +1,14 @@
-// Data augmentation: a labelled synthetic set drawn from a generative model trained on labelled data, `per_class`
-// examples of every class. A model with a `conditional` option (vae, gan, flow, pixelcnn) is trained once,
-// class-conditionally, and sampled per class; any other model (gmm on tables, an unconditional vae, ...) is trained
-// once per class on that class's examples. Works the same for images (labels of the image set) and tables (a label
-// column).
+// Data augmentation: a labelled synthetic set from a generative model, `per_class` examples of every class, by one
+// of two methods.
+//   sample:      a model with a `conditional` option (vae, gan, flow, pixelcnn) is trained once, class-conditionally,
+//                and sampled per class; any other model (gmm on tables, an unconditional vae, ...) is trained once per
+//                class on that class's examples. A given trained model must be class-conditional.
+//   interpolate: SMOTE in the model's latent space -- each new example decodes a point on the segment between the
+//                code of a random example of the class and the code of one of its `neighbours` nearest same-class
+//                codes. Needs an encoder and a decoder (vae, autoencoder, flow, rbm, ...); the model is trained once on
+//                all the labelled examples (labels unused unless it is conditional), or given trained -- e.g. on a
+//                far larger unlabelled set, whose knowledge of the data's shapes the new examples then carry.
+// Works the same for images (labels of the image set) and tables (a label column).
 //
 //   gf::apps::AugmentOptions o;
 //   o.model = "gmm";
@@ -24,7 +30,18 @@
 namespace gf::apps {
 
 struct AugmentOptions {
-  std::string model = "vae";   // a registered model kind, trained here
+  std::string method = "sample";  // sample | interpolate
+  std::string model = "vae";   // a registered model kind, trained here (unless `trained` is given)
+  const Model* trained = nullptr;  // a fitted model to use as it is (not owned); `model` and `sets` are then unused
+  int64_t neighbours = 5;      // interpolate: nearest same-class codes to interpolate towards (SMOTE's k_neighbors)
+  // interpolate: add the decoded change (decoded new code minus the decoded code of the real example it starts
+  // from) to that real example, instead of taking the decoded point -- the example's own detail, which a decoder's
+  // mean blurs, stays; the model supplies the change.
+  bool keep_detail = false;
+  // interpolate: take the neighbours from these examples (unlabelled; e.g. the large set the model was trained on)
+  // instead of the class's own: each new example lies between a labelled one and one of its nearest unlabelled ones
+  // in the latent space. Not owned; the data form of the labelled set; unconditional models only.
+  const data::Source* towards = nullptr;
   OptionOverrides sets;        // its options (and its input pipeline's)
   std::string label_column;    // tables: the class column (categorical or integer)
   int64_t per_class = 100;
@@ -43,6 +60,7 @@ struct Augmentation {
 };
 
 // Labelled data without labels (images without classes, a table without `label_column`) is InvalidArgument.
+// `interpolate` with a model that has no encoder, or a class of one example, is NotSupported / InvalidArgument.
 Augmentation augment(const data::Source& labelled, const AugmentOptions& options, const FitContext& ctx = {});
 
 // The synthetic examples, after the real ones when `include_real`; a table gains a column `origin` ("real" or
@@ -57,5 +75,15 @@ struct ClassFidelity {
 };
 ClassFidelity class_fidelity(const torch::Tensor& images, const torch::Tensor& labels,
                              const eval::FeatureExtractor& classifier);
+
+// SMOTE on codes [M, L] (M >= 2): n new codes [n, L], each at a uniform position on the segment from a random code
+// (its row in `base` [n]) to one of its min(k, M - 1) nearest others (Euclidean), imbalanced-learn's SMOTE step.
+// With `towards` [P, L] (M >= 1): to one of its min(k, P) nearest rows of `towards` instead (rows equal to the code
+// itself skipped).
+struct Interpolation {
+  torch::Tensor codes, base;
+};
+Interpolation interpolate_codes(const torch::Tensor& codes, int64_t n, int64_t k, at::Generator& gen,
+                                const torch::Tensor& towards = {});
 
 }  // namespace gf::apps
