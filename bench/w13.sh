@@ -7,6 +7,7 @@
 #   2. the downstream check: the first 1000 training images (about 100 per class) as the labelled set; genforge's
 #      classifier CNN trained 1500 steps on them alone and on them + 500 synthetic images per class from a conditional
 #      model trained on the same 1000 images; test accuracy on the 10,000 test images (`augment --check`).
+#   3. the same check with interpolation in the latent space of a VAE trained on all 60,000 images without labels.
 # The table part (a minority class cut to 5 %, balanced accuracy vs SMOTE) is bench/run W13t (bench/w13_tables.py).
 # Usage: bench/w13.sh TMPDIR
 set -euo pipefail
@@ -40,6 +41,12 @@ run check_vae --data fashion-mnist --limit 1000 "${VAE[@]}" --set epochs=200 --p
   --check --check-steps 1500
 run check_gan --data fashion-mnist --limit 1000 "${GAN[@]}" --set epochs=200 --per-class 500 --out "$D/check_gan" \
   --check --check-steps 1500
+# Interpolation instead of sampling: an unconditional MLP VAE trained on all 60,000 training images without their
+# labels, then SMOTE in its latent space between each labelled image and its same-class neighbours, the decoded change
+# added to the real image (--keep-detail). The 59,000 unlabelled images reach the classifier only through the model.
+$GF train vae --data fashion-mnist --set latent=20 --set epochs=10 --out "$D/vae_unlabelled.gf" --threads "$T" -q
+run check_interpolate --data fashion-mnist --limit 1000 --from "$D/vae_unlabelled.gf" --method interpolate \
+  --keep-detail --per-class 500 --out "$D/check_interpolate" --check --check-steps 1500
 /usr/bin/python3 - "$D" <<'PY'
 import json, os, sys
 rows = {json.loads(l)["run"]: json.loads(l) for l in open(os.path.join(sys.argv[1], "results.jsonl"))}

@@ -5,7 +5,8 @@ SMOTE (imbalanced-learn), judged by scikit-learn classifiers' balanced accuracy 
 Per table and seed (0..SEEDS-1): a stratified 70/30 split; in the training part the minority class keeps only as many
 rows as make it 5 % of the training rows; then four training sets — the imbalanced rows alone, + SMOTE
 (k_neighbors = min(5, minority - 1)), + `genforge augment --balance` with a GMM (one full-covariance Gaussian per
-class) and with the Gaussian copula — each up to the majority count; a logistic regression (standardised inputs) and
+class), with the Gaussian copula (one per class), and by SMOTE in the normal-score space of one copula fitted on all
+the training rows (`--method interpolate`) — each up to the majority count; a logistic regression (standardised inputs) and
 a random forest (200 trees) trained on each and scored on the test split. Medians over seeds are printed as one JSON
 line per table and a summary line; genforge's arms must be >= SMOTE's (the issue's goal).
 Usage: bench/w13_tables.py GENFORGE TMPDIR [SEEDS]"""
@@ -49,16 +50,22 @@ TABLES = [  # name, target, minority class, features, classes kept
 ]
 
 
-def genforge_oversample(x, y, features, target, kind, seed, work):
+ARMS = {  # genforge's arms: `augment` arguments
+    "genforge_gmm": ["--model", "gmm", "--set", "n_components=1"],
+    "genforge_copula": ["--model", "copula"],
+    "genforge_copula_smote": ["--model", "copula", "--method", "interpolate"],
+}
+
+
+def genforge_oversample(x, y, features, target, arm, seed, work):
     train = os.path.join(work, "train.csv")
-    out = os.path.join(work, f"synthetic_{kind}.csv")
+    out = os.path.join(work, f"synthetic_{arm}.csv")
     with open(train, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(features + [target])
         for row, label in zip(x, y):
             w.writerow([repr(float(v)) for v in row] + [label])
-    sets = ["--set", "n_components=1"] if kind == "gmm" else []
-    subprocess.run([GF, "augment", "--data", train, "--label", target, "--model", kind, *sets, "--balance",
+    subprocess.run([GF, "augment", "--data", train, "--label", target, *ARMS[arm], "--balance",
                     "--seed", str(seed), "--out", out, "-q", "--threads", "1"], check=True, stdout=subprocess.DEVNULL)
     with open(out) as f:
         lines = [l for l in f if not l.startswith("#")]
@@ -88,9 +95,9 @@ for name, target, minority, features, keep in TABLES:
         work = os.path.join(TMP, f"{name}.{seed}")
         os.makedirs(work, exist_ok=True)
         sets = {"none": (x_imb, y_imb),
-                "smote": SMOTE(random_state=seed, k_neighbors=min(5, n_min - 1)).fit_resample(x_imb, y_imb),
-                "genforge_gmm": genforge_oversample(x_imb, y_imb, features, target, "gmm", seed, work),
-                "genforge_copula": genforge_oversample(x_imb, y_imb, features, target, "copula", seed, work)}
+                "smote": SMOTE(random_state=seed, k_neighbors=min(5, n_min - 1)).fit_resample(x_imb, y_imb)}
+        for arm in ARMS:
+            sets[arm] = genforge_oversample(x_imb, y_imb, features, target, arm, seed, work)
         scores = {}
         for arm, (xa, ya) in sets.items():
             for clf_name, clf in classifiers(seed).items():
@@ -106,7 +113,7 @@ for name, target, minority, features, keep in TABLES:
 
 summary = {"workload": "W13t"}
 for clf_name in ("logistic", "forest"):
-    for arm in ("genforge_gmm", "genforge_copula"):
+    for arm in ARMS:
         wins = sum(r["balanced_accuracy_median"][f"{arm}/{clf_name}"] >= r["balanced_accuracy_median"][f"smote/{clf_name}"]
                    for r in results)
         summary[f"{arm}/{clf_name}: tables >= smote"] = f"{wins}/{len(results)}"

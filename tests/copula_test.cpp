@@ -66,6 +66,39 @@ TEST(Copula, SamplesKeepMarginalsCategoryFrequenciesAndMissingRates) {
   EXPECT_GE(income.min().item<double>(), d.x.select(1, 0).min().item<double>());  // enforce_min_max
 }
 
+// The latent space is the normal scores: decode undoes transform, codes of the data follow N(0, R), and a planted
+// score z1 comes back as (x1 - 5) / 2 through the normal marginal.
+TEST(Copula, TransformGivesNormalScoresThatDecodeBackToTheRows) {
+  const auto d = copula_planted(6000, 4, planted_r());
+  GaussianCopula c;
+  c.fit(d, quiet());
+  ASSERT_EQ(c.latent_dim(), 3);
+  const auto caps = c.capabilities();
+  EXPECT_TRUE(caps.encoder && caps.latent_space && !caps.standard_normal_prior);
+  const auto rows = d.x.slice(0, 0, 500);
+  const auto z = c.transform(rows);  // [500, 3]
+  const auto back = c.decode(z);
+  EXPECT_LT((back.slice(1, 0, 2) - rows.slice(1, 0, 2)).abs().max().item<double>(), 1e-6);
+  EXPECT_TRUE(torch::equal(back.select(1, 2), rows.select(1, 2)));  // categories exactly
+  if (c.marginal_kinds()[1] == "normal") {
+    EXPECT_NEAR(((rows.select(1, 1) - 5) / 2 - z.select(1, 1)).abs().max().item<double>(), 0, 0.1);
+  }
+  // Codes of the data have the fitted correlation among the numeric columns; drawn codes have it everywhere.
+  const auto all = c.transform(d.x);
+  const auto numeric = torch::corrcoef(all.slice(1, 0, 2).t());
+  EXPECT_NEAR(numeric[0][1].item<double>(), c.correlation()[0][1].item<double>(), 0.03);
+  auto gen = make_generator(2);
+  const auto drawn = torch::corrcoef(c.sample_latent(20000, gen).t());
+  EXPECT_LT((drawn - c.correlation()).abs().max().item<double>(), 0.03);
+  // Missing cells stay missing; codes outside the data decode inside the training range.
+  auto holes = rows.slice(0, 0, 2).clone();
+  holes[0][1] = NAN;
+  EXPECT_TRUE(std::isnan(c.transform(holes)[0][1].item<double>()));
+  const auto far = c.decode(torch::full({1, 3}, 9.0, torch::kFloat64));
+  EXPECT_LE(far[0][0].item<double>(), d.x.select(1, 0).max().item<double>());
+  EXPECT_THROW(c.decode(torch::zeros({2, 4}, torch::kFloat64)), Error);
+}
+
 // With normal marginals the copula is a multivariate normal: its score must be that density exactly.
 TEST(Copula, ScoreIsTheMultivariateNormalDensityForNormalMarginals) {
   auto gen = make_generator(4);

@@ -70,6 +70,16 @@ class GaussianCopula : public Model, public ConditionalSampler, public BoxCondit
   torch::Tensor sample_within(int64_t n, const torch::Tensor& lo, const torch::Tensor& hi,
                               at::Generator& gen) const override;
 
+  // The latent space is the normal scores z_j = Φ⁻¹(u_j): transform takes each cell to the middle u of the part of
+  // [0, 1] it covers (a category's interval, a repeated value's jump of the CDF; missing cells stay NaN); decode
+  // takes z back through the marginals' quantiles (a category by the interval holding u; within the training range
+  // under enforce_min_max). Codes are N(0, correlation()): sample() draws as decode(sample_latent()) does, then drops
+  // cells at the missing rates.
+  int64_t latent_dim() const override;
+  torch::Tensor transform(const torch::Tensor& x, const torch::Tensor& labels = {}) const override;  // [N, D]
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, D]
+  torch::Tensor sample_latent(int64_t n, at::Generator& gen) const override;                         // [n, D]
+
   const torch::Tensor& correlation() const { return correlation_; }  // [D, D] of the normal scores
   // The marginal chosen for each column ("beta", "empirical", "categorical", "histogram", ...).
   std::vector<std::string> marginal_kinds() const;

@@ -249,7 +249,9 @@ Capabilities GaussianCopula::capabilities() const {
   c.score_meaning = "the log-density of the numbers, categories and repeated values by their probability (mixed)";
   c.conditional_sampling = true;
   c.missing_values = true;
-  c.standard_normal_prior = false;
+  c.latent_space = true;  // the normal scores: transform and decode through the marginals
+  c.encoder = true;
+  c.standard_normal_prior = false;  // codes are N(0, correlation)
   return c;
 }
 

@@ -28,12 +28,55 @@ std::map<std::vector<uint8_t>, std::vector<int64_t>> rows_by_pattern(const at::T
   return out;
 }
 
+constexpr double kEdge = 1e-12;  // transform: u kept inside [kEdge, 1 - kEdge], so scores stay finite (|z| <= 7.04)
+
 at::Tensor as_rows(const at::Tensor& x, int64_t d, const char* what) {
   GF_CHECK(x.dim() == 2 && x.size(1) == d, what, " takes rows [N, ", d, "], got ", x.sizes());
   return x.to(torch::kCPU, torch::kFloat64).contiguous();
 }
 
 }  // namespace
+
+int64_t GaussianCopula::latent_dim() const { return fitted() ? correlation_.size(0) : 0; }
+
+torch::Tensor GaussianCopula::transform(const torch::Tensor& x_in, const torch::Tensor&) const {
+  check_fitted();
+  const int64_t d = correlation_.size(0);
+  const auto x = as_rows(x_in, d, "copula transform");
+  const int64_t n = x.size(0);
+  auto u = torch::empty({n, d}, torch::kFloat64);
+  const double* px = x.data_ptr<double>();
+  double* pu = u.data_ptr<double>();
+  for (int64_t i = 0; i < n * d; ++i) {
+    if (std::isnan(px[i])) {
+      pu[i] = NAN;
+      continue;
+    }
+    const auto [a, b] = impl_->u_interval(static_cast<size_t>(i % d), px[i]);
+    pu[i] = std::clamp((a + b) / 2, kEdge, 1 - kEdge);
+  }
+  return torch::special::ndtri(u);  // [N, D]
+}
+
+torch::Tensor GaussianCopula::decode(const torch::Tensor& z, const torch::Tensor&) const {
+  check_fitted();
+  const int64_t d = correlation_.size(0);
+  const auto u = torch::special::ndtr(as_rows(z, d, "copula decode")).contiguous();
+  auto out = torch::empty_like(u);
+  const double* pu = u.data_ptr<double>();
+  double* po = out.data_ptr<double>();
+  for (int64_t i = 0; i < u.numel(); ++i) {
+    po[i] = std::isnan(pu[i]) ? NAN : impl_->value_at(static_cast<size_t>(i % d), pu[i], options_.enforce_min_max);
+  }
+  return out;  // [N, D]
+}
+
+torch::Tensor GaussianCopula::sample_latent(int64_t n, at::Generator& gen) const {
+  check_fitted();
+  GF_CHECK(n >= 0, "number of codes must be >= 0, got ", n);
+  const auto chol = torch::linalg::cholesky(correlation_);  // [D, D]
+  return torch::randn({n, correlation_.size(0)}, gen, torch::kFloat64).mm(chol.t());
+}
 
 torch::Tensor GaussianCopula::score_samples(const torch::Tensor& x_in) const {
   check_fitted();
