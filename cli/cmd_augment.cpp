@@ -109,7 +109,8 @@ int run_augment(int argc, char** argv) {
   const auto labelled = data::load_source(data, kind, source_options(table_flags, limit));
   data::Source towards_source;
   if (!towards.empty()) {
-    GF_CHECK_AS(InvalidArgument, method == "interpolate", "add --method interpolate", "--towards applies to interpolation");
+    GF_CHECK_AS(InvalidArgument, method == "interpolate", "add --method interpolate",
+                "--towards applies to interpolation");
     towards_source = data::load_source(towards, kind, source_options(table_flags));
     options.towards = &towards_source;
   }

@@ -34,7 +34,8 @@ std::vector<int64_t> nearest_rows(const torch::Tensor& targets, const torch::Ten
   for (int64_t j = 0; j < targets.size(0); ++j) {
     if (j != skip) order.push_back(j);
   }
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return d[a].item<double>() < d[b].item<double>(); });
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return d[a].item<double>() < d[b].item<double>(); });
   order.resize(static_cast<size_t>(k));
   return order;
 }

@@ -38,23 +38,22 @@ bool interpolating(const AugmentOptions& o) { return o.method == "interpolate"; 
 // labels reach it only when it is conditional). `owned` keeps the fitted one alive.
 const Model& interpolation_model(const data::Source& labelled, const ModelInfo* info, const OptionOverrides& sets,
                                  const AugmentOptions& o, const FitContext& ctx, std::unique_ptr<Model>& owned) {
-  if (o.trained == nullptr) {
-    owned = info->create({}, sets);
-    fit_source(*owned, labelled, ctx);
-  }
+  if (o.trained == nullptr) owned = info->create({}, sets);
   const Model& m = o.trained != nullptr ? *o.trained : *owned;
   GF_CHECK_AS(NotSupported, encodes_and_decodes(m),
               "interpolate with a model that encodes and decodes: " +
                   join_names(registered_models_with(encodes_and_decodes)) + "; or use --method sample",
               "a ", m.kind(), " model has no encoder and decoder to interpolate codes with");
+  if (owned) fit_source(*owned, labelled, ctx);  // after the check: a refused kind costs no training
   return m;
 }
 
 // The codes of `o.towards` (complete rows of a table), the targets of interpolation; undefined without it.
 torch::Tensor pool_codes(const Model& m, const AugmentOptions& o) {
   if (o.towards == nullptr) return {};
-  GF_CHECK_AS(InvalidArgument, m.n_classes() == 0, "interpolate towards unlabelled examples with an unconditional model",
-              "a class-conditional ", m.kind(), " model needs the classes of the examples it encodes");
+  GF_CHECK_AS(InvalidArgument, m.n_classes() == 0,
+              "interpolate towards unlabelled examples with an unconditional model", "a class-conditional ", m.kind(),
+              " model needs the classes of the examples it encodes");
   auto x = prepare(m, *o.towards).x;
   if (o.towards->form == DataKind::table) {
     x = x.index_select(0, x.isnan().flatten(1).any(1).logical_not().nonzero().reshape({-1}));
@@ -70,9 +69,11 @@ torch::Tensor pool_codes(const Model& m, const AugmentOptions& o) {
 torch::Tensor interpolated_examples(const Model& m, const torch::Tensor& x, int64_t label, const std::string& name,
                                     int64_t n, const AugmentOptions& o, const torch::Tensor& pool_codes,
                                     at::Generator& gen) {
-  GF_CHECK_AS(InvalidArgument, x.size(0) >= (pool_codes.defined() ? 1 : 2), "give each class two or more complete examples, or use --method sample",
-              "class '", name, "' has ", x.size(0), " complete example", x.size(0) == 1 ? "" : "s",
-              ": interpolation needs two");
+  const int64_t needed = pool_codes.defined() ? 1 : 2;  // towards other examples, one of the class is enough
+  GF_CHECK_AS(InvalidArgument, x.size(0) >= needed,
+              "give each class enough complete examples, or use --method sample", "class '", name, "' has ",
+              x.size(0), " complete example", x.size(0) == 1 ? "" : "s", ": interpolation needs ",
+              needed == 1 ? "one" : "two");
   const bool conditional = m.n_classes() > 0;
   const auto labels_of = [&](int64_t count) {
     return conditional ? torch::full({count}, label, torch::kLong) : torch::Tensor();
@@ -81,8 +82,9 @@ torch::Tensor interpolated_examples(const Model& m, const torch::Tensor& x, int6
   const auto step = interpolate_codes(codes, n, o.neighbours, gen, pool_codes);
   const auto decoded = m.decode(step.codes, labels_of(n));
   if (!o.keep_detail) return decoded;
-  const auto base_decoded = m.decode(codes.index_select(0, step.base), labels_of(n));
-  return x.index_select(0, step.base).to(decoded.scalar_type()) + (decoded - base_decoded).reshape(x.index_select(0, step.base).sizes());
+  const auto base = x.index_select(0, step.base);  // the real examples the new ones start from
+  const auto change = decoded - m.decode(codes.index_select(0, step.base), labels_of(n));
+  return base.to(decoded.scalar_type()) + change.reshape(base.sizes());
 }
 
 std::string label_text(const Column& c, double v) {

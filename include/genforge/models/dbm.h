@@ -37,6 +37,9 @@ struct DbmOptions : RbmOptions {
                                          // bottom layer, as a plain RBM; the layers above start near zero, so the
                                          // pre-trained machine is that RBM beside nearly independent units
   int64_t mf_steps = 10;                 // mean-field updates per data batch and per score
+  double centering = 0;                  // > 0: joint training in centred coordinates (Melchior et al. 2016): every
+                                         // layer's state minus an offset, the offsets following the data's
+                                         // mean-field means at this sliding-average rate; 0: plain coordinates
 
   DbmOptions();
   void validate() const;

@@ -64,6 +64,24 @@ struct DeepBoltzmannMachine::Net : torch::nn::Module {
     }
     return out;
   }
+  // Each layer's mean over the examples as the pairwise terms read it (v / s2 for Gaussian units). [H_l] each
+  std::vector<torch::Tensor> layer_means(const std::vector<torch::Tensor>& x) const {
+    std::vector<torch::Tensor> out{from_below(1, x).mean(0)};
+    for (size_t l = 1; l < n_layers(); ++l) out.push_back(x[l].mean(0));
+    return out;
+  }
+  // -E in centred coordinates (Montavon & Mueller 2012; Melchior, Fischer & Wiskott 2016): each pairwise term reads
+  // the layers' states minus their offsets, (x_{l+1} - mu_{l+1})^T W_l (x_l - mu_l), the biases standing for the
+  // centred ones. Its gradient in (W, bias) is the centred gradient; train_step maps the step back. [N]
+  torch::Tensor centred_negative_energy(const std::vector<torch::Tensor>& x,
+                                        const std::vector<torch::Tensor>& mu) const {
+    torch::Tensor out = visible_layer(bias[0]).visible_term(x[0]);
+    for (size_t l = 1; l < n_layers(); ++l) {
+      const auto pairwise = torch::mm(from_below(l, x) - mu[l - 1], W[l - 1].t()) * (x[l] - mu[l]);
+      out = out + torch::mv(x[l], bias[l]) + pairwise.sum(1);
+    }
+    return out;
+  }
   // Mean-field posterior of the hidden layers given v: a doubled bottom-up pass (each layer but the top gets
   // twice its input from below, standing in for the missing top-down input), then `steps` updates.
   std::vector<torch::Tensor> mean_field(const torch::Tensor& v, int64_t steps) const {
@@ -208,8 +226,13 @@ class PretrainTrainable : public train::Trainable {
 // Joint training: data term from mean-field, model term from persistent Gibbs chains.
 class JointTrainable : public train::Trainable {
  public:
-  JointTrainable(DeepBoltzmannMachine::Net& net, const DbmOptions& o, at::Generator& init_gen)
+  JointTrainable(DeepBoltzmannMachine::Net& net, const DbmOptions& o, at::Generator& init_gen, const torch::Tensor& v)
       : net_(net), o_(o), betas_(ebm::tempering_betas(o.pt_temperatures)) {
+    if (o.centering > 0) {
+      // Offsets start at the mean-field means of the first (up to) 1000 examples; a resumed run restores its own.
+      torch::NoGradGuard no_grad;
+      offsets_ = net.layer_means(net.mean_field(v.slice(0, 0, std::min<int64_t>(1000, v.size(0))), o.mf_steps));
+    }
     if (o.pt_temperatures > 1) {
       // Parallel tempering: the persistent chains are the beta = 1 end of a ladder of pt_temperatures.
       torch::NoGradGuard no_grad;
@@ -225,6 +248,7 @@ class JointTrainable : public train::Trainable {
   std::vector<std::pair<std::string, torch::Tensor>> named_state() override {
     auto out = neural::named_tensors(net_);
     for (size_t l = 0; l < ladder_.size(); ++l) out.emplace_back("ladder" + std::to_string(l), ladder_[l]);
+    for (size_t l = 0; l < offsets_.size(); ++l) out.emplace_back("offset" + std::to_string(l), offsets_[l]);
     return out;
   }
   void set_training(bool) override {}
@@ -250,8 +274,25 @@ class JointTrainable : public train::Trainable {
       for (size_t l = 0; l < x.size(); ++l) net_.chain[l].copy_(x[l]);
     }
     // Expected-energy gap with q and the chain states held fixed: its gradient is the SML update.
-    auto loss = -net_.negative_energy(q).mean() + net_.negative_energy(x).mean();
-    ctx.optimize("model", loss);
+    if (o_.centering <= 0) {
+      ctx.optimize("model", -net_.negative_energy(q).mean() + net_.negative_energy(x).mean());
+      return;
+    }
+    // Centred: the optimizer steps in (W, b~) with b~_l = b_l + W_{l-1} mu_{l-1} + W_l^T mu_{l+1}; the model keeps
+    // the plain biases, so after the step b_l moves by the step of b~_l minus what W's step did to those products.
+    // Then the offsets follow the data's mean-field means; moving them changes coordinates, not the model.
+    std::vector<torch::Tensor> before;
+    for (const auto& w : net_.W) before.push_back(w.detach().clone());
+    ctx.optimize("model",
+                 -net_.centred_negative_energy(q, offsets_).mean() + net_.centred_negative_energy(x, offsets_).mean());
+    torch::NoGradGuard no_grad;
+    for (size_t l = 0; l < net_.W.size(); ++l) {
+      const auto step = net_.W[l] - before[l];  // [H_{l+1}, H_l]
+      net_.bias[l + 1].sub_(torch::mv(step, offsets_[l]));
+      net_.bias[l].sub_(torch::mv(step.t(), offsets_[l + 1]));
+    }
+    const auto means = net_.layer_means(q);
+    for (size_t l = 0; l < offsets_.size(); ++l) offsets_[l].mul_(1 - o_.centering).add_(means[l], o_.centering);
   }
   double eval_loss(const train::Batch& batch, at::Generator&) override {
     // Minus the variational bound without log Z (a relative measure).
@@ -285,6 +326,7 @@ class JointTrainable : public train::Trainable {
   const DbmOptions& o_;
   std::vector<double> betas_;
   std::vector<torch::Tensor> ladder_;  // per layer [temperatures * chains, H_l]: the tempering ladder
+  std::vector<torch::Tensor> offsets_;  // centering: per layer [H_l] (the visible one as the pairwise terms read it)
 };
 
 
@@ -310,6 +352,7 @@ void DbmOptions::validate() const {
            "'");
   GF_CHECK(pretrain_learning_rate > 0, "pretrain_learning_rate must be > 0, got ", pretrain_learning_rate);
   GF_CHECK(mf_steps >= 1, "mf_steps must be at least 1, got ", mf_steps);
+  GF_CHECK(centering >= 0 && centering <= 1, "centering must be in [0, 1] (0: off), got ", centering);
 }
 
 const OptionTable<DbmOptions>& DeepBoltzmannMachine::option_table() {
@@ -321,7 +364,9 @@ const OptionTable<DbmOptions>& DeepBoltzmannMachine::option_table() {
         .add("pretrain", &DbmOptions::pretrain,
              "doubled: every layer with the doubled-input trick | bottom: the bottom layer alone, as a plain RBM",
              {"doubled", "bottom"})
-        .add("mf_steps", &DbmOptions::mf_steps, "mean-field updates per batch and per score");
+        .add("mf_steps", &DbmOptions::mf_steps, "mean-field updates per batch and per score")
+        .add("centering", &DbmOptions::centering,
+             "joint training in centred coordinates: the offsets' sliding-average rate (0: off)");
     add_rbm_options(t, false);
     return t;
   }();
@@ -440,7 +485,7 @@ FitReport DeepBoltzmannMachine::fit(const Dataset& train_set, const FitContext& 
       net->bias[l].copy_(l < trained.size() ? 0.5 * (from_below + trained[l].b.detach()) : from_below);
     }
   }
-  JointTrainable trainable(*net, options_, gen);
+  JointTrainable trainable(*net, options_, gen, v);
   const FitReport joint = train::run(trainable, {v}, nullptr, options_, ctx);
   report.seconds += joint.seconds;
   report.n_iter = joint.n_iter;
