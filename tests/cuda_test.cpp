@@ -1,4 +1,4 @@
-// The GPU path (issue 22 §2): each neural family trains a few steps with FitContext::device = cuda, samples, and —
+// The GPU path (issue 22 §2): each neural and Boltzmann family trains a few steps with FitContext::device = cuda, samples, and —
 // saved and loaded back on the CPU — scores its data as it did on the GPU. The tests carry the CTest label `cuda`
 // (tests/CMakeLists.txt) and skip, saying so, where LibTorch sees no CUDA device (the Debian LibTorch is CPU-only):
 // `ctest -L cuda` on a GPU machine, after building against a CUDA LibTorch (docs/distributed.md, "GPU").
@@ -70,6 +70,13 @@ INSTANTIATE_TEST_SUITE_P(
                       CudaCase{"gan", {{"max_steps", "20"}}, DataKind::images, "fashion-mnist"},
                       CudaCase{"flow", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
                       CudaCase{"pixelcnn", {{"max_steps", "10"}}, DataKind::images, "fashion-mnist"},
+                      // Boltzmann machines (issue 17): small enough that log Z is enumerated, so CPU and GPU
+                      // scores are the same number, not two AIS estimates.
+                      CudaCase{"rbm", {{"n_components", "12"}, {"n_iter", "2"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"dbn", {{"layers", "16,8"}, {"n_iter", "2"}}, DataKind::images, "fashion-mnist"},
+                      CudaCase{"dbm", {{"layers", "12,8"}, {"n_iter", "2"}, {"pretrain_n_iter", "1"},
+                                       {"centering", "0.01"}},
+                               DataKind::images, "fashion-mnist"},
                       CudaCase{"gpt",
                            {{"max_steps", "20"}, {"n_layer", "1"}, {"n_head", "2"}, {"n_embd", "16"},
                             {"block_size", "32"}, {"batch_size", "8"}},
