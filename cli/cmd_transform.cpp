@@ -10,7 +10,8 @@ namespace gf::cli {
 
 int run_transform(int argc, char** argv) {
   CLI::App app("each item's part under a saved model -- mixture component (gmm, bgmm), hidden state (hmm), topic "
-               "(lda) -- with every part's probability, or its code (vae, autoencoder, flow, rbm, dbn, dbm)",
+               "(lda) -- with every part's probability, or its code (vae, autoencoder, flow, rbm, dbn, dbm, tvae; a "
+               "copula's normal scores)",
                "transform");
   app.allow_extras();
   std::string model_path, data, out;
