@@ -34,6 +34,11 @@ bool encodes_and_decodes(const Model& m) {
 
 bool interpolating(const AugmentOptions& o) { return o.method == "interpolate"; }
 
+// The rows of x [N, ...] without a missing (NaN) cell: only complete rows have codes to interpolate.
+torch::Tensor complete_rows(const torch::Tensor& x) {
+  return x.index_select(0, x.isnan().flatten(1).any(1).logical_not().nonzero().reshape({-1}));
+}
+
 // The model that interpolates: the given one, or one fitted here on every labelled example (`sets` as given; its
 // labels reach it only when it is conditional). `owned` keeps the fitted one alive.
 const Model& interpolation_model(const data::Source& labelled, const ModelInfo* info, const OptionOverrides& sets,
@@ -55,9 +60,7 @@ torch::Tensor pool_codes(const Model& m, const AugmentOptions& o) {
               "interpolate towards unlabelled examples with an unconditional model", "a class-conditional ", m.kind(),
               " model needs the classes of the examples it encodes");
   auto x = prepare(m, *o.towards).x;
-  if (o.towards->form == DataKind::table) {
-    x = x.index_select(0, x.isnan().flatten(1).any(1).logical_not().nonzero().reshape({-1}));
-  }
+  if (o.towards->form == DataKind::table) x = complete_rows(x);
   GF_CHECK_AS(InvalidArgument, x.size(0) > 0, "give examples to interpolate towards", "'", o.towards->spec,
               "' has no complete examples");
   return m.transform(x);  // [P, L]
@@ -207,11 +210,8 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo* info, 
   torch::Tensor towards;
   if (interpolating(o)) {
     interpolator = &interpolation_model(labelled, info, sets, o, ctx, owned);
-    data::Source first_row = labelled;
-    first_row.table = take_rows(t, {0});
-    const auto features = prepare(*interpolator, first_row).features;
-    GF_CHECK_AS(InvalidArgument, std::none_of(features.begin(), features.end(),
-                                              [&](const TableFeature& f) { return f.column == o.label_column; }),
+    const auto inputs = pipeline_of(*interpolator).input_columns();
+    GF_CHECK_AS(InvalidArgument, std::find(inputs.begin(), inputs.end(), o.label_column) == inputs.end(),
                 "give a model trained without the class column (--columns)", "the ", interpolator->kind(),
                 " model reads the class column '", o.label_column, "' as an input");
     a.method = "SMOTE in a " + interpolator->kind() + "'s latent space";
@@ -238,10 +238,9 @@ Augmentation augment_table(const data::Source& labelled, const ModelInfo* info, 
     part.table = take_rows(t, in_class);
     Table rows;
     if (interpolator != nullptr) {
-      const auto x = prepare(*interpolator, part).x;  // [M, D]; codes of complete rows only
-      const auto complete = x.isnan().flatten(1).any(1).logical_not().nonzero().reshape({-1});
-      rows = samples_table(*interpolator, interpolated_examples(*interpolator, x.index_select(0, complete), 0,
-                                                                a.classes.back(), n, o, towards, gen));
+      const auto x = complete_rows(prepare(*interpolator, part).x);  // [M, D]
+      rows = samples_table(*interpolator,
+                           interpolated_examples(*interpolator, x, 0, a.classes.back(), n, o, towards, gen));
     } else {
       auto model = info->create({}, sets);
       fit_source(*model, part, ctx);
