@@ -42,6 +42,7 @@ int run_augment(int argc, char** argv) {
   int64_t neighbours = 5;
   bool keep_detail = false;
   std::string towards;
+  std::string unlabelled;
   std::vector<std::string> sets;
   int64_t per_class = 100, limit = 0, check_steps = 1500;
   std::optional<uint64_t> seed;
@@ -65,6 +66,9 @@ int run_augment(int argc, char** argv) {
                                              "(keeps its sharpness) instead of taking the decoded point");
   app.add_option("--towards", towards, "interpolate: take the neighbours from these examples (unlabelled, e.g. the "
                                        "data the --from model was trained on) instead of the class's own");
+  app.add_option("--unlabelled", unlabelled, "sample: also train on these images without their labels (a "
+                                             "semi-supervised model, vae: M2), e.g. the large set the labelled few "
+                                             "come from");
   app.add_option("--label", label, "tables: the class column");
   auto* per_class_option =
       app.add_option("--per-class", per_class, "synthetic examples per class")->capture_default_str();
@@ -113,6 +117,11 @@ int run_augment(int argc, char** argv) {
                 "--towards applies to interpolation");
     towards_source = data::load_source(towards, kind, source_options(table_flags));
     options.towards = &towards_source;
+  }
+  data::Source unlabelled_source;
+  if (!unlabelled.empty()) {
+    unlabelled_source = data::load_source(unlabelled, kind, source_options(table_flags));
+    options.unlabelled = &unlabelled_source;
   }
   const bool images = labelled.form == DataKind::images;
   GF_CHECK_AS(InvalidArgument, !check || images, "--check trains genforge's image classifier; for tables compare "

@@ -59,7 +59,7 @@ std::vector<int64_t> Geometry::batch_shape(int64_t n) const {
   return out;
 }
 
-Geometry geometry_of(const Dataset& data, bool conditional, const std::string& model) {
+Geometry geometry_of(const Dataset& data, bool conditional, const std::string& model, bool unlabelled_allowed) {
   const auto& x = data.x;
   GF_CHECK_AS(DataError, x.defined() && (x.dim() == 2 || x.dim() == 4),
               "give images [N, C, H, W] or rows [N, D]", model, " data must be [N, C, H, W] or [N, D], got ",
@@ -72,8 +72,18 @@ Geometry geometry_of(const Dataset& data, bool conditional, const std::string& m
                 "class-conditional training needs labelled data (class sub-folders, IDX labels, fashion-mnist)",
                 "conditional ", model, " needs one class label per example");
     auto labels = data.labels.to(torch::kLong);
-    GF_CHECK_AS(DataError, labels.min().item<int64_t>() >= 0, "class labels are 0, 1, 2, ...",
-                "a class label is negative");
+    const int64_t lowest = labels.min().item<int64_t>();
+    if (unlabelled_allowed) {
+      GF_CHECK_AS(DataError, lowest >= -1, "class labels are 0, 1, 2, ... (-1: unlabelled)", "class label ", lowest,
+                  " is neither a class nor -1 (unlabelled)");
+      GF_CHECK_AS(DataError, labels.max().item<int64_t>() >= 0, "give some labelled examples beside the unlabelled",
+                  "every example is unlabelled (-1): semi-supervised ", model, " needs some labels");
+    } else {
+      GF_CHECK_AS(DataError, lowest >= 0,
+                  lowest == -1 ? "unlabelled examples (-1) need a semi-supervised model (vae --set semi_supervised=true)"
+                               : "class labels are 0, 1, 2, ...",
+                  "a class label is negative");
+    }
     g.n_classes = labels.max().item<int64_t>() + 1;
   }
   return g;

@@ -39,8 +39,9 @@ struct Geometry {
 };
 
 // The geometry of training data x [N, C, H, W] or [N, D]; labels [N] (or undefined) make it class-conditional
-// when `conditional`.
-Geometry geometry_of(const Dataset& data, bool conditional, const std::string& model);
+// when `conditional`. With `unlabelled_allowed`, label -1 marks an unlabelled example (semi-supervised training);
+// at least one must be labelled.
+Geometry geometry_of(const Dataset& data, bool conditional, const std::string& model, bool unlabelled_allowed = false);
 
 // x as float32 [N, shape...] on `device`, after checking that each example has the model's shape and that the
 // values are finite (and in [0, 1] when `unit_range`).

@@ -8,6 +8,7 @@
 //                codes. Needs an encoder and a decoder (vae, autoencoder, flow, rbm, ...); the model is trained once on
 //                all the labelled examples (labels unused unless it is conditional), or given trained -- e.g. on a
 //                far larger unlabelled set, whose knowledge of the data's shapes the new examples then carry.
+// With `unlabelled` images, sample trains a semi-supervised model (M2) on the labelled and unlabelled ones together.
 // Works the same for images (labels of the image set) and tables (a label column).
 //
 //   gf::apps::AugmentOptions o;
@@ -42,6 +43,10 @@ struct AugmentOptions {
   // instead of the class's own: each new example lies between a labelled one and one of its nearest unlabelled ones
   // in the latent space. Not owned; the data form of the labelled set; unconditional models only.
   const data::Source* towards = nullptr;
+  // sample: train a semi-supervised model (vae with semi_supervised, M2) on the labelled examples and these unlabelled
+  // ones together, then sample it per class: the classes it draws follow what it learned from both. Images of the
+  // labelled set's shape; not owned.
+  const data::Source* unlabelled = nullptr;
   OptionOverrides sets;        // its options (and its input pipeline's)
   std::string label_column;    // tables: the class column (categorical or integer)
   int64_t per_class = 100;

@@ -39,6 +39,8 @@ struct VaeOptions : train::TrainOptions, train::LoraOptions {
   std::string code_prior = "class";   // conditional models, sampling a class: class (codes from a Gaussian fitted to
                                       // that class's training codes, "ex-post density estimation") | standard (N(0, I))
   int64_t impute_samples = 200;       // filling missing pixels: importance-weighted codes per image (MIWAE-style)
+  bool semi_supervised = false;       // M2: conditional, and examples labelled -1 train unlabelled through q(y | x)
+  double classifier_weight = 50;      // semi-supervised: weight (alpha) of q(y | x)'s cross-entropy per labelled example
 
   void validate() const;
 };
@@ -83,6 +85,8 @@ class VariationalAutoencoder : public Model,
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...] means
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;
+  // Semi-supervised models: the classifier's q(y | x) for images [N, ...]. [N, K] probabilities
+  torch::Tensor class_probabilities(const torch::Tensor& x) const;
 
   // Images [N, ...] with NaN pixels filled (others unchanged). [N, ...]; conditional_samples: [m, N, ...]
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;

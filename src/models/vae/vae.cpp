@@ -23,7 +23,29 @@ struct VariationalAutoencoder::Net : torch::nn::Module {
       // N(0, I) for every class until fit_class_codes (and in files written before it).
       class_code_mean = register_buffer("class_code_mean", torch::zeros({g.n_classes, o.latent}));
       class_code_chol = register_buffer("class_code_chol", torch::eye(o.latent).repeat({g.n_classes, 1, 1}));
+      if (o.semi_supervised) {
+        // q(y | x): the encoder's kind of trunk (MLP layer or the two convolutions), one hidden layer, class logits.
+        torch::nn::Sequential c;
+        if (o.architecture == "conv") {
+          neural::ConvEncoder trunk(g);
+          const int64_t features = trunk->out_features;
+          c->push_back(trunk);
+          c->push_back(torch::nn::Linear(features, o.hidden));
+        } else {
+          c->push_back(torch::nn::Flatten());
+          c->push_back(torch::nn::Linear(g.numel(), o.hidden));
+          c->push_back(torch::nn::Functional(torch::relu));
+          c->push_back(torch::nn::Linear(o.hidden, o.hidden));
+        }
+        c->push_back(torch::nn::Functional(torch::relu));
+        c->push_back(torch::nn::Linear(o.hidden, g.n_classes));
+        classifier = register_module("classifier", c);
+      }
     }
+  }
+  // Semi-supervised only: q(y | x) as logits. [N, K]
+  torch::Tensor class_logits(const torch::Tensor& x) {
+    return classifier->forward(x.reshape(geometry.batch_shape(x.size(0))));
   }
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& condition) {
     auto code = codec->encode(x, condition);  // [N, 2L]
@@ -60,6 +82,7 @@ struct VariationalAutoencoder::Net : torch::nn::Module {
   torch::Tensor log_class_prior;  // [K] conditional only: training class frequencies
   torch::Tensor class_code_mean;  // [K, L] conditional only: mean of each class's aggregate posterior
   torch::Tensor class_code_chol;  // [K, L, L] and the Cholesky factor of its covariance
+  torch::nn::Sequential classifier{nullptr};  // semi-supervised only: q(y | x)
 };
 
 namespace {
@@ -95,26 +118,79 @@ void fit_class_codes(VariationalAutoencoder::Net& net, const torch::Tensor& x, c
   net.train(was_training);
 }
 
-// The Trainer's view of the model.
+// The Trainer's view of the model. A semi-supervised model is also given its labelled examples (x [M, ...],
+// labels [M]), of which it draws a batch every step when the data has unlabelled ones too.
 class VaeTrainable : public train::Trainable {
  public:
-  VaeTrainable(VariationalAutoencoder::Net& net, double beta) : net_(net), beta_(beta) {}
+  VaeTrainable(VariationalAutoencoder::Net& net, const VaeOptions& o, torch::Tensor labelled_x = {},
+               torch::Tensor labelled_y = {})
+      : net_(net), beta_(o.beta), alpha_(o.classifier_weight), labelled_x_(std::move(labelled_x)),
+        labelled_y_(std::move(labelled_y)) {}
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     return {{"model", net_.parameters()}};
   }
   std::vector<std::pair<std::string, torch::Tensor>> named_state() override { return neural::named_tensors(net_); }
   void set_training(bool on) override { net_.train(on); }
-  // Negative ELBO per example, with beta on the KL term. [N]
-  torch::Tensor loss(const train::Batch& b, at::Generator& gen) {
-    auto condition = neural::one_hot(b.labels, net_.geometry.n_classes);
-    auto [mu, logvar] = net_.encode(b.x, condition);
+  // Negative ELBO per example given its class (if any), with beta on the KL term. [N]
+  torch::Tensor loss_given(const torch::Tensor& x, const torch::Tensor& labels, at::Generator& gen) {
+    auto condition = neural::one_hot(labels, net_.geometry.n_classes);
+    auto [mu, logvar] = net_.encode(x, condition);
     auto eps = neural::randn_from(mu.sizes(), gen, mu.options());
     auto z = mu + eps * torch::exp(0.5 * logvar);
     auto kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
-    return -net_.log_likelihood(b.x.flatten(1), z, condition) + beta_ * kl;
+    return -net_.log_likelihood(x.flatten(1), z, condition) + beta_ * kl;
+  }
+  // M2's unlabelled cost: sum_y q(y | x) (L(x, y) - log p(y) + log q(y | x)), every class decoded. [U]
+  torch::Tensor unlabelled_loss(const torch::Tensor& x, at::Generator& gen) {
+    const int64_t u = x.size(0), k = net_.geometry.n_classes;
+    auto log_q = torch::log_softmax(net_.class_logits(x), 1);  // [U, K]
+    std::vector<int64_t> repeated{k};
+    for (auto d : x.sizes()) repeated.push_back(d);
+    repeated[1] = u;
+    auto every = x.unsqueeze(0).expand(repeated).reshape(net_.geometry.batch_shape(k * u));  // [K U, ...] class-major
+    auto classes = torch::arange(k, torch::TensorOptions().dtype(torch::kLong).device(x.device())).repeat_interleave(u);
+    auto cost = loss_given(every, classes, gen).view({k, u}).t() - net_.log_class_prior.unsqueeze(0);  // [U, K]
+    return (log_q.exp() * (cost + log_q)).sum(1);
+  }
+  // Per example: the negative ELBO, or with a classifier M2's cost -- labelled rows L(x, y) - log p(y), unlabelled
+  // (-1) rows the expectation over q(y | x). [N]
+  torch::Tensor loss(const train::Batch& b, at::Generator& gen) {
+    if (!net_.classifier) return loss_given(b.x, b.labels, gen);
+    auto out = torch::zeros({b.x.size(0)}, b.x.options());
+    auto known = b.labels >= 0;
+    auto labelled = known.nonzero().reshape({-1}), unlabelled = known.logical_not().nonzero().reshape({-1});
+    if (labelled.numel() > 0) {
+      auto y = b.labels.index_select(0, labelled);
+      out = out.index_put({labelled}, loss_given(b.x.index_select(0, labelled), y, gen) -
+                                          net_.log_class_prior.index_select(0, y));
+    }
+    if (unlabelled.numel() > 0) out = out.index_put({unlabelled}, unlabelled_loss(b.x.index_select(0, unlabelled), gen));
+    return out;
+  }
+  // The classifier's cross-entropy on labelled examples. scalar
+  torch::Tensor classifier_loss(const torch::Tensor& x, const torch::Tensor& labels) {
+    return torch::nll_loss(torch::log_softmax(net_.class_logits(x), 1), labels);
   }
   void train_step(const train::Batch& batch, train::StepContext& ctx) override {
-    ctx.optimize("model", loss(batch, ctx.generator()).mean());
+    auto& gen = ctx.generator();
+    auto total = loss(batch, gen).mean();
+    if (net_.classifier) {
+      // A labelled batch of the batch's size (all the labelled rows when they are the data: the batch itself).
+      torch::Tensor x = batch.x, y = batch.labels;
+      if (labelled_x_.defined()) {
+        const int64_t m = labelled_x_.size(0);
+        auto u = neural::rand_from({batch.x.size(0)}, gen, torch::TensorOptions().dtype(torch::kFloat64).device(labelled_x_.device()));
+        auto pick = (u * static_cast<double>(m)).to(torch::kLong).clamp_max(m - 1);
+        x = labelled_x_.index_select(0, pick);
+        y = labelled_y_.index_select(0, pick);
+        total = total + (loss_given(x, y, gen) - net_.log_class_prior.index_select(0, y)).mean();
+      }
+      auto known = (y >= 0).nonzero().reshape({-1});
+      if (known.numel() > 0) {
+        total = total + alpha_ * classifier_loss(x.index_select(0, known), y.index_select(0, known));
+      }
+    }
+    ctx.optimize("model", total);
   }
   double eval_loss(const train::Batch& batch, at::Generator& gen) override {
     return loss(batch, gen).mean().item<double>();
@@ -129,7 +205,8 @@ class VaeTrainable : public train::Trainable {
 
  private:
   VariationalAutoencoder::Net& net_;
-  double beta_;
+  double beta_, alpha_;
+  torch::Tensor labelled_x_, labelled_y_;  // semi-supervised with unlabelled data: the labelled examples [M, ...], [M]
 };
 }  // namespace
 
@@ -147,6 +224,12 @@ void VaeOptions::validate() const {
   GF_CHECK(code_prior == "class" || code_prior == "standard", "code_prior must be class or standard, got '",
            code_prior, "'");
   GF_CHECK(impute_samples >= 1 && impute_samples <= 100000, "impute_samples must be in 1..100000, got ", impute_samples);
+  GF_CHECK(!semi_supervised || conditional,
+           "semi_supervised needs conditional=true (the decoder is given the class), got conditional=false");
+  GF_CHECK(classifier_weight >= 0 && std::isfinite(classifier_weight), "classifier_weight must be >= 0, got ",
+           classifier_weight);
+  GF_CHECK(!semi_supervised || !differentially_private(),
+           "semi_supervised does not train with DP-SGD (each step also draws a batch of the labelled examples)");
 }
 
 const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
@@ -163,7 +246,11 @@ const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
         .add("code_prior", &VaeOptions::code_prior,
              "conditional sampling: codes from a Gaussian fitted to the class's training codes, or N(0, I)",
              {"class", "standard"})
-        .add("impute_samples", &VaeOptions::impute_samples, "filling missing pixels: importance-weighted codes per image");
+        .add("impute_samples", &VaeOptions::impute_samples, "filling missing pixels: importance-weighted codes per image")
+        .add("semi_supervised", &VaeOptions::semi_supervised,
+             "M2: a classifier q(y|x) beside the encoder; examples labelled -1 train unlabelled")
+        .add("classifier_weight", &VaeOptions::classifier_weight,
+             "semi-supervised: weight of the classifier's cross-entropy per labelled example");
     train::add_train_options(t);
     train::add_lora_options(t);
     return t;
@@ -189,11 +276,34 @@ int64_t VariationalAutoencoder::n_classes() const { return net_ ? net_->geometry
 
 FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext& ctx) {
   options_.validate();
-  auto geometry = neural::geometry_of(train_set, options_.conditional, "VAE");
+  const bool semi = options_.semi_supervised;
+  auto geometry = neural::geometry_of(train_set, options_.conditional, "VAE", semi);
   neural::check_architecture(options_.architecture, geometry, "VAE");
   const bool unit = options_.decoder == "bernoulli";
+  // Labels as the model trains on them: classes, and with `semi` also -1 (unlabelled). [N] on the device
+  const auto fit_labels = [&](const torch::Tensor& given, int64_t n) {
+    if (!semi) return neural::checked_labels(given, geometry, n, ctx.device);
+    GF_CHECK_AS(DataError, given.defined() && given.numel() == n, "give one class label per example (-1: unlabelled)",
+                "semi-supervised VAE needs ", n, " labels, got ", given.defined() ? given.numel() : 0);
+    auto l = given.reshape({n}).to(torch::kLong);
+    check_class_labels(l.masked_select(l >= 0), geometry.n_classes);
+    return l.to(ctx.device);
+  };
   auto x = neural::checked_input(train_set.x, geometry, ctx.device, unit, "VAE (decoder=bernoulli)", "fit");
-  auto labels = neural::checked_labels(train_set.labels, geometry, x.size(0), ctx.device);
+  auto labels = fit_labels(train_set.labels, x.size(0));
+  torch::Tensor labelled_x, labelled_y;  // semi-supervised with unlabelled examples: the labelled ones
+  if (semi) {
+    auto known = labels >= 0;
+    auto counts = torch::bincount(labels.masked_select(known).cpu(), {}, geometry.n_classes);
+    const int64_t empty = (counts == 0).nonzero().numel() > 0 ? (counts == 0).nonzero()[0][0].item<int64_t>() : -1;
+    GF_CHECK_AS(DataError, empty < 0, "label at least one example of every class",
+                "class ", empty, " has no labelled example (classes are 0 to ", geometry.n_classes - 1, ")");
+    if (!known.all().item<bool>()) {
+      auto rows = known.nonzero().reshape({-1});
+      labelled_x = x.index_select(0, rows);
+      labelled_y = labels.index_select(0, rows);
+    }
+  }
   net_.reset();
   auto net = std::make_shared<Net>(geometry, options_);
   auto init_gen = make_generator(static_cast<uint64_t>(options_.seed));
@@ -211,16 +321,28 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
       codec->fc4->bias.copy_((mean / (1 - mean)).log());
     }
   }
-  if (labels.defined()) net->log_class_prior.copy_(neural::log_class_frequencies(labels, geometry.n_classes));
+  if (labels.defined()) {
+    net->log_class_prior.copy_(neural::log_class_frequencies(labels.masked_select(labels >= 0), geometry.n_classes));
+  }
   net->to(ctx.device);
-  VaeTrainable trainable(*net, options_.beta);
+  VaeTrainable trainable(*net, options_, labelled_x, labelled_y);
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
     auto vx = neural::checked_input(ctx.validation->x, geometry, ctx.device, unit, "VAE", "validate");
-    val = train::TrainData{vx, neural::checked_labels(ctx.validation->labels, geometry, vx.size(0), ctx.device)};
+    val = train::TrainData{vx, fit_labels(ctx.validation->labels, vx.size(0))};
   }
   report_ = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
-  report_.objective_name = "negative ELBO per example (nats, last logged)";
+  report_.objective_name = semi ? "M2 cost per example (nats, last logged)" : "negative ELBO per example (nats, last logged)";
+  if (semi) {
+    // Each unlabelled example's codes count towards the class the classifier gives it.
+    torch::NoGradGuard no_grad;
+    net->eval();
+    std::vector<torch::Tensor> guesses;
+    for (int64_t s = 0; s < x.size(0); s += 4096) {
+      guesses.push_back(net->class_logits(x.slice(0, s, std::min(x.size(0), s + 4096))).argmax(1));
+    }
+    labels = torch::where(labels >= 0, labels, torch::cat(guesses));
+  }
   if (labels.defined()) fit_class_codes(*net, x, labels);
   net_ = net;
   schema_ = {{"data_kind", "images"}, {"example_shape", geometry.shape}, {"n_features", geometry.numel()},
@@ -257,6 +379,20 @@ torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Ten
     }
     return torch::cat(out).to(torch::kCPU, torch::kFloat64);  // [N]
   });
+}
+
+torch::Tensor VariationalAutoencoder::class_probabilities(const torch::Tensor& x_in) const {
+  GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot classify");
+  GF_CHECK_AS(NotSupported, static_cast<bool>(net_->classifier), "train with --set semi_supervised=true",
+              "this VAE has no classifier q(y|x)");
+  const auto device = neural::device_of(*net_);
+  auto x = neural::checked_input(x_in, net_->geometry, device, false, "VAE", "classify");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < x.size(0); s += 4096) {
+    out.push_back(torch::softmax(net_->class_logits(x.slice(0, s, std::min(x.size(0), s + 4096))), 1));
+  }
+  return torch::cat(out).to(torch::kCPU, torch::kFloat64);
 }
 
 torch::Tensor VariationalAutoencoder::score_samples(const torch::Tensor& x) const {
