@@ -97,6 +97,12 @@ data::SourceOptions source_options(const TableFlags& flags, int64_t limit) {
   return o;
 }
 
+data::Source load_unlabelled(const std::string& spec, DataKind kind, const TableFlags& flags) {
+  auto options = source_options(flags);
+  options.classes.clear();
+  return data::load_source(spec, kind, options);
+}
+
 Table load_table(const std::string& path, const TableFlags& flags) {
   log::ScopedTimer timer("read data");
   return read_table(path, source_options(flags).read);

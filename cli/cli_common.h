@@ -42,6 +42,8 @@ struct TableFlags {
 void add_table_flags(CLI::App& app, TableFlags& flags);
 // The data-source options of --na, --type, --delimiter, --classes, --image-size and --limit.
 data::SourceOptions source_options(const TableFlags& flags, int64_t limit = 0);
+// --unlabelled SPEC: examples whose labels are not read (so --classes does not filter them).
+data::Source load_unlabelled(const std::string& spec, DataKind kind, const TableFlags& flags);
 // Reads a table with the reader chosen by extension, applying --na and --type.
 Table load_table(const std::string& path, const TableFlags& flags);
 

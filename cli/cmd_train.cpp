@@ -146,7 +146,7 @@ int train_selected(const ModelInfo& info, const nlohmann::json& options, const O
 int run_train(int argc, char** argv) {
   CLI::App app("fit a model to data and save it", "train");
   app.allow_extras();
-  std::string model_name, data, out, config, validation, run_dir, resume_dir;
+  std::string model_name, data, out, config, validation, run_dir, resume_dir, unlabelled;
   std::string device_name = "cpu";
   std::vector<std::string> sets, inits;
   int64_t limit = 0, profile_items = 2000;
@@ -163,6 +163,9 @@ int run_train(int argc, char** argv) {
   app.add_option("--set", sets, "option override key=value (repeatable; applied after --config)");
   app.add_option("--init", inits, "initial value or prior NAME=FILE.npy (repeatable; names in train MODEL --help)");
   app.add_option("--validation", validation, "held-out data (same kind and columns) for validation");
+  app.add_option("--unlabelled", unlabelled, "images without labels to learn from beside --data's labelled ones "
+                                             "(semi-supervised models: vae --set conditional=true --set "
+                                             "semi_supervised=true)");
   app.add_option("--run-dir", run_dir, "run directory: config, metrics.jsonl, sample grids, loss.png, checkpoints");
   app.add_option("--resume", resume_dir, "continue the interrupted run in RUN_DIR with the options of its config.json");
   app.add_option("--device", device_name, "cpu, cuda or cuda:N (gradient-trained models)");
@@ -206,6 +209,7 @@ int run_train(int argc, char** argv) {
     if (data.empty()) data = cfg.value("data", "");
     if (limit == 0) limit = cfg.value("limit", int64_t{0});
     if (validation.empty()) validation = cfg.value("validation", "");
+    if (unlabelled.empty()) unlabelled = cfg.value("unlabelled", "");
     // How the data was read (--na, --type, --delimiter, --classes, --image-size): the same data again unless given now.
     const auto read = cfg.value("read", nlohmann::json::object());
     if (table_flags.na.empty()) table_flags.na = read.value("na", std::vector<std::string>{});
@@ -244,16 +248,22 @@ int run_train(int argc, char** argv) {
   ctx.progress = Progress::enabled();
   ctx.device = parse_device(device_name);
   if (!select.empty()) {
-    GF_CHECK_AS(InvalidArgument, inits.empty() && run_dir.empty() && validation.empty(),
-                "select first, then train the kept settings with --init, --run-dir or --validation",
-                "--select does not combine with --init, --run-dir or --validation");
+    GF_CHECK_AS(InvalidArgument, inits.empty() && run_dir.empty() && validation.empty() && unlabelled.empty(),
+                "select first, then train the kept settings with --init, --run-dir, --validation or --unlabelled",
+                "--select does not combine with --init, --run-dir, --validation or --unlabelled");
     const auto source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
     return train_selected(info, options, overrides, select, source, ctx, out, json, profile_items);
   }
   auto model = info.create(options, overrides);
   for (const auto& [name, file] : parse_set_pairs(inits, "--init")) model->set_init(name, read_npy(file));
 
-  const data::Source source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
+  GF_CHECK_AS(NotSupported, unlabelled.empty() || info.has_option("semi_supervised"),
+              "learn from unlabelled images with a semi-supervised model: " + join_names(semi_supervised_models()),
+              "model '", model_name, "' does not learn from unlabelled examples");
+  data::Source source = data::load_source(data, info.data_kind, source_options(table_flags, limit));
+  if (!unlabelled.empty()) {
+    source = data::with_unlabelled(source, load_unlabelled(unlabelled, info.data_kind, table_flags));
+  }
   std::optional<data::Source> held_out;
   if (!validation.empty()) held_out = data::load_source(validation, info.data_kind, source_options(table_flags));
   // In a distributed job (genforge launch, torchrun) every rank fits; rank 0 writes the files and prints.
@@ -266,6 +276,7 @@ int run_train(int argc, char** argv) {
                              {"data", data},
                              {"limit", limit},
                              {"validation", validation},
+                             {"unlabelled", unlabelled},
                              {"read",
                               {{"na", table_flags.na},
                                {"type", table_flags.types},

@@ -94,6 +94,14 @@ std::vector<std::string> registered_models_with(const std::function<bool(const M
   return out;
 }
 
+std::vector<std::string> semi_supervised_models() {
+  std::vector<std::string> out;
+  for (const auto& info : registry()) {
+    if (info.has_option("semi_supervised")) out.push_back(info.name);
+  }
+  return out;
+}
+
 std::string join_names(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;

@@ -118,9 +118,14 @@ OpenedModel open_model(const std::string& path, const OptionOverrides& settings)
 namespace {
 
 // Accuracy, per-class and macro precision / recall / F1 and the confusion matrix of a classifier's predictions.
-void add_classification(ScoreResult& r, const torch::Tensor& probabilities, const torch::Tensor& labels,
+// Unlabelled examples (label -1, semi-supervised data) are left out; with none labelled, nothing is added.
+void add_classification(ScoreResult& r, const torch::Tensor& probabilities, const torch::Tensor& all_labels,
                         const data::Source& source) {
-  r.classification = eval::classification_report(probabilities.argmax(1), labels, probabilities.size(1));
+  const auto labelled = (all_labels.reshape({-1}) >= 0).nonzero().reshape({-1});
+  if (labelled.numel() == 0) return;
+  const auto labels = all_labels.reshape({-1}).index_select(0, labelled);
+  r.classification = eval::classification_report(probabilities.index_select(0, labelled).argmax(1), labels,
+                                                 probabilities.size(1));
   r.class_names = source.images.class_names;
   r.summary["accuracy"] = r.classification->accuracy;
   r.summary["classification"] = r.classification->to_json(r.class_names);

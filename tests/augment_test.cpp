@@ -244,5 +244,58 @@ TEST(AugmentInterpolate, KeepingDetailGivesBackAClassOfIdenticalImagesExactly) {
                                       "the given autoencoder model draws 0 classes; the data has 2");
 }
 
+TEST(AugmentSemiSupervised, UnlabelledImagesTrainTheModelThatDrawsEachClass) {
+  // Trousers (class 0) and bags (class 1): two labelled images each, and 150-odd unlabelled ones of both. The
+  // semi-supervised VAE trained on them together draws each class looking like that class's mean image (15 of
+  // the 16 drawn here; a faint bag may sit nearer the trousers' mean).
+  data::SourceOptions so;
+  so.limit = 400;
+  auto all = data::load_source("fashion-mnist:test", DataKind::images, so);
+  const auto y = all.images.labels.to(torch::kLong);
+  const auto trousers = (y == 1).nonzero().reshape({-1}), bags = (y == 8).nonzero().reshape({-1});
+  auto pick = [&](const torch::Tensor& rows) { return all.images.images.index_select(0, rows); };
+  data::Source labelled = all;
+  labelled.images.images = torch::cat({pick(trousers.slice(0, 0, 2)), pick(bags.slice(0, 0, 2))});
+  labelled.images.labels = torch::tensor({0, 0, 1, 1}, torch::kLong);
+  labelled.images.class_names = {"trouser", "bag"};
+  labelled.images.files.clear();
+  data::Source unlabelled = all;
+  unlabelled.images.images = torch::cat({pick(trousers.slice(0, 2)), pick(bags.slice(0, 2))});
+  unlabelled.images.labels = torch::Tensor();
+  unlabelled.images.files.clear();
+  apps::AugmentOptions o;
+  o.model = "vae";
+  o.sets = {{"hidden", "64"}, {"latent", "4"}, {"max_steps", "150"}, {"batch_size", "32"}, {"lr", "3e-3"}};
+  o.unlabelled = &unlabelled;
+  o.per_class = 8;
+  const auto a = apps::augment(labelled, o, test::quiet());
+  EXPECT_EQ(a.method, "semi-supervised vae");
+  const auto& s = a.synthetic.images;
+  ASSERT_EQ(s.images.sizes(), torch::IntArrayRef({16, 1, 28, 28}));
+  const auto mean_of = [](const torch::Tensor& x) { return x.to(torch::kFloat64).mean(0); };
+  const auto trouser_mean = mean_of(pick(trousers)), bag_mean = mean_of(pick(bags));
+  int64_t like_their_class = 0;  // nearer their class's mean image than the other's
+  for (int64_t i = 0; i < 16; ++i) {
+    const auto image = s.images[i].to(torch::kFloat64);
+    const double to_trouser = (image - trouser_mean).pow(2).mean().item<double>();
+    const double to_bag = (image - bag_mean).pow(2).mean().item<double>();
+    like_their_class += (to_trouser < to_bag) == (s.labels[i].item<int64_t>() == 0);
+  }
+  EXPECT_GE(like_their_class, 14);
+  // Refusals: a model that does not learn from unlabelled images, interpolation, another image size.
+  o.model = "autoencoder";
+  o.sets = {};
+  expect_refused<NotSupported>([&] { apps::augment(labelled, o, test::quiet()); },
+                               "model kind 'autoencoder' does not learn from unlabelled examples");
+  o.model = "vae";
+  o.method = "interpolate";
+  expect_refused<InvalidArgument>([&] { apps::augment(labelled, o, test::quiet()); },
+                                  "--unlabelled applies to a model trained here by --method sample");
+  o.method = "sample";
+  unlabelled.images.images = torch::zeros({3, 1, 14, 14}, torch::kByte);
+  expect_refused<InvalidArgument>([&] { apps::augment(labelled, o, test::quiet()); },
+                                  "unlabelled images are [1, 14, 14], the labelled ones [1, 28, 28]");
+}
+
 }  // namespace
 }  // namespace gf

@@ -205,7 +205,7 @@ TEST(Vae, SemiSupervisedLearnsTheClassesFromUnlabelledImages) {
   };
   auto model = fitted({{"max_steps", "300"}});
   const auto& vae = dynamic_cast<const VariationalAutoencoder&>(*model);
-  auto q = vae.class_probabilities(fresh);  // [256, 2]
+  auto q = vae.predict_proba(fresh);  // [256, 2]
   EXPECT_NEAR(q.sum(1).mean().item<double>(), 1.0, 1e-6);
   const double accuracy = (q.argmax(1) == fresh_kinds).to(torch::kFloat64).mean().item<double>();
   EXPECT_GT(accuracy, 0.95);
@@ -220,7 +220,7 @@ TEST(Vae, SemiSupervisedLearnsTheClassesFromUnlabelledImages) {
   // The file keeps the classifier.
   VariationalAutoencoder loaded(vae.options());
   loaded.load_state(t);
-  EXPECT_TRUE(torch::equal(loaded.class_probabilities(fresh), q));
+  EXPECT_TRUE(torch::equal(loaded.predict_proba(fresh), q));
   // A resumed run equals a straight one (the labelled batches come from the checkpointed generator).
   test::TempDir dir;
   auto straight = fitted({{"max_steps", "20"}, {"run_dir", dir.file("a")}, {"checkpoint_every", "10"}});
@@ -239,7 +239,7 @@ TEST(Vae, SemiSupervisedBadInputIsRefusedWithTheReason) {
                             "semi_supervised needs conditional=true (the decoder is given the class), got conditional=false");
   test::expect_error_message(
       [&] { create_model("vae", {}, {{"conditional", "true"}, {"max_steps", "1"}})->fit({x, {}, {}, unlabelled}, quiet()); },
-      "a class label is negative");
+      "class label -1 is negative");
   auto semi = [&](const torch::Tensor& labels) {
     create_model("vae", {}, {{"conditional", "true"}, {"semi_supervised", "true"}, {"max_steps", "1"}})
         ->fit({x, {}, {}, labels}, quiet());
@@ -256,7 +256,7 @@ TEST(Vae, SemiSupervisedBadInputIsRefusedWithTheReason) {
   VaeOptions plain;
   VariationalAutoencoder vae(plain);
   vae.fit({x.slice(0, 0, 8)}, quiet());
-  test::expect_error_message([&] { vae.class_probabilities(x); }, "this VAE has no classifier q(y|x)");
+  test::expect_error_message([&] { vae.predict_proba(x); }, "this VAE has no classifier q(y|x)");
 }
 
 TEST(Latent, SlerpKeepsTheRadiusAndHitsTheEnds) {

@@ -48,6 +48,8 @@ const ModelInfo& model_info(const std::string& name);  // throws InvalidArgument
 // have the capability it needs), and names joined by ", ".
 std::vector<std::string> registered_models_with(const std::function<bool(const Model&)>& has);
 std::string join_names(const std::vector<std::string>& names);
+// The models that learn from unlabelled examples beside labelled ones (a `semi_supervised` option).
+std::vector<std::string> semi_supervised_models();
 
 // Adds a model (a name already registered is InvalidArgument). Every verb and `genforge models` see it at once.
 void register_model(ModelInfo info);

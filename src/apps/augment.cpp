@@ -90,22 +90,6 @@ torch::Tensor interpolated_examples(const Model& m, const torch::Tensor& x, int6
   return base.to(decoded.scalar_type()) + change.reshape(base.sizes());
 }
 
-// The labelled images followed by the unlabelled ones, labelled -1 (a semi-supervised model's unlabelled mark).
-data::Source with_unlabelled(const data::Source& labelled, const data::Source& unlabelled) {
-  const auto& a = labelled.images.images;
-  const auto& b = unlabelled.images.images;
-  GF_CHECK_AS(InvalidArgument, unlabelled.form == DataKind::images && b.defined() && b.size(0) > 0,
-              "give unlabelled images of the labelled set's kind", "'", unlabelled.spec, "' has no images");
-  GF_CHECK_AS(InvalidArgument, b.sizes().slice(1) == a.sizes().slice(1),
-              "give unlabelled images of the labelled ones' size (--image-size)", "unlabelled images are ",
-              b.sizes().slice(1), ", the labelled ones ", a.sizes().slice(1));
-  data::Source both = labelled;
-  both.images.images = torch::cat({a, b.to(a.scalar_type())});
-  both.images.labels = torch::cat({labelled.images.labels.to(torch::kLong).reshape({-1}),
-                                   torch::full({b.size(0)}, -1, torch::kLong)});
-  return both;
-}
-
 std::string label_text(const Column& c, double v) {
   if (c.type == ColumnType::categorical) return c.categories[static_cast<size_t>(v)];
   return std::to_string(static_cast<long long>(v));
@@ -133,13 +117,9 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo* info,
                 "unlabelled images train a semi-supervised model here (--method sample, no --from); to interpolate "
                 "towards unlabelled images use --towards",
                 "--unlabelled applies to a model trained here by --method sample");
-    std::vector<std::string> semi;
-    for (const auto& m : registered_models()) {
-      if (m.has_option("semi_supervised")) semi.push_back(m.name);
-    }
     GF_CHECK_AS(NotSupported, info->has_option("semi_supervised"),
-                "learn from unlabelled images with a semi-supervised model: " + join_names(semi),
-                "a ", info->name, " model does not learn from unlabelled examples");
+                "learn from unlabelled images with a semi-supervised model: " + join_names(semi_supervised_models()),
+                "model kind '", info->name, "' does not learn from unlabelled examples");
   }
   if (interpolating(o)) {
     std::unique_ptr<Model> owned;
@@ -172,7 +152,7 @@ Augmentation augment_images(const data::Source& labelled, const ModelInfo* info,
     sets.emplace_back("conditional", "true");
     if (o.unlabelled != nullptr) sets.emplace_back("semi_supervised", "true");
     auto model = info->create({}, sets);
-    fit_source(*model, o.unlabelled != nullptr ? with_unlabelled(labelled, *o.unlabelled) : labelled, ctx);
+    fit_source(*model, o.unlabelled != nullptr ? data::with_unlabelled(labelled, *o.unlabelled) : labelled, ctx);
     for (int64_t c = 0; c < n_classes; ++c) {
       if (n_for(c) == 0) continue;
       auto y = torch::full({n_for(c)}, c, torch::kLong);

@@ -247,6 +247,26 @@ void keep_first_items(Source& source, int64_t limit) {
 
 }  // namespace
 
+Source with_unlabelled(const Source& labelled, const Source& unlabelled) {
+  GF_CHECK_AS(InvalidArgument, labelled.form == DataKind::images && labelled.images.labels.defined(),
+              "give labelled images (class sub-folders, fashion-mnist) beside the unlabelled ones", "'",
+              labelled.spec, "' has no labelled images");
+  const auto& a = labelled.images.images;
+  const auto& b = unlabelled.images.images;
+  GF_CHECK_AS(InvalidArgument, unlabelled.form == DataKind::images && b.defined() && b.size(0) > 0,
+              "give unlabelled images of the labelled set's kind", "'", unlabelled.spec, "' has no images");
+  GF_CHECK_AS(InvalidArgument, b.sizes().slice(1) == a.sizes().slice(1),
+              "give unlabelled images of the labelled ones' size (--image-size)", "unlabelled images are ",
+              b.sizes().slice(1), ", the labelled ones ", a.sizes().slice(1));
+  Source both = labelled;
+  both.spec = labelled.spec + " + unlabelled " + unlabelled.spec;
+  both.images.images = torch::cat({a, b.to(a.scalar_type())});
+  both.images.labels = torch::cat({labelled.images.labels.to(torch::kLong).reshape({-1}),
+                                   torch::full({b.size(0)}, -1, torch::kLong)});
+  both.images.files.clear();  // names of the labelled images only: none for the whole
+  return both;
+}
+
 Source load_source(const std::string& spec, DataKind wanted, const SourceOptions& options) {
   GF_CHECK_AS(InvalidArgument, options.limit >= 0, "give --limit N with N >= 1, or leave it out",
               "--limit must be >= 0, got ", options.limit);

@@ -82,7 +82,7 @@ Geometry geometry_of(const Dataset& data, bool conditional, const std::string& m
       GF_CHECK_AS(DataError, lowest >= 0,
                   lowest == -1 ? "unlabelled examples (-1) need a semi-supervised model (vae --set semi_supervised=true)"
                                : "class labels are 0, 1, 2, ...",
-                  "a class label is negative");
+                  "class label ", lowest, " is negative");
     }
     g.n_classes = labels.max().item<int64_t>() + 1;
   }

@@ -67,6 +67,10 @@ std::vector<uint8_t> class_flags(const std::vector<std::string>& class_names, in
 // Data of the wrong kind for the model is a DataError that names both kinds.
 Source load_source(const std::string& spec, DataKind wanted, const SourceOptions& options = {});
 
+// Labelled images followed by unlabelled ones of the same size, labelled -1: the training data of a semi-supervised
+// model (vae with semi_supervised). Their labels, if any, are not read.
+Source with_unlabelled(const Source& labelled, const Source& unlabelled);
+
 // How `source` was read, for a person to check before training (genforge info --data): its form and size, and
 // tables: per column the type, missing cells, min / max as the file writes them and the mean, or the number of
 // categories and the five most frequent, identifier-like columns marked; images: count, channels, height, width,

@@ -40,7 +40,9 @@ struct VaeOptions : train::TrainOptions, train::LoraOptions {
                                       // that class's training codes, "ex-post density estimation") | standard (N(0, I))
   int64_t impute_samples = 200;       // filling missing pixels: importance-weighted codes per image (MIWAE-style)
   bool semi_supervised = false;       // M2: conditional, and examples labelled -1 train unlabelled through q(y | x)
-  double classifier_weight = 50;      // semi-supervised: weight (alpha) of q(y | x)'s cross-entropy per labelled example
+  double classifier_weight = 50;      // semi-supervised: weight (alpha) of q(y | x)'s mean cross-entropy on a labelled
+                                      // batch, beside the costs per example (Kingma et al.'s alpha = 0.1 N read
+                                      // per batch: 0.1 N_unlabelled / N_labelled, 50 for 100 labels in 50,000)
 
   void validate() const;
 };
@@ -55,7 +57,8 @@ class VariationalAutoencoder : public Model,
                                public DimensionScorer,
                                public FeatureTrunk,
                                public AdaptedModel,
-                               public ConditionalSampler {
+                               public ConditionalSampler,
+                               public Classifier {
  public:
   using Options = VaeOptions;
   static const OptionTable<VaeOptions>& option_table();
@@ -85,8 +88,9 @@ class VariationalAutoencoder : public Model,
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) const override;     // [N, ...] means
   int64_t latent_dim() const override { return options_.latent; }
   int64_t n_classes() const override;
-  // Semi-supervised models: the classifier's q(y | x) for images [N, ...]. [N, K] probabilities
-  torch::Tensor class_probabilities(const torch::Tensor& x) const;
+  // Semi-supervised models classify with q(y | x) (`genforge score` on labelled images reports the accuracy).
+  bool is_classifier() const override;
+  torch::Tensor predict_proba(const torch::Tensor& x) const override;  // [N, K] float64 probabilities
 
   // Images [N, ...] with NaN pixels filled (others unchanged). [N, ...]; conditional_samples: [m, N, ...]
   torch::Tensor conditional_sample(const torch::Tensor& x, at::Generator& gen) const override;

@@ -145,8 +145,7 @@ class VaeTrainable : public train::Trainable {
     const int64_t u = x.size(0), k = net_.geometry.n_classes;
     auto log_q = torch::log_softmax(net_.class_logits(x), 1);  // [U, K]
     std::vector<int64_t> repeated{k};
-    for (auto d : x.sizes()) repeated.push_back(d);
-    repeated[1] = u;
+    for (auto d : x.sizes()) repeated.push_back(d);  // [K, U, ...]
     auto every = x.unsqueeze(0).expand(repeated).reshape(net_.geometry.batch_shape(k * u));  // [K U, ...] class-major
     auto classes = torch::arange(k, torch::TensorOptions().dtype(torch::kLong).device(x.device())).repeat_interleave(u);
     auto cost = loss_given(every, classes, gen).view({k, u}).t() - net_.log_class_prior.unsqueeze(0);  // [U, K]
@@ -167,27 +166,33 @@ class VaeTrainable : public train::Trainable {
     if (unlabelled.numel() > 0) out = out.index_put({unlabelled}, unlabelled_loss(b.x.index_select(0, unlabelled), gen));
     return out;
   }
-  // The classifier's cross-entropy on labelled examples. scalar
-  torch::Tensor classifier_loss(const torch::Tensor& x, const torch::Tensor& labels) {
-    return torch::nll_loss(torch::log_softmax(net_.class_logits(x), 1), labels);
-  }
   void train_step(const train::Batch& batch, train::StepContext& ctx) override {
     auto& gen = ctx.generator();
     auto total = loss(batch, gen).mean();
     if (net_.classifier) {
+      ctx.log("m2_cost", total.item<double>());
       // A labelled batch of the batch's size (all the labelled rows when they are the data: the batch itself).
       torch::Tensor x = batch.x, y = batch.labels;
       if (labelled_x_.defined()) {
         const int64_t m = labelled_x_.size(0);
-        auto u = neural::rand_from({batch.x.size(0)}, gen, torch::TensorOptions().dtype(torch::kFloat64).device(labelled_x_.device()));
-        auto pick = (u * static_cast<double>(m)).to(torch::kLong).clamp_max(m - 1);
+        const auto options = torch::TensorOptions().dtype(torch::kFloat64).device(labelled_x_.device());
+        auto pick = (neural::rand_from({batch.x.size(0)}, gen, options) * static_cast<double>(m))
+                        .to(torch::kLong)
+                        .clamp_max(m - 1);  // [B]
         x = labelled_x_.index_select(0, pick);
         y = labelled_y_.index_select(0, pick);
-        total = total + (loss_given(x, y, gen) - net_.log_class_prior.index_select(0, y)).mean();
+        auto labelled_cost = (loss_given(x, y, gen) - net_.log_class_prior.index_select(0, y)).mean();
+        ctx.log("labelled_cost", labelled_cost.item<double>());
+        total = total + labelled_cost;
       }
       auto known = (y >= 0).nonzero().reshape({-1});
       if (known.numel() > 0) {
-        total = total + alpha_ * classifier_loss(x.index_select(0, known), y.index_select(0, known));
+        auto logits = net_.class_logits(x.index_select(0, known));
+        auto truth = y.index_select(0, known);
+        auto cross_entropy = torch::nll_loss(torch::log_softmax(logits, 1), truth);
+        ctx.log("classifier_ce", cross_entropy.item<double>());
+        ctx.log("classifier_accuracy", (logits.argmax(1) == truth).to(torch::kFloat64).mean().item<double>());
+        total = total + alpha_ * cross_entropy;
       }
     }
     ctx.optimize("model", total);
@@ -229,7 +234,8 @@ void VaeOptions::validate() const {
   GF_CHECK(classifier_weight >= 0 && std::isfinite(classifier_weight), "classifier_weight must be >= 0, got ",
            classifier_weight);
   GF_CHECK(!semi_supervised || !differentially_private(),
-           "semi_supervised does not train with DP-SGD (each step also draws a batch of the labelled examples)");
+           "semi_supervised does not train with DP-SGD (each step also draws a batch of the labelled examples), got "
+           "dp_epsilon=", dp_epsilon, ", dp_noise_multiplier=", dp_noise_multiplier);
 }
 
 const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
@@ -285,17 +291,23 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
     if (!semi) return neural::checked_labels(given, geometry, n, ctx.device);
     GF_CHECK_AS(DataError, given.defined() && given.numel() == n, "give one class label per example (-1: unlabelled)",
                 "semi-supervised VAE needs ", n, " labels, got ", given.defined() ? given.numel() : 0);
+    GF_CHECK_AS(DataError, !at::isFloatingType(given.scalar_type()), "give class labels as integers",
+                "class labels must be integers, got ", given.scalar_type());
     auto l = given.reshape({n}).to(torch::kLong);
+    const int64_t lowest = l.min().item<int64_t>();
+    GF_CHECK_AS(DataError, lowest >= -1, "class labels are 0, 1, 2, ... (-1: unlabelled)", "class label ", lowest,
+                " is neither a class nor -1 (unlabelled)");
     check_class_labels(l.masked_select(l >= 0), geometry.n_classes);
     return l.to(ctx.device);
   };
   auto x = neural::checked_input(train_set.x, geometry, ctx.device, unit, "VAE (decoder=bernoulli)", "fit");
   auto labels = fit_labels(train_set.labels, x.size(0));
-  torch::Tensor labelled_x, labelled_y;  // semi-supervised with unlabelled examples: the labelled ones
+  torch::Tensor labelled_x, labelled_y;  // semi-supervised with unlabelled examples: the labelled ones [M, ...], [M]
   if (semi) {
     auto known = labels >= 0;
-    auto counts = torch::bincount(labels.masked_select(known).cpu(), {}, geometry.n_classes);
-    const int64_t empty = (counts == 0).nonzero().numel() > 0 ? (counts == 0).nonzero()[0][0].item<int64_t>() : -1;
+    auto counts = torch::bincount(labels.masked_select(known).cpu(), {}, geometry.n_classes);  // [K]
+    const auto empty_classes = (counts == 0).nonzero();
+    const int64_t empty = empty_classes.numel() > 0 ? empty_classes[0][0].item<int64_t>() : -1;
     GF_CHECK_AS(DataError, empty < 0, "label at least one example of every class",
                 "class ", empty, " has no labelled example (classes are 0 to ", geometry.n_classes - 1, ")");
     if (!known.all().item<bool>()) {
@@ -332,7 +344,9 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
     val = train::TrainData{vx, fit_labels(ctx.validation->labels, vx.size(0))};
   }
   report_ = train::run(trainable, {x, labels}, val ? &*val : nullptr, options_, ctx);
-  report_.objective_name = semi ? "M2 cost per example (nats, last logged)" : "negative ELBO per example (nats, last logged)";
+  report_.objective_name = semi ? "M2 cost per example + a labelled batch's cost + classifier_weight x its "
+                                   "cross-entropy (nats, last logged)"
+                                 : "negative ELBO per example (nats, last logged)";
   if (semi) {
     // Each unlabelled example's codes count towards the class the classifier gives it.
     torch::NoGradGuard no_grad;
@@ -381,7 +395,9 @@ torch::Tensor VariationalAutoencoder::importance_weighted_bound(const torch::Ten
   });
 }
 
-torch::Tensor VariationalAutoencoder::class_probabilities(const torch::Tensor& x_in) const {
+bool VariationalAutoencoder::is_classifier() const { return net_ && net_->classifier; }
+
+torch::Tensor VariationalAutoencoder::predict_proba(const torch::Tensor& x_in) const {
   GF_CHECK_AS(NotFitted, fitted(), "fit the model first", "this VAE is not fitted yet, so it cannot classify");
   GF_CHECK_AS(NotSupported, static_cast<bool>(net_->classifier), "train with --set semi_supervised=true",
               "this VAE has no classifier q(y|x)");
