@@ -8,6 +8,7 @@
 #      classifier CNN trained 1500 steps on them alone and on them + 500 synthetic images per class from a conditional
 #      model trained on the same 1000 images; test accuracy on the 10,000 test images (`augment --check`).
 #   3. the same check with interpolation in the latent space of a VAE trained on all 60,000 images without labels.
+#   4. the same check with a semi-supervised VAE (M2) trained on the 1000 labelled and the 60,000 unlabelled images.
 # The table part (a minority class cut to 5 %, balanced accuracy vs SMOTE) is bench/run W13t (bench/w13_tables.py).
 # Usage: bench/w13.sh TMPDIR
 set -euo pipefail
@@ -47,6 +48,10 @@ run check_gan --data fashion-mnist --limit 1000 "${GAN[@]}" --set epochs=200 --p
 $GF train vae --data fashion-mnist --set latent=20 --set epochs=10 --out "$D/vae_unlabelled.gf" --threads "$T" -q
 run check_interpolate --data fashion-mnist --limit 1000 --from "$D/vae_unlabelled.gf" --method interpolate \
   --keep-detail --per-class 500 --out "$D/check_interpolate" --check --check-steps 1500
+# Semi-supervised (M2): the conditional VAE trained on the 1000 labelled images and all 60,000 without labels together,
+# then sampled by class.
+run check_semi --data fashion-mnist --limit 1000 --unlabelled fashion-mnist "${VAE[@]}" --set epochs=1 --per-class 500 \
+  --out "$D/check_semi" --check --check-steps 1500
 /usr/bin/python3 - "$D" <<'PY'
 import json, os, sys
 rows = {json.loads(l)["run"]: json.loads(l) for l in open(os.path.join(sys.argv[1], "results.jsonl"))}
