@@ -221,6 +221,20 @@ TEST(Vae, SemiSupervisedLearnsTheClassesFromUnlabelledImages) {
   VariationalAutoencoder loaded(vae.options());
   loaded.load_state(t);
   EXPECT_TRUE(torch::equal(loaded.predict_proba(fresh), q));
+  // The convolutional trunk, with validation images partly unlabelled.
+  {
+    VaeOptions c = vae.options();
+    c.architecture = "conv";
+    c.max_steps = 20;
+    c.validate_every = 10;
+    VariationalAutoencoder conv(c);
+    Dataset validation{fresh, {}, {}, torch::where(torch::arange(256) < 128, fresh_kinds, torch::full({256}, -1L))};
+    FitContext ctx = quiet();
+    ctx.validation = &validation;
+    const auto report = conv.fit({x, {}, {}, labels}, ctx);
+    EXPECT_TRUE(std::isfinite(report.extra.value("best_validation_loss", NAN))) << report.extra.dump();
+    EXPECT_EQ(conv.predict_proba(fresh).sizes(), torch::IntArrayRef({256, 2}));
+  }
   // A resumed run equals a straight one (the labelled batches come from the checkpointed generator).
   test::TempDir dir;
   auto straight = fitted({{"max_steps", "20"}, {"run_dir", dir.file("a")}, {"checkpoint_every", "10"}});
