@@ -2,7 +2,7 @@
 # and one per parametrised test (its instances, e.g. Registered/Contract.SameSeedSameSamples/* over every model),
 # instead of one per test. Each test used to be a process of its own, and starting genforge_tests (LibTorch's
 # libraries loaded and initialised) takes about a second: 650 starts cost 11 minutes of CI's time over the two test
-# passes. Labels: `quick`; `long` for tests whose name contains "Long" (name suffix .long); `cuda` for the Cuda suite
+# passes. Labels: `quick`; `long` for tests whose name contains "Long" (name suffix .long); `cuda` for the Cuda* suites
 # (suffix .cuda; it skips without a GPU). Every test runs with GENFORGE_THREADS=1 (ctest -j runs two at a time).
 execute_process(COMMAND "${GF_TESTS_BINARY}" --gtest_list_tests OUTPUT_VARIABLE listing RESULT_VARIABLE listed)
 if(NOT listed EQUAL 0)
@@ -23,7 +23,7 @@ foreach(line IN LISTS lines)
     else()
       set(group "${suite}")
     endif()
-    if("${suite}.${test}" MATCHES "(^|/)Cuda\\.")
+    if("${suite}.${test}" MATCHES "(^|/)Cuda[A-Za-z]*\\.")
       set(group "${group}.cuda")
     elseif("${suite}.${test}" MATCHES "Long")
       set(group "${group}.long")

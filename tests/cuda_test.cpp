@@ -7,6 +7,7 @@
 
 #include "genforge/core/random.h"
 #include "genforge/data/source.h"
+#include "genforge/model_interfaces.h"
 #include "genforge/registry.h"
 #include "genforge/workflow.h"
 #include "support/support.h"
@@ -61,6 +62,28 @@ TEST_P(Cuda, TrainsSamplesAndScoresLikeItsCpuCopy) {
     ++compared;
   }
   EXPECT_GT(compared, 0) << on_cpu.dump();
+}
+
+// The semi-supervised VAE (M2) with half its images unlabelled: the extra labelled batch and the classifier on the
+// GPU; the CPU copy classifies as the GPU model did.
+TEST(CudaSemiSupervised, TrainsOnTheGpuAndClassifiesLikeItsCpuCopy) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch: the GPU tests are skipped";
+  test::TempDir dir;
+  data::SourceOptions limit;
+  limit.limit = 256;
+  auto source = data::load_source("fashion-mnist", DataKind::images, limit);
+  source.images.labels = source.images.labels.to(torch::kLong).clone();
+  source.images.labels.slice(0, 128).fill_(-1);
+  auto model = create_model("vae", {}, {{"conditional", "true"}, {"semi_supervised", "true"}, {"max_steps", "20"}});
+  FitContext ctx = test::quiet();
+  ctx.device = torch::Device(torch::kCUDA);
+  fit_source(*model, source, ctx);
+  save_model(*model, dir.file("m.gf"));
+  auto cpu = load_model(dir.file("m.gf"));
+  const auto x = prepare(*model, source).x;
+  const auto on_gpu = dynamic_cast<const Classifier&>(*model).predict_proba(x);
+  const auto on_cpu = dynamic_cast<const Classifier&>(*cpu).predict_proba(x);
+  EXPECT_TRUE(test::all_close(on_gpu, on_cpu, 1e-4, 1e-4));
 }
 
 INSTANTIATE_TEST_SUITE_P(

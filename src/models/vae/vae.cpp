@@ -256,7 +256,7 @@ const OptionTable<VaeOptions>& VariationalAutoencoder::option_table() {
         .add("semi_supervised", &VaeOptions::semi_supervised,
              "M2: a classifier q(y|x) beside the encoder; examples labelled -1 train unlabelled")
         .add("classifier_weight", &VaeOptions::classifier_weight,
-             "semi-supervised: weight of the classifier's cross-entropy per labelled example");
+             "semi-supervised: weight of the classifier's mean cross-entropy on a labelled batch");
     train::add_train_options(t);
     train::add_lora_options(t);
     return t;
