@@ -8,6 +8,7 @@
 
 #include "genforge/core/error.h"
 #include "genforge/core/random.h"
+#include "genforge/core/runtime.h"
 #include "genforge/models/vae.h"
 #include "genforge/train/trainer.h"
 #include "support/support.h"
@@ -66,6 +67,27 @@ train::TrainOptions regression_options(const std::string& dir) {
   o.log_every = 5;
   o.run_dir = dir;
   return o;
+}
+
+// Denormal floats read as zero under FlushDenormals, on the calling thread and the pool's (an elementwise product
+// of 65,536 values runs in two chunks on two threads), and keep their IEEE meaning once it ends.
+TEST(Runtime, FlushDenormalsZeroesThemOnEveryPoolThreadAndRestoresTheModeAfter) {
+  const int before = threads();
+  set_threads(2);
+  const auto tiny = torch::full({int64_t{1} << 16}, 1e-39f);  // below FLT_MIN: denormal
+  const auto surviving = [&] { return (tiny * 3.0f).ne(0).sum().item<int64_t>(); };
+  EXPECT_EQ(surviving(), int64_t{1} << 16);
+  {
+    const FlushDenormals flush;
+    EXPECT_EQ(surviving(), 0);
+    {
+      const FlushDenormals nested;
+      EXPECT_EQ(surviving(), 0);
+    }
+    EXPECT_EQ(surviving(), 0);  // the outer one still holds
+  }
+  EXPECT_EQ(surviving(), int64_t{1} << 16);
+  set_threads(before);
 }
 
 TEST(Trainer, InterruptedAndResumedRunEqualsAStraightRunBitForBit) {

@@ -4,6 +4,9 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <omp.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 #include <torch/version.h>
 
 #include <unistd.h>
@@ -90,6 +93,46 @@ void set_threads(int n) {
 }
 
 int threads() { return at::get_num_threads(); }
+
+namespace {
+constexpr unsigned kFlushDenormals = 0x8040;  // MXCSR's FTZ (bit 15) and DAZ (bit 6)
+// A pool thread's mode before the last FlushDenormals set it.
+struct PoolThreadMode {
+  bool changed = false;
+  unsigned saved = 0;
+};
+thread_local PoolThreadMode pool_thread_mode;
+thread_local int flush_depth = 0;  // FlushDenormals alive on this thread: only the outermost touches the pool
+}  // namespace
+
+FlushDenormals::FlushDenormals() {
+#if defined(__SSE__)
+  saved_ = _mm_getcsr();
+  _mm_setcsr(saved_ | kFlushDenormals);
+  if (flush_depth++ > 0) return;
+#pragma omp parallel num_threads(at::get_num_threads())
+  {
+    if (omp_get_thread_num() != 0 && !pool_thread_mode.changed) {
+      pool_thread_mode = {true, _mm_getcsr()};
+      _mm_setcsr(pool_thread_mode.saved | kFlushDenormals);
+    }
+  }
+#endif
+}
+
+FlushDenormals::~FlushDenormals() {
+#if defined(__SSE__)
+  _mm_setcsr(saved_);
+  if (--flush_depth > 0) return;
+#pragma omp parallel num_threads(at::get_num_threads())
+  {
+    if (omp_get_thread_num() != 0 && pool_thread_mode.changed) {
+      _mm_setcsr(pool_thread_mode.saved);
+      pool_thread_mode.changed = false;
+    }
+  }
+#endif
+}
 
 int64_t physical_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);

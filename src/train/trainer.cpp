@@ -22,6 +22,7 @@
 #include "genforge/core/error.h"
 #include "genforge/core/log.h"
 #include "genforge/core/progress.h"
+#include "genforge/core/runtime.h"
 #include "genforge/core/random.h"
 #include "genforge/data/images.h"
 #include "genforge/io/bytes.h"
@@ -683,6 +684,7 @@ std::vector<bool> frozen_names(const std::vector<std::string>& names, const std:
 FitReport run(Trainable& model, const TrainData& train, const TrainData* validation, const TrainOptions& options,
               const FitContext& ctx) {
   options.validate();
+  const FlushDenormals flush;  // long runs build up denormals that make every sgemm crawl
   Loop loop(model, options, ctx);
   return loop.run(train, validation);
 }
