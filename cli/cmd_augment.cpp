@@ -120,10 +120,6 @@ int run_augment(int argc, char** argv) {
   }
   data::Source unlabelled_source;
   if (!unlabelled.empty()) {
-    GF_CHECK_AS(InvalidArgument, method == "sample" && from.empty(),
-                "unlabelled images train a semi-supervised model here (--method sample, no --from); to interpolate "
-                "towards unlabelled images use --towards",
-                "--unlabelled applies to a model trained here by --method sample");
     unlabelled_source = load_unlabelled(unlabelled, kind, table_flags);
     options.unlabelled = &unlabelled_source;
   }

@@ -80,7 +80,7 @@ Geometry geometry_of(const Dataset& data, bool conditional, const std::string& m
                   "every example is unlabelled (-1): semi-supervised ", model, " needs some labels");
     } else {
       GF_CHECK_AS(DataError, lowest >= 0,
-                  lowest == -1 ? "unlabelled examples (-1) need a semi-supervised model (vae --set semi_supervised=true)"
+                  lowest == -1 ? "unlabelled examples (-1) need a semi-supervised model (--set semi_supervised=true)"
                                : "class labels are 0, 1, 2, ...",
                   "class label ", lowest, " is negative");
     }

@@ -118,14 +118,15 @@ void fit_class_codes(VariationalAutoencoder::Net& net, const torch::Tensor& x, c
   net.train(was_training);
 }
 
-// The Trainer's view of the model. A semi-supervised model is also given its labelled examples (x [M, ...],
-// labels [M]), of which it draws a batch every step when the data has unlabelled ones too.
+// The Trainer's view of the model. A semi-supervised model whose data has unlabelled examples too is also given
+// the data and its labels (x [N, ...], labels [N]) and the rows that are labelled ([M]), of which it draws a batch
+// every step.
 class VaeTrainable : public train::Trainable {
  public:
-  VaeTrainable(VariationalAutoencoder::Net& net, const VaeOptions& o, torch::Tensor labelled_x = {},
-               torch::Tensor labelled_y = {})
-      : net_(net), beta_(o.beta), alpha_(o.classifier_weight), labelled_x_(std::move(labelled_x)),
-        labelled_y_(std::move(labelled_y)) {}
+  VaeTrainable(VariationalAutoencoder::Net& net, const VaeOptions& o, torch::Tensor x = {}, torch::Tensor labels = {},
+               torch::Tensor labelled_rows = {})
+      : net_(net), beta_(o.beta), alpha_(o.classifier_weight), x_(std::move(x)), labels_(std::move(labels)),
+        labelled_rows_(std::move(labelled_rows)) {}
   std::vector<std::pair<std::string, std::vector<torch::Tensor>>> parameter_groups() override {
     return {{"model", net_.parameters()}};
   }
@@ -173,14 +174,15 @@ class VaeTrainable : public train::Trainable {
       ctx.log("m2_cost", total.item<double>());
       // A labelled batch of the batch's size (all the labelled rows when they are the data: the batch itself).
       torch::Tensor x = batch.x, y = batch.labels;
-      if (labelled_x_.defined()) {
-        const int64_t m = labelled_x_.size(0);
-        const auto options = torch::TensorOptions().dtype(torch::kFloat64).device(labelled_x_.device());
+      if (labelled_rows_.defined()) {
+        const int64_t m = labelled_rows_.size(0);
+        const auto options = torch::TensorOptions().dtype(torch::kFloat64).device(labelled_rows_.device());
         auto pick = (neural::rand_from({batch.x.size(0)}, gen, options) * static_cast<double>(m))
                         .to(torch::kLong)
                         .clamp_max(m - 1);  // [B]
-        x = labelled_x_.index_select(0, pick);
-        y = labelled_y_.index_select(0, pick);
+        auto rows = labelled_rows_.index_select(0, pick);
+        x = x_.index_select(0, rows);
+        y = labels_.index_select(0, rows);
         auto labelled_cost = (loss_given(x, y, gen) - net_.log_class_prior.index_select(0, y)).mean();
         ctx.log("labelled_cost", labelled_cost.item<double>());
         total = total + labelled_cost;
@@ -211,7 +213,7 @@ class VaeTrainable : public train::Trainable {
  private:
   VariationalAutoencoder::Net& net_;
   double beta_, alpha_;
-  torch::Tensor labelled_x_, labelled_y_;  // semi-supervised with unlabelled data: the labelled examples [M, ...], [M]
+  torch::Tensor x_, labels_, labelled_rows_;  // semi-supervised with unlabelled data: [N, ...], [N], [M]
 };
 }  // namespace
 
@@ -302,7 +304,7 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
   };
   auto x = neural::checked_input(train_set.x, geometry, ctx.device, unit, "VAE (decoder=bernoulli)", "fit");
   auto labels = fit_labels(train_set.labels, x.size(0));
-  torch::Tensor labelled_x, labelled_y;  // semi-supervised with unlabelled examples: the labelled ones [M, ...], [M]
+  torch::Tensor labelled_rows;  // semi-supervised with unlabelled examples: the labelled ones [M]
   if (semi) {
     auto known = labels >= 0;
     auto counts = torch::bincount(labels.masked_select(known).cpu(), {}, geometry.n_classes);  // [K]
@@ -310,11 +312,7 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
     const int64_t empty = empty_classes.numel() > 0 ? empty_classes[0][0].item<int64_t>() : -1;
     GF_CHECK_AS(DataError, empty < 0, "label at least one example of every class",
                 "class ", empty, " has no labelled example (classes are 0 to ", geometry.n_classes - 1, ")");
-    if (!known.all().item<bool>()) {
-      auto rows = known.nonzero().reshape({-1});
-      labelled_x = x.index_select(0, rows);
-      labelled_y = labels.index_select(0, rows);
-    }
+    if (!known.all().item<bool>()) labelled_rows = known.nonzero().reshape({-1});
   }
   net_.reset();
   auto net = std::make_shared<Net>(geometry, options_);
@@ -337,7 +335,7 @@ FitReport VariationalAutoencoder::fit(const Dataset& train_set, const FitContext
     net->log_class_prior.copy_(neural::log_class_frequencies(labels.masked_select(labels >= 0), geometry.n_classes));
   }
   net->to(ctx.device);
-  VaeTrainable trainable(*net, options_, labelled_x, labelled_y);
+  VaeTrainable trainable(*net, options_, x, labels, labelled_rows);
   std::optional<train::TrainData> val;
   if (ctx.validation && ctx.validation->x.defined()) {
     auto vx = neural::checked_input(ctx.validation->x, geometry, ctx.device, unit, "VAE", "validate");
